@@ -1,0 +1,1 @@
+//! Campaigns, the do-not-disturb policy and its decisions, the scheduler.

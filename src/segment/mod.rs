@@ -1,0 +1,1 @@
+//! The segment language (lexer, parser, printer) and, later, the engine.
