@@ -4,3 +4,6 @@
 pub mod campaign;
 pub mod model;
 pub mod segment;
+pub mod error;
+pub mod store;
+pub mod derived;

@@ -1,0 +1,217 @@
+//! Derived facts: score rules, engagement, lifecycle and RFM, with the
+//! thresholds of spec/segments.md as defaults (configurable in config.toml).
+//! Pure functions over per-contact summaries; the store and the engine call them.
+
+pub mod summary;
+
+use serde::{Deserialize, Serialize};
+
+/// Score changes per event kind (`[score]` in config.toml).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScoreRules {
+    pub email_open: i64,
+    pub email_click: i64,
+    pub purchase: i64,
+    pub hard_bounce: i64,
+    /// extra rules: kind name → points
+    pub kinds: std::collections::BTreeMap<String, i64>,
+}
+
+impl Default for ScoreRules {
+    fn default() -> Self {
+        ScoreRules { email_open: 1, email_click: 3, purchase: 10, hard_bounce: -5, kinds: Default::default() }
+    }
+}
+
+impl ScoreRules {
+    /// Points for one event of `kind`; `bounce_type` is the `type` parameter of `email_bounce`.
+    pub fn delta(&self, kind: &str, bounce_type: Option<&str>) -> i64 {
+        if let Some(p) = self.kinds.get(kind) {
+            return *p;
+        }
+        match kind {
+            "email_open" => self.email_open,
+            "email_click" => self.email_click,
+            "purchase" => self.purchase,
+            "email_bounce" if bounce_type == Some("hard") => self.hard_bounce,
+            _ => 0,
+        }
+    }
+}
+
+/// Thresholds of the derived facts (`[derived]` in config.toml), in days.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    pub engagement_window_days: i64,
+    pub super_active_min_sent: u64,
+    /// percent of sent that were opened
+    pub super_active_open_pct: u64,
+    pub new_within_days: i64,
+    pub loyal_min_purchases: u64,
+    pub active_within_days: i64,
+    pub lapsed_after_days: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            engagement_window_days: 90,
+            super_active_min_sent: 3,
+            super_active_open_pct: 50,
+            new_within_days: 90,
+            loyal_min_purchases: 3,
+            active_within_days: 180,
+            lapsed_after_days: 365,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Engagement {
+    SuperActive,
+    Moderate,
+    Dormant,
+    None,
+}
+
+impl Engagement {
+    pub const ALL: [Engagement; 4] = [Engagement::SuperActive, Engagement::Moderate, Engagement::Dormant, Engagement::None];
+    pub fn name(self) -> &'static str {
+        match self {
+            Engagement::SuperActive => "super_active",
+            Engagement::Moderate => "moderate",
+            Engagement::Dormant => "dormant",
+            Engagement::None => "none",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Lifecycle {
+    Prospect,
+    New,
+    Loyal,
+    Active,
+    Disengaging,
+    Lapsed,
+}
+
+impl Lifecycle {
+    pub const ALL: [Lifecycle; 6] =
+        [Lifecycle::Prospect, Lifecycle::New, Lifecycle::Loyal, Lifecycle::Active, Lifecycle::Disengaging, Lifecycle::Lapsed];
+    pub fn name(self) -> &'static str {
+        match self {
+            Lifecycle::Prospect => "prospect",
+            Lifecycle::New => "new",
+            Lifecycle::Loyal => "loyal",
+            Lifecycle::Active => "active",
+            Lifecycle::Disengaging => "disengaging",
+            Lifecycle::Lapsed => "lapsed",
+        }
+    }
+}
+
+const DAY: i64 = 86_400;
+
+impl Thresholds {
+    /// Engagement from the email sends and opens inside the window
+    /// (`ts > now − window`): super_active needs ≥ min sent and opens ≥ pct% of sends.
+    pub fn engagement(&self, sent: u64, opened: u64) -> Engagement {
+        if sent >= self.super_active_min_sent && opened * 100 >= sent * self.super_active_open_pct {
+            Engagement::SuperActive
+        } else if opened >= 1 {
+            Engagement::Moderate
+        } else if sent >= 1 {
+            Engagement::Dormant
+        } else {
+            Engagement::None
+        }
+    }
+
+    /// Lifecycle from the lifetime purchase count and the last purchase time.
+    /// Ages are measured as `now − last`, with "within N days" meaning
+    /// `now − last < N days` and "over 365 days" meaning `now − last ≥ 365 days`.
+    pub fn lifecycle(&self, purchases: u64, last_purchase: Option<i64>, now: i64) -> Lifecycle {
+        let Some(last) = last_purchase.filter(|_| purchases > 0) else {
+            return Lifecycle::Prospect;
+        };
+        let age = now - last;
+        if purchases == 1 && age < self.new_within_days * DAY {
+            Lifecycle::New
+        } else if purchases >= self.loyal_min_purchases && age < self.active_within_days * DAY {
+            Lifecycle::Loyal
+        } else if age < self.active_within_days * DAY {
+            Lifecycle::Active
+        } else if age < self.lapsed_after_days * DAY {
+            Lifecycle::Disengaging
+        } else {
+            Lifecycle::Lapsed
+        }
+    }
+}
+
+/// RFM quintile of each value among buyers: `1 + 5·r / n` where `r` is the
+/// number of buyers with a strictly smaller value (so ties share a score and
+/// the result is the same as SQL's `1 + 5 * (RANK() OVER (ORDER BY v) - 1) / n`).
+/// Larger values are better: pass the last purchase time for recency.
+pub fn quintiles(values: &[i128]) -> Vec<u8> {
+    let n = values.len();
+    if n == 0 {
+        return vec![];
+    }
+    let mut sorted: Vec<i128> = values.to_vec();
+    sorted.sort_unstable();
+    values
+        .iter()
+        .map(|v| {
+            let r = sorted.partition_point(|x| x < v);
+            (1 + (5 * r) / n) as u8
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engagement_levels() {
+        let t = Thresholds::default();
+        assert_eq!(t.engagement(0, 0), Engagement::None);
+        assert_eq!(t.engagement(2, 0), Engagement::Dormant);
+        assert_eq!(t.engagement(2, 2), Engagement::Moderate); // fewer than 3 sent
+        assert_eq!(t.engagement(4, 2), Engagement::SuperActive); // 50%
+        assert_eq!(t.engagement(5, 2), Engagement::Moderate); // 40%
+    }
+
+    #[test]
+    fn lifecycle_stages() {
+        let t = Thresholds::default();
+        let now = 1000 * DAY;
+        assert_eq!(t.lifecycle(0, None, now), Lifecycle::Prospect);
+        assert_eq!(t.lifecycle(1, Some(now - 10 * DAY), now), Lifecycle::New);
+        assert_eq!(t.lifecycle(1, Some(now - 100 * DAY), now), Lifecycle::Active);
+        assert_eq!(t.lifecycle(3, Some(now - 179 * DAY), now), Lifecycle::Loyal);
+        assert_eq!(t.lifecycle(3, Some(now - 180 * DAY), now), Lifecycle::Disengaging);
+        assert_eq!(t.lifecycle(2, Some(now - 364 * DAY), now), Lifecycle::Disengaging);
+        assert_eq!(t.lifecycle(2, Some(now - 365 * DAY), now), Lifecycle::Lapsed);
+    }
+
+    #[test]
+    fn quintiles_share_ties() {
+        assert_eq!(quintiles(&[10, 20, 30, 40, 50]), vec![1, 2, 3, 4, 5]);
+        assert_eq!(quintiles(&[5, 5, 5, 5]), vec![1, 1, 1, 1]);
+        assert_eq!(quintiles(&[1, 2, 2, 3]), vec![1, 2, 2, 4]);
+    }
+
+    #[test]
+    fn score_rules() {
+        let r = ScoreRules::default();
+        assert_eq!(r.delta("purchase", None), 10);
+        assert_eq!(r.delta("email_bounce", Some("hard")), -5);
+        assert_eq!(r.delta("email_bounce", Some("soft")), 0);
+        assert_eq!(r.delta("page_view", None), 0);
+    }
+}

@@ -1,0 +1,85 @@
+//! The core's error type. Each error carries the exit code class the CLI
+//! maps it to: bad input (2), database busy (3), anything else (1).
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// usage or input error: bad expression, bad file, unknown name (exit 2)
+    Input,
+    /// the database is in use by another process (exit 3)
+    Busy,
+    /// everything else (exit 1)
+    Runtime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    /// one line
+    pub message: String,
+    /// optional detail lines
+    pub detail: Vec<String>,
+}
+
+impl Error {
+    pub fn input(m: impl Into<String>) -> Error {
+        Error { kind: ErrorKind::Input, message: m.into(), detail: vec![] }
+    }
+    pub fn busy(m: impl Into<String>) -> Error {
+        Error { kind: ErrorKind::Busy, message: m.into(), detail: vec![] }
+    }
+    pub fn runtime(m: impl Into<String>) -> Error {
+        Error { kind: ErrorKind::Runtime, message: m.into(), detail: vec![] }
+    }
+    pub fn with_detail(mut self, d: impl Into<String>) -> Error {
+        self.detail.push(d.into());
+        self
+    }
+    pub fn exit_code(&self) -> i32 {
+        match self.kind {
+            ErrorKind::Input => 2,
+            ErrorKind::Busy => 3,
+            ErrorKind::Runtime => 1,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        for d in &self.detail {
+            write!(f, "\n  {d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+macro_rules! runtime_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Error {
+                Error::runtime(format!("database error: {e}"))
+            }
+        }
+    )*};
+}
+runtime_from!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    postcard::Error
+);
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::runtime(format!("I/O error: {e}"))
+    }
+}

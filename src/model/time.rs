@@ -1,0 +1,195 @@
+//! Instants and dates: reach keeps time as whole seconds since the Unix epoch
+//! (UTC). Parsing accepts RFC 3339 and the common export formats of other
+//! tools; naive times are read in a given timezone (UTC by default).
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// Seconds since 1970-01-01T00:00:00Z.
+pub type Ts = i64;
+
+pub fn format_ts(ts: Ts) -> String {
+    match DateTime::<Utc>::from_timestamp(ts, 0) {
+        Some(d) => d.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        None => ts.to_string(),
+    }
+}
+
+pub fn now_ts() -> Ts {
+    Utc::now().timestamp()
+}
+
+/// How to read timestamps in input files.
+#[derive(Clone, Debug, Default)]
+pub struct TimeFormat {
+    /// An explicit chrono format (`--date-format`), tried first.
+    pub pattern: Option<String>,
+    /// Timezone for timestamps without an offset; UTC if none.
+    pub tz: Option<Tz>,
+    /// Read `01/02/2024` as day/month instead of month/day.
+    pub day_first: bool,
+}
+
+const NAIVE_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+];
+
+impl TimeFormat {
+    /// Parses a timestamp; returns a reason on failure.
+    pub fn parse(&self, s: &str) -> Result<Ts, String> {
+        let t = s.trim();
+        if let Some(ts) = fast_rfc3339_utc(t) {
+            return Ok(ts);
+        }
+        if let Some(p) = &self.pattern {
+            if let Ok(d) = DateTime::parse_from_str(t, p) {
+                return Ok(d.timestamp());
+            }
+            if let Ok(n) = NaiveDateTime::parse_from_str(t, p) {
+                return self.localize(n, s);
+            }
+            if let Ok(d) = NaiveDate::parse_from_str(t, p) {
+                return self.localize(d.and_hms_opt(0, 0, 0).unwrap(), s);
+            }
+            return Err(format!("`{s}` does not match the date format `{p}`"));
+        }
+        if let Ok(d) = DateTime::parse_from_rfc3339(t) {
+            return Ok(d.timestamp());
+        }
+        if let Ok(d) = DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f%:z") {
+            return Ok(d.timestamp());
+        }
+        if let Ok(d) = DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f %z") {
+            return Ok(d.timestamp());
+        }
+        for f in NAIVE_FORMATS {
+            if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
+                return self.localize(n, s);
+            }
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+            return self.localize(d.and_hms_opt(0, 0, 0).unwrap(), s);
+        }
+        // US style 12/1/2010 8:26 unless day-first was asked for
+        let slash: &[&str] = if self.day_first {
+            &["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"]
+        } else {
+            &["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y"]
+        };
+        for f in slash {
+            if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
+                return self.localize(n, s);
+            }
+            if let Ok(d) = NaiveDate::parse_from_str(t, f) {
+                return self.localize(d.and_hms_opt(0, 0, 0).unwrap(), s);
+            }
+        }
+        if !t.is_empty() && t.len() <= 11 && t.bytes().all(|b| b.is_ascii_digit()) {
+            // Unix seconds
+            return t.parse::<i64>().map_err(|_| format!("`{s}` is not a timestamp"));
+        }
+        Err(format!("`{s}` is not a timestamp (expected RFC 3339 such as 2026-01-31T09:30:00Z)"))
+    }
+
+    fn localize(&self, n: NaiveDateTime, orig: &str) -> Result<Ts, String> {
+        match self.tz {
+            None => Ok(n.and_utc().timestamp()),
+            Some(tz) => tz
+                .from_local_datetime(&n)
+                .earliest()
+                .map(|d| d.timestamp())
+                .ok_or_else(|| format!("`{orig}` does not exist in {tz} (daylight saving gap)")),
+        }
+    }
+}
+
+/// Fast path for `YYYY-MM-DDTHH:MM:SSZ` (what reach exports), no allocation.
+fn fast_rfc3339_utc(s: &str) -> Option<Ts> {
+    let b = s.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b' ') || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let mut v = 0i64;
+        for &c in &b[r] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + (c - b'0') as i64;
+        }
+        Some(v)
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59 {
+        return None;
+    }
+    Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Parses a calendar date `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date (expected YYYY-MM-DD)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_common_formats() {
+        let f = TimeFormat::default();
+        let want = 1291191960; // 2010-12-01T08:26:00Z
+        assert_eq!(f.parse("2010-12-01T08:26:00Z").unwrap(), want);
+        assert_eq!(f.parse("2010-12-01 08:26:00").unwrap(), want);
+        assert_eq!(f.parse("2010-12-01 08:26").unwrap(), want);
+        assert_eq!(f.parse("12/1/2010 8:26").unwrap(), want);
+        assert_eq!(f.parse("2010-12-01T09:26:00+01:00").unwrap(), want);
+        assert_eq!(f.parse("2010-12-01").unwrap(), want - 8 * 3600 - 26 * 60);
+        let dm = TimeFormat { day_first: true, ..Default::default() };
+        assert_eq!(dm.parse("1/12/2010 8:26").unwrap(), want);
+        assert!(f.parse("2010-13-01").is_err());
+        assert!(f.parse("yesterday").is_err());
+        assert_eq!(format_ts(want), "2010-12-01T08:26:00Z");
+    }
+
+    #[test]
+    fn fast_path_agrees_with_chrono() {
+        for s in ["2024-02-29T23:59:59Z", "1999-01-01T00:00:00Z", "2026-11-24T01:42:14Z"] {
+            let c = DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+            assert_eq!(fast_rfc3339_utc(s), Some(c));
+        }
+        assert_eq!(fast_rfc3339_utc("2023-02-29T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn naive_times_in_a_timezone() {
+        let f = TimeFormat { tz: Some(chrono_tz::Europe::Rome), ..Default::default() };
+        assert_eq!(f.parse("2010-12-01 09:26:00").unwrap(), 1291191960);
+    }
+}

@@ -1,0 +1,295 @@
+//! The columnar event block: the on-disk unit of event storage. One block
+//! holds up to `BLOCK_EVENTS` events of one kind, sorted by time, as plain
+//! little-endian arrays so that loading is a copy, not a parse.
+//!
+//! Layout: `RB` magic, version u8, kind u16, n u32, has_utm u8, nparams u16,
+//! contact [u32; n], ts [i64; n], source [u8; n], (utm_source, utm_medium,
+//! utm_campaign: [u32; n] each, if has_utm), then per parameter: id u16,
+//! type u8 (0 number, 1 text), values ([i64; n] or [u32; n]).
+//! Missing values: `NUM_NONE` for numbers, 0 for text (dictionary ids start at 1).
+
+use crate::error::{Error, Result};
+
+pub const BLOCK_EVENTS: usize = 65_536;
+pub const NUM_NONE: i64 = i64::MIN;
+const VERSION: u8 = 1;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamData {
+    /// fixed-point decimal units, `NUM_NONE` when absent
+    Num(Vec<i64>),
+    /// dictionary ids, 0 when absent
+    Text(Vec<u32>),
+}
+
+impl ParamData {
+    pub fn len(&self) -> usize {
+        match self {
+            ParamData::Num(v) => v.len(),
+            ParamData::Text(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    fn push_none(&mut self) {
+        match self {
+            ParamData::Num(v) => v.push(NUM_NONE),
+            ParamData::Text(v) => v.push(0),
+        }
+    }
+    fn take(&self, order: &[u32]) -> ParamData {
+        match self {
+            ParamData::Num(v) => ParamData::Num(order.iter().map(|&i| v[i as usize]).collect()),
+            ParamData::Text(v) => ParamData::Text(order.iter().map(|&i| v[i as usize]).collect()),
+        }
+    }
+}
+
+/// One parameter value of one event, before it goes into a block.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ParamVal {
+    Num(i64),
+    Text(u32),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventBlock {
+    pub kind: u16,
+    pub contact: Vec<u32>,
+    pub ts: Vec<i64>,
+    pub source: Vec<u8>,
+    /// utm_source, utm_medium, utm_campaign dictionary ids (0 = none); empty when the block has none
+    pub utm: [Vec<u32>; 3],
+    /// (parameter index in the kind, values)
+    pub params: Vec<(u16, ParamData)>,
+}
+
+impl EventBlock {
+    pub fn new(kind: u16) -> EventBlock {
+        EventBlock { kind, ..Default::default() }
+    }
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// Appends one event; `params` are (parameter index, value).
+    pub fn push(&mut self, contact: u32, ts: i64, source: u8, utm: [u32; 3], params: &[(u16, ParamVal)]) {
+        let n = self.ts.len();
+        self.contact.push(contact);
+        self.ts.push(ts);
+        self.source.push(source);
+        if utm != [0; 3] && self.utm[0].len() < n {
+            for col in &mut self.utm {
+                col.resize(n, 0);
+            }
+        }
+        if !self.utm[0].is_empty() || utm != [0; 3] {
+            for (col, v) in self.utm.iter_mut().zip(utm) {
+                col.push(v);
+            }
+        }
+        for &(pid, val) in params {
+            let idx = match self.params.iter().position(|(p, _)| *p == pid) {
+                Some(i) => i,
+                None => {
+                    let mut data = match val {
+                        ParamVal::Num(_) => ParamData::Num(Vec::with_capacity(n + 1)),
+                        ParamVal::Text(_) => ParamData::Text(Vec::with_capacity(n + 1)),
+                    };
+                    for _ in 0..n {
+                        data.push_none();
+                    }
+                    self.params.push((pid, data));
+                    self.params.len() - 1
+                }
+            };
+            match (&mut self.params[idx].1, val) {
+                (ParamData::Num(v), ParamVal::Num(x)) => v.push(x),
+                (ParamData::Text(v), ParamVal::Text(x)) => v.push(x),
+                (d, _) => d.push_none(),
+            }
+        }
+        for (_, d) in &mut self.params {
+            if d.len() < n + 1 {
+                d.push_none();
+            }
+        }
+    }
+
+    /// Sorts the events by time (stable, so arrival order breaks ties).
+    pub fn sort_by_time(&mut self) {
+        if self.ts.windows(2).all(|w| w[0] <= w[1]) {
+            return;
+        }
+        let mut order: Vec<u32> = (0..self.len() as u32).collect();
+        order.sort_by_key(|&i| self.ts[i as usize]);
+        self.apply_order(&order);
+    }
+
+    /// Keeps only the events at the given positions, in that order.
+    pub fn apply_order(&mut self, order: &[u32]) {
+        let take32 = |v: &Vec<u32>| order.iter().map(|&i| v[i as usize]).collect::<Vec<_>>();
+        self.contact = take32(&self.contact);
+        self.ts = order.iter().map(|&i| self.ts[i as usize]).collect();
+        self.source = order.iter().map(|&i| self.source[i as usize]).collect();
+        if !self.utm[0].is_empty() {
+            for c in &mut self.utm {
+                *c = take32(c);
+            }
+        }
+        for (_, d) in &mut self.params {
+            *d = d.take(order);
+        }
+    }
+
+    pub fn min_ts(&self) -> Option<i64> {
+        self.ts.first().copied()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let n = self.len();
+        let has_utm = !self.utm[0].is_empty();
+        let mut out = Vec::with_capacity(12 + n * (13 + if has_utm { 12 } else { 0 } + self.params.len() * 8));
+        out.extend_from_slice(b"RB");
+        out.push(VERSION);
+        out.extend_from_slice(&self.kind.to_le_bytes());
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+        out.push(has_utm as u8);
+        out.extend_from_slice(&(self.params.len() as u16).to_le_bytes());
+        for v in &self.contact {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in &self.ts {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&self.source);
+        if has_utm {
+            for col in &self.utm {
+                for v in col {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+        for (pid, d) in &self.params {
+            out.extend_from_slice(&pid.to_le_bytes());
+            match d {
+                ParamData::Num(v) => {
+                    out.push(0);
+                    for x in v {
+                        out.extend_from_slice(&x.to_le_bytes());
+                    }
+                }
+                ParamData::Text(v) => {
+                    out.push(1);
+                    for x in v {
+                        out.extend_from_slice(&x.to_le_bytes());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn decode(b: &[u8]) -> Result<EventBlock> {
+        let mut r = Reader { b, pos: 0 };
+        let bad = || Error::runtime("corrupt event block");
+        if r.bytes(2).ok_or_else(bad)? != b"RB" {
+            return Err(bad());
+        }
+        let ver = r.bytes(1).ok_or_else(bad)?[0];
+        if ver != VERSION {
+            return Err(Error::runtime(format!("event block version {ver} is not supported")));
+        }
+        let kind = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
+        let n = u32::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
+        let has_utm = r.bytes(1).ok_or_else(bad)?[0] != 0;
+        let np = u16::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
+        let contact = r.vec_u32(n).ok_or_else(bad)?;
+        let ts = r.vec_i64(n).ok_or_else(bad)?;
+        let source = r.bytes(n).ok_or_else(bad)?.to_vec();
+        let mut utm = [vec![], vec![], vec![]];
+        if has_utm {
+            for c in &mut utm {
+                *c = r.vec_u32(n).ok_or_else(bad)?;
+            }
+        }
+        let mut params = Vec::with_capacity(np);
+        for _ in 0..np {
+            let pid = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
+            let ty = r.bytes(1).ok_or_else(bad)?[0];
+            let d = match ty {
+                0 => ParamData::Num(r.vec_i64(n).ok_or_else(bad)?),
+                1 => ParamData::Text(r.vec_u32(n).ok_or_else(bad)?),
+                _ => return Err(bad()),
+            };
+            params.push((pid, d));
+        }
+        Ok(EventBlock { kind, contact, ts, source, utm, params })
+    }
+
+    /// Reads only the kind and the contact column (for scans by contact).
+    pub fn decode_contacts(b: &[u8]) -> Result<(u16, Vec<u32>)> {
+        let mut r = Reader { b, pos: 0 };
+        let bad = || Error::runtime("corrupt event block");
+        r.bytes(3).ok_or_else(bad)?;
+        let kind = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
+        let n = u32::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
+        r.bytes(3).ok_or_else(bad)?;
+        Ok((kind, r.vec_u32(n).ok_or_else(bad)?))
+    }
+
+    pub fn utm_at(&self, i: usize) -> [u32; 3] {
+        if self.utm[0].is_empty() { [0; 3] } else { [self.utm[0][i], self.utm[1][i], self.utm[2][i]] }
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(s)
+    }
+    fn arr<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.bytes(N).map(|s| s.try_into().unwrap())
+    }
+    fn vec_u32(&mut self, n: usize) -> Option<Vec<u32>> {
+        let s = self.bytes(n.checked_mul(4)?)?;
+        Some(s.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().unwrap())).collect())
+    }
+    fn vec_i64(&mut self, n: usize) -> Option<Vec<i64>> {
+        let s = self.bytes(n.checked_mul(8)?)?;
+        Some(s.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_with_sparse_params_and_utm() {
+        let mut b = EventBlock::new(3);
+        b.push(7, 300, 4, [0; 3], &[(0, ParamVal::Num(1_500_000))]);
+        b.push(8, 100, 0, [5, 6, 0], &[(2, ParamVal::Text(9))]);
+        b.push(7, 200, 1, [0; 3], &[]);
+        b.sort_by_time();
+        assert_eq!(b.ts, vec![100, 200, 300]);
+        assert_eq!(b.contact, vec![8, 7, 7]);
+        assert_eq!(b.utm[0], vec![5, 0, 0]);
+        assert_eq!(b.params[0], (0, ParamData::Num(vec![NUM_NONE, NUM_NONE, 1_500_000])));
+        assert_eq!(b.params[1], (2, ParamData::Text(vec![9, 0, 0])));
+        let enc = b.encode();
+        assert_eq!(EventBlock::decode(&enc).unwrap(), b);
+        assert_eq!(EventBlock::decode_contacts(&enc).unwrap(), (3, vec![8, 7, 7]));
+        assert!(EventBlock::decode(&enc[..enc.len() - 1]).is_err());
+    }
+}

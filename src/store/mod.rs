@@ -1,0 +1,172 @@
+//! The store: the only module that touches redb. Opening (lock, format and
+//! version checks, migrations), and the read and write sides.
+
+pub mod codec;
+pub mod lock;
+mod migrate;
+pub mod read;
+pub mod tables;
+pub mod write;
+
+use crate::error::{Error, Result};
+use redb::ReadableDatabase;
+use std::io::Read as _;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+pub use read::Reader;
+pub use write::Writer;
+
+/// The schema version this build writes. Older files are migrated on open;
+/// newer ones are refused.
+pub const SCHEMA_VERSION: u32 = 1;
+pub const FORMAT: &str = "reach";
+
+/// What a committed write changed; sent to subscribers (the live engine,
+/// the console) after each commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// contacts created or updated
+    Contacts(Vec<u32>),
+    ContactsDeleted(Vec<u32>),
+    /// event blocks appended
+    EventBlocks(Vec<u64>),
+    /// event blocks rewritten or removed (deletes)
+    EventBlocksRewritten(Vec<u64>),
+    Tags(Vec<String>),
+    Categories,
+    Schema,
+    Segments,
+    Campaigns,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// create the file if missing
+    Create,
+    /// the file must exist
+    Existing,
+}
+
+pub struct Store {
+    db: redb::Database,
+    path: PathBuf,
+    _lock: lock::DbLock,
+    subscribers: Mutex<Vec<Sender<Change>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+const REDB_MAGIC: &[u8] = b"redb";
+
+impl Store {
+    pub fn open(path: &Path, mode: OpenMode) -> Result<Store> {
+        let exists = path.exists();
+        if !exists && mode == OpenMode::Existing {
+            return Err(Error::input(format!(
+                "no database at {} (create one with `reach demo` or `reach import`, or pass --db)",
+                path.display()
+            )));
+        }
+        if path.is_dir() {
+            return Err(Error::input(format!("{} is a directory, not a database file", path.display())));
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| Error::runtime(format!("{}: cannot create directory: {e}", parent.display())))?;
+        }
+        let lock = lock::DbLock::acquire(path)?;
+        let len = if exists { std::fs::metadata(path)?.len() } else { 0 };
+        let db = if len == 0 {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| Error::runtime(format!("{}: cannot create: {e}", path.display())))?;
+            redb::Builder::new().create_with_backend(redb::backends::FileBackend::new(file)?).map_err(|e| open_error(path, e))?
+        } else {
+            let mut head = [0u8; 4];
+            let n = std::fs::File::open(path)?.read(&mut head)?;
+            if n < 4 || head != REDB_MAGIC {
+                return Err(not_ours(path));
+            }
+            redb::Database::open(path).map_err(|e| open_error(path, e))?
+        };
+        let store = Store { db, path: path.to_path_buf(), _lock: lock, subscribers: Mutex::new(Vec::new()) };
+        migrate::check_and_upgrade(&store)?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The folder beside the database where delivery adapters write.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.path.parent().unwrap_or(Path::new(".")).join("outbox")
+    }
+
+    pub fn begin_write(&self) -> Result<Writer<'_>> {
+        Writer::begin(self)
+    }
+
+    pub fn begin_read(&self) -> Result<Reader> {
+        Ok(Reader::new(self.db.begin_read()?))
+    }
+
+    /// Receives every change committed through this store from now on.
+    pub fn subscribe(&self) -> Receiver<Change> {
+        let (tx, rx) = channel();
+        self.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(tx);
+        rx
+    }
+
+    fn publish(&self, changes: &[Change]) {
+        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        subs.retain(|s| changes.iter().all(|c| s.send(c.clone()).is_ok()));
+    }
+
+    pub(crate) fn redb(&self) -> &redb::Database {
+        &self.db
+    }
+}
+
+fn not_ours(path: &Path) -> Error {
+    Error::input(format!("{}: not a reach database (the file was written by another program)", path.display()))
+}
+
+fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => Error::busy(format!("{}: database in use by another process", path.display())),
+        redb::DatabaseError::UpgradeRequired(v) => Error::input(format!(
+            "{}: the database file uses an old storage format ({v}) that this reach cannot read",
+            path.display()
+        )),
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
+            Error::runtime(format!("{}: {io}", path.display()))
+        }
+        other => Error::input(format!("{}: not a usable reach database ({other})", path.display())),
+    }
+}
+
+/// Default database path: `$REACH_DB` is handled by the CLI; this is the XDG fallback.
+pub fn default_db_path() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("reach").join("reach.redb")
+}

@@ -1,0 +1,232 @@
+//! The read side: a consistent snapshot of the store (one redb read
+//! transaction) with typed accessors.
+
+use super::codec::EventBlock;
+use super::tables::*;
+use crate::error::{Error, Result};
+use crate::model::{Action, Contact, Schema};
+use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
+use roaring::RoaringBitmap;
+
+pub struct Reader {
+    tx: ReadTransaction,
+}
+
+pub fn decode_bitmap(b: &[u8]) -> Result<RoaringBitmap> {
+    RoaringBitmap::deserialize_from(b).map_err(|e| Error::runtime(format!("corrupt bitmap: {e}")))
+}
+
+pub fn encode_bitmap(bm: &RoaringBitmap) -> Vec<u8> {
+    let mut v = Vec::with_capacity(bm.serialized_size());
+    bm.serialize_into(&mut v).expect("writing to a Vec cannot fail");
+    v
+}
+
+pub fn meta_u64(v: Option<&[u8]>) -> u64 {
+    v.and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0)
+}
+
+/// A category with its parent and directly assigned members.
+#[derive(Clone, Debug)]
+pub struct CategoryRow {
+    pub name: String,
+    pub parent: Option<String>,
+    pub members: RoaringBitmap,
+}
+
+impl Reader {
+    pub(super) fn new(tx: ReadTransaction) -> Reader {
+        Reader { tx }
+    }
+
+    pub fn schema(&self) -> Result<Schema> {
+        let t = self.tx.open_table(SCHEMA)?;
+        let v = t.get("schema")?.ok_or_else(|| Error::runtime("schema missing from the database"))?;
+        Ok(postcard::from_bytes(v.value())?)
+    }
+
+    pub fn meta(&self, key: &str) -> Result<u64> {
+        let t = self.tx.open_table(META)?;
+        Ok(meta_u64(t.get(key)?.as_ref().map(|v| v.value())))
+    }
+
+    pub fn contact_count(&self) -> Result<u64> {
+        Ok(self.tx.open_table(CONTACTS)?.len()?)
+    }
+
+    pub fn contact(&self, id: u32) -> Result<Option<Contact>> {
+        let t = self.tx.open_table(CONTACTS)?;
+        match t.get(id)? {
+            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Finds a contact by internal id (`#12` or `12` when no external id
+    /// `12` exists), email, or external id.
+    pub fn find_contact(&self, key: &str) -> Result<Option<u32>> {
+        let key = key.trim();
+        if let Some(n) = key.strip_prefix('#').and_then(|s| s.parse::<u32>().ok()) {
+            return Ok(self.contact(n)?.map(|_| n));
+        }
+        let x = self.tx.open_table(BY_EXTERNAL_ID)?;
+        if let Some(v) = x.get(key)? {
+            return Ok(Some(v.value()));
+        }
+        let e = self.tx.open_table(BY_EMAIL)?;
+        if let Some(v) = e.get(crate::model::contact::normalize_email(key).as_str())? {
+            return Ok(Some(v.value()));
+        }
+        if let Ok(n) = key.parse::<u32>() {
+            return Ok(self.contact(n)?.map(|_| n));
+        }
+        Ok(None)
+    }
+
+    /// Calls `f` for every contact in id order; stop early by returning false.
+    pub fn for_each_contact(&self, mut f: impl FnMut(Contact) -> Result<bool>) -> Result<()> {
+        let t = self.tx.open_table(CONTACTS)?;
+        for row in t.iter()? {
+            let (_, v) = row?;
+            if !f(postcard::from_bytes(v.value())?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every contact id present.
+    pub fn contact_ids(&self) -> Result<RoaringBitmap> {
+        let t = self.tx.open_table(CONTACTS)?;
+        let mut bm = RoaringBitmap::new();
+        for row in t.iter()? {
+            bm.insert(row?.0.value());
+        }
+        Ok(bm)
+    }
+
+    pub fn tags(&self) -> Result<Vec<(String, RoaringBitmap)>> {
+        let t = self.tx.open_table(TAGS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_string(), decode_bitmap(v.value())?));
+        }
+        Ok(out)
+    }
+
+    pub fn tag(&self, name: &str) -> Result<Option<RoaringBitmap>> {
+        let t = self.tx.open_table(TAGS)?;
+        match t.get(name)? {
+            Some(v) => Ok(Some(decode_bitmap(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Tags of one contact, sorted.
+    pub fn tags_of(&self, id: u32) -> Result<Vec<String>> {
+        Ok(self.tags()?.into_iter().filter(|(_, bm)| bm.contains(id)).map(|(n, _)| n).collect())
+    }
+
+    pub fn categories(&self) -> Result<Vec<CategoryRow>> {
+        let tree = self.tx.open_table(CATEGORY_TREE)?;
+        let members = self.tx.open_table(CATEGORY_MEMBERS)?;
+        let mut out = Vec::new();
+        for row in tree.iter()? {
+            let (k, v) = row?;
+            let name = k.value().to_string();
+            let parent = Some(v.value().to_string()).filter(|p| !p.is_empty());
+            let members = match members.get(name.as_str())? {
+                Some(b) => decode_bitmap(b.value())?,
+                None => RoaringBitmap::new(),
+            };
+            out.push(CategoryRow { name, parent, members });
+        }
+        Ok(out)
+    }
+
+    /// The whole event-value dictionary; index = id (0 is the empty string).
+    pub fn dict(&self) -> Result<Vec<String>> {
+        let t = self.tx.open_table(DICT)?;
+        let mut out = vec![String::new()];
+        for row in t.iter()? {
+            let (k, v) = row?;
+            let id = k.value() as usize;
+            if out.len() <= id {
+                out.resize(id + 1, String::new());
+            }
+            out[id] = v.value().to_string();
+        }
+        Ok(out)
+    }
+
+    pub fn dict_lookup(&self, text: &str) -> Result<Option<u32>> {
+        let t = self.tx.open_table(DICT_REV)?;
+        Ok(t.get(text)?.map(|v| v.value()))
+    }
+
+    /// Calls `f` for every event block in id order.
+    pub fn for_each_block(&self, mut f: impl FnMut(u64, EventBlock) -> Result<()>) -> Result<()> {
+        let t = self.tx.open_table(EVENT_BLOCKS)?;
+        for row in t.iter()? {
+            let (k, v) = row?;
+            f(k.value(), EventBlock::decode(v.value())?)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the given blocks (e.g. the ones a change notification named).
+    pub fn blocks(&self, ids: &[u64]) -> Result<Vec<(u64, EventBlock)>> {
+        let t = self.tx.open_table(EVENT_BLOCKS)?;
+        let mut out = Vec::new();
+        for &id in ids {
+            if let Some(v) = t.get(id)? {
+                out.push((id, EventBlock::decode(v.value())?));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn event_count(&self) -> Result<u64> {
+        let t = self.tx.open_table(EVENT_BLOCKS)?;
+        let mut n = 0u64;
+        for row in t.iter()? {
+            let (_, v) = row?;
+            let b = v.value();
+            n += u32::from_le_bytes(b[5..9].try_into().map_err(|_| Error::runtime("corrupt event block"))?) as u64;
+        }
+        Ok(n)
+    }
+
+    /// Every event of one contact: (block id, block, position) triples, decoded lazily per block.
+    pub fn events_of(&self, id: u32) -> Result<Vec<(EventBlock, Vec<usize>)>> {
+        let t = self.tx.open_table(EVENT_BLOCKS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (_, v) = row?;
+            let (_, contacts) = EventBlock::decode_contacts(v.value())?;
+            let pos: Vec<usize> = contacts.iter().enumerate().filter(|(_, c)| **c == id).map(|(i, _)| i).collect();
+            if !pos.is_empty() {
+                out.push((EventBlock::decode(v.value())?, pos));
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn actions_of(&self, id: u32) -> Result<Vec<Action>> {
+        let t = self.tx.open_table(ACTIONS)?;
+        let mut out = Vec::new();
+        for row in t.range((id, 0)..=(id, u64::MAX))? {
+            let (_, v) = row?;
+            out.push(postcard::from_bytes(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Raw access to a settings document (policy, config snapshots).
+    pub fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let t = self.tx.open_table(SETTINGS)?;
+        Ok(t.get(key)?.map(|v| v.value().to_vec()))
+    }
+
+}

@@ -1,0 +1,38 @@
+//! Every redb table of the store, in one place.
+
+use redb::TableDefinition;
+
+/// `format` = "reach", `schema_version`, counters (`next_contact`, `next_block`, `next_dict`, `next_action`).
+pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The schema (attributes, kinds and their parameters), postcard, key "schema".
+pub const SCHEMA: TableDefinition<&str, &[u8]> = TableDefinition::new("schema");
+/// Contact id → postcard `Contact`.
+pub const CONTACTS: TableDefinition<u32, &[u8]> = TableDefinition::new("contacts");
+/// Lowercased email → contact id.
+pub const BY_EMAIL: TableDefinition<&str, u32> = TableDefinition::new("contacts_by_email");
+/// External id (verbatim) → contact id.
+pub const BY_EXTERNAL_ID: TableDefinition<&str, u32> = TableDefinition::new("contacts_by_external_id");
+/// Tag name → serialized roaring bitmap of contact ids.
+pub const TAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("tags");
+/// Category name → parent name ("" for a root).
+pub const CATEGORY_TREE: TableDefinition<&str, &str> = TableDefinition::new("category_tree");
+/// Category name → serialized roaring bitmap of directly assigned contacts.
+pub const CATEGORY_MEMBERS: TableDefinition<&str, &[u8]> = TableDefinition::new("category_members");
+/// Dictionary of event text values: id → text.
+pub const DICT: TableDefinition<u32, &str> = TableDefinition::new("dict");
+/// Dictionary reverse map: text → id.
+pub const DICT_REV: TableDefinition<&str, u32> = TableDefinition::new("dict_rev");
+/// Block id → columnar block of events of one kind (see `codec`).
+pub const EVENT_BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("event_blocks");
+/// (contact id, sequence) → postcard `Action`: the contact's non-event timeline.
+pub const ACTIONS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("actions");
+/// Segment name → postcard segment record (expression, created, updated).
+pub const SEGMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("segments");
+/// (segment name, ts) → size at that moment.
+pub const SEGMENT_HISTORY: TableDefinition<(&str, i64), u64> = TableDefinition::new("segment_history");
+/// Campaign name → campaign record.
+pub const CAMPAIGNS: TableDefinition<&str, &[u8]> = TableDefinition::new("campaigns");
+/// Key → policy and other settings documents.
+pub const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+/// (contact id, idempotency key) → delivery record.
+pub const DELIVERIES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new("deliveries");

@@ -1,0 +1,595 @@
+//! The write side: one redb write transaction with the caches a bulk import
+//! needs (key maps, dictionary, pending event blocks). Nothing is visible
+//! to readers, or survives a crash, until `commit`: an import is all or
+//! nothing.
+
+use super::codec::{BLOCK_EVENTS, EventBlock, ParamVal};
+use super::read::{decode_bitmap, encode_bitmap, meta_u64};
+use super::tables::*;
+use super::{Change, Store};
+use crate::error::{Error, Result};
+use crate::model::contact::normalize_email;
+use crate::model::{Action, Contact, Schema};
+use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
+use roaring::RoaringBitmap;
+use std::collections::{BTreeSet, HashMap};
+
+pub struct Writer<'s> {
+    store: &'s Store,
+    tx: WriteTransaction,
+    schema: Schema,
+    schema_dirty: bool,
+    next_contact: u64,
+    next_block: u64,
+    next_dict: u64,
+    next_action: u64,
+    /// lowercased email → id, external id → id (complete once `load_keys` ran)
+    by_email: HashMap<String, u32>,
+    by_xid: HashMap<String, u32>,
+    keys_loaded: bool,
+    dict: HashMap<String, u32>,
+    dict_loaded: bool,
+    dict_new: Vec<(u32, String)>,
+    pending: HashMap<u16, EventBlock>,
+    touched_contacts: BTreeSet<u32>,
+    new_blocks: Vec<u64>,
+    rewritten_blocks: Vec<u64>,
+    tags_changed: BTreeSet<String>,
+    other_changes: Vec<Change>,
+    deleted: Vec<u32>,
+}
+
+impl<'s> Writer<'s> {
+    pub(super) fn begin(store: &'s Store) -> Result<Writer<'s>> {
+        let tx = store.redb().begin_write()?;
+        let (schema, counters) = {
+            let s = tx.open_table(SCHEMA)?;
+            let schema: Schema = postcard::from_bytes(
+                s.get("schema")?.ok_or_else(|| Error::runtime("schema missing from the database"))?.value(),
+            )?;
+            let m = tx.open_table(META)?;
+            let g = |k: &str| -> Result<u64> { Ok(meta_u64(m.get(k)?.as_ref().map(|v| v.value()))) };
+            (schema, [g("next_contact")?.max(1), g("next_block")?.max(1), g("next_dict")?.max(1), g("next_action")?.max(1)])
+        };
+        Ok(Writer {
+            store,
+            tx,
+            schema,
+            schema_dirty: false,
+            next_contact: counters[0],
+            next_block: counters[1],
+            next_dict: counters[2],
+            next_action: counters[3],
+            by_email: HashMap::new(),
+            by_xid: HashMap::new(),
+            keys_loaded: false,
+            dict: HashMap::new(),
+            dict_loaded: false,
+            dict_new: Vec::new(),
+            pending: HashMap::new(),
+            touched_contacts: BTreeSet::new(),
+            new_blocks: Vec::new(),
+            rewritten_blocks: Vec::new(),
+            tags_changed: BTreeSet::new(),
+            other_changes: Vec::new(),
+            deleted: Vec::new(),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Mutable schema; saved at commit.
+    pub fn schema_mut(&mut self) -> &mut Schema {
+        self.schema_dirty = true;
+        &mut self.schema
+    }
+
+    // ---------- contacts ----------
+
+    /// Loads every email and external id into memory (bulk imports).
+    pub fn load_keys(&mut self) -> Result<()> {
+        if self.keys_loaded {
+            return Ok(());
+        }
+        let e = self.tx.open_table(BY_EMAIL)?;
+        self.by_email.reserve(e.len()? as usize);
+        for row in e.iter()? {
+            let (k, v) = row?;
+            self.by_email.insert(k.value().to_string(), v.value());
+        }
+        let x = self.tx.open_table(BY_EXTERNAL_ID)?;
+        self.by_xid.reserve(x.len()? as usize);
+        for row in x.iter()? {
+            let (k, v) = row?;
+            self.by_xid.insert(k.value().to_string(), v.value());
+        }
+        self.keys_loaded = true;
+        Ok(())
+    }
+
+    /// Looks a contact up by external id (requires `load_keys`).
+    pub fn id_by_external_id(&self, xid: &str) -> Option<u32> {
+        debug_assert!(self.keys_loaded);
+        self.by_xid.get(xid).copied()
+    }
+
+    /// Looks a contact up by email, case-insensitively (requires `load_keys`).
+    pub fn id_by_email(&self, email: &str) -> Option<u32> {
+        debug_assert!(self.keys_loaded);
+        self.by_email.get(&normalize_email(email)).copied()
+    }
+
+    /// Reserves a new contact id; `want` is honoured when free (restores keep ids).
+    pub fn alloc_contact_id(&mut self, want: Option<u32>) -> Result<u32> {
+        if let Some(w) = want.filter(|w| *w > 0)
+            && self.tx.open_table(CONTACTS)?.get(w)?.is_none()
+            && !self.touched_contacts.contains(&w)
+        {
+            self.next_contact = self.next_contact.max(w as u64 + 1);
+            return Ok(w);
+        }
+        let id = self.next_contact;
+        if id > u32::MAX as u64 {
+            return Err(Error::runtime("contact id space exhausted (4,294,967,295 contacts)"));
+        }
+        self.next_contact += 1;
+        Ok(id as u32)
+    }
+
+    pub fn contact(&self, id: u32) -> Result<Option<Contact>> {
+        let t = self.tx.open_table(CONTACTS)?;
+        match t.get(id)? {
+            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads many contacts with one table open; missing ones are None.
+    pub fn contacts(&self, ids: &[u32]) -> Result<Vec<Option<Contact>>> {
+        let t = self.tx.open_table(CONTACTS)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            out.push(match t.get(id)? {
+                Some(v) => Some(postcard::from_bytes(v.value())?),
+                None => None,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Writes contacts (new or changed) and keeps the key maps in step.
+    /// Fails with an input error if an email or external id belongs to another contact.
+    pub fn put_contacts(&mut self, list: &[Contact]) -> Result<()> {
+        let mut t = self.tx.open_table(CONTACTS)?;
+        let mut te = self.tx.open_table(BY_EMAIL)?;
+        let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
+        let mut buf = Vec::new();
+        for c in list {
+            let old: Option<Contact> = match t.get(c.id)? {
+                Some(v) => Some(postcard::from_bytes(v.value())?),
+                None => None,
+            };
+            let old_email = old.as_ref().and_then(|o| o.email.as_deref()).map(normalize_email);
+            let new_email = c.email.as_deref().map(normalize_email);
+            if old_email != new_email {
+                if let Some(e) = &new_email {
+                    if let Some(other) = te.get(e.as_str())?.map(|v| v.value()).filter(|o| *o != c.id) {
+                        return Err(Error::input(format!("email {e} already belongs to contact {other}")));
+                    }
+                    te.insert(e.as_str(), c.id)?;
+                    self.by_email.insert(e.clone(), c.id);
+                }
+                if let Some(e) = &old_email {
+                    te.remove(e.as_str())?;
+                    self.by_email.remove(e);
+                }
+            }
+            let old_x = old.as_ref().and_then(|o| o.external_id.clone());
+            if old_x != c.external_id {
+                if let Some(x) = &c.external_id {
+                    if let Some(other) = tx_.get(x.as_str())?.map(|v| v.value()).filter(|o| *o != c.id) {
+                        return Err(Error::input(format!("external id {x} already belongs to contact {other}")));
+                    }
+                    tx_.insert(x.as_str(), c.id)?;
+                    self.by_xid.insert(x.clone(), c.id);
+                }
+                if let Some(x) = &old_x {
+                    tx_.remove(x.as_str())?;
+                    self.by_xid.remove(x);
+                }
+            }
+            buf.clear();
+            let bytes = postcard::to_extend(c, std::mem::take(&mut buf))?;
+            t.insert(c.id, bytes.as_slice())?;
+            buf = bytes;
+            self.touched_contacts.insert(c.id);
+        }
+        Ok(())
+    }
+
+    /// Appends timeline entries.
+    pub fn add_actions(&mut self, actions: &[(u32, Action)]) -> Result<()> {
+        let mut t = self.tx.open_table(ACTIONS)?;
+        for (id, a) in actions {
+            t.insert((*id, self.next_action), postcard::to_allocvec(a)?.as_slice())?;
+            self.next_action += 1;
+        }
+        Ok(())
+    }
+
+    // ---------- tags and categories ----------
+
+    /// Adds `ids` to tag `name`; returns the ids that were not yet tagged.
+    pub fn tag_add(&mut self, name: &str, ids: &RoaringBitmap) -> Result<RoaringBitmap> {
+        let mut t = self.tx.open_table(TAGS)?;
+        let mut bm = match t.get(name)? {
+            Some(v) => decode_bitmap(v.value())?,
+            None => RoaringBitmap::new(),
+        };
+        let added = ids - &bm;
+        if !added.is_empty() || bm.is_empty() {
+            bm |= ids;
+            t.insert(name, encode_bitmap(&bm).as_slice())?;
+            self.tags_changed.insert(name.to_string());
+        }
+        Ok(added)
+    }
+
+    /// Removes `ids` from tag `name` (the tag disappears when empty); returns the ids removed.
+    pub fn tag_remove(&mut self, name: &str, ids: &RoaringBitmap) -> Result<RoaringBitmap> {
+        let mut t = self.tx.open_table(TAGS)?;
+        let Some(mut bm) = t.get(name)?.map(|v| decode_bitmap(v.value())).transpose()? else {
+            return Ok(RoaringBitmap::new());
+        };
+        let removed = ids & &bm;
+        if !removed.is_empty() {
+            bm -= &removed;
+            if bm.is_empty() {
+                t.remove(name)?;
+            } else {
+                t.insert(name, encode_bitmap(&bm).as_slice())?;
+            }
+            self.tags_changed.insert(name.to_string());
+        }
+        Ok(removed)
+    }
+
+    /// Declares a category (and its parent chain for `a/b/c` paths); returns the leaf name.
+    pub fn ensure_category(&mut self, path: &str) -> Result<String> {
+        let mut t = self.tx.open_table(CATEGORY_TREE)?;
+        let mut parent = String::new();
+        let mut leaf = String::new();
+        for part in path.split('/').map(str::trim).filter(|p| !p.is_empty()) {
+            if !crate::model::schema::valid_name(part) {
+                return Err(Error::input(format!("`{part}` is not a valid category name")));
+            }
+            let existing = t.get(part)?.map(|v| v.value().to_string());
+            match existing {
+                Some(p) if !parent.is_empty() && p != parent => {
+                    return Err(Error::input(format!("category `{part}` already exists under `{}`", if p.is_empty() { "(root)" } else { &p })));
+                }
+                Some(_) => {}
+                None => {
+                    t.insert(part, parent.as_str())?;
+                    self.other_changes.push(Change::Categories);
+                }
+            }
+            parent = part.to_string();
+            leaf = part.to_string();
+        }
+        if leaf.is_empty() {
+            return Err(Error::input("empty category name"));
+        }
+        Ok(leaf)
+    }
+
+    /// Sets the directly assigned categories of a contact (bitmap side).
+    pub fn set_category_members(&mut self, id: u32, old: &[String], new: &[String]) -> Result<()> {
+        let mut t = self.tx.open_table(CATEGORY_MEMBERS)?;
+        for c in old.iter().filter(|c| !new.contains(c)) {
+            let cur = t.get(c.as_str())?.map(|v| decode_bitmap(v.value())).transpose()?;
+            if let Some(mut bm) = cur {
+                bm.remove(id);
+                t.insert(c.as_str(), encode_bitmap(&bm).as_slice())?;
+            }
+        }
+        for c in new.iter().filter(|c| !old.contains(c)) {
+            let cur = t.get(c.as_str())?.map(|v| decode_bitmap(v.value())).transpose()?;
+            let mut bm = cur.unwrap_or_default();
+            bm.insert(id);
+            t.insert(c.as_str(), encode_bitmap(&bm).as_slice())?;
+        }
+        if old != new {
+            self.other_changes.push(Change::Categories);
+        }
+        Ok(())
+    }
+
+    /// Bulk form of `set_category_members` for new contacts: adds ids per category.
+    pub fn add_category_members(&mut self, members: &HashMap<String, RoaringBitmap>) -> Result<()> {
+        let mut t = self.tx.open_table(CATEGORY_MEMBERS)?;
+        for (c, ids) in members {
+            let cur = t.get(c.as_str())?.map(|v| decode_bitmap(v.value())).transpose()?;
+            let mut bm = cur.unwrap_or_default();
+            bm |= ids;
+            t.insert(c.as_str(), encode_bitmap(&bm).as_slice())?;
+        }
+        if !members.is_empty() {
+            self.other_changes.push(Change::Categories);
+        }
+        Ok(())
+    }
+
+    // ---------- events ----------
+
+    /// Loads the whole dictionary into memory (bulk imports).
+    pub fn load_dict(&mut self) -> Result<()> {
+        if self.dict_loaded {
+            return Ok(());
+        }
+        let t = self.tx.open_table(DICT_REV)?;
+        self.dict.reserve(t.len()? as usize);
+        for row in t.iter()? {
+            let (k, v) = row?;
+            self.dict.insert(k.value().to_string(), v.value());
+        }
+        self.dict_loaded = true;
+        Ok(())
+    }
+
+    /// The dictionary id of a text value, adding it if new (requires `load_dict`).
+    pub fn intern(&mut self, s: &str) -> Result<u32> {
+        debug_assert!(self.dict_loaded);
+        if let Some(&id) = self.dict.get(s) {
+            return Ok(id);
+        }
+        let id = self.next_dict;
+        if id > u32::MAX as u64 {
+            return Err(Error::runtime("dictionary full"));
+        }
+        self.next_dict += 1;
+        self.dict.insert(s.to_string(), id as u32);
+        self.dict_new.push((id as u32, s.to_string()));
+        Ok(id as u32)
+    }
+
+    /// Appends one event; it reaches the table in a block of its kind.
+    pub fn append_event(&mut self, kind: u16, contact: u32, ts: i64, source: u8, utm: [u32; 3], params: &[(u16, ParamVal)]) -> Result<()> {
+        let b = self.pending.entry(kind).or_insert_with(|| EventBlock::new(kind));
+        b.push(contact, ts, source, utm, params);
+        if b.len() >= BLOCK_EVENTS {
+            let b = self.pending.remove(&kind).unwrap();
+            self.write_block(b)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a whole block (sorted by time here).
+    pub fn write_block(&mut self, mut b: EventBlock) -> Result<()> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        b.sort_by_time();
+        let id = self.next_block;
+        self.next_block += 1;
+        let mut t = self.tx.open_table(EVENT_BLOCKS)?;
+        t.insert(id, b.encode().as_slice())?;
+        self.new_blocks.push(id);
+        Ok(())
+    }
+
+    fn flush_pending(&mut self) -> Result<()> {
+        let mut kinds: Vec<u16> = self.pending.keys().copied().collect();
+        kinds.sort_unstable();
+        for k in kinds {
+            let b = self.pending.remove(&k).unwrap();
+            self.write_block(b)?;
+        }
+        let mut d = self.tx.open_table(DICT)?;
+        let mut r = self.tx.open_table(DICT_REV)?;
+        for (id, s) in self.dict_new.drain(..) {
+            d.insert(id, s.as_str())?;
+            r.insert(s.as_str(), id)?;
+        }
+        Ok(())
+    }
+
+    // ---------- erasure ----------
+
+    /// Erases contacts and everything about them: record, keys, tags,
+    /// categories, timeline, events, deliveries, and dictionary values no
+    /// other event uses.
+    pub fn delete_contacts(&mut self, ids: &RoaringBitmap) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.flush_pending()?;
+        let mut n = 0;
+        {
+            let mut t = self.tx.open_table(CONTACTS)?;
+            let mut te = self.tx.open_table(BY_EMAIL)?;
+            let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
+            for id in ids {
+                let Some(c): Option<Contact> = t.remove(id)?.map(|v| postcard::from_bytes(v.value())).transpose()? else {
+                    continue;
+                };
+                n += 1;
+                if let Some(e) = &c.email {
+                    te.remove(normalize_email(e).as_str())?;
+                    self.by_email.remove(&normalize_email(e));
+                }
+                if let Some(x) = &c.external_id {
+                    tx_.remove(x.as_str())?;
+                    self.by_xid.remove(x);
+                }
+            }
+        }
+        // tags and categories
+        for (is_tags, def) in [(true, TAGS), (false, CATEGORY_MEMBERS)] {
+            let mut t = self.tx.open_table(def)?;
+            let mut updates = Vec::new();
+            for row in t.iter()? {
+                let (k, v) = row?;
+                let bm = decode_bitmap(v.value())?;
+                if !bm.is_disjoint(ids) {
+                    updates.push((k.value().to_string(), bm - ids));
+                }
+            }
+            for (k, bm) in updates {
+                if bm.is_empty() && is_tags {
+                    t.remove(k.as_str())?;
+                } else {
+                    t.insert(k.as_str(), encode_bitmap(&bm).as_slice())?;
+                }
+                if is_tags {
+                    self.tags_changed.insert(k);
+                }
+            }
+        }
+        // timeline and deliveries
+        {
+            let mut t = self.tx.open_table(ACTIONS)?;
+            for id in ids {
+                t.retain_in((id, 0)..=(id, u64::MAX), |_, _| false)?;
+            }
+            let mut d = self.tx.open_table(DELIVERIES)?;
+            for id in ids {
+                d.retain_in((id, "")..=(id, "\u{10FFFF}"), |_, _| false)?;
+            }
+        }
+        // events: rewrite every block that holds one of theirs
+        let mut orphan_candidates: BTreeSet<u32> = BTreeSet::new();
+        {
+            let mut t = self.tx.open_table(EVENT_BLOCKS)?;
+            let mut rewrites: Vec<(u64, Option<EventBlock>)> = Vec::new();
+            for row in t.iter()? {
+                let (k, v) = row?;
+                let (_, contacts) = EventBlock::decode_contacts(v.value())?;
+                if contacts.iter().any(|c| ids.contains(*c)) {
+                    let mut b = EventBlock::decode(v.value())?;
+                    let keep: Vec<u32> = (0..b.len() as u32).filter(|&i| !ids.contains(b.contact[i as usize])).collect();
+                    for i in (0..b.len()).filter(|&i| ids.contains(b.contact[i])) {
+                        orphan_candidates.extend(b.utm_at(i).iter().filter(|&&d| d != 0));
+                        for (_, d) in &b.params {
+                            if let super::codec::ParamData::Text(v) = d
+                                && v[i] != 0
+                            {
+                                orphan_candidates.insert(v[i]);
+                            }
+                        }
+                    }
+                    b.apply_order(&keep);
+                    rewrites.push((k.value(), (!b.is_empty()).then_some(b)));
+                }
+            }
+            for (id, b) in rewrites {
+                match b {
+                    Some(b) => t.insert(id, b.encode().as_slice())?,
+                    None => t.remove(id)?,
+                };
+                self.rewritten_blocks.push(id);
+            }
+        }
+        if !orphan_candidates.is_empty() {
+            self.drop_unused_dict(orphan_candidates)?;
+        }
+        self.deleted.extend(ids.iter());
+        Ok(n)
+    }
+
+    /// Removes dictionary values that no remaining event refers to.
+    fn drop_unused_dict(&mut self, mut candidates: BTreeSet<u32>) -> Result<()> {
+        let t = self.tx.open_table(EVENT_BLOCKS)?;
+        for row in t.iter()? {
+            let (_, v) = row?;
+            let b = EventBlock::decode(v.value())?;
+            for col in b.utm.iter() {
+                for d in col {
+                    candidates.remove(d);
+                }
+            }
+            for (_, d) in &b.params {
+                if let super::codec::ParamData::Text(v) = d {
+                    for x in v {
+                        candidates.remove(x);
+                    }
+                }
+            }
+            if candidates.is_empty() {
+                return Ok(());
+            }
+        }
+        drop(t);
+        let mut d = self.tx.open_table(DICT)?;
+        let mut r = self.tx.open_table(DICT_REV)?;
+        for id in candidates {
+            if let Some(s) = d.remove(id)?.map(|v| v.value().to_string()) {
+                r.remove(s.as_str())?;
+                self.dict.remove(&s);
+            }
+        }
+        Ok(())
+    }
+
+    // ---------- settings, segments, campaigns ----------
+
+    pub fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        self.tx.open_table(SETTINGS)?.insert(key, value)?;
+        Ok(())
+    }
+
+    pub fn note_change(&mut self, c: Change) {
+        self.other_changes.push(c);
+    }
+
+
+    /// Makes everything durable at once and tells subscribers what changed.
+    pub fn commit(mut self) -> Result<Vec<Change>> {
+        self.flush_pending()?;
+        {
+            let mut m = self.tx.open_table(META)?;
+            m.insert("next_contact", self.next_contact.to_le_bytes().as_slice())?;
+            m.insert("next_block", self.next_block.to_le_bytes().as_slice())?;
+            m.insert("next_dict", self.next_dict.to_le_bytes().as_slice())?;
+            m.insert("next_action", self.next_action.to_le_bytes().as_slice())?;
+            if self.schema_dirty {
+                self.tx.open_table(SCHEMA)?.insert("schema", postcard::to_allocvec(&self.schema)?.as_slice())?;
+            }
+        }
+        let mut changes = Vec::new();
+        if self.schema_dirty {
+            changes.push(Change::Schema);
+        }
+        let touched: Vec<u32> = self.touched_contacts.iter().copied().filter(|c| !self.deleted.contains(c)).collect();
+        if !touched.is_empty() {
+            changes.push(Change::Contacts(touched));
+        }
+        if !self.deleted.is_empty() {
+            changes.push(Change::ContactsDeleted(std::mem::take(&mut self.deleted)));
+        }
+        if !self.new_blocks.is_empty() {
+            changes.push(Change::EventBlocks(std::mem::take(&mut self.new_blocks)));
+        }
+        if !self.rewritten_blocks.is_empty() {
+            changes.push(Change::EventBlocksRewritten(std::mem::take(&mut self.rewritten_blocks)));
+        }
+        if !self.tags_changed.is_empty() {
+            changes.push(Change::Tags(std::mem::take(&mut self.tags_changed).into_iter().collect()));
+        }
+        for c in self.other_changes.drain(..) {
+            if !changes.contains(&c) {
+                changes.push(c);
+            }
+        }
+        let store = self.store;
+        self.tx.commit()?;
+        store.publish(&changes);
+        Ok(changes)
+    }
+}
