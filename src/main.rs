@@ -1,1 +1,21 @@
-fn main(){}
+//! The `reach` binary: parse arguments, run, map errors to exit codes.
+
+use clap::Parser;
+
+fn main() {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("reach: internal error: {info}");
+        eprintln!("this is a bug; please report it with the command that caused it");
+    }));
+    let cli = reach::cli::Cli::parse();
+    match reach::cli::run(cli) {
+        Ok(()) => {}
+        Err(e) => {
+            if e.message.contains("Broken pipe") {
+                std::process::exit(0);
+            }
+            eprintln!("error: {e}");
+            std::process::exit(e.exit_code());
+        }
+    }
+}

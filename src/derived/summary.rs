@@ -76,3 +76,64 @@ impl ContactFacts {
         }
     }
 }
+
+/// Recency, frequency and monetary values of every buyer, for RFM scores.
+#[derive(Clone, Debug, Default)]
+pub struct Buyers {
+    pub ids: Vec<u32>,
+    pub last: Vec<i128>,
+    pub count: Vec<i128>,
+    pub amount: Vec<i128>,
+}
+
+impl Buyers {
+    /// Scans the purchase events (up to `now`) of every contact.
+    pub fn scan(r: &crate::store::Reader, schema: &Schema, now: i64) -> crate::error::Result<Buyers> {
+        let Some((pk, def)) = schema.kind("purchase") else {
+            return Ok(Buyers::default());
+        };
+        let amount = def.param("amount").map(|p| p.0);
+        let mut by: std::collections::HashMap<u32, (i64, i128, i128)> = Default::default();
+        r.for_each_block(|_, b| {
+            if b.kind != pk {
+                return Ok(());
+            }
+            let col = amount.and_then(|a| b.params.iter().find(|(p, _)| *p == a)).map(|(_, d)| d);
+            for i in 0..b.len() {
+                if b.ts[i] > now {
+                    continue;
+                }
+                let e = by.entry(b.contact[i]).or_insert((i64::MIN, 0, 0));
+                e.0 = e.0.max(b.ts[i]);
+                e.1 += 1;
+                if let Some(ParamData::Num(v)) = col
+                    && v[i] != NUM_NONE
+                {
+                    e.2 += v[i] as i128;
+                }
+            }
+            Ok(())
+        })?;
+        let mut rows: Vec<_> = by.into_iter().collect();
+        rows.sort_unstable_by_key(|r| r.0);
+        let mut out = Buyers::default();
+        for (id, (last, count, amount)) in rows {
+            out.ids.push(id);
+            out.last.push(last as i128);
+            out.count.push(count);
+            out.amount.push(amount);
+        }
+        Ok(out)
+    }
+
+    /// (r, f, m) quintiles of one buyer; None for non-buyers.
+    pub fn rfm_of(&self, id: u32) -> Option<(u8, u8, u8)> {
+        let i = self.ids.binary_search(&id).ok()?;
+        let q = |v: &[i128]| {
+            let n = v.len();
+            let r = v.iter().filter(|x| **x < v[i]).count();
+            (1 + 5 * r / n) as u8
+        };
+        Some((q(&self.last), q(&self.count), q(&self.amount)))
+    }
+}

@@ -193,3 +193,62 @@ mod tests {
         assert_eq!(f.parse("2010-12-01 09:26:00").unwrap(), 1291191960);
     }
 }
+
+/// Appends `YYYY-MM-DDTHH:MM:SSZ` to `out` without going through chrono
+/// (the export's hot path).
+pub fn push_ts(out: &mut String, ts: Ts) {
+    let days = ts.div_euclid(86_400);
+    let secs = ts.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        out.push_str(&format_ts(ts));
+        return;
+    }
+    let mut buf = [0u8; 20];
+    let put = |buf: &mut [u8], at: usize, v: i64, w: usize| {
+        let mut v = v;
+        for i in (0..w).rev() {
+            buf[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(&mut buf, 0, y, 4);
+    buf[4] = b'-';
+    put(&mut buf, 5, m, 2);
+    buf[7] = b'-';
+    put(&mut buf, 8, d, 2);
+    buf[10] = b'T';
+    put(&mut buf, 11, secs / 3600, 2);
+    buf[13] = b':';
+    put(&mut buf, 14, secs / 60 % 60, 2);
+    buf[16] = b':';
+    put(&mut buf, 17, secs % 60, 2);
+    buf[19] = b'Z';
+    out.push_str(std::str::from_utf8(&buf).expect("ascii"));
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant).
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod fast_format_tests {
+    #[test]
+    fn push_ts_matches_chrono() {
+        for ts in [0i64, 951_782_400, 1_291_191_960, 1_709_251_199, 4_102_444_800 - 1] {
+            let mut s = String::new();
+            super::push_ts(&mut s, ts);
+            assert_eq!(s, super::format_ts(ts));
+        }
+    }
+}

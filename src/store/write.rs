@@ -32,6 +32,8 @@ pub struct Writer<'s> {
     dict_new: Vec<(u32, String)>,
     pending: HashMap<u16, EventBlock>,
     touched_contacts: BTreeSet<u32>,
+    /// ids handed out by `alloc_contact_id` in this transaction
+    reserved: std::collections::HashSet<u32>,
     new_blocks: Vec<u64>,
     rewritten_blocks: Vec<u64>,
     tags_changed: BTreeSet<String>,
@@ -68,6 +70,7 @@ impl<'s> Writer<'s> {
             dict_new: Vec::new(),
             pending: HashMap::new(),
             touched_contacts: BTreeSet::new(),
+            reserved: Default::default(),
             new_blocks: Vec::new(),
             rewritten_blocks: Vec::new(),
             tags_changed: BTreeSet::new(),
@@ -125,11 +128,32 @@ impl<'s> Writer<'s> {
         self.by_email.get(&normalize_email(email)).copied()
     }
 
+    /// Makes a not-yet-written contact findable by its keys in this transaction.
+    pub fn register_keys(&mut self, c: &Contact) {
+        if let Some(e) = &c.email {
+            self.by_email.insert(normalize_email(e), c.id);
+        }
+        if let Some(x) = &c.external_id {
+            self.by_xid.insert(x.clone(), c.id);
+        }
+    }
+
+    /// Every contact id present (as of this transaction's writes so far).
+    pub fn contact_ids(&self) -> Result<RoaringBitmap> {
+        let t = self.tx.open_table(CONTACTS)?;
+        let mut bm = RoaringBitmap::new();
+        for row in t.iter()? {
+            bm.insert(row?.0.value());
+        }
+        Ok(bm)
+    }
+
     /// Reserves a new contact id; `want` is honoured when free (restores keep ids).
     pub fn alloc_contact_id(&mut self, want: Option<u32>) -> Result<u32> {
         if let Some(w) = want.filter(|w| *w > 0)
             && self.tx.open_table(CONTACTS)?.get(w)?.is_none()
             && !self.touched_contacts.contains(&w)
+            && self.reserved.insert(w)
         {
             self.next_contact = self.next_contact.max(w as u64 + 1);
             return Ok(w);
@@ -541,6 +565,12 @@ impl<'s> Writer<'s> {
 
     pub fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<()> {
         self.tx.open_table(SETTINGS)?.insert(key, value)?;
+        Ok(())
+    }
+
+    /// Marks the database as built by `reach demo` (so a new demo may replace it).
+    pub fn mark_demo(&mut self) -> Result<()> {
+        self.tx.open_table(META)?.insert("demo", 1u64.to_le_bytes().as_slice())?;
         Ok(())
     }
 

@@ -1,0 +1,329 @@
+//! `reach contacts list|show|delete`.
+
+use super::Ctx;
+use super::output::{Format, Records, print_json, resolve};
+use super::select::{Selection, resolve_keys};
+use crate::derived::summary::{Buyers, ContactFacts};
+use crate::error::{Error, Result};
+use crate::export::contact_json;
+use crate::model::decimal::Decimal;
+use crate::model::time::format_ts;
+use crate::model::{Contact, Schema, Source};
+use crate::store::OpenMode;
+use crate::store::codec::{NUM_NONE, ParamData};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use std::io::Write;
+
+#[derive(Subcommand, Debug)]
+pub enum ContactsCmd {
+    /// List contacts
+    List(ListArgs),
+    /// A contact's profile and timeline
+    Show(ShowArgs),
+    /// Erase contacts and everything about them (right to be forgotten)
+    Delete(DeleteArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub select: Selection,
+    /// Sort by a field (id, email, external_id, created_at, score, or an attribute); prefix - for descending
+    #[arg(long, allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    /// At most this many contacts
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Args, Debug)]
+pub struct ShowArgs {
+    /// Internal id, email or external id
+    pub key: String,
+    /// Timeline entries to show (newest first)
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Only timeline entries of this event kind
+    #[arg(long)]
+    pub kind: Option<String>,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// Internal ids, emails or external ids
+    #[arg(required = true)]
+    pub keys: Vec<String>,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+pub fn run(ctx: &Ctx, cmd: ContactsCmd, out: &mut dyn Write) -> Result<()> {
+    match cmd {
+        ContactsCmd::List(a) => list(ctx, a, out),
+        ContactsCmd::Show(a) => show(ctx, a, out),
+        ContactsCmd::Delete(a) => delete(ctx, a, out),
+    }
+}
+
+#[derive(PartialEq, PartialOrd)]
+enum SortKey {
+    Missing,
+    Num(i128),
+    Text(String),
+}
+
+fn sort_key(schema: &Schema, c: &Contact, field: &str) -> Result<SortKey> {
+    Ok(match field {
+        "id" => SortKey::Num(c.id as i128),
+        "score" => SortKey::Num(c.score as i128),
+        "created_at" => SortKey::Num(c.created_at as i128),
+        "email" => c.email.clone().map(SortKey::Text).unwrap_or(SortKey::Missing),
+        "external_id" => c.external_id.clone().map(SortKey::Text).unwrap_or(SortKey::Missing),
+        other => {
+            let (i, def) = schema.attr(other).ok_or_else(|| {
+                let mut names: Vec<String> = ["id", "score", "created_at", "email", "external_id"].iter().map(|s| s.to_string()).collect();
+                names.extend(schema.attributes.iter().map(|a| a.name.clone()));
+                Error::input(format!("--sort: unknown field `{other}` (one of: {})", names.join(", ")))
+            })?;
+            match c.attr(i) {
+                None => SortKey::Missing,
+                Some(crate::model::AttrValue::Number(d)) => SortKey::Num(d.units() as i128),
+                Some(crate::model::AttrValue::Date(d)) => SortKey::Num(*d as i128),
+                Some(v) => SortKey::Text(def.format(v)),
+            }
+        }
+    })
+}
+
+fn list(ctx: &Ctx, a: ListArgs, out: &mut dyn Write) -> Result<()> {
+    let store = ctx.open(OpenMode::Existing)?;
+    let r = store.begin_read()?;
+    let schema = r.schema()?;
+    let only = a.select.resolve(&r)?;
+    let (field, desc) = match a.sort.as_deref() {
+        Some(s) if s.starts_with('-') => (Some(s[1..].to_string()), true),
+        Some(s) => (Some(s.to_string()), false),
+        None => (None, false),
+    };
+    let mut picked: Vec<(SortKey, Contact)> = Vec::new();
+    let mut err = None;
+    r.for_each_contact(|c| {
+        if only.as_ref().is_some_and(|o| !o.contains(c.id)) {
+            return Ok(true);
+        }
+        match &field {
+            None => {
+                picked.push((SortKey::Missing, c));
+                Ok(picked.len() < a.limit)
+            }
+            Some(f) => match sort_key(&schema, &c, f) {
+                Ok(k) => {
+                    picked.push((k, c));
+                    Ok(true)
+                }
+                Err(e) => {
+                    err = Some(e);
+                    Ok(false)
+                }
+            },
+        }
+    })?;
+    if let Some(e) = err {
+        return Err(e);
+    }
+    if field.is_some() {
+        // missing values sort last either way
+        picked.sort_by(|x, y| {
+            let o = match (&x.0, &y.0) {
+                (SortKey::Missing, SortKey::Missing) => std::cmp::Ordering::Equal,
+                (SortKey::Missing, _) => return std::cmp::Ordering::Greater,
+                (_, SortKey::Missing) => return std::cmp::Ordering::Less,
+                (p, q) => p.partial_cmp(q).unwrap_or(std::cmp::Ordering::Equal),
+            };
+            let o = if desc { o.reverse() } else { o };
+            o.then(x.1.id.cmp(&y.1.id))
+        });
+        picked.truncate(a.limit);
+    }
+    let format = resolve(a.format);
+    let tags = crate::export::tags_by_contact(&r)?;
+    let empty = Vec::new();
+    if format == Format::Json {
+        let list: Vec<Value> = picked.iter().map(|(_, c)| contact_json(&schema, c, tags.get(&c.id).unwrap_or(&empty))).collect();
+        return print_json(&Value::Array(list), out);
+    }
+    let attr = |c: &Contact, name: &str| -> Value {
+        schema.attr(name).and_then(|(i, d)| c.attr(i).map(|v| Value::String(d.format(v)))).unwrap_or(Value::Null)
+    };
+    let rec = Records {
+        columns: ["id", "external_id", "email", "first_name", "last_name", "city", "score", "tags"].iter().map(|s| s.to_string()).collect(),
+        rows: picked
+            .iter()
+            .map(|(_, c)| {
+                vec![
+                    json!(c.id),
+                    json!(c.external_id),
+                    json!(c.email),
+                    attr(c, "first_name"),
+                    attr(c, "last_name"),
+                    attr(c, "city"),
+                    json!(c.score),
+                    json!(tags.get(&c.id).unwrap_or(&empty)),
+                ]
+            })
+            .collect(),
+    };
+    rec.print(format, out)
+}
+
+fn show(ctx: &Ctx, a: ShowArgs, out: &mut dyn Write) -> Result<()> {
+    let store = ctx.open(OpenMode::Existing)?;
+    let r = store.begin_read()?;
+    let schema = r.schema()?;
+    let id = r.find_contact(&a.key)?.ok_or_else(|| Error::input(format!("no such contact: {}", a.key)))?;
+    let c = r.contact(id)?.ok_or_else(|| Error::input(format!("no such contact: {}", a.key)))?;
+    if let Some(k) = &a.kind
+        && schema.kind(k).is_none()
+    {
+        return Err(Error::input(format!("unknown event kind `{k}`")));
+    }
+    let tags = r.tags_of(id)?;
+    let events = r.events_of(id)?;
+    let th = &ctx.config.derived;
+    let facts = ContactFacts::from_events(&schema, &events, ctx.now, th);
+    let buyers = Buyers::scan(&r, &schema, ctx.now)?;
+    let rfm = buyers.rfm_of(id);
+    let dict = r.dict()?;
+    // timeline: events and actions, newest first
+    let mut timeline: Vec<(i64, Value)> = Vec::new();
+    for (b, pos) in &events {
+        let kd = &schema.kinds[b.kind as usize];
+        if a.kind.as_deref().is_some_and(|k| k != kd.name) {
+            continue;
+        }
+        for &i in pos {
+            let mut params = serde_json::Map::new();
+            for (pid, d) in &b.params {
+                let name = kd.params[*pid as usize].name.clone();
+                match d {
+                    ParamData::Num(v) if v[i] != NUM_NONE => {
+                        params.insert(name, Value::String(Decimal(v[i]).to_string()));
+                    }
+                    ParamData::Text(v) if v[i] != 0 => {
+                        params.insert(name, Value::String(dict[v[i] as usize].clone()));
+                    }
+                    _ => {}
+                }
+            }
+            let utm = b.utm_at(i);
+            for (j, n) in ["utm_source", "utm_medium", "utm_campaign"].iter().enumerate() {
+                if utm[j] != 0 {
+                    params.insert(n.to_string(), Value::String(dict[utm[j] as usize].clone()));
+                }
+            }
+            timeline.push((
+                b.ts[i],
+                json!({"ts": format_ts(b.ts[i]), "type": "event", "kind": kd.name, "source": Source::from_code(b.source[i]).map(|s| s.name()), "params": params}),
+            ));
+        }
+    }
+    if a.kind.is_none() {
+        for act in r.actions_of(id)? {
+            timeline.push((act.ts, json!({"ts": format_ts(act.ts), "type": "action", "what": act.what.describe(), "detail": act.detail})));
+        }
+    }
+    timeline.sort_by(|x, y| y.0.cmp(&x.0));
+    let total_entries = timeline.len();
+    timeline.truncate(a.limit);
+    let mut profile = contact_json(&schema, &c, &tags);
+    let lifecycle = facts.lifecycle(&schema, ctx.now, th).name();
+    let engagement = facts.engagement(th).name();
+    profile["derived"] = json!({
+        "engagement": engagement,
+        "lifecycle": lifecycle,
+        "rfm": rfm.map(|(r, f, m)| format!("{r}{f}{m}")),
+    });
+    profile["timeline_total"] = json!(total_entries);
+    profile["timeline"] = Value::Array(timeline.iter().map(|(_, v)| v.clone()).collect());
+    if resolve(a.format) != Format::Table {
+        return print_json(&profile, out);
+    }
+    // a readable card
+    writeln!(out, "{}  (id {})", c.label(), c.id)?;
+    let name = [schema.attr("first_name"), schema.attr("last_name")]
+        .iter()
+        .flatten()
+        .filter_map(|(i, d)| c.attr(*i).map(|v| d.format(v)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !name.is_empty() {
+        writeln!(out, "  name        {name}")?;
+    }
+    writeln!(out, "  external_id {}", c.external_id.as_deref().unwrap_or("-"))?;
+    writeln!(out, "  email       {}", c.email.as_deref().unwrap_or("-"))?;
+    writeln!(out, "  created     {}", format_ts(c.created_at))?;
+    writeln!(out, "  timezone    {}", c.timezone.as_deref().unwrap_or("- (policy default)"))?;
+    writeln!(out, "  score       {}", c.score)?;
+    writeln!(out, "  engagement  {engagement}   lifecycle {lifecycle}   rfm {}", rfm.map(|(r, f, m)| format!("{r}{f}{m}")).unwrap_or("-".into()))?;
+    let consent: Vec<String> = crate::model::Channel::ALL
+        .iter()
+        .map(|ch| match c.consent[*ch as usize] {
+            Some(x) => format!("{} {} ({})", ch.name(), if x.opted_in { "in" } else { "out" }, format_ts(x.at)),
+            None => format!("{} -", ch.name()),
+        })
+        .collect();
+    writeln!(out, "  consent     {}", consent.join(", "))?;
+    if let Some(t) = c.unsubscribed_at {
+        writeln!(out, "  unsubscribed {}", format_ts(t))?;
+    }
+    if let Some(t) = c.bounced_at {
+        writeln!(out, "  hard bounce {}", format_ts(t))?;
+    }
+    writeln!(out, "  tags        {}", if tags.is_empty() { "-".into() } else { tags.join(", ") })?;
+    writeln!(out, "  categories  {}", if c.categories.is_empty() { "-".into() } else { c.categories.join(", ") })?;
+    for (i, def) in schema.attributes.iter().enumerate() {
+        if ["first_name", "last_name"].contains(&def.name.as_str()) {
+            continue;
+        }
+        if let Some(v) = c.attr(i as u16) {
+            writeln!(out, "  {:<11} {}", def.name, def.format(v))?;
+        }
+    }
+    writeln!(out, "timeline ({} of {total_entries}, newest first)", timeline.len())?;
+    for (_, v) in &timeline {
+        let what = if v["type"] == "event" {
+            let mut s = v["kind"].as_str().unwrap_or("").to_string();
+            if let Some(src) = v["source"].as_str() {
+                s.push_str(&format!(" [{src}]"));
+            }
+            if let Some(p) = v["params"].as_object() {
+                for (k, x) in p {
+                    s.push_str(&format!(" {k}={}", x.as_str().unwrap_or("")));
+                }
+            }
+            s
+        } else {
+            format!("{} ({})", v["what"].as_str().unwrap_or(""), v["detail"].as_str().unwrap_or(""))
+        };
+        writeln!(out, "  {}  {what}", v["ts"].as_str().unwrap_or(""))?;
+    }
+    Ok(())
+}
+
+fn delete(ctx: &Ctx, a: DeleteArgs, out: &mut dyn Write) -> Result<()> {
+    let store = ctx.open(OpenMode::Existing)?;
+    let ids = resolve_keys(&store.begin_read()?, &a.keys)?;
+    let mut w = store.begin_write()?;
+    let n = w.delete_contacts(&ids)?;
+    w.commit()?;
+    match resolve(a.format) {
+        Format::Table => writeln!(out, "deleted {n} contact{}", if n == 1 { "" } else { "s" })?,
+        _ => print_json(&json!({"deleted": n, "ids": ids.iter().collect::<Vec<_>>()}), out)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! `reach demo`, `reach import`, `reach export`.
+
+use super::Ctx;
+use super::select::Selection;
+use crate::error::{Error, Result};
+use crate::export::{ExportFormat, export_contacts, export_events};
+use crate::import::input::InputFormat;
+use crate::import::mapping::Preset;
+use crate::import::{ImportOptions, What};
+use crate::store::OpenMode;
+use clap::{Args, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum ImportCmd {
+    /// Import contacts (upsert on external_id, then email)
+    Contacts(ImportArgs),
+    /// Import events (unknown contacts are created)
+    Events(ImportArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum InFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PresetArg {
+    Mailchimp,
+    Shopify,
+    Mautic,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// Input file, or - for stdin
+    pub file: String,
+    /// Input format (detected from the extension or content)
+    #[arg(long, value_enum)]
+    pub format: Option<InFormat>,
+    /// Map a source column to a field or attribute (repeatable): SRC=FIELD; FIELD `-` drops it
+    #[arg(long = "map", value_name = "SRC=FIELD")]
+    pub maps: Vec<String>,
+    /// Accept another tool's contact export headers as they ship
+    #[arg(long, value_enum)]
+    pub preset: Option<PresetArg>,
+    /// Event kind for files without a kind column
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Import the good rows and skip the bad ones (see --rejects)
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// With --skip-invalid: write the bad rows here, with line and reason
+    #[arg(long, value_name = "OUT.csv")]
+    pub rejects: Option<PathBuf>,
+    /// chrono format of timestamps that are not RFC 3339, e.g. "%d.%m.%Y %H:%M"
+    #[arg(long, value_name = "FORMAT")]
+    pub date_format: Option<String>,
+    /// Timezone of timestamps without an offset [default: UTC]
+    #[arg(long, value_name = "IANA")]
+    pub tz: Option<String>,
+    /// Read 01/02/2024 as 1 February (day first) instead of January 2
+    #[arg(long)]
+    pub day_first: bool,
+    /// CSV field delimiter (detected: comma, semicolon or tab)
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<char>,
+    /// Longest accepted line in bytes [default: config, 16 MiB]
+    #[arg(long, value_name = "BYTES")]
+    pub max_line_bytes: Option<usize>,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCmd {
+    /// The contacts table
+    Contacts(ExportArgs),
+    /// The events table
+    Events(ExportArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OutFormat {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub select: Selection,
+    /// Output format
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: OutFormat,
+    /// Write to this file instead of stdout (written whole, then moved into place)
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// A progress bar on stderr, only when stderr is a terminal.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    pub fn new(what: &str) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = indicatif::ProgressBar::new(0);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{prefix} {msg} [{bar:30}] {percent}% {elapsed}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b.set_prefix(what.to_string());
+            b
+        });
+        Progress { bar }
+    }
+    pub fn set(&mut self, msg: &str, done: u64, total: Option<u64>) {
+        if let Some(b) = &self.bar {
+            if let Some(t) = total {
+                b.set_length(t.max(1));
+            }
+            b.set_message(msg.to_string());
+            b.set_position(done);
+        }
+    }
+    pub fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
+    let (what, a) = match cmd {
+        ImportCmd::Contacts(a) => (What::Contacts, a),
+        ImportCmd::Events(a) => (What::Events, a),
+    };
+    let delimiter = match a.delimiter {
+        None => None,
+        Some(c) if c.is_ascii() => Some(c as u8),
+        Some(c) => return Err(Error::input(format!("--delimiter `{c}` must be a single ASCII character"))),
+    };
+    let opts = ImportOptions {
+        format: a.format.map(|f| match f {
+            InFormat::Csv => InputFormat::Csv,
+            InFormat::Jsonl => InputFormat::Jsonl,
+        }),
+        maps: a.maps,
+        preset: a.preset.map(|p| match p {
+            PresetArg::Mailchimp => Preset::Mailchimp,
+            PresetArg::Shopify => Preset::Shopify,
+            PresetArg::Mautic => Preset::Mautic,
+        }),
+        kind: a.kind,
+        skip_invalid: a.skip_invalid,
+        rejects: a.rejects,
+        date_format: a.date_format,
+        tz: a.tz,
+        day_first: a.day_first,
+        delimiter,
+        max_line: a.max_line_bytes.unwrap_or(ctx.config.import.max_line_bytes),
+        now: ctx.now,
+        score_rules: ctx.config.score.clone(),
+    };
+    // refuse a missing input before a database file is created
+    if a.file != "-" && !std::path::Path::new(&a.file).exists() {
+        return Err(Error::input(format!("{}: no such file", a.file)));
+    }
+    let existed = ctx.db.exists();
+    let store = ctx.open(OpenMode::Create)?;
+    let started = std::time::Instant::now();
+    let mut bar = Progress::new("import");
+    let res = crate::import::import(&store, what, &a.file, &opts, &mut |done, total, rows| bar.set(&format!("{rows} rows"), done, total));
+    bar.finish();
+    let report = match res {
+        Ok(r) => r,
+        Err(e) => {
+            if !existed {
+                drop(store);
+                let _ = std::fs::remove_file(&ctx.db);
+            }
+            return Err(e);
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    if a.json {
+        let mut v = serde_json::to_value(&report).map_err(|e| Error::runtime(e.to_string()))?;
+        v["elapsed_ms"] = serde_json::Value::from((secs * 1000.0).round() as u64);
+        super::output::print_json(&v, out)?;
+    } else {
+        match what {
+            What::Contacts => writeln!(out, "{} rows: {} inserted, {} updated, {} rejected ({secs:.2} s)", report.rows, report.inserted, report.updated, report.rejected)?,
+            What::Events => writeln!(
+                out,
+                "{} rows: {} events inserted, {} contacts created, {} rejected ({secs:.2} s, {:.0} events/s)",
+                report.rows,
+                report.events,
+                report.contacts_created,
+                report.rejected,
+                report.events as f64 / secs.max(1e-9)
+            )?,
+        }
+        for c in &report.created {
+            writeln!(out, "declared {c}")?;
+        }
+    }
+    Ok(())
+}
+
+pub fn export(ctx: &Ctx, cmd: ExportCmd, out: &mut dyn Write) -> Result<()> {
+    let (events, a) = match cmd {
+        ExportCmd::Contacts(a) => (false, a),
+        ExportCmd::Events(a) => (true, a),
+    };
+    let store = ctx.open(OpenMode::Existing)?;
+    let r = store.begin_read()?;
+    let only = a.select.resolve(&r)?;
+    let format = match a.format {
+        OutFormat::Csv => ExportFormat::Csv,
+        OutFormat::Jsonl => ExportFormat::Jsonl,
+    };
+    let run = |w: &mut dyn Write| if events { export_events(&r, w, format, only.as_ref()) } else { export_contacts(&r, w, format, only.as_ref()) };
+    match &a.output {
+        None => {
+            run(out)?;
+        }
+        Some(path) => {
+            let mut tmp = path.as_os_str().to_owned();
+            tmp.push(".partial");
+            let tmp = PathBuf::from(tmp);
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| Error::input(format!("{}: {e}", path.display())))?);
+            match run(&mut f).and_then(|n| f.flush().map(|_| n).map_err(Error::from)) {
+                Ok(_) => std::fs::rename(&tmp, path)?,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `reach tags list|add|remove`.
+
+use super::Ctx;
+use super::output::{Format, Records, print_json, resolve};
+use super::select::Selection;
+use crate::error::{Error, Result};
+use crate::model::{Action, ActionKind};
+use crate::store::OpenMode;
+use clap::{Args, Subcommand};
+use serde_json::json;
+use std::io::Write;
+
+#[derive(Subcommand, Debug)]
+pub enum TagsCmd {
+    /// Tags with their contact counts
+    List {
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// Add a tag to the selected contacts
+    Add(TagArgs),
+    /// Remove a tag from the selected contacts
+    Remove(TagArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    /// The tag
+    pub tag: String,
+    #[command(flatten)]
+    pub select: Selection,
+    /// Apply to every contact (required when no selection is given)
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+pub fn run(ctx: &Ctx, cmd: TagsCmd, out: &mut dyn Write) -> Result<()> {
+    match cmd {
+        TagsCmd::List { format } => {
+            let store = ctx.open(OpenMode::Existing)?;
+            let r = store.begin_read()?;
+            let mut tags: Vec<(String, u64)> = r.tags()?.into_iter().map(|(t, bm)| (t, bm.len())).collect();
+            tags.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            Records { columns: vec!["tag".into(), "count".into()], rows: tags.into_iter().map(|(t, n)| vec![json!(t), json!(n)]).collect() }
+                .print(resolve(format), out)
+        }
+        TagsCmd::Add(a) => change(ctx, a, true, out),
+        TagsCmd::Remove(a) => change(ctx, a, false, out),
+    }
+}
+
+fn change(ctx: &Ctx, a: TagArgs, add: bool, out: &mut dyn Write) -> Result<()> {
+    let tag = a.tag.trim();
+    if tag.is_empty() || tag.contains([';', ',', '|']) {
+        return Err(Error::input(format!("`{}` is not a valid tag (no empty tags, no ; , or |)", a.tag)));
+    }
+    if a.select.is_empty() && !a.all {
+        return Err(Error::input("choose contacts with --tag, --contact, or --all"));
+    }
+    let store = ctx.open(OpenMode::Existing)?;
+    let ids = {
+        let r = store.begin_read()?;
+        match a.select.resolve(&r)? {
+            Some(b) => b,
+            None => r.contact_ids()?,
+        }
+    };
+    let mut w = store.begin_write()?;
+    let changed = if add { w.tag_add(tag, &ids)? } else { w.tag_remove(tag, &ids)? };
+    let what = |_: u32| if add { ActionKind::TagAdded(tag.to_string()) } else { ActionKind::TagRemoved(tag.to_string()) };
+    let actions: Vec<_> = changed.iter().map(|id| (id, Action { ts: ctx.now, what: what(id), detail: "cli".into() })).collect();
+    w.add_actions(&actions)?;
+    w.commit()?;
+    let n = changed.len();
+    match resolve(a.format) {
+        Format::Table => writeln!(out, "{} `{tag}` {} {n} contact{} ({} selected)", if add { "added" } else { "removed" }, if add { "to" } else { "from" }, if n == 1 { "" } else { "s" }, ids.len())?,
+        _ => print_json(&json!({"tag": tag, "changed": n, "selected": ids.len()}), out)?,
+    }
+    Ok(())
+}

@@ -1,0 +1,259 @@
+//! Exporting contacts and events as CSV or JSONL in the documented table
+//! shapes (spec/product.md), which `segment sql` queries:
+//! `contacts(id, external_id, email, created_at, score, timezone,
+//! consent_email, consent_sms, consent_push, tags, categories,
+//! consent_email_at, consent_sms_at, consent_push_at, <attributes…>)` and
+//! `events(contact_id, ts, kind, source, utm_source, utm_medium,
+//! utm_campaign, <parameters…>)`.
+
+use crate::error::{Error, Result};
+use crate::model::decimal::Decimal;
+use crate::model::time::push_ts;
+use crate::model::{Channel, Contact, ParamType, Schema, Source};
+use crate::store::Reader;
+use crate::store::codec::{NUM_NONE, ParamData};
+use roaring::RoaringBitmap;
+use std::io::Write;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Jsonl,
+}
+
+/// The fixed leading columns of the contacts table.
+pub const CONTACT_HEAD: &[&str] = &[
+    "id",
+    "external_id",
+    "email",
+    "created_at",
+    "score",
+    "timezone",
+    "consent_email",
+    "consent_sms",
+    "consent_push",
+    "tags",
+    "categories",
+    "consent_email_at",
+    "consent_sms_at",
+    "consent_push_at",
+];
+
+/// The fixed leading columns of the events table.
+pub const EVENT_HEAD: &[&str] = &["contact_id", "ts", "kind", "source", "utm_source", "utm_medium", "utm_campaign"];
+
+fn csv_err(e: csv::Error) -> Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io.into(),
+        other => Error::runtime(format!("csv: {other:?}")),
+    }
+}
+
+/// Every contact's tags, by contact id.
+pub fn tags_by_contact(r: &Reader) -> Result<std::collections::HashMap<u32, Vec<String>>> {
+    let mut out: std::collections::HashMap<u32, Vec<String>> = Default::default();
+    for (name, bm) in r.tags()? {
+        for id in &bm {
+            out.entry(id).or_default().push(name.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn ts_string(ts: i64) -> String {
+    let mut s = String::with_capacity(20);
+    push_ts(&mut s, ts);
+    s
+}
+
+/// A contact as a JSON object (the JSONL export and `--format json`).
+pub fn contact_json(schema: &Schema, c: &Contact, tags: &[String]) -> serde_json::Value {
+    use serde_json::{Map, Value as J};
+    let mut m = Map::new();
+    m.insert("id".into(), J::from(c.id));
+    m.insert("external_id".into(), c.external_id.clone().map(J::String).unwrap_or(J::Null));
+    m.insert("email".into(), c.email.clone().map(J::String).unwrap_or(J::Null));
+    m.insert("created_at".into(), J::String(ts_string(c.created_at)));
+    m.insert("score".into(), J::from(c.score));
+    m.insert("timezone".into(), c.timezone.clone().map(J::String).unwrap_or(J::Null));
+    for ch in Channel::ALL {
+        m.insert(format!("consent_{}", ch.name()), c.consent[ch as usize].map(|x| J::Bool(x.opted_in)).unwrap_or(J::Null));
+    }
+    m.insert("tags".into(), J::Array(tags.iter().cloned().map(J::String).collect()));
+    m.insert("categories".into(), J::Array(c.categories.iter().cloned().map(J::String).collect()));
+    for ch in Channel::ALL {
+        m.insert(format!("consent_{}_at", ch.name()), c.consent[ch as usize].map(|x| J::String(ts_string(x.at))).unwrap_or(J::Null));
+    }
+    if let Some(t) = c.unsubscribed_at {
+        m.insert("unsubscribed_at".into(), J::String(ts_string(t)));
+    }
+    if let Some(t) = c.bounced_at {
+        m.insert("bounced_at".into(), J::String(ts_string(t)));
+    }
+    for (i, def) in schema.attributes.iter().enumerate() {
+        m.insert(def.name.clone(), c.attr(i as u16).map(|v| def.to_json(v)).unwrap_or(J::Null));
+    }
+    J::Object(m)
+}
+
+/// Writes the contacts table; `only` restricts it to some contacts.
+pub fn export_contacts(r: &Reader, out: &mut dyn Write, format: ExportFormat, only: Option<&RoaringBitmap>) -> Result<u64> {
+    let schema = r.schema()?;
+    let tags = tags_by_contact(r)?;
+    let empty = Vec::new();
+    let mut n = 0u64;
+    match format {
+        ExportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            let mut head: Vec<&str> = CONTACT_HEAD.to_vec();
+            head.extend(schema.attributes.iter().map(|a| a.name.as_str()));
+            w.write_record(&head).map_err(csv_err)?;
+            r.for_each_contact(|c| {
+                if only.is_some_and(|o| !o.contains(c.id)) {
+                    return Ok(true);
+                }
+                let t = tags.get(&c.id).unwrap_or(&empty);
+                let mut row: Vec<String> = Vec::with_capacity(head.len());
+                row.push(c.id.to_string());
+                row.push(c.external_id.clone().unwrap_or_default());
+                row.push(c.email.clone().unwrap_or_default());
+                row.push(ts_string(c.created_at));
+                row.push(c.score.to_string());
+                row.push(c.timezone.clone().unwrap_or_default());
+                for ch in Channel::ALL {
+                    row.push(c.consent[ch as usize].map(|x| x.opted_in.to_string()).unwrap_or_default());
+                }
+                row.push(t.join(";"));
+                row.push(c.categories.join(";"));
+                for ch in Channel::ALL {
+                    row.push(c.consent[ch as usize].map(|x| ts_string(x.at)).unwrap_or_default());
+                }
+                for (i, def) in schema.attributes.iter().enumerate() {
+                    row.push(c.attr(i as u16).map(|v| def.format(v)).unwrap_or_default());
+                }
+                w.write_record(&row).map_err(csv_err)?;
+                n += 1;
+                Ok(true)
+            })?;
+            w.flush()?;
+        }
+        ExportFormat::Jsonl => {
+            let mut w = std::io::BufWriter::new(out);
+            r.for_each_contact(|c| {
+                if only.is_some_and(|o| !o.contains(c.id)) {
+                    return Ok(true);
+                }
+                let j = contact_json(&schema, &c, tags.get(&c.id).unwrap_or(&empty));
+                serde_json::to_writer(&mut w, &j).map_err(|e| Error::runtime(e.to_string()))?;
+                w.write_all(b"\n")?;
+                n += 1;
+                Ok(true)
+            })?;
+            w.flush()?;
+        }
+    }
+    Ok(n)
+}
+
+/// Writes the events table; `only` restricts it to some contacts' events.
+pub fn export_events(r: &Reader, out: &mut dyn Write, format: ExportFormat, only: Option<&RoaringBitmap>) -> Result<u64> {
+    let schema = r.schema()?;
+    let dict = r.dict()?;
+    let param_cols = schema.param_columns();
+    // per kind: parameter index → output column
+    let col_of: Vec<Vec<usize>> = schema
+        .kinds
+        .iter()
+        .map(|k| k.params.iter().map(|p| param_cols.iter().position(|c| *c == p.name).unwrap()).collect())
+        .collect();
+    let mut n = 0u64;
+    let (mut csvw, mut jw) = match format {
+        ExportFormat::Csv => {
+            let mut c = csv::WriterBuilder::new().buffer_capacity(1 << 20).from_writer(out);
+            let mut head: Vec<&str> = EVENT_HEAD.to_vec();
+            head.extend(param_cols.iter().map(String::as_str));
+            c.write_record(&head).map_err(csv_err)?;
+            (Some(c), None)
+        }
+        ExportFormat::Jsonl => (None, Some(std::io::BufWriter::with_capacity(1 << 20, out))),
+    };
+    let mut fields: Vec<String> = vec![String::new(); EVENT_HEAD.len() + param_cols.len()];
+    r.for_each_block(|_, b| {
+        let kname = &schema.kinds[b.kind as usize].name;
+        let kdef = &schema.kinds[b.kind as usize];
+        for i in 0..b.len() {
+            let cid = b.contact[i];
+            if only.is_some_and(|o| !o.contains(cid)) {
+                continue;
+            }
+            for f in fields.iter_mut() {
+                f.clear();
+            }
+            fields[0].push_str(itoa(cid as i64).as_str());
+            push_ts(&mut fields[1], b.ts[i]);
+            fields[2].push_str(kname);
+            if let Some(s) = Source::from_code(b.source[i]) {
+                fields[3].push_str(s.name());
+            }
+            let utm = b.utm_at(i);
+            for j in 0..3 {
+                if utm[j] != 0 {
+                    fields[4 + j].push_str(&dict[utm[j] as usize]);
+                }
+            }
+            for (pid, d) in &b.params {
+                let col = EVENT_HEAD.len() + col_of[b.kind as usize][*pid as usize];
+                match d {
+                    ParamData::Num(v) if v[i] != NUM_NONE => {
+                        use std::fmt::Write as _;
+                        let _ = write!(fields[col], "{}", Decimal(v[i]));
+                    }
+                    ParamData::Text(v) if v[i] != 0 => fields[col].push_str(&dict[v[i] as usize]),
+                    _ => {}
+                }
+            }
+            match &mut csvw {
+                Some(c) => c.write_record(&fields).map_err(csv_err)?,
+                None => {
+                    let w = jw.as_mut().expect("json writer");
+                    use serde_json::{Map, Value as J};
+                    let mut m = Map::new();
+                    m.insert("contact_id".into(), J::from(cid));
+                    m.insert("ts".into(), J::String(std::mem::take(&mut fields[1])));
+                    m.insert("kind".into(), J::String(kname.clone()));
+                    for (j, name) in EVENT_HEAD.iter().enumerate().skip(3) {
+                        if !fields[j].is_empty() {
+                            m.insert((*name).into(), J::String(fields[j].clone()));
+                        }
+                    }
+                    for (pid, p) in kdef.params.iter().enumerate() {
+                        let f = &fields[EVENT_HEAD.len() + col_of[b.kind as usize][pid]];
+                        if f.is_empty() {
+                            continue;
+                        }
+                        let v = match p.ty {
+                            ParamType::Number => f.parse::<serde_json::Number>().map(J::Number).unwrap_or(J::String(f.clone())),
+                            _ => J::String(f.clone()),
+                        };
+                        m.insert(p.name.clone(), v);
+                    }
+                    serde_json::to_writer(&mut *w, &J::Object(m)).map_err(|e| Error::runtime(e.to_string()))?;
+                    w.write_all(b"\n")?;
+                }
+            }
+            n += 1;
+        }
+        Ok(())
+    })?;
+    if let Some(mut c) = csvw {
+        c.flush()?;
+    }
+    if let Some(mut w) = jw {
+        w.flush()?;
+    }
+    Ok(n)
+}
+
+fn itoa(v: i64) -> String {
+    v.to_string()
+}

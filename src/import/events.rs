@@ -1,0 +1,389 @@
+//! Importing events: each row appends one event of its kind to the
+//! contact it names (by external id or email, created when unknown, or by
+//! internal `contact_id`). Unknown kinds and parameters are declared on the
+//! fly (parameters as text). Score rules, hard bounces and unsubscribes
+//! update the contact once, at the end.
+
+use super::mapping::field_name;
+use super::{ImportContext, ImportReport};
+use crate::derived::ScoreRules;
+use crate::error::{Error, Result};
+use crate::model::contact::looks_like_email;
+use crate::model::{Action, ActionKind, Channel, Consent, Contact, Decimal, ParamType, Source};
+use crate::store::Writer;
+use crate::store::codec::ParamVal;
+use csv::StringRecord;
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Col {
+    Contact,
+    ContactId,
+    Ts,
+    Kind,
+    Source,
+    Utm(usize),
+    /// a parameter column, by field name
+    Param(String),
+    Ignore,
+}
+
+#[derive(Default)]
+struct Effects {
+    score: i64,
+    bounced_at: Option<i64>,
+    unsubscribed_at: Option<i64>,
+}
+
+/// What a column feeds for one kind.
+#[derive(Clone, Copy, Debug)]
+enum Feeds {
+    Nothing,
+    /// a declared parameter: index, and whether it is a number / one-of
+    Param(u16, PType),
+    /// a parameter column this kind does not declare yet: declared (as
+    /// text) when a row of the kind first has a value there
+    Undeclared,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum PType {
+    Num,
+    Text,
+    Enum,
+}
+
+fn ptype(t: &ParamType) -> PType {
+    match t {
+        ParamType::Number => PType::Num,
+        ParamType::Text => PType::Text,
+        ParamType::Enum(_) => PType::Enum,
+    }
+}
+
+type KindCols = Vec<Feeds>;
+
+pub(super) struct EventSink<'a, 'w> {
+    pub w: &'a mut Writer<'w>,
+    pub ctx: &'a ImportContext,
+    pub report: &'a mut ImportReport,
+    rules: ScoreRules,
+    cols: Vec<Col>,
+    kind_cols: HashMap<u16, KindCols>,
+    kind_by_name: HashMap<String, u16>,
+    new_contacts: HashMap<u32, Contact>,
+    effects: HashMap<u32, Effects>,
+    existing_ids: Option<roaring::RoaringBitmap>,
+    params: Vec<(u16, ParamVal)>,
+    special: Specials,
+}
+
+/// Kind indexes with side effects.
+#[derive(Default)]
+struct Specials {
+    bounce: Option<(u16, Option<u16>)>,
+    unsubscribe: Option<u16>,
+}
+
+impl<'a, 'w> EventSink<'a, 'w> {
+    pub fn new(w: &'a mut Writer<'w>, ctx: &'a ImportContext, report: &'a mut ImportReport, rules: ScoreRules) -> Result<Self> {
+        w.load_keys()?;
+        w.load_dict()?;
+        let special = Specials {
+            bounce: w.schema().kind("email_bounce").map(|(k, d)| (k, d.param("type").map(|p| p.0))),
+            unsubscribe: w.schema().kind("unsubscribe").map(|k| k.0),
+        };
+        Ok(EventSink {
+            w,
+            ctx,
+            report,
+            rules,
+            cols: vec![],
+            kind_cols: HashMap::new(),
+            kind_by_name: HashMap::new(),
+            new_contacts: HashMap::new(),
+            effects: HashMap::new(),
+            existing_ids: None,
+            params: Vec::new(),
+            special,
+        })
+    }
+
+    fn kind_index(&mut self, name: &str) -> Result<u16> {
+        if let Some(k) = self.kind_by_name.get(name) {
+            return Ok(*k);
+        }
+        let k = match self.w.schema().kind(name) {
+            Some((k, _)) => k,
+            None => {
+                let k = self.w.schema_mut().add_kind(name).map_err(Error::input)?;
+                self.report.created.push(format!("event kind {name}"));
+                k
+            }
+        };
+        let kd = &self.w.schema().kinds[k as usize];
+        let kc: KindCols = self
+            .cols
+            .iter()
+            .map(|col| match col {
+                Col::Param(p) => match kd.param(p) {
+                    Some((i, d)) => Feeds::Param(i, ptype(&d.ty)),
+                    None => Feeds::Undeclared,
+                },
+                _ => Feeds::Nothing,
+            })
+            .collect();
+        self.kind_cols.insert(k, kc);
+        self.kind_by_name.insert(name.to_string(), k);
+        Ok(k)
+    }
+
+    fn contact_for_key(&mut self, key: &str, ts: i64) -> Result<u32> {
+        if let Some(id) = self.w.id_by_external_id(key) {
+            return Ok(id);
+        }
+        let is_email = looks_like_email(key);
+        if is_email && let Some(id) = self.w.id_by_email(key) {
+            return Ok(id);
+        }
+        // unknown: create it, keyed by email when the key is one
+        let id = self.w.alloc_contact_id(None)?;
+        let mut c = Contact { id, created_at: ts, ..Default::default() };
+        if is_email {
+            c.email = Some(key.to_string());
+        } else {
+            c.external_id = Some(key.to_string());
+        }
+        self.w.register_keys(&c);
+        self.new_contacts.insert(id, c);
+        self.report.contacts_created += 1;
+        Ok(id)
+    }
+
+    pub fn finish(mut self) -> Result<()> {
+        // new contacts: created at their first event
+        let mut created: Vec<Contact> = self.new_contacts.drain().map(|(_, c)| c).collect();
+        created.sort_by_key(|c| c.id);
+        let now = self.ctx.now;
+        let detail = format!("import {}", self.ctx.source_name);
+        let mut actions = Vec::new();
+        let mut to_write = Vec::new();
+        let mut existing: Vec<u32> = self.effects.keys().copied().filter(|id| created.binary_search_by_key(id, |c| c.id).is_err()).collect();
+        existing.sort_unstable();
+        let mut olds = Vec::new();
+        for chunk in existing.chunks(50_000) {
+            olds.extend(self.w.contacts(chunk)?.into_iter().flatten());
+        }
+        for c in created.iter_mut() {
+            actions.push((c.id, Action { ts: now, what: ActionKind::Created, detail: detail.clone() }));
+        }
+        for mut c in created.into_iter().chain(olds) {
+            if let Some(e) = self.effects.get(&c.id) {
+                let before = c.score;
+                c.score += e.score;
+                if e.score != 0 {
+                    actions.push((c.id, Action { ts: now, what: ActionKind::ScoreChanged { from: before, to: c.score }, detail: detail.clone() }));
+                }
+                if let Some(b) = e.bounced_at {
+                    c.bounced_at = Some(c.bounced_at.map_or(b, |x| x.max(b)));
+                }
+                if let Some(u) = e.unsubscribed_at {
+                    c.unsubscribed_at = Some(c.unsubscribed_at.map_or(u, |x| x.max(u)));
+                    c.consent[Channel::Email as usize] = Some(Consent { opted_in: false, at: u });
+                }
+            }
+            to_write.push(c);
+            if to_write.len() >= 50_000 {
+                self.w.put_contacts(&to_write)?;
+                to_write.clear();
+            }
+        }
+        self.w.put_contacts(&to_write)?;
+        self.w.add_actions(&actions)?;
+        Ok(())
+    }
+}
+
+impl super::rows::RowSink for EventSink<'_, '_> {
+    fn columns(&mut self, added: &[String]) -> Result<()> {
+        if !self.kind_cols.is_empty() {
+            // JSONL: new keys after some kinds were resolved; resolve again lazily
+            self.kind_cols.clear();
+            self.kind_by_name.clear();
+        }
+        for c in added {
+            let col = match self.ctx.mapping.field_for(c) {
+                None => Col::Ignore,
+                Some(f) => match f.as_str() {
+                    "contact" => Col::Contact,
+                    "contact_id" => Col::ContactId,
+                    "ts" => Col::Ts,
+                    "kind" => Col::Kind,
+                    "source" => Col::Source,
+                    "utm_source" => Col::Utm(0),
+                    "utm_medium" => Col::Utm(1),
+                    "utm_campaign" => Col::Utm(2),
+                    other => {
+                        let n = if crate::model::schema::valid_name(other) { other.to_string() } else { field_name(other) };
+                        if n.is_empty() { Col::Ignore } else { Col::Param(n) }
+                    }
+                },
+            };
+            if col != Col::Ignore && !matches!(col, Col::Param(_)) && self.cols.contains(&col) {
+                return Err(Error::input(format!("two columns map to the event field of `{c}`")));
+            }
+            self.cols.push(col);
+        }
+        Ok(())
+    }
+
+    fn header_done(&mut self) -> Result<()> {
+        if !self.cols.contains(&Col::Contact) && !self.cols.contains(&Col::ContactId) {
+            return Err(Error::input("no `contact` column (the contact's external_id or email; map one with --map COLUMN=contact)"));
+        }
+        if !self.cols.contains(&Col::Ts) {
+            return Err(Error::input("no `ts` column (the event time; map one with --map COLUMN=ts)"));
+        }
+        if !self.cols.contains(&Col::Kind) && self.ctx.kind.is_none() {
+            return Err(Error::input("no `kind` column and no --kind"));
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, _line: u64, rec: &StringRecord) -> Result<()> {
+        let mut key: Option<&str> = None;
+        let mut cid: Option<&str> = None;
+        let mut ts_s: Option<&str> = None;
+        let mut kind_s: Option<&str> = self.ctx.kind.as_deref();
+        let mut source = 0u8;
+        let mut utm_s: [Option<&str>; 3] = [None; 3];
+        for (i, col) in self.cols.iter().enumerate() {
+            let v = rec.get(i).unwrap_or("");
+            match col {
+                Col::Contact => key = Some(v),
+                Col::ContactId => cid = Some(v),
+                Col::Ts => ts_s = Some(v),
+                Col::Kind => {
+                    if !v.trim().is_empty() {
+                        kind_s = Some(v)
+                    }
+                }
+                Col::Source => {
+                    let t = v.trim();
+                    if !t.is_empty() {
+                        source = Source::parse(t)
+                            .ok_or_else(|| Error::input(format!("unknown source `{t}` (direct, referral, search, paid, email, social)")))?
+                            .code();
+                    }
+                }
+                Col::Utm(j) => utm_s[*j] = Some(v),
+                _ => {}
+            }
+        }
+        let ts_s = ts_s.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `ts`"))?;
+        let ts = self.ctx.time_format.parse(ts_s).map_err(Error::input)?;
+        let kind_name = kind_s.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `kind`"))?.to_string();
+        let kind = self.kind_index(&kind_name)?;
+        // parameters, validated before anything is created
+        self.params.clear();
+        let mut text_vals: Vec<(u16, usize)> = Vec::new();
+        let mut bounce_type: Option<&str> = None;
+        for i in 0..self.cols.len() {
+            let feeds = self.kind_cols[&kind][i];
+            if matches!(feeds, Feeds::Nothing) {
+                continue;
+            }
+            let v = rec.get(i).unwrap_or("").trim();
+            if v.is_empty() {
+                continue;
+            }
+            let (pid, pt) = match feeds {
+                Feeds::Param(pid, pt) => (pid, pt),
+                Feeds::Undeclared => {
+                    let pname = param_name(&self.cols[i]).to_string();
+                    let pid = self.w.schema_mut().add_param(kind, &pname, ParamType::Text).map_err(Error::input)?;
+                    self.report.created.push(format!("parameter {kind_name}.{pname} (text)"));
+                    if let Some(kc) = self.kind_cols.get_mut(&kind) {
+                        kc[i] = Feeds::Param(pid, PType::Text);
+                    }
+                    (pid, PType::Text)
+                }
+                Feeds::Nothing => continue,
+            };
+            match pt {
+                PType::Num => {
+                    let d = Decimal::parse(v).map_err(|e| Error::input(format!("{kind_name}.{}: {e}", param_name(&self.cols[i]))))?;
+                    self.params.push((pid, ParamVal::Num(d.units())));
+                }
+                PType::Text => text_vals.push((pid, i)),
+                PType::Enum => {
+                    let ParamType::Enum(vals) = &self.w.schema().kinds[kind as usize].params[pid as usize].ty else { continue };
+                    let hit = vals.iter().position(|x| x.eq_ignore_ascii_case(v)).ok_or_else(|| {
+                        Error::input(format!("{kind_name}.{}: unknown value `{v}` (one of: {})", param_name(&self.cols[i]), vals.join(", ")))
+                    })?;
+                    if Some(kind) == self.special.bounce.map(|b| b.0) && Some(pid) == self.special.bounce.and_then(|b| b.1) {
+                        bounce_type = Some(if vals[hit] == "hard" { "hard" } else { "soft" });
+                    }
+                    let canonical = vals[hit].clone();
+                    let d = self.w.intern(&canonical)?;
+                    self.params.push((pid, ParamVal::Text(d)));
+                }
+            }
+        }
+        let contact = match (key.map(str::trim).filter(|k| !k.is_empty()), cid.map(str::trim).filter(|k| !k.is_empty())) {
+            (_, Some(c)) => {
+                let id: u32 = c.parse().map_err(|_| Error::input(format!("contact_id `{c}` is not a contact id")))?;
+                if self.existing_ids.is_none() {
+                    self.existing_ids = Some(self.w.contact_ids()?);
+                }
+                if !self.existing_ids.as_ref().is_some_and(|b| b.contains(id)) && !self.new_contacts.contains_key(&id) {
+                    return Err(Error::input(format!("contact_id {id} does not exist in this database")));
+                }
+                id
+            }
+            (Some(k), None) => {
+                let id = self.contact_for_key(k, ts)?;
+                if let Some(c) = self.new_contacts.get_mut(&id) {
+                    c.created_at = c.created_at.min(ts);
+                }
+                id
+            }
+            (None, None) => return Err(Error::input("empty contact key")),
+        };
+        for (pid, i) in text_vals {
+            let d = self.w.intern(rec.get(i).unwrap_or("").trim())?;
+            self.params.push((pid, ParamVal::Text(d)));
+        }
+        let mut utm = [0u32; 3];
+        for (j, u) in utm_s.iter().enumerate() {
+            if let Some(u) = u.map(str::trim).filter(|s| !s.is_empty()) {
+                utm[j] = self.w.intern(u)?;
+            }
+        }
+        let delta = self.rules.delta(&kind_name, bounce_type);
+        let is_bounce = bounce_type == Some("hard");
+        let is_unsub = Some(kind) == self.special.unsubscribe;
+        if delta != 0 || is_bounce || is_unsub {
+            let e = self.effects.entry(contact).or_default();
+            e.score += delta;
+            if is_bounce {
+                e.bounced_at = Some(e.bounced_at.map_or(ts, |x| x.max(ts)));
+            }
+            if is_unsub {
+                e.unsubscribed_at = Some(e.unsubscribed_at.map_or(ts, |x| x.max(ts)));
+            }
+        }
+        let params = std::mem::take(&mut self.params);
+        self.w.append_event(kind, contact, ts, source, utm, &params)?;
+        self.params = params;
+        self.report.events += 1;
+        Ok(())
+    }
+}
+
+fn param_name(c: &Col) -> &str {
+    match c {
+        Col::Param(p) => p,
+        _ => "?",
+    }
+}

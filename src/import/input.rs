@@ -1,0 +1,145 @@
+//! Reading an input file or stdin: format detection, a byte counter for
+//! progress, and a guard that refuses over-long lines before they are
+//! buffered (a 2 GB line must not become a 2 GB allocation).
+
+use crate::error::{Error, Result};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Default longest accepted line: 16 MiB.
+pub const DEFAULT_MAX_LINE: usize = 16 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputFormat {
+    Csv,
+    Jsonl,
+}
+
+impl InputFormat {
+    pub fn parse(s: &str) -> Option<InputFormat> {
+        match s {
+            "csv" => Some(InputFormat::Csv),
+            "jsonl" | "ndjson" | "json" => Some(InputFormat::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// An opened input with a display name used in error messages.
+pub struct Input {
+    pub name: String,
+    pub format: InputFormat,
+    pub reader: Box<dyn BufRead + Send>,
+    /// bytes consumed so far (for progress)
+    pub bytes_read: Arc<AtomicU64>,
+    /// total size when known (files)
+    pub total_bytes: Option<u64>,
+    /// set by the guard when a line exceeded the limit: (line number, limit)
+    pub overflow: Arc<AtomicU64>,
+}
+
+impl Input {
+    /// Opens `path` (`-` is stdin); `format` overrides detection.
+    pub fn open(path: &str, format: Option<InputFormat>, max_line: usize) -> Result<Input> {
+        let (name, raw, total): (String, Box<dyn Read + Send>, Option<u64>) = if path == "-" {
+            ("stdin".into(), Box::new(std::io::stdin()), None)
+        } else {
+            let f = std::fs::File::open(path).map_err(|e| Error::input(format!("{path}: cannot open: {e}")))?;
+            if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                return Err(Error::input(format!("{path}: is a directory")));
+            }
+            let len = f.metadata().ok().map(|m| m.len());
+            (path.to_string(), Box::new(f), len)
+        };
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let overflow = Arc::new(AtomicU64::new(0));
+        let guard = LineGuard { inner: raw, max: max_line, cur: 0, line: 1, count: bytes_read.clone(), overflow: overflow.clone() };
+        let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 20, guard));
+        let ext = Path::new(path).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let format = match format.or_else(|| ext.as_deref().and_then(InputFormat::parse)) {
+            Some(f) => f,
+            None => {
+                let buf = reader.fill_buf().map_err(|e| io_error(&name, &overflow, e))?;
+                match buf.iter().find(|b| !b.is_ascii_whitespace()) {
+                    Some(b'{') => InputFormat::Jsonl,
+                    _ => InputFormat::Csv,
+                }
+            }
+        };
+        Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow })
+    }
+}
+
+/// Turns an I/O error while reading into a located message.
+pub fn io_error(name: &str, overflow: &AtomicU64, e: std::io::Error) -> Error {
+    let line = overflow.load(Ordering::Relaxed);
+    if line > 0 {
+        Error::input(format!("{name}:{line}: {e}"))
+    } else if e.kind() == std::io::ErrorKind::InvalidData {
+        Error::input(format!("{name}: {e}"))
+    } else {
+        Error::runtime(format!("{name}: read error: {e}"))
+    }
+}
+
+struct LineGuard {
+    inner: Box<dyn Read + Send>,
+    max: usize,
+    cur: usize,
+    line: u64,
+    count: Arc<AtomicU64>,
+    overflow: Arc<AtomicU64>,
+}
+
+impl Read for LineGuard {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            if b == b'\n' {
+                self.line += 1;
+                self.cur = 0;
+            } else {
+                self.cur += 1;
+                if self.cur > self.max {
+                    self.overflow.store(self.line, Ordering::Relaxed);
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("line longer than {} bytes (the limit; see --max-line-bytes)", self.max),
+                    ));
+                }
+            }
+        }
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_refused_with_their_line_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.csv");
+        let mut s = String::from("a,b\n1,2\n");
+        s.push_str(&"x".repeat(5000));
+        s.push('\n');
+        std::fs::write(&p, s).unwrap();
+        let mut inp = Input::open(p.to_str().unwrap(), None, 1000).unwrap();
+        let mut out = Vec::new();
+        let e = inp.reader.read_to_end(&mut out).unwrap_err();
+        let err = io_error(&inp.name, &inp.overflow, e);
+        assert!(err.message.ends_with("x.csv:3: line longer than 1000 bytes (the limit; see --max-line-bytes)"), "{}", err.message);
+    }
+
+    #[test]
+    fn detects_jsonl_by_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("data");
+        std::fs::write(&p, "  {\"a\":1}\n").unwrap();
+        assert_eq!(Input::open(p.to_str().unwrap(), None, 100).unwrap().format, InputFormat::Jsonl);
+    }
+}

@@ -1,0 +1,227 @@
+//! Column names → reach fields: `--map SRC=FIELD` and the presets for other
+//! tools' contact exports (Mailchimp, Shopify, Mautic) as they ship.
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    Mailchimp,
+    Shopify,
+    Mautic,
+}
+
+impl Preset {
+    pub fn parse(s: &str) -> Option<Preset> {
+        match s {
+            "mailchimp" => Some(Preset::Mailchimp),
+            "shopify" => Some(Preset::Shopify),
+            "mautic" => Some(Preset::Mautic),
+            _ => None,
+        }
+    }
+
+    /// (source column, field); `-` drops a column that has no reach equivalent.
+    fn table(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            // Mailchimp audience export (subscribed, unsubscribed and cleaned files)
+            Preset::Mailchimp => &[
+                ("Email Address", "email"),
+                ("First Name", "first_name"),
+                ("Last Name", "last_name"),
+                ("Address", "-"),
+                ("Phone Number", "phone"),
+                ("Birthday", "-"),
+                ("MEMBER_RATING", "member_rating"),
+                ("OPTIN_TIME", "-"),
+                ("OPTIN_IP", "-"),
+                ("CONFIRM_TIME", "consent_email_at"),
+                ("CONFIRM_IP", "-"),
+                ("LATITUDE", "lat"),
+                ("LONGITUDE", "lon"),
+                ("GMTOFF", "-"),
+                ("DSTOFF", "-"),
+                ("TIMEZONE", "timezone"),
+                ("CC", "country"),
+                ("REGION", "region"),
+                ("LAST_CHANGED", "-"),
+                ("LEID", "-"),
+                ("EUID", "-"),
+                ("NOTES", "-"),
+                ("TAGS", "tags"),
+                ("UNSUB_TIME", "unsubscribed_at"),
+                ("UNSUB_CAMPAIGN_TITLE", "-"),
+                ("UNSUB_CAMPAIGN_ID", "-"),
+                ("UNSUB_REASON", "-"),
+                ("UNSUB_REASON_OTHER", "-"),
+                ("CLEAN_TIME", "bounced_at"),
+                ("CLEAN_CAMPAIGN_TITLE", "-"),
+                ("CLEAN_CAMPAIGN_ID", "-"),
+            ],
+            // Shopify customers export, current and older header sets
+            Preset::Shopify => &[
+                ("Customer ID", "external_id"),
+                ("First Name", "first_name"),
+                ("Last Name", "last_name"),
+                ("Email", "email"),
+                ("Accepts Email Marketing", "consent_email"),
+                ("Accepts Marketing", "consent_email"),
+                ("Accepts SMS Marketing", "consent_sms"),
+                ("Default Address Company", "-"),
+                ("Default Address Address1", "-"),
+                ("Default Address Address2", "-"),
+                ("Default Address City", "city"),
+                ("Default Address Province Code", "region"),
+                ("Default Address Country Code", "country"),
+                ("Default Address Zip", "postal_code"),
+                ("Default Address Phone", "-"),
+                ("Company", "-"),
+                ("Address1", "-"),
+                ("Address2", "-"),
+                ("City", "city"),
+                ("Province", "-"),
+                ("Province Code", "region"),
+                ("Country", "-"),
+                ("Country Code", "country"),
+                ("Zip", "postal_code"),
+                ("Phone", "phone"),
+                ("Total Spent", "-"),
+                ("Total Orders", "-"),
+                ("Note", "-"),
+                ("Tax Exempt", "-"),
+                ("Tags", "tags"),
+            ],
+            // Mautic contacts export: field aliases
+            Preset::Mautic => &[
+                ("id", "external_id"),
+                ("firstname", "first_name"),
+                ("lastname", "last_name"),
+                ("email", "email"),
+                ("phone", "phone"),
+                ("points", "score"),
+                ("city", "city"),
+                ("state", "region"),
+                ("zipcode", "postal_code"),
+                ("country", "country"),
+                ("preferred_locale", "language"),
+                ("timezone", "timezone"),
+                ("date_added", "created_at"),
+                ("dateAdded", "created_at"),
+                ("tags", "tags"),
+                ("title", "-"),
+                ("company", "-"),
+                ("position", "-"),
+                ("fax", "-"),
+                ("address1", "-"),
+                ("address2", "-"),
+                ("attribution", "-"),
+                ("attribution_date", "-"),
+                ("website", "-"),
+                ("facebook", "-"),
+                ("foursquare", "-"),
+                ("googleplus", "-"),
+                ("instagram", "-"),
+                ("linkedin", "-"),
+                ("skype", "-"),
+                ("twitter", "-"),
+                ("last_active", "-"),
+                ("date_identified", "-"),
+                ("date_modified", "-"),
+                ("owner_id", "-"),
+                ("stage", "-"),
+                ("ip_address", "-"),
+                ("ip_addresses", "-"),
+            ],
+        }
+    }
+}
+
+/// The renaming of source columns to field names.
+#[derive(Clone, Debug, Default)]
+pub struct Mapping {
+    maps: Vec<(String, String)>,
+    preset: Option<Preset>,
+}
+
+impl Mapping {
+    /// `maps` are `SRC=FIELD` strings (the last `=` splits, so a source
+    /// column may itself contain `=`).
+    pub fn new(maps: &[String], preset: Option<Preset>) -> Result<Mapping> {
+        let mut out = Vec::new();
+        for m in maps {
+            let (src, field) = m
+                .rsplit_once('=')
+                .filter(|(s, f)| !s.trim().is_empty() && !f.trim().is_empty())
+                .ok_or_else(|| Error::input(format!("--map `{m}`: expected SOURCE=FIELD")))?;
+            out.push((src.trim().to_string(), field.trim().to_string()));
+        }
+        Ok(Mapping { maps: out, preset })
+    }
+
+    /// The field a source column feeds; `None` drops the column.
+    pub fn field_for(&self, column: &str) -> Option<String> {
+        let c = column.trim();
+        let hit = self
+            .maps
+            .iter()
+            .find(|(s, _)| s == c)
+            .or_else(|| self.maps.iter().find(|(s, _)| s.eq_ignore_ascii_case(c)))
+            .map(|(_, f)| f.as_str())
+            .or_else(|| {
+                self.preset
+                    .and_then(|p| p.table().iter().find(|(s, _)| s.eq_ignore_ascii_case(c)).map(|(_, f)| *f))
+            });
+        match hit {
+            Some("-") | Some("ignore") => None,
+            Some(f) => Some(f.to_string()),
+            None => Some(c.to_string()),
+        }
+    }
+
+    /// Source names given to --map that the input does not have.
+    pub fn unused(&self, columns: &[String]) -> Vec<String> {
+        self.maps
+            .iter()
+            .filter(|(s, _)| !columns.iter().any(|c| c.trim().eq_ignore_ascii_case(s)))
+            .map(|(s, _)| s.clone())
+            .collect()
+    }
+}
+
+/// A column name made into a valid attribute or parameter name:
+/// `Default Address Company` → `default_address_company`.
+pub fn field_name(column: &str) -> String {
+    let mut out = String::new();
+    for ch in column.trim().chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    while out.ends_with('_') {
+        out.pop();
+    }
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_then_presets_then_self() {
+        let m = Mapping::new(&["CustomerID=contact".into(), "a=b=c".into()], Some(Preset::Shopify)).unwrap();
+        assert_eq!(m.field_for("CustomerID").as_deref(), Some("contact"));
+        assert_eq!(m.field_for("customerid").as_deref(), Some("contact"));
+        assert_eq!(m.field_for("a=b").as_deref(), Some("c"));
+        assert_eq!(m.field_for("Accepts Email Marketing").as_deref(), Some("consent_email"));
+        assert_eq!(m.field_for("Total Spent"), None);
+        assert_eq!(m.field_for("shoe_size").as_deref(), Some("shoe_size"));
+        assert!(Mapping::new(&["nofield".into()], None).is_err());
+        assert_eq!(field_name("Default Address Company"), "default_address_company");
+        assert_eq!(field_name("2nd phone"), "_2nd_phone");
+    }
+}

@@ -1,0 +1,170 @@
+//! Importing contacts and events from CSV or JSONL files (or stdin): column
+//! mapping and presets, validation with located errors, atomic commits or
+//! skip-invalid with a rejects file.
+
+pub mod contacts;
+pub mod events;
+pub mod input;
+pub mod mapping;
+pub mod rows;
+
+use crate::derived::ScoreRules;
+use crate::error::{Error, Result};
+use crate::model::time::TimeFormat;
+use crate::store::Store;
+use input::{Input, InputFormat};
+use mapping::{Mapping, Preset};
+use std::path::PathBuf;
+
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    pub format: Option<InputFormat>,
+    /// `SRC=FIELD` renames
+    pub maps: Vec<String>,
+    pub preset: Option<Preset>,
+    /// event kind for files without a kind column
+    pub kind: Option<String>,
+    pub skip_invalid: bool,
+    pub rejects: Option<PathBuf>,
+    /// chrono format for timestamps that are not RFC 3339
+    pub date_format: Option<String>,
+    /// IANA timezone for timestamps without an offset (default UTC)
+    pub tz: Option<String>,
+    pub day_first: bool,
+    pub delimiter: Option<u8>,
+    pub max_line: usize,
+    pub now: i64,
+    pub score_rules: ScoreRules,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            format: None,
+            maps: vec![],
+            preset: None,
+            kind: None,
+            skip_invalid: false,
+            rejects: None,
+            date_format: None,
+            tz: None,
+            day_first: false,
+            delimiter: None,
+            max_line: input::DEFAULT_MAX_LINE,
+            now: crate::model::time::now_ts(),
+            score_rules: ScoreRules::default(),
+        }
+    }
+}
+
+/// What an import did; printed by the CLI.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ImportReport {
+    pub rows: u64,
+    /// contacts created (contact imports)
+    pub inserted: u64,
+    /// contacts updated (contact imports)
+    pub updated: u64,
+    pub rejected: u64,
+    /// events appended (event imports)
+    pub events: u64,
+    /// contacts created for unknown keys (event imports)
+    pub contacts_created: u64,
+    /// attributes, kinds and parameters declared on the fly
+    pub created: Vec<String>,
+}
+
+pub(crate) struct ImportContext {
+    pub mapping: Mapping,
+    pub time_format: TimeFormat,
+    pub kind: Option<String>,
+    pub now: i64,
+    pub source_name: String,
+}
+
+fn context(opts: &ImportOptions, name: &str) -> Result<ImportContext> {
+    let tz = match &opts.tz {
+        Some(t) => Some(t.parse::<chrono_tz::Tz>().map_err(|_| Error::input(format!("--tz: unknown timezone `{t}`")))?),
+        None => None,
+    };
+    Ok(ImportContext {
+        mapping: Mapping::new(&opts.maps, opts.preset)?,
+        time_format: TimeFormat { pattern: opts.date_format.clone(), tz, day_first: opts.day_first },
+        kind: opts.kind.clone(),
+        now: opts.now,
+        source_name: name.to_string(),
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum What {
+    Contacts,
+    Events,
+}
+
+/// Imports `path` (`-` for stdin) into the store in one transaction.
+/// `progress(bytes_read, total_bytes, rows)` is called now and then.
+pub fn import(store: &Store, what: What, path: &str, opts: &ImportOptions, progress: &mut dyn FnMut(u64, Option<u64>, u64)) -> Result<ImportReport> {
+    let mut input = Input::open(path, opts.format, opts.max_line)?;
+    let ctx = context(opts, &input.name)?;
+    if let Some(k) = &opts.kind
+        && !crate::model::schema::valid_name(k)
+    {
+        return Err(Error::input(format!("--kind: `{k}` is not a valid event kind name")));
+    }
+    let mut rejects = match (&opts.rejects, opts.skip_invalid) {
+        (Some(p), true) => Some(rows::Rejects::create(p)?),
+        (None, true) => Some(rows::Rejects::counting()),
+        (Some(_), false) => return Err(Error::input("--rejects needs --skip-invalid")),
+        (None, false) => None,
+    };
+    let total = input.total_bytes;
+    let mut report = ImportReport::default();
+    let result = (|| -> Result<Vec<String>> {
+        let mut w = store.begin_write()?;
+        let stats = {
+            let mut prog = |b: u64, n: u64| progress(b, total, n);
+            match what {
+                What::Contacts => {
+                    let mut sink = contacts::ContactSink::new(&mut w, &ctx, &mut report)?;
+                    let s = rows::drive(&mut input, &mut sink, rejects.as_mut(), opts.delimiter, &mut prog)?;
+                    sink.finish()?;
+                    s
+                }
+                What::Events => {
+                    let mut sink = events::EventSink::new(&mut w, &ctx, &mut report, opts.score_rules.clone())?;
+                    let s = rows::drive(&mut input, &mut sink, rejects.as_mut(), opts.delimiter, &mut prog)?;
+                    sink.finish()?;
+                    s
+                }
+            }
+        };
+        report.rows = stats.rows;
+        report.rejected = stats.rejected;
+        let unused = ctx.mapping.unused(&stats.columns);
+        if !unused.is_empty() && input.format == InputFormat::Csv {
+            return Err(Error::input(format!("{}: --map names columns the file does not have: {}", input.name, unused.join(", "))));
+        }
+        if report.rows == report.rejected && report.rows > 0 {
+            // nothing good: keep the database as it was, but still hand over the rejects
+            drop(w);
+        } else {
+            w.commit()?;
+        }
+        Ok(stats.columns)
+    })();
+    match result {
+        Ok(cols) => {
+            if let Some(r) = rejects {
+                r.finish(&cols)?;
+            }
+            Ok(report)
+        }
+        Err(e) => {
+            if let Some(r) = rejects {
+                r.discard();
+            }
+            Err(e)
+        }
+    }
+}
