@@ -1,25 +1,4 @@
-//! The pure decision core: rules 1–5 of the spec for one message to one
-//! contact at one instant.
-//!
-//! `decide` applies, in this order:
-//! 1. consent: `bounced`, then `unsubscribed`, then `no_consent` (the most
-//!    permanent fact about the address first; an explicit opt-out with no
-//!    bounce and no unsubscribe is `no_consent`). Nothing bypasses it.
-//! 2. quiet hours in the contact's timezone (the policy's if it has none),
-//!    unless the priority has `bypass_quiet_hours`: `defer` returns
-//!    [`Decision::Defer`] to the end of the quiet period; `drop` suppresses
-//!    as `quiet_hours`.
-//! 3. caps, unless the priority has `bypass_caps`.
-//! 4. reservation for already-scheduled messages of strictly higher
-//!    priority, unless the priority has `bypass_caps` or does not count
-//!    toward caps (it then takes no slot from anyone).
-//! 5. once: a contact that already got this campaign run is `duplicate`.
-//!    Being last, a repeat that is also in quiet hours is first deferred.
-//!
-//! On `Defer` the caller decides again at `until`, from rule 1, with the
-//! state of that moment (the scheduler does this with fresh history);
-//! [`decide_until_settled`] does the loop with the state unchanged, which is
-//! what a forecast (`campaign preview`) wants.
+//! The pure decision core: rules 1–5 of the spec for one message to one contact.
 
 use std::fmt;
 
@@ -223,7 +202,36 @@ impl fmt::Display for Decision {
     }
 }
 
-/// Rules 1–5, in order, for `req.message` at `req.message.at`.
+/// Rules 1–5, in order, for `req.message` at `req.message.at`:
+/// 1. consent: `bounced`, then `unsubscribed`, then `no_consent` (the most
+///    permanent fact about the address first; an explicit opt-out with no
+///    bounce and no unsubscribe is `no_consent`). Nothing bypasses it.
+/// 2. quiet hours in the contact's timezone (the policy's if it has none),
+///    unless the priority has `bypass_quiet_hours`: `defer` returns
+///    [`Decision::Defer`] to the end of the quiet period; `drop` suppresses
+///    as `quiet_hours`.
+/// 3. caps, unless the priority has `bypass_caps`: for each cap on the
+///    message's channel or `any` (in policy order, the first full one is
+///    reported), the counting past sends in its window anchored at `t`
+///    plus this one must be at most `max`. Rolling windows are
+///    `(t − per, t]` in UTC instants (`mo`: calendar months back in UTC,
+///    see [`Window`]); calendar caps count the contact's local day, ISO
+///    week (Monday start) or month containing `t`. Past sends after `t`
+///    are ignored.
+/// 4. reservation for already-scheduled messages of strictly higher
+///    priority, unless the priority has `bypass_caps` or does not count
+///    toward caps (it then takes no slot from anyone).
+/// 5. once: a contact that already got this campaign run is `duplicate`.
+///    Being last, a repeat that is also in quiet hours is first deferred.
+///
+/// On `Defer` the caller decides again at `until`, from rule 1, with the
+/// state of that moment (the scheduler does this with fresh history);
+/// [`decide_until_settled`] does the loop with the state unchanged, which is
+/// what a forecast (`campaign preview`) wants.
+///
+/// `req.scheduled` must hold only messages not yet decided: a
+/// higher-priority campaign due at the same instant was decided first
+/// (rule 4's ordering) and, if sent, belongs in `req.history` instead.
 pub fn decide(policy: &Policy, req: &Request<'_>) -> Decision {
     let m = req.message;
     let contact = req.contact;

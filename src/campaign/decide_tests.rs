@@ -1,10 +1,10 @@
 //! Scenario tables for `decide`: each row says why its outcome is right.
-//!
-//! Unless a table says otherwise the policy is `Policy::default()` (the
-//! spec's example: Rome; quiet email 22:00-08:00, sms 20:00-09:00, push
-//! 21:00-09:00, defer; caps email 1/1d, email 3/7d, any 5/7d; critical
-//! bypasses caps but not quiet hours). January dates are winter time:
-//! Rome UTC+1, New York UTC−5, Tokyo UTC+9 (no DST).
+
+// Unless a table says otherwise the policy is `Policy::default()` (the
+// spec's example: Rome; quiet email 22:00-08:00, sms 20:00-09:00, push
+// 21:00-09:00, defer; caps email 1/1d, email 3/7d, any 5/7d; critical
+// bypasses caps but not quiet hours). January dates are winter time:
+// Rome UTC+1, New York UTC−5, Tokyo UTC+9 (no DST).
 
 use chrono_tz::America::New_York;
 use chrono_tz::Asia::Tokyo;

@@ -1,9 +1,4 @@
 //! The do-not-disturb policy: its types, the spec's default and `to_toml`.
-//!
-//! Files are read with [`parse_policy`](super::parse_policy) (every error
-//! as `file:line: reason`). The serde impls here are for storing a policy
-//! that was already validated (JSON, postcard): they check each field's
-//! own syntax but not the cross-field rules that `parse_policy` enforces.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
@@ -102,6 +97,11 @@ impl Default for PriorityRules {
 }
 
 /// A validated do-not-disturb policy.
+///
+/// Files are read with [`parse_policy`](super::parse_policy) (every error
+/// as `file:line: reason`). The serde impls are for storing a policy that
+/// was already validated (JSON, postcard): they check each field's own
+/// syntax but not the cross-field rules that `parse_policy` enforces.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     /// For contacts without a timezone.

@@ -1,5 +1,4 @@
-//! Reading a policy file: TOML with spans, validated into a [`Policy`], every
-//! error as `file:line: reason`.
+//! Reading a policy file into a [`Policy`], every error as `file:line: reason`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -186,6 +185,14 @@ fn validate(doc: PolicyDoc) -> Result<Policy, Bad> {
                 ));
             }
             ranges.push(r);
+        }
+        if ranges.iter().map(|r| r.minutes()).sum::<u32>() >= 24 * 60 {
+            return Err((
+                span,
+                format!(
+                    "quiet_hours.{channel}: the ranges cover the whole day, so nothing could ever be sent"
+                ),
+            ));
         }
         quiet_hours.insert(channel, ranges);
     }

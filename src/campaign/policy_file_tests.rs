@@ -1,5 +1,4 @@
-//! Policy file tests: the spec's example, round trips, and each error's
-//! exact `file:line: reason`.
+//! Policy file tests: the spec's example, round trips, each exact error.
 
 use super::*;
 use crate::campaign::window::WindowUnit;
@@ -243,5 +242,14 @@ fn wrong_types_and_missing_fields() {
     assert_eq!(
         err("[quiet_hours]\nemail = \"22:00-08:00\"\n"),
         "policy.toml:1: missing field `timezone`"
+    );
+}
+
+#[test]
+fn quiet_hours_covering_the_whole_day() {
+    let text = "timezone = \"UTC\"\n[quiet_hours]\nsms = [\"08:00-20:00\", \"20:00-08:00\"]\n";
+    assert_eq!(
+        err(text),
+        "policy.toml:3: quiet_hours.sms: the ranges cover the whole day, so nothing could ever be sent"
     );
 }

@@ -1,5 +1,4 @@
-//! Quiet-hour ranges (`HH:MM-HH:MM`, possibly across midnight) and where a
-//! quiet period ends as a UTC instant, DST included.
+//! Quiet-hour ranges (`HH:MM-HH:MM`) and the UTC instant a quiet period ends.
 
 use std::fmt;
 use std::str::FromStr;
@@ -48,6 +47,11 @@ impl QuietRange {
         self.minute_spans()
             .iter()
             .any(|&(a, b)| other.minute_spans().iter().any(|&(c, d)| a < d && c < b))
+    }
+
+    /// Minutes of the day covered (at most 1440).
+    pub fn minutes(self) -> u32 {
+        self.minute_spans().iter().map(|&(a, b)| b - a).sum()
     }
 
     /// The local date-time at which the quiet period containing `local`
