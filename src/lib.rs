@@ -2,12 +2,12 @@
 //! and the scripted CLI front end. The core never prints or exits.
 
 pub mod campaign;
-pub mod model;
-pub mod segment;
+pub mod cli;
+pub mod config;
+pub mod derived;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod model;
+pub mod segment;
 pub mod store;
-pub mod config;
-pub mod derived;
-pub mod cli;

@@ -39,9 +39,7 @@ impl FromStr for Channel {
             "email" => Ok(Channel::Email),
             "sms" => Ok(Channel::Sms),
             "push" => Ok(Channel::Push),
-            _ => Err(format!(
-                "unknown channel `{s}` (expected email, sms or push)"
-            )),
+            _ => Err(format!("unknown channel `{s}` (expected email, sms or push)")),
         }
     }
 }
@@ -119,12 +117,7 @@ pub enum Priority {
 
 impl Priority {
     /// Highest first.
-    pub const ALL: [Priority; 4] = [
-        Priority::Critical,
-        Priority::High,
-        Priority::Normal,
-        Priority::Low,
-    ];
+    pub const ALL: [Priority; 4] = [Priority::Critical, Priority::High, Priority::Normal, Priority::Low];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -150,9 +143,7 @@ impl FromStr for Priority {
             "high" => Ok(Priority::High),
             "normal" => Ok(Priority::Normal),
             "low" => Ok(Priority::Low),
-            _ => Err(format!(
-                "unknown priority `{s}` (expected critical, high, normal or low)"
-            )),
+            _ => Err(format!("unknown priority `{s}` (expected critical, high, normal or low)")),
         }
     }
 }
@@ -166,12 +157,7 @@ mod tests {
         assert!(Priority::Critical > Priority::High);
         assert!(Priority::High > Priority::Normal);
         assert!(Priority::Normal > Priority::Low);
-        let mut v = vec![
-            Priority::Normal,
-            Priority::Critical,
-            Priority::Low,
-            Priority::High,
-        ];
+        let mut v = vec![Priority::Normal, Priority::Critical, Priority::Low, Priority::High];
         v.sort_by(|a, b| b.cmp(a));
         assert_eq!(v, Priority::ALL);
     }

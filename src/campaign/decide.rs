@@ -19,16 +19,8 @@ pub struct ChannelFlags {
 }
 
 impl ChannelFlags {
-    pub const NONE: ChannelFlags = ChannelFlags {
-        email: false,
-        sms: false,
-        push: false,
-    };
-    pub const ALL: ChannelFlags = ChannelFlags {
-        email: true,
-        sms: true,
-        push: true,
-    };
+    pub const NONE: ChannelFlags = ChannelFlags { email: false, sms: false, push: false };
+    pub const ALL: ChannelFlags = ChannelFlags { email: true, sms: true, push: true };
 
     pub fn only(c: Channel) -> ChannelFlags {
         ChannelFlags::NONE.with(c, true)
@@ -141,12 +133,7 @@ impl Reason {
     }
 
     fn from_cap(c: &Cap) -> Reason {
-        Reason::Cap {
-            channel: c.channel,
-            max: c.max,
-            per: c.per,
-            calendar: c.calendar,
-        }
+        Reason::Cap { channel: c.channel, max: c.max, per: c.per, calendar: c.calendar }
     }
 }
 
@@ -155,18 +142,8 @@ impl fmt::Display for Reason {
     /// `reserved(spring-launch)`, …
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::Cap {
-                channel,
-                max,
-                per,
-                calendar,
-            } => {
-                let cap = Cap {
-                    channel: *channel,
-                    max: *max,
-                    per: *per,
-                    calendar: *calendar,
-                };
+            Reason::Cap { channel, max, per, calendar } => {
+                let cap = Cap { channel: *channel, max: *max, per: *per, calendar: *calendar };
                 write!(f, "cap({cap})")
             }
             Reason::Reserved { campaign } => write!(f, "reserved({campaign})"),
@@ -192,11 +169,9 @@ impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Decision::Send => f.write_str("sent"),
-            Decision::Defer { until } => write!(
-                f,
-                "deferred(until {})",
-                until.to_rfc3339_opts(SecondsFormat::Secs, true)
-            ),
+            Decision::Defer { until } => {
+                write!(f, "deferred(until {})", until.to_rfc3339_opts(SecondsFormat::Secs, true))
+            }
             Decision::Suppress(r) => write!(f, "suppressed({r})"),
         }
     }
@@ -269,9 +244,7 @@ pub fn decide(policy: &Policy, req: &Request<'_>) -> Decision {
         && rules.counts_toward_caps
         && let Some(campaign) = reserved_by(policy, req, tz)
     {
-        return Decision::Suppress(Reason::Reserved {
-            campaign: campaign.to_string(),
-        });
+        return Decision::Suppress(Reason::Reserved { campaign: campaign.to_string() });
     }
     // 5. Once.
     if req.already_received {
@@ -363,21 +336,11 @@ pub fn decide_until_settled(policy: &Policy, req: &Request<'_>) -> Settled {
                 req.message.at = until;
             }
             decision => {
-                return Settled {
-                    decision,
-                    at: req.message.at,
-                    deferrals,
-                };
+                return Settled { decision, at: req.message.at, deferrals };
             }
         }
     }
-    Settled {
-        decision: Decision::Defer {
-            until: req.message.at,
-        },
-        at: req.message.at,
-        deferrals,
-    }
+    Settled { decision: Decision::Defer { until: req.message.at }, at: req.message.at, deferrals }
 }
 
 #[cfg(test)]

@@ -36,21 +36,12 @@ const NO_TZ: Option<Tz> = None;
 
 /// A past send.
 fn sent(at: &str, channel: Channel, priority: Priority) -> PastSend {
-    PastSend {
-        at: utc(at),
-        channel,
-        priority,
-    }
+    PastSend { at: utc(at), channel, priority }
 }
 
 /// A message already scheduled by another campaign.
 fn sched(at: &str, channel: Channel, priority: Priority, campaign: &str) -> ScheduledSend {
-    ScheduledSend {
-        at: utc(at),
-        channel,
-        priority,
-        campaign: campaign.to_string(),
-    }
+    ScheduledSend { at: utc(at), channel, priority, campaign: campaign.to_string() }
 }
 
 struct Row {
@@ -74,17 +65,7 @@ fn row(
     at: &'static str,
     expect: &'static str,
 ) -> Row {
-    Row {
-        why,
-        contact,
-        channel,
-        priority,
-        at,
-        history: vec![],
-        scheduled: vec![],
-        already_received: false,
-        expect,
-    }
+    Row { why, contact, channel, priority, at, history: vec![], scheduled: vec![], already_received: false, expect }
 }
 
 impl Row {
@@ -104,11 +85,7 @@ impl Row {
 
 fn request(r: &Row) -> Request<'_> {
     Request {
-        message: Message {
-            channel: r.channel,
-            priority: r.priority,
-            at: utc(r.at),
-        },
+        message: Message { channel: r.channel, priority: r.priority, at: utc(r.at) },
         contact: &r.contact,
         history: &r.history,
         scheduled: &r.scheduled,
@@ -121,10 +98,7 @@ fn run(policy: &Policy, rows: &[Row]) {
     for r in rows {
         let got = decide(policy, &request(r)).to_string();
         if got != r.expect {
-            failures.push(format!(
-                "{}\n    expected {}\n    got      {got}",
-                r.why, r.expect
-            ));
+            failures.push(format!("{}\n    expected {}\n    got      {got}", r.why, r.expect));
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
@@ -639,11 +613,7 @@ fn deferred_messages_are_decided_again_from_rule_1() {
     // 07:00Z tomorrow, when the 08:00Z send is still inside (t − 1d, t].
     let history = [sent("2026-01-15T08:00:00Z", Email, Normal)];
     let req = Request {
-        message: Message {
-            channel: Email,
-            priority: Normal,
-            at: utc("2026-01-15T21:30:00Z"),
-        },
+        message: Message { channel: Email, priority: Normal, at: utc("2026-01-15T21:30:00Z") },
         contact: &rome,
         history: &history,
         scheduled: &[],
@@ -655,63 +625,29 @@ fn deferred_messages_are_decided_again_from_rule_1() {
     assert_eq!(s.decision.to_string(), "suppressed(cap(email 1/1d))");
 
     // Without history it is sent at the end of the quiet period.
-    let s = decide_until_settled(
-        &p,
-        &Request {
-            history: &[],
-            ..req
-        },
-    );
+    let s = decide_until_settled(&p, &Request { history: &[], ..req });
     assert_eq!(s.decision, Decision::Send);
     assert_eq!(s.at, utc("2026-01-16T07:00:00Z"));
 
     // Not quiet: settled at once.
-    let noon = Message {
-        at: utc("2026-01-15T12:00:00Z"),
-        ..req.message
-    };
-    let s = decide_until_settled(
-        &p,
-        &Request {
-            message: noon,
-            history: &[],
-            ..req
-        },
-    );
-    assert_eq!(
-        (s.decision, s.at, s.deferrals.len()),
-        (Decision::Send, noon.at, 0)
-    );
+    let noon = Message { at: utc("2026-01-15T12:00:00Z"), ..req.message };
+    let s = decide_until_settled(&p, &Request { message: noon, history: &[], ..req });
+    assert_eq!((s.decision, s.at, s.deferrals.len()), (Decision::Send, noon.at, 0));
 }
 
 #[test]
 fn reasons_render_in_the_spec_vocabulary() {
-    let cap = Reason::Cap {
-        channel: CapChannel::Email,
-        max: 1,
-        per: "1d".parse().unwrap(),
-        calendar: false,
-    };
-    assert_eq!(
-        Decision::Suppress(cap.clone()).to_string(),
-        "suppressed(cap(email 1/1d))"
-    );
+    let cap = Reason::Cap { channel: CapChannel::Email, max: 1, per: "1d".parse().unwrap(), calendar: false };
+    assert_eq!(Decision::Suppress(cap.clone()).to_string(), "suppressed(cap(email 1/1d))");
     assert_eq!(cap.code(), "cap");
-    let reserved = Reason::Reserved {
-        campaign: "spring-launch".into(),
-    };
+    let reserved = Reason::Reserved { campaign: "spring-launch".into() };
     assert_eq!(reserved.to_string(), "reserved(spring-launch)");
     assert_eq!(reserved.code(), "reserved");
-    let codes: Vec<String> = [
-        Reason::NoConsent,
-        Reason::Bounced,
-        Reason::Unsubscribed,
-        Reason::QuietHours,
-        Reason::Duplicate,
-    ]
-    .iter()
-    .map(|r| format!("suppressed({r})"))
-    .collect();
+    let codes: Vec<String> =
+        [Reason::NoConsent, Reason::Bounced, Reason::Unsubscribed, Reason::QuietHours, Reason::Duplicate]
+            .iter()
+            .map(|r| format!("suppressed({r})"))
+            .collect();
     assert_eq!(
         codes,
         [
@@ -724,10 +660,7 @@ fn reasons_render_in_the_spec_vocabulary() {
     );
     assert_eq!(Decision::Send.to_string(), "sent");
     assert_eq!(
-        Decision::Defer {
-            until: utc("2026-01-16T07:00:00Z")
-        }
-        .to_string(),
+        Decision::Defer { until: utc("2026-01-16T07:00:00Z") }.to_string(),
         "deferred(until 2026-01-16T07:00:00Z)"
     );
 }

@@ -9,8 +9,8 @@ mod window;
 
 pub use channel::{CapChannel, Channel, Priority};
 pub use decide::{
-    ChannelFlags, Contact, Decision, Message, PastSend, Reason, Request, ScheduledSend, Settled,
-    decide, decide_until_settled,
+    ChannelFlags, Contact, Decision, Message, PastSend, Reason, Request, ScheduledSend, Settled, decide,
+    decide_until_settled,
 };
 pub use policy::{Cap, OnQuiet, Policy, PriorityRules};
 pub use policy_file::{PolicyError, parse_policy};

@@ -88,11 +88,7 @@ pub struct PriorityRules {
 
 impl Default for PriorityRules {
     fn default() -> Self {
-        PriorityRules {
-            bypass_caps: false,
-            bypass_quiet_hours: false,
-            counts_toward_caps: true,
-        }
+        PriorityRules { bypass_caps: false, bypass_quiet_hours: false, counts_toward_caps: true }
     }
 }
 
@@ -174,12 +170,7 @@ impl Default for Policy {
     /// Exactly the example of the spec (docs: campaigns.md, "DND policy").
     fn default() -> Self {
         let q = |s: &str| vec![s.parse::<QuietRange>().expect("valid default range")];
-        let cap = |channel, max, count, unit| Cap {
-            channel,
-            max,
-            per: Window::new(count, unit),
-            calendar: false,
-        };
+        let cap = |channel, max, count, unit| Cap { channel, max, per: Window::new(count, unit), calendar: false };
         Policy {
             timezone: chrono_tz::Europe::Rome,
             quiet_hours: BTreeMap::from([
@@ -195,11 +186,7 @@ impl Default for Policy {
             ],
             priorities: BTreeMap::from([(
                 Priority::Critical,
-                PriorityRules {
-                    bypass_caps: true,
-                    bypass_quiet_hours: false,
-                    counts_toward_caps: true,
-                },
+                PriorityRules { bypass_caps: true, bypass_quiet_hours: false, counts_toward_caps: true },
             )]),
         }
     }
@@ -234,9 +221,7 @@ mod as_string {
         T: FromStr<Err = String>,
         D: Deserializer<'de>,
     {
-        String::deserialize(d)?
-            .parse()
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -251,7 +236,6 @@ mod tz_string {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
         let name = String::deserialize(d)?;
-        name.parse()
-            .map_err(|_| serde::de::Error::custom(format!("unknown timezone `{name}`")))
+        name.parse().map_err(|_| serde::de::Error::custom(format!("unknown timezone `{name}`")))
     }
 }

@@ -37,19 +37,14 @@ pub fn parse_policy(text: &str, file_name: &str) -> Result<Policy, PolicyError> 
         line: span.map_or(1, |s| line_of(text, s.start)),
         reason,
     };
-    let doc: PolicyDoc =
-        toml::from_str(text).map_err(|e| err(e.span(), e.message().trim().to_string()))?;
+    let doc: PolicyDoc = toml::from_str(text).map_err(|e| err(e.span(), e.message().trim().to_string()))?;
     validate(doc).map_err(|(span, reason)| err(Some(span), reason))
 }
 
 /// The 1-based line holding byte `offset` of `text`.
 fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+    text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 type Bad = (Range<usize>, String);
@@ -125,10 +120,7 @@ fn on_quiet(s: &Spanned<String>) -> Result<OnQuiet, Bad> {
     match s.get_ref().as_str() {
         "defer" => Ok(OnQuiet::Defer),
         "drop" => Ok(OnQuiet::Drop),
-        other => Err((
-            s.span(),
-            format!("on_quiet must be \"defer\" or \"drop\" (got `{other}`)"),
-        )),
+        other => Err((s.span(), format!("on_quiet must be \"defer\" or \"drop\" (got `{other}`)"))),
     }
 }
 
@@ -137,10 +129,7 @@ fn validate(doc: PolicyDoc) -> Result<Policy, Bad> {
     let timezone = tz_name.get_ref().parse().map_err(|_| {
         (
             tz_name.span(),
-            format!(
-                "unknown timezone `{}` (expected an IANA name such as Europe/Rome)",
-                tz_name.get_ref()
-            ),
+            format!("unknown timezone `{}` (expected an IANA name such as Europe/Rome)", tz_name.get_ref()),
         )
     })?;
 
@@ -158,40 +147,28 @@ fn validate(doc: PolicyDoc) -> Result<Policy, Bad> {
             on_quiet_at = Some(Spanned::new(span, s));
             continue;
         }
-        let channel: Channel = key
-            .get_ref()
-            .parse()
-            .map_err(|why: String| (key.span(), format!("quiet_hours: {why}")))?;
+        let channel: Channel =
+            key.get_ref().parse().map_err(|why: String| (key.span(), format!("quiet_hours: {why}")))?;
         let items = match value.into_inner() {
             QuietValue::One(s) => vec![Spanned::new(span.clone(), s)],
             QuietValue::Many(v) => v,
         };
         if items.is_empty() {
-            return Err((
-                span,
-                format!("quiet_hours.{channel}: empty array (leave the channel out instead)"),
-            ));
+            return Err((span, format!("quiet_hours.{channel}: empty array (leave the channel out instead)")));
         }
         let mut ranges: Vec<QuietRange> = Vec::new();
         for item in items {
-            let r: QuietRange = item
-                .get_ref()
-                .parse()
-                .map_err(|why| (item.span(), format!("quiet_hours.{channel}: {why}")))?;
+            let r: QuietRange =
+                item.get_ref().parse().map_err(|why| (item.span(), format!("quiet_hours.{channel}: {why}")))?;
             if let Some(prev) = ranges.iter().find(|p| p.overlaps(r)) {
-                return Err((
-                    item.span(),
-                    format!("quiet_hours.{channel}: `{r}` overlaps `{prev}`"),
-                ));
+                return Err((item.span(), format!("quiet_hours.{channel}: `{r}` overlaps `{prev}`")));
             }
             ranges.push(r);
         }
         if ranges.iter().map(|r| r.minutes()).sum::<u32>() >= 24 * 60 {
             return Err((
                 span,
-                format!(
-                    "quiet_hours.{channel}: the ranges cover the whole day, so nothing could ever be sent"
-                ),
+                format!("quiet_hours.{channel}: the ranges cover the whole day, so nothing could ever be sent"),
             ));
         }
         quiet_hours.insert(channel, ranges);
@@ -201,44 +178,25 @@ fn validate(doc: PolicyDoc) -> Result<Policy, Bad> {
     let mut caps = Vec::new();
     for cap in doc.caps {
         let cap = cap.into_inner();
-        let channel: CapChannel = cap
-            .channel
-            .get_ref()
-            .parse()
-            .map_err(|why: String| (cap.channel.span(), format!("cap: {why}")))?;
+        let channel: CapChannel =
+            cap.channel.get_ref().parse().map_err(|why: String| (cap.channel.span(), format!("cap: {why}")))?;
         let max = *cap.max.get_ref();
-        let max = u32::try_from(max).ok().filter(|&m| m >= 1).ok_or_else(|| {
-            (
-                cap.max.span(),
-                format!("cap: max must be at least 1 (got {max})"),
-            )
-        })?;
-        let per: Window = cap
-            .per
-            .get_ref()
-            .parse()
-            .map_err(|why: String| (cap.per.span(), format!("cap: per {why}")))?;
+        let max = u32::try_from(max)
+            .ok()
+            .filter(|&m| m >= 1)
+            .ok_or_else(|| (cap.max.span(), format!("cap: max must be at least 1 (got {max})")))?;
+        let per: Window =
+            cap.per.get_ref().parse().map_err(|why: String| (cap.per.span(), format!("cap: per {why}")))?;
         let calendar = cap.calendar.as_ref().is_some_and(|c| *c.get_ref());
         if calendar && !per.is_calendar_unit() {
-            return Err((
-                cap.per.span(),
-                format!("cap: a calendar cap needs per = 1d, 1w or 1mo (got `{per}`)"),
-            ));
+            return Err((cap.per.span(), format!("cap: a calendar cap needs per = 1d, 1w or 1mo (got `{per}`)")));
         }
-        caps.push(Cap {
-            channel,
-            max,
-            per,
-            calendar,
-        });
+        caps.push(Cap { channel, max, per, calendar });
     }
 
     let mut priorities = BTreeMap::new();
     for (key, rules) in in_file_order(doc.priorities) {
-        let p: Priority = key
-            .get_ref()
-            .parse()
-            .map_err(|why: String| (key.span(), format!("priorities: {why}")))?;
+        let p: Priority = key.get_ref().parse().map_err(|why: String| (key.span(), format!("priorities: {why}")))?;
         let r = rules.into_inner();
         let d = PriorityRules::default();
         priorities.insert(
@@ -251,13 +209,7 @@ fn validate(doc: PolicyDoc) -> Result<Policy, Bad> {
         );
     }
 
-    Ok(Policy {
-        timezone,
-        quiet_hours,
-        on_quiet,
-        caps,
-        priorities,
-    })
+    Ok(Policy { timezone, quiet_hours, on_quiet, caps, priorities })
 }
 
 #[cfg(test)]

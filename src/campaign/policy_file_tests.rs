@@ -36,10 +36,7 @@ const BASE: &str = "timezone = \"Europe/Rome\"\n[quiet_hours]\nemail = \"22:00-0
 
 #[test]
 fn the_spec_example_is_the_default() {
-    assert_eq!(
-        parse_policy(SPEC_EXAMPLE, "p.toml").unwrap(),
-        Policy::default()
-    );
+    assert_eq!(parse_policy(SPEC_EXAMPLE, "p.toml").unwrap(), Policy::default());
 }
 
 #[test]
@@ -100,10 +97,7 @@ fn unknown_channel_in_quiet_hours() {
 #[test]
 fn unknown_channel_in_a_cap() {
     let text = format!("{BASE}[[caps]]\nchannel = \"fax\"\nmax = 1\nper = \"1d\"\n");
-    assert_eq!(
-        err(&text),
-        "policy.toml:5: cap: unknown channel `fax` (expected email, sms, push or any)"
-    );
+    assert_eq!(err(&text), "policy.toml:5: cap: unknown channel `fax` (expected email, sms, push or any)");
 }
 
 #[test]
@@ -125,8 +119,7 @@ fn bad_timezone() {
 
 #[test]
 fn malformed_quiet_hours() {
-    let text =
-        "timezone = \"UTC\"\n[quiet_hours]\nsms = \"20:00-09:00\"\nemail = \"25:00-08:00\"\n";
+    let text = "timezone = \"UTC\"\n[quiet_hours]\nsms = \"20:00-09:00\"\nemail = \"25:00-08:00\"\n";
     assert_eq!(
         err(text),
         "policy.toml:4: quiet_hours.email: `25:00-08:00` is not a range HH:MM-HH:MM: hour 25 is not in 00-23"
@@ -147,49 +140,32 @@ fn quiet_hours_start_equal_to_end() {
 
 #[test]
 fn overlapping_quiet_hours() {
-    let text =
-        "timezone = \"UTC\"\n[quiet_hours]\nemail = [\n  \"22:00-08:00\",\n  \"07:00-09:00\",\n]\n";
-    assert_eq!(
-        err(text),
-        "policy.toml:5: quiet_hours.email: `07:00-09:00` overlaps `22:00-08:00`"
-    );
+    let text = "timezone = \"UTC\"\n[quiet_hours]\nemail = [\n  \"22:00-08:00\",\n  \"07:00-09:00\",\n]\n";
+    assert_eq!(err(text), "policy.toml:5: quiet_hours.email: `07:00-09:00` overlaps `22:00-08:00`");
 }
 
 #[test]
 fn cap_max_zero() {
     let text = format!("{BASE}[[caps]]\nchannel = \"email\"\nmax = 0\nper = \"1d\"\n");
-    assert_eq!(
-        err(&text),
-        "policy.toml:6: cap: max must be at least 1 (got 0)"
-    );
+    assert_eq!(err(&text), "policy.toml:6: cap: max must be at least 1 (got 0)");
 }
 
 #[test]
 fn cap_per_zero() {
     let text = format!("{BASE}[[caps]]\nchannel = \"email\"\nmax = 1\nper = \"0d\"\n");
-    assert_eq!(
-        err(&text),
-        "policy.toml:7: cap: per `0d` is an empty window (per must be greater than zero)"
-    );
+    assert_eq!(err(&text), "policy.toml:7: cap: per `0d` is an empty window (per must be greater than zero)");
 }
 
 #[test]
 fn cap_per_malformed() {
     let text = format!("{BASE}[[caps]]\nchannel = \"email\"\nmax = 1\nper = \"1m\"\n");
-    assert_eq!(
-        err(&text),
-        "policy.toml:7: cap: per `1m` is not a duration (expected Nh, Nd, Nw or Nmo, e.g. 7d)"
-    );
+    assert_eq!(err(&text), "policy.toml:7: cap: per `1m` is not a duration (expected Nh, Nd, Nw or Nmo, e.g. 7d)");
 }
 
 #[test]
 fn calendar_cap_needs_one_day_week_or_month() {
-    let text =
-        format!("{BASE}[[caps]]\nchannel = \"email\"\nmax = 1\nper = \"2d\"\ncalendar = true\n");
-    assert_eq!(
-        err(&text),
-        "policy.toml:7: cap: a calendar cap needs per = 1d, 1w or 1mo (got `2d`)"
-    );
+    let text = format!("{BASE}[[caps]]\nchannel = \"email\"\nmax = 1\nper = \"2d\"\ncalendar = true\n");
+    assert_eq!(err(&text), "policy.toml:7: cap: a calendar cap needs per = 1d, 1w or 1mo (got `2d`)");
 }
 
 #[test]
@@ -199,17 +175,14 @@ fn on_quiet_must_be_defer_or_drop() {
         "policy.toml:4: on_quiet must be \"defer\" or \"drop\" (got `later`)"
     );
     assert_eq!(
-        err(&format!(
-            "on_quiet = \"drop\"\n{BASE}on_quiet = \"defer\"\n"
-        )),
+        err(&format!("on_quiet = \"drop\"\n{BASE}on_quiet = \"defer\"\n")),
         "policy.toml:5: on_quiet is given twice"
     );
 }
 
 #[test]
 fn unknown_key() {
-    let text =
-        format!("{BASE}[[caps]]\nchannel = \"email\"\nmax = 1\nper = \"1d\"\nrolling = true\n");
+    let text = format!("{BASE}[[caps]]\nchannel = \"email\"\nmax = 1\nper = \"1d\"\nrolling = true\n");
     assert_eq!(
         err(&text),
         "policy.toml:8: unknown field `rolling`, expected one of `channel`, `max`, `per`, `calendar`"
@@ -234,15 +207,10 @@ fn bad_toml_syntax() {
 #[test]
 fn wrong_types_and_missing_fields() {
     assert_eq!(
-        err(&format!(
-            "{BASE}[[caps]]\nchannel = \"email\"\nmax = \"one\"\nper = \"1d\"\n"
-        )),
+        err(&format!("{BASE}[[caps]]\nchannel = \"email\"\nmax = \"one\"\nper = \"1d\"\n")),
         "policy.toml:6: invalid type: string \"one\", expected i64"
     );
-    assert_eq!(
-        err("[quiet_hours]\nemail = \"22:00-08:00\"\n"),
-        "policy.toml:1: missing field `timezone`"
-    );
+    assert_eq!(err("[quiet_hours]\nemail = \"22:00-08:00\"\n"), "policy.toml:1: missing field `timezone`");
 }
 
 #[test]

@@ -22,11 +22,7 @@ impl QuietRange {
 
     /// Whether the local time of day `tod` is quiet.
     pub fn contains(self, tod: NaiveTime) -> bool {
-        if self.crosses_midnight() {
-            tod >= self.start || tod < self.end
-        } else {
-            self.start <= tod && tod < self.end
-        }
+        if self.crosses_midnight() { tod >= self.start || tod < self.end } else { self.start <= tod && tod < self.end }
     }
 
     /// The minutes of the day covered, as up to two half-open intervals
@@ -34,19 +30,13 @@ impl QuietRange {
     fn minute_spans(self) -> Vec<(u32, u32)> {
         let m = |t: NaiveTime| t.hour() * 60 + t.minute();
         let (s, e) = (m(self.start), m(self.end));
-        if s < e {
-            vec![(s, e)]
-        } else {
-            vec![(s, 24 * 60), (0, e)]
-        }
+        if s < e { vec![(s, e)] } else { vec![(s, 24 * 60), (0, e)] }
     }
 
     /// Whether two ranges share at least one minute. Ranges that only
     /// touch (`20:00-22:00` and `22:00-08:00`) do not overlap.
     pub fn overlaps(self, other: QuietRange) -> bool {
-        self.minute_spans()
-            .iter()
-            .any(|&(a, b)| other.minute_spans().iter().any(|&(c, d)| a < d && c < b))
+        self.minute_spans().iter().any(|&(a, b)| other.minute_spans().iter().any(|&(c, d)| a < d && c < b))
     }
 
     /// Minutes of the day covered (at most 1440).
@@ -68,32 +58,17 @@ impl QuietRange {
 
 impl fmt::Display for QuietRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}-{}",
-            self.start.format("%H:%M"),
-            self.end.format("%H:%M")
-        )
+        write!(f, "{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
     }
 }
 
 fn parse_hhmm(s: &str) -> Result<NaiveTime, String> {
     let b = s.as_bytes();
-    if b.len() != 5
-        || b[2] != b':'
-        || !b
-            .iter()
-            .enumerate()
-            .all(|(i, c)| i == 2 || c.is_ascii_digit())
-    {
+    if b.len() != 5 || b[2] != b':' || !b.iter().enumerate().all(|(i, c)| i == 2 || c.is_ascii_digit()) {
         return Err(format!("`{s}` is not a time HH:MM"));
     }
-    let h: u32 = s[..2]
-        .parse()
-        .map_err(|_| format!("`{s}` is not a time HH:MM"))?;
-    let m: u32 = s[3..]
-        .parse()
-        .map_err(|_| format!("`{s}` is not a time HH:MM"))?;
+    let h: u32 = s[..2].parse().map_err(|_| format!("`{s}` is not a time HH:MM"))?;
+    let m: u32 = s[3..].parse().map_err(|_| format!("`{s}` is not a time HH:MM"))?;
     if h > 23 {
         return Err(format!("hour {h:02} is not in 00-23"));
     }
@@ -107,9 +82,7 @@ impl FromStr for QuietRange {
     type Err = String;
     /// `HH:MM-HH:MM`, 24-hour clock, spaces around the dash allowed.
     fn from_str(s: &str) -> Result<Self, String> {
-        let (a, b) = s
-            .split_once('-')
-            .ok_or_else(|| format!("`{s}` is not a range HH:MM-HH:MM"))?;
+        let (a, b) = s.split_once('-').ok_or_else(|| format!("`{s}` is not a range HH:MM-HH:MM"))?;
         let (start, end) = (parse_hhmm(a.trim()), parse_hhmm(b.trim()));
         let (start, end) = match (start, end) {
             (Ok(s), Ok(e)) => (s, e),
@@ -118,9 +91,7 @@ impl FromStr for QuietRange {
             }
         };
         if start == end {
-            return Err(format!(
-                "`{s}` starts and ends at the same time (an empty or a whole-day range is ambiguous)"
-            ));
+            return Err(format!("`{s}` starts and ends at the same time (an empty or a whole-day range is ambiguous)"));
         }
         Ok(QuietRange { start, end })
     }
@@ -218,10 +189,7 @@ mod tests {
     fn touching_ranges_defer_to_the_last_end() {
         let tz = chrono_tz::UTC;
         let ranges = [r("20:00-22:00"), r("22:00-08:00")];
-        assert_eq!(
-            quiet_until(&ranges, tz, utc("2026-01-10T21:00:00Z")),
-            Some(utc("2026-01-11T08:00:00Z"))
-        );
+        assert_eq!(quiet_until(&ranges, tz, utc("2026-01-10T21:00:00Z")), Some(utc("2026-01-11T08:00:00Z")));
         assert_eq!(quiet_until(&ranges, tz, utc("2026-01-10T12:00:00Z")), None);
     }
 
@@ -231,21 +199,12 @@ mod tests {
         let q = [r("23:00-02:30")];
         // Spring 2026-03-29: 02:30 does not exist in Rome, the first valid
         // instant after it is 03:00 CEST = 01:00Z.
-        assert_eq!(
-            quiet_until(&q, rome, utc("2026-03-28T23:00:00Z")),
-            Some(utc("2026-03-29T01:00:00Z"))
-        );
+        assert_eq!(quiet_until(&q, rome, utc("2026-03-28T23:00:00Z")), Some(utc("2026-03-29T01:00:00Z")));
         // Autumn 2026-10-25: 02:30 happens twice; from 00:30 CEST the first
         // one (CEST, 00:30Z) ends the quiet period.
-        assert_eq!(
-            quiet_until(&q, rome, utc("2026-10-24T22:30:00Z")),
-            Some(utc("2026-10-25T00:30:00Z"))
-        );
+        assert_eq!(quiet_until(&q, rome, utc("2026-10-24T22:30:00Z")), Some(utc("2026-10-25T00:30:00Z")));
         // From 02:15 CET (the second 02:15, 01:15Z) the end is the second
         // 02:30, 01:30Z, never an instant in the past.
-        assert_eq!(
-            quiet_until(&q, rome, utc("2026-10-25T01:15:00Z")),
-            Some(utc("2026-10-25T01:30:00Z"))
-        );
+        assert_eq!(quiet_until(&q, rome, utc("2026-10-25T01:15:00Z")), Some(utc("2026-10-25T01:30:00Z")));
     }
 }

@@ -58,13 +58,10 @@ impl Window {
             WindowUnit::Days => TimeDelta::try_days(n),
             WindowUnit::Weeks => TimeDelta::try_weeks(n),
             WindowUnit::Months => {
-                return anchor
-                    .checked_sub_months(Months::new(self.count))
-                    .unwrap_or(DateTime::<Utc>::MIN_UTC);
+                return anchor.checked_sub_months(Months::new(self.count)).unwrap_or(DateTime::<Utc>::MIN_UTC);
             }
         };
-        back.and_then(|d| anchor.checked_sub_signed(d))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        back.and_then(|d| anchor.checked_sub_signed(d)).unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
     /// The first local day of the calendar period (day, ISO week starting
@@ -117,13 +114,9 @@ impl FromStr for Window {
         if num.is_empty() {
             return Err(bad());
         }
-        let count: u32 = num
-            .parse()
-            .map_err(|_| format!("`{s}` is too long a duration"))?;
+        let count: u32 = num.parse().map_err(|_| format!("`{s}` is too long a duration"))?;
         if count == 0 {
-            return Err(format!(
-                "`{s}` is an empty window (per must be greater than zero)"
-            ));
+            return Err(format!("`{s}` is an empty window (per must be greater than zero)"));
         }
         Ok(Window { count, unit })
     }
@@ -163,14 +156,8 @@ mod tests {
     #[test]
     fn month_windows_go_back_calendar_months_in_utc_clamped() {
         let w: Window = "1mo".parse().unwrap();
-        assert_eq!(
-            w.rolling_start(utc("2026-03-31T10:00:00Z")),
-            utc("2026-02-28T10:00:00Z")
-        );
-        assert_eq!(
-            w.rolling_start(utc("2026-05-15T00:00:00Z")),
-            utc("2026-04-15T00:00:00Z")
-        );
+        assert_eq!(w.rolling_start(utc("2026-03-31T10:00:00Z")), utc("2026-02-28T10:00:00Z"));
+        assert_eq!(w.rolling_start(utc("2026-05-15T00:00:00Z")), utc("2026-04-15T00:00:00Z"));
     }
 
     #[test]
@@ -179,20 +166,11 @@ mod tests {
         let w: Window = "1w".parse().unwrap();
         // 2026-01-18 is a Sunday; 15:30Z is Monday 00:30 in Tokyo.
         let sunday_utc_monday_tokyo = utc("2026-01-18T15:30:00Z");
-        assert_eq!(
-            w.calendar_period(sunday_utc_monday_tokyo, tz),
-            NaiveDate::from_ymd_opt(2026, 1, 19).unwrap()
-        );
+        assert_eq!(w.calendar_period(sunday_utc_monday_tokyo, tz), NaiveDate::from_ymd_opt(2026, 1, 19).unwrap());
         let m: Window = "1mo".parse().unwrap();
         let rome = chrono_tz::Europe::Rome;
-        let t = rome
-            .with_ymd_and_hms(2026, 2, 1, 0, 30, 0)
-            .unwrap()
-            .to_utc();
+        let t = rome.with_ymd_and_hms(2026, 2, 1, 0, 30, 0).unwrap().to_utc();
         // Still 31 January in UTC, already February in Rome.
-        assert_eq!(
-            m.calendar_period(t, rome),
-            NaiveDate::from_ymd_opt(2026, 2, 1).unwrap()
-        );
+        assert_eq!(m.calendar_period(t, rome), NaiveDate::from_ymd_opt(2026, 2, 1).unwrap());
     }
 }

@@ -86,7 +86,8 @@ fn sort_key(schema: &Schema, c: &Contact, field: &str) -> Result<SortKey> {
         "external_id" => c.external_id.clone().map(SortKey::Text).unwrap_or(SortKey::Missing),
         other => {
             let (i, def) = schema.attr(other).ok_or_else(|| {
-                let mut names: Vec<String> = ["id", "score", "created_at", "email", "external_id"].iter().map(|s| s.to_string()).collect();
+                let mut names: Vec<String> =
+                    ["id", "score", "created_at", "email", "external_id"].iter().map(|s| s.to_string()).collect();
                 names.extend(schema.attributes.iter().map(|a| a.name.clone()));
                 Error::input(format!("--sort: unknown field `{other}` (one of: {})", names.join(", ")))
             })?;
@@ -154,14 +155,18 @@ fn list(ctx: &Ctx, a: ListArgs, out: &mut dyn Write) -> Result<()> {
     let tags = crate::export::tags_by_contact(&r)?;
     let empty = Vec::new();
     if format == Format::Json {
-        let list: Vec<Value> = picked.iter().map(|(_, c)| contact_json(&schema, c, tags.get(&c.id).unwrap_or(&empty))).collect();
+        let list: Vec<Value> =
+            picked.iter().map(|(_, c)| contact_json(&schema, c, tags.get(&c.id).unwrap_or(&empty))).collect();
         return print_json(&Value::Array(list), out);
     }
     let attr = |c: &Contact, name: &str| -> Value {
         schema.attr(name).and_then(|(i, d)| c.attr(i).map(|v| Value::String(d.format(v)))).unwrap_or(Value::Null)
     };
     let rec = Records {
-        columns: ["id", "external_id", "email", "first_name", "last_name", "city", "score", "tags"].iter().map(|s| s.to_string()).collect(),
+        columns: ["id", "external_id", "email", "first_name", "last_name", "city", "score", "tags"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         rows: picked
             .iter()
             .map(|(_, c)| {
@@ -234,10 +239,13 @@ fn show(ctx: &Ctx, a: ShowArgs, out: &mut dyn Write) -> Result<()> {
     }
     if a.kind.is_none() {
         for act in r.actions_of(id)? {
-            timeline.push((act.ts, json!({"ts": format_ts(act.ts), "type": "action", "what": act.what.describe(), "detail": act.detail})));
+            timeline.push((
+                act.ts,
+                json!({"ts": format_ts(act.ts), "type": "action", "what": act.what.describe(), "detail": act.detail}),
+            ));
         }
     }
-    timeline.sort_by(|x, y| y.0.cmp(&x.0));
+    timeline.sort_by_key(|x| std::cmp::Reverse(x.0));
     let total_entries = timeline.len();
     timeline.truncate(a.limit);
     let mut profile = contact_json(&schema, &c, &tags);
@@ -269,7 +277,11 @@ fn show(ctx: &Ctx, a: ShowArgs, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "  created     {}", format_ts(c.created_at))?;
     writeln!(out, "  timezone    {}", c.timezone.as_deref().unwrap_or("- (policy default)"))?;
     writeln!(out, "  score       {}", c.score)?;
-    writeln!(out, "  engagement  {engagement}   lifecycle {lifecycle}   rfm {}", rfm.map(|(r, f, m)| format!("{r}{f}{m}")).unwrap_or("-".into()))?;
+    writeln!(
+        out,
+        "  engagement  {engagement}   lifecycle {lifecycle}   rfm {}",
+        rfm.map(|(r, f, m)| format!("{r}{f}{m}")).unwrap_or("-".into())
+    )?;
     let consent: Vec<String> = crate::model::Channel::ALL
         .iter()
         .map(|ch| match c.consent[*ch as usize] {

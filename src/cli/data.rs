@@ -176,7 +176,9 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
     let store = ctx.open(OpenMode::Create)?;
     let started = std::time::Instant::now();
     let mut bar = Progress::new("import");
-    let res = crate::import::import(&store, what, &a.file, &opts, &mut |done, total, rows| bar.set(&format!("{rows} rows"), done, total));
+    let res = crate::import::import(&store, what, &a.file, &opts, &mut |done, total, rows| {
+        bar.set(&format!("{rows} rows"), done, total)
+    });
     bar.finish();
     let report = match res {
         Ok(r) => r,
@@ -195,7 +197,11 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
         super::output::print_json(&v, out)?;
     } else {
         match what {
-            What::Contacts => writeln!(out, "{} rows: {} inserted, {} updated, {} rejected ({secs:.2} s)", report.rows, report.inserted, report.updated, report.rejected)?,
+            What::Contacts => writeln!(
+                out,
+                "{} rows: {} inserted, {} updated, {} rejected ({secs:.2} s)",
+                report.rows, report.inserted, report.updated, report.rejected
+            )?,
             What::Events => writeln!(
                 out,
                 "{} rows: {} events inserted, {} contacts created, {} rejected ({secs:.2} s, {:.0} events/s)",
@@ -225,7 +231,9 @@ pub fn export(ctx: &Ctx, cmd: ExportCmd, out: &mut dyn Write) -> Result<()> {
         OutFormat::Csv => ExportFormat::Csv,
         OutFormat::Jsonl => ExportFormat::Jsonl,
     };
-    let run = |w: &mut dyn Write| if events { export_events(&r, w, format, only.as_ref()) } else { export_contacts(&r, w, format, only.as_ref()) };
+    let run = |w: &mut dyn Write| {
+        if events { export_events(&r, w, format, only.as_ref()) } else { export_contacts(&r, w, format, only.as_ref()) }
+    };
     match &a.output {
         None => {
             run(out)?;
@@ -234,7 +242,9 @@ pub fn export(ctx: &Ctx, cmd: ExportCmd, out: &mut dyn Write) -> Result<()> {
             let mut tmp = path.as_os_str().to_owned();
             tmp.push(".partial");
             let tmp = PathBuf::from(tmp);
-            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| Error::input(format!("{}: {e}", path.display())))?);
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(&tmp).map_err(|e| Error::input(format!("{}: {e}", path.display())))?,
+            );
             match run(&mut f).and_then(|n| f.flush().map(|_| n).map_err(Error::from)) {
                 Ok(_) => std::fs::rename(&tmp, path)?,
                 Err(e) => {

@@ -16,7 +16,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "reach", version, about = "A terminal marketing console: contacts, segments with live exact counts, campaigns under do-not-disturb rules.")]
+#[command(
+    name = "reach",
+    version,
+    about = "A terminal marketing console: contacts, segments with live exact counts, campaigns under do-not-disturb rules."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -62,7 +62,8 @@ impl Records {
                 w.flush()?;
             }
             Format::Table => {
-                let cells: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(|v| truncate(&text(v), 40)).collect()).collect();
+                let cells: Vec<Vec<String>> =
+                    self.rows.iter().map(|r| r.iter().map(|v| truncate(&text(v), 40)).collect()).collect();
                 let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
                 for r in &cells {
                     for (i, c) in r.iter().enumerate() {

@@ -68,10 +68,16 @@ pub fn run_schema(ctx: &Ctx, cmd: SchemaCmd, out: &mut dyn Write) -> Result<()> 
                         ParamType::Enum(v) => v.join(","),
                         _ => String::new(),
                     };
-                    rows.push(vec![json!("parameter"), json!(format!("{}.{}", k.name, p.name)), json!(p.ty.name()), json!(values)]);
+                    rows.push(vec![
+                        json!("parameter"),
+                        json!(format!("{}.{}", k.name, p.name)),
+                        json!(p.ty.name()),
+                        json!(values),
+                    ]);
                 }
             }
-            Records { columns: vec!["what".into(), "name".into(), "type".into(), "values".into()], rows }.print(resolve(format), out)
+            Records { columns: vec!["what".into(), "name".into(), "type".into(), "values".into()], rows }
+                .print(resolve(format), out)
         }
         SchemaCmd::AddAttribute { name, ty, values } => {
             let t = AttrType::from_name(&ty, &values).map_err(Error::input)?;

@@ -43,8 +43,11 @@ pub fn run(ctx: &Ctx, cmd: TagsCmd, out: &mut dyn Write) -> Result<()> {
             let r = store.begin_read()?;
             let mut tags: Vec<(String, u64)> = r.tags()?.into_iter().map(|(t, bm)| (t, bm.len())).collect();
             tags.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            Records { columns: vec!["tag".into(), "count".into()], rows: tags.into_iter().map(|(t, n)| vec![json!(t), json!(n)]).collect() }
-                .print(resolve(format), out)
+            Records {
+                columns: vec!["tag".into(), "count".into()],
+                rows: tags.into_iter().map(|(t, n)| vec![json!(t), json!(n)]).collect(),
+            }
+            .print(resolve(format), out)
         }
         TagsCmd::Add(a) => change(ctx, a, true, out),
         TagsCmd::Remove(a) => change(ctx, a, false, out),
@@ -69,13 +72,22 @@ fn change(ctx: &Ctx, a: TagArgs, add: bool, out: &mut dyn Write) -> Result<()> {
     };
     let mut w = store.begin_write()?;
     let changed = if add { w.tag_add(tag, &ids)? } else { w.tag_remove(tag, &ids)? };
-    let what = |_: u32| if add { ActionKind::TagAdded(tag.to_string()) } else { ActionKind::TagRemoved(tag.to_string()) };
-    let actions: Vec<_> = changed.iter().map(|id| (id, Action { ts: ctx.now, what: what(id), detail: "cli".into() })).collect();
+    let what =
+        |_: u32| if add { ActionKind::TagAdded(tag.to_string()) } else { ActionKind::TagRemoved(tag.to_string()) };
+    let actions: Vec<_> =
+        changed.iter().map(|id| (id, Action { ts: ctx.now, what: what(id), detail: "cli".into() })).collect();
     w.add_actions(&actions)?;
     w.commit()?;
     let n = changed.len();
     match resolve(a.format) {
-        Format::Table => writeln!(out, "{} `{tag}` {} {n} contact{} ({} selected)", if add { "added" } else { "removed" }, if add { "to" } else { "from" }, if n == 1 { "" } else { "s" }, ids.len())?,
+        Format::Table => writeln!(
+            out,
+            "{} `{tag}` {} {n} contact{} ({} selected)",
+            if add { "added" } else { "removed" },
+            if add { "to" } else { "from" },
+            if n == 1 { "" } else { "s" },
+            ids.len()
+        )?,
         _ => print_json(&json!({"tag": tag, "changed": n, "selected": ids.len()}), out)?,
     }
     Ok(())

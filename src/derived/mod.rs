@@ -77,7 +77,8 @@ pub enum Engagement {
 }
 
 impl Engagement {
-    pub const ALL: [Engagement; 4] = [Engagement::SuperActive, Engagement::Moderate, Engagement::Dormant, Engagement::None];
+    pub const ALL: [Engagement; 4] =
+        [Engagement::SuperActive, Engagement::Moderate, Engagement::Dormant, Engagement::None];
     pub fn name(self) -> &'static str {
         match self {
             Engagement::SuperActive => "super_active",
@@ -99,8 +100,14 @@ pub enum Lifecycle {
 }
 
 impl Lifecycle {
-    pub const ALL: [Lifecycle; 6] =
-        [Lifecycle::Prospect, Lifecycle::New, Lifecycle::Loyal, Lifecycle::Active, Lifecycle::Disengaging, Lifecycle::Lapsed];
+    pub const ALL: [Lifecycle; 6] = [
+        Lifecycle::Prospect,
+        Lifecycle::New,
+        Lifecycle::Loyal,
+        Lifecycle::Active,
+        Lifecycle::Disengaging,
+        Lifecycle::Lapsed,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             Lifecycle::Prospect => "prospect",

@@ -3,7 +3,7 @@
 
 use super::{Engagement, Lifecycle, Thresholds};
 use crate::model::Schema;
-use crate::store::codec::{EventBlock, ParamData, NUM_NONE};
+use crate::store::codec::{EventBlock, NUM_NONE, ParamData};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KindSummary {
@@ -25,7 +25,12 @@ pub struct ContactFacts {
 
 impl ContactFacts {
     /// Builds the facts of one contact from its events (positions in blocks).
-    pub fn from_events(schema: &Schema, events: &[(EventBlock, Vec<usize>)], now: i64, th: &Thresholds) -> ContactFacts {
+    pub fn from_events(
+        schema: &Schema,
+        events: &[(EventBlock, Vec<usize>)],
+        now: i64,
+        th: &Thresholds,
+    ) -> ContactFacts {
         let mut f = ContactFacts { kinds: vec![KindSummary::default(); schema.kinds.len()], ..Default::default() };
         let purchase = schema.kind("purchase").map(|(k, def)| (k, def.param("amount").map(|p| p.0)));
         let sent = schema.kind("email_sent").map(|k| k.0);

@@ -77,12 +77,18 @@ pub fn contact_json(schema: &Schema, c: &Contact, tags: &[String]) -> serde_json
     m.insert("score".into(), J::from(c.score));
     m.insert("timezone".into(), c.timezone.clone().map(J::String).unwrap_or(J::Null));
     for ch in Channel::ALL {
-        m.insert(format!("consent_{}", ch.name()), c.consent[ch as usize].map(|x| J::Bool(x.opted_in)).unwrap_or(J::Null));
+        m.insert(
+            format!("consent_{}", ch.name()),
+            c.consent[ch as usize].map(|x| J::Bool(x.opted_in)).unwrap_or(J::Null),
+        );
     }
     m.insert("tags".into(), J::Array(tags.iter().cloned().map(J::String).collect()));
     m.insert("categories".into(), J::Array(c.categories.iter().cloned().map(J::String).collect()));
     for ch in Channel::ALL {
-        m.insert(format!("consent_{}_at", ch.name()), c.consent[ch as usize].map(|x| J::String(ts_string(x.at))).unwrap_or(J::Null));
+        m.insert(
+            format!("consent_{}_at", ch.name()),
+            c.consent[ch as usize].map(|x| J::String(ts_string(x.at))).unwrap_or(J::Null),
+        );
     }
     if let Some(t) = c.unsubscribed_at {
         m.insert("unsubscribed_at".into(), J::String(ts_string(t)));
@@ -97,7 +103,12 @@ pub fn contact_json(schema: &Schema, c: &Contact, tags: &[String]) -> serde_json
 }
 
 /// Writes the contacts table; `only` restricts it to some contacts.
-pub fn export_contacts(r: &Reader, out: &mut dyn Write, format: ExportFormat, only: Option<&RoaringBitmap>) -> Result<u64> {
+pub fn export_contacts(
+    r: &Reader,
+    out: &mut dyn Write,
+    format: ExportFormat,
+    only: Option<&RoaringBitmap>,
+) -> Result<u64> {
     let schema = r.schema()?;
     let tags = tags_by_contact(r)?;
     let empty = Vec::new();
@@ -156,7 +167,12 @@ pub fn export_contacts(r: &Reader, out: &mut dyn Write, format: ExportFormat, on
 }
 
 /// Writes the events table; `only` restricts it to some contacts' events.
-pub fn export_events(r: &Reader, out: &mut dyn Write, format: ExportFormat, only: Option<&RoaringBitmap>) -> Result<u64> {
+pub fn export_events(
+    r: &Reader,
+    out: &mut dyn Write,
+    format: ExportFormat,
+    only: Option<&RoaringBitmap>,
+) -> Result<u64> {
     let schema = r.schema()?;
     let dict = r.dict()?;
     let param_cols = schema.param_columns();
@@ -232,7 +248,9 @@ pub fn export_events(r: &Reader, out: &mut dyn Write, format: ExportFormat, only
                             continue;
                         }
                         let v = match p.ty {
-                            ParamType::Number => f.parse::<serde_json::Number>().map(J::Number).unwrap_or(J::String(f.clone())),
+                            ParamType::Number => {
+                                f.parse::<serde_json::Number>().map(J::Number).unwrap_or(J::String(f.clone()))
+                            }
                             _ => J::String(f.clone()),
                         };
                         m.insert(p.name.clone(), v);

@@ -114,7 +114,11 @@ impl<'a, 'w> ContactSink<'a, 'w> {
                     match self.w.schema().attr(&name) {
                         Some((i, _)) => Col::Attr(i),
                         None => {
-                            let i = self.w.schema_mut().add_attribute(&name, AttrType::Text).map_err(|e| Error::input(format!("column `{other}`: {e}")))?;
+                            let i = self
+                                .w
+                                .schema_mut()
+                                .add_attribute(&name, AttrType::Text)
+                                .map_err(|e| Error::input(format!("column `{other}`: {e}")))?;
                             self.report.created.push(format!("attribute {name} (text)"));
                             Col::Attr(i)
                         }
@@ -134,7 +138,9 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             }
             match col {
                 Col::Ignore => {}
-                Col::Id => r.id_hint = Some(v.parse().map_err(|_| Error::input(format!("id `{v}` is not a contact id")))?),
+                Col::Id => {
+                    r.id_hint = Some(v.parse().map_err(|_| Error::input(format!("id `{v}` is not a contact id")))?)
+                }
                 Col::ExternalId => r.external_id = Some(rec.get(i).unwrap_or("").to_string()),
                 Col::Email => {
                     if !looks_like_email(v) {
@@ -142,22 +148,34 @@ impl<'a, 'w> ContactSink<'a, 'w> {
                     }
                     r.email = Some(v.to_string());
                 }
-                Col::CreatedAt => r.created_at = Some(tf.parse(v).map_err(|e| Error::input(format!("created_at: {e}")))?),
+                Col::CreatedAt => {
+                    r.created_at = Some(tf.parse(v).map_err(|e| Error::input(format!("created_at: {e}")))?)
+                }
                 Col::Score => {
                     r.score = Some(v.parse().map_err(|_| Error::input(format!("score `{v}` is not a whole number")))?)
                 }
                 Col::Timezone => {
-                    v.parse::<chrono_tz::Tz>().map_err(|_| Error::input(format!("unknown timezone `{v}` (expected an IANA name such as Europe/Rome)")))?;
+                    v.parse::<chrono_tz::Tz>().map_err(|_| {
+                        Error::input(format!("unknown timezone `{v}` (expected an IANA name such as Europe/Rome)"))
+                    })?;
                     r.timezone = Some(v.to_string());
                 }
                 Col::Consent(c) => {
-                    r.consent[*c as usize] = Some(parse_bool(v).ok_or_else(|| Error::input(format!("consent_{} `{v}` is not true or false", c.name())))?)
+                    r.consent[*c as usize] = Some(
+                        parse_bool(v)
+                            .ok_or_else(|| Error::input(format!("consent_{} `{v}` is not true or false", c.name())))?,
+                    )
                 }
                 Col::ConsentAt(c) => {
-                    r.consent_at[*c as usize] = Some(tf.parse(v).map_err(|e| Error::input(format!("consent_{}_at: {e}", c.name())))?)
+                    r.consent_at[*c as usize] =
+                        Some(tf.parse(v).map_err(|e| Error::input(format!("consent_{}_at: {e}", c.name())))?)
                 }
-                Col::UnsubscribedAt => r.unsubscribed_at = Some(tf.parse(v).map_err(|e| Error::input(format!("unsubscribed_at: {e}")))?),
-                Col::BouncedAt => r.bounced_at = Some(tf.parse(v).map_err(|e| Error::input(format!("bounced_at: {e}")))?),
+                Col::UnsubscribedAt => {
+                    r.unsubscribed_at = Some(tf.parse(v).map_err(|e| Error::input(format!("unsubscribed_at: {e}")))?)
+                }
+                Col::BouncedAt => {
+                    r.bounced_at = Some(tf.parse(v).map_err(|e| Error::input(format!("bounced_at: {e}")))?)
+                }
                 Col::Tags => r.tags = split_list(v),
                 Col::Categories => r.categories = split_list(v),
                 Col::Attr(a) => {
@@ -219,7 +237,11 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             {
                 actions.push((
                     c.id,
-                    Action { ts: self.ctx.now, what: ActionKind::ScoreChanged { from: o.score, to: c.score }, detail: format!("import {}", self.ctx.source_name) },
+                    Action {
+                        ts: self.ctx.now,
+                        what: ActionKind::ScoreChanged { from: o.score, to: c.score },
+                        detail: format!("import {}", self.ctx.source_name),
+                    },
                 ));
             }
         }
@@ -235,7 +257,14 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         for (t, ids) in tags {
             let added = self.w.tag_add(&t, &ids)?;
             for id in &added {
-                actions.push((id, Action { ts: self.ctx.now, what: ActionKind::TagAdded(t.clone()), detail: format!("import {}", self.ctx.source_name) }));
+                actions.push((
+                    id,
+                    Action {
+                        ts: self.ctx.now,
+                        what: ActionKind::TagAdded(t.clone()),
+                        detail: format!("import {}", self.ctx.source_name),
+                    },
+                ));
             }
         }
         self.w.add_actions(&actions)?;
@@ -273,10 +302,15 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         let r = self.parse_row(line, rec)?;
         let target = self.target(&r)?;
         if let Some(first) = target.and_then(|id| self.seen_ids.get(&id)) {
-            return Err(Error::input(format!("this row is for contact {} which line {first} already imported", target.unwrap_or(0))));
+            return Err(Error::input(format!(
+                "this row is for contact {} which line {first} already imported",
+                target.unwrap_or(0)
+            )));
         }
         let old = match target {
-            Some(id) => Some(self.w.contact(id)?.ok_or_else(|| Error::runtime(format!("contact {id} is indexed but missing")))?),
+            Some(id) => Some(
+                self.w.contact(id)?.ok_or_else(|| Error::runtime(format!("contact {id} is indexed but missing")))?,
+            ),
             None => None,
         };
         // keys must not collide with other contacts
@@ -338,7 +372,8 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         }
         for ch in Channel::ALL {
             let i = ch as usize;
-            let given = r.consent[i].or_else(|| (!self.has_consent_col[i] && r.consent_at[i].is_some()).then_some(true));
+            let given =
+                r.consent[i].or_else(|| (!self.has_consent_col[i] && r.consent_at[i].is_some()).then_some(true));
             if let Some(opted_in) = given {
                 let at = r.consent_at[i].unwrap_or_else(|| match c.consent[i] {
                     Some(prev) if prev.opted_in == opted_in => prev.at,

@@ -86,7 +86,12 @@ struct Specials {
 }
 
 impl<'a, 'w> EventSink<'a, 'w> {
-    pub fn new(w: &'a mut Writer<'w>, ctx: &'a ImportContext, report: &'a mut ImportReport, rules: ScoreRules) -> Result<Self> {
+    pub fn new(
+        w: &'a mut Writer<'w>,
+        ctx: &'a ImportContext,
+        report: &'a mut ImportReport,
+        rules: ScoreRules,
+    ) -> Result<Self> {
         w.load_keys()?;
         w.load_dict()?;
         let special = Specials {
@@ -168,7 +173,8 @@ impl<'a, 'w> EventSink<'a, 'w> {
         let detail = format!("import {}", self.ctx.source_name);
         let mut actions = Vec::new();
         let mut to_write = Vec::new();
-        let mut existing: Vec<u32> = self.effects.keys().copied().filter(|id| created.binary_search_by_key(id, |c| c.id).is_err()).collect();
+        let mut existing: Vec<u32> =
+            self.effects.keys().copied().filter(|id| created.binary_search_by_key(id, |c| c.id).is_err()).collect();
         existing.sort_unstable();
         let mut olds = Vec::new();
         for chunk in existing.chunks(50_000) {
@@ -182,7 +188,14 @@ impl<'a, 'w> EventSink<'a, 'w> {
                 let before = c.score;
                 c.score += e.score;
                 if e.score != 0 {
-                    actions.push((c.id, Action { ts: now, what: ActionKind::ScoreChanged { from: before, to: c.score }, detail: detail.clone() }));
+                    actions.push((
+                        c.id,
+                        Action {
+                            ts: now,
+                            what: ActionKind::ScoreChanged { from: before, to: c.score },
+                            detail: detail.clone(),
+                        },
+                    ));
                 }
                 if let Some(b) = e.bounced_at {
                     c.bounced_at = Some(c.bounced_at.map_or(b, |x| x.max(b)));
@@ -224,7 +237,8 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                     "utm_medium" => Col::Utm(1),
                     "utm_campaign" => Col::Utm(2),
                     other => {
-                        let n = if crate::model::schema::valid_name(other) { other.to_string() } else { field_name(other) };
+                        let n =
+                            if crate::model::schema::valid_name(other) { other.to_string() } else { field_name(other) };
                         if n.is_empty() { Col::Ignore } else { Col::Param(n) }
                     }
                 },
@@ -239,7 +253,9 @@ impl super::rows::RowSink for EventSink<'_, '_> {
 
     fn header_done(&mut self) -> Result<()> {
         if !self.cols.contains(&Col::Contact) && !self.cols.contains(&Col::ContactId) {
-            return Err(Error::input("no `contact` column (the contact's external_id or email; map one with --map COLUMN=contact)"));
+            return Err(Error::input(
+                "no `contact` column (the contact's external_id or email; map one with --map COLUMN=contact)",
+            ));
         }
         if !self.cols.contains(&Col::Ts) {
             return Err(Error::input("no `ts` column (the event time; map one with --map COLUMN=ts)"));
@@ -263,16 +279,16 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 Col::Contact => key = Some(v),
                 Col::ContactId => cid = Some(v),
                 Col::Ts => ts_s = Some(v),
-                Col::Kind => {
-                    if !v.trim().is_empty() {
-                        kind_s = Some(v)
-                    }
-                }
+                Col::Kind if !v.trim().is_empty() => kind_s = Some(v),
                 Col::Source => {
                     let t = v.trim();
                     if !t.is_empty() {
                         source = Source::parse(t)
-                            .ok_or_else(|| Error::input(format!("unknown source `{t}` (direct, referral, search, paid, email, social)")))?
+                            .ok_or_else(|| {
+                                Error::input(format!(
+                                    "unknown source `{t}` (direct, referral, search, paid, email, social)"
+                                ))
+                            })?
                             .code();
                     }
                 }
@@ -282,7 +298,8 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         }
         let ts_s = ts_s.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `ts`"))?;
         let ts = self.ctx.time_format.parse(ts_s).map_err(Error::input)?;
-        let kind_name = kind_s.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `kind`"))?.to_string();
+        let kind_name =
+            kind_s.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `kind`"))?.to_string();
         let kind = self.kind_index(&kind_name)?;
         // parameters, validated before anything is created
         self.params.clear();
@@ -312,16 +329,25 @@ impl super::rows::RowSink for EventSink<'_, '_> {
             };
             match pt {
                 PType::Num => {
-                    let d = Decimal::parse(v).map_err(|e| Error::input(format!("{kind_name}.{}: {e}", param_name(&self.cols[i]))))?;
+                    let d = Decimal::parse(v)
+                        .map_err(|e| Error::input(format!("{kind_name}.{}: {e}", param_name(&self.cols[i]))))?;
                     self.params.push((pid, ParamVal::Num(d.units())));
                 }
                 PType::Text => text_vals.push((pid, i)),
                 PType::Enum => {
-                    let ParamType::Enum(vals) = &self.w.schema().kinds[kind as usize].params[pid as usize].ty else { continue };
+                    let ParamType::Enum(vals) = &self.w.schema().kinds[kind as usize].params[pid as usize].ty else {
+                        continue;
+                    };
                     let hit = vals.iter().position(|x| x.eq_ignore_ascii_case(v)).ok_or_else(|| {
-                        Error::input(format!("{kind_name}.{}: unknown value `{v}` (one of: {})", param_name(&self.cols[i]), vals.join(", ")))
+                        Error::input(format!(
+                            "{kind_name}.{}: unknown value `{v}` (one of: {})",
+                            param_name(&self.cols[i]),
+                            vals.join(", ")
+                        ))
                     })?;
-                    if Some(kind) == self.special.bounce.map(|b| b.0) && Some(pid) == self.special.bounce.and_then(|b| b.1) {
+                    if Some(kind) == self.special.bounce.map(|b| b.0)
+                        && Some(pid) == self.special.bounce.and_then(|b| b.1)
+                    {
                         bounce_type = Some(if vals[hit] == "hard" { "hard" } else { "soft" });
                     }
                     let canonical = vals[hit].clone();
@@ -330,7 +356,8 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 }
             }
         }
-        let contact = match (key.map(str::trim).filter(|k| !k.is_empty()), cid.map(str::trim).filter(|k| !k.is_empty())) {
+        let contact = match (key.map(str::trim).filter(|k| !k.is_empty()), cid.map(str::trim).filter(|k| !k.is_empty()))
+        {
             (_, Some(c)) => {
                 let id: u32 = c.parse().map_err(|_| Error::input(format!("contact_id `{c}` is not a contact id")))?;
                 if self.existing_ids.is_none() {

@@ -55,7 +55,14 @@ impl Input {
         };
         let bytes_read = Arc::new(AtomicU64::new(0));
         let overflow = Arc::new(AtomicU64::new(0));
-        let guard = LineGuard { inner: raw, max: max_line, cur: 0, line: 1, count: bytes_read.clone(), overflow: overflow.clone() };
+        let guard = LineGuard {
+            inner: raw,
+            max: max_line,
+            cur: 0,
+            line: 1,
+            count: bytes_read.clone(),
+            overflow: overflow.clone(),
+        };
         let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 20, guard));
         let ext = Path::new(path).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
         let format = match format.or_else(|| ext.as_deref().and_then(InputFormat::parse)) {
@@ -132,7 +139,11 @@ mod tests {
         let mut out = Vec::new();
         let e = inp.reader.read_to_end(&mut out).unwrap_err();
         let err = io_error(&inp.name, &inp.overflow, e);
-        assert!(err.message.ends_with("x.csv:3: line longer than 1000 bytes (the limit; see --max-line-bytes)"), "{}", err.message);
+        assert!(
+            err.message.ends_with("x.csv:3: line longer than 1000 bytes (the limit; see --max-line-bytes)"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

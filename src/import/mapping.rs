@@ -167,8 +167,7 @@ impl Mapping {
             .or_else(|| self.maps.iter().find(|(s, _)| s.eq_ignore_ascii_case(c)))
             .map(|(_, f)| f.as_str())
             .or_else(|| {
-                self.preset
-                    .and_then(|p| p.table().iter().find(|(s, _)| s.eq_ignore_ascii_case(c)).map(|(_, f)| *f))
+                self.preset.and_then(|p| p.table().iter().find(|(s, _)| s.eq_ignore_ascii_case(c)).map(|(_, f)| *f))
             });
         match hit {
             Some("-") | Some("ignore") => None,

@@ -104,7 +104,13 @@ pub enum What {
 
 /// Imports `path` (`-` for stdin) into the store in one transaction.
 /// `progress(bytes_read, total_bytes, rows)` is called now and then.
-pub fn import(store: &Store, what: What, path: &str, opts: &ImportOptions, progress: &mut dyn FnMut(u64, Option<u64>, u64)) -> Result<ImportReport> {
+pub fn import(
+    store: &Store,
+    what: What,
+    path: &str,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(u64, Option<u64>, u64),
+) -> Result<ImportReport> {
     let mut input = Input::open(path, opts.format, opts.max_line)?;
     let ctx = context(opts, &input.name)?;
     if let Some(k) = &opts.kind
@@ -143,7 +149,11 @@ pub fn import(store: &Store, what: What, path: &str, opts: &ImportOptions, progr
         report.rejected = stats.rejected;
         let unused = ctx.mapping.unused(&stats.columns);
         if !unused.is_empty() && input.format == InputFormat::Csv {
-            return Err(Error::input(format!("{}: --map names columns the file does not have: {}", input.name, unused.join(", "))));
+            return Err(Error::input(format!(
+                "{}: --map names columns the file does not have: {}",
+                input.name,
+                unused.join(", ")
+            )));
         }
         if report.rows == report.rejected && report.rows > 0 {
             // nothing good: keep the database as it was, but still hand over the rejects

@@ -40,7 +40,8 @@ impl Rejects {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".partial");
         let tmp = PathBuf::from(tmp);
-        let f = std::fs::File::create(&tmp).map_err(|e| Error::input(format!("{}: cannot create: {e}", path.display())))?;
+        let f =
+            std::fs::File::create(&tmp).map_err(|e| Error::input(format!("{}: cannot create: {e}", path.display())))?;
         let w = csv::WriterBuilder::new().flexible(true).from_writer(f);
         Ok(Rejects { out: Some((path.to_path_buf(), tmp, w)), header_written: false, count: 0 })
     }
@@ -114,7 +115,13 @@ pub fn drive(
 ) -> Result<DriveStats> {
     let name = input.name.clone();
     let mut stats = DriveStats { rows: 0, rejected: 0, columns: vec![] };
-    let handle = |line: u64, cols: &[String], raw: &ByteRecord, res: Result<()>, stats: &mut DriveStats, rejects: &mut Option<&mut Rejects>| -> Result<()> {
+    let handle = |line: u64,
+                  cols: &[String],
+                  raw: &ByteRecord,
+                  res: Result<()>,
+                  stats: &mut DriveStats,
+                  rejects: &mut Option<&mut Rejects>|
+     -> Result<()> {
         stats.rows += 1;
         match res {
             Ok(()) => Ok(()),
@@ -132,9 +139,15 @@ pub fn drive(
         InputFormat::Csv => {
             let delim = match delimiter {
                 Some(d) => d,
-                None => sniff_delimiter(input.reader.fill_buf().map_err(|e| io_error(&input.name, &input.overflow, e))?),
+                None => {
+                    sniff_delimiter(input.reader.fill_buf().map_err(|e| io_error(&input.name, &input.overflow, e))?)
+                }
             };
-            let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delim).from_reader(&mut input.reader);
+            let mut rdr = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .delimiter(delim)
+                .from_reader(&mut input.reader);
             let mut raw = ByteRecord::new();
             let read = |rdr: &mut csv::Reader<_>, raw: &mut ByteRecord| -> Result<bool> {
                 rdr.read_byte_record(raw).map_err(|e| match e.into_kind() {
@@ -147,7 +160,8 @@ pub fn drive(
             }
             let mut cols = Vec::with_capacity(raw.len());
             for (i, f) in raw.iter().enumerate() {
-                let s = std::str::from_utf8(f).map_err(|_| Error::input(format!("{name}:1: invalid UTF-8 in the header (column {})", i + 1)))?;
+                let s = std::str::from_utf8(f)
+                    .map_err(|_| Error::input(format!("{name}:1: invalid UTF-8 in the header (column {})", i + 1)))?;
                 let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { s };
                 cols.push(s.trim().to_string());
             }
@@ -175,13 +189,16 @@ pub fn drive(
                         Err(e) => {
                             let col = e.utf8_error().field();
                             raw = e.into_byte_record();
-                            Err(Error::input(format!("invalid UTF-8 in column `{}`", cols.get(col).map(String::as_str).unwrap_or("?"))))
+                            Err(Error::input(format!(
+                                "invalid UTF-8 in column `{}`",
+                                cols.get(col).map(String::as_str).unwrap_or("?")
+                            )))
                         }
                     }
                 };
                 handle(line, &cols, &raw, res, &mut stats, &mut rejects)?;
                 n += 1;
-                if n % 65536 == 0 {
+                if n.is_multiple_of(65536) {
                     progress(input.bytes_read.load(Ordering::Relaxed), n);
                 }
             }
@@ -197,7 +214,8 @@ pub fn drive(
             let mut rec = StringRecord::new();
             loop {
                 buf.clear();
-                let got = input.reader.read_until(b'\n', &mut buf).map_err(|e| io_error(&input.name, &input.overflow, e))?;
+                let got =
+                    input.reader.read_until(b'\n', &mut buf).map_err(|e| io_error(&input.name, &input.overflow, e))?;
                 if got == 0 {
                     break;
                 }
@@ -249,7 +267,7 @@ pub fn drive(
                     raw.push_field(text.trim_end().as_bytes());
                 }
                 handle(line, &["record".to_string()], &raw, res, &mut stats, &mut rejects)?;
-                if line % 65536 == 0 {
+                if line.is_multiple_of(65536) {
                     progress(input.bytes_read.load(Ordering::Relaxed), stats.rows);
                 }
             }

@@ -33,11 +33,7 @@ impl AttrType {
     /// declared values for the last two.
     pub fn from_name(name: &str, values: &[String]) -> Result<AttrType, String> {
         let need_values = |t: AttrType| {
-            if values.is_empty() {
-                Err(format!("type `{name}` needs declared values (--values a,b,c)"))
-            } else {
-                Ok(t)
-            }
+            if values.is_empty() { Err(format!("type `{name}` needs declared values (--values a,b,c)")) } else { Ok(t) }
         };
         match name {
             "number" => Ok(AttrType::Number),
@@ -88,7 +84,11 @@ pub fn days_to_date(days: i32) -> NaiveDate {
 
 fn find_value(values: &[String], v: &str) -> Option<u16> {
     let v = v.trim();
-    values.iter().position(|x| x == v).or_else(|| values.iter().position(|x| x.eq_ignore_ascii_case(v))).map(|i| i as u16)
+    values
+        .iter()
+        .position(|x| x == v)
+        .or_else(|| values.iter().position(|x| x.eq_ignore_ascii_case(v)))
+        .map(|i| i as u16)
 }
 
 impl AttrDef {
@@ -98,13 +98,19 @@ impl AttrDef {
             return Ok(None);
         }
         let v = match &self.ty {
-            AttrType::Number => AttrValue::Number(Decimal::parse(s).map_err(|e| format!("attribute `{}`: {e}", self.name))?),
+            AttrType::Number => {
+                AttrValue::Number(Decimal::parse(s).map_err(|e| format!("attribute `{}`: {e}", self.name))?)
+            }
             AttrType::Text => AttrValue::Text(s.to_string()),
-            AttrType::Bool => AttrValue::Bool(parse_bool(s).ok_or_else(|| format!("attribute `{}`: `{s}` is not true or false", self.name))?),
+            AttrType::Bool => AttrValue::Bool(
+                parse_bool(s).ok_or_else(|| format!("attribute `{}`: `{s}` is not true or false", self.name))?,
+            ),
             AttrType::Date => {
                 let d = super::time::parse_date(s)
                     .or_else(|_| {
-                        super::time::TimeFormat::default().parse(s).map(|ts| chrono::DateTime::from_timestamp(ts, 0).unwrap().date_naive())
+                        super::time::TimeFormat::default()
+                            .parse(s)
+                            .map(|ts| chrono::DateTime::from_timestamp(ts, 0).unwrap().date_naive())
                     })
                     .map_err(|e| format!("attribute `{}`: {e}", self.name))?;
                 AttrValue::Date(date_to_days(d))
@@ -201,7 +207,8 @@ mod tests {
 
     #[test]
     fn typed_values_parse_and_format_back() {
-        let e = AttrDef { name: "gender".into(), ty: AttrType::Enum(vec!["female".into(), "male".into(), "other".into()]) };
+        let e =
+            AttrDef { name: "gender".into(), ty: AttrType::Enum(vec!["female".into(), "male".into(), "other".into()]) };
         assert_eq!(e.parse("Male").unwrap(), Some(AttrValue::Enum(1)));
         assert_eq!(e.parse("F").unwrap(), Some(AttrValue::Enum(0)));
         assert!(e.parse("robot").unwrap_err().contains("unknown value `robot`"));

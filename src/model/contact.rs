@@ -133,7 +133,9 @@ impl ActionKind {
             ActionKind::ScoreChanged { from, to } => format!("score {from} -> {to}"),
             ActionKind::Delivery { campaign, channel } => format!("sent {campaign} ({channel})"),
             ActionKind::Suppression { campaign, reason } => format!("suppressed {campaign}: {reason}"),
-            ActionKind::Deferral { campaign, until } => format!("deferred {campaign} until {}", super::time::format_ts(*until)),
+            ActionKind::Deferral { campaign, until } => {
+                format!("deferred {campaign} until {}", super::time::format_ts(*until))
+            }
         }
     }
 }

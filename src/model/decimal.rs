@@ -170,7 +170,7 @@ fn write_units(f: &mut fmt::Formatter<'_>, units: i128) -> fmt::Result {
     write!(f, "{whole}")?;
     if fracv != 0 {
         let mut width = SCALE_DIGITS;
-        while fracv % 10 == 0 {
+        while fracv.is_multiple_of(10) {
             fracv /= 10;
             width -= 1;
         }

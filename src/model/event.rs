@@ -15,7 +15,8 @@ pub enum Source {
 }
 
 impl Source {
-    pub const ALL: [Source; 6] = [Source::Direct, Source::Referral, Source::Search, Source::Paid, Source::Email, Source::Social];
+    pub const ALL: [Source; 6] =
+        [Source::Direct, Source::Referral, Source::Search, Source::Paid, Source::Email, Source::Social];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -77,7 +78,8 @@ impl KindDef {
 }
 
 /// Field names an event row has besides its parameters.
-pub const EVENT_FIELDS: &[&str] = &["contact", "contact_id", "ts", "kind", "source", "utm_source", "utm_medium", "utm_campaign"];
+pub const EVENT_FIELDS: &[&str] =
+    &["contact", "contact_id", "ts", "kind", "source", "utm_source", "utm_medium", "utm_campaign"];
 
 pub fn builtin_kinds() -> Vec<KindDef> {
     use ParamType::*;

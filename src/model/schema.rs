@@ -3,7 +3,7 @@
 //! index into these lists is a stable id.
 
 use super::attribute::{AttrDef, AttrType};
-use super::event::{builtin_kinds, KindDef, ParamDef, ParamType, EVENT_FIELDS};
+use super::event::{EVENT_FIELDS, KindDef, ParamDef, ParamType, builtin_kinds};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,7 +31,8 @@ pub const CONTACT_COLUMNS: &[&str] = &[
 ];
 
 /// Names that segment expressions use for contact fields and derived facts.
-pub const RESERVED_FIELDS: &[&str] = &["age", "engagement", "lifecycle", "rfm", "consent", "tag", "category", "segment", "near", "not", "and", "or"];
+pub const RESERVED_FIELDS: &[&str] =
+    &["age", "engagement", "lifecycle", "rfm", "consent", "tag", "category", "segment", "near", "not", "and", "or"];
 
 pub fn builtin_attributes() -> Vec<AttrDef> {
     let a = |name: &str, ty: AttrType| AttrDef { name: name.into(), ty };
@@ -73,7 +74,9 @@ impl Schema {
 
     pub fn add_attribute(&mut self, name: &str, ty: AttrType) -> Result<u16, String> {
         if !valid_name(name) {
-            return Err(format!("`{name}` is not a valid attribute name (letters, digits, _ and -, starting with a letter)"));
+            return Err(format!(
+                "`{name}` is not a valid attribute name (letters, digits, _ and -, starting with a letter)"
+            ));
         }
         if CONTACT_COLUMNS.contains(&name) || RESERVED_FIELDS.contains(&name) {
             return Err(format!("`{name}` is a reserved name"));
@@ -90,7 +93,9 @@ impl Schema {
 
     pub fn add_kind(&mut self, name: &str) -> Result<u16, String> {
         if !valid_name(name) {
-            return Err(format!("`{name}` is not a valid event kind (letters, digits, _ and -, starting with a letter)"));
+            return Err(format!(
+                "`{name}` is not a valid event kind (letters, digits, _ and -, starting with a letter)"
+            ));
         }
         if let Some((i, _)) = self.kind(name) {
             return Ok(i);

@@ -2,7 +2,7 @@
 //! and the migration path from older schema versions.
 
 use super::tables::*;
-use super::{Store, FORMAT, SCHEMA_VERSION};
+use super::{FORMAT, SCHEMA_VERSION, Store};
 use crate::error::{Error, Result};
 use crate::model::Schema;
 

@@ -95,7 +95,9 @@ impl Store {
                 .mode(0o600)
                 .open(path)
                 .map_err(|e| Error::runtime(format!("{}: cannot create: {e}", path.display())))?;
-            redb::Builder::new().create_with_backend(redb::backends::FileBackend::new(file)?).map_err(|e| open_error(path, e))?
+            redb::Builder::new()
+                .create_with_backend(redb::backends::FileBackend::new(file)?)
+                .map_err(|e| open_error(path, e))?
         } else {
             let mut head = [0u8; 4];
             let n = std::fs::File::open(path)?.read(&mut head)?;
@@ -149,14 +151,14 @@ fn not_ours(path: &Path) -> Error {
 
 fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
     match e {
-        redb::DatabaseError::DatabaseAlreadyOpen => Error::busy(format!("{}: database in use by another process", path.display())),
+        redb::DatabaseError::DatabaseAlreadyOpen => {
+            Error::busy(format!("{}: database in use by another process", path.display()))
+        }
         redb::DatabaseError::UpgradeRequired(v) => Error::input(format!(
             "{}: the database file uses an old storage format ({v}) that this reach cannot read",
             path.display()
         )),
-        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => {
-            Error::runtime(format!("{}: {io}", path.display()))
-        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) => Error::runtime(format!("{}: {io}", path.display())),
         other => Error::input(format!("{}: not a usable reach database ({other})", path.display())),
     }
 }

@@ -228,5 +228,4 @@ impl Reader {
         let t = self.tx.open_table(SETTINGS)?;
         Ok(t.get(key)?.map(|v| v.value().to_vec()))
     }
-
 }

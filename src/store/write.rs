@@ -51,7 +51,10 @@ impl<'s> Writer<'s> {
             )?;
             let m = tx.open_table(META)?;
             let g = |k: &str| -> Result<u64> { Ok(meta_u64(m.get(k)?.as_ref().map(|v| v.value()))) };
-            (schema, [g("next_contact")?.max(1), g("next_block")?.max(1), g("next_dict")?.max(1), g("next_action")?.max(1)])
+            (
+                schema,
+                [g("next_contact")?.max(1), g("next_block")?.max(1), g("next_dict")?.max(1), g("next_action")?.max(1)],
+            )
         };
         Ok(Writer {
             store,
@@ -296,7 +299,10 @@ impl<'s> Writer<'s> {
             let existing = t.get(part)?.map(|v| v.value().to_string());
             match existing {
                 Some(p) if !parent.is_empty() && p != parent => {
-                    return Err(Error::input(format!("category `{part}` already exists under `{}`", if p.is_empty() { "(root)" } else { &p })));
+                    return Err(Error::input(format!(
+                        "category `{part}` already exists under `{}`",
+                        if p.is_empty() { "(root)" } else { &p }
+                    )));
                 }
                 Some(_) => {}
                 None => {
@@ -384,7 +390,15 @@ impl<'s> Writer<'s> {
     }
 
     /// Appends one event; it reaches the table in a block of its kind.
-    pub fn append_event(&mut self, kind: u16, contact: u32, ts: i64, source: u8, utm: [u32; 3], params: &[(u16, ParamVal)]) -> Result<()> {
+    pub fn append_event(
+        &mut self,
+        kind: u16,
+        contact: u32,
+        ts: i64,
+        source: u8,
+        utm: [u32; 3],
+        params: &[(u16, ParamVal)],
+    ) -> Result<()> {
         let b = self.pending.entry(kind).or_insert_with(|| EventBlock::new(kind));
         b.push(contact, ts, source, utm, params);
         if b.len() >= BLOCK_EVENTS {
@@ -440,7 +454,8 @@ impl<'s> Writer<'s> {
             let mut te = self.tx.open_table(BY_EMAIL)?;
             let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
             for id in ids {
-                let Some(c): Option<Contact> = t.remove(id)?.map(|v| postcard::from_bytes(v.value())).transpose()? else {
+                let Some(c): Option<Contact> = t.remove(id)?.map(|v| postcard::from_bytes(v.value())).transpose()?
+                else {
                     continue;
                 };
                 n += 1;
@@ -497,7 +512,8 @@ impl<'s> Writer<'s> {
                 let (_, contacts) = EventBlock::decode_contacts(v.value())?;
                 if contacts.iter().any(|c| ids.contains(*c)) {
                     let mut b = EventBlock::decode(v.value())?;
-                    let keep: Vec<u32> = (0..b.len() as u32).filter(|&i| !ids.contains(b.contact[i as usize])).collect();
+                    let keep: Vec<u32> =
+                        (0..b.len() as u32).filter(|&i| !ids.contains(b.contact[i as usize])).collect();
                     for i in (0..b.len()).filter(|&i| ids.contains(b.contact[i])) {
                         orphan_candidates.extend(b.utm_at(i).iter().filter(|&&d| d != 0));
                         for (_, d) in &b.params {
@@ -577,7 +593,6 @@ impl<'s> Writer<'s> {
     pub fn note_change(&mut self, c: Change) {
         self.other_changes.push(c);
     }
-
 
     /// Makes everything durable at once and tells subscribers what changed.
     pub fn commit(mut self) -> Result<Vec<Change>> {
