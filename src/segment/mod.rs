@@ -16,4 +16,6 @@ pub use parser::{MAX_DEPTH, parse};
 pub use printer::{print, print_filter};
 pub use suggest::suggest;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;

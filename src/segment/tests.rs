@@ -210,3 +210,20 @@ fn deep_nesting_is_an_error_not_a_crash() {
     let long = vec!["a = 1"; 50_000].join(" and ");
     assert!(matches!(parse(&long).unwrap(), BoolExpr::And(v) if v.len() == 50_000));
 }
+
+#[test]
+fn deepest_accepted_tree_prints_and_round_trips() {
+    let mut src = String::from("a = 1");
+    for k in 0..MAX_DEPTH / 2 {
+        src = if k % 2 == 0 {
+            format!("not ({src} or b = 2)")
+        } else {
+            format!("({src} and c = 3)")
+        };
+    }
+    let e = parse(&src).unwrap();
+    assert_eq!(parse(&print(&e)).unwrap(), e);
+    let nots = format!("{}a = 1", "not ".repeat(MAX_DEPTH));
+    assert_eq!(print(&parse(&nots).unwrap()), nots);
+    assert!(parse(&format!("not {nots}")).is_err());
+}
