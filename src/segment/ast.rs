@@ -114,10 +114,12 @@ pub enum Predicate {
     Segment(Name),
     /// A condition on a contact field.
     Cond(Cond),
+    /// `span` covers the whole `near(…) within …` text.
     Near {
         place: Place,
         radius: Decimal,
         unit: DistUnit,
+        span: Span,
     },
     Agg(Agg),
 }

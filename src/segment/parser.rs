@@ -360,7 +360,7 @@ impl<'a> Parser<'a> {
     }
 
     fn near(&mut self) -> Result<Predicate, ParseError> {
-        self.bump(); // near
+        let start = self.bump().span; // near
         self.bump(); // (
         let place = match self.peek().clone() {
             Tok::Str(s) => Place::City(Name {
@@ -396,8 +396,9 @@ impl<'a> Parser<'a> {
                     .with_suggestion(s));
             }
         };
-        self.bump();
+        let span = start.to(self.bump().span);
         Ok(Predicate::Near {
+            span,
             place,
             radius,
             unit,

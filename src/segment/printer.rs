@@ -81,6 +81,7 @@ fn predicate(out: &mut String, p: &Predicate) {
             place,
             radius,
             unit,
+            ..
         } => {
             out.push_str("near(");
             match place {

@@ -174,7 +174,7 @@ fn predicate() -> impl Strategy<Value = Predicate> {
         1 => name().prop_map(Predicate::Category),
         1 => name().prop_map(Predicate::Segment),
         3 => cond().prop_map(Predicate::Cond),
-        1 => (place, decimal(), unit).prop_map(|(place, radius, unit)| Predicate::Near { place, radius, unit }),
+        1 => (place, decimal(), unit).prop_map(|(place, radius, unit)| Predicate::Near { place, radius, unit, span: Span::default() }),
         2 => agg().prop_map(Predicate::Agg),
     ]
 }
