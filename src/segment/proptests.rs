@@ -233,6 +233,17 @@ fn token_soup() -> impl Strategy<Value = String> {
         "true",
         "segment",
         "category",
+        "city",
+        "consent.email",
+        "interests",
+        "lifecycle",
+        "new",
+        "birth_date",
+        "avg",
+        "quantity",
+        "\"Milano\"",
+        "big_spenders",
+        "loop",
     ];
     prop::collection::vec(prop::sample::select(toks), 0..24).prop_map(|v| v.join(" "))
 }
@@ -248,14 +259,19 @@ proptest! {
     #[test]
     fn parsing_token_soup_never_panics_and_is_stable(s in token_soup()) {
         if let Ok(e) = parse(&s) {
+            let cat = StaticCatalog::builtin()
+                .with_segment("big_spenders", "segment:loop")
+                .with_segment("loop", "segment:big_spenders or score > 1")
+                .with_places(&["Milano"]);
+            let _ = check(&e, &s, &cat);
             let text = print(&e);
             prop_assert_eq!(parse(&text).unwrap(), e, "{} -> {}", s, text);
         }
     }
 }
 
-/// Checks one generated tree: `parse(print(t)) == normalize(t)`, and the
-/// canonical text is a fixed point.
+/// Checks one generated tree: `parse(print(t)) == normalize(t)`, the
+/// canonical text is a fixed point, and checking it does not panic.
 fn round_trip(t: BoolExpr<Predicate>) -> Result<(), TestCaseError> {
     let text = print(&t);
     let back = parse(&text).map_err(|e| TestCaseError::fail(format!("{text}\n{e}")))?;
@@ -265,6 +281,12 @@ fn round_trip(t: BoolExpr<Predicate>) -> Result<(), TestCaseError> {
     let canonical = print(&n);
     prop_assert_eq!(print(&back), canonical.clone());
     prop_assert_eq!(parse(&canonical).unwrap(), n);
+    // the checker never panics either, whatever the names and values
+    let _ = check(
+        &back,
+        &text,
+        &StaticCatalog::builtin().with_places(&["Milano"]),
+    );
     Ok(())
 }
 

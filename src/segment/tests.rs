@@ -64,6 +64,7 @@ fn canonical_form() {
     );
     assert_eq!(canon("\"not\" = 1"), r#""not" = 1"#);
     assert_eq!(canon("score >= -1.50"), "score >= -1.5");
+    assert_eq!(canon("d = 0999-01-01"), "d = 0999-01-01");
     assert_eq!(
         canon("created_at >= 2024-01-05T10:00:00+02:00"),
         "created_at >= 2024-01-05T08:00:00Z"
