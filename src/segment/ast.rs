@@ -44,10 +44,7 @@ pub struct Name {
 
 impl Name {
     pub fn new(text: impl Into<String>) -> Name {
-        Name {
-            text: text.into(),
-            span: Span::default(),
-        }
+        Name { text: text.into(), span: Span::default() }
     }
 }
 
@@ -60,10 +57,7 @@ pub struct Lit {
 
 impl Lit {
     pub fn new(value: Value) -> Lit {
-        Lit {
-            value,
-            span: Span::default(),
-        }
+        Lit { value, span: Span::default() }
     }
 }
 
@@ -169,14 +163,7 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
-    pub const ALL: [CmpOp; 6] = [
-        CmpOp::Eq,
-        CmpOp::Ne,
-        CmpOp::Lt,
-        CmpOp::Le,
-        CmpOp::Gt,
-        CmpOp::Ge,
-    ];
+    pub const ALL: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
     pub fn as_str(self) -> &'static str {
         match self {
             CmpOp::Eq => "=",
@@ -223,16 +210,11 @@ impl AggFunc {
     }
     /// Case-insensitive lookup.
     pub fn from_name(s: &str) -> Option<AggFunc> {
-        AggFunc::ALL
-            .into_iter()
-            .find(|f| f.as_str().eq_ignore_ascii_case(s))
+        AggFunc::ALL.into_iter().find(|f| f.as_str().eq_ignore_ascii_case(s))
     }
     /// `sum`, `avg`, `min`, `max` aggregate a numeric parameter.
     pub fn needs_param(self) -> bool {
-        matches!(
-            self,
-            AggFunc::Sum | AggFunc::Avg | AggFunc::Min | AggFunc::Max
-        )
+        matches!(self, AggFunc::Sum | AggFunc::Avg | AggFunc::Min | AggFunc::Max)
     }
 }
 
@@ -267,13 +249,7 @@ pub enum DurUnit {
 }
 
 impl DurUnit {
-    pub const ALL: [DurUnit; 5] = [
-        DurUnit::Hours,
-        DurUnit::Days,
-        DurUnit::Weeks,
-        DurUnit::Months,
-        DurUnit::Years,
-    ];
+    pub const ALL: [DurUnit; 5] = [DurUnit::Hours, DurUnit::Days, DurUnit::Weeks, DurUnit::Months, DurUnit::Years];
     pub fn as_str(self) -> &'static str {
         match self {
             DurUnit::Hours => "h",
@@ -324,10 +300,7 @@ pub fn is_ident(s: &str) -> bool {
 pub fn normalize(e: &Expr) -> Expr {
     normalize_with(e, &|p| match p {
         Predicate::Agg(a) => Predicate::Agg(Agg {
-            filter: a
-                .filter
-                .as_ref()
-                .map(|f| Box::new(normalize_with(f, &Cond::clone))),
+            filter: a.filter.as_ref().map(|f| Box::new(normalize_with(f, &Cond::clone))),
             ..a.clone()
         }),
         other => other.clone(),
@@ -354,9 +327,5 @@ fn join<P>(xs: &[BoolExpr<P>], and: bool, leaf: &dyn Fn(&P) -> P) -> BoolExpr<P>
     if out.len() == 1 {
         return out.pop().expect("one element");
     }
-    if and {
-        BoolExpr::And(out)
-    } else {
-        BoolExpr::Or(out)
-    }
+    if and { BoolExpr::And(out) } else { BoolExpr::Or(out) }
 }

@@ -50,21 +50,8 @@ impl StaticCatalog {
             ("lat", Number),
             ("lon", Number),
             ("language", Text),
-            (
-                "engagement",
-                Enum(s(&["super_active", "moderate", "dormant", "none"])),
-            ),
-            (
-                "lifecycle",
-                Enum(s(&[
-                    "prospect",
-                    "new",
-                    "loyal",
-                    "active",
-                    "disengaging",
-                    "lapsed",
-                ])),
-            ),
+            ("engagement", Enum(s(&["super_active", "moderate", "dormant", "none"]))),
+            ("lifecycle", Enum(s(&["prospect", "new", "loyal", "active", "disengaging", "lapsed"]))),
             ("rfm", Text),
             ("rfm.r", Number),
             ("rfm.f", Number),
@@ -86,32 +73,19 @@ impl StaticCatalog {
                     ("category", Text),
                 ]),
             ),
-            (
-                "page_view".into(),
-                params(&[("url", Text), ("product", Text), ("category", Text)]),
-            ),
+            ("page_view".into(), params(&[("url", Text), ("product", Text), ("category", Text)])),
             ("cart_add".into(), cart.clone()),
             ("cart_abandon".into(), cart),
             ("email_sent".into(), email.clone()),
             ("email_open".into(), email.clone()),
             ("email_click".into(), email),
-            (
-                "email_bounce".into(),
-                params(&[("type", Enum(s(&["hard", "soft"])))]),
-            ),
+            ("email_bounce".into(), params(&[("type", Enum(s(&["hard", "soft"])))])),
             ("unsubscribe".into(), Vec::new()),
             ("sms_sent".into(), Vec::new()),
             ("push_sent".into(), Vec::new()),
-            (
-                "ticket".into(),
-                params(&[("subject", Text), ("status", Text)]),
-            ),
+            ("ticket".into(), params(&[("subject", Text), ("status", Text)])),
         ];
-        StaticCatalog {
-            fields,
-            kinds,
-            ..StaticCatalog::default()
-        }
+        StaticCatalog { fields, kinds, ..StaticCatalog::default() }
     }
 
     /// Declares the values of the `interests` set (or any set/enum field).
@@ -140,19 +114,13 @@ impl StaticCatalog {
 
 impl Catalog for StaticCatalog {
     fn field(&self, name: &str) -> Option<FieldType> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| t.clone())
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone())
     }
     fn field_names(&self) -> Vec<String> {
         self.fields.iter().map(|(n, _)| n.clone()).collect()
     }
     fn kind_params(&self, kind: &str) -> Option<Vec<(String, FieldType)>> {
-        self.kinds
-            .iter()
-            .find(|(n, _)| n == kind)
-            .map(|(_, p)| p.clone())
+        self.kinds.iter().find(|(n, _)| n == kind).map(|(_, p)| p.clone())
     }
     fn kind_names(&self) -> Vec<String> {
         self.kinds.iter().map(|(n, _)| n.clone()).collect()
@@ -170,10 +138,7 @@ impl Catalog for StaticCatalog {
         self.categories.clone()
     }
     fn segment_expr(&self, name: &str) -> Option<String> {
-        self.segments
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, e)| e.clone())
+        self.segments.iter().find(|(n, _)| n == name).map(|(_, e)| e.clone())
     }
     fn segment_names(&self) -> Vec<String> {
         self.segments.iter().map(|(n, _)| n.clone()).collect()

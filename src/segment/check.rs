@@ -27,10 +27,7 @@ pub const SOURCES: [&str; 6] = ["direct", "referral", "search", "paid", "email",
 /// Names every event has besides its kind's parameters (usable in filters).
 pub fn event_fields() -> Vec<(String, FieldType)> {
     vec![
-        (
-            "source".into(),
-            FieldType::Enum(SOURCES.iter().map(|s| s.to_string()).collect()),
-        ),
+        ("source".into(), FieldType::Enum(SOURCES.iter().map(|s| s.to_string()).collect())),
         ("utm_source".into(), FieldType::Text),
         ("utm_medium".into(), FieldType::Text),
         ("utm_campaign".into(), FieldType::Text),
@@ -80,12 +77,7 @@ pub fn check(e: &Expr, src: &str, cat: &dyn Catalog) -> Result<Vec<Warning>, Par
 
 /// As [`check`], for the expression about to be saved as segment `name`:
 /// a reference back to `name` through other segments is a cycle.
-pub fn check_segment(
-    name: &str,
-    e: &Expr,
-    src: &str,
-    cat: &dyn Catalog,
-) -> Result<Vec<Warning>, ParseError> {
+pub fn check_segment(name: &str, e: &Expr, src: &str, cat: &dyn Catalog) -> Result<Vec<Warning>, ParseError> {
     check_inner(Some(name), e, src, cat)
 }
 
@@ -96,17 +88,8 @@ pub fn parse_checked(src: &str, cat: &dyn Catalog) -> Result<(Expr, Vec<Warning>
     Ok((e, w))
 }
 
-fn check_inner(
-    root: Option<&str>,
-    e: &Expr,
-    src: &str,
-    cat: &dyn Catalog,
-) -> Result<Vec<Warning>, ParseError> {
-    let mut c = Checker {
-        src,
-        cat,
-        warnings: Vec::new(),
-    };
+fn check_inner(root: Option<&str>, e: &Expr, src: &str, cat: &dyn Catalog) -> Result<Vec<Warning>, ParseError> {
+    let mut c = Checker { src, cat, warnings: Vec::new() };
     c.expr(e)?;
     c.cycles(root, e)?;
     Ok(c.warnings)
@@ -171,21 +154,13 @@ impl Checker<'_> {
             Predicate::Category(n) => {
                 if !self.cat.has_category(&n.text) {
                     let s = suggest(&n.text, &self.cat.category_names());
-                    self.warn(
-                        n.span,
-                        format!("category `{}` does not exist yet", n.text),
-                        s,
-                    );
+                    self.warn(n.span, format!("category `{}` does not exist yet", n.text), s);
                 }
             }
             Predicate::Segment(n) => {
                 if self.cat.segment_expr(&n.text).is_none() {
                     let s = suggest(&n.text, &self.cat.segment_names());
-                    self.warn(
-                        n.span,
-                        format!("segment `{}` does not exist yet", n.text),
-                        s,
-                    );
+                    self.warn(n.span, format!("segment `{}` does not exist yet", n.text), s);
                 }
             }
             Predicate::Cond(c) => {
@@ -197,12 +172,7 @@ impl Checker<'_> {
                 };
                 self.cond(c, &ty)?;
             }
-            Predicate::Near {
-                place,
-                radius,
-                span,
-                ..
-            } => {
+            Predicate::Near { place, radius, span, .. } => {
                 match place {
                     Place::City(n) => {
                         if !self.cat.has_place(&n.text) {
@@ -222,10 +192,7 @@ impl Checker<'_> {
                     }
                 }
                 if radius.units() <= 0 {
-                    return Err(self.err(
-                        *span,
-                        format!("the distance must be positive, found {radius}"),
-                    ));
+                    return Err(self.err(*span, format!("the distance must be positive, found {radius}")));
                 }
             }
             Predicate::Agg(a) => self.agg(a)?,
@@ -241,41 +208,26 @@ impl Checker<'_> {
                 .with_suggestion(suggest(&kind.text, &self.cat.kind_names())));
         };
         let func = a.func.as_str();
-        let numeric: Vec<&String> = params
-            .iter()
-            .filter(|(_, t)| *t == FieldType::Number)
-            .map(|(n, _)| n)
-            .collect();
+        let numeric: Vec<&String> = params.iter().filter(|(_, t)| *t == FieldType::Number).map(|(n, _)| n).collect();
         match (&a.param, a.func.needs_param()) {
             (None, true) => {
                 let msg = format!("`{func}` needs a numeric parameter of `{}`", kind.text);
-                let s = numeric
-                    .first()
-                    .map(|p| format!("{func}({}.{p})", kind.text));
+                let s = numeric.first().map(|p| format!("{func}({}.{p})", kind.text));
                 return Err(self.err(kind.span, msg).with_suggestion(s));
             }
             (Some(p), false) => {
-                let msg = format!(
-                    "`{func}` takes no parameter (filter with `{func}({} where …)`)",
-                    kind.text
-                );
+                let msg = format!("`{func}` takes no parameter (filter with `{func}({} where …)`)", kind.text);
                 return Err(self.err(p.span, msg));
             }
             (Some(p), true) => match params.iter().find(|(n, _)| *n == p.text) {
                 None => {
                     let names: Vec<String> = params.iter().map(|(n, _)| n.clone()).collect();
                     let msg = format!("event `{}` has no parameter `{}`", kind.text, p.text);
-                    return Err(self
-                        .err(p.span, msg)
-                        .with_suggestion(suggest(&p.text, &names)));
+                    return Err(self.err(p.span, msg).with_suggestion(suggest(&p.text, &names)));
                 }
                 Some((_, t)) if *t != FieldType::Number => {
-                    let msg = format!(
-                        "`{func}` needs a numeric parameter; `{}.{}` is {}",
-                        kind.text,
-                        p.text,
-                        type_name(t)
-                    );
+                    let msg =
+                        format!("`{func}` needs a numeric parameter; `{}.{}` is {}", kind.text, p.text, type_name(t));
                     let s = numeric.first().map(|n| n.to_string());
                     return Err(self.err(p.span, msg).with_suggestion(s));
                 }
@@ -291,16 +243,9 @@ impl Checker<'_> {
         self.value(&a.value, &FieldType::Number, &format!("{func}(…)"))
     }
 
-    fn filter(
-        &mut self,
-        f: &Filter,
-        kind: &str,
-        known: &[(String, FieldType)],
-    ) -> Result<(), ParseError> {
+    fn filter(&mut self, f: &Filter, kind: &str, known: &[(String, FieldType)]) -> Result<(), ParseError> {
         match f {
-            BoolExpr::Or(xs) | BoolExpr::And(xs) => {
-                xs.iter().try_for_each(|x| self.filter(x, kind, known))
-            }
+            BoolExpr::Or(xs) | BoolExpr::And(xs) => xs.iter().try_for_each(|x| self.filter(x, kind, known)),
             BoolExpr::Not(x) => self.filter(x, kind, known),
             BoolExpr::Pred(c) => {
                 let n = c.field();
@@ -309,9 +254,7 @@ impl Checker<'_> {
                     None => {
                         let names: Vec<String> = known.iter().map(|(k, _)| k.clone()).collect();
                         let msg = format!("event `{kind}` has no parameter `{}`", n.text);
-                        Err(self
-                            .err(n.span, msg)
-                            .with_suggestion(suggest(&n.text, &names)))
+                        Err(self.err(n.span, msg).with_suggestion(suggest(&n.text, &names)))
                     }
                 }
             }
@@ -323,44 +266,28 @@ impl Checker<'_> {
         let name = f.text.as_str();
         match (c, ty) {
             (Cond::IsSet { .. }, _) => Ok(()),
-            (Cond::Cmp { .. } | Cond::In { .. }, FieldType::Set(_)) => Err(self.err(
-                f.span,
-                format!("`{name}` is a set: use `{name} contains …`"),
-            )),
+            (Cond::Cmp { .. } | Cond::In { .. }, FieldType::Set(_)) => {
+                Err(self.err(f.span, format!("`{name}` is a set: use `{name} contains …`")))
+            }
             (Cond::Cmp { op, value, .. }, FieldType::Bool | FieldType::Enum(_))
                 if !matches!(op, CmpOp::Eq | CmpOp::Ne) =>
             {
-                let msg = format!(
-                    "`{}` does not apply to `{name}`, which is {}",
-                    op.as_str(),
-                    type_name(ty)
-                );
+                let msg = format!("`{}` does not apply to `{name}`, which is {}", op.as_str(), type_name(ty));
                 Err(self.err(value.span, msg))
             }
             (Cond::Cmp { value, .. }, _) => self.value(value, ty, name),
             (Cond::In { values, .. }, _) => values.iter().try_for_each(|v| self.value(v, ty, name)),
-            (
-                Cond::Between { lo, .. },
-                FieldType::Bool | FieldType::Enum(_) | FieldType::Set(_),
-            ) => {
-                let msg = format!(
-                    "`between` does not apply to `{name}`, which is {}",
-                    type_name(ty)
-                );
+            (Cond::Between { lo, .. }, FieldType::Bool | FieldType::Enum(_) | FieldType::Set(_)) => {
+                let msg = format!("`between` does not apply to `{name}`, which is {}", type_name(ty));
                 Err(self.err(lo.span, msg))
             }
             (Cond::Between { lo, hi, .. }, _) => {
                 self.value(lo, ty, name)?;
                 self.value(hi, ty, name)
             }
-            (Cond::Contains { value, .. }, FieldType::Text | FieldType::Set(_)) => {
-                self.value(value, ty, name)
-            }
+            (Cond::Contains { value, .. }, FieldType::Text | FieldType::Set(_)) => self.value(value, ty, name),
             (Cond::Contains { value, .. }, _) => {
-                let msg = format!(
-                    "`contains` applies to text and set fields; `{name}` is {}",
-                    type_name(ty)
-                );
+                let msg = format!("`contains` applies to text and set fields; `{name}` is {}", type_name(ty));
                 Err(self.err(value.span, msg))
             }
         }
@@ -391,9 +318,7 @@ impl Checker<'_> {
         let s = match (ty, v) {
             (FieldType::Text, Value::Ident(s)) => Some(format!("\"{s}\"")),
             (FieldType::Text, Value::Number(d)) => Some(format!("\"{d}\"")),
-            (FieldType::Number, Value::Str(s)) => {
-                crate::model::Decimal::parse(s).ok().map(|d| d.to_string())
-            }
+            (FieldType::Number, Value::Str(s)) => crate::model::Decimal::parse(s).ok().map(|d| d.to_string()),
             _ => None,
         };
         Err(self.err(lit.span, msg).with_suggestion(s))

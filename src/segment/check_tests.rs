@@ -6,10 +6,7 @@ use super::*;
 
 fn catalog() -> StaticCatalog {
     StaticCatalog::builtin()
-        .with_field(
-            "interests",
-            FieldType::Set(vec!["yoga".into(), "running".into()]),
-        )
+        .with_field("interests", FieldType::Set(vec!["yoga".into(), "running".into()]))
         .with_tags(&["vip", "churned"])
         .with_categories(&["shoes"])
         .with_segment("big_spenders", "sum(purchase.amount) >= 500")
@@ -26,9 +23,7 @@ fn fails(src: &str) -> ParseError {
 }
 
 fn passes(src: &str) -> Vec<Warning> {
-    parse_checked(src, &catalog())
-        .unwrap_or_else(|e| panic!("{src}: {e}"))
-        .1
+    parse_checked(src, &catalog()).unwrap_or_else(|e| panic!("{src}: {e}")).1
 }
 
 #[test]
@@ -64,10 +59,7 @@ fn at(e: &ParseError) -> (usize, Option<&str>) {
 fn unknown_names_are_errors_with_suggestions() {
     let e = fails("citty = \"Milano\"");
     assert_eq!(at(&e), (1, Some("city")));
-    assert_eq!(
-        e.to_string(),
-        "column 1: unknown field `citty`, did you mean `city`?"
-    );
+    assert_eq!(e.to_string(), "column 1: unknown field `citty`, did you mean `city`?");
 
     let e = fails("count(purchse) > 1");
     assert_eq!(at(&e), (7, Some("purchase")));
@@ -145,26 +137,17 @@ fn aggregate_parameters() {
 #[test]
 fn missing_tags_categories_segments_are_warnings() {
     let w = passes("tag:vipp or category:shoe or segment:big_spender");
-    let got: Vec<(usize, &str, Option<&str>)> = w
-        .iter()
-        .map(|w| (w.column, w.message.as_str(), w.suggestion.as_deref()))
-        .collect();
+    let got: Vec<(usize, &str, Option<&str>)> =
+        w.iter().map(|w| (w.column, w.message.as_str(), w.suggestion.as_deref())).collect();
     assert_eq!(
         got,
         vec![
             (5, "tag `vipp` does not exist yet", Some("vip")),
             (22, "category `shoe` does not exist yet", Some("shoes")),
-            (
-                38,
-                "segment `big_spender` does not exist yet",
-                Some("big_spenders")
-            ),
+            (38, "segment `big_spender` does not exist yet", Some("big_spenders")),
         ]
     );
-    assert_eq!(
-        w[0].to_string(),
-        "column 5: tag `vipp` does not exist yet, did you mean `vip`?"
-    );
+    assert_eq!(w[0].to_string(), "column 5: tag `vipp` does not exist yet, did you mean `vip`?");
 }
 
 #[test]
@@ -181,10 +164,7 @@ fn segment_cycles_are_errors() {
     assert_eq!(e.message, "segment cycle: a → b → c → a");
 
     // saving `x` whose body reaches `x` again
-    let cat2 = cat
-        .clone()
-        .with_segment("x", "segment:y")
-        .with_segment("y", "segment:x");
+    let cat2 = cat.clone().with_segment("x", "segment:y").with_segment("y", "segment:x");
     let src = "segment:y";
     let e = check_segment("x", &parse(src).unwrap(), src, &cat2).unwrap_err();
     assert_eq!(e.message, "segment cycle: x → y → x");
@@ -192,11 +172,7 @@ fn segment_cycles_are_errors() {
     assert_eq!(e.message, "segment cycle: x → x");
 
     // shared references and broken saved segments are not cycles
-    for src in [
-        "segment:d and segment:d",
-        "segment:broken",
-        "segment:big_spenders",
-    ] {
+    for src in ["segment:d and segment:d", "segment:broken", "segment:big_spenders"] {
         assert!(check(&parse(src).unwrap(), src, &cat).is_ok(), "{src}");
     }
     assert!(check_segment("new", &parse("segment:d").unwrap(), "segment:d", &cat).is_ok());

@@ -33,12 +33,7 @@ pub fn column_of(src: &str, pos: usize) -> usize {
 
 impl ParseError {
     pub fn new(src: &str, pos: usize, message: impl Into<String>) -> ParseError {
-        ParseError {
-            pos,
-            column: column_of(src, pos),
-            message: message.into(),
-            suggestion: None,
-        }
+        ParseError { pos, column: column_of(src, pos), message: message.into(), suggestion: None }
     }
     pub fn with_suggestion(mut self, s: Option<String>) -> ParseError {
         self.suggestion = s;
@@ -48,21 +43,11 @@ impl ParseError {
 
 impl Warning {
     pub fn new(src: &str, pos: usize, message: impl Into<String>) -> Warning {
-        Warning {
-            pos,
-            column: column_of(src, pos),
-            message: message.into(),
-            suggestion: None,
-        }
+        Warning { pos, column: column_of(src, pos), message: message.into(), suggestion: None }
     }
 }
 
-fn show(
-    f: &mut fmt::Formatter<'_>,
-    column: usize,
-    message: &str,
-    suggestion: &Option<String>,
-) -> fmt::Result {
+fn show(f: &mut fmt::Formatter<'_>, column: usize, message: &str, suggestion: &Option<String>) -> fmt::Result {
     write!(f, "column {column}: {message}")?;
     if let Some(s) = suggestion {
         write!(f, ", did you mean `{s}`?")?;

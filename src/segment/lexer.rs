@@ -38,9 +38,7 @@ impl Tok {
     }
 }
 
-const SYMS: [&str; 14] = [
-    "!=", "<=", ">=", "(", ")", "[", "]", ",", ".", ":", "=", "<", ">", "!",
-];
+const SYMS: [&str; 14] = ["!=", "<=", ">=", "(", ")", "[", "]", ",", ".", ":", "=", "<", ">", "!"];
 
 /// Splits `src` into tokens, ending with `Eof` (whose span is `src.len()`).
 pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
@@ -63,19 +61,16 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
             let (s, end) = lex_string(src, start)?;
             i = end;
             Tok::Str(s)
-        } else if c.is_ascii_digit() || (c == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
-        {
+        } else if c.is_ascii_digit() || (c == b'-' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
             let (t, end) = lex_number_or_date(src, start)?;
             i = end;
             t
         } else if let Some(s) = SYMS.iter().find(|s| src[i..].starts_with(**s)) {
             if *s == "!" {
-                return Err(ParseError::new(src, start, "unexpected `!`")
-                    .with_suggestion(Some("!=".into())));
+                return Err(ParseError::new(src, start, "unexpected `!`").with_suggestion(Some("!=".into())));
             }
             if src[i..].starts_with("==") {
-                return Err(ParseError::new(src, start, "unexpected `==`")
-                    .with_suggestion(Some("=".into())));
+                return Err(ParseError::new(src, start, "unexpected `==`").with_suggestion(Some("=".into())));
             }
             i += s.len();
             Tok::Sym(s)
@@ -90,15 +85,9 @@ pub fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
             };
             return Err(ParseError::new(src, start, msg));
         };
-        out.push(Token {
-            tok,
-            span: Span::new(start, i),
-        });
+        out.push(Token { tok, span: Span::new(start, i) });
     }
-    out.push(Token {
-        tok: Tok::Eof,
-        span: Span::new(src.len(), src.len()),
-    });
+    out.push(Token { tok: Tok::Eof, span: Span::new(src.len(), src.len()) });
     Ok(out)
 }
 
@@ -115,10 +104,7 @@ fn lex_string(src: &str, start: usize) -> Result<(String, usize), ParseError> {
                     return Err(ParseError::new(
                         src,
                         start + 1 + k2 - 1,
-                        format!(
-                            "unknown escape `\\{}` in string (only \\\" and \\\\)",
-                            e.escape_debug()
-                        ),
+                        format!("unknown escape `\\{}` in string (only \\\" and \\\\)", e.escape_debug()),
                     ));
                 }
                 None => break,
@@ -126,11 +112,7 @@ fn lex_string(src: &str, start: usize) -> Result<(String, usize), ParseError> {
             c => s.push(c),
         }
     }
-    Err(ParseError::new(
-        src,
-        start,
-        "unterminated string (missing closing `\"`)",
-    ))
+    Err(ParseError::new(src, start, "unterminated string (missing closing `\"`)"))
 }
 
 fn digits(b: &[u8], mut i: usize) -> usize {
@@ -162,20 +144,14 @@ fn lex_number_or_date(src: &str, start: usize) -> Result<(Tok, usize), ParseErro
                 Err(_) => Err(ParseError::new(
                     src,
                     start,
-                    format!(
-                        "invalid timestamp `{text}` (expected RFC 3339, e.g. 2024-05-01T10:00:00Z)"
-                    ),
+                    format!("invalid timestamp `{text}` (expected RFC 3339, e.g. 2024-05-01T10:00:00Z)"),
                 )),
             };
         }
         let text = &src[start..end];
         return match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             Ok(d) => Ok((Tok::Date(d), end)),
-            Err(_) => Err(ParseError::new(
-                src,
-                start,
-                format!("invalid date `{text}`"),
-            )),
+            Err(_) => Err(ParseError::new(src, start, format!("invalid date `{text}`"))),
         };
     }
     let mut end = digits(b, if b[start] == b'-' { start + 1 } else { start });
@@ -209,19 +185,10 @@ mod tests {
             ]
         );
         assert!(matches!(toks("2024-02-29")[0], Tok::Date(_)));
-        assert!(matches!(
-            toks("2024-02-29T10:00:00+02:00")[0],
-            Tok::DateTime(_)
-        ));
+        assert!(matches!(toks("2024-02-29T10:00:00+02:00")[0], Tok::DateTime(_)));
         assert_eq!(toks(r#""a\"b\\c""#)[0], Tok::Str("a\"b\\c".into()));
-        assert_eq!(
-            toks("-1.5")[0],
-            Tok::Number(Decimal::parse("-1.5").unwrap())
-        );
-        assert_eq!(
-            toks("x100-accessories")[0],
-            Tok::Ident("x100-accessories".into())
-        );
+        assert_eq!(toks("-1.5")[0], Tok::Number(Decimal::parse("-1.5").unwrap()));
+        assert_eq!(toks("x100-accessories")[0], Tok::Ident("x100-accessories".into()));
     }
 
     #[test]

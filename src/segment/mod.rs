@@ -10,13 +10,12 @@ pub mod printer;
 pub mod suggest;
 
 pub use ast::{
-    Agg, AggFunc, BoolExpr, CmpOp, Cond, DateLit, DistUnit, DurUnit, Expr, Filter, Lit, Name,
-    Place, Predicate, Span, Value, Window, is_ident, normalize,
+    Agg, AggFunc, BoolExpr, CmpOp, Cond, DateLit, DistUnit, DurUnit, Expr, Filter, Lit, Name, Place, Predicate, Span,
+    Value, Window, is_ident, normalize,
 };
 pub use catalog::StaticCatalog;
 pub use check::{
-    Catalog, FieldType, MAX_SEGMENT_DEPTH, SOURCES, check, check_segment, event_fields,
-    parse_checked, segment_refs,
+    Catalog, FieldType, MAX_SEGMENT_DEPTH, SOURCES, check, check_segment, event_fields, parse_checked, segment_refs,
 };
 pub use error::{ParseError, Warning};
 pub use parser::{MAX_DEPTH, parse};

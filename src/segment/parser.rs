@@ -12,12 +12,7 @@ pub const MAX_DEPTH: usize = 200;
 /// normalised (nested `and`/`or` flattened) and carries byte spans.
 pub fn parse(src: &str) -> Result<Expr, ParseError> {
     let toks = lex(src)?;
-    let mut p = Parser {
-        src,
-        toks,
-        i: 0,
-        depth: 0,
-    };
+    let mut p = Parser { src, toks, i: 0, depth: 0 };
     let e = p.or(Parser::predicate)?;
     if !p.at_end() {
         return Err(p.unexpected_after_expr("end of input"));
@@ -96,11 +91,7 @@ impl<'a> Parser<'a> {
         ParseError::new(self.src, self.span().start, msg)
     }
     fn expected_after_prev(&self, what: &str) -> ParseError {
-        let prev = if self.i == 0 {
-            ""
-        } else {
-            self.text(self.prev_span())
-        };
+        let prev = if self.i == 0 { "" } else { self.text(self.prev_span()) };
         self.expected(what, prev)
     }
     /// The current identifier, if it is close to one of `words`.
@@ -112,8 +103,7 @@ impl<'a> Parser<'a> {
     }
     fn unexpected_after_expr(&self, closer: &str) -> ParseError {
         let msg = format!("expected `and`, `or` or {closer}, found {}", self.found());
-        ParseError::new(self.src, self.span().start, msg)
-            .with_suggestion(self.suggest_kw(&["and", "or"]))
+        ParseError::new(self.src, self.span().start, msg).with_suggestion(self.suggest_kw(&["and", "or"]))
     }
 
     // ---- boolean structure, shared by expressions and filters ----
@@ -129,11 +119,7 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Ok(if xs.len() == 1 {
-            xs.pop().expect("one")
-        } else {
-            BoolExpr::Or(xs)
-        })
+        Ok(if xs.len() == 1 { xs.pop().expect("one") } else { BoolExpr::Or(xs) })
     }
 
     fn and<P>(&mut self, leaf: Leaf<'a, P>) -> Result<BoolExpr<P>, ParseError> {
@@ -147,11 +133,7 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Ok(if xs.len() == 1 {
-            xs.pop().expect("one")
-        } else {
-            BoolExpr::And(xs)
-        })
+        Ok(if xs.len() == 1 { xs.pop().expect("one") } else { BoolExpr::And(xs) })
     }
 
     fn unary<P>(&mut self, leaf: Leaf<'a, P>) -> Result<BoolExpr<P>, ParseError> {
@@ -207,10 +189,7 @@ impl<'a> Parser<'a> {
                 if let Some(func) = AggFunc::from_name(&w) {
                     return self.agg(func).map(Predicate::Agg);
                 }
-                let mut known: Vec<String> = AggFunc::ALL
-                    .iter()
-                    .map(|f| f.as_str().to_string())
-                    .collect();
+                let mut known: Vec<String> = AggFunc::ALL.iter().map(|f| f.as_str().to_string()).collect();
                 known.push("near".into());
                 return Err(ParseError::new(
                     self.src,
@@ -227,10 +206,7 @@ impl<'a> Parser<'a> {
                     self.span().start,
                     format!("unknown prefix `{w}:` (expected tag:, category: or segment:)"),
                 )
-                .with_suggestion(suggest(
-                    &w,
-                    &["tag".to_string(), "category".into(), "segment".into()],
-                )));
+                .with_suggestion(suggest(&w, &["tag".to_string(), "category".into(), "segment".into()])));
             }
         }
         if matches!(self.peek(), Tok::Ident(_) | Tok::Str(_)) {
@@ -252,10 +228,7 @@ impl<'a> Parser<'a> {
     /// NAME: identifier or quoted string.
     fn name(&mut self, after: &str) -> Result<Name, ParseError> {
         match self.peek().clone() {
-            Tok::Ident(s) | Tok::Str(s) => Ok(Name {
-                text: s,
-                span: self.bump().span,
-            }),
+            Tok::Ident(s) | Tok::Str(s) => Ok(Name { text: s, span: self.bump().span }),
             _ => Err(self.expected("a name", after)),
         }
     }
@@ -302,9 +275,7 @@ impl<'a> Parser<'a> {
         if self.eat_kw("between") {
             let lo = self.value()?;
             if !self.eat_kw("and") {
-                return Err(self
-                    .expected_after_prev("`and`")
-                    .with_suggestion(self.suggest_kw(&["and"])));
+                return Err(self.expected_after_prev("`and`").with_suggestion(self.suggest_kw(&["and"])));
             }
             let hi = self.value()?;
             return Ok(Cond::Between { field, lo, hi });
@@ -316,14 +287,8 @@ impl<'a> Parser<'a> {
         if self.eat_kw("is") {
             let negated = self.eat_kw("not");
             if !self.eat_kw("set") {
-                let what = if negated {
-                    "`set`"
-                } else {
-                    "`set` or `not set`"
-                };
-                return Err(self
-                    .expected_after_prev(what)
-                    .with_suggestion(self.suggest_kw(&["set", "not"])));
+                let what = if negated { "`set`" } else { "`set` or `not set`" };
+                return Err(self.expected_after_prev(what).with_suggestion(self.suggest_kw(&["set", "not"])));
             }
             return Ok(Cond::IsSet { field, negated });
         }
@@ -342,10 +307,7 @@ impl<'a> Parser<'a> {
             Tok::Ident(w) => Value::Ident(w),
             _ => return Err(self.expected_after_prev(VALUE_HELP)),
         };
-        Ok(Lit {
-            value,
-            span: self.bump().span,
-        })
+        Ok(Lit { value, span: self.bump().span })
     }
 
     fn number(&mut self, what: &str) -> Result<crate::model::Decimal, ParseError> {
@@ -363,10 +325,7 @@ impl<'a> Parser<'a> {
         let start = self.bump().span; // near
         self.bump(); // (
         let place = match self.peek().clone() {
-            Tok::Str(s) => Place::City(Name {
-                text: s,
-                span: self.bump().span,
-            }),
+            Tok::Str(s) => Place::City(Name { text: s, span: self.bump().span }),
             Tok::Number(lat) => {
                 self.bump();
                 if !self.eat_sym(",") {
@@ -381,9 +340,7 @@ impl<'a> Parser<'a> {
             return Err(self.expected_after_prev("`)`"));
         }
         if !self.eat_kw("within") {
-            return Err(self
-                .expected_after_prev("`within`")
-                .with_suggestion(self.suggest_kw(&["within"])));
+            return Err(self.expected_after_prev("`within`").with_suggestion(self.suggest_kw(&["within"])));
         }
         let radius = self.number("a distance (e.g. 20km)")?;
         let unit = match self.peek() {
@@ -391,18 +348,11 @@ impl<'a> Parser<'a> {
             Tok::Ident(u) if u.eq_ignore_ascii_case("mi") => DistUnit::Mi,
             _ => {
                 let s = self.suggest_kw(&["km", "mi"]);
-                return Err(self
-                    .expected_after_prev("a distance unit (`km` or `mi`)")
-                    .with_suggestion(s));
+                return Err(self.expected_after_prev("a distance unit (`km` or `mi`)").with_suggestion(s));
             }
         };
         let span = start.to(self.bump().span);
-        Ok(Predicate::Near {
-            span,
-            place,
-            radius,
-            unit,
-        })
+        Ok(Predicate::Near { span, place, radius, unit })
     }
 
     fn agg(&mut self, func: AggFunc) -> Result<Agg, ParseError> {
@@ -410,31 +360,12 @@ impl<'a> Parser<'a> {
         self.bump(); // (
         let kind = self
             .name(&format!("{}(", func.as_str()))
-            .map_err(|e| ParseError {
-                message: e.message.replace("a name", "an event kind"),
-                ..e
-            })?;
-        let param = if self.eat_sym(".") {
-            Some(self.name(&format!("{}.", kind.text))?)
-        } else {
-            None
-        };
-        let filter = if self.eat_kw("where") {
-            Some(Box::new(self.or(Parser::filter_leaf)?))
-        } else {
-            None
-        };
-        let window = if self.eat_sym(",") {
-            Some(self.window()?)
-        } else {
-            None
-        };
+            .map_err(|e| ParseError { message: e.message.replace("a name", "an event kind"), ..e })?;
+        let param = if self.eat_sym(".") { Some(self.name(&format!("{}.", kind.text))?) } else { None };
+        let filter = if self.eat_kw("where") { Some(Box::new(self.or(Parser::filter_leaf)?)) } else { None };
+        let window = if self.eat_sym(",") { Some(self.window()?) } else { None };
         if !self.eat_sym(")") {
-            let what = match (
-                param.is_some() || filter.is_some(),
-                filter.is_some(),
-                window.is_some(),
-            ) {
+            let what = match (param.is_some() || filter.is_some(), filter.is_some(), window.is_some()) {
                 (_, _, true) => "`)`",
                 (_, true, false) => "`and`, `or`, `,` or `)`",
                 _ => "`.`, `where`, `,` or `)`",
@@ -443,22 +374,11 @@ impl<'a> Parser<'a> {
             return Err(self.expected_after_prev(what).with_suggestion(s));
         }
         let Some(op) = self.cmp_op() else {
-            return Err(self.expected(
-                "a comparison (=, !=, <, <=, >, >=)",
-                &format!("{}(…)", func.as_str()),
-            ));
+            return Err(self.expected("a comparison (=, !=, <, <=, >, >=)", &format!("{}(…)", func.as_str())));
         };
         self.bump();
         let value = self.value()?;
-        Ok(Agg {
-            func,
-            kind,
-            param,
-            filter,
-            window,
-            op,
-            value,
-        })
+        Ok(Agg { func, kind, param, filter, window, op, value })
     }
 
     fn date(&mut self) -> Result<DateLit, ParseError> {
@@ -478,13 +398,9 @@ impl<'a> Parser<'a> {
             let n = n
                 .as_int()
                 .and_then(|i| u32::try_from(i).ok())
-                .ok_or_else(|| {
-                    ParseError::new(self.src, at, "a duration must be a whole number of units")
-                })?;
+                .ok_or_else(|| ParseError::new(self.src, at, "a duration must be a whole number of units"))?;
             let unit = match self.peek() {
-                Tok::Ident(u) => DurUnit::ALL
-                    .into_iter()
-                    .find(|x| x.as_str().eq_ignore_ascii_case(u)),
+                Tok::Ident(u) => DurUnit::ALL.into_iter().find(|x| x.as_str().eq_ignore_ascii_case(u)),
                 _ => None,
             };
             let Some(unit) = unit else {
@@ -518,9 +434,7 @@ impl<'a> Parser<'a> {
         }
         let s = self.suggest_kw(&["last", "since", "between"]);
         Err(self
-            .expected_after_prev(
-                "a window (last N(h|d|w|mo|y), since DATE or between DATE and DATE)",
-            )
+            .expected_after_prev("a window (last N(h|d|w|mo|y), since DATE or between DATE and DATE)")
             .with_suggestion(s))
     }
 }

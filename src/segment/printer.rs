@@ -26,12 +26,7 @@ fn bool_expr<P>(out: &mut String, e: &BoolExpr<P>, leaf: &dyn Fn(&mut String, &P
         BoolExpr::Pred(p) => leaf(out, p),
         BoolExpr::Not(x) => {
             out.push_str("not ");
-            child(
-                out,
-                x,
-                matches!(**x, BoolExpr::And(_) | BoolExpr::Or(_)),
-                leaf,
-            );
+            child(out, x, matches!(**x, BoolExpr::And(_) | BoolExpr::Or(_)), leaf);
         }
         BoolExpr::And(xs) => {
             for (k, x) in xs.iter().enumerate() {
@@ -77,12 +72,7 @@ fn predicate(out: &mut String, p: &Predicate) {
             name(out, &n.text);
         }
         Predicate::Cond(c) => cond(out, c),
-        Predicate::Near {
-            place,
-            radius,
-            unit,
-            ..
-        } => {
+        Predicate::Near { place, radius, unit, .. } => {
             out.push_str("near(");
             match place {
                 Place::City(n) => string(out, &n.text),

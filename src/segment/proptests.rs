@@ -35,10 +35,7 @@ fn name() -> impl Strategy<Value = Name> {
 }
 
 fn field() -> impl Strategy<Value = Name> {
-    prop_oneof![
-        prop::collection::vec(name_text(), 1..4).prop_map(|v| Name::new(v.join("."))),
-        name(),
-    ]
+    prop_oneof![prop::collection::vec(name_text(), 1..4).prop_map(|v| Name::new(v.join("."))), name(),]
 }
 
 fn decimal() -> impl Strategy<Value = Decimal> {
@@ -50,30 +47,15 @@ fn decimal() -> impl Strategy<Value = Decimal> {
 }
 
 fn date() -> impl Strategy<Value = NaiveDate> {
-    let lo = NaiveDate::from_ymd_opt(1000, 1, 1)
-        .unwrap()
-        .num_days_from_ce();
-    let hi = NaiveDate::from_ymd_opt(9999, 12, 31)
-        .unwrap()
-        .num_days_from_ce();
+    let lo = NaiveDate::from_ymd_opt(1000, 1, 1).unwrap().num_days_from_ce();
+    let hi = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap().num_days_from_ce();
     (lo..=hi).prop_map(|d| NaiveDate::from_num_days_from_ce_opt(d).unwrap())
 }
 
 fn datetime() -> impl Strategy<Value = DateTime<Utc>> {
-    let lo = NaiveDate::from_ymd_opt(1000, 1, 1)
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        .and_utc();
-    let hi = NaiveDate::from_ymd_opt(9999, 12, 31)
-        .unwrap()
-        .and_hms_opt(23, 59, 59)
-        .unwrap()
-        .and_utc();
-    (
-        lo.timestamp()..=hi.timestamp(),
-        prop_oneof![Just(0u32), 0u32..1_000_000_000],
-    )
+    let lo = NaiveDate::from_ymd_opt(1000, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let hi = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap().and_hms_opt(23, 59, 59).unwrap().and_utc();
+    (lo.timestamp()..=hi.timestamp(), prop_oneof![Just(0u32), 0u32..1_000_000_000])
         .prop_map(|(s, n)| DateTime::from_timestamp(s, n).unwrap())
 }
 
@@ -104,8 +86,7 @@ fn op() -> impl Strategy<Value = CmpOp> {
 fn cond() -> impl Strategy<Value = Cond> {
     prop_oneof![
         (field(), op(), lit()).prop_map(|(field, op, value)| Cond::Cmp { field, op, value }),
-        (field(), prop::collection::vec(lit(), 1..4))
-            .prop_map(|(field, values)| Cond::In { field, values }),
+        (field(), prop::collection::vec(lit(), 1..4)).prop_map(|(field, values)| Cond::In { field, values }),
         (field(), lit(), lit()).prop_map(|(field, lo, hi)| Cond::Between { field, lo, hi }),
         (field(), lit()).prop_map(|(field, value)| Cond::Contains { field, value }),
         (field(), any::<bool>()).prop_map(|(field, negated)| Cond::IsSet { field, negated }),
@@ -116,27 +97,22 @@ fn tree<P: Clone + std::fmt::Debug + 'static>(
     leaf: impl Strategy<Value = P> + 'static,
     depth: u32,
 ) -> impl Strategy<Value = BoolExpr<P>> {
-    leaf.prop_map(BoolExpr::Pred)
-        .prop_recursive(depth, 24, 4, |inner| {
-            prop_oneof![
-                inner.clone().prop_map(|e| BoolExpr::Not(Box::new(e))),
-                prop::collection::vec(inner.clone(), 1..4).prop_map(BoolExpr::And),
-                prop::collection::vec(inner, 1..4).prop_map(BoolExpr::Or),
-            ]
-        })
+    leaf.prop_map(BoolExpr::Pred).prop_recursive(depth, 24, 4, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|e| BoolExpr::Not(Box::new(e))),
+            prop::collection::vec(inner.clone(), 1..4).prop_map(BoolExpr::And),
+            prop::collection::vec(inner, 1..4).prop_map(BoolExpr::Or),
+        ]
+    })
 }
 
 fn date_lit() -> impl Strategy<Value = DateLit> {
-    prop_oneof![
-        date().prop_map(DateLit::Date),
-        datetime().prop_map(DateLit::DateTime)
-    ]
+    prop_oneof![date().prop_map(DateLit::Date), datetime().prop_map(DateLit::DateTime)]
 }
 
 fn window() -> impl Strategy<Value = Window> {
     prop_oneof![
-        (any::<u32>(), prop::sample::select(DurUnit::ALL.to_vec()))
-            .prop_map(|(n, unit)| Window::Last { n, unit }),
+        (any::<u32>(), prop::sample::select(DurUnit::ALL.to_vec())).prop_map(|(n, unit)| Window::Last { n, unit }),
         date_lit().prop_map(Window::Since),
         (date_lit(), date_lit()).prop_map(|(a, b)| Window::Between(a, b)),
     ]
@@ -282,11 +258,7 @@ fn round_trip(t: BoolExpr<Predicate>) -> Result<(), TestCaseError> {
     prop_assert_eq!(print(&back), canonical.clone());
     prop_assert_eq!(parse(&canonical).unwrap(), n);
     // the checker never panics either, whatever the names and values
-    let _ = check(
-        &back,
-        &text,
-        &StaticCatalog::builtin().with_places(&["Milano"]),
-    );
+    let _ = check(&back, &text, &StaticCatalog::builtin().with_places(&["Milano"]));
     Ok(())
 }
 
@@ -297,10 +269,7 @@ fn print_then_parse_round_trips() {
     std::thread::Builder::new()
         .stack_size(64 << 20)
         .spawn(|| {
-            let config = ProptestConfig {
-                cases: 1024,
-                ..ProptestConfig::default()
-            };
+            let config = ProptestConfig { cases: 1024, ..ProptestConfig::default() };
             let mut runner = TestRunner::new(config);
             if let Err(e) = runner.run(&tree(predicate(), 5), round_trip) {
                 panic!("{e}");

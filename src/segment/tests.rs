@@ -35,52 +35,22 @@ fn canon(src: &str) -> String {
 
 #[test]
 fn canonical_form() {
-    assert_eq!(
-        canon("TAG:vip AND NOT Tag:\"churned\""),
-        "tag:vip and not tag:churned"
-    );
-    assert_eq!(
-        canon("(a = 1 and b = 2) and c = 3"),
-        "a = 1 and b = 2 and c = 3"
-    );
+    assert_eq!(canon("TAG:vip AND NOT Tag:\"churned\""), "tag:vip and not tag:churned");
+    assert_eq!(canon("(a = 1 and b = 2) and c = 3"), "a = 1 and b = 2 and c = 3");
     assert_eq!(canon("((a = 1))"), "a = 1");
-    assert_eq!(
-        canon("a = 1 or b = 2 and c = 3"),
-        "a = 1 or b = 2 and c = 3"
-    );
-    assert_eq!(
-        canon("(a = 1 or b = 2) and c = 3"),
-        "(a = 1 or b = 2) and c = 3"
-    );
+    assert_eq!(canon("a = 1 or b = 2 and c = 3"), "a = 1 or b = 2 and c = 3");
+    assert_eq!(canon("(a = 1 or b = 2) and c = 3"), "(a = 1 or b = 2) and c = 3");
     assert_eq!(canon("not (a = 1 and b = 2)"), "not (a = 1 and b = 2)");
     assert_eq!(canon("not not a=1"), "not not a = 1");
-    assert_eq!(
-        canon("\"first name\" = \"A \\\"B\\\" \\\\ C\""),
-        r#""first name" = "A \"B\" \\ C""#
-    );
-    assert_eq!(
-        canon("\"consent\".\"email\" = TRUE"),
-        "consent.email = true"
-    );
+    assert_eq!(canon("\"first name\" = \"A \\\"B\\\" \\\\ C\""), r#""first name" = "A \"B\" \\ C""#);
+    assert_eq!(canon("\"consent\".\"email\" = TRUE"), "consent.email = true");
     assert_eq!(canon("\"not\" = 1"), r#""not" = 1"#);
     assert_eq!(canon("score >= -1.50"), "score >= -1.5");
     assert_eq!(canon("d = 0999-01-01"), "d = 0999-01-01");
-    assert_eq!(
-        canon("created_at >= 2024-01-05T10:00:00+02:00"),
-        "created_at >= 2024-01-05T08:00:00Z"
-    );
-    assert_eq!(
-        canon("birth_date between 1990-01-01 and 1999-12-31"),
-        "birth_date between 1990-01-01 and 1999-12-31"
-    );
-    assert_eq!(
-        canon("phone is  set or phone IS NOT SET"),
-        "phone is set or phone is not set"
-    );
-    assert_eq!(
-        canon("near(45.4642, 9.19) within 5 MI"),
-        "near(45.4642, 9.19) within 5mi"
-    );
+    assert_eq!(canon("created_at >= 2024-01-05T10:00:00+02:00"), "created_at >= 2024-01-05T08:00:00Z");
+    assert_eq!(canon("birth_date between 1990-01-01 and 1999-12-31"), "birth_date between 1990-01-01 and 1999-12-31");
+    assert_eq!(canon("phone is  set or phone IS NOT SET"), "phone is set or phone is not set");
+    assert_eq!(canon("near(45.4642, 9.19) within 5 MI"), "near(45.4642, 9.19) within 5mi");
     assert_eq!(
         canon("COUNT(purchase WHERE (a = 1 or b = 2) and not c is set, SINCE 2024-01-01) > 0"),
         "count(purchase where (a = 1 or b = 2) and not c is set, since 2024-01-01) > 0"
@@ -94,13 +64,9 @@ fn canonical_form() {
 #[test]
 fn structure_and_precedence() {
     let e = parse("a = 1 or b = 2 and not c = 3").unwrap();
-    let BoolExpr::Or(xs) = &e else {
-        panic!("{e:?}")
-    };
+    let BoolExpr::Or(xs) = &e else { panic!("{e:?}") };
     assert_eq!(xs.len(), 2);
-    let BoolExpr::And(ys) = &xs[1] else {
-        panic!("{e:?}")
-    };
+    let BoolExpr::And(ys) = &xs[1] else { panic!("{e:?}") };
     assert!(matches!(ys[1], BoolExpr::Not(_)));
     // flattened: one And with three children
     assert!(matches!(parse("a=1 and b=2 and c=3").unwrap(), BoolExpr::And(v) if v.len() == 3));
@@ -115,12 +81,8 @@ fn structure_and_precedence() {
 #[test]
 fn spans_point_at_tokens() {
     let src = "score > 3 and consent.email = true";
-    let BoolExpr::And(xs) = parse(src).unwrap() else {
-        panic!()
-    };
-    let BoolExpr::Pred(Predicate::Cond(Cond::Cmp { field, value, .. })) = &xs[1] else {
-        panic!()
-    };
+    let BoolExpr::And(xs) = parse(src).unwrap() else { panic!() };
+    let BoolExpr::Pred(Predicate::Cond(Cond::Cmp { field, value, .. })) = &xs[1] else { panic!() };
     assert_eq!(&src[field.span.start..field.span.end], "consent.email");
     assert_eq!(&src[value.span.start..value.span.end], "true");
 }
@@ -141,19 +103,12 @@ fn errors_have_columns_and_messages() {
 
     let e = err("tag:vip and score");
     assert_eq!(e.column, 18);
-    assert!(
-        e.to_string()
-            .starts_with("column 18: expected a comparison (=, !=, <, <=, >, >=)"),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("column 18: expected a comparison (=, !=, <, <=, >, >=)"), "{e}");
     assert!(e.message.contains("after `score`"), "{e}");
 
     let e = err("tag:vip adn tag:x");
     assert_eq!((e.column, e.suggestion.as_deref()), (9, Some("and")));
-    assert_eq!(
-        e.to_string(),
-        "column 9: expected `and`, `or` or end of input, found `adn`, did you mean `and`?"
-    );
+    assert_eq!(e.to_string(), "column 9: expected `and`, `or` or end of input, found `adn`, did you mean `and`?");
 
     let e = err("cuont(purchase) > 1");
     assert_eq!((e.column, e.suggestion.as_deref()), (1, Some("count")));
@@ -216,11 +171,7 @@ fn deep_nesting_is_an_error_not_a_crash() {
 fn deepest_accepted_tree_prints_and_round_trips() {
     let mut src = String::from("a = 1");
     for k in 0..MAX_DEPTH / 2 {
-        src = if k % 2 == 0 {
-            format!("not ({src} or b = 2)")
-        } else {
-            format!("({src} and c = 3)")
-        };
+        src = if k % 2 == 0 { format!("not ({src} or b = 2)") } else { format!("({src} and c = 3)") };
     }
     let e = parse(&src).unwrap();
     assert_eq!(parse(&print(&e)).unwrap(), e);
