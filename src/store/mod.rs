@@ -31,10 +31,10 @@ pub enum Change {
     /// contacts created or updated
     Contacts(Vec<u32>),
     ContactsDeleted(Vec<u32>),
-    /// event blocks appended
-    EventBlocks(Vec<u64>),
-    /// event blocks rewritten or removed (deletes)
-    EventBlocksRewritten(Vec<u64>),
+    /// event blocks appended: (kind, block id)
+    EventBlocks(Vec<(u16, u64)>),
+    /// event blocks rewritten or removed (deletes): (kind, block id)
+    EventBlocksRewritten(Vec<(u16, u64)>),
     Tags(Vec<String>),
     Categories,
     Schema,

@@ -165,18 +165,28 @@ impl Reader {
         Ok(t.get(text)?.map(|v| v.value()))
     }
 
-    /// Calls `f` for every event block in id order.
+    /// Calls `f` for every event block, by kind and then block id.
     pub fn for_each_block(&self, mut f: impl FnMut(u64, EventBlock) -> Result<()>) -> Result<()> {
         let t = self.tx.open_table(EVENT_BLOCKS)?;
         for row in t.iter()? {
             let (k, v) = row?;
-            f(k.value(), EventBlock::decode(v.value())?)?;
+            f(k.value().1, EventBlock::decode(v.value())?)?;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` for every block of one kind, in block id order.
+    pub fn for_each_block_of(&self, kind: u16, mut f: impl FnMut(u64, EventBlock) -> Result<()>) -> Result<()> {
+        let t = self.tx.open_table(EVENT_BLOCKS)?;
+        for row in t.range((kind, 0)..=(kind, u64::MAX))? {
+            let (k, v) = row?;
+            f(k.value().1, EventBlock::decode(v.value())?)?;
         }
         Ok(())
     }
 
     /// Reads the given blocks (e.g. the ones a change notification named).
-    pub fn blocks(&self, ids: &[u64]) -> Result<Vec<(u64, EventBlock)>> {
+    pub fn blocks(&self, ids: &[(u16, u64)]) -> Result<Vec<((u16, u64), EventBlock)>> {
         let t = self.tx.open_table(EVENT_BLOCKS)?;
         let mut out = Vec::new();
         for &id in ids {

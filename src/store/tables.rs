@@ -22,8 +22,9 @@ pub const CATEGORY_MEMBERS: TableDefinition<&str, &[u8]> = TableDefinition::new(
 pub const DICT: TableDefinition<u32, &str> = TableDefinition::new("dict");
 /// Dictionary reverse map: text → id.
 pub const DICT_REV: TableDefinition<&str, u32> = TableDefinition::new("dict_rev");
-/// Block id → columnar block of events of one kind (see `codec`).
-pub const EVENT_BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("event_blocks");
+/// (kind, block id) → columnar block of events of that kind (see `codec`);
+/// keyed by kind first so one kind's blocks are one range.
+pub const EVENT_BLOCKS: TableDefinition<(u16, u64), &[u8]> = TableDefinition::new("event_blocks");
 /// (contact id, sequence) → postcard `Action`: the contact's non-event timeline.
 pub const ACTIONS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("actions");
 /// Segment name → postcard segment record (expression, created, updated).

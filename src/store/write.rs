@@ -34,8 +34,8 @@ pub struct Writer<'s> {
     touched_contacts: BTreeSet<u32>,
     /// ids handed out by `alloc_contact_id` in this transaction
     reserved: std::collections::HashSet<u32>,
-    new_blocks: Vec<u64>,
-    rewritten_blocks: Vec<u64>,
+    new_blocks: Vec<(u16, u64)>,
+    rewritten_blocks: Vec<(u16, u64)>,
     tags_changed: BTreeSet<String>,
     other_changes: Vec<Change>,
     deleted: Vec<u32>,
@@ -417,8 +417,8 @@ impl<'s> Writer<'s> {
         let id = self.next_block;
         self.next_block += 1;
         let mut t = self.tx.open_table(EVENT_BLOCKS)?;
-        t.insert(id, b.encode().as_slice())?;
-        self.new_blocks.push(id);
+        t.insert((b.kind, id), b.encode().as_slice())?;
+        self.new_blocks.push((b.kind, id));
         Ok(())
     }
 
@@ -506,7 +506,7 @@ impl<'s> Writer<'s> {
         let mut orphan_candidates: BTreeSet<u32> = BTreeSet::new();
         {
             let mut t = self.tx.open_table(EVENT_BLOCKS)?;
-            let mut rewrites: Vec<(u64, Option<EventBlock>)> = Vec::new();
+            let mut rewrites: Vec<((u16, u64), Option<EventBlock>)> = Vec::new();
             for row in t.iter()? {
                 let (k, v) = row?;
                 let (_, contacts) = EventBlock::decode_contacts(v.value())?;
