@@ -7,6 +7,7 @@ pub mod config;
 pub mod derived;
 pub mod error;
 pub mod export;
+pub mod geo;
 pub mod import;
 pub mod model;
 pub mod segment;

@@ -5,6 +5,7 @@ mod contacts;
 mod data;
 pub mod output;
 mod schema;
+pub mod segment;
 mod select;
 mod tags;
 
@@ -61,6 +62,9 @@ pub enum Command {
     /// Attributes and event kinds
     #[command(subcommand)]
     Schema(schema::SchemaCmd),
+    /// Segments: count, explain, save, history, SQL
+    #[command(subcommand)]
+    Segment(segment::SegmentCmd),
 }
 
 /// What every command gets: resolved paths, clock and configuration.
@@ -109,5 +113,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tags(c) => tags::run(&ctx, c, &mut out),
         Command::Categories(c) => schema::run_categories(&ctx, c, &mut out),
         Command::Schema(c) => schema::run_schema(&ctx, c, &mut out),
+        Command::Segment(c) => segment::run(&ctx, c, &mut out),
     }
 }

@@ -6,6 +6,7 @@ pub mod contact;
 pub mod decimal;
 pub mod event;
 pub mod schema;
+pub mod segment;
 pub mod time;
 
 pub use attribute::{AttrDef, AttrType, AttrValue};

@@ -3,10 +3,12 @@
 pub mod ast;
 pub mod catalog;
 pub mod check;
+pub mod engine;
 pub mod error;
 pub mod lexer;
 pub mod parser;
 pub mod printer;
+pub mod sql;
 pub mod suggest;
 
 pub use ast::{

@@ -233,6 +233,34 @@ impl Reader {
         Ok(out)
     }
 
+    pub fn segments(&self) -> Result<Vec<crate::model::segment::SavedSegment>> {
+        let t = self.tx.open_table(SEGMENTS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            out.push(postcard::from_bytes(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn segment(&self, name: &str) -> Result<Option<crate::model::segment::SavedSegment>> {
+        let t = self.tx.open_table(SEGMENTS)?;
+        match t.get(name)? {
+            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The size history of a segment: (ts, count), oldest first.
+    pub fn segment_history(&self, name: &str) -> Result<Vec<(i64, u64)>> {
+        let t = self.tx.open_table(SEGMENT_HISTORY)?;
+        let mut out = Vec::new();
+        for row in t.range((name, i64::MIN)..=(name, i64::MAX))? {
+            let (k, v) = row?;
+            out.push((k.value().1, v.value()));
+        }
+        Ok(out)
+    }
+
     /// Raw access to a settings document (policy, config snapshots).
     pub fn setting(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let t = self.tx.open_table(SETTINGS)?;

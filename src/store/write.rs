@@ -579,6 +579,34 @@ impl<'s> Writer<'s> {
 
     // ---------- settings, segments, campaigns ----------
 
+    pub fn put_segment(&mut self, s: &crate::model::segment::SavedSegment) -> Result<()> {
+        self.tx.open_table(SEGMENTS)?.insert(s.name.as_str(), postcard::to_allocvec(s)?.as_slice())?;
+        self.other_changes.push(Change::Segments);
+        Ok(())
+    }
+
+    pub fn segment(&self, name: &str) -> Result<Option<crate::model::segment::SavedSegment>> {
+        let t = self.tx.open_table(SEGMENTS)?;
+        match t.get(name)? {
+            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Removes a segment and its size history; false if there was none.
+    pub fn delete_segment(&mut self, name: &str) -> Result<bool> {
+        let existed = self.tx.open_table(SEGMENTS)?.remove(name)?.is_some();
+        self.tx.open_table(SEGMENT_HISTORY)?.retain_in((name, i64::MIN)..=(name, i64::MAX), |_, _| false)?;
+        self.other_changes.push(Change::Segments);
+        Ok(existed)
+    }
+
+    /// Records a point of a segment's size history.
+    pub fn add_history_point(&mut self, name: &str, ts: i64, count: u64) -> Result<()> {
+        self.tx.open_table(SEGMENT_HISTORY)?.insert((name, ts), count)?;
+        Ok(())
+    }
+
     pub fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<()> {
         self.tx.open_table(SETTINGS)?.insert(key, value)?;
         Ok(())

@@ -1,0 +1,131 @@
+//! A dense bitset over contact ids: the currency of evaluation. At a
+//! million contacts one set is 125 KB and AND/OR/NOT/popcount take
+//! microseconds.
+
+use roaring::RoaringBitmap;
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Bits {
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl Bits {
+    pub fn new(len: usize) -> Bits {
+        Bits { words: vec![0; len.div_ceil(64)], len }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
+
+    pub fn from_roaring(r: &RoaringBitmap, len: usize) -> Bits {
+        let mut b = Bits::new(len);
+        for i in r.iter().take_while(|i| (*i as usize) < len) {
+            b.set(i as usize);
+        }
+        b
+    }
+
+    pub fn to_roaring(&self) -> RoaringBitmap {
+        RoaringBitmap::from_sorted_iter(self.ones().map(|i| i as u32)).expect("ones are sorted")
+    }
+
+    #[inline]
+    pub fn set(&mut self, i: usize) {
+        self.words[i >> 6] |= 1 << (i & 63);
+    }
+
+    #[inline]
+    pub fn clear(&mut self, i: usize) {
+        self.words[i >> 6] &= !(1 << (i & 63));
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> bool {
+        i < self.len && self.words[i >> 6] & (1 << (i & 63)) != 0
+    }
+
+    /// Grows to `len` bits (new bits clear).
+    pub fn grow(&mut self, len: usize) {
+        if len > self.len {
+            self.len = len;
+            self.words.resize(len.div_ceil(64), 0);
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.words.iter().map(|w| w.count_ones() as u64).sum()
+    }
+
+    pub fn and_with(&mut self, o: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&o.words) {
+            *a &= *b;
+        }
+        for a in self.words.iter_mut().skip(o.words.len()) {
+            *a = 0;
+        }
+    }
+
+    pub fn or_with(&mut self, o: &Bits) {
+        if o.len > self.len {
+            self.grow(o.len);
+        }
+        for (a, b) in self.words.iter_mut().zip(&o.words) {
+            *a |= *b;
+        }
+    }
+
+    pub fn and_not_with(&mut self, o: &Bits) {
+        for (a, b) in self.words.iter_mut().zip(&o.words) {
+            *a &= !*b;
+        }
+    }
+
+    /// Iterates the set bits in increasing order.
+    pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(wi, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    None
+                } else {
+                    let t = w.trailing_zeros() as usize;
+                    w &= w - 1;
+                    Some(wi * 64 + t)
+                }
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn algebra() {
+        let mut a = Bits::new(200);
+        let mut b = Bits::new(200);
+        for i in [1, 63, 64, 150] {
+            a.set(i);
+        }
+        for i in [63, 150, 199] {
+            b.set(i);
+        }
+        let mut x = a.clone();
+        x.and_with(&b);
+        assert_eq!(x.ones().collect::<Vec<_>>(), vec![63, 150]);
+        let mut y = a.clone();
+        y.or_with(&b);
+        assert_eq!(y.count(), 5);
+        let mut z = a.clone();
+        z.and_not_with(&b);
+        assert_eq!(z.ones().collect::<Vec<_>>(), vec![1, 64]);
+        assert_eq!(Bits::from_roaring(&a.to_roaring(), 200), a);
+    }
+}

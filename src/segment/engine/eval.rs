@@ -1,0 +1,745 @@
+//! Evaluating an expression to the set of matching contacts, with the
+//! language's two-valued semantics: a missing value compares false, `not`
+//! complements within all contacts, aggregates over no events are 0 for
+//! count and sum and "no value" for the rest. Only events up to `now`
+//! count, so `--now` in the past shows the segment as it was.
+
+use super::bits::Bits;
+use super::columns::{AttrCol, DATE_NONE, ENUM_NONE, TextCol};
+use super::events::{Measure, Values, aggregate, cancelled};
+use super::filter::BoundFilter;
+use super::{Engine, EngineDict, ValKey};
+use crate::error::{Error, Result};
+use crate::model::attribute::{AttrType, date_to_days};
+use crate::model::decimal::SCALE;
+use crate::model::time::days_from_civil;
+use crate::segment::ast::*;
+use crate::segment::printer::{print, print_filter};
+use chrono::{DateTime, Datelike, Months, Utc};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+const DAY: i64 = 86_400;
+/// How deep `segment:` references may nest before it is called a cycle.
+const MAX_SEGMENT_NESTING: usize = 32;
+
+/// `explain`: each node with its own count.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ExplainNode {
+    pub node: String,
+    pub count: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ExplainNode>,
+}
+
+#[inline]
+fn cmp(op: CmpOp, a: i128, b: i128) -> bool {
+    match op {
+        CmpOp::Eq => a == b,
+        CmpOp::Ne => a != b,
+        CmpOp::Lt => a < b,
+        CmpOp::Le => a <= b,
+        CmpOp::Gt => a > b,
+        CmpOp::Ge => a >= b,
+    }
+}
+
+fn cmp_str(op: CmpOp, a: &str, b: &str) -> bool {
+    match op {
+        CmpOp::Eq => a == b,
+        CmpOp::Ne => a != b,
+        CmpOp::Lt => a < b,
+        CmpOp::Le => a <= b,
+        CmpOp::Gt => a > b,
+        CmpOp::Ge => a >= b,
+    }
+}
+
+fn units(l: &Lit) -> Result<i128> {
+    match &l.value {
+        Value::Number(d) => Ok(d.units() as i128),
+        other => Err(Error::input(format!("expected a number, found {other:?}"))),
+    }
+}
+
+fn text(l: &Lit) -> Result<&str> {
+    l.value.as_text().ok_or_else(|| Error::input(format!("expected a text value, found {:?}", l.value)))
+}
+
+/// Start of a date, or the instant itself.
+fn instant(d: DateLit) -> i64 {
+    match d {
+        DateLit::Date(x) => x.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp(),
+        DateLit::DateTime(t) => t.timestamp(),
+    }
+}
+
+/// The inclusive [lo, hi] time range of a window at `now`.
+pub fn window_range(w: Option<&Window>, now: i64) -> (i64, i64) {
+    match w {
+        None => (i64::MIN + 1, now),
+        Some(Window::Last { n, unit }) => {
+            let n = *n as i64;
+            let start = match unit {
+                DurUnit::Hours => now - n * 3600,
+                DurUnit::Days => now - n * DAY,
+                DurUnit::Weeks => now - n * 7 * DAY,
+                DurUnit::Months | DurUnit::Years => {
+                    let months = if *unit == DurUnit::Months { n } else { n * 12 };
+                    DateTime::<Utc>::from_timestamp(now, 0)
+                        .and_then(|t| t.checked_sub_months(Months::new(months.min(u32::MAX as i64) as u32)))
+                        .map(|t| t.timestamp())
+                        .unwrap_or(i64::MIN)
+                }
+            };
+            (start.saturating_add(1), now)
+        }
+        Some(Window::Since(d)) => (instant(*d), now),
+        Some(Window::Between(a, b)) => {
+            let hi = match b {
+                DateLit::Date(_) => instant(*b) + DAY - 1,
+                DateLit::DateTime(t) => t.timestamp(),
+            };
+            (instant(*a), hi.min(now))
+        }
+    }
+}
+
+/// Whole days from a date `d` (days since epoch) to `today`, as whole years (age).
+fn years_between(birth: i32, today: i64) -> i16 {
+    let (by, bm, bd) = crate::model::time::civil_from_days(birth as i64);
+    let (ty, tm, td) = crate::model::time::civil_from_days(today);
+    let mut y = ty - by;
+    if (tm, td) < (bm, bd) {
+        y -= 1;
+    }
+    y as i16
+}
+
+enum Field {
+    Score,
+    CreatedAt,
+    Email,
+    ExternalId,
+    Timezone,
+    Consent(usize),
+    Age,
+    Engagement,
+    Lifecycle,
+    Rfm,
+    RfmPart(usize),
+    Attr(u16),
+}
+
+impl Engine {
+    pub(crate) fn eval(&mut self, e: &Expr, now: i64, cancel: &AtomicBool) -> Result<Bits> {
+        self.eval_nested(e, now, cancel, &mut Vec::new())
+    }
+
+    fn eval_nested(&mut self, e: &Expr, now: i64, cancel: &AtomicBool, stack: &mut Vec<String>) -> Result<Bits> {
+        cancelled(cancel)?;
+        match e {
+            BoolExpr::And(xs) => {
+                let mut acc: Option<Bits> = None;
+                for x in xs {
+                    let b = self.eval_nested(x, now, cancel, stack)?;
+                    acc = Some(match acc {
+                        None => b,
+                        Some(mut a) => {
+                            a.and_with(&b);
+                            a
+                        }
+                    });
+                    if acc.as_ref().is_some_and(|a| a.is_empty()) {
+                        break;
+                    }
+                }
+                Ok(acc.unwrap_or_else(|| self.contacts.as_ref().map(|c| c.alive.clone()).unwrap_or_default()))
+            }
+            BoolExpr::Or(xs) => {
+                let mut acc = Bits::new(self.contacts()?.n);
+                for x in xs {
+                    acc.or_with(&self.eval_nested(x, now, cancel, stack)?);
+                }
+                Ok(acc)
+            }
+            BoolExpr::Not(x) => {
+                let inner = self.eval_nested(x, now, cancel, stack)?;
+                let mut all = self.contacts()?.alive.clone();
+                all.and_not_with(&inner);
+                Ok(all)
+            }
+            BoolExpr::Pred(p) => {
+                if let Predicate::Segment(name) = p {
+                    return self.eval_segment(&name.text, now, cancel, stack);
+                }
+                let key = format!("{now}\u{1}{}", print(e));
+                if let Some(b) = self.leaves.get(&key) {
+                    return Ok((**b).clone());
+                }
+                let mut b = self.eval_pred(p, now, cancel)?;
+                // results cover every contact id known now
+                let n = self.contacts()?.n;
+                b.grow(n);
+                let alive = &self.contacts()?.alive;
+                b.and_with(alive);
+                self.leaves.insert(key, Arc::new(b.clone()));
+                Ok(b)
+            }
+        }
+    }
+
+    fn eval_segment(&mut self, name: &str, now: i64, cancel: &AtomicBool, stack: &mut Vec<String>) -> Result<Bits> {
+        if stack.iter().any(|s| s == name) || stack.len() >= MAX_SEGMENT_NESTING {
+            stack.push(name.to_string());
+            return Err(Error::input(format!("segment cycle: {}", stack.join(" → "))));
+        }
+        let Some(src) = self.segments()?.get(name).cloned() else {
+            // a segment that does not exist (yet) matches nobody
+            return Ok(Bits::new(self.contacts()?.n));
+        };
+        let expr = crate::segment::parse(&src).map_err(|e| Error::input(format!("saved segment `{name}`: {e}")))?;
+        stack.push(name.to_string());
+        let r = self.eval_nested(&expr, now, cancel, stack);
+        stack.pop();
+        r
+    }
+
+    fn eval_pred(&mut self, p: &Predicate, now: i64, cancel: &AtomicBool) -> Result<Bits> {
+        let n = self.contacts()?.n;
+        match p {
+            Predicate::Tag(t) => {
+                Ok(self.tags()?.get(&t.text).map(|bm| Bits::from_roaring(bm, n)).unwrap_or_else(|| Bits::new(n)))
+            }
+            Predicate::Category(c) => {
+                let cats = self.categories()?;
+                // the category and every descendant
+                let mut names = vec![c.text.clone()];
+                let mut i = 0;
+                while i < names.len() {
+                    for row in cats.iter() {
+                        if row.parent.as_deref() == Some(names[i].as_str()) && !names.contains(&row.name) {
+                            names.push(row.name.clone());
+                        }
+                    }
+                    i += 1;
+                }
+                let mut out = Bits::new(n);
+                for row in cats.iter().filter(|r| names.contains(&r.name)) {
+                    out.or_with(&Bits::from_roaring(&row.members, n));
+                }
+                Ok(out)
+            }
+            Predicate::Segment(_) => unreachable!("handled by eval_segment"),
+            Predicate::Cond(c) => self.eval_field(c, now),
+            Predicate::Near { place, radius, unit, .. } => self.eval_near(place, *radius, *unit),
+            Predicate::Agg(a) => self.eval_agg(a, now, cancel),
+        }
+    }
+
+    fn field(&self, name: &str) -> Result<Field> {
+        Ok(match name {
+            "score" => Field::Score,
+            "created_at" => Field::CreatedAt,
+            "email" => Field::Email,
+            "external_id" => Field::ExternalId,
+            "timezone" => Field::Timezone,
+            "consent.email" => Field::Consent(0),
+            "consent.sms" => Field::Consent(1),
+            "consent.push" => Field::Consent(2),
+            "age" => Field::Age,
+            "engagement" => Field::Engagement,
+            "lifecycle" => Field::Lifecycle,
+            "rfm" => Field::Rfm,
+            "rfm.r" => Field::RfmPart(0),
+            "rfm.f" => Field::RfmPart(1),
+            "rfm.m" => Field::RfmPart(2),
+            other => match self.schema.attr(other) {
+                Some((i, _)) => Field::Attr(i),
+                None => return Err(Error::input(format!("unknown field `{other}`"))),
+            },
+        })
+    }
+
+    fn age_col(&mut self, now: i64) -> Result<&Vec<i16>> {
+        let today = now.div_euclid(DAY);
+        if self.age.as_ref().is_none_or(|(d, _)| *d != today) {
+            let idx = self.schema.attr("birth_date").map(|(i, _)| i);
+            let cols = self.contacts()?;
+            let mut v = vec![i16::MIN; cols.n];
+            if let Some(i) = idx
+                && let AttrCol::Date(d) = &cols.attrs[i as usize]
+            {
+                for (id, &b) in d.iter().enumerate() {
+                    if b != DATE_NONE {
+                        v[id] = years_between(b, today);
+                    }
+                }
+            }
+            self.age = Some((today, v));
+        }
+        Ok(&self.age.as_ref().expect("set").1)
+    }
+
+    fn eval_field(&mut self, c: &Cond, now: i64) -> Result<Bits> {
+        let f = self.field(&c.field().text)?;
+        // derived columns are computed (and cached) before borrowing the columns
+        let derived_needed = matches!(f, Field::Engagement | Field::Lifecycle | Field::Rfm | Field::RfmPart(_));
+        if derived_needed {
+            self.derived(now)?;
+        }
+        if matches!(f, Field::Age) {
+            self.age_col(now)?;
+        }
+        let cols = self.contacts.as_ref().expect("loaded");
+        let n = cols.n;
+        let alive = &cols.alive;
+        let scan = |pred: &dyn Fn(usize) -> bool| -> Bits {
+            let mut out = Bits::new(n);
+            for id in alive.ones() {
+                if pred(id) {
+                    out.set(id);
+                }
+            }
+            out
+        };
+        match f {
+            Field::Score => num_cond(c, &scan, |id| Some(cols.score[id] as i128 * SCALE as i128)),
+            Field::Age => {
+                let age = &self.age.as_ref().expect("computed").1;
+                num_cond(c, &scan, |id| (age[id] != i16::MIN).then(|| age[id] as i128 * SCALE as i128))
+            }
+            Field::RfmPart(k) => {
+                let d = self.derived.as_ref().expect("computed");
+                num_cond(c, &scan, |id| (d.rfm[id][k] != 0).then(|| d.rfm[id][k] as i128 * SCALE as i128))
+            }
+            Field::CreatedAt => time_cond(c, &scan, |id| Some(cols.created_at[id])),
+            Field::Email => text_cond(c, &scan, &cols.email),
+            Field::ExternalId => text_cond(c, &scan, &cols.external_id),
+            Field::Timezone => text_cond(c, &scan, &cols.timezone),
+            Field::Consent(ch) => bool_cond(c, &scan, |id| match cols.consent[ch][id] {
+                0 => None,
+                v => Some(v == 2),
+            }),
+            Field::Engagement | Field::Lifecycle => {
+                let d = self.derived.as_ref().expect("computed");
+                let (col, names): (&Vec<u8>, Vec<&str>) = if matches!(f, Field::Engagement) {
+                    (&d.engagement, crate::derived::Engagement::ALL.iter().map(|e| e.name()).collect())
+                } else {
+                    (&d.lifecycle, crate::derived::Lifecycle::ALL.iter().map(|e| e.name()).collect())
+                };
+                enum_cond(c, &scan, &names, |id| Some(col[id] as u16))
+            }
+            Field::Rfm => {
+                let d = self.derived.as_ref().expect("computed");
+                let strs: Vec<Option<String>> = Vec::new();
+                let _ = strs;
+                string_cond(c, &scan, |id| {
+                    let r = d.rfm[id];
+                    (r[0] != 0).then(|| format!("{}{}{}", r[0], r[1], r[2]))
+                })
+            }
+            Field::Attr(i) => {
+                let def = &self.schema.attributes[i as usize];
+                match (&cols.attrs[i as usize], &def.ty) {
+                    (AttrCol::Number(v), _) => {
+                        num_cond(c, &scan, |id| (v[id] != crate::store::codec::NUM_NONE).then_some(v[id] as i128))
+                    }
+                    (AttrCol::Text(t), _) => text_cond(c, &scan, t),
+                    (AttrCol::Bool(v), _) => bool_cond(c, &scan, |id| match v[id] {
+                        0 => None,
+                        x => Some(x == 2),
+                    }),
+                    (AttrCol::Date(v), _) => date_cond(c, &scan, |id| (v[id] != DATE_NONE).then_some(v[id])),
+                    (AttrCol::Enum(v), AttrType::Enum(vals)) => {
+                        let names: Vec<&str> = vals.iter().map(String::as_str).collect();
+                        enum_cond(c, &scan, &names, |id| (v[id] != ENUM_NONE).then_some(v[id]))
+                    }
+                    (AttrCol::Set(sets, any), AttrType::Set(vals)) => set_cond(c, n, sets, any, vals),
+                    _ => Err(Error::runtime(format!("attribute `{}` changed type", def.name))),
+                }
+            }
+        }
+    }
+
+    fn eval_near(&mut self, place: &Place, radius: crate::model::Decimal, unit: DistUnit) -> Result<Bits> {
+        let (plat, plon) = match place {
+            Place::Coords { lat, lon } => (lat.to_f64(), lon.to_f64()),
+            Place::City(name) => match crate::geo::lookup(&name.text) {
+                Some(c) => (c.lat, c.lon),
+                None => return Err(Error::input(format!("unknown place `{}`", name.text))),
+            },
+        };
+        let km = radius.to_f64() * if unit == DistUnit::Mi { 1.609344 } else { 1.0 };
+        let (ilat, ilon) = (self.schema.attr("lat").map(|a| a.0), self.schema.attr("lon").map(|a| a.0));
+        let cols = self.contacts()?;
+        let mut out = Bits::new(cols.n);
+        let (Some(ilat), Some(ilon)) = (ilat, ilon) else { return Ok(out) };
+        let (AttrCol::Number(lat), AttrCol::Number(lon)) = (&cols.attrs[ilat as usize], &cols.attrs[ilon as usize])
+        else {
+            return Ok(out);
+        };
+        // a cheap box first: 1 degree of latitude is at least 110.5 km
+        let dlat = km / 110.0 + 0.01;
+        let none = crate::store::codec::NUM_NONE;
+        for id in cols.alive.ones() {
+            if lat[id] == none || lon[id] == none {
+                continue;
+            }
+            let la = lat[id] as f64 / SCALE as f64;
+            if (la - plat).abs() > dlat {
+                continue;
+            }
+            let lo = lon[id] as f64 / SCALE as f64;
+            if crate::geo::haversine_km(plat, plon, la, lo) <= km {
+                out.set(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per-contact values of an aggregate, cached.
+    pub(crate) fn values(
+        &mut self,
+        kind: u16,
+        measure: Measure,
+        lo: i64,
+        hi: i64,
+        filter: Option<&Filter>,
+        cancel: &AtomicBool,
+    ) -> Result<Arc<Values>> {
+        let key = ValKey { kind, measure, lo, hi, filter: filter.map(print_filter).unwrap_or_default() };
+        if let Some(v) = self.values.get(&key) {
+            return Ok(v.clone());
+        }
+        let compiled = match filter {
+            Some(f) => {
+                let kd = self.schema.kinds[kind as usize].clone();
+                let d = EngineDict { reader: &self.reader, all: Default::default(), preloaded: self.dict.as_deref() };
+                Some(BoundFilter::compile(f, &kd, &d)?)
+            }
+            None => None,
+        };
+        let n = self.contacts()?.n;
+        self.partition(kind)?;
+        let part = &self.partitions[&kind];
+        let v = Arc::new(aggregate(part, n, measure, lo, hi, compiled.as_ref(), cancel)?);
+        self.cache_values(key, v.clone());
+        Ok(v)
+    }
+
+    fn eval_agg(&mut self, a: &Agg, now: i64, cancel: &AtomicBool) -> Result<Bits> {
+        let n = self.contacts()?.n;
+        let Some((kind, kd)) = self.schema.kind(&a.kind.text) else {
+            return Err(Error::input(format!("unknown event kind `{}`", a.kind.text)));
+        };
+        let param = match &a.param {
+            Some(p) => Some(
+                kd.param(&p.text)
+                    .map(|x| x.0)
+                    .ok_or_else(|| Error::input(format!("`{}` has no parameter `{}`", kd.name, p.text)))?,
+            ),
+            None => None,
+        };
+        let need = |p: Option<u16>| {
+            p.ok_or_else(|| {
+                Error::input(format!(
+                    "{}() needs a parameter, e.g. {}(purchase.amount)",
+                    a.func.as_str(),
+                    a.func.as_str()
+                ))
+            })
+        };
+        let measure = match a.func {
+            AggFunc::Count => Measure::Count,
+            AggFunc::Sum | AggFunc::Avg => Measure::Sum(need(param)?),
+            AggFunc::Min => Measure::Min(need(param)?),
+            AggFunc::Max => Measure::Max(need(param)?),
+            AggFunc::DaysSinceLast => Measure::Last,
+            AggFunc::DaysSinceFirst => Measure::First,
+        };
+        let (lo, hi) = window_range(a.window.as_ref(), now);
+        let v = self.values(kind, measure, lo, hi, a.filter.as_deref(), cancel)?;
+        let target = units(&a.value)?;
+        let op = a.op;
+        let cols = self.contacts.as_ref().expect("loaded");
+        let mut out = Bits::new(n);
+        let scale = SCALE as i128;
+        match (&*v, a.func) {
+            (Values::Count(c), _) => {
+                for id in cols.alive.ones() {
+                    if cmp(op, c[id] as i128 * scale, target) {
+                        out.set(id);
+                    }
+                }
+            }
+            (Values::Sum { sum, n: k }, AggFunc::Sum) => {
+                let _ = k;
+                for id in cols.alive.ones() {
+                    if cmp(op, sum[id], target) {
+                        out.set(id);
+                    }
+                }
+            }
+            (Values::Sum { sum, n: k }, _) => {
+                // avg op v  ⇔  sum op v·k  (k > 0): exact, no division
+                for id in cols.alive.ones() {
+                    if k[id] > 0 && cmp(op, sum[id], target * k[id] as i128) {
+                        out.set(id);
+                    }
+                }
+            }
+            (Values::Ext { v: x, present }, AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst) => {
+                for id in cols.alive.ones() {
+                    if present[id] && cmp(op, (now - x[id]).div_euclid(DAY) as i128 * scale, target) {
+                        out.set(id);
+                    }
+                }
+            }
+            (Values::Ext { v: x, present }, _) => {
+                for id in cols.alive.ones() {
+                    if present[id] && cmp(op, x[id] as i128, target) {
+                        out.set(id);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tree with each node's own count.
+    pub fn explain(&mut self, e: &Expr, now: i64, cancel: &AtomicBool) -> Result<ExplainNode> {
+        let count = self.eval(e, now, cancel)?.count();
+        let children = match e {
+            BoolExpr::And(xs) | BoolExpr::Or(xs) => {
+                xs.iter().map(|x| self.explain(x, now, cancel)).collect::<Result<Vec<_>>>()?
+            }
+            BoolExpr::Not(x) => vec![self.explain(x, now, cancel)?],
+            BoolExpr::Pred(_) => vec![],
+        };
+        let node = match e {
+            BoolExpr::And(_) => "and".to_string(),
+            BoolExpr::Or(_) => "or".to_string(),
+            BoolExpr::Not(_) => "not".to_string(),
+            BoolExpr::Pred(_) => print(e),
+        };
+        Ok(ExplainNode { node, count, children })
+    }
+}
+
+type Scan<'a> = dyn Fn(&dyn Fn(usize) -> bool) -> Bits + 'a;
+
+fn num_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<i128>) -> Result<Bits> {
+    Ok(match c {
+        Cond::Cmp { op, value, .. } => {
+            let v = units(value)?;
+            scan(&|id| get(id).is_some_and(|x| cmp(*op, x, v)))
+        }
+        Cond::In { values, .. } => {
+            let vs: Vec<i128> = values.iter().map(units).collect::<Result<_>>()?;
+            scan(&|id| get(id).is_some_and(|x| vs.contains(&x)))
+        }
+        Cond::Between { lo, hi, .. } => {
+            let (a, b) = (units(lo)?, units(hi)?);
+            scan(&|id| get(id).is_some_and(|x| a <= x && x <= b))
+        }
+        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+        Cond::Contains { field, .. } => {
+            return Err(Error::input(format!(
+                "`contains` needs a text or many-of field, `{}` is a number",
+                field.text
+            )));
+        }
+    })
+}
+
+fn text_cond(c: &Cond, scan: &Scan, col: &TextCol) -> Result<Bits> {
+    Ok(match c {
+        Cond::Cmp { op: CmpOp::Eq, value, .. } => match col.code(text(value)?) {
+            Some(code) => scan(&|id| col.codes[id] == code),
+            None => scan(&|_| false),
+        },
+        Cond::Cmp { op: CmpOp::Ne, value, .. } => {
+            let code = col.code(text(value)?).unwrap_or(u32::MAX);
+            scan(&|id| col.codes[id] != 0 && col.codes[id] != code)
+        }
+        Cond::In { values, .. } => {
+            let mut codes = Vec::new();
+            for v in values {
+                if let Some(c) = col.code(text(v)?) {
+                    codes.push(c);
+                }
+            }
+            scan(&|id| codes.contains(&col.codes[id]))
+        }
+        _ => return string_cond(c, scan, |id| col.get(id).map(str::to_string)),
+    })
+}
+
+/// Text conditions through the string itself (ordering, between, contains).
+fn string_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<String>) -> Result<Bits> {
+    Ok(match c {
+        Cond::Cmp { op, value, .. } => {
+            let v = text(value)?;
+            scan(&|id| get(id).is_some_and(|x| cmp_str(*op, &x, v)))
+        }
+        Cond::In { values, .. } => {
+            let vs: Vec<&str> = values.iter().map(text).collect::<Result<_>>()?;
+            scan(&|id| get(id).is_some_and(|x| vs.contains(&x.as_str())))
+        }
+        Cond::Between { lo, hi, .. } => {
+            let (a, b) = (text(lo)?, text(hi)?);
+            scan(&|id| get(id).is_some_and(|x| a <= x.as_str() && x.as_str() <= b))
+        }
+        Cond::Contains { value, .. } => {
+            let v = text(value)?;
+            scan(&|id| get(id).is_some_and(|x| x.contains(v)))
+        }
+        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+    })
+}
+
+fn bool_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<bool>) -> Result<Bits> {
+    let b = |l: &Lit| match l.value {
+        Value::Bool(b) => Ok(b),
+        _ => Err(Error::input("expected true or false")),
+    };
+    Ok(match c {
+        Cond::Cmp { op: CmpOp::Eq, value, .. } => {
+            let v = b(value)?;
+            scan(&|id| get(id) == Some(v))
+        }
+        Cond::Cmp { op: CmpOp::Ne, value, .. } => {
+            let v = b(value)?;
+            scan(&|id| get(id).is_some_and(|x| x != v))
+        }
+        Cond::In { values, .. } => {
+            let vs: Vec<bool> = values.iter().map(b).collect::<Result<_>>()?;
+            scan(&|id| get(id).is_some_and(|x| vs.contains(&x)))
+        }
+        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+        _ => return Err(Error::input(format!("`{}` is true or false: use = or !=", c.field().text))),
+    })
+}
+
+fn lit_days(l: &Lit) -> Result<i32> {
+    match &l.value {
+        Value::Date(d) => Ok(date_to_days(*d)),
+        Value::DateTime(t) => Ok(date_to_days(t.date_naive())),
+        _ => Err(Error::input("expected a date (YYYY-MM-DD)")),
+    }
+}
+
+fn date_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<i32>) -> Result<Bits> {
+    Ok(match c {
+        Cond::Cmp { op, value, .. } => {
+            let v = lit_days(value)? as i128;
+            scan(&|id| get(id).is_some_and(|x| cmp(*op, x as i128, v)))
+        }
+        Cond::In { values, .. } => {
+            let vs: Vec<i32> = values.iter().map(lit_days).collect::<Result<_>>()?;
+            scan(&|id| get(id).is_some_and(|x| vs.contains(&x)))
+        }
+        Cond::Between { lo, hi, .. } => {
+            let (a, b) = (lit_days(lo)?, lit_days(hi)?);
+            scan(&|id| get(id).is_some_and(|x| a <= x && x <= b))
+        }
+        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+        Cond::Contains { .. } => return Err(Error::input("`contains` does not apply to dates")),
+    })
+}
+
+/// The instant range [start, end) a date or timestamp literal stands for:
+/// a date is its whole UTC day, a timestamp one second.
+fn lit_span(l: &Lit) -> Result<(i64, i64)> {
+    match &l.value {
+        Value::Date(d) => {
+            let s = days_from_civil(d.year() as i64, d.month() as i64, d.day() as i64) * DAY;
+            Ok((s, s + DAY))
+        }
+        Value::DateTime(t) => Ok((t.timestamp(), t.timestamp() + 1)),
+        _ => Err(Error::input("expected a date or timestamp")),
+    }
+}
+
+fn time_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<i64>) -> Result<Bits> {
+    let within = |x: i64, op: CmpOp, (s, e): (i64, i64)| match op {
+        CmpOp::Eq => s <= x && x < e,
+        CmpOp::Ne => !(s <= x && x < e),
+        CmpOp::Lt => x < s,
+        CmpOp::Le => x < e,
+        CmpOp::Gt => x >= e,
+        CmpOp::Ge => x >= s,
+    };
+    Ok(match c {
+        Cond::Cmp { op, value, .. } => {
+            let span = lit_span(value)?;
+            scan(&|id| get(id).is_some_and(|x| within(x, *op, span)))
+        }
+        Cond::In { values, .. } => {
+            let spans: Vec<(i64, i64)> = values.iter().map(lit_span).collect::<Result<_>>()?;
+            scan(&|id| get(id).is_some_and(|x| spans.iter().any(|s| within(x, CmpOp::Eq, *s))))
+        }
+        Cond::Between { lo, hi, .. } => {
+            let (a, b) = (lit_span(lo)?, lit_span(hi)?);
+            scan(&|id| get(id).is_some_and(|x| a.0 <= x && x < b.1))
+        }
+        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+        Cond::Contains { .. } => return Err(Error::input("`contains` does not apply to timestamps")),
+    })
+}
+
+fn enum_cond(c: &Cond, scan: &Scan, names: &[&str], get: impl Fn(usize) -> Option<u16>) -> Result<Bits> {
+    let idx = |l: &Lit| -> Result<Option<u16>> {
+        let t = text(l)?;
+        Ok(names
+            .iter()
+            .position(|n| *n == t)
+            .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(t)))
+            .map(|i| i as u16))
+    };
+    Ok(match c {
+        Cond::Cmp { op: CmpOp::Eq, value, .. } => {
+            let v = idx(value)?;
+            scan(&|id| v.is_some() && get(id) == v)
+        }
+        Cond::Cmp { op: CmpOp::Ne, value, .. } => {
+            let v = idx(value)?;
+            scan(&|id| get(id).is_some_and(|x| Some(x) != v))
+        }
+        Cond::In { values, .. } => {
+            let vs: Vec<u16> = values.iter().map(idx).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+            scan(&|id| get(id).is_some_and(|x| vs.contains(&x)))
+        }
+        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+        _ => return Err(Error::input(format!("`{}` is one of {}: use =, != or in", c.field().text, names.join(", ")))),
+    })
+}
+
+fn set_cond(c: &Cond, n: usize, sets: &[Bits], any: &Bits, vals: &[String]) -> Result<Bits> {
+    let of = |l: &Lit| -> Result<Bits> {
+        let t = text(l)?;
+        Ok(vals.iter().position(|v| v == t).and_then(|i| sets.get(i)).cloned().unwrap_or_else(|| Bits::new(n)))
+    };
+    Ok(match c {
+        Cond::Contains { value, .. } => of(value)?,
+        Cond::In { values, .. } => {
+            let mut out = Bits::new(n);
+            for v in values {
+                out.or_with(&of(v)?);
+            }
+            out
+        }
+        Cond::IsSet { negated: false, .. } => any.clone(),
+        Cond::IsSet { negated: true, .. } => {
+            let mut out = Bits::new(n);
+            for i in 0..n {
+                if !any.get(i) {
+                    out.set(i);
+                }
+            }
+            out
+        }
+        _ => return Err(Error::input(format!("`{}` holds many values: use contains, in, or is set", c.field().text))),
+    })
+}

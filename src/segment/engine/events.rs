@@ -1,0 +1,238 @@
+//! Event partitions (one per kind, a list of time-sorted columnar chunks as
+//! stored) and the scan that aggregates a kind's events per contact inside
+//! a time range, through an optional filter.
+
+use super::filter::BoundFilter;
+use crate::error::{Error, Result};
+use crate::store::Reader;
+use crate::store::codec::{EventBlock, NUM_NONE, ParamData};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub struct Chunk {
+    pub id: u64,
+    pub block: EventBlock,
+}
+
+impl Chunk {
+    fn min_ts(&self) -> i64 {
+        *self.block.ts.first().unwrap_or(&i64::MAX)
+    }
+    fn max_ts(&self) -> i64 {
+        *self.block.ts.last().unwrap_or(&i64::MIN)
+    }
+}
+
+#[derive(Default)]
+pub struct Partition {
+    pub chunks: Vec<Chunk>,
+}
+
+impl Partition {
+    pub fn load(r: &Reader, kind: u16) -> Result<Partition> {
+        let mut p = Partition::default();
+        r.for_each_block_of(kind, |id, block| {
+            p.chunks.push(Chunk { id, block });
+            Ok(())
+        })?;
+        Ok(p)
+    }
+
+    /// Adds or replaces chunks (appends and rewrites); an empty block removes its chunk.
+    pub fn put(&mut self, id: u64, block: Option<EventBlock>) {
+        let pos = self.chunks.iter().position(|c| c.id == id);
+        match (pos, block) {
+            (Some(i), Some(b)) => self.chunks[i].block = b,
+            (Some(i), None) => {
+                self.chunks.remove(i);
+            }
+            (None, Some(b)) => {
+                let at = self.chunks.partition_point(|c| c.id < id);
+                self.chunks.insert(at, Chunk { id, block: b });
+            }
+            (None, None) => {}
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(|c| c.block.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f(block, from, to)` for each chunk's positions with lo <= ts <= hi.
+    pub fn for_range(
+        &self,
+        lo: i64,
+        hi: i64,
+        mut f: impl FnMut(&EventBlock, usize, usize) -> Result<()>,
+    ) -> Result<()> {
+        for c in &self.chunks {
+            if c.max_ts() < lo || c.min_ts() > hi {
+                continue;
+            }
+            let ts = &c.block.ts;
+            let a = if c.min_ts() >= lo { 0 } else { ts.partition_point(|t| *t < lo) };
+            let b = if c.max_ts() <= hi { ts.len() } else { ts.partition_point(|t| *t <= hi) };
+            if a < b {
+                f(&c.block, a, b)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What to compute per contact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Measure {
+    /// number of events
+    Count,
+    /// sum of a numeric parameter, with the number of events that had it
+    Sum(u16),
+    Min(u16),
+    Max(u16),
+    /// latest timestamp
+    Last,
+    /// earliest timestamp
+    First,
+}
+
+/// Per-contact results of one aggregation (dense by contact id).
+pub enum Values {
+    Count(Vec<u32>),
+    Sum {
+        sum: Vec<i128>,
+        n: Vec<u32>,
+    },
+    /// a value per contact where `present`
+    Ext {
+        v: Vec<i64>,
+        present: Vec<bool>,
+    },
+}
+
+impl Values {
+    pub fn bytes(&self) -> usize {
+        match self {
+            Values::Count(v) => v.len() * 4,
+            Values::Sum { sum, .. } => sum.len() * 20,
+            Values::Ext { v, .. } => v.len() * 9,
+        }
+    }
+}
+
+pub fn cancelled(c: &AtomicBool) -> Result<()> {
+    if c.load(Ordering::Relaxed) { Err(Error::runtime("cancelled")) } else { Ok(()) }
+}
+
+/// Aggregates the events of `part` with lo <= ts <= hi that pass `filter`.
+pub fn aggregate(
+    part: &Partition,
+    n: usize,
+    measure: Measure,
+    lo: i64,
+    hi: i64,
+    filter: Option<&BoundFilter>,
+    cancel: &AtomicBool,
+) -> Result<Values> {
+    match measure {
+        Measure::Count => {
+            let mut cnt = vec![0u32; n];
+            part.for_range(lo, hi, |b, from, to| {
+                cancelled(cancel)?;
+                if filter.is_none() {
+                    for &c in &b.contact[from..to] {
+                        if let Some(x) = cnt.get_mut(c as usize) {
+                            *x += 1;
+                        }
+                    }
+                } else {
+                    let bound = filter.map(|f| f.bind(b));
+                    for i in from..to {
+                        if bound.as_ref().is_none_or(|f| f.test_bound(b, i))
+                            && let Some(x) = cnt.get_mut(b.contact[i] as usize)
+                        {
+                            *x += 1;
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+            Ok(Values::Count(cnt))
+        }
+        Measure::Sum(p) => {
+            let mut sum = vec![0i128; n];
+            let mut k = vec![0u32; n];
+            part.for_range(lo, hi, |b, from, to| {
+                cancelled(cancel)?;
+                let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
+                let bound = filter.map(|f| f.bind(b));
+                for (i, &v) in col.iter().enumerate().take(to).skip(from) {
+                    if v == NUM_NONE || !bound.as_ref().is_none_or(|f| f.test_bound(b, i)) {
+                        continue;
+                    }
+                    let c = b.contact[i] as usize;
+                    if c < n {
+                        sum[c] += v as i128;
+                        k[c] += 1;
+                    }
+                }
+                Ok(())
+            })?;
+            Ok(Values::Sum { sum, n: k })
+        }
+        Measure::Min(p) | Measure::Max(p) => {
+            let is_min = matches!(measure, Measure::Min(_));
+            let mut v = vec![0i64; n];
+            let mut present = vec![false; n];
+            part.for_range(lo, hi, |b, from, to| {
+                cancelled(cancel)?;
+                let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
+                let bound = filter.map(|f| f.bind(b));
+                for (i, &x) in col.iter().enumerate().take(to).skip(from) {
+                    if x == NUM_NONE || !bound.as_ref().is_none_or(|f| f.test_bound(b, i)) {
+                        continue;
+                    }
+                    let c = b.contact[i] as usize;
+                    if c < n {
+                        if !present[c] || (is_min && x < v[c]) || (!is_min && x > v[c]) {
+                            v[c] = x;
+                        }
+                        present[c] = true;
+                    }
+                }
+                Ok(())
+            })?;
+            Ok(Values::Ext { v, present })
+        }
+        Measure::Last | Measure::First => {
+            let last = measure == Measure::Last;
+            let mut v = vec![0i64; n];
+            let mut present = vec![false; n];
+            part.for_range(lo, hi, |b, from, to| {
+                cancelled(cancel)?;
+                let bound = filter.map(|f| f.bind(b));
+                for i in from..to {
+                    if !bound.as_ref().is_none_or(|f| f.test_bound(b, i)) {
+                        continue;
+                    }
+                    let c = b.contact[i] as usize;
+                    if c < n {
+                        let t = b.ts[i];
+                        if !present[c] || (last && t > v[c]) || (!last && t < v[c]) {
+                            v[c] = t;
+                        }
+                        present[c] = true;
+                    }
+                }
+                Ok(())
+            })?;
+            Ok(Values::Ext { v, present })
+        }
+    }
+}
+
+pub fn param(b: &EventBlock, p: u16) -> Option<&ParamData> {
+    b.params.iter().find(|(id, _)| *id == p).map(|(_, d)| d)
+}

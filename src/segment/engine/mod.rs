@@ -1,0 +1,255 @@
+//! The segment engine: exact counts and member lists for any expression,
+//! shared by the CLI, the console and the scheduler.
+//!
+//! In memory, loaded lazily from one store snapshot and kept current by
+//! `apply`ing the store's change notifications (never a rebuild per edit):
+//! contact fields as columns, tags and categories as bitmaps, events as
+//! per-kind partitions of time-sorted columnar chunks. Per-contact
+//! aggregates (counts, sums, extremes per kind, window and filter) and leaf
+//! results are cached, so editing one criterion recomputes one leaf and
+//! recombines bitsets. Every scan checks a cancel flag, so a UI can drop a
+//! stale count the moment the operator types again.
+
+pub mod bits;
+pub mod catalog;
+pub mod columns;
+mod derived;
+mod eval;
+pub mod events;
+pub mod filter;
+
+use crate::derived::Thresholds;
+use crate::error::Result;
+use crate::model::Schema;
+use crate::segment::ast::Expr;
+use crate::store::read::CategoryRow;
+use crate::store::{Change, Reader};
+use bits::Bits;
+use columns::ContactColumns;
+use events::{Partition, Values};
+use roaring::RoaringBitmap;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+pub use catalog::StoreCatalog;
+pub use eval::ExplainNode;
+
+/// Key of a cached per-contact aggregate.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ValKey {
+    kind: u16,
+    measure: events::Measure,
+    lo: i64,
+    hi: i64,
+    filter: String,
+}
+
+/// Cached aggregate vectors are large (up to 20 bytes per contact); keep a bounded set.
+const MAX_CACHED_BYTES: usize = 512 << 20;
+
+pub struct Engine {
+    reader: Reader,
+    schema: Schema,
+    th: Thresholds,
+    contacts: Option<ContactColumns>,
+    tags: Option<HashMap<String, RoaringBitmap>>,
+    categories: Option<Vec<CategoryRow>>,
+    segments: Option<HashMap<String, String>>,
+    partitions: HashMap<u16, Partition>,
+    dict: Option<Vec<String>>,
+    values: HashMap<ValKey, Arc<Values>>,
+    values_bytes: usize,
+    leaves: HashMap<String, Arc<Bits>>,
+    derived: Option<derived::DerivedCols>,
+    age: Option<(i64, Vec<i16>)>,
+    /// bumped by every applied change
+    pub generation: u64,
+}
+
+impl Engine {
+    /// An engine over a store snapshot; nothing is loaded until needed.
+    pub fn new(reader: Reader, th: Thresholds) -> Result<Engine> {
+        let schema = reader.schema()?;
+        Ok(Engine {
+            reader,
+            schema,
+            th,
+            contacts: None,
+            tags: None,
+            categories: None,
+            segments: None,
+            partitions: HashMap::new(),
+            dict: None,
+            values: HashMap::new(),
+            values_bytes: 0,
+            leaves: HashMap::new(),
+            derived: None,
+            age: None,
+            generation: 0,
+        })
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Loads everything now (a long-lived host warms up once at start).
+    pub fn warm(&mut self) -> Result<()> {
+        self.contacts()?;
+        self.tags()?;
+        self.categories()?;
+        for k in 0..self.schema.kinds.len() as u16 {
+            self.partition(k)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn contacts(&mut self) -> Result<&ContactColumns> {
+        if self.contacts.is_none() {
+            self.contacts = Some(ContactColumns::load(&self.reader, &self.schema)?);
+        }
+        Ok(self.contacts.as_ref().expect("loaded"))
+    }
+
+    pub(crate) fn tags(&mut self) -> Result<&HashMap<String, RoaringBitmap>> {
+        if self.tags.is_none() {
+            self.tags = Some(self.reader.tags()?.into_iter().collect());
+        }
+        Ok(self.tags.as_ref().expect("loaded"))
+    }
+
+    pub(crate) fn categories(&mut self) -> Result<&Vec<CategoryRow>> {
+        if self.categories.is_none() {
+            self.categories = Some(self.reader.categories()?);
+        }
+        Ok(self.categories.as_ref().expect("loaded"))
+    }
+
+    pub(crate) fn segments(&mut self) -> Result<&HashMap<String, String>> {
+        if self.segments.is_none() {
+            self.segments = Some(self.reader.segments()?.into_iter().map(|s| (s.name, s.expr)).collect());
+        }
+        Ok(self.segments.as_ref().expect("loaded"))
+    }
+
+    pub(crate) fn partition(&mut self, kind: u16) -> Result<&Partition> {
+        if !self.partitions.contains_key(&kind) {
+            let p = Partition::load(&self.reader, kind)?;
+            self.partitions.insert(kind, p);
+        }
+        Ok(&self.partitions[&kind])
+    }
+
+    /// Number of contacts.
+    pub fn total(&mut self) -> Result<u64> {
+        Ok(self.contacts()?.alive.count())
+    }
+
+    /// Exact number of contacts matching `e` at `now`.
+    pub fn count(&mut self, e: &Expr, now: i64, cancel: &AtomicBool) -> Result<u64> {
+        Ok(self.eval(e, now, cancel)?.count())
+    }
+
+    /// The contacts matching `e` at `now`.
+    pub fn members(&mut self, e: &Expr, now: i64, cancel: &AtomicBool) -> Result<RoaringBitmap> {
+        Ok(self.eval(e, now, cancel)?.to_roaring())
+    }
+
+    /// Takes a newer snapshot and brings the loaded parts up to date with
+    /// what the changes name: contacts re-read one by one, event chunks
+    /// appended or replaced, tag bitmaps re-read. Caches of results go.
+    pub fn apply(&mut self, changes: &[Change], reader: Reader) -> Result<()> {
+        self.reader = reader;
+        for c in changes {
+            match c {
+                Change::Schema => {
+                    self.schema = self.reader.schema()?;
+                    if let Some(cols) = &mut self.contacts {
+                        cols.sync_schema(&self.schema);
+                    }
+                }
+                Change::Contacts(ids) => {
+                    if let Some(cols) = &mut self.contacts {
+                        let n = self.reader.meta("next_contact")? as usize;
+                        cols.grow(n);
+                        for &id in ids {
+                            if let Some(c) = self.reader.contact(id)? {
+                                cols.upsert(&self.schema, &c);
+                            }
+                        }
+                    }
+                }
+                Change::ContactsDeleted(ids) => {
+                    if let Some(cols) = &mut self.contacts {
+                        for &id in ids {
+                            cols.remove(&self.schema, id);
+                        }
+                    }
+                }
+                Change::EventBlocks(ids) | Change::EventBlocksRewritten(ids) => {
+                    for &(kind, id) in ids {
+                        if let Some(p) = self.partitions.get_mut(&kind) {
+                            let b = self.reader.blocks(&[(kind, id)])?.pop().map(|(_, b)| b);
+                            p.put(id, b);
+                        }
+                    }
+                    self.dict = None;
+                }
+                Change::Tags(names) => {
+                    if let Some(t) = &mut self.tags {
+                        for n in names {
+                            match self.reader.tag(n)? {
+                                Some(bm) => t.insert(n.clone(), bm),
+                                None => t.remove(n),
+                            };
+                        }
+                    }
+                }
+                Change::Categories => self.categories = None,
+                Change::Segments => self.segments = None,
+                Change::Campaigns => {}
+            }
+        }
+        self.values.clear();
+        self.values_bytes = 0;
+        self.leaves.clear();
+        self.derived = None;
+        self.age = None;
+        self.generation += 1;
+        Ok(())
+    }
+
+    fn cache_values(&mut self, key: ValKey, v: Arc<Values>) {
+        let b = v.bytes();
+        if self.values_bytes + b > MAX_CACHED_BYTES {
+            self.values.clear();
+            self.values_bytes = 0;
+        }
+        self.values_bytes += b;
+        self.values.insert(key, v);
+    }
+}
+
+/// The dictionary as the filter compiler sees it: exact lookups go to the
+/// store, whole scans load the dictionary once.
+struct EngineDict<'a> {
+    reader: &'a Reader,
+    all: std::cell::OnceCell<Vec<String>>,
+    preloaded: Option<&'a [String]>,
+}
+
+impl filter::Dict for EngineDict<'_> {
+    fn id_of(&self, s: &str) -> Result<Option<u32>> {
+        self.reader.dict_lookup(s)
+    }
+    fn all(&self) -> Result<&[String]> {
+        if let Some(p) = self.preloaded {
+            return Ok(p);
+        }
+        if self.all.get().is_none() {
+            let _ = self.all.set(self.reader.dict()?);
+        }
+        Ok(self.all.get().expect("set"))
+    }
+}
