@@ -7,3 +7,4 @@ pub mod segment;
 pub mod error;
 pub mod store;
 pub mod derived;
+pub mod demo; pub mod geo;
