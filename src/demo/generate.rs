@@ -49,8 +49,8 @@ const WITH_UTM: [bool; 12] = [true, true, true, false, false, false, false, fals
 
 /// Mean events per contact of everything but browsing, and of browsing at
 /// scale 1 (measured; used to reach `events_per_contact`).
-const BASE_OTHER: f64 = 14.0;
-const BASE_BROWSE: f64 = 6.0;
+const BASE_OTHER: f64 = 16.4;
+const BASE_BROWSE: f64 = 3.3;
 
 struct Camp {
     ts: i64,
@@ -719,7 +719,7 @@ impl Gen<'_> {
                 }
             };
             let src = self.source(paid_only, mailable, t);
-            let pages = self.rng.random_range(1..5);
+            let pages = self.rng.random_range(1..3);
             let start = t - self.range(5 * 60, 40 * 60);
             let (end, _) = self.session(id, start, src, pages, ctx.products[product].category);
             self.cart_add(id, end.min(t - 30), src, product, qty);
@@ -746,7 +746,7 @@ impl Gen<'_> {
         let power = self.chance(0.001);
         let activity = if power { self.range(150, 1000) as f64 } else { (1.1 * self.gauss() - 0.605).exp() };
         let span = (last_active - created).max(HOUR);
-        let lambda = 1.0 * activity * ctx.browse_scale * (span as f64 / (365 * DAY) as f64).max(0.1);
+        let lambda = 1.4 * activity * ctx.browse_scale * (span as f64 / (365 * DAY) as f64).max(0.1);
         let sessions = self.poisson(lambda);
         for _ in 0..sessions {
             let t = self.range(created, last_active);
@@ -760,7 +760,7 @@ impl Gen<'_> {
         // email
         let mut unsubscribed_at = None;
         let mut bounced_at = None;
-        let newsletter = mailable && self.chance(0.2);
+        let newsletter = mailable && self.chance(0.15);
         if mailable {
             let profile = match self.rng.random_range(0..100) {
                 0..20 => Profile::Super,
@@ -771,7 +771,7 @@ impl Gen<'_> {
             let unsub_after = self.chance(0.04).then(|| self.range(0, 30));
             let mut sends = 0i64;
             for camp in &ctx.emails {
-                if camp.ts < created || !(camp.newsletter && newsletter || !camp.newsletter && self.chance(0.15)) {
+                if camp.ts < created || !(camp.newsletter && newsletter || !camp.newsletter && self.chance(0.1)) {
                     continue;
                 }
                 let t = camp.ts + self.range(0, HOUR);
@@ -855,7 +855,7 @@ impl Gen<'_> {
         if consent[Channel::Push as usize].is_some_and(|c| c.opted_in) {
             let slot = ctx.slots.campaign[6];
             for &(ts, name) in &ctx.push {
-                if ts >= created && self.chance(0.25) {
+                if ts >= created && self.chance(0.2) {
                     let t = ts + self.range(0, 1800);
                     self.ev(K_PUSH_SENT, id, t, 0, [0; 3]);
                     self.text(K_PUSH_SENT, slot, name);
