@@ -20,6 +20,7 @@ pub fn names(country: usize) -> &'static Names {
     &NAMES[country]
 }
 
+#[rustfmt::skip]
 static NAMES: [Names; 5] = [
     Names {
         female: &["Giulia", "Francesca", "Chiara", "Sara", "Martina", "Valentina", "Alessia", "Federica", "Elena", "Laura", "Anna", "Giorgia", "Silvia", "Paola", "Beatrice", "Sofia", "Aurora", "Elisa", "Roberta", "Ilaria"],
@@ -50,9 +51,13 @@ static NAMES: [Names; 5] = [
 
 /// GeoNames admin1 code → region name, per country.
 pub fn region(country: &str, admin1: &str) -> Option<&'static str> {
-    REGIONS.iter().find(|(c, a, _)| *c == country && *a == admin1).map(|(_, _, n)| *n)
+    REGIONS
+        .iter()
+        .find(|(c, a, _)| *c == country && *a == admin1)
+        .map(|(_, _, n)| *n)
 }
 
+#[rustfmt::skip]
 const REGIONS: &[(&str, &str, &str)] = &[
     ("IT", "01", "Abruzzo"), ("IT", "02", "Basilicata"), ("IT", "03", "Calabria"), ("IT", "04", "Campania"),
     ("IT", "05", "Emilia-Romagna"), ("IT", "06", "Friuli-Venezia Giulia"), ("IT", "07", "Lazio"), ("IT", "08", "Liguria"),
@@ -79,7 +84,10 @@ const REGIONS: &[(&str, &str, &str)] = &[
 ];
 
 /// Declared values of the `interests` attribute.
-pub const INTERESTS: &[&str] = &["yoga", "running", "cycling", "cooking", "travel", "fashion", "tech", "gaming", "books", "outdoor"];
+pub const INTERESTS: &[&str] = &[
+    "yoga", "running", "cycling", "cooking", "travel", "fashion", "tech", "gaming", "books",
+    "outdoor",
+];
 /// Probability (‰) that a contact has each interest.
 pub const INTEREST_PERMILLE: &[u32] = &[180, 220, 150, 200, 300, 250, 280, 150, 200, 180];
 /// Product category that each interest leads to (index into CATEGORIES).
@@ -99,8 +107,19 @@ pub const INTEREST_CONTACT_CATEGORY: &[&str] = &[
 ];
 
 /// Product categories (event parameter `category`).
-pub const CATEGORIES: &[&str] =
-    &["running", "cycling", "yoga", "outdoor", "fashion", "tech", "x100-accessories", "gaming", "books", "cooking", "travel"];
+pub const CATEGORIES: &[&str] = &[
+    "running",
+    "cycling",
+    "yoga",
+    "outdoor",
+    "fashion",
+    "tech",
+    "x100-accessories",
+    "gaming",
+    "books",
+    "cooking",
+    "travel",
+];
 pub const X100_ACCESSORIES: usize = 6;
 
 pub struct Product {
@@ -113,10 +132,23 @@ pub struct Product {
     pub weight: u32,
 }
 
-const fn p(name: &'static str, manufacturer: &'static str, category: usize, price_cents: i64, weight: u32) -> Product {
-    Product { name, manufacturer, category, price_cents, weight }
+const fn p(
+    name: &'static str,
+    manufacturer: &'static str,
+    category: usize,
+    price_cents: i64,
+    weight: u32,
+) -> Product {
+    Product {
+        name,
+        manufacturer,
+        category,
+        price_cents,
+        weight,
+    }
 }
 
+#[rustfmt::skip]
 pub const PRODUCTS: &[Product] = &[
     p("Acme Swift 3", "Acme", 0, 11990, 6),
     p("Acme Trail Pro", "Acme", 0, 14900, 4),
@@ -173,16 +205,44 @@ pub fn slug(s: &str) -> String {
 }
 
 /// Paid, social and referral utm_source values.
-pub const PAID_SOURCES: &[(&str, &str)] = &[("google", "cpc"), ("bing", "cpc"), ("facebook", "paid_social"), ("instagram", "paid_social")];
-pub const PAID_CAMPAIGNS: &[&str] = &["brand", "spring-sale", "summer-sale", "black-friday", "retargeting", "running-season"];
+pub const PAID_SOURCES: &[(&str, &str)] = &[
+    ("google", "cpc"),
+    ("bing", "cpc"),
+    ("facebook", "paid_social"),
+    ("instagram", "paid_social"),
+];
+pub const PAID_CAMPAIGNS: &[&str] = &[
+    "brand",
+    "spring-sale",
+    "summer-sale",
+    "black-friday",
+    "retargeting",
+    "running-season",
+];
 pub const SOCIAL_SOURCES: &[&str] = &["facebook", "instagram", "tiktok", "pinterest"];
 
-pub const TICKET_SUBJECTS: &[&str] =
-    &["Order not received", "Return request", "Wrong size", "Payment issue", "Account access", "Product question", "Damaged item", "Invoice request"];
+pub const TICKET_SUBJECTS: &[&str] = &[
+    "Order not received",
+    "Return request",
+    "Wrong size",
+    "Payment issue",
+    "Account access",
+    "Product question",
+    "Damaged item",
+    "Invoice request",
+];
 pub const TICKET_STATUSES: &[&str] = &["open", "pending", "closed"];
 
 /// Tags the generator assigns.
-pub const TAGS: &[&str] = &["vip", "churned", "newsletter", "beta", "wholesale", "employee", "influencer"];
+pub const TAGS: &[&str] = &[
+    "vip",
+    "churned",
+    "newsletter",
+    "beta",
+    "wholesale",
+    "employee",
+    "influencer",
+];
 pub const TAG_VIP: usize = 0;
 pub const TAG_CHURNED: usize = 1;
 pub const TAG_NEWSLETTER: usize = 2;

@@ -1,8 +1,8 @@
 //! Per-chunk generation: pure functions of (context, chunk index, ids), so
 //! chunks can be generated on any thread and still give the same output.
 
-use super::data::{self, CATEGORIES, COUNTRIES, PRODUCTS, TAGS};
 use super::DemoOptions;
+use super::data::{self, CATEGORIES, COUNTRIES, PRODUCTS, TAGS};
 use crate::derived::{Engagement, Lifecycle, ScoreRules, Thresholds};
 use crate::error::{Error, Result};
 use crate::geo::{City, Gazetteer};
@@ -45,7 +45,9 @@ const KINDS: [&str; 12] = [
     "ticket",
 ];
 /// Kinds whose events carry utm columns.
-const WITH_UTM: [bool; 12] = [true, true, true, false, false, false, false, false, false, false, false, false];
+const WITH_UTM: [bool; 12] = [
+    true, true, true, false, false, false, false, false, false, false, false, false,
+];
 
 /// Mean events per contact of everything but browsing, and of browsing at
 /// scale 1 (measured; used to reach `events_per_contact`).
@@ -161,11 +163,18 @@ pub struct Chunk {
 }
 
 fn param_slot(def: &KindDef, name: &str) -> Result<usize> {
-    def.param(name).map(|p| p.0 as usize).ok_or_else(|| Error::runtime(format!("event kind `{}` has no parameter `{name}`", def.name)))
+    def.param(name).map(|p| p.0 as usize).ok_or_else(|| {
+        Error::runtime(format!(
+            "event kind `{}` has no parameter `{name}`",
+            def.name
+        ))
+    })
 }
 
 fn ts_label(ts: i64, fmt: &str) -> String {
-    chrono::DateTime::from_timestamp(ts, 0).map(|d| d.format(fmt).to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|d| d.format(fmt).to_string())
+        .unwrap_or_default()
 }
 
 impl Ctx {
@@ -173,10 +182,17 @@ impl Ctx {
         let schema = w.schema().clone();
         let mut kinds = Vec::new();
         for k in KINDS {
-            let (i, def) = schema.kind(k).ok_or_else(|| Error::runtime(format!("built-in event kind `{k}` is missing")))?;
+            let (i, def) = schema
+                .kind(k)
+                .ok_or_else(|| Error::runtime(format!("built-in event kind `{k}` is missing")))?;
             kinds.push((i, def.clone()));
         }
-        let a = |n: &str| schema.attr(n).map(|x| x.0).ok_or_else(|| Error::runtime(format!("attribute `{n}` is missing")));
+        let a = |n: &str| {
+            schema
+                .attr(n)
+                .map(|x| x.0)
+                .ok_or_else(|| Error::runtime(format!("attribute `{n}` is missing")))
+        };
         let attrs = Attrs {
             first_name: a("first_name")?,
             last_name: a("last_name")?,
@@ -194,7 +210,15 @@ impl Ctx {
         };
         let d = |k: usize| &kinds[k].1;
         let mut campaign = [0; 7];
-        for (slot, k) in campaign.iter_mut().zip([K_EMAIL_SENT, K_EMAIL_OPEN, K_EMAIL_CLICK, K_EMAIL_BOUNCE, K_UNSUBSCRIBE, K_SMS_SENT, K_PUSH_SENT]) {
+        for (slot, k) in campaign.iter_mut().zip([
+            K_EMAIL_SENT,
+            K_EMAIL_OPEN,
+            K_EMAIL_CLICK,
+            K_EMAIL_BOUNCE,
+            K_UNSUBSCRIBE,
+            K_SMS_SENT,
+            K_PUSH_SENT,
+        ]) {
             *slot = param_slot(d(k), "campaign")?;
         }
         let slots = Slots {
@@ -231,7 +255,9 @@ impl Ctx {
                 list.push((cum, c));
             }
             if list.is_empty() {
-                return Err(Error::runtime(format!("the gazetteer has no cities of {cc}")));
+                return Err(Error::runtime(format!(
+                    "the gazetteer has no cities of {cc}"
+                )));
             }
             cities.push(list);
         }
@@ -266,11 +292,19 @@ impl Ctx {
         let mut emails = Vec::new();
         for wk in 0..52 {
             let ts = today - DAY - wk * 7 * DAY + 8 * HOUR;
-            emails.push(Camp { ts, name: w.intern(&format!("newsletter-{}", ts_label(ts, "%Y-%m-%d")))?, newsletter: true });
+            emails.push(Camp {
+                ts,
+                name: w.intern(&format!("newsletter-{}", ts_label(ts, "%Y-%m-%d")))?,
+                newsletter: true,
+            });
         }
         for i in 0..26 {
             let ts = today - (i * 14 + 4) * DAY + 10 * HOUR;
-            emails.push(Camp { ts, name: w.intern(&format!("promo-{}", ts_label(ts, "%Y-%m-%d")))?, newsletter: false });
+            emails.push(Camp {
+                ts,
+                name: w.intern(&format!("promo-{}", ts_label(ts, "%Y-%m-%d")))?,
+                newsletter: false,
+            });
         }
         emails.sort_by_key(|c| c.ts);
         let mut sms = Vec::new();
@@ -290,10 +324,16 @@ impl Ctx {
         for (s, m) in data::PAID_SOURCES {
             paid_utm.push([w.intern(s)?, w.intern(m)?]);
         }
-        let mut intern_all = |list: &[&str]| -> Result<Vec<u32>> { list.iter().map(|s| w.intern(s)).collect() };
+        let mut intern_all =
+            |list: &[&str]| -> Result<Vec<u32>> { list.iter().map(|s| w.intern(s)).collect() };
         let paid_campaigns = intern_all(data::PAID_CAMPAIGNS)?;
         let social_utm = intern_all(data::SOCIAL_SOURCES)?;
-        let referrers = intern_all(&["blog.example.org", "forum.example.net", "news.example.com", "partner.example.com"])?;
+        let referrers = intern_all(&[
+            "blog.example.org",
+            "forum.example.net",
+            "news.example.com",
+            "partner.example.com",
+        ])?;
         let ticket_subjects = intern_all(data::TICKET_SUBJECTS)?;
         let ticket_statuses = intern_all(data::TICKET_STATUSES)?;
         let events_per_contact = opts.events_per_contact;
@@ -438,7 +478,11 @@ impl Gen<'_> {
         self.rng.random::<f64>() < p
     }
     fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        if hi <= lo { lo } else { self.rng.random_range(lo..hi) }
+        if hi <= lo {
+            lo
+        } else {
+            self.rng.random_range(lo..hi)
+        }
     }
     fn gauss(&mut self) -> f64 {
         let u1 = self.f().max(1e-12);
@@ -503,7 +547,11 @@ impl Gen<'_> {
     /// A traffic source and its utm values for a session at `ts`.
     fn source(&mut self, paid_only: bool, mailable: bool, ts: i64) -> (u8, [u32; 3]) {
         let c = self.ctx;
-        let r = if paid_only { 0 } else { self.rng.random_range(0..100) };
+        let r = if paid_only {
+            0
+        } else {
+            self.rng.random_range(0..100)
+        };
         match r {
             0..12 => {
                 let [s, m] = *self.pick(&c.paid_utm);
@@ -511,13 +559,25 @@ impl Gen<'_> {
                 (Source::Paid.code(), [s, m, camp])
             }
             12..42 => (Source::Direct.code(), [0; 3]),
-            42..67 => (Source::Search.code(), [*self.pick(&c.search_engines), c.organic, 0]),
-            67..77 => (Source::Social.code(), [*self.pick(&c.social_utm), c.social_medium, 0]),
-            77..85 => (Source::Referral.code(), [*self.pick(&c.referrers), c.referral_medium, 0]),
+            42..67 => (
+                Source::Search.code(),
+                [*self.pick(&c.search_engines), c.organic, 0],
+            ),
+            67..77 => (
+                Source::Social.code(),
+                [*self.pick(&c.social_utm), c.social_medium, 0],
+            ),
+            77..85 => (
+                Source::Referral.code(),
+                [*self.pick(&c.referrers), c.referral_medium, 0],
+            ),
             _ if mailable => {
                 let i = c.emails.partition_point(|e| e.ts <= ts).saturating_sub(1);
                 let camp = c.emails.get(i).map_or(0, |e| e.name);
-                (Source::Email.code(), [c.newsletter_source, c.email_medium, camp])
+                (
+                    Source::Email.code(),
+                    [c.newsletter_source, c.email_medium, camp],
+                )
             }
             _ => (Source::Direct.code(), [0; 3]),
         }
@@ -530,14 +590,25 @@ impl Gen<'_> {
 
     /// A browsing session of `pages` page views in category `cat` from `t`;
     /// returns the time of the last page and the last product seen.
-    fn session(&mut self, c: u32, mut t: i64, src: (u8, [u32; 3]), pages: u32, cat: usize) -> (i64, usize) {
+    fn session(
+        &mut self,
+        c: u32,
+        mut t: i64,
+        src: (u8, [u32; 3]),
+        pages: u32,
+        cat: usize,
+    ) -> (i64, usize) {
         let ctx = self.ctx;
         let s = &ctx.slots;
         let mut product = self.product_in(cat);
         for p in 0..pages {
             self.ev(K_PAGE_VIEW, c, t, src.0, src.1);
             if p == 0 && pages > 1 {
-                let url = if self.chance(0.3) { ctx.home_url } else { ctx.category_urls[cat] };
+                let url = if self.chance(0.3) {
+                    ctx.home_url
+                } else {
+                    ctx.category_urls[cat]
+                };
                 self.text(K_PAGE_VIEW, s.pv_url, url);
                 self.text(K_PAGE_VIEW, s.pv_category, ctx.category_ids[cat]);
             } else {
@@ -560,7 +631,11 @@ impl Gen<'_> {
         self.text(K_CART_ADD, s.ca_product, pr.name);
         self.text(K_CART_ADD, s.ca_category, ctx.category_ids[pr.category]);
         self.num(K_CART_ADD, s.ca_amount, pr.price * qty);
-        self.num(K_CART_ADD, s.ca_quantity, qty * Decimal::from_int(1).unwrap().units());
+        self.num(
+            K_CART_ADD,
+            s.ca_quantity,
+            qty * Decimal::from_int(1).unwrap().units(),
+        );
     }
 
     // ---------- one contact ----------
@@ -579,7 +654,10 @@ impl Gen<'_> {
             *acc += c.1;
             Some(*acc)
         });
-        let ci = country.take_while(|&cum| cum <= r).count().min(COUNTRIES.len() - 1);
+        let ci = country
+            .take_while(|&cum| cum <= r)
+            .count()
+            .min(COUNTRIES.len() - 1);
         let (cc, _, lang, phone_prefix, tld) = COUNTRIES[ci];
         let cities = &ctx.cities[ci];
         let x = self.rng.random_range(0..cities.last().map_or(1, |c| c.0));
@@ -590,7 +668,11 @@ impl Gen<'_> {
             _ => 2,
         };
         let names = data::names(ci);
-        let first = *if gender == 0 || (gender == 2 && self.chance(0.5)) { self.pick(names.female) } else { self.pick(names.male) };
+        let first = *if gender == 0 || (gender == 2 && self.chance(0.5)) {
+            self.pick(names.female)
+        } else {
+            self.pick(names.male)
+        };
         let last = *self.pick(names.last);
         let age_years = match self.rng.random_range(0..100) {
             0..12 => self.range(16, 25),
@@ -626,8 +708,18 @@ impl Gen<'_> {
         let has_email = self.chance(0.97);
         let email = has_email.then(|| {
             let domain = if self.chance(0.5) { "example.com" } else { tld };
-            let domain = if domain == tld { format!("example.{tld}") } else { domain.to_string() };
-            format!("{}.{}{}@{}", ascii_name(first), ascii_name(last), id, domain)
+            let domain = if domain == tld {
+                format!("example.{tld}")
+            } else {
+                domain.to_string()
+            };
+            format!(
+                "{}.{}{}@{}",
+                ascii_name(first),
+                ascii_name(last),
+                id,
+                domain
+            )
         });
         let has_phone = self.chance(0.7);
         let consent_at = |g: &mut Self| (created + g.range(0, 600)).min(now);
@@ -635,18 +727,27 @@ impl Gen<'_> {
         if has_email {
             let r = self.f();
             if r < 0.87 {
-                consent[Channel::Email as usize] = Some(Consent { opted_in: r < 0.75, at: consent_at(self) });
+                consent[Channel::Email as usize] = Some(Consent {
+                    opted_in: r < 0.75,
+                    at: consent_at(self),
+                });
             }
         }
         if has_phone {
             let r = self.f();
             if r < 0.5 {
-                consent[Channel::Sms as usize] = Some(Consent { opted_in: r < 0.35, at: consent_at(self) });
+                consent[Channel::Sms as usize] = Some(Consent {
+                    opted_in: r < 0.35,
+                    at: consent_at(self),
+                });
             }
         }
         let r = self.f();
         if r < 0.4 {
-            consent[Channel::Push as usize] = Some(Consent { opted_in: r < 0.3, at: consent_at(self) });
+            consent[Channel::Push as usize] = Some(Consent {
+                opted_in: r < 0.3,
+                at: consent_at(self),
+            });
         }
         let mut interests: Vec<u16> = Vec::new();
         for (i, &pm) in data::INTEREST_PERMILLE.iter().enumerate() {
@@ -694,7 +795,9 @@ impl Gen<'_> {
         let mut spent = 0i64;
         let mut bought_x100 = false;
         let last_active = match stage {
-            Stage::Disengaging | Stage::Lapsed => purchases.last().copied().unwrap_or(now) + self.range(0, 90 * DAY),
+            Stage::Disengaging | Stage::Lapsed => {
+                purchases.last().copied().unwrap_or(now) + self.range(0, 90 * DAY)
+            }
             _ => now,
         }
         .min(now);
@@ -734,7 +837,11 @@ impl Gen<'_> {
             self.ev(K_PURCHASE, id, t, src.0, src.1);
             self.num(K_PURCHASE, s.p_amount, amount);
             self.text(K_PURCHASE, s.p_currency, ctx.eur);
-            self.num(K_PURCHASE, s.p_quantity, qty * Decimal::from_int(1).unwrap().units());
+            self.num(
+                K_PURCHASE,
+                s.p_quantity,
+                qty * Decimal::from_int(1).unwrap().units(),
+            );
             self.text(K_PURCHASE, s.p_order, seq as u32 + 1);
             self.text(K_PURCHASE, s.p_product, pr.name);
             self.text(K_PURCHASE, s.p_manufacturer, pr.manufacturer);
@@ -744,9 +851,14 @@ impl Gen<'_> {
 
         // browsing
         let power = self.chance(0.001);
-        let activity = if power { self.range(150, 1000) as f64 } else { (1.1 * self.gauss() - 0.605).exp() };
+        let activity = if power {
+            self.range(150, 1000) as f64
+        } else {
+            (1.1 * self.gauss() - 0.605).exp()
+        };
         let span = (last_active - created).max(HOUR);
-        let lambda = 1.4 * activity * ctx.browse_scale * (span as f64 / (365 * DAY) as f64).max(0.1);
+        let lambda =
+            1.4 * activity * ctx.browse_scale * (span as f64 / (365 * DAY) as f64).max(0.1);
         let sessions = self.poisson(lambda);
         for _ in 0..sessions {
             let t = self.range(created, last_active);
@@ -771,7 +883,9 @@ impl Gen<'_> {
             let unsub_after = self.chance(0.04).then(|| self.range(0, 30));
             let mut sends = 0i64;
             for camp in &ctx.emails {
-                if camp.ts < created || !(camp.newsletter && newsletter || !camp.newsletter && self.chance(0.1)) {
+                if camp.ts < created
+                    || !(camp.newsletter && newsletter || !camp.newsletter && self.chance(0.1))
+                {
                     continue;
                 }
                 let t = camp.ts + self.range(0, HOUR);
@@ -810,18 +924,29 @@ impl Gen<'_> {
                     if t_open <= now {
                         self.ev(K_EMAIL_OPEN, id, t_open, Source::Email.code(), [0; 3]);
                         self.text(K_EMAIL_OPEN, s.campaign[1], camp.name);
-                        self.open_90 += (t_open > now - th.engagement_window_days * DAY && recent) as u64;
+                        self.open_90 += (t_open > now - th.engagement_window_days * DAY) as u64;
                         self.score += ctx.scores.delta("email_open", None);
                         t_last = t_open;
-                        let p_click = if profile == Profile::Super { 0.35 } else { 0.15 };
+                        let p_click = if profile == Profile::Super {
+                            0.35
+                        } else {
+                            0.15
+                        };
                         if self.chance(p_click) {
                             let t_click = t_open + self.range(5, 600);
-                            let cat = if self.chance(0.8) { favourite } else { self.rng.random_range(0..CATEGORIES.len()) };
+                            let cat = if self.chance(0.8) {
+                                favourite
+                            } else {
+                                self.rng.random_range(0..CATEGORIES.len())
+                            };
                             self.ev(K_EMAIL_CLICK, id, t_click, Source::Email.code(), [0; 3]);
                             self.text(K_EMAIL_CLICK, s.campaign[2], camp.name);
                             self.text(K_EMAIL_CLICK, s.click_url, ctx.category_urls[cat]);
                             self.score += ctx.scores.delta("email_click", None);
-                            let src = (Source::Email.code(), [ctx.newsletter_source, ctx.email_medium, camp.name]);
+                            let src = (
+                                Source::Email.code(),
+                                [ctx.newsletter_source, ctx.email_medium, camp.name],
+                            );
                             let pages = self.rng.random_range(2..7);
                             let (end, product) = self.session(id, t_click + 5, src, pages, cat);
                             if self.chance(0.2) {
@@ -837,7 +962,10 @@ impl Gen<'_> {
                         self.ev(K_UNSUBSCRIBE, id, t_u, 0, [0; 3]);
                         self.text(K_UNSUBSCRIBE, s.campaign[4], camp.name);
                         unsubscribed_at = Some(t_u);
-                        consent[Channel::Email as usize] = Some(Consent { opted_in: false, at: t_u });
+                        consent[Channel::Email as usize] = Some(Consent {
+                            opted_in: false,
+                            at: t_u,
+                        });
                         break;
                     }
                 }
@@ -878,15 +1006,25 @@ impl Gen<'_> {
                 let subject = *self.pick(&ctx.ticket_subjects);
                 self.ev(K_TICKET, id, t, 0, [0; 3]);
                 self.text(K_TICKET, ctx.slots.ticket_subject, subject);
-                self.text(K_TICKET, ctx.slots.ticket_status, ctx.ticket_statuses[status]);
+                self.text(
+                    K_TICKET,
+                    ctx.slots.ticket_status,
+                    ctx.ticket_statuses[status],
+                );
             }
         }
 
         // tags and categories
         let lifecycle = th.lifecycle(purchases.len() as u64, purchases.last().copied(), now);
         let engagement = th.engagement(self.sent_90, self.open_90);
-        self.out.lifecycle[Lifecycle::ALL.iter().position(|l| *l == lifecycle).unwrap_or(0)] += 1;
-        self.out.engagement[Engagement::ALL.iter().position(|l| *l == engagement).unwrap_or(0)] += 1;
+        self.out.lifecycle[Lifecycle::ALL
+            .iter()
+            .position(|l| *l == lifecycle)
+            .unwrap_or(0)] += 1;
+        self.out.engagement[Engagement::ALL
+            .iter()
+            .position(|l| *l == engagement)
+            .unwrap_or(0)] += 1;
         let tags = &mut self.out.tags;
         if spent >= 1000 * 100 * CENT || purchases.len() >= 12 {
             tags[data::TAG_VIP].push(id);
@@ -934,13 +1072,26 @@ impl Gen<'_> {
             (a.first_name, AttrValue::Text(first.to_string())),
             (a.last_name, AttrValue::Text(last.to_string())),
             (a.gender, AttrValue::Enum(gender)),
-            (a.birth_date, AttrValue::Date(date_to_days(chrono::DateTime::from_timestamp(birth, 0).unwrap_or_default().date_naive()))),
+            (
+                a.birth_date,
+                AttrValue::Date(date_to_days(
+                    chrono::DateTime::from_timestamp(birth, 0)
+                        .unwrap_or_default()
+                        .date_naive(),
+                )),
+            ),
             (a.city, AttrValue::Text(city.name.to_string())),
             (a.country, AttrValue::Text(cc.to_string())),
-            (a.postal_code, AttrValue::Text(postal_code(cc, city.population, self.rng.random()))),
+            (
+                a.postal_code,
+                AttrValue::Text(postal_code(cc, city.population, self.rng.random())),
+            ),
             (a.lat, deg(city.lat + jitter_lat)),
             (a.lon, deg(city.lon + jitter_lon)),
-            (a.language, AttrValue::Text(if self.chance(0.06) { "en" } else { lang }.to_string())),
+            (
+                a.language,
+                AttrValue::Text(if self.chance(0.06) { "en" } else { lang }.to_string()),
+            ),
         ];
         if let Some(r) = data::region(cc, city.admin1) {
             attrs.push((a.region, AttrValue::Text(r.to_string())));
@@ -972,8 +1123,20 @@ impl Gen<'_> {
 
     /// A browsing session at `t`, with a cart add with probability `p_cart`
     /// (half of which are abandoned).
-    fn browse(&mut self, id: u32, t: i64, paid_only: bool, mailable: bool, favourite: usize, p_cart: f64) {
-        let cat = if self.chance(0.7) { favourite } else { self.rng.random_range(0..CATEGORIES.len()) };
+    fn browse(
+        &mut self,
+        id: u32,
+        t: i64,
+        paid_only: bool,
+        mailable: bool,
+        favourite: usize,
+        p_cart: f64,
+    ) {
+        let cat = if self.chance(0.7) {
+            favourite
+        } else {
+            self.rng.random_range(0..CATEGORIES.len())
+        };
         let src = self.source(paid_only, mailable, t);
         let mut pages = 1;
         while pages < 12 && self.chance(0.55) {
@@ -1005,7 +1168,10 @@ fn leaf(path: &str) -> String {
 
 /// Lowercase ASCII letters of a name, for email local parts.
 fn ascii_name(s: &str) -> String {
-    crate::geo::fold(s).chars().filter(|c| c.is_ascii_lowercase()).collect()
+    crate::geo::fold(s)
+        .chars()
+        .filter(|c| c.is_ascii_lowercase())
+        .collect()
 }
 
 /// A plausible postal code for the country (not the real one of the city).

@@ -35,7 +35,12 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        DemoOptions { contacts: 5_000, seed: 7, now: crate::model::time::now_ts(), events_per_contact: 20.0 }
+        DemoOptions {
+            contacts: 5_000,
+            seed: 7,
+            now: crate::model::time::now_ts(),
+            events_per_contact: 20.0,
+        }
     }
 }
 
@@ -64,21 +69,35 @@ const CHUNK: usize = 4096;
 /// commits). Meant for an empty database: the demo's external ids
 /// (`C0000001`) and emails must not exist yet. `progress(stage, done, total)`
 /// is called after each chunk.
-pub fn generate(w: &mut Writer, opts: &DemoOptions, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<DemoSummary> {
+pub fn generate(
+    w: &mut Writer,
+    opts: &DemoOptions,
+    progress: &mut dyn FnMut(&str, u64, u64),
+) -> Result<DemoSummary> {
     if opts.contacts > u32::MAX as u64 / 2 {
-        return Err(Error::input(format!("--contacts {} is too many", opts.contacts)));
+        return Err(Error::input(format!(
+            "--contacts {} is too many",
+            opts.contacts
+        )));
     }
     if !(opts.events_per_contact.is_finite() && opts.events_per_contact >= 0.0) {
-        return Err(Error::input("events per contact must be a non-negative number"));
+        return Err(Error::input(
+            "events per contact must be a non-negative number",
+        ));
     }
     let interests = INTERESTS.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     match w.schema().attr("interests") {
         Some((_, a)) if a.ty == AttrType::Set(interests.clone()) => {}
         Some((_, a)) => {
-            return Err(Error::input(format!("attribute `interests` already exists as {}, the demo needs many-of", a.ty.name())));
+            return Err(Error::input(format!(
+                "attribute `interests` already exists as {}, the demo needs many-of",
+                a.ty.name()
+            )));
         }
         None => {
-            w.schema_mut().add_attribute("interests", AttrType::Set(interests)).map_err(Error::input)?;
+            w.schema_mut()
+                .add_attribute("interests", AttrType::Set(interests))
+                .map_err(Error::input)?;
         }
     }
     w.load_dict()?;
@@ -101,9 +120,15 @@ pub fn generate(w: &mut Writer, opts: &DemoOptions, progress: &mut dyn FnMut(&st
         ids.push(w.alloc_contact_id(None)?);
     }
     let nchunks = n.div_ceil(CHUNK);
-    let workers = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).clamp(1, 2);
+    let workers = std::thread::available_parallelism()
+        .map(|p| p.get())
+        .unwrap_or(1)
+        .clamp(1, 2);
 
-    let mut sum = DemoSummary { categories: declared.len() as u64, ..Default::default() };
+    let mut sum = DemoSummary {
+        categories: declared.len() as u64,
+        ..Default::default()
+    };
     let mut acc: Vec<EventBlock> = ctx.empty_blocks();
     let mut tag_bm: Vec<RoaringBitmap> = vec![RoaringBitmap::new(); TAGS.len()];
     let mut cat_bm: Vec<RoaringBitmap> = vec![RoaringBitmap::new(); category_leaf.len()];
@@ -129,7 +154,9 @@ pub fn generate(w: &mut Writer, opts: &DemoOptions, progress: &mut dyn FnMut(&st
             });
         }
         for ci in 0..nchunks {
-            let mut chunk = rxs[ci % workers].recv().map_err(|_| Error::runtime("demo generator thread failed"))?;
+            let mut chunk = rxs[ci % workers]
+                .recv()
+                .map_err(|_| Error::runtime("demo generator thread failed"))?;
             w.put_contacts(&chunk.contacts)?;
             // order ids are unique text values: interned here, in chunk order
             let (pk, order_slot) = (generate::K_PURCHASE, ctx.order_slot());
@@ -185,8 +212,11 @@ pub fn generate(w: &mut Writer, opts: &DemoOptions, progress: &mut dyn FnMut(&st
             sum.tags.insert(TAGS[t].to_string(), bm.len());
         }
     }
-    let members: HashMap<String, RoaringBitmap> =
-        category_leaf.into_iter().zip(cat_bm).filter(|(_, bm)| !bm.is_empty()).collect();
+    let members: HashMap<String, RoaringBitmap> = category_leaf
+        .into_iter()
+        .zip(cat_bm)
+        .filter(|(_, bm)| !bm.is_empty())
+        .collect();
     w.add_category_members(&members)?;
     for (stage, n) in crate::derived::Lifecycle::ALL.iter().zip(lifecycle) {
         sum.lifecycle.insert(stage.name().to_string(), n);
