@@ -91,13 +91,13 @@ impl Ev {
     }
 }
 
-fn load(
-    store: &Store,
-) -> (
+type Loaded = (
     Vec<Contact>,
     Vec<Vec<Ev>>,
     Vec<(String, roaring::RoaringBitmap)>,
-) {
+);
+
+fn load(store: &Store) -> Loaded {
     let r = store.begin_read().unwrap();
     let schema = r.schema().unwrap();
     let dict = r.dict().unwrap();
