@@ -51,7 +51,8 @@ impl Gazetteer {
             if f.len() != 8 {
                 continue;
             }
-            let (Ok(lat), Ok(lon), Ok(population)) = (f[3].parse(), f[4].parse(), f[6].parse()) else {
+            let (Ok(lat), Ok(lon), Ok(population)) = (f[3].parse(), f[4].parse(), f[6].parse())
+            else {
                 continue;
             };
             cities.push(City {
@@ -157,7 +158,10 @@ fn fold_char(c: char) -> Option<&'static str> {
         ("þ", "th"),
         ("’‘`", "'"),
     ];
-    TABLE.iter().find(|(from, _)| from.contains(c)).map(|(_, to)| *to)
+    TABLE
+        .iter()
+        .find(|(from, _)| from.contains(c))
+        .map(|(_, to)| *to)
 }
 
 #[cfg(test)]
@@ -174,7 +178,10 @@ mod tests {
     #[test]
     fn milano_in_every_spelling() {
         let m = lookup("Milano").unwrap();
-        assert!((m.lat - 45.46).abs() < 0.01 && (m.lon - 9.19).abs() < 0.01, "{m:?}");
+        assert!(
+            (m.lat - 45.46).abs() < 0.01 && (m.lon - 9.19).abs() < 0.01,
+            "{m:?}"
+        );
         assert_eq!(m.country, "IT");
         assert_eq!(m.timezone, "Europe/Rome");
         for n in ["Milan", "milano", "MILANO", " Mailand ", "Milán"] {
@@ -206,7 +213,11 @@ mod tests {
 
     #[test]
     fn distances() {
-        let (m, mz, t) = (lookup("Milano").unwrap(), lookup("Monza").unwrap(), lookup("Torino").unwrap());
+        let (m, mz, t) = (
+            lookup("Milano").unwrap(),
+            lookup("Monza").unwrap(),
+            lookup("Torino").unwrap(),
+        );
         let d = haversine_km(m.lat, m.lon, mz.lat, mz.lon);
         assert!((d - 15.0).abs() < 1.0, "{d}");
         let d = haversine_km(m.lat, m.lon, t.lat, t.lon);
