@@ -3,6 +3,7 @@
 
 mod contacts;
 mod data;
+mod demo;
 pub mod output;
 mod schema;
 pub mod segment;
@@ -44,6 +45,8 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Build a realistic demo database (deterministic for a seed)
+    Demo(demo::DemoArgs),
     /// Import contacts or events from CSV or JSONL
     #[command(subcommand)]
     Import(data::ImportCmd),
@@ -107,6 +110,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let ctx = context(&cli.global)?;
     let mut out = std::io::stdout().lock();
     match command {
+        Command::Demo(a) => demo::demo(&ctx, a, &mut out),
         Command::Import(c) => data::import(&ctx, c, &mut out),
         Command::Export(c) => data::export(&ctx, c, &mut out),
         Command::Contacts(c) => contacts::run(&ctx, c, &mut out),
