@@ -8,6 +8,7 @@ pub mod output;
 mod schema;
 pub mod segment;
 mod select;
+mod stats;
 mod tags;
 
 use crate::config::Config;
@@ -65,6 +66,13 @@ pub enum Command {
     /// Attributes and event kinds
     #[command(subcommand)]
     Schema(schema::SchemaCmd),
+    /// What the database holds and how big it is
+    Stats {
+        #[arg(long, value_enum)]
+        format: Option<output::Format>,
+    },
+    /// Rewrite the database file without free space
+    Compact,
     /// Segments: count, explain, save, history, SQL
     #[command(subcommand)]
     Segment(segment::SegmentCmd),
@@ -117,6 +125,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tags(c) => tags::run(&ctx, c, &mut out),
         Command::Categories(c) => schema::run_categories(&ctx, c, &mut out),
         Command::Schema(c) => schema::run_schema(&ctx, c, &mut out),
+        Command::Stats { format } => stats::run(&ctx, format, &mut out),
+        Command::Compact => {
+            use std::io::Write as _;
+            let before = std::fs::metadata(&ctx.db).map(|m| m.len()).unwrap_or(0);
+            let mut store = ctx.open(crate::store::OpenMode::Existing)?;
+            store.compact()?;
+            drop(store);
+            let after = std::fs::metadata(&ctx.db)?.len();
+            writeln!(out, "compacted {}: {before} -> {after} bytes", ctx.db.display())?;
+            Ok(())
+        }
         Command::Segment(c) => segment::run(&ctx, c, &mut out),
     }
 }

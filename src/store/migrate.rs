@@ -75,7 +75,6 @@ fn init(tx: &redb::WriteTransaction) -> Result<()> {
     tx.open_table(CATEGORY_TREE)?;
     tx.open_table(CATEGORY_MEMBERS)?;
     tx.open_table(DICT)?;
-    tx.open_table(DICT_REV)?;
     tx.open_table(EVENT_BLOCKS)?;
     tx.open_table(ACTIONS)?;
     tx.open_table(SEGMENTS)?;

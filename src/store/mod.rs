@@ -120,6 +120,11 @@ impl Store {
         self.path.parent().unwrap_or(Path::new(".")).join("outbox")
     }
 
+    /// Rewrites the file without free space (offline: no transaction may be open).
+    pub fn compact(&mut self) -> Result<bool> {
+        self.db.compact().map_err(|e| Error::runtime(format!("compaction failed: {e}")))
+    }
+
     pub fn begin_write(&self) -> Result<Writer<'_>> {
         Writer::begin(self)
     }

@@ -22,6 +22,20 @@ pub fn encode_bitmap(bm: &RoaringBitmap) -> Vec<u8> {
     v
 }
 
+fn sizes<K: redb::Key + 'static, V: redb::Value + 'static>(
+    t: &redb::ReadOnlyTable<K, V>,
+    kb: impl Fn(&K::SelfType<'_>) -> usize,
+    vb: impl Fn(&V::SelfType<'_>) -> usize,
+) -> Result<(u64, u64)> {
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    for row in t.iter()? {
+        let (k, v) = row?;
+        rows += 1;
+        bytes += (kb(&k.value()) + vb(&v.value())) as u64;
+    }
+    Ok((rows, bytes))
+}
+
 pub fn meta_u64(v: Option<&[u8]>) -> u64 {
     v.and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0)
 }
@@ -160,10 +174,6 @@ impl Reader {
         Ok(out)
     }
 
-    pub fn dict_lookup(&self, text: &str) -> Result<Option<u32>> {
-        let t = self.tx.open_table(DICT_REV)?;
-        Ok(t.get(text)?.map(|v| v.value()))
-    }
 
     /// Calls `f` for every event block, by kind and then block id.
     pub fn for_each_block(&self, mut f: impl FnMut(u64, EventBlock) -> Result<()>) -> Result<()> {
@@ -257,6 +267,27 @@ impl Reader {
         for row in t.range((name, i64::MIN)..=(name, i64::MAX))? {
             let (k, v) = row?;
             out.push((k.value().1, v.value()));
+        }
+        Ok(out)
+    }
+
+    /// Rows and key+value bytes of every table (for `reach stats`).
+    pub fn table_sizes(&self) -> Result<Vec<(String, u64, u64)>> {
+        use redb::TableHandle;
+        let mut out = Vec::new();
+        for h in self.tx.list_tables()? {
+            let name = h.name().to_string();
+            let (rows, bytes) = match name.as_str() {
+                "contacts" => sizes(&self.tx.open_table(CONTACTS)?, |_| 4, |v| v.len())?,
+                "event_blocks" => sizes(&self.tx.open_table(EVENT_BLOCKS)?, |_| 10, |v| v.len())?,
+                "dict" => sizes(&self.tx.open_table(DICT)?, |_| 4, |v| v.len())?,
+                "contacts_by_email" => sizes(&self.tx.open_table(BY_EMAIL)?, |k| k.len(), |_| 4)?,
+                "contacts_by_external_id" => sizes(&self.tx.open_table(BY_EXTERNAL_ID)?, |k| k.len(), |_| 4)?,
+                "tags" => sizes(&self.tx.open_table(TAGS)?, |k| k.len(), |v| v.len())?,
+                "actions" => sizes(&self.tx.open_table(ACTIONS)?, |_| 12, |v| v.len())?,
+                _ => continue,
+            };
+            out.push((name, rows, bytes));
         }
         Ok(out)
     }

@@ -18,10 +18,9 @@ pub const TAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("tags");
 pub const CATEGORY_TREE: TableDefinition<&str, &str> = TableDefinition::new("category_tree");
 /// Category name → serialized roaring bitmap of directly assigned contacts.
 pub const CATEGORY_MEMBERS: TableDefinition<&str, &[u8]> = TableDefinition::new("category_members");
-/// Dictionary of event text values: id → text.
+/// Dictionary of event text values: id → text (the reverse map is built in
+/// memory when needed: storing it would cost a second copy of every value).
 pub const DICT: TableDefinition<u32, &str> = TableDefinition::new("dict");
-/// Dictionary reverse map: text → id.
-pub const DICT_REV: TableDefinition<&str, u32> = TableDefinition::new("dict_rev");
 /// (kind, block id) → columnar block of events of that kind (see `codec`);
 /// keyed by kind first so one kind's blocks are one range.
 pub const EVENT_BLOCKS: TableDefinition<(u16, u64), &[u8]> = TableDefinition::new("event_blocks");

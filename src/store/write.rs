@@ -363,11 +363,11 @@ impl<'s> Writer<'s> {
         if self.dict_loaded {
             return Ok(());
         }
-        let t = self.tx.open_table(DICT_REV)?;
+        let t = self.tx.open_table(DICT)?;
         self.dict.reserve(t.len()? as usize);
         for row in t.iter()? {
             let (k, v) = row?;
-            self.dict.insert(k.value().to_string(), v.value());
+            self.dict.insert(v.value().to_string(), k.value());
         }
         self.dict_loaded = true;
         Ok(())
@@ -430,10 +430,8 @@ impl<'s> Writer<'s> {
             self.write_block(b)?;
         }
         let mut d = self.tx.open_table(DICT)?;
-        let mut r = self.tx.open_table(DICT_REV)?;
         for (id, s) in self.dict_new.drain(..) {
             d.insert(id, s.as_str())?;
-            r.insert(s.as_str(), id)?;
         }
         Ok(())
     }
@@ -567,10 +565,8 @@ impl<'s> Writer<'s> {
         }
         drop(t);
         let mut d = self.tx.open_table(DICT)?;
-        let mut r = self.tx.open_table(DICT_REV)?;
         for id in candidates {
             if let Some(s) = d.remove(id)?.map(|v| v.value().to_string()) {
-                r.remove(s.as_str())?;
                 self.dict.remove(&s);
             }
         }

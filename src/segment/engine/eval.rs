@@ -8,7 +8,7 @@ use super::bits::Bits;
 use super::columns::{AttrCol, DATE_NONE, ENUM_NONE, TextCol};
 use super::events::{Measure, Values, aggregate, cancelled};
 use super::filter::BoundFilter;
-use super::{Engine, EngineDict, ValKey};
+use super::{Engine, ValKey};
 use crate::error::{Error, Result};
 use crate::model::attribute::{AttrType, date_to_days};
 use crate::model::decimal::SCALE;
@@ -415,8 +415,8 @@ impl Engine {
         let compiled = match filter {
             Some(f) => {
                 let kd = self.schema.kinds[kind as usize].clone();
-                let d = EngineDict { reader: &self.reader, all: Default::default(), preloaded: self.dict.as_deref() };
-                Some(BoundFilter::compile(f, &kd, &d)?)
+                let d = self.dict()?;
+                Some(BoundFilter::compile(f, &kd, &*d)?)
             }
             None => None,
         };

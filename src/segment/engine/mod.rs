@@ -57,7 +57,7 @@ pub struct Engine {
     categories: Option<Vec<CategoryRow>>,
     segments: Option<HashMap<String, String>>,
     partitions: HashMap<u16, Partition>,
-    dict: Option<Vec<String>>,
+    dict: Option<Arc<LoadedDict>>,
     values: HashMap<ValKey, Arc<Values>>,
     values_bytes: usize,
     leaves: HashMap<String, Arc<Bits>>,
@@ -139,6 +139,13 @@ impl Engine {
             self.partitions.insert(kind, p);
         }
         Ok(&self.partitions[&kind])
+    }
+
+    pub(crate) fn dict(&mut self) -> Result<Arc<LoadedDict>> {
+        if self.dict.is_none() {
+            self.dict = Some(Arc::new(LoadedDict::load(&self.reader)?));
+        }
+        Ok(self.dict.clone().expect("loaded"))
     }
 
     /// Number of contacts.
@@ -231,25 +238,25 @@ impl Engine {
     }
 }
 
-/// The dictionary as the filter compiler sees it: exact lookups go to the
-/// store, whole scans load the dictionary once.
-struct EngineDict<'a> {
-    reader: &'a Reader,
-    all: std::cell::OnceCell<Vec<String>>,
-    preloaded: Option<&'a [String]>,
+/// The event-value dictionary, loaded on first use with its reverse map.
+pub(crate) struct LoadedDict {
+    pub values: Vec<String>,
+    pub index: HashMap<String, u32>,
 }
 
-impl filter::Dict for EngineDict<'_> {
+impl LoadedDict {
+    fn load(r: &Reader) -> Result<LoadedDict> {
+        let values = r.dict()?;
+        let index = values.iter().enumerate().skip(1).filter(|(_, s)| !s.is_empty()).map(|(i, s)| (s.clone(), i as u32)).collect();
+        Ok(LoadedDict { values, index })
+    }
+}
+
+impl filter::Dict for LoadedDict {
     fn id_of(&self, s: &str) -> Result<Option<u32>> {
-        self.reader.dict_lookup(s)
+        Ok(self.index.get(s).copied())
     }
     fn all(&self) -> Result<&[String]> {
-        if let Some(p) = self.preloaded {
-            return Ok(p);
-        }
-        if self.all.get().is_none() {
-            let _ = self.all.set(self.reader.dict()?);
-        }
-        Ok(self.all.get().expect("set"))
+        Ok(&self.values)
     }
 }
