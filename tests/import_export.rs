@@ -37,7 +37,7 @@ fn money_stays_exact_through_import_and_export() {
     let amounts: Vec<&str> = rows.iter().map(|r| r["amount"].as_str()).collect();
     assert_eq!(amounts, ["11.77", "88.23", "0.1", "0.2"]);
     let m1: i64 = rows.iter().filter(|r| r["contact_id"] == "1").map(|r| cents(&r["amount"])).sum();
-    assert_eq!(m1, 100_00, "11.77 + 88.23");
+    assert_eq!(m1, 10_000, "11.77 + 88.23 is exactly 100.00");
     let m2: i64 = rows.iter().filter(|r| r["contact_id"] == "2").map(|r| cents(&r["amount"])).sum();
     assert_eq!(m2, 30);
     // JSONL carries the decimal literally, not a binary float's rendering
