@@ -25,7 +25,8 @@ pub enum TagsCmd {
 
 #[derive(Args, Debug)]
 pub struct TagArgs {
-    /// The tag
+    /// The tag (its argument id differs from the selection's `--tag`, which clap requires to be unique)
+    #[arg(id = "tag_name", value_name = "TAG")]
     pub tag: String,
     #[command(flatten)]
     pub select: Selection,

@@ -23,28 +23,9 @@ pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
         tx.commit()?;
         return Ok(());
     }
-    if !table_names.iter().any(|n| n == "meta") {
-        return Err(Error::input(format!("{path}: not a reach database (its tables were written by another program)")));
-    }
-    let (format, version) = {
-        use redb::ReadableTable;
-        let meta = tx.open_table(META)?;
-        let format = meta.get("format")?.map(|v| String::from_utf8_lossy(v.value()).into_owned());
-        let version = meta.get("schema_version")?.and_then(|v| v.value().try_into().ok().map(u32::from_le_bytes));
-        (format, version)
-    };
-    if format.as_deref() != Some(FORMAT) {
-        return Err(Error::input(format!("{path}: not a reach database (written by another program)")));
-    }
-    let version = version.ok_or_else(|| Error::input(format!("{path}: reach database without a schema version")))?;
-    if version > SCHEMA_VERSION {
-        return Err(Error::input(format!(
-            "{path}: written by a newer reach (schema version {version}, this one reads up to {SCHEMA_VERSION}); upgrade reach"
-        )));
-    }
-    if version == 0 {
-        return Err(Error::input(format!("{path}: unknown schema version 0")));
-    }
+    let (format, version) =
+        if table_names.iter().any(|n| n == "meta") { read_meta(&tx.open_table(META)?)? } else { (None, None) };
+    let version = check(&path, &table_names, format.as_deref(), version)?;
     if version < SCHEMA_VERSION {
         for step in &STEPS[(version - 1) as usize..] {
             step(&tx)?;
@@ -56,6 +37,55 @@ pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
     } else {
         tx.abort()?;
     }
+    Ok(())
+}
+
+/// Reads `format` and `schema_version` from the meta table.
+fn read_meta(meta: &impl redb::ReadableTable<&'static str, &'static [u8]>) -> Result<(Option<String>, Option<u32>)> {
+    let format = meta.get("format")?.map(|v| String::from_utf8_lossy(v.value()).into_owned());
+    let version = meta.get("schema_version")?.and_then(|v| v.value().try_into().ok().map(u32::from_le_bytes));
+    Ok((format, version))
+}
+
+/// Refuses a non-empty file that is not a reach database or is too new; returns its schema version.
+fn check(path: &str, table_names: &[String], format: Option<&str>, version: Option<u32>) -> Result<u32> {
+    if !table_names.iter().any(|n| n == "meta") {
+        return Err(Error::input(format!("{path}: not a reach database (its tables were written by another program)")));
+    }
+    if format != Some(FORMAT) {
+        return Err(Error::input(format!("{path}: not a reach database (written by another program)")));
+    }
+    let version = version.ok_or_else(|| Error::input(format!("{path}: reach database without a schema version")))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::input(format!(
+            "{path}: written by a newer reach (schema version {version}, this one reads up to {SCHEMA_VERSION}); upgrade reach"
+        )));
+    }
+    if version == 0 {
+        return Err(Error::input(format!("{path}: unknown schema version 0")));
+    }
+    Ok(version)
+}
+
+/// Checks an existing file read-only, before it is opened for writing (which
+/// would already modify a file that turns out to be another program's or a
+/// newer reach's). A file that needs crash recovery cannot be opened
+/// read-only: it is checked again after the read-write open repaired it.
+pub(super) fn probe(path: &std::path::Path) -> Result<()> {
+    use redb::{ReadableDatabase, TableHandle};
+    let db = match redb::ReadOnlyDatabase::open(path) {
+        Ok(db) => db,
+        Err(redb::DatabaseError::RepairAborted) => return Ok(()),
+        Err(e) => return Err(super::open_error(path, e)),
+    };
+    let tx = db.begin_read()?;
+    let table_names: Vec<String> = tx.list_tables()?.map(|t| t.name().to_string()).collect();
+    if table_names.is_empty() {
+        return Ok(());
+    }
+    let (format, version) =
+        if table_names.iter().any(|n| n == "meta") { read_meta(&tx.open_table(META)?)? } else { (None, None) };
+    check(&path.display().to_string(), &table_names, format.as_deref(), version)?;
     Ok(())
 }
 

@@ -104,6 +104,7 @@ impl Store {
             if n < 4 || head != REDB_MAGIC {
                 return Err(not_ours(path));
             }
+            migrate::probe(path)?;
             redb::Database::open(path).map_err(|e| open_error(path, e))?
         };
         let store = Store { db, path: path.to_path_buf(), _lock: lock, subscribers: Mutex::new(Vec::new()) };
@@ -154,7 +155,7 @@ fn not_ours(path: &Path) -> Error {
     Error::input(format!("{}: not a reach database (the file was written by another program)", path.display()))
 }
 
-fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
+pub(crate) fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
     match e {
         redb::DatabaseError::DatabaseAlreadyOpen => {
             Error::busy(format!("{}: database in use by another process", path.display()))
@@ -163,6 +164,10 @@ fn open_error(path: &Path, e: redb::DatabaseError) -> Error {
             "{}: the database file uses an old storage format ({v}) that this reach cannot read",
             path.display()
         )),
+        // redb's own "not a redb database" (a file that only starts like one)
+        redb::DatabaseError::Storage(redb::StorageError::Io(io)) if io.kind() == std::io::ErrorKind::InvalidData => {
+            not_ours(path)
+        }
         redb::DatabaseError::Storage(redb::StorageError::Io(io)) => Error::runtime(format!("{}: {io}", path.display())),
         other => Error::input(format!("{}: not a usable reach database ({other})", path.display())),
     }

@@ -1,0 +1,352 @@
+//! Bad input to `reach import`: each case exits 2 with `file:line: reason`
+//! and leaves the database exactly as it was (nothing half-written).
+
+mod common;
+
+use common::{Env, Run};
+use std::io::Write;
+
+const BASE_CONTACTS: &str = "external_id,email,first_name\nc1,c1@example.com,Ann\nc2,c2@example.com,Bob\n";
+const BASE_EVENTS: &str = "contact,ts,kind,amount\nc1,2026-01-01T10:00:00Z,purchase,10.50\n";
+
+/// A database holding two contacts and one event.
+fn seeded() -> Env {
+    let env = Env::new();
+    env.import("contacts", "base.csv", BASE_CONTACTS, &[]).ok();
+    env.import("events", "base_events.csv", BASE_EVENTS, &[]).ok();
+    env
+}
+
+/// Everything a reader can see: both exports and the schema.
+fn snapshot(env: &Env) -> (String, String, String) {
+    (env.export("contacts"), env.export("events"), env.run(&["schema", "show", "--format", "json"]).ok())
+}
+
+/// Runs `import what name` with `contents` on a seeded database, asserts exit
+/// 2 with exactly `expected` as the error line, and that nothing changed.
+#[track_caller]
+fn refused(what: &str, name: &str, contents: &[u8], extra: &[&str], expected: &str) {
+    let env = seeded();
+    let before = snapshot(&env);
+    env.write(name, contents);
+    let mut args = vec!["import", what, name];
+    args.extend_from_slice(extra);
+    let err = env.run(&args).fails(2);
+    assert_eq!(err.lines().next(), Some(format!("error: {expected}").as_str()), "stderr: {err}");
+    assert_eq!(snapshot(&env), before, "the database changed after a refused import");
+}
+
+#[test]
+fn wrong_column_count_names_file_and_line() {
+    refused(
+        "contacts",
+        "bad.csv",
+        b"external_id,email,first_name,last_name\nx1,x1@example.com,A,B\nx2,x2@example.com,C,D,E\n",
+        &[],
+        "bad.csv:3: expected 4 columns as in the header, found 5",
+    );
+    refused(
+        "events",
+        "bad.csv",
+        b"contact,ts,kind,amount\nx1,2026-01-01T00:00:00Z,purchase\n",
+        &[],
+        "bad.csv:2: expected 4 columns as in the header, found 3",
+    );
+}
+
+#[test]
+fn bad_utf8_is_refused() {
+    refused(
+        "contacts",
+        "latin1.csv",
+        b"external_id,first_name\nx1,Ann\nx2,Jos\xe9\n",
+        &[],
+        "latin1.csv:3: invalid UTF-8 in column `first_name`",
+    );
+    refused(
+        "events",
+        "latin1.jsonl",
+        b"{\"contact\":\"x1\",\"ts\":\"2026-01-01T00:00:00Z\",\"kind\":\"purchase\",\"product\":\"Caf\xe9\"}\n",
+        &[],
+        "latin1.jsonl:1: invalid UTF-8",
+    );
+}
+
+#[test]
+fn unparsable_dates_are_refused() {
+    refused(
+        "events",
+        "dates.csv",
+        b"contact,ts,kind\nx1,2026-01-01T00:00:00Z,page_view\nx1,yesterday,page_view\n",
+        &[],
+        "dates.csv:3: `yesterday` is not a timestamp (expected RFC 3339 such as 2026-01-31T09:30:00Z)",
+    );
+    refused(
+        "contacts",
+        "dates.csv",
+        b"external_id,created_at\nx1,2026-02-30\n",
+        &[],
+        "dates.csv:2: created_at: `2026-02-30` is not a timestamp (expected RFC 3339 such as 2026-01-31T09:30:00Z)",
+    );
+}
+
+#[test]
+fn unparsable_numbers_are_refused() {
+    refused(
+        "events",
+        "num.csv",
+        b"contact,ts,kind,amount\nx1,2026-01-01T00:00:00Z,purchase,12.5\nx1,2026-01-01T00:00:00Z,purchase,12,5\n",
+        &[],
+        "num.csv:3: expected 4 columns as in the header, found 5",
+    );
+    refused(
+        "events",
+        "num.csv",
+        b"contact,ts,kind,amount\nx1,2026-01-01T00:00:00Z,purchase,12.5x\n",
+        &[],
+        "num.csv:2: purchase.amount: `12.5x` is not a number",
+    );
+    refused(
+        "contacts",
+        "num.csv",
+        b"external_id,score\nx1,7\nx2,seven\n",
+        &[],
+        "num.csv:3: score `seven` is not a whole number",
+    );
+}
+
+#[test]
+fn wrong_type_for_a_typed_attribute_is_refused() {
+    // a built-in number attribute
+    refused(
+        "contacts",
+        "typed.csv",
+        b"external_id,lat\nx1,45.1\nx2,north\n",
+        &[],
+        "typed.csv:3: attribute `lat`: `north` is not a number",
+    );
+    // a user-declared one
+    let env = seeded();
+    env.run(&["schema", "add-attribute", "shoe_size", "number"]).ok();
+    let before = snapshot(&env);
+    let err = env.import("contacts", "shoes.csv", "external_id,shoe_size\nx1,42\nx2,large\n", &[]).fails(2);
+    assert_eq!(err.lines().next(), Some("error: shoes.csv:3: attribute `shoe_size`: `large` is not a number"));
+    assert_eq!(snapshot(&env), before);
+}
+
+#[test]
+fn unknown_enum_value_is_refused() {
+    refused(
+        "contacts",
+        "enum.csv",
+        b"external_id,gender\nx1,female\nx2,robot\n",
+        &[],
+        "enum.csv:3: attribute `gender`: unknown value `robot` (one of: female, male, other)",
+    );
+    refused(
+        "events",
+        "bounce.csv",
+        b"contact,ts,kind,type\nc1,2026-01-01T00:00:00Z,email_bounce,medium\n",
+        &[],
+        "bounce.csv:2: email_bounce.type: unknown value `medium` (one of: hard, soft)",
+    );
+}
+
+#[test]
+fn unknown_source_class_is_refused() {
+    refused(
+        "events",
+        "src.csv",
+        b"contact,ts,kind,source\nc1,2026-01-01T00:00:00Z,page_view,carrier-pigeon\n",
+        &[],
+        "src.csv:2: unknown source `carrier-pigeon` (direct, referral, search, paid, email, social)",
+    );
+}
+
+#[test]
+fn duplicate_external_id_in_one_file_names_the_first_line() {
+    refused(
+        "contacts",
+        "dup.csv",
+        b"external_id,email\nx1,x1@example.com\nx2,x2@example.com\nx1,other@example.com\n",
+        &[],
+        "dup.csv:4: duplicate external_id `x1` (first on line 2)",
+    );
+    refused(
+        "contacts",
+        "dupmail.csv",
+        b"external_id,email\nx1,same@example.com\nx2,SAME@example.com\n",
+        &[],
+        "dupmail.csv:3: duplicate email `SAME@example.com` (first on line 2)",
+    );
+}
+
+#[test]
+fn empty_file_and_header_only_file_are_refused() {
+    refused("contacts", "empty.csv", b"", &[], "empty.csv: empty file (expected a header line)");
+    refused("events", "empty.csv", b"", &[], "empty.csv: empty file (expected a header line)");
+    refused("contacts", "head.csv", b"external_id,email\n", &[], "head.csv: header only, no rows to import");
+    refused("events", "head.csv", b"contact,ts,kind\n", &[], "head.csv: header only, no rows to import");
+    refused("events", "empty.jsonl", b"\n\n", &[], "empty.jsonl: empty file (no JSON lines)");
+}
+
+#[test]
+fn empty_contact_key_on_an_event_is_refused() {
+    refused(
+        "events",
+        "nokey.csv",
+        b"contact,ts,kind\nc1,2026-01-01T00:00:00Z,page_view\n,2026-01-02T00:00:00Z,page_view\n",
+        &[],
+        "nokey.csv:3: empty contact key",
+    );
+    refused(
+        "events",
+        "nokey.jsonl",
+        b"{\"contact\":\"  \",\"ts\":\"2026-01-02T00:00:00Z\",\"kind\":\"page_view\"}\n",
+        &[],
+        "nokey.jsonl:1: empty contact key",
+    );
+}
+
+#[test]
+fn unknown_internal_contact_id_on_an_event_is_refused() {
+    refused(
+        "events",
+        "ids.csv",
+        b"contact_id,ts,kind\n999,2026-01-02T00:00:00Z,page_view\n",
+        &[],
+        "ids.csv:2: contact_id 999 does not exist in this database",
+    );
+}
+
+#[test]
+fn a_long_line_is_refused_at_the_limit() {
+    let mut body = String::from("external_id,first_name\nx1,Ann\n");
+    body.push_str("x2,");
+    body.push_str(&"a".repeat(5000));
+    body.push('\n');
+    refused(
+        "contacts",
+        "long.csv",
+        body.as_bytes(),
+        &["--max-line-bytes", "1000"],
+        "long.csv:3: line longer than 1000 bytes (the limit; see --max-line-bytes)",
+    );
+    let mut body =
+        String::from("{\"contact\":\"x1\",\"ts\":\"2026-01-01T00:00:00Z\",\"kind\":\"page_view\",\"url\":\"");
+    body.push_str(&"u".repeat(5000));
+    body.push_str("\"}\n");
+    refused(
+        "events",
+        "long.jsonl",
+        body.as_bytes(),
+        &["--max-line-bytes", "1000"],
+        "long.jsonl:1: line longer than 1000 bytes (the limit; see --max-line-bytes)",
+    );
+}
+
+/// Peak resident set size (KiB) of a finished child, from wait4.
+fn wait_with_peak_rss(child: std::process::Child) -> (i32, i64) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child, not yet reaped (std only reaps in wait/try_wait).
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "wait4: {}", std::io::Error::last_os_error());
+    std::mem::forget(child);
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    (code, usage.ru_maxrss)
+}
+
+/// A real 300 MB line under the default 16 MiB limit: refused with exit 2,
+/// quickly, without reading the line into memory.
+#[test]
+fn a_300_mb_line_is_streamed_and_refused_with_low_memory() {
+    let env = seeded();
+    let before = snapshot(&env);
+    let path = env.path("huge.csv");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        f.write_all(b"external_id,first_name\nx1,Ann\nx2,").unwrap();
+        let chunk = vec![b'a'; 1 << 20];
+        for _ in 0..300 {
+            f.write_all(&chunk).unwrap();
+        }
+        f.write_all(b"\n").unwrap();
+        f.flush().unwrap();
+    }
+    let err_file = std::fs::File::create(env.path("huge.err")).unwrap();
+    let started = std::time::Instant::now();
+    let child = env
+        .cmd(&["import", "contacts", "huge.csv"])
+        .stderr(std::process::Stdio::from(err_file))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (code, peak_kib) = wait_with_peak_rss(child);
+    let msg = env.read("huge.err");
+    eprintln!("300 MB line: exit {code}, peak RSS {peak_kib} KiB, {:?}", started.elapsed());
+    assert_eq!(code, 2, "stderr: {msg}");
+    assert_eq!(
+        msg.lines().next(),
+        Some("error: huge.csv:3: line longer than 16777216 bytes (the limit; see --max-line-bytes)")
+    );
+    assert!(peak_kib < 150 * 1024, "peak RSS {peak_kib} KiB: the long line was buffered");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(snapshot(&env), before);
+}
+
+#[test]
+fn a_refused_import_into_a_new_path_leaves_no_database_file() {
+    let env = Env::new();
+    let err = env.import("contacts", "bad.csv", "external_id,score\nx1,high\n", &[]).fails(2);
+    assert_eq!(err.lines().next(), Some("error: bad.csv:2: score `high` is not a whole number"));
+    assert!(!env.db.exists(), "a database file was created by a refused import");
+}
+
+#[test]
+fn map_naming_a_missing_column_is_refused() {
+    refused(
+        "events",
+        "m.csv",
+        b"contact,ts,kind\nc1,2026-01-01T00:00:00Z,page_view\n",
+        &["--map", "Nope=product"],
+        "m.csv: --map names columns the file does not have: Nope",
+    );
+}
+
+#[test]
+fn missing_required_event_columns_are_refused() {
+    refused(
+        "events",
+        "nots.csv",
+        b"contact,kind\nc1,page_view\n",
+        &[],
+        "nots.csv:1: no `ts` column (the event time; map one with --map COLUMN=ts)",
+    );
+    refused(
+        "events",
+        "nokind.csv",
+        b"contact,ts\nc1,2026-01-01T00:00:00Z\n",
+        &[],
+        "nokind.csv:1: no `kind` column and no --kind",
+    );
+}
+
+#[test]
+fn a_missing_input_file_is_an_input_error() {
+    let env = Env::new();
+    let err = env.run(&["import", "contacts", "nowhere.csv"]).fails(2);
+    assert_eq!(err.lines().next(), Some("error: nowhere.csv: no such file"));
+    assert!(!env.db.exists());
+}
+
+#[test]
+fn rejects_without_skip_invalid_is_a_usage_error() {
+    let env = seeded();
+    let r: Run = env.import("contacts", "x.csv", "external_id\nz1\n", &["--rejects", "r.csv"]);
+    let err = r.fails(2);
+    assert_eq!(err.lines().next(), Some("error: --rejects needs --skip-invalid"));
+}

@@ -1,0 +1,471 @@
+//! Import and export end to end: exact money, verbatim identifiers, the
+//! presets with the headers those tools ship, a UCI Online Retail shaped
+//! purchase log, round trips, JSONL, stdin, upserts and skip-invalid.
+
+mod common;
+
+use common::{Env, csv_records};
+use serde_json::Value;
+
+fn report(env: &Env, what: &str, name: &str, contents: &str, extra: &[&str]) -> Value {
+    let mut args = extra.to_vec();
+    args.push("--json");
+    let out = env.import(what, name, contents, &args).ok();
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("report is not JSON ({e}): {out}"))
+}
+
+/// An exact decimal as integer hundredths (fails on more than two places).
+fn cents(s: &str) -> i64 {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    assert!(frac.len() <= 2, "{s}");
+    let frac = format!("{frac:0<2}");
+    let sign = if int.starts_with('-') { -1 } else { 1 };
+    int.parse::<i64>().unwrap() * 100 + sign * frac.parse::<i64>().unwrap()
+}
+
+#[test]
+fn money_stays_exact_through_import_and_export() {
+    let env = Env::new();
+    env.import(
+        "events",
+        "p.csv",
+        "contact,ts,kind,amount,currency\nm1,2026-03-01T10:00:00Z,purchase,11.77,EUR\nm1,2026-03-02T10:00:00Z,purchase,88.23,EUR\nm2,2026-03-02T10:00:00Z,purchase,0.10,EUR\nm2,2026-03-03T10:00:00Z,purchase,0.20,EUR\n",
+        &[],
+    )
+    .ok();
+    let rows = csv_records(&env.export("events"));
+    let amounts: Vec<&str> = rows.iter().map(|r| r["amount"].as_str()).collect();
+    assert_eq!(amounts, ["11.77", "88.23", "0.1", "0.2"]);
+    let m1: i64 = rows.iter().filter(|r| r["contact_id"] == "1").map(|r| cents(&r["amount"])).sum();
+    assert_eq!(m1, 10_000, "11.77 + 88.23 is exactly 100.00");
+    let m2: i64 = rows.iter().filter(|r| r["contact_id"] == "2").map(|r| cents(&r["amount"])).sum();
+    assert_eq!(m2, 30);
+    // JSONL carries the decimal literally, not a binary float's rendering
+    let jsonl = env.run(&["export", "events", "--format", "jsonl"]).ok();
+    let lines: Vec<&str> = jsonl.lines().collect();
+    assert!(lines[0].contains("\"amount\":11.77") && lines[1].contains("\"amount\":88.23"), "{jsonl}");
+    assert!(lines[2].contains("\"amount\":0.1,") && lines[3].contains("\"amount\":0.2,"), "{jsonl}");
+    // and the profile timeline shows the same values
+    let show = env.json(&["contacts", "show", "m1"]);
+    let shown: Vec<&str> = show["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["type"] == "event")
+        .map(|t| t["params"]["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, ["88.23", "11.77"]);
+}
+
+#[test]
+fn identifiers_stay_verbatim() {
+    let env = Env::new();
+    env.import("contacts", "c.csv", "external_id,email\n00017,a@example.com\n0042,\n", &[]).ok();
+    env.import("events", "e.csv", "contact,ts,kind,order_id\n000123,2026-01-01T00:00:00Z,purchase,000777\n", &[]).ok();
+    env.import(
+        "events",
+        "e.jsonl",
+        "{\"contact\":\"00017\",\"ts\":\"2026-01-02T00:00:00Z\",\"kind\":\"page_view\"}\n",
+        &[],
+    )
+    .ok();
+    let ids: Vec<String> = env.contacts().into_iter().map(|c| c["external_id"].clone()).collect();
+    assert_eq!(ids, ["00017", "0042", "000123"]);
+    assert_eq!(env.json(&["contacts", "show", "00017"])["external_id"], "00017");
+    assert_eq!(env.json(&["contacts", "show", "000123"])["external_id"], "000123");
+    // `17` is not `00017`, nor is `123` contact `000123`'s id (its internal id is 3)
+    assert_eq!(env.run(&["contacts", "show", "17"]).fails(2).lines().next(), Some("error: no such contact: 17"));
+    assert!(env.export("events").contains(",000777,"));
+    // the JSONL event went to the existing contact, not a new one
+    assert_eq!(env.contacts().len(), 3);
+}
+
+#[test]
+fn events_create_unknown_contacts_keyed_by_email_or_external_id() {
+    let env = Env::new();
+    env.import("contacts", "c.csv", "external_id,email\nk1,known@example.com\n", &[]).ok();
+    let r = report(
+        &env,
+        "events",
+        "e.csv",
+        "contact,ts,kind\nKNOWN@example.com,2026-01-01T00:00:00Z,page_view\nk1,2026-01-02T00:00:00Z,page_view\nnew@example.com,2026-01-03T00:00:00Z,page_view\nx9,2026-01-04T00:00:00Z,page_view\nx9,2026-01-02T00:00:00Z,page_view\n",
+        &[],
+    );
+    assert_eq!((r["rows"].as_u64(), r["events"].as_u64(), r["contacts_created"].as_u64()), (Some(5), Some(5), Some(2)));
+    let new = env.json(&["contacts", "show", "new@example.com"]);
+    assert_eq!((new["email"].as_str(), new["external_id"].as_str()), (Some("new@example.com"), None));
+    // created at its first event
+    assert_eq!(env.json(&["contacts", "show", "x9"])["created_at"], "2026-01-02T00:00:00Z");
+    let per: Vec<String> = env.event_rows().iter().map(|r| r.split(',').next().unwrap().to_string()).collect();
+    assert_eq!(per.iter().filter(|c| *c == "1").count(), 2);
+}
+
+#[test]
+fn contacts_upsert_on_external_id_then_email() {
+    let env = Env::new();
+    env.import(
+        "contacts",
+        "a.csv",
+        "external_id,email,first_name,tags\nu1,u1@example.com,Ann,a\n,u2@example.com,Bob,b\n",
+        &[],
+    )
+    .ok();
+    let r = report(
+        &env,
+        "contacts",
+        "b.csv",
+        "external_id,email,first_name,city,tags\nu1,,Anne,Rome,c\nu2x,U2@example.com,,Milan,\nu3,u3@example.com,Cy,,\n",
+        &[],
+    );
+    assert_eq!((r["inserted"].as_u64(), r["updated"].as_u64()), (Some(1), Some(2)));
+    let c = env.contact("u1");
+    // empty cells never erase; tags are added
+    assert_eq!(
+        (c["email"].as_str(), c["first_name"].as_str(), c["city"].as_str(), c["tags"].as_str()),
+        ("u1@example.com", "Anne", "Rome", "a;c")
+    );
+    let c = env.contact("u2x");
+    assert_eq!((c["id"].as_str(), c["email"].as_str(), c["first_name"].as_str()), ("2", "U2@example.com", "Bob"));
+    // the plain text summary
+    let out = env.import("contacts", "c.csv", "external_id,score\nu1,5\nu9,1\n", &[]).ok();
+    assert!(out.starts_with("2 rows: 1 inserted, 1 updated, 0 rejected ("), "{out}");
+}
+
+#[test]
+fn mailchimp_preset_accepts_the_audience_export() {
+    let env = Env::new();
+    let file = "Email Address,First Name,Last Name,Address,Phone Number,MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP,LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,LAST_CHANGED,LEID,EUID,NOTES,TAGS\n\
+anna@example.com,Anna,Rossi,\"Via Roma 1  Milano MI 20100 IT\",+39 02 1234567,4,2023-03-01 10:00:00,1.2.3.4,2023-03-01 10:05:00,1.2.3.4,45.4642,9.1900,1,2,Europe/Rome,IT,MI,2024-01-15 08:30:00,123456789,abc123def,,\"\"\"VIP\"\",\"\"Newsletter\"\"\"\n\
+ben@example.com,Ben,Smith,,,2,2023-04-01 11:00:00,,2023-04-01 11:01:00,,,,,,,US,,2024-02-01 09:00:00,223456789,bcd234efa,Met at fair,\n";
+    let r = report(&env, "contacts", "subscribed_members_export.csv", file, &["--preset", "mailchimp"]);
+    assert_eq!((r["inserted"].as_u64(), r["rejected"].as_u64()), (Some(2), Some(0)));
+    let cs = env.contacts();
+    let anna = cs.iter().find(|c| c["email"] == "anna@example.com").unwrap();
+    for (k, v) in [
+        ("first_name", "Anna"),
+        ("last_name", "Rossi"),
+        ("phone", "+39 02 1234567"),
+        ("timezone", "Europe/Rome"),
+        ("country", "IT"),
+        ("region", "MI"),
+        ("lat", "45.4642"),
+        ("lon", "9.19"),
+        ("consent_email", "true"),
+        ("consent_email_at", "2023-03-01T10:05:00Z"),
+        ("tags", "Newsletter;VIP"),
+        ("member_rating", "4"),
+    ] {
+        assert_eq!(anna[k], v, "{k}");
+    }
+    // columns with no reach equivalent are dropped, not declared
+    for dropped in ["address", "optin_ip", "leid", "euid", "notes", "gmtoff", "last_changed"] {
+        assert!(!anna.contains_key(dropped), "{dropped} was imported");
+    }
+    let ben = cs.iter().find(|c| c["email"] == "ben@example.com").unwrap();
+    assert_eq!((ben["country"].as_str(), ben["tags"].as_str()), ("US", ""));
+}
+
+#[test]
+fn shopify_preset_accepts_the_customers_export() {
+    let env = Env::new();
+    let file = "Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,Default Address Address1,Default Address Address2,Default Address City,Default Address Province Code,Default Address Country Code,Default Address Zip,Default Address Phone,Phone,Accepts SMS Marketing,Total Spent,Total Orders,Note,Tax Exempt,Tags\n\
+7012345678901,Jane,Doe,jane@example.com,yes,Acme,1 Main St,,Ottawa,ON,CA,K1A 0B1,+16135550100,+16135550101,no,120.50,3,,no,\"wholesale, repeat\"\n\
+0070123,John,Roe,john@example.com,no,,,,Toronto,ON,CA,M5H 2N2,,,yes,0.00,0,likes cats,no,\n";
+    let r = report(&env, "contacts", "customers_export.csv", file, &["--preset", "shopify"]);
+    assert_eq!((r["inserted"].as_u64(), r["created"].as_array().map(Vec::len)), (Some(2), Some(0)));
+    let jane = env.contact("7012345678901");
+    for (k, v) in [
+        ("email", "jane@example.com"),
+        ("first_name", "Jane"),
+        ("city", "Ottawa"),
+        ("region", "ON"),
+        ("country", "CA"),
+        ("postal_code", "K1A 0B1"),
+        ("phone", "+16135550101"),
+        ("consent_email", "true"),
+        ("consent_sms", "false"),
+        ("tags", "repeat;wholesale"),
+    ] {
+        assert_eq!(jane[k], v, "{k}");
+    }
+    let john = env.contact("0070123");
+    assert_eq!((john["consent_email"].as_str(), john["consent_sms"].as_str()), ("false", "true"));
+}
+
+#[test]
+fn mautic_preset_accepts_the_contacts_export() {
+    let env = Env::new();
+    let file = "id,title,firstname,lastname,company,position,email,mobile,phone,points,fax,address1,address2,city,state,zipcode,country,preferred_locale,timezone,last_active,date_added,tags\n\
+17,Mr,Luca,Bianchi,ACME,CTO,luca@example.com,+393331234567,+39021234567,25,,Via Po 2,,Torino,Piemonte,10100,Italy,it_IT,Europe/Rome,2024-05-01 10:00:00,2023-01-10 09:00:00,\"lead|italy\"\n\
+18,,Eva,Green,,,eva@example.com,,,0,,,,,,,,en_US,,,2023-02-11 12:00:00,\n";
+    let r = report(&env, "contacts", "contacts.csv", file, &["--preset", "mautic"]);
+    assert_eq!(r["inserted"].as_u64(), Some(2));
+    let luca = env.contact("17");
+    for (k, v) in [
+        ("email", "luca@example.com"),
+        ("first_name", "Luca"),
+        ("last_name", "Bianchi"),
+        ("score", "25"),
+        ("city", "Torino"),
+        ("region", "Piemonte"),
+        ("postal_code", "10100"),
+        ("country", "Italy"),
+        ("language", "it_IT"),
+        ("timezone", "Europe/Rome"),
+        ("created_at", "2023-01-10T09:00:00Z"),
+        ("tags", "italy;lead"),
+        ("phone", "+39021234567"),
+    ] {
+        assert_eq!(luca[k], v, "{k}");
+    }
+    assert_eq!(env.contact("18")["created_at"], "2023-02-11T12:00:00Z");
+}
+
+const RETAIL: &str = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country
+536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,12/1/2010 8:26,2.55,17850,United Kingdom
+536365,71053,WHITE METAL LANTERN,6,12/1/2010 8:26,3.39,17850,United Kingdom
+536366,22633,HAND WARMER UNION JACK,6,12/1/2010 8:28,1.85,,United Kingdom
+536367,84879,ASSORTED COLOUR BIRD ORNAMENT,32,12/1/2010 8:34,1.69,13047,United Kingdom
+536414,22139,,56,12/1/2010 11:52,0,,United Kingdom
+C536379,D,Discount,-1,12/1/2010 9:41,27.50,14527,United Kingdom
+536370,22728,ALARM CLOCK BAKELIKE PINK,24,12/1/2010 8:45,3.75,12583,France
+536370,POST,POSTAGE,3,12/1/2010 8:45,18,012583,France
+";
+
+const RETAIL_MAP: &[&str] = &[
+    "--map",
+    "CustomerID=contact",
+    "--map",
+    "InvoiceDate=ts",
+    "--map",
+    "UnitPrice=amount",
+    "--map",
+    "StockCode=product",
+    "--map",
+    "InvoiceNo=order_id",
+    "--map",
+    "Quantity=quantity",
+    "--kind",
+    "purchase",
+];
+
+#[test]
+fn an_online_retail_purchase_log_imports_with_rejects() {
+    let env = Env::new();
+    let mut args = RETAIL_MAP.to_vec();
+    args.extend_from_slice(&["--skip-invalid", "--rejects", "r.csv"]);
+    let r = report(&env, "events", "Online Retail.csv", RETAIL, &args);
+    assert_eq!(
+        (r["rows"].as_u64(), r["events"].as_u64(), r["contacts_created"].as_u64(), r["rejected"].as_u64()),
+        (Some(8), Some(6), Some(5), Some(2))
+    );
+    // every customer became a contact, id verbatim (012583 is not 12583)
+    let mut ids: Vec<String> = env.contacts().into_iter().map(|c| c["external_id"].clone()).collect();
+    ids.sort();
+    assert_eq!(ids, ["012583", "12583", "13047", "14527", "17850"]);
+    let contacts = env.contacts();
+    let id_of = |x: &str| contacts.iter().find(|c| c["external_id"] == x).unwrap()["id"].clone();
+    let events = csv_records(&env.export("events"));
+    let of = |x: &str| -> Vec<(String, String, String, String, String)> {
+        let id = id_of(x);
+        let mut v: Vec<_> = events
+            .iter()
+            .filter(|e| e["contact_id"] == id)
+            .map(|e| {
+                (
+                    e["ts"].clone(),
+                    e["amount"].clone(),
+                    e["product"].clone(),
+                    e["order_id"].clone(),
+                    e["quantity"].clone(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let t = |ts: &str, a: &str, p: &str, o: &str, q: &str| (ts.into(), a.into(), p.into(), o.into(), q.into());
+    assert_eq!(
+        of("17850"),
+        [
+            t("2010-12-01T08:26:00Z", "2.55", "85123A", "536365", "6"),
+            t("2010-12-01T08:26:00Z", "3.39", "71053", "536365", "6")
+        ]
+    );
+    assert_eq!(of("14527"), [t("2010-12-01T09:41:00Z", "27.5", "D", "C536379", "-1")]);
+    assert_eq!(of("012583"), [t("2010-12-01T08:45:00Z", "18", "POST", "536370", "3")]);
+    let total: i64 = events.iter().map(|e| cents(&e["amount"])).sum();
+    assert_eq!(total, 255 + 339 + 169 + 2750 + 375 + 1800);
+    // the rejects: the input's columns, then line and reason
+    let rejects = env.read("r.csv");
+    assert_eq!(
+        rejects,
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country,line,reason\n\
+         536366,22633,HAND WARMER UNION JACK,6,12/1/2010 8:28,1.85,,United Kingdom,4,empty contact key\n\
+         536414,22139,,56,12/1/2010 11:52,0,,United Kingdom,6,empty contact key\n"
+    );
+    assert!(!env.path("r.csv.partial").exists());
+}
+
+#[test]
+fn skip_invalid_without_rejects_counts_and_imports_the_good_rows() {
+    let env = Env::new();
+    let r = report(&env, "contacts", "c.csv", "external_id,score\ng1,1\nb1,one\ng2,2\n,3\n", &["--skip-invalid"]);
+    assert_eq!((r["rows"].as_u64(), r["inserted"].as_u64(), r["rejected"].as_u64()), (Some(4), Some(2), Some(2)));
+    let ids: Vec<String> = env.contacts().into_iter().map(|c| c["external_id"].clone()).collect();
+    assert_eq!(ids, ["g1", "g2"]);
+    // all rows bad: nothing is written, but it is not an error
+    let r = report(&env, "contacts", "d.csv", "external_id,score\nb2,x\n", &["--skip-invalid"]);
+    assert_eq!((r["inserted"].as_u64(), r["rejected"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(env.contacts().len(), 2);
+}
+
+#[test]
+fn contacts_round_trip_through_export() {
+    let env = Env::new();
+    env.run(&["schema", "add-attribute", "plan", "one-of", "--values", "free,pro"]).ok();
+    env.run(&["schema", "add-attribute", "interests", "many-of", "--values", "ski,golf,chess"]).ok();
+    env.run(&["schema", "add-attribute", "vip_since", "date"]).ok();
+    env.run(&["schema", "add-attribute", "newsletter", "bool"]).ok();
+    env.import(
+        "contacts",
+        "c.csv",
+        "external_id,email,created_at,score,timezone,consent_email,consent_sms,tags,first_name,lat,plan,interests,vip_since,newsletter,birth_date\n\
+         00017,a@example.com,2025-01-02T03:04:05Z,-3,Europe/Rome,true,false,\"vip;new\",\"Ann, \"\"the\"\" first\",45.4642,pro,ski;chess,2025-06-01,true,1990-02-03\n\
+         x2,,2025-02-02T00:00:00Z,7,,,,,Émile,,free,,,false,\n\
+         ,only@example.com,,,,,,,,,,,,,\n",
+        &[],
+    )
+    .ok();
+    env.import("events", "e.csv", "contact,ts,kind,amount\n00017,2025-03-01T00:00:00Z,purchase,5.5\n", &[]).ok();
+    let first = env.export("contacts");
+    std::fs::write(env.path("contacts.csv"), &first).unwrap();
+    let schema = env.run(&["schema", "show", "--format", "json"]).ok();
+
+    let fresh = env.path("fresh.redb");
+    // the typed attributes are declared first, as a restore would
+    for a in [
+        &["plan", "one-of", "--values", "free,pro"][..],
+        &["interests", "many-of", "--values", "ski,golf,chess"],
+        &["vip_since", "date"],
+        &["newsletter", "bool"],
+    ] {
+        let mut args = vec!["schema", "add-attribute"];
+        args.extend_from_slice(a);
+        env.run_db(&fresh, &args).ok();
+    }
+    env.run_db(&fresh, &["import", "contacts", "contacts.csv"]).ok();
+    assert_eq!(env.run_db(&fresh, &["export", "contacts"]).ok(), first);
+    assert_eq!(
+        env.run_db(&fresh, &["schema", "show", "--format", "json"])
+            .ok()
+            .lines()
+            .filter(|l| l.contains("\"name\""))
+            .count(),
+        schema.lines().filter(|l| l.contains("\"name\"")).count()
+    );
+    // importing the same export again changes nothing
+    env.run_db(&fresh, &["import", "contacts", "contacts.csv"]).ok();
+    assert_eq!(env.run_db(&fresh, &["export", "contacts"]).ok(), first);
+}
+
+#[test]
+fn events_round_trip_through_export_by_internal_id() {
+    let env = Env::new();
+    let mut args = RETAIL_MAP.to_vec();
+    args.push("--skip-invalid");
+    env.import("events", "retail.csv", RETAIL, &args).ok();
+    env.import(
+        "events",
+        "more.csv",
+        "contact,ts,kind,source,utm_source,utm_medium,utm_campaign,url,type\n\
+         17850,2011-01-01T00:00:00Z,page_view,paid,google,cpc,\"winter, sale\",https://shop.example.com/a?b=1,\n\
+         13047,2011-01-02T00:00:00Z,email_bounce,,,,,,hard\n",
+        &[],
+    )
+    .ok();
+    let contacts = env.export("contacts");
+    let events = env.export("events");
+    std::fs::write(env.path("contacts.csv"), &contacts).unwrap();
+    std::fs::write(env.path("events.csv"), &events).unwrap();
+    let fresh = env.path("fresh.redb");
+    env.run_db(&fresh, &["import", "contacts", "contacts.csv"]).ok();
+    env.run_db(&fresh, &["import", "events", "events.csv"]).ok();
+    assert_eq!(env.run_db(&fresh, &["export", "events"]).ok(), events);
+    // JSONL the same way
+    let jsonl = env.run(&["export", "events", "--format", "jsonl"]).ok();
+    std::fs::write(env.path("events.jsonl"), &jsonl).unwrap();
+    let fresh2 = env.path("fresh2.redb");
+    env.run_db(&fresh2, &["import", "contacts", "contacts.csv"]).ok();
+    env.run_db(&fresh2, &["import", "events", "events.jsonl"]).ok();
+    assert_eq!(env.run_db(&fresh2, &["export", "events", "--format", "jsonl"]).ok(), jsonl);
+    // the CSV holds the same records (parameter columns follow declaration order, which JSONL's sorted keys change)
+    let sorted = |t: &str| {
+        let mut v: Vec<std::collections::BTreeMap<String, String>> =
+            csv_records(t).into_iter().map(|r| r.into_iter().collect()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(&env.run_db(&fresh2, &["export", "events"]).ok()), sorted(&events));
+}
+
+#[test]
+fn jsonl_contacts_import_and_export() {
+    let env = Env::new();
+    env.import(
+        "contacts",
+        "c.jsonl",
+        "{\"external_id\":\"00017\",\"email\":\"a@example.com\",\"tags\":[\"vip\",\"new\"],\"score\":3,\"first_name\":\"Ann\"}\n\
+         \n\
+         {\"email\":\"b@example.com\",\"consent_email\":true,\"lat\":45.5,\"last_name\":null}\n",
+        &[],
+    )
+    .ok();
+    let out = env.run(&["export", "contacts", "--format", "jsonl"]).ok();
+    let rows: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["external_id"], "00017");
+    assert_eq!(rows[0]["score"], 3);
+    assert_eq!(rows[0]["tags"], serde_json::json!(["new", "vip"]));
+    assert_eq!(rows[1]["consent_email"], true);
+    assert_eq!(rows[1]["lat"].to_string(), "45.5");
+    // and the JSONL export re-imports unchanged
+    std::fs::write(env.path("out.jsonl"), &out).unwrap();
+    let fresh = env.path("fresh.redb");
+    env.run_db(&fresh, &["import", "contacts", "out.jsonl"]).ok();
+    assert_eq!(env.run_db(&fresh, &["export", "contacts", "--format", "jsonl"]).ok(), out);
+}
+
+#[test]
+fn jsonl_errors_name_the_line() {
+    let env = Env::new();
+    env.write(
+        "e.jsonl",
+        "{\"contact\":\"a\",\"ts\":\"2026-01-01T00:00:00Z\",\"kind\":\"page_view\"}\n{\"contact\":\"b\",\n",
+    );
+    let err = env.run(&["import", "events", "e.jsonl"]).fails(2);
+    assert!(err.starts_with("error: e.jsonl:2: invalid JSON object: "), "{err}");
+    assert!(!env.db.exists());
+}
+
+#[test]
+fn stdin_import_of_csv_and_jsonl() {
+    let env = Env::new();
+    let out = env
+        .run_stdin(&["import", "contacts", "-", "--json"], b"external_id,email\ns1,s1@example.com\ns2,s2@example.com\n")
+        .ok();
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["inserted"], 2);
+    // JSONL on stdin is detected from its content
+    let out = env
+        .run_stdin(
+            &["import", "events", "-", "--json"],
+            b"{\"contact\":\"s1\",\"ts\":\"2026-01-01T00:00:00Z\",\"kind\":\"purchase\",\"amount\":\"11.77\"}\n",
+        )
+        .ok();
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["events"], 1);
+    assert_eq!(env.event_rows().len(), 1);
+    // errors on stdin are located as stdin:LINE
+    let err = env.run_stdin(&["import", "contacts", "-"], b"external_id,score\ns3,x\n").fails(2);
+    assert_eq!(err.lines().next(), Some("error: stdin:2: score `x` is not a whole number"));
+    assert_eq!(env.contacts().len(), 2);
+}
