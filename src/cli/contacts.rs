@@ -58,6 +58,9 @@ pub struct DeleteArgs {
     /// Internal ids, emails or external ids
     #[arg(required = true)]
     pub keys: Vec<String>,
+    /// Skip compacting the file afterwards (erased bytes may linger in freed pages until reused)
+    #[arg(long)]
+    pub no_compact: bool,
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
@@ -328,11 +331,16 @@ fn show(ctx: &Ctx, a: ShowArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn delete(ctx: &Ctx, a: DeleteArgs, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.open(OpenMode::Existing)?;
+    let mut store = ctx.open(OpenMode::Existing)?;
     let ids = resolve_keys(&store.begin_read()?, &a.keys)?;
     let mut w = store.begin_write()?;
     let n = w.delete_contacts(&ids)?;
     w.commit()?;
+    if !a.no_compact {
+        // freed pages still hold the erased bytes until redb reuses them;
+        // compaction rewrites the file so they go
+        store.compact()?;
+    }
     match resolve(a.format) {
         Format::Table => writeln!(out, "deleted {n} contact{}", if n == 1 { "" } else { "s" })?,
         _ => print_json(&json!({"deleted": n, "ids": ids.iter().collect::<Vec<_>>()}), out)?,
