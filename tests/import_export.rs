@@ -469,3 +469,30 @@ fn stdin_import_of_csv_and_jsonl() {
     assert_eq!(err.lines().next(), Some("error: stdin:2: score `x` is not a whole number"));
     assert_eq!(env.contacts().len(), 2);
 }
+
+#[test]
+fn a_whole_database_restores_from_its_export_with_no_score_rules() {
+    let env = Env::new();
+    env.import("contacts", "c.csv", "external_id,email,tags\nA1,a@example.com,vip\nB2,b@example.com,\n", &[]).ok();
+    env.import(
+        "events",
+        "e.csv",
+        "contact,ts,kind,amount,type\nA1,2026-01-01T00:00:00Z,purchase,11.77,\nA1,2026-01-02T00:00:00Z,email_open,,\nB2,2026-01-03T00:00:00Z,email_bounce,,hard\n",
+        &[],
+    )
+    .ok();
+    let contacts = env.export("contacts");
+    let events = env.export("events");
+    std::fs::write(env.path("contacts.csv"), &contacts).unwrap();
+    std::fs::write(env.path("events.csv"), &events).unwrap();
+    let fresh = env.path("fresh.redb");
+    let c = env.path("contacts.csv");
+    let e = env.path("events.csv");
+    env.run_db(&fresh, &["import", "contacts", c.to_str().unwrap()]).ok();
+    env.run_db(&fresh, &["import", "events", e.to_str().unwrap(), "--no-score-rules"]).ok();
+    let again = env.run_db(&fresh, &["export", "contacts"]).ok();
+    let again_events = env.run_db(&fresh, &["export", "events"]).ok();
+    // scores come from the contacts file, not from the rules applied a second time
+    assert_eq!(again, contacts);
+    assert_eq!(again_events, events);
+}

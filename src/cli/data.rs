@@ -70,6 +70,9 @@ pub struct ImportArgs {
     /// Longest accepted line in bytes [default: config, 16 MiB]
     #[arg(long, value_name = "BYTES")]
     pub max_line_bytes: Option<usize>,
+    /// Events: do not apply the score rules (restoring an export whose contacts already carry their scores)
+    #[arg(long)]
+    pub no_score_rules: bool,
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,
@@ -167,6 +170,7 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
         max_line: a.max_line_bytes.unwrap_or(ctx.config.import.max_line_bytes),
         now: ctx.now,
         score_rules: ctx.config.score.clone(),
+        apply_score_rules: !a.no_score_rules,
     };
     // refuse a missing input before a database file is created
     if a.file != "-" && !std::path::Path::new(&a.file).exists() {

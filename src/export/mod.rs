@@ -2,7 +2,8 @@
 //! shapes (spec/product.md), which `segment sql` queries:
 //! `contacts(id, external_id, email, created_at, score, timezone,
 //! consent_email, consent_sms, consent_push, tags, categories,
-//! consent_email_at, consent_sms_at, consent_push_at, <attributes…>)` and
+//! consent_email_at, consent_sms_at, consent_push_at, unsubscribed_at,
+//! bounced_at, <attributes…>)` and
 //! `events(contact_id, ts, kind, source, utm_source, utm_medium,
 //! utm_campaign, <parameters…>)`.
 
@@ -37,6 +38,8 @@ pub const CONTACT_HEAD: &[&str] = &[
     "consent_email_at",
     "consent_sms_at",
     "consent_push_at",
+    "unsubscribed_at",
+    "bounced_at",
 ];
 
 /// The fixed leading columns of the events table.
@@ -90,12 +93,8 @@ pub fn contact_json(schema: &Schema, c: &Contact, tags: &[String]) -> serde_json
             c.consent[ch as usize].map(|x| J::String(ts_string(x.at))).unwrap_or(J::Null),
         );
     }
-    if let Some(t) = c.unsubscribed_at {
-        m.insert("unsubscribed_at".into(), J::String(ts_string(t)));
-    }
-    if let Some(t) = c.bounced_at {
-        m.insert("bounced_at".into(), J::String(ts_string(t)));
-    }
+    m.insert("unsubscribed_at".into(), c.unsubscribed_at.map(|t| J::String(ts_string(t))).unwrap_or(J::Null));
+    m.insert("bounced_at".into(), c.bounced_at.map(|t| J::String(ts_string(t))).unwrap_or(J::Null));
     for (i, def) in schema.attributes.iter().enumerate() {
         m.insert(def.name.clone(), c.attr(i as u16).map(|v| def.to_json(v)).unwrap_or(J::Null));
     }
@@ -139,6 +138,8 @@ pub fn export_contacts(
                 for ch in Channel::ALL {
                     row.push(c.consent[ch as usize].map(|x| ts_string(x.at)).unwrap_or_default());
                 }
+                row.push(c.unsubscribed_at.map(ts_string).unwrap_or_default());
+                row.push(c.bounced_at.map(ts_string).unwrap_or_default());
                 for (i, def) in schema.attributes.iter().enumerate() {
                     row.push(c.attr(i as u16).map(|v| def.format(v)).unwrap_or_default());
                 }

@@ -141,7 +141,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
                 Col::Id => {
                     r.id_hint = Some(v.parse().map_err(|_| Error::input(format!("id `{v}` is not a contact id")))?)
                 }
-                Col::ExternalId => r.external_id = Some(rec.get(i).unwrap_or("").to_string()),
+                Col::ExternalId => r.external_id = Some(self.shopify_unquote(rec.get(i).unwrap_or("")).to_string()),
                 Col::Email => {
                     if !looks_like_email(v) {
                         return Err(Error::input(format!("`{v}` is not an email address")));
@@ -180,6 +180,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
                 Col::Categories => r.categories = split_list(v),
                 Col::Attr(a) => {
                     let def = &self.w.schema().attributes[*a as usize];
+                    let v = if def.name == "phone" { self.shopify_unquote(v) } else { v };
                     if let Some(val) = def.parse(v).map_err(Error::input)? {
                         r.attrs.push((*a, val));
                     }
@@ -201,6 +202,12 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         }
         let _ = line;
         Ok(r)
+    }
+
+    /// Shopify prefixes ids and phone numbers with `'` to keep spreadsheets
+    /// from mangling them; the preset takes the value without it.
+    fn shopify_unquote<'v>(&self, v: &'v str) -> &'v str {
+        if self.ctx.preset == Some(super::mapping::Preset::Shopify) { v.strip_prefix('\'').unwrap_or(v) } else { v }
     }
 
     /// Finds the contact a row updates, checking that its keys do not point at two contacts.

@@ -131,7 +131,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
             .cols
             .iter()
             .map(|col| match col {
-                Col::Param(p) => match kd.param(p) {
+                Col::Param(p) => match kd.param(p).or_else(|| kd.param(&field_name(p))) {
                     Some((i, d)) => Feeds::Param(i, ptype(&d.ty)),
                     None => Feeds::Undeclared,
                 },
@@ -317,7 +317,7 @@ impl super::rows::RowSink for EventSink<'_, '_> {
             let (pid, pt) = match feeds {
                 Feeds::Param(pid, pt) => (pid, pt),
                 Feeds::Undeclared => {
-                    let pname = param_name(&self.cols[i]).to_string();
+                    let pname = field_name(param_name(&self.cols[i]));
                     let pid = self.w.schema_mut().add_param(kind, &pname, ParamType::Text).map_err(Error::input)?;
                     self.report.created.push(format!("parameter {kind_name}.{pname} (text)"));
                     if let Some(kc) = self.kind_cols.get_mut(&kind) {
@@ -387,7 +387,7 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 utm[j] = self.w.intern(u)?;
             }
         }
-        let delta = self.rules.delta(&kind_name, bounce_type);
+        let delta = if self.ctx.score_rules { self.rules.delta(&kind_name, bounce_type) } else { 0 };
         let is_bounce = bounce_type == Some("hard");
         let is_unsub = Some(kind) == self.special.unsubscribe;
         if delta != 0 || is_bounce || is_unsub {

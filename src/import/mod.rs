@@ -35,6 +35,8 @@ pub struct ImportOptions {
     pub max_line: usize,
     pub now: i64,
     pub score_rules: ScoreRules,
+    /// apply the score rules to imported events (off to restore an export)
+    pub apply_score_rules: bool,
 }
 
 impl Default for ImportOptions {
@@ -53,6 +55,7 @@ impl Default for ImportOptions {
             max_line: input::DEFAULT_MAX_LINE,
             now: crate::model::time::now_ts(),
             score_rules: ScoreRules::default(),
+            apply_score_rules: true,
         }
     }
 }
@@ -80,6 +83,8 @@ pub(crate) struct ImportContext {
     pub kind: Option<String>,
     pub now: i64,
     pub source_name: String,
+    pub score_rules: bool,
+    pub preset: Option<Preset>,
 }
 
 fn context(opts: &ImportOptions, name: &str) -> Result<ImportContext> {
@@ -93,6 +98,8 @@ fn context(opts: &ImportOptions, name: &str) -> Result<ImportContext> {
         kind: opts.kind.clone(),
         now: opts.now,
         source_name: name.to_string(),
+        score_rules: opts.apply_score_rules,
+        preset: opts.preset,
     })
 }
 

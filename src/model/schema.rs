@@ -28,6 +28,8 @@ pub const CONTACT_COLUMNS: &[&str] = &[
     "consent_email_at",
     "consent_sms_at",
     "consent_push_at",
+    "unsubscribed_at",
+    "bounced_at",
 ];
 
 /// Names that segment expressions use for contact fields and derived facts.
