@@ -281,9 +281,7 @@ fn erasure_leaves_no_trace() {
     let has = |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
     assert!(has(&raw, "ZqxUniqueProduct"), "precondition: the value is in the file");
     let before = text_in_tables(&env.db, &["ZqxUniqueProduct", "erase-me-8812"]);
-    for (t, n) in
-        [("dict", "ZqxUniqueProduct"), ("contacts_by_external_id", "erase-me-8812")]
-    {
+    for (t, n) in [("dict", "ZqxUniqueProduct"), ("contacts_by_external_id", "erase-me-8812")] {
         assert!(before.contains(&(t.to_string(), n)), "precondition: the scan sees {n} in {t}: {before:?}");
     }
     let id = env.contact("erase-me-8812")["id"].clone();

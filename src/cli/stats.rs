@@ -20,8 +20,8 @@ pub fn run(ctx: &Ctx, format: Option<Format>, out: &mut dyn Write) -> Result<()>
     for (name, n, bytes) in r.table_sizes()? {
         rows.push(vec![json!(format!("table {name}")), json!(n), json!(bytes)]);
     }
-    if events > 0 {
-        rows.push(vec![json!("file bytes per event"), json!(null), json!(file / events)]);
+    if let Some(per) = file.checked_div(events) {
+        rows.push(vec![json!("file bytes per event"), json!(null), json!(per)]);
     }
     Records { columns: vec!["what".into(), "rows".into(), "bytes".into()], rows }.print(resolve(format), out)
 }

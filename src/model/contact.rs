@@ -139,3 +139,95 @@ impl ActionKind {
         }
     }
 }
+
+/// A contact decoded without copying its text (the engine's bulk load):
+/// the same serialized layout as [`Contact`], borrowing from the record.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ContactView<'a> {
+    pub id: u32,
+    #[serde(borrow)]
+    pub external_id: Option<&'a str>,
+    #[serde(borrow)]
+    pub email: Option<&'a str>,
+    pub created_at: Ts,
+    #[serde(borrow)]
+    pub timezone: Option<&'a str>,
+    pub score: i64,
+    pub consent: [Option<Consent>; 3],
+    pub unsubscribed_at: Option<Ts>,
+    pub bounced_at: Option<Ts>,
+    #[serde(borrow)]
+    pub categories: Vec<&'a str>,
+    #[serde(borrow)]
+    pub attrs: Vec<(u16, AttrValueView<'a>)>,
+}
+
+/// [`AttrValue`] borrowing its text.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub enum AttrValueView<'a> {
+    Number(super::Decimal),
+    Text(&'a str),
+    Bool(bool),
+    Date(i32),
+    Enum(u16),
+    Set(Vec<u16>),
+}
+
+impl<'a> AttrValueView<'a> {
+    pub fn of(v: &'a AttrValue) -> AttrValueView<'a> {
+        match v {
+            AttrValue::Number(d) => AttrValueView::Number(*d),
+            AttrValue::Text(s) => AttrValueView::Text(s),
+            AttrValue::Bool(b) => AttrValueView::Bool(*b),
+            AttrValue::Date(d) => AttrValueView::Date(*d),
+            AttrValue::Enum(e) => AttrValueView::Enum(*e),
+            AttrValue::Set(s) => AttrValueView::Set(s.clone()),
+        }
+    }
+}
+
+impl<'a> ContactView<'a> {
+    pub fn of(c: &'a Contact) -> ContactView<'a> {
+        ContactView {
+            id: c.id,
+            external_id: c.external_id.as_deref(),
+            email: c.email.as_deref(),
+            created_at: c.created_at,
+            timezone: c.timezone.as_deref(),
+            score: c.score,
+            consent: c.consent,
+            unsubscribed_at: c.unsubscribed_at,
+            bounced_at: c.bounced_at,
+            categories: c.categories.iter().map(String::as_str).collect(),
+            attrs: c.attrs.iter().map(|(i, v)| (*i, AttrValueView::of(v))).collect(),
+        }
+    }
+    pub fn attr(&self, idx: u16) -> Option<&AttrValueView<'a>> {
+        self.attrs.binary_search_by_key(&idx, |(i, _)| *i).ok().map(|p| &self.attrs[p].1)
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    #[test]
+    fn a_view_decodes_the_stored_bytes() {
+        let c = Contact {
+            id: 7,
+            external_id: Some("00017".into()),
+            email: None,
+            created_at: 5,
+            timezone: Some("Europe/Rome".into()),
+            score: -3,
+            consent: [Some(Consent { opted_in: true, at: 9 }), None, None],
+            unsubscribed_at: None,
+            bounced_at: Some(4),
+            categories: vec!["running".into()],
+            attrs: vec![(0, AttrValue::Text("Anna".into())), (3, AttrValue::Set(vec![1, 2]))],
+        };
+        let bytes = postcard::to_allocvec(&c).unwrap();
+        let v: ContactView = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(format!("{:?}", v), format!("{:?}", ContactView::of(&c)));
+    }
+}

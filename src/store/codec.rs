@@ -233,7 +233,9 @@ impl EventBlock {
             let pid = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
             let ty = r.bytes(1).ok_or_else(bad)?[0];
             let d = match ty {
-                0 => ParamData::Num(r.uvarints(n, |v| if v == 0 { NUM_NONE } else { unzigzag(v - 1) }).ok_or_else(bad)?),
+                0 => {
+                    ParamData::Num(r.uvarints(n, |v| if v == 0 { NUM_NONE } else { unzigzag(v - 1) }).ok_or_else(bad)?)
+                }
                 1 => ParamData::Text(r.uvarints(n, |v| v as u32).ok_or_else(bad)?),
                 _ => return Err(bad()),
             };
@@ -347,7 +349,13 @@ mod tests {
     fn varints_cover_the_extremes() {
         let mut b = EventBlock::new(0);
         for (i, v) in [i64::MAX, i64::MIN + 1, -1, 0, 1, 49_990_000].into_iter().enumerate() {
-            b.push(u32::MAX - i as u32, v, 6, [u32::MAX, 1, 0], &[(0, ParamVal::Num(v)), (1, ParamVal::Text(u32::MAX))]);
+            b.push(
+                u32::MAX - i as u32,
+                v,
+                6,
+                [u32::MAX, 1, 0],
+                &[(0, ParamVal::Num(v)), (1, ParamVal::Text(u32::MAX))],
+            );
         }
         let enc = b.encode();
         assert_eq!(EventBlock::decode(&enc).unwrap(), b);

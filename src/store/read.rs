@@ -109,8 +109,22 @@ impl Reader {
         Ok(())
     }
 
-    /// Every contact id present.
+    /// Calls `f` for every contact decoded without copying its text.
+    pub fn for_each_contact_view(&self, mut f: impl FnMut(crate::model::contact::ContactView<'_>)) -> Result<()> {
+        let t = self.tx.open_table(CONTACTS)?;
+        for row in t.iter()? {
+            let (_, v) = row?;
+            f(postcard::from_bytes(v.value())?);
+        }
+        Ok(())
+    }
+
+    /// Every contact id present (kept in `meta` by every commit).
     pub fn contact_ids(&self) -> Result<RoaringBitmap> {
+        let t = self.tx.open_table(META)?;
+        if let Some(v) = t.get("contact_ids")? {
+            return decode_bitmap(v.value());
+        }
         let t = self.tx.open_table(CONTACTS)?;
         let mut bm = RoaringBitmap::new();
         for row in t.iter()? {
@@ -174,6 +188,19 @@ impl Reader {
         Ok(out)
     }
 
+    /// The ids of dictionary values satisfying `pred`, in one pass over the
+    /// dictionary without copying it.
+    pub fn dict_matching(&self, mut pred: impl FnMut(&str) -> bool) -> Result<Vec<u32>> {
+        let t = self.tx.open_table(DICT)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (k, v) = row?;
+            if pred(v.value()) {
+                out.push(k.value());
+            }
+        }
+        Ok(out)
+    }
 
     /// Calls `f` for every event block, by kind and then block id.
     pub fn for_each_block(&self, mut f: impl FnMut(u64, EventBlock) -> Result<()>) -> Result<()> {

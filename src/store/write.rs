@@ -141,8 +141,13 @@ impl<'s> Writer<'s> {
         }
     }
 
-    /// Every contact id present (as of this transaction's writes so far).
+    /// Every contact id present as of the last commit (plus, when the
+    /// stored set is missing, every record written so far).
     pub fn contact_ids(&self) -> Result<RoaringBitmap> {
+        let m = self.tx.open_table(META)?;
+        if let Some(v) = m.get("contact_ids")? {
+            return decode_bitmap(v.value());
+        }
         let t = self.tx.open_table(CONTACTS)?;
         let mut bm = RoaringBitmap::new();
         for row in t.iter()? {
@@ -621,6 +626,23 @@ impl<'s> Writer<'s> {
     /// Makes everything durable at once and tells subscribers what changed.
     pub fn commit(mut self) -> Result<Vec<Change>> {
         self.flush_pending()?;
+        // the set of contact ids, so readers know who exists without reading every record
+        if !self.touched_contacts.is_empty() || !self.deleted.is_empty() {
+            let mut ids = self.contact_ids()?;
+            let cur = {
+                let m = self.tx.open_table(META)?;
+                m.get("contact_ids")?.is_some()
+            };
+            if cur {
+                for &id in &self.touched_contacts {
+                    ids.insert(id);
+                }
+                for &id in &self.deleted {
+                    ids.remove(id);
+                }
+            }
+            self.tx.open_table(META)?.insert("contact_ids", encode_bitmap(&ids).as_slice())?;
+        }
         {
             let mut m = self.tx.open_table(META)?;
             m.insert("next_contact", self.next_contact.to_le_bytes().as_slice())?;

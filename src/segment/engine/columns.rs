@@ -3,48 +3,63 @@
 
 use super::bits::Bits;
 use crate::error::Result;
+use crate::model::Schema;
 use crate::model::attribute::AttrType;
-use crate::model::{AttrValue, Contact, Schema};
+use crate::model::contact::{AttrValueView as AttrValue, ContactView};
 use crate::store::Reader;
 use crate::store::codec::NUM_NONE;
-use std::collections::HashMap;
 
 pub const DATE_NONE: i32 = i32::MIN;
 pub const ENUM_NONE: u16 = u16::MAX;
 
-/// Dictionary-encoded text: code 0 is "no value".
-#[derive(Clone, Debug, Default)]
+/// Text by contact: every value in one arena, addressed by (start, len);
+/// len `NONE` is "no value". Building it is a copy, and comparing scans the
+/// arena in order, which beats hashing a million distinct emails.
+#[derive(Clone, Default)]
 pub struct TextCol {
-    pub codes: Vec<u32>,
-    pub dict: Vec<String>,
-    index: HashMap<String, u32>,
+    start: Vec<u32>,
+    len: Vec<u32>,
+    arena: String,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl std::fmt::Debug for TextCol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextCol").field("bytes", &self.arena.len()).finish()
+    }
 }
 
 impl TextCol {
     fn new(n: usize) -> TextCol {
-        TextCol { codes: vec![0; n], dict: vec![String::new()], index: HashMap::new() }
+        TextCol { start: vec![0; n], len: vec![NONE; n], arena: String::new() }
+    }
+    fn grow(&mut self, n: usize) {
+        self.start.resize(n, 0);
+        self.len.resize(n, NONE);
     }
     fn set(&mut self, id: usize, v: Option<&str>) {
-        self.codes[id] = match v {
-            None => 0,
-            Some(s) => match self.index.get(s) {
-                Some(c) => *c,
-                None => {
-                    let c = self.dict.len() as u32;
-                    self.dict.push(s.to_string());
-                    self.index.insert(s.to_string(), c);
-                    c
+        match v {
+            None => self.len[id] = NONE,
+            Some(s) => {
+                // an unchanged value keeps its place; a changed one is appended
+                if self.get(id) == Some(s) {
+                    return;
                 }
-            },
-        };
+                self.start[id] = self.arena.len() as u32;
+                self.len[id] = s.len() as u32;
+                self.arena.push_str(s);
+            }
+        }
     }
-    pub fn code(&self, s: &str) -> Option<u32> {
-        self.index.get(s).copied()
-    }
+    #[inline]
     pub fn get(&self, id: usize) -> Option<&str> {
-        match self.codes.get(id) {
-            Some(0) | None => None,
-            Some(c) => Some(&self.dict[*c as usize]),
+        match self.len.get(id) {
+            Some(&NONE) | None => None,
+            Some(&l) => {
+                let s = self.start[id] as usize;
+                Some(&self.arena[s..s + l as usize])
+            }
         }
     }
 }
@@ -76,7 +91,7 @@ impl AttrCol {
     fn grow(&mut self, n: usize) {
         match self {
             AttrCol::Number(v) => v.resize(n, NUM_NONE),
-            AttrCol::Text(t) => t.codes.resize(n, 0),
+            AttrCol::Text(t) => t.grow(n),
             AttrCol::Bool(v) => v.resize(n, 0),
             AttrCol::Date(v) => v.resize(n, DATE_NONE),
             AttrCol::Enum(v) => v.resize(n, ENUM_NONE),
@@ -92,7 +107,7 @@ impl AttrCol {
     fn set(&mut self, id: usize, v: Option<&AttrValue>, ty: &AttrType) {
         match self {
             AttrCol::Number(c) => c[id] = if let Some(AttrValue::Number(d)) = v { d.units() } else { NUM_NONE },
-            AttrCol::Text(c) => c.set(id, if let Some(AttrValue::Text(s)) = v { Some(s) } else { None }),
+            AttrCol::Text(c) => c.set(id, if let Some(AttrValue::Text(s)) = v { Some(*s) } else { None }),
             AttrCol::Bool(c) => c[id] = if let Some(AttrValue::Bool(b)) = v { 1 + *b as u8 } else { 0 },
             AttrCol::Date(c) => c[id] = if let Some(AttrValue::Date(d)) = v { *d } else { DATE_NONE },
             AttrCol::Enum(c) => c[id] = if let Some(AttrValue::Enum(e)) = v { *e } else { ENUM_NONE },
@@ -124,7 +139,6 @@ impl AttrCol {
 pub struct ContactColumns {
     /// id space: max id + 1
     pub n: usize,
-    pub alive: Bits,
     pub score: Vec<i64>,
     pub created_at: Vec<i64>,
     pub email: TextCol,
@@ -140,7 +154,6 @@ impl ContactColumns {
     fn empty(schema: &Schema, n: usize) -> ContactColumns {
         ContactColumns {
             n,
-            alive: Bits::new(n),
             score: vec![0; n],
             created_at: vec![0; n],
             email: TextCol::new(n),
@@ -154,10 +167,7 @@ impl ContactColumns {
     pub fn load(r: &Reader, schema: &Schema) -> Result<ContactColumns> {
         let n = (r.meta("next_contact")?.max(1)) as usize;
         let mut cols = ContactColumns::empty(schema, n);
-        r.for_each_contact(|c| {
-            cols.upsert(schema, &c);
-            Ok(true)
-        })?;
+        r.for_each_contact_view(|c| cols.upsert(schema, &c))?;
         Ok(cols)
     }
 
@@ -167,11 +177,10 @@ impl ContactColumns {
             return;
         }
         self.n = n;
-        self.alive.grow(n);
         self.score.resize(n, 0);
         self.created_at.resize(n, 0);
         for t in [&mut self.email, &mut self.external_id, &mut self.timezone] {
-            t.codes.resize(n, 0);
+            t.grow(n);
         }
         for c in &mut self.consent {
             c.resize(n, 0);
@@ -188,18 +197,19 @@ impl ContactColumns {
         }
     }
 
-    pub fn upsert(&mut self, schema: &Schema, c: &Contact) {
+    pub fn upsert(&mut self, schema: &Schema, c: &ContactView) {
         let id = c.id as usize;
         if id >= self.n {
             self.grow((id + 1).max(self.n * 5 / 4));
         }
-        self.sync_schema(schema);
-        self.alive.set(id);
+        if self.attrs.len() < schema.attributes.len() {
+            self.sync_schema(schema);
+        }
         self.score[id] = c.score;
         self.created_at[id] = c.created_at;
-        self.email.set(id, c.email.as_deref());
-        self.external_id.set(id, c.external_id.as_deref());
-        self.timezone.set(id, c.timezone.as_deref());
+        self.email.set(id, c.email);
+        self.external_id.set(id, c.external_id);
+        self.timezone.set(id, c.timezone);
         for ch in 0..3 {
             self.consent[ch][id] = match c.consent[ch] {
                 None => 0,
@@ -212,13 +222,10 @@ impl ContactColumns {
     }
 
     pub fn remove(&mut self, schema: &Schema, id: u32) {
-        let id = id as usize;
-        if id >= self.n {
+        if id as usize >= self.n {
             return;
         }
-        self.alive.clear(id);
-        let blank = Contact { id: id as u32, ..Default::default() };
-        self.upsert(schema, &blank);
-        self.alive.clear(id);
+        let blank = crate::model::Contact { id, ..Default::default() };
+        self.upsert(schema, &ContactView::of(&blank));
     }
 }

@@ -26,7 +26,7 @@ impl Engine {
             return Ok(self.derived.as_ref().expect("checked"));
         }
         let never = AtomicBool::new(false);
-        let n = self.contacts()?.n;
+        let n = self.base()?.n;
         let th = self.th.clone();
         let window = (now - th.engagement_window_days * DAY + 1, now);
         let count_of = |e: &mut Engine, kind: &str, lo: i64| -> Result<Option<std::sync::Arc<Values>>> {
@@ -67,7 +67,7 @@ impl Engine {
                     buyers.push(id);
                 }
             }
-            let alive = &self.contacts()?.alive;
+            let alive = &self.base()?.alive;
             buyers.retain(|id| alive.get(*id));
             let r = quintiles(&buyers.iter().map(|&id| lastv[id] as i128).collect::<Vec<_>>());
             let f = quintiles(&buyers.iter().map(|&id| cnt[id] as i128).collect::<Vec<_>>());

@@ -154,10 +154,13 @@ impl Engine {
                         break;
                     }
                 }
-                Ok(acc.unwrap_or_else(|| self.contacts.as_ref().map(|c| c.alive.clone()).unwrap_or_default()))
+                match acc {
+                    Some(a) => Ok(a),
+                    None => Ok(self.base()?.alive.clone()),
+                }
             }
             BoolExpr::Or(xs) => {
-                let mut acc = Bits::new(self.contacts()?.n);
+                let mut acc = Bits::new(self.base()?.n);
                 for x in xs {
                     acc.or_with(&self.eval_nested(x, now, cancel, stack)?);
                 }
@@ -165,7 +168,7 @@ impl Engine {
             }
             BoolExpr::Not(x) => {
                 let inner = self.eval_nested(x, now, cancel, stack)?;
-                let mut all = self.contacts()?.alive.clone();
+                let mut all = self.base()?.alive.clone();
                 all.and_not_with(&inner);
                 Ok(all)
             }
@@ -179,10 +182,9 @@ impl Engine {
                 }
                 let mut b = self.eval_pred(p, now, cancel)?;
                 // results cover every contact id known now
-                let n = self.contacts()?.n;
-                b.grow(n);
-                let alive = &self.contacts()?.alive;
-                b.and_with(alive);
+                let base = self.base()?;
+                b.grow(base.n);
+                b.and_with(&base.alive);
                 self.leaves.insert(key, Arc::new(b.clone()));
                 Ok(b)
             }
@@ -196,7 +198,7 @@ impl Engine {
         }
         let Some(src) = self.segments()?.get(name).cloned() else {
             // a segment that does not exist (yet) matches nobody
-            return Ok(Bits::new(self.contacts()?.n));
+            return Ok(Bits::new(self.base()?.n));
         };
         let expr = crate::segment::parse(&src).map_err(|e| Error::input(format!("saved segment `{name}`: {e}")))?;
         stack.push(name.to_string());
@@ -206,7 +208,7 @@ impl Engine {
     }
 
     fn eval_pred(&mut self, p: &Predicate, now: i64, cancel: &AtomicBool) -> Result<Bits> {
-        let n = self.contacts()?.n;
+        let n = self.base()?.n;
         match p {
             Predicate::Tag(t) => {
                 Ok(self.tags()?.get(&t.text).map(|bm| Bits::from_roaring(bm, n)).unwrap_or_else(|| Bits::new(n)))
@@ -291,9 +293,12 @@ impl Engine {
         if matches!(f, Field::Age) {
             self.age_col(now)?;
         }
+        self.base()?;
+        self.contacts()?;
+        let base = self.base.as_ref().expect("loaded");
         let cols = self.contacts.as_ref().expect("loaded");
-        let n = cols.n;
-        let alive = &cols.alive;
+        let n = base.n;
+        let alive = &base.alive;
         let scan = |pred: &dyn Fn(usize) -> bool| -> Bits {
             let mut out = Bits::new(n);
             for id in alive.ones() {
@@ -372,8 +377,11 @@ impl Engine {
         };
         let km = radius.to_f64() * if unit == DistUnit::Mi { 1.609344 } else { 1.0 };
         let (ilat, ilon) = (self.schema.attr("lat").map(|a| a.0), self.schema.attr("lon").map(|a| a.0));
-        let cols = self.contacts()?;
-        let mut out = Bits::new(cols.n);
+        self.base()?;
+        self.contacts()?;
+        let base = self.base.as_ref().expect("loaded");
+        let cols = self.contacts.as_ref().expect("loaded");
+        let mut out = Bits::new(base.n);
         let (Some(ilat), Some(ilon)) = (ilat, ilon) else { return Ok(out) };
         let (AttrCol::Number(lat), AttrCol::Number(lon)) = (&cols.attrs[ilat as usize], &cols.attrs[ilon as usize])
         else {
@@ -382,7 +390,7 @@ impl Engine {
         // a cheap box first: 1 degree of latitude is at least 110.5 km
         let dlat = km / 110.0 + 0.01;
         let none = crate::store::codec::NUM_NONE;
-        for id in cols.alive.ones() {
+        for id in base.alive.ones() {
             if lat[id] == none || lon[id] == none {
                 continue;
             }
@@ -415,12 +423,11 @@ impl Engine {
         let compiled = match filter {
             Some(f) => {
                 let kd = self.schema.kinds[kind as usize].clone();
-                let d = self.dict()?;
-                Some(BoundFilter::compile(f, &kd, &*d)?)
+                Some(BoundFilter::compile(f, &kd, &super::StoreDict(&self.reader))?)
             }
             None => None,
         };
-        let n = self.contacts()?.n;
+        let n = self.base()?.n;
         self.partition(kind)?;
         let part = &self.partitions[&kind];
         let v = Arc::new(aggregate(part, n, measure, lo, hi, compiled.as_ref(), cancel)?);
@@ -429,7 +436,7 @@ impl Engine {
     }
 
     fn eval_agg(&mut self, a: &Agg, now: i64, cancel: &AtomicBool) -> Result<Bits> {
-        let n = self.contacts()?.n;
+        let n = self.base()?.n;
         let Some((kind, kd)) = self.schema.kind(&a.kind.text) else {
             return Err(Error::input(format!("unknown event kind `{}`", a.kind.text)));
         };
@@ -462,12 +469,12 @@ impl Engine {
         let v = self.values(kind, measure, lo, hi, a.filter.as_deref(), cancel)?;
         let target = units(&a.value)?;
         let op = a.op;
-        let cols = self.contacts.as_ref().expect("loaded");
+        let alive = &self.base.as_ref().expect("loaded").alive;
         let mut out = Bits::new(n);
         let scale = SCALE as i128;
         match (&*v, a.func) {
             (Values::Count(c), _) => {
-                for id in cols.alive.ones() {
+                for id in alive.ones() {
                     if cmp(op, c[id] as i128 * scale, target) {
                         out.set(id);
                     }
@@ -475,7 +482,7 @@ impl Engine {
             }
             (Values::Sum { sum, n: k }, AggFunc::Sum) => {
                 let _ = k;
-                for id in cols.alive.ones() {
+                for id in alive.ones() {
                     if cmp(op, sum[id], target) {
                         out.set(id);
                     }
@@ -483,21 +490,21 @@ impl Engine {
             }
             (Values::Sum { sum, n: k }, _) => {
                 // avg op v  ⇔  sum op v·k  (k > 0): exact, no division
-                for id in cols.alive.ones() {
+                for id in alive.ones() {
                     if k[id] > 0 && cmp(op, sum[id], target * k[id] as i128) {
                         out.set(id);
                     }
                 }
             }
             (Values::Ext { v: x, present }, AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst) => {
-                for id in cols.alive.ones() {
+                for id in alive.ones() {
                     if present[id] && cmp(op, (now - x[id]).div_euclid(DAY) as i128 * scale, target) {
                         out.set(id);
                     }
                 }
             }
             (Values::Ext { v: x, present }, _) => {
-                for id in cols.alive.ones() {
+                for id in alive.ones() {
                     if present[id] && cmp(op, x[id] as i128, target) {
                         out.set(id);
                     }
@@ -555,24 +562,23 @@ fn num_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<i128>) -> Resul
 
 fn text_cond(c: &Cond, scan: &Scan, col: &TextCol) -> Result<Bits> {
     Ok(match c {
-        Cond::Cmp { op: CmpOp::Eq, value, .. } => match col.code(text(value)?) {
-            Some(code) => scan(&|id| col.codes[id] == code),
-            None => scan(&|_| false),
-        },
-        Cond::Cmp { op: CmpOp::Ne, value, .. } => {
-            let code = col.code(text(value)?).unwrap_or(u32::MAX);
-            scan(&|id| col.codes[id] != 0 && col.codes[id] != code)
+        Cond::Cmp { op, value, .. } => {
+            let v = text(value)?;
+            scan(&|id| col.get(id).is_some_and(|x| cmp_str(*op, x, v)))
         }
         Cond::In { values, .. } => {
-            let mut codes = Vec::new();
-            for v in values {
-                if let Some(c) = col.code(text(v)?) {
-                    codes.push(c);
-                }
-            }
-            scan(&|id| codes.contains(&col.codes[id]))
+            let vs: Vec<&str> = values.iter().map(text).collect::<Result<_>>()?;
+            scan(&|id| col.get(id).is_some_and(|x| vs.contains(&x)))
         }
-        _ => return string_cond(c, scan, |id| col.get(id).map(str::to_string)),
+        Cond::Between { lo, hi, .. } => {
+            let (a, b) = (text(lo)?, text(hi)?);
+            scan(&|id| col.get(id).is_some_and(|x| a <= x && x <= b))
+        }
+        Cond::Contains { value, .. } => {
+            let v = text(value)?;
+            scan(&|id| col.get(id).is_some_and(|x| x.contains(v)))
+        }
+        Cond::IsSet { negated, .. } => scan(&|id| col.get(id).is_some() != *negated),
     })
 }
 

@@ -71,11 +71,10 @@ pub struct Bound<'b> {
     cols: Vec<Option<&'b ParamData>>,
 }
 
-/// Dictionary access the compiler needs: exact lookup, and (for ordering
-/// and substring tests) the whole dictionary.
+/// Dictionary access the compiler needs: the ids of the values that
+/// satisfy a test (exact values, ordering, substrings).
 pub trait Dict {
-    fn id_of(&self, s: &str) -> Result<Option<u32>>;
-    fn all(&self) -> Result<&[String]>;
+    fn matching(&self, pred: &mut dyn FnMut(&str) -> bool) -> Result<Vec<u32>>;
 }
 
 fn text_of(l: &Lit) -> Option<&str> {
@@ -190,9 +189,8 @@ fn ids_for(ty: &Ty, lits: &[&Lit], dict: &dyn Dict) -> Result<Vec<u32>> {
                 }
             }
             _ => {
-                if let Some(id) = dict.id_of(t)? {
-                    out.push(id)
-                }
+                let t = t.to_string();
+                out.extend(dict.matching(&mut |s| s == t)?);
             }
         }
     }
@@ -202,8 +200,7 @@ fn ids_for(ty: &Ty, lits: &[&Lit], dict: &dyn Dict) -> Result<Vec<u32>> {
 }
 
 fn text_set(dict: &dyn Dict, pred: impl Fn(&str) -> bool) -> Result<Arc<HashSet<u32>>> {
-    let all = dict.all()?;
-    Ok(Arc::new(all.iter().enumerate().skip(1).filter(|(_, s)| pred(s)).map(|(i, _)| i as u32).collect()))
+    Ok(Arc::new(dict.matching(&mut |s| pred(s))?.into_iter().collect()))
 }
 
 fn compile(f: &Filter, kind: &KindDef, dict: &dyn Dict, max_param: &mut usize) -> Result<Node> {

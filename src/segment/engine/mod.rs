@@ -48,8 +48,15 @@ struct ValKey {
 /// Cached aggregate vectors are large (up to 20 bytes per contact); keep a bounded set.
 const MAX_CACHED_BYTES: usize = 512 << 20;
 
+/// Who exists: the id space and the set of live contact ids.
+pub struct Base {
+    pub n: usize,
+    pub alive: Bits,
+}
+
 pub struct Engine {
     reader: Reader,
+    base: Option<Base>,
     schema: Schema,
     th: Thresholds,
     contacts: Option<ContactColumns>,
@@ -57,7 +64,6 @@ pub struct Engine {
     categories: Option<Vec<CategoryRow>>,
     segments: Option<HashMap<String, String>>,
     partitions: HashMap<u16, Partition>,
-    dict: Option<Arc<LoadedDict>>,
     values: HashMap<ValKey, Arc<Values>>,
     values_bytes: usize,
     leaves: HashMap<String, Arc<Bits>>,
@@ -73,6 +79,7 @@ impl Engine {
         let schema = reader.schema()?;
         Ok(Engine {
             reader,
+            base: None,
             schema,
             th,
             contacts: None,
@@ -80,7 +87,6 @@ impl Engine {
             categories: None,
             segments: None,
             partitions: HashMap::new(),
-            dict: None,
             values: HashMap::new(),
             values_bytes: 0,
             leaves: HashMap::new(),
@@ -105,9 +111,22 @@ impl Engine {
         Ok(())
     }
 
+    pub(crate) fn base(&mut self) -> Result<&Base> {
+        if self.base.is_none() {
+            let n = self.reader.meta("next_contact")?.max(1) as usize;
+            let ids = self.reader.contact_ids()?;
+            let n = n.max(ids.max().map(|m| m as usize + 1).unwrap_or(0));
+            self.base = Some(Base { n, alive: Bits::from_roaring(&ids, n) });
+        }
+        Ok(self.base.as_ref().expect("loaded"))
+    }
+
     pub(crate) fn contacts(&mut self) -> Result<&ContactColumns> {
         if self.contacts.is_none() {
-            self.contacts = Some(ContactColumns::load(&self.reader, &self.schema)?);
+            let n = self.base()?.n;
+            let mut cols = ContactColumns::load(&self.reader, &self.schema)?;
+            cols.grow(n);
+            self.contacts = Some(cols);
         }
         Ok(self.contacts.as_ref().expect("loaded"))
     }
@@ -141,16 +160,9 @@ impl Engine {
         Ok(&self.partitions[&kind])
     }
 
-    pub(crate) fn dict(&mut self) -> Result<Arc<LoadedDict>> {
-        if self.dict.is_none() {
-            self.dict = Some(Arc::new(LoadedDict::load(&self.reader)?));
-        }
-        Ok(self.dict.clone().expect("loaded"))
-    }
-
     /// Number of contacts.
     pub fn total(&mut self) -> Result<u64> {
-        Ok(self.contacts()?.alive.count())
+        Ok(self.base()?.alive.count())
     }
 
     /// Exact number of contacts matching `e` at `now`.
@@ -177,17 +189,29 @@ impl Engine {
                     }
                 }
                 Change::Contacts(ids) => {
+                    let n = self.reader.meta("next_contact")? as usize;
+                    if let Some(base) = &mut self.base {
+                        base.n = base.n.max(n);
+                        base.alive.grow(base.n);
+                        for &id in ids {
+                            base.alive.set(id as usize);
+                        }
+                    }
                     if let Some(cols) = &mut self.contacts {
-                        let n = self.reader.meta("next_contact")? as usize;
                         cols.grow(n);
                         for &id in ids {
                             if let Some(c) = self.reader.contact(id)? {
-                                cols.upsert(&self.schema, &c);
+                                cols.upsert(&self.schema, &crate::model::contact::ContactView::of(&c));
                             }
                         }
                     }
                 }
                 Change::ContactsDeleted(ids) => {
+                    if let Some(base) = &mut self.base {
+                        for &id in ids {
+                            base.alive.clear(id as usize);
+                        }
+                    }
                     if let Some(cols) = &mut self.contacts {
                         for &id in ids {
                             cols.remove(&self.schema, id);
@@ -201,7 +225,6 @@ impl Engine {
                             p.put(id, b);
                         }
                     }
-                    self.dict = None;
                 }
                 Change::Tags(names) => {
                     if let Some(t) = &mut self.tags {
@@ -238,25 +261,12 @@ impl Engine {
     }
 }
 
-/// The event-value dictionary, loaded on first use with its reverse map.
-pub(crate) struct LoadedDict {
-    pub values: Vec<String>,
-    pub index: HashMap<String, u32>,
-}
+/// The event-value dictionary as the filter compiler sees it: scanned in
+/// the store, never copied whole (it holds every order id and URL).
+struct StoreDict<'a>(&'a Reader);
 
-impl LoadedDict {
-    fn load(r: &Reader) -> Result<LoadedDict> {
-        let values = r.dict()?;
-        let index = values.iter().enumerate().skip(1).filter(|(_, s)| !s.is_empty()).map(|(i, s)| (s.clone(), i as u32)).collect();
-        Ok(LoadedDict { values, index })
-    }
-}
-
-impl filter::Dict for LoadedDict {
-    fn id_of(&self, s: &str) -> Result<Option<u32>> {
-        Ok(self.index.get(s).copied())
-    }
-    fn all(&self) -> Result<&[String]> {
-        Ok(&self.values)
+impl filter::Dict for StoreDict<'_> {
+    fn matching(&self, pred: &mut dyn FnMut(&str) -> bool) -> Result<Vec<u32>> {
+        self.0.dict_matching(pred)
     }
 }
