@@ -64,7 +64,7 @@ pub fn demo(ctx: &Ctx, a: DemoArgs, out: &mut dyn Write) -> Result<()> {
         Ok(s)
     })();
     bar.finish();
-    let summary = match result {
+    let summary = match result.and_then(|s| save_example_segments(&store, ctx).map(|_| s)) {
         Ok(s) => s,
         Err(e) => {
             drop(store);
@@ -87,5 +87,31 @@ pub fn demo(ctx: &Ctx, a: DemoArgs, out: &mut dyn Write) -> Result<()> {
             "the console is not part of this build yet; explore with `reach contacts list`, `reach tags list`, `reach contacts show ID`"
         )?;
     }
+    Ok(())
+}
+
+/// The saved segments that spec/segments.md's examples refer to.
+pub const EXAMPLE_SEGMENTS: &[(&str, &str)] = &[
+    ("big_spenders", "sum(purchase.amount) >= 500"),
+    ("recent_buyers", "count(purchase, last 30d) >= 1"),
+    ("dormant_subscribers", "engagement = dormant and consent.email = true"),
+];
+
+fn save_example_segments(store: &Store, ctx: &Ctx) -> Result<()> {
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let mut eng = crate::segment::engine::Engine::new(store.begin_read()?, ctx.config.derived.clone())?;
+    let mut w = store.begin_write()?;
+    for (name, src) in EXAMPLE_SEGMENTS {
+        let e = crate::segment::parse(src).map_err(|e| Error::runtime(format!("{name}: {e}")))?;
+        let count = eng.count(&e, ctx.now, &never)?;
+        w.put_segment(&crate::model::segment::SavedSegment {
+            name: name.to_string(),
+            expr: crate::segment::print(&e),
+            created_at: ctx.now,
+            updated_at: ctx.now,
+        })?;
+        w.add_history_point(name, ctx.now, count)?;
+    }
+    w.commit()?;
     Ok(())
 }

@@ -148,10 +148,10 @@ pub fn aggregate(
                         }
                     }
                 } else {
-                    let bound = filter.map(|f| f.bind(b));
-                    for i in from..to {
-                        if bound.as_ref().is_none_or(|f| f.test_bound(b, i))
-                            && let Some(x) = cnt.get_mut(b.contact[i] as usize)
+                    let m = mask(filter, b, from, to);
+                    for (i, &c) in b.contact[from..to].iter().enumerate() {
+                        if m[i]
+                            && let Some(x) = cnt.get_mut(c as usize)
                         {
                             *x += 1;
                         }
@@ -167,9 +167,9 @@ pub fn aggregate(
             part.for_range(lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
-                let bound = filter.map(|f| f.bind(b));
+                let m = mask(filter, b, from, to);
                 for (i, &v) in col.iter().enumerate().take(to).skip(from) {
-                    if v == NUM_NONE || !bound.as_ref().is_none_or(|f| f.test_bound(b, i)) {
+                    if v == NUM_NONE || !m[i - from] {
                         continue;
                     }
                     let c = b.contact[i] as usize;
@@ -189,9 +189,9 @@ pub fn aggregate(
             part.for_range(lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
-                let bound = filter.map(|f| f.bind(b));
+                let m = mask(filter, b, from, to);
                 for (i, &x) in col.iter().enumerate().take(to).skip(from) {
-                    if x == NUM_NONE || !bound.as_ref().is_none_or(|f| f.test_bound(b, i)) {
+                    if x == NUM_NONE || !m[i - from] {
                         continue;
                     }
                     let c = b.contact[i] as usize;
@@ -212,9 +212,9 @@ pub fn aggregate(
             let mut present = vec![false; n];
             part.for_range(lo, hi, |b, from, to| {
                 cancelled(cancel)?;
-                let bound = filter.map(|f| f.bind(b));
+                let m = mask(filter, b, from, to);
                 for i in from..to {
-                    if !bound.as_ref().is_none_or(|f| f.test_bound(b, i)) {
+                    if !m[i - from] {
                         continue;
                     }
                     let c = b.contact[i] as usize;
@@ -230,6 +230,14 @@ pub fn aggregate(
             })?;
             Ok(Values::Ext { v, present })
         }
+    }
+}
+
+/// The filter's result over `from..to` (all true without a filter).
+fn mask(filter: Option<&BoundFilter>, b: &EventBlock, from: usize, to: usize) -> Vec<bool> {
+    match filter {
+        None => vec![true; to - from],
+        Some(f) => f.bind(b).mask(b, from, to),
     }
 }
 

@@ -160,6 +160,16 @@ impl Engine {
         Ok(&self.partitions[&kind])
     }
 
+    /// Drops cached results (not loaded data): the next count computes
+    /// from the columns again. For benchmarks.
+    pub fn clear_caches(&mut self) {
+        self.values.clear();
+        self.values_bytes = 0;
+        self.leaves.clear();
+        self.derived = None;
+        self.age = None;
+    }
+
     /// Number of contacts.
     pub fn total(&mut self) -> Result<u64> {
         Ok(self.base()?.alive.count())

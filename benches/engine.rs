@@ -1,0 +1,93 @@
+//! The engine side of the benchmark (scripts/bench.py runs it): opens a
+//! database, times the first count, then every query of a file (one
+//! expression per line) with the result caches cleared before each run, and
+//! a one-criterion edit with the caches warm. Prints one JSON object.
+//!
+//! cargo bench --bench engine -- DB NOW QUERIES_FILE [RUNS]
+
+use reach::derived::Thresholds;
+use reach::segment::engine::Engine;
+use reach::store::{OpenMode, Store};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
+    if args.len() < 4 {
+        eprintln!("usage: engine DB NOW QUERIES_FILE [RUNS]");
+        std::process::exit(2);
+    }
+    let (db, now, file) = (&args[1], &args[2], &args[3]);
+    let runs: usize = args.get(4).and_then(|r| r.parse().ok()).unwrap_or(20);
+    let now = reach::cli::parse_now(now).expect("now");
+    let queries: Vec<String> =
+        std::fs::read_to_string(file).expect("queries").lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+    let never = AtomicBool::new(false);
+
+    // open: from nothing to the first count of the first query
+    let t0 = Instant::now();
+    let store = Store::open(std::path::Path::new(db), OpenMode::Existing).expect("open");
+    let mut eng = Engine::new(store.begin_read().expect("read"), Thresholds::default()).expect("engine");
+    let first = reach::segment::parse(&queries[0]).expect("parse");
+    let first_count = eng.count(&first, now, &never).expect("count");
+    let open_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    // load everything the queries touch, as a long-lived console would
+    let t1 = Instant::now();
+    eng.warm().expect("warm");
+    let warm_ms = t1.elapsed().as_secs_f64() * 1000.0;
+
+    let mut out = Vec::new();
+    for q in &queries {
+        let e = reach::segment::parse(q).unwrap_or_else(|err| panic!("{q}: {err}"));
+        let mut times = Vec::new();
+        let mut count = 0;
+        for _ in 0..runs {
+            eng.clear_caches();
+            let t = Instant::now();
+            count = eng.count(&e, now, &never).expect("count");
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let p50 = pct(&mut times, 0.5);
+        let p95 = pct(&mut times, 0.95);
+        out.push(serde_json::json!({"query": q, "count": count, "p50_ms": p50, "p95_ms": p95}));
+    }
+
+    // one criterion edited: the first leaf of the last (nested) query changes
+    // its threshold; everything else stays cached
+    let edit_base = queries.last().expect("queries").clone();
+    let e0 = reach::segment::parse(&edit_base).expect("parse");
+    eng.clear_caches();
+    eng.count(&e0, now, &never).expect("count");
+    let mut edits = Vec::new();
+    for k in 0..runs {
+        let edited = edit_base.replacen(">= 1", &format!(">= {}", 2 + k % 3), 1).replacen("> 300", &format!("> {}", 301 + k), 1);
+        let e = reach::segment::parse(&edited).expect("parse");
+        let t = Instant::now();
+        eng.count(&e, now, &never).expect("count");
+        edits.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let rss_kb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0)))
+        .unwrap_or(0);
+    let total = eng.total().expect("total");
+    println!(
+        "{}",
+        serde_json::json!({
+            "contacts": total,
+            "open_to_first_count_ms": open_ms,
+            "first_count": first_count,
+            "warm_all_ms": warm_ms,
+            "queries": out,
+            "edit_recount_p50_ms": pct(&mut edits.clone(), 0.5),
+            "edit_recount_p95_ms": pct(&mut edits, 0.95),
+            "peak_rss_mb": rss_kb / 1024,
+        })
+    );
+}
