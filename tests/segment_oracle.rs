@@ -8,7 +8,7 @@
 mod oracle;
 
 use oracle::exprs::{Gen, Pool};
-use oracle::fixture::{DAY, Fixture, NOW, build, sql_ids};
+use oracle::fixture::{Fixture, NOW, NOWS, build, sql_ids};
 use proptest::prelude::*;
 use reach::derived::Thresholds;
 use reach::segment::engine::Engine;
@@ -43,9 +43,6 @@ thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
 }
 
-/// The instants the expressions are evaluated at: the data's now, a time
-/// in the past (later events must not count), and the day before a leap-day birthday.
-const NOWS: [i64; 3] = [NOW, NOW - 40 * DAY - 5 * 3600 - 17, 1_740_783_600];
 
 fn engine_ids(e: &Expr, now: i64) -> Result<BTreeSet<u32>, String> {
     ENGINE.with(|cell| {
@@ -210,6 +207,14 @@ const EDGES: &[&str] = &[
     "count(purchase, between 2026-02-13 and 2026-02-13) >= 1",
     "count(purchase, between 2026-02-13T12:00:00Z and 2026-02-13T12:00:01Z) = 2",
     "count(page_view, last 0d) = 0",
+    "count(page_view, between 2026-03-14 and 2026-03-14) = 1",
+    "count(page_view, between 2026-03-14 and 2026-03-14T23:59:59Z) >= 1",
+    "count(page_view, between 2026-02-12 and 2026-02-12) >= 1",
+    "count(page_view, between 2026-02-13T00:00:00Z and 2026-02-13) >= 1",
+    "count(page_view, since 2026-03-15) >= 2",
+    "count(page_view, since 2026-03-15T00:00:01Z) >= 2",
+    "count(purchase, last 1mo) >= 3 and count(purchase, last 30d) <= 3",
+    "count(email_open, last 36h) >= 1 or count(email_sent, last 2w) = 5",
     "count(purchase, last 1y) >= 1 and count(purchase, last 12mo) = 0",
     "segment:big_not_recent or segment:milano_yoga or segment:no_such",
 ];
@@ -243,7 +248,7 @@ proptest! {
     #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_expressions_match_sqlite(seed in any::<u64>(), which in 0usize..3) {
+    fn random_expressions_match_sqlite(seed in any::<u64>(), which in 0usize..NOWS.len()) {
         let f = fixture();
         let mut g = Gen::new(seed, pool(), NOWS[which]);
         let raw = g.expr(3);
@@ -252,6 +257,16 @@ proptest! {
         // expressions the checker refuses (e.g. `gender = "FEMALE"`) are
         // compared too: the engine gives them a meaning, and so must SQL
         let _ = check(&e, &src, &f.cat);
-        compare(&e, NOWS[which]).map_err(TestCaseError::fail)?;
+        // every sub-expression too, so that an `and`/`or` cannot mask a wrong leaf
+        let mut subs = Vec::new();
+        subtrees(&e, &mut subs);
+        for s in subs.iter().skip(1) {
+            compare(s, NOWS[which]).map_err(TestCaseError::fail)?;
+        }
+        let n = compare(&e, NOWS[which]).map_err(TestCaseError::fail)?;
+        if std::env::var_os("REACH_ORACLE_VERBOSE").is_some() {
+            let err = engine_ids(&e, NOWS[which]).err().unwrap_or_default();
+            eprintln!("{n:>6} {err} {src}");
+        }
     }
 }

@@ -371,6 +371,12 @@ impl<'a> Gen<'a> {
     }
 
     fn date_lit(&mut self) -> DateLit {
+        if self.chance(0.4) {
+            // a boundary instant of the data, as its date or exactly
+            let b = super::fixture::boundary_instants();
+            let t = DateTime::<Utc>::from_timestamp(*self.pick(&b), 0).unwrap();
+            return if self.chance(0.5) { DateLit::Date(t.date_naive()) } else { DateLit::DateTime(t) };
+        }
         let back = self.rng.random_range(-3..800);
         let t = DateTime::<Utc>::from_timestamp(self.now - back * 86_400 + self.rng.random_range(-3600..3600), 0).unwrap();
         if self.chance(0.6) { DateLit::Date(t.date_naive()) } else { DateLit::DateTime(t) }
@@ -388,7 +394,18 @@ impl<'a> Gen<'a> {
                     DurUnit::Months => 14,
                     DurUnit::Years => 3,
                 };
-                Some(Window::Last { n: self.rng.random_range(0..=nmax), unit })
+                let n = if self.chance(0.6) {
+                    match unit {
+                        DurUnit::Hours => *self.pick(&[1, 24, 36, 48]),
+                        DurUnit::Days => *self.pick(&[0, 1, 2, 7, 14, 30, 90, 365]),
+                        DurUnit::Weeks => *self.pick(&[1, 2]),
+                        DurUnit::Months => *self.pick(&[1, 6, 12, 14]),
+                        DurUnit::Years => 1,
+                    }
+                } else {
+                    self.rng.random_range(0..=nmax)
+                };
+                Some(Window::Last { n, unit })
             }
             4 => Some(Window::Since(self.date_lit())),
             _ => {

@@ -17,6 +17,42 @@ use std::collections::BTreeSet;
 pub const NOW: i64 = 1_773_576_000;
 pub const DAY: i64 = 86_400;
 
+/// The instants the expressions are evaluated at: the data's now, a time
+/// in the past (later events must not count), the day before a leap-day
+/// birthday, an end of month (calendar windows clamp), a leap day.
+pub const NOWS: [i64; 5] = [NOW, NOW - 40 * DAY - 5 * 3600 - 17, 1_740_783_600, 1_767_175_200, 1_709_186_400];
+
+/// Window lengths the boundary contacts have events at (and one second after).
+pub const BOUNDARY_DAYS: [i64; 8] = [0, 1, 2, 7, 14, 30, 90, 365];
+
+/// The start of `n` calendar months back from `now`.
+pub fn months_back(now: i64, n: u32) -> i64 {
+    chrono::DateTime::from_timestamp(now, 0).unwrap().checked_sub_months(chrono::Months::new(n)).unwrap().timestamp()
+}
+
+/// Instants on window boundaries of every `now` the oracle uses.
+pub fn boundary_instants() -> Vec<i64> {
+    let mut out = Vec::new();
+    for now in NOWS {
+        for d in BOUNDARY_DAYS {
+            out.push(now - d * DAY);
+        }
+        for h in [1, 36] {
+            out.push(now - h * 3600);
+        }
+        for m in [1, 6, 12, 14] {
+            out.push(months_back(now, m));
+        }
+        // midnights and last seconds of days (`since D`, `between D1 and D2`)
+        let today = now - now.rem_euclid(DAY);
+        for d in [0, 3, 30] {
+            out.push(today - d * DAY);
+            out.push(today - d * DAY - 1);
+        }
+    }
+    out
+}
+
 /// Saved segments the expressions refer to.
 pub const SEGMENTS: &[(&str, &str)] = &[
     ("big_spenders", "sum(purchase.amount) >= 500"),
@@ -115,6 +151,29 @@ fn edge_cases(store: &Store) {
     w.append_event(ok, dcon.id, NOW - 90 * DAY + 1, 0, [0, 0, 0], &[]).unwrap();
     w.append_event(ok, dcon.id, NOW - 90 * DAY, 0, [0, 0, 0], &[]).unwrap();
     list.push(dcon);
+    // E: events exactly on window boundaries (and one second later) of every now
+    let (pv, pvdef) = kind("page_view");
+    let pv_cat = pvdef.param("category").unwrap().0;
+    let running = w.intern("running").unwrap();
+    let instants = boundary_instants();
+    for j in 0..6u32 {
+        let c = mk(&mut w, Some(&format!("boundary{j}@example.com")));
+        for (i, &t) in instants.iter().enumerate() {
+            if (i as u32 + j) % 3 == 0 {
+                continue;
+            }
+            let t = t + (j as i64 % 2);
+            let amount = num(["9.99", "0.01", "100", "33.333333"][(i + j as usize) % 4]);
+            w.append_event(pk, c.id, t, src_paid, [0, 0, 0], &[(pp("amount"), ParamVal::Num(amount))]).unwrap();
+            w.append_event(pv, c.id, t, 0, [0, 0, 0], &[(pv_cat, ParamVal::Text(running))]).unwrap();
+            if i % 2 == 0 {
+                w.append_event(sk, c.id, t, 0, [0, 0, 0], &[]).unwrap();
+            } else {
+                w.append_event(ok, c.id, t, 0, [0, 0, 0], &[]).unwrap();
+            }
+        }
+        list.push(c);
+    }
     w.put_contacts(&list).unwrap();
     let ids: RoaringBitmap = list.iter().map(|c| c.id).collect();
     w.tag_add("vip-gold", &ids).unwrap();
