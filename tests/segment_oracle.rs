@@ -5,6 +5,7 @@
 //! `REACH_ORACLE_CONTACTS` (default 2000) sets the demo size and
 //! `PROPTEST_CASES` (default 256) the number of random expressions.
 
+#[allow(dead_code)]
 mod oracle;
 
 use oracle::exprs::{Gen, Pool};
@@ -42,7 +43,6 @@ fn pool() -> &'static Pool {
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
 }
-
 
 fn engine_ids(e: &Expr, now: i64) -> Result<BTreeSet<u32>, String> {
     ENGINE.with(|cell| {

@@ -92,7 +92,10 @@ impl Pool {
             for u in ["utm_source", "utm_medium", "utm_campaign"] {
                 let v = sample(
                     conn,
-                    &format!("SELECT DISTINCT \"{u}\" FROM events WHERE kind = '{}' AND \"{u}\" <> '' ORDER BY 1", k.name),
+                    &format!(
+                        "SELECT DISTINCT \"{u}\" FROM events WHERE kind = '{}' AND \"{u}\" <> '' ORDER BY 1",
+                        k.name
+                    ),
                     20,
                 );
                 event.insert((k.name.clone(), u.to_string()), v);
@@ -143,6 +146,10 @@ impl<'a> Gen<'a> {
 
     fn pick<'b, T>(&mut self, xs: &'b [T]) -> &'b T {
         &xs[self.rng.random_range(0..xs.len())]
+    }
+
+    fn pick_str(&mut self, xs: &[&'static str]) -> &'static str {
+        xs[self.rng.random_range(0..xs.len())]
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -220,7 +227,7 @@ impl<'a> Gen<'a> {
     fn num_cond(&mut self, f: &str, vals: &[String]) -> Cond {
         let vs = self.lits(|g| {
             if vals.is_empty() || g.chance(0.2) {
-                n(*g.pick(&["0", "1", "-7", "2.5", "18", "35", "100", "45.5"]))
+                n(g.pick_str(&["0", "1", "-7", "2.5", "18", "35", "100", "45.5"]))
             } else {
                 n(&vals[g.rng.random_range(0..vals.len())])
             }
@@ -378,7 +385,8 @@ impl<'a> Gen<'a> {
             return if self.chance(0.5) { DateLit::Date(t.date_naive()) } else { DateLit::DateTime(t) };
         }
         let back = self.rng.random_range(-3..800);
-        let t = DateTime::<Utc>::from_timestamp(self.now - back * 86_400 + self.rng.random_range(-3600..3600), 0).unwrap();
+        let t =
+            DateTime::<Utc>::from_timestamp(self.now - back * 86_400 + self.rng.random_range(-3600..3600), 0).unwrap();
         if self.chance(0.6) { DateLit::Date(t.date_naive()) } else { DateLit::DateTime(t) }
     }
 
@@ -434,9 +442,9 @@ impl<'a> Gen<'a> {
         let filter = if self.chance(0.45) { Some(Box::new(self.filter(&kind, &params, 2))) } else { None };
         let window = self.window();
         let value = match func {
-            AggFunc::Count => n(*self.pick(&["0", "1", "2", "3", "5", "1.5", "10"])),
+            AggFunc::Count => n(self.pick_str(&["0", "1", "2", "3", "5", "1.5", "10"])),
             AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst => {
-                n(*self.pick(&["0", "1", "7", "15", "15.5", "30", "90", "180", "365", "400"]))
+                n(self.pick_str(&["0", "1", "7", "15", "15.5", "30", "90", "180", "365", "400"]))
             }
             AggFunc::Sum if self.chance(0.7) => {
                 let s = &pool.sums[&(kind.clone(), param.clone().unwrap())];
@@ -454,7 +462,7 @@ impl<'a> Gen<'a> {
     fn num_text(&mut self, s: &[String]) -> Lit {
         let t = self.pick(s).clone();
         let f: f64 = t.parse().unwrap();
-        n(&format!("{:.6}", f).trim_end_matches('0').trim_end_matches('.').to_string())
+        n(format!("{:.6}", f).trim_end_matches('0').trim_end_matches('.'))
     }
 
     fn filter(&mut self, kind: &str, params: &[(String, ParamType)], depth: u32) -> Filter {

@@ -3,8 +3,8 @@
 
 use reach::demo::{DemoOptions, generate};
 use reach::export::{ExportFormat, export_contacts, export_events};
-use reach::model::{AttrValue, Channel, Consent, Contact, Decimal};
 use reach::model::segment::SavedSegment;
+use reach::model::{AttrValue, Channel, Consent, Contact, Decimal};
 use reach::segment::engine::StoreCatalog;
 use reach::store::codec::ParamVal;
 use reach::store::{OpenMode, Store};
@@ -99,9 +99,12 @@ fn edge_cases(store: &Store) {
     // A: exact money and window boundaries, events after now, missing params
     let mut a = mk(&mut w, Some("o'brien+edge@example.com"));
     a.set_attr(attr("city"), Some(AttrValue::Text("50%_off \"city\"".into())));
-    a.set_attr(attr("birth_date"), Some(AttrValue::Date(reach::model::attribute::date_to_days(
-        chrono::NaiveDate::from_ymd_opt(2000, 2, 29).unwrap(),
-    ))));
+    a.set_attr(
+        attr("birth_date"),
+        Some(AttrValue::Date(reach::model::attribute::date_to_days(
+            chrono::NaiveDate::from_ymd_opt(2000, 2, 29).unwrap(),
+        ))),
+    );
     a.score = -7;
     a.consent[Channel::Email as usize] = Some(Consent { opted_in: false, at: NOW - 10 * DAY });
     a.created_at = NOW - 30 * DAY; // exactly now − 30 days
@@ -111,7 +114,7 @@ fn edge_cases(store: &Store) {
     for (ts, amount, product) in [
         (NOW - 30 * DAY, Some("11.77"), Some(x100)),
         (NOW - 30 * DAY + 1, Some("88.23"), None),
-        (NOW - 10 * DAY, None, Some(x100)), // no amount
+        (NOW - 10 * DAY, None, Some(x100)),     // no amount
         (NOW + 3600, Some("1000"), Some(x100)), // after now
         (NOW, Some("0.000001"), None),          // exactly now
     ] {
@@ -131,9 +134,12 @@ fn edge_cases(store: &Store) {
     // C: birthday today and tomorrow; leap-day birthday with a purchase exactly 365 days ago
     for (y, m, d) in [(2008, 3, 15), (2008, 3, 16), (1996, 2, 29)] {
         let mut c = mk(&mut w, Some(&format!("born{y}{m}{d}@example.com")));
-        c.set_attr(attr("birth_date"), Some(AttrValue::Date(reach::model::attribute::date_to_days(
-            chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap(),
-        ))));
+        c.set_attr(
+            attr("birth_date"),
+            Some(AttrValue::Date(reach::model::attribute::date_to_days(
+                chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap(),
+            ))),
+        );
         c.set_attr(attr("lat"), Some(AttrValue::Number(Decimal(num("45.464211")))));
         c.set_attr(attr("lon"), Some(AttrValue::Number(Decimal(num("9.191383")))));
         let ts = NOW - 365 * DAY;
@@ -159,14 +165,14 @@ fn edge_cases(store: &Store) {
     for j in 0..6u32 {
         let c = mk(&mut w, Some(&format!("boundary{j}@example.com")));
         for (i, &t) in instants.iter().enumerate() {
-            if (i as u32 + j) % 3 == 0 {
+            if (i as u32 + j).is_multiple_of(3) {
                 continue;
             }
             let t = t + (j as i64 % 2);
             let amount = num(["9.99", "0.01", "100", "33.333333"][(i + j as usize) % 4]);
             w.append_event(pk, c.id, t, src_paid, [0, 0, 0], &[(pp("amount"), ParamVal::Num(amount))]).unwrap();
             w.append_event(pv, c.id, t, 0, [0, 0, 0], &[(pv_cat, ParamVal::Text(running))]).unwrap();
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 w.append_event(sk, c.id, t, 0, [0, 0, 0], &[]).unwrap();
             } else {
                 w.append_event(ok, c.id, t, 0, [0, 0, 0], &[]).unwrap();
@@ -220,7 +226,8 @@ pub fn add_math(conn: &Connection) {
         return;
     }
     let f = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    for (name, op) in [("sin", f64::sin as fn(f64) -> f64), ("cos", f64::cos), ("asin", f64::asin), ("sqrt", f64::sqrt)] {
+    for (name, op) in [("sin", f64::sin as fn(f64) -> f64), ("cos", f64::cos), ("asin", f64::asin), ("sqrt", f64::sqrt)]
+    {
         conn.create_scalar_function(name, 1, f, move |ctx| {
             let x: Option<f64> = ctx.get(0)?;
             Ok(x.map(op))
@@ -254,16 +261,7 @@ pub fn build(contacts: u64) -> Fixture {
     let cat = StoreCatalog::load(&r).unwrap();
     drop(r);
     let conn = sqlite_from(&contacts_csv, &events_csv);
-    Fixture {
-        _dir: dir,
-        store,
-        path,
-        sqlite: std::sync::Mutex::new(conn),
-        cat,
-        contacts_csv,
-        events_csv,
-        contacts: n,
-    }
+    Fixture { _dir: dir, store, path, sqlite: std::sync::Mutex::new(conn), cat, contacts_csv, events_csv, contacts: n }
 }
 
 /// Runs a query returning ids.
