@@ -9,6 +9,8 @@ pub struct StoreCatalog {
     pub schema: Schema,
     pub tags: Vec<String>,
     pub categories: Vec<String>,
+    /// category → its parent (declared categories only; roots map to `None`)
+    pub category_parents: HashMap<String, Option<String>>,
     pub segments: HashMap<String, String>,
 }
 
@@ -32,10 +34,12 @@ const BUILTIN_FIELDS: &[&str] = &[
 
 impl StoreCatalog {
     pub fn load(r: &crate::store::Reader) -> crate::error::Result<StoreCatalog> {
+        let cats = r.categories()?;
         Ok(StoreCatalog {
             schema: r.schema()?,
             tags: r.tags()?.into_iter().map(|t| t.0).collect(),
-            categories: r.categories()?.into_iter().map(|c| c.name).collect(),
+            categories: cats.iter().map(|c| c.name.clone()).collect(),
+            category_parents: cats.into_iter().map(|c| (c.name, c.parent)).collect(),
             segments: r.segments()?.into_iter().map(|s| (s.name, s.expr)).collect(),
         })
     }

@@ -1,0 +1,4 @@
+//! Helpers of the segment SQL oracle test.
+
+pub mod exprs;
+pub mod fixture;

@@ -1,0 +1,272 @@
+//! The segment engine against SQLite: `segment sql` of random expressions
+//! over the CSV exports of a generated database must select exactly the
+//! contacts the engine selects.
+//!
+//! `REACH_ORACLE_CONTACTS` (default 2000) sets the demo size and
+//! `PROPTEST_CASES` (default 256) the number of random expressions.
+
+#[allow(dead_code)]
+mod oracle;
+
+use oracle::exprs::{Gen, Pool};
+use oracle::fixture::{Fixture, NOW, NOWS, build, sql_ids};
+use proptest::prelude::*;
+use reach::derived::Thresholds;
+use reach::segment::engine::Engine;
+use reach::segment::sql::{Dialect, to_sql};
+use reach::segment::{BoolExpr, Expr, check, parse, print};
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+use std::sync::atomic::AtomicBool;
+
+static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+static POOL: OnceLock<Pool> = OnceLock::new();
+
+fn fixture() -> &'static Fixture {
+    FIXTURE.get_or_init(|| {
+        let n = std::env::var("REACH_ORACLE_CONTACTS").ok().and_then(|s| s.parse().ok()).unwrap_or(2000);
+        let t = std::time::Instant::now();
+        let f = build(n);
+        eprintln!("oracle fixture: {} contacts in {:?}", f.contacts, t.elapsed());
+        f
+    })
+}
+
+fn pool() -> &'static Pool {
+    POOL.get_or_init(|| {
+        let f = fixture();
+        Pool::new(&f.sqlite.lock().unwrap(), &f.cat)
+    })
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+fn engine_ids(e: &Expr, now: i64) -> Result<BTreeSet<u32>, String> {
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(Engine::new(fixture().store.begin_read().unwrap(), Thresholds::default()).unwrap());
+        }
+        let eng = slot.as_mut().unwrap();
+        let never = AtomicBool::new(false);
+        let m = eng.members(e, now, &never).map_err(|e| e.to_string())?;
+        let c = eng.count(e, now, &never).map_err(|e| e.to_string())?;
+        assert_eq!(c, m.len(), "count and members disagree for {}", print(e));
+        Ok(m.iter().collect())
+    })
+}
+
+fn sqlite_ids(e: &Expr, now: i64) -> (String, Result<BTreeSet<u32>, String>) {
+    let f = fixture();
+    match to_sql(e, Dialect::Sqlite, now, &f.cat, &Thresholds::default()) {
+        Err(err) => (String::new(), Err(err.to_string())),
+        Ok(sql) => {
+            let r = sql_ids(&f.sqlite.lock().unwrap(), &sql).map_err(|e| format!("sqlite: {e}"));
+            (sql, r)
+        }
+    }
+}
+
+fn subtrees(e: &Expr, out: &mut Vec<Expr>) {
+    out.push(e.clone());
+    match e {
+        BoolExpr::And(xs) | BoolExpr::Or(xs) => xs.iter().for_each(|x| subtrees(x, out)),
+        BoolExpr::Not(x) => subtrees(x, out),
+        BoolExpr::Pred(_) => {}
+    }
+}
+
+fn show(ids: &BTreeSet<u32>) -> String {
+    let v: Vec<String> = ids.iter().take(10).map(|i| i.to_string()).collect();
+    format!("{} [{}{}]", ids.len(), v.join(", "), if ids.len() > 10 { ", …" } else { "" })
+}
+
+/// Compares engine and SQLite on `e`; on a mismatch, reports the smallest
+/// mismatching sub-expression with its SQL and both results.
+fn compare(e: &Expr, now: i64) -> Result<u64, String> {
+    let a = engine_ids(e, now);
+    let (sql, b) = sqlite_ids(e, now);
+    match (&a, &b) {
+        (Ok(x), Ok(y)) if x == y => return Ok(x.len() as u64),
+        (Err(_), Err(_)) => return Ok(0),
+        _ => {}
+    }
+    let mut subs = Vec::new();
+    subtrees(e, &mut subs);
+    subs.sort_by_key(|s| print(s).len());
+    for s in &subs {
+        let a2 = engine_ids(s, now);
+        let (sql2, b2) = sqlite_ids(s, now);
+        let same = match (&a2, &b2) {
+            (Ok(x), Ok(y)) => x == y,
+            (Err(_), Err(_)) => true,
+            _ => false,
+        };
+        if !same {
+            let fmt = |r: &Result<BTreeSet<u32>, String>| match r {
+                Ok(ids) => show(ids),
+                Err(e) => format!("error: {e}"),
+            };
+            let only_engine: Vec<u32> = match (&a2, &b2) {
+                (Ok(x), Ok(y)) => x.difference(y).take(5).copied().collect(),
+                _ => vec![],
+            };
+            let only_sql: Vec<u32> = match (&a2, &b2) {
+                (Ok(x), Ok(y)) => y.difference(x).take(5).copied().collect(),
+                _ => vec![],
+            };
+            return Err(format!(
+                "mismatch at now={now}\nexpression: {}\nsmallest mismatching part: {}\nengine: {}\nsqlite: {}\n\
+                 only engine: {only_engine:?}\nonly sqlite: {only_sql:?}\nSQL:\n{sql2}\n",
+                print(e),
+                print(s),
+                fmt(&a2),
+                fmt(&b2),
+            ));
+        }
+    }
+    Err(format!("mismatch at now={now} on {} but no part differs\nSQL:\n{sql}", print(e)))
+}
+
+const SPEC_EXAMPLES: &[&str] = &[
+    "tag:vip and not tag:churned",
+    "age between 18 and 35 and near(\"Milano\") within 20km",
+    "sum(purchase.amount where manufacturer = \"Acme\", last 6mo) > 300",
+    "sum(purchase.amount) >= 500 and sum(purchase.amount) < 1000",
+    "count(purchase where source = paid) >= 1 and count(purchase where source != paid) = 0",
+    "count(purchase where product = \"X100\", last 1mo) >= 1 and count(purchase where category = \"x100-accessories\") = 0",
+    "count(cart_add, last 1d) >= 1 and days_since_last(purchase) > 15",
+    "days_since_last(purchase) > 90 and sum(purchase.amount, last 1y) > 150",
+    "count(email_open, last 30d) = 0 and count(email_sent, last 30d) >= 2",
+    "engagement = dormant or lifecycle in [\"disengaging\", \"lapsed\"]",
+    "count(page_view where category = \"running\" and source = email, last 14d) >= 3",
+    "interests contains \"yoga\" and consent.email = true",
+    "segment:big_spenders and not segment:recent_buyers",
+];
+
+/// Edge cases of the hand-made contacts, and every derived fact.
+const EDGES: &[&str] = &[
+    "sum(purchase.amount) = 100.000001",
+    "sum(purchase.amount, last 30d) = 88.230001",
+    "sum(purchase.amount, last 31d) = 100.000001",
+    "sum(purchase.amount where manufacturer = \"Acme\") >= 100",
+    "avg(purchase.amount where manufacturer = \"Acme\") > 33.333",
+    "count(purchase where manufacturer = \"Acme\") = 4",
+    "days_since_last(purchase) = 0",
+    "days_since_first(purchase) = 30",
+    "days_since_first(purchase) >= 365",
+    "count(purchase where source is not set) >= 1",
+    "count(purchase where product is not set) >= 1",
+    "count(purchase where product != \"X100\") >= 1",
+    "count(purchase) = 0",
+    "not count(purchase) >= 1",
+    "not days_since_last(purchase) < 90",
+    "age = 26 or age = 17 or age = 18 or age = 29 or age = 30",
+    "birth_date = 2000-02-29",
+    "created_at = 2026-02-13",
+    "created_at <= 2026-02-13 and created_at > 2026-02-12",
+    "created_at >= 2026-02-13T12:00:00Z",
+    "email contains \"o'brien\"",
+    "city contains \"%_\"",
+    "city = \"50%_off \\\"city\\\"\"",
+    "email = \"UPPER@Example.com\"",
+    "tag:vip-gold and not tag:vip",
+    "category:sport",
+    "category:yoga",
+    "category:hatha",
+    "category:b2b",
+    "engagement = super_active",
+    "engagement = moderate",
+    "engagement = dormant",
+    "engagement = none",
+    "engagement != \"Dormant\"",
+    "lifecycle = prospect",
+    "lifecycle = new",
+    "lifecycle = loyal",
+    "lifecycle = active",
+    "lifecycle = disengaging",
+    "lifecycle = lapsed",
+    "rfm = \"555\"",
+    "rfm.r = 5 and rfm.f >= 3",
+    "rfm.m between 2 and 4",
+    "rfm is not set",
+    "rfm contains \"1\"",
+    "score < 0",
+    "consent.email = false",
+    "consent.email is not set",
+    "near(45.464211, 9.191383) within 0.001km",
+    "near(\"Milano\") within 12.5mi",
+    "interests contains \"yoga\" and interests contains \"running\"",
+    "interests is not set",
+    "gender in [\"female\", \"OTHER\"]",
+    "count(email_open, last 90d) >= 1",
+    "count(email_sent, since 2025-12-15) = 4",
+    "count(purchase, between 2026-02-13 and 2026-02-13) >= 1",
+    "count(purchase, between 2026-02-13T12:00:00Z and 2026-02-13T12:00:01Z) = 2",
+    "count(page_view, last 0d) = 0",
+    "count(page_view, between 2026-03-14 and 2026-03-14) = 1",
+    "count(page_view, between 2026-03-14 and 2026-03-14T23:59:59Z) >= 1",
+    "count(page_view, between 2026-02-12 and 2026-02-12) >= 1",
+    "count(page_view, between 2026-02-13T00:00:00Z and 2026-02-13) >= 1",
+    "count(page_view, since 2026-03-15) >= 2",
+    "count(page_view, since 2026-03-15T00:00:01Z) >= 2",
+    "count(purchase, last 1mo) >= 3 and count(purchase, last 30d) <= 3",
+    "count(email_open, last 36h) >= 1 or count(email_sent, last 2w) = 5",
+    "count(purchase, last 1y) >= 1 and count(purchase, last 12mo) = 0",
+    "segment:big_not_recent or segment:milano_yoga or segment:no_such",
+];
+
+#[test]
+fn spec_examples_and_edge_cases() {
+    let f = fixture();
+    let t = std::time::Instant::now();
+    let mut failures = Vec::new();
+    for src in SPEC_EXAMPLES {
+        let e = parse(src).unwrap_or_else(|err| panic!("{src}: {err}"));
+        check(&e, src, &f.cat).unwrap_or_else(|err| panic!("{src}: {err}"));
+    }
+    // the edge cases include expressions the checker refuses (wrong-case
+    // enum values …): the engine still gives them a meaning, and so must SQL
+    for src in SPEC_EXAMPLES.iter().chain(EDGES) {
+        let e = parse(src).unwrap_or_else(|err| panic!("{src}: {err}"));
+        for now in NOWS {
+            match compare(&e, now) {
+                Ok(n) if now == NOW => eprintln!("{n:>6}  {src}"),
+                Ok(_) => {}
+                Err(m) => failures.push(m),
+            }
+        }
+    }
+    eprintln!("fixed cases in {:?}", t.elapsed());
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_expressions_match_sqlite(seed in any::<u64>(), which in 0usize..NOWS.len()) {
+        let f = fixture();
+        let mut g = Gen::new(seed, pool(), NOWS[which]);
+        let raw = g.expr(3);
+        let src = print(&raw);
+        let e = parse(&src).map_err(|err| TestCaseError::fail(format!("{src}: {err}")))?;
+        // expressions the checker refuses (e.g. `gender = "FEMALE"`) are
+        // compared too: the engine gives them a meaning, and so must SQL
+        let _ = check(&e, &src, &f.cat);
+        // every sub-expression too, so that an `and`/`or` cannot mask a wrong leaf
+        let mut subs = Vec::new();
+        subtrees(&e, &mut subs);
+        for s in subs.iter().skip(1) {
+            compare(s, NOWS[which]).map_err(TestCaseError::fail)?;
+        }
+        let n = compare(&e, NOWS[which]).map_err(TestCaseError::fail)?;
+        if std::env::var_os("REACH_ORACLE_VERBOSE").is_some() {
+            let err = engine_ids(&e, NOWS[which]).err().unwrap_or_default();
+            eprintln!("{n:>6} {err} {src}");
+        }
+    }
+}
