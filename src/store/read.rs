@@ -202,6 +202,16 @@ impl Reader {
         Ok(out)
     }
 
+    /// Calls `f(id, text)` for every dictionary value with id >= `from`.
+    pub fn for_each_dict_from(&self, from: u32, mut f: impl FnMut(u32, &str)) -> Result<()> {
+        let t = self.tx.open_table(DICT)?;
+        for row in t.range(from..)? {
+            let (k, v) = row?;
+            f(k.value(), v.value());
+        }
+        Ok(())
+    }
+
     /// Calls `f` for every event block, by kind and then block id.
     pub fn for_each_block(&self, mut f: impl FnMut(u64, EventBlock) -> Result<()>) -> Result<()> {
         let t = self.tx.open_table(EVENT_BLOCKS)?;

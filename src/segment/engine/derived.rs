@@ -1,85 +1,123 @@
 //! Derived facts as columns at a given now: engagement from email sends
 //! and opens in the window, lifecycle from purchases, RFM quintiles over
-//! buyers. Built from cached aggregates, so they cost one scan per kind.
+//! buyers. Each is built on first use from cached aggregates and kept until
+//! the data or `now` changes.
 
 use super::Engine;
 use super::events::{Measure, Values};
 use crate::derived::{Engagement, Lifecycle, quintiles};
 use crate::error::Result;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+#[derive(Default)]
 pub struct DerivedCols {
     pub now: i64,
     /// index into Engagement::ALL
-    pub engagement: Vec<u8>,
+    pub engagement: Option<Vec<u8>>,
     /// index into Lifecycle::ALL
-    pub lifecycle: Vec<u8>,
+    pub lifecycle: Option<Vec<u8>>,
     /// (r, f, m) 1–5; 0 for non-buyers
-    pub rfm: Vec<[u8; 3]>,
+    pub rfm: Option<Vec<[u8; 3]>>,
 }
 
 const DAY: i64 = 86_400;
 
+/// Which derived column.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Engagement,
+    Lifecycle,
+    Rfm,
+}
+
 impl Engine {
-    pub(crate) fn derived(&mut self, now: i64) -> Result<&DerivedCols> {
-        if self.derived.as_ref().is_some_and(|d| d.now == now) {
-            return Ok(self.derived.as_ref().expect("checked"));
-        }
+    fn count_values(&mut self, kind: &str, lo: i64, now: i64) -> Result<Option<Arc<Values>>> {
         let never = AtomicBool::new(false);
+        match self.schema.kind(kind).map(|k| k.0) {
+            Some(k) => Ok(Some(self.values(k, Measure::Count, lo, now, None, &never)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Makes sure the given derived column exists for `now`.
+    pub(crate) fn ensure_derived(&mut self, which: Which, now: i64) -> Result<()> {
+        if self.derived.as_ref().is_none_or(|d| d.now != now) {
+            self.derived = Some(DerivedCols { now, ..Default::default() });
+        }
+        let d = self.derived.as_ref().expect("set");
+        let have = match which {
+            Which::Engagement => d.engagement.is_some(),
+            Which::Lifecycle => d.lifecycle.is_some(),
+            Which::Rfm => d.rfm.is_some(),
+        };
+        if have {
+            return Ok(());
+        }
         let n = self.base()?.n;
         let th = self.th.clone();
-        let window = (now - th.engagement_window_days * DAY + 1, now);
-        let count_of = |e: &mut Engine, kind: &str, lo: i64| -> Result<Option<std::sync::Arc<Values>>> {
-            match e.schema.kind(kind).map(|k| k.0) {
-                Some(k) => Ok(Some(e.values(k, Measure::Count, lo, now, None, &never)?)),
-                None => Ok(None),
+        let never = AtomicBool::new(false);
+        match which {
+            Which::Engagement => {
+                let lo = now - th.engagement_window_days * DAY + 1;
+                let sent = self.count_values("email_sent", lo, now)?;
+                let opened = self.count_values("email_open", lo, now)?;
+                let get = |v: &Option<Arc<Values>>, id: usize| match v.as_deref() {
+                    Some(Values::Count(c)) => c[id] as u64,
+                    _ => 0,
+                };
+                let col: Vec<u8> = (0..n)
+                    .map(|id| {
+                        let lvl = th.engagement(get(&sent, id), get(&opened, id));
+                        Engagement::ALL.iter().position(|x| *x == lvl).unwrap_or(3) as u8
+                    })
+                    .collect();
+                self.derived.as_mut().expect("set").engagement = Some(col);
             }
-        };
-        let sent = count_of(self, "email_sent", window.0)?;
-        let opened = count_of(self, "email_open", window.0)?;
-        let get = |v: &Option<std::sync::Arc<Values>>, id: usize| match v.as_deref() {
-            Some(Values::Count(c)) => c[id] as u64,
-            _ => 0,
-        };
-        let mut engagement = vec![0u8; n];
-        for (id, e) in engagement.iter_mut().enumerate() {
-            let lvl = th.engagement(get(&sent, id), get(&opened, id));
-            *e = Engagement::ALL.iter().position(|x| *x == lvl).unwrap_or(3) as u8;
-        }
-        // purchases: lifetime count, last time, amount
-        let mut lifecycle = vec![0u8; n];
-        let mut rfm = vec![[0u8; 3]; n];
-        if let Some((pk, def)) = self.schema.kind("purchase").map(|(k, d)| (k, d.clone())) {
-            let counts = self.values(pk, Measure::Count, i64::MIN + 1, now, None, &never)?;
-            let last = self.values(pk, Measure::Last, i64::MIN + 1, now, None, &never)?;
-            let amount = match def.param("amount") {
-                Some((p, _)) => Some(self.values(pk, Measure::Sum(p), i64::MIN + 1, now, None, &never)?),
-                None => None,
-            };
-            let (Values::Count(cnt), Values::Ext { v: lastv, present }) = (&*counts, &*last) else {
-                unreachable!("measures give these shapes")
-            };
-            let mut buyers = Vec::new();
-            for id in 0..n {
-                let l = th.lifecycle(cnt[id] as u64, present[id].then_some(lastv[id]), now);
-                lifecycle[id] = Lifecycle::ALL.iter().position(|x| *x == l).unwrap_or(0) as u8;
-                if cnt[id] > 0 {
-                    buyers.push(id);
+            Which::Lifecycle | Which::Rfm => {
+                let Some((pk, def)) = self.schema.kind("purchase").map(|(k, d)| (k, d.clone())) else {
+                    let d = self.derived.as_mut().expect("set");
+                    d.lifecycle = Some(vec![0; n]);
+                    d.rfm = Some(vec![[0; 3]; n]);
+                    return Ok(());
+                };
+                let all = i64::MIN + 1;
+                let counts = self.values(pk, Measure::Count, all, now, None, &never)?;
+                let last = self.values(pk, Measure::Last, all, now, None, &never)?;
+                let (Values::Count(cnt), Values::Ext { v: lastv, present }) = (&*counts, &*last) else {
+                    unreachable!("measures give these shapes")
+                };
+                if which == Which::Lifecycle {
+                    let col: Vec<u8> = (0..n)
+                        .map(|id| {
+                            let l = th.lifecycle(cnt[id] as u64, present[id].then_some(lastv[id]), now);
+                            Lifecycle::ALL.iter().position(|x| *x == l).unwrap_or(0) as u8
+                        })
+                        .collect();
+                    self.derived.as_mut().expect("set").lifecycle = Some(col);
+                } else {
+                    let amount = match def.param("amount") {
+                        Some((p, _)) => Some(self.values(pk, Measure::Sum(p), all, now, None, &never)?),
+                        None => None,
+                    };
+                    let alive = &self.base()?.alive;
+                    let buyers: Vec<usize> = (0..n).filter(|&id| cnt[id] > 0 && alive.get(id)).collect();
+                    let r = quintiles(&buyers.iter().map(|&id| lastv[id] as i128).collect::<Vec<_>>());
+                    let f = quintiles(&buyers.iter().map(|&id| cnt[id] as i128).collect::<Vec<_>>());
+                    let m = match amount.as_deref() {
+                        Some(Values::Sum { sum, .. }) => {
+                            quintiles(&buyers.iter().map(|&id| sum[id]).collect::<Vec<_>>())
+                        }
+                        _ => vec![1; buyers.len()],
+                    };
+                    let mut col = vec![[0u8; 3]; n];
+                    for (i, &id) in buyers.iter().enumerate() {
+                        col[id] = [r[i], f[i], m[i]];
+                    }
+                    self.derived.as_mut().expect("set").rfm = Some(col);
                 }
             }
-            let alive = &self.base()?.alive;
-            buyers.retain(|id| alive.get(*id));
-            let r = quintiles(&buyers.iter().map(|&id| lastv[id] as i128).collect::<Vec<_>>());
-            let f = quintiles(&buyers.iter().map(|&id| cnt[id] as i128).collect::<Vec<_>>());
-            let m = match amount.as_deref() {
-                Some(Values::Sum { sum, .. }) => quintiles(&buyers.iter().map(|&id| sum[id]).collect::<Vec<_>>()),
-                _ => vec![1; buyers.len()],
-            };
-            for (i, &id) in buyers.iter().enumerate() {
-                rfm[id] = [r[i], f[i], m[i]];
-            }
         }
-        self.derived = Some(DerivedCols { now, engagement, lifecycle, rfm });
-        Ok(self.derived.as_ref().expect("set"))
+        Ok(())
     }
 }

@@ -263,7 +263,7 @@ impl Engine {
         })
     }
 
-    fn age_col(&mut self, now: i64) -> Result<&Vec<i16>> {
+    pub(crate) fn age_col(&mut self, now: i64) -> Result<&Vec<i16>> {
         let today = now.div_euclid(DAY);
         if self.age.as_ref().is_none_or(|(d, _)| *d != today) {
             let idx = self.schema.attr("birth_date").map(|(i, _)| i);
@@ -286,9 +286,11 @@ impl Engine {
     fn eval_field(&mut self, c: &Cond, now: i64) -> Result<Bits> {
         let f = self.field(&c.field().text)?;
         // derived columns are computed (and cached) before borrowing the columns
-        let derived_needed = matches!(f, Field::Engagement | Field::Lifecycle | Field::Rfm | Field::RfmPart(_));
-        if derived_needed {
-            self.derived(now)?;
+        match f {
+            Field::Engagement => self.ensure_derived(super::derived::Which::Engagement, now)?,
+            Field::Lifecycle => self.ensure_derived(super::derived::Which::Lifecycle, now)?,
+            Field::Rfm | Field::RfmPart(_) => self.ensure_derived(super::derived::Which::Rfm, now)?,
+            _ => {}
         }
         if matches!(f, Field::Age) {
             self.age_col(now)?;
@@ -315,8 +317,8 @@ impl Engine {
                 num_cond(c, &scan, |id| (age[id] != i16::MIN).then(|| age[id] as i128 * SCALE as i128))
             }
             Field::RfmPart(k) => {
-                let d = self.derived.as_ref().expect("computed");
-                num_cond(c, &scan, |id| (d.rfm[id][k] != 0).then(|| d.rfm[id][k] as i128 * SCALE as i128))
+                let rfm = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
+                num_cond(c, &scan, |id| (rfm[id][k] != 0).then(|| rfm[id][k] as i128 * SCALE as i128))
             }
             Field::CreatedAt => time_cond(c, &scan, |id| Some(cols.created_at[id])),
             Field::Email => text_cond(c, &scan, &cols.email),
@@ -329,18 +331,22 @@ impl Engine {
             Field::Engagement | Field::Lifecycle => {
                 let d = self.derived.as_ref().expect("computed");
                 let (col, names): (&Vec<u8>, Vec<&str>) = if matches!(f, Field::Engagement) {
-                    (&d.engagement, crate::derived::Engagement::ALL.iter().map(|e| e.name()).collect())
+                    (
+                        d.engagement.as_ref().expect("computed"),
+                        crate::derived::Engagement::ALL.iter().map(|e| e.name()).collect(),
+                    )
                 } else {
-                    (&d.lifecycle, crate::derived::Lifecycle::ALL.iter().map(|e| e.name()).collect())
+                    (
+                        d.lifecycle.as_ref().expect("computed"),
+                        crate::derived::Lifecycle::ALL.iter().map(|e| e.name()).collect(),
+                    )
                 };
                 enum_cond(c, &scan, &names, |id| Some(col[id] as u16))
             }
             Field::Rfm => {
-                let d = self.derived.as_ref().expect("computed");
-                let strs: Vec<Option<String>> = Vec::new();
-                let _ = strs;
+                let rfm = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
                 string_cond(c, &scan, |id| {
-                    let r = d.rfm[id];
+                    let r = rfm[id];
                     (r[0] != 0).then(|| format!("{}{}{}", r[0], r[1], r[2]))
                 })
             }
@@ -422,15 +428,23 @@ impl Engine {
         }
         let compiled = match filter {
             Some(f) => {
-                let kd = self.schema.kinds[kind as usize].clone();
-                Some(BoundFilter::compile(f, &kd, &super::StoreDict(&self.reader))?)
+                let fk = (kind, key.filter.clone());
+                match self.filters.get(&fk) {
+                    Some(c) => Some(c.clone()),
+                    None => {
+                        let kd = self.schema.kinds[kind as usize].clone();
+                        let c = Arc::new(BoundFilter::compile(f, &kd, self.dict()?)?);
+                        self.filters.insert(fk, c.clone());
+                        Some(c)
+                    }
+                }
             }
             None => None,
         };
         let n = self.base()?.n;
         self.partition(kind)?;
         let part = &self.partitions[&kind];
-        let v = Arc::new(aggregate(part, n, measure, lo, hi, compiled.as_ref(), cancel)?);
+        let v = Arc::new(aggregate(part, n, measure, lo, hi, compiled.as_deref(), cancel)?);
         self.cache_values(key, v.clone());
         Ok(v)
     }

@@ -67,6 +67,9 @@ pub struct Engine {
     values: HashMap<ValKey, Arc<Values>>,
     values_bytes: usize,
     leaves: HashMap<String, Arc<Bits>>,
+    /// compiled filters by (kind, printed filter): dictionary lookups done once
+    filters: HashMap<(u16, String), Arc<filter::BoundFilter>>,
+    dict: Option<ArenaDict>,
     derived: Option<derived::DerivedCols>,
     age: Option<(i64, Vec<i16>)>,
     /// bumped by every applied change
@@ -90,6 +93,8 @@ impl Engine {
             values: HashMap::new(),
             values_bytes: 0,
             leaves: HashMap::new(),
+            filters: HashMap::new(),
+            dict: None,
             derived: None,
             age: None,
             generation: 0,
@@ -160,14 +165,34 @@ impl Engine {
         Ok(&self.partitions[&kind])
     }
 
-    /// Drops cached results (not loaded data): the next count computes
-    /// from the columns again. For benchmarks.
+    /// Drops cached results: the next count computes every criterion from
+    /// the columns and events again. Loaded data and what is maintained like
+    /// data (derived facts and age for the current `now`, compiled filters)
+    /// stay. For benchmarks.
     pub fn clear_caches(&mut self) {
         self.values.clear();
         self.values_bytes = 0;
         self.leaves.clear();
-        self.derived = None;
-        self.age = None;
+    }
+
+    /// Computes the derived facts for `now` ahead of the first query that needs them.
+    pub fn refresh_derived(&mut self, now: i64) -> Result<()> {
+        use derived::Which;
+        for w in [Which::Engagement, Which::Lifecycle, Which::Rfm] {
+            self.ensure_derived(w, now)?;
+        }
+        self.age_col(now)?;
+        Ok(())
+    }
+
+    /// The dictionary, loaded (or extended with new values) on demand.
+    pub(crate) fn dict(&mut self) -> Result<&ArenaDict> {
+        if self.dict.is_none() {
+            let mut d = ArenaDict { next: 1, ..Default::default() };
+            d.extend(&self.reader)?;
+            self.dict = Some(d);
+        }
+        Ok(self.dict.as_ref().expect("loaded"))
     }
 
     /// Number of contacts.
@@ -228,6 +253,10 @@ impl Engine {
                         }
                     }
                 }
+                Change::EventBlocksRewritten(_) => self.dict = None,
+                _ => {}
+            }
+            match c {
                 Change::EventBlocks(ids) | Change::EventBlocksRewritten(ids) => {
                     for &(kind, id) in ids {
                         if let Some(p) = self.partitions.get_mut(&kind) {
@@ -248,12 +277,16 @@ impl Engine {
                 }
                 Change::Categories => self.categories = None,
                 Change::Segments => self.segments = None,
-                Change::Campaigns => {}
+                _ => {}
             }
+        }
+        if let Some(d) = &mut self.dict {
+            d.extend(&self.reader)?;
         }
         self.values.clear();
         self.values_bytes = 0;
         self.leaves.clear();
+        self.filters.clear();
         self.derived = None;
         self.age = None;
         self.generation += 1;
@@ -271,12 +304,35 @@ impl Engine {
     }
 }
 
-/// The event-value dictionary as the filter compiler sees it: scanned in
-/// the store, never copied whole (it holds every order id and URL).
-struct StoreDict<'a>(&'a Reader);
+/// The event-value dictionary in one arena, loaded on first use and
+/// extended as values are added: a lookup is a scan at memory speed (a few
+/// milliseconds for a million order ids), with no index to build or keep.
+#[derive(Default)]
+pub(crate) struct ArenaDict {
+    arena: String,
+    /// (id, start, len) in id order
+    entries: Vec<(u32, u32, u32)>,
+    next: u32,
+}
 
-impl filter::Dict for StoreDict<'_> {
+impl ArenaDict {
+    fn extend(&mut self, r: &Reader) -> Result<()> {
+        let from = self.next;
+        r.for_each_dict_from(from, |id, s| {
+            self.entries.push((id, self.arena.len() as u32, s.len() as u32));
+            self.arena.push_str(s);
+            self.next = self.next.max(id + 1);
+        })
+    }
+}
+
+impl filter::Dict for ArenaDict {
     fn matching(&self, pred: &mut dyn FnMut(&str) -> bool) -> Result<Vec<u32>> {
-        self.0.dict_matching(pred)
+        Ok(self
+            .entries
+            .iter()
+            .filter(|(_, s, l)| pred(&self.arena[*s as usize..(*s + *l) as usize]))
+            .map(|(id, _, _)| *id)
+            .collect())
     }
 }
