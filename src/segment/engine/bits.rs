@@ -15,6 +15,27 @@ impl Bits {
         Bits { words: vec![0; len.div_ceil(64)], len }
     }
 
+    /// The ids below `n` in `alive` for which `f` holds, built a word at a
+    /// time (a tight loop the compiler can unroll; dead words are skipped).
+    #[inline]
+    pub fn from_fn(n: usize, alive: &Bits, f: impl Fn(usize) -> bool) -> Bits {
+        let mut out = Bits::new(n);
+        for (wi, o) in out.words.iter_mut().enumerate() {
+            let a = alive.words.get(wi).copied().unwrap_or(0);
+            if a == 0 {
+                continue;
+            }
+            let base = wi * 64;
+            let lim = (n - base).min(64);
+            let mut w = 0u64;
+            for b in 0..lim {
+                w |= (f(base + b) as u64) << b;
+            }
+            *o = w & a;
+        }
+        out
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

@@ -44,6 +44,18 @@ fn cmp(op: CmpOp, a: i128, b: i128) -> bool {
     }
 }
 
+#[inline]
+fn cmp64(op: CmpOp, a: i64, b: i64) -> bool {
+    match op {
+        CmpOp::Eq => a == b,
+        CmpOp::Ne => a != b,
+        CmpOp::Lt => a < b,
+        CmpOp::Le => a <= b,
+        CmpOp::Gt => a > b,
+        CmpOp::Ge => a >= b,
+    }
+}
+
 fn cmp_str(op: CmpOp, a: &str, b: &str) -> bool {
     match op {
         CmpOp::Eq => a == b,
@@ -301,30 +313,22 @@ impl Engine {
         let cols = self.contacts.as_ref().expect("loaded");
         let n = base.n;
         let alive = &base.alive;
-        let scan = |pred: &dyn Fn(usize) -> bool| -> Bits {
-            let mut out = Bits::new(n);
-            for id in alive.ones() {
-                if pred(id) {
-                    out.set(id);
-                }
-            }
-            out
-        };
+        let scan = Scan { n, alive };
         match f {
-            Field::Score => num_cond(c, &scan, |id| Some(cols.score[id] as i128 * SCALE as i128)),
+            Field::Score => num_cond(c, scan, |id| Some(cols.score[id] as i128 * SCALE as i128)),
             Field::Age => {
                 let age = &self.age.as_ref().expect("computed").1;
-                num_cond(c, &scan, |id| (age[id] != i16::MIN).then(|| age[id] as i128 * SCALE as i128))
+                num_cond(c, scan, |id| (age[id] != i16::MIN).then(|| age[id] as i128 * SCALE as i128))
             }
             Field::RfmPart(k) => {
                 let rfm = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
-                num_cond(c, &scan, |id| (rfm[id][k] != 0).then(|| rfm[id][k] as i128 * SCALE as i128))
+                num_cond(c, scan, |id| (rfm[id][k] != 0).then(|| rfm[id][k] as i128 * SCALE as i128))
             }
-            Field::CreatedAt => time_cond(c, &scan, |id| Some(cols.created_at[id])),
-            Field::Email => text_cond(c, &scan, &cols.email),
-            Field::ExternalId => text_cond(c, &scan, &cols.external_id),
-            Field::Timezone => text_cond(c, &scan, &cols.timezone),
-            Field::Consent(ch) => bool_cond(c, &scan, |id| match cols.consent[ch][id] {
+            Field::CreatedAt => time_cond(c, scan, |id| Some(cols.created_at[id])),
+            Field::Email => text_cond(c, scan, &cols.email),
+            Field::ExternalId => text_cond(c, scan, &cols.external_id),
+            Field::Timezone => text_cond(c, scan, &cols.timezone),
+            Field::Consent(ch) => bool_cond(c, scan, |id| match cols.consent[ch][id] {
                 0 => None,
                 v => Some(v == 2),
             }),
@@ -341,11 +345,11 @@ impl Engine {
                         crate::derived::Lifecycle::ALL.iter().map(|e| e.name()).collect(),
                     )
                 };
-                enum_cond(c, &scan, &names, |id| Some(col[id] as u16))
+                enum_cond(c, scan, &names, |id| Some(col[id] as u16))
             }
             Field::Rfm => {
                 let rfm = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
-                string_cond(c, &scan, |id| {
+                string_cond(c, scan, |id| {
                     let r = rfm[id];
                     (r[0] != 0).then(|| format!("{}{}{}", r[0], r[1], r[2]))
                 })
@@ -354,17 +358,17 @@ impl Engine {
                 let def = &self.schema.attributes[i as usize];
                 match (&cols.attrs[i as usize], &def.ty) {
                     (AttrCol::Number(v), _) => {
-                        num_cond(c, &scan, |id| (v[id] != crate::store::codec::NUM_NONE).then_some(v[id] as i128))
+                        num_cond(c, scan, |id| (v[id] != crate::store::codec::NUM_NONE).then_some(v[id] as i128))
                     }
-                    (AttrCol::Text(t), _) => text_cond(c, &scan, t),
-                    (AttrCol::Bool(v), _) => bool_cond(c, &scan, |id| match v[id] {
+                    (AttrCol::Text(t), _) => text_cond(c, scan, t),
+                    (AttrCol::Bool(v), _) => bool_cond(c, scan, |id| match v[id] {
                         0 => None,
                         x => Some(x == 2),
                     }),
-                    (AttrCol::Date(v), _) => date_cond(c, &scan, |id| (v[id] != DATE_NONE).then_some(v[id])),
+                    (AttrCol::Date(v), _) => date_cond(c, scan, |id| (v[id] != DATE_NONE).then_some(v[id])),
                     (AttrCol::Enum(v), AttrType::Enum(vals)) => {
                         let names: Vec<&str> = vals.iter().map(String::as_str).collect();
-                        enum_cond(c, &scan, &names, |id| (v[id] != ENUM_NONE).then_some(v[id]))
+                        enum_cond(c, scan, &names, |id| (v[id] != ENUM_NONE).then_some(v[id]))
                     }
                     (AttrCol::Set(sets, any), AttrType::Set(vals)) => set_cond(c, n, sets, any, vals),
                     _ => Err(Error::runtime(format!("attribute `{}` changed type", def.name))),
@@ -422,8 +426,13 @@ impl Engine {
         filter: Option<&Filter>,
         cancel: &AtomicBool,
     ) -> Result<Arc<Values>> {
+        // a lifetime aggregate without filter is a per-contact summary: kept
+        // like data (until events change), and independent of now once every
+        // event is at or before it
+        let lifetime = filter.is_none() && lo <= i64::MIN + 1;
+        let hi = if lifetime && self.partition(kind)?.max_ts() <= hi { i64::MAX } else { hi };
         let key = ValKey { kind, measure, lo, hi, filter: filter.map(print_filter).unwrap_or_default() };
-        if let Some(v) = self.values.get(&key) {
+        if let Some(v) = self.values.get(&key).or_else(|| self.summaries.get(&key)) {
             return Ok(v.clone());
         }
         let compiled = match filter {
@@ -445,7 +454,11 @@ impl Engine {
         self.partition(kind)?;
         let part = &self.partitions[&kind];
         let v = Arc::new(aggregate(part, n, measure, lo, hi, compiled.as_deref(), cancel)?);
-        self.cache_values(key, v.clone());
+        if lifetime && hi == i64::MAX {
+            self.summaries.insert(key, v.clone());
+        } else {
+            self.cache_values(key, v.clone());
+        }
         Ok(v)
     }
 
@@ -484,47 +497,32 @@ impl Engine {
         let target = units(&a.value)?;
         let op = a.op;
         let alive = &self.base.as_ref().expect("loaded").alive;
-        let mut out = Bits::new(n);
         let scale = SCALE as i128;
-        match (&*v, a.func) {
+        let out = match (&*v, a.func) {
             (Values::Count(c), _) => {
-                for id in alive.ones() {
-                    if cmp(op, c[id] as i128 * scale, target) {
-                        out.set(id);
-                    }
+                // compare in whole counts when the threshold is whole
+                if target % scale == 0
+                    && let Ok(t) = i64::try_from(target / scale)
+                {
+                    Bits::from_fn(n, alive, |id| cmp64(op, c[id] as i64, t))
+                } else {
+                    Bits::from_fn(n, alive, |id| cmp(op, c[id] as i128 * scale, target))
                 }
             }
-            (Values::Sum { sum, n: k }, AggFunc::Sum) => {
-                let _ = k;
-                for id in alive.ones() {
-                    if cmp(op, sum[id], target) {
-                        out.set(id);
-                    }
-                }
-            }
+            (Values::Sum { sum, .. }, AggFunc::Sum) => Bits::from_fn(n, alive, |id| cmp(op, sum[id], target)),
+            // avg op v  <=>  sum op v*k  (k > 0): exact, no division
             (Values::Sum { sum, n: k }, _) => {
-                // avg op v  ⇔  sum op v·k  (k > 0): exact, no division
-                for id in alive.ones() {
-                    if k[id] > 0 && cmp(op, sum[id], target * k[id] as i128) {
-                        out.set(id);
-                    }
-                }
+                Bits::from_fn(n, alive, |id| k[id] > 0 && cmp(op, sum[id], target * k[id] as i128))
             }
             (Values::Ext { v: x, present }, AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst) => {
-                for id in alive.ones() {
-                    if present[id] && cmp(op, (now - x[id]).div_euclid(DAY) as i128 * scale, target) {
-                        out.set(id);
-                    }
-                }
+                Bits::from_fn(n, alive, |id| {
+                    present[id] && cmp(op, (now - x[id]).div_euclid(DAY) as i128 * scale, target)
+                })
             }
             (Values::Ext { v: x, present }, _) => {
-                for id in alive.ones() {
-                    if present[id] && cmp(op, x[id] as i128, target) {
-                        out.set(id);
-                    }
-                }
+                Bits::from_fn(n, alive, |id| present[id] && cmp(op, x[id] as i128, target))
             }
-        }
+        };
         Ok(out)
     }
 
@@ -548,23 +546,35 @@ impl Engine {
     }
 }
 
-type Scan<'a> = dyn Fn(&dyn Fn(usize) -> bool) -> Bits + 'a;
+/// Where a field condition is evaluated: ids below `n` that are alive.
+#[derive(Clone, Copy)]
+struct Scan<'a> {
+    n: usize,
+    alive: &'a Bits,
+}
 
-fn num_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<i128>) -> Result<Bits> {
+impl Scan<'_> {
+    #[inline]
+    fn run(self, f: impl Fn(usize) -> bool) -> Bits {
+        Bits::from_fn(self.n, self.alive, f)
+    }
+}
+
+fn num_cond(c: &Cond, scan: Scan, get: impl Fn(usize) -> Option<i128>) -> Result<Bits> {
     Ok(match c {
         Cond::Cmp { op, value, .. } => {
             let v = units(value)?;
-            scan(&|id| get(id).is_some_and(|x| cmp(*op, x, v)))
+            scan.run(|id| get(id).is_some_and(|x| cmp(*op, x, v)))
         }
         Cond::In { values, .. } => {
             let vs: Vec<i128> = values.iter().map(units).collect::<Result<_>>()?;
-            scan(&|id| get(id).is_some_and(|x| vs.contains(&x)))
+            scan.run(|id| get(id).is_some_and(|x| vs.contains(&x)))
         }
         Cond::Between { lo, hi, .. } => {
             let (a, b) = (units(lo)?, units(hi)?);
-            scan(&|id| get(id).is_some_and(|x| a <= x && x <= b))
+            scan.run(|id| get(id).is_some_and(|x| a <= x && x <= b))
         }
-        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+        Cond::IsSet { negated, .. } => scan.run(|id| get(id).is_some() != *negated),
         Cond::Contains { field, .. } => {
             return Err(Error::input(format!(
                 "`contains` needs a text or many-of field, `{}` is a number",
@@ -574,52 +584,52 @@ fn num_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<i128>) -> Resul
     })
 }
 
-fn text_cond(c: &Cond, scan: &Scan, col: &TextCol) -> Result<Bits> {
+fn text_cond(c: &Cond, scan: Scan, col: &TextCol) -> Result<Bits> {
     Ok(match c {
         Cond::Cmp { op, value, .. } => {
             let v = text(value)?;
-            scan(&|id| col.get(id).is_some_and(|x| cmp_str(*op, x, v)))
+            scan.run(|id| col.get(id).is_some_and(|x| cmp_str(*op, x, v)))
         }
         Cond::In { values, .. } => {
             let vs: Vec<&str> = values.iter().map(text).collect::<Result<_>>()?;
-            scan(&|id| col.get(id).is_some_and(|x| vs.contains(&x)))
+            scan.run(|id| col.get(id).is_some_and(|x| vs.contains(&x)))
         }
         Cond::Between { lo, hi, .. } => {
             let (a, b) = (text(lo)?, text(hi)?);
-            scan(&|id| col.get(id).is_some_and(|x| a <= x && x <= b))
+            scan.run(|id| col.get(id).is_some_and(|x| a <= x && x <= b))
         }
         Cond::Contains { value, .. } => {
             let v = text(value)?;
-            scan(&|id| col.get(id).is_some_and(|x| x.contains(v)))
+            scan.run(|id| col.get(id).is_some_and(|x| x.contains(v)))
         }
-        Cond::IsSet { negated, .. } => scan(&|id| col.get(id).is_some() != *negated),
+        Cond::IsSet { negated, .. } => scan.run(|id| col.get(id).is_some() != *negated),
     })
 }
 
 /// Text conditions through the string itself (ordering, between, contains).
-fn string_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<String>) -> Result<Bits> {
+fn string_cond(c: &Cond, scan: Scan, get: impl Fn(usize) -> Option<String>) -> Result<Bits> {
     Ok(match c {
         Cond::Cmp { op, value, .. } => {
             let v = text(value)?;
-            scan(&|id| get(id).is_some_and(|x| cmp_str(*op, &x, v)))
+            scan.run(|id| get(id).is_some_and(|x| cmp_str(*op, &x, v)))
         }
         Cond::In { values, .. } => {
             let vs: Vec<&str> = values.iter().map(text).collect::<Result<_>>()?;
-            scan(&|id| get(id).is_some_and(|x| vs.contains(&x.as_str())))
+            scan.run(|id| get(id).is_some_and(|x| vs.contains(&x.as_str())))
         }
         Cond::Between { lo, hi, .. } => {
             let (a, b) = (text(lo)?, text(hi)?);
-            scan(&|id| get(id).is_some_and(|x| a <= x.as_str() && x.as_str() <= b))
+            scan.run(|id| get(id).is_some_and(|x| a <= x.as_str() && x.as_str() <= b))
         }
         Cond::Contains { value, .. } => {
             let v = text(value)?;
-            scan(&|id| get(id).is_some_and(|x| x.contains(v)))
+            scan.run(|id| get(id).is_some_and(|x| x.contains(v)))
         }
-        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+        Cond::IsSet { negated, .. } => scan.run(|id| get(id).is_some() != *negated),
     })
 }
 
-fn bool_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<bool>) -> Result<Bits> {
+fn bool_cond(c: &Cond, scan: Scan, get: impl Fn(usize) -> Option<bool>) -> Result<Bits> {
     let b = |l: &Lit| match l.value {
         Value::Bool(b) => Ok(b),
         _ => Err(Error::input("expected true or false")),
@@ -627,17 +637,17 @@ fn bool_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<bool>) -> Resu
     Ok(match c {
         Cond::Cmp { op: CmpOp::Eq, value, .. } => {
             let v = b(value)?;
-            scan(&|id| get(id) == Some(v))
+            scan.run(|id| get(id) == Some(v))
         }
         Cond::Cmp { op: CmpOp::Ne, value, .. } => {
             let v = b(value)?;
-            scan(&|id| get(id).is_some_and(|x| x != v))
+            scan.run(|id| get(id).is_some_and(|x| x != v))
         }
         Cond::In { values, .. } => {
             let vs: Vec<bool> = values.iter().map(b).collect::<Result<_>>()?;
-            scan(&|id| get(id).is_some_and(|x| vs.contains(&x)))
+            scan.run(|id| get(id).is_some_and(|x| vs.contains(&x)))
         }
-        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+        Cond::IsSet { negated, .. } => scan.run(|id| get(id).is_some() != *negated),
         _ => return Err(Error::input(format!("`{}` is true or false: use = or !=", c.field().text))),
     })
 }
@@ -650,21 +660,21 @@ fn lit_days(l: &Lit) -> Result<i32> {
     }
 }
 
-fn date_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<i32>) -> Result<Bits> {
+fn date_cond(c: &Cond, scan: Scan, get: impl Fn(usize) -> Option<i32>) -> Result<Bits> {
     Ok(match c {
         Cond::Cmp { op, value, .. } => {
             let v = lit_days(value)? as i128;
-            scan(&|id| get(id).is_some_and(|x| cmp(*op, x as i128, v)))
+            scan.run(|id| get(id).is_some_and(|x| cmp(*op, x as i128, v)))
         }
         Cond::In { values, .. } => {
             let vs: Vec<i32> = values.iter().map(lit_days).collect::<Result<_>>()?;
-            scan(&|id| get(id).is_some_and(|x| vs.contains(&x)))
+            scan.run(|id| get(id).is_some_and(|x| vs.contains(&x)))
         }
         Cond::Between { lo, hi, .. } => {
             let (a, b) = (lit_days(lo)?, lit_days(hi)?);
-            scan(&|id| get(id).is_some_and(|x| a <= x && x <= b))
+            scan.run(|id| get(id).is_some_and(|x| a <= x && x <= b))
         }
-        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+        Cond::IsSet { negated, .. } => scan.run(|id| get(id).is_some() != *negated),
         Cond::Contains { .. } => return Err(Error::input("`contains` does not apply to dates")),
     })
 }
@@ -682,7 +692,7 @@ fn lit_span(l: &Lit) -> Result<(i64, i64)> {
     }
 }
 
-fn time_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<i64>) -> Result<Bits> {
+fn time_cond(c: &Cond, scan: Scan, get: impl Fn(usize) -> Option<i64>) -> Result<Bits> {
     let within = |x: i64, op: CmpOp, (s, e): (i64, i64)| match op {
         CmpOp::Eq => s <= x && x < e,
         CmpOp::Ne => !(s <= x && x < e),
@@ -694,22 +704,22 @@ fn time_cond(c: &Cond, scan: &Scan, get: impl Fn(usize) -> Option<i64>) -> Resul
     Ok(match c {
         Cond::Cmp { op, value, .. } => {
             let span = lit_span(value)?;
-            scan(&|id| get(id).is_some_and(|x| within(x, *op, span)))
+            scan.run(|id| get(id).is_some_and(|x| within(x, *op, span)))
         }
         Cond::In { values, .. } => {
             let spans: Vec<(i64, i64)> = values.iter().map(lit_span).collect::<Result<_>>()?;
-            scan(&|id| get(id).is_some_and(|x| spans.iter().any(|s| within(x, CmpOp::Eq, *s))))
+            scan.run(|id| get(id).is_some_and(|x| spans.iter().any(|s| within(x, CmpOp::Eq, *s))))
         }
         Cond::Between { lo, hi, .. } => {
             let (a, b) = (lit_span(lo)?, lit_span(hi)?);
-            scan(&|id| get(id).is_some_and(|x| a.0 <= x && x < b.1))
+            scan.run(|id| get(id).is_some_and(|x| a.0 <= x && x < b.1))
         }
-        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+        Cond::IsSet { negated, .. } => scan.run(|id| get(id).is_some() != *negated),
         Cond::Contains { .. } => return Err(Error::input("`contains` does not apply to timestamps")),
     })
 }
 
-fn enum_cond(c: &Cond, scan: &Scan, names: &[&str], get: impl Fn(usize) -> Option<u16>) -> Result<Bits> {
+fn enum_cond(c: &Cond, scan: Scan, names: &[&str], get: impl Fn(usize) -> Option<u16>) -> Result<Bits> {
     let idx = |l: &Lit| -> Result<Option<u16>> {
         let t = text(l)?;
         Ok(names
@@ -721,17 +731,17 @@ fn enum_cond(c: &Cond, scan: &Scan, names: &[&str], get: impl Fn(usize) -> Optio
     Ok(match c {
         Cond::Cmp { op: CmpOp::Eq, value, .. } => {
             let v = idx(value)?;
-            scan(&|id| v.is_some() && get(id) == v)
+            scan.run(|id| v.is_some() && get(id) == v)
         }
         Cond::Cmp { op: CmpOp::Ne, value, .. } => {
             let v = idx(value)?;
-            scan(&|id| get(id).is_some_and(|x| Some(x) != v))
+            scan.run(|id| get(id).is_some_and(|x| Some(x) != v))
         }
         Cond::In { values, .. } => {
             let vs: Vec<u16> = values.iter().map(idx).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
-            scan(&|id| get(id).is_some_and(|x| vs.contains(&x)))
+            scan.run(|id| get(id).is_some_and(|x| vs.contains(&x)))
         }
-        Cond::IsSet { negated, .. } => scan(&|id| get(id).is_some() != *negated),
+        Cond::IsSet { negated, .. } => scan.run(|id| get(id).is_some() != *negated),
         _ => return Err(Error::input(format!("`{}` is one of {}: use =, != or in", c.field().text, names.join(", ")))),
     })
 }

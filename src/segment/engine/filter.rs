@@ -174,42 +174,44 @@ fn column<'b>(cols: &[Option<&'b ParamData>], b: &'b EventBlock, t: Target) -> C
     }
 }
 
+fn ids_map(col: &Col, from: usize, to: usize, f: impl Fn(u32) -> bool) -> Vec<bool> {
+    match col {
+        Col::Bytes(v) => v[from..to].iter().map(|&x| f(x as u32)).collect(),
+        Col::Ids(v) => v[from..to].iter().map(|&x| f(x)).collect(),
+        Col::Nums(v) => v[from..to].iter().map(|&x| f((x != NUM_NONE) as u32)).collect(),
+        Col::Missing => vec![f(0); to - from],
+    }
+}
+
+fn nums(col: Col, from: usize, to: usize, f: impl Fn(i64) -> bool) -> Vec<bool> {
+    match col {
+        Col::Nums(v) => v[from..to].iter().map(|&x| x != NUM_NONE && f(x)).collect(),
+        _ => vec![false; to - from],
+    }
+}
+
 fn leaf_mask(l: &Leaf, cols: &[Option<&ParamData>], b: &EventBlock, from: usize, to: usize) -> Vec<bool> {
-    let len = to - from;
-    let ids_map = |col: &Col, f: &dyn Fn(u32) -> bool| -> Vec<bool> {
-        match col {
-            Col::Bytes(v) => v[from..to].iter().map(|&x| f(x as u32)).collect(),
-            Col::Ids(v) => v[from..to].iter().map(|&x| f(x)).collect(),
-            Col::Nums(v) => v[from..to].iter().map(|&x| f(if x == NUM_NONE { 0 } else { 1 })).collect(),
-            Col::Missing => vec![f(0); len],
-        }
-    };
-    let nums = |p: u16, f: &dyn Fn(i64) -> bool| -> Vec<bool> {
-        match column(cols, b, Target::Param(p)) {
-            Col::Nums(v) => v[from..to].iter().map(|&x| x != NUM_NONE && f(x)).collect(),
-            _ => vec![false; len],
-        }
-    };
+    let col = |t: Target| column(cols, b, t);
     match l {
-        Leaf::Const(v) => vec![*v; len],
+        Leaf::Const(v) => vec![*v; to - from],
         Leaf::Present { target, want } => {
             let w = *want;
-            ids_map(&column(cols, b, *target), &|x| (x != 0) == w)
+            ids_map(&col(*target), from, to, |x| (x != 0) == w)
         }
         Leaf::Codes { target, codes, negate } => {
             let neg = *negate;
             match codes.as_slice() {
                 [one] => {
                     let one = *one;
-                    ids_map(&column(cols, b, *target), &|x| x != 0 && ((x == one) != neg))
+                    ids_map(&col(*target), from, to, |x| x != 0 && ((x == one) != neg))
                 }
-                _ => ids_map(&column(cols, b, *target), &|x| x != 0 && (codes.binary_search(&x).is_ok() != neg)),
+                _ => ids_map(&col(*target), from, to, |x| x != 0 && (codes.binary_search(&x).is_ok() != neg)),
             }
         }
-        Leaf::NumRange { p, lo, hi } => nums(*p, &|v| *lo <= v && v <= *hi),
-        Leaf::NumNe { p, v } => nums(*p, &|x| x != *v),
-        Leaf::NumIn { p, vals } => nums(*p, &|x| vals.contains(&x)),
-        Leaf::TextSet { target, ids } => ids_map(&column(cols, b, *target), &|x| x != 0 && ids.contains(&x)),
+        Leaf::NumRange { p, lo, hi } => nums(col(Target::Param(*p)), from, to, |v| *lo <= v && v <= *hi),
+        Leaf::NumNe { p, v } => nums(col(Target::Param(*p)), from, to, |x| x != *v),
+        Leaf::NumIn { p, vals } => nums(col(Target::Param(*p)), from, to, |x| vals.contains(&x)),
+        Leaf::TextSet { target, ids } => ids_map(&col(*target), from, to, |x| x != 0 && ids.contains(&x)),
     }
 }
 

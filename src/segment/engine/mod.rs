@@ -65,6 +65,8 @@ pub struct Engine {
     segments: Option<HashMap<String, String>>,
     partitions: HashMap<u16, Partition>,
     values: HashMap<ValKey, Arc<Values>>,
+    /// lifetime, unfiltered aggregates: per-contact summaries kept until events change
+    summaries: HashMap<ValKey, Arc<Values>>,
     values_bytes: usize,
     leaves: HashMap<String, Arc<Bits>>,
     /// compiled filters by (kind, printed filter): dictionary lookups done once
@@ -91,6 +93,7 @@ impl Engine {
             segments: None,
             partitions: HashMap::new(),
             values: HashMap::new(),
+            summaries: HashMap::new(),
             values_bytes: 0,
             leaves: HashMap::new(),
             filters: HashMap::new(),
@@ -113,6 +116,7 @@ impl Engine {
         for k in 0..self.schema.kinds.len() as u16 {
             self.partition(k)?;
         }
+        self.dict()?;
         Ok(())
     }
 
@@ -285,6 +289,7 @@ impl Engine {
         }
         self.values.clear();
         self.values_bytes = 0;
+        self.summaries.clear();
         self.leaves.clear();
         self.filters.clear();
         self.derived = None;
