@@ -62,6 +62,12 @@ use crate::store::Store;
 /// Recipients recorded per transaction.
 pub const CHUNK: usize = 20_000;
 
+/// [`CHUNK`], or `$REACH_SCHEDULER_CHUNK` (tests use small chunks to have
+/// more instants to crash at).
+fn chunk_size() -> usize {
+    std::env::var("REACH_SCHEDULER_CHUNK").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(CHUNK)
+}
+
 const DAY: i64 = 86_400;
 
 fn utc(ts: Ts) -> DateTime<Utc> {
@@ -599,7 +605,7 @@ impl<'s> Scheduler<'s> {
         let futures = self.futures(c, t)?;
         let tpl = Templates::compile(c.channel, &c.subject, &c.body)?;
         let mut scheduled = Vec::new();
-        for chunk in recips.chunks(CHUNK) {
+        for chunk in recips.chunks(chunk_size()) {
             let mut rows: Vec<(u32, String, Delivery)> = Vec::with_capacity(chunk.len());
             let mut actions: Vec<(u32, Action)> = Vec::with_capacity(chunk.len());
             for &(id, ri) in chunk {
