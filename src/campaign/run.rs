@@ -154,6 +154,10 @@ pub struct Totals {
     pub suppressed: u64,
     /// pending messages of an interrupted run delivered at start
     pub recovered: u64,
+    /// wall time spent deciding and recording (audience evaluation included)
+    pub decide_ms: u64,
+    /// wall time spent rendering, handing to adapters and marking sent
+    pub deliver_ms: u64,
 }
 
 /// A campaign's forecast (`campaign preview`).
@@ -542,6 +546,7 @@ impl<'s> Scheduler<'s> {
     /// Decides and records one campaign's due run (`is_run`) or its
     /// deferred recipients due at `t`.
     fn process(&mut self, c: &mut Campaign, t: Ts, is_run: bool) -> Result<()> {
+        let mut started = std::time::Instant::now();
         let mut runs: Vec<String> = Vec::new();
         let mut recips: Vec<(u32, u16)> = Vec::new();
         let mut deferred_before = RoaringBitmap::new();
@@ -656,8 +661,13 @@ impl<'s> Scheduler<'s> {
             w.commit()?;
             let sends: Vec<(u32, String, Delivery)> =
                 rows.into_iter().filter(|r| r.2.state == DeliveryState::Pending).collect();
+            self.totals.decide_ms += started.elapsed().as_millis() as u64;
+            let delivering = std::time::Instant::now();
             self.deliver(c, &tpl, sends)?;
+            self.totals.deliver_ms += delivering.elapsed().as_millis() as u64;
+            started = std::time::Instant::now();
         }
+        self.totals.decide_ms += started.elapsed().as_millis() as u64;
         // the campaign record: cursor, status, run sizes; segment history
         let waiting = self.ledger.waiting.get(&c.name).copied().unwrap_or(0);
         let more = c.schedule.next_due(c.cursor.unwrap_or(c.created_at), self.policy.timezone, &self.zones).is_some();
