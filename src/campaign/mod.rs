@@ -2,9 +2,13 @@
 
 mod channel;
 mod decide;
+pub mod deliver;
+pub mod model;
 mod policy;
 mod policy_file;
 mod quiet;
+pub mod run;
+pub mod template;
 mod window;
 
 pub use channel::{CapChannel, Channel, Priority};
@@ -12,6 +16,7 @@ pub use decide::{
     ChannelFlags, Contact, Decision, Message, PastSend, Reason, Request, ScheduledSend, Settled, decide,
     decide_until_settled,
 };
+pub use model::{Audience, Campaign, Delivery, DeliveryState, Every, Schedule, Status};
 pub use policy::{Cap, OnQuiet, Policy, PriorityRules};
 pub use policy_file::{PolicyError, parse_policy};
 pub use quiet::{QuietRange, local_to_utc_after, quiet_until};

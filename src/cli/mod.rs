@@ -1,6 +1,7 @@
 //! The scripted command line: clap definitions and dispatch. Thin: every
 //! command opens the store, calls the core, and prints.
 
+mod campaign;
 mod contacts;
 mod data;
 mod demo;
@@ -76,6 +77,15 @@ pub enum Command {
     /// Segments: count, explain, save, history, SQL
     #[command(subcommand)]
     Segment(segment::SegmentCmd),
+    /// Campaigns: create from a file, schedule, pause, cancel, preview, show
+    #[command(subcommand)]
+    Campaign(campaign::CampaignCmd),
+    /// The do-not-disturb policy
+    #[command(subcommand)]
+    Policy(campaign::PolicyCmd),
+    /// The campaign scheduler
+    #[command(subcommand)]
+    Scheduler(campaign::SchedulerCmd),
 }
 
 /// What every command gets: resolved paths, clock and configuration.
@@ -137,5 +147,8 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Segment(c) => segment::run(&ctx, c, &mut out),
+        Command::Campaign(c) => campaign::run(&ctx, c, &mut out),
+        Command::Policy(c) => campaign::run_policy(&ctx, c, &mut out),
+        Command::Scheduler(c) => campaign::run_scheduler(&ctx, c, &mut out),
     }
 }

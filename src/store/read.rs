@@ -334,4 +334,71 @@ impl Reader {
         let t = self.tx.open_table(SETTINGS)?;
         Ok(t.get(key)?.map(|v| v.value().to_vec()))
     }
+
+    // ---------- campaigns, policy, deliveries ----------
+
+    pub fn campaigns(&self) -> Result<Vec<crate::campaign::Campaign>> {
+        let t = self.tx.open_table(CAMPAIGNS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            out.push(postcard::from_bytes(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn campaign(&self, name: &str) -> Result<Option<crate::campaign::Campaign>> {
+        let t = self.tx.open_table(CAMPAIGNS)?;
+        match t.get(name)? {
+            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored DND policy (TOML text under `policy` in SETTINGS), or the
+    /// spec's default when none was set.
+    pub fn policy(&self) -> Result<crate::campaign::Policy> {
+        match self.setting("policy")? {
+            Some(b) => {
+                let text = String::from_utf8(b).map_err(|_| Error::runtime("stored policy is not UTF-8"))?;
+                crate::campaign::parse_policy(&text, "stored policy")
+                    .map_err(|e| Error::runtime(format!("stored policy is invalid: {e}")))
+            }
+            None => Ok(crate::campaign::Policy::default()),
+        }
+    }
+
+    /// Calls `f(contact, key, delivery)` for every delivery record, by contact.
+    pub fn for_each_delivery(&self, mut f: impl FnMut(u32, &str, crate::campaign::Delivery)) -> Result<()> {
+        let t = self.tx.open_table(DELIVERIES)?;
+        for row in t.iter()? {
+            let (k, v) = row?;
+            let (c, key) = k.value();
+            f(c, key, postcard::from_bytes(v.value())?);
+        }
+        Ok(())
+    }
+
+    /// The delivery records of one contact: (key, record).
+    pub fn deliveries_of(&self, id: u32) -> Result<Vec<(String, crate::campaign::Delivery)>> {
+        let t = self.tx.open_table(DELIVERIES)?;
+        let mut out = Vec::new();
+        for row in t.range((id, "")..=(id, "\u{10FFFF}"))? {
+            let (k, v) = row?;
+            out.push((k.value().1.to_string(), postcard::from_bytes(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Many contacts with one table open; missing ones are None.
+    pub fn contacts(&self, ids: &[u32]) -> Result<Vec<Option<Contact>>> {
+        let t = self.tx.open_table(CONTACTS)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            out.push(match t.get(id)? {
+                Some(v) => Some(postcard::from_bytes(v.value())?),
+                None => None,
+            });
+        }
+        Ok(out)
+    }
 }

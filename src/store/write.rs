@@ -608,6 +608,40 @@ impl<'s> Writer<'s> {
         Ok(())
     }
 
+    pub fn put_campaign(&mut self, c: &crate::campaign::Campaign) -> Result<()> {
+        self.tx.open_table(CAMPAIGNS)?.insert(c.name.as_str(), postcard::to_allocvec(c)?.as_slice())?;
+        self.other_changes.push(Change::Campaigns);
+        Ok(())
+    }
+
+    pub fn campaign(&self, name: &str) -> Result<Option<crate::campaign::Campaign>> {
+        let t = self.tx.open_table(CAMPAIGNS)?;
+        match t.get(name)? {
+            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores the DND policy as its TOML text (already validated).
+    pub fn put_policy(&mut self, toml_text: &str) -> Result<()> {
+        self.put_setting("policy", toml_text.as_bytes())?;
+        self.other_changes.push(Change::Campaigns);
+        Ok(())
+    }
+
+    /// Writes (inserts or replaces) delivery records in one table open.
+    pub fn put_deliveries(&mut self, rows: &[(u32, String, crate::campaign::Delivery)]) -> Result<()> {
+        let mut t = self.tx.open_table(DELIVERIES)?;
+        let mut buf = Vec::new();
+        for (c, key, d) in rows {
+            buf.clear();
+            let bytes = postcard::to_extend(d, std::mem::take(&mut buf))?;
+            t.insert((*c, key.as_str()), bytes.as_slice())?;
+            buf = bytes;
+        }
+        Ok(())
+    }
+
     pub fn put_setting(&mut self, key: &str, value: &[u8]) -> Result<()> {
         self.tx.open_table(SETTINGS)?.insert(key, value)?;
         Ok(())

@@ -1,0 +1,309 @@
+//! Delivery adapters behind one trait. Both built-in adapters are
+//! idempotent by the message's key (`campaign:run:contact`): delivering a
+//! key that is already in the output does nothing, which is what makes a
+//! restart after a crash safe (see `run`: pending records are delivered
+//! again and the adapter skips what already reached it).
+//!
+//! - `maildir` (email): `outbox/email/{tmp,new,cur}`, one RFC 5322 file
+//!   per message named after the key (`:` → `.`), written in `tmp/` and
+//!   renamed into `new/` (atomic); directories 0700, files 0600.
+//! - `jsonl` (sms, push): `outbox/sms.jsonl`, `outbox/push.jsonl`, one JSON
+//!   object per line; the keys already in the file are read at open, and a
+//!   torn last line (a crash in the middle of a write) is cut off.
+//!
+//! Durability: files are flushed (and the JSONL file fsynced) before the
+//! caller marks messages `sent`; Maildir files are not fsynced one by one,
+//! so a kill -9 cannot lose one but a power cut might.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use chrono::DateTime;
+use serde_json::json;
+
+use super::channel::Channel;
+use crate::error::{Error, Result};
+use crate::model::time::{Ts, format_ts};
+
+/// A rendered message ready for an adapter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutMessage {
+    pub key: String,
+    pub campaign: String,
+    pub channel: Channel,
+    pub contact: u32,
+    /// Email address, phone, or push target (external id, else `#id`).
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub at: Ts,
+    pub unsubscribe_url: String,
+}
+
+/// Where messages go.
+pub trait Adapter {
+    /// Hands one message over; a key already delivered is skipped
+    /// (returns false).
+    fn deliver(&mut self, m: &OutMessage) -> Result<bool>;
+    /// Makes everything delivered so far durable.
+    fn flush(&mut self) -> Result<()>;
+}
+
+fn mkdir(p: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(p)
+        .map_err(|e| Error::runtime(format!("{}: cannot create directory: {e}", p.display())))
+}
+
+/// The default adapter of each channel, under `outbox`.
+pub struct Adapters {
+    pub email: Box<dyn Adapter>,
+    pub sms: Box<dyn Adapter>,
+    pub push: Box<dyn Adapter>,
+}
+
+impl Adapters {
+    pub fn open_default(outbox: &Path) -> Result<Adapters> {
+        Ok(Adapters {
+            email: Box::new(Maildir::open(&outbox.join("email"))?),
+            sms: Box::new(Jsonl::open(&outbox.join("sms.jsonl"))?),
+            push: Box::new(Jsonl::open(&outbox.join("push.jsonl"))?),
+        })
+    }
+
+    pub fn get(&mut self, c: Channel) -> &mut dyn Adapter {
+        match c {
+            Channel::Email => self.email.as_mut(),
+            Channel::Sms => self.sms.as_mut(),
+            Channel::Push => self.push.as_mut(),
+        }
+    }
+
+    pub fn flush(&mut self) -> Result<()> {
+        self.email.flush()?;
+        self.sms.flush()?;
+        self.push.flush()
+    }
+}
+
+/// A Maildir (`tmp`, `new`, `cur`).
+pub struct Maildir {
+    root: PathBuf,
+    /// file names (without `:2,` flags) already in `new` or `cur`
+    seen: HashSet<String>,
+}
+
+/// The Maildir file name of a key: `:` is Maildir's flag separator.
+pub fn maildir_name(key: &str) -> String {
+    key.replace(':', ".")
+}
+
+impl Maildir {
+    pub fn open(root: &Path) -> Result<Maildir> {
+        for d in ["tmp", "new", "cur"] {
+            mkdir(&root.join(d))?;
+        }
+        let mut seen = HashSet::new();
+        for d in ["new", "cur"] {
+            for e in fs::read_dir(root.join(d))? {
+                let name = e?.file_name().to_string_lossy().into_owned();
+                seen.insert(name.split(':').next().unwrap_or(&name).to_string());
+            }
+        }
+        Ok(Maildir { root: root.to_path_buf(), seen })
+    }
+}
+
+impl Adapter for Maildir {
+    fn deliver(&mut self, m: &OutMessage) -> Result<bool> {
+        let name = maildir_name(&m.key);
+        if self.seen.contains(&name) {
+            return Ok(false);
+        }
+        let tmp = self.root.join("tmp").join(&name);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| Error::runtime(format!("{}: {e}", tmp.display())))?;
+        f.write_all(rfc5322(m).as_bytes())?;
+        drop(f);
+        fs::rename(&tmp, self.root.join("new").join(&name))?;
+        self.seen.insert(name);
+        Ok(true)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An RFC 5322 message (CRLF lines, RFC 2047 subject when not ASCII).
+pub fn rfc5322(m: &OutMessage) -> String {
+    let date = DateTime::from_timestamp(m.at, 0).map(|d| d.to_rfc2822()).unwrap_or_default();
+    let subject = if m.subject.is_ascii() {
+        m.subject.replace(['\r', '\n'], " ")
+    } else {
+        format!("=?utf-8?B?{}?=", base64(m.subject.as_bytes()))
+    };
+    let mut s = String::new();
+    let mut h = |k: &str, v: &str| {
+        s.push_str(k);
+        s.push_str(": ");
+        s.push_str(v);
+        s.push_str("\r\n");
+    };
+    h("From", "reach <noreply@reach.invalid>");
+    h("To", &format!("<{}>", m.to));
+    h("Subject", &subject);
+    h("Date", &date);
+    h("Message-ID", &format!("<{}@reach.invalid>", maildir_name(&m.key)));
+    h("MIME-Version", "1.0");
+    h("Content-Type", "text/html; charset=utf-8");
+    h("Content-Transfer-Encoding", "8bit");
+    h("List-Unsubscribe", &format!("<{}>", m.unsubscribe_url));
+    h("X-Reach-Key", &m.key);
+    s.push_str("\r\n");
+    s.push_str(&m.body.replace("\r\n", "\n").replace('\n', "\r\n"));
+    s.push_str("\r\n");
+    s
+}
+
+fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// One JSON line per message, appended.
+pub struct Jsonl {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+    seen: HashSet<String>,
+}
+
+impl Jsonl {
+    pub fn open(path: &Path) -> Result<Jsonl> {
+        if let Some(p) = path.parent() {
+            mkdir(p)?;
+        }
+        let mut seen = HashSet::new();
+        if path.exists() {
+            let mut f = OpenOptions::new().read(true).write(true).open(path)?;
+            let mut text = String::new();
+            f.read_to_string(&mut text)?;
+            let good = text.rfind('\n').map_or(0, |i| i + 1);
+            if good < text.len() {
+                // a torn last line: never confirmed, so never marked sent
+                f.set_len(good as u64)?;
+                f.seek(SeekFrom::End(0))?;
+            }
+            for line in text[..good].lines() {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+                    && let Some(k) = v["key"].as_str()
+                {
+                    seen.insert(k.to_string());
+                }
+            }
+        }
+        Ok(Jsonl { path: path.to_path_buf(), out: None, seen })
+    }
+}
+
+impl Adapter for Jsonl {
+    fn deliver(&mut self, m: &OutMessage) -> Result<bool> {
+        if self.seen.contains(&m.key) {
+            return Ok(false);
+        }
+        if self.out.is_none() {
+            let f = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(&self.path)
+                .map_err(|e| Error::runtime(format!("{}: {e}", self.path.display())))?;
+            self.out = Some(BufWriter::new(f));
+        }
+        let line = json!({
+            "key": m.key, "campaign": m.campaign, "channel": m.channel.as_str(), "contact": m.contact,
+            "to": m.to, "body": m.body, "at": format_ts(m.at),
+        });
+        if let Some(w) = self.out.as_mut() {
+            writeln!(w, "{line}")?;
+        }
+        self.seen.insert(m.key.clone());
+        Ok(true)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if let Some(w) = self.out.as_mut() {
+            w.flush()?;
+            w.get_ref().sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(key: &str) -> OutMessage {
+        OutMessage {
+            key: key.into(),
+            campaign: "c".into(),
+            channel: Channel::Email,
+            contact: 1,
+            to: "a@b.it".into(),
+            subject: "Novità".into(),
+            body: "hi\nthere".into(),
+            at: 0,
+            unsubscribe_url: "https://u.invalid/c/1".into(),
+        }
+    }
+
+    #[test]
+    fn maildir_and_jsonl_skip_keys_already_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(&dir.path().join("email")).unwrap();
+        assert!(md.deliver(&msg("c:r:1")).unwrap());
+        assert!(!md.deliver(&msg("c:r:1")).unwrap());
+        let mut md = Maildir::open(&dir.path().join("email")).unwrap();
+        assert!(!md.deliver(&msg("c:r:1")).unwrap());
+        let text = fs::read_to_string(dir.path().join("email/new/c.r.1")).unwrap();
+        assert!(text.contains("Subject: =?utf-8?B?Tm92aXTDoA==?=\r\n"), "{text}");
+        assert!(text.ends_with("\r\nhi\r\nthere\r\n"));
+
+        let p = dir.path().join("sms.jsonl");
+        let mut j = Jsonl::open(&p).unwrap();
+        assert!(j.deliver(&msg("c:r:1")).unwrap());
+        j.flush().unwrap();
+        drop(j);
+        // a torn line is cut, complete keys are remembered
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"key\":\"c:r:2\"").unwrap();
+        let mut j = Jsonl::open(&p).unwrap();
+        assert!(!j.deliver(&msg("c:r:1")).unwrap());
+        assert!(j.deliver(&msg("c:r:2")).unwrap());
+        j.flush().unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap().lines().count(), 2);
+    }
+}

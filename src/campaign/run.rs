@@ -1,0 +1,749 @@
+//! Deciding campaign runs: the scheduler's core, without printing or
+//! sleeping. The CLI drives it in simulated time (`--until`), once, or
+//! from a tokio task.
+//!
+//! How a moment `t` is processed ([`Scheduler::step`]):
+//! 1. If `t` passed one or more UTC midnights since the last moment, each
+//!    saved segment gets a size-history point at each midnight.
+//! 2. Everything due at or before `t` (campaign runs whose next instant
+//!    is ≤ t, and deferred recipients whose `until` is ≤ t) is decided at
+//!    `t`, highest priority first (then by campaign name), one campaign
+//!    at a time, so a higher-priority send is in the history (caps) of
+//!    every lower-priority decision of the same moment.
+//! 3. For a run: the audience is evaluated at `t` by the segment engine;
+//!    its size is recorded on the campaign (and each `segment:NAME`
+//!    include gets a history point). Recipients already holding a
+//!    delivery record for this run are skipped (a replay adds nothing).
+//!
+//! Each recipient, in contact id order, is decided by [`decide`] with:
+//! consent from the contact record (email also needs an address;
+//! `unsubscribed_at` unsubscribes every channel; `bounced_at` is a hard
+//! bounce of email only); its timezone, else the policy's; its past sends
+//! (every `sent`/`pending` delivery record) for caps; for reservation the
+//! next run of every other active campaign of higher priority whose
+//! audience, evaluated at `t`, holds the contact; and, for
+//! `once_per_contact` campaigns, whether any earlier run was sent to it.
+//!
+//! **Exactly once.** Recipients are recorded in chunks: one transaction
+//! writes the chunk's delivery records (`pending` for sends, final states
+//! otherwise) and timeline actions; then the `pending` messages are
+//! rendered and handed to the adapters (idempotent by key) and flushed;
+//! then a second transaction marks them `sent`. A kill at any point
+//! leaves either no record (the recipient is decided again on restart),
+//! or a `pending` record (delivered again on restart: the adapter skips it
+//! if it got there), or `sent`. Caps count `pending` and `sent` alike, so
+//! the counters always equal the deliveries table.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicBool;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use roaring::RoaringBitmap;
+use serde::Serialize;
+
+use super::channel::{Channel, Priority};
+use super::decide::{
+    self, ChannelFlags, Decision, Message, PastSend, Request, ScheduledSend, decide, decide_until_settled,
+};
+use super::deliver::{Adapters, OutMessage};
+use super::model::{
+    Campaign, Delivery, DeliveryState, RunRecord, Status, delivery_key, instant_in, reason_code, run_id,
+};
+use super::policy::Policy;
+use super::template::{Templates, UNSUBSCRIBE_BASE, context};
+use crate::derived::Thresholds;
+use crate::error::{Error, Result};
+use crate::model::time::Ts;
+use crate::model::{Action, ActionKind, Schema};
+use crate::segment::engine::Engine;
+use crate::store::Store;
+
+/// Recipients recorded per transaction.
+pub const CHUNK: usize = 20_000;
+
+/// [`CHUNK`], or `$REACH_SCHEDULER_CHUNK` (tests use small chunks to have
+/// more instants to crash at).
+fn chunk_size() -> usize {
+    std::env::var("REACH_SCHEDULER_CHUNK").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(CHUNK)
+}
+
+const DAY: i64 = 86_400;
+
+fn utc(ts: Ts) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(ts, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// A recipient waiting for its deferral to end.
+#[derive(Clone, Debug)]
+struct Waiting {
+    contact: u32,
+    campaign: String,
+    run: String,
+}
+
+/// What the deliveries table says, held in memory while the scheduler runs.
+#[derive(Default)]
+struct Ledger {
+    /// contact → its sends (for caps)
+    history: HashMap<u32, Vec<PastSend>>,
+    /// campaign → run → contacts with a record
+    decided: HashMap<String, HashMap<String, RoaringBitmap>>,
+    /// campaign → contacts sent any run (for once per contact)
+    got: HashMap<String, RoaringBitmap>,
+    deferrals: BTreeMap<Ts, Vec<Waiting>>,
+    /// campaign → recipients waiting
+    waiting: HashMap<String, u64>,
+    /// records decided `sent` but not confirmed delivered (at load)
+    pending: Vec<(u32, String, Delivery)>,
+}
+
+impl Ledger {
+    fn note(&mut self, contact: u32, key: &str, d: &Delivery) {
+        let runs = match self.decided.get_mut(&d.campaign) {
+            Some(r) => r,
+            None => self.decided.entry(d.campaign.clone()).or_default(),
+        };
+        match runs.get_mut(&d.run) {
+            Some(b) => {
+                b.insert(contact);
+            }
+            None => {
+                runs.insert(d.run.clone(), RoaringBitmap::from_iter([contact]));
+            }
+        }
+        match &d.state {
+            DeliveryState::Pending | DeliveryState::Sent => {
+                self.history.entry(contact).or_default().push(PastSend {
+                    at: utc(d.at),
+                    channel: d.channel,
+                    priority: d.priority,
+                });
+                match self.got.get_mut(&d.campaign) {
+                    Some(b) => {
+                        b.insert(contact);
+                    }
+                    None => {
+                        self.got.insert(d.campaign.clone(), RoaringBitmap::from_iter([contact]));
+                    }
+                }
+                if d.state == DeliveryState::Pending {
+                    self.pending.push((contact, key.to_string(), d.clone()));
+                }
+            }
+            DeliveryState::Deferred { until } => {
+                self.deferrals.entry(*until).or_default().push(Waiting {
+                    contact,
+                    campaign: d.campaign.clone(),
+                    run: d.run.clone(),
+                });
+                *self.waiting.entry(d.campaign.clone()).or_default() += 1;
+            }
+            DeliveryState::Suppressed { .. } => {}
+        }
+    }
+}
+
+/// What a scheduler did so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub moments: u64,
+    pub decided: u64,
+    pub sent: u64,
+    pub deferred: u64,
+    pub suppressed: u64,
+    /// pending messages of an interrupted run delivered at start
+    pub recovered: u64,
+    /// wall time spent deciding and recording (audience evaluation included)
+    pub decide_ms: u64,
+    /// wall time spent rendering, handing to adapters and marking sent
+    pub deliver_ms: u64,
+}
+
+/// A campaign's forecast (`campaign preview`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Forecast {
+    pub at: Ts,
+    pub audience: u64,
+    pub send: u64,
+    pub deferred: u64,
+    pub suppressed: BTreeMap<String, u64>,
+}
+
+/// A campaign's statistics from the deliveries table: each recipient
+/// (contact × run) counted once by its final state; `pending` holds those
+/// not final yet (waiting for a deferral to end, or decided `sent` and not
+/// yet confirmed by the adapter); `deferred` counts recipients deferred at
+/// some point, whatever came after (so it overlaps the others).
+/// `audience` = `sent` + `pending` + Σ `suppressed`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub audience: u64,
+    pub sent: u64,
+    pub pending: u64,
+    pub deferred: u64,
+    pub suppressed: BTreeMap<String, u64>,
+}
+
+/// Scans the deliveries table for one campaign.
+pub fn campaign_stats(store: &Store, name: &str) -> Result<Stats> {
+    let mut s = Stats::default();
+    for code in ["no_consent", "bounced", "unsubscribed", "cap", "quiet_hours", "reserved", "duplicate"] {
+        s.suppressed.insert(code.to_string(), 0);
+    }
+    store.begin_read()?.for_each_delivery(|_, _, d| {
+        if d.campaign != name {
+            return;
+        }
+        s.audience += 1;
+        if d.deferred {
+            s.deferred += 1;
+        }
+        match &d.state {
+            DeliveryState::Sent => s.sent += 1,
+            DeliveryState::Pending | DeliveryState::Deferred { .. } => s.pending += 1,
+            DeliveryState::Suppressed { reason } => {
+                *s.suppressed.entry(reason_code(reason).to_string()).or_default() += 1
+            }
+        }
+    })?;
+    Ok(s)
+}
+
+/// A higher-priority campaign's next run, for reservation.
+struct Future {
+    name: String,
+    channel: Channel,
+    priority: Priority,
+    audience: RoaringBitmap,
+    at: FutureAt,
+}
+
+enum FutureAt {
+    Fixed(Ts),
+    /// local time: the run's wall clock, in each contact's zone; only
+    /// instants after `after` (the campaign's cursor) count.
+    Local {
+        run: NaiveDateTime,
+        after: Ts,
+    },
+}
+
+/// The scheduler's state over one store.
+pub struct Scheduler<'s> {
+    store: &'s Store,
+    engine: Engine,
+    policy: Policy,
+    schema: Schema,
+    contacts: Vec<Option<decide::Contact>>,
+    /// every contact's effective timezone, once each
+    zones: Vec<Tz>,
+    ledger: Ledger,
+    adapters: Option<Adapters>,
+    /// the last moment processed (for midnights)
+    clock: Ts,
+    never: AtomicBool,
+    pub totals: Totals,
+}
+
+impl<'s> Scheduler<'s> {
+    /// Loads contacts and the deliveries table. With `deliver`, opens the
+    /// default adapters under the store's `outbox/` and delivers what an
+    /// interrupted run left `pending`.
+    pub fn open(store: &'s Store, th: Thresholds, now: Ts, deliver: bool) -> Result<Scheduler<'s>> {
+        let r = store.begin_read()?;
+        let policy = r.policy()?;
+        let schema = r.schema()?;
+        let mut contacts: Vec<Option<decide::Contact>> = Vec::new();
+        let mut zones = std::collections::HashSet::new();
+        r.for_each_contact_view(|v| {
+            let mut opted = ChannelFlags::NONE;
+            for ch in Channel::ALL {
+                let i = ch as usize;
+                opted = opted.with(ch, v.consent[i].is_some_and(|c| c.opted_in));
+            }
+            if v.email.is_none() {
+                opted = opted.with(Channel::Email, false);
+            }
+            let timezone = v.timezone.and_then(|z| z.parse::<Tz>().ok());
+            zones.insert(timezone.unwrap_or(policy.timezone));
+            let c = decide::Contact {
+                opted_in: opted,
+                unsubscribed: if v.unsubscribed_at.is_some() { ChannelFlags::ALL } else { ChannelFlags::NONE },
+                hard_bounced: if v.bounced_at.is_some() {
+                    ChannelFlags::only(Channel::Email)
+                } else {
+                    ChannelFlags::NONE
+                },
+                timezone,
+            };
+            let id = v.id as usize;
+            if contacts.len() <= id {
+                contacts.resize(id + 1, None);
+            }
+            contacts[id] = Some(c);
+        })?;
+        let mut zones: Vec<Tz> = zones.into_iter().collect();
+        zones.sort_by_key(|z| z.name());
+        let mut ledger = Ledger::default();
+        r.for_each_delivery(|c, key, d| ledger.note(c, key, &d))?;
+        drop(r);
+        let engine = Engine::new(store.begin_read()?, th)?;
+        let adapters = if deliver { Some(Adapters::open_default(&store.outbox_dir())?) } else { None };
+        let mut s = Scheduler {
+            store,
+            engine,
+            policy,
+            schema,
+            contacts,
+            zones,
+            ledger,
+            adapters,
+            clock: now,
+            never: AtomicBool::new(false),
+            totals: Totals::default(),
+        };
+        if deliver {
+            s.recover()?;
+        }
+        Ok(s)
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn tz_of(&self, id: u32) -> Tz {
+        self.contacts.get(id as usize).copied().flatten().and_then(|c| c.timezone).unwrap_or(self.policy.timezone)
+    }
+
+    /// Delivers the `pending` records left by an interrupted run.
+    fn recover(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.ledger.pending);
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let campaigns: HashMap<String, Campaign> =
+            self.store.begin_read()?.campaigns()?.into_iter().map(|c| (c.name.clone(), c)).collect();
+        let mut by_campaign: BTreeMap<String, Vec<(u32, String, Delivery)>> = BTreeMap::new();
+        for p in pending {
+            by_campaign.entry(p.2.campaign.clone()).or_default().push(p);
+        }
+        for (name, rows) in by_campaign {
+            let Some(c) = campaigns.get(&name) else { continue };
+            let tpl = Templates::compile(c.channel, &c.subject, &c.body)?;
+            self.totals.recovered += rows.len() as u64;
+            self.deliver(c, &tpl, rows)?;
+        }
+        Ok(())
+    }
+
+    /// The next moment something is due (possibly in the past: the caller
+    /// processes it at `max(due, now)`), or the next UTC midnight after the
+    /// last moment, whichever is first.
+    pub fn next_moment(&self) -> Result<Ts> {
+        let mut next = (self.clock.div_euclid(DAY) + 1) * DAY;
+        let campaigns = self.store.begin_read()?.campaigns()?;
+        let active: HashMap<&str, &Campaign> =
+            campaigns.iter().filter(|c| c.status.is_active()).map(|c| (c.name.as_str(), c)).collect();
+        for c in active.values() {
+            if let Some((due, _)) =
+                c.schedule.next_due(c.cursor.unwrap_or(c.created_at), self.policy.timezone, &self.zones)
+            {
+                next = next.min(due);
+            }
+        }
+        if let Some((&until, _)) =
+            self.ledger.deferrals.iter().find(|(_, w)| w.iter().any(|w| active.contains_key(w.campaign.as_str())))
+        {
+            next = next.min(until);
+        }
+        Ok(next)
+    }
+
+    /// Processes everything due at or before `t`, deciding at `t`.
+    pub fn step(&mut self, t: Ts) -> Result<()> {
+        self.totals.moments += 1;
+        self.midnights(t)?;
+        self.clock = self.clock.max(t);
+        loop {
+            let campaigns = self.store.begin_read()?.campaigns()?;
+            let mut items: Vec<(Priority, String, bool)> = Vec::new();
+            for c in campaigns.iter().filter(|c| c.status.is_active()) {
+                let cursor = c.cursor.unwrap_or(c.created_at);
+                if c.schedule.next_due(cursor, self.policy.timezone, &self.zones).is_some_and(|(due, _)| due <= t) {
+                    items.push((c.priority, c.name.clone(), true));
+                }
+                let waiting = self.ledger.deferrals.range(..=t).any(|(_, w)| w.iter().any(|w| w.campaign == c.name));
+                if waiting {
+                    items.push((c.priority, c.name.clone(), false));
+                }
+            }
+            // highest priority first, then name, deferrals before new runs
+            items.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+            let Some((_, name, is_run)) = items.into_iter().next() else { break };
+            let mut c = campaigns.into_iter().find(|c| c.name == name).expect("listed above");
+            if let Err(e) = self.process(&mut c, t, is_run) {
+                // a campaign that cannot run is paused with the reason, so the
+                // scheduler neither stops nor loops on it
+                if e.kind == crate::error::ErrorKind::Busy {
+                    return Err(e);
+                }
+                let mut w = self.store.begin_write()?;
+                if let Some(mut stored) = w.campaign(&name)? {
+                    stored.status = Status::Paused;
+                    stored.error = Some(e.message.clone());
+                    stored.updated_at = t;
+                    w.put_campaign(&stored)?;
+                }
+                w.commit()?;
+                eprintln!("warning: campaign {name} paused: {}", e.message);
+            }
+        }
+        Ok(())
+    }
+
+    /// A size-history point per saved segment at each UTC midnight in
+    /// (clock, t].
+    fn midnights(&mut self, t: Ts) -> Result<()> {
+        let first = (self.clock.div_euclid(DAY) + 1) * DAY;
+        if first > t {
+            return Ok(());
+        }
+        let segments = self.store.begin_read()?.segments()?;
+        if segments.is_empty() {
+            return Ok(());
+        }
+        let mut points = Vec::new();
+        // at most the last 31 midnights when catching up
+        let mut m = first.max(t.div_euclid(DAY) * DAY - 30 * DAY);
+        while m <= t {
+            for s in &segments {
+                if let Ok(e) = crate::segment::parse(&s.expr)
+                    && let Ok(n) = self.engine.count(&e, m, &self.never)
+                {
+                    points.push((s.name.clone(), m, n));
+                }
+            }
+            m += DAY;
+        }
+        let mut w = self.store.begin_write()?;
+        for (name, ts, n) in points {
+            w.add_history_point(&name, ts, n)?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    fn audience(&mut self, c: &Campaign, t: Ts) -> Result<RoaringBitmap> {
+        let expr = crate::segment::parse(&c.audience.expression())
+            .map_err(|e| Error::input(format!("campaign {}: audience: {e}", c.name)))?;
+        self.engine.members(&expr, t, &self.never)
+    }
+
+    /// The next runs of active campaigns of higher priority than `c`.
+    fn futures(&mut self, c: &Campaign, t: Ts) -> Result<Vec<Future>> {
+        let mut out = Vec::new();
+        for f in self.store.begin_read()?.campaigns()? {
+            if f.name == c.name || !f.status.is_active() || f.priority <= c.priority {
+                continue;
+            }
+            if self.policy.rules(f.priority).bypass_caps {
+                continue;
+            }
+            let cursor = f.cursor.unwrap_or(f.created_at);
+            let Some((due, groups)) = f.schedule.next_due(cursor, self.policy.timezone, &self.zones) else {
+                continue;
+            };
+            let at = if f.schedule.local_time {
+                FutureAt::Local { run: groups[0].0, after: cursor }
+            } else {
+                FutureAt::Fixed(due.max(t))
+            };
+            let audience = self.audience(&f, t)?;
+            out.push(Future { name: f.name, channel: f.channel, priority: f.priority, audience, at });
+        }
+        Ok(out)
+    }
+
+    /// Decides one recipient of `c` at `t`; None if the contact is gone.
+    fn decide_one(
+        &self,
+        c: &Campaign,
+        id: u32,
+        t: Ts,
+        futures: &[Future],
+        scheduled: &mut Vec<ScheduledSend>,
+        settle: bool,
+    ) -> Option<(Decision, Vec<Ts>)> {
+        let info = self.contacts.get(id as usize).copied().flatten()?;
+        let tz = info.timezone.unwrap_or(self.policy.timezone);
+        scheduled.clear();
+        for f in futures.iter().filter(|f| f.audience.contains(id)) {
+            let at = match f.at {
+                FutureAt::Fixed(ts) => ts,
+                FutureAt::Local { run, after } => {
+                    let i = instant_in(tz, run);
+                    if i <= after {
+                        continue;
+                    }
+                    i
+                }
+            };
+            scheduled.push(ScheduledSend {
+                at: utc(at),
+                channel: f.channel,
+                priority: f.priority,
+                campaign: f.name.clone(),
+            });
+        }
+        let history = self.ledger.history.get(&id).map_or(&[][..], Vec::as_slice);
+        let already = c.schedule.once_per_contact && self.ledger.got.get(&c.name).is_some_and(|b| b.contains(id));
+        let req = Request {
+            message: Message { channel: c.channel, priority: c.priority, at: utc(t) },
+            contact: &info,
+            history,
+            scheduled,
+            already_received: already,
+        };
+        if settle {
+            let s = decide_until_settled(&self.policy, &req);
+            Some((s.decision, s.deferrals.iter().map(|d| d.timestamp()).collect()))
+        } else {
+            Some((decide(&self.policy, &req), Vec::new()))
+        }
+    }
+
+    /// Forecasts a campaign's run at `at` without writing anything: each
+    /// audience member decided with today's history, deferrals followed
+    /// to their end (with the same history). With `local_time`, each
+    /// contact is decided at the run's wall clock in its own zone.
+    pub fn forecast(&mut self, c: &Campaign, at: Ts) -> Result<Forecast> {
+        let audience = self.audience(c, at)?;
+        let futures = self.futures(c, at)?;
+        let local_run =
+            if c.schedule.local_time { c.schedule.next_due(at - 1, self.policy.timezone, &self.zones) } else { None };
+        let mut f = Forecast { at, audience: audience.len(), ..Default::default() };
+        let mut scheduled = Vec::new();
+        for id in &audience {
+            let t = match &local_run {
+                Some((_, g)) => instant_in(self.tz_of(id), g[0].0),
+                None => at,
+            };
+            let Some((d, deferrals)) = self.decide_one(c, id, t, &futures, &mut scheduled, true) else { continue };
+            if !deferrals.is_empty() {
+                f.deferred += 1;
+            }
+            match d {
+                Decision::Send => f.send += 1,
+                Decision::Defer { .. } => {}
+                Decision::Suppress(r) => *f.suppressed.entry(r.code().to_string()).or_default() += 1,
+            }
+        }
+        Ok(f)
+    }
+
+    /// Decides and records one campaign's due run (`is_run`) or its
+    /// deferred recipients due at `t`.
+    fn process(&mut self, c: &mut Campaign, t: Ts, is_run: bool) -> Result<()> {
+        let mut started = std::time::Instant::now();
+        let mut runs: Vec<String> = Vec::new();
+        let mut recips: Vec<(u32, u16)> = Vec::new();
+        let mut deferred_before = RoaringBitmap::new();
+        if is_run {
+            let cursor = c.cursor.unwrap_or(c.created_at);
+            let (due, groups) = c
+                .schedule
+                .next_due(cursor, self.policy.timezone, &self.zones)
+                .ok_or_else(|| Error::runtime("not due"))?;
+            let audience = self.audience(c, t)?;
+            for (n, tz) in &groups {
+                let rid = run_id(*n);
+                let decided = self.ledger.decided.get(&c.name).and_then(|m| m.get(&rid)).cloned().unwrap_or_default();
+                let ri = runs.len() as u16;
+                let mut size = 0u64;
+                for id in &audience {
+                    if tz.is_some_and(|z| self.tz_of(id) != z) {
+                        continue;
+                    }
+                    size += 1;
+                    if !decided.contains(id) {
+                        recips.push((id, ri));
+                    }
+                }
+                match c.runs.iter_mut().find(|r| r.run == rid) {
+                    Some(r) if tz.is_some() => r.audience += size,
+                    Some(r) => r.audience = size,
+                    None => c.runs.push(RunRecord { run: rid.clone(), at: t, audience: size }),
+                }
+                runs.push(rid);
+            }
+            c.cursor = Some(due);
+            if c.schedule.at.is_some() {
+                c.status = Status::Running;
+            }
+        } else {
+            let due: Vec<Ts> = self.ledger.deferrals.range(..=t).map(|(k, _)| *k).collect();
+            for k in due {
+                let list = self.ledger.deferrals.remove(&k).unwrap_or_default();
+                let (mine, others): (Vec<Waiting>, Vec<Waiting>) = list.into_iter().partition(|w| w.campaign == c.name);
+                if !others.is_empty() {
+                    self.ledger.deferrals.insert(k, others);
+                }
+                for w in mine {
+                    let ri = match runs.iter().position(|r| *r == w.run) {
+                        Some(i) => i,
+                        None => {
+                            runs.push(w.run.clone());
+                            runs.len() - 1
+                        }
+                    } as u16;
+                    recips.push((w.contact, ri));
+                    deferred_before.insert(w.contact);
+                    if let Some(n) = self.ledger.waiting.get_mut(&c.name) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            }
+            recips.sort_unstable();
+        }
+        let futures = self.futures(c, t)?;
+        let tpl = Templates::compile(c.channel, &c.subject, &c.body)?;
+        let mut scheduled = Vec::new();
+        for chunk in recips.chunks(chunk_size()) {
+            let mut rows: Vec<(u32, String, Delivery)> = Vec::with_capacity(chunk.len());
+            let mut actions: Vec<(u32, Action)> = Vec::with_capacity(chunk.len());
+            for &(id, ri) in chunk {
+                let Some((d, _)) = self.decide_one(c, id, t, &futures, &mut scheduled, false) else { continue };
+                let run = &runs[ri as usize];
+                let key = delivery_key(&c.name, run, id);
+                let (state, what) = match d {
+                    Decision::Send => {
+                        self.totals.sent += 1;
+                        (
+                            DeliveryState::Pending,
+                            ActionKind::Delivery { campaign: c.name.clone(), channel: c.channel.to_string() },
+                        )
+                    }
+                    Decision::Defer { until } => {
+                        let until = until.timestamp().max(t + 60);
+                        self.totals.deferred += 1;
+                        (DeliveryState::Deferred { until }, ActionKind::Deferral { campaign: c.name.clone(), until })
+                    }
+                    Decision::Suppress(r) => {
+                        self.totals.suppressed += 1;
+                        (
+                            DeliveryState::Suppressed { reason: r.to_string() },
+                            ActionKind::Suppression { campaign: c.name.clone(), reason: r.to_string() },
+                        )
+                    }
+                };
+                self.totals.decided += 1;
+                let deferred = deferred_before.contains(id) || matches!(state, DeliveryState::Deferred { .. });
+                let rec = Delivery {
+                    campaign: c.name.clone(),
+                    run: run.clone(),
+                    channel: c.channel,
+                    priority: c.priority,
+                    state,
+                    at: t,
+                    deferred,
+                };
+                self.ledger.note(id, &key, &rec);
+                actions.push((id, Action { ts: t, what, detail: key.clone() }));
+                rows.push((id, key, rec));
+            }
+            // pending records of this chunk are delivered below, not by recover()
+            self.ledger.pending.clear();
+            let mut w = self.store.begin_write()?;
+            w.put_deliveries(&rows)?;
+            w.add_actions(&actions)?;
+            w.commit()?;
+            let sends: Vec<(u32, String, Delivery)> =
+                rows.into_iter().filter(|r| r.2.state == DeliveryState::Pending).collect();
+            self.totals.decide_ms += started.elapsed().as_millis() as u64;
+            let delivering = std::time::Instant::now();
+            self.deliver(c, &tpl, sends)?;
+            self.totals.deliver_ms += delivering.elapsed().as_millis() as u64;
+            started = std::time::Instant::now();
+        }
+        self.totals.decide_ms += started.elapsed().as_millis() as u64;
+        // the campaign record: cursor, status, run sizes; segment history
+        let waiting = self.ledger.waiting.get(&c.name).copied().unwrap_or(0);
+        let more = c.schedule.next_due(c.cursor.unwrap_or(c.created_at), self.policy.timezone, &self.zones).is_some();
+        if c.schedule.at.is_some() && !more && waiting == 0 {
+            c.status = Status::Done;
+        }
+        c.updated_at = t;
+        let mut points = Vec::new();
+        if is_run {
+            for s in c.audience.included_segments() {
+                if let Ok(e) = crate::segment::parse(&format!("segment:{s}"))
+                    && let Ok(n) = self.engine.count(&e, t, &self.never)
+                {
+                    points.push((s, n));
+                }
+            }
+        }
+        let mut w = self.store.begin_write()?;
+        if let Some(stored) = w.campaign(&c.name)?
+            && !stored.status.is_active()
+        {
+            // paused or cancelled meanwhile: keep that
+            c.status = stored.status;
+        }
+        w.put_campaign(c)?;
+        for (s, n) in points {
+            w.add_history_point(&s, t, n)?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Renders and hands `pending` records to the adapter, then marks them
+    /// `sent` (see the module docs).
+    fn deliver(&mut self, c: &Campaign, tpl: &Templates, mut rows: Vec<(u32, String, Delivery)>) -> Result<()> {
+        let Some(adapters) = self.adapters.as_mut() else { return Ok(()) };
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
+        let records = self.store.begin_read()?.contacts(&ids)?;
+        for ((id, key, d), rec) in rows.iter_mut().zip(records) {
+            let Some(contact) = rec else { continue };
+            let ctx = context(&self.schema, &contact, &c.name);
+            let (subject, body) = match tpl.render(&ctx) {
+                Ok(x) => x,
+                Err(e) => (String::new(), format!("(template error: {})", e.message)),
+            };
+            let to = match c.channel {
+                Channel::Email => contact.email.clone().unwrap_or_default(),
+                Channel::Sms => phone_text(&self.schema, &contact).unwrap_or_else(|| contact.label()),
+                Channel::Push => contact.external_id.clone().unwrap_or_else(|| format!("#{id}")),
+            };
+            let m = OutMessage {
+                key: key.clone(),
+                campaign: c.name.clone(),
+                channel: c.channel,
+                contact: *id,
+                to,
+                subject,
+                body,
+                at: d.at,
+                unsubscribe_url: format!("{UNSUBSCRIBE_BASE}/{}/{id}", c.name),
+            };
+            adapters.get(c.channel).deliver(&m)?;
+            d.state = DeliveryState::Sent;
+        }
+        adapters.flush()?;
+        let mut w = self.store.begin_write()?;
+        w.put_deliveries(&rows)?;
+        w.commit()?;
+        Ok(())
+    }
+}
+
+fn phone_text(schema: &Schema, c: &crate::model::Contact) -> Option<String> {
+    let (i, def) = schema.attr("phone")?;
+    c.attr(i).map(|v| def.format(v))
+}
