@@ -13,7 +13,7 @@ use crate::model::{Action, ActionKind, Channel, Consent, Contact, Decimal, Param
 use crate::store::Writer;
 use crate::store::codec::ParamVal;
 use csv::StringRecord;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Col {
@@ -75,6 +75,8 @@ pub(super) struct EventSink<'a, 'w> {
     effects: HashMap<u32, Effects>,
     existing_ids: Option<roaring::RoaringBitmap>,
     params: Vec<(u16, ParamVal)>,
+    /// (parameter, column) of the text values of the current row
+    text_vals: Vec<(u16, usize)>,
     special: Specials,
 }
 
@@ -104,12 +106,13 @@ impl<'a, 'w> EventSink<'a, 'w> {
             report,
             rules,
             cols: vec![],
-            kind_cols: HashMap::new(),
-            kind_by_name: HashMap::new(),
-            new_contacts: HashMap::new(),
-            effects: HashMap::new(),
+            kind_cols: HashMap::default(),
+            kind_by_name: HashMap::default(),
+            new_contacts: HashMap::default(),
+            effects: HashMap::default(),
             existing_ids: None,
             params: Vec::new(),
+            text_vals: Vec::new(),
             special,
         })
     }
@@ -270,7 +273,8 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         let mut key: Option<&str> = None;
         let mut cid: Option<&str> = None;
         let mut ts_s: Option<&str> = None;
-        let mut kind_s: Option<&str> = self.ctx.kind.as_deref();
+        let ctx = self.ctx;
+        let mut kind_s: Option<&str> = ctx.kind.as_deref();
         let mut source = 0u8;
         let mut utm_s: [Option<&str>; 3] = [None; 3];
         for (i, col) in self.cols.iter().enumerate() {
@@ -298,12 +302,12 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         }
         let ts_s = ts_s.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `ts`"))?;
         let ts = self.ctx.time_format.parse(ts_s).map_err(Error::input)?;
-        let kind_name =
-            kind_s.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `kind`"))?.to_string();
-        let kind = self.kind_index(&kind_name)?;
+        let kind_name = kind_s.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `kind`"))?;
+        let kind = self.kind_index(kind_name)?;
         // parameters, validated before anything is created
         self.params.clear();
-        let mut text_vals: Vec<(u16, usize)> = Vec::new();
+        let mut text_vals = std::mem::take(&mut self.text_vals);
+        text_vals.clear();
         let mut bounce_type: Option<&str> = None;
         for i in 0..self.cols.len() {
             let feeds = self.kind_cols[&kind][i];
@@ -377,7 +381,7 @@ impl super::rows::RowSink for EventSink<'_, '_> {
             }
             (None, None) => return Err(Error::input("empty contact key")),
         };
-        for (pid, i) in text_vals {
+        for &(pid, i) in &text_vals {
             let d = self.w.intern(rec.get(i).unwrap_or("").trim())?;
             self.params.push((pid, ParamVal::Text(d)));
         }
@@ -387,7 +391,8 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 utm[j] = self.w.intern(u)?;
             }
         }
-        let delta = if self.ctx.score_rules { self.rules.delta(&kind_name, bounce_type) } else { 0 };
+        self.text_vals = text_vals;
+        let delta = if self.ctx.score_rules { self.rules.delta(kind_name, bounce_type) } else { 0 };
         let is_bounce = bounce_type == Some("hard");
         let is_unsub = Some(kind) == self.special.unsubscribe;
         if delta != 0 || is_bounce || is_unsub {

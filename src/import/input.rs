@@ -103,20 +103,25 @@ struct LineGuard {
 impl Read for LineGuard {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for &b in &buf[..n] {
-            if b == b'\n' {
-                self.line += 1;
-                self.cur = 0;
-            } else {
-                self.cur += 1;
-                if self.cur > self.max {
-                    self.overflow.store(self.line, Ordering::Relaxed);
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!("line longer than {} bytes (the limit; see --max-line-bytes)", self.max),
-                    ));
-                }
+        let mut seg_start = 0;
+        let too_long = |line: u64| {
+            self.overflow.store(line, Ordering::Relaxed);
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("line longer than {} bytes (the limit; see --max-line-bytes)", self.max),
+            )
+        };
+        for nl in memchr::memchr_iter(b'\n', &buf[..n]) {
+            if self.cur + (nl - seg_start) > self.max {
+                return Err(too_long(self.line));
             }
+            self.line += 1;
+            self.cur = 0;
+            seg_start = nl + 1;
+        }
+        self.cur += n - seg_start;
+        if self.cur > self.max {
+            return Err(too_long(self.line));
         }
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)

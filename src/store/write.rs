@@ -12,7 +12,8 @@ use crate::model::contact::normalize_email;
 use crate::model::{Action, Contact, Schema};
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 use roaring::RoaringBitmap;
-use std::collections::{BTreeSet, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeSet;
 
 pub struct Writer<'s> {
     store: &'s Store,
@@ -65,13 +66,13 @@ impl<'s> Writer<'s> {
             next_block: counters[1],
             next_dict: counters[2],
             next_action: counters[3],
-            by_email: HashMap::new(),
-            by_xid: HashMap::new(),
+            by_email: HashMap::default(),
+            by_xid: HashMap::default(),
             keys_loaded: false,
-            dict: HashMap::new(),
+            dict: HashMap::default(),
             dict_loaded: false,
             dict_new: Vec::new(),
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             touched_contacts: BTreeSet::new(),
             reserved: Default::default(),
             new_blocks: Vec::new(),
@@ -347,7 +348,7 @@ impl<'s> Writer<'s> {
     }
 
     /// Bulk form of `set_category_members` for new contacts: adds ids per category.
-    pub fn add_category_members(&mut self, members: &HashMap<String, RoaringBitmap>) -> Result<()> {
+    pub fn add_category_members(&mut self, members: &std::collections::HashMap<String, RoaringBitmap>) -> Result<()> {
         let mut t = self.tx.open_table(CATEGORY_MEMBERS)?;
         for (c, ids) in members {
             let cur = t.get(c.as_str())?.map(|v| decode_bitmap(v.value())).transpose()?;
