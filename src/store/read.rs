@@ -119,6 +119,20 @@ impl Reader {
         Ok(())
     }
 
+    /// Every contact record's bytes in one buffer, with (start, len) per
+    /// record in id order: one copy out of the store, decoded elsewhere.
+    pub fn contact_bytes(&self) -> Result<(Vec<u8>, Vec<(usize, usize)>)> {
+        let t = self.tx.open_table(CONTACTS)?;
+        let mut buf = Vec::new();
+        let mut spans = Vec::with_capacity(t.len()? as usize);
+        for row in t.iter()? {
+            let (_, v) = row?;
+            spans.push((buf.len(), v.value().len()));
+            buf.extend_from_slice(v.value());
+        }
+        Ok((buf, spans))
+    }
+
     /// Every contact id present (kept in `meta` by every commit).
     pub fn contact_ids(&self) -> Result<RoaringBitmap> {
         let t = self.tx.open_table(META)?;
@@ -220,6 +234,17 @@ impl Reader {
             f(k.value().1, EventBlock::decode(v.value())?)?;
         }
         Ok(())
+    }
+
+    /// The encoded blocks of one kind, in block id order (decode them where you like).
+    pub fn block_bytes_of(&self, kind: u16) -> Result<Vec<(u64, Vec<u8>)>> {
+        let t = self.tx.open_table(EVENT_BLOCKS)?;
+        let mut out = Vec::new();
+        for row in t.range((kind, 0)..=(kind, u64::MAX))? {
+            let (k, v) = row?;
+            out.push((k.value().1, v.value().to_vec()));
+        }
+        Ok(out)
     }
 
     /// Calls `f` for every block of one kind, in block id order.

@@ -52,6 +52,16 @@ impl TextCol {
             }
         }
     }
+    /// Moves the values of ids `from..to` from `other` into self.
+    fn take_range(&mut self, other: &TextCol, from: usize, to: usize) {
+        let shift = self.arena.len() as u32;
+        self.arena.push_str(&other.arena);
+        for id in from..to {
+            self.len[id] = other.len[id];
+            self.start[id] = other.start[id] + shift;
+        }
+    }
+
     #[inline]
     pub fn get(&self, id: usize) -> Option<&str> {
         match self.len.get(id) {
@@ -164,11 +174,64 @@ impl ContactColumns {
         }
     }
 
+    /// Loads every contact: the records are copied out of the store once,
+    /// then decoded by two threads, each filling the columns of half of them.
     pub fn load(r: &Reader, schema: &Schema) -> Result<ContactColumns> {
         let n = (r.meta("next_contact")?.max(1)) as usize;
-        let mut cols = ContactColumns::empty(schema, n);
-        r.for_each_contact_view(|c| cols.upsert(schema, &c))?;
+        let (buf, spans) = r.contact_bytes()?;
+        let half = spans.len() / 2;
+        let decode = |part: &[(usize, usize)]| -> Result<ContactColumns> {
+            let mut cols = ContactColumns::empty(schema, n);
+            for &(at, len) in part {
+                let c: ContactView = postcard::from_bytes(&buf[at..at + len])?;
+                cols.upsert(schema, &c);
+            }
+            Ok(cols)
+        };
+        let (a, b) = std::thread::scope(|s| {
+            let hb = s.spawn(|| decode(&spans[half..]));
+            let a = decode(&spans[..half]);
+            (a, hb.join().unwrap_or_else(|_| Err(crate::error::Error::runtime("contact decoder panicked"))))
+        });
+        let mut cols = a?;
+        let b = b?;
+        // the second half's ids are all above the first half's (records are in id order)
+        let from = spans.get(half).map(|&(at, len)| {
+            postcard::from_bytes::<ContactView>(&buf[at..at + len]).map(|c| c.id as usize).unwrap_or(n)
+        });
+        if let Some(from) = from {
+            cols.take_range(b, from, n);
+        }
         Ok(cols)
+    }
+
+    /// Moves the values of ids `from..to` from `other` (same shape) into self.
+    fn take_range(&mut self, other: ContactColumns, from: usize, to: usize) {
+        let to = to.min(self.n).min(other.n);
+        self.score[from..to].copy_from_slice(&other.score[from..to]);
+        self.created_at[from..to].copy_from_slice(&other.created_at[from..to]);
+        for ch in 0..3 {
+            self.consent[ch][from..to].copy_from_slice(&other.consent[ch][from..to]);
+        }
+        self.email.take_range(&other.email, from, to);
+        self.external_id.take_range(&other.external_id, from, to);
+        self.timezone.take_range(&other.timezone, from, to);
+        for (a, b) in self.attrs.iter_mut().zip(other.attrs) {
+            match (a, b) {
+                (AttrCol::Number(x), AttrCol::Number(y)) => x[from..to].copy_from_slice(&y[from..to]),
+                (AttrCol::Text(x), AttrCol::Text(y)) => x.take_range(&y, from, to),
+                (AttrCol::Bool(x), AttrCol::Bool(y)) => x[from..to].copy_from_slice(&y[from..to]),
+                (AttrCol::Date(x), AttrCol::Date(y)) => x[from..to].copy_from_slice(&y[from..to]),
+                (AttrCol::Enum(x), AttrCol::Enum(y)) => x[from..to].copy_from_slice(&y[from..to]),
+                (AttrCol::Set(xs, xany), AttrCol::Set(ys, yany)) => {
+                    for (x, y) in xs.iter_mut().zip(&ys) {
+                        x.or_with(y);
+                    }
+                    xany.or_with(&yany);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Makes room for ids below `n`.

@@ -308,12 +308,45 @@ impl Engine {
             self.age_col(now)?;
         }
         self.base()?;
-        self.contacts()?;
+        // derived facts need no contact records
         let base = self.base.as_ref().expect("loaded");
-        let cols = self.contacts.as_ref().expect("loaded");
         let n = base.n;
         let alive = &base.alive;
         let scan = Scan { n, alive };
+        match f {
+            Field::RfmPart(k) => {
+                let rfm = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
+                return num_cond(c, scan, |id| (rfm[id][k] != 0).then(|| rfm[id][k] as i128 * SCALE as i128));
+            }
+            Field::Engagement | Field::Lifecycle => {
+                let d = self.derived.as_ref().expect("computed");
+                let (col, names): (&Vec<u8>, Vec<&str>) = if matches!(f, Field::Engagement) {
+                    (
+                        d.engagement.as_ref().expect("computed"),
+                        crate::derived::Engagement::ALL.iter().map(|e| e.name()).collect(),
+                    )
+                } else {
+                    (
+                        d.lifecycle.as_ref().expect("computed"),
+                        crate::derived::Lifecycle::ALL.iter().map(|e| e.name()).collect(),
+                    )
+                };
+                return enum_cond(c, scan, &names, |id| Some(col[id] as u16));
+            }
+            Field::Rfm => {
+                let rfm = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
+                return string_cond(c, scan, |id| {
+                    let r = rfm[id];
+                    (r[0] != 0).then(|| format!("{}{}{}", r[0], r[1], r[2]))
+                });
+            }
+            _ => {}
+        }
+        self.contacts()?;
+        let base = self.base.as_ref().expect("loaded");
+        let alive = &base.alive;
+        let scan = Scan { n, alive };
+        let cols = self.contacts.as_ref().expect("loaded");
         match f {
             Field::Score => num_cond(c, scan, |id| Some(cols.score[id] as i128 * SCALE as i128)),
             Field::Age => {

@@ -28,12 +28,31 @@ pub struct Partition {
 }
 
 impl Partition {
+    /// Loads a kind's blocks, decoding them on every core.
     pub fn load(r: &Reader, kind: u16) -> Result<Partition> {
+        let raw = r.block_bytes_of(kind)?;
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+        let per = raw.len().div_ceil(threads).max(1);
+        let decoded: Vec<Result<Vec<Chunk>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = raw
+                .chunks(per)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|(id, bytes)| Ok(Chunk { id: *id, block: EventBlock::decode(bytes)? }))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("block decoder panicked"))))
+                .collect()
+        });
         let mut p = Partition::default();
-        r.for_each_block_of(kind, |id, block| {
-            p.chunks.push(Chunk { id, block });
-            Ok(())
-        })?;
+        for d in decoded {
+            p.chunks.extend(d?);
+        }
         Ok(p)
     }
 
