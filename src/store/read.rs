@@ -8,6 +8,9 @@ use crate::model::{Action, Contact, Schema};
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 use roaring::RoaringBitmap;
 
+/// Records copied out in one buffer: the bytes, and (start, len) of each record.
+pub type RecordBytes = (Vec<u8>, Vec<(usize, usize)>);
+
 pub struct Reader {
     tx: ReadTransaction,
 }
@@ -121,7 +124,7 @@ impl Reader {
 
     /// Every contact record's bytes in one buffer, with (start, len) per
     /// record in id order: one copy out of the store, decoded elsewhere.
-    pub fn contact_bytes(&self) -> Result<(Vec<u8>, Vec<(usize, usize)>)> {
+    pub fn contact_bytes(&self) -> Result<RecordBytes> {
         let t = self.tx.open_table(CONTACTS)?;
         let mut buf = Vec::new();
         let mut spans = Vec::with_capacity(t.len()? as usize);
