@@ -34,10 +34,10 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Database file [env: REACH_DB] [default: $XDG_DATA_HOME/reach/reach.redb]
+    /// Database file [default: $XDG_DATA_HOME/reach/reach.redb]
     #[arg(long, global = true, env = "REACH_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Overrides the clock: RFC 3339 or YYYY-MM-DD [env: REACH_NOW]
+    /// Overrides the clock: RFC 3339 or YYYY-MM-DD
     #[arg(long, global = true, env = "REACH_NOW", value_name = "TIMESTAMP")]
     pub now: Option<String>,
     /// Configuration file [default: $XDG_CONFIG_HOME/reach/config.toml]
