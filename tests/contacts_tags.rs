@@ -132,3 +132,24 @@ fn commands_on_a_missing_database_say_so() {
     assert!(err.starts_with("error: no database at "), "{err}");
     assert!(!env.db.exists(), "a read command created the database");
 }
+
+#[test]
+fn where_and_segment_select_the_same_contacts_as_segment_count() {
+    let env = Env::new();
+    env.run(&["demo", "--contacts", "600"]).ok();
+    let expr = "sum(purchase.amount) >= 100 or tag:vip";
+    let count = env.json(&["segment", "count", expr])["count"].as_u64().unwrap();
+    assert!(count > 0);
+    let listed = env.json(&["contacts", "list", "--where", expr, "--limit", "100000"]);
+    assert_eq!(listed.as_array().unwrap().len() as u64, count);
+    let exported = env.run(&["export", "contacts", "--where", expr]).ok();
+    assert_eq!(exported.lines().count() as u64 - 1, count);
+    env.run(&["segment", "save", "picked", expr]).ok();
+    let by_segment = env.json(&["contacts", "list", "--segment", "picked", "--limit", "100000"]);
+    assert_eq!(by_segment, listed);
+    let out = env.json(&["tags", "add", "picked-tag", "--where", expr]);
+    assert_eq!(out["changed"].as_u64().unwrap(), count);
+    assert_eq!(env.json(&["segment", "count", "tag:picked-tag"])["count"].as_u64().unwrap(), count);
+    let err = env.run(&["contacts", "list", "--where", "scor > 1"]).fails(2);
+    assert!(err.starts_with("error: column 1: unknown field `scor`, did you mean `score`?"), "{err}");
+}

@@ -108,7 +108,7 @@ fn list(ctx: &Ctx, a: ListArgs, out: &mut dyn Write) -> Result<()> {
     let store = ctx.open(OpenMode::Existing)?;
     let r = store.begin_read()?;
     let schema = r.schema()?;
-    let only = a.select.resolve(&r)?;
+    let only = a.select.resolve(ctx, &store, &r)?;
     let (field, desc) = match a.sort.as_deref() {
         Some(s) if s.starts_with('-') => (Some(s[1..].to_string()), true),
         Some(s) => (Some(s.to_string()), false),

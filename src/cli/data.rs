@@ -230,7 +230,7 @@ pub fn export(ctx: &Ctx, cmd: ExportCmd, out: &mut dyn Write) -> Result<()> {
     };
     let store = ctx.open(OpenMode::Existing)?;
     let r = store.begin_read()?;
-    let only = a.select.resolve(&r)?;
+    let only = a.select.resolve(ctx, &store, &r)?;
     let format = match a.format {
         OutFormat::Csv => ExportFormat::Csv,
         OutFormat::Jsonl => ExportFormat::Jsonl,

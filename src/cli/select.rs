@@ -1,13 +1,20 @@
-//! Choosing contacts on the command line: `--tag`, `--contact` (and, with
-//! the segment engine, `--where` and `--segment`).
+//! Choosing contacts on the command line: `--where EXPR`, `--segment NAME`,
+//! `--tag`, `--contact` (all given must hold).
 
+use super::Ctx;
 use crate::error::{Error, Result};
-use crate::store::Reader;
+use crate::store::{Reader, Store};
 use clap::Args;
 use roaring::RoaringBitmap;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct Selection {
+    /// Only contacts matching this segment expression
+    #[arg(long = "where", value_name = "EXPR")]
+    pub where_: Option<String>,
+    /// Only contacts in this saved segment
+    #[arg(long, value_name = "NAME")]
+    pub segment: Option<String>,
     /// Only contacts with this tag
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
@@ -18,13 +25,25 @@ pub struct Selection {
 
 impl Selection {
     pub fn is_empty(&self) -> bool {
-        self.tag.is_none() && self.contacts.is_empty()
+        self.tag.is_none() && self.contacts.is_empty() && self.where_.is_none() && self.segment.is_none()
     }
 
     /// The chosen contacts, or None for "everyone" when nothing was given.
-    pub fn resolve(&self, r: &Reader) -> Result<Option<RoaringBitmap>> {
+    pub fn resolve(&self, ctx: &Ctx, store: &Store, r: &Reader) -> Result<Option<RoaringBitmap>> {
         if self.is_empty() {
             return Ok(None);
+        }
+        let mut exprs = Vec::new();
+        if let Some(w) = &self.where_ {
+            exprs.push(super::segment::parse_expr(store, w, None)?);
+        }
+        if let Some(name) = &self.segment {
+            if r.segment(name)?.is_none() {
+                return Err(Error::input(format!("no segment named `{name}`")));
+            }
+            exprs.push(crate::segment::Expr::Pred(crate::segment::Predicate::Segment(crate::segment::Name::new(
+                name.clone(),
+            ))));
         }
         let mut set: Option<RoaringBitmap> = None;
         let mut meet = |b: RoaringBitmap| {
@@ -33,6 +52,13 @@ impl Selection {
                 None => b,
             })
         };
+        if !exprs.is_empty() {
+            let mut eng = super::segment::engine(ctx, store)?;
+            let never = std::sync::atomic::AtomicBool::new(false);
+            for e in &exprs {
+                meet(eng.members(e, ctx.now, &never)?);
+            }
+        }
         if let Some(t) = &self.tag {
             meet(r.tag(t)?.unwrap_or_default());
         }

@@ -66,7 +66,7 @@ fn change(ctx: &Ctx, a: TagArgs, add: bool, out: &mut dyn Write) -> Result<()> {
     let store = ctx.open(OpenMode::Existing)?;
     let ids = {
         let r = store.begin_read()?;
-        match a.select.resolve(&r)? {
+        match a.select.resolve(ctx, &store, &r)? {
             Some(b) => b,
             None => r.contact_ids()?,
         }
