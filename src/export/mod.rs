@@ -22,25 +22,8 @@ pub enum ExportFormat {
     Jsonl,
 }
 
-/// The fixed leading columns of the contacts table.
-pub const CONTACT_HEAD: &[&str] = &[
-    "id",
-    "external_id",
-    "email",
-    "created_at",
-    "score",
-    "timezone",
-    "consent_email",
-    "consent_sms",
-    "consent_push",
-    "tags",
-    "categories",
-    "consent_email_at",
-    "consent_sms_at",
-    "consent_push_at",
-    "unsubscribed_at",
-    "bounced_at",
-];
+/// The fixed leading columns of the contacts table (then one per attribute).
+pub use crate::model::schema::CONTACT_COLUMNS as CONTACT_HEAD;
 
 /// The fixed leading columns of the events table.
 pub const EVENT_HEAD: &[&str] = &["contact_id", "ts", "kind", "source", "utm_source", "utm_medium", "utm_campaign"];

@@ -26,7 +26,7 @@ use crate::model::{ParamType, Source};
 use crate::segment::ast::*;
 use crate::segment::engine::StoreCatalog;
 use crate::segment::printer::print;
-use chrono::{DateTime, Datelike, Months, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
@@ -192,44 +192,7 @@ fn ts_text(ts: i64) -> String {
     s
 }
 
-/// Start of a date, or the instant itself.
-fn instant(d: DateLit) -> i64 {
-    match d {
-        DateLit::Date(x) => x.and_hms_opt(0, 0, 0).expect("midnight").and_utc().timestamp(),
-        DateLit::DateTime(t) => t.timestamp(),
-    }
-}
-
-/// The inclusive [lo, hi] time range of a window at `now` (as the engine).
-fn window_range(w: Option<&Window>, now: i64) -> (i64, i64) {
-    match w {
-        None => (i64::MIN + 1, now),
-        Some(Window::Last { n, unit }) => {
-            let n = *n as i64;
-            let start = match unit {
-                DurUnit::Hours => now - n * 3600,
-                DurUnit::Days => now - n * DAY,
-                DurUnit::Weeks => now - n * 7 * DAY,
-                DurUnit::Months | DurUnit::Years => {
-                    let months = if *unit == DurUnit::Months { n } else { n * 12 };
-                    DateTime::<Utc>::from_timestamp(now, 0)
-                        .and_then(|t| t.checked_sub_months(Months::new(months.min(u32::MAX as i64) as u32)))
-                        .map(|t| t.timestamp())
-                        .unwrap_or(i64::MIN)
-                }
-            };
-            (start.saturating_add(1), now)
-        }
-        Some(Window::Since(d)) => (instant(*d), now),
-        Some(Window::Between(a, b)) => {
-            let hi = match b {
-                DateLit::Date(_) => instant(*b) + DAY - 1,
-                DateLit::DateTime(t) => t.timestamp(),
-            };
-            (instant(*a), hi.min(now))
-        }
-    }
-}
+use crate::segment::engine::window_range;
 
 fn units(l: &Lit) -> Result<i128> {
     match &l.value {

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 pub use catalog::StoreCatalog;
-pub use eval::ExplainNode;
+pub use eval::{ExplainNode, window_range};
 
 /// Key of a cached per-contact aggregate.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
