@@ -8,9 +8,6 @@ use crate::model::{Action, Contact, Schema};
 use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 use roaring::RoaringBitmap;
 
-/// Records copied out in one buffer: the bytes, and (start, len) of each record.
-pub type RecordBytes = (Vec<u8>, Vec<(usize, usize)>);
-
 pub struct Reader {
     tx: ReadTransaction,
 }
@@ -112,6 +109,20 @@ impl Reader {
         Ok(())
     }
 
+    /// Calls `f` for every contact with an id in `range`, decoded without copying its text.
+    pub fn for_each_contact_view_in(
+        &self,
+        range: std::ops::Range<u32>,
+        mut f: impl FnMut(crate::model::contact::ContactView<'_>),
+    ) -> Result<()> {
+        let t = self.tx.open_table(CONTACTS)?;
+        for row in t.range(range)? {
+            let (_, v) = row?;
+            f(postcard::from_bytes(v.value())?);
+        }
+        Ok(())
+    }
+
     /// Calls `f` for every contact decoded without copying its text.
     pub fn for_each_contact_view(&self, mut f: impl FnMut(crate::model::contact::ContactView<'_>)) -> Result<()> {
         let t = self.tx.open_table(CONTACTS)?;
@@ -120,20 +131,6 @@ impl Reader {
             f(postcard::from_bytes(v.value())?);
         }
         Ok(())
-    }
-
-    /// Every contact record's bytes in one buffer, with (start, len) per
-    /// record in id order: one copy out of the store, decoded elsewhere.
-    pub fn contact_bytes(&self) -> Result<RecordBytes> {
-        let t = self.tx.open_table(CONTACTS)?;
-        let mut buf = Vec::new();
-        let mut spans = Vec::with_capacity(t.len()? as usize);
-        for row in t.iter()? {
-            let (_, v) = row?;
-            spans.push((buf.len(), v.value().len()));
-            buf.extend_from_slice(v.value());
-        }
-        Ok((buf, spans))
     }
 
     /// Every contact id present (kept in `meta` by every commit).
@@ -239,15 +236,14 @@ impl Reader {
         Ok(())
     }
 
-    /// The encoded blocks of one kind, in block id order (decode them where you like).
-    pub fn block_bytes_of(&self, kind: u16) -> Result<Vec<(u64, Vec<u8>)>> {
+    /// Calls `f(block id, encoded bytes)` for every block of one kind, in id order.
+    pub fn for_each_block_bytes_of(&self, kind: u16, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
         let t = self.tx.open_table(EVENT_BLOCKS)?;
-        let mut out = Vec::new();
         for row in t.range((kind, 0)..=(kind, u64::MAX))? {
             let (k, v) = row?;
-            out.push((k.value().1, v.value().to_vec()));
+            f(k.value().1, v.value())?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Calls `f` for every block of one kind, in block id order.

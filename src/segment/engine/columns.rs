@@ -174,34 +174,23 @@ impl ContactColumns {
         }
     }
 
-    /// Loads every contact: the records are copied out of the store once,
-    /// then decoded by two threads, each filling the columns of half of them.
+    /// Loads every contact: two threads each read and decode half of the
+    /// id range straight from the store, then the halves are joined.
     pub fn load(r: &Reader, schema: &Schema) -> Result<ContactColumns> {
         let n = (r.meta("next_contact")?.max(1)) as usize;
-        let (buf, spans) = r.contact_bytes()?;
-        let half = spans.len() / 2;
-        let decode = |part: &[(usize, usize)]| -> Result<ContactColumns> {
+        let mid = (n / 2) as u32;
+        let decode = |range: std::ops::Range<u32>| -> Result<ContactColumns> {
             let mut cols = ContactColumns::empty(schema, n);
-            for &(at, len) in part {
-                let c: ContactView = postcard::from_bytes(&buf[at..at + len])?;
-                cols.upsert(schema, &c);
-            }
+            r.for_each_contact_view_in(range, |c| cols.upsert(schema, &c))?;
             Ok(cols)
         };
         let (a, b) = std::thread::scope(|s| {
-            let hb = s.spawn(|| decode(&spans[half..]));
-            let a = decode(&spans[..half]);
+            let hb = s.spawn(|| decode(mid..u32::MAX));
+            let a = decode(0..mid);
             (a, hb.join().unwrap_or_else(|_| Err(crate::error::Error::runtime("contact decoder panicked"))))
         });
         let mut cols = a?;
-        let b = b?;
-        // the second half's ids are all above the first half's (records are in id order)
-        let from = spans.get(half).map(|&(at, len)| {
-            postcard::from_bytes::<ContactView>(&buf[at..at + len]).map(|c| c.id as usize).unwrap_or(n)
-        });
-        if let Some(from) = from {
-            cols.take_range(b, from, n);
-        }
+        cols.take_range(b?, mid as usize, n);
         Ok(cols)
     }
 

@@ -105,8 +105,8 @@ impl Engine {
                     let r = quintiles(&buyers.iter().map(|&id| lastv[id] as i128).collect::<Vec<_>>());
                     let f = quintiles(&buyers.iter().map(|&id| cnt[id] as i128).collect::<Vec<_>>());
                     let m = match amount.as_deref() {
-                        Some(Values::Sum { sum, .. }) => {
-                            quintiles(&buyers.iter().map(|&id| sum[id]).collect::<Vec<_>>())
+                        Some(v @ (Values::Sum { .. } | Values::Sum64 { .. })) => {
+                            quintiles(&buyers.iter().map(|&id| v.sum_at(id).0).collect::<Vec<_>>())
                         }
                         _ => vec![1; buyers.len()],
                     };

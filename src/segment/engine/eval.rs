@@ -543,6 +543,13 @@ impl Engine {
                 }
             }
             (Values::Sum { sum, .. }, AggFunc::Sum) => Bits::from_fn(n, alive, |id| cmp(op, sum[id], target)),
+            (Values::Sum64 { sum, .. }, AggFunc::Sum) => match i64::try_from(target) {
+                Ok(t) => Bits::from_fn(n, alive, |id| cmp64(op, sum[id], t)),
+                Err(_) => Bits::from_fn(n, alive, |id| cmp(op, sum[id] as i128, target)),
+            },
+            (Values::Sum64 { sum, n: k }, _) => {
+                Bits::from_fn(n, alive, |id| k[id] > 0 && cmp(op, sum[id] as i128, target * k[id] as i128))
+            }
             // avg op v  <=>  sum op v*k  (k > 0): exact, no division
             (Values::Sum { sum, n: k }, _) => {
                 Bits::from_fn(n, alive, |id| k[id] > 0 && cmp(op, sum[id], target * k[id] as i128))

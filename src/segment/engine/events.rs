@@ -28,32 +28,38 @@ pub struct Partition {
 }
 
 impl Partition {
-    /// Loads a kind's blocks, decoding them on every core.
+    /// Loads a kind's blocks: this thread reads them out of the store and
+    /// decodes every other one; a helper thread decodes the rest as they come
+    /// (at most a couple of encoded blocks are in flight, so memory stays flat).
     pub fn load(r: &Reader, kind: u16) -> Result<Partition> {
-        let raw = r.block_bytes_of(kind)?;
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-        let per = raw.len().div_ceil(threads).max(1);
-        let decoded: Vec<Result<Vec<Chunk>>> = std::thread::scope(|s| {
-            let handles: Vec<_> = raw
-                .chunks(per)
-                .map(|part| {
-                    s.spawn(move || {
-                        part.iter()
-                            .map(|(id, bytes)| Ok(Chunk { id: *id, block: EventBlock::decode(bytes)? }))
-                            .collect::<Result<Vec<_>>>()
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(Error::runtime("block decoder panicked"))))
-                .collect()
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, u64, Vec<u8>)>(2);
+        let (mine, theirs) = std::thread::scope(|s| {
+            let helper = s.spawn(move || -> Result<Vec<(usize, Chunk)>> {
+                let mut out = Vec::new();
+                for (i, id, bytes) in rx {
+                    out.push((i, Chunk { id, block: EventBlock::decode(&bytes)? }));
+                }
+                Ok(out)
+            });
+            let mut mine = Vec::new();
+            let mut i = 0usize;
+            let read = r.for_each_block_bytes_of(kind, |id, bytes| {
+                if i.is_multiple_of(2) {
+                    mine.push((i, Chunk { id, block: EventBlock::decode(bytes)? }));
+                } else if tx.send((i, id, bytes.to_vec())).is_err() {
+                    return Err(Error::runtime("block decoder stopped"));
+                }
+                i += 1;
+                Ok(())
+            });
+            drop(tx);
+            let theirs = helper.join().unwrap_or_else(|_| Err(Error::runtime("block decoder panicked")));
+            (read.map(|_| mine), theirs)
         });
-        let mut p = Partition::default();
-        for d in decoded {
-            p.chunks.extend(d?);
-        }
-        Ok(p)
+        let mut all = mine?;
+        all.extend(theirs?);
+        all.sort_unstable_by_key(|(i, _)| *i);
+        Ok(Partition { chunks: all.into_iter().map(|(_, c)| c).collect() })
     }
 
     /// Adds or replaces chunks (appends and rewrites); an empty block removes its chunk.
@@ -129,6 +135,11 @@ pub enum Values {
         sum: Vec<i128>,
         n: Vec<u32>,
     },
+    /// the same when no contact's sum overflows i64 (the usual case: half the memory)
+    Sum64 {
+        sum: Vec<i64>,
+        n: Vec<u32>,
+    },
     /// a value per contact where `present`
     Ext {
         v: Vec<i64>,
@@ -137,10 +148,21 @@ pub enum Values {
 }
 
 impl Values {
+    /// A contact's sum and count of summed events (sum measures only).
+    #[inline]
+    pub fn sum_at(&self, id: usize) -> (i128, u32) {
+        match self {
+            Values::Sum { sum, n } => (sum[id], n[id]),
+            Values::Sum64 { sum, n } => (sum[id] as i128, n[id]),
+            _ => (0, 0),
+        }
+    }
+
     pub fn bytes(&self) -> usize {
         match self {
             Values::Count(v) => v.len() * 4,
             Values::Sum { sum, .. } => sum.len() * 20,
+            Values::Sum64 { sum, .. } => sum.len() * 12,
             Values::Ext { v, .. } => v.len() * 9,
         }
     }
@@ -208,7 +230,7 @@ pub fn aggregate(
                 Ok(())
             })?;
             if !overflow {
-                return Ok(Values::Sum { sum: sum.into_iter().map(|x| x as i128).collect(), n: k });
+                return Ok(Values::Sum64 { sum, n: k });
             }
             let mut sum = vec![0i128; n];
             part.for_range(lo, hi, |b, from, to| {
