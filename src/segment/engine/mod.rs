@@ -257,11 +257,11 @@ impl Engine {
                         }
                     }
                 }
-                Change::EventBlocksRewritten(_) => self.dict = None,
-                _ => {}
-            }
-            match c {
                 Change::EventBlocks(ids) | Change::EventBlocksRewritten(ids) => {
+                    if matches!(c, Change::EventBlocksRewritten(_)) {
+                        // deletes may have dropped dictionary values: reload it when needed
+                        self.dict = None;
+                    }
                     for &(kind, id) in ids {
                         if let Some(p) = self.partitions.get_mut(&kind) {
                             let b = self.reader.blocks(&[(kind, id)])?.pop().map(|(_, b)| b);
