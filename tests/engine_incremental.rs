@@ -81,3 +81,24 @@ fn applied_changes_match_a_fresh_engine() {
     assert_eq!(after, counts(&mut fresh, now), "live engine drifted from the store");
     assert_ne!(before, after, "the changes should have changed some counts");
 }
+
+#[test]
+fn a_count_stops_when_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("r.redb"), OpenMode::Create).unwrap();
+    let now = reach::cli::parse_now("2026-11-24T12:00:00Z").unwrap();
+    let mut w = store.begin_write().unwrap();
+    let opts = reach::demo::DemoOptions { contacts: 200, seed: 1, now, events_per_contact: 5.0 };
+    reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
+    w.commit().unwrap();
+    let mut e = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
+    let expr = reach::segment::parse("count(page_view, last 30d) >= 1").unwrap();
+    let stop = AtomicBool::new(true);
+    let err = e.count(&expr, now, &stop).unwrap_err();
+    assert_eq!(err.message, "cancelled");
+    // a stale count leaves nothing behind: the next one is exact
+    let go = AtomicBool::new(false);
+    let n = e.count(&expr, now, &go).unwrap();
+    let mut fresh = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
+    assert_eq!(n, fresh.count(&expr, now, &go).unwrap());
+}
