@@ -11,7 +11,7 @@ use crate::model::{Action, ActionKind, Channel, Consent, Contact};
 use crate::store::Writer;
 use csv::StringRecord;
 use roaring::RoaringBitmap;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 #[derive(Clone, Debug)]
 enum Col {
@@ -57,9 +57,11 @@ pub(super) struct ContactSink<'a, 'w> {
     seen_xid: HashMap<String, u64>,
     seen_email: HashMap<String, u64>,
     seen_ids: HashMap<u32, u64>,
-    pending: Vec<(Option<Contact>, Contact)>,
+    /// contacts to write, and the score each had before (None: new)
+    pending: Vec<Contact>,
+    pending_old_score: Vec<Option<i64>>,
     tags: HashMap<String, RoaringBitmap>,
-    categories: HashMap<String, RoaringBitmap>,
+    categories: std::collections::HashMap<String, RoaringBitmap>,
     known_categories: HashMap<String, String>,
     has_consent_col: [bool; 3],
 }
@@ -74,13 +76,14 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             ctx,
             report,
             cols: vec![],
-            seen_xid: HashMap::new(),
-            seen_email: HashMap::new(),
-            seen_ids: HashMap::new(),
+            seen_xid: HashMap::default(),
+            seen_email: HashMap::default(),
+            seen_ids: HashMap::default(),
             pending: vec![],
-            tags: HashMap::new(),
-            categories: HashMap::new(),
-            known_categories: HashMap::new(),
+            pending_old_score: vec![],
+            tags: HashMap::default(),
+            categories: Default::default(),
+            known_categories: HashMap::default(),
             has_consent_col: [false; 3],
         })
     }
@@ -233,23 +236,17 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let list: Vec<Contact> = self.pending.iter().map(|(_, c)| c.clone()).collect();
-        self.w.put_contacts(&list)?;
+        self.w.put_contacts(&self.pending)?;
         let mut actions = Vec::with_capacity(self.pending.len());
-        for (old, c) in self.pending.drain(..) {
+        let detail = format!("import {}", self.ctx.source_name);
+        for (c, old) in self.pending.drain(..).zip(self.pending_old_score.drain(..)) {
             let what = if old.is_none() { ActionKind::Created } else { ActionKind::Updated };
-            actions.push((c.id, Action { ts: self.ctx.now, what, detail: format!("import {}", self.ctx.source_name) }));
+            actions.push((c.id, Action { ts: self.ctx.now, what, detail: detail.clone() }));
             if let Some(o) = old
-                && o.score != c.score
+                && o != c.score
             {
-                actions.push((
-                    c.id,
-                    Action {
-                        ts: self.ctx.now,
-                        what: ActionKind::ScoreChanged { from: o.score, to: c.score },
-                        detail: format!("import {}", self.ctx.source_name),
-                    },
-                ));
+                let what = ActionKind::ScoreChanged { from: o, to: c.score };
+                actions.push((c.id, Action { ts: self.ctx.now, what, detail: detail.clone() }));
             }
         }
         self.w.add_actions(&actions)?;
@@ -414,7 +411,8 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         } else {
             self.report.inserted += 1;
         }
-        self.pending.push((old, c));
+        self.pending_old_score.push(old.as_ref().map(|o| o.score));
+        self.pending.push(c);
         if self.pending.len() >= FLUSH {
             self.flush()?;
         }

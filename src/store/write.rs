@@ -35,6 +35,8 @@ pub struct Writer<'s> {
     touched_contacts: BTreeSet<u32>,
     /// ids handed out by `alloc_contact_id` in this transaction
     reserved: std::collections::HashSet<u32>,
+    /// the ids present at the start of this transaction (loaded when an id is asked for)
+    known_ids: Option<RoaringBitmap>,
     new_blocks: Vec<(u16, u64)>,
     rewritten_blocks: Vec<(u16, u64)>,
     tags_changed: BTreeSet<String>,
@@ -75,6 +77,7 @@ impl<'s> Writer<'s> {
             pending: HashMap::default(),
             touched_contacts: BTreeSet::new(),
             reserved: Default::default(),
+            known_ids: None,
             new_blocks: Vec::new(),
             rewritten_blocks: Vec::new(),
             tags_changed: BTreeSet::new(),
@@ -159,13 +162,15 @@ impl<'s> Writer<'s> {
 
     /// Reserves a new contact id; `want` is honoured when free (restores keep ids).
     pub fn alloc_contact_id(&mut self, want: Option<u32>) -> Result<u32> {
-        if let Some(w) = want.filter(|w| *w > 0)
-            && self.tx.open_table(CONTACTS)?.get(w)?.is_none()
-            && !self.touched_contacts.contains(&w)
-            && self.reserved.insert(w)
-        {
-            self.next_contact = self.next_contact.max(w as u64 + 1);
-            return Ok(w);
+        if let Some(w) = want.filter(|w| *w > 0) {
+            if self.known_ids.is_none() {
+                self.known_ids = Some(self.contact_ids()?);
+            }
+            let taken = self.known_ids.as_ref().is_some_and(|k| k.contains(w));
+            if !taken && !self.touched_contacts.contains(&w) && self.reserved.insert(w) {
+                self.next_contact = self.next_contact.max(w as u64 + 1);
+                return Ok(w);
+            }
         }
         let id = self.next_contact;
         if id > u32::MAX as u64 {
@@ -544,6 +549,9 @@ impl<'s> Writer<'s> {
             self.drop_unused_dict(orphan_candidates)?;
         }
         self.deleted.extend(ids.iter());
+        if let Some(k) = &mut self.known_ids {
+            *k -= ids;
+        }
         Ok(n)
     }
 
