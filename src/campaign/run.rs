@@ -46,12 +46,13 @@ use super::channel::{Channel, Priority};
 use super::decide::{
     self, ChannelFlags, Decision, Message, PastSend, Request, ScheduledSend, decide, decide_until_settled,
 };
-use super::deliver::{Adapters, OutMessage};
+use super::deliver::{Adapters, OutMessage, Outcome};
 use super::model::{
     Campaign, Delivery, DeliveryState, RunRecord, Status, delivery_key, instant_in, reason_code, run_id,
 };
 use super::policy::Policy;
 use super::template::{Templates, UNSUBSCRIBE_BASE, context};
+use crate::delivery_config::DeliveryConfig;
 use crate::derived::Thresholds;
 use crate::error::{Error, Result};
 use crate::model::time::Ts;
@@ -113,7 +114,7 @@ impl Ledger {
             }
         }
         match &d.state {
-            DeliveryState::Pending | DeliveryState::Sent => {
+            DeliveryState::Pending | DeliveryState::Sent | DeliveryState::Failed { .. } => {
                 self.history.entry(contact).or_default().push(PastSend {
                     at: utc(d.at),
                     channel: d.channel,
@@ -154,6 +155,8 @@ pub struct Totals {
     pub suppressed: u64,
     /// pending messages of an interrupted run delivered at start
     pub recovered: u64,
+    /// messages decided `sent` that the adapter refused for good
+    pub failed: u64,
     /// wall time spent deciding and recording (audience evaluation included)
     pub decide_ms: u64,
     /// wall time spent rendering, handing to adapters and marking sent
@@ -175,12 +178,14 @@ pub struct Forecast {
 /// not final yet (waiting for a deferral to end, or decided `sent` and not
 /// yet confirmed by the adapter); `deferred` counts recipients deferred at
 /// some point, whatever came after (so it overlaps the others).
-/// `audience` = `sent` + `pending` + Σ `suppressed`.
+/// `failed` counts those the adapter refused for good.
+/// `audience` = `sent` + `pending` + `failed` + Σ `suppressed`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
     pub audience: u64,
     pub sent: u64,
     pub pending: u64,
+    pub failed: u64,
     pub deferred: u64,
     pub suppressed: BTreeMap<String, u64>,
 }
@@ -201,6 +206,7 @@ pub fn campaign_stats(store: &Store, name: &str) -> Result<Stats> {
         }
         match &d.state {
             DeliveryState::Sent => s.sent += 1,
+            DeliveryState::Failed { .. } => s.failed += 1,
             DeliveryState::Pending | DeliveryState::Deferred { .. } => s.pending += 1,
             DeliveryState::Suppressed { reason } => {
                 *s.suppressed.entry(reason_code(reason).to_string()).or_default() += 1
@@ -247,10 +253,11 @@ pub struct Scheduler<'s> {
 }
 
 impl<'s> Scheduler<'s> {
-    /// Loads contacts and the deliveries table. With `deliver`, opens the
-    /// default adapters under the store's `outbox/` and delivers what an
-    /// interrupted run left `pending`.
-    pub fn open(store: &'s Store, th: Thresholds, now: Ts, deliver: bool) -> Result<Scheduler<'s>> {
+    /// Loads contacts and the deliveries table. With `delivery`, opens the
+    /// configured adapters (default paths under the store's `outbox/`) and
+    /// delivers what an interrupted run left `pending`; without, decides
+    /// only (forecasts).
+    pub fn open(store: &'s Store, th: Thresholds, now: Ts, delivery: Option<&DeliveryConfig>) -> Result<Scheduler<'s>> {
         let r = store.begin_read()?;
         let policy = r.policy()?;
         let schema = r.schema()?;
@@ -289,7 +296,11 @@ impl<'s> Scheduler<'s> {
         r.for_each_delivery(|c, key, d| ledger.note(c, key, &d))?;
         drop(r);
         let engine = Engine::new(store.begin_read()?, th)?;
-        let adapters = if deliver { Some(Adapters::open_default(&store.outbox_dir())?) } else { None };
+        let adapters = match delivery {
+            Some(cfg) => Some(Adapters::open(&store.outbox_dir(), cfg)?),
+            None => None,
+        };
+        let deliver = adapters.is_some();
         let mut s = Scheduler {
             store,
             engine,
@@ -701,7 +712,10 @@ impl<'s> Scheduler<'s> {
     }
 
     /// Renders and hands `pending` records to the adapter, then marks them
-    /// `sent` (see the module docs).
+    /// `sent` (or `failed`, when the adapter refused one for good; see the
+    /// module docs). A transient failure that outlasted the adapter's
+    /// retries stops here: what was delivered is marked, the rest stays
+    /// `pending` for the next start, and the error is returned.
     fn deliver(&mut self, c: &Campaign, tpl: &Templates, mut rows: Vec<(u32, String, Delivery)>) -> Result<()> {
         let Some(adapters) = self.adapters.as_mut() else { return Ok(()) };
         if rows.is_empty() {
@@ -709,6 +723,7 @@ impl<'s> Scheduler<'s> {
         }
         let ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
         let records = self.store.begin_read()?.contacts(&ids)?;
+        let mut stopped = None;
         for ((id, key, d), rec) in rows.iter_mut().zip(records) {
             let Some(contact) = rec else { continue };
             let ctx = context(&self.schema, &contact, &c.name);
@@ -732,14 +747,27 @@ impl<'s> Scheduler<'s> {
                 at: d.at,
                 unsubscribe_url: format!("{UNSUBSCRIBE_BASE}/{}/{id}", c.name),
             };
-            adapters.get(c.channel).deliver(&m)?;
-            d.state = DeliveryState::Sent;
+            match adapters.get(c.channel).deliver(&m) {
+                Ok(Outcome::Delivered | Outcome::Duplicate) => d.state = DeliveryState::Sent,
+                Ok(Outcome::Failed(reason)) => {
+                    self.totals.failed += 1;
+                    d.state = DeliveryState::Failed { reason };
+                }
+                Err(e) => {
+                    stopped = Some(e);
+                    break;
+                }
+            }
         }
         adapters.flush()?;
+        rows.retain(|r| r.2.state != DeliveryState::Pending);
         let mut w = self.store.begin_write()?;
         w.put_deliveries(&rows)?;
         w.commit()?;
-        Ok(())
+        match stopped {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 }
 
