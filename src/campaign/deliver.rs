@@ -69,6 +69,21 @@ pub trait Adapter {
     fn deliver(&mut self, m: &OutMessage) -> Result<Outcome>;
     /// Makes everything delivered so far durable.
     fn flush(&mut self) -> Result<()>;
+    /// Hands over many messages: one result per message, in order, up to
+    /// the first `Err` (the rest were not tried; they stay `pending`).
+    /// Adapters that can work in parallel override it.
+    fn deliver_all(&mut self, ms: &[OutMessage]) -> Vec<Result<Outcome>> {
+        let mut out = Vec::with_capacity(ms.len());
+        for m in ms {
+            let r = self.deliver(m);
+            let stop = r.is_err();
+            out.push(r);
+            if stop {
+                break;
+            }
+        }
+        out
+    }
 }
 
 fn mkdir(p: &Path) -> Result<()> {
@@ -170,26 +185,68 @@ impl Adapter for Maildir {
         if self.seen.contains(&name) {
             return Ok(Outcome::Duplicate);
         }
-        let tmp = self.tmp.join(&name);
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| Error::runtime(format!("{}: {e}", tmp.display())))?;
-        self.buf.clear();
-        write_rfc5322(&mut self.buf, m, DEFAULT_FROM);
-        f.write_all(self.buf.as_bytes())?;
-        drop(f);
-        fs::rename(&tmp, self.new.join(&name))?;
+        write_maildir_file(&self.tmp, &self.new, &name, m, &mut self.buf)?;
         self.seen.insert(name);
         Ok(Outcome::Delivered)
+    }
+
+    /// Writes the files on up to 4 threads (file creation and rename are
+    /// the cost; the kernel runs them in parallel).
+    fn deliver_all(&mut self, ms: &[OutMessage]) -> Vec<Result<Outcome>> {
+        let names: Vec<String> = ms.iter().map(|m| maildir_name(&m.key)).collect();
+        let threads = super::run::workers(ms.len());
+        let per = ms.len().div_ceil(threads).max(1);
+        let (tmp, new, seen) = (&self.tmp, &self.new, &self.seen);
+        let write = |ms: &[OutMessage], names: &[String]| -> Vec<Result<Outcome>> {
+            let mut buf = String::new();
+            ms.iter()
+                .zip(names)
+                .map(|(m, name)| {
+                    if seen.contains(name) {
+                        return Ok(Outcome::Duplicate);
+                    }
+                    write_maildir_file(tmp, new, name, m, &mut buf).map(|()| Outcome::Delivered)
+                })
+                .collect()
+        };
+        let out: Vec<Result<Outcome>> = if threads == 1 {
+            write(ms, &names)
+        } else {
+            std::thread::scope(|sc| {
+                let parts: Vec<_> =
+                    ms.chunks(per).zip(names.chunks(per)).map(|(m, n)| sc.spawn(move || write(m, n))).collect();
+                parts.into_iter().flat_map(|h| h.join().expect("maildir thread")).collect()
+            })
+        };
+        for (name, r) in names.into_iter().zip(&out) {
+            if matches!(r, Ok(Outcome::Delivered)) {
+                self.seen.insert(name);
+            }
+        }
+        out
     }
 
     fn flush(&mut self) -> Result<()> {
         Ok(())
     }
+}
+
+/// Writes `m` as `tmp/NAME`, then renames it to `new/NAME` (atomic: a
+/// reader, or a restart, never sees a partial message in `new`).
+fn write_maildir_file(tmp: &Path, new: &Path, name: &str, m: &OutMessage, buf: &mut String) -> Result<()> {
+    let t = tmp.join(name);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&t)
+        .map_err(|e| Error::runtime(format!("{}: {e}", t.display())))?;
+    buf.clear();
+    write_rfc5322(buf, m, DEFAULT_FROM);
+    f.write_all(buf.as_bytes()).map_err(|e| Error::runtime(format!("{}: {e}", t.display())))?;
+    drop(f);
+    fs::rename(&t, new.join(name)).map_err(|e| Error::runtime(format!("{}: {e}", t.display())))
 }
 
 /// An RFC 5322 message (CRLF lines, RFC 2047 subject when not ASCII),

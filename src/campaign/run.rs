@@ -723,39 +723,51 @@ impl<'s> Scheduler<'s> {
         }
         let ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
         let records = self.store.begin_read()?.contacts(&ids)?;
+        // render on every core (minijinja is the larger part of the work)
+        let schema = &self.schema;
+        let render = |rows: &[(u32, String, Delivery)], records: &[Option<crate::model::Contact>]| {
+            rows.iter()
+                .zip(records)
+                .filter_map(|((id, key, d), rec)| {
+                    let contact = rec.as_ref()?;
+                    Some(render_message(schema, c, tpl, *id, key, d.at, contact))
+                })
+                .collect::<Vec<OutMessage>>()
+        };
+        let threads = workers(rows.len());
+        let msgs: Vec<OutMessage> = if threads == 1 {
+            render(&rows, &records)
+        } else {
+            let per = rows.len().div_ceil(threads);
+            std::thread::scope(|sc| {
+                let parts: Vec<_> = rows
+                    .chunks(per)
+                    .zip(records.chunks(per))
+                    .map(|(r, rec)| sc.spawn(move || render(r, rec)))
+                    .collect();
+                parts.into_iter().flat_map(|h| h.join().expect("render thread")).collect()
+            })
+        };
+        let outcomes = adapters.get(c.channel).deliver_all(&msgs);
+        // messages are in row order (rows without a contact left out)
         let mut stopped = None;
-        for ((id, key, d), rec) in rows.iter_mut().zip(records) {
-            let Some(contact) = rec else { continue };
-            let ctx = context(&self.schema, &contact, &c.name);
-            let (subject, body) = match tpl.render(&ctx) {
-                Ok(x) => x,
-                Err(e) => (String::new(), format!("(template error: {})", e.message)),
-            };
-            let to = match c.channel {
-                Channel::Email => contact.email.clone().unwrap_or_default(),
-                Channel::Sms => phone_text(&self.schema, &contact).unwrap_or_else(|| contact.label()),
-                Channel::Push => contact.external_id.clone().unwrap_or_else(|| format!("#{id}")),
-            };
-            let m = OutMessage {
-                key: key.clone(),
-                campaign: c.name.clone(),
-                channel: c.channel,
-                contact: *id,
-                to,
-                subject,
-                body,
-                at: d.at,
-                unsubscribe_url: format!("{UNSUBSCRIBE_BASE}/{}/{id}", c.name),
-            };
-            match adapters.get(c.channel).deliver(&m) {
+        let mut results = msgs.iter().zip(outcomes).peekable();
+        for (_, key, d) in rows.iter_mut() {
+            let Some((m, _)) = results.peek() else { break };
+            if m.key != *key {
+                continue;
+            }
+            let Some((_, o)) = results.next() else { break };
+            match o {
                 Ok(Outcome::Delivered | Outcome::Duplicate) => d.state = DeliveryState::Sent,
                 Ok(Outcome::Failed(reason)) => {
                     self.totals.failed += 1;
                     d.state = DeliveryState::Failed { reason };
                 }
                 Err(e) => {
-                    stopped = Some(e);
-                    break;
+                    if stopped.is_none() {
+                        stopped = Some(e);
+                    }
                 }
             }
         }
@@ -768,6 +780,51 @@ impl<'s> Scheduler<'s> {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+/// Threads for rendering and writing `n` messages: one for small batches,
+/// else `$REACH_DELIVERY_THREADS` or the cores, up to 4.
+pub(crate) fn workers(n: usize) -> usize {
+    if n < 256 {
+        return 1;
+    }
+    std::env::var("REACH_DELIVERY_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |p| p.get()))
+        .clamp(1, 4)
+}
+
+fn render_message(
+    schema: &Schema,
+    c: &Campaign,
+    tpl: &Templates,
+    id: u32,
+    key: &str,
+    at: Ts,
+    contact: &crate::model::Contact,
+) -> OutMessage {
+    let ctx = context(schema, contact, &c.name);
+    let (subject, body) = match tpl.render(&ctx) {
+        Ok(x) => x,
+        Err(e) => (String::new(), format!("(template error: {})", e.message)),
+    };
+    let to = match c.channel {
+        Channel::Email => contact.email.clone().unwrap_or_default(),
+        Channel::Sms => phone_text(schema, contact).unwrap_or_else(|| contact.label()),
+        Channel::Push => contact.external_id.clone().unwrap_or_else(|| format!("#{id}")),
+    };
+    OutMessage {
+        key: key.to_string(),
+        campaign: c.name.clone(),
+        channel: c.channel,
+        contact: id,
+        to,
+        subject,
+        body,
+        at,
+        unsubscribe_url: format!("{UNSUBSCRIBE_BASE}/{}/{id}", c.name),
     }
 }
 
