@@ -61,7 +61,7 @@ use crate::segment::engine::Engine;
 use crate::store::Store;
 
 /// Recipients recorded per transaction.
-pub const CHUNK: usize = 20_000;
+pub const CHUNK: usize = 100_000;
 
 /// [`CHUNK`], or `$REACH_SCHEDULER_CHUNK` (tests use small chunks to have
 /// more instants to crash at).
@@ -100,7 +100,17 @@ struct Ledger {
 }
 
 impl Ledger {
+    /// Notes a record read from the table (a `pending` one is kept for
+    /// [`Scheduler::recover`]).
     fn note(&mut self, contact: u32, key: &str, d: &Delivery) {
+        self.note_decided(contact, d);
+        if d.state == DeliveryState::Pending {
+            self.pending.push((contact, key.to_string(), d.clone()));
+        }
+    }
+
+    /// Notes a record just decided (delivered by the caller).
+    fn note_decided(&mut self, contact: u32, d: &Delivery) {
         let runs = match self.decided.get_mut(&d.campaign) {
             Some(r) => r,
             None => self.decided.entry(d.campaign.clone()).or_default(),
@@ -127,9 +137,6 @@ impl Ledger {
                     None => {
                         self.got.insert(d.campaign.clone(), RoaringBitmap::from_iter([contact]));
                     }
-                }
-                if d.state == DeliveryState::Pending {
-                    self.pending.push((contact, key.to_string(), d.clone()));
                 }
             }
             DeliveryState::Deferred { until } => {
@@ -660,12 +667,10 @@ impl<'s> Scheduler<'s> {
                     at: t,
                     deferred,
                 };
-                self.ledger.note(id, &key, &rec);
+                self.ledger.note_decided(id, &rec);
                 actions.push((id, Action { ts: t, what, detail: key.clone() }));
                 rows.push((id, key, rec));
             }
-            // pending records of this chunk are delivered below, not by recover()
-            self.ledger.pending.clear();
             let mut w = self.store.begin_write()?;
             w.put_deliveries(&rows)?;
             w.add_actions(&actions)?;
