@@ -1,7 +1,10 @@
 //! The configuration file (`$XDG_CONFIG_HOME/reach/config.toml`): score
-//! rules, derived-fact thresholds, import limits. Every key has a default,
+//! rules, derived-fact thresholds, import limits, and the delivery adapter
+//! of each channel (`[delivery]`, see [`crate::delivery_config`]). Every
+//! key has a default,
 //! so no file is needed; a bad file is refused with `file:line: reason`.
 
+use crate::delivery_config::DeliveryConfig;
 use crate::derived::{ScoreRules, Thresholds};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -13,6 +16,8 @@ pub struct Config {
     pub score: ScoreRules,
     pub derived: Thresholds,
     pub import: ImportConfig,
+    /// Which adapter delivers each channel, and retries.
+    pub delivery: DeliveryConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,10 +59,12 @@ impl Config {
     }
 
     pub fn parse(text: &str, name: &str) -> Result<Config> {
-        toml::from_str(text).map_err(|e| {
+        let c: Config = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
             Error::input(format!("{name}:{line}: {}", e.message()))
-        })
+        })?;
+        c.delivery.validate(text, name)?;
+        Ok(c)
     }
 }
 

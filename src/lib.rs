@@ -4,6 +4,7 @@
 pub mod campaign;
 pub mod cli;
 pub mod config;
+pub mod delivery_config;
 pub mod demo;
 pub mod derived;
 pub mod error;

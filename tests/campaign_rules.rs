@@ -107,7 +107,7 @@ fn expect(sent: u64, deferred: u64, suppressed: &[(&str, u64)]) -> Value {
     for (k, n) in suppressed {
         s[*k] = json!(n);
     }
-    json!({"audience": 7, "sent": sent, "pending": 0, "deferred": deferred, "suppressed": s})
+    json!({"audience": 7, "sent": sent, "pending": 0, "failed": 0, "deferred": deferred, "suppressed": s})
 }
 
 fn outbox_counts(env: &Env) -> (usize, usize) {

@@ -3,6 +3,7 @@
 mod channel;
 mod decide;
 pub mod deliver;
+mod deliver_net;
 pub mod model;
 mod policy;
 mod policy_file;

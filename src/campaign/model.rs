@@ -254,6 +254,13 @@ pub enum DeliveryState {
     Suppressed {
         reason: String,
     },
+    /// Decided `sent`, refused for good by the adapter (an SMTP 5xx, an
+    /// HTTP 4xx, a bad address), with its answer. Never retried; counts
+    /// toward caps like a send (it was attempted). Last, so the stored
+    /// variant numbers of the others do not change.
+    Failed {
+        reason: String,
+    },
 }
 
 /// A DELIVERIES row: (contact, key) → this.
@@ -282,12 +289,13 @@ impl Delivery {
             DeliveryState::Sent => "sent".into(),
             DeliveryState::Deferred { until } => format!("deferred(until {})", format_ts(*until)),
             DeliveryState::Suppressed { reason } => format!("suppressed({reason})"),
+            DeliveryState::Failed { reason } => format!("failed({reason})"),
         }
     }
 
-    /// Counts toward caps: decided `sent` (confirmed or not).
+    /// Counts toward caps: decided `sent` (confirmed, not yet, or failed).
     pub fn is_send(&self) -> bool {
-        matches!(self.state, DeliveryState::Pending | DeliveryState::Sent)
+        matches!(self.state, DeliveryState::Pending | DeliveryState::Sent | DeliveryState::Failed { .. })
     }
 }
 

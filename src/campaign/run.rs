@@ -46,12 +46,13 @@ use super::channel::{Channel, Priority};
 use super::decide::{
     self, ChannelFlags, Decision, Message, PastSend, Request, ScheduledSend, decide, decide_until_settled,
 };
-use super::deliver::{Adapters, OutMessage};
+use super::deliver::{Adapters, OutMessage, Outcome};
 use super::model::{
     Campaign, Delivery, DeliveryState, RunRecord, Status, delivery_key, instant_in, reason_code, run_id,
 };
 use super::policy::Policy;
 use super::template::{Templates, UNSUBSCRIBE_BASE, context};
+use crate::delivery_config::DeliveryConfig;
 use crate::derived::Thresholds;
 use crate::error::{Error, Result};
 use crate::model::time::Ts;
@@ -60,7 +61,7 @@ use crate::segment::engine::Engine;
 use crate::store::Store;
 
 /// Recipients recorded per transaction.
-pub const CHUNK: usize = 20_000;
+pub const CHUNK: usize = 100_000;
 
 /// [`CHUNK`], or `$REACH_SCHEDULER_CHUNK` (tests use small chunks to have
 /// more instants to crash at).
@@ -99,7 +100,17 @@ struct Ledger {
 }
 
 impl Ledger {
+    /// Notes a record read from the table (a `pending` one is kept for
+    /// [`Scheduler::recover`]).
     fn note(&mut self, contact: u32, key: &str, d: &Delivery) {
+        self.note_decided(contact, d);
+        if d.state == DeliveryState::Pending {
+            self.pending.push((contact, key.to_string(), d.clone()));
+        }
+    }
+
+    /// Notes a record just decided (delivered by the caller).
+    fn note_decided(&mut self, contact: u32, d: &Delivery) {
         let runs = match self.decided.get_mut(&d.campaign) {
             Some(r) => r,
             None => self.decided.entry(d.campaign.clone()).or_default(),
@@ -113,7 +124,7 @@ impl Ledger {
             }
         }
         match &d.state {
-            DeliveryState::Pending | DeliveryState::Sent => {
+            DeliveryState::Pending | DeliveryState::Sent | DeliveryState::Failed { .. } => {
                 self.history.entry(contact).or_default().push(PastSend {
                     at: utc(d.at),
                     channel: d.channel,
@@ -126,9 +137,6 @@ impl Ledger {
                     None => {
                         self.got.insert(d.campaign.clone(), RoaringBitmap::from_iter([contact]));
                     }
-                }
-                if d.state == DeliveryState::Pending {
-                    self.pending.push((contact, key.to_string(), d.clone()));
                 }
             }
             DeliveryState::Deferred { until } => {
@@ -154,6 +162,8 @@ pub struct Totals {
     pub suppressed: u64,
     /// pending messages of an interrupted run delivered at start
     pub recovered: u64,
+    /// messages decided `sent` that the adapter refused for good
+    pub failed: u64,
     /// wall time spent deciding and recording (audience evaluation included)
     pub decide_ms: u64,
     /// wall time spent rendering, handing to adapters and marking sent
@@ -175,12 +185,14 @@ pub struct Forecast {
 /// not final yet (waiting for a deferral to end, or decided `sent` and not
 /// yet confirmed by the adapter); `deferred` counts recipients deferred at
 /// some point, whatever came after (so it overlaps the others).
-/// `audience` = `sent` + `pending` + Σ `suppressed`.
+/// `failed` counts those the adapter refused for good.
+/// `audience` = `sent` + `pending` + `failed` + Σ `suppressed`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Stats {
     pub audience: u64,
     pub sent: u64,
     pub pending: u64,
+    pub failed: u64,
     pub deferred: u64,
     pub suppressed: BTreeMap<String, u64>,
 }
@@ -201,6 +213,7 @@ pub fn campaign_stats(store: &Store, name: &str) -> Result<Stats> {
         }
         match &d.state {
             DeliveryState::Sent => s.sent += 1,
+            DeliveryState::Failed { .. } => s.failed += 1,
             DeliveryState::Pending | DeliveryState::Deferred { .. } => s.pending += 1,
             DeliveryState::Suppressed { reason } => {
                 *s.suppressed.entry(reason_code(reason).to_string()).or_default() += 1
@@ -247,10 +260,11 @@ pub struct Scheduler<'s> {
 }
 
 impl<'s> Scheduler<'s> {
-    /// Loads contacts and the deliveries table. With `deliver`, opens the
-    /// default adapters under the store's `outbox/` and delivers what an
-    /// interrupted run left `pending`.
-    pub fn open(store: &'s Store, th: Thresholds, now: Ts, deliver: bool) -> Result<Scheduler<'s>> {
+    /// Loads contacts and the deliveries table. With `delivery`, opens the
+    /// configured adapters (default paths under the store's `outbox/`) and
+    /// delivers what an interrupted run left `pending`; without, decides
+    /// only (forecasts).
+    pub fn open(store: &'s Store, th: Thresholds, now: Ts, delivery: Option<&DeliveryConfig>) -> Result<Scheduler<'s>> {
         let r = store.begin_read()?;
         let policy = r.policy()?;
         let schema = r.schema()?;
@@ -289,7 +303,11 @@ impl<'s> Scheduler<'s> {
         r.for_each_delivery(|c, key, d| ledger.note(c, key, &d))?;
         drop(r);
         let engine = Engine::new(store.begin_read()?, th)?;
-        let adapters = if deliver { Some(Adapters::open_default(&store.outbox_dir())?) } else { None };
+        let adapters = match delivery {
+            Some(cfg) => Some(Adapters::open(&store.outbox_dir(), cfg)?),
+            None => None,
+        };
+        let deliver = adapters.is_some();
         let mut s = Scheduler {
             store,
             engine,
@@ -649,12 +667,10 @@ impl<'s> Scheduler<'s> {
                     at: t,
                     deferred,
                 };
-                self.ledger.note(id, &key, &rec);
+                self.ledger.note_decided(id, &rec);
                 actions.push((id, Action { ts: t, what, detail: key.clone() }));
                 rows.push((id, key, rec));
             }
-            // pending records of this chunk are delivered below, not by recover()
-            self.ledger.pending.clear();
             let mut w = self.store.begin_write()?;
             w.put_deliveries(&rows)?;
             w.add_actions(&actions)?;
@@ -701,7 +717,10 @@ impl<'s> Scheduler<'s> {
     }
 
     /// Renders and hands `pending` records to the adapter, then marks them
-    /// `sent` (see the module docs).
+    /// `sent` (or `failed`, when the adapter refused one for good; see the
+    /// module docs). A transient failure that outlasted the adapter's
+    /// retries stops here: what was delivered is marked, the rest stays
+    /// `pending` for the next start, and the error is returned.
     fn deliver(&mut self, c: &Campaign, tpl: &Templates, mut rows: Vec<(u32, String, Delivery)>) -> Result<()> {
         let Some(adapters) = self.adapters.as_mut() else { return Ok(()) };
         if rows.is_empty() {
@@ -709,37 +728,108 @@ impl<'s> Scheduler<'s> {
         }
         let ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
         let records = self.store.begin_read()?.contacts(&ids)?;
-        for ((id, key, d), rec) in rows.iter_mut().zip(records) {
-            let Some(contact) = rec else { continue };
-            let ctx = context(&self.schema, &contact, &c.name);
-            let (subject, body) = match tpl.render(&ctx) {
-                Ok(x) => x,
-                Err(e) => (String::new(), format!("(template error: {})", e.message)),
-            };
-            let to = match c.channel {
-                Channel::Email => contact.email.clone().unwrap_or_default(),
-                Channel::Sms => phone_text(&self.schema, &contact).unwrap_or_else(|| contact.label()),
-                Channel::Push => contact.external_id.clone().unwrap_or_else(|| format!("#{id}")),
-            };
-            let m = OutMessage {
-                key: key.clone(),
-                campaign: c.name.clone(),
-                channel: c.channel,
-                contact: *id,
-                to,
-                subject,
-                body,
-                at: d.at,
-                unsubscribe_url: format!("{UNSUBSCRIBE_BASE}/{}/{id}", c.name),
-            };
-            adapters.get(c.channel).deliver(&m)?;
-            d.state = DeliveryState::Sent;
+        // render on every core (minijinja is the larger part of the work)
+        let schema = &self.schema;
+        let render = |rows: &[(u32, String, Delivery)], records: &[Option<crate::model::Contact>]| {
+            rows.iter()
+                .zip(records)
+                .filter_map(|((id, key, d), rec)| {
+                    let contact = rec.as_ref()?;
+                    Some(render_message(schema, c, tpl, *id, key, d.at, contact))
+                })
+                .collect::<Vec<OutMessage>>()
+        };
+        let threads = workers(rows.len());
+        let msgs: Vec<OutMessage> = if threads == 1 {
+            render(&rows, &records)
+        } else {
+            let per = rows.len().div_ceil(threads);
+            std::thread::scope(|sc| {
+                let parts: Vec<_> = rows
+                    .chunks(per)
+                    .zip(records.chunks(per))
+                    .map(|(r, rec)| sc.spawn(move || render(r, rec)))
+                    .collect();
+                parts.into_iter().flat_map(|h| h.join().expect("render thread")).collect()
+            })
+        };
+        let outcomes = adapters.get(c.channel).deliver_all(&msgs);
+        // messages are in row order (rows without a contact left out)
+        let mut stopped = None;
+        let mut results = msgs.iter().zip(outcomes).peekable();
+        for (_, key, d) in rows.iter_mut() {
+            let Some((m, _)) = results.peek() else { break };
+            if m.key != *key {
+                continue;
+            }
+            let Some((_, o)) = results.next() else { break };
+            match o {
+                Ok(Outcome::Delivered | Outcome::Duplicate) => d.state = DeliveryState::Sent,
+                Ok(Outcome::Failed(reason)) => {
+                    self.totals.failed += 1;
+                    d.state = DeliveryState::Failed { reason };
+                }
+                Err(e) => {
+                    if stopped.is_none() {
+                        stopped = Some(e);
+                    }
+                }
+            }
         }
         adapters.flush()?;
+        rows.retain(|r| r.2.state != DeliveryState::Pending);
         let mut w = self.store.begin_write()?;
         w.put_deliveries(&rows)?;
         w.commit()?;
-        Ok(())
+        match stopped {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Threads for rendering and writing `n` messages: one for small batches,
+/// else `$REACH_DELIVERY_THREADS` or the cores, up to 4.
+pub(crate) fn workers(n: usize) -> usize {
+    if n < 256 {
+        return 1;
+    }
+    std::env::var("REACH_DELIVERY_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |p| p.get()))
+        .clamp(1, 4)
+}
+
+fn render_message(
+    schema: &Schema,
+    c: &Campaign,
+    tpl: &Templates,
+    id: u32,
+    key: &str,
+    at: Ts,
+    contact: &crate::model::Contact,
+) -> OutMessage {
+    let ctx = context(schema, contact, &c.name);
+    let (subject, body) = match tpl.render(&ctx) {
+        Ok(x) => x,
+        Err(e) => (String::new(), format!("(template error: {})", e.message)),
+    };
+    let to = match c.channel {
+        Channel::Email => contact.email.clone().unwrap_or_default(),
+        Channel::Sms => phone_text(schema, contact).unwrap_or_else(|| contact.label()),
+        Channel::Push => contact.external_id.clone().unwrap_or_else(|| format!("#{id}")),
+    };
+    OutMessage {
+        key: key.to_string(),
+        campaign: c.name.clone(),
+        channel: c.channel,
+        contact: id,
+        to,
+        subject,
+        body,
+        at,
+        unsubscribe_url: format!("{UNSUBSCRIBE_BASE}/{}/{id}", c.name),
     }
 }
 

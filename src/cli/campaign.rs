@@ -341,7 +341,7 @@ pub fn run(ctx: &Ctx, cmd: CampaignCmd, out: &mut dyn Write) -> Result<()> {
         CampaignCmd::Preview { name, at, format } => {
             let store = ctx.open(OpenMode::Existing)?;
             let c = get(&store, &name)?;
-            let mut s = Scheduler::open(&store, ctx.config.derived.clone(), ctx.now, false)?;
+            let mut s = Scheduler::open(&store, ctx.config.derived.clone(), ctx.now, None)?;
             let at = match at {
                 Some(a) => parse_ts(&a, "--at")?,
                 None => {
@@ -414,7 +414,7 @@ pub fn run_scheduler(ctx: &Ctx, cmd: SchedulerCmd, out: &mut dyn Write) -> Resul
     let SchedulerCmd::Run { once, until, format } = cmd;
     let store = ctx.open(OpenMode::Existing)?;
     let th = ctx.config.derived.clone();
-    let mut s = Scheduler::open(&store, th, ctx.now, true)?;
+    let mut s = Scheduler::open(&store, th, ctx.now, Some(&ctx.config.delivery))?;
     let end = match (once, &until) {
         (true, _) => Some(ctx.now),
         (false, Some(u)) => Some(parse_ts(u, "--until")?),
@@ -439,13 +439,17 @@ pub fn run_scheduler(ctx: &Ctx, cmd: SchedulerCmd, out: &mut dyn Write) -> Resul
     match resolve(format) {
         Format::Table => writeln!(
             out,
-            "scheduler to {}: {} moments, {} decisions: sent {}, deferred {}, suppressed {}{}",
+            "scheduler to {}: {} moments, {} decisions: sent {}, deferred {}, suppressed {}{}; \
+             decide+record {} ms, deliver {} ms{}",
             format_ts(end),
             tot.moments,
             tot.decided,
             tot.sent,
             tot.deferred,
             tot.suppressed,
+            if tot.failed > 0 { format!(" (failed at delivery {})", tot.failed) } else { String::new() },
+            tot.decide_ms,
+            tot.deliver_ms,
             if tot.recovered > 0 {
                 format!(" ({} interrupted deliveries completed)", tot.recovered)
             } else {
