@@ -353,10 +353,6 @@ impl Engine {
                 let age = &self.age.as_ref().expect("computed").1;
                 num_cond(c, scan, |id| (age[id] != i16::MIN).then(|| age[id] as i128 * SCALE as i128))
             }
-            Field::RfmPart(k) => {
-                let rfm = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
-                num_cond(c, scan, |id| (rfm[id][k] != 0).then(|| rfm[id][k] as i128 * SCALE as i128))
-            }
             Field::CreatedAt => time_cond(c, scan, |id| Some(cols.created_at[id])),
             Field::Email => text_cond(c, scan, &cols.email),
             Field::ExternalId => text_cond(c, scan, &cols.external_id),
@@ -365,27 +361,8 @@ impl Engine {
                 0 => None,
                 v => Some(v == 2),
             }),
-            Field::Engagement | Field::Lifecycle => {
-                let d = self.derived.as_ref().expect("computed");
-                let (col, names): (&Vec<u8>, Vec<&str>) = if matches!(f, Field::Engagement) {
-                    (
-                        d.engagement.as_ref().expect("computed"),
-                        crate::derived::Engagement::ALL.iter().map(|e| e.name()).collect(),
-                    )
-                } else {
-                    (
-                        d.lifecycle.as_ref().expect("computed"),
-                        crate::derived::Lifecycle::ALL.iter().map(|e| e.name()).collect(),
-                    )
-                };
-                enum_cond(c, scan, &names, |id| Some(col[id] as u16))
-            }
-            Field::Rfm => {
-                let rfm = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
-                string_cond(c, scan, |id| {
-                    let r = rfm[id];
-                    (r[0] != 0).then(|| format!("{}{}{}", r[0], r[1], r[2]))
-                })
+            Field::RfmPart(_) | Field::Engagement | Field::Lifecycle | Field::Rfm => {
+                unreachable!("derived facts are answered above without contact records")
             }
             Field::Attr(i) => {
                 let def = &self.schema.attributes[i as usize];
