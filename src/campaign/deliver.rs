@@ -21,7 +21,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -86,7 +86,8 @@ pub trait Adapter {
     }
 }
 
-fn mkdir(p: &Path) -> Result<()> {
+/// Creates a private (0700) folder and its parents.
+pub(crate) fn mkdir(p: &Path) -> Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -309,28 +310,35 @@ pub struct Jsonl {
     seen: HashSet<String>,
 }
 
+/// The complete lines of an append-only journal (a JSONL outbox or a sent
+/// log); a torn last line, never confirmed, is cut off the file. A missing
+/// file is empty.
+pub fn read_journal(path: &Path) -> Result<String> {
+    if !path.exists() {
+        return Ok(String::new());
+    }
+    let mut f = OpenOptions::new().read(true).write(true).open(path)?;
+    let mut text = String::new();
+    f.read_to_string(&mut text)?;
+    let good = text.rfind('\n').map_or(0, |i| i + 1);
+    if good < text.len() {
+        f.set_len(good as u64)?;
+        text.truncate(good);
+    }
+    Ok(text)
+}
+
 impl Jsonl {
     pub fn open(path: &Path) -> Result<Jsonl> {
         if let Some(p) = path.parent() {
             mkdir(p)?;
         }
         let mut seen = HashSet::new();
-        if path.exists() {
-            let mut f = OpenOptions::new().read(true).write(true).open(path)?;
-            let mut text = String::new();
-            f.read_to_string(&mut text)?;
-            let good = text.rfind('\n').map_or(0, |i| i + 1);
-            if good < text.len() {
-                // a torn last line: never confirmed, so never marked sent
-                f.set_len(good as u64)?;
-                f.seek(SeekFrom::End(0))?;
-            }
-            for line in text[..good].lines() {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
-                    && let Some(k) = v["key"].as_str()
-                {
-                    seen.insert(k.to_string());
-                }
+        for line in read_journal(path)?.lines() {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(line)
+                && let Some(k) = v["key"].as_str()
+            {
+                seen.insert(k.to_string());
             }
         }
         Ok(Jsonl { path: path.to_path_buf(), out: None, seen })

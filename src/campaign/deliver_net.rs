@@ -11,8 +11,8 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{Address, SmtpTransport, Transport};
 use serde_json::json;
 
-use super::deliver::{OutMessage, Outcome, write_rfc5322};
+use super::deliver::{OutMessage, Outcome, mkdir, read_journal, write_rfc5322};
 use crate::delivery_config::{SmtpConfig, SmtpTls, WebhookConfig, bare_address};
 use crate::error::{Error, Result};
 use crate::model::time::format_ts;
@@ -74,32 +74,19 @@ pub struct SentLog {
 impl SentLog {
     pub fn open(path: &Path) -> Result<SentLog> {
         if let Some(p) = path.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(p)
-                .map_err(|e| Error::runtime(format!("{}: cannot create directory: {e}", p.display())))?;
+            mkdir(p)?;
         }
         let mut done = HashMap::new();
-        if path.exists() {
-            let mut f = OpenOptions::new().read(true).write(true).open(path)?;
-            let mut text = String::new();
-            f.read_to_string(&mut text)?;
-            let good = text.rfind('\n').map_or(0, |i| i + 1);
-            if good < text.len() {
-                f.set_len(good as u64)?;
-            }
-            for line in text[..good].lines() {
-                let mut p = line.splitn(3, '\t');
-                match (p.next(), p.next(), p.next()) {
-                    (Some(k), Some("sent"), _) => {
-                        done.insert(k.to_string(), None);
-                    }
-                    (Some(k), Some("failed"), r) => {
-                        done.insert(k.to_string(), Some(r.unwrap_or("").to_string()));
-                    }
-                    _ => {}
+        for line in read_journal(path)?.lines() {
+            let mut p = line.splitn(3, '\t');
+            match (p.next(), p.next(), p.next()) {
+                (Some(k), Some("sent"), _) => {
+                    done.insert(k.to_string(), None);
                 }
+                (Some(k), Some("failed"), r) => {
+                    done.insert(k.to_string(), Some(r.unwrap_or("").to_string()));
+                }
+                _ => {}
             }
         }
         Ok(SentLog { path: path.to_path_buf(), file: None, done })

@@ -32,31 +32,9 @@ pub struct ExplainNode {
     pub children: Vec<ExplainNode>,
 }
 
+/// `a op b` for numbers and text alike.
 #[inline]
-fn cmp(op: CmpOp, a: i128, b: i128) -> bool {
-    match op {
-        CmpOp::Eq => a == b,
-        CmpOp::Ne => a != b,
-        CmpOp::Lt => a < b,
-        CmpOp::Le => a <= b,
-        CmpOp::Gt => a > b,
-        CmpOp::Ge => a >= b,
-    }
-}
-
-#[inline]
-fn cmp64(op: CmpOp, a: i64, b: i64) -> bool {
-    match op {
-        CmpOp::Eq => a == b,
-        CmpOp::Ne => a != b,
-        CmpOp::Lt => a < b,
-        CmpOp::Le => a <= b,
-        CmpOp::Gt => a > b,
-        CmpOp::Ge => a >= b,
-    }
-}
-
-fn cmp_str(op: CmpOp, a: &str, b: &str) -> bool {
+fn cmp<T: PartialOrd>(op: CmpOp, a: T, b: T) -> bool {
     match op {
         CmpOp::Eq => a == b,
         CmpOp::Ne => a != b,
@@ -514,14 +492,14 @@ impl Engine {
                 if target % scale == 0
                     && let Ok(t) = i64::try_from(target / scale)
                 {
-                    Bits::from_fn(n, alive, |id| cmp64(op, c[id] as i64, t))
+                    Bits::from_fn(n, alive, |id| cmp(op, c[id] as i64, t))
                 } else {
                     Bits::from_fn(n, alive, |id| cmp(op, c[id] as i128 * scale, target))
                 }
             }
             (Values::Sum { sum, .. }, AggFunc::Sum) => Bits::from_fn(n, alive, |id| cmp(op, sum[id], target)),
             (Values::Sum64 { sum, .. }, AggFunc::Sum) => match i64::try_from(target) {
-                Ok(t) => Bits::from_fn(n, alive, |id| cmp64(op, sum[id], t)),
+                Ok(t) => Bits::from_fn(n, alive, |id| cmp(op, sum[id], t)),
                 Err(_) => Bits::from_fn(n, alive, |id| cmp(op, sum[id] as i128, target)),
             },
             (Values::Sum64 { sum, n: k }, _) => {
@@ -605,7 +583,7 @@ fn text_cond(c: &Cond, scan: Scan, col: &TextCol) -> Result<Bits> {
     Ok(match c {
         Cond::Cmp { op, value, .. } => {
             let v = text(value)?;
-            scan.run(|id| col.get(id).is_some_and(|x| cmp_str(*op, x, v)))
+            scan.run(|id| col.get(id).is_some_and(|x| cmp(*op, x, v)))
         }
         Cond::In { values, .. } => {
             let vs: Vec<&str> = values.iter().map(text).collect::<Result<_>>()?;
@@ -628,7 +606,7 @@ fn string_cond(c: &Cond, scan: Scan, get: impl Fn(usize) -> Option<String>) -> R
     Ok(match c {
         Cond::Cmp { op, value, .. } => {
             let v = text(value)?;
-            scan.run(|id| get(id).is_some_and(|x| cmp_str(*op, &x, v)))
+            scan.run(|id| get(id).is_some_and(|x| cmp(*op, x.as_str(), v)))
         }
         Cond::In { values, .. } => {
             let vs: Vec<&str> = values.iter().map(text).collect::<Result<_>>()?;
