@@ -350,3 +350,29 @@ fn rejects_without_skip_invalid_is_a_usage_error() {
     let err = r.fails(2);
     assert_eq!(err.lines().next(), Some("error: --rejects needs --skip-invalid"));
 }
+
+/// Rows are parsed ahead in batches on a second thread: a bad row deep in a
+/// large file is still named by its own line, for known and new contacts
+/// alike, and a quoted field spanning lines keeps the numbering right.
+#[test]
+fn bad_row_far_into_a_large_file_is_located() {
+    let mut f = String::from("contact,ts,kind,note\n");
+    for i in 0..20_000 {
+        let who = if i % 2 == 0 { "c1".to_string() } else { format!("new{i}") };
+        if i == 100 {
+            f.push_str(&format!("{who},2026-01-01T00:00:00Z,page_view,\"two\nlines\"\n"));
+        } else if i == 15_000 {
+            f.push_str(&format!("{who},yesterday,page_view,x\n"));
+        } else {
+            f.push_str(&format!("{who},2026-01-01T00:00:00Z,page_view,x\n"));
+        }
+    }
+    // header = line 1, row i starts at line i + 2, plus one for the quoted line break
+    refused(
+        "events",
+        "big.csv",
+        f.as_bytes(),
+        &[],
+        "big.csv:15003: `yesterday` is not a timestamp (expected RFC 3339 such as 2026-01-31T09:30:00Z)",
+    );
+}

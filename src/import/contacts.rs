@@ -302,7 +302,9 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         Ok(())
     }
 
-    fn row(&mut self, line: u64, rec: &StringRecord) -> Result<()> {
+    type Pre = ();
+
+    fn row(&mut self, line: u64, rec: &StringRecord, _pre: &()) -> Result<()> {
         let r = self.parse_row(line, rec)?;
         let target = self.target(&r)?;
         if let Some(first) = target.and_then(|id| self.seen_ids.get(&id)) {

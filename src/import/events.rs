@@ -69,8 +69,15 @@ pub(super) struct EventSink<'a, 'w> {
     pub report: &'a mut ImportReport,
     rules: ScoreRules,
     cols: Vec<Col>,
-    kind_cols: HashMap<u16, KindCols>,
+    /// by kind index; empty until the kind is first seen
+    kind_cols: Vec<KindCols>,
     kind_by_name: HashMap<String, u16>,
+    /// the kind of the previous row (files often repeat it)
+    last_kind: Option<(String, u16)>,
+    /// per column, the last text value interned and its id
+    last_text: Vec<(String, u32)>,
+    /// the columns of utm_source, utm_medium, utm_campaign
+    utm_cols: [usize; 3],
     new_contacts: HashMap<u32, Contact>,
     effects: HashMap<u32, Effects>,
     existing_ids: Option<roaring::RoaringBitmap>,
@@ -106,8 +113,11 @@ impl<'a, 'w> EventSink<'a, 'w> {
             report,
             rules,
             cols: vec![],
-            kind_cols: HashMap::default(),
+            kind_cols: Vec::new(),
             kind_by_name: HashMap::default(),
+            last_kind: None,
+            last_text: Vec::new(),
+            utm_cols: [0; 3],
             new_contacts: HashMap::default(),
             effects: HashMap::default(),
             existing_ids: None,
@@ -118,8 +128,14 @@ impl<'a, 'w> EventSink<'a, 'w> {
     }
 
     fn kind_index(&mut self, name: &str) -> Result<u16> {
-        if let Some(k) = self.kind_by_name.get(name) {
+        if let Some((n, k)) = &self.last_kind
+            && n == name
+        {
             return Ok(*k);
+        }
+        if let Some(&k) = self.kind_by_name.get(name) {
+            self.last_kind = Some((name.to_string(), k));
+            return Ok(k);
         }
         let k = match self.w.schema().kind(name) {
             Some((k, _)) => k,
@@ -141,9 +157,31 @@ impl<'a, 'w> EventSink<'a, 'w> {
                 _ => Feeds::Nothing,
             })
             .collect();
-        self.kind_cols.insert(k, kc);
+        if self.kind_cols.len() <= k as usize {
+            self.kind_cols.resize(k as usize + 1, Vec::new());
+        }
+        self.kind_cols[k as usize] = kc;
         self.kind_by_name.insert(name.to_string(), k);
+        self.last_kind = Some((name.to_string(), k));
         Ok(k)
+    }
+
+    /// Interns the text of column `col`, remembering it: a column repeating
+    /// its value costs one comparison.
+    fn intern_col(&mut self, col: usize, v: &str) -> Result<u32> {
+        if col >= self.last_text.len() {
+            self.last_text.resize(col + 1, (String::new(), 0));
+        }
+        let (last, id) = &mut self.last_text[col];
+        if *id != 0 && last == v {
+            return Ok(*id);
+        }
+        let d = self.w.intern(v)?;
+        let (last, id) = &mut self.last_text[col];
+        last.clear();
+        last.push_str(v);
+        *id = d;
+        Ok(d)
     }
 
     fn contact_for_key(&mut self, key: &str, ts: i64) -> Result<u32> {
@@ -222,10 +260,11 @@ impl<'a, 'w> EventSink<'a, 'w> {
 
 impl super::rows::RowSink for EventSink<'_, '_> {
     fn columns(&mut self, added: &[String]) -> Result<()> {
-        if !self.kind_cols.is_empty() {
+        if !self.kind_by_name.is_empty() {
             // JSONL: new keys after some kinds were resolved; resolve again lazily
             self.kind_cols.clear();
             self.kind_by_name.clear();
+            self.last_kind = None;
         }
         for c in added {
             let col = match self.ctx.mapping.field_for(c) {
@@ -249,6 +288,9 @@ impl super::rows::RowSink for EventSink<'_, '_> {
             if col != Col::Ignore && !matches!(col, Col::Param(_)) && self.cols.contains(&col) {
                 return Err(Error::input(format!("two columns map to the event field of `{c}`")));
             }
+            if let Col::Utm(j) = col {
+                self.utm_cols[j] = self.cols.len();
+            }
             self.cols.push(col);
         }
         Ok(())
@@ -269,7 +311,24 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         Ok(())
     }
 
-    fn row(&mut self, _line: u64, rec: &StringRecord) -> Result<()> {
+    type Pre = EventPre;
+
+    fn preparer(&self) -> Option<super::rows::Preparer<EventPre>> {
+        let key_col = self.cols.iter().position(|c| *c == Col::Contact);
+        let ts_col = self.cols.iter().position(|c| *c == Col::Ts);
+        let keys = self.w.key_snapshot();
+        let tf = self.ctx.time_format.clone();
+        Some(Box::new(move |rec: &StringRecord, pre: &mut EventPre| {
+            if let Some(k) = key_col.and_then(|i| rec.get(i)) {
+                pre.contact = keys.resolve(trim(k));
+            }
+            if let Some(t) = ts_col.and_then(|i| rec.get(i)) {
+                pre.ts = tf.parse(t).ok();
+            }
+        }))
+    }
+
+    fn row(&mut self, _line: u64, rec: &StringRecord, pre: &EventPre) -> Result<()> {
         let mut key: Option<&str> = None;
         let mut cid: Option<&str> = None;
         let mut ts_s: Option<&str> = None;
@@ -283,9 +342,9 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 Col::Contact => key = Some(v),
                 Col::ContactId => cid = Some(v),
                 Col::Ts => ts_s = Some(v),
-                Col::Kind if !v.trim().is_empty() => kind_s = Some(v),
+                Col::Kind if !trim(v).is_empty() => kind_s = Some(v),
                 Col::Source => {
-                    let t = v.trim();
+                    let t = trim(v);
                     if !t.is_empty() {
                         source = Source::parse(t)
                             .ok_or_else(|| {
@@ -300,9 +359,14 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 _ => {}
             }
         }
-        let ts_s = ts_s.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `ts`"))?;
-        let ts = self.ctx.time_format.parse(ts_s).map_err(Error::input)?;
-        let kind_name = kind_s.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `kind`"))?;
+        let ts = match pre.ts {
+            Some(ts) => ts,
+            None => {
+                let ts_s = ts_s.map(trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `ts`"))?;
+                self.ctx.time_format.parse(ts_s).map_err(Error::input)?
+            }
+        };
+        let kind_name = kind_s.map(trim).filter(|s| !s.is_empty()).ok_or_else(|| Error::input("empty `kind`"))?;
         let kind = self.kind_index(kind_name)?;
         // parameters, validated before anything is created
         self.params.clear();
@@ -310,11 +374,11 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         text_vals.clear();
         let mut bounce_type: Option<&str> = None;
         for i in 0..self.cols.len() {
-            let feeds = self.kind_cols[&kind][i];
+            let feeds = self.kind_cols[kind as usize][i];
             if matches!(feeds, Feeds::Nothing) {
                 continue;
             }
-            let v = rec.get(i).unwrap_or("").trim();
+            let v = trim(rec.get(i).unwrap_or(""));
             if v.is_empty() {
                 continue;
             }
@@ -324,9 +388,7 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                     let pname = field_name(param_name(&self.cols[i]));
                     let pid = self.w.schema_mut().add_param(kind, &pname, ParamType::Text).map_err(Error::input)?;
                     self.report.created.push(format!("parameter {kind_name}.{pname} (text)"));
-                    if let Some(kc) = self.kind_cols.get_mut(&kind) {
-                        kc[i] = Feeds::Param(pid, PType::Text);
-                    }
+                    self.kind_cols[kind as usize][i] = Feeds::Param(pid, PType::Text);
                     (pid, PType::Text)
                 }
                 Feeds::Nothing => continue,
@@ -355,13 +417,12 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                         bounce_type = Some(if vals[hit] == "hard" { "hard" } else { "soft" });
                     }
                     let canonical = vals[hit].clone();
-                    let d = self.w.intern(&canonical)?;
+                    let d = self.intern_col(i, &canonical)?;
                     self.params.push((pid, ParamVal::Text(d)));
                 }
             }
         }
-        let contact = match (key.map(str::trim).filter(|k| !k.is_empty()), cid.map(str::trim).filter(|k| !k.is_empty()))
-        {
+        let contact = match (key.map(trim).filter(|k| !k.is_empty()), cid.map(trim).filter(|k| !k.is_empty())) {
             (_, Some(c)) => {
                 let id: u32 = c.parse().map_err(|_| Error::input(format!("contact_id `{c}` is not a contact id")))?;
                 if self.existing_ids.is_none() {
@@ -372,6 +433,8 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 }
                 id
             }
+            // found among the contacts that existed before this import
+            (Some(_), None) if pre.contact.is_some() => pre.contact.unwrap_or_default(),
             (Some(k), None) => {
                 let id = self.contact_for_key(k, ts)?;
                 if let Some(c) = self.new_contacts.get_mut(&id) {
@@ -382,13 +445,13 @@ impl super::rows::RowSink for EventSink<'_, '_> {
             (None, None) => return Err(Error::input("empty contact key")),
         };
         for &(pid, i) in &text_vals {
-            let d = self.w.intern(rec.get(i).unwrap_or("").trim())?;
+            let d = self.intern_col(i, trim(rec.get(i).unwrap_or("")))?;
             self.params.push((pid, ParamVal::Text(d)));
         }
         let mut utm = [0u32; 3];
         for (j, u) in utm_s.iter().enumerate() {
-            if let Some(u) = u.map(str::trim).filter(|s| !s.is_empty()) {
-                utm[j] = self.w.intern(u)?;
+            if let Some(u) = u.map(trim).filter(|s| !s.is_empty()) {
+                utm[j] = self.intern_col(self.utm_cols[j], u)?;
             }
         }
         self.text_vals = text_vals;
@@ -410,6 +473,24 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         self.params = params;
         self.report.events += 1;
         Ok(())
+    }
+}
+
+/// What the reader thread works out for a row ahead of the sink.
+#[derive(Default)]
+pub(super) struct EventPre {
+    /// the contact, when its key names one that existed before the import
+    contact: Option<u32>,
+    /// the time, when it parsed
+    ts: Option<i64>,
+}
+
+/// `str::trim` without the Unicode scan when the ends are plain ASCII.
+fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        (None, _) => s,
+        _ => s.trim(),
     }
 }
 

@@ -9,13 +9,126 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
+pub type PrepareFn<P> = dyn Fn(&StringRecord, &mut P) + Send + Sync;
+pub type Preparer<P> = Box<PrepareFn<P>>;
+
+/// Rows read ahead by the reader thread, with what was prepared for them.
+struct Batch<P> {
+    rows: Vec<Row>,
+    lines: Vec<u64>,
+    pre: Vec<P>,
+    len: usize,
+}
+
+impl<P> Default for Batch<P> {
+    fn default() -> Self {
+        Batch { rows: Vec::new(), lines: Vec::new(), pre: Vec::new(), len: 0 }
+    }
+}
+
+const BATCH_ROWS: usize = 4096;
+
+enum Row {
+    Ok(StringRecord),
+    Blank,
+    /// the wrong number of columns
+    Columns(ByteRecord),
+    /// invalid UTF-8 in this column
+    Utf8(ByteRecord, usize),
+}
+
+impl Row {
+    fn bytes(&self) -> ByteRecord {
+        match self {
+            Row::Ok(r) => r.as_byte_record().clone(),
+            Row::Blank => ByteRecord::new(),
+            Row::Columns(r) | Row::Utf8(r, _) => r.clone(),
+        }
+    }
+
+    fn into_bytes(self) -> ByteRecord {
+        match self {
+            Row::Ok(r) => r.into_byte_record(),
+            Row::Blank => ByteRecord::new(),
+            Row::Columns(r) | Row::Utf8(r, _) => r,
+        }
+    }
+}
+
+impl<P: Default> Batch<P> {
+    /// Reads up to `BATCH_ROWS` rows; false at the end of the input.
+    fn fill<R: std::io::Read>(
+        &mut self,
+        rdr: &mut csv::Reader<R>,
+        ncols: usize,
+        prepare: Option<&PrepareFn<P>>,
+    ) -> csv::Result<bool> {
+        self.len = 0;
+        while self.len < BATCH_ROWS {
+            let k = self.len;
+            if k == self.rows.len() {
+                self.rows.push(Row::Blank);
+                self.lines.push(0);
+                self.pre.push(P::default());
+            }
+            let mut raw = std::mem::replace(&mut self.rows[k], Row::Blank).into_bytes();
+            if !rdr.read_byte_record(&mut raw)? {
+                return Ok(self.len > 0);
+            }
+            self.lines[k] = raw.position().map(|p| p.line()).unwrap_or(0);
+            self.pre[k] = P::default();
+            self.rows[k] = if raw.len() != ncols {
+                if raw.len() == 1 && raw.get(0) == Some(b"") { Row::Blank } else { Row::Columns(raw) }
+            } else {
+                match StringRecord::from_byte_record(raw) {
+                    Ok(rec) => {
+                        if let Some(p) = prepare {
+                            p(&rec, &mut self.pre[k]);
+                        }
+                        Row::Ok(rec)
+                    }
+                    Err(e) => {
+                        let col = e.utf8_error().field();
+                        Row::Utf8(e.into_byte_record(), col)
+                    }
+                }
+            };
+            self.len += 1;
+        }
+        Ok(true)
+    }
+}
+
+/// Hints the CPU to load `bytes` into cache (a no-op off x86-64).
+#[inline]
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for off in (0..bytes.len()).step_by(64) {
+        // SAFETY: prefetching is a hint; the address is inside a live slice.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(bytes.as_ptr().add(off).cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 /// What the rows are handed to.
 pub trait RowSink {
     /// New columns, appended to those already announced (all of a CSV header
     /// at once; JSONL keys as they first appear).
     fn columns(&mut self, added: &[String]) -> Result<()>;
+    /// What `preparer` computes for a row: `Default` means nothing is known.
+    type Pre: Default + Send;
     /// One row; an `Input` error rejects just this row, any other error aborts.
-    fn row(&mut self, line: u64, rec: &StringRecord) -> Result<()>;
+    /// `pre` holds what the preparer worked out, or the default.
+    fn row(&mut self, line: u64, rec: &StringRecord, pre: &Self::Pre) -> Result<()>;
+    /// Per-row work that needs no sink state (parsing, looking keys up in
+    /// what was loaded), run on the reader thread ahead of `row`. Asked for
+    /// after the CSV header.
+    fn preparer(&self) -> Option<Preparer<Self::Pre>> {
+        None
+    }
     /// Called once after a CSV header: a chance to refuse a file that lacks a needed column.
     fn header_done(&mut self) -> Result<()> {
         Ok(())
@@ -106,9 +219,9 @@ pub struct DriveStats {
 /// Reads every row of `input` into `sink`. With `rejects`, bad rows are
 /// written there and skipped; without, the first bad row fails the run with
 /// `file:line: reason`.
-pub fn drive(
+pub fn drive<S: RowSink>(
     input: &mut Input,
-    sink: &mut dyn RowSink,
+    sink: &mut S,
     mut rejects: Option<&mut Rejects>,
     delimiter: Option<u8>,
     progress: &mut dyn FnMut(u64, u64),
@@ -149,13 +262,11 @@ pub fn drive(
                 .delimiter(delim)
                 .from_reader(&mut input.reader);
             let mut raw = ByteRecord::new();
-            let read = |rdr: &mut csv::Reader<_>, raw: &mut ByteRecord| -> Result<bool> {
-                rdr.read_byte_record(raw).map_err(|e| match e.into_kind() {
-                    csv::ErrorKind::Io(io) => io_error(&input.name, &input.overflow, io),
-                    other => Error::input(format!("{}: {other:?}", input.name)),
-                })
+            let read_err = |e: csv::Error| match e.into_kind() {
+                csv::ErrorKind::Io(io) => io_error(&input.name, &input.overflow, io),
+                other => Error::input(format!("{}: {other:?}", input.name)),
             };
-            if !read(&mut rdr, &mut raw)? {
+            if !rdr.read_byte_record(&mut raw).map_err(read_err)? {
                 return Err(Error::input(format!("{name}: empty file (expected a header line)")));
             }
             let mut cols = Vec::with_capacity(raw.len());
@@ -171,37 +282,74 @@ pub fn drive(
             sink.columns(&cols).map_err(|e| locate(&name, 1, e))?;
             sink.header_done().map_err(|e| locate(&name, 1, e))?;
             stats.columns = cols.clone();
-            let mut n = 0u64;
-            while read(&mut rdr, &mut raw)? {
-                let line = raw.position().map(|p| p.line()).unwrap_or(0);
-                let res = if raw.len() != cols.len() {
-                    if raw.len() == 1 && raw.get(0) == Some(b"") {
-                        continue; // a blank line
-                    }
-                    Err(Error::input(format!("expected {} columns as in the header, found {}", cols.len(), raw.len())))
-                } else {
-                    match StringRecord::from_byte_record(std::mem::take(&mut raw)) {
-                        Ok(rec) => {
-                            let res = sink.row(line, &rec);
-                            raw = rec.into_byte_record();
-                            res
+            let prepare = sink.preparer();
+            let ncols = cols.len();
+            let bytes_read = input.bytes_read.clone();
+            // a reader thread parses batches of rows (and does the sink's
+            // stateless per-row work) while this thread feeds the sink
+            let (to_sink, batches) = std::sync::mpsc::sync_channel::<Result<Batch<S::Pre>>>(3);
+            let (recycle, recycled) = std::sync::mpsc::channel::<Batch<S::Pre>>();
+            std::thread::scope(|scope| -> Result<()> {
+                scope.spawn(move || {
+                    loop {
+                        let mut b = recycled.try_recv().unwrap_or_default();
+                        match b.fill(&mut rdr, ncols, prepare.as_deref()) {
+                            Ok(more) => {
+                                if to_sink.send(Ok(b)).is_err() || !more {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                // the rows before the error first
+                                let _ = to_sink.send(Ok(b));
+                                let _ = to_sink.send(Err(read_err(e)));
+                                return;
+                            }
                         }
-                        Err(e) => {
-                            let col = e.utf8_error().field();
-                            raw = e.into_byte_record();
-                            Err(Error::input(format!(
-                                "invalid UTF-8 in column `{}`",
-                                cols.get(col).map(String::as_str).unwrap_or("?")
-                            )))
-                        }
                     }
-                };
-                handle(line, &cols, &raw, res, &mut stats, &mut rejects)?;
-                n += 1;
-                if n.is_multiple_of(65536) {
-                    progress(input.bytes_read.load(Ordering::Relaxed), n);
-                }
-            }
+                });
+                let mut n = 0u64;
+                let result = (|| -> Result<()> {
+                    while let Ok(msg) = batches.recv() {
+                        let mut b = msg?;
+                        for k in 0..b.len {
+                            // the rows were written on the reader's core: ask for the next ones early
+                            if let Some(Row::Ok(r)) = b.rows.get(k + 4).filter(|_| k + 4 < b.len) {
+                                prefetch(r.as_slice().as_bytes());
+                            }
+                            let line = b.lines[k];
+                            let res = match &b.rows[k] {
+                                Row::Blank => continue,
+                                Row::Ok(rec) => sink.row(line, rec, &b.pre[k]),
+                                Row::Columns(r) => Err(Error::input(format!(
+                                    "expected {} columns as in the header, found {}",
+                                    ncols,
+                                    r.len()
+                                ))),
+                                Row::Utf8(_, col) => Err(Error::input(format!(
+                                    "invalid UTF-8 in column `{}`",
+                                    cols.get(*col).map(String::as_str).unwrap_or("?")
+                                ))),
+                            };
+                            if res.is_err() {
+                                let raw = b.rows[k].bytes();
+                                handle(line, &cols, &raw, res, &mut stats, &mut rejects)?;
+                            } else {
+                                stats.rows += 1;
+                            }
+                            n += 1;
+                            if n.is_multiple_of(65536) {
+                                progress(bytes_read.load(Ordering::Relaxed), n);
+                            }
+                        }
+                        b.len = 0;
+                        let _ = recycle.send(b);
+                    }
+                    Ok(())
+                })();
+                drop(batches); // stops the reader at its next batch
+                result
+            })?;
             if stats.rows == 0 {
                 return Err(Error::input(format!("{name}: header only, no rows to import")));
             }
@@ -256,7 +404,7 @@ pub fn drive(
                                 for f in &fields {
                                     rec.push_field(f);
                                 }
-                                sink.row(line, &rec)
+                                sink.row(line, &rec, &S::Pre::default())
                             }
                         }
                     }

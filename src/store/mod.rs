@@ -2,6 +2,7 @@
 //! version checks, migrations), and the read and write sides.
 
 pub mod codec;
+pub mod keys;
 pub mod lock;
 mod migrate;
 pub mod read;
@@ -65,6 +66,16 @@ impl std::fmt::Debug for Store {
 
 const REDB_MAGIC: &[u8] = b"redb";
 
+/// redb's page cache. Everything hot lives in reach's own structures (the
+/// engine's columns, the import's key maps), so a small cache is enough; a
+/// large one only costs fresh memory for every page read once.
+fn builder() -> redb::Builder {
+    let mut b = redb::Builder::new();
+    let mb: usize = std::env::var("REACH_CACHE_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    b.set_cache_size(mb << 20);
+    b
+}
+
 impl Store {
     pub fn open(path: &Path, mode: OpenMode) -> Result<Store> {
         let exists = path.exists();
@@ -95,9 +106,7 @@ impl Store {
                 .mode(0o600)
                 .open(path)
                 .map_err(|e| Error::runtime(format!("{}: cannot create: {e}", path.display())))?;
-            redb::Builder::new()
-                .create_with_backend(redb::backends::FileBackend::new(file)?)
-                .map_err(|e| open_error(path, e))?
+            builder().create_with_backend(redb::backends::FileBackend::new(file)?).map_err(|e| open_error(path, e))?
         } else {
             let mut head = [0u8; 4];
             let n = std::fs::File::open(path)?.read(&mut head)?;
@@ -105,7 +114,7 @@ impl Store {
                 return Err(not_ours(path));
             }
             migrate::probe(path)?;
-            redb::Database::open(path).map_err(|e| open_error(path, e))?
+            builder().open(path).map_err(|e| open_error(path, e))?
         };
         let store = Store { db, path: path.to_path_buf(), _lock: lock, subscribers: Mutex::new(Vec::new()) };
         migrate::check_and_upgrade(&store)?;

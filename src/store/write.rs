@@ -4,12 +4,14 @@
 //! nothing.
 
 use super::codec::{BLOCK_EVENTS, EventBlock, ParamVal};
+use super::keys::{KeySnapshot, Keys};
 use super::read::{decode_bitmap, encode_bitmap, meta_u64};
 use super::tables::*;
 use super::{Change, Store};
 use crate::error::{Error, Result};
 use crate::model::contact::normalize_email;
 use crate::model::{Action, Contact, Schema};
+use compact_str::CompactString;
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap as HashMap;
@@ -25,12 +27,11 @@ pub struct Writer<'s> {
     next_dict: u64,
     next_action: u64,
     /// lowercased email → id, external id → id (complete once `load_keys` ran)
-    by_email: HashMap<String, u32>,
-    by_xid: HashMap<String, u32>,
+    keys: Keys,
     keys_loaded: bool,
-    dict: HashMap<String, u32>,
+    dict: HashMap<CompactString, u32>,
     dict_loaded: bool,
-    dict_new: Vec<(u32, String)>,
+    dict_new: Vec<(u32, CompactString)>,
     pending: HashMap<u16, EventBlock>,
     touched_contacts: BTreeSet<u32>,
     /// ids handed out by `alloc_contact_id` in this transaction
@@ -68,8 +69,7 @@ impl<'s> Writer<'s> {
             next_block: counters[1],
             next_dict: counters[2],
             next_action: counters[3],
-            by_email: HashMap::default(),
-            by_xid: HashMap::default(),
+            keys: Keys::default(),
             keys_loaded: false,
             dict: HashMap::default(),
             dict_loaded: false,
@@ -107,18 +107,16 @@ impl<'s> Writer<'s> {
         if self.keys_loaded {
             return Ok(());
         }
-        let e = self.tx.open_table(BY_EMAIL)?;
-        self.by_email.reserve(e.len()? as usize);
-        for row in e.iter()? {
-            let (k, v) = row?;
-            self.by_email.insert(k.value().to_string(), v.value());
+        let mut snap = KeySnapshot::default();
+        for (def, map) in [(BY_EMAIL, &mut snap.email), (BY_EXTERNAL_ID, &mut snap.xid)] {
+            let t = self.tx.open_table(def)?;
+            map.reserve(t.len()? as usize);
+            for row in t.iter()? {
+                let (k, v) = row?;
+                map.insert(k.value().into(), v.value());
+            }
         }
-        let x = self.tx.open_table(BY_EXTERNAL_ID)?;
-        self.by_xid.reserve(x.len()? as usize);
-        for row in x.iter()? {
-            let (k, v) = row?;
-            self.by_xid.insert(k.value().to_string(), v.value());
-        }
+        self.keys = Keys::new(snap);
         self.keys_loaded = true;
         Ok(())
     }
@@ -126,22 +124,27 @@ impl<'s> Writer<'s> {
     /// Looks a contact up by external id (requires `load_keys`).
     pub fn id_by_external_id(&self, xid: &str) -> Option<u32> {
         debug_assert!(self.keys_loaded);
-        self.by_xid.get(xid).copied()
+        self.keys.by_external_id(xid)
     }
 
     /// Looks a contact up by email, case-insensitively (requires `load_keys`).
     pub fn id_by_email(&self, email: &str) -> Option<u32> {
         debug_assert!(self.keys_loaded);
-        self.by_email.get(&normalize_email(email)).copied()
+        self.keys.by_email(email)
+    }
+
+    /// The keys as loaded by `load_keys`, for threads resolving rows ahead of this writer.
+    pub fn key_snapshot(&self) -> std::sync::Arc<super::keys::KeySnapshot> {
+        self.keys.snapshot()
     }
 
     /// Makes a not-yet-written contact findable by its keys in this transaction.
     pub fn register_keys(&mut self, c: &Contact) {
         if let Some(e) = &c.email {
-            self.by_email.insert(normalize_email(e), c.id);
+            self.keys.insert_email(e, c.id);
         }
         if let Some(x) = &c.external_id {
-            self.by_xid.insert(x.clone(), c.id);
+            self.keys.insert_external_id(x, c.id);
         }
     }
 
@@ -221,11 +224,11 @@ impl<'s> Writer<'s> {
                         return Err(Error::input(format!("email {e} already belongs to contact {other}")));
                     }
                     te.insert(e.as_str(), c.id)?;
-                    self.by_email.insert(e.clone(), c.id);
+                    self.keys.insert_email(e, c.id);
                 }
                 if let Some(e) = &old_email {
                     te.remove(e.as_str())?;
-                    self.by_email.remove(e);
+                    self.keys.remove_email(e);
                 }
             }
             let old_x = old.as_ref().and_then(|o| o.external_id.clone());
@@ -235,11 +238,11 @@ impl<'s> Writer<'s> {
                         return Err(Error::input(format!("external id {x} already belongs to contact {other}")));
                     }
                     tx_.insert(x.as_str(), c.id)?;
-                    self.by_xid.insert(x.clone(), c.id);
+                    self.keys.insert_external_id(x, c.id);
                 }
                 if let Some(x) = &old_x {
                     tx_.remove(x.as_str())?;
-                    self.by_xid.remove(x);
+                    self.keys.remove_external_id(x);
                 }
             }
             buf.clear();
@@ -378,7 +381,7 @@ impl<'s> Writer<'s> {
         self.dict.reserve(t.len()? as usize);
         for row in t.iter()? {
             let (k, v) = row?;
-            self.dict.insert(v.value().to_string(), k.value());
+            self.dict.insert(v.value().into(), k.value());
         }
         self.dict_loaded = true;
         Ok(())
@@ -395,8 +398,9 @@ impl<'s> Writer<'s> {
             return Err(Error::runtime("dictionary full"));
         }
         self.next_dict += 1;
-        self.dict.insert(s.to_string(), id as u32);
-        self.dict_new.push((id as u32, s.to_string()));
+        let s = CompactString::from(s);
+        self.dict.insert(s.clone(), id as u32);
+        self.dict_new.push((id as u32, s));
         Ok(id as u32)
     }
 
@@ -470,11 +474,11 @@ impl<'s> Writer<'s> {
                 n += 1;
                 if let Some(e) = &c.email {
                     te.remove(normalize_email(e).as_str())?;
-                    self.by_email.remove(&normalize_email(e));
+                    self.keys.remove_email(e);
                 }
                 if let Some(x) = &c.external_id {
                     tx_.remove(x.as_str())?;
-                    self.by_xid.remove(x);
+                    self.keys.remove_external_id(x);
                 }
             }
         }
@@ -581,7 +585,7 @@ impl<'s> Writer<'s> {
         let mut d = self.tx.open_table(DICT)?;
         for id in candidates {
             if let Some(s) = d.remove(id)?.map(|v| v.value().to_string()) {
-                self.dict.remove(&s);
+                self.dict.remove(s.as_str());
             }
         }
         Ok(())
