@@ -95,7 +95,11 @@ fn a_newer_schema_version_is_refused() {
         tx.open_table(META).unwrap().insert("schema_version", 99u32.to_le_bytes().as_slice()).unwrap();
         tx.commit().unwrap();
     }
-    refused_everywhere(&env, "written by a newer reach (schema version 99, this one reads up to 1); upgrade reach");
+    let expected = format!(
+        "written by a newer reach (schema version 99, this one reads up to {}); upgrade reach",
+        reach::store::SCHEMA_VERSION
+    );
+    refused_everywhere(&env, &expected);
     // and the file still says 99: nothing downgraded it
     let db = redb::Database::open(&env.db).unwrap();
     let tx = db.begin_read().unwrap();
@@ -281,7 +285,7 @@ fn erasure_leaves_no_trace() {
     let has = |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
     assert!(has(&raw, "ZqxUniqueProduct"), "precondition: the value is in the file");
     let before = text_in_tables(&env.db, &["ZqxUniqueProduct", "erase-me-8812"]);
-    for (t, n) in [("dict", "ZqxUniqueProduct"), ("contacts_by_external_id", "erase-me-8812")] {
+    for (t, n) in [("dict_chunks", "ZqxUniqueProduct"), ("contacts_by_external_id", "erase-me-8812")] {
         assert!(before.contains(&(t.to_string(), n)), "precondition: the scan sees {n} in {t}: {before:?}");
     }
     let id = env.contact("erase-me-8812")["id"].clone();
@@ -339,7 +343,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
     scan!(TAGS, |k, v| [k.as_bytes(), v].concat());
     scan!(CATEGORY_TREE, |k, v| [k.as_bytes(), v.as_bytes()].concat());
     scan!(CATEGORY_MEMBERS, |k, v| [k.as_bytes(), v].concat());
-    scan!(DICT, |_k, v| v.as_bytes().to_vec());
+    scan!(DICT_CHUNKS, |_k, v| v.to_vec());
     scan!(EVENT_BLOCKS, |_k, v| v.to_vec());
     scan!(ACTIONS, |_k, v| v.to_vec());
     scan!(SEGMENTS, |k, v| [k.as_bytes(), v].concat());
@@ -356,7 +360,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
         TAGS.name(),
         CATEGORY_TREE.name(),
         CATEGORY_MEMBERS.name(),
-        DICT.name(),
+        DICT_CHUNKS.name(),
         EVENT_BLOCKS.name(),
         ACTIONS.name(),
         SEGMENTS.name(),

@@ -9,7 +9,39 @@ use crate::model::Schema;
 /// One step: upgrades a file from version `from` to `from + 1` inside the
 /// given transaction. Index 0 upgrades version 1 to 2, and so on.
 type Step = fn(&redb::WriteTransaction) -> Result<()>;
-const STEPS: &[Step] = &[];
+const STEPS: &[Step] = &[dict_in_chunks];
+
+/// Version 1 kept one dictionary row per value.
+const DICT_V1: redb::TableDefinition<u32, &str> = redb::TableDefinition::new("dict");
+
+/// 1 → 2: the dictionary moves from a row per value to a row per chunk of ids.
+fn dict_in_chunks(tx: &redb::WriteTransaction) -> Result<()> {
+    use redb::ReadableTable;
+    {
+        let old = tx.open_table(DICT_V1)?;
+        let mut new = tx.open_table(DICT_CHUNKS)?;
+        let mut chunk: Vec<(u32, String)> = Vec::new();
+        let mut write = |chunk: &mut Vec<(u32, String)>| -> Result<()> {
+            if let Some((id, _)) = chunk.first() {
+                let bytes = super::dict::encode_chunk(chunk.iter().map(|(i, s)| (*i, s.as_str())));
+                new.insert(super::dict::chunk_of(*id), bytes.as_slice())?;
+            }
+            chunk.clear();
+            Ok(())
+        };
+        for row in old.iter()? {
+            let (k, v) = row?;
+            let id = k.value();
+            if chunk.first().is_some_and(|(c, _)| super::dict::chunk_of(*c) != super::dict::chunk_of(id)) {
+                write(&mut chunk)?;
+            }
+            chunk.push((id, v.value().to_string()));
+        }
+        write(&mut chunk)?;
+    }
+    tx.delete_table(DICT_V1)?;
+    Ok(())
+}
 
 pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
     let path = store.path().display().to_string();
@@ -104,7 +136,7 @@ fn init(tx: &redb::WriteTransaction) -> Result<()> {
     tx.open_table(TAGS)?;
     tx.open_table(CATEGORY_TREE)?;
     tx.open_table(CATEGORY_MEMBERS)?;
-    tx.open_table(DICT)?;
+    tx.open_table(DICT_CHUNKS)?;
     tx.open_table(EVENT_BLOCKS)?;
     tx.open_table(ACTIONS)?;
     tx.open_table(SEGMENTS)?;
@@ -113,4 +145,55 @@ fn init(tx: &redb::WriteTransaction) -> Result<()> {
     tx.open_table(SETTINGS)?;
     tx.open_table(DELIVERIES)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::OpenMode;
+    use redb::{ReadableDatabase, TableHandle};
+
+    /// A file laid out as version 1 wrote it is upgraded on open, keeping
+    /// every dictionary value under its id.
+    #[test]
+    fn a_version_1_file_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.redb");
+        let values: Vec<(u32, String)> = (1..6000).filter(|i| i % 7 != 0).map(|i| (i, format!("value {i}"))).collect();
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            init(&tx).unwrap();
+            tx.delete_table(DICT_CHUNKS).unwrap();
+            {
+                let mut meta = tx.open_table(META).unwrap();
+                meta.insert("schema_version", 1u32.to_le_bytes().as_slice()).unwrap();
+                meta.insert("next_dict", 6000u64.to_le_bytes().as_slice()).unwrap();
+                let mut d = tx.open_table(DICT_V1).unwrap();
+                for (id, s) in &values {
+                    d.insert(*id, s.as_str()).unwrap();
+                }
+            }
+            tx.commit().unwrap();
+        }
+        {
+            let store = Store::open(&path, OpenMode::Existing).unwrap();
+            let dict = store.begin_read().unwrap().dict().unwrap();
+            assert_eq!(dict.len(), 5999, "ids up to 5998 (5999 is a multiple of 7)");
+            for (id, s) in &values {
+                assert_eq!(&dict[*id as usize], s);
+            }
+            assert_eq!(dict[7], "", "a missing id stays missing");
+            // and the writer continues after the last id
+            let mut w = store.begin_write().unwrap();
+            assert_eq!(w.intern("value 3").unwrap(), 3);
+            assert_eq!(w.intern("new").unwrap(), 6000);
+            w.commit().unwrap();
+        }
+        let db = redb::ReadOnlyDatabase::open(&path).unwrap();
+        let tx = db.begin_read().unwrap();
+        let names: Vec<String> = tx.list_tables().unwrap().map(|t| t.name().to_string()).collect();
+        assert!(!names.contains(&"dict".to_string()), "{names:?}");
+        assert_eq!(read_meta(&tx.open_table(META).unwrap()).unwrap().1, Some(SCHEMA_VERSION));
+    }
 }

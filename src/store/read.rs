@@ -2,6 +2,7 @@
 //! transaction) with typed accessors.
 
 use super::codec::EventBlock;
+use super::dict;
 use super::tables::*;
 use crate::error::{Error, Result};
 use crate::model::{Action, Contact, Schema};
@@ -189,39 +190,39 @@ impl Reader {
 
     /// The whole event-value dictionary; index = id (0 is the empty string).
     pub fn dict(&self) -> Result<Vec<String>> {
-        let t = self.tx.open_table(DICT)?;
         let mut out = vec![String::new()];
-        for row in t.iter()? {
-            let (k, v) = row?;
-            let id = k.value() as usize;
+        self.for_each_dict_from(0, |id, s| {
+            let id = id as usize;
             if out.len() <= id {
                 out.resize(id + 1, String::new());
             }
-            out[id] = v.value().to_string();
-        }
+            out[id] = s.to_string();
+        })?;
         Ok(out)
     }
 
     /// The ids of dictionary values satisfying `pred`, in one pass over the
     /// dictionary without copying it.
     pub fn dict_matching(&self, mut pred: impl FnMut(&str) -> bool) -> Result<Vec<u32>> {
-        let t = self.tx.open_table(DICT)?;
         let mut out = Vec::new();
-        for row in t.iter()? {
-            let (k, v) = row?;
-            if pred(v.value()) {
-                out.push(k.value());
+        self.for_each_dict_from(0, |id, s| {
+            if pred(s) {
+                out.push(id);
             }
-        }
+        })?;
         Ok(out)
     }
 
     /// Calls `f(id, text)` for every dictionary value with id >= `from`.
     pub fn for_each_dict_from(&self, from: u32, mut f: impl FnMut(u32, &str)) -> Result<()> {
-        let t = self.tx.open_table(DICT)?;
-        for row in t.range(from..)? {
+        let t = self.tx.open_table(DICT_CHUNKS)?;
+        for row in t.range(dict::chunk_of(from)..)? {
             let (k, v) = row?;
-            f(k.value(), v.value());
+            dict::decode_chunk(k.value(), v.value(), |id, s| {
+                if id >= from {
+                    f(id, s)
+                }
+            })?;
         }
         Ok(())
     }
@@ -341,7 +342,7 @@ impl Reader {
             let (rows, bytes) = match name.as_str() {
                 "contacts" => sizes(&self.tx.open_table(CONTACTS)?, |_| 4, |v| v.len())?,
                 "event_blocks" => sizes(&self.tx.open_table(EVENT_BLOCKS)?, |_| 10, |v| v.len())?,
-                "dict" => sizes(&self.tx.open_table(DICT)?, |_| 4, |v| v.len())?,
+                "dict_chunks" => sizes(&self.tx.open_table(DICT_CHUNKS)?, |_| 4, |v| v.len())?,
                 "contacts_by_email" => sizes(&self.tx.open_table(BY_EMAIL)?, |k| k.len(), |_| 4)?,
                 "contacts_by_external_id" => sizes(&self.tx.open_table(BY_EXTERNAL_ID)?, |k| k.len(), |_| 4)?,
                 "tags" => sizes(&self.tx.open_table(TAGS)?, |k| k.len(), |v| v.len())?,

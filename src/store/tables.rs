@@ -18,9 +18,11 @@ pub const TAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("tags");
 pub const CATEGORY_TREE: TableDefinition<&str, &str> = TableDefinition::new("category_tree");
 /// Category name → serialized roaring bitmap of directly assigned contacts.
 pub const CATEGORY_MEMBERS: TableDefinition<&str, &[u8]> = TableDefinition::new("category_members");
-/// Dictionary of event text values: id → text (the reverse map is built in
-/// memory when needed: storing it would cost a second copy of every value).
-pub const DICT: TableDefinition<u32, &str> = TableDefinition::new("dict");
+/// Dictionary of event text values, in chunks: chunk number → the ids and
+/// texts of `dict::CHUNK_IDS` consecutive ids (see `dict`). The reverse map
+/// is built in memory when needed: storing it would cost a second copy of
+/// every value.
+pub const DICT_CHUNKS: TableDefinition<u32, &[u8]> = TableDefinition::new("dict_chunks");
 /// (kind, block id) → columnar block of events of that kind (see `codec`);
 /// keyed by kind first so one kind's blocks are one range.
 pub const EVENT_BLOCKS: TableDefinition<(u16, u64), &[u8]> = TableDefinition::new("event_blocks");

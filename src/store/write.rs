@@ -4,6 +4,7 @@
 //! nothing.
 
 use super::codec::{BLOCK_EVENTS, EventBlock, ParamVal};
+use super::dict::{WriteDict, chunk_of, decode_chunk, encode_chunk};
 use super::keys::{KeySnapshot, Keys};
 use super::read::{decode_bitmap, encode_bitmap, meta_u64};
 use super::tables::*;
@@ -11,7 +12,6 @@ use super::{Change, Store};
 use crate::error::{Error, Result};
 use crate::model::contact::normalize_email;
 use crate::model::{Action, Contact, Schema};
-use compact_str::CompactString;
 use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap as HashMap;
@@ -29,9 +29,8 @@ pub struct Writer<'s> {
     /// lowercased email → id, external id → id (complete once `load_keys` ran)
     keys: Keys,
     keys_loaded: bool,
-    dict: HashMap<CompactString, u32>,
+    dict: WriteDict,
     dict_loaded: bool,
-    dict_new: Vec<(u32, CompactString)>,
     pending: HashMap<u16, EventBlock>,
     touched_contacts: BTreeSet<u32>,
     /// ids handed out by `alloc_contact_id` in this transaction
@@ -71,9 +70,8 @@ impl<'s> Writer<'s> {
             next_action: counters[3],
             keys: Keys::default(),
             keys_loaded: false,
-            dict: HashMap::default(),
+            dict: WriteDict::default(),
             dict_loaded: false,
-            dict_new: Vec::new(),
             pending: HashMap::default(),
             touched_contacts: BTreeSet::new(),
             reserved: Default::default(),
@@ -377,31 +375,26 @@ impl<'s> Writer<'s> {
         if self.dict_loaded {
             return Ok(());
         }
-        let t = self.tx.open_table(DICT)?;
-        self.dict.reserve(t.len()? as usize);
+        let t = self.tx.open_table(DICT_CHUNKS)?;
+        let mut d = WriteDict::new(1);
         for row in t.iter()? {
             let (k, v) = row?;
-            self.dict.insert(v.value().into(), k.value());
+            decode_chunk(k.value(), v.value(), |id, s| d.load(id, s))?;
         }
+        d.loaded(u32::try_from(self.next_dict).map_err(|_| Error::runtime("dictionary counter out of range"))?);
+        self.dict = d;
         self.dict_loaded = true;
         Ok(())
     }
 
-    /// The dictionary id of a text value, adding it if new (requires `load_dict`).
+    /// The dictionary id of a text value, adding it if new.
     pub fn intern(&mut self, s: &str) -> Result<u32> {
-        debug_assert!(self.dict_loaded);
-        if let Some(&id) = self.dict.get(s) {
-            return Ok(id);
+        if !self.dict_loaded {
+            self.load_dict()?;
         }
-        let id = self.next_dict;
-        if id > u32::MAX as u64 {
-            return Err(Error::runtime("dictionary full"));
-        }
-        self.next_dict += 1;
-        let s = CompactString::from(s);
-        self.dict.insert(s.clone(), id as u32);
-        self.dict_new.push((id as u32, s));
-        Ok(id as u32)
+        let id = self.dict.intern(s)?;
+        self.next_dict = self.dict.next_id() as u64;
+        Ok(id)
     }
 
     /// Appends one event; it reaches the table in a block of its kind.
@@ -444,9 +437,12 @@ impl<'s> Writer<'s> {
             let b = self.pending.remove(&k).unwrap();
             self.write_block(b)?;
         }
-        let mut d = self.tx.open_table(DICT)?;
-        for (id, s) in self.dict_new.drain(..) {
-            d.insert(id, s.as_str())?;
+        // new values go to the end of their chunk (ids only grow)
+        let mut d = self.tx.open_table(DICT_CHUNKS)?;
+        for (chunk, entries) in self.dict.take_unsaved() {
+            let mut bytes = d.get(chunk)?.map(|v| v.value().to_vec()).unwrap_or_default();
+            bytes.extend_from_slice(&encode_chunk(entries));
+            d.insert(chunk, bytes.as_slice())?;
         }
         Ok(())
     }
@@ -582,10 +578,26 @@ impl<'s> Writer<'s> {
             }
         }
         drop(t);
-        let mut d = self.tx.open_table(DICT)?;
-        for id in candidates {
-            if let Some(s) = d.remove(id)?.map(|v| v.value().to_string()) {
-                self.dict.remove(s.as_str());
+        let mut d = self.tx.open_table(DICT_CHUNKS)?;
+        let mut chunks: Vec<u32> = candidates.iter().map(|&id| chunk_of(id)).collect();
+        chunks.dedup();
+        for chunk in chunks {
+            let Some(bytes) = d.get(chunk)?.map(|v| v.value().to_vec()) else { continue };
+            let mut keep: Vec<(u32, String)> = Vec::new();
+            decode_chunk(chunk, &bytes, |id, s| {
+                if !candidates.contains(&id) {
+                    keep.push((id, s.to_string()));
+                }
+            })?;
+            if keep.is_empty() {
+                d.remove(chunk)?;
+            } else {
+                d.insert(chunk, encode_chunk(keep.iter().map(|(id, s)| (*id, s.as_str()))).as_slice())?;
+            }
+        }
+        if self.dict_loaded {
+            for id in candidates {
+                self.dict.remove(id);
             }
         }
         Ok(())
