@@ -3,13 +3,13 @@
 //! Duplicate keys inside one file are refused (the second row is the bad one).
 
 use super::mapping::field_name;
+use super::records::Fields;
 use super::{ImportContext, ImportReport};
 use crate::error::{Error, Result};
 use crate::model::attribute::{AttrType, AttrValue, parse_bool};
 use crate::model::contact::{looks_like_email, normalize_email};
 use crate::model::{Action, ActionKind, Channel, Consent, Contact};
 use crate::store::Writer;
-use csv::StringRecord;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap as HashMap;
 
@@ -131,7 +131,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         })
     }
 
-    fn parse_row(&mut self, line: u64, rec: &StringRecord) -> Result<Row> {
+    fn parse_row(&mut self, line: u64, rec: &Fields) -> Result<Row> {
         let mut r = Row::default();
         let tf = &self.ctx.time_format;
         for (i, col) in self.cols.iter().enumerate() {
@@ -304,7 +304,7 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
 
     type Pre = ();
 
-    fn row(&mut self, line: u64, rec: &StringRecord, _pre: &()) -> Result<()> {
+    fn row(&mut self, line: u64, rec: &Fields, _pre: &()) -> Result<()> {
         let r = self.parse_row(line, rec)?;
         let target = self.target(&r)?;
         if let Some(first) = target.and_then(|id| self.seen_ids.get(&id)) {

@@ -5,6 +5,7 @@
 //! update the contact once, at the end.
 
 use super::mapping::field_name;
+use super::records::Fields;
 use super::{ImportContext, ImportReport};
 use crate::derived::ScoreRules;
 use crate::error::{Error, Result};
@@ -12,7 +13,6 @@ use crate::model::contact::looks_like_email;
 use crate::model::{Action, ActionKind, Channel, Consent, Contact, Decimal, ParamType, Source};
 use crate::store::Writer;
 use crate::store::codec::ParamVal;
-use csv::StringRecord;
 use rustc_hash::FxHashMap as HashMap;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +38,6 @@ struct Effects {
 /// What a column feeds for one kind.
 #[derive(Clone, Copy, Debug)]
 enum Feeds {
-    Nothing,
     /// a declared parameter: index, and whether it is a number / one-of
     Param(u16, PType),
     /// a parameter column this kind does not declare yet: declared (as
@@ -61,7 +60,21 @@ fn ptype(t: &ParamType) -> PType {
     }
 }
 
-type KindCols = Vec<Feeds>;
+/// The columns that feed parameters of one kind: (column, what it feeds).
+type KindCols = Vec<(usize, Feeds)>;
+
+/// No such column (in `utm_cols`).
+const NO_COL: usize = usize::MAX;
+
+/// Where the fixed event fields are.
+#[derive(Default)]
+struct FixedCols {
+    contact: Option<usize>,
+    contact_id: Option<usize>,
+    ts: Option<usize>,
+    kind: Option<usize>,
+    source: Option<usize>,
+}
 
 pub(super) struct EventSink<'a, 'w> {
     pub w: &'a mut Writer<'w>,
@@ -78,6 +91,7 @@ pub(super) struct EventSink<'a, 'w> {
     last_text: Vec<(String, u32)>,
     /// the columns of utm_source, utm_medium, utm_campaign
     utm_cols: [usize; 3],
+    fixed: FixedCols,
     new_contacts: HashMap<u32, Contact>,
     effects: HashMap<u32, Effects>,
     existing_ids: Option<roaring::RoaringBitmap>,
@@ -117,7 +131,8 @@ impl<'a, 'w> EventSink<'a, 'w> {
             kind_by_name: HashMap::default(),
             last_kind: None,
             last_text: Vec::new(),
-            utm_cols: [0; 3],
+            utm_cols: [NO_COL; 3],
+            fixed: FixedCols::default(),
             new_contacts: HashMap::default(),
             effects: HashMap::default(),
             existing_ids: None,
@@ -149,12 +164,16 @@ impl<'a, 'w> EventSink<'a, 'w> {
         let kc: KindCols = self
             .cols
             .iter()
-            .map(|col| match col {
-                Col::Param(p) => match kd.param(p).or_else(|| kd.param(&field_name(p))) {
-                    Some((i, d)) => Feeds::Param(i, ptype(&d.ty)),
-                    None => Feeds::Undeclared,
-                },
-                _ => Feeds::Nothing,
+            .enumerate()
+            .filter_map(|(c, col)| match col {
+                Col::Param(p) => Some((
+                    c,
+                    match kd.param(p).or_else(|| kd.param(&field_name(p))) {
+                        Some((i, d)) => Feeds::Param(i, ptype(&d.ty)),
+                        None => Feeds::Undeclared,
+                    },
+                )),
+                _ => None,
             })
             .collect();
         if self.kind_cols.len() <= k as usize {
@@ -292,6 +311,15 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 self.utm_cols[j] = self.cols.len();
             }
             self.cols.push(col);
+            let i = self.cols.len() - 1;
+            match self.cols[i] {
+                Col::Contact => self.fixed.contact = Some(i),
+                Col::ContactId => self.fixed.contact_id = Some(i),
+                Col::Ts => self.fixed.ts = Some(i),
+                Col::Kind => self.fixed.kind = Some(i),
+                Col::Source => self.fixed.source = Some(i),
+                _ => {}
+            }
         }
         Ok(())
     }
@@ -318,7 +346,7 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         let ts_col = self.cols.iter().position(|c| *c == Col::Ts);
         let keys = self.w.key_snapshot();
         let tf = self.ctx.time_format.clone();
-        Some(Box::new(move |rec: &StringRecord, pre: &mut EventPre| {
+        Some(Box::new(move |rec: &Fields, pre: &mut EventPre| {
             if let Some(k) = key_col.and_then(|i| rec.get(i)) {
                 pre.contact = keys.resolve(trim(k));
             }
@@ -328,35 +356,24 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         }))
     }
 
-    fn row(&mut self, _line: u64, rec: &StringRecord, pre: &EventPre) -> Result<()> {
-        let mut key: Option<&str> = None;
-        let mut cid: Option<&str> = None;
-        let mut ts_s: Option<&str> = None;
+    fn row(&mut self, _line: u64, rec: &Fields, pre: &EventPre) -> Result<()> {
         let ctx = self.ctx;
-        let mut kind_s: Option<&str> = ctx.kind.as_deref();
+        let f = &self.fixed;
+        let field = |c: Option<usize>| c.map(|i| rec.get(i).unwrap_or(""));
+        let (key, cid, ts_s) = (field(f.contact), field(f.contact_id), field(f.ts));
+        let kind_s = field(f.kind).filter(|v| !trim(v).is_empty()).or(ctx.kind.as_deref());
         let mut source = 0u8;
+        if let Some(t) = field(f.source).map(trim).filter(|t| !t.is_empty()) {
+            source = Source::parse(t)
+                .ok_or_else(|| {
+                    Error::input(format!("unknown source `{t}` (direct, referral, search, paid, email, social)"))
+                })?
+                .code();
+        }
         let mut utm_s: [Option<&str>; 3] = [None; 3];
-        for (i, col) in self.cols.iter().enumerate() {
-            let v = rec.get(i).unwrap_or("");
-            match col {
-                Col::Contact => key = Some(v),
-                Col::ContactId => cid = Some(v),
-                Col::Ts => ts_s = Some(v),
-                Col::Kind if !trim(v).is_empty() => kind_s = Some(v),
-                Col::Source => {
-                    let t = trim(v);
-                    if !t.is_empty() {
-                        source = Source::parse(t)
-                            .ok_or_else(|| {
-                                Error::input(format!(
-                                    "unknown source `{t}` (direct, referral, search, paid, email, social)"
-                                ))
-                            })?
-                            .code();
-                    }
-                }
-                Col::Utm(j) => utm_s[*j] = Some(v),
-                _ => {}
+        for (j, u) in utm_s.iter_mut().enumerate() {
+            if self.utm_cols[j] != NO_COL {
+                *u = rec.get(self.utm_cols[j]);
             }
         }
         let ts = match pre.ts {
@@ -373,11 +390,8 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         let mut text_vals = std::mem::take(&mut self.text_vals);
         text_vals.clear();
         let mut bounce_type: Option<&str> = None;
-        for i in 0..self.cols.len() {
-            let feeds = self.kind_cols[kind as usize][i];
-            if matches!(feeds, Feeds::Nothing) {
-                continue;
-            }
+        for j in 0..self.kind_cols[kind as usize].len() {
+            let (i, feeds) = self.kind_cols[kind as usize][j];
             let v = trim(rec.get(i).unwrap_or(""));
             if v.is_empty() {
                 continue;
@@ -388,10 +402,9 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                     let pname = field_name(param_name(&self.cols[i]));
                     let pid = self.w.schema_mut().add_param(kind, &pname, ParamType::Text).map_err(Error::input)?;
                     self.report.created.push(format!("parameter {kind_name}.{pname} (text)"));
-                    self.kind_cols[kind as usize][i] = Feeds::Param(pid, PType::Text);
+                    self.kind_cols[kind as usize][j] = (i, Feeds::Param(pid, PType::Text));
                     (pid, PType::Text)
                 }
-                Feeds::Nothing => continue,
             };
             match pt {
                 PType::Num => {

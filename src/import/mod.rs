@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod events;
 pub mod input;
 pub mod mapping;
+pub mod records;
 pub mod rows;
 
 use crate::derived::ScoreRules;

@@ -3,13 +3,15 @@
 //! skip-invalid handling, and the rejects file.
 
 use super::input::{Input, InputFormat, io_error};
+use super::records::CsvRecords;
+use super::records::{Fields, RawFields};
 use crate::error::{Error, ErrorKind, Result};
-use csv::{ByteRecord, StringRecord};
+use csv::ByteRecord;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-pub type PrepareFn<P> = dyn Fn(&StringRecord, &mut P) + Send + Sync;
+pub type PrepareFn<P> = dyn Fn(&Fields, &mut P) + Send + Sync;
 pub type Preparer<P> = Box<PrepareFn<P>>;
 
 /// Rows read ahead by the reader thread, with what was prepared for them.
@@ -29,27 +31,27 @@ impl<P> Default for Batch<P> {
 const BATCH_ROWS: usize = 4096;
 
 enum Row {
-    Ok(StringRecord),
+    Ok(Fields),
     Blank,
     /// the wrong number of columns
-    Columns(ByteRecord),
+    Columns(RawFields),
     /// invalid UTF-8 in this column
-    Utf8(ByteRecord, usize),
+    Utf8(RawFields, usize),
 }
 
 impl Row {
     fn bytes(&self) -> ByteRecord {
         match self {
-            Row::Ok(r) => r.as_byte_record().clone(),
+            Row::Ok(r) => r.to_byte_record(),
             Row::Blank => ByteRecord::new(),
-            Row::Columns(r) | Row::Utf8(r, _) => r.clone(),
+            Row::Columns(r) | Row::Utf8(r, _) => r.to_byte_record(),
         }
     }
 
-    fn into_bytes(self) -> ByteRecord {
+    fn into_raw(self) -> RawFields {
         match self {
-            Row::Ok(r) => r.into_byte_record(),
-            Row::Blank => ByteRecord::new(),
+            Row::Ok(r) => r.into_raw(),
+            Row::Blank => RawFields::default(),
             Row::Columns(r) | Row::Utf8(r, _) => r,
         }
     }
@@ -57,12 +59,12 @@ impl Row {
 
 impl<P: Default> Batch<P> {
     /// Reads up to `BATCH_ROWS` rows; false at the end of the input.
-    fn fill<R: std::io::Read>(
+    fn fill<R: BufRead>(
         &mut self,
-        rdr: &mut csv::Reader<R>,
+        rdr: &mut CsvRecords<R>,
         ncols: usize,
         prepare: Option<&PrepareFn<P>>,
-    ) -> csv::Result<bool> {
+    ) -> std::io::Result<bool> {
         self.len = 0;
         while self.len < BATCH_ROWS {
             let k = self.len;
@@ -71,26 +73,23 @@ impl<P: Default> Batch<P> {
                 self.lines.push(0);
                 self.pre.push(P::default());
             }
-            let mut raw = std::mem::replace(&mut self.rows[k], Row::Blank).into_bytes();
-            if !rdr.read_byte_record(&mut raw)? {
+            let mut raw = std::mem::replace(&mut self.rows[k], Row::Blank).into_raw();
+            let Some(line) = rdr.read(&mut raw)? else {
                 return Ok(self.len > 0);
-            }
-            self.lines[k] = raw.position().map(|p| p.line()).unwrap_or(0);
+            };
+            self.lines[k] = line;
             self.pre[k] = P::default();
             self.rows[k] = if raw.len() != ncols {
-                if raw.len() == 1 && raw.get(0) == Some(b"") { Row::Blank } else { Row::Columns(raw) }
+                if raw.len() == 1 && raw.get(0) == Some(&b""[..]) { Row::Blank } else { Row::Columns(raw) }
             } else {
-                match StringRecord::from_byte_record(raw) {
+                match Fields::from_raw(raw) {
                     Ok(rec) => {
                         if let Some(p) = prepare {
                             p(&rec, &mut self.pre[k]);
                         }
                         Row::Ok(rec)
                     }
-                    Err(e) => {
-                        let col = e.utf8_error().field();
-                        Row::Utf8(e.into_byte_record(), col)
-                    }
+                    Err((raw, col)) => Row::Utf8(raw, col),
                 }
             };
             self.len += 1;
@@ -113,6 +112,12 @@ fn prefetch(bytes: &[u8]) {
     let _ = bytes;
 }
 
+/// The bytes of a slice of plain values (for prefetching).
+fn as_bytes<T: Copy>(s: &[T]) -> &[u8] {
+    // SAFETY: any initialized memory may be viewed as bytes; the length is the slice's size.
+    unsafe { std::slice::from_raw_parts(s.as_ptr().cast(), std::mem::size_of_val(s)) }
+}
+
 /// What the rows are handed to.
 pub trait RowSink {
     /// New columns, appended to those already announced (all of a CSV header
@@ -122,7 +127,7 @@ pub trait RowSink {
     type Pre: Default + Send;
     /// One row; an `Input` error rejects just this row, any other error aborts.
     /// `pre` holds what the preparer worked out, or the default.
-    fn row(&mut self, line: u64, rec: &StringRecord, pre: &Self::Pre) -> Result<()>;
+    fn row(&mut self, line: u64, rec: &Fields, pre: &Self::Pre) -> Result<()>;
     /// Per-row work that needs no sink state (parsing, looking keys up in
     /// what was loaded), run on the reader thread ahead of `row`. Asked for
     /// after the CSV header.
@@ -256,17 +261,10 @@ pub fn drive<S: RowSink>(
                     sniff_delimiter(input.reader.fill_buf().map_err(|e| io_error(&input.name, &input.overflow, e))?)
                 }
             };
-            let mut rdr = csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .delimiter(delim)
-                .from_reader(&mut input.reader);
-            let mut raw = ByteRecord::new();
-            let read_err = |e: csv::Error| match e.into_kind() {
-                csv::ErrorKind::Io(io) => io_error(&input.name, &input.overflow, io),
-                other => Error::input(format!("{}: {other:?}", input.name)),
-            };
-            if !rdr.read_byte_record(&mut raw).map_err(read_err)? {
+            let mut rdr = CsvRecords::new(&mut input.reader, delim);
+            let mut raw = RawFields::default();
+            let read_err = |e: std::io::Error| io_error(&input.name, &input.overflow, e);
+            if rdr.read(&mut raw).map_err(read_err)?.is_none() {
                 return Err(Error::input(format!("{name}: empty file (expected a header line)")));
             }
             let mut cols = Vec::with_capacity(raw.len());
@@ -315,7 +313,8 @@ pub fn drive<S: RowSink>(
                         for k in 0..b.len {
                             // the rows were written on the reader's core: ask for the next ones early
                             if let Some(Row::Ok(r)) = b.rows.get(k + 4).filter(|_| k + 4 < b.len) {
-                                prefetch(r.as_slice().as_bytes());
+                                prefetch(r.as_bytes());
+                                prefetch(as_bytes(r.spans()));
                             }
                             let line = b.lines[k];
                             let res = match &b.rows[k] {
@@ -359,7 +358,6 @@ pub fn drive<S: RowSink>(
             let mut index: std::collections::HashMap<String, usize> = Default::default();
             let mut buf = Vec::new();
             let mut line = 0u64;
-            let mut rec = StringRecord::new();
             loop {
                 buf.clear();
                 let got =
@@ -400,10 +398,7 @@ pub fn drive<S: RowSink>(
                         match bad {
                             Some(m) => Err(Error::input(m)),
                             None => {
-                                rec.clear();
-                                for f in &fields {
-                                    rec.push_field(f);
-                                }
+                                let rec = Fields::from_strs(fields.iter().map(String::as_str));
                                 sink.row(line, &rec, &S::Pre::default())
                             }
                         }

@@ -5,14 +5,14 @@
 
 use super::codec::{BLOCK_EVENTS, EventBlock, ParamVal};
 use super::dict::{WriteDict, chunk_of, decode_chunk, encode_chunk};
-use super::keys::{KeySnapshot, Keys};
+use super::keys::{KeyMap, KeySnapshot, Keys};
 use super::read::{decode_bitmap, encode_bitmap, meta_u64};
 use super::tables::*;
 use super::{Change, Store};
 use crate::error::{Error, Result};
 use crate::model::contact::normalize_email;
 use crate::model::{Action, Contact, Schema};
-use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeSet;
@@ -29,6 +29,8 @@ pub struct Writer<'s> {
     /// lowercased email → id, external id → id (complete once `load_keys` ran)
     keys: Keys,
     keys_loaded: bool,
+    /// this transaction changed the key tables
+    keys_written: bool,
     dict: WriteDict,
     dict_loaded: bool,
     pending: HashMap<u16, EventBlock>,
@@ -42,6 +44,17 @@ pub struct Writer<'s> {
     tags_changed: BTreeSet<String>,
     other_changes: Vec<Change>,
     deleted: Vec<u32>,
+}
+
+/// Reads a key table (text → contact id) into memory.
+fn load_key_map(t: &impl ReadableTable<&'static str, u32>) -> Result<KeyMap> {
+    let mut map = KeyMap::default();
+    map.reserve(t.len()? as usize);
+    for row in t.iter()? {
+        let (k, v) = row?;
+        map.insert(k.value().into(), v.value());
+    }
+    Ok(map)
 }
 
 impl<'s> Writer<'s> {
@@ -70,6 +83,7 @@ impl<'s> Writer<'s> {
             next_action: counters[3],
             keys: Keys::default(),
             keys_loaded: false,
+            keys_written: false,
             dict: WriteDict::default(),
             dict_loaded: false,
             pending: HashMap::default(),
@@ -105,16 +119,22 @@ impl<'s> Writer<'s> {
         if self.keys_loaded {
             return Ok(());
         }
-        let mut snap = KeySnapshot::default();
-        for (def, map) in [(BY_EMAIL, &mut snap.email), (BY_EXTERNAL_ID, &mut snap.xid)] {
-            let t = self.tx.open_table(def)?;
-            map.reserve(t.len()? as usize);
-            for row in t.iter()? {
-                let (k, v) = row?;
-                map.insert(k.value().into(), v.value());
-            }
-        }
-        self.keys = Keys::new(snap);
+        let (xid, email) = if self.keys_written {
+            (load_key_map(&self.tx.open_table(BY_EXTERNAL_ID)?)?, load_key_map(&self.tx.open_table(BY_EMAIL)?)?)
+        } else {
+            // nothing written to the key tables yet: the last commit is what
+            // this transaction sees, so a second thread reads the emails from it
+            let (store, tx) = (self.store, &self.tx);
+            std::thread::scope(|s| -> Result<_> {
+                let emails = s.spawn(move || {
+                    load_key_map(&redb::ReadableDatabase::begin_read(store.redb())?.open_table(BY_EMAIL)?)
+                });
+                let xid = load_key_map(&tx.open_table(BY_EXTERNAL_ID)?);
+                let email = emails.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                Ok((xid?, email?))
+            })?
+        };
+        self.keys = Keys::new(KeySnapshot { xid, email });
         self.keys_loaded = true;
         Ok(())
     }
@@ -205,6 +225,7 @@ impl<'s> Writer<'s> {
     /// Writes contacts (new or changed) and keeps the key maps in step.
     /// Fails with an input error if an email or external id belongs to another contact.
     pub fn put_contacts(&mut self, list: &[Contact]) -> Result<()> {
+        self.keys_written = true;
         let mut t = self.tx.open_table(CONTACTS)?;
         let mut te = self.tx.open_table(BY_EMAIL)?;
         let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
@@ -456,6 +477,7 @@ impl<'s> Writer<'s> {
         if ids.is_empty() {
             return Ok(0);
         }
+        self.keys_written = true;
         self.flush_pending()?;
         let mut n = 0;
         {
