@@ -67,7 +67,7 @@ pub struct ImportArgs {
     /// CSV field delimiter (detected: comma, semicolon or tab)
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<char>,
-    /// Longest accepted line in bytes [default: config, 16 MiB]
+    /// Longest accepted line in bytes, at most 4 GiB [default: config, 16 MiB]
     #[arg(long, value_name = "BYTES")]
     pub max_line_bytes: Option<usize>,
     /// Events: do not apply the score rules (restoring an export whose contacts already carry their scores)

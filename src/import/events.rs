@@ -342,17 +342,11 @@ impl super::rows::RowSink for EventSink<'_, '_> {
     type Pre = EventPre;
 
     fn preparer(&self) -> Option<super::rows::Preparer<EventPre>> {
-        let key_col = self.cols.iter().position(|c| *c == Col::Contact);
-        let ts_col = self.cols.iter().position(|c| *c == Col::Ts);
-        let keys = self.w.key_snapshot();
-        let tf = self.ctx.time_format.clone();
-        Some(Box::new(move |rec: &Fields, pre: &mut EventPre| {
-            if let Some(k) = key_col.and_then(|i| rec.get(i)) {
-                pre.contact = keys.resolve(trim(k));
-            }
-            if let Some(t) = ts_col.and_then(|i| rec.get(i)) {
-                pre.ts = tf.parse(t).ok();
-            }
+        Some(Box::new(EventPreparer {
+            key_col: self.cols.iter().position(|c| *c == Col::Contact),
+            ts_col: self.cols.iter().position(|c| *c == Col::Ts),
+            keys: self.w.key_snapshot(),
+            time_format: self.ctx.time_format.clone(),
         }))
     }
 
@@ -486,6 +480,28 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         self.params = params;
         self.report.events += 1;
         Ok(())
+    }
+}
+
+/// Resolves keys of contacts that existed before the import, and parses
+/// times, on the reader thread.
+struct EventPreparer {
+    key_col: Option<usize>,
+    ts_col: Option<usize>,
+    keys: std::sync::Arc<crate::store::keys::KeySnapshot>,
+    time_format: crate::model::time::TimeFormat,
+}
+
+impl super::rows::Prepare<EventPre> for EventPreparer {
+    fn prefetch(&self, rec: &Fields) {
+        if let Some(k) = self.key_col.and_then(|i| rec.get(i)) {
+            self.keys.prefetch(trim(k));
+        }
+    }
+
+    fn prepare(&self, rec: &Fields, pre: &mut EventPre) {
+        pre.contact = self.key_col.and_then(|i| rec.get(i)).and_then(|k| self.keys.resolve(trim(k)));
+        pre.ts = self.ts_col.and_then(|i| rec.get(i)).and_then(|t| self.time_format.parse(t).ok());
     }
 }
 

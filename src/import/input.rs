@@ -43,6 +43,8 @@ pub struct Input {
 impl Input {
     /// Opens `path` (`-` is stdin); `format` overrides detection.
     pub fn open(path: &str, format: Option<InputFormat>, max_line: usize) -> Result<Input> {
+        // records keep field offsets in 32 bits
+        let max_line = max_line.min(u32::MAX as usize);
         let (name, raw, total): (String, Box<dyn Read + Send>, Option<u64>) = if path == "-" {
             ("stdin".into(), Box::new(std::io::stdin()), None)
         } else {

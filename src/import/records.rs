@@ -7,11 +7,15 @@
 use csv::ByteRecord;
 use std::io::{self, BufRead};
 
+/// Where a field starts and ends in its record's bytes (records are shorter
+/// than 4 GiB: lines are limited far below that).
+type Span = (u32, u32);
+
 /// The fields of one record as bytes: field `i` is `bytes[spans[i].0..spans[i].1]`.
 #[derive(Clone, Debug, Default)]
 pub struct RawFields {
     bytes: Vec<u8>,
-    spans: Vec<(usize, usize)>,
+    spans: Vec<Span>,
     /// every byte is known to be ASCII (so the text is UTF-8)
     ascii: bool,
 }
@@ -35,16 +39,16 @@ impl RawFields {
         self.ascii = false;
         let start = self.bytes.len();
         self.bytes.extend_from_slice(f);
-        self.spans.push((start, self.bytes.len()));
+        self.spans.push((start as u32, self.bytes.len() as u32));
     }
 
     pub fn get(&self, i: usize) -> Option<&[u8]> {
         let &(a, b) = self.spans.get(i)?;
-        self.bytes.get(a..b)
+        self.bytes.get(a as usize..b as usize)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        self.spans.iter().map(|&(a, b)| &self.bytes[a..b])
+        self.spans.iter().map(|&(a, b)| &self.bytes[a as usize..b as usize])
     }
 
     pub fn to_byte_record(&self) -> ByteRecord {
@@ -56,7 +60,7 @@ impl RawFields {
 #[derive(Clone, Debug, Default)]
 pub struct Fields {
     text: String,
-    spans: Vec<(usize, usize)>,
+    spans: Vec<Span>,
 }
 
 impl Fields {
@@ -72,7 +76,7 @@ impl Fields {
             Ok(text) => Ok(Fields { text, spans }),
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
-                let field = spans.iter().position(|&(_, b)| at < b).unwrap_or(0);
+                let field = spans.iter().position(|&(_, b)| at < b as usize).unwrap_or(0);
                 Err((RawFields { bytes: e.into_bytes(), spans, ascii: false }, field))
             }
         }
@@ -87,7 +91,7 @@ impl Fields {
         for s in fields {
             let start = f.text.len();
             f.text.push_str(s);
-            f.spans.push((start, f.text.len()));
+            f.spans.push((start as u32, f.text.len() as u32));
         }
         f
     }
@@ -102,7 +106,7 @@ impl Fields {
 
     pub fn get(&self, i: usize) -> Option<&str> {
         let &(a, b) = self.spans.get(i)?;
-        self.text.get(a..b)
+        self.text.get(a as usize..b as usize)
     }
 
     /// All the record's text (for prefetching).
@@ -111,7 +115,7 @@ impl Fields {
     }
 
     /// Where the fields are (for prefetching).
-    pub fn spans(&self) -> &[(usize, usize)] {
+    pub fn spans(&self) -> &[Span] {
         &self.spans
     }
 
@@ -201,7 +205,7 @@ impl<R: BufRead> CsvRecords<R> {
                     rec.spans.clear();
                     let mut start = 0;
                     for &end in &self.ends[..nend] {
-                        rec.spans.push((start, end));
+                        rec.spans.push((start as u32, end as u32));
                         start = end;
                     }
                     return Ok(Some(at));
@@ -215,7 +219,7 @@ impl<R: BufRead> CsvRecords<R> {
 /// Splits a line at `delim` into `spans`. None when the line holds a quote
 /// or a carriage return (the state machine reads those); otherwise whether
 /// every byte is ASCII. 16 bytes at a time where SSE2 is there (all of x86-64).
-fn split_plain(line: &[u8], delim: u8, spans: &mut Vec<(usize, usize)>) -> Option<bool> {
+fn split_plain(line: &[u8], delim: u8, spans: &mut Vec<Span>) -> Option<bool> {
     let mut start = 0;
     let mut ascii = true;
     let mut i = 0;
@@ -235,7 +239,7 @@ fn split_plain(line: &[u8], delim: u8, spans: &mut Vec<(usize, usize)>) -> Optio
                 let mut m = _mm_movemask_epi8(_mm_cmpeq_epi8(v, d)) as u32;
                 while m != 0 {
                     let j = i + m.trailing_zeros() as usize;
-                    spans.push((start, j));
+                    spans.push((start as u32, j as u32));
                     start = j + 1;
                     m &= m - 1;
                 }
@@ -245,14 +249,14 @@ fn split_plain(line: &[u8], delim: u8, spans: &mut Vec<(usize, usize)>) -> Optio
     }
     for (j, &b) in line.iter().enumerate().skip(i) {
         if b == delim {
-            spans.push((start, j));
+            spans.push((start as u32, j as u32));
             start = j + 1;
         } else if b == b'"' || b == b'\r' {
             return None;
         }
         ascii &= b.is_ascii();
     }
-    spans.push((start, line.len()));
+    spans.push((start as u32, line.len() as u32));
     Some(ascii)
 }
 

@@ -11,8 +11,19 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
-pub type PrepareFn<P> = dyn Fn(&Fields, &mut P) + Send + Sync;
-pub type Preparer<P> = Box<PrepareFn<P>>;
+/// Per-row work that needs no sink state, done on the reader thread.
+pub trait Prepare<P>: Send + Sync {
+    /// Called a few rows before `prepare` of the same row: a chance to start
+    /// loading what it will read, so the rows of a batch overlap their
+    /// memory accesses.
+    fn prefetch(&self, _rec: &Fields) {}
+    fn prepare(&self, rec: &Fields, pre: &mut P);
+}
+
+pub type Preparer<P> = Box<dyn Prepare<P>>;
+
+/// How many rows ahead of `Prepare::prepare` `Prepare::prefetch` runs.
+const PREFETCH_AHEAD: usize = 8;
 
 /// Rows read ahead by the reader thread, with what was prepared for them.
 struct Batch<P> {
@@ -58,12 +69,19 @@ impl Row {
 }
 
 impl<P: Default> Batch<P> {
+    /// Prepares row `k` (if it parsed).
+    fn prepare_row(&mut self, k: usize, prepare: Option<&dyn Prepare<P>>) {
+        if let (Some(p), Row::Ok(r)) = (prepare, &self.rows[k]) {
+            p.prepare(r, &mut self.pre[k]);
+        }
+    }
+
     /// Reads up to `BATCH_ROWS` rows; false at the end of the input.
     fn fill<R: BufRead>(
         &mut self,
         rdr: &mut CsvRecords<R>,
         ncols: usize,
-        prepare: Option<&PrepareFn<P>>,
+        prepare: Option<&dyn Prepare<P>>,
     ) -> std::io::Result<bool> {
         self.len = 0;
         while self.len < BATCH_ROWS {
@@ -75,6 +93,9 @@ impl<P: Default> Batch<P> {
             }
             let mut raw = std::mem::replace(&mut self.rows[k], Row::Blank).into_raw();
             let Some(line) = rdr.read(&mut raw)? else {
+                for j in self.len.saturating_sub(PREFETCH_AHEAD)..self.len {
+                    self.prepare_row(j, prepare);
+                }
                 return Ok(self.len > 0);
             };
             self.lines[k] = line;
@@ -83,16 +104,21 @@ impl<P: Default> Batch<P> {
                 if raw.len() == 1 && raw.get(0) == Some(&b""[..]) { Row::Blank } else { Row::Columns(raw) }
             } else {
                 match Fields::from_raw(raw) {
-                    Ok(rec) => {
-                        if let Some(p) = prepare {
-                            p(&rec, &mut self.pre[k]);
-                        }
-                        Row::Ok(rec)
-                    }
+                    Ok(rec) => Row::Ok(rec),
                     Err((raw, col)) => Row::Utf8(raw, col),
                 }
             };
+            // prepare the row read a few rows ago, while what this one needs loads
+            if let (Some(p), Row::Ok(r)) = (prepare, &self.rows[k]) {
+                p.prefetch(r);
+            }
+            if k >= PREFETCH_AHEAD {
+                self.prepare_row(k - PREFETCH_AHEAD, prepare);
+            }
             self.len += 1;
+        }
+        for j in self.len.saturating_sub(PREFETCH_AHEAD)..self.len {
+            self.prepare_row(j, prepare);
         }
         Ok(true)
     }

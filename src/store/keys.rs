@@ -9,14 +9,14 @@ use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// Keys up to 24 bytes are stored inline: one cache miss per lookup.
+/// Keys added during a write (few, next to the loaded ones).
 pub type KeyMap = HashMap<CompactString, u32>;
 
 /// The keys present when the write began.
 #[derive(Clone, Default)]
 pub struct KeySnapshot {
-    pub xid: KeyMap,
-    pub email: KeyMap,
+    pub xid: KeyTable,
+    pub email: KeyTable,
 }
 
 impl KeySnapshot {
@@ -24,12 +24,172 @@ impl KeySnapshot {
     /// by external id first, then (when it looks like one) by email.
     pub fn resolve(&self, key: &str) -> Option<u32> {
         if let Some(id) = self.xid.get(key) {
-            return Some(*id);
+            return Some(id);
         }
         if crate::model::contact::looks_like_email(key) {
-            return self.email.get(email_key(key).as_ref()).copied();
+            return self.email.get(email_key(key).as_ref());
         }
         None
+    }
+
+    /// Starts loading what `resolve(key)` will read, so that resolving a
+    /// batch of rows overlaps its memory accesses.
+    pub fn prefetch(&self, key: &str) {
+        self.xid.prefetch(key);
+        if memchr::memchr(b'@', key.as_bytes()).is_some() {
+            self.email.prefetch(key);
+        }
+    }
+}
+
+/// A read-mostly hash table of keys → contact ids, built once from a key
+/// table: open addressing with linear probing in 32-byte slots that hold
+/// keys of up to 23 bytes inline (external ids usually are), so a lookup
+/// touches one cache line that can be prefetched ahead of use.
+#[derive(Clone, Default)]
+pub struct KeyTable {
+    slots: Vec<Slot>,
+    /// keys longer than `INLINE`
+    long: Vec<u8>,
+    /// occupied slots
+    used: usize,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+const INLINE: usize = 23;
+/// `Slot::len` of a key stored in `long`
+const LONG: u8 = 255;
+/// `Slot::len` of a removed key (probing continues past it)
+const GONE: u8 = 254;
+
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(32))]
+struct Slot {
+    /// the key, or (long keys) its offset and length in `long`
+    key: [u8; INLINE],
+    /// 0: empty; 1..=23: inline length; `LONG`; `GONE`
+    len: u8,
+    tag: u32,
+    id: u32,
+}
+
+impl KeyTable {
+    pub fn with_capacity(n: usize) -> KeyTable {
+        let slots = (n * 2).max(16).next_power_of_two();
+        KeyTable { slots: vec![Slot::default(); slots], ..Default::default() }
+    }
+
+    fn hash(&self, key: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(key.as_bytes())
+    }
+
+    fn slot_key<'a>(&'a self, s: &'a Slot) -> &'a [u8] {
+        match s.len {
+            LONG => {
+                let off = u64::from_le_bytes(s.key[..8].try_into().unwrap_or_default()) as usize;
+                let len = u32::from_le_bytes(s.key[8..12].try_into().unwrap_or_default()) as usize;
+                &self.long[off..off + len]
+            }
+            GONE => &[],
+            n => &s.key[..n as usize],
+        }
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    fn find(&self, key: &str) -> (usize, bool) {
+        if self.slots.is_empty() {
+            return (0, false);
+        }
+        let h = self.hash(key);
+        let mask = self.slots.len() - 1;
+        let tag = (h >> 32) as u32;
+        let mut i = h as usize & mask;
+        loop {
+            let s = &self.slots[i];
+            if s.len == 0 {
+                return (i, false);
+            }
+            if s.tag == tag && s.len != GONE && self.slot_key(s) == key.as_bytes() {
+                return (i, true);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<u32> {
+        match self.find(key) {
+            (i, true) => Some(self.slots[i].id),
+            _ => None,
+        }
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).1
+    }
+
+    /// Adds or updates a key (growing the table past half full).
+    pub fn insert(&mut self, key: &str, id: u32) {
+        if (self.used + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let (i, found) = self.find(key);
+        if !found {
+            let h = self.hash(key);
+            let mut s = Slot { tag: (h >> 32) as u32, ..Default::default() };
+            if key.len() <= INLINE {
+                s.key[..key.len()].copy_from_slice(key.as_bytes());
+                s.len = key.len() as u8;
+            } else {
+                s.key[..8].copy_from_slice(&(self.long.len() as u64).to_le_bytes());
+                s.key[8..12].copy_from_slice(&(key.len() as u32).to_le_bytes());
+                s.len = LONG;
+                self.long.extend_from_slice(key.as_bytes());
+            }
+            self.slots[i] = s;
+            self.used += 1;
+        }
+        self.slots[i].id = id;
+    }
+
+    pub fn remove(&mut self, key: &str) {
+        if let (i, true) = self.find(key) {
+            self.slots[i].len = GONE;
+        }
+    }
+
+    fn grow(&mut self) {
+        let old = std::mem::take(&mut self.slots);
+        let long = std::mem::take(&mut self.long);
+        let mut t = KeyTable::with_capacity(old.len().max(8));
+        t.hasher = self.hasher.clone();
+        for s in old.iter().filter(|s| s.len != 0 && s.len != GONE) {
+            let key = match s.len {
+                LONG => {
+                    let off = u64::from_le_bytes(s.key[..8].try_into().unwrap_or_default()) as usize;
+                    let len = u32::from_le_bytes(s.key[8..12].try_into().unwrap_or_default()) as usize;
+                    &long[off..off + len]
+                }
+                n => &s.key[..n as usize],
+            };
+            t.insert(std::str::from_utf8(key).unwrap_or_default(), s.id);
+        }
+        *self = t;
+    }
+
+    /// Hints the CPU to load the slot `key` starts probing at.
+    pub fn prefetch(&self, key: &str) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let i = self.hash(key) as usize & (self.slots.len() - 1);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetching is a hint; the address is inside `slots`.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(self.slots.as_ptr().add(i).cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
     }
 }
 
@@ -63,12 +223,12 @@ impl Keys {
     }
 
     pub fn by_external_id(&self, xid: &str) -> Option<u32> {
-        self.added_xid.get(xid).or_else(|| self.base.xid.get(xid)).copied()
+        self.added_xid.get(xid).copied().or_else(|| self.base.xid.get(xid))
     }
 
     pub fn by_email(&self, email: &str) -> Option<u32> {
         let k = email_key(email);
-        self.added_email.get(k.as_ref()).or_else(|| self.base.email.get(k.as_ref())).copied()
+        self.added_email.get(k.as_ref()).copied().or_else(|| self.base.email.get(k.as_ref()))
     }
 
     pub fn insert_external_id(&mut self, xid: &str, id: u32) {
@@ -99,10 +259,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn key_table_inline_long_growth_and_removal() {
+        let mut t = KeyTable::default();
+        let keys: Vec<String> =
+            (0..5000)
+                .map(|i| {
+                    if i % 3 == 0 {
+                        format!("someone.{i}@a-rather-long-domain.example.com")
+                    } else {
+                        format!("C{i:07}")
+                    }
+                })
+                .collect();
+        for (i, k) in keys.iter().enumerate() {
+            t.insert(k, i as u32);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            assert_eq!(t.get(k), Some(i as u32), "{k}");
+        }
+        assert_eq!(t.get("C9999999"), None);
+        assert_eq!(t.get(""), None);
+        t.insert("C0000001", 77);
+        assert_eq!(t.get("C0000001"), Some(77), "insert updates");
+        t.remove("C0000001");
+        t.remove(&keys[3]);
+        assert_eq!(t.get("C0000001"), None);
+        assert_eq!(t.get(&keys[3]), None);
+        assert_eq!(t.get(&keys[4]), Some(4), "keys probed past a removed one are still found");
+        t.insert("C0000001", 5);
+        assert_eq!(t.get("C0000001"), Some(5));
+    }
+
+    #[test]
     fn overlay_and_snapshot() {
         let mut base = KeySnapshot::default();
-        base.xid.insert("C1".into(), 1);
-        base.email.insert("a@example.com".into(), 2);
+        base.xid.insert("C1", 1);
+        base.email.insert("a@example.com", 2);
         let mut k = Keys::new(base);
         let snap = k.snapshot();
         k.insert_external_id("C3", 3);

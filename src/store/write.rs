@@ -5,7 +5,7 @@
 
 use super::codec::{BLOCK_EVENTS, EventBlock, ParamVal};
 use super::dict::{WriteDict, chunk_of, decode_chunk, encode_chunk};
-use super::keys::{KeyMap, KeySnapshot, Keys};
+use super::keys::{KeySnapshot, KeyTable, Keys};
 use super::read::{decode_bitmap, encode_bitmap, meta_u64};
 use super::tables::*;
 use super::{Change, Store};
@@ -47,12 +47,11 @@ pub struct Writer<'s> {
 }
 
 /// Reads a key table (text → contact id) into memory.
-fn load_key_map(t: &impl ReadableTable<&'static str, u32>) -> Result<KeyMap> {
-    let mut map = KeyMap::default();
-    map.reserve(t.len()? as usize);
+fn load_key_map(t: &impl ReadableTable<&'static str, u32>) -> Result<KeyTable> {
+    let mut map = KeyTable::with_capacity(t.len()? as usize);
     for row in t.iter()? {
         let (k, v) = row?;
-        map.insert(k.value().into(), v.value());
+        map.insert(k.value(), v.value());
     }
     Ok(map)
 }
