@@ -496,3 +496,33 @@ fn a_whole_database_restores_from_its_export_with_no_score_rules() {
     assert_eq!(again, contacts);
     assert_eq!(again_events, events);
 }
+
+/// Thousands of unknown contacts, each named again after it was created
+/// (those later rows are resolved ahead by the reader thread once the
+/// writer reports the new keys): every contact is created once, holds all
+/// its events, and exists since its earliest event even when that comes last.
+#[test]
+fn many_new_contacts_named_again_later() {
+    let env = Env::new();
+    let n = 20_000;
+    let mut f = String::from("contact,ts,kind\n");
+    for round in 0..3 {
+        for i in 0..n {
+            // rounds go back in time: the last row of each contact is its earliest
+            let day = 20 - round * 5;
+            let who = if i % 2 == 0 { format!("n{i}") } else { format!("n{i}@example.com") };
+            f.push_str(&format!("{who},2026-03-{day:02}T10:00:00Z,page_view\n"));
+        }
+    }
+    let out = env.import("events", "new.csv", &f, &[]).ok();
+    assert!(out.contains(&format!("{n} contacts created")), "{out}");
+    let contacts = env.contacts();
+    assert_eq!(contacts.len(), n);
+    assert!(contacts.iter().all(|c| c["created_at"] == "2026-03-10T10:00:00Z"), "{:?}", &contacts[..2]);
+    let mut per_contact = std::collections::HashMap::new();
+    for row in env.event_rows() {
+        *per_contact.entry(row.split(',').next().unwrap_or_default().to_string()).or_insert(0) += 1;
+    }
+    assert_eq!(per_contact.len(), n);
+    assert!(per_contact.values().all(|&c| c == 3));
+}

@@ -13,6 +13,7 @@ use crate::model::contact::looks_like_email;
 use crate::model::{Action, ActionKind, Channel, Consent, Contact, Decimal, ParamType, Source};
 use crate::store::Writer;
 use crate::store::codec::ParamVal;
+use crate::store::keys::KeyTable;
 use rustc_hash::FxHashMap as HashMap;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -93,6 +94,13 @@ pub(super) struct EventSink<'a, 'w> {
     utm_cols: [usize; 3],
     fixed: FixedCols,
     new_contacts: HashMap<u32, Contact>,
+    /// the first id this import hands out, and the earliest event time of
+    /// each contact created from there on
+    first_new: u64,
+    created_at: Vec<i64>,
+    /// keys of created contacts not yet sent to the reader thread
+    learned: Vec<(String, u32)>,
+    learned_tx: Option<std::sync::mpsc::Sender<Vec<(String, u32)>>>,
     effects: HashMap<u32, Effects>,
     existing_ids: Option<roaring::RoaringBitmap>,
     params: Vec<(u16, ParamVal)>,
@@ -121,6 +129,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
             bounce: w.schema().kind("email_bounce").map(|(k, d)| (k, d.param("type").map(|p| p.0))),
             unsubscribe: w.schema().kind("unsubscribe").map(|k| k.0),
         };
+        let first_new = w.next_contact_id();
         Ok(EventSink {
             w,
             ctx,
@@ -134,6 +143,10 @@ impl<'a, 'w> EventSink<'a, 'w> {
             utm_cols: [NO_COL; 3],
             fixed: FixedCols::default(),
             new_contacts: HashMap::default(),
+            first_new,
+            created_at: Vec::new(),
+            learned: Vec::new(),
+            learned_tx: None,
             effects: HashMap::default(),
             existing_ids: None,
             params: Vec::new(),
@@ -203,6 +216,13 @@ impl<'a, 'w> EventSink<'a, 'w> {
         Ok(d)
     }
 
+    /// A contact created by this import exists since its earliest event.
+    fn note_created_at(&mut self, id: u32, ts: i64) {
+        if let Some(t) = (id as u64).checked_sub(self.first_new).and_then(|i| self.created_at.get_mut(i as usize)) {
+            *t = (*t).min(ts);
+        }
+    }
+
     fn contact_for_key(&mut self, key: &str, ts: i64) -> Result<u32> {
         if let Some(id) = self.w.id_by_external_id(key) {
             return Ok(id);
@@ -214,6 +234,12 @@ impl<'a, 'w> EventSink<'a, 'w> {
         // unknown: create it, keyed by email when the key is one
         let id = self.w.alloc_contact_id(None)?;
         let mut c = Contact { id, created_at: ts, ..Default::default() };
+        if let Some(i) = (id as u64).checked_sub(self.first_new) {
+            if self.created_at.len() <= i as usize {
+                self.created_at.resize(i as usize + 1, i64::MAX);
+            }
+            self.created_at[i as usize] = ts;
+        }
         if is_email {
             c.email = Some(key.to_string());
         } else {
@@ -221,6 +247,13 @@ impl<'a, 'w> EventSink<'a, 'w> {
         }
         self.w.register_keys(&c);
         self.new_contacts.insert(id, c);
+        // the reader thread resolves this key from now on
+        self.learned.push((key.to_string(), id));
+        if self.learned.len() >= 256
+            && let Some(tx) = &self.learned_tx
+        {
+            let _ = tx.send(std::mem::take(&mut self.learned));
+        }
         self.report.contacts_created += 1;
         Ok(id)
     }
@@ -229,6 +262,11 @@ impl<'a, 'w> EventSink<'a, 'w> {
         // new contacts: created at their first event
         let mut created: Vec<Contact> = self.new_contacts.drain().map(|(_, c)| c).collect();
         created.sort_by_key(|c| c.id);
+        for c in &mut created {
+            if let Some(&t) = (c.id as u64).checked_sub(self.first_new).and_then(|i| self.created_at.get(i as usize)) {
+                c.created_at = c.created_at.min(t);
+            }
+        }
         let now = self.ctx.now;
         let detail = format!("import {}", self.ctx.source_name);
         let mut actions = Vec::new();
@@ -341,11 +379,15 @@ impl super::rows::RowSink for EventSink<'_, '_> {
 
     type Pre = EventPre;
 
-    fn preparer(&self) -> Option<super::rows::Preparer<EventPre>> {
+    fn preparer(&mut self) -> Option<super::rows::Preparer<EventPre>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.learned_tx = Some(tx);
         Some(Box::new(EventPreparer {
             key_col: self.cols.iter().position(|c| *c == Col::Contact),
             ts_col: self.cols.iter().position(|c| *c == Col::Ts),
             keys: self.w.key_snapshot(),
+            learned: KeyTable::default(),
+            learned_rx: rx,
             time_format: self.ctx.time_format.clone(),
         }))
     }
@@ -440,13 +482,15 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 }
                 id
             }
-            // found among the contacts that existed before this import
-            (Some(_), None) if pre.contact.is_some() => pre.contact.unwrap_or_default(),
+            // resolved by the reader thread (a contact from before, or one this import created)
+            (Some(_), None) if pre.contact.is_some() => {
+                let id = pre.contact.unwrap_or_default();
+                self.note_created_at(id, ts);
+                id
+            }
             (Some(k), None) => {
                 let id = self.contact_for_key(k, ts)?;
-                if let Some(c) = self.new_contacts.get_mut(&id) {
-                    c.created_at = c.created_at.min(ts);
-                }
+                self.note_created_at(id, ts);
                 id
             }
             (None, None) => return Err(Error::input("empty contact key")),
@@ -489,6 +533,9 @@ struct EventPreparer {
     key_col: Option<usize>,
     ts_col: Option<usize>,
     keys: std::sync::Arc<crate::store::keys::KeySnapshot>,
+    /// keys of the contacts this import created, as the sink reports them
+    learned: KeyTable,
+    learned_rx: std::sync::mpsc::Receiver<Vec<(String, u32)>>,
     time_format: crate::model::time::TimeFormat,
 }
 
@@ -496,11 +543,21 @@ impl super::rows::Prepare<EventPre> for EventPreparer {
     fn prefetch(&self, rec: &Fields) {
         if let Some(k) = self.key_col.and_then(|i| rec.get(i)) {
             self.keys.prefetch(trim(k));
+            self.learned.prefetch(trim(k));
         }
     }
 
-    fn prepare(&self, rec: &Fields, pre: &mut EventPre) {
-        pre.contact = self.key_col.and_then(|i| rec.get(i)).and_then(|k| self.keys.resolve(trim(k)));
+    fn prepare(&mut self, rec: &Fields, pre: &mut EventPre) {
+        while let Ok(list) = self.learned_rx.try_recv() {
+            for (k, id) in list {
+                self.learned.insert(&k, id);
+            }
+        }
+        pre.contact = self
+            .key_col
+            .and_then(|i| rec.get(i))
+            .map(trim)
+            .and_then(|k| self.keys.resolve(k).or_else(|| self.learned.get(k)));
         pre.ts = self.ts_col.and_then(|i| rec.get(i)).and_then(|t| self.time_format.parse(t).ok());
     }
 }

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
 /// Per-row work that needs no sink state, done on the reader thread.
-pub trait Prepare<P>: Send + Sync {
+pub trait Prepare<P>: Send {
     /// Called a few rows before `prepare` of the same row: a chance to start
     /// loading what it will read, so the rows of a batch overlap their
     /// memory accesses.
     fn prefetch(&self, _rec: &Fields) {}
-    fn prepare(&self, rec: &Fields, pre: &mut P);
+    fn prepare(&mut self, rec: &Fields, pre: &mut P);
 }
 
 pub type Preparer<P> = Box<dyn Prepare<P>>;
@@ -70,8 +70,8 @@ impl Row {
 
 impl<P: Default> Batch<P> {
     /// Prepares row `k` (if it parsed).
-    fn prepare_row(&mut self, k: usize, prepare: Option<&dyn Prepare<P>>) {
-        if let (Some(p), Row::Ok(r)) = (prepare, &self.rows[k]) {
+    fn prepare_row(&mut self, k: usize, prepare: &mut Option<Preparer<P>>) {
+        if let (Some(p), Row::Ok(r)) = (prepare.as_mut(), &self.rows[k]) {
             p.prepare(r, &mut self.pre[k]);
         }
     }
@@ -81,7 +81,7 @@ impl<P: Default> Batch<P> {
         &mut self,
         rdr: &mut CsvRecords<R>,
         ncols: usize,
-        prepare: Option<&dyn Prepare<P>>,
+        prepare: &mut Option<Preparer<P>>,
     ) -> std::io::Result<bool> {
         self.len = 0;
         while self.len < BATCH_ROWS {
@@ -109,7 +109,7 @@ impl<P: Default> Batch<P> {
                 }
             };
             // prepare the row read a few rows ago, while what this one needs loads
-            if let (Some(p), Row::Ok(r)) = (prepare, &self.rows[k]) {
+            if let (Some(p), Row::Ok(r)) = (prepare.as_ref(), &self.rows[k]) {
                 p.prefetch(r);
             }
             if k >= PREFETCH_AHEAD {
@@ -157,7 +157,7 @@ pub trait RowSink {
     /// Per-row work that needs no sink state (parsing, looking keys up in
     /// what was loaded), run on the reader thread ahead of `row`. Asked for
     /// after the CSV header.
-    fn preparer(&self) -> Option<Preparer<Self::Pre>> {
+    fn preparer(&mut self) -> Option<Preparer<Self::Pre>> {
         None
     }
     /// Called once after a CSV header: a chance to refuse a file that lacks a needed column.
@@ -306,7 +306,7 @@ pub fn drive<S: RowSink>(
             sink.columns(&cols).map_err(|e| locate(&name, 1, e))?;
             sink.header_done().map_err(|e| locate(&name, 1, e))?;
             stats.columns = cols.clone();
-            let prepare = sink.preparer();
+            let mut prepare = sink.preparer();
             let ncols = cols.len();
             let bytes_read = input.bytes_read.clone();
             // a reader thread parses batches of rows (and does the sink's
@@ -317,7 +317,7 @@ pub fn drive<S: RowSink>(
                 scope.spawn(move || {
                     loop {
                         let mut b = recycled.try_recv().unwrap_or_default();
-                        match b.fill(&mut rdr, ncols, prepare.as_deref()) {
+                        match b.fill(&mut rdr, ncols, &mut prepare) {
                             Ok(more) => {
                                 if to_sink.send(Ok(b)).is_err() || !more {
                                     return;

@@ -180,6 +180,11 @@ impl<'s> Writer<'s> {
         Ok(bm)
     }
 
+    /// The id `alloc_contact_id(None)` hands out next; every id from here on is new.
+    pub fn next_contact_id(&self) -> u64 {
+        self.next_contact
+    }
+
     /// Reserves a new contact id; `want` is honoured when free (restores keep ids).
     pub fn alloc_contact_id(&mut self, want: Option<u32>) -> Result<u32> {
         if let Some(w) = want.filter(|w| *w > 0) {
