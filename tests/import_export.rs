@@ -525,4 +525,16 @@ fn many_new_contacts_named_again_later() {
     }
     assert_eq!(per_contact.len(), n);
     assert!(per_contact.values().all(|&c| c == 3));
+    // their keys were stored: found by `contacts show`, and a second import reuses them
+    assert_eq!(env.json(&["contacts", "show", "n0"])["external_id"], "n0");
+    assert_eq!(env.json(&["contacts", "show", "N1@Example.com"])["email"], "n1@example.com");
+    let out = env
+        .import(
+            "events",
+            "again.csv",
+            "contact,ts,kind\nn2,2026-04-01T00:00:00Z,page_view\nn3@example.com,2026-04-01T00:00:00Z,page_view\n",
+            &[],
+        )
+        .ok();
+    assert!(out.contains("0 contacts created"), "{out}");
 }

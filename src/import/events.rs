@@ -93,7 +93,8 @@ pub(super) struct EventSink<'a, 'w> {
     /// the columns of utm_source, utm_medium, utm_campaign
     utm_cols: [usize; 3],
     fixed: FixedCols,
-    new_contacts: HashMap<u32, Contact>,
+    /// contacts this import created, by id: (id, key, whether the key is an email)
+    new_contacts: Vec<(u32, String, bool)>,
     /// the first id this import hands out, and the earliest event time of
     /// each contact created from there on
     first_new: u64,
@@ -142,7 +143,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
             last_text: Vec::new(),
             utm_cols: [NO_COL; 3],
             fixed: FixedCols::default(),
-            new_contacts: HashMap::default(),
+            new_contacts: Vec::new(),
             first_new,
             created_at: Vec::new(),
             learned: Vec::new(),
@@ -233,7 +234,6 @@ impl<'a, 'w> EventSink<'a, 'w> {
         }
         // unknown: create it, keyed by email when the key is one
         let id = self.w.alloc_contact_id(None)?;
-        let mut c = Contact { id, created_at: ts, ..Default::default() };
         if let Some(i) = (id as u64).checked_sub(self.first_new) {
             if self.created_at.len() <= i as usize {
                 self.created_at.resize(i as usize + 1, i64::MAX);
@@ -241,12 +241,11 @@ impl<'a, 'w> EventSink<'a, 'w> {
             self.created_at[i as usize] = ts;
         }
         if is_email {
-            c.email = Some(key.to_string());
+            self.w.register_email(key, id);
         } else {
-            c.external_id = Some(key.to_string());
+            self.w.register_external_id(key, id);
         }
-        self.w.register_keys(&c);
-        self.new_contacts.insert(id, c);
+        self.new_contacts.push((id, key.to_string(), is_email));
         // the reader thread resolves this key from now on
         self.learned.push((key.to_string(), id));
         if self.learned.len() >= 256
@@ -260,13 +259,19 @@ impl<'a, 'w> EventSink<'a, 'w> {
 
     pub fn finish(mut self) -> Result<()> {
         // new contacts: created at their first event
-        let mut created: Vec<Contact> = self.new_contacts.drain().map(|(_, c)| c).collect();
+        let mut created: Vec<Contact> = std::mem::take(&mut self.new_contacts)
+            .into_iter()
+            .map(|(id, key, is_email)| {
+                let created_at = (id as u64)
+                    .checked_sub(self.first_new)
+                    .and_then(|i| self.created_at.get(i as usize))
+                    .copied()
+                    .unwrap_or_default();
+                let (email, external_id) = if is_email { (Some(key), None) } else { (None, Some(key)) };
+                Contact { id, created_at, email, external_id, ..Default::default() }
+            })
+            .collect();
         created.sort_by_key(|c| c.id);
-        for c in &mut created {
-            if let Some(&t) = (c.id as u64).checked_sub(self.first_new).and_then(|i| self.created_at.get(i as usize)) {
-                c.created_at = c.created_at.min(t);
-            }
-        }
         let now = self.ctx.now;
         let detail = format!("import {}", self.ctx.source_name);
         let mut actions = Vec::new();
@@ -281,7 +286,8 @@ impl<'a, 'w> EventSink<'a, 'w> {
         for c in created.iter_mut() {
             actions.push((c.id, Action { ts: now, what: ActionKind::Created, detail: detail.clone() }));
         }
-        for mut c in created.into_iter().chain(olds) {
+        let n_created = created.len();
+        for (n, mut c) in created.into_iter().chain(olds).enumerate() {
             if let Some(e) = self.effects.get(&c.id) {
                 let before = c.score;
                 c.score += e.score;
@@ -304,7 +310,11 @@ impl<'a, 'w> EventSink<'a, 'w> {
                 }
             }
             to_write.push(c);
-            if to_write.len() >= 50_000 {
+            if n + 1 == n_created {
+                // the created ones: nothing to compare with, keys known to be free
+                self.w.put_new_contacts(&to_write)?;
+                to_write.clear();
+            } else if n >= n_created && to_write.len() >= 50_000 {
                 self.w.put_contacts(&to_write)?;
                 to_write.clear();
             }
@@ -477,7 +487,9 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 if self.existing_ids.is_none() {
                     self.existing_ids = Some(self.w.contact_ids()?);
                 }
-                if !self.existing_ids.as_ref().is_some_and(|b| b.contains(id)) && !self.new_contacts.contains_key(&id) {
+                if !self.existing_ids.as_ref().is_some_and(|b| b.contains(id))
+                    && self.new_contacts.binary_search_by_key(&id, |c| c.0).is_err()
+                {
                     return Err(Error::input(format!("contact_id {id} does not exist in this database")));
                 }
                 id

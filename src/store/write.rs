@@ -155,6 +155,16 @@ impl<'s> Writer<'s> {
         self.keys.snapshot()
     }
 
+    /// Makes a not-yet-written contact findable by its external id in this transaction.
+    pub fn register_external_id(&mut self, xid: &str, id: u32) {
+        self.keys.insert_external_id(xid, id);
+    }
+
+    /// Makes a not-yet-written contact findable by its email in this transaction.
+    pub fn register_email(&mut self, email: &str, id: u32) {
+        self.keys.insert_email(email, id);
+    }
+
     /// Makes a not-yet-written contact findable by its keys in this transaction.
     pub fn register_keys(&mut self, c: &Contact) {
         if let Some(e) = &c.email {
@@ -273,6 +283,40 @@ impl<'s> Writer<'s> {
             t.insert(c.id, bytes.as_slice())?;
             buf = bytes;
             self.touched_contacts.insert(c.id);
+        }
+        Ok(())
+    }
+
+    /// Writes contacts this transaction created (ids never used before,
+    /// keys checked free and registered), skipping what `put_contacts` does
+    /// for a changed record: no old record to read, keys inserted in order.
+    pub fn put_new_contacts(&mut self, list: &[Contact]) -> Result<()> {
+        self.keys_written = true;
+        let mut t = self.tx.open_table(CONTACTS)?;
+        let mut buf = Vec::new();
+        let (mut emails, mut xids) = (Vec::new(), Vec::new());
+        for c in list {
+            buf.clear();
+            let bytes = postcard::to_extend(c, std::mem::take(&mut buf))?;
+            t.insert(c.id, bytes.as_slice())?;
+            buf = bytes;
+            self.touched_contacts.insert(c.id);
+            if let Some(e) = &c.email {
+                emails.push((normalize_email(e), c.id));
+            }
+            if let Some(x) = &c.external_id {
+                xids.push((x.as_str(), c.id));
+            }
+        }
+        emails.sort_unstable();
+        xids.sort_unstable();
+        let mut te = self.tx.open_table(BY_EMAIL)?;
+        for (e, id) in &emails {
+            te.insert(e.as_str(), *id)?;
+        }
+        let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
+        for (x, id) in &xids {
+            tx_.insert(*x, *id)?;
         }
         Ok(())
     }
