@@ -258,70 +258,70 @@ impl<'a, 'w> EventSink<'a, 'w> {
     }
 
     pub fn finish(mut self) -> Result<()> {
-        // new contacts: created at their first event
-        let mut created: Vec<Contact> = std::mem::take(&mut self.new_contacts)
-            .into_iter()
-            .map(|(id, key, is_email)| {
-                let created_at = (id as u64)
-                    .checked_sub(self.first_new)
-                    .and_then(|i| self.created_at.get(i as usize))
-                    .copied()
-                    .unwrap_or_default();
-                let (email, external_id) = if is_email { (Some(key), None) } else { (None, Some(key)) };
-                Contact { id, created_at, email, external_id, ..Default::default() }
-            })
-            .collect();
-        created.sort_by_key(|c| c.id);
+        const CHUNK: usize = 50_000;
         let now = self.ctx.now;
         let detail = format!("import {}", self.ctx.source_name);
         let mut actions = Vec::new();
-        let mut to_write = Vec::new();
-        let mut existing: Vec<u32> =
-            self.effects.keys().copied().filter(|id| created.binary_search_by_key(id, |c| c.id).is_err()).collect();
+        let mut batch = Vec::with_capacity(CHUNK);
+        // new contacts (ids ascending): created at their first event; written
+        // in chunks, with nothing to compare with and keys known to be free
+        let new = std::mem::take(&mut self.new_contacts);
+        let total = new.len();
+        for (n, (id, key, is_email)) in new.into_iter().enumerate() {
+            let created_at =
+                (id as u64).checked_sub(self.first_new).and_then(|i| self.created_at.get(i as usize)).copied();
+            let (email, external_id) = if is_email { (Some(key), None) } else { (None, Some(key)) };
+            let mut c =
+                Contact { id, created_at: created_at.unwrap_or_default(), email, external_id, ..Default::default() };
+            actions.push((id, Action { ts: now, what: ActionKind::Created, detail: detail.clone() }));
+            self.apply_effects(&mut c, &mut actions, now, &detail);
+            batch.push(c);
+            if batch.len() == CHUNK || n + 1 == total {
+                self.w.put_new_contacts(&batch)?;
+                self.w.add_actions(&actions)?;
+                batch.clear();
+                actions.clear();
+            }
+        }
+        // contacts from before with a side effect (score, bounce, unsubscribe)
+        let mut existing: Vec<u32> = self.effects.keys().copied().filter(|&id| (id as u64) < self.first_new).collect();
         existing.sort_unstable();
-        let mut olds = Vec::new();
-        for chunk in existing.chunks(50_000) {
-            olds.extend(self.w.contacts(chunk)?.into_iter().flatten());
-        }
-        for c in created.iter_mut() {
-            actions.push((c.id, Action { ts: now, what: ActionKind::Created, detail: detail.clone() }));
-        }
-        let n_created = created.len();
-        for (n, mut c) in created.into_iter().chain(olds).enumerate() {
-            if let Some(e) = self.effects.get(&c.id) {
-                let before = c.score;
-                c.score += e.score;
-                if e.score != 0 {
-                    actions.push((
-                        c.id,
-                        Action {
-                            ts: now,
-                            what: ActionKind::ScoreChanged { from: before, to: c.score },
-                            detail: detail.clone(),
-                        },
-                    ));
-                }
-                if let Some(b) = e.bounced_at {
-                    c.bounced_at = Some(c.bounced_at.map_or(b, |x| x.max(b)));
-                }
-                if let Some(u) = e.unsubscribed_at {
-                    c.unsubscribed_at = Some(c.unsubscribed_at.map_or(u, |x| x.max(u)));
-                    c.consent[Channel::Email as usize] = Some(Consent { opted_in: false, at: u });
-                }
+        for ids in existing.chunks(CHUNK) {
+            for mut c in self.w.contacts(ids)?.into_iter().flatten() {
+                self.apply_effects(&mut c, &mut actions, now, &detail);
+                batch.push(c);
             }
-            to_write.push(c);
-            if n + 1 == n_created {
-                // the created ones: nothing to compare with, keys known to be free
-                self.w.put_new_contacts(&to_write)?;
-                to_write.clear();
-            } else if n >= n_created && to_write.len() >= 50_000 {
-                self.w.put_contacts(&to_write)?;
-                to_write.clear();
-            }
+            self.w.put_contacts(&batch)?;
+            self.w.add_actions(&actions)?;
+            batch.clear();
+            actions.clear();
         }
-        self.w.put_contacts(&to_write)?;
-        self.w.add_actions(&actions)?;
         Ok(())
+    }
+
+    /// Applies what the imported events did to a contact (score, hard
+    /// bounce, unsubscribe), noting score changes on its timeline.
+    fn apply_effects(&self, c: &mut Contact, actions: &mut Vec<(u32, Action)>, now: i64, detail: &str) {
+        let Some(e) = self.effects.get(&c.id) else { return };
+        let before = c.score;
+        c.score += e.score;
+        if e.score != 0 {
+            actions.push((
+                c.id,
+                Action {
+                    ts: now,
+                    what: ActionKind::ScoreChanged { from: before, to: c.score },
+                    detail: detail.to_string(),
+                },
+            ));
+        }
+        if let Some(b) = e.bounced_at {
+            c.bounced_at = Some(c.bounced_at.map_or(b, |x| x.max(b)));
+        }
+        if let Some(u) = e.unsubscribed_at {
+            c.unsubscribed_at = Some(c.unsubscribed_at.map_or(u, |x| x.max(u)));
+            c.consent[Channel::Email as usize] = Some(Consent { opted_in: false, at: u });
+        }
     }
 }
 
