@@ -5,6 +5,7 @@
 //! every text in one arena and a hash table of ids over it (no allocation
 //! per value).
 
+use super::codec::{get_uvarint, put_uvarint};
 use crate::error::{Error, Result};
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -42,27 +43,6 @@ pub fn decode_chunk(chunk: u32, bytes: &[u8], mut f: impl FnMut(u32, &str)) -> R
         f(chunk * CHUNK_IDS + off as u32, text);
     }
     Ok(())
-}
-
-fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn get_uvarint(b: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *b.get(*pos)?;
-        *pos += 1;
-        v |= ((byte & 0x7f) as u64) << shift;
-        if byte < 0x80 {
-            return Some(v);
-        }
-    }
-    None
 }
 
 /// The dictionary of a write transaction: text → id for every value, and

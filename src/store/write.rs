@@ -165,16 +165,6 @@ impl<'s> Writer<'s> {
         self.keys.insert_email(email, id);
     }
 
-    /// Makes a not-yet-written contact findable by its keys in this transaction.
-    pub fn register_keys(&mut self, c: &Contact) {
-        if let Some(e) = &c.email {
-            self.keys.insert_email(e, c.id);
-        }
-        if let Some(x) = &c.external_id {
-            self.keys.insert_external_id(x, c.id);
-        }
-    }
-
     /// Every contact id present as of the last commit (plus, when the
     /// stored set is missing, every record written so far).
     pub fn contact_ids(&self) -> Result<RoaringBitmap> {
