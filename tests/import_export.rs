@@ -15,6 +15,21 @@ fn report(env: &Env, what: &str, name: &str, contents: &str, extra: &[&str]) -> 
 }
 
 /// An exact decimal as integer hundredths (fails on more than two places).
+/// Exports both tables to contacts.csv and events.csv and imports them,
+/// contacts first, into a new database; returns both exports and its path.
+fn restore(env: &Env, event_args: &[&str]) -> (String, String, std::path::PathBuf) {
+    let contacts = env.export("contacts");
+    let events = env.export("events");
+    std::fs::write(env.path("contacts.csv"), &contacts).unwrap();
+    std::fs::write(env.path("events.csv"), &events).unwrap();
+    let fresh = env.path("fresh.redb");
+    env.run_db(&fresh, &["import", "contacts", "contacts.csv"]).ok();
+    let mut args = vec!["import", "events", "events.csv"];
+    args.extend_from_slice(event_args);
+    env.run_db(&fresh, &args).ok();
+    (contacts, events, fresh)
+}
+
 fn cents(s: &str) -> i64 {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     assert!(frac.len() <= 2, "{s}");
@@ -384,13 +399,7 @@ fn events_round_trip_through_export_by_internal_id() {
         &[],
     )
     .ok();
-    let contacts = env.export("contacts");
-    let events = env.export("events");
-    std::fs::write(env.path("contacts.csv"), &contacts).unwrap();
-    std::fs::write(env.path("events.csv"), &events).unwrap();
-    let fresh = env.path("fresh.redb");
-    env.run_db(&fresh, &["import", "contacts", "contacts.csv"]).ok();
-    env.run_db(&fresh, &["import", "events", "events.csv"]).ok();
+    let (_, events, fresh) = restore(&env, &[]);
     assert_eq!(env.run_db(&fresh, &["export", "events"]).ok(), events);
     // JSONL the same way
     let jsonl = env.run(&["export", "events", "--format", "jsonl"]).ok();
@@ -481,15 +490,7 @@ fn a_whole_database_restores_from_its_export_with_no_score_rules() {
         &[],
     )
     .ok();
-    let contacts = env.export("contacts");
-    let events = env.export("events");
-    std::fs::write(env.path("contacts.csv"), &contacts).unwrap();
-    std::fs::write(env.path("events.csv"), &events).unwrap();
-    let fresh = env.path("fresh.redb");
-    let c = env.path("contacts.csv");
-    let e = env.path("events.csv");
-    env.run_db(&fresh, &["import", "contacts", c.to_str().unwrap()]).ok();
-    env.run_db(&fresh, &["import", "events", e.to_str().unwrap(), "--no-score-rules"]).ok();
+    let (contacts, events, fresh) = restore(&env, &["--no-score-rules"]);
     let again = env.run_db(&fresh, &["export", "contacts"]).ok();
     let again_events = env.run_db(&fresh, &["export", "events"]).ok();
     // scores come from the contacts file, not from the rules applied a second time

@@ -37,6 +37,19 @@ fn sizes<K: redb::Key + 'static, V: redb::Value + 'static>(
     Ok((rows, bytes))
 }
 
+/// Decodes the records of `ids` from the contacts table (read or write
+/// side); missing ones are None.
+pub(super) fn read_contacts(t: &impl ReadableTable<u32, &'static [u8]>, ids: &[u32]) -> Result<Vec<Option<Contact>>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        out.push(match t.get(id)? {
+            Some(v) => Some(postcard::from_bytes(v.value())?),
+            None => None,
+        });
+    }
+    Ok(out)
+}
+
 pub fn meta_u64(v: Option<&[u8]>) -> u64 {
     v.and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0)
 }
@@ -70,11 +83,7 @@ impl Reader {
     }
 
     pub fn contact(&self, id: u32) -> Result<Option<Contact>> {
-        let t = self.tx.open_table(CONTACTS)?;
-        match t.get(id)? {
-            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
-            None => Ok(None),
-        }
+        Ok(read_contacts(&self.tx.open_table(CONTACTS)?, &[id])?.pop().flatten())
     }
 
     /// Finds a contact by internal id (`#12` or `12` when no external id
@@ -416,14 +425,6 @@ impl Reader {
 
     /// Many contacts with one table open; missing ones are None.
     pub fn contacts(&self, ids: &[u32]) -> Result<Vec<Option<Contact>>> {
-        let t = self.tx.open_table(CONTACTS)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
-            out.push(match t.get(id)? {
-                Some(v) => Some(postcard::from_bytes(v.value())?),
-                None => None,
-            });
-        }
-        Ok(out)
+        read_contacts(&self.tx.open_table(CONTACTS)?, ids)
     }
 }

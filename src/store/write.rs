@@ -6,7 +6,7 @@
 use super::codec::{BLOCK_EVENTS, EventBlock, ParamVal};
 use super::dict::{WriteDict, chunk_of, decode_chunk, encode_chunk};
 use super::keys::{KeySnapshot, KeyTable, Keys};
-use super::read::{decode_bitmap, encode_bitmap, meta_u64};
+use super::read::{decode_bitmap, encode_bitmap, meta_u64, read_contacts};
 use super::tables::*;
 use super::{Change, Store};
 use crate::error::{Error, Result};
@@ -206,24 +206,12 @@ impl<'s> Writer<'s> {
     }
 
     pub fn contact(&self, id: u32) -> Result<Option<Contact>> {
-        let t = self.tx.open_table(CONTACTS)?;
-        match t.get(id)? {
-            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
-            None => Ok(None),
-        }
+        Ok(read_contacts(&self.tx.open_table(CONTACTS)?, &[id])?.pop().flatten())
     }
 
     /// Reads many contacts with one table open; missing ones are None.
     pub fn contacts(&self, ids: &[u32]) -> Result<Vec<Option<Contact>>> {
-        let t = self.tx.open_table(CONTACTS)?;
-        let mut out = Vec::with_capacity(ids.len());
-        for &id in ids {
-            out.push(match t.get(id)? {
-                Some(v) => Some(postcard::from_bytes(v.value())?),
-                None => None,
-            });
-        }
-        Ok(out)
+        read_contacts(&self.tx.open_table(CONTACTS)?, ids)
     }
 
     /// Writes contacts (new or changed) and keeps the key maps in step.
