@@ -1,7 +1,11 @@
 //! The network adapters against real servers on loopback: SMTP through
-//! Python's aiosmtpd (tests/support/smtp_server.py, required: `pip install
-//! aiosmtpd`), and a webhook receiver written here over std's TcpListener.
-//! Plus the `[delivery]` configuration's refusals.
+//! Python's aiosmtpd (tests/support/smtp_server.py), and a webhook receiver
+//! written here over std's TcpListener. Plus the `[delivery]`
+//! configuration's refusals.
+//!
+//! The SMTP tests require python3 and aiosmtpd: `scripts/test.sh` (the
+//! README's test command) installs them when missing. Without them those
+//! tests fail with one line naming what is missing and how to install it.
 
 mod common;
 
@@ -20,6 +24,17 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Fails with one line, before any Python runs, when python3 or aiosmtpd
+/// is missing (rather than with a Python traceback).
+fn require_aiosmtpd() {
+    common::require_program("python3", &["python3", "--version"], "apt-get install python3 python3-pip");
+    common::require_program(
+        "aiosmtpd (Python)",
+        &["python3", "-c", "import aiosmtpd"],
+        "python3 -m pip install aiosmtpd",
+    );
+}
+
 /// aiosmtpd on `port`, appending accepted messages to `out`.
 struct SmtpServer {
     child: Child,
@@ -27,6 +42,7 @@ struct SmtpServer {
 
 impl SmtpServer {
     fn start(env: &Env, out: &str, port: u16) -> SmtpServer {
+        require_aiosmtpd();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_server.py");
         let mut child = Command::new("python3")
             .arg(script)
@@ -36,13 +52,13 @@ impl SmtpServer {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("python3 is needed for the SMTP test");
+            .expect("spawn python3 tests/support/smtp_server.py");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         if line.trim() != "ready" {
             let mut err = String::new();
             child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            panic!("the SMTP server did not start (is aiosmtpd installed? pip install aiosmtpd):\n{err}");
+            panic!("the SMTP server did not start:\n{err}");
         }
         SmtpServer { child }
     }

@@ -182,3 +182,22 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Panics with one line, `NAME is missing: run scripts/test.sh, or install
+/// it with: INSTALL`, when the `probe` command (program and arguments)
+/// cannot run or exits non-zero. For tests that need an outside program.
+#[allow(dead_code)]
+#[track_caller]
+pub fn require_program(name: &str, probe: &[&str], install: &str) {
+    let (program, args) = probe.split_first().expect("a probe command");
+    let ok = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        panic!("{name} is missing: run scripts/test.sh, or install it with: {install}");
+    }
+}
