@@ -18,6 +18,14 @@ pub struct Config {
     pub import: ImportConfig,
     /// Which adapter delivers each channel, and retries.
     pub delivery: DeliveryConfig,
+    pub console: ConsoleConfig,
+}
+
+/// `[console]`: the keymap (a shipped NAME or a PATH; `--keymap` wins).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    pub keymap: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

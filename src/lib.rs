@@ -1,9 +1,11 @@
 //! reach: the domain core (model, store, import/export, segments, campaigns)
 //! and the scripted CLI front end. The core never prints or exits.
 
+pub mod app;
 pub mod campaign;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod delivery_config;
 pub mod demo;
 pub mod derived;

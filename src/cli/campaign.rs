@@ -3,17 +3,16 @@
 
 use super::Ctx;
 use super::output::{Format, Records, print_json, resolve};
+use crate::app::campaigns::StatusChange;
+use crate::campaign::Campaign;
 use crate::campaign::run::{Scheduler, campaign_stats};
-use crate::campaign::template::Templates;
-use crate::campaign::{Audience, Campaign, Channel, Every, Priority, Schedule, Status, parse_policy};
 use crate::error::{Error, Result};
 use crate::model::time::{TimeFormat, Ts, format_ts};
 use crate::store::{OpenMode, Store};
 use clap::Subcommand;
-use serde::Deserialize;
 use serde_json::json;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub enum CampaignCmd {
@@ -75,147 +74,8 @@ pub enum SchedulerCmd {
     },
 }
 
-/// A campaign file as written by people (see campaigns.md).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CampaignFile {
-    name: String,
-    channel: String,
-    #[serde(default = "normal")]
-    priority: String,
-    #[serde(default)]
-    subject: String,
-    #[serde(default)]
-    body: String,
-    audience: AudienceFile,
-    schedule: Option<ScheduleFile>,
-}
-
-fn normal() -> String {
-    "normal".into()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AudienceFile {
-    #[serde(default)]
-    include: Vec<String>,
-    #[serde(default)]
-    exclude: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScheduleFile {
-    at: Option<String>,
-    every: Option<String>,
-    time: Option<String>,
-    timezone: Option<String>,
-    #[serde(default)]
-    local_time: bool,
-    #[serde(default)]
-    once_per_contact: bool,
-}
-
 fn parse_ts(s: &str, what: &str) -> Result<Ts> {
     TimeFormat::default().parse(s).map_err(|e| Error::input(format!("{what}: {e}")))
-}
-
-/// Reads and validates a campaign file against the store; every error is
-/// an input error `FILE: reason` (or `FILE:line: reason` for syntax).
-fn read_campaign(store: &Store, path: &Path, now: Ts) -> Result<Campaign> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::input(format!("{name}: {e}")))?;
-    let is_json = path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
-    let f: CampaignFile = if is_json {
-        serde_json::from_str(&text).map_err(|e| Error::input(format!("{name}:{}: {e}", e.line())))?
-    } else {
-        toml::from_str(&text).map_err(|e| {
-            let line = e.span().map_or(1, |s| crate::config::line_of(&text, s.start));
-            Error::input(format!("{name}:{line}: {}", e.message().trim()))
-        })?
-    };
-    let bad = |reason: String| Error::input(format!("{name}: {reason}"));
-    if !crate::model::schema::valid_name(&f.name) {
-        return Err(bad(format!("`{}` is not a valid campaign name (letters, digits, _ and -)", f.name)));
-    }
-    let channel: Channel = f.channel.parse().map_err(bad)?;
-    let priority: Priority = f.priority.parse().map_err(bad)?;
-    if f.audience.include.is_empty() {
-        return Err(bad("audience.include is empty (name at least one segment, tag or expression)".into()));
-    }
-    for (list, what) in [(&f.audience.include, "include"), (&f.audience.exclude, "exclude")] {
-        for e in list {
-            super::segment::parse_expr(store, e, None)
-                .map_err(|err| bad(format!("audience.{what} `{e}`: {}", err.message)))?;
-        }
-    }
-    Templates::compile(channel, &f.subject, &f.body).map_err(|e| bad(e.message))?;
-    let schedule = match f.schedule {
-        None => None,
-        Some(s) => Some(read_schedule(s, now).map_err(bad)?),
-    };
-    let schedule = schedule.unwrap_or(Schedule {
-        at: None,
-        every: None,
-        time: None,
-        timezone: None,
-        local_time: false,
-        once_per_contact: false,
-    });
-    Ok(Campaign {
-        name: f.name,
-        channel,
-        priority,
-        status: Status::Draft,
-        subject: f.subject,
-        body: f.body,
-        audience: Audience { include: f.audience.include, exclude: f.audience.exclude },
-        schedule,
-        created_at: now,
-        updated_at: now,
-        cursor: None,
-        runs: Vec::new(),
-        error: None,
-    })
-}
-
-fn read_schedule(s: ScheduleFile, now: Ts) -> std::result::Result<Schedule, String> {
-    if let Some(z) = &s.timezone {
-        z.parse::<chrono_tz::Tz>().map_err(|_| {
-            format!("schedule.timezone: unknown timezone `{z}` (expected an IANA name such as Europe/Rome)")
-        })?;
-    }
-    let out = Schedule {
-        at: None,
-        every: None,
-        time: None,
-        timezone: s.timezone,
-        local_time: s.local_time,
-        once_per_contact: s.once_per_contact,
-    };
-    match (s.at, s.every) {
-        (Some(_), Some(_)) => Err("schedule: give either `at` or `every`, not both".into()),
-        (None, None) => Err("schedule: give `at` (a time) or `every` (day, monday … sunday) with `time`".into()),
-        (Some(at), None) => {
-            if s.time.is_some() {
-                return Err("schedule.time goes with `every`, not with `at`".into());
-            }
-            let at = TimeFormat::default().parse(&at).map_err(|e| format!("schedule.at: {e}"))?;
-            if at < now {
-                return Err(format!("schedule.at {} is in the past (now is {})", format_ts(at), format_ts(now)));
-            }
-            Ok(Schedule { at: Some(at), ..out })
-        }
-        (None, Some(every)) => {
-            let every = Every::parse(&every)?;
-            let time = s.time.ok_or("schedule.time is required with `every` (HH:MM)")?;
-            let t = chrono::NaiveTime::parse_from_str(&time, "%H:%M")
-                .map_err(|_| format!("schedule.time `{time}` is not HH:MM"))?;
-            use chrono::Timelike;
-            Ok(Schedule { every: Some(every), time: Some(t.hour() * 60 + t.minute()), ..out })
-        }
-    }
 }
 
 fn campaign_json(c: &Campaign) -> serde_json::Value {
@@ -237,14 +97,13 @@ fn get(store: &Store, name: &str) -> Result<Campaign> {
 pub fn run(ctx: &Ctx, cmd: CampaignCmd, out: &mut dyn Write) -> Result<()> {
     match cmd {
         CampaignCmd::Create { file, format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let c = read_campaign(&store, &file, ctx.now)?;
-            let mut w = store.begin_write()?;
-            if w.campaign(&c.name)?.is_some() {
-                return Err(Error::input(format!("{}: campaign `{}` already exists", file.display(), c.name)));
+            let name = file.display().to_string();
+            let session = ctx.session()?;
+            let text = std::fs::read_to_string(&file).map_err(|e| Error::input(format!("{name}: {e}")))?;
+            let (c, warnings) = session.put_campaign_text(&text, &name, false)?;
+            for w in warnings {
+                eprintln!("warning: {w}");
             }
-            w.put_campaign(&c)?;
-            w.commit()?;
             match resolve(format) {
                 Format::Table => writeln!(out, "created campaign {} (draft)", c.name)?,
                 _ => print_json(&campaign_json(&c), out)?,
@@ -304,53 +163,15 @@ pub fn run(ctx: &Ctx, cmd: CampaignCmd, out: &mut dyn Write) -> Result<()> {
             Ok(())
         }
         CampaignCmd::Schedule { name } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let mut c = get(&store, &name)?;
-            if !matches!(c.status, Status::Draft | Status::Paused) {
-                return Err(Error::input(format!(
-                    "campaign {name} is {}; only a draft or paused one can be scheduled",
-                    c.status.as_str()
-                )));
-            }
-            if c.schedule.at.is_none() && c.schedule.every.is_none() {
-                return Err(Error::input(format!("campaign {name} has no [schedule]")));
-            }
-            if let Some(at) = c.schedule.at
-                && at < ctx.now
-                && c.status == Status::Draft
-            {
-                return Err(Error::input(format!(
-                    "campaign {name}: schedule.at {} is in the past (now is {})",
-                    format_ts(at),
-                    format_ts(ctx.now)
-                )));
-            }
-            // runs missed while paused are skipped
-            c.cursor = Some(c.cursor.unwrap_or(ctx.now - 1).max(ctx.now - 1));
-            c.status = Status::Scheduled;
-            c.error = None;
-            c.updated_at = ctx.now;
-            let mut w = store.begin_write()?;
-            w.put_campaign(&c)?;
-            w.commit()?;
+            let c = ctx.session()?.change_status(&name, StatusChange::Schedule)?;
             writeln!(out, "scheduled campaign {name}: {}", c.schedule.describe())?;
             Ok(())
         }
-        CampaignCmd::Pause { name } => set_status(ctx, &name, Status::Paused, out),
-        CampaignCmd::Cancel { name } => set_status(ctx, &name, Status::Cancelled, out),
+        CampaignCmd::Pause { name } => set_status(ctx, &name, StatusChange::Pause, out),
+        CampaignCmd::Cancel { name } => set_status(ctx, &name, StatusChange::Cancel, out),
         CampaignCmd::Preview { name, at, format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let c = get(&store, &name)?;
-            let mut s = Scheduler::open(&store, ctx.config.derived.clone(), ctx.now, None)?;
-            let at = match at {
-                Some(a) => parse_ts(&a, "--at")?,
-                None => {
-                    let from = c.cursor.unwrap_or(ctx.now - 1).max(ctx.now - 1);
-                    let zones = [s.policy().timezone];
-                    c.schedule.next_due(from, s.policy().timezone, &zones).map_or(ctx.now, |(t, _)| t)
-                }
-            };
-            let f = s.forecast(&c, at)?;
+            let at = at.map(|a| parse_ts(&a, "--at")).transpose()?;
+            let f = ctx.session()?.forecast(&name, at)?;
             match resolve(format) {
                 Format::Table => {
                     writeln!(out, "{name} at {}: audience {}", format_ts(f.at), f.audience)?;
@@ -370,22 +191,9 @@ pub fn run(ctx: &Ctx, cmd: CampaignCmd, out: &mut dyn Write) -> Result<()> {
     }
 }
 
-fn set_status(ctx: &Ctx, name: &str, to: Status, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.open(OpenMode::Existing)?;
-    let mut c = get(&store, name)?;
-    let ok = match to {
-        Status::Paused => c.status.is_active(),
-        _ => !matches!(c.status, Status::Done | Status::Cancelled),
-    };
-    if !ok {
-        return Err(Error::input(format!("campaign {name} is {}; cannot make it {}", c.status.as_str(), to.as_str())));
-    }
-    c.status = to;
-    c.updated_at = ctx.now;
-    let mut w = store.begin_write()?;
-    w.put_campaign(&c)?;
-    w.commit()?;
-    writeln!(out, "campaign {name} is {}", to.as_str())?;
+fn set_status(ctx: &Ctx, name: &str, change: StatusChange, out: &mut dyn Write) -> Result<()> {
+    let c = ctx.session()?.change_status(name, change)?;
+    writeln!(out, "campaign {name} is {}", c.status.as_str())?;
     Ok(())
 }
 
@@ -399,11 +207,7 @@ pub fn run_policy(ctx: &Ctx, cmd: PolicyCmd, out: &mut dyn Write) -> Result<()> 
         PolicyCmd::Set { file } => {
             let name = file.display().to_string();
             let text = std::fs::read_to_string(&file).map_err(|e| Error::input(format!("{name}: {e}")))?;
-            parse_policy(&text, &name).map_err(|e| Error::input(e.to_string()))?;
-            let store = ctx.open(OpenMode::Existing)?;
-            let mut w = store.begin_write()?;
-            w.put_policy(&text)?;
-            w.commit()?;
+            ctx.session()?.set_policy_text(&text, &name)?;
             writeln!(out, "policy set from {name}")?;
             Ok(())
         }

@@ -3,17 +3,16 @@
 use super::Ctx;
 use super::output::{Format, Records, print_json, resolve};
 use super::select::{Selection, resolve_keys};
-use crate::derived::summary::{Buyers, ContactFacts};
+use crate::app::contacts::Entry;
 use crate::error::{Error, Result};
 use crate::export::contact_json;
-use crate::model::decimal::Decimal;
 use crate::model::time::format_ts;
-use crate::model::{Contact, Schema, Source};
+use crate::model::{Contact, Schema};
 use crate::store::OpenMode;
-use crate::store::codec::{NUM_NONE, ParamData};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::io::Write;
+use std::sync::Arc;
 
 #[derive(Subcommand, Debug)]
 pub enum ContactsCmd {
@@ -190,88 +189,40 @@ fn list(ctx: &Ctx, a: ListArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn show(ctx: &Ctx, a: ShowArgs, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.open(OpenMode::Existing)?;
-    let r = store.begin_read()?;
-    let schema = r.schema()?;
-    let id = r.find_contact(&a.key)?.ok_or_else(|| Error::input(format!("no such contact: {}", a.key)))?;
-    let c = r.contact(id)?.ok_or_else(|| Error::input(format!("no such contact: {}", a.key)))?;
-    if let Some(k) = &a.kind
-        && schema.kind(k).is_none()
-    {
-        return Err(Error::input(format!("unknown event kind `{k}`")));
-    }
-    let tags = r.tags_of(id)?;
-    let events = r.events_of(id)?;
-    let th = &ctx.config.derived;
-    let facts = ContactFacts::from_events(&schema, &events, ctx.now, th);
-    let buyers = Buyers::scan(&r, &schema, ctx.now)?;
-    let rfm = buyers.rfm_of(id);
-    let dict = r.dict()?;
-    // timeline: events and actions, newest first
-    let mut timeline: Vec<(i64, Value)> = Vec::new();
-    for (b, pos) in &events {
-        let kd = &schema.kinds[b.kind as usize];
-        if a.kind.as_deref().is_some_and(|k| k != kd.name) {
-            continue;
-        }
-        for &i in pos {
-            let mut params = serde_json::Map::new();
-            for (pid, d) in &b.params {
-                let name = kd.params[*pid as usize].name.clone();
-                match d {
-                    ParamData::Num(v) if v[i] != NUM_NONE => {
-                        params.insert(name, Value::String(Decimal(v[i]).to_string()));
-                    }
-                    ParamData::Text(v) if v[i] != 0 => {
-                        params.insert(name, Value::String(dict[v[i] as usize].clone()));
-                    }
-                    _ => {}
-                }
+    let session = ctx.session()?;
+    let id = session.find_contact(&a.key)?;
+    let p = session.profile(id, a.kind.as_deref(), 0, a.limit)?;
+    let (schema, c, tags) = (&p.schema, &p.contact, &p.tags);
+    let (engagement, lifecycle, total_entries) = (p.engagement, p.lifecycle, p.timeline_total);
+    let rfm = p.rfm.clone();
+    let timeline: Vec<Value> = p
+        .timeline
+        .iter()
+        .map(|t| match &t.what {
+            Entry::Event { kind, source, params } => {
+                let params: serde_json::Map<String, Value> =
+                    params.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+                json!({"ts": format_ts(t.ts), "type": "event", "kind": kind, "source": source, "params": params})
             }
-            let utm = b.utm_at(i);
-            for (j, n) in ["utm_source", "utm_medium", "utm_campaign"].iter().enumerate() {
-                if utm[j] != 0 {
-                    params.insert(n.to_string(), Value::String(dict[utm[j] as usize].clone()));
-                }
+            Entry::Action { what, detail } => {
+                json!({"ts": format_ts(t.ts), "type": "action", "what": what.describe(), "detail": detail})
             }
-            timeline.push((
-                b.ts[i],
-                json!({"ts": format_ts(b.ts[i]), "type": "event", "kind": kd.name, "source": Source::from_code(b.source[i]).map(|s| s.name()), "params": params}),
-            ));
-        }
-    }
-    if a.kind.is_none() {
-        for act in r.actions_of(id)? {
-            timeline.push((
-                act.ts,
-                json!({"ts": format_ts(act.ts), "type": "action", "what": act.what.describe(), "detail": act.detail}),
-            ));
-        }
-    }
-    timeline.sort_by_key(|x| std::cmp::Reverse(x.0));
-    let total_entries = timeline.len();
-    timeline.truncate(a.limit);
-    let mut profile = contact_json(&schema, &c, &tags);
-    let lifecycle = facts.lifecycle(&schema, ctx.now, th).name();
-    let engagement = facts.engagement(th).name();
+        })
+        .collect();
+    let mut profile = contact_json(schema, c, tags);
     profile["derived"] = json!({
         "engagement": engagement,
         "lifecycle": lifecycle,
-        "rfm": rfm.map(|(r, f, m)| format!("{r}{f}{m}")),
+        "rfm": rfm,
     });
     profile["timeline_total"] = json!(total_entries);
-    profile["timeline"] = Value::Array(timeline.iter().map(|(_, v)| v.clone()).collect());
+    profile["timeline"] = Value::Array(timeline.clone());
     if resolve(a.format) != Format::Table {
         return print_json(&profile, out);
     }
     // a readable card
     writeln!(out, "{}  (id {})", c.label(), c.id)?;
-    let name = [schema.attr("first_name"), schema.attr("last_name")]
-        .iter()
-        .flatten()
-        .filter_map(|(i, d)| c.attr(*i).map(|v| d.format(v)))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let name = p.name();
     if !name.is_empty() {
         writeln!(out, "  name        {name}")?;
     }
@@ -280,11 +231,7 @@ fn show(ctx: &Ctx, a: ShowArgs, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "  created     {}", format_ts(c.created_at))?;
     writeln!(out, "  timezone    {}", c.timezone.as_deref().unwrap_or("- (policy default)"))?;
     writeln!(out, "  score       {}", c.score)?;
-    writeln!(
-        out,
-        "  engagement  {engagement}   lifecycle {lifecycle}   rfm {}",
-        rfm.map(|(r, f, m)| format!("{r}{f}{m}")).unwrap_or("-".into())
-    )?;
+    writeln!(out, "  engagement  {engagement}   lifecycle {lifecycle}   rfm {}", rfm.unwrap_or("-".into()))?;
     let consent: Vec<String> = crate::model::Channel::ALL
         .iter()
         .map(|ch| match c.consent[*ch as usize] {
@@ -310,7 +257,7 @@ fn show(ctx: &Ctx, a: ShowArgs, out: &mut dyn Write) -> Result<()> {
         }
     }
     writeln!(out, "timeline ({} of {total_entries}, newest first)", timeline.len())?;
-    for (_, v) in &timeline {
+    for v in &timeline {
         let what = if v["type"] == "event" {
             let mut s = v["kind"].as_str().unwrap_or("").to_string();
             if let Some(src) = v["source"].as_str() {
@@ -336,7 +283,9 @@ fn delete(ctx: &Ctx, a: DeleteArgs, out: &mut dyn Write) -> Result<()> {
     let mut w = store.begin_write()?;
     let n = w.delete_contacts(&ids)?;
     w.commit()?;
-    if !a.no_compact {
+    if !a.no_compact
+        && let Some(store) = Arc::get_mut(&mut store)
+    {
         // freed pages still hold the erased bytes until redb reuses them;
         // compaction rewrites the file so they go
         store.compact()?;

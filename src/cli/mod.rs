@@ -12,12 +12,14 @@ mod select;
 mod stats;
 mod tags;
 
+use crate::app::{Clock, Session};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::time::TimeFormat;
 use crate::store::{OpenMode, Store};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -86,6 +88,26 @@ pub enum Command {
     /// The campaign scheduler
     #[command(subcommand)]
     Scheduler(campaign::SchedulerCmd),
+    /// Open the console (the default on a terminal)
+    Console(ConsoleArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ConsoleArgs {
+    /// Keymap: default, vim, emacs, or a PATH to a TOML file over one of them
+    #[arg(long, value_name = "NAME|PATH")]
+    pub keymap: Option<String>,
+}
+
+/// Opens the console on the database (it must exist); the scheduler runs
+/// inside while the console holds the file.
+pub fn open_console(ctx: &Ctx, keymap: Option<String>, fixed_clock: bool) -> Result<()> {
+    let keymap = keymap.or_else(|| ctx.config.console.keymap.clone()).unwrap_or_else(|| "default".into());
+    // a bad keymap is refused before the database is opened
+    crate::console::keymap::Keymap::load(&keymap).map_err(|e| Error::input(e.to_string()))?;
+    let clock = if fixed_clock { Clock::Fixed(ctx.now) } else { Clock::System };
+    let session = Arc::new(Session::open(&ctx.db, ctx.config.clone(), clock)?);
+    crate::console::run::run(session, crate::console::run::Options { keymap, scheduler: true })
 }
 
 /// What every command gets: resolved paths, clock and configuration.
@@ -93,11 +115,26 @@ pub struct Ctx {
     pub db: PathBuf,
     pub now: i64,
     pub config: Config,
+    /// the session of the process that owns the database (the console runs
+    /// commands from its `:` line on its own open store)
+    pub shared: Option<Arc<Session>>,
 }
 
 impl Ctx {
-    pub fn open(&self, mode: OpenMode) -> Result<Store> {
-        Store::open(&self.db, mode)
+    pub fn open(&self, mode: OpenMode) -> Result<Arc<Store>> {
+        match &self.shared {
+            Some(s) => Ok(s.store().clone()),
+            None => Ok(Arc::new(Store::open(&self.db, mode)?)),
+        }
+    }
+
+    /// The application session: the owner's, or one on the (existing)
+    /// database at this clock.
+    pub fn session(&self) -> Result<Arc<Session>> {
+        match &self.shared {
+            Some(s) => Ok(s.clone()),
+            None => Ok(Arc::new(Session::open(&self.db, self.config.clone(), Clock::Fixed(self.now))?)),
+        }
     }
 }
 
@@ -114,41 +151,71 @@ fn context(g: &Global) -> Result<Ctx> {
         Some(p) => Config::load(p, true)?,
         None => Config::load(&crate::config::default_config_path(), false)?,
     };
-    Ok(Ctx { db: g.db.clone().unwrap_or_else(crate::store::default_db_path), now, config })
+    Ok(Ctx { db: g.db.clone().unwrap_or_else(crate::store::default_db_path), now, config, shared: None })
 }
 
-/// Runs a parsed command line; returns the process exit code.
+/// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let Some(command) = cli.command else {
-        use clap::CommandFactory;
-        Cli::command().print_help()?;
-        println!();
-        return Ok(());
+        use std::io::IsTerminal;
+        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+            return Err(Error::input("the console needs a terminal; for scripts, see `reach --help` for the commands"));
+        }
+        let ctx = context(&cli.global)?;
+        return open_console(&ctx, None, cli.global.now.is_some());
     };
     let ctx = context(&cli.global)?;
+    if let Command::Console(a) = command {
+        return open_console(&ctx, a.keymap, cli.global.now.is_some());
+    }
     let mut out = std::io::stdout().lock();
+    dispatch(&ctx, command, &mut out)
+}
+
+/// Runs a command on the database an owning process holds (the console's
+/// `:` line), writing what it prints to `out`. Commands that need the file
+/// to themselves (demo, compact, the scheduler, the console) are refused.
+pub fn run_shared(args: &[String], shared: Arc<Session>, out: &mut dyn std::io::Write) -> Result<()> {
+    let mut argv = vec!["reach".to_string()];
+    argv.extend(args.iter().cloned());
+    let cli = Cli::try_parse_from(&argv).map_err(|e| Error::input(e.to_string().trim_end().to_string()))?;
+    let Some(command) = cli.command else {
+        return Err(Error::input("name a command (Tab completes)"));
+    };
+    if let Command::Demo(_) | Command::Compact | Command::Scheduler(_) | Command::Console(_) = command {
+        return Err(Error::input("this command needs the database to itself: quit the console first"));
+    }
+    let now = match &cli.global.now {
+        Some(s) => parse_now(s)?,
+        None => shared.now(),
+    };
+    let ctx = Ctx { db: shared.store().path().to_path_buf(), now, config: shared.config.clone(), shared: Some(shared) };
+    dispatch(&ctx, command, out)
+}
+
+fn dispatch(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write) -> Result<()> {
     match command {
-        Command::Demo(a) => demo::demo(&ctx, a, &mut out),
-        Command::Import(c) => data::import(&ctx, c, &mut out),
-        Command::Export(c) => data::export(&ctx, c, &mut out),
-        Command::Contacts(c) => contacts::run(&ctx, c, &mut out),
-        Command::Tags(c) => tags::run(&ctx, c, &mut out),
-        Command::Categories(c) => schema::run_categories(&ctx, c, &mut out),
-        Command::Schema(c) => schema::run_schema(&ctx, c, &mut out),
-        Command::Stats { format } => stats::run(&ctx, format, &mut out),
+        Command::Demo(a) => demo::demo(ctx, a, out),
+        Command::Import(c) => data::import(ctx, c, out),
+        Command::Export(c) => data::export(ctx, c, out),
+        Command::Contacts(c) => contacts::run(ctx, c, out),
+        Command::Tags(c) => tags::run(ctx, c, out),
+        Command::Categories(c) => schema::run_categories(ctx, c, out),
+        Command::Schema(c) => schema::run_schema(ctx, c, out),
+        Command::Stats { format } => stats::run(ctx, format, out),
         Command::Compact => {
-            use std::io::Write as _;
             let before = std::fs::metadata(&ctx.db).map(|m| m.len()).unwrap_or(0);
-            let mut store = ctx.open(crate::store::OpenMode::Existing)?;
+            let mut store = Store::open(&ctx.db, crate::store::OpenMode::Existing)?;
             store.compact()?;
             drop(store);
             let after = std::fs::metadata(&ctx.db)?.len();
             writeln!(out, "compacted {}: {before} -> {after} bytes", ctx.db.display())?;
             Ok(())
         }
-        Command::Segment(c) => segment::run(&ctx, c, &mut out),
-        Command::Campaign(c) => campaign::run(&ctx, c, &mut out),
-        Command::Policy(c) => campaign::run_policy(&ctx, c, &mut out),
-        Command::Scheduler(c) => campaign::run_scheduler(&ctx, c, &mut out),
+        Command::Segment(c) => segment::run(ctx, c, out),
+        Command::Campaign(c) => campaign::run(ctx, c, out),
+        Command::Policy(c) => campaign::run_policy(ctx, c, out),
+        Command::Scheduler(c) => campaign::run_scheduler(ctx, c, out),
+        Command::Console(a) => open_console(ctx, a.keymap, true),
     }
 }

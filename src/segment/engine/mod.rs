@@ -17,6 +17,7 @@ mod derived;
 mod eval;
 pub mod events;
 pub mod filter;
+pub mod listing;
 
 use crate::derived::Thresholds;
 use crate::error::Result;
@@ -140,7 +141,7 @@ impl Engine {
         Ok(self.contacts.as_ref().expect("loaded"))
     }
 
-    pub(crate) fn tags(&mut self) -> Result<&HashMap<String, RoaringBitmap>> {
+    pub fn tags(&mut self) -> Result<&HashMap<String, RoaringBitmap>> {
         if self.tags.is_none() {
             self.tags = Some(self.reader.tags()?.into_iter().collect());
         }

@@ -1,0 +1,290 @@
+//! Contacts for front ends: the ordered, filtered list behind the contacts
+//! table (ids only, so a million rows cost four megabytes), the rows of the
+//! visible window, and a contact's profile with a page of its timeline.
+
+use super::{AppError, AppResult, Session};
+use crate::derived::summary::{Buyers, ContactFacts};
+use crate::model::decimal::Decimal;
+use crate::model::{Contact, Schema, Source};
+use crate::segment::engine::listing::SortBy;
+use crate::store::codec::{NUM_NONE, ParamData};
+use roaring::RoaringBitmap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+/// What narrows the contacts table.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum ContactFilter {
+    #[default]
+    All,
+    /// quick text: id, email, external id, first or last name contain it
+    Text(String),
+    /// a segment expression
+    Expr(String),
+}
+
+impl ContactFilter {
+    /// Tells a segment expression from quick text: operators, a `:` (tag:,
+    /// segment:), parentheses or the language's keywords make it an expression.
+    pub fn detect(s: &str) -> ContactFilter {
+        let t = s.trim();
+        if t.is_empty() {
+            return ContactFilter::All;
+        }
+        let words = ["and", "or", "not", "between", "within", "in", "contains", "is"];
+        let expr = t.contains([':', '<', '>', '=', '(', ')', '!'])
+            || t.split_whitespace().any(|w| words.contains(&w.to_ascii_lowercase().as_str()));
+        if expr { ContactFilter::Expr(t.to_string()) } else { ContactFilter::Text(t.to_string()) }
+    }
+}
+
+/// Per-contact facts the table shows that are not in the record.
+#[derive(Default)]
+pub struct RowFacts {
+    pub last_activity: Vec<Option<i64>>,
+    pub lifecycle: Vec<Option<&'static str>>,
+    pub tags: Vec<(String, RoaringBitmap)>,
+}
+
+/// The ordered result of a filter and sort.
+#[derive(Clone)]
+pub struct ContactList {
+    pub ids: Arc<Vec<u32>>,
+    /// all live contacts
+    pub total: u64,
+    pub facts: Arc<RowFacts>,
+}
+
+/// One row of the contacts table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactRow {
+    pub id: u32,
+    pub name: String,
+    pub email: String,
+    pub city: String,
+    pub score: i64,
+    pub lifecycle: String,
+    pub tags: Vec<String>,
+    pub last_activity: Option<i64>,
+}
+
+/// A sortable column by its name in the CLI and the console.
+pub fn sort_by_name(schema: &Schema, name: &str) -> AppResult<SortBy> {
+    Ok(match name {
+        "id" => SortBy::Id,
+        "score" => SortBy::Score,
+        "created_at" => SortBy::Created,
+        "email" => SortBy::Email,
+        "last_activity" => SortBy::LastActivity,
+        other if schema.attr(other).is_some() => SortBy::Attr(other.to_string()),
+        other => {
+            let mut names: Vec<String> =
+                ["id", "score", "created_at", "email", "last_activity"].iter().map(|s| s.to_string()).collect();
+            names.extend(schema.attributes.iter().map(|a| a.name.clone()));
+            return Err(AppError::invalid(format!("unknown sort field `{other}` (one of: {})", names.join(", "))));
+        }
+    })
+}
+
+impl Session {
+    /// The contacts matching `filter` (and the expression `within`, when
+    /// given: a tag's members), ordered by `sort`.
+    pub fn contact_list(
+        &self,
+        filter: &ContactFilter,
+        within: Option<&str>,
+        sort: &SortBy,
+        desc: bool,
+        cancel: &AtomicBool,
+    ) -> AppResult<ContactList> {
+        let now = self.now();
+        let within = match within {
+            Some(src) => {
+                let e = self.check_expr(src)?.expr;
+                Some(self.engine()?.members(&e, now, cancel)?)
+            }
+            None => None,
+        };
+        let only = match filter {
+            ContactFilter::All => None,
+            ContactFilter::Text(t) => Some(self.engine()?.text_matches(t, cancel)?),
+            ContactFilter::Expr(src) => {
+                let e = self.check_expr(src)?.expr;
+                Some(self.engine()?.members(&e, now, cancel)?)
+            }
+        };
+        let only = match (only, within) {
+            (Some(a), Some(b)) => Some(a & b),
+            (a, b) => a.or(b),
+        };
+        let mut eng = self.engine()?;
+        let ids = eng.sorted_ids(only.as_ref(), sort, desc, now, cancel)?;
+        let total = eng.total()?;
+        let facts = {
+            let mut cache = self.row_facts.lock().unwrap_or_else(|e| e.into_inner());
+            match cache.as_ref() {
+                Some((g, f)) if *g == eng.generation => f.clone(),
+                _ => {
+                    let last_activity = eng.last_activity(now, cancel)?;
+                    let n = last_activity.len();
+                    let mut lifecycle = vec![None; n];
+                    for (i, l) in lifecycle.iter_mut().enumerate() {
+                        *l = eng.lifecycle_of(i as u32, now)?;
+                    }
+                    let mut tags: Vec<(String, RoaringBitmap)> =
+                        eng.tags()?.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    tags.sort_by(|a, b| a.0.cmp(&b.0));
+                    let f = Arc::new(RowFacts { last_activity, lifecycle, tags });
+                    *cache = Some((eng.generation, f.clone()));
+                    f
+                }
+            }
+        };
+        Ok(ContactList { ids: Arc::new(ids), total, facts })
+    }
+
+    /// The rows for some ids of a list (the visible window): a few point reads.
+    pub fn contact_rows(&self, ids: &[u32], facts: &RowFacts) -> AppResult<Vec<ContactRow>> {
+        let r = self.store.begin_read()?;
+        let schema = r.schema()?;
+        let text = |c: &Contact, name: &str| -> String {
+            schema.attr(name).and_then(|(i, d)| c.attr(i).map(|v| d.format(v))).unwrap_or_default()
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for c in r.contacts(ids)?.into_iter().flatten() {
+            let i = c.id as usize;
+            let name = format!("{} {}", text(&c, "first_name"), text(&c, "last_name")).trim().to_string();
+            out.push(ContactRow {
+                id: c.id,
+                name,
+                email: c.email.clone().unwrap_or_default(),
+                city: text(&c, "city"),
+                score: c.score,
+                lifecycle: facts.lifecycle.get(i).copied().flatten().unwrap_or("").to_string(),
+                tags: facts.tags.iter().filter(|(_, bm)| bm.contains(c.id)).map(|(n, _)| n.clone()).collect(),
+                last_activity: facts.last_activity.get(i).copied().flatten(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Resolves an id, email or external id.
+    pub fn find_contact(&self, key: &str) -> AppResult<u32> {
+        self.store.begin_read()?.find_contact(key)?.ok_or_else(|| AppError::invalid(format!("no such contact: {key}")))
+    }
+
+    /// A contact's card and `limit` timeline entries from `offset`, newest
+    /// first, optionally of one event kind only (then without actions).
+    pub fn profile(&self, id: u32, kind: Option<&str>, offset: usize, limit: usize) -> AppResult<Profile> {
+        let now = self.now();
+        let r = self.store.begin_read()?;
+        let schema = r.schema()?;
+        let contact = r.contact(id)?.ok_or_else(|| AppError::invalid(format!("no such contact: {id}")))?;
+        if let Some(k) = kind
+            && schema.kind(k).is_none()
+        {
+            return Err(AppError::invalid(format!("unknown event kind `{k}`")));
+        }
+        let tags = r.tags_of(id)?;
+        let events = r.events_of(id)?;
+        let th = &self.config.derived;
+        let facts = ContactFacts::from_events(&schema, &events, now, th);
+        let rfm = Buyers::scan(&r, &schema, now)?.rfm_of(id);
+        let dict = r.dict()?;
+        let mut timeline: Vec<TimelineEntry> = Vec::new();
+        for (b, pos) in &events {
+            let kd = &schema.kinds[b.kind as usize];
+            if kind.is_some_and(|k| k != kd.name) {
+                continue;
+            }
+            for &i in pos {
+                let mut params = Vec::new();
+                for (pid, d) in &b.params {
+                    let name = kd.params[*pid as usize].name.clone();
+                    match d {
+                        ParamData::Num(v) if v[i] != NUM_NONE => params.push((name, Decimal(v[i]).to_string())),
+                        ParamData::Text(v) if v[i] != 0 => params.push((name, dict[v[i] as usize].clone())),
+                        _ => {}
+                    }
+                }
+                let utm = b.utm_at(i);
+                for (j, n) in ["utm_source", "utm_medium", "utm_campaign"].iter().enumerate() {
+                    if utm[j] != 0 {
+                        params.push((n.to_string(), dict[utm[j] as usize].clone()));
+                    }
+                }
+                timeline.push(TimelineEntry {
+                    ts: b.ts[i],
+                    what: Entry::Event {
+                        kind: kd.name.clone(),
+                        source: Source::from_code(b.source[i]).map(|s| s.name()),
+                        params,
+                    },
+                });
+            }
+        }
+        if kind.is_none() {
+            for act in r.actions_of(id)? {
+                timeline.push(TimelineEntry { ts: act.ts, what: Entry::Action { what: act.what, detail: act.detail } });
+            }
+        }
+        timeline.sort_by_key(|x| std::cmp::Reverse(x.ts));
+        let timeline_total = timeline.len();
+        let timeline: Vec<TimelineEntry> = timeline.into_iter().skip(offset).take(limit).collect();
+        Ok(Profile {
+            engagement: facts.engagement(th).name(),
+            lifecycle: facts.lifecycle(&schema, now, th).name(),
+            rfm: rfm.map(|(r, f, m)| format!("{r}{f}{m}")),
+            schema,
+            contact,
+            tags,
+            timeline,
+            timeline_total,
+        })
+    }
+}
+
+/// A contact's card and one page of its timeline.
+pub struct Profile {
+    pub schema: Schema,
+    pub contact: Contact,
+    pub tags: Vec<String>,
+    pub engagement: &'static str,
+    pub lifecycle: &'static str,
+    pub rfm: Option<String>,
+    pub timeline: Vec<TimelineEntry>,
+    /// entries in the whole (filtered) timeline
+    pub timeline_total: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimelineEntry {
+    pub ts: i64,
+    pub what: Entry,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry {
+    Event {
+        kind: String,
+        source: Option<&'static str>,
+        params: Vec<(String, String)>,
+    },
+    /// deliveries, suppressions with their reason, deferrals, tag and score changes
+    Action {
+        what: crate::model::contact::ActionKind,
+        detail: String,
+    },
+}
+
+impl Profile {
+    /// The contact's name from its first and last name attributes.
+    pub fn name(&self) -> String {
+        [self.schema.attr("first_name"), self.schema.attr("last_name")]
+            .iter()
+            .flatten()
+            .filter_map(|(i, d)| self.contact.attr(*i).map(|v| d.format(v)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}

@@ -1,0 +1,118 @@
+//! The application layer: one `Session` on a database that every front end
+//! (the scripted CLI, the console, later the socket and SSH hosts) calls.
+//! It owns the store, one warm segment engine kept current by the store's
+//! change notifications, the configuration and the clock, and answers with
+//! typed values and typed errors (`AppError`). It never prints, never
+//! exits and knows no command-line flag or terminal.
+
+pub mod campaign_file;
+pub mod campaigns;
+pub mod contacts;
+pub mod error;
+pub mod scheduler;
+pub mod segments;
+
+pub use error::{AppError, AppResult};
+
+use crate::config::Config;
+use crate::segment::engine::Engine;
+use crate::store::{Change, OpenMode, Store};
+use std::path::Path;
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Where "now" comes from: the real clock, or a fixed instant (`--now`,
+/// demo data and tests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Clock {
+    System,
+    Fixed(i64),
+}
+
+impl Clock {
+    pub fn now(self) -> i64 {
+        match self {
+            Clock::System => crate::model::time::now_ts(),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
+
+/// The warm engine and the change feed that keeps it current.
+struct Warm {
+    engine: Engine,
+    changes: Receiver<Change>,
+}
+
+pub struct Session {
+    store: Arc<Store>,
+    warm: Mutex<Option<Warm>>,
+    /// the contacts table's per-contact facts, by engine generation
+    row_facts: Mutex<Option<(u64, Arc<contacts::RowFacts>)>>,
+    pub config: Config,
+    pub clock: Clock,
+}
+
+impl Session {
+    /// Opens the database (it must exist) for this process.
+    pub fn open(db: &Path, config: Config, clock: Clock) -> AppResult<Session> {
+        let store = Store::open(db, OpenMode::Existing)?;
+        Ok(Session::over(Arc::new(store), config, clock))
+    }
+
+    /// A session over a store that is already open.
+    pub fn over(store: Arc<Store>, config: Config, clock: Clock) -> Session {
+        Session { store, warm: Mutex::new(None), row_facts: Mutex::new(None), config, clock }
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The warm engine, brought up to date with every change committed
+    /// since it was last used. Loaded on first use.
+    pub fn engine(&self) -> AppResult<EngineGuard<'_>> {
+        let mut g = self.warm.lock().unwrap_or_else(|e| e.into_inner());
+        match g.as_mut() {
+            None => {
+                let changes = self.store.subscribe();
+                let engine = Engine::new(self.store.begin_read()?, self.config.derived.clone())?;
+                *g = Some(Warm { engine, changes });
+            }
+            Some(w) => {
+                let pending: Vec<Change> = w.changes.try_iter().collect();
+                if !pending.is_empty() {
+                    w.engine.apply(&pending, self.store.begin_read()?)?;
+                }
+            }
+        }
+        Ok(EngineGuard(g))
+    }
+
+    /// Loads the engine's contact columns and tag bitmaps now, so the first
+    /// count a front end asks for does not pay for them.
+    pub fn warm_up(&self) -> AppResult<()> {
+        self.engine()?.warm()?;
+        Ok(())
+    }
+}
+
+/// Exclusive use of the warm engine for one operation.
+pub struct EngineGuard<'a>(MutexGuard<'a, Option<Warm>>);
+
+impl std::ops::Deref for EngineGuard<'_> {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.0.as_ref().expect("engine loaded").engine
+    }
+}
+
+impl std::ops::DerefMut for EngineGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Engine {
+        &mut self.0.as_mut().expect("engine loaded").engine
+    }
+}

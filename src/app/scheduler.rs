@@ -1,0 +1,179 @@
+//! The scheduler as a background task of an owning process (the console,
+//! later `reach serve`): a thread running a tokio current-thread runtime
+//! that sleeps until the next due moment, wakes early on store changes,
+//! decides and delivers, and publishes what it does as `Activity` for a
+//! front end to show. Stopping waits for the step in progress to be
+//! recorded, so nothing is sent twice or lost.
+
+use super::{Clock, Session};
+use crate::campaign::run::{Scheduler, Totals};
+use crate::model::time::format_ts;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// What the scheduler is doing, for the Activity screen.
+#[derive(Clone, Debug, Default)]
+pub struct Activity {
+    /// "idle", "deciding and delivering", "stopped", "failed"
+    pub state: String,
+    /// the next moment something is due
+    pub next_due: Option<i64>,
+    /// the moment being processed now
+    pub working_on: Option<i64>,
+    pub totals: Totals,
+    /// recent outcomes, newest first: (when, what)
+    pub log: VecDeque<(i64, String)>,
+    /// bumped on every change, so a front end redraws only then
+    pub version: u64,
+}
+
+const LOG_LINES: usize = 200;
+
+impl Activity {
+    fn note(&mut self, at: i64, what: String) {
+        self.log.push_front((at, what));
+        self.log.truncate(LOG_LINES);
+        self.version += 1;
+    }
+}
+
+/// A running scheduler; dropping it without `stop` detaches it.
+pub struct SchedulerTask {
+    pub activity: Arc<Mutex<Activity>>,
+    stop: Arc<AtomicBool>,
+    wake: Arc<tokio::sync::Notify>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl SchedulerTask {
+    /// Starts the scheduler over the session's store. `on_change` is called
+    /// after each update of the activity (a front end wakes its loop).
+    pub fn start(session: Arc<Session>, on_change: impl Fn() + Send + 'static) -> SchedulerTask {
+        let activity = Arc::new(Mutex::new(Activity { state: "starting".into(), ..Default::default() }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let (a, s, w) = (activity.clone(), stop.clone(), wake.clone());
+        let handle = std::thread::Builder::new()
+            .name("scheduler".into())
+            .spawn(move || {
+                if let Err(e) = run(&session, &a, &s, &w, &on_change) {
+                    let mut g = a.lock().unwrap_or_else(|e| e.into_inner());
+                    g.state = "failed".into();
+                    g.note(session.now(), format!("scheduler stopped: {e}"));
+                }
+                on_change();
+            })
+            .ok();
+        SchedulerTask { activity, stop, wake, handle }
+    }
+
+    /// Asks the scheduler to stop after the step in progress and waits for it.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn run(
+    session: &Session,
+    activity: &Mutex<Activity>,
+    stop: &AtomicBool,
+    wake: &Arc<tokio::sync::Notify>,
+    on_change: &dyn Fn(),
+) -> crate::error::Result<()> {
+    let update = |f: &mut dyn FnMut(&mut Activity)| {
+        let mut g = activity.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut g);
+        g.version += 1;
+        drop(g);
+        on_change();
+    };
+    let store = session.store().clone();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| crate::error::Error::runtime(format!("cannot start the scheduler: {e}")))?;
+    let rx = store.subscribe();
+    {
+        let wake = wake.clone();
+        std::thread::Builder::new()
+            .name("scheduler-changes".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    wake.notify_one();
+                }
+            })
+            .ok();
+    }
+    let mut s = Scheduler::open(&store, session.config.derived.clone(), session.now(), Some(&session.config.delivery))?;
+    let before = s.totals.clone();
+    if s.totals.recovered > 0 {
+        let now = session.now();
+        update(&mut |a| a.note(now, format!("completed {} interrupted deliveries", before.recovered)));
+    }
+    rt.block_on(async {
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let now = session.now();
+            loop {
+                let m = s.next_moment()?;
+                if m > now || stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                update(&mut |a| {
+                    a.state = "deciding and delivering".into();
+                    a.working_on = Some(m);
+                });
+                let was = s.totals.clone();
+                s.step(now)?;
+                let t = s.totals.clone();
+                update(&mut |a| {
+                    a.working_on = None;
+                    a.totals = t.clone();
+                    if t.decided > was.decided || t.failed > was.failed {
+                        a.note(
+                            now,
+                            format!(
+                                "due at {}: decided {}, sent {}, deferred {}, suppressed {}{}",
+                                format_ts(m),
+                                t.decided - was.decided,
+                                t.sent - was.sent,
+                                t.deferred - was.deferred,
+                                t.suppressed - was.suppressed,
+                                if t.failed > was.failed {
+                                    format!(", failed at delivery {}", t.failed - was.failed)
+                                } else {
+                                    String::new()
+                                }
+                            ),
+                        );
+                    }
+                });
+            }
+            let next = s.next_moment()?;
+            update(&mut |a| {
+                a.state = "idle".into();
+                a.next_due = Some(next);
+            });
+            let wait = match session.clock {
+                // a fixed clock never reaches the next moment: wait for changes only
+                Clock::Fixed(_) => std::time::Duration::from_secs(3600),
+                Clock::System => std::time::Duration::from_secs((next - session.now()).clamp(1, 3600) as u64),
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = wake.notified() => {}
+            }
+        }
+        Ok::<(), crate::error::Error>(())
+    })?;
+    update(&mut |a| a.state = "stopped".into());
+    Ok(())
+}

@@ -1,0 +1,135 @@
+//! Segments for front ends: check an expression (errors at their column),
+//! count, explain and preview it with a cancel flag, save and delete named
+//! segments, list them with live counts and size history, and the
+//! vocabulary (fields, kinds, parameters, tags, values) for completion.
+
+use super::{AppError, AppResult, Session};
+use crate::model::segment::SavedSegment;
+use crate::segment::engine::{ExplainNode, StoreCatalog};
+use crate::segment::{Expr, ParseError, check, check_segment, parse, print};
+use std::sync::atomic::AtomicBool;
+
+/// A parsed and checked expression.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    pub expr: Expr,
+    /// canonical text
+    pub text: String,
+    /// names that do not exist yet (a tag nobody has)
+    pub warnings: Vec<String>,
+}
+
+/// A saved segment with its live count and size history.
+#[derive(Clone, Debug)]
+pub struct SegmentSummary {
+    pub saved: SavedSegment,
+    /// the count now, or why it cannot be counted
+    pub count: Result<u64, String>,
+    /// (time, count) points, oldest first
+    pub history: Vec<(i64, u64)>,
+}
+
+fn invalid(e: ParseError, src: &str) -> AppError {
+    AppError::Invalid { at: Some(e.column), reason: e.to_string(), source: Some(src.to_string()) }
+}
+
+impl Session {
+    /// Parses and checks `src` against what the store holds.
+    pub fn check_expr(&self, src: &str) -> AppResult<Checked> {
+        self.check_as(src, None)
+    }
+
+    /// The same, for a segment about to be saved as `name` (no self reference).
+    pub fn check_as(&self, src: &str, saving: Option<&str>) -> AppResult<Checked> {
+        let e = parse(src).map_err(|e| invalid(e, src))?;
+        let cat = self.catalog()?;
+        let warnings = match saving {
+            Some(name) => check_segment(name, &e, src, &cat),
+            None => check(&e, src, &cat),
+        }
+        .map_err(|e| invalid(e, src))?;
+        Ok(Checked { text: print(&e), expr: e, warnings: warnings.into_iter().map(|w| w.to_string()).collect() })
+    }
+
+    /// What the checker and completion know: fields, kinds, tags, segments.
+    pub fn catalog(&self) -> AppResult<StoreCatalog> {
+        Ok(StoreCatalog::load(&self.store.begin_read()?)?)
+    }
+
+    /// (matching, all contacts).
+    pub fn count(&self, e: &Expr, cancel: &AtomicBool) -> AppResult<(u64, u64)> {
+        let now = self.now();
+        let mut eng = self.engine()?;
+        let n = eng.count(e, now, cancel)?;
+        Ok((n, eng.total()?))
+    }
+
+    /// The tree with each node's own count, and all contacts.
+    pub fn explain(&self, e: &Expr, cancel: &AtomicBool) -> AppResult<(ExplainNode, u64)> {
+        let now = self.now();
+        let mut eng = self.engine()?;
+        let tree = eng.explain(e, now, cancel)?;
+        Ok((tree, eng.total()?))
+    }
+
+    /// The first `n` matching contact ids.
+    pub fn preview(&self, e: &Expr, n: usize, cancel: &AtomicBool) -> AppResult<Vec<u32>> {
+        let now = self.now();
+        Ok(self.engine()?.members(e, now, cancel)?.iter().take(n).collect())
+    }
+
+    /// Saves (or replaces) a named segment and records a size history point.
+    pub fn save_segment(&self, name: &str, src: &str) -> AppResult<(String, u64)> {
+        if !crate::model::schema::valid_name(name) {
+            return Err(AppError::invalid(format!("`{name}` is not a valid segment name (letters, digits, _ and -)")));
+        }
+        let c = self.check_as(src, Some(name))?;
+        let never = AtomicBool::new(false);
+        let (count, _) = self.count(&c.expr, &never)?;
+        let now = self.now();
+        let mut w = self.store.begin_write()?;
+        let created_at = w.segment(name)?.map(|s| s.created_at).unwrap_or(now);
+        w.put_segment(&SavedSegment { name: name.to_string(), expr: c.text.clone(), created_at, updated_at: now })?;
+        w.add_history_point(name, now, count)?;
+        w.commit()?;
+        Ok((c.text, count))
+    }
+
+    pub fn delete_segment(&self, name: &str) -> AppResult<()> {
+        let mut w = self.store.begin_write()?;
+        if !w.delete_segment(name)? {
+            return Err(AppError::not_found("segment", name));
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    pub fn segment(&self, name: &str) -> AppResult<SavedSegment> {
+        self.store.begin_read()?.segment(name)?.ok_or_else(|| AppError::not_found("segment", name))
+    }
+
+    /// Every saved segment with its live count and history.
+    pub fn segments(&self, cancel: &AtomicBool) -> AppResult<Vec<SegmentSummary>> {
+        let r = self.store.begin_read()?;
+        let saved = r.segments()?;
+        let now = self.now();
+        let mut out = Vec::with_capacity(saved.len());
+        for s in saved {
+            let count = match parse(&s.expr) {
+                Ok(e) => match self.engine()?.count(&e, now, cancel) {
+                    Ok(n) => Ok(n),
+                    Err(e) if e.message == "cancelled" => return Err(AppError::Cancelled),
+                    Err(e) => Err(e.message),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            let history = r.segment_history(&s.name)?;
+            out.push(SegmentSummary { saved: s, count, history });
+        }
+        Ok(out)
+    }
+
+    pub fn total_contacts(&self) -> AppResult<u64> {
+        Ok(self.engine()?.total()?)
+    }
+}

@@ -1,0 +1,328 @@
+//! The terminal side of the console: raw mode and the alternate screen,
+//! restored on every exit path (errors, panics, SIGTERM/SIGHUP); the event
+//! loop over keys, resizes, finished jobs and scheduler activity, drawing
+//! once per batch of messages and only when something changed; Ctrl-Z
+//! suspend and $EDITOR hand-offs; stderr captured so nothing a library
+//! prints can tear the screen.
+
+use super::app::{App, EditKind, Effect};
+use super::keymap::Keymap;
+use super::theme::Theme;
+use super::ui;
+use super::worker::{Finished, Workers};
+use crate::app::Session;
+use crate::app::scheduler::SchedulerTask;
+use crate::error::{Error, Result};
+use crossterm::event::{self, Event, KeyEventKind};
+use crossterm::{cursor, execute, terminal};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use std::io::{IsTerminal, Read, Write};
+use std::os::fd::FromRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Everything the loop wakes up for.
+pub enum Msg {
+    Key(crossterm::event::KeyEvent),
+    Resize(u16, u16),
+    Done(Finished),
+    Activity,
+    Signal,
+}
+
+/// Input thread states: reading, asked to pause, paused.
+const READING: u8 = 0;
+const PAUSE: u8 = 1;
+const PAUSED: u8 = 2;
+
+/// Leaves raw mode and the alternate screen (safe to call twice).
+pub fn restore_terminal() {
+    let _ = terminal::disable_raw_mode();
+    let _ = execute!(std::io::stdout(), terminal::LeaveAlternateScreen, cursor::Show);
+}
+
+fn enter_terminal() -> Result<()> {
+    terminal::enable_raw_mode().map_err(|e| Error::runtime(format!("cannot set up the terminal: {e}")))?;
+    execute!(std::io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)?;
+    Ok(())
+}
+
+/// fd 2 sent to a pipe while the console runs; lines land in `capture`.
+struct StderrCapture {
+    saved: i32,
+}
+
+impl StderrCapture {
+    fn start(capture: Arc<Mutex<Vec<String>>>, wake: Sender<Msg>) -> Option<StderrCapture> {
+        let mut fds = [0i32; 2];
+        // SAFETY: plain POSIX calls on descriptors this function owns.
+        unsafe {
+            if libc::pipe(fds.as_mut_ptr()) != 0 {
+                return None;
+            }
+            let saved = libc::dup(2);
+            if saved < 0 || libc::dup2(fds[1], 2) < 0 {
+                return None;
+            }
+            libc::close(fds[1]);
+            let mut reader = std::fs::File::from_raw_fd(fds[0]);
+            std::thread::Builder::new()
+                .name("stderr".into())
+                .spawn(move || {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n) = reader.read(&mut chunk) {
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        while let Some(i) = buf.iter().position(|&b| b == b'\n') {
+                            let line: Vec<u8> = buf.drain(..=i).collect();
+                            let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                            if let Ok(mut c) = capture.lock() {
+                                c.push(text);
+                                let n = c.len();
+                                if n > 1000 {
+                                    c.drain(..n - 1000);
+                                }
+                            }
+                            let _ = wake.send(Msg::Activity);
+                        }
+                    }
+                })
+                .ok()?;
+            Some(StderrCapture { saved })
+        }
+    }
+}
+
+impl Drop for StderrCapture {
+    fn drop(&mut self) {
+        // SAFETY: puts back the descriptor saved at start.
+        unsafe {
+            libc::dup2(self.saved, 2);
+            libc::close(self.saved);
+        }
+    }
+}
+
+/// The console's options from the command line and config.
+pub struct Options {
+    /// keymap NAME or PATH
+    pub keymap: String,
+    /// run the scheduler in the console (it owns the database)
+    pub scheduler: bool,
+}
+
+/// Opens the console on a session until the operator quits.
+pub fn run(session: Arc<Session>, opts: Options) -> Result<()> {
+    // a bad keymap stops the start, before the terminal is touched
+    let keymap = Keymap::load(&opts.keymap).map_err(|e| Error::input(e.to_string()))?;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(Error::input("the console needs a terminal; for scripts see `reach --help`"));
+    }
+    let (w, h) = terminal::size().unwrap_or((80, 24));
+    let db_name = session.store().path().display().to_string();
+    let mut app = App::new(Theme::from_env(), keymap, (w, h), db_name, session.now());
+    let (tx, rx) = channel::<Msg>();
+    let capture = Arc::new(Mutex::new(Vec::new()));
+
+    // the terminal is restored on a panic before the message is printed
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+    enter_terminal()?;
+    let guard = StderrCapture::start(capture.clone(), tx.clone());
+    let result = event_loop(&session, &mut app, &tx, rx, capture, &opts);
+    drop(guard);
+    restore_terminal();
+    let _ = std::panic::take_hook();
+    result
+}
+
+fn event_loop(
+    session: &Arc<Session>,
+    app: &mut App,
+    tx: &Sender<Msg>,
+    rx: Receiver<Msg>,
+    capture: Arc<Mutex<Vec<String>>>,
+    opts: &Options,
+) -> Result<()> {
+    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    let mut workers = Workers::start(session.clone(), tx.clone(), Msg::Done, capture);
+    // signals end the loop like a quit
+    {
+        let tx = tx.clone();
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([libc::SIGTERM, libc::SIGHUP, libc::SIGINT]) {
+            let _ = std::thread::Builder::new().name("signals".into()).spawn(move || {
+                if signals.forever().next().is_some() {
+                    let _ = tx.send(Msg::Signal);
+                }
+            });
+        }
+    }
+    let input = Arc::new(AtomicU8::new(READING));
+    let stop_input = Arc::new(AtomicBool::new(false));
+    {
+        let (tx, input, stop) = (tx.clone(), input.clone(), stop_input.clone());
+        let _ = std::thread::Builder::new().name("input".into()).spawn(move || input_thread(tx, input, stop));
+    }
+    let scheduler = if opts.scheduler {
+        let tx = tx.clone();
+        Some(SchedulerTask::start(session.clone(), move || {
+            let _ = tx.send(Msg::Activity);
+        }))
+    } else {
+        None
+    };
+    app.start(&mut workers);
+    let mut activity_version = u64::MAX;
+    let result = loop {
+        {
+            app.load_rows(session);
+            if let Some(s) = &scheduler {
+                let a = s.activity.lock().unwrap_or_else(|e| e.into_inner());
+                if a.version != activity_version {
+                    activity_version = a.version;
+                    app.activity.activity = Some(a.clone());
+                }
+            }
+            terminal.draw(|f| ui::draw(f, app))?;
+        }
+        let Ok(first) = rx.recv() else { break Ok(()) };
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let mut quit = false;
+        for m in batch {
+            match m {
+                Msg::Key(k) => {
+                    // a new key clears the last status message
+                    app.status = None;
+                    app.on_key(k, &mut workers);
+                }
+                Msg::Resize(w, h) => {
+                    app.resized(w, h);
+                    terminal.autoresize()?;
+                }
+                Msg::Done(d) => app.finish(d, &mut workers),
+                Msg::Activity => {}
+                Msg::Signal => quit = true,
+            }
+        }
+        for e in std::mem::take(&mut app.effects) {
+            match e {
+                Effect::Quit => quit = true,
+                Effect::Redraw => terminal.clear()?,
+                Effect::Suspend => {
+                    pause_input(&input);
+                    restore_terminal();
+                    // SAFETY: stops this process as the shell's Ctrl-Z would; it continues on `fg`.
+                    unsafe { libc::raise(libc::SIGTSTP) };
+                    enter_terminal()?;
+                    terminal.clear()?;
+                    input.store(READING, Ordering::SeqCst);
+                }
+                Effect::Edit(kind, text) => {
+                    pause_input(&input);
+                    restore_terminal();
+                    let edited = edit(kind, &text);
+                    enter_terminal()?;
+                    terminal.clear()?;
+                    input.store(READING, Ordering::SeqCst);
+                    match edited {
+                        Ok(Some(t)) => app.edited(kind, t, &mut workers),
+                        Ok(None) => app.status = Some(("edit abandoned".into(), false)),
+                        Err(e) => app.status = Some((e.to_string(), true)),
+                    }
+                }
+            }
+        }
+        if quit {
+            break Ok(());
+        }
+    };
+    stop_input.store(true, Ordering::SeqCst);
+    if let Some(s) = scheduler {
+        // the step in progress is recorded before we go
+        s.stop();
+    }
+    result
+}
+
+/// Reads terminal events and forwards them; parks while the terminal is
+/// handed to an editor or the shell.
+fn input_thread(tx: Sender<Msg>, state: Arc<AtomicU8>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        if state.load(Ordering::SeqCst) != READING {
+            state.store(PAUSED, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        match event::poll(Duration::from_millis(250)) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(_) => return,
+        }
+        if state.load(Ordering::SeqCst) != READING {
+            continue;
+        }
+        let msg = match event::read() {
+            Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => Msg::Key(k),
+            Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
+            Ok(_) => continue,
+            Err(_) => return,
+        };
+        if tx.send(msg).is_err() {
+            return;
+        }
+    }
+}
+
+/// Asks the input thread to stop reading and waits until it has.
+fn pause_input(state: &AtomicU8) {
+    state.store(PAUSE, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while state.load(Ordering::SeqCst) != PAUSED && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Opens `text` in $VISUAL / $EDITOR (vi by default) in a private temporary
+/// file; None when the editor failed or the file came back unchanged and empty.
+fn edit(kind: EditKind, text: &str) -> Result<Option<String>> {
+    let dir = std::env::temp_dir().join(format!("reach-edit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let name = match kind {
+        EditKind::Campaign { .. } => "campaign.toml",
+        EditKind::Policy => "policy.toml",
+    };
+    let path = dir.join(name);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+        f.write_all(text.as_bytes())?;
+    }
+    let editor = std::env::var("VISUAL")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| std::env::var("EDITOR").ok().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| "vi".into());
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status()
+        .map_err(|e| Error::runtime(format!("cannot run the editor `{editor}`: {e}")))?;
+    let out = std::fs::read_to_string(&path)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !status.success() {
+        return Ok(None);
+    }
+    Ok(Some(out))
+}

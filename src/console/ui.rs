@@ -1,0 +1,238 @@
+//! Drawing: a pure function of `&App`. The tab bar, the active screen or
+//! the view opened above it, the status and key-hint line, and overlays
+//! (help, command line, confirm, prompt, a pending key sequence).
+
+use super::action::Action;
+use super::app::{App, MIN_SIZE, Overlay, Sub, Tab};
+use super::keymap::Context;
+use super::screens::fit;
+use super::theme::Sym;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+pub fn draw(f: &mut Frame, app: &App) {
+    let area = f.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        let msg = vec![
+            Line::from(Span::styled("terminal too small", app.theme.error())),
+            Line::from(format!("{}x{}; reach needs {}x{}", area.width, area.height, MIN_SIZE.0, MIN_SIZE.1)),
+        ];
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), area);
+        return;
+    }
+    let [tabs, body, status] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    draw_tabs(f, tabs, app);
+    let th = &app.theme;
+    let i = Tab::ALL.iter().position(|t| *t == app.tab).unwrap_or(0);
+    match app.subs[i].last() {
+        Some(Sub::Profile(v)) => v.render(f, body, th),
+        Some(Sub::Members(v)) => v.render(f, body, th),
+        Some(Sub::Campaign(v)) => v.render(f, body, th, &app.campaigns),
+        None => match app.tab {
+            Tab::Contacts => app.contacts.render(f, body, th),
+            Tab::Tags => app.tags.render(f, body, th),
+            Tab::Segments => app.segments.render(f, body, th),
+            Tab::Builder => app.builder.render(f, body, th),
+            Tab::Campaigns => app.campaigns.render(f, body, th),
+            Tab::Policy => app.policy.render(f, body, th),
+            Tab::Activity => app.activity.render(f, body, th),
+        },
+    }
+    draw_status(f, status, app);
+    match &app.overlay {
+        Some(Overlay::Help { filter }) => draw_help(f, body, app, &filter.text()),
+        Some(Overlay::Command { field, output, running, scroll, candidates }) => {
+            let h = if output.is_some() { body.height.saturating_sub(2).max(5) } else { 3 };
+            let r = Rect { x: body.x, y: body.y + body.height - h, width: body.width, height: h };
+            f.render_widget(Clear, r);
+            let b = Block::default().borders(Borders::ALL).title(Span::styled(
+                if *running {
+                    " : command (running…) "
+                } else {
+                    " : command (Enter runs, Tab completes, Esc closes) "
+                },
+                th.header(),
+            ));
+            let inner = b.inner(r);
+            f.render_widget(b, r);
+            let [input, out] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+            let [colon, text] = Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input);
+            f.render_widget(Paragraph::new(Span::styled(": ", th.key())), colon);
+            f.render_widget(&field.area, text);
+            if !candidates.is_empty() {
+                f.render_widget(Paragraph::new(Span::styled(candidates.join("  "), th.dim())), out);
+            } else if let Some((text, ok)) = output {
+                let lines: Vec<Line> = text
+                    .lines()
+                    .skip(*scroll)
+                    .map(|l| {
+                        Line::from(Span::styled(
+                            l.to_string(),
+                            if *ok { ratatui::style::Style::new() } else { th.error() },
+                        ))
+                    })
+                    .collect();
+                f.render_widget(Paragraph::new(lines), out);
+            }
+        }
+        Some(Overlay::Confirm { question, .. }) => {
+            let w = (question.chars().count() as u16 + 16).min(body.width);
+            let r = centered(body, w, 3);
+            f.render_widget(Clear, r);
+            let p = Paragraph::new(Line::from(vec![Span::raw(question.clone()), Span::styled("  (y/n)", th.key())]))
+                .block(Block::default().borders(Borders::ALL).title(Span::styled(" confirm ", th.header())));
+            f.render_widget(p, r);
+        }
+        Some(Overlay::Prompt { title, field, .. }) => {
+            let r = centered(body, body.width.saturating_sub(8).min(100), 3);
+            f.render_widget(Clear, r);
+            let b = Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), th.header()));
+            let inner = b.inner(r);
+            f.render_widget(b, r);
+            f.render_widget(&field.area, inner);
+        }
+        None => {}
+    }
+    if app.keymap.pending() {
+        let r = Rect { x: body.x + body.width.saturating_sub(40), y: body.y, width: 40.min(body.width), height: 3 };
+        f.render_widget(Clear, r);
+        f.render_widget(
+            Paragraph::new("waiting for the next key (Esc cancels)")
+                .block(Block::default().borders(Borders::ALL).title(Span::styled(" keys ", th.header()))),
+            r,
+        );
+    }
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
+    let th = &app.theme;
+    let mut spans = vec![Span::styled("reach ", th.title())];
+    for (i, t) in Tab::ALL.iter().enumerate() {
+        let text = format!(" {} {} ", i + 1, t.title());
+        spans.push(if *t == app.tab { Span::styled(text, th.tab_active()) } else { Span::raw(text) });
+    }
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    let name = fit(&app.db_name, (area.width as usize).saturating_sub(used + 1), th.sym(Sym::Ellipsis));
+    let pad = (area.width as usize).saturating_sub(used + name.chars().count());
+    spans.push(Span::raw(" ".repeat(pad)));
+    spans.push(Span::styled(name, th.dim()));
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The status line: the last message, else hints for the focused place.
+fn draw_status(f: &mut Frame, area: Rect, app: &App) {
+    let th = &app.theme;
+    if let Some((msg, err)) = &app.status {
+        let style = if *err { th.error() } else { th.ok() };
+        f.render_widget(
+            Paragraph::new(Span::styled(fit(msg, area.width as usize, th.sym(Sym::Ellipsis)), style)),
+            area,
+        );
+        return;
+    }
+    let ctx = app.contexts();
+    let hints: &[(Action, &str)] = if ctx == [Context::Text] {
+        &[(Action::Apply, "apply"), (Action::Complete, "complete"), (Action::Leave, "leave")]
+    } else {
+        match (app.tab, ctx.first()) {
+            (_, Some(Context::Profile)) => {
+                &[(Action::KindFilter, "kind"), (Action::Back, "back"), (Action::Help, "help")]
+            }
+            (Tab::Builder, _) => &[
+                (Action::EditText, "edit text"),
+                (Action::AddCondition, "add"),
+                (Action::ToggleOp, "and/or"),
+                (Action::Negate, "not"),
+                (Action::Save, "save"),
+                (Action::Help, "help"),
+            ],
+            (Tab::Campaigns, _) => &[
+                (Action::Open, "detail"),
+                (Action::New, "new"),
+                (Action::Edit, "edit"),
+                (Action::Schedule, "schedule"),
+                (Action::Pause, "pause"),
+                (Action::CancelCampaign, "cancel"),
+                (Action::Help, "help"),
+            ],
+            (Tab::Segments, _) => {
+                &[(Action::Open, "open"), (Action::New, "new"), (Action::Delete, "delete"), (Action::Help, "help")]
+            }
+            (Tab::Policy, _) => &[(Action::Edit, "edit"), (Action::Help, "help")],
+            _ => &[
+                (Action::Open, "open"),
+                (Action::Filter, "filter"),
+                (Action::Sort, "sort"),
+                (Action::Command, "command"),
+                (Action::Help, "help"),
+                (Action::Back, "back/quit"),
+            ],
+        }
+    };
+    let mut spans = Vec::new();
+    for (a, label) in hints {
+        if let Some(k) = app.keymap.key_for(&ctx, *a) {
+            spans.push(Span::styled(k, th.key()));
+            spans.push(Span::styled(format!(" {label}  "), th.dim()));
+        }
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_help(f: &mut Frame, area: Rect, app: &App, filter: &str) {
+    let th = &app.theme;
+    let r = centered(area, area.width.saturating_sub(4).min(90), area.height);
+    f.render_widget(Clear, r);
+    // the contexts under the overlay: what the screen itself uses
+    let ctx = {
+        let i = Tab::ALL.iter().position(|t| *t == app.tab).unwrap_or(0);
+        match app.subs[i].last() {
+            Some(Sub::Profile(_)) => vec![Context::Profile, Context::List, Context::Global],
+            Some(_) => vec![Context::List, Context::Global],
+            None if app.tab == Tab::Builder => vec![Context::Builder, Context::Global],
+            None => vec![Context::List, Context::Global],
+        }
+    };
+    let lf = filter.to_lowercase();
+    let mut lines = vec![Line::from(vec![
+        Span::styled("filter: ", th.dim()),
+        Span::raw(filter.to_string()),
+        Span::styled(format!("   keymap {}", app.keymap.name()), th.dim()),
+    ])];
+    let mut add = |title: &str, binds: Vec<(String, Action)>| {
+        let b: Vec<_> = binds
+            .into_iter()
+            .filter(|(k, a)| {
+                lf.is_empty()
+                    || k.to_lowercase().contains(&lf)
+                    || a.name().contains(&lf)
+                    || a.description().to_lowercase().contains(&lf)
+            })
+            .collect();
+        if b.is_empty() {
+            return;
+        }
+        lines.push(Line::from(Span::styled(title.to_string(), th.header())));
+        for (k, a) in b {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {k:<14}"), th.key()),
+                Span::raw(format!("{:<40}", a.description())),
+                Span::styled(a.name().to_string(), th.dim()),
+            ]));
+        }
+    };
+    add(&format!("{} screen", app.tab.title()), app.keymap.bindings(&ctx));
+    add("in a text field", app.keymap.bindings(&[Context::Text]));
+    let b =
+        Block::default().borders(Borders::ALL).title(Span::styled(" help: type to filter, Esc closes ", th.header()));
+    f.render_widget(Paragraph::new(lines).block(b), r);
+}

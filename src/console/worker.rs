@@ -1,0 +1,248 @@
+//! Slow work off the UI thread. Two lanes, each a thread over the shared
+//! `Session`: `Fast` for reads the screens wait on (lists, counts,
+//! profiles), `Slow` for commands and writes (the `:` line, saves, status
+//! changes, forecasts), so an import never delays a count. Every job has a
+//! cancel flag; a job cancelled before or while it runs reports nothing.
+
+use crate::app::campaigns::{CampaignSummary, StatusChange};
+use crate::app::contacts::{ContactFilter, ContactList, Profile};
+use crate::app::segments::SegmentSummary;
+use crate::app::{AppError, AppResult, Session};
+use crate::campaign::run::Forecast;
+use crate::segment::Expr;
+use crate::segment::engine::listing::SortBy;
+use crate::segment::engine::{ExplainNode, StoreCatalog};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+
+/// A unit of work for a lane.
+pub enum Job {
+    Contacts {
+        filter: ContactFilter,
+        within: Option<String>,
+        sort: SortBy,
+        desc: bool,
+    },
+    Profile {
+        id: u32,
+        kind: Option<String>,
+        offset: usize,
+        limit: usize,
+    },
+    Tags,
+    Segments,
+    /// count, per-node breakdown and the first matching ids of an expression
+    Count {
+        expr: Expr,
+        preview: usize,
+    },
+    Catalog,
+    Campaigns,
+    Forecast {
+        name: String,
+    },
+    PolicyText,
+    SaveSegment {
+        name: String,
+        src: String,
+    },
+    DeleteSegment {
+        name: String,
+    },
+    ChangeStatus {
+        name: String,
+        change: StatusChange,
+    },
+    SetPolicy {
+        text: String,
+    },
+    PutCampaign {
+        text: String,
+        replace: bool,
+    },
+    /// a CLI command line run on the console's own store
+    Command {
+        args: Vec<String>,
+    },
+}
+
+/// What a job produced.
+pub enum Output {
+    Contacts(ContactList),
+    Profile(Box<Profile>),
+    Tags(Vec<(String, u64)>, u64),
+    Segments(Vec<SegmentSummary>, u64),
+    Count { count: u64, total: u64, tree: ExplainNode, preview: Vec<(u32, String)> },
+    Catalog(Box<StoreCatalog>),
+    Campaigns(Vec<CampaignSummary>),
+    Forecast(String, Forecast),
+    PolicyText(String),
+    Done(String),
+    CommandOutput { text: String, ok: bool },
+}
+
+/// A finished job: its ticket and result.
+pub struct Finished {
+    pub ticket: u64,
+    pub result: AppResult<Output>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    Fast,
+    Slow,
+}
+
+/// A submitted job's handle: its ticket and its cancel flag.
+#[derive(Clone, Debug)]
+pub struct Ticket {
+    pub id: u64,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Ticket {
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Queued {
+    ticket: Ticket,
+    job: Job,
+}
+
+/// The two lanes.
+pub struct Workers {
+    fast: Sender<Queued>,
+    slow: Sender<Queued>,
+    next: u64,
+}
+
+impl Workers {
+    /// Starts the lanes; results go to `done` (wrapped by `wrap`).
+    pub fn start<M: Send + 'static>(
+        session: Arc<Session>,
+        done: Sender<M>,
+        wrap: fn(Finished) -> M,
+        capture: Arc<Mutex<Vec<String>>>,
+    ) -> Workers {
+        let lane = |name: &str| {
+            let (tx, rx) = channel::<Queued>();
+            let (s, d, c) = (session.clone(), done.clone(), capture.clone());
+            let _ = std::thread::Builder::new().name(name.into()).spawn(move || serve(&s, rx, &d, wrap, &c));
+            tx
+        };
+        Workers { fast: lane("reach-fast"), slow: lane("reach-slow"), next: 1 }
+    }
+
+    pub fn submit(&mut self, lane: Lane, job: Job) -> Ticket {
+        let ticket = Ticket { id: self.next, cancel: Arc::new(AtomicBool::new(false)) };
+        self.next += 1;
+        let q = Queued { ticket: ticket.clone(), job };
+        let _ = match lane {
+            Lane::Fast => self.fast.send(q),
+            Lane::Slow => self.slow.send(q),
+        };
+        ticket
+    }
+}
+
+fn serve<M>(
+    session: &Arc<Session>,
+    rx: Receiver<Queued>,
+    done: &Sender<M>,
+    wrap: fn(Finished) -> M,
+    capture: &Mutex<Vec<String>>,
+) {
+    while let Ok(q) = rx.recv() {
+        if q.ticket.cancel.load(Ordering::Relaxed) {
+            continue;
+        }
+        let result = run(session, q.job, &q.ticket.cancel, capture);
+        if q.ticket.cancel.load(Ordering::Relaxed) {
+            continue;
+        }
+        if done.send(wrap(Finished { ticket: q.ticket.id, result })).is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs one job on the calling thread.
+pub fn run(s: &Arc<Session>, job: Job, cancel: &AtomicBool, capture: &Mutex<Vec<String>>) -> AppResult<Output> {
+    Ok(match job {
+        Job::Contacts { filter, within, sort, desc } => {
+            Output::Contacts(s.contact_list(&filter, within.as_deref(), &sort, desc, cancel)?)
+        }
+        Job::Profile { id, kind, offset, limit } => {
+            Output::Profile(Box::new(s.profile(id, kind.as_deref(), offset, limit)?))
+        }
+        Job::Tags => {
+            let mut eng = s.engine()?;
+            let mut tags: Vec<(String, u64)> = eng.tags()?.iter().map(|(k, v)| (k.clone(), v.len())).collect();
+            tags.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            Output::Tags(tags, eng.total()?)
+        }
+        Job::Segments => {
+            let list = s.segments(cancel)?;
+            Output::Segments(list, s.total_contacts()?)
+        }
+        Job::Count { expr, preview } => {
+            let (count, total) = s.count(&expr, cancel)?;
+            let (tree, _) = s.explain(&expr, cancel)?;
+            let ids = s.preview(&expr, preview, cancel)?;
+            let r = s.store().begin_read().map_err(AppError::from)?;
+            let preview =
+                r.contacts(&ids).map_err(AppError::from)?.into_iter().flatten().map(|c| (c.id, c.label())).collect();
+            Output::Count { count, total, tree, preview }
+        }
+        Job::Catalog => Output::Catalog(Box::new(s.catalog()?)),
+        Job::Campaigns => Output::Campaigns(s.campaigns()?),
+        Job::Forecast { name } => {
+            let f = s.forecast(&name, None)?;
+            Output::Forecast(name, f)
+        }
+        Job::PolicyText => Output::PolicyText(s.policy_text()?),
+        Job::SaveSegment { name, src } => {
+            let (_, n) = s.save_segment(&name, &src)?;
+            Output::Done(format!("saved segment {name}: {n} contacts"))
+        }
+        Job::DeleteSegment { name } => {
+            s.delete_segment(&name)?;
+            Output::Done(format!("deleted segment {name}"))
+        }
+        Job::ChangeStatus { name, change } => {
+            let c = s.change_status(&name, change)?;
+            Output::Done(format!("campaign {name} is {}", c.status.as_str()))
+        }
+        Job::SetPolicy { text } => {
+            s.set_policy_text(&text, "policy.toml")?;
+            Output::Done("policy saved".into())
+        }
+        Job::PutCampaign { text, replace } => {
+            let (c, _) = s.put_campaign_text(&text, "campaign.toml", replace)?;
+            Output::Done(format!("campaign {} saved ({})", c.name, c.status.as_str()))
+        }
+        Job::Command { args } => {
+            let mut out = Vec::new();
+            let before = capture.lock().map(|c| c.len()).unwrap_or(0);
+            let shared = s.clone();
+            let r = crate::cli::run_shared(&args, shared, &mut out);
+            let mut text = String::from_utf8_lossy(&out).into_owned();
+            if let Ok(c) = capture.lock() {
+                for line in c.iter().skip(before) {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
+            match r {
+                Ok(()) => Output::CommandOutput { text, ok: true },
+                Err(e) => {
+                    text.push_str(&format!("error: {e}"));
+                    Output::CommandOutput { text, ok: false }
+                }
+            }
+        }
+    })
+}
