@@ -190,7 +190,7 @@ pub fn run_shared(args: &[String], shared: Arc<Session>, out: &mut dyn std::io::
         None => shared.now(),
     };
     let ctx = Ctx { db: shared.store().path().to_path_buf(), now, config: shared.config.clone(), shared: Some(shared) };
-    dispatch(&ctx, command, out)
+    output::for_a_person(|| dispatch(&ctx, command, out))
 }
 
 fn dispatch(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write) -> Result<()> {

@@ -11,9 +11,25 @@ pub enum Format {
     Csv,
 }
 
-/// `table` on a terminal, `json` otherwise.
+thread_local! {
+    /// Set while the console runs a command from its `:` line: output is
+    /// for a person there, whatever stdout is.
+    static FOR_A_PERSON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with tables as the default format on this thread.
+pub fn for_a_person<T>(f: impl FnOnce() -> T) -> T {
+    FOR_A_PERSON.with(|c| c.set(true));
+    let out = f();
+    FOR_A_PERSON.with(|c| c.set(false));
+    out
+}
+
+/// `table` on a terminal (or in the console), `json` otherwise.
 pub fn resolve(f: Option<Format>) -> Format {
-    f.unwrap_or_else(|| if std::io::stdout().is_terminal() { Format::Table } else { Format::Json })
+    f.unwrap_or_else(|| {
+        if FOR_A_PERSON.with(|c| c.get()) || std::io::stdout().is_terminal() { Format::Table } else { Format::Json }
+    })
 }
 
 /// A list of records with named columns; `json` keeps typed values.

@@ -83,7 +83,7 @@ pub enum PromptFor {
 
 /// A layer over the screens that takes the keys first.
 pub enum Overlay {
-    Help { filter: TextField },
+    Help { filter: TextField, scroll: usize },
     Command { field: TextField, output: Option<(String, bool)>, running: bool, scroll: usize, candidates: Vec<String> },
     Confirm { question: String, lane: Lane, job: Box<Job>, purpose: Purpose },
     Prompt { title: String, field: TextField, purpose: PromptFor },
@@ -247,8 +247,17 @@ impl App {
     fn on_text_key(&mut self, key: KeyEvent, runner: &mut dyn Runner) {
         let page = self.page();
         match &mut self.overlay {
-            Some(Overlay::Help { filter }) => {
-                filter.input(key);
+            Some(Overlay::Help { filter, scroll }) => {
+                match key.code {
+                    KeyCode::Up => *scroll = scroll.saturating_sub(1),
+                    KeyCode::Down => *scroll += 1,
+                    KeyCode::PageUp => *scroll = scroll.saturating_sub(page),
+                    KeyCode::PageDown => *scroll += page,
+                    _ => {
+                        filter.input(key);
+                        *scroll = 0;
+                    }
+                }
                 return;
             }
             Some(Overlay::Command { field, candidates, .. }) => {
@@ -348,7 +357,7 @@ impl App {
             Action::Back | Action::Leave if self.subs[i].pop().is_none() && a == Action::Back => {
                 self.effects.push(Effect::Quit);
             }
-            Action::Help => self.overlay = Some(Overlay::Help { filter: TextField::new("") }),
+            Action::Help => self.overlay = Some(Overlay::Help { filter: TextField::new(""), scroll: 0 }),
             Action::Command => {
                 self.overlay = Some(Overlay::Command {
                     field: TextField::new(""),

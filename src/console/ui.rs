@@ -43,7 +43,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     draw_status(f, status, app);
     match &app.overlay {
-        Some(Overlay::Help { filter }) => draw_help(f, body, app, &filter.text()),
+        Some(Overlay::Help { filter, scroll }) => draw_help(f, body, app, &filter.text(), *scroll),
         Some(Overlay::Command { field, output, running, scroll, candidates }) => {
             let h = if output.is_some() { body.height.saturating_sub(2).max(5) } else { 3 };
             let r = Rect { x: body.x, y: body.y + body.height - h, width: body.width, height: h };
@@ -188,7 +188,7 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_help(f: &mut Frame, area: Rect, app: &App, filter: &str) {
+fn draw_help(f: &mut Frame, area: Rect, app: &App, filter: &str, scroll: usize) {
     let th = &app.theme;
     let r = centered(area, area.width.saturating_sub(4).min(90), area.height);
     f.render_widget(Clear, r);
@@ -225,14 +225,17 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, filter: &str) {
         for (k, a) in b {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {k:<14}"), th.key()),
-                Span::raw(format!("{:<40}", a.description())),
+                Span::raw(format!("{:<46} ", a.description())),
                 Span::styled(a.name().to_string(), th.dim()),
             ]));
         }
     };
     add(&format!("{} screen", app.tab.title()), app.keymap.bindings(&ctx));
     add("in a text field", app.keymap.bindings(&[Context::Text]));
-    let b =
-        Block::default().borders(Borders::ALL).title(Span::styled(" help: type to filter, Esc closes ", th.header()));
+    let b = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(" help: type to filter, arrows scroll, Esc closes ", th.header()));
+    let head = lines.remove(0);
+    let lines: Vec<Line> = std::iter::once(head).chain(lines.into_iter().skip(scroll)).collect();
     f.render_widget(Paragraph::new(lines).block(b), r);
 }

@@ -378,6 +378,26 @@ impl BuilderView {
         }
     }
 
+    /// The tree lines before a node: a pipe for each ancestor that has
+    /// siblings below it, then a branch (the last child's is a corner).
+    fn indent(&self, path: &[usize], th: &Theme) -> String {
+        let is_last = |p: &[usize]| -> bool {
+            let Some((&i, parent)) = p.split_last() else { return true };
+            match self.tree.get(parent) {
+                Some(Node::Group { children, .. }) => i + 1 == children.len(),
+                _ => true,
+            }
+        };
+        let mut s = String::new();
+        for k in 1..path.len() {
+            s.push_str(if is_last(&path[..k]) { "   " } else { th.sym(Sym::Pipe) });
+        }
+        if !path.is_empty() {
+            s.push_str(if is_last(path) { th.sym(Sym::LastBranch) } else { th.sym(Sym::Branch) });
+        }
+        s
+    }
+
     fn render_tree(&self, f: &mut Frame, area: Rect, th: &Theme) {
         let total = self.count.map_or(0, |c| c.1);
         let b = Block::default().borders(Borders::TOP).title(Span::styled(
@@ -422,8 +442,8 @@ impl BuilderView {
                     ),
                     Node::Cond { text, negated } => format!("{}{text}", if *negated { "not " } else { "" }),
                 };
-                let indent = th.sym(Sym::Pipe).repeat(depth.saturating_sub(1))
-                    + if *depth > 0 { th.sym(Sym::Branch) } else { "" };
+                let indent = self.indent(&flat[i].1, th);
+                let _ = depth;
                 let count = if same_shape && !self.stale {
                     format!("{:>9} {:>5.1}%  ", counts[i], pct(counts[i], total))
                 } else {

@@ -164,24 +164,6 @@ pub fn short_ts(ts: i64) -> String {
     chrono::DateTime::from_timestamp(ts, 0).map(|d| d.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursor_scrolls_with_the_selection() {
-        let mut c = Cursor::default();
-        c.apply(Action::PageDown, 100, 10);
-        assert_eq!(c, Cursor { sel: 10, offset: 1 });
-        c.apply(Action::Bottom, 100, 10);
-        assert_eq!(c, Cursor { sel: 99, offset: 90 });
-        c.apply(Action::Top, 100, 10);
-        assert_eq!(c, Cursor { sel: 0, offset: 0 });
-        c.apply(Action::Down, 0, 10);
-        assert_eq!(c.sel, 0);
-    }
-}
-
 /// Runs each job at once on the calling thread and keeps its result for
 /// `drain`: deterministic screens for snapshot tests and headless benches.
 pub struct SyncRunner {
@@ -214,5 +196,23 @@ impl Runner for SyncRunner {
         let result = super::worker::run(&self.session, job, &ticket.cancel, &self.capture);
         self.done.push(super::worker::Finished { ticket: self.next, result });
         ticket
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_scrolls_with_the_selection() {
+        let mut c = Cursor::default();
+        c.apply(Action::PageDown, 100, 10);
+        assert_eq!(c, Cursor { sel: 10, offset: 1 });
+        c.apply(Action::Bottom, 100, 10);
+        assert_eq!(c, Cursor { sel: 99, offset: 90 });
+        c.apply(Action::Top, 100, 10);
+        assert_eq!(c, Cursor { sel: 0, offset: 0 });
+        c.apply(Action::Down, 0, 10);
+        assert_eq!(c.sel, 0);
     }
 }

@@ -1,0 +1,163 @@
+//! Every console screen rendered from real demo data into ratatui's
+//! TestBackend and compared with committed snapshots (insta): at 80x24 and
+//! 160x48, with Unicode and with ASCII symbols. Jobs run synchronously
+//! (`SyncRunner`), so each screen is the one an operator would see once
+//! its counts arrive.
+
+mod common;
+
+use common::{Env, NOW};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use reach::app::{Clock, Session};
+use reach::config::Config;
+use reach::console::app::App;
+use reach::console::keymap::Keymap;
+use reach::console::screens::SyncRunner;
+use reach::console::theme::Theme;
+use reach::console::ui;
+use std::sync::Arc;
+
+fn demo() -> Env {
+    let env = Env::new();
+    env.run(&["--now", NOW, "demo", "--contacts", "300", "--seed", "7"]).ok();
+    env.write(
+        "c.toml",
+        "name = \"winter_sale\"\nchannel = \"email\"\npriority = \"high\"\nsubject = \"Ciao {{ first_name }}\"\n\
+         body = \"Saldi\"\n[audience]\ninclude = [\"tag:vip\"]\n[schedule]\nat = \"2026-11-25T10:00:00Z\"\n",
+    );
+    env.run(&["--now", NOW, "campaign", "create", "c.toml"]).ok();
+    env
+}
+
+struct Console {
+    app: App,
+    runner: SyncRunner,
+}
+
+impl Console {
+    fn open(env: &Env, size: (u16, u16), theme: Theme) -> Console {
+        let now = reach::cli::parse_now(NOW).unwrap();
+        let session = Arc::new(Session::open(&env.db, Config::default(), Clock::Fixed(now)).unwrap());
+        let mut app = App::new(theme, Keymap::load("default").unwrap(), size, "demo.redb".into(), now);
+        let mut runner = SyncRunner::new(session);
+        app.start(&mut runner);
+        runner.drain(&mut app);
+        Console { app, runner }
+    }
+
+    fn key(&mut self, code: KeyCode) -> &mut Console {
+        self.app.on_key(KeyEvent::new(code, KeyModifiers::NONE), &mut self.runner);
+        self.runner.drain(&mut self.app);
+        self
+    }
+
+    fn ctrl(&mut self, c: char) -> &mut Console {
+        self.app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL), &mut self.runner);
+        self.runner.drain(&mut self.app);
+        self
+    }
+
+    fn typed(&mut self, s: &str) -> &mut Console {
+        for c in s.chars() {
+            self.key(KeyCode::Char(c));
+        }
+        self
+    }
+
+    fn screen(&mut self) -> String {
+        let (w, h) = self.app.size;
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| ui::draw(f, &self.app)).unwrap();
+        let buf = t.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..h {
+            let mut line = String::new();
+            for x in 0..w {
+                line.push_str(buf[(x, y)].symbol());
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Every screen at one size and theme, named `{tag}_{screen}`.
+fn all_screens(tag: &str, size: (u16, u16), theme: Theme) {
+    let env = demo();
+    let mut c = Console::open(&env, size, theme);
+    let snap = |name: &str, c: &mut Console| {
+        insta::assert_snapshot!(format!("{tag}_{name}"), c.screen());
+    };
+    snap("contacts", &mut c);
+    c.key(KeyCode::Char('/')).typed("tag:vip and score > 50").key(KeyCode::Enter);
+    snap("contacts_filtered", &mut c);
+    c.key(KeyCode::Char('/')).typed(" and (").key(KeyCode::Enter);
+    snap("contacts_filter_error", &mut c);
+    c.key(KeyCode::Char('/'));
+    for _ in 0..6 {
+        c.key(KeyCode::Backspace);
+    }
+    c.key(KeyCode::Enter).key(KeyCode::Down).key(KeyCode::Enter);
+    snap("profile", &mut c);
+    c.key(KeyCode::Char('f'));
+    snap("profile_kind", &mut c);
+    c.key(KeyCode::Char('q')).key(KeyCode::Char('2'));
+    snap("tags", &mut c);
+    c.key(KeyCode::Enter);
+    snap("tag_members", &mut c);
+    c.key(KeyCode::Char('q')).key(KeyCode::Char('3'));
+    snap("segments", &mut c);
+    c.key(KeyCode::Char('4')).typed("tag:vip and sum(purchase.amount) > 100 or tag:beta");
+    snap("builder", &mut c);
+    c.typed(" and tag:");
+    snap("builder_error", &mut c);
+    c.key(KeyCode::Esc).key(KeyCode::Char('a')).typed("score > 10");
+    snap("builder_prompt", &mut c);
+    c.key(KeyCode::Enter);
+    snap("builder_tree", &mut c);
+    c.key(KeyCode::Char('5'));
+    snap("campaigns", &mut c);
+    c.key(KeyCode::Enter);
+    snap("campaign_detail", &mut c);
+    c.key(KeyCode::Char('t'));
+    snap("campaign_confirm", &mut c);
+    c.key(KeyCode::Char('y'));
+    snap("campaign_scheduled", &mut c);
+    c.key(KeyCode::Char('q')).key(KeyCode::Char('6'));
+    snap("policy", &mut c);
+    c.key(KeyCode::Char('7'));
+    snap("activity", &mut c);
+    c.key(KeyCode::Char('1')).key(KeyCode::Char('?'));
+    snap("help", &mut c);
+    c.key(KeyCode::Esc).key(KeyCode::Char(':')).typed("segment count 'tag:vip'").key(KeyCode::Enter);
+    snap("command", &mut c);
+    c.ctrl('c');
+    assert!(c.app.effects.contains(&reach::console::app::Effect::Quit));
+}
+
+#[test]
+fn screens_80x24() {
+    all_screens("80x24", (80, 24), Theme::plain());
+}
+
+#[test]
+fn screens_160x48() {
+    all_screens("160x48", (160, 48), Theme::plain());
+}
+
+#[test]
+fn screens_ascii() {
+    all_screens("ascii", (80, 24), Theme { color: false, unicode: false });
+}
+
+#[test]
+fn too_small_says_so_and_recovers() {
+    let env = demo();
+    let mut c = Console::open(&env, (20, 5), Theme::plain());
+    insta::assert_snapshot!("too_small", c.screen());
+    c.app.resized(80, 24);
+    assert!(c.screen().contains("Contacts 300 of 300 contacts"), "{}", c.screen());
+}
