@@ -44,6 +44,8 @@ pub struct RowFacts {
     pub last_activity: Vec<Option<i64>>,
     pub lifecycle: Vec<Option<&'static str>>,
     pub tags: Vec<(String, RoaringBitmap)>,
+    /// last activity and lifecycle are filled in
+    pub complete: bool,
 }
 
 /// The ordered result of a filter and sort.
@@ -120,27 +122,41 @@ impl Session {
         let mut eng = self.engine()?;
         let ids = eng.sorted_ids(only.as_ref(), sort, desc, now, cancel)?;
         let total = eng.total()?;
-        let facts = {
-            let mut cache = self.row_facts.lock().unwrap_or_else(|e| e.into_inner());
-            match cache.as_ref() {
-                Some((g, f)) if *g == eng.generation => f.clone(),
-                _ => {
-                    let last_activity = eng.last_activity(now, cancel)?;
-                    let n = last_activity.len();
-                    let mut lifecycle = vec![None; n];
-                    for (i, l) in lifecycle.iter_mut().enumerate() {
-                        *l = eng.lifecycle_of(i as u32, now)?;
-                    }
-                    let mut tags: Vec<(String, RoaringBitmap)> =
-                        eng.tags()?.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    tags.sort_by(|a, b| a.0.cmp(&b.0));
-                    let f = Arc::new(RowFacts { last_activity, lifecycle, tags });
-                    *cache = Some((eng.generation, f.clone()));
-                    f
-                }
+        // the per-contact facts when already known; else tags only (`row_facts` fills the rest)
+        let facts = match self.row_facts.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some((g, f)) if *g == eng.generation => f.clone(),
+            _ => {
+                let mut tags: Vec<(String, RoaringBitmap)> =
+                    eng.tags()?.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                tags.sort_by(|a, b| a.0.cmp(&b.0));
+                Arc::new(RowFacts { last_activity: Vec::new(), lifecycle: Vec::new(), tags, complete: false })
             }
         };
         Ok(ContactList { ids: Arc::new(ids), total, facts })
+    }
+
+    /// Every contact's last activity, lifecycle and tags, for the table
+    /// (computed once per data generation: it reads every event).
+    pub fn row_facts(&self, cancel: &AtomicBool) -> AppResult<Arc<RowFacts>> {
+        let now = self.now();
+        let mut eng = self.engine()?;
+        let mut cache = self.row_facts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((g, f)) = cache.as_ref()
+            && *g == eng.generation
+        {
+            return Ok(f.clone());
+        }
+        let last_activity = eng.last_activity(now, cancel)?;
+        let n = last_activity.len();
+        let mut lifecycle = vec![None; n];
+        for (i, l) in lifecycle.iter_mut().enumerate() {
+            *l = eng.lifecycle_of(i as u32, now)?;
+        }
+        let mut tags: Vec<(String, RoaringBitmap)> = eng.tags()?.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        tags.sort_by(|a, b| a.0.cmp(&b.0));
+        let f = Arc::new(RowFacts { last_activity, lifecycle, tags, complete: true });
+        *cache = Some((eng.generation, f.clone()));
+        Ok(f)
     }
 
     /// The rows for some ids of a list (the visible window): a few point reads.

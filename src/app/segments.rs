@@ -95,7 +95,23 @@ impl Session {
         Ok((c.text, count))
     }
 
+    /// Deletes a saved segment and its history; refused while another
+    /// segment refers to it.
     pub fn delete_segment(&self, name: &str) -> AppResult<()> {
+        let users: Vec<String> = self
+            .store
+            .begin_read()?
+            .segments()?
+            .into_iter()
+            .filter(|s| {
+                s.name != name
+                    && parse(&s.expr).is_ok_and(|e| crate::segment::segment_refs(&e).iter().any(|r| r.text == name))
+            })
+            .map(|s| s.name)
+            .collect();
+        if !users.is_empty() {
+            return Err(AppError::Conflict(format!("segment `{name}` is used by: {}", users.join(", "))));
+        }
         let mut w = self.store.begin_write()?;
         if !w.delete_segment(name)? {
             return Err(AppError::not_found("segment", name));

@@ -3,7 +3,6 @@
 use super::Ctx;
 use super::output::{Format, Records, print_json, resolve};
 use crate::error::{Error, Result};
-use crate::model::segment::SavedSegment;
 use crate::model::time::format_ts;
 use crate::segment::engine::{Engine, StoreCatalog};
 use crate::segment::{Expr, check, check_segment, parse, print};
@@ -84,6 +83,15 @@ pub fn parse_expr(store: &Store, src: &str, saving: Option<&str>) -> Result<Expr
     Ok(e)
 }
 
+/// Parses and checks through the session; warnings go to stderr.
+fn checked(session: &crate::app::Session, src: &str, saving: Option<&str>) -> Result<Expr> {
+    let c = session.check_as(src, saving)?;
+    for w in c.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(c.expr)
+}
+
 fn caret(src: &str, column: usize) -> String {
     format!("{src}\n  {}^", " ".repeat(column.saturating_sub(1)))
 }
@@ -96,12 +104,10 @@ pub fn run(ctx: &Ctx, cmd: SegmentCmd, out: &mut dyn Write) -> Result<()> {
     let never = AtomicBool::new(false);
     match cmd {
         SegmentCmd::Count { expr, format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let e = parse_expr(&store, &expr, None)?;
+            let session = ctx.session()?;
+            let e = checked(&session, &expr, None)?;
             let started = std::time::Instant::now();
-            let mut eng = engine(ctx, &store)?;
-            let count = eng.count(&e, ctx.now, &never)?;
-            let total = eng.total()?;
+            let (count, total) = session.count(&e, &never)?;
             let elapsed = started.elapsed().as_secs_f64() * 1000.0;
             match resolve(format) {
                 Format::Table => writeln!(out, "{count} of {total} contacts ({:.1}%)", pct(count, total))?,
@@ -113,11 +119,9 @@ pub fn run(ctx: &Ctx, cmd: SegmentCmd, out: &mut dyn Write) -> Result<()> {
             Ok(())
         }
         SegmentCmd::Explain { expr, format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let e = parse_expr(&store, &expr, None)?;
-            let mut eng = engine(ctx, &store)?;
-            let tree = eng.explain(&e, ctx.now, &never)?;
-            let total = eng.total()?;
+            let session = ctx.session()?;
+            let e = checked(&session, &expr, None)?;
+            let (tree, total) = session.explain(&e, &never)?;
             match resolve(format) {
                 Format::Table => {
                     fn walk(
@@ -145,18 +149,12 @@ pub fn run(ctx: &Ctx, cmd: SegmentCmd, out: &mut dyn Write) -> Result<()> {
             }
         }
         SegmentCmd::Save { name, expr, format } => {
-            if !crate::model::schema::valid_name(&name) {
-                return Err(Error::input(format!("`{name}` is not a valid segment name (letters, digits, _ and -)")));
+            let session = ctx.session()?;
+            if crate::model::schema::valid_name(&name) {
+                // warnings (a tag nobody has yet) before saving
+                checked(&session, &expr, Some(&name))?;
             }
-            let store = ctx.open(OpenMode::Existing)?;
-            let e = parse_expr(&store, &expr, Some(&name))?;
-            let text = print(&e);
-            let count = engine(ctx, &store)?.count(&e, ctx.now, &never)?;
-            let mut w = store.begin_write()?;
-            let created_at = w.segment(&name)?.map(|s| s.created_at).unwrap_or(ctx.now);
-            w.put_segment(&SavedSegment { name: name.clone(), expr: text.clone(), created_at, updated_at: ctx.now })?;
-            w.add_history_point(&name, ctx.now, count)?;
-            w.commit()?;
+            let (text, count) = session.save_segment(&name, &expr)?;
             match resolve(format) {
                 Format::Table => writeln!(out, "saved {name}: {count} contacts")?,
                 _ => print_json(&json!({"name": name, "expr": text, "count": count}), out)?,
@@ -164,33 +162,25 @@ pub fn run(ctx: &Ctx, cmd: SegmentCmd, out: &mut dyn Write) -> Result<()> {
             Ok(())
         }
         SegmentCmd::List { format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let segs = store.begin_read()?.segments()?;
-            let mut eng = engine(ctx, &store)?;
-            let mut rows = Vec::new();
-            for s in segs {
-                let count = match parse(&s.expr) {
-                    Ok(e) => eng
-                        .count(&e, ctx.now, &never)
-                        .map(|c| json!(c))
-                        .unwrap_or_else(|e| json!(format!("error: {}", e.message))),
-                    Err(e) => json!(format!("error: {e}")),
-                };
-                rows.push(vec![json!(s.name), count, json!(s.expr), json!(format_ts(s.updated_at))]);
-            }
+            let list = ctx.session()?.segments(&never)?;
+            let rows = list
+                .into_iter()
+                .map(|s| {
+                    let count = match s.count {
+                        Ok(c) => json!(c),
+                        Err(e) => json!(format!("error: {e}")),
+                    };
+                    vec![json!(s.saved.name), count, json!(s.saved.expr), json!(format_ts(s.saved.updated_at))]
+                })
+                .collect();
             Records { columns: vec!["name".into(), "count".into(), "expr".into(), "updated_at".into()], rows }
                 .print(resolve(format), out)
         }
         SegmentCmd::Show { name, format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let s = store
-                .begin_read()?
-                .segment(&name)?
-                .ok_or_else(|| Error::input(format!("no segment named `{name}`")))?;
+            let session = ctx.session()?;
+            let s = session.segment(&name)?;
             let e = parse(&s.expr).map_err(|e| Error::input(format!("saved segment `{name}`: {e}")))?;
-            let mut eng = engine(ctx, &store)?;
-            let count = eng.count(&e, ctx.now, &never)?;
-            let total = eng.total()?;
+            let (count, total) = session.count(&e, &never)?;
             match resolve(format) {
                 Format::Table => {
                     writeln!(out, "{name}: {}", s.expr)?;
@@ -205,26 +195,7 @@ pub fn run(ctx: &Ctx, cmd: SegmentCmd, out: &mut dyn Write) -> Result<()> {
             Ok(())
         }
         SegmentCmd::Delete { name } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            // refuse to break segments that refer to this one
-            let users: Vec<String> = store
-                .begin_read()?
-                .segments()?
-                .into_iter()
-                .filter(|s| {
-                    s.name != name
-                        && parse(&s.expr).is_ok_and(|e| crate::segment::segment_refs(&e).iter().any(|r| r.text == name))
-                })
-                .map(|s| s.name)
-                .collect();
-            if !users.is_empty() {
-                return Err(Error::input(format!("segment `{name}` is used by: {}", users.join(", "))));
-            }
-            let mut w = store.begin_write()?;
-            if !w.delete_segment(&name)? {
-                return Err(Error::input(format!("no segment named `{name}`")));
-            }
-            w.commit()?;
+            ctx.session()?.delete_segment(&name)?;
             writeln!(out, "deleted segment {name}")?;
             Ok(())
         }

@@ -463,7 +463,27 @@ impl App {
         let Some(purpose) = self.pending.remove(&done.ticket) else { return };
         let page = self.page();
         match (purpose, done.result) {
-            (Purpose::ContactList, Ok(Output::Contacts(l))) => self.contacts.loaded(l, page),
+            (Purpose::ContactList, Ok(Output::Contacts(l))) => {
+                let partial = !l.facts.complete;
+                self.contacts.loaded(l, page);
+                if partial && !self.pending.values().any(|p| *p == Purpose::Facts) {
+                    let t = runner.submit(Lane::Fast, Job::Facts);
+                    self.pending.insert(t.id, Purpose::Facts);
+                }
+            }
+            (Purpose::Facts, Ok(Output::Facts(f))) => {
+                let views =
+                    std::iter::once(&mut self.contacts).chain(self.subs.iter_mut().flatten().filter_map(|s| match s {
+                        Sub::Members(v) => Some(&mut **v),
+                        _ => None,
+                    }));
+                for v in views {
+                    if let Some(l) = &mut v.list {
+                        l.facts = f.clone();
+                        v.rows.clear();
+                    }
+                }
+            }
             (Purpose::ContactList, Err(e)) => self.contacts.failed(err_at(&e), e.to_string()),
             (Purpose::MemberList, r) => {
                 for sub in self.subs.iter_mut().flatten() {

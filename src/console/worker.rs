@@ -30,6 +30,8 @@ pub enum Job {
         offset: usize,
         limit: usize,
     },
+    /// per-contact facts of the contacts table (last activity, lifecycle)
+    Facts,
     Tags,
     Segments,
     /// count, per-node breakdown and the first matching ids of an expression
@@ -71,6 +73,7 @@ pub enum Job {
 pub enum Output {
     Contacts(ContactList),
     Profile(Box<Profile>),
+    Facts(Arc<crate::app::contacts::RowFacts>),
     Tags(Vec<(String, u64)>, u64),
     Segments(Vec<SegmentSummary>, u64),
     Count { count: u64, total: u64, tree: ExplainNode, preview: Vec<(u32, String)> },
@@ -178,6 +181,7 @@ pub fn run(s: &Arc<Session>, job: Job, cancel: &AtomicBool, capture: &Mutex<Vec<
         Job::Profile { id, kind, offset, limit } => {
             Output::Profile(Box::new(s.profile(id, kind.as_deref(), offset, limit)?))
         }
+        Job::Facts => Output::Facts(s.row_facts(cancel)?),
         Job::Tags => {
             let mut eng = s.engine()?;
             let mut tags: Vec<(String, u64)> = eng.tags()?.iter().map(|(k, v)| (k.clone(), v.len())).collect();

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 pub enum Purpose {
     ContactList,
     MemberList,
+    Facts,
     Profile,
     Tags,
     Segments,
