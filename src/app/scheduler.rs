@@ -134,9 +134,13 @@ fn run(
                 let was = s.totals.clone();
                 s.step(now)?;
                 let t = s.totals.clone();
+                let warnings: Vec<String> = s.warnings.drain(..).collect();
                 update(&mut |a| {
                     a.working_on = None;
                     a.totals = t.clone();
+                    for w in &warnings {
+                        a.note(now, format!("failed: {w}"));
+                    }
                     if t.decided > was.decided || t.failed > was.failed {
                         a.note(
                             now,

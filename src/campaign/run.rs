@@ -257,6 +257,9 @@ pub struct Scheduler<'s> {
     clock: Ts,
     never: AtomicBool,
     pub totals: Totals,
+    /// what went wrong without stopping the scheduler (a campaign paused
+    /// with its reason); the front end takes and shows them
+    pub warnings: Vec<String>,
 }
 
 impl<'s> Scheduler<'s> {
@@ -320,6 +323,7 @@ impl<'s> Scheduler<'s> {
             clock: now,
             never: AtomicBool::new(false),
             totals: Totals::default(),
+            warnings: Vec::new(),
         };
         if deliver {
             s.recover()?;
@@ -415,7 +419,7 @@ impl<'s> Scheduler<'s> {
                     w.put_campaign(&stored)?;
                 }
                 w.commit()?;
-                eprintln!("warning: campaign {name} paused: {}", e.message);
+                self.warnings.push(format!("campaign {name} paused: {}", e.message));
             }
         }
         Ok(())

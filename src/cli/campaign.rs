@@ -237,6 +237,9 @@ pub fn run_scheduler(ctx: &Ctx, cmd: SchedulerCmd, out: &mut dyn Write) -> Resul
             break;
         }
         s.step(m)?;
+        for w in s.warnings.drain(..) {
+            eprintln!("warning: {w}");
+        }
         t = m;
     }
     let tot = &s.totals;
@@ -294,6 +297,9 @@ fn daemon(store: &Store, mut s: Scheduler<'_>) -> Result<()> {
                     break;
                 }
                 s.step(now)?;
+                for w in s.warnings.drain(..) {
+                    eprintln!("warning: {w}");
+                }
             }
             let next = s.next_moment()?;
             let wait = std::time::Duration::from_secs((next - crate::model::time::now_ts()).max(1) as u64);
