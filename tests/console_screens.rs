@@ -161,3 +161,37 @@ fn too_small_says_so_and_recovers() {
     c.app.resized(80, 24);
     assert!(c.screen().contains("Contacts 300 of 300 contacts"), "{}", c.screen());
 }
+
+/// An import started from the `:` line stops when cancelled and leaves the
+/// database as it was; without cancelling it reports progress and lands.
+#[test]
+fn a_command_line_import_reports_progress_and_can_be_cancelled() {
+    use reach::console::worker::{Job, Output, Shared, run};
+    use std::sync::atomic::AtomicBool;
+    let env = demo();
+    let now = reach::cli::parse_now(NOW).unwrap();
+    let session = Arc::new(Session::open(&env.db, Config::default(), Clock::Fixed(now)).unwrap());
+    let file = env.write("ev.csv", "contact,ts,kind\nC0000001,2026-11-20T10:00:00Z,page_view\n");
+    let args: Vec<String> = ["import", "events", file.to_str().unwrap()].iter().map(|s| s.to_string()).collect();
+    let events = |s: &Session| s.store().begin_read().unwrap().event_count().unwrap();
+    let before = events(&session);
+    let shared = Shared::default();
+    let cancelled = Arc::new(AtomicBool::new(true));
+    match run(&session, Job::Command { args: args.clone() }, &cancelled, &shared).unwrap() {
+        Output::CommandOutput { text, ok } => {
+            assert!(!ok && text.contains("cancelled"), "{text}")
+        }
+        _ => panic!("expected command output"),
+    }
+    assert_eq!(events(&session), before);
+    let go = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let s2 = seen.clone();
+    let shared = Shared { wake: Some(Arc::new(move || s2.lock().unwrap().push("woken".into()))), ..Shared::default() };
+    match run(&session, Job::Command { args }, &go, &shared).unwrap() {
+        Output::CommandOutput { text, ok } => assert!(ok, "{text}"),
+        _ => panic!("expected command output"),
+    }
+    assert_eq!(events(&session), before + 1);
+    assert!(!seen.lock().unwrap().is_empty(), "progress woke the front end");
+}

@@ -181,7 +181,11 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
     let started = std::time::Instant::now();
     let mut bar = Progress::new("import");
     let res = crate::import::import(&store, what, &a.file, &opts, &mut |done, total, rows| {
-        bar.set(&format!("{rows} rows"), done, total)
+        bar.set(&format!("{rows} rows"), done, total);
+        ctx.report(&match total {
+            Some(t) if t > 0 => format!("import: {rows} rows, {}%", done * 100 / t),
+            _ => format!("import: {rows} rows"),
+        })
     });
     bar.finish();
     let report = match res {

@@ -118,6 +118,16 @@ pub struct Ctx {
     /// the session of the process that owns the database (the console runs
     /// commands from its `:` line on its own open store)
     pub shared: Option<Arc<Session>>,
+    /// progress and cancel of a command run by a front end
+    pub hooks: Option<Hooks>,
+}
+
+/// How a front end follows and stops a long command (an import from the
+/// console's `:` line).
+#[derive(Clone)]
+pub struct Hooks {
+    pub cancel: Arc<std::sync::atomic::AtomicBool>,
+    pub progress: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
 impl Ctx {
@@ -125,6 +135,18 @@ impl Ctx {
         match &self.shared {
             Some(s) => Ok(s.store().clone()),
             None => Ok(Arc::new(Store::open(&self.db, mode)?)),
+        }
+    }
+
+    /// Reports progress to the front end; an error once it cancelled.
+    pub fn report(&self, what: &str) -> Result<()> {
+        match &self.hooks {
+            Some(h) if h.cancel.load(std::sync::atomic::Ordering::Relaxed) => Err(Error::runtime("cancelled")),
+            Some(h) => {
+                (h.progress)(what);
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 
@@ -151,7 +173,7 @@ fn context(g: &Global) -> Result<Ctx> {
         Some(p) => Config::load(p, true)?,
         None => Config::load(&crate::config::default_config_path(), false)?,
     };
-    Ok(Ctx { db: g.db.clone().unwrap_or_else(crate::store::default_db_path), now, config, shared: None })
+    Ok(Ctx { db: g.db.clone().unwrap_or_else(crate::store::default_db_path), now, config, shared: None, hooks: None })
 }
 
 /// Runs a parsed command line.
@@ -175,7 +197,12 @@ pub fn run(cli: Cli) -> Result<()> {
 /// Runs a command on the database an owning process holds (the console's
 /// `:` line), writing what it prints to `out`. Commands that need the file
 /// to themselves (demo, compact, the scheduler, the console) are refused.
-pub fn run_shared(args: &[String], shared: Arc<Session>, out: &mut dyn std::io::Write) -> Result<()> {
+pub fn run_shared(
+    args: &[String],
+    shared: Arc<Session>,
+    hooks: Option<Hooks>,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
     let mut argv = vec!["reach".to_string()];
     argv.extend(args.iter().cloned());
     let cli = Cli::try_parse_from(&argv).map_err(|e| Error::input(e.to_string().trim_end().to_string()))?;
@@ -189,7 +216,13 @@ pub fn run_shared(args: &[String], shared: Arc<Session>, out: &mut dyn std::io::
         Some(s) => parse_now(s)?,
         None => shared.now(),
     };
-    let ctx = Ctx { db: shared.store().path().to_path_buf(), now, config: shared.config.clone(), shared: Some(shared) };
+    let ctx = Ctx {
+        db: shared.store().path().to_path_buf(),
+        now,
+        config: shared.config.clone(),
+        shared: Some(shared),
+        hooks,
+    };
     output::for_a_person(|| dispatch(&ctx, command, out))
 }
 

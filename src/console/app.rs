@@ -120,6 +120,10 @@ pub struct App {
     pub now: i64,
     /// the last edit refused by validation, reopened with its error
     pub last_edit: Option<(EditKind, String)>,
+    /// the progress line of the running `:` command (written by its lane)
+    pub progress: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// the running `:` command, to cancel
+    pub command: Option<super::worker::Ticket>,
 }
 
 /// The smallest terminal the console lays out in.
@@ -147,6 +151,8 @@ impl App {
             db_name,
             now,
             last_edit: None,
+            progress: Default::default(),
+            command: None,
         }
     }
 
@@ -369,9 +375,14 @@ impl App {
             }
             Action::Suspend => self.effects.push(Effect::Suspend),
             Action::Redraw => self.effects.push(Effect::Redraw),
-            Action::Cancel => {
-                self.status = Some(("nothing to cancel".into(), false));
-            }
+            Action::Cancel => match self.command.take() {
+                Some(t) => {
+                    t.cancel();
+                    self.pending.remove(&t.id);
+                    self.status = Some(("command cancelled".into(), false));
+                }
+                None => self.status = Some(("nothing to cancel".into(), false)),
+            },
             _ => {}
         }
     }
@@ -385,6 +396,14 @@ impl App {
                 }
             }
             Some(Overlay::Command { field, output, running, scroll, candidates }) => match a {
+                Action::Cancel if *running => {
+                    if let Some(t) = self.command.take() {
+                        t.cancel();
+                        self.pending.remove(&t.id);
+                    }
+                    *running = false;
+                    *output = Some(("cancelled: nothing was changed".into(), false));
+                }
                 Action::Leave | Action::Back => self.overlay = None,
                 Action::Complete => {
                     let (_, word) = field.word();
@@ -416,6 +435,7 @@ impl App {
                             *scroll = 0;
                             let t = runner.submit(Lane::Slow, Job::Command { args });
                             self.pending.insert(t.id, Purpose::Command);
+                            self.command = Some(t);
                         }
                         None => *output = Some(("error: unbalanced quotes".into(), false)),
                     }
@@ -553,6 +573,7 @@ impl App {
                 self.refresh_lists(runner);
             }
             (Purpose::Command, r) => {
+                self.command = None;
                 let (text, ok) = match r {
                     Ok(Output::CommandOutput { text, ok }) => (text, ok),
                     Err(e) => (format!("error: {e}"), false),

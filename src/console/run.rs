@@ -9,7 +9,7 @@ use super::app::{App, EditKind, Effect};
 use super::keymap::Keymap;
 use super::theme::Theme;
 use super::ui;
-use super::worker::{Finished, Workers};
+use super::worker::{Finished, Shared, Workers};
 use crate::app::Session;
 use crate::app::scheduler::SchedulerTask;
 use crate::error::{Error, Result};
@@ -154,7 +154,16 @@ fn event_loop(
     opts: &Options,
 ) -> Result<()> {
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
-    let mut workers = Workers::start(session.clone(), tx.clone(), Msg::Done, capture);
+    let wake: Arc<dyn Fn() + Send + Sync> = {
+        let tx = Mutex::new(tx.clone());
+        Arc::new(move || {
+            if let Ok(t) = tx.lock() {
+                let _ = t.send(Msg::Activity);
+            }
+        })
+    };
+    let shared = Shared { capture, progress: app.progress.clone(), wake: Some(wake) };
+    let mut workers = Workers::start(session.clone(), tx.clone(), Msg::Done, shared);
     // signals end the loop like a quit
     {
         let tx = tx.clone();

@@ -110,6 +110,16 @@ impl Ticket {
     }
 }
 
+/// What the lanes share with the front end: stderr lines captured while
+/// the console runs, the progress line of a running command, and how to
+/// wake the front end when it changes.
+#[derive(Clone, Default)]
+pub struct Shared {
+    pub capture: Arc<Mutex<Vec<String>>>,
+    pub progress: Arc<Mutex<Option<String>>>,
+    pub wake: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
 struct Queued {
     ticket: Ticket,
     job: Job,
@@ -128,12 +138,12 @@ impl Workers {
         session: Arc<Session>,
         done: Sender<M>,
         wrap: fn(Finished) -> M,
-        capture: Arc<Mutex<Vec<String>>>,
+        shared: Shared,
     ) -> Workers {
         let lane = |name: &str| {
             let (tx, rx) = channel::<Queued>();
-            let (s, d, c) = (session.clone(), done.clone(), capture.clone());
-            let _ = std::thread::Builder::new().name(name.into()).spawn(move || serve(&s, rx, &d, wrap, &c));
+            let (s, d, sh) = (session.clone(), done.clone(), shared.clone());
+            let _ = std::thread::Builder::new().name(name.into()).spawn(move || serve(&s, rx, &d, wrap, &sh));
             tx
         };
         Workers { fast: lane("reach-fast"), slow: lane("reach-slow"), next: 1 }
@@ -151,18 +161,12 @@ impl Workers {
     }
 }
 
-fn serve<M>(
-    session: &Arc<Session>,
-    rx: Receiver<Queued>,
-    done: &Sender<M>,
-    wrap: fn(Finished) -> M,
-    capture: &Mutex<Vec<String>>,
-) {
+fn serve<M>(session: &Arc<Session>, rx: Receiver<Queued>, done: &Sender<M>, wrap: fn(Finished) -> M, shared: &Shared) {
     while let Ok(q) = rx.recv() {
         if q.ticket.cancel.load(Ordering::Relaxed) {
             continue;
         }
-        let result = run(session, q.job, &q.ticket.cancel, capture);
+        let result = run(session, q.job, &q.ticket.cancel, shared);
         if q.ticket.cancel.load(Ordering::Relaxed) {
             continue;
         }
@@ -173,7 +177,8 @@ fn serve<M>(
 }
 
 /// Runs one job on the calling thread.
-pub fn run(s: &Arc<Session>, job: Job, cancel: &AtomicBool, capture: &Mutex<Vec<String>>) -> AppResult<Output> {
+pub fn run(s: &Arc<Session>, job: Job, cancel: &Arc<AtomicBool>, shared: &Shared) -> AppResult<Output> {
+    let capture = &shared.capture;
     Ok(match job {
         Job::Contacts { filter, within, sort, desc } => {
             Output::Contacts(s.contact_list(&filter, within.as_deref(), &sort, desc, cancel)?)
@@ -231,8 +236,24 @@ pub fn run(s: &Arc<Session>, job: Job, cancel: &AtomicBool, capture: &Mutex<Vec<
         Job::Command { args } => {
             let mut out = Vec::new();
             let before = capture.lock().map(|c| c.len()).unwrap_or(0);
-            let shared = s.clone();
-            let r = crate::cli::run_shared(&args, shared, &mut out);
+            let hooks = {
+                let (slot, wake) = (shared.progress.clone(), shared.wake.clone());
+                crate::cli::Hooks {
+                    cancel: cancel.clone(),
+                    progress: Arc::new(move |p: &str| {
+                        if let Ok(mut g) = slot.lock() {
+                            *g = Some(p.to_string());
+                        }
+                        if let Some(w) = &wake {
+                            w();
+                        }
+                    }),
+                }
+            };
+            let r = crate::cli::run_shared(&args, s.clone(), Some(hooks), &mut out);
+            if let Ok(mut g) = shared.progress.lock() {
+                *g = None;
+            }
             let mut text = String::from_utf8_lossy(&out).into_owned();
             if let Ok(c) = capture.lock() {
                 for line in c.iter().skip(before) {

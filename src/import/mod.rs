@@ -111,13 +111,15 @@ pub enum What {
 }
 
 /// Imports `path` (`-` for stdin) into the store in one transaction.
-/// `progress(bytes_read, total_bytes, rows)` is called now and then.
+/// `progress(bytes_read, total_bytes, rows)` is called now and then; an
+/// error from it (the caller cancelled) abandons the import, which then
+/// leaves the database as it was.
 pub fn import(
     store: &Store,
     what: What,
     path: &str,
     opts: &ImportOptions,
-    progress: &mut dyn FnMut(u64, Option<u64>, u64),
+    progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
 ) -> Result<ImportReport> {
     let mut input = Input::open(path, opts.format, opts.max_line)?;
     let ctx = context(opts, &input.name)?;

@@ -251,7 +251,7 @@ pub fn drive<S: RowSink>(
     sink: &mut S,
     mut rejects: Option<&mut Rejects>,
     delimiter: Option<u8>,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<DriveStats> {
     let name = input.name.clone();
     let mut stats = DriveStats { rows: 0, rejected: 0, columns: vec![] };
@@ -360,7 +360,7 @@ pub fn drive<S: RowSink>(
                             }
                             n += 1;
                             if n.is_multiple_of(65536) {
-                                progress(bytes_read.load(Ordering::Relaxed), n);
+                                progress(bytes_read.load(Ordering::Relaxed), n)?;
                             }
                         }
                         b.len = 0;
@@ -433,7 +433,7 @@ pub fn drive<S: RowSink>(
                 }
                 handle(line, &["record".to_string()], &raw, res, &mut stats, &mut rejects)?;
                 if line.is_multiple_of(65536) {
-                    progress(input.bytes_read.load(Ordering::Relaxed), stats.rows);
+                    progress(input.bytes_read.load(Ordering::Relaxed), stats.rows)?;
                 }
             }
             if stats.rows == 0 {
@@ -442,7 +442,7 @@ pub fn drive<S: RowSink>(
             stats.columns = vec!["record".to_string()];
         }
     }
-    progress(input.bytes_read.load(Ordering::Relaxed), stats.rows);
+    progress(input.bytes_read.load(Ordering::Relaxed), stats.rows)?;
     Ok(stats)
 }
 

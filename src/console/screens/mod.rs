@@ -171,12 +171,12 @@ pub struct SyncRunner {
     pub session: std::sync::Arc<crate::app::Session>,
     pub done: Vec<super::worker::Finished>,
     next: u64,
-    capture: std::sync::Mutex<Vec<String>>,
+    shared: super::worker::Shared,
 }
 
 impl SyncRunner {
     pub fn new(session: std::sync::Arc<crate::app::Session>) -> SyncRunner {
-        SyncRunner { session, done: Vec::new(), next: 0, capture: Default::default() }
+        SyncRunner { session, done: Vec::new(), next: 0, shared: Default::default() }
     }
 
     /// Hands finished jobs to the app until none are left (results may submit more).
@@ -194,7 +194,7 @@ impl Runner for SyncRunner {
     fn submit(&mut self, _lane: Lane, job: Job) -> Ticket {
         self.next += 1;
         let ticket = Ticket { id: self.next, cancel: Default::default() };
-        let result = super::worker::run(&self.session, job, &ticket.cancel, &self.capture);
+        let result = super::worker::run(&self.session, job, &ticket.cancel, &self.shared);
         self.done.push(super::worker::Finished { ticket: self.next, result });
         ticket
     }
