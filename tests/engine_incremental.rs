@@ -56,8 +56,10 @@ fn applied_changes_match_a_fresh_engine() {
     )
     .unwrap();
     let opts = reach::import::ImportOptions { now, ..Default::default() };
-    reach::import::import(&store, reach::import::What::Contacts, contacts.to_str().unwrap(), &opts, &mut |_, _, _| Ok(()))
-        .unwrap();
+    reach::import::import(&store, reach::import::What::Contacts, contacts.to_str().unwrap(), &opts, &mut |_, _, _| {
+        Ok(())
+    })
+    .unwrap();
     reach::import::import(&store, reach::import::What::Events, events.to_str().unwrap(), &opts, &mut |_, _, _| Ok(()))
         .unwrap();
     // a tag change and an erasure
