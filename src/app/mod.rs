@@ -9,6 +9,7 @@ pub mod campaign_file;
 pub mod campaigns;
 pub mod contacts;
 pub mod error;
+pub mod imports;
 pub mod scheduler;
 pub mod segments;
 

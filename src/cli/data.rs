@@ -180,13 +180,25 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
     let store = ctx.open(OpenMode::Create)?;
     let started = std::time::Instant::now();
     let mut bar = Progress::new("import");
-    let res = crate::import::import(&store, what, &a.file, &opts, &mut |done, total, rows| {
-        bar.set(&format!("{rows} rows"), done, total);
-        ctx.report(&match total {
-            Some(t) if t > 0 => format!("import: {rows} rows, {}%", done * 100 / t),
-            _ => format!("import: {rows} rows"),
-        })
-    });
+    let session = crate::app::Session::over(store.clone(), ctx.config.clone(), crate::app::Clock::Fixed(ctx.now));
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let cancel = ctx.hooks.as_ref().map(|h| &*h.cancel).unwrap_or(&never);
+    let res = session
+        .import(
+            what,
+            &a.file,
+            &opts,
+            &mut |p| {
+                bar.set(&format!("{} rows", p.rows), p.bytes_read, p.total_bytes);
+                let _ = ctx.report(&match p.total_bytes {
+                    Some(t) if t > 0 => format!("import: {} rows, {}%", p.rows, p.bytes_read * 100 / t),
+                    _ => format!("import: {} rows", p.rows),
+                });
+            },
+            cancel,
+        )
+        .map_err(Error::from);
+    drop(session);
     bar.finish();
     let report = match res {
         Ok(r) => r,

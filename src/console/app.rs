@@ -124,6 +124,8 @@ pub struct App {
     pub progress: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     /// the running `:` command, to cancel
     pub command: Option<super::worker::Ticket>,
+    /// a key sequence in progress: what the next key can complete (which-key)
+    pub pending_keys: Vec<(String, Action)>,
 }
 
 /// The smallest terminal the console lays out in.
@@ -153,6 +155,7 @@ impl App {
             last_edit: None,
             progress: Default::default(),
             command: None,
+            pending_keys: Vec::new(),
         }
     }
 
@@ -222,9 +225,11 @@ impl App {
             return;
         }
         let contexts = self.contexts();
-        match self.keymap.feed(&contexts, key) {
+        let found = self.keymap.feed(&contexts, key);
+        self.pending_keys.clear();
+        match found {
             Lookup::Action(a) => self.update(a, runner),
-            Lookup::Pending(_) => {}
+            Lookup::Pending(hints) => self.pending_keys = hints,
             Lookup::Unbound => {
                 if self.text_focus() {
                     self.on_text_key(key, runner);

@@ -50,10 +50,23 @@ fn enter_terminal() -> Result<()> {
     Ok(())
 }
 
-/// fd 2 sent to a pipe while the console runs; lines land in `capture`.
-struct StderrCapture {
-    saved: i32,
+/// The real stderr while it is captured (-1: not captured), for the panic hook.
+static SAVED_STDERR: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Puts the real stderr back (the panic hook's first step).
+fn release_stderr() {
+    let fd = SAVED_STDERR.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: restores the descriptor saved when the capture started.
+        unsafe {
+            libc::dup2(fd, 2);
+            libc::close(fd);
+        }
+    }
 }
+
+/// fd 2 sent to a pipe while the console runs; lines land in `capture`.
+struct StderrCapture;
 
 impl StderrCapture {
     fn start(capture: Arc<Mutex<Vec<String>>>, wake: Sender<Msg>) -> Option<StderrCapture> {
@@ -94,18 +107,15 @@ impl StderrCapture {
                     }
                 })
                 .ok()?;
-            Some(StderrCapture { saved })
+            SAVED_STDERR.store(saved, Ordering::SeqCst);
+            Some(StderrCapture)
         }
     }
 }
 
 impl Drop for StderrCapture {
     fn drop(&mut self) {
-        // SAFETY: puts back the descriptor saved at start.
-        unsafe {
-            libc::dup2(self.saved, 2);
-            libc::close(self.saved);
-        }
+        release_stderr();
     }
 }
 
@@ -130,11 +140,15 @@ pub fn run(session: Arc<Session>, opts: Options) -> Result<()> {
     let (tx, rx) = channel::<Msg>();
     let capture = Arc::new(Mutex::new(Vec::new()));
 
-    // the terminal is restored on a panic before the message is printed
+    // a panic anywhere (a worker too) is a bug: the terminal and stderr
+    // are restored, the one-line message printed, and the process ends
+    // (every write is a transaction: nothing is left half-done)
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
+        release_stderr();
         previous(info);
+        std::process::exit(101);
     }));
     enter_terminal()?;
     let guard = StderrCapture::start(capture.clone(), tx.clone());

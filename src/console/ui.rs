@@ -96,12 +96,21 @@ pub fn draw(f: &mut Frame, app: &App) {
         }
         None => {}
     }
-    if app.keymap.pending() {
-        let r = Rect { x: body.x + body.width.saturating_sub(40), y: body.y, width: 40.min(body.width), height: 3 };
+    if !app.pending_keys.is_empty() {
+        // which-key: what the next key completes
+        let mut lines: Vec<Line> = app
+            .pending_keys
+            .iter()
+            .map(|(k, a)| Line::from(vec![Span::styled(format!("{k:<10}"), th.key()), Span::raw(a.description())]))
+            .collect();
+        lines.push(Line::from(Span::styled("Esc cancels", th.dim())));
+        let h = (lines.len() as u16 + 2).min(body.height);
+        let w = 56.min(body.width);
+        let r = Rect { x: body.x + body.width - w, y: body.y + body.height - h, width: w, height: h };
         f.render_widget(Clear, r);
         f.render_widget(
-            Paragraph::new("waiting for the next key (Esc cancels)")
-                .block(Block::default().borders(Borders::ALL).title(Span::styled(" keys ", th.header()))),
+            Paragraph::new(lines)
+                .block(Block::default().borders(Borders::ALL).title(Span::styled(" next key ", th.header()))),
             r,
         );
     }
