@@ -34,7 +34,7 @@ fn applied_changes_match_a_fresh_engine() {
     {
         let mut w = store.begin_write().unwrap();
         let opts = reach::demo::DemoOptions { contacts: 800, seed: 3, now, events_per_contact: 10.0 };
-        reach::demo::generate(&mut w, &opts, &mut |_, _, _| Ok(())).unwrap();
+        reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
         w.commit().unwrap();
     }
     let changes = store.subscribe();
@@ -91,7 +91,7 @@ fn a_count_stops_when_cancelled() {
     let now = reach::cli::parse_now("2026-11-24T12:00:00Z").unwrap();
     let mut w = store.begin_write().unwrap();
     let opts = reach::demo::DemoOptions { contacts: 200, seed: 1, now, events_per_contact: 5.0 };
-    reach::demo::generate(&mut w, &opts, &mut |_, _, _| Ok(())).unwrap();
+    reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
     w.commit().unwrap();
     let mut e = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
     let expr = reach::segment::parse("count(page_view, last 30d) >= 1").unwrap();
