@@ -20,7 +20,9 @@ fn main() {
     // SAFETY: sets a numeric allocator option before any thread exists.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     std::panic::set_hook(Box::new(|info| {
-        let msg = info.payload_as_str().unwrap_or("panic");
+        let p = info.payload();
+        let msg =
+            p.downcast_ref::<&str>().copied().or(p.downcast_ref::<String>().map(String::as_str)).unwrap_or("panic");
         let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         eprintln!("reach: internal error: {msg}{at} (this is a bug; please report it with the command that caused it)");
     }));
