@@ -37,8 +37,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::campaign::Channel;
 use crate::error::{Error, Result};
+use crate::model::Channel;
 
 /// `[delivery]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

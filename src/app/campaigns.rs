@@ -165,7 +165,7 @@ impl Session {
 
     /// The policy as TOML text.
     pub fn policy_text(&self) -> AppResult<String> {
-        Ok(self.store.begin_read()?.policy()?.to_toml())
+        Ok(crate::campaign::stored_policy(&self.store.begin_read()?)?.to_toml())
     }
 
     /// Validates policy text (`NAME:line: reason`) and stores it.

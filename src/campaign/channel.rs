@@ -5,44 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A delivery channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    Email,
-    Sms,
-    Push,
-}
-
-impl Channel {
-    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Sms, Channel::Push];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Sms => "sms",
-            Channel::Push => "push",
-        }
-    }
-}
-
-impl fmt::Display for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Channel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "email" => Ok(Channel::Email),
-            "sms" => Ok(Channel::Sms),
-            "push" => Ok(Channel::Push),
-            _ => Err(format!("unknown channel `{s}` (expected email, sms or push)")),
-        }
-    }
-}
+/// A delivery channel: the model's (consent is indexed by it too).
+pub use crate::model::Channel;
 
 /// What a cap counts: one channel, or every channel together (`any`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

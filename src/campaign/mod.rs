@@ -19,6 +19,6 @@ pub use decide::{
 };
 pub use model::{Audience, Campaign, Delivery, DeliveryState, Every, Schedule, Status};
 pub use policy::{Cap, OnQuiet, Policy, PriorityRules};
-pub use policy_file::{PolicyError, parse_policy};
+pub use policy_file::{PolicyError, parse_policy, stored_policy};
 pub use quiet::{QuietRange, local_to_utc_after, quiet_until};
 pub use window::{Window, WindowUnit};

@@ -215,3 +215,12 @@ fn validate(doc: PolicyDoc) -> Result<Policy, Bad> {
 #[cfg(test)]
 #[path = "policy_file_tests.rs"]
 mod tests;
+
+/// The policy stored in the database, or the spec's default when none was set.
+pub fn stored_policy(r: &crate::store::Reader) -> crate::error::Result<Policy> {
+    match r.policy_text()? {
+        Some(text) => parse_policy(&text, "stored policy")
+            .map_err(|e| crate::error::Error::runtime(format!("stored policy is invalid: {e}"))),
+        None => Ok(Policy::default()),
+    }
+}

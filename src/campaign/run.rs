@@ -269,7 +269,7 @@ impl<'s> Scheduler<'s> {
     /// only (forecasts).
     pub fn open(store: &'s Store, th: Thresholds, now: Ts, delivery: Option<&DeliveryConfig>) -> Result<Scheduler<'s>> {
         let r = store.begin_read()?;
-        let policy = r.policy()?;
+        let policy = super::stored_policy(&r)?;
         let schema = r.schema()?;
         let mut contacts: Vec<Option<decide::Contact>> = Vec::new();
         let mut zones = std::collections::HashSet::new();

@@ -201,7 +201,7 @@ pub fn run_policy(ctx: &Ctx, cmd: PolicyCmd, out: &mut dyn Write) -> Result<()> 
     match cmd {
         PolicyCmd::Show => {
             let store = ctx.open(OpenMode::Existing)?;
-            write!(out, "{}", store.begin_read()?.policy()?.to_toml())?;
+            write!(out, "{}", crate::campaign::stored_policy(&store.begin_read()?)?.to_toml())?;
             Ok(())
         }
         PolicyCmd::Set { file } => {

@@ -16,7 +16,10 @@ impl fmt::Display for ContactId {
     }
 }
 
+/// A delivery channel: the index of a contact's consent and the channel of
+/// a campaign (one enum for both; stored as its index).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Channel {
     Email = 0,
     Sms = 1,
@@ -32,8 +35,24 @@ impl Channel {
             Channel::Push => "push",
         }
     }
+    pub fn as_str(self) -> &'static str {
+        self.name()
+    }
     pub fn parse(s: &str) -> Option<Channel> {
         Channel::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Channel {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Channel::parse(s).ok_or_else(|| format!("unknown channel `{s}` (expected email, sms or push)"))
     }
 }
 

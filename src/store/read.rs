@@ -388,16 +388,12 @@ impl Reader {
         }
     }
 
-    /// The stored DND policy (TOML text under `policy` in SETTINGS), or the
-    /// spec's default when none was set.
-    pub fn policy(&self) -> Result<crate::campaign::Policy> {
+    /// The stored DND policy's TOML text (under `policy` in SETTINGS), if
+    /// one was set; `campaign::stored_policy` parses it.
+    pub fn policy_text(&self) -> Result<Option<String>> {
         match self.setting("policy")? {
-            Some(b) => {
-                let text = String::from_utf8(b).map_err(|_| Error::runtime("stored policy is not UTF-8"))?;
-                crate::campaign::parse_policy(&text, "stored policy")
-                    .map_err(|e| Error::runtime(format!("stored policy is invalid: {e}")))
-            }
-            None => Ok(crate::campaign::Policy::default()),
+            Some(b) => Ok(Some(String::from_utf8(b).map_err(|_| Error::runtime("stored policy is not UTF-8"))?)),
+            None => Ok(None),
         }
     }
 
