@@ -195,3 +195,22 @@ fn a_command_line_import_reports_progress_and_can_be_cancelled() {
     assert_eq!(events(&session), before + 1);
     assert!(!seen.lock().unwrap().is_empty(), "progress woke the front end");
 }
+
+/// The profile's RFM (the engine's derived column) agrees with the
+/// per-contact scan of every buyer for each contact of the demo.
+#[test]
+fn profile_rfm_matches_the_scan_of_all_buyers() {
+    let env = demo();
+    let now = reach::cli::parse_now(NOW).unwrap();
+    let session = Session::open(&env.db, Config::default(), Clock::Fixed(now)).unwrap();
+    let r = session.store().begin_read().unwrap();
+    let schema = r.schema().unwrap();
+    let buyers = reach::derived::summary::Buyers::scan(&r, &schema, now).unwrap();
+    let mut buyers_seen = 0;
+    for id in 1..=300u32 {
+        let want = buyers.rfm_of(id).map(|(a, b, c)| format!("{a}{b}{c}"));
+        buyers_seen += want.is_some() as u32;
+        assert_eq!(session.profile(id, None, 0, 1).unwrap().rfm, want, "contact {id}");
+    }
+    assert!(buyers_seen > 50, "{buyers_seen}");
+}

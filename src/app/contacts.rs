@@ -3,7 +3,7 @@
 //! visible window, and a contact's profile with a page of its timeline.
 
 use super::{AppError, AppResult, Session};
-use crate::derived::summary::{Buyers, ContactFacts};
+use crate::derived::summary::ContactFacts;
 use crate::model::decimal::Decimal;
 use crate::model::{Contact, Schema, Source};
 use crate::segment::engine::listing::SortBy;
@@ -205,7 +205,7 @@ impl Session {
         let events = r.events_of(id)?;
         let th = &self.config.derived;
         let facts = ContactFacts::from_events(&schema, &events, now, th);
-        let rfm = Buyers::scan(&r, &schema, now)?.rfm_of(id);
+        let rfm = self.engine()?.rfm_of(id, now)?;
         let dict = r.dict()?;
         let mut timeline: Vec<TimelineEntry> = Vec::new();
         for (b, pos) in &events {

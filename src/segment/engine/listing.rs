@@ -165,3 +165,13 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
     }
     hay.to_lowercase().contains(needle)
 }
+
+impl Engine {
+    /// A contact's RFM scores at `now` (None for non-buyers), from the
+    /// engine's derived column (computed once for everyone, then cached).
+    pub fn rfm_of(&mut self, id: u32, now: i64) -> Result<Option<(u8, u8, u8)>> {
+        self.ensure_derived(Which::Rfm, now)?;
+        let d = self.derived.as_ref().and_then(|d| d.rfm.as_ref());
+        Ok(d.and_then(|v| v.get(id as usize)).filter(|r| r[0] != 0).map(|r| (r[0], r[1], r[2])))
+    }
+}
