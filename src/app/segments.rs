@@ -72,6 +72,14 @@ impl Session {
         Ok((tree, eng.total()?))
     }
 
+    /// How the members of `e` spread over the lifecycle stages.
+    pub fn lifecycle_spread(&self, e: &Expr, cancel: &AtomicBool) -> AppResult<Vec<(&'static str, u64)>> {
+        let now = self.now();
+        let mut eng = self.engine()?;
+        let m = eng.members(e, now, cancel)?;
+        Ok(eng.lifecycle_spread(&m, now)?)
+    }
+
     /// The first `n` matching contact ids.
     pub fn preview(&self, e: &Expr, n: usize, cancel: &AtomicBool) -> AppResult<Vec<u32>> {
         let now = self.now();

@@ -546,6 +546,14 @@ impl App {
             (Purpose::BuilderCount, Ok(Output::Count { count, total, tree, preview })) => {
                 if self.builder.counting.as_ref().is_some_and(|t| t.id == done.ticket) {
                     self.builder.counted(count, total, tree, preview);
+                    let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
+                    self.builder.ask_spread(&mut cx);
+                }
+            }
+            (Purpose::BuilderSpread, Ok(Output::Spread(s))) => {
+                if self.builder.spreading.as_ref().is_some_and(|t| t.id == done.ticket) {
+                    self.builder.spreading = None;
+                    self.builder.spread = s;
                 }
             }
             (Purpose::BuilderCount, Err(e)) => {

@@ -48,14 +48,13 @@ pub fn draw(f: &mut Frame, app: &App) {
             let h = if output.is_some() { body.height.saturating_sub(2).max(5) } else { 3 };
             let r = Rect { x: body.x, y: body.y + body.height - h, width: body.width, height: h };
             f.render_widget(Clear, r);
-            let b = Block::default().borders(Borders::ALL).title(Span::styled(
-                if *running {
-                    " : command (running…) "
-                } else {
-                    " : command (Enter runs, Tab completes, Esc closes) "
-                },
-                th.header(),
-            ));
+            let progress = app.progress.lock().ok().and_then(|p| p.clone());
+            let title = match (running, progress) {
+                (true, Some(p)) => format!(" : running: {p} (Ctrl-x cancels) "),
+                (true, None) => " : running… (Ctrl-x cancels) ".to_string(),
+                _ => " : command (Enter runs, Tab completes, Esc closes) ".to_string(),
+            };
+            let b = Block::default().borders(Borders::ALL).title(Span::styled(title, th.header()));
             let inner = b.inner(r);
             f.render_widget(b, r);
             let [input, out] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);

@@ -39,6 +39,10 @@ pub enum Job {
         expr: Expr,
         preview: usize,
     },
+    /// how a segment's members spread over the lifecycle stages
+    Spread {
+        expr: Expr,
+    },
     Catalog,
     Campaigns,
     Forecast {
@@ -77,6 +81,7 @@ pub enum Output {
     Tags(Vec<(String, u64)>, u64),
     Segments(Vec<SegmentSummary>, u64),
     Count { count: u64, total: u64, tree: ExplainNode, preview: Vec<(u32, String)> },
+    Spread(Vec<(&'static str, u64)>),
     Catalog(Box<StoreCatalog>),
     Campaigns(Vec<CampaignSummary>),
     Forecast(String, Forecast),
@@ -206,6 +211,7 @@ pub fn run(s: &Arc<Session>, job: Job, cancel: &Arc<AtomicBool>, shared: &Shared
                 r.contacts(&ids).map_err(AppError::from)?.into_iter().flatten().map(|c| (c.id, c.label())).collect();
             Output::Count { count, total, tree, preview }
         }
+        Job::Spread { expr } => Output::Spread(s.lifecycle_spread(&expr, cancel)?),
         Job::Catalog => Output::Catalog(Box::new(s.catalog()?)),
         Job::Campaigns => Output::Campaigns(s.campaigns()?),
         Job::Forecast { name } => {

@@ -38,6 +38,9 @@ pub struct BuilderView {
     pub error: Option<(usize, String)>,
     pub breakdown: Option<ExplainNode>,
     pub preview: Vec<(u32, String)>,
+    /// members by lifecycle stage (asked once the count is in)
+    pub spread: Vec<(&'static str, u64)>,
+    pub spreading: Option<Ticket>,
     pub counting: Option<Ticket>,
     /// completion words from the store
     pub words: Vec<String>,
@@ -59,6 +62,8 @@ impl Default for BuilderView {
             error: None,
             breakdown: None,
             preview: Vec::new(),
+            spread: Vec::new(),
+            spreading: None,
             counting: None,
             words: Vec::new(),
             candidates: Vec::new(),
@@ -154,8 +159,16 @@ impl BuilderView {
     }
 
     fn cancel_count(&mut self) {
-        if let Some(t) = self.counting.take() {
+        for t in [self.counting.take(), self.spreading.take()].into_iter().flatten() {
             t.cancel();
+        }
+    }
+
+    /// The count is in: ask how its members spread (a second, cheaper job,
+    /// so the count itself is never delayed by it).
+    pub fn ask_spread(&mut self, cx: &mut Cx) {
+        if let Ok(e) = parse(&self.text.text()) {
+            self.spreading = Some(cx.submit(Lane::Fast, Job::Spread { expr: e }, Purpose::BuilderSpread));
         }
     }
 
@@ -364,6 +377,8 @@ impl BuilderView {
         };
         self.render_tree(f, tree_area, th);
         if let Some(side) = side {
+            let spread_h = if self.spread.is_empty() { 0 } else { self.spread.len() as u16 + 1 };
+            let [members, spread] = Layout::vertical([Constraint::Min(3), Constraint::Length(spread_h)]).areas(side);
             let lines: Vec<Line> = self
                 .preview
                 .iter()
@@ -374,7 +389,26 @@ impl BuilderView {
             let b = Block::default()
                 .borders(Borders::LEFT | Borders::TOP)
                 .title(Span::styled(" first members ", th.header()));
-            f.render_widget(Paragraph::new(lines).block(b), side);
+            f.render_widget(Paragraph::new(lines).block(b), members);
+            if !self.spread.is_empty() {
+                // where a picture reads better than numbers: members by lifecycle stage
+                let max = self.spread.iter().map(|s| s.1).max().unwrap_or(0).max(1);
+                let bar_w = (spread.width as usize).saturating_sub(26);
+                let lines: Vec<Line> = self
+                    .spread
+                    .iter()
+                    .map(|(name, n)| {
+                        Line::from(vec![
+                            Span::raw(format!("{name:<12}{n:>9} ")),
+                            Span::styled(th.sym(Sym::Bar).repeat((*n as usize * bar_w) / max as usize), th.accent()),
+                        ])
+                    })
+                    .collect();
+                let b = Block::default()
+                    .borders(Borders::LEFT | Borders::TOP)
+                    .title(Span::styled(" members by lifecycle ", th.header()));
+                f.render_widget(Paragraph::new(lines).block(b), spread);
+            }
         }
     }
 

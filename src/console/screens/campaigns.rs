@@ -228,6 +228,13 @@ impl DetailView {
             c.runs.iter().rev().take(5).map(|r| format!("{} ({})", super::short_ts(r.at), r.audience)).collect();
         if !runs.is_empty() {
             lines.push(Line::from(vec![label("last runs"), Span::raw(fit(&runs.join(", "), w, ell))]));
+            // the audience of every run, oldest first
+            let sizes: Vec<u64> = c.runs.iter().map(|r| r.audience).collect();
+            lines.push(Line::from(vec![
+                label("runs"),
+                Span::styled(th.sparkline(&sizes, w.min(60)), th.accent()),
+                Span::styled(format!(" {} runs", sizes.len()), th.dim()),
+            ]));
         }
         let [top, bottom] =
             Layout::vertical([Constraint::Length(lines.len() as u16 + 1), Constraint::Min(3)]).areas(area);

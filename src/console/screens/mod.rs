@@ -24,6 +24,7 @@ pub enum Purpose {
     Tags,
     Segments,
     BuilderCount,
+    BuilderSpread,
     Catalog,
     Campaigns,
     Forecast,

@@ -175,3 +175,22 @@ impl Engine {
         Ok(d.and_then(|v| v.get(id as usize)).filter(|r| r[0] != 0).map(|r| (r[0], r[1], r[2])))
     }
 }
+
+impl Engine {
+    /// How `members` spread over the lifecycle stages at `now`.
+    pub fn lifecycle_spread(&mut self, members: &RoaringBitmap, now: i64) -> Result<Vec<(&'static str, u64)>> {
+        self.ensure_derived(Which::Lifecycle, now)?;
+        let all = crate::derived::Lifecycle::ALL;
+        let mut counts = vec![0u64; all.len()];
+        if let Some(col) = self.derived.as_ref().and_then(|d| d.lifecycle.as_ref()) {
+            for id in members {
+                if let Some(&i) = col.get(id as usize)
+                    && (i as usize) < counts.len()
+                {
+                    counts[i as usize] += 1;
+                }
+            }
+        }
+        Ok(all.iter().map(|l| l.name()).zip(counts).collect())
+    }
+}
