@@ -226,6 +226,22 @@ impl App {
         }
         let contexts = self.contexts();
         let found = self.keymap.feed(&contexts, key);
+        // a slow link can deliver Esc and the next key together, which the
+        // terminal reads as Alt-key: when nothing binds that, it is both keys
+        // (a text field keeps the Alt keys it edits with: word moves and deletes)
+        let text_alt = |c: char| "bfdhnpv<>".contains(c);
+        let split = match key.code {
+            KeyCode::Char(c) => !(self.text_focus() && text_alt(c)),
+            _ => false,
+        };
+        if found == Lookup::Unbound && split && key.modifiers.contains(KeyModifiers::ALT) && !self.keymap.pending() {
+            let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+            let mut plain = key;
+            plain.modifiers.remove(KeyModifiers::ALT);
+            self.on_key(esc, runner);
+            self.on_key(plain, runner);
+            return;
+        }
         self.pending_keys.clear();
         match found {
             Lookup::Action(a) => self.update(a, runner),
@@ -488,6 +504,8 @@ impl App {
         let Some(purpose) = self.pending.remove(&done.ticket) else { return };
         let page = self.page();
         match (purpose, done.result) {
+            (Purpose::ContactList, Ok(Output::Contacts(_)))
+                if self.contacts.loading.as_ref().is_none_or(|t| t.id != done.ticket) => {}
             (Purpose::ContactList, Ok(Output::Contacts(l))) => {
                 let partial = !l.facts.complete;
                 self.contacts.loaded(l, page);
@@ -866,6 +884,17 @@ mod tests {
         assert_eq!(a.builder.text.text(), "not tag:a or score > 5 or tag:b");
         key(&mut a, &mut r, KeyCode::Char('d'));
         assert_eq!(a.builder.text.text(), "not tag:a or tag:b");
+    }
+
+    #[test]
+    fn esc_and_a_key_read_as_alt_key_are_both_keys() {
+        let (mut a, mut r) = app("default");
+        key(&mut a, &mut r, KeyCode::Char('4'));
+        typed(&mut a, &mut r, "tag:a");
+        // Esc then `a` arriving together: leave the text, then add a condition
+        a.on_key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::ALT), &mut r);
+        assert!(!a.builder.editing);
+        assert!(matches!(a.overlay, Some(Overlay::Prompt { .. })));
     }
 
     #[test]

@@ -82,6 +82,25 @@ impl Theme {
         }
     }
 
+    /// A bordered block, drawn with ASCII when the locale is not UTF-8.
+    pub fn block(&self, borders: ratatui::widgets::Borders) -> ratatui::widgets::Block<'static> {
+        let b = ratatui::widgets::Block::default().borders(borders);
+        if self.unicode {
+            b
+        } else {
+            b.border_set(ratatui::symbols::border::Set {
+                top_left: "+",
+                top_right: "+",
+                bottom_left: "+",
+                bottom_right: "+",
+                vertical_left: "|",
+                vertical_right: "|",
+                horizontal_top: "-",
+                horizontal_bottom: "-",
+            })
+        }
+    }
+
     /// A sparkline of values scaled to their maximum.
     pub fn sparkline(&self, values: &[u64], width: usize) -> String {
         let marks: &[&str] = if self.unicode {

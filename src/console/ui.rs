@@ -10,7 +10,7 @@ use super::theme::Sym;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Borders, Clear, Paragraph, Wrap};
 
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
@@ -54,7 +54,7 @@ pub fn draw(f: &mut Frame, app: &App) {
                 (true, None) => " : running… (Ctrl-x cancels) ".to_string(),
                 _ => " : command (Enter runs, Tab completes, Esc closes) ".to_string(),
             };
-            let b = Block::default().borders(Borders::ALL).title(Span::styled(title, th.header()));
+            let b = th.block(Borders::ALL).title(Span::styled(title, th.header()));
             let inner = b.inner(r);
             f.render_widget(b, r);
             let [input, out] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
@@ -82,13 +82,13 @@ pub fn draw(f: &mut Frame, app: &App) {
             let r = centered(body, w, 3);
             f.render_widget(Clear, r);
             let p = Paragraph::new(Line::from(vec![Span::raw(question.clone()), Span::styled("  (y/n)", th.key())]))
-                .block(Block::default().borders(Borders::ALL).title(Span::styled(" confirm ", th.header())));
+                .block(th.block(Borders::ALL).title(Span::styled(" confirm ", th.header())));
             f.render_widget(p, r);
         }
         Some(Overlay::Prompt { title, field, .. }) => {
             let r = centered(body, body.width.saturating_sub(8).min(100), 3);
             f.render_widget(Clear, r);
-            let b = Block::default().borders(Borders::ALL).title(Span::styled(format!(" {title} "), th.header()));
+            let b = th.block(Borders::ALL).title(Span::styled(format!(" {title} "), th.header()));
             let inner = b.inner(r);
             f.render_widget(b, r);
             f.render_widget(&field.area, inner);
@@ -108,8 +108,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         let r = Rect { x: body.x + body.width - w, y: body.y + body.height - h, width: w, height: h };
         f.render_widget(Clear, r);
         f.render_widget(
-            Paragraph::new(lines)
-                .block(Block::default().borders(Borders::ALL).title(Span::styled(" next key ", th.header()))),
+            Paragraph::new(lines).block(th.block(Borders::ALL).title(Span::styled(" next key ", th.header()))),
             r,
         );
     }
@@ -123,13 +122,19 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 
 fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
     let th = &app.theme;
-    let mut spans = vec![Span::styled("reach ", th.title())];
+    // below 100 columns the tabs alone fill the line
+    let roomy = area.width >= 100;
+    let mut spans = if roomy { vec![Span::styled("reach ", th.title())] } else { Vec::new() };
     for (i, t) in Tab::ALL.iter().enumerate() {
         let text = format!(" {} {} ", i + 1, t.title());
         spans.push(if *t == app.tab { Span::styled(text, th.tab_active()) } else { Span::raw(text) });
     }
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let name = fit(&app.db_name, (area.width as usize).saturating_sub(used + 1), th.sym(Sym::Ellipsis));
+    let name = if roomy {
+        fit(&app.db_name, (area.width as usize).saturating_sub(used + 1), th.sym(Sym::Ellipsis))
+    } else {
+        String::new()
+    };
     let pad = (area.width as usize).saturating_sub(used + name.chars().count());
     spans.push(Span::raw(" ".repeat(pad)));
     spans.push(Span::styled(name, th.dim()));
@@ -240,9 +245,8 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, filter: &str, scroll: usize) 
     };
     add(&format!("{} screen", app.tab.title()), app.keymap.bindings(&ctx));
     add("in a text field", app.keymap.bindings(&[Context::Text]));
-    let b = Block::default()
-        .borders(Borders::ALL)
-        .title(Span::styled(" help: type to filter, arrows scroll, Esc closes ", th.header()));
+    let b =
+        th.block(Borders::ALL).title(Span::styled(" help: type to filter, arrows scroll, Esc closes ", th.header()));
     let head = lines.remove(0);
     let lines: Vec<Line> = std::iter::once(head).chain(lines.into_iter().skip(scroll)).collect();
     f.render_widget(Paragraph::new(lines).block(b), r);

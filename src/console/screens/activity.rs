@@ -8,7 +8,7 @@ use crate::console::theme::{Sym, Theme};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Borders, Paragraph};
 
 #[derive(Default)]
 pub struct ActivityView {
@@ -80,8 +80,7 @@ impl ActivityView {
             ]),
         ];
         f.render_widget(Paragraph::new(lines), stats);
-        let b =
-            Block::default().borders(Borders::TOP).title(Span::styled(" recent outcomes (newest first) ", th.header()));
+        let b = th.block(Borders::TOP).title(Span::styled(" recent outcomes (newest first) ", th.header()));
         let inner = b.inner(log);
         f.render_widget(b, log);
         let w = inner.width as usize;

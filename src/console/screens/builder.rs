@@ -16,7 +16,7 @@ use crate::segment::{Catalog, FieldType, check, parse};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Borders, Paragraph};
 
 /// Contacts shown in the preview.
 pub const PREVIEW: usize = 20;
@@ -347,8 +347,8 @@ impl BuilderView {
             spans.push(Span::styled(format!("  counting{}", ell), th.dim()));
         }
         f.render_widget(Paragraph::new(Line::from(spans)), head);
-        let block = Block::default()
-            .borders(Borders::ALL)
+        let block = th
+            .block(Borders::ALL)
             .title(Span::styled(if self.editing { " expression (editing) " } else { " expression " }, th.header()));
         let inner = block.inner(text);
         f.render_widget(block, text);
@@ -386,9 +386,7 @@ impl BuilderView {
                     Line::from(vec![Span::styled(format!("#{id:<8}"), th.dim()), Span::raw(label.clone())])
                 })
                 .collect();
-            let b = Block::default()
-                .borders(Borders::LEFT | Borders::TOP)
-                .title(Span::styled(" first members ", th.header()));
+            let b = th.block(Borders::LEFT | Borders::TOP).title(Span::styled(" first members ", th.header()));
             f.render_widget(Paragraph::new(lines).block(b), members);
             if !self.spread.is_empty() {
                 // where a picture reads better than numbers: members by lifecycle stage
@@ -404,9 +402,8 @@ impl BuilderView {
                         ])
                     })
                     .collect();
-                let b = Block::default()
-                    .borders(Borders::LEFT | Borders::TOP)
-                    .title(Span::styled(" members by lifecycle ", th.header()));
+                let b =
+                    th.block(Borders::LEFT | Borders::TOP).title(Span::styled(" members by lifecycle ", th.header()));
                 f.render_widget(Paragraph::new(lines).block(b), spread);
             }
         }
@@ -434,7 +431,7 @@ impl BuilderView {
 
     fn render_tree(&self, f: &mut Frame, area: Rect, th: &Theme) {
         let total = self.count.map_or(0, |c| c.1);
-        let b = Block::default().borders(Borders::TOP).title(Span::styled(
+        let b = th.block(Borders::TOP).title(Span::styled(
             if self.editing {
                 " tree (Esc to edit the tree) "
             } else {

@@ -13,7 +13,7 @@ use crate::console::worker::{Job, Lane};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Borders, Cell, Paragraph, Row, Table};
 
 #[derive(Default)]
 pub struct CampaignsView {
@@ -239,7 +239,7 @@ impl DetailView {
         let [top, bottom] =
             Layout::vertical([Constraint::Length(lines.len() as u16 + 1), Constraint::Min(3)]).areas(area);
         f.render_widget(Paragraph::new(lines), top);
-        let b = Block::default().borders(Borders::TOP).title(Span::styled(" forecast of the next run ", th.header()));
+        let b = th.block(Borders::TOP).title(Span::styled(" forecast of the next run ", th.header()));
         let body = match &self.forecast {
             None => vec![Line::from(Span::styled(format!("deciding{}", ell), th.dim()))],
             Some(fc) => {

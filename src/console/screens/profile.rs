@@ -11,7 +11,7 @@ use crate::model::Channel;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Borders, Paragraph};
 
 /// Timeline entries fetched per request.
 pub const PAGE: usize = 500;
@@ -196,7 +196,7 @@ impl ProfileView {
             },
             if self.loading.is_some() { format!(" loading{}", th.sym(Sym::Ellipsis)) } else { String::new() }
         );
-        let block = Block::default().borders(Borders::TOP).title(Span::styled(title, th.header()));
+        let block = th.block(Borders::TOP).title(Span::styled(title, th.header()));
         let inner = block.inner(area);
         f.render_widget(block, area);
         let page = inner.height as usize;
