@@ -449,6 +449,12 @@ impl App {
                     if line.is_empty() {
                         return;
                     }
+                    // an action by its dotted name (`:segment.save`) runs as its key would
+                    if let Some(action) = Action::from_name(&line) {
+                        self.overlay = None;
+                        self.update(action, runner);
+                        return;
+                    }
                     match shlex::split(&line) {
                         Some(args) => {
                             *running = true;
@@ -755,7 +761,10 @@ pub fn command_words(line: &str) -> Vec<String> {
     }
     let mut out: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_string()).collect();
     out.extend(cmd.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")));
-    out.retain(|w| w != "help" && w != "demo" && w != "compact" && w != "scheduler");
+    out.retain(|w| w != "help" && w != "demo" && w != "compact" && w != "scheduler" && w != "console");
+    if done == 0 {
+        out.extend(Action::ALL.iter().filter(|a| **a != Action::Noop).map(|a| a.name().to_string()));
+    }
     out
 }
 
@@ -937,6 +946,17 @@ mod tests {
         a.on_key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::CONTROL), &mut r);
         a.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), &mut r);
         assert_eq!(a.effects, vec![Effect::Quit]);
+    }
+
+    #[test]
+    fn command_line_runs_actions_by_name() {
+        let (mut a, mut r) = app("default");
+        key(&mut a, &mut r, KeyCode::Char(':'));
+        typed(&mut a, &mut r, "screen.pol");
+        key(&mut a, &mut r, KeyCode::Tab);
+        key(&mut a, &mut r, KeyCode::Enter);
+        assert_eq!(a.tab, Tab::Policy);
+        assert!(a.overlay.is_none());
     }
 
     #[test]
