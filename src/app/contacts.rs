@@ -304,3 +304,91 @@ impl Profile {
             .join(" ")
     }
 }
+
+#[derive(PartialEq, PartialOrd)]
+enum SortKey {
+    Missing,
+    Num(i128),
+    Text(String),
+}
+
+fn sort_key(schema: &Schema, c: &Contact, field: &str) -> AppResult<SortKey> {
+    Ok(match field {
+        "id" => SortKey::Num(c.id as i128),
+        "score" => SortKey::Num(c.score as i128),
+        "created_at" => SortKey::Num(c.created_at as i128),
+        "email" => c.email.clone().map(SortKey::Text).unwrap_or(SortKey::Missing),
+        "external_id" => c.external_id.clone().map(SortKey::Text).unwrap_or(SortKey::Missing),
+        other => {
+            let (i, def) = schema.attr(other).ok_or_else(|| {
+                let mut names: Vec<String> =
+                    ["id", "score", "created_at", "email", "external_id"].iter().map(|s| s.to_string()).collect();
+                names.extend(schema.attributes.iter().map(|a| a.name.clone()));
+                AppError::invalid(format!("unknown field `{other}` (one of: {})", names.join(", ")))
+            })?;
+            match c.attr(i) {
+                None => SortKey::Missing,
+                Some(crate::model::AttrValue::Number(d)) => SortKey::Num(d.units() as i128),
+                Some(crate::model::AttrValue::Date(d)) => SortKey::Num(*d as i128),
+                Some(v) => SortKey::Text(def.format(v)),
+            }
+        }
+    })
+}
+
+impl Session {
+    /// Contacts in `only` (everyone when None) ordered by a field (`id`,
+    /// `score`, `created_at`, `email`, `external_id` or an attribute; true:
+    /// descending; missing values last either way, ties by id), from
+    /// `offset`, at most `limit`: the CLI's `contacts list`.
+    pub fn contacts_page(
+        &self,
+        only: Option<&RoaringBitmap>,
+        sort: Option<(&str, bool)>,
+        offset: usize,
+        limit: usize,
+    ) -> AppResult<Vec<Contact>> {
+        let r = self.store.begin_read()?;
+        let schema = r.schema()?;
+        let want = offset.saturating_add(limit);
+        let mut picked: Vec<(SortKey, Contact)> = Vec::new();
+        let mut err = None;
+        r.for_each_contact(|c| {
+            if only.is_some_and(|o| !o.contains(c.id)) {
+                return Ok(true);
+            }
+            match sort {
+                None => {
+                    picked.push((SortKey::Missing, c));
+                    Ok(picked.len() < want)
+                }
+                Some((f, _)) => match sort_key(&schema, &c, f) {
+                    Ok(k) => {
+                        picked.push((k, c));
+                        Ok(true)
+                    }
+                    Err(e) => {
+                        err = Some(e);
+                        Ok(false)
+                    }
+                },
+            }
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        if let Some((_, desc)) = sort {
+            picked.sort_by(|x, y| {
+                let o = match (&x.0, &y.0) {
+                    (SortKey::Missing, SortKey::Missing) => std::cmp::Ordering::Equal,
+                    (SortKey::Missing, _) => return std::cmp::Ordering::Greater,
+                    (_, SortKey::Missing) => return std::cmp::Ordering::Less,
+                    (p, q) => p.partial_cmp(q).unwrap_or(std::cmp::Ordering::Equal),
+                };
+                let o = if desc { o.reverse() } else { o };
+                o.then(x.1.id.cmp(&y.1.id))
+            });
+        }
+        Ok(picked.into_iter().skip(offset).take(limit).map(|(_, c)| c).collect())
+    }
+}

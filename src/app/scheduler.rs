@@ -27,6 +27,8 @@ pub struct Activity {
     pub log: VecDeque<(i64, String)>,
     /// bumped on every change, so a front end redraws only then
     pub version: u64,
+    /// lines ever added to `log` (a front end printing them keeps its place)
+    pub notes: u64,
 }
 
 const LOG_LINES: usize = 200;
@@ -35,6 +37,7 @@ impl Activity {
     fn note(&mut self, at: i64, what: String) {
         self.log.push_front((at, what));
         self.log.truncate(LOG_LINES);
+        self.notes += 1;
         self.version += 1;
     }
 }
@@ -49,8 +52,8 @@ pub struct SchedulerTask {
 
 impl SchedulerTask {
     /// Starts the scheduler over the session's store. `on_change` is called
-    /// after each update of the activity (a front end wakes its loop).
-    pub fn start(session: Arc<Session>, on_change: impl Fn() + Send + 'static) -> SchedulerTask {
+    /// with the activity after each update (a front end wakes its loop).
+    pub fn start(session: Arc<Session>, on_change: impl Fn(&Activity) + Send + 'static) -> SchedulerTask {
         let activity = Arc::new(Mutex::new(Activity { state: "starting".into(), ..Default::default() }));
         let stop = Arc::new(AtomicBool::new(false));
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -63,7 +66,8 @@ impl SchedulerTask {
                     g.state = "failed".into();
                     g.note(session.now(), format!("scheduler stopped: {e}"));
                 }
-                on_change();
+                let snapshot = a.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                on_change(&snapshot);
             })
             .ok();
         SchedulerTask { activity, stop, wake, handle }
@@ -84,14 +88,15 @@ fn run(
     activity: &Mutex<Activity>,
     stop: &AtomicBool,
     wake: &Arc<tokio::sync::Notify>,
-    on_change: &dyn Fn(),
+    on_change: &dyn Fn(&Activity),
 ) -> crate::error::Result<()> {
     let update = |f: &mut dyn FnMut(&mut Activity)| {
         let mut g = activity.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut g);
         g.version += 1;
+        let snapshot = g.clone();
         drop(g);
-        on_change();
+        on_change(&snapshot);
     };
     let store = session.store().clone();
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -216,17 +216,17 @@ pub fn run_policy(ctx: &Ctx, cmd: PolicyCmd, out: &mut dyn Write) -> Result<()> 
 
 pub fn run_scheduler(ctx: &Ctx, cmd: SchedulerCmd, out: &mut dyn Write) -> Result<()> {
     let SchedulerCmd::Run { once, until, format } = cmd;
-    let store = ctx.open(OpenMode::Existing)?;
-    let th = ctx.config.derived.clone();
-    let mut s = Scheduler::open(&store, th, ctx.now, Some(&ctx.config.delivery))?;
     let end = match (once, &until) {
         (true, _) => Some(ctx.now),
         (false, Some(u)) => Some(parse_ts(u, "--until")?),
         (false, None) => None,
     };
     let Some(end) = end else {
-        return daemon(&store, s);
+        return daemon(ctx);
     };
+    let store = ctx.open(OpenMode::Existing)?;
+    let th = ctx.config.derived.clone();
+    let mut s = Scheduler::open(&store, th, ctx.now, Some(&ctx.config.delivery))?;
     if end < ctx.now {
         return Err(Error::input(format!("--until {} is before --now {}", format_ts(end), format_ts(ctx.now))));
     }
@@ -268,49 +268,29 @@ pub fn run_scheduler(ctx: &Ctx, cmd: SchedulerCmd, out: &mut dyn Write) -> Resul
     Ok(())
 }
 
-/// The long-running scheduler: a tokio task that sleeps until the next due
-/// moment (real clock), wakes early on a store change notification, and
-/// stops on Ctrl-C. Never polls.
-fn daemon(store: &Store, mut s: Scheduler<'_>) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .enable_io()
-        .build()
-        .map_err(|e| Error::runtime(format!("cannot start the scheduler: {e}")))?;
-    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-    let rx = store.subscribe();
-    {
-        let wake = wake.clone();
-        std::thread::spawn(move || {
-            while rx.recv().is_ok() {
-                wake.notify_one();
-            }
-        });
-    }
-    eprintln!("scheduler running on {} (Ctrl-C stops it)", store.path().display());
-    rt.block_on(async {
-        loop {
-            let now = crate::model::time::now_ts();
-            loop {
-                let m = s.next_moment()?;
-                if m > now {
-                    break;
-                }
-                s.step(now)?;
-                for w in s.warnings.drain(..) {
-                    eprintln!("warning: {w}");
-                }
-            }
-            let next = s.next_moment()?;
-            let wait = std::time::Duration::from_secs((next - crate::model::time::now_ts()).max(1) as u64);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = wake.notified() => {}
-                _ = tokio::signal::ctrl_c() => {
-                    eprintln!("scheduler stopped");
-                    return Ok(());
-                }
-            }
+/// The long-running scheduler on the real clock: the application layer's
+/// scheduler task (sleeps until the next due moment, wakes on store
+/// changes, never polls), its outcomes printed as they happen, until
+/// Ctrl-C or SIGTERM; the step in progress is recorded before it stops.
+fn daemon(ctx: &Ctx) -> Result<()> {
+    use crate::app::scheduler::{Activity, SchedulerTask};
+    use crate::app::{Clock, Session};
+    let session = std::sync::Arc::new(Session::open(&ctx.db, ctx.config.clone(), Clock::System)?);
+    let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM])
+        .map_err(|e| Error::runtime(format!("cannot watch signals: {e}")))?;
+    eprintln!("scheduler running on {} (Ctrl-C stops it)", session.store().path().display());
+    // each outcome once, oldest first (the log is newest first)
+    let printed = std::sync::Mutex::new(0u64);
+    let task = SchedulerTask::start(session, move |a: &Activity| {
+        let mut p = printed.lock().unwrap_or_else(|e| e.into_inner());
+        let new = (a.notes - *p).min(a.log.len() as u64) as usize;
+        for (ts, what) in a.log.iter().take(new).rev() {
+            eprintln!("{}  {what}", format_ts(*ts));
         }
-    })
+        *p = a.notes;
+    });
+    let _ = signals.forever().next();
+    task.stop();
+    eprintln!("scheduler stopped");
+    Ok(())
 }

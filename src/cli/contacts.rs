@@ -3,11 +3,12 @@
 use super::Ctx;
 use super::output::{Format, Records, print_json, resolve};
 use super::select::{Selection, resolve_keys};
+use crate::app::AppError;
 use crate::app::contacts::Entry;
 use crate::error::{Error, Result};
 use crate::export::contact_json;
+use crate::model::Contact;
 use crate::model::time::format_ts;
-use crate::model::{Contact, Schema};
 use crate::store::OpenMode;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -72,93 +73,26 @@ pub fn run(ctx: &Ctx, cmd: ContactsCmd, out: &mut dyn Write) -> Result<()> {
     }
 }
 
-#[derive(PartialEq, PartialOrd)]
-enum SortKey {
-    Missing,
-    Num(i128),
-    Text(String),
-}
-
-fn sort_key(schema: &Schema, c: &Contact, field: &str) -> Result<SortKey> {
-    Ok(match field {
-        "id" => SortKey::Num(c.id as i128),
-        "score" => SortKey::Num(c.score as i128),
-        "created_at" => SortKey::Num(c.created_at as i128),
-        "email" => c.email.clone().map(SortKey::Text).unwrap_or(SortKey::Missing),
-        "external_id" => c.external_id.clone().map(SortKey::Text).unwrap_or(SortKey::Missing),
-        other => {
-            let (i, def) = schema.attr(other).ok_or_else(|| {
-                let mut names: Vec<String> =
-                    ["id", "score", "created_at", "email", "external_id"].iter().map(|s| s.to_string()).collect();
-                names.extend(schema.attributes.iter().map(|a| a.name.clone()));
-                Error::input(format!("--sort: unknown field `{other}` (one of: {})", names.join(", ")))
-            })?;
-            match c.attr(i) {
-                None => SortKey::Missing,
-                Some(crate::model::AttrValue::Number(d)) => SortKey::Num(d.units() as i128),
-                Some(crate::model::AttrValue::Date(d)) => SortKey::Num(*d as i128),
-                Some(v) => SortKey::Text(def.format(v)),
-            }
-        }
-    })
-}
-
 fn list(ctx: &Ctx, a: ListArgs, out: &mut dyn Write) -> Result<()> {
-    let store = ctx.open(OpenMode::Existing)?;
+    let session = ctx.session()?;
+    let store = session.store();
     let r = store.begin_read()?;
     let schema = r.schema()?;
-    let only = a.select.resolve(ctx, &store, &r)?;
-    let (field, desc) = match a.sort.as_deref() {
-        Some(s) if s.starts_with('-') => (Some(s[1..].to_string()), true),
-        Some(s) => (Some(s.to_string()), false),
-        None => (None, false),
-    };
-    let mut picked: Vec<(SortKey, Contact)> = Vec::new();
-    let mut err = None;
-    r.for_each_contact(|c| {
-        if only.as_ref().is_some_and(|o| !o.contains(c.id)) {
-            return Ok(true);
-        }
-        match &field {
-            None => {
-                picked.push((SortKey::Missing, c));
-                Ok(picked.len() < a.limit)
-            }
-            Some(f) => match sort_key(&schema, &c, f) {
-                Ok(k) => {
-                    picked.push((k, c));
-                    Ok(true)
-                }
-                Err(e) => {
-                    err = Some(e);
-                    Ok(false)
-                }
-            },
-        }
+    let only = a.select.resolve(ctx, store, &r)?;
+    let sort = a.sort.as_deref().map(|s| match s.strip_prefix('-') {
+        Some(f) => (f, true),
+        None => (s, false),
+    });
+    let picked = session.contacts_page(only.as_ref(), sort, 0, a.limit).map_err(|e| match e {
+        AppError::Invalid { .. } => Error::input(format!("--sort: {e}")),
+        e => e.into(),
     })?;
-    if let Some(e) = err {
-        return Err(e);
-    }
-    if field.is_some() {
-        // missing values sort last either way
-        picked.sort_by(|x, y| {
-            let o = match (&x.0, &y.0) {
-                (SortKey::Missing, SortKey::Missing) => std::cmp::Ordering::Equal,
-                (SortKey::Missing, _) => return std::cmp::Ordering::Greater,
-                (_, SortKey::Missing) => return std::cmp::Ordering::Less,
-                (p, q) => p.partial_cmp(q).unwrap_or(std::cmp::Ordering::Equal),
-            };
-            let o = if desc { o.reverse() } else { o };
-            o.then(x.1.id.cmp(&y.1.id))
-        });
-        picked.truncate(a.limit);
-    }
     let format = resolve(a.format);
     let tags = crate::export::tags_by_contact(&r)?;
     let empty = Vec::new();
     if format == Format::Json {
         let list: Vec<Value> =
-            picked.iter().map(|(_, c)| contact_json(&schema, c, tags.get(&c.id).unwrap_or(&empty))).collect();
+            picked.iter().map(|c| contact_json(&schema, c, tags.get(&c.id).unwrap_or(&empty))).collect();
         return print_json(&Value::Array(list), out);
     }
     let attr = |c: &Contact, name: &str| -> Value {
@@ -171,7 +105,7 @@ fn list(ctx: &Ctx, a: ListArgs, out: &mut dyn Write) -> Result<()> {
             .collect(),
         rows: picked
             .iter()
-            .map(|(_, c)| {
+            .map(|c| {
                 vec![
                     json!(c.id),
                     json!(c.external_id),

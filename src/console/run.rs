@@ -197,8 +197,11 @@ fn event_loop(
     }
     let scheduler = if opts.scheduler {
         let tx = tx.clone();
-        Some(SchedulerTask::start(session.clone(), move || {
-            let _ = tx.send(Msg::Activity);
+        let tx = Mutex::new(tx);
+        Some(SchedulerTask::start(session.clone(), move |_| {
+            if let Ok(t) = tx.lock() {
+                let _ = t.send(Msg::Activity);
+            }
         }))
     } else {
         None
