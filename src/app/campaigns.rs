@@ -4,9 +4,8 @@
 //! and the policy as text, validated before it is stored.
 
 use super::{AppError, AppResult, Session};
-use crate::campaign::model::reason_code;
 use crate::campaign::run::{Forecast, Scheduler, Stats};
-use crate::campaign::{Campaign, DeliveryState, Status, parse_policy};
+use crate::campaign::{Campaign, Status, parse_policy};
 use crate::model::time::format_ts;
 use std::collections::BTreeMap;
 
@@ -25,14 +24,6 @@ pub enum StatusChange {
     Cancel,
 }
 
-fn empty_stats() -> Stats {
-    let mut s = Stats::default();
-    for code in ["no_consent", "bounced", "unsubscribed", "cap", "quiet_hours", "reserved", "duplicate"] {
-        s.suppressed.insert(code.to_string(), 0);
-    }
-    s
-}
-
 impl Session {
     pub fn campaign(&self, name: &str) -> AppResult<Campaign> {
         self.store.begin_read()?.campaign(name)?.ok_or_else(|| AppError::not_found("campaign", name))
@@ -42,20 +33,10 @@ impl Session {
     pub fn campaigns(&self) -> AppResult<Vec<CampaignSummary>> {
         let r = self.store.begin_read()?;
         let list = r.campaigns()?;
-        let mut stats: BTreeMap<String, Stats> = list.iter().map(|c| (c.name.clone(), empty_stats())).collect();
+        let mut stats: BTreeMap<String, Stats> = list.iter().map(|c| (c.name.clone(), Stats::new())).collect();
         r.for_each_delivery(|_, _, d| {
-            let Some(s) = stats.get_mut(&d.campaign) else { return };
-            s.audience += 1;
-            if d.deferred {
-                s.deferred += 1;
-            }
-            match &d.state {
-                DeliveryState::Sent => s.sent += 1,
-                DeliveryState::Failed { .. } => s.failed += 1,
-                DeliveryState::Pending | DeliveryState::Deferred { .. } => s.pending += 1,
-                DeliveryState::Suppressed { reason } => {
-                    *s.suppressed.entry(reason_code(reason).to_string()).or_default() += 1
-                }
+            if let Some(s) = stats.get_mut(&d.campaign) {
+                s.add(&d);
             }
         })?;
         Ok(list

@@ -197,27 +197,39 @@ pub struct Stats {
     pub suppressed: BTreeMap<String, u64>,
 }
 
-/// Scans the deliveries table for one campaign.
-pub fn campaign_stats(store: &Store, name: &str) -> Result<Stats> {
-    let mut s = Stats::default();
-    for code in ["no_consent", "bounced", "unsubscribed", "cap", "quiet_hours", "reserved", "duplicate"] {
-        s.suppressed.insert(code.to_string(), 0);
-    }
-    store.begin_read()?.for_each_delivery(|_, _, d| {
-        if d.campaign != name {
-            return;
+impl Stats {
+    /// No recipient yet, every suppression reason listed at zero.
+    pub fn new() -> Stats {
+        let mut s = Stats::default();
+        for code in ["no_consent", "bounced", "unsubscribed", "cap", "quiet_hours", "reserved", "duplicate"] {
+            s.suppressed.insert(code.to_string(), 0);
         }
-        s.audience += 1;
+        s
+    }
+
+    /// Counts one recipient's delivery record.
+    pub fn add(&mut self, d: &Delivery) {
+        self.audience += 1;
         if d.deferred {
-            s.deferred += 1;
+            self.deferred += 1;
         }
         match &d.state {
-            DeliveryState::Sent => s.sent += 1,
-            DeliveryState::Failed { .. } => s.failed += 1,
-            DeliveryState::Pending | DeliveryState::Deferred { .. } => s.pending += 1,
+            DeliveryState::Sent => self.sent += 1,
+            DeliveryState::Failed { .. } => self.failed += 1,
+            DeliveryState::Pending | DeliveryState::Deferred { .. } => self.pending += 1,
             DeliveryState::Suppressed { reason } => {
-                *s.suppressed.entry(reason_code(reason).to_string()).or_default() += 1
+                *self.suppressed.entry(reason_code(reason).to_string()).or_default() += 1
             }
+        }
+    }
+}
+
+/// Scans the deliveries table for one campaign.
+pub fn campaign_stats(store: &Store, name: &str) -> Result<Stats> {
+    let mut s = Stats::new();
+    store.begin_read()?.for_each_delivery(|_, _, d| {
+        if d.campaign == name {
+            s.add(&d);
         }
     })?;
     Ok(s)

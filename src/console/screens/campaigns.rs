@@ -3,7 +3,7 @@
 //! create and edit in $EDITOR (validated on save); schedule, pause and
 //! cancel, each confirmed.
 
-use super::{Cursor, Cx, Flow, Purpose, fit};
+use super::{Cursor, Cx, Flow, Purpose, fit, title_line, window_rows};
 use crate::app::campaigns::{CampaignSummary, StatusChange};
 use crate::campaign::run::Forecast;
 use crate::console::action::Action;
@@ -103,11 +103,7 @@ impl CampaignsView {
     pub fn render(&self, f: &mut Frame, area: Rect, th: &Theme) {
         let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
         let n = self.list.as_ref().map_or(0, |l| l.len());
-        let mut spans = vec![Span::styled("Campaigns ", th.title()), Span::raw(format!("{n} campaigns"))];
-        if self.loading {
-            spans.push(Span::styled(format!("  loading{}", th.sym(Sym::Ellipsis)), th.dim()));
-        }
-        f.render_widget(Paragraph::new(Line::from(spans)), head);
+        title_line(f, head, th, "Campaigns", format!("{n} campaigns"), self.loading.then_some("loading"));
         let Some(list) = &self.list else { return };
         if list.is_empty() {
             f.render_widget(Paragraph::new(Span::styled("no campaigns: n creates one in $EDITOR", th.dim())), body);
@@ -116,36 +112,30 @@ impl CampaignsView {
         let ell = th.sym(Sym::Ellipsis);
         let wide = body.width >= 120;
         let page = body.height.saturating_sub(1) as usize;
-        let end = (self.cursor.offset + page).min(list.len());
-        let rows: Vec<Row> = list[self.cursor.offset.min(end)..end]
-            .iter()
-            .enumerate()
-            .map(|(k, s)| {
-                let c = &s.campaign;
-                let status = Span::styled(
-                    c.status.as_str().to_string(),
-                    match c.status.as_str() {
-                        "scheduled" | "running" => th.ok(),
-                        "paused" | "cancelled" => th.error(),
-                        _ => th.dim(),
-                    },
-                );
-                let mut cells = vec![
-                    Cell::from(fit(&c.name, 20, ell)),
-                    Cell::from(c.channel.to_string()),
-                    Cell::from(c.priority.to_string()),
-                    Cell::from(status),
-                    Cell::from(format!("{:>8}", s.stats.sent)),
-                    Cell::from(format!("{:>8}", s.stats.deferred)),
-                    Cell::from(format!("{:>8}", suppressed(&s.stats))),
-                ];
-                if wide {
-                    cells.push(Cell::from(fit(&c.schedule.describe(), 40, ell)));
-                }
-                let row = Row::new(cells);
-                if self.cursor.offset + k == self.cursor.sel { row.style(th.selected()) } else { row }
-            })
-            .collect();
+        let rows = window_rows(list, self.cursor, page, th, |s| {
+            let c = &s.campaign;
+            let status = Span::styled(
+                c.status.as_str().to_string(),
+                match c.status.as_str() {
+                    "scheduled" | "running" => th.ok(),
+                    "paused" | "cancelled" => th.error(),
+                    _ => th.dim(),
+                },
+            );
+            let mut cells = vec![
+                Cell::from(fit(&c.name, 20, ell)),
+                Cell::from(c.channel.to_string()),
+                Cell::from(c.priority.to_string()),
+                Cell::from(status),
+                Cell::from(format!("{:>8}", s.stats.sent)),
+                Cell::from(format!("{:>8}", s.stats.deferred)),
+                Cell::from(format!("{:>8}", suppressed(&s.stats))),
+            ];
+            if wide {
+                cells.push(Cell::from(fit(&c.schedule.describe(), 40, ell)));
+            }
+            Row::new(cells)
+        });
         let mut titles = vec!["campaign", "channel", "priority", "status", "    sent", "deferred", "suppress"];
         let mut widths = vec![
             Constraint::Length(20),

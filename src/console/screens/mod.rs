@@ -145,6 +145,43 @@ impl Cursor {
     }
 }
 
+/// The title line of a screen: its name, a summary, and what it is busy with.
+pub fn title_line(
+    f: &mut ratatui::Frame,
+    area: ratatui::layout::Rect,
+    th: &super::theme::Theme,
+    name: &str,
+    summary: String,
+    busy: Option<&str>,
+) {
+    use ratatui::text::{Line, Span};
+    let mut spans = vec![Span::styled(format!("{name} "), th.title()), Span::raw(summary)];
+    if let Some(b) = busy {
+        spans.push(Span::styled(format!("  {b}{}", th.sym(super::theme::Sym::Ellipsis)), th.dim()));
+    }
+    f.render_widget(ratatui::widgets::Paragraph::new(Line::from(spans)), area);
+}
+
+/// The rows of a table on screen (the window of `page` rows at the
+/// cursor), the selected one highlighted.
+pub fn window_rows<'a, T>(
+    list: &'a [T],
+    cursor: Cursor,
+    page: usize,
+    th: &super::theme::Theme,
+    row: impl Fn(&'a T) -> ratatui::widgets::Row<'a>,
+) -> Vec<ratatui::widgets::Row<'a>> {
+    let end = (cursor.offset + page).min(list.len());
+    list[cursor.offset.min(end)..end]
+        .iter()
+        .enumerate()
+        .map(|(k, item)| {
+            let r = row(item);
+            if cursor.offset + k == cursor.sel { r.style(th.selected()) } else { r }
+        })
+        .collect()
+}
+
 /// A share as a percentage with one decimal.
 pub fn pct(n: u64, total: u64) -> f64 {
     if total == 0 { 0.0 } else { n as f64 * 100.0 / total as f64 }

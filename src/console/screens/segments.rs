@@ -2,14 +2,14 @@
 //! sparkline of their size history; Enter opens one in the builder, `n`
 //! starts a new one, delete asks first.
 
-use super::{Cursor, Cx, Flow, Purpose, fit, pct};
+use super::{Cursor, Cx, Flow, Purpose, fit, pct, title_line, window_rows};
 use crate::app::segments::SegmentSummary;
 use crate::console::action::Action;
 use crate::console::theme::{Sym, Theme};
 use crate::console::worker::{Job, Lane};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 #[derive(Default)]
@@ -68,11 +68,7 @@ impl SegmentsView {
     pub fn render(&self, f: &mut Frame, area: Rect, th: &Theme) {
         let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
         let n = self.list.as_ref().map_or(0, |l| l.len());
-        let mut spans = vec![Span::styled("Segments ", th.title()), Span::raw(format!("{n} saved"))];
-        if self.loading {
-            spans.push(Span::styled(format!("  counting{}", th.sym(Sym::Ellipsis)), th.dim()));
-        }
-        f.render_widget(Paragraph::new(Line::from(spans)), head);
+        title_line(f, head, th, "Segments", format!("{n} saved"), self.loading.then_some("counting"));
         let Some(list) = &self.list else { return };
         if list.is_empty() {
             f.render_widget(
@@ -84,26 +80,20 @@ impl SegmentsView {
         let ell = th.sym(Sym::Ellipsis);
         let expr_w = body.width.saturating_sub(20 + 10 + 7 + 14 + 4).max(10) as usize;
         let page = body.height.saturating_sub(1) as usize;
-        let end = (self.cursor.offset + page).min(list.len());
-        let rows: Vec<Row> = list[self.cursor.offset.min(end)..end]
-            .iter()
-            .enumerate()
-            .map(|(k, s)| {
-                let (count, share) = match &s.count {
-                    Ok(c) => (format!("{c:>9}"), format!("{:>5.1}%", pct(*c, self.total))),
-                    Err(e) => (fit(&format!("error: {e}"), 9, ell), String::new()),
-                };
-                let hist: Vec<u64> = s.history.iter().map(|h| h.1).collect();
-                let row = Row::new(vec![
-                    Cell::from(fit(&s.saved.name, 20, ell)),
-                    Cell::from(count),
-                    Cell::from(share),
-                    Cell::from(Span::styled(th.sparkline(&hist, 14), th.accent())),
-                    Cell::from(fit(&s.saved.expr, expr_w, ell)),
-                ]);
-                if self.cursor.offset + k == self.cursor.sel { row.style(th.selected()) } else { row }
-            })
-            .collect();
+        let rows = window_rows(list, self.cursor, page, th, |s| {
+            let (count, share) = match &s.count {
+                Ok(c) => (format!("{c:>9}"), format!("{:>5.1}%", pct(*c, self.total))),
+                Err(e) => (fit(&format!("error: {e}"), 9, ell), String::new()),
+            };
+            let hist: Vec<u64> = s.history.iter().map(|h| h.1).collect();
+            Row::new(vec![
+                Cell::from(fit(&s.saved.name, 20, ell)),
+                Cell::from(count),
+                Cell::from(share),
+                Cell::from(Span::styled(th.sparkline(&hist, 14), th.accent())),
+                Cell::from(fit(&s.saved.expr, expr_w, ell)),
+            ])
+        });
         let header = Row::new(vec!["segment", "    count", " share", "history", "expression"]).style(th.header());
         let widths = [
             Constraint::Length(20),

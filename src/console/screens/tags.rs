@@ -2,7 +2,7 @@
 //! contacts by score (tag → contacts → card).
 
 use super::contacts::ContactsView;
-use super::{Cursor, Cx, Flow, Purpose, fit, pct};
+use super::{Cursor, Cx, Flow, Purpose, fit, pct, title_line, window_rows};
 use crate::console::action::Action;
 use crate::console::app::Sub;
 use crate::console::theme::{Sym, Theme};
@@ -10,8 +10,8 @@ use crate::console::worker::{Job, Lane};
 use crate::segment::{Expr, Name, Predicate, print};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::text::Span;
+use ratatui::widgets::{Cell, Row, Table};
 
 #[derive(Default)]
 pub struct TagsView {
@@ -61,31 +61,21 @@ impl TagsView {
     pub fn render(&self, f: &mut Frame, area: Rect, th: &Theme) {
         let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
         let n = self.tags.as_ref().map_or(0, |t| t.len());
-        let mut spans =
-            vec![Span::styled("Tags ", th.title()), Span::raw(format!("{n} tags over {} contacts", self.total))];
-        if self.loading {
-            spans.push(Span::styled(format!("  loading{}", th.sym(Sym::Ellipsis)), th.dim()));
-        }
-        f.render_widget(Paragraph::new(Line::from(spans)), head);
+        let summary = format!("{n} tags over {} contacts", self.total);
+        title_line(f, head, th, "Tags", summary, self.loading.then_some("loading"));
         let Some(tags) = &self.tags else { return };
         let bar_w = body.width.saturating_sub(44).min(40) as usize;
         let max = tags.iter().map(|t| t.1).max().unwrap_or(1).max(1);
         let page = body.height.saturating_sub(1) as usize;
-        let end = (self.cursor.offset + page).min(tags.len());
-        let rows: Vec<Row> = tags[self.cursor.offset.min(end)..end]
-            .iter()
-            .enumerate()
-            .map(|(k, (name, count))| {
-                let bar = th.sym(Sym::Bar).repeat((*count * bar_w as u64 / max) as usize);
-                let row = Row::new(vec![
-                    Cell::from(fit(name, 24, th.sym(Sym::Ellipsis))),
-                    Cell::from(format!("{count:>9}")),
-                    Cell::from(format!("{:>5.1}%", pct(*count, self.total))),
-                    Cell::from(Span::styled(bar, th.accent())),
-                ]);
-                if self.cursor.offset + k == self.cursor.sel { row.style(th.selected()) } else { row }
-            })
-            .collect();
+        let rows = window_rows(tags, self.cursor, page, th, |(name, count)| {
+            let bar = th.sym(Sym::Bar).repeat((*count * bar_w as u64 / max) as usize);
+            Row::new(vec![
+                Cell::from(fit(name, 24, th.sym(Sym::Ellipsis))),
+                Cell::from(format!("{count:>9}")),
+                Cell::from(format!("{:>5.1}%", pct(*count, self.total))),
+                Cell::from(Span::styled(bar, th.accent())),
+            ])
+        });
         let header = Row::new(vec!["tag", "    count", " share", ""]).style(th.header());
         let widths = [Constraint::Length(24), Constraint::Length(9), Constraint::Length(6), Constraint::Min(1)];
         f.render_widget(Table::new(rows, widths).header(header).column_spacing(1), body);
