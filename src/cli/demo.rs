@@ -85,8 +85,8 @@ pub fn demo(ctx: &Ctx, a: DemoArgs, out: &mut dyn Write) -> Result<()> {
         drop(store);
         use std::io::IsTerminal;
         if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
-            // the demo's data is dated at its --now: the console keeps that clock
-            return super::open_console(ctx, None, true);
+            // with --now the console's clock stands at it; else it runs on
+            return super::open_console(ctx, None);
         }
         writeln!(out, "not on a terminal: the console did not open (run `reach` on a terminal)")?;
     }

@@ -101,11 +101,11 @@ pub struct ConsoleArgs {
 
 /// Opens the console on the database (it must exist); the scheduler runs
 /// inside while the console holds the file.
-pub fn open_console(ctx: &Ctx, keymap: Option<String>, fixed_clock: bool) -> Result<()> {
+pub fn open_console(ctx: &Ctx, keymap: Option<String>) -> Result<()> {
     let keymap = keymap.or_else(|| ctx.config.console.keymap.clone()).unwrap_or_else(|| "default".into());
     // a bad keymap is refused before the database is opened
     crate::console::keymap::Keymap::load(&keymap).map_err(|e| Error::input(e.to_string()))?;
-    let clock = if fixed_clock { Clock::Fixed(ctx.now) } else { Clock::System };
+    let clock = if ctx.fixed_clock { Clock::Fixed(ctx.now) } else { Clock::System };
     let session = Arc::new(Session::open(&ctx.db, ctx.config.clone(), clock)?);
     crate::console::run::run(session, crate::console::run::Options { keymap, scheduler: true })
 }
@@ -114,6 +114,8 @@ pub fn open_console(ctx: &Ctx, keymap: Option<String>, fixed_clock: bool) -> Res
 pub struct Ctx {
     pub db: PathBuf,
     pub now: i64,
+    /// `now` was given (`--now`, `$REACH_NOW`): the clock stands still
+    pub fixed_clock: bool,
     pub config: Config,
     /// the session of the process that owns the database (the console runs
     /// commands from its `:` line on its own open store)
@@ -173,7 +175,14 @@ fn context(g: &Global) -> Result<Ctx> {
         Some(p) => Config::load(p, true)?,
         None => Config::load(&crate::config::default_config_path(), false)?,
     };
-    Ok(Ctx { db: g.db.clone().unwrap_or_else(crate::store::default_db_path), now, config, shared: None, hooks: None })
+    Ok(Ctx {
+        db: g.db.clone().unwrap_or_else(crate::store::default_db_path),
+        now,
+        fixed_clock: g.now.is_some(),
+        config,
+        shared: None,
+        hooks: None,
+    })
 }
 
 /// Runs a parsed command line.
@@ -184,11 +193,11 @@ pub fn run(cli: Cli) -> Result<()> {
             return Err(Error::input("the console needs a terminal; for scripts, see `reach --help` for the commands"));
         }
         let ctx = context(&cli.global)?;
-        return open_console(&ctx, None, cli.global.now.is_some());
+        return open_console(&ctx, None);
     };
     let ctx = context(&cli.global)?;
     if let Command::Console(a) = command {
-        return open_console(&ctx, a.keymap, cli.global.now.is_some());
+        return open_console(&ctx, a.keymap);
     }
     let mut out = std::io::stdout().lock();
     dispatch(&ctx, command, &mut out)
@@ -219,6 +228,7 @@ pub fn run_shared(
     let ctx = Ctx {
         db: shared.store().path().to_path_buf(),
         now,
+        fixed_clock: true,
         config: shared.config.clone(),
         shared: Some(shared),
         hooks,
@@ -249,6 +259,6 @@ fn dispatch(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write) -> Result
         Command::Campaign(c) => campaign::run(ctx, c, out),
         Command::Policy(c) => campaign::run_policy(ctx, c, out),
         Command::Scheduler(c) => campaign::run_scheduler(ctx, c, out),
-        Command::Console(a) => open_console(ctx, a.keymap, true),
+        Command::Console(a) => open_console(ctx, a.keymap),
     }
 }

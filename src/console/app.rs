@@ -635,6 +635,18 @@ impl App {
         }
     }
 
+    /// The scheduler's activity changed: shown on the Activity screen; when
+    /// it decided or delivered something, the campaigns' counts ask again.
+    pub fn scheduler_update(&mut self, a: crate::app::scheduler::Activity, runner: &mut dyn Runner) {
+        let moved = self.activity.activity.as_ref().is_none_or(|old| old.totals != a.totals);
+        self.activity.activity = Some(a);
+        if moved {
+            let page = self.page();
+            let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
+            self.campaigns.reload(&mut cx);
+        }
+    }
+
     /// After a write: the lists that may show it ask again.
     pub fn refresh_lists(&mut self, runner: &mut dyn Runner) {
         let page = self.page();

@@ -212,10 +212,10 @@ fn event_loop(
         {
             app.load_rows(session);
             if let Some(s) = &scheduler {
-                let a = s.activity.lock().unwrap_or_else(|e| e.into_inner());
+                let a = s.activity.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 if a.version != activity_version {
                     activity_version = a.version;
-                    app.activity.activity = Some(a.clone());
+                    app.scheduler_update(a, &mut workers);
                 }
             }
             terminal.draw(|f| ui::draw(f, app))?;
