@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::export::{ExportFormat, export_contacts, export_events};
 use crate::import::input::InputFormat;
 use crate::import::mapping::Preset;
-use crate::import::{ImportOptions, What};
+use crate::import::{ImportOptions, OptionNames, What};
 use crate::store::OpenMode;
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -171,6 +171,14 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
         now: ctx.now,
         score_rules: ctx.config.score.clone(),
         apply_score_rules: !a.no_score_rules,
+        names: OptionNames {
+            map: "--map".into(),
+            kind: "--kind".into(),
+            tz: "--tz".into(),
+            rejects: "--rejects".into(),
+            skip_invalid: "--skip-invalid".into(),
+            max_line_bytes: "--max-line-bytes".into(),
+        },
     };
     // refuse a missing input before a database file is created
     if a.file != "-" && !std::path::Path::new(&a.file).exists() {

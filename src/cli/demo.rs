@@ -30,6 +30,9 @@ pub fn demo(ctx: &Ctx, a: DemoArgs, out: &mut dyn Write) -> Result<()> {
     if a.contacts == 0 {
         return Err(Error::input("--contacts must be at least 1"));
     }
+    if a.contacts > crate::demo::MAX_CONTACTS {
+        return Err(Error::input(format!("--contacts {} is too many", a.contacts)));
+    }
     if !(a.events_per_contact >= 0.0 && a.events_per_contact <= 10_000.0) {
         return Err(Error::input("--events-per-contact must be between 0 and 10000"));
     }

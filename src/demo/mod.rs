@@ -60,13 +60,16 @@ pub struct DemoSummary {
 /// Contacts per generation chunk (one ChaCha8 stream each).
 const CHUNK: usize = 4096;
 
+/// The most contacts `generate` makes (ids stay well inside 32 bits).
+pub const MAX_CONTACTS: u64 = u32::MAX as u64 / 2;
+
 /// Generates the demo data into an open write transaction (the caller
 /// commits). Meant for an empty database: the demo's external ids
 /// (`C0000001`) and emails must not exist yet. `progress(stage, done, total)`
 /// is called after each chunk.
 pub fn generate(w: &mut Writer, opts: &DemoOptions, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<DemoSummary> {
-    if opts.contacts > u32::MAX as u64 / 2 {
-        return Err(Error::input(format!("--contacts {} is too many", opts.contacts)));
+    if opts.contacts > MAX_CONTACTS {
+        return Err(Error::input(format!("{} contacts is too many (at most {MAX_CONTACTS})", opts.contacts)));
     }
     if !(opts.events_per_contact.is_finite() && opts.events_per_contact >= 0.0) {
         return Err(Error::input("events per contact must be a non-negative number"));

@@ -373,16 +373,18 @@ impl super::rows::RowSink for EventSink<'_, '_> {
     }
 
     fn header_done(&mut self) -> Result<()> {
+        let names = &self.ctx.names;
         if !self.cols.contains(&Col::Contact) && !self.cols.contains(&Col::ContactId) {
-            return Err(Error::input(
-                "no `contact` column (the contact's external_id or email; map one with --map COLUMN=contact)",
-            ));
+            return Err(Error::input(format!(
+                "no `contact` column (the contact's external_id or email; map one with {} COLUMN=contact)",
+                names.map
+            )));
         }
         if !self.cols.contains(&Col::Ts) {
-            return Err(Error::input("no `ts` column (the event time; map one with --map COLUMN=ts)"));
+            return Err(Error::input(format!("no `ts` column (the event time; map one with {} COLUMN=ts)", names.map)));
         }
         if !self.cols.contains(&Col::Kind) && self.ctx.kind.is_none() {
-            return Err(Error::input("no `kind` column and no --kind"));
+            return Err(Error::input(format!("no `kind` column and no {}", names.kind)));
         }
         Ok(())
     }

@@ -11,6 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Default longest accepted line: 16 MiB.
 pub const DEFAULT_MAX_LINE: usize = 16 << 20;
 
+/// What the too-long-line message calls the limit when the front end does
+/// not say how it names it (the CLI: `--max-line-bytes`).
+pub const DEFAULT_LIMIT_NAME: &str = "the line length option";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputFormat {
     Csv,
@@ -41,8 +45,16 @@ pub struct Input {
 }
 
 impl Input {
-    /// Opens `path` (`-` is stdin); `format` overrides detection.
+    /// Opens `path` (`-` is stdin); `format` overrides detection. A too-long
+    /// line names the limit in neutral words ([`DEFAULT_LIMIT_NAME`]).
     pub fn open(path: &str, format: Option<InputFormat>, max_line: usize) -> Result<Input> {
+        Input::open_named(path, format, max_line, DEFAULT_LIMIT_NAME)
+    }
+
+    /// [`Input::open`] with the limit named as the front end calls it
+    /// (`limit_name`). The name is given here, not set afterwards: sniffing
+    /// the format reads the first line already, which may be too long.
+    pub fn open_named(path: &str, format: Option<InputFormat>, max_line: usize, limit_name: &str) -> Result<Input> {
         // records keep field offsets in 32 bits
         let max_line = max_line.min(u32::MAX as usize);
         let (name, raw, total): (String, Box<dyn Read + Send>, Option<u64>) = if path == "-" {
@@ -60,6 +72,7 @@ impl Input {
         let guard = LineGuard {
             inner: raw,
             max: max_line,
+            limit_name: limit_name.to_string(),
             cur: 0,
             line: 1,
             count: bytes_read.clone(),
@@ -96,6 +109,7 @@ pub fn io_error(name: &str, overflow: &AtomicU64, e: std::io::Error) -> Error {
 struct LineGuard {
     inner: Box<dyn Read + Send>,
     max: usize,
+    limit_name: String,
     cur: usize,
     line: u64,
     count: Arc<AtomicU64>,
@@ -110,7 +124,7 @@ impl Read for LineGuard {
             self.overflow.store(line, Ordering::Relaxed);
             std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
-                format!("line longer than {} bytes (the limit; see --max-line-bytes)", self.max),
+                format!("line longer than {} bytes (the limit; see {})", self.max, self.limit_name),
             )
         };
         for nl in memchr::memchr_iter(b'\n', &buf[..n]) {
@@ -134,22 +148,43 @@ impl Read for LineGuard {
 mod tests {
     use super::*;
 
-    #[test]
-    fn long_lines_are_refused_with_their_line_number() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.csv");
+    /// The message `Input` gives for `x.csv` whose third line is too long.
+    fn too_long_message(dir: &Path, limit_name: Option<&str>) -> String {
+        let p = dir.join("x.csv");
         let mut s = String::from("a,b\n1,2\n");
         s.push_str(&"x".repeat(5000));
         s.push('\n');
         std::fs::write(&p, s).unwrap();
-        let mut inp = Input::open(p.to_str().unwrap(), None, 1000).unwrap();
+        let p = p.to_str().unwrap();
+        let mut inp = match limit_name {
+            Some(n) => Input::open_named(p, None, 1000, n).unwrap(),
+            None => Input::open(p, None, 1000).unwrap(),
+        };
         let mut out = Vec::new();
         let e = inp.reader.read_to_end(&mut out).unwrap_err();
-        let err = io_error(&inp.name, &inp.overflow, e);
+        io_error(&inp.name, &inp.overflow, e).message
+    }
+
+    #[test]
+    fn long_lines_are_refused_with_their_line_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = too_long_message(dir.path(), None);
+        assert!(m.ends_with("x.csv:3: line longer than 1000 bytes (the limit; see the line length option)"), "{m}");
+        // the front end names the limit as it calls it (the CLI: its flag)
+        let m = too_long_message(dir.path(), Some("--max-line-bytes"));
+        assert!(m.ends_with("x.csv:3: line longer than 1000 bytes (the limit; see --max-line-bytes)"), "{m}");
+    }
+
+    #[test]
+    fn a_too_long_first_line_names_the_limit_while_sniffing_the_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("data");
+        std::fs::write(&p, "x".repeat(5000)).unwrap();
+        let e = Input::open_named(p.to_str().unwrap(), None, 1000, "--max-line-bytes").err().unwrap();
         assert!(
-            err.message.ends_with("x.csv:3: line longer than 1000 bytes (the limit; see --max-line-bytes)"),
+            e.message.ends_with("data:1: line longer than 1000 bytes (the limit; see --max-line-bytes)"),
             "{}",
-            err.message
+            e.message
         );
     }
 

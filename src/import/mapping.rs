@@ -144,14 +144,15 @@ pub struct Mapping {
 
 impl Mapping {
     /// `maps` are `SRC=FIELD` strings (the last `=` splits, so a source
-    /// column may itself contain `=`).
-    pub fn new(maps: &[String], preset: Option<Preset>) -> Result<Mapping> {
+    /// column may itself contain `=`). `option` is how the front end calls
+    /// the option that gives them, for the message about a malformed one.
+    pub fn new(maps: &[String], preset: Option<Preset>, option: &str) -> Result<Mapping> {
         let mut out = Vec::new();
         for m in maps {
             let (src, field) = m
                 .rsplit_once('=')
                 .filter(|(s, f)| !s.trim().is_empty() && !f.trim().is_empty())
-                .ok_or_else(|| Error::input(format!("--map `{m}`: expected SOURCE=FIELD")))?;
+                .ok_or_else(|| Error::input(format!("{option} `{m}`: expected SOURCE=FIELD")))?;
             out.push((src.trim().to_string(), field.trim().to_string()));
         }
         Ok(Mapping { maps: out, preset })
@@ -212,14 +213,16 @@ mod tests {
 
     #[test]
     fn maps_then_presets_then_self() {
-        let m = Mapping::new(&["CustomerID=contact".into(), "a=b=c".into()], Some(Preset::Shopify)).unwrap();
+        let m =
+            Mapping::new(&["CustomerID=contact".into(), "a=b=c".into()], Some(Preset::Shopify), "the mapping").unwrap();
         assert_eq!(m.field_for("CustomerID").as_deref(), Some("contact"));
         assert_eq!(m.field_for("customerid").as_deref(), Some("contact"));
         assert_eq!(m.field_for("a=b").as_deref(), Some("c"));
         assert_eq!(m.field_for("Accepts Email Marketing").as_deref(), Some("consent_email"));
         assert_eq!(m.field_for("Total Spent"), None);
         assert_eq!(m.field_for("shoe_size").as_deref(), Some("shoe_size"));
-        assert!(Mapping::new(&["nofield".into()], None).is_err());
+        let e = Mapping::new(&["nofield".into()], None, "--map").unwrap_err();
+        assert_eq!(e.message, "--map `nofield`: expected SOURCE=FIELD");
         assert_eq!(field_name("Default Address Company"), "default_address_company");
         assert_eq!(field_name("2nd phone"), "_2nd_phone");
     }

@@ -38,6 +38,40 @@ pub struct ImportOptions {
     pub score_rules: ScoreRules,
     /// apply the score rules to imported events (off to restore an export)
     pub apply_score_rules: bool,
+    /// how the front end calls these options, for messages
+    pub names: OptionNames,
+}
+
+/// How the front end calls each option, for messages (the CLI: its flags).
+/// The core never names a command-line flag itself: the default is in
+/// neutral words.
+#[derive(Clone, Debug)]
+pub struct OptionNames {
+    /// the `SRC=FIELD` renames ([`ImportOptions::maps`])
+    pub map: String,
+    /// the event kind for files without a kind column
+    pub kind: String,
+    /// the timezone for timestamps without an offset
+    pub tz: String,
+    /// the file the skipped rows are written to
+    pub rejects: String,
+    /// skipping the invalid rows
+    pub skip_invalid: String,
+    /// the longest accepted line
+    pub max_line_bytes: String,
+}
+
+impl Default for OptionNames {
+    fn default() -> Self {
+        OptionNames {
+            map: "the column mapping".into(),
+            kind: "default event kind".into(),
+            tz: "the timezone option".into(),
+            rejects: "a rejects file".into(),
+            skip_invalid: "skipping invalid rows".into(),
+            max_line_bytes: input::DEFAULT_LIMIT_NAME.into(),
+        }
+    }
 }
 
 impl Default for ImportOptions {
@@ -57,6 +91,7 @@ impl Default for ImportOptions {
             now: crate::model::time::now_ts(),
             score_rules: ScoreRules::default(),
             apply_score_rules: true,
+            names: OptionNames::default(),
         }
     }
 }
@@ -86,21 +121,26 @@ pub(crate) struct ImportContext {
     pub source_name: String,
     pub score_rules: bool,
     pub preset: Option<Preset>,
+    pub names: OptionNames,
 }
 
 fn context(opts: &ImportOptions, name: &str) -> Result<ImportContext> {
     let tz = match &opts.tz {
-        Some(t) => Some(t.parse::<chrono_tz::Tz>().map_err(|_| Error::input(format!("--tz: unknown timezone `{t}`")))?),
+        Some(t) => Some(
+            t.parse::<chrono_tz::Tz>()
+                .map_err(|_| Error::input(format!("{}: unknown timezone `{t}`", opts.names.tz)))?,
+        ),
         None => None,
     };
     Ok(ImportContext {
-        mapping: Mapping::new(&opts.maps, opts.preset)?,
+        mapping: Mapping::new(&opts.maps, opts.preset, &opts.names.map)?,
         time_format: TimeFormat { pattern: opts.date_format.clone(), tz, day_first: opts.day_first },
         kind: opts.kind.clone(),
         now: opts.now,
         source_name: name.to_string(),
         score_rules: opts.apply_score_rules,
         preset: opts.preset,
+        names: opts.names.clone(),
     })
 }
 
@@ -121,17 +161,19 @@ pub fn import(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
 ) -> Result<ImportReport> {
-    let mut input = Input::open(path, opts.format, opts.max_line)?;
+    let mut input = Input::open_named(path, opts.format, opts.max_line, &opts.names.max_line_bytes)?;
     let ctx = context(opts, &input.name)?;
     if let Some(k) = &opts.kind
         && !crate::model::schema::valid_name(k)
     {
-        return Err(Error::input(format!("--kind: `{k}` is not a valid event kind name")));
+        return Err(Error::input(format!("{}: `{k}` is not a valid event kind name", opts.names.kind)));
     }
     let mut rejects = match (&opts.rejects, opts.skip_invalid) {
         (Some(p), true) => Some(rows::Rejects::create(p)?),
         (None, true) => Some(rows::Rejects::counting()),
-        (Some(_), false) => return Err(Error::input("--rejects needs --skip-invalid")),
+        (Some(_), false) => {
+            return Err(Error::input(format!("{} needs {}", opts.names.rejects, opts.names.skip_invalid)));
+        }
         (None, false) => None,
     };
     let total = input.total_bytes;
@@ -160,8 +202,9 @@ pub fn import(
         let unused = ctx.mapping.unused(&stats.columns);
         if !unused.is_empty() && input.format == InputFormat::Csv {
             return Err(Error::input(format!(
-                "{}: --map names columns the file does not have: {}",
+                "{}: {} names columns the file does not have: {}",
                 input.name,
+                opts.names.map,
                 unused.join(", ")
             )));
         }
