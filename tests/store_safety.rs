@@ -289,6 +289,9 @@ fn erasure_leaves_no_trace() {
         assert!(before.contains(&(t.to_string(), n)), "precondition: the scan sees {n} in {t}: {before:?}");
     }
     let id = env.contact("erase-me-8812")["id"].clone();
+    let keep = env.contact("keep-1")["id"].clone();
+    let ids = |ids: &[&String]| -> Vec<u32> { ids.iter().map(|i| i.parse().unwrap()).collect() };
+    assert_eq!(indexed_contacts(&env.db), ids(&[&id, &keep]), "precondition: both are in the index");
 
     let out = env.json(&["contacts", "delete", "zqx.forget@example.com"]);
     assert_eq!(out["deleted"], 1);
@@ -306,6 +309,7 @@ fn erasure_leaves_no_trace() {
     assert!(env.export("events").contains("SharedProduct"));
 
     let needles = ["ZqxUniqueProduct", "ZqxUniqueCampaign", "erase-me-8812", "zqx.forget@example.com", "Zqxforgetname"];
+    assert_eq!(indexed_contacts(&env.db), ids(&[&keep]), "the erased contact is still in the index of event blocks");
     let left = text_in_tables(&env.db, &needles);
     assert!(left.is_empty(), "still in a table: {left:?}");
     // redb does not zero freed pages, so `contacts delete` compacts the file
@@ -315,6 +319,22 @@ fn erasure_leaves_no_trace() {
     assert!(stale.is_empty(), "erased values still in the raw file: {stale:?}");
     // the key can be used again by a new contact
     env.import("contacts", "again.csv", "external_id\nerase-me-8812\n", &[]).ok();
+}
+
+/// The contacts with an entry in the per-contact index of event blocks.
+fn indexed_contacts(db: &std::path::Path) -> Vec<u32> {
+    use redb::ReadableTable;
+    let db = redb::ReadOnlyDatabase::open(db).unwrap();
+    let tx = db.begin_read().unwrap();
+    let t = tx.open_table(reach::store::tables::CONTACT_BLOCKS).unwrap();
+    let mut ids = Vec::new();
+    for row in t.iter().unwrap() {
+        let (k, v) = row.unwrap();
+        for (c, _) in reach::store::contact_index::decode_row(k.value(), v.value()).unwrap() {
+            ids.push(c);
+        }
+    }
+    ids
 }
 
 /// Which of `needles` occur in any key or value of any table of the database
@@ -345,6 +365,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
     scan!(CATEGORY_MEMBERS, |k, v| [k.as_bytes(), v].concat());
     scan!(DICT_CHUNKS, |_k, v| v.to_vec());
     scan!(EVENT_BLOCKS, |_k, v| v.to_vec());
+    scan!(CONTACT_BLOCKS, |_k, v| v.to_vec()); // numbers only: checked by `indexed_contacts`
     scan!(ACTIONS, |_k, v| v.to_vec());
     scan!(SEGMENTS, |k, v| [k.as_bytes(), v].concat());
     scan!(SEGMENT_HISTORY, |k, _v| k.0.as_bytes().to_vec());
@@ -362,6 +383,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
         CATEGORY_MEMBERS.name(),
         DICT_CHUNKS.name(),
         EVENT_BLOCKS.name(),
+        CONTACT_BLOCKS.name(),
         ACTIONS.name(),
         SEGMENTS.name(),
         SEGMENT_HISTORY.name(),

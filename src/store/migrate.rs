@@ -9,7 +9,7 @@ use crate::model::Schema;
 /// One step: upgrades a file from version `from` to `from + 1` inside the
 /// given transaction. Index 0 upgrades version 1 to 2, and so on.
 type Step = fn(&redb::WriteTransaction) -> Result<()>;
-const STEPS: &[Step] = &[dict_in_chunks];
+const STEPS: &[Step] = &[dict_in_chunks, contact_index];
 
 /// Version 1 kept one dictionary row per value.
 const DICT_V1: redb::TableDefinition<u32, &str> = redb::TableDefinition::new("dict");
@@ -41,6 +41,14 @@ fn dict_in_chunks(tx: &redb::WriteTransaction) -> Result<()> {
     }
     tx.delete_table(DICT_V1)?;
     Ok(())
+}
+
+/// 2 → 3: the per-contact index of event blocks, built in one pass over
+/// the blocks (their contact columns only).
+fn contact_index(tx: &redb::WriteTransaction) -> Result<()> {
+    let blocks = tx.open_table(EVENT_BLOCKS)?;
+    let mut index = tx.open_table(CONTACT_BLOCKS)?;
+    super::contact_index::build(&blocks, &mut index)
 }
 
 pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
@@ -138,6 +146,7 @@ fn init(tx: &redb::WriteTransaction) -> Result<()> {
     tx.open_table(CATEGORY_MEMBERS)?;
     tx.open_table(DICT_CHUNKS)?;
     tx.open_table(EVENT_BLOCKS)?;
+    tx.open_table(CONTACT_BLOCKS)?;
     tx.open_table(ACTIONS)?;
     tx.open_table(SEGMENTS)?;
     tx.open_table(SEGMENT_HISTORY)?;
@@ -194,6 +203,64 @@ mod tests {
         let tx = db.begin_read().unwrap();
         let names: Vec<String> = tx.list_tables().unwrap().map(|t| t.name().to_string()).collect();
         assert!(!names.contains(&"dict".to_string()), "{names:?}");
+        assert_eq!(read_meta(&tx.open_table(META).unwrap()).unwrap().1, Some(SCHEMA_VERSION));
+    }
+
+    /// A version-2 file (no per-contact index) gets its index on open, and
+    /// `events_of` answers as the scan of every block answered before.
+    #[test]
+    fn a_version_2_file_gets_its_contact_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.redb");
+        let contacts: Vec<u32> = (1..=500).collect();
+        let ask: Vec<u32> = vec![1, 2, 77, 250, 499, 500, 501, 9999];
+        let (before, written_rows) = {
+            let store = Store::open(&path, OpenMode::Create).unwrap();
+            for (round, n) in [200_000u32, 30_000, 5].into_iter().enumerate() {
+                let mut w = store.begin_write().unwrap();
+                for i in 0..n {
+                    // skewed: low ids get most events; 500 has one, 501 none
+                    let c = contacts[((i as u64 * 7919 % 1000).pow(2) / 2000).min(498) as usize];
+                    let kind = ((i + round as u32) % 3) as u16 * 2;
+                    w.append_event(kind, c, i as i64 * 60, 0, [0; 3], &[]).unwrap();
+                }
+                if round == 0 {
+                    w.append_event(4, 500, 1, 0, [0; 3], &[]).unwrap();
+                }
+                w.commit().unwrap();
+            }
+            let r = store.begin_read().unwrap();
+            let before: Vec<_> = ask.iter().map(|&c| r.events_of_by_scan(c).unwrap()).collect();
+            assert!(before[0].len() > 3 && before[5].len() == 1 && before[6].is_empty(), "a spread of histories");
+            for (c, b) in ask.iter().zip(&before) {
+                assert_eq!(&r.events_of(*c).unwrap(), b, "contact {c} as written");
+            }
+            drop(r);
+            let (rows, scan) = crate::store::contact_index::rows_and_scan(&store);
+            assert_eq!(rows, scan);
+            (before, rows)
+        };
+        // what version 2 wrote: the same blocks, no index
+        {
+            let db = redb::Database::open(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            assert!(tx.delete_table(CONTACT_BLOCKS).unwrap());
+            tx.open_table(META).unwrap().insert("schema_version", 2u32.to_le_bytes().as_slice()).unwrap();
+            tx.commit().unwrap();
+        }
+        {
+            let store = Store::open(&path, OpenMode::Existing).unwrap();
+            let r = store.begin_read().unwrap();
+            for (c, b) in ask.iter().zip(&before) {
+                assert_eq!(&r.events_of(*c).unwrap(), b, "contact {c} after the upgrade");
+            }
+            drop(r);
+            let (rows, scan) = crate::store::contact_index::rows_and_scan(&store);
+            assert_eq!(rows, scan);
+            assert_eq!(rows, written_rows, "the migration builds what the writer maintains");
+        }
+        let db = redb::ReadOnlyDatabase::open(&path).unwrap();
+        let tx = db.begin_read().unwrap();
         assert_eq!(read_meta(&tx.open_table(META).unwrap()).unwrap().1, Some(SCHEMA_VERSION));
     }
 }

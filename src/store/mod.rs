@@ -2,6 +2,7 @@
 //! version checks, migrations), and the read and write sides.
 
 pub mod codec;
+pub mod contact_index;
 pub mod dict;
 pub mod keys;
 pub mod lock;
@@ -23,7 +24,7 @@ pub use write::Writer;
 
 /// The schema version this build writes. Older files are migrated on open;
 /// newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 pub const FORMAT: &str = "reach";
 
 /// What a committed write changed; sent to subscribers (the live engine,

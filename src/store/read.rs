@@ -289,8 +289,31 @@ impl Reader {
         Ok(n)
     }
 
-    /// Every event of one contact: (block id, block, position) triples, decoded lazily per block.
+    /// Every event of one contact: each block holding one of its events,
+    /// in (kind, block id) order, with the positions of its events there.
+    /// Reads only those blocks (found in `CONTACT_BLOCKS`), each decoded once.
     pub fn events_of(&self, id: u32) -> Result<Vec<(EventBlock, Vec<usize>)>> {
+        let keys = super::contact_index::lookup(&self.tx.open_table(CONTACT_BLOCKS)?, id)?;
+        let t = self.tx.open_table(EVENT_BLOCKS)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(v) = t.get(key)? else {
+                debug_assert!(false, "contact {id}: indexed block {key:?} missing");
+                continue;
+            };
+            let b = EventBlock::decode(v.value())?;
+            let pos: Vec<usize> = b.contact.iter().enumerate().filter(|(_, c)| **c == id).map(|(i, _)| i).collect();
+            if !pos.is_empty() {
+                out.push((b, pos));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `events_of` by reading every block (what it did before the index):
+    /// the reference the index is checked against.
+    #[cfg(test)]
+    pub(crate) fn events_of_by_scan(&self, id: u32) -> Result<Vec<(EventBlock, Vec<usize>)>> {
         let t = self.tx.open_table(EVENT_BLOCKS)?;
         let mut out = Vec::new();
         for row in t.iter()? {
@@ -351,6 +374,7 @@ impl Reader {
             let (rows, bytes) = match name.as_str() {
                 "contacts" => sizes(&self.tx.open_table(CONTACTS)?, |_| 4, |v| v.len())?,
                 "event_blocks" => sizes(&self.tx.open_table(EVENT_BLOCKS)?, |_| 10, |v| v.len())?,
+                "contact_blocks" => sizes(&self.tx.open_table(CONTACT_BLOCKS)?, |_| 4, |v| v.len())?,
                 "dict_chunks" => sizes(&self.tx.open_table(DICT_CHUNKS)?, |_| 4, |v| v.len())?,
                 "contacts_by_email" => sizes(&self.tx.open_table(BY_EMAIL)?, |k| k.len(), |_| 4)?,
                 "contacts_by_external_id" => sizes(&self.tx.open_table(BY_EXTERNAL_ID)?, |k| k.len(), |_| 4)?,

@@ -26,6 +26,10 @@ pub const DICT_CHUNKS: TableDefinition<u32, &[u8]> = TableDefinition::new("dict_
 /// (kind, block id) → columnar block of events of that kind (see `codec`);
 /// keyed by kind first so one kind's blocks are one range.
 pub const EVENT_BLOCKS: TableDefinition<(u16, u64), &[u8]> = TableDefinition::new("event_blocks");
+/// Contact id / `contact_index::BUCKET` → for each of those contacts with
+/// events, the (kind, block id) of every event block holding one of them,
+/// in key order (see `contact_index`); no row without a contact.
+pub const CONTACT_BLOCKS: TableDefinition<u32, &[u8]> = TableDefinition::new("contact_blocks");
 /// (contact id, sequence) → postcard `Action`: the contact's non-event timeline.
 pub const ACTIONS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("actions");
 /// Segment name → postcard segment record (expression, created, updated).

@@ -4,6 +4,7 @@
 //! nothing.
 
 use super::codec::{BLOCK_EVENTS, EventBlock, ParamVal};
+use super::contact_index;
 use super::dict::{WriteDict, chunk_of, decode_chunk, encode_chunk};
 use super::keys::{KeySnapshot, KeyTable, Keys};
 use super::read::{decode_bitmap, encode_bitmap, meta_u64, read_contacts};
@@ -34,6 +35,8 @@ pub struct Writer<'s> {
     dict: WriteDict,
     dict_loaded: bool,
     pending: HashMap<u16, EventBlock>,
+    /// the contacts of the blocks written, not yet in `CONTACT_BLOCKS`
+    index: contact_index::Pending,
     touched_contacts: BTreeSet<u32>,
     /// ids handed out by `alloc_contact_id` in this transaction
     reserved: std::collections::HashSet<u32>,
@@ -86,6 +89,7 @@ impl<'s> Writer<'s> {
             dict: WriteDict::default(),
             dict_loaded: false,
             pending: HashMap::default(),
+            index: contact_index::Pending::default(),
             touched_contacts: BTreeSet::new(),
             reserved: Default::default(),
             known_ids: None,
@@ -463,7 +467,8 @@ impl<'s> Writer<'s> {
         Ok(())
     }
 
-    /// Writes a whole block (sorted by time here).
+    /// Writes a whole block (sorted by time here); its contacts reach the
+    /// per-contact index at the next flush.
     pub fn write_block(&mut self, mut b: EventBlock) -> Result<()> {
         if b.is_empty() {
             return Ok(());
@@ -471,10 +476,21 @@ impl<'s> Writer<'s> {
         b.sort_by_time();
         let id = self.next_block;
         self.next_block += 1;
-        let mut t = self.tx.open_table(EVENT_BLOCKS)?;
-        t.insert((b.kind, id), b.encode().as_slice())?;
+        self.tx.open_table(EVENT_BLOCKS)?.insert((b.kind, id), b.encode().as_slice())?;
         self.new_blocks.push((b.kind, id));
+        self.index.add((b.kind, id), std::mem::take(&mut b.contact));
+        if self.index.events() >= contact_index::FLUSH_EVENTS {
+            self.flush_index()?;
+        }
         Ok(())
+    }
+
+    /// Merges the contacts of the blocks written so far into `CONTACT_BLOCKS`.
+    fn flush_index(&mut self) -> Result<()> {
+        if self.index.events() == 0 {
+            return Ok(());
+        }
+        self.index.flush(&mut self.tx.open_table(CONTACT_BLOCKS)?)
     }
 
     fn flush_pending(&mut self) -> Result<()> {
@@ -484,6 +500,7 @@ impl<'s> Writer<'s> {
             let b = self.pending.remove(&k).unwrap();
             self.write_block(b)?;
         }
+        self.flush_index()?;
         // new values go to the end of their chunk (ids only grow)
         let mut d = self.tx.open_table(DICT_CHUNKS)?;
         for (chunk, entries) in self.dict.take_unsaved() {
@@ -559,38 +576,37 @@ impl<'s> Writer<'s> {
                 d.retain_in((id, "")..=(id, "\u{10FFFF}"), |_, _| false)?;
             }
         }
-        // events: rewrite every block that holds one of theirs
+        // events: rewrite every block that holds one of theirs (the index
+        // names them), and drop their index entries
         let mut orphan_candidates: BTreeSet<u32> = BTreeSet::new();
         {
+            let blocks = contact_index::remove(&mut self.tx.open_table(CONTACT_BLOCKS)?, ids)?;
             let mut t = self.tx.open_table(EVENT_BLOCKS)?;
-            let mut rewrites: Vec<((u16, u64), Option<EventBlock>)> = Vec::new();
-            for row in t.iter()? {
-                let (k, v) = row?;
-                let (_, contacts) = EventBlock::decode_contacts(v.value())?;
-                if contacts.iter().any(|c| ids.contains(*c)) {
-                    let mut b = EventBlock::decode(v.value())?;
-                    let keep: Vec<u32> =
-                        (0..b.len() as u32).filter(|&i| !ids.contains(b.contact[i as usize])).collect();
-                    for i in (0..b.len()).filter(|&i| ids.contains(b.contact[i])) {
-                        orphan_candidates.extend(b.utm_at(i).iter().filter(|&&d| d != 0));
-                        for (_, d) in &b.params {
-                            if let super::codec::ParamData::Text(v) = d
-                                && v[i] != 0
-                            {
-                                orphan_candidates.insert(v[i]);
-                            }
+            for key in blocks {
+                let Some(mut b) = t.get(key)?.map(|v| EventBlock::decode(v.value())).transpose()? else {
+                    continue;
+                };
+                let keep: Vec<u32> = (0..b.len() as u32).filter(|&i| !ids.contains(b.contact[i as usize])).collect();
+                if keep.len() == b.len() {
+                    continue;
+                }
+                for i in (0..b.len()).filter(|&i| ids.contains(b.contact[i])) {
+                    orphan_candidates.extend(b.utm_at(i).iter().filter(|&&d| d != 0));
+                    for (_, d) in &b.params {
+                        if let super::codec::ParamData::Text(v) = d
+                            && v[i] != 0
+                        {
+                            orphan_candidates.insert(v[i]);
                         }
                     }
-                    b.apply_order(&keep);
-                    rewrites.push((k.value(), (!b.is_empty()).then_some(b)));
                 }
-            }
-            for (id, b) in rewrites {
-                match b {
-                    Some(b) => t.insert(id, b.encode().as_slice())?,
-                    None => t.remove(id)?,
-                };
-                self.rewritten_blocks.push(id);
+                b.apply_order(&keep);
+                if b.is_empty() {
+                    t.remove(key)?;
+                } else {
+                    t.insert(key, b.encode().as_slice())?;
+                }
+                self.rewritten_blocks.push(key);
             }
         }
         if !orphan_candidates.is_empty() {
