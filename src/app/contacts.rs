@@ -206,7 +206,22 @@ impl Session {
         let th = &self.config.derived;
         let facts = ContactFacts::from_events(&schema, &events, now, th);
         let rfm = self.engine()?.rfm_of(id, now)?;
-        let dict = r.dict()?;
+        // only the dictionary values this contact's events use
+        let mut wanted = std::collections::BTreeSet::new();
+        for (b, pos) in &events {
+            for &i in pos {
+                for (_, d) in &b.params {
+                    if let ParamData::Text(v) = d
+                        && v[i] != 0
+                    {
+                        wanted.insert(v[i]);
+                    }
+                }
+                wanted.extend(b.utm_at(i).iter().copied().filter(|&u| u != 0));
+            }
+        }
+        let dict = r.dict_values(&wanted)?;
+        let text = |id: u32| dict.get(&id).cloned().unwrap_or_default();
         let mut timeline: Vec<TimelineEntry> = Vec::new();
         for (b, pos) in &events {
             let kd = &schema.kinds[b.kind as usize];
@@ -219,14 +234,14 @@ impl Session {
                     let name = kd.params[*pid as usize].name.clone();
                     match d {
                         ParamData::Num(v) if v[i] != NUM_NONE => params.push((name, Decimal(v[i]).to_string())),
-                        ParamData::Text(v) if v[i] != 0 => params.push((name, dict[v[i] as usize].clone())),
+                        ParamData::Text(v) if v[i] != 0 => params.push((name, text(v[i]))),
                         _ => {}
                     }
                 }
                 let utm = b.utm_at(i);
                 for (j, n) in ["utm_source", "utm_medium", "utm_campaign"].iter().enumerate() {
                     if utm[j] != 0 {
-                        params.push((n.to_string(), dict[utm[j] as usize].clone()));
+                        params.push((n.to_string(), text(utm[j])));
                     }
                 }
                 timeline.push(TimelineEntry {

@@ -210,6 +210,24 @@ impl Reader {
         Ok(out)
     }
 
+    /// The text of some dictionary ids, reading only the chunks that hold
+    /// them (a profile needs a few dozen values, not the whole dictionary).
+    pub fn dict_values(&self, ids: &std::collections::BTreeSet<u32>) -> Result<std::collections::HashMap<u32, String>> {
+        let t = self.tx.open_table(DICT_CHUNKS)?;
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        let chunks: std::collections::BTreeSet<u32> = ids.iter().map(|&id| dict::chunk_of(id)).collect();
+        for c in chunks {
+            if let Some(v) = t.get(c)? {
+                dict::decode_chunk(c, v.value(), |id, s| {
+                    if ids.contains(&id) {
+                        out.insert(id, s.to_string());
+                    }
+                })?;
+            }
+        }
+        Ok(out)
+    }
+
     /// The ids of dictionary values satisfying `pred`, in one pass over the
     /// dictionary without copying it.
     pub fn dict_matching(&self, mut pred: impl FnMut(&str) -> bool) -> Result<Vec<u32>> {
