@@ -214,3 +214,43 @@ fn profile_rfm_matches_the_scan_of_all_buyers() {
     }
     assert!(buyers_seen > 50, "{buyers_seen}");
 }
+
+/// The scheduler running inside an owner process decides from what is in
+/// the store now: a tag added and a campaign scheduled after it started
+/// (through the application layer, as the console does) are delivered.
+#[test]
+fn the_console_scheduler_sees_changes_made_after_it_started() {
+    use reach::app::campaigns::StatusChange;
+    use reach::app::scheduler::SchedulerTask;
+    use std::time::{Duration, Instant};
+    let env = demo();
+    let now = reach::cli::parse_now(NOW).unwrap();
+    let session = Arc::new(Session::open(&env.db, Config::default(), Clock::Fixed(now)).unwrap());
+    let task = SchedulerTask::start(session.clone(), |_| {});
+    let wait_for = |what: &str, ok: &dyn Fn(&reach::app::scheduler::Activity) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let a = task.activity.lock().unwrap().clone();
+            if ok(&a) {
+                return a;
+            }
+            assert!(Instant::now() < deadline, "{what}: {a:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("idle", &|a| a.state == "idle");
+    let mut out = Vec::new();
+    let args: Vec<String> = ["tags", "add", "late_tag", "--contact", "C0000002", "--contact", "C0000003"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    reach::cli::run_shared(&args, session.clone(), None, &mut out).unwrap();
+    let text = "name = \"late\"\nchannel = \"email\"\nsubject = \"Hi\"\nbody = \"Hello\"\n\
+                [audience]\ninclude = [\"tag:late_tag\"]\n[schedule]\nat = \"2026-11-24T12:00:00Z\"\n";
+    session.put_campaign_text(text, "late.toml", false).unwrap();
+    session.change_status("late", StatusChange::Schedule).unwrap();
+    let a = wait_for("the late campaign decided", &|a| a.totals.decided >= 2);
+    let stats = session.campaigns().unwrap().into_iter().find(|c| c.campaign.name == "late").unwrap().stats;
+    assert_eq!(stats.audience, 2, "{a:?}");
+    task.stop();
+}

@@ -104,18 +104,25 @@ fn run(
         .build()
         .map_err(|e| crate::error::Error::runtime(format!("cannot start the scheduler: {e}")))?;
     let rx = store.subscribe();
+    // the scheduler decides from a snapshot (contacts, consent, segments):
+    // a change committed since (an import, a tag, an erasure) renews it
+    // before the next step
+    let changed = Arc::new(AtomicBool::new(false));
     {
-        let wake = wake.clone();
+        let (wake, changed) = (wake.clone(), changed.clone());
         std::thread::Builder::new()
             .name("scheduler-changes".into())
             .spawn(move || {
                 while rx.recv().is_ok() {
+                    changed.store(true, Ordering::SeqCst);
                     wake.notify_one();
                 }
             })
             .ok();
     }
-    let mut s = Scheduler::open(&store, session.config.derived.clone(), session.now(), Some(&session.config.delivery))?;
+    let open =
+        || Scheduler::open(&store, session.config.derived.clone(), session.now(), Some(&session.config.delivery));
+    let mut s = open()?;
     let before = s.totals.clone();
     if s.totals.recovered > 0 {
         let now = session.now();
@@ -136,6 +143,12 @@ fn run(
                     a.state = "deciding and delivering".into();
                     a.working_on = Some(m);
                 });
+                if changed.swap(false, Ordering::SeqCst) {
+                    let totals = s.totals.clone();
+                    drop(s);
+                    s = open()?;
+                    s.totals = Totals { recovered: totals.recovered + s.totals.recovered, ..totals };
+                }
                 let was = s.totals.clone();
                 s.step(now)?;
                 let t = s.totals.clone();

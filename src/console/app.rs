@@ -181,6 +181,8 @@ impl App {
         let page = self.page();
         let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
         self.contacts.reload(&mut cx);
+        // the table's last-activity and lifecycle columns right behind it
+        cx.submit(Lane::Fast, Job::Facts, Purpose::Facts);
         cx.submit(Lane::Fast, Job::Catalog, Purpose::Catalog);
         self.tags.reload(&mut cx);
         self.segments.reload(&mut cx);
@@ -554,7 +556,14 @@ impl App {
                         && v.loading.as_ref().is_some_and(|t| t.id == done.ticket)
                     {
                         match r {
-                            Ok(Output::Profile(p)) => v.loaded(*p, page),
+                            Ok(Output::Profile(p)) => {
+                                v.loaded(*p, page);
+                                // the first page is on screen: the rest follows, so paging never waits
+                                if v.wants_rest() {
+                                    let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
+                                    v.request_rest(&mut cx);
+                                }
+                            }
                             Err(e) => {
                                 v.loading = None;
                                 v.error = Some(e.to_string());
@@ -810,6 +819,7 @@ mod tests {
             .iter()
             .map(|(_, j)| match j {
                 Job::Contacts { .. } => "contacts",
+                Job::Facts => "facts",
                 Job::Catalog => "catalog",
                 Job::Tags => "tags",
                 Job::Segments => "segments",
@@ -818,7 +828,7 @@ mod tests {
                 _ => "other",
             })
             .collect();
-        assert_eq!(names, ["contacts", "catalog", "tags", "segments", "campaigns", "policy"]);
+        assert_eq!(names, ["contacts", "facts", "catalog", "tags", "segments", "campaigns", "policy"]);
     }
 
     #[test]
@@ -881,7 +891,9 @@ mod tests {
         typed(&mut a, &mut r, "tag:a");
         let first = a.builder.counting.clone().unwrap();
         typed(&mut a, &mut r, "b");
-        assert!(first.cancel.load(std::sync::atomic::Ordering::Relaxed), "the stale count is cancelled");
+        // the stale count is dropped (its ticket replaced), not stopped: its
+        // work is cached for the next one
+        assert_ne!(a.builder.counting.as_ref().unwrap().id, first.id);
         let counts = r.jobs.iter().filter(|(_, j)| matches!(j, Job::Count { .. })).count();
         // "t", "ta", "tag" and "tag:" do not parse; "tag:a" and "tag:ab" do
         assert_eq!(counts, 2);

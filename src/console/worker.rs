@@ -167,10 +167,16 @@ impl Workers {
 }
 
 fn serve<M>(session: &Arc<Session>, rx: Receiver<Queued>, done: &Sender<M>, wrap: fn(Finished) -> M, shared: &Shared) {
-    while let Ok(q) = rx.recv() {
-        if q.ticket.cancel.load(Ordering::Relaxed) {
-            continue;
+    let mut queue: std::collections::VecDeque<Queued> = std::collections::VecDeque::new();
+    loop {
+        if queue.is_empty() {
+            match rx.recv() {
+                Ok(q) => queue.push_back(q),
+                Err(_) => return,
+            }
         }
+        queue.extend(rx.try_iter());
+        let Some(q) = next_job(&mut queue) else { continue };
         let result = run(session, q.job, &q.ticket.cancel, shared);
         if q.ticket.cancel.load(Ordering::Relaxed) {
             continue;
@@ -179,6 +185,18 @@ fn serve<M>(session: &Arc<Session>, rx: Receiver<Queued>, done: &Sender<M>, wrap
             return;
         }
     }
+}
+
+/// The next job worth running: cancelled ones are skipped, and so is a
+/// count with a newer count waiting behind it (typing outran the engine).
+fn next_job(queue: &mut std::collections::VecDeque<Queued>) -> Option<Queued> {
+    while let Some(q) = queue.pop_front() {
+        let stale = matches!(q.job, Job::Count { .. }) && queue.iter().any(|n| matches!(n.job, Job::Count { .. }));
+        if !stale && !q.ticket.cancel.load(Ordering::Relaxed) {
+            return Some(q);
+        }
+    }
+    None
 }
 
 /// Runs one job on the calling thread.
@@ -276,4 +294,28 @@ pub fn run(s: &Arc<Session>, job: Job, cancel: &Arc<AtomicBool>, shared: &Shared
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(id: u64, job: Job) -> Queued {
+        Queued { ticket: Ticket { id, cancel: Arc::new(AtomicBool::new(false)) }, job }
+    }
+
+    fn count(src: &str) -> Job {
+        Job::Count { expr: crate::segment::parse(src).unwrap(), preview: 0 }
+    }
+
+    #[test]
+    fn only_the_newest_waiting_count_runs() {
+        let mut q: std::collections::VecDeque<Queued> =
+            [queued(1, count("tag:a")), queued(2, Job::Tags), queued(3, count("tag:ab")), queued(4, count("tag:abc"))]
+                .into_iter()
+                .collect();
+        q[1].ticket.cancel();
+        let ran: Vec<u64> = std::iter::from_fn(|| next_job(&mut q)).map(|j| j.ticket.id).collect();
+        assert_eq!(ran, [4]);
+    }
 }

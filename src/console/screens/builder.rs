@@ -158,8 +158,12 @@ impl BuilderView {
         self.counting = Some(cx.submit(Lane::Fast, Job::Count { expr: e, preview: PREVIEW }, Purpose::BuilderCount));
     }
 
+    /// Forgets the count in flight (its result will be dropped) without
+    /// stopping it: what it computes is cached and makes the next count
+    /// fast; the worker skips counts superseded before they start.
     fn cancel_count(&mut self) {
-        for t in [self.counting.take(), self.spreading.take()].into_iter().flatten() {
+        self.counting = None;
+        if let Some(t) = self.spreading.take() {
             t.cancel();
         }
     }

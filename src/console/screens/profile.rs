@@ -50,6 +50,16 @@ impl ProfileView {
         self.profile = Some(p);
     }
 
+    /// Only the first page is loaded and there is more.
+    pub fn wants_rest(&self) -> bool {
+        self.profile.as_ref().is_some_and(|p| p.timeline.len() < p.timeline_total && p.timeline.len() <= PAGE)
+    }
+
+    /// Asks for the whole timeline (drawn a window at a time).
+    pub fn request_rest(&mut self, cx: &mut Cx) {
+        self.request(usize::MAX, cx);
+    }
+
     fn len(&self) -> usize {
         self.profile.as_ref().map_or(0, |p| p.timeline.len())
     }

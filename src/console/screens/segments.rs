@@ -23,7 +23,9 @@ pub struct SegmentsView {
 impl SegmentsView {
     pub fn reload(&mut self, cx: &mut Cx) {
         self.loading = true;
-        cx.submit(Lane::Fast, Job::Segments, Purpose::Segments);
+        // every saved segment counted: the slow lane, so it never delays the
+        // contacts table or a typed count
+        cx.submit(Lane::Slow, Job::Segments, Purpose::Segments);
     }
 
     pub fn loaded(&mut self, list: Vec<SegmentSummary>, total: u64, page: usize) {
