@@ -290,6 +290,8 @@ fn profile_loaded(a: &App) -> bool {
 fn main() {
     // SAFETY: sets a numeric allocator option before any thread exists (as src/main.rs).
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // and, as `console::run::run` does, lets the long-running console return memory
+    reach::console::run::long_running_allocator();
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     if args.len() < 4 {
         eprintln!("usage: console DB NOW QUERIES_FILE [RUNS]");

@@ -120,8 +120,9 @@ fn run(
             })
             .ok();
     }
-    let open =
-        || Scheduler::open(&store, session.config.derived.clone(), session.now(), Some(&session.config.delivery));
+    let open = || {
+        Scheduler::open_with(&store, Box::new(SessionAudiences(session)), session.now(), Some(&session.config.delivery))
+    };
     let mut s = open()?;
     let before = s.totals.clone();
     if s.totals.recovered > 0 {
@@ -198,4 +199,22 @@ fn run(
     })?;
     update(&mut |a| a.state = "stopped".into());
     Ok(())
+}
+
+/// The session's warm engine (brought up to date on each use) as the
+/// scheduler's audience counter: one engine in the owning process.
+struct SessionAudiences<'a>(&'a Session);
+
+impl crate::campaign::run::Audiences for SessionAudiences<'_> {
+    fn members(
+        &mut self,
+        e: &crate::segment::Expr,
+        now: i64,
+        cancel: &AtomicBool,
+    ) -> crate::error::Result<roaring::RoaringBitmap> {
+        self.0.engine().map_err(crate::error::Error::from)?.members(e, now, cancel)
+    }
+    fn count(&mut self, e: &crate::segment::Expr, now: i64, cancel: &AtomicBool) -> crate::error::Result<u64> {
+        self.0.engine().map_err(crate::error::Error::from)?.count(e, now, cancel)
+    }
 }

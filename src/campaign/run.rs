@@ -254,10 +254,27 @@ enum FutureAt {
     },
 }
 
+/// Where the scheduler's audiences are counted: its own engine (a
+/// one-shot `scheduler run`), or the owning process's warm one (the
+/// console, `reach serve`), so one engine serves both.
+pub trait Audiences {
+    fn members(&mut self, e: &crate::segment::Expr, now: Ts, cancel: &AtomicBool) -> Result<RoaringBitmap>;
+    fn count(&mut self, e: &crate::segment::Expr, now: Ts, cancel: &AtomicBool) -> Result<u64>;
+}
+
+impl Audiences for Engine {
+    fn members(&mut self, e: &crate::segment::Expr, now: Ts, cancel: &AtomicBool) -> Result<RoaringBitmap> {
+        Engine::members(self, e, now, cancel)
+    }
+    fn count(&mut self, e: &crate::segment::Expr, now: Ts, cancel: &AtomicBool) -> Result<u64> {
+        Engine::count(self, e, now, cancel)
+    }
+}
+
 /// The scheduler's state over one store.
 pub struct Scheduler<'s> {
     store: &'s Store,
-    engine: Engine,
+    engine: Box<dyn Audiences + 's>,
     policy: Policy,
     schema: Schema,
     contacts: Vec<Option<decide::Contact>>,
@@ -280,6 +297,17 @@ impl<'s> Scheduler<'s> {
     /// delivers what an interrupted run left `pending`; without, decides
     /// only (forecasts).
     pub fn open(store: &'s Store, th: Thresholds, now: Ts, delivery: Option<&DeliveryConfig>) -> Result<Scheduler<'s>> {
+        let engine = Engine::new(store.begin_read()?, th)?;
+        Scheduler::open_with(store, Box::new(engine), now, delivery)
+    }
+
+    /// The same, counting audiences with `engine`.
+    pub fn open_with(
+        store: &'s Store,
+        engine: Box<dyn Audiences + 's>,
+        now: Ts,
+        delivery: Option<&DeliveryConfig>,
+    ) -> Result<Scheduler<'s>> {
         let r = store.begin_read()?;
         let policy = super::stored_policy(&r)?;
         let schema = r.schema()?;
@@ -317,7 +345,6 @@ impl<'s> Scheduler<'s> {
         let mut ledger = Ledger::default();
         r.for_each_delivery(|c, key, d| ledger.note(c, key, &d))?;
         drop(r);
-        let engine = Engine::new(store.begin_read()?, th)?;
         let adapters = match delivery {
             Some(cfg) => Some(Adapters::open(&store.outbox_dir(), cfg)?),
             None => None,

@@ -185,9 +185,25 @@ impl App {
         cx.submit(Lane::Fast, Job::Facts, Purpose::Facts);
         cx.submit(Lane::Fast, Job::Catalog, Purpose::Catalog);
         self.tags.reload(&mut cx);
-        self.segments.reload(&mut cx);
+        // saved segments are counted once the table is complete (or when
+        // their screen is opened first): both need the engine
         self.campaigns.reload(&mut cx);
         self.policy.reload(&mut cx);
+    }
+
+    fn ensure_segments(&mut self, runner: &mut dyn Runner) {
+        if self.segments.list.is_none() && !self.segments.loading {
+            let page = self.page();
+            let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
+            self.segments.reload(&mut cx);
+        }
+    }
+
+    /// A screen shown for the first time loads what it has not yet.
+    fn ensure_loaded(&mut self, runner: &mut dyn Runner) {
+        if self.tab == Tab::Segments {
+            self.ensure_segments(runner);
+        }
     }
 
     /// Whether a text field has the keys now.
@@ -363,7 +379,7 @@ impl App {
     }
 
     /// Actions no screen took: navigation, help, the command line, quitting.
-    fn global(&mut self, a: Action, _runner: &mut dyn Runner) {
+    fn global(&mut self, a: Action, runner: &mut dyn Runner) {
         let i = self.tab.index();
         let goto = |t: Tab| Some(t);
         let target = match a {
@@ -380,6 +396,7 @@ impl App {
         };
         if let Some(t) = target {
             self.tab = t;
+            self.ensure_loaded(runner);
             return;
         }
         match a {
@@ -523,6 +540,7 @@ impl App {
                 }
             }
             (Purpose::Facts, Ok(Output::Facts(f))) => {
+                self.ensure_segments(runner);
                 let views =
                     std::iter::once(&mut self.contacts).chain(self.subs.iter_mut().flatten().filter_map(|s| match s {
                         Sub::Members(v) => Some(&mut **v),
@@ -556,14 +574,7 @@ impl App {
                         && v.loading.as_ref().is_some_and(|t| t.id == done.ticket)
                     {
                         match r {
-                            Ok(Output::Profile(p)) => {
-                                v.loaded(*p, page);
-                                // the first page is on screen: the rest follows, so paging never waits
-                                if v.wants_rest() {
-                                    let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
-                                    v.request_rest(&mut cx);
-                                }
-                            }
+                            Ok(Output::Profile(p)) => v.loaded(*p, page),
                             Err(e) => {
                                 v.loading = None;
                                 v.error = Some(e.to_string());
@@ -828,7 +839,11 @@ mod tests {
                 _ => "other",
             })
             .collect();
-        assert_eq!(names, ["contacts", "facts", "catalog", "tags", "segments", "campaigns", "policy"]);
+        assert_eq!(names, ["contacts", "facts", "catalog", "tags", "campaigns", "policy"]);
+        // saved segments are counted when their screen is first shown (or the table is complete)
+        let (mut a, mut r) = app("default");
+        key(&mut a, &mut r, KeyCode::Char('3'));
+        assert!(matches!(r.jobs.last().unwrap().1, Job::Segments));
     }
 
     #[test]

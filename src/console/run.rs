@@ -119,6 +119,18 @@ impl Drop for StderrCapture {
     }
 }
 
+/// mimalloc's `mi_option_purge_delay` (see src/main.rs).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// The binary tells mimalloc never to hand freed memory back (short
+/// commands, bulk imports); a console stays open for hours with four
+/// threads each freeing into its own heap, so it lets mimalloc return
+/// memory unused for 100 ms.
+pub fn long_running_allocator() {
+    // SAFETY: sets a numeric allocator option (read by mimalloc when it purges).
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 100) };
+}
+
 /// The console's options from the command line and config.
 pub struct Options {
     /// keymap NAME or PATH
@@ -134,6 +146,7 @@ pub fn run(session: Arc<Session>, opts: Options) -> Result<()> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(Error::input("the console needs a terminal; for scripts see `reach --help`"));
     }
+    long_running_allocator();
     // the gazetteer behind `near("…")` loads off the UI thread, before it is typed
     let _ = std::thread::Builder::new().name("gazetteer".into()).spawn(|| crate::geo::lookup("Milano"));
     let (w, h) = terminal::size().unwrap_or((80, 24));
@@ -197,16 +210,17 @@ fn event_loop(
         let (tx, input, stop) = (tx.clone(), input.clone(), stop_input.clone());
         let _ = std::thread::Builder::new().name("input".into()).spawn(move || input_thread(tx, input, stop));
     }
-    let scheduler = if opts.scheduler {
-        let tx = tx.clone();
-        let tx = Mutex::new(tx);
-        Some(SchedulerTask::start(session.clone(), move |_| {
+    // the scheduler starts once the first screen is complete (or after 3 s):
+    // its own start reads every contact, and the operator comes first
+    let mut scheduler: Option<SchedulerTask> = None;
+    let scheduler_from = std::time::Instant::now() + Duration::from_secs(3);
+    let start_scheduler = || {
+        let tx = Mutex::new(tx.clone());
+        SchedulerTask::start(session.clone(), move |_| {
             if let Ok(t) = tx.lock() {
                 let _ = t.send(Msg::Activity);
             }
-        }))
-    } else {
-        None
+        })
     };
     app.start(&mut workers);
     let mut activity_version = u64::MAX;
@@ -222,7 +236,24 @@ fn event_loop(
             }
             terminal.draw(|f| ui::draw(f, app))?;
         }
-        let Ok(first) = rx.recv() else { break Ok(()) };
+        if opts.scheduler && scheduler.is_none() {
+            let ready = app.contacts.list.as_ref().is_some_and(|l| l.facts.complete);
+            if ready || std::time::Instant::now() >= scheduler_from {
+                scheduler = Some(start_scheduler());
+            }
+        }
+        let first = if opts.scheduler && scheduler.is_none() {
+            match rx.recv_timeout(scheduler_from.saturating_duration_since(std::time::Instant::now())) {
+                Ok(m) => m,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(_) => break Ok(()),
+            }
+        } else {
+            match rx.recv() {
+                Ok(m) => m,
+                Err(_) => break Ok(()),
+            }
+        };
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
         let mut quit = false;
