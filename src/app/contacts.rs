@@ -41,12 +41,19 @@ impl ContactFilter {
 /// Per-contact facts the table shows that are not in the record.
 #[derive(Default)]
 pub struct RowFacts {
-    pub last_activity: Vec<Option<i64>>,
-    pub lifecycle: Vec<Option<&'static str>>,
+    /// by contact id; `NO_TIME` when the contact has no events
+    pub last_activity: Vec<i64>,
+    /// by contact id: an index into `Lifecycle::ALL`, `NO_STAGE` when none
+    pub lifecycle: Vec<u8>,
     pub tags: Vec<(String, RoaringBitmap)>,
     /// last activity and lifecycle are filled in
     pub complete: bool,
 }
+
+/// `RowFacts::last_activity` of a contact without events.
+pub const NO_TIME: i64 = i64::MIN;
+/// `RowFacts::lifecycle` of a contact without a stage.
+pub const NO_STAGE: u8 = u8::MAX;
 
 /// The ordered result of a filter and sort.
 #[derive(Clone)]
@@ -146,11 +153,15 @@ impl Session {
         {
             return Ok(f.clone());
         }
-        let last_activity = eng.last_activity(now, cancel)?;
+        let last_activity: Vec<i64> =
+            eng.last_activity(now, cancel)?.into_iter().map(|t| t.unwrap_or(NO_TIME)).collect();
         let n = last_activity.len();
-        let mut lifecycle = vec![None; n];
+        let stages = crate::derived::Lifecycle::ALL;
+        let mut lifecycle = vec![NO_STAGE; n];
         for (i, l) in lifecycle.iter_mut().enumerate() {
-            *l = eng.lifecycle_of(i as u32, now)?;
+            if let Some(name) = eng.lifecycle_of(i as u32, now)? {
+                *l = stages.iter().position(|s| s.name() == name).map_or(NO_STAGE, |p| p as u8);
+            }
         }
         let mut tags: Vec<(String, RoaringBitmap)> = eng.tags()?.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         tags.sort_by(|a, b| a.0.cmp(&b.0));
@@ -176,9 +187,14 @@ impl Session {
                 email: c.email.clone().unwrap_or_default(),
                 city: text(&c, "city"),
                 score: c.score,
-                lifecycle: facts.lifecycle.get(i).copied().flatten().unwrap_or("").to_string(),
+                lifecycle: facts
+                    .lifecycle
+                    .get(i)
+                    .and_then(|&l| crate::derived::Lifecycle::ALL.get(l as usize))
+                    .map(|l| l.name().to_string())
+                    .unwrap_or_default(),
                 tags: facts.tags.iter().filter(|(_, bm)| bm.contains(c.id)).map(|(n, _)| n.clone()).collect(),
-                last_activity: facts.last_activity.get(i).copied().flatten(),
+                last_activity: facts.last_activity.get(i).copied().filter(|&t| t != NO_TIME),
             });
         }
         Ok(out)

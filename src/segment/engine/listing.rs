@@ -109,6 +109,11 @@ impl Engine {
                     }
                 }
             }
+            // not kept: a vector per kind would stay for a column shown a
+            // page at a time (a criterion that needs one computes it again)
+            drop(v);
+            self.summaries.retain(|key, _| !(key.kind == k && key.measure == Measure::Last));
+            self.values.retain(|key, _| !(key.kind == k && key.measure == Measure::Last));
         }
         Ok(out)
     }
