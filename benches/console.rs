@@ -551,7 +551,7 @@ fn main() {
             continue;
         }
         candidates = ids.len();
-        for id in ids {
+        for (id, _) in ids {
             let total = session.profile(id, None, 0, 1).expect("profile").timeline_total;
             if biggest.is_none_or(|(_, t)| total > t) {
                 biggest = Some((id, total));

@@ -80,10 +80,20 @@ impl Session {
         Ok(eng.lifecycle_spread(&m, now)?)
     }
 
-    /// The first `n` matching contact ids.
-    pub fn preview(&self, e: &Expr, n: usize, cancel: &AtomicBool) -> AppResult<Vec<u32>> {
+    /// The first `n` matching contacts: id and label (email, else external id).
+    pub fn preview(&self, e: &Expr, n: usize, cancel: &AtomicBool) -> AppResult<Vec<(u32, String)>> {
         let now = self.now();
-        Ok(self.engine()?.members(e, now, cancel)?.iter().take(n).collect())
+        let ids: Vec<u32> = self.engine()?.members(e, now, cancel)?.iter().take(n).collect();
+        let r = self.store.begin_read()?;
+        Ok(r.contacts(&ids)?.into_iter().flatten().map(|c| (c.id, c.label())).collect())
+    }
+
+    /// Every tag with its number of contacts, most used first, and all contacts.
+    pub fn tag_counts(&self) -> AppResult<(Vec<(String, u64)>, u64)> {
+        let mut eng = self.engine()?;
+        let mut tags: Vec<(String, u64)> = eng.tags()?.iter().map(|(k, v)| (k.clone(), v.len())).collect();
+        tags.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        Ok((tags, eng.total()?))
     }
 
     /// Saves (or replaces) a named segment and records a size history point.

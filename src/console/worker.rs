@@ -7,7 +7,7 @@
 use crate::app::campaigns::{CampaignSummary, StatusChange};
 use crate::app::contacts::{ContactFilter, ContactList, Profile};
 use crate::app::segments::SegmentSummary;
-use crate::app::{AppError, AppResult, Session};
+use crate::app::{AppResult, Session};
 use crate::campaign::run::Forecast;
 use crate::segment::Expr;
 use crate::segment::engine::listing::SortBy;
@@ -211,10 +211,8 @@ pub fn run(s: &Arc<Session>, job: Job, cancel: &Arc<AtomicBool>, shared: &Shared
         }
         Job::Facts => Output::Facts(s.row_facts(cancel)?),
         Job::Tags => {
-            let mut eng = s.engine()?;
-            let mut tags: Vec<(String, u64)> = eng.tags()?.iter().map(|(k, v)| (k.clone(), v.len())).collect();
-            tags.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            Output::Tags(tags, eng.total()?)
+            let (tags, total) = s.tag_counts()?;
+            Output::Tags(tags, total)
         }
         Job::Segments => {
             let list = s.segments(cancel)?;
@@ -223,10 +221,7 @@ pub fn run(s: &Arc<Session>, job: Job, cancel: &Arc<AtomicBool>, shared: &Shared
         Job::Count { expr, preview } => {
             let (count, total) = s.count(&expr, cancel)?;
             let (tree, _) = s.explain(&expr, cancel)?;
-            let ids = s.preview(&expr, preview, cancel)?;
-            let r = s.store().begin_read().map_err(AppError::from)?;
-            let preview =
-                r.contacts(&ids).map_err(AppError::from)?.into_iter().flatten().map(|c| (c.id, c.label())).collect();
+            let preview = s.preview(&expr, preview, cancel)?;
             Output::Count { count, total, tree, preview }
         }
         Job::Spread { expr } => Output::Spread(s.lifecycle_spread(&expr, cancel)?),
