@@ -88,6 +88,21 @@ impl Session {
         Ok(r.contacts(&ids)?.into_iter().flatten().map(|c| (c.id, c.label())).collect())
     }
 
+    /// Adds (or removes) `tag` on `ids` in one transaction, each change on
+    /// the contact's timeline with its `source`; returns how many changed.
+    pub fn change_tag(&self, tag: &str, ids: &roaring::RoaringBitmap, add: bool, source: &str) -> AppResult<u64> {
+        use crate::model::contact::{Action, ActionKind};
+        let now = self.now();
+        let mut w = self.store.begin_write()?;
+        let changed = if add { w.tag_add(tag, ids)? } else { w.tag_remove(tag, ids)? };
+        let what = if add { ActionKind::TagAdded(tag.to_string()) } else { ActionKind::TagRemoved(tag.to_string()) };
+        let actions: Vec<_> =
+            changed.iter().map(|id| (id, Action { ts: now, what: what.clone(), detail: source.into() })).collect();
+        w.add_actions(&actions)?;
+        w.commit()?;
+        Ok(changed.len())
+    }
+
     /// Every tag with its number of contacts, most used first, and all contacts.
     pub fn tag_counts(&self) -> AppResult<(Vec<(String, u64)>, u64)> {
         let mut eng = self.engine()?;

@@ -4,8 +4,6 @@ use super::Ctx;
 use super::output::{Format, Records, print_json, resolve};
 use super::select::Selection;
 use crate::error::{Error, Result};
-use crate::model::{Action, ActionKind};
-use crate::store::OpenMode;
 use clap::{Args, Subcommand};
 use serde_json::json;
 use std::io::Write;
@@ -40,10 +38,7 @@ pub struct TagArgs {
 pub fn run(ctx: &Ctx, cmd: TagsCmd, out: &mut dyn Write) -> Result<()> {
     match cmd {
         TagsCmd::List { format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let r = store.begin_read()?;
-            let mut tags: Vec<(String, u64)> = r.tags()?.into_iter().map(|(t, bm)| (t, bm.len())).collect();
-            tags.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let (tags, _) = ctx.session()?.tag_counts()?;
             Records {
                 columns: vec!["tag".into(), "count".into()],
                 rows: tags.into_iter().map(|(t, n)| vec![json!(t), json!(n)]).collect(),
@@ -63,23 +58,17 @@ fn change(ctx: &Ctx, a: TagArgs, add: bool, out: &mut dyn Write) -> Result<()> {
     if a.select.is_empty() && !a.all {
         return Err(Error::input("choose contacts with --tag, --contact, or --all"));
     }
-    let store = ctx.open(OpenMode::Existing)?;
+    let session = ctx.session()?;
     let ids = {
+        let store = session.store();
         let r = store.begin_read()?;
-        match a.select.resolve(ctx, &store, &r)? {
+        match a.select.resolve(ctx, store, &r)? {
             Some(b) => b,
             None => r.contact_ids()?,
         }
     };
-    let mut w = store.begin_write()?;
-    let changed = if add { w.tag_add(tag, &ids)? } else { w.tag_remove(tag, &ids)? };
-    let what =
-        |_: u32| if add { ActionKind::TagAdded(tag.to_string()) } else { ActionKind::TagRemoved(tag.to_string()) };
-    let actions: Vec<_> =
-        changed.iter().map(|id| (id, Action { ts: ctx.now, what: what(id), detail: "cli".into() })).collect();
-    w.add_actions(&actions)?;
-    w.commit()?;
-    let n = changed.len();
+    let source = if ctx.shared.is_some() { "console" } else { "cli" };
+    let n = session.change_tag(tag, &ids, add, source)?;
     match resolve(a.format) {
         Format::Table => writeln!(
             out,
