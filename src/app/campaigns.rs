@@ -29,6 +29,16 @@ impl Session {
         self.store.begin_read()?.campaign(name)?.ok_or_else(|| AppError::not_found("campaign", name))
     }
 
+    /// Every campaign, by name.
+    pub fn campaign_list(&self) -> AppResult<Vec<Campaign>> {
+        Ok(self.store.begin_read()?.campaigns()?)
+    }
+
+    /// One campaign's statistics from the deliveries.
+    pub fn campaign_stats(&self, name: &str) -> AppResult<Stats> {
+        Ok(crate::campaign::run::campaign_stats(&self.store, name)?)
+    }
+
     /// Every campaign with its statistics, from one scan of the deliveries.
     pub fn campaigns(&self) -> AppResult<Vec<CampaignSummary>> {
         let r = self.store.begin_read()?;

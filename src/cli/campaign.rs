@@ -5,10 +5,10 @@ use super::Ctx;
 use super::output::{Format, Records, print_json, resolve};
 use crate::app::campaigns::StatusChange;
 use crate::campaign::Campaign;
-use crate::campaign::run::{Scheduler, campaign_stats};
+use crate::campaign::run::Scheduler;
 use crate::error::{Error, Result};
 use crate::model::time::{TimeFormat, Ts, format_ts};
-use crate::store::{OpenMode, Store};
+use crate::store::OpenMode;
 use clap::Subcommand;
 use serde_json::json;
 use std::io::Write;
@@ -90,10 +90,6 @@ fn campaign_json(c: &Campaign) -> serde_json::Value {
     })
 }
 
-fn get(store: &Store, name: &str) -> Result<Campaign> {
-    store.begin_read()?.campaign(name)?.ok_or_else(|| Error::input(format!("no campaign named `{name}`")))
-}
-
 pub fn run(ctx: &Ctx, cmd: CampaignCmd, out: &mut dyn Write) -> Result<()> {
     match cmd {
         CampaignCmd::Create { file, format } => {
@@ -111,10 +107,9 @@ pub fn run(ctx: &Ctx, cmd: CampaignCmd, out: &mut dyn Write) -> Result<()> {
             Ok(())
         }
         CampaignCmd::List { format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let rows = store
-                .begin_read()?
-                .campaigns()?
+            let rows = ctx
+                .session()?
+                .campaign_list()?
                 .iter()
                 .map(|c| {
                     vec![
@@ -134,9 +129,9 @@ pub fn run(ctx: &Ctx, cmd: CampaignCmd, out: &mut dyn Write) -> Result<()> {
             .print(resolve(format), out)
         }
         CampaignCmd::Show { name, format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let c = get(&store, &name)?;
-            let stats = campaign_stats(&store, &name)?;
+            let session = ctx.session()?;
+            let c = session.campaign(&name)?;
+            let stats = session.campaign_stats(&name)?;
             match resolve(format) {
                 Format::Table => {
                     writeln!(out, "{} ({} {}, {})", c.name, c.channel, c.priority, c.status.as_str())?;
@@ -200,8 +195,7 @@ fn set_status(ctx: &Ctx, name: &str, change: StatusChange, out: &mut dyn Write) 
 pub fn run_policy(ctx: &Ctx, cmd: PolicyCmd, out: &mut dyn Write) -> Result<()> {
     match cmd {
         PolicyCmd::Show => {
-            let store = ctx.open(OpenMode::Existing)?;
-            write!(out, "{}", crate::campaign::stored_policy(&store.begin_read()?)?.to_toml())?;
+            write!(out, "{}", ctx.session()?.policy_text()?)?;
             Ok(())
         }
         PolicyCmd::Set { file } => {
