@@ -254,3 +254,23 @@ fn the_console_scheduler_sees_changes_made_after_it_started() {
     assert_eq!(stats.audience, 2, "{a:?}");
     task.stop();
 }
+
+/// Quick text matches ids (digits only), emails, external ids and names,
+/// ignoring case.
+#[test]
+fn quick_text_filter_matches_ids_emails_and_names() {
+    use reach::app::contacts::ContactFilter;
+    use reach::segment::engine::listing::SortBy;
+    let env = demo();
+    let now = reach::cli::parse_now(NOW).unwrap();
+    let session = Session::open(&env.db, Config::default(), Clock::Fixed(now)).unwrap();
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let ids = |t: &str| {
+        session.contact_list(&ContactFilter::Text(t.into()), None, &SortBy::Id, false, &never).unwrap().ids.to_vec()
+    };
+    // "241": id 241, and every email or external id containing 241
+    assert!(ids("241").contains(&241));
+    assert!(ids("FONTANA").contains(&1), "names match whatever the case");
+    assert_eq!(ids("francesco.fontana241@"), vec![241]);
+    assert!(ids("zzzz-no-such").is_empty());
+}

@@ -77,24 +77,6 @@ pub struct ContactRow {
     pub last_activity: Option<i64>,
 }
 
-/// A sortable column by its name in the CLI and the console.
-pub fn sort_by_name(schema: &Schema, name: &str) -> AppResult<SortBy> {
-    Ok(match name {
-        "id" => SortBy::Id,
-        "score" => SortBy::Score,
-        "created_at" => SortBy::Created,
-        "email" => SortBy::Email,
-        "last_activity" => SortBy::LastActivity,
-        other if schema.attr(other).is_some() => SortBy::Attr(other.to_string()),
-        other => {
-            let mut names: Vec<String> =
-                ["id", "score", "created_at", "email", "last_activity"].iter().map(|s| s.to_string()).collect();
-            names.extend(schema.attributes.iter().map(|a| a.name.clone()));
-            return Err(AppError::invalid(format!("unknown sort field `{other}` (one of: {})", names.join(", "))));
-        }
-    })
-}
-
 impl Session {
     /// The contacts matching `filter` (and the expression `within`, when
     /// given: a tag's members), ordered by `sort`.

@@ -93,13 +93,6 @@ impl Session {
         }
         Ok(EngineGuard(g))
     }
-
-    /// Loads the engine's contact columns and tag bitmaps now, so the first
-    /// count a front end asks for does not pay for them.
-    pub fn warm_up(&self) -> AppResult<()> {
-        self.engine()?.warm()?;
-        Ok(())
-    }
 }
 
 /// Exclusive use of the warm engine for one operation.

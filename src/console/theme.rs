@@ -77,8 +77,6 @@ impl Theme {
             (Sym::Down, false) => "v",
             (Sym::Ellipsis, true) => "…",
             (Sym::Ellipsis, false) => "...",
-            (Sym::Dot, true) => "·",
-            (Sym::Dot, false) => ".",
         }
     }
 
@@ -129,5 +127,4 @@ pub enum Sym {
     Up,
     Down,
     Ellipsis,
-    Dot,
 }

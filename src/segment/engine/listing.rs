@@ -113,7 +113,15 @@ impl Engine {
             // page at a time (a criterion that needs one computes it again)
             drop(v);
             self.summaries.retain(|key, _| !(key.kind == k && key.measure == Measure::Last));
-            self.values.retain(|key, _| !(key.kind == k && key.measure == Measure::Last));
+            let mut freed = 0;
+            self.values.retain(|key, v| {
+                let keep = !(key.kind == k && key.measure == Measure::Last);
+                if !keep {
+                    freed += v.bytes();
+                }
+                keep
+            });
+            self.values_bytes = self.values_bytes.saturating_sub(freed);
         }
         Ok(out)
     }
@@ -138,13 +146,22 @@ impl Engine {
         let alive: Vec<u32> = self.base()?.alive.ones().map(|i| i as u32).collect();
         let cols = self.contacts()?;
         let hit = |s: Option<&str>| s.is_some_and(|s| contains_ci(s, &needle));
+        // ids are matched only by an all-digit needle, without formatting each id
+        let digits = !needle.is_empty() && needle.bytes().all(|b| b.is_ascii_digit());
+        let mut buf = String::with_capacity(10);
         let mut out = RoaringBitmap::new();
         for (n, id) in alive.into_iter().enumerate() {
             if n % 65_536 == 0 {
                 super::events::cancelled(cancel)?;
             }
             let i = id as usize;
-            let found = id.to_string().contains(&needle)
+            let id_hit = digits && {
+                use std::fmt::Write as _;
+                buf.clear();
+                let _ = write!(buf, "{id}");
+                buf.contains(&needle)
+            };
+            let found = id_hit
                 || hit(cols.email.get(i))
                 || hit(cols.external_id.get(i))
                 || names.iter().any(|&a| match cols.attrs.get(a) {
