@@ -181,8 +181,10 @@ impl App {
         let page = self.page();
         let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
         self.contacts.reload(&mut cx);
-        // the table's last-activity and lifecycle columns right behind it
-        cx.submit(Lane::Fast, Job::Facts, Purpose::Facts);
+        // the whole table's last-activity and lifecycle columns (the first
+        // rows come with their own) on the slow lane, which the saved
+        // segments' counts follow: the fast lane stays free for the operator
+        cx.submit(Lane::Slow, Job::Facts, Purpose::Facts);
         cx.submit(Lane::Fast, Job::Catalog, Purpose::Catalog);
         self.tags.reload(&mut cx);
         // saved segments are counted once the table is complete (or when
@@ -535,7 +537,7 @@ impl App {
                 let partial = !l.facts.complete;
                 self.contacts.loaded(l, page);
                 if partial && !self.pending.values().any(|p| *p == Purpose::Facts) {
-                    let t = runner.submit(Lane::Fast, Job::Facts);
+                    let t = runner.submit(Lane::Slow, Job::Facts);
                     self.pending.insert(t.id, Purpose::Facts);
                 }
             }
