@@ -332,3 +332,33 @@ fn early_row_facts_agree_with_the_full_ones() {
     let head = &list.ids[..20];
     assert_eq!(session.contact_rows(head, &list.facts).unwrap(), session.contact_rows(head, &full).unwrap());
 }
+
+/// Changes made by someone else while the console is open (here through
+/// the session, as a command through the owner's socket does) reach the
+/// screens: the store's change feed, summarised, makes the tags list, the
+/// contacts list, the saved segments and the builder's count ask again.
+#[test]
+fn changes_made_by_others_reach_the_screens() {
+    use reach::console::app::Changed;
+    let env = demo();
+    let mut c = Console::open(&env, (80, 24), Theme::plain());
+    let session = c.runner.session.clone();
+    let feed = session.store().subscribe();
+    // the builder counting the tag that is about to appear
+    c.key(KeyCode::Char('4')).typed("tag:from_cli");
+    assert!(c.screen().contains("0 of 300"), "{}", c.screen());
+    c.key(KeyCode::Esc);
+    let ids: roaring::RoaringBitmap = (1..=25).collect();
+    assert_eq!(session.change_tag("from_cli", &ids, true, "test").unwrap(), 25);
+    let mut changed = Changed::default();
+    for ch in feed.try_iter() {
+        changed.add(&ch);
+    }
+    assert!(changed.tags, "the store told of the tag: {changed:?}");
+    c.app.data_changed(changed, &mut c.runner);
+    c.runner.drain(&mut c.app);
+    assert!(c.screen().contains("25 of 300"), "the builder recounted: {}", c.screen());
+    c.key(KeyCode::Char('2'));
+    let tags = c.screen();
+    assert!(tags.contains("from_cli") && tags.contains("25"), "{tags}");
+}

@@ -31,6 +31,28 @@ pub enum Msg {
     Done(Finished),
     Activity,
     Signal,
+    /// the database changed (coalesced: at most one every `CHANGES_EVERY`)
+    Changed(super::app::Changed),
+}
+
+/// How often store changes reach the loop at most: an import commits many
+/// times a second, and each batch asks the lists again.
+const CHANGES_EVERY: Duration = Duration::from_millis(300);
+
+/// Forwards the store's changes to the loop, coalesced, until it closes.
+fn forward_changes(changes: Receiver<crate::store::Change>, tx: Sender<Msg>) {
+    while let Ok(first) = changes.recv() {
+        let mut c = super::app::Changed::default();
+        c.add(&first);
+        for more in changes.try_iter() {
+            c.add(&more);
+        }
+        if tx.send(Msg::Changed(c)).is_err() {
+            return;
+        }
+        // what arrives meanwhile waits in the channel and goes as one
+        std::thread::sleep(CHANGES_EVERY);
+    }
 }
 
 /// Input thread states: reading, asked to pause, paused.
@@ -193,6 +215,11 @@ fn event_loop(
     };
     let shared = Shared { capture, progress: app.progress.clone(), wake: Some(wake) };
     let mut workers = Workers::start(session.clone(), tx.clone(), Msg::Done, shared);
+    // changes made by others (the socket's clients, the scheduler) reach the screens
+    {
+        let (changes, tx) = (session.store().subscribe(), tx.clone());
+        let _ = std::thread::Builder::new().name("changes".into()).spawn(move || forward_changes(changes, tx));
+    }
     // signals end the loop like a quit
     {
         let tx = tx.clone();
@@ -271,6 +298,7 @@ fn event_loop(
                 Msg::Done(d) => app.finish(d, &mut workers),
                 Msg::Activity => {}
                 Msg::Signal => quit = true,
+                Msg::Changed(c) => app.data_changed(c, &mut workers),
             }
         }
         for e in std::mem::take(&mut app.effects) {
