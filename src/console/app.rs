@@ -20,8 +20,6 @@ use crate::app::AppError;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::HashMap;
 
-/// The top-level screens, in the order of their number keys.
-
 /// What kind of data changed in the store (a summary of its `Change`s).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Changed {
@@ -54,6 +52,7 @@ impl Changed {
     }
 }
 
+/// The top-level screens, in the order of their number keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
     Contacts,
