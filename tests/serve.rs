@@ -90,6 +90,10 @@ fn commands_through_the_owner_match_their_own_runs() {
         let through = seen(env.run(args));
         assert_eq!(&through, before, "{args:?}");
     }
+    // an import from stdin is refused (the owner does not read the client's)
+    let err =
+        env.run_stdin(&["import", "events", "-"], b"contact,ts,kind\n1,2026-11-24T08:00:00Z,page_view\n").fails(2);
+    assert!(err.contains("give the file's name"), "{err}");
     // a command that needs the file to itself is refused with the owner's pid
     let err = env.run(&["compact"]).fails(3);
     assert!(err.contains(&format!("database in use (pid {})", owner.child.id())), "{err}");

@@ -301,6 +301,15 @@ pub fn run_for_client(
             std::process::id()
         )));
     }
+    if let Command::Import(data::ImportCmd::Contacts(a) | data::ImportCmd::Events(a)) = command
+        && a.file == "-"
+    {
+        return Err(Error::input(format!(
+            "{}: database in use (pid {}): its owner does not read your stdin; give the file's name",
+            shared.store().path().display(),
+            std::process::id()
+        )));
+    }
     let mut ctx = shared_ctx(&cli, shared, Some(hooks))?;
     ctx.warn = Some(warn);
     ctx.cwd = Some(req.cwd.clone());
