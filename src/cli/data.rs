@@ -164,7 +164,7 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
         }),
         kind: a.kind,
         skip_invalid: a.skip_invalid,
-        rejects: a.rejects,
+        rejects: a.rejects.as_ref().map(|r| ctx.path(r)),
         date_format: a.date_format,
         tz: a.tz,
         day_first: a.day_first,
@@ -182,8 +182,10 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
             max_line_bytes: "--max-line-bytes".into(),
         },
     };
+    // a relative name run by the database's owner: from the caller's directory
+    let file = if a.file == "-" { a.file.clone() } else { ctx.path(&a.file).to_string_lossy().into_owned() };
     // refuse a missing input before a database file is created
-    if a.file != "-" && !std::path::Path::new(&a.file).exists() {
+    if a.file != "-" && !std::path::Path::new(&file).exists() {
         return Err(Error::input(format!("{}: no such file", a.file)));
     }
     let existed = ctx.db.exists();
@@ -196,7 +198,7 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
     let res = session
         .import(
             what,
-            &a.file,
+            &file,
             &opts,
             &mut |p| {
                 bar.set(&format!("{} rows", p.rows), p.bytes_read, p.total_bytes);
