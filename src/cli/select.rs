@@ -3,13 +3,11 @@
 //! layer's `ContactSelection` and resolved by the session.
 
 use super::Ctx;
-use crate::app::selection::{ContactSelection, contacts_by_key};
-use crate::app::{Clock, Session};
+use crate::app::Session;
+use crate::app::selection::ContactSelection;
 use crate::error::Result;
-use crate::store::{Reader, Store};
 use clap::Args;
 use roaring::RoaringBitmap;
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 #[derive(Args, Debug, Clone, Default)]
@@ -56,23 +54,4 @@ impl Selection {
         let never = AtomicBool::new(false);
         Ok(session.select(&self.to_app(ctx, session)?, &never)?)
     }
-
-    /// The same for a command holding the store rather than its session
-    /// (`contacts list`, `tags add|remove`): through the owner's session,
-    /// else a session over `store` at the command's clock.
-    pub fn resolve(&self, ctx: &Ctx, store: &Arc<Store>, _r: &Reader) -> Result<Option<RoaringBitmap>> {
-        if self.is_empty() {
-            return Ok(None);
-        }
-        let session = match &ctx.shared {
-            Some(s) => s.clone(),
-            None => Arc::new(Session::over(store.clone(), ctx.config.clone(), Clock::Fixed(ctx.now))),
-        };
-        self.resolve_in(ctx, &session)
-    }
-}
-
-/// Resolves contact keys; any unknown key is an input error naming it.
-pub fn resolve_keys(r: &Reader, keys: &[String]) -> Result<RoaringBitmap> {
-    Ok(contacts_by_key(r, keys)?)
 }
