@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::geo::{City, Gazetteer};
 use crate::model::attribute::date_to_days;
 use crate::model::{AttrValue, Channel, Consent, Contact, Decimal, KindDef, ParamType, Source};
-use crate::store::Writer;
+use crate::store::Loader;
 use crate::store::codec::{EventBlock, NUM_NONE, ParamData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -171,7 +171,7 @@ fn ts_label(ts: i64, fmt: &str) -> String {
 }
 
 impl Ctx {
-    pub fn new(w: &mut Writer, opts: &DemoOptions) -> Result<Ctx> {
+    pub fn new(w: &mut Loader, opts: &DemoOptions) -> Result<Ctx> {
         let schema = w.schema().clone();
         let mut kinds = Vec::new();
         for k in KINDS {

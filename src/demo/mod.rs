@@ -1,7 +1,7 @@
 //! The demo generator: a realistic, deterministic marketing database
 //! (contacts across Italy, Germany, France, Spain and Poland with a product
 //! catalogue, purchases, browsing, email engagement, SMS/push, tickets, tags
-//! and categories), written through the `Writer` API.
+//! and categories), written through a bulk `Loader` over the caller's `Writer`.
 //!
 //! Deterministic per (seed, now, contacts): contacts are generated in fixed
 //! chunks, each with its own ChaCha8 stream, so the output does not depend
@@ -13,8 +13,8 @@ mod generate;
 
 use crate::error::{Error, Result};
 use crate::model::AttrType;
-use crate::store::Writer;
 use crate::store::codec::{BLOCK_EVENTS, EventBlock, ParamData};
+use crate::store::{Loader, Writer};
 use roaring::RoaringBitmap;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -87,6 +87,15 @@ pub fn generate(w: &mut Writer, opts: &DemoOptions, progress: &mut dyn FnMut(&st
             w.schema_mut().add_attribute("interests", AttrType::Set(interests)).map_err(Error::input)?;
         }
     }
+    let mut load = Loader::new(w);
+    let sum = fill(&mut load, opts, progress)?;
+    // the generator's state is gone before the load writes what it holds
+    load.finish()?;
+    Ok(sum)
+}
+
+/// Writes the contacts, events, tags and categories through the load.
+fn fill(w: &mut Loader, opts: &DemoOptions, progress: &mut dyn FnMut(&str, u64, u64)) -> Result<DemoSummary> {
     w.load_dict()?;
     let ctx = Ctx::new(w, opts)?;
     let mut category_leaf = Vec::new();

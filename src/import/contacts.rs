@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::attribute::{AttrType, AttrValue, parse_bool};
 use crate::model::contact::{looks_like_email, normalize_email};
 use crate::model::{Action, ActionKind, Channel, Consent, Contact};
-use crate::store::Writer;
+use crate::store::{Loader, Writer};
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap as HashMap;
 
@@ -50,7 +50,8 @@ struct Row {
 }
 
 pub(super) struct ContactSink<'a, 'w> {
-    pub w: &'a mut Writer<'w>,
+    /// the transaction, through the load that holds its key maps
+    pub w: Loader<'a, 'w>,
     pub ctx: &'a ImportContext,
     pub report: &'a mut ImportReport,
     cols: Vec<Col>,
@@ -70,6 +71,7 @@ const FLUSH: usize = 20_000;
 
 impl<'a, 'w> ContactSink<'a, 'w> {
     pub fn new(w: &'a mut Writer<'w>, ctx: &'a ImportContext, report: &'a mut ImportReport) -> Result<Self> {
+        let mut w = Loader::new(w);
         w.load_keys()?;
         Ok(ContactSink {
             w,
@@ -253,7 +255,18 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         Ok(())
     }
 
+    /// Writes the last contacts, tags and categories, then what the load
+    /// still holds (with the rest of the sink already freed).
     pub fn finish(mut self) -> Result<()> {
+        self.write_rest()?;
+        self.into_loader().finish()
+    }
+
+    fn into_loader(self) -> Loader<'a, 'w> {
+        self.w
+    }
+
+    fn write_rest(&mut self) -> Result<()> {
         self.flush()?;
         let mut tags: Vec<_> = self.tags.drain().collect();
         tags.sort_by(|a, b| a.0.cmp(&b.0));

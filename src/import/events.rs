@@ -11,9 +11,9 @@ use crate::derived::ScoreRules;
 use crate::error::{Error, Result};
 use crate::model::contact::looks_like_email;
 use crate::model::{Action, ActionKind, Channel, Consent, Contact, Decimal, ParamType, Source};
-use crate::store::Writer;
 use crate::store::codec::ParamVal;
 use crate::store::keys::KeyTable;
+use crate::store::{Loader, Writer};
 use rustc_hash::FxHashMap as HashMap;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -78,7 +78,8 @@ struct FixedCols {
 }
 
 pub(super) struct EventSink<'a, 'w> {
-    pub w: &'a mut Writer<'w>,
+    /// the transaction, through the load that holds its key maps, dictionary and blocks
+    pub w: Loader<'a, 'w>,
     pub ctx: &'a ImportContext,
     pub report: &'a mut ImportReport,
     rules: ScoreRules,
@@ -124,6 +125,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
         report: &'a mut ImportReport,
         rules: ScoreRules,
     ) -> Result<Self> {
+        let mut w = Loader::new(w);
         w.load_keys()?;
         w.load_dict()?;
         let special = Specials {
@@ -257,7 +259,18 @@ impl<'a, 'w> EventSink<'a, 'w> {
         Ok(id)
     }
 
+    /// Writes the contacts the import created or changed, then what the
+    /// load still holds (with the rest of the sink already freed).
     pub fn finish(mut self) -> Result<()> {
+        self.write_contacts()?;
+        self.into_loader().finish()
+    }
+
+    fn into_loader(self) -> Loader<'a, 'w> {
+        self.w
+    }
+
+    fn write_contacts(&mut self) -> Result<()> {
         const CHUNK: usize = 50_000;
         let now = self.ctx.now;
         let detail = format!("import {}", self.ctx.source_name);

@@ -509,10 +509,12 @@ mod tests {
     /// Writes `n` events of `kind` spread over `contacts`, in one transaction.
     fn events(store: &Store, kind: u16, contacts: &[u32], n: u32, t0: i64) {
         let mut w = store.begin_write().unwrap();
+        let mut l = crate::store::Loader::new(&mut w);
         for i in 0..n {
             let c = contacts[(i as usize * 7919) % contacts.len()];
-            w.append_event(kind, c, t0 + i as i64, 0, [0; 3], &[]).unwrap();
+            l.append_event(kind, c, t0 + i as i64, 0, [0; 3], &[]).unwrap();
         }
+        l.finish().unwrap();
         w.commit().unwrap();
     }
 
@@ -574,16 +576,20 @@ mod tests {
         let store = Store::open(&dir.path().join("i.redb"), OpenMode::Create).unwrap();
         events(&store, 3, &[1, 2, 3], 30, 0);
         let mut w = store.begin_write().unwrap();
+        let mut l = crate::store::Loader::new(&mut w);
         for i in 0..20 {
-            w.append_event(3, 1 + i % 4, 100 + i as i64, 0, [0; 3], &[]).unwrap();
-            w.append_event(1, 5, 100 + i as i64, 0, [0; 3], &[]).unwrap();
+            l.append_event(3, 1 + i % 4, 100 + i as i64, 0, [0; 3], &[]).unwrap();
+            l.append_event(1, 5, 100 + i as i64, 0, [0; 3], &[]).unwrap();
         }
+        l.finish().unwrap();
         w.delete_contacts(&[2u32].into_iter().collect()).unwrap();
-        w.append_event(3, 2, 500, 0, [0; 3], &[]).unwrap();
+        let mut l = crate::store::Loader::new(&mut w);
+        l.append_event(3, 2, 500, 0, [0; 3], &[]).unwrap();
+        l.finish().unwrap();
         w.commit().unwrap();
         let (rows, scan) = rows_and_scan(&store);
         assert_eq!(rows, scan);
-        // blocks: (3, 1) first; then at the erasure (1, 2) and (3, 3); then (3, 4)
+        // blocks: (3, 1) first; then before the erasure (1, 2) and (3, 3); then (3, 4)
         assert_eq!(rows[&1], vec![(3, 1), (3, 3)]);
         assert_eq!(rows[&2], vec![(3, 4)], "only the event written after the erasure");
         assert_eq!(rows[&5], vec![(1, 2)]);

@@ -1,9 +1,9 @@
 //! The dictionary of event text values (id ↔ text). On disk, ids are grouped
 //! in chunks of `CHUNK_IDS` consecutive ids, one table row per chunk: a bulk
 //! import of a million new values writes a few hundred rows instead of a
-//! million, and loading reads a few large values. In memory while writing:
-//! every text in one arena and a hash table of ids over it (no allocation
-//! per value).
+//! million, and loading reads a few large values. In memory during a bulk
+//! load (a `Loader`'s): every text in one arena and a hash table of ids over
+//! it (no allocation per value).
 
 use super::codec::{get_uvarint, put_uvarint};
 use crate::error::{Error, Result};

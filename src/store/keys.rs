@@ -1,7 +1,8 @@
-//! Contact keys in memory for bulk writes: external id → contact id and
-//! normalized email → contact id. The maps as loaded at the start of a write
-//! are shared read-only (`Arc`) with parser threads, which resolve the keys of
-//! rows ahead of the writer; keys added during the write live in an overlay.
+//! Contact keys in memory for bulk loads (a `Loader`'s): external id →
+//! contact id and normalized email → contact id. The maps as loaded at the
+//! start of a load are shared read-only (`Arc`) with parser threads, which
+//! resolve the keys of rows ahead of the loader; keys added during the load
+//! live in an overlay.
 
 use crate::model::contact::normalize_email;
 use compact_str::CompactString;

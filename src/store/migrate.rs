@@ -195,8 +195,10 @@ mod tests {
             assert_eq!(dict[7], "", "a missing id stays missing");
             // and the writer continues after the last id
             let mut w = store.begin_write().unwrap();
-            assert_eq!(w.intern("value 3").unwrap(), 3);
-            assert_eq!(w.intern("new").unwrap(), 6000);
+            let mut l = crate::store::Loader::new(&mut w);
+            assert_eq!(l.intern("value 3").unwrap(), 3);
+            assert_eq!(l.intern("new").unwrap(), 6000);
+            l.finish().unwrap();
             w.commit().unwrap();
         }
         let db = redb::ReadOnlyDatabase::open(&path).unwrap();
@@ -218,15 +220,17 @@ mod tests {
             let store = Store::open(&path, OpenMode::Create).unwrap();
             for (round, n) in [200_000u32, 30_000, 5].into_iter().enumerate() {
                 let mut w = store.begin_write().unwrap();
+                let mut l = crate::store::Loader::new(&mut w);
                 for i in 0..n {
                     // skewed: low ids get most events; 500 has one, 501 none
                     let c = contacts[((i as u64 * 7919 % 1000).pow(2) / 2000).min(498) as usize];
                     let kind = ((i + round as u32) % 3) as u16 * 2;
-                    w.append_event(kind, c, i as i64 * 60, 0, [0; 3], &[]).unwrap();
+                    l.append_event(kind, c, i as i64 * 60, 0, [0; 3], &[]).unwrap();
                 }
                 if round == 0 {
-                    w.append_event(4, 500, 1, 0, [0; 3], &[]).unwrap();
+                    l.append_event(4, 500, 1, 0, [0; 3], &[]).unwrap();
                 }
+                l.finish().unwrap();
                 w.commit().unwrap();
             }
             let r = store.begin_read().unwrap();

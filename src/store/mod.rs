@@ -1,10 +1,12 @@
 //! The store: the only module that touches redb. Opening (lock, format and
-//! version checks, migrations), and the read and write sides.
+//! version checks, migrations), the read and write sides, and bulk loading
+//! (a `Loader` over a write, with the caches imports need).
 
 pub mod codec;
 pub mod contact_index;
 pub mod dict;
 pub mod keys;
+pub mod load;
 pub mod lock;
 mod migrate;
 pub mod read;
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
+pub use load::Loader;
 pub use read::Reader;
 pub use write::Writer;
 

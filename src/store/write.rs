@@ -1,12 +1,13 @@
-//! The write side: one redb write transaction with the caches a bulk import
-//! needs (key maps, dictionary, pending event blocks). Nothing is visible
-//! to readers, or survives a crash, until `commit`: an import is all or
-//! nothing.
+//! The write side: one redb write transaction and what every write needs
+//! (the schema, the id counters, what changed for the subscribers). Nothing
+//! is visible to readers, or survives a crash, until `commit`: a write is
+//! all or nothing. The caches of bulk writes (key maps, dictionary, event
+//! blocks being filled) are a `Loader`'s, borrowing a writer for the load.
 
-use super::codec::{BLOCK_EVENTS, EventBlock, ParamVal};
-use super::contact_index;
-use super::dict::{WriteDict, chunk_of, decode_chunk, encode_chunk};
-use super::keys::{KeySnapshot, KeyTable, Keys};
+use super::codec::EventBlock;
+use super::contact_index::{self, BlockKey};
+use super::dict::{chunk_of, decode_chunk, encode_chunk};
+use super::keys::Keys;
 use super::read::{decode_bitmap, encode_bitmap, meta_u64, read_contacts};
 use super::tables::*;
 use super::{Change, Store};
@@ -15,48 +16,27 @@ use crate::model::contact::normalize_email;
 use crate::model::{Action, Contact, Schema};
 use redb::{ReadableTable, WriteTransaction};
 use roaring::RoaringBitmap;
-use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeSet;
 
 pub struct Writer<'s> {
-    store: &'s Store,
-    tx: WriteTransaction,
+    pub(super) store: &'s Store,
+    pub(super) tx: WriteTransaction,
     schema: Schema,
     schema_dirty: bool,
-    next_contact: u64,
+    pub(super) next_contact: u64,
     next_block: u64,
-    next_dict: u64,
+    pub(super) next_dict: u64,
     next_action: u64,
-    /// lowercased email → id, external id → id (complete once `load_keys` ran)
-    keys: Keys,
-    keys_loaded: bool,
-    /// this transaction changed the key tables
-    keys_written: bool,
-    dict: WriteDict,
-    dict_loaded: bool,
-    pending: HashMap<u16, EventBlock>,
-    /// the contacts of the blocks written, not yet in `CONTACT_BLOCKS`
-    index: contact_index::Pending,
-    touched_contacts: BTreeSet<u32>,
-    /// ids handed out by `alloc_contact_id` in this transaction
-    reserved: std::collections::HashSet<u32>,
-    /// the ids present at the start of this transaction (loaded when an id is asked for)
-    known_ids: Option<RoaringBitmap>,
-    new_blocks: Vec<(u16, u64)>,
-    rewritten_blocks: Vec<(u16, u64)>,
+    /// this transaction changed the key tables (a `Loader` then reads them from it)
+    pub(super) keys_written: bool,
+    pub(super) touched_contacts: BTreeSet<u32>,
+    new_blocks: Vec<BlockKey>,
+    rewritten_blocks: Vec<BlockKey>,
     tags_changed: BTreeSet<String>,
     other_changes: Vec<Change>,
     deleted: Vec<u32>,
-}
-
-/// Reads a key table (text → contact id) into memory.
-fn load_key_map(t: &impl ReadableTable<&'static str, u32>) -> Result<KeyTable> {
-    let mut map = KeyTable::with_capacity(t.len()? as usize);
-    for row in t.iter()? {
-        let (k, v) = row?;
-        map.insert(k.value(), v.value());
-    }
-    Ok(map)
+    /// a `Loader` holds blocks or values not yet written (its `finish` clears it)
+    pub(super) loading: bool,
 }
 
 impl<'s> Writer<'s> {
@@ -83,21 +63,14 @@ impl<'s> Writer<'s> {
             next_block: counters[1],
             next_dict: counters[2],
             next_action: counters[3],
-            keys: Keys::default(),
-            keys_loaded: false,
             keys_written: false,
-            dict: WriteDict::default(),
-            dict_loaded: false,
-            pending: HashMap::default(),
-            index: contact_index::Pending::default(),
             touched_contacts: BTreeSet::new(),
-            reserved: Default::default(),
-            known_ids: None,
             new_blocks: Vec::new(),
             rewritten_blocks: Vec::new(),
             tags_changed: BTreeSet::new(),
             other_changes: Vec::new(),
             deleted: Vec::new(),
+            loading: false,
         })
     }
 
@@ -117,58 +90,6 @@ impl<'s> Writer<'s> {
 
     // ---------- contacts ----------
 
-    /// Loads every email and external id into memory (bulk imports).
-    pub fn load_keys(&mut self) -> Result<()> {
-        if self.keys_loaded {
-            return Ok(());
-        }
-        let (xid, email) = if self.keys_written {
-            (load_key_map(&self.tx.open_table(BY_EXTERNAL_ID)?)?, load_key_map(&self.tx.open_table(BY_EMAIL)?)?)
-        } else {
-            // nothing written to the key tables yet: the last commit is what
-            // this transaction sees, so a second thread reads the emails from it
-            let (store, tx) = (self.store, &self.tx);
-            std::thread::scope(|s| -> Result<_> {
-                let emails = s.spawn(move || {
-                    load_key_map(&redb::ReadableDatabase::begin_read(store.redb())?.open_table(BY_EMAIL)?)
-                });
-                let xid = load_key_map(&tx.open_table(BY_EXTERNAL_ID)?);
-                let email = emails.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                Ok((xid?, email?))
-            })?
-        };
-        self.keys = Keys::new(KeySnapshot { xid, email });
-        self.keys_loaded = true;
-        Ok(())
-    }
-
-    /// Looks a contact up by external id (requires `load_keys`).
-    pub fn id_by_external_id(&self, xid: &str) -> Option<u32> {
-        debug_assert!(self.keys_loaded);
-        self.keys.by_external_id(xid)
-    }
-
-    /// Looks a contact up by email, case-insensitively (requires `load_keys`).
-    pub fn id_by_email(&self, email: &str) -> Option<u32> {
-        debug_assert!(self.keys_loaded);
-        self.keys.by_email(email)
-    }
-
-    /// The keys as loaded by `load_keys`, for threads resolving rows ahead of this writer.
-    pub fn key_snapshot(&self) -> std::sync::Arc<super::keys::KeySnapshot> {
-        self.keys.snapshot()
-    }
-
-    /// Makes a not-yet-written contact findable by its external id in this transaction.
-    pub fn register_external_id(&mut self, xid: &str, id: u32) {
-        self.keys.insert_external_id(xid, id);
-    }
-
-    /// Makes a not-yet-written contact findable by its email in this transaction.
-    pub fn register_email(&mut self, email: &str, id: u32) {
-        self.keys.insert_email(email, id);
-    }
-
     /// Every contact id present as of the last commit (plus, when the
     /// stored set is missing, every record written so far).
     pub fn contact_ids(&self) -> Result<RoaringBitmap> {
@@ -184,23 +105,13 @@ impl<'s> Writer<'s> {
         Ok(bm)
     }
 
-    /// The id `alloc_contact_id(None)` hands out next; every id from here on is new.
+    /// The id `new_contact_id` hands out next; every id from here on is new.
     pub fn next_contact_id(&self) -> u64 {
         self.next_contact
     }
 
-    /// Reserves a new contact id; `want` is honoured when free (restores keep ids).
-    pub fn alloc_contact_id(&mut self, want: Option<u32>) -> Result<u32> {
-        if let Some(w) = want.filter(|w| *w > 0) {
-            if self.known_ids.is_none() {
-                self.known_ids = Some(self.contact_ids()?);
-            }
-            let taken = self.known_ids.as_ref().is_some_and(|k| k.contains(w));
-            if !taken && !self.touched_contacts.contains(&w) && self.reserved.insert(w) {
-                self.next_contact = self.next_contact.max(w as u64 + 1);
-                return Ok(w);
-            }
-        }
+    /// Hands out a contact id never used before.
+    pub fn new_contact_id(&mut self) -> Result<u32> {
         let id = self.next_contact;
         if id > u32::MAX as u64 {
             return Err(Error::runtime("contact id space exhausted (4,294,967,295 contacts)"));
@@ -218,9 +129,14 @@ impl<'s> Writer<'s> {
         read_contacts(&self.tx.open_table(CONTACTS)?, ids)
     }
 
-    /// Writes contacts (new or changed) and keeps the key maps in step.
+    /// Writes contacts (new or changed), keeping the key tables in step.
     /// Fails with an input error if an email or external id belongs to another contact.
     pub fn put_contacts(&mut self, list: &[Contact]) -> Result<()> {
+        self.put_contacts_keyed(list, None)
+    }
+
+    /// `put_contacts`, also keeping a `Loader`'s key maps in step.
+    pub(super) fn put_contacts_keyed(&mut self, list: &[Contact], mut keys: Option<&mut Keys>) -> Result<()> {
         self.keys_written = true;
         let mut t = self.tx.open_table(CONTACTS)?;
         let mut te = self.tx.open_table(BY_EMAIL)?;
@@ -239,11 +155,15 @@ impl<'s> Writer<'s> {
                         return Err(Error::input(format!("email {e} already belongs to contact {other}")));
                     }
                     te.insert(e.as_str(), c.id)?;
-                    self.keys.insert_email(e, c.id);
+                    if let Some(k) = keys.as_deref_mut() {
+                        k.insert_email(e, c.id);
+                    }
                 }
                 if let Some(e) = &old_email {
                     te.remove(e.as_str())?;
-                    self.keys.remove_email(e);
+                    if let Some(k) = keys.as_deref_mut() {
+                        k.remove_email(e);
+                    }
                 }
             }
             let old_x = old.as_ref().and_then(|o| o.external_id.clone());
@@ -253,11 +173,15 @@ impl<'s> Writer<'s> {
                         return Err(Error::input(format!("external id {x} already belongs to contact {other}")));
                     }
                     tx_.insert(x.as_str(), c.id)?;
-                    self.keys.insert_external_id(x, c.id);
+                    if let Some(k) = keys.as_deref_mut() {
+                        k.insert_external_id(x, c.id);
+                    }
                 }
                 if let Some(x) = &old_x {
                     tx_.remove(x.as_str())?;
-                    self.keys.remove_external_id(x);
+                    if let Some(k) = keys.as_deref_mut() {
+                        k.remove_external_id(x);
+                    }
                 }
             }
             buf.clear();
@@ -421,94 +345,14 @@ impl<'s> Writer<'s> {
 
     // ---------- events ----------
 
-    /// Loads the whole dictionary into memory (bulk imports).
-    pub fn load_dict(&mut self) -> Result<()> {
-        if self.dict_loaded {
-            return Ok(());
-        }
-        let t = self.tx.open_table(DICT_CHUNKS)?;
-        let mut d = WriteDict::new(1);
-        for row in t.iter()? {
-            let (k, v) = row?;
-            decode_chunk(k.value(), v.value(), |id, s| d.load(id, s))?;
-        }
-        d.loaded(u32::try_from(self.next_dict).map_err(|_| Error::runtime("dictionary counter out of range"))?);
-        self.dict = d;
-        self.dict_loaded = true;
-        Ok(())
-    }
-
-    /// The dictionary id of a text value, adding it if new.
-    pub fn intern(&mut self, s: &str) -> Result<u32> {
-        if !self.dict_loaded {
-            self.load_dict()?;
-        }
-        let id = self.dict.intern(s)?;
-        self.next_dict = self.dict.next_id() as u64;
-        Ok(id)
-    }
-
-    /// Appends one event; it reaches the table in a block of its kind.
-    pub fn append_event(
-        &mut self,
-        kind: u16,
-        contact: u32,
-        ts: i64,
-        source: u8,
-        utm: [u32; 3],
-        params: &[(u16, ParamVal)],
-    ) -> Result<()> {
-        let b = self.pending.entry(kind).or_insert_with(|| EventBlock::new(kind));
-        b.push(contact, ts, source, utm, params);
-        if b.len() >= BLOCK_EVENTS {
-            let b = self.pending.remove(&kind).unwrap();
-            self.write_block(b)?;
-        }
-        Ok(())
-    }
-
-    /// Writes a whole block (sorted by time here); its contacts reach the
-    /// per-contact index at the next flush.
-    pub fn write_block(&mut self, mut b: EventBlock) -> Result<()> {
-        if b.is_empty() {
-            return Ok(());
-        }
-        b.sort_by_time();
-        let id = self.next_block;
+    /// Stores an encoded block (sorted by time) under a new id; its
+    /// contacts are the caller's to index (`Loader::write_block`).
+    pub(super) fn insert_block(&mut self, b: &EventBlock) -> Result<BlockKey> {
+        let key = (b.kind, self.next_block);
         self.next_block += 1;
-        self.tx.open_table(EVENT_BLOCKS)?.insert((b.kind, id), b.encode().as_slice())?;
-        self.new_blocks.push((b.kind, id));
-        self.index.add((b.kind, id), std::mem::take(&mut b.contact));
-        if self.index.events() >= contact_index::FLUSH_EVENTS {
-            self.flush_index()?;
-        }
-        Ok(())
-    }
-
-    /// Merges the contacts of the blocks written so far into `CONTACT_BLOCKS`.
-    fn flush_index(&mut self) -> Result<()> {
-        if self.index.events() == 0 {
-            return Ok(());
-        }
-        self.index.flush(&mut self.tx.open_table(CONTACT_BLOCKS)?)
-    }
-
-    fn flush_pending(&mut self) -> Result<()> {
-        let mut kinds: Vec<u16> = self.pending.keys().copied().collect();
-        kinds.sort_unstable();
-        for k in kinds {
-            let b = self.pending.remove(&k).unwrap();
-            self.write_block(b)?;
-        }
-        self.flush_index()?;
-        // new values go to the end of their chunk (ids only grow)
-        let mut d = self.tx.open_table(DICT_CHUNKS)?;
-        for (chunk, entries) in self.dict.take_unsaved() {
-            let mut bytes = d.get(chunk)?.map(|v| v.value().to_vec()).unwrap_or_default();
-            bytes.extend_from_slice(&encode_chunk(entries));
-            d.insert(chunk, bytes.as_slice())?;
-        }
-        Ok(())
+        self.tx.open_table(EVENT_BLOCKS)?.insert(key, b.encode().as_slice())?;
+        self.new_blocks.push(key);
+        Ok(key)
     }
 
     // ---------- erasure ----------
@@ -521,7 +365,6 @@ impl<'s> Writer<'s> {
             return Ok(0);
         }
         self.keys_written = true;
-        self.flush_pending()?;
         let mut n = 0;
         {
             let mut t = self.tx.open_table(CONTACTS)?;
@@ -535,11 +378,9 @@ impl<'s> Writer<'s> {
                 n += 1;
                 if let Some(e) = &c.email {
                     te.remove(normalize_email(e).as_str())?;
-                    self.keys.remove_email(e);
                 }
                 if let Some(x) = &c.external_id {
                     tx_.remove(x.as_str())?;
-                    self.keys.remove_external_id(x);
                 }
             }
         }
@@ -613,9 +454,6 @@ impl<'s> Writer<'s> {
             self.drop_unused_dict(orphan_candidates)?;
         }
         self.deleted.extend(ids.iter());
-        if let Some(k) = &mut self.known_ids {
-            *k -= ids;
-        }
         Ok(n)
     }
 
@@ -657,11 +495,6 @@ impl<'s> Writer<'s> {
                 d.remove(chunk)?;
             } else {
                 d.insert(chunk, encode_chunk(keep.iter().map(|(id, s)| (*id, s.as_str()))).as_slice())?;
-            }
-        }
-        if self.dict_loaded {
-            for id in candidates {
-                self.dict.remove(id);
             }
         }
         Ok(())
@@ -748,7 +581,9 @@ impl<'s> Writer<'s> {
 
     /// Makes everything durable at once and tells subscribers what changed.
     pub fn commit(mut self) -> Result<Vec<Change>> {
-        self.flush_pending()?;
+        if self.loading {
+            return Err(Error::runtime("a bulk load was left unfinished: its blocks and values are not written"));
+        }
         // the set of contact ids, so readers know who exists without reading every record
         if !self.touched_contacts.is_empty() || !self.deleted.is_empty() {
             let mut ids = self.contact_ids()?;

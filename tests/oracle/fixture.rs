@@ -78,14 +78,15 @@ fn num(s: &str) -> i64 {
 
 /// Hand-made contacts and events for the edge cases.
 fn edge_cases(store: &Store) {
-    let mut w = store.begin_write().unwrap();
+    let mut wr = store.begin_write().unwrap();
+    let mut w = reach::store::Loader::new(&mut wr);
     w.load_dict().unwrap();
     let schema = w.schema().clone();
     let attr = |n: &str| schema.attr(n).unwrap().0;
     let kind = |n: &str| schema.kind(n).unwrap();
     let (pk, pdef) = kind("purchase");
     let pp = |n: &str| pdef.param(n).unwrap().0;
-    let mk = |w: &mut reach::store::Writer, email: Option<&str>| -> Contact {
+    let mk = |w: &mut reach::store::Loader, email: Option<&str>| -> Contact {
         let id = w.alloc_contact_id(None).unwrap();
         Contact {
             id,
@@ -180,6 +181,8 @@ fn edge_cases(store: &Store) {
         }
         list.push(c);
     }
+    w.finish().unwrap();
+    let mut w = wr;
     w.put_contacts(&list).unwrap();
     let ids: RoaringBitmap = list.iter().map(|c| c.id).collect();
     w.tag_add("vip-gold", &ids).unwrap();

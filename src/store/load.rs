@@ -1,0 +1,324 @@
+//! Bulk loading (imports, the demo): a `Loader` borrows a write transaction
+//! for the length of a load and owns what only adding many contacts and
+//! events needs: the key maps (email and external id → contact), the
+//! dictionary's write cache, the event blocks being filled and the contacts
+//! of the blocks written, and the contact ids present or handed out.
+//! `finish` writes what it still holds into the transaction; an ordinary
+//! `Writer` carries none of it.
+
+use super::codec::{BLOCK_EVENTS, EventBlock, ParamVal};
+use super::contact_index;
+use super::dict::{WriteDict, decode_chunk, encode_chunk};
+use super::keys::{KeySnapshot, KeyTable, Keys};
+use super::tables::{BY_EMAIL, BY_EXTERNAL_ID, CONTACT_BLOCKS, DICT_CHUNKS};
+use super::write::Writer;
+use crate::error::{Error, Result};
+use crate::model::{Action, Contact, Schema};
+use redb::ReadableTable;
+use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// A bulk load into a write transaction. Reads go to the writer (`Deref`);
+/// writes that the caches must follow go through the loader. A load only
+/// adds: `finish` it before erasing contacts. The writer refuses to commit
+/// while a load is unfinished.
+pub struct Loader<'a, 's> {
+    w: &'a mut Writer<'s>,
+    /// lowercased email → id, external id → id (complete once `load_keys` ran)
+    keys: Keys,
+    keys_loaded: bool,
+    dict: WriteDict,
+    dict_loaded: bool,
+    /// the block of each kind being filled
+    pending: HashMap<u16, EventBlock>,
+    /// the contacts of the blocks written, not yet in `CONTACT_BLOCKS`
+    index: contact_index::Pending,
+    /// the ids present when an id was first asked for
+    known_ids: Option<RoaringBitmap>,
+    /// ids handed out on request by `alloc_contact_id`
+    reserved: HashSet<u32>,
+}
+
+/// Reads a key table (text → contact id) into memory.
+fn load_key_map(t: &impl ReadableTable<&'static str, u32>) -> Result<KeyTable> {
+    let mut map = KeyTable::with_capacity(t.len()? as usize);
+    for row in t.iter()? {
+        let (k, v) = row?;
+        map.insert(k.value(), v.value());
+    }
+    Ok(map)
+}
+
+impl<'s> std::ops::Deref for Loader<'_, 's> {
+    type Target = Writer<'s>;
+
+    fn deref(&self) -> &Writer<'s> {
+        self.w
+    }
+}
+
+impl<'a, 's> Loader<'a, 's> {
+    /// Starts a load; nothing is read until `load_keys` or `load_dict`.
+    pub fn new(w: &'a mut Writer<'s>) -> Loader<'a, 's> {
+        w.loading = true;
+        Loader {
+            w,
+            keys: Keys::default(),
+            keys_loaded: false,
+            dict: WriteDict::default(),
+            dict_loaded: false,
+            pending: HashMap::default(),
+            index: contact_index::Pending::default(),
+            known_ids: None,
+            reserved: HashSet::new(),
+        }
+    }
+
+    /// Writes the blocks being filled (by kind), their contacts' index
+    /// entries and the new dictionary values, leaving the writer to commit.
+    pub fn finish(mut self) -> Result<()> {
+        let mut kinds: Vec<u16> = self.pending.keys().copied().collect();
+        kinds.sort_unstable();
+        for k in kinds {
+            if let Some(b) = self.pending.remove(&k) {
+                self.write_block(b)?;
+            }
+        }
+        self.flush_index()?;
+        // new values go to the end of their chunk (ids only grow)
+        let mut d = self.w.tx.open_table(DICT_CHUNKS)?;
+        for (chunk, entries) in self.dict.take_unsaved() {
+            let mut bytes = d.get(chunk)?.map(|v| v.value().to_vec()).unwrap_or_default();
+            bytes.extend_from_slice(&encode_chunk(entries));
+            d.insert(chunk, bytes.as_slice())?;
+        }
+        drop(d);
+        self.w.loading = false;
+        Ok(())
+    }
+
+    // ---------- the writer's writes, kept in step with the caches ----------
+
+    /// Mutable schema; saved at commit.
+    pub fn schema_mut(&mut self) -> &mut Schema {
+        self.w.schema_mut()
+    }
+
+    /// `Writer::put_contacts`, keeping the loaded key maps in step.
+    pub fn put_contacts(&mut self, list: &[Contact]) -> Result<()> {
+        self.w.put_contacts_keyed(list, self.keys_loaded.then_some(&mut self.keys))
+    }
+
+    /// `Writer::put_new_contacts`: their keys are registered already.
+    pub fn put_new_contacts(&mut self, list: &[Contact]) -> Result<()> {
+        self.w.put_new_contacts(list)
+    }
+
+    pub fn add_actions(&mut self, actions: &[(u32, Action)]) -> Result<()> {
+        self.w.add_actions(actions)
+    }
+
+    pub fn tag_add(&mut self, name: &str, ids: &RoaringBitmap) -> Result<RoaringBitmap> {
+        self.w.tag_add(name, ids)
+    }
+
+    pub fn ensure_category(&mut self, path: &str) -> Result<String> {
+        self.w.ensure_category(path)
+    }
+
+    pub fn add_category_members(&mut self, members: &std::collections::HashMap<String, RoaringBitmap>) -> Result<()> {
+        self.w.add_category_members(members)
+    }
+
+    // ---------- contacts ----------
+
+    /// Loads every email and external id into memory.
+    pub fn load_keys(&mut self) -> Result<()> {
+        if self.keys_loaded {
+            return Ok(());
+        }
+        let (xid, email) = if self.w.keys_written {
+            let tx = &self.w.tx;
+            (load_key_map(&tx.open_table(BY_EXTERNAL_ID)?)?, load_key_map(&tx.open_table(BY_EMAIL)?)?)
+        } else {
+            // nothing written to the key tables yet: the last commit is what
+            // this transaction sees, so a second thread reads the emails from it
+            let (store, tx) = (self.w.store, &self.w.tx);
+            std::thread::scope(|s| -> Result<_> {
+                let emails = s.spawn(move || {
+                    load_key_map(&redb::ReadableDatabase::begin_read(store.redb())?.open_table(BY_EMAIL)?)
+                });
+                let xid = load_key_map(&tx.open_table(BY_EXTERNAL_ID)?);
+                let email = emails.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                Ok((xid?, email?))
+            })?
+        };
+        self.keys = Keys::new(KeySnapshot { xid, email });
+        self.keys_loaded = true;
+        Ok(())
+    }
+
+    /// Looks a contact up by external id (requires `load_keys`).
+    pub fn id_by_external_id(&self, xid: &str) -> Option<u32> {
+        debug_assert!(self.keys_loaded);
+        self.keys.by_external_id(xid)
+    }
+
+    /// Looks a contact up by email, case-insensitively (requires `load_keys`).
+    pub fn id_by_email(&self, email: &str) -> Option<u32> {
+        debug_assert!(self.keys_loaded);
+        self.keys.by_email(email)
+    }
+
+    /// The keys as loaded by `load_keys`, for threads resolving rows ahead of this loader.
+    pub fn key_snapshot(&self) -> Arc<KeySnapshot> {
+        self.keys.snapshot()
+    }
+
+    /// Makes a not-yet-written contact findable by its external id in this load.
+    pub fn register_external_id(&mut self, xid: &str, id: u32) {
+        self.keys.insert_external_id(xid, id);
+    }
+
+    /// Makes a not-yet-written contact findable by its email in this load.
+    pub fn register_email(&mut self, email: &str, id: u32) {
+        self.keys.insert_email(email, id);
+    }
+
+    /// Reserves a new contact id; `want` is honoured when free (restores keep ids).
+    pub fn alloc_contact_id(&mut self, want: Option<u32>) -> Result<u32> {
+        if let Some(w) = want.filter(|w| *w > 0) {
+            if self.known_ids.is_none() {
+                self.known_ids = Some(self.w.contact_ids()?);
+            }
+            let taken = self.known_ids.as_ref().is_some_and(|k| k.contains(w));
+            if !taken && !self.w.touched_contacts.contains(&w) && self.reserved.insert(w) {
+                self.w.next_contact = self.w.next_contact.max(w as u64 + 1);
+                return Ok(w);
+            }
+        }
+        self.w.new_contact_id()
+    }
+
+    // ---------- events ----------
+
+    /// Loads the whole dictionary into memory.
+    pub fn load_dict(&mut self) -> Result<()> {
+        if self.dict_loaded {
+            return Ok(());
+        }
+        let t = self.w.tx.open_table(DICT_CHUNKS)?;
+        let mut d = WriteDict::new(1);
+        for row in t.iter()? {
+            let (k, v) = row?;
+            decode_chunk(k.value(), v.value(), |id, s| d.load(id, s))?;
+        }
+        d.loaded(u32::try_from(self.w.next_dict).map_err(|_| Error::runtime("dictionary counter out of range"))?);
+        self.dict = d;
+        self.dict_loaded = true;
+        Ok(())
+    }
+
+    /// The dictionary id of a text value, adding it if new.
+    pub fn intern(&mut self, s: &str) -> Result<u32> {
+        if !self.dict_loaded {
+            self.load_dict()?;
+        }
+        let id = self.dict.intern(s)?;
+        self.w.next_dict = self.dict.next_id() as u64;
+        Ok(id)
+    }
+
+    /// Appends one event; it reaches the table in a block of its kind.
+    pub fn append_event(
+        &mut self,
+        kind: u16,
+        contact: u32,
+        ts: i64,
+        source: u8,
+        utm: [u32; 3],
+        params: &[(u16, ParamVal)],
+    ) -> Result<()> {
+        let b = self.pending.entry(kind).or_insert_with(|| EventBlock::new(kind));
+        b.push(contact, ts, source, utm, params);
+        if b.len() >= BLOCK_EVENTS {
+            let b = self.pending.remove(&kind).unwrap();
+            self.write_block(b)?;
+        }
+        Ok(())
+    }
+
+    /// Writes a whole block (sorted by time here); its contacts reach the
+    /// per-contact index at the next flush.
+    pub fn write_block(&mut self, mut b: EventBlock) -> Result<()> {
+        if b.is_empty() {
+            return Ok(());
+        }
+        b.sort_by_time();
+        let key = self.w.insert_block(&b)?;
+        self.index.add(key, std::mem::take(&mut b.contact));
+        if self.index.events() >= contact_index::FLUSH_EVENTS {
+            self.flush_index()?;
+        }
+        Ok(())
+    }
+
+    /// Merges the contacts of the blocks written so far into `CONTACT_BLOCKS`.
+    fn flush_index(&mut self) -> Result<()> {
+        if self.index.events() == 0 {
+            return Ok(());
+        }
+        self.index.flush(&mut self.w.tx.open_table(CONTACT_BLOCKS)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{OpenMode, Store};
+
+    /// A load dropped before `finish` (its blocks never written) leaves a
+    /// writer that refuses to commit; a finished one commits what it held.
+    #[test]
+    fn an_unfinished_load_cannot_be_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l.redb"), OpenMode::Create).unwrap();
+        let mut w = store.begin_write().unwrap();
+        {
+            let mut l = Loader::new(&mut w);
+            l.append_event(0, 1, 10, 0, [0; 3], &[]).unwrap();
+        }
+        assert!(w.commit().is_err());
+        assert!(store.begin_read().unwrap().events_of(1).unwrap().is_empty(), "nothing was committed");
+
+        let mut w = store.begin_write().unwrap();
+        let mut l = Loader::new(&mut w);
+        l.append_event(0, 1, 10, 0, [0; 3], &[]).unwrap();
+        l.finish().unwrap();
+        w.commit().unwrap();
+        assert_eq!(store.begin_read().unwrap().events_of(1).unwrap().len(), 1);
+    }
+
+    /// Keys written earlier in the transaction, and by the load itself,
+    /// are found by the load.
+    #[test]
+    fn keys_follow_the_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("l.redb"), OpenMode::Create).unwrap();
+        let mut w = store.begin_write().unwrap();
+        let a = w.new_contact_id().unwrap();
+        w.put_contacts(&[Contact { id: a, email: Some("A@example.com".into()), ..Default::default() }]).unwrap();
+        let mut l = Loader::new(&mut w);
+        l.load_keys().unwrap();
+        assert_eq!(l.id_by_email("a@example.com"), Some(a));
+        let b = l.alloc_contact_id(Some(a)).unwrap();
+        assert_ne!(b, a, "a taken id is not handed out again");
+        l.put_contacts(&[Contact { id: a, external_id: Some("X1".into()), ..Default::default() }]).unwrap();
+        assert_eq!(l.id_by_external_id("X1"), Some(a));
+        assert_eq!(l.id_by_email("a@example.com"), None, "the email was dropped from the record");
+        l.finish().unwrap();
+        w.commit().unwrap();
+    }
+}
