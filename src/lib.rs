@@ -13,6 +13,7 @@ pub mod error;
 pub mod export;
 pub mod geo;
 pub mod import;
+pub mod journey;
 pub mod model;
 pub mod segment;
 pub mod store;
