@@ -239,3 +239,19 @@ fn a_journey_without_steps_or_entry_is_refused() {
         read("name = \"x\"\n[entry]\nafter_last = \"purchase\"\ndelay = \"90d\"\n[[step]]\nexit = true\n").unwrap();
     assert!(matches!(ok.trigger, Trigger::AfterLast { ref delay, .. } if delay.secs == 90 * 86_400));
 }
+
+/// The three shipped scenarios are valid over the built-in fields and kinds
+/// (those of the demo data).
+#[test]
+fn the_shipped_scenarios_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo_data/journeys");
+    for (file, steps) in [("abandoned_cart", 8), ("reactivation", 11), ("prospect_nurture", 45)] {
+        let text = std::fs::read_to_string(dir.join(format!("{file}.toml"))).unwrap();
+        let (j, warnings) = parse_journey(&text, &Checker { catalog: &StaticCatalog::builtin() }, 0)
+            .unwrap_or_else(|e| panic!("{file}.toml:{e}"));
+        assert_eq!(j.name, file, "named after its file");
+        assert_eq!(j.steps.len(), steps, "{file}");
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(j.goals, vec![Goal::Event { kind: "purchase".into(), filter: None }]);
+    }
+}
