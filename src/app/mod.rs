@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod contacts;
 pub mod error;
 pub mod imports;
+pub mod journeys;
 pub mod scheduler;
 pub mod segments;
 

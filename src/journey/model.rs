@@ -345,3 +345,106 @@ mod tests {
         assert_eq!(shifts, vec![(9, 5), (44, 5)]);
     }
 }
+
+/// Where one contact's run of a journey stands (ENROLLMENTS: (journey,
+/// contact) → the latest run).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrollment {
+    /// 1 for the contact's first run of this journey, then 2, …
+    pub run: u32,
+    pub entered_at: Ts,
+    /// the step it is at (`steps.len()` once ended)
+    pub step: u32,
+    /// when it reached that step
+    pub since: Ts,
+    pub state: RunState,
+}
+
+/// A run's state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunState {
+    /// due to be processed at `until` (a wait, a deferral, a timeout); a
+    /// durable timer holds it
+    Waiting { until: Ts },
+    /// went through every step
+    Completed { at: Ts },
+    /// left early: `exit` step, `goal`, `holdout`, `stopped` (the journey was stopped)
+    Exited { at: Ts, reason: String },
+}
+
+impl Enrollment {
+    pub fn is_active(&self) -> bool {
+        matches!(self.state, RunState::Waiting { .. })
+    }
+
+    /// The timer's moment, if waiting.
+    pub fn due(&self) -> Option<Ts> {
+        match self.state {
+            RunState::Waiting { until } => Some(until),
+            _ => None,
+        }
+    }
+
+    /// When the run ended, if it did.
+    pub fn ended_at(&self) -> Option<Ts> {
+        match &self.state {
+            RunState::Waiting { .. } => None,
+            RunState::Completed { at } | RunState::Exited { at, .. } => Some(*at),
+        }
+    }
+
+    /// `waiting until …`, `completed`, `exited (goal)`.
+    pub fn describe(&self) -> String {
+        match &self.state {
+            RunState::Waiting { until } => format!("waiting until {}", crate::model::time::format_ts(*until)),
+            RunState::Completed { .. } => "completed".into(),
+            RunState::Exited { reason, .. } => format!("exited ({reason})"),
+        }
+    }
+}
+
+/// What happened at one step of one run (JOURNEY_STEPS, keyed by
+/// (journey, contact, run, step): written once, so a replay finds it and
+/// does nothing again).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub at: Ts,
+    /// `waited`, `then`, `else`, `branch 2`, `holdout`, `sent`,
+    /// `suppressed(cap(email 1/1d))`, `tag +x`, …
+    pub outcome: String,
+}
+
+/// Whether a contact whose latest run is `last` may enter again at `t`.
+pub fn may_enter(reentry: &Reentry, last: Option<&Enrollment>, t: Ts) -> bool {
+    let Some(last) = last else { return true };
+    let Some(ended) = last.ended_at() else { return false };
+    match reentry {
+        Reentry::Once => false,
+        Reentry::AfterExit => ended <= t,
+        Reentry::AfterWindow(d) => ended <= t && t >= last.entered_at + d.secs,
+    }
+}
+
+#[cfg(test)]
+mod enrollment_tests {
+    use super::*;
+
+    fn run(entered_at: Ts, state: RunState) -> Enrollment {
+        Enrollment { run: 1, entered_at, step: 0, since: entered_at, state }
+    }
+
+    #[test]
+    fn reentry_rules() {
+        let waiting = run(0, RunState::Waiting { until: 50 });
+        let ended = run(0, RunState::Completed { at: 100 });
+        let window = Reentry::AfterWindow(Dur::parse("1d").unwrap());
+        assert!(may_enter(&Reentry::Once, None, 0));
+        assert!(!may_enter(&Reentry::Once, Some(&ended), 1_000));
+        for r in [Reentry::Once, Reentry::AfterExit, window.clone()] {
+            assert!(!may_enter(&r, Some(&waiting), 1_000_000), "one run at a time");
+        }
+        assert!(may_enter(&Reentry::AfterExit, Some(&ended), 100));
+        assert!(!may_enter(&window, Some(&ended), 86_399));
+        assert!(may_enter(&window, Some(&ended), 86_400));
+    }
+}

@@ -4,6 +4,7 @@
 pub mod codec;
 pub mod contact_index;
 pub mod dict;
+pub mod journeys;
 pub mod keys;
 pub mod lock;
 mod migrate;
@@ -43,6 +44,8 @@ pub enum Change {
     Schema,
     Segments,
     Campaigns,
+    /// journeys, their enrollments or timers
+    Journeys,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
