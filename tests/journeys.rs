@@ -156,3 +156,49 @@ fn bad_files_are_refused_at_their_line_and_nothing_is_created() {
     let list: Value = env.json(&["journey", "list"]);
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
+
+/// Hand-computed: policy in UTC, email quiet 22:00-08:00 (defer), no caps.
+/// rome (Europe/Rome) abandons at 13:00Z, waits 4 h, has not ordered: the
+/// mail at 17:00Z (18:00 Rome) is sent. ny abandons at 14:00Z and orders at
+/// 15:00Z: the goal ends its run during the wait. late (Europe/Rome)
+/// abandons at 20:00Z: due at 00:00Z (01:00 Rome, quiet), deferred to 08:00
+/// Rome, then sent. Nothing is written.
+#[test]
+fn simulate_counts_each_step_by_hand() {
+    let env = world();
+    env.import(
+        "contacts",
+        "late.csv",
+        "external_id,email,timezone,consent_email\nlate,late@x.it,Europe/Rome,true\n",
+        &[],
+    )
+    .ok();
+    env.import(
+        "events",
+        "e.csv",
+        "contact,ts,kind\nrome,2026-11-24T13:00:00Z,cart_abandon\nny,2026-11-24T14:00:00Z,cart_abandon\n\
+         ny,2026-11-24T15:00:00Z,purchase\nlate,2026-11-24T20:00:00Z,cart_abandon\n",
+        &[],
+    )
+    .ok();
+    env.write("p.toml", "timezone = \"UTC\"\n[quiet_hours]\nemail = \"22:00-08:00\"\non_quiet = \"defer\"\n");
+    env.run(&["policy", "set", "p.toml"]).ok();
+    env.write(
+        "j.toml",
+        BASE.replace("[[step]]\nname = \"wait\"", "[[goal]]\nevent = \"purchase\"\n\n[[step]]\nname = \"wait\""),
+    );
+    env.run(&["journey", "create", "j.toml"]).ok();
+    let s = env.json(&["journey", "simulate", "j", "--until", "2026-11-26T00:00:00Z"]);
+    assert_eq!(s["entered"], 3);
+    assert_eq!(s["steps"][0]["outcomes"], json!({"waited": 3}));
+    assert_eq!(s["steps"][1]["outcomes"], json!({"then": 2}));
+    assert_eq!(s["steps"][2]["outcomes"], json!({"sent": 2}));
+    assert_eq!(s["steps"][2]["deferred"], 1);
+    assert_eq!(
+        (s["completed"].clone(), s["exited"].clone(), s["active"].clone()),
+        (json!(2), json!({"goal": 1}), json!(0))
+    );
+    // writes nothing
+    assert_eq!(env.json(&["journey", "enrollments", "j"]), json!([]));
+    assert_eq!(env.json(&["journey", "show", "j"])["status"], "draft");
+}

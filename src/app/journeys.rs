@@ -160,3 +160,23 @@ impl Session {
         Ok((j, list))
     }
 }
+
+impl Session {
+    /// Runs a journey from now to `until` in simulated time over the
+    /// store's history, writing nothing (the journey may be a draft).
+    pub fn simulate_journey(&self, name: &str, until: i64) -> AppResult<crate::journey::simulate::Simulation> {
+        let now = self.now();
+        if until < now {
+            return Err(AppError::invalid(format!(
+                "--until {} is before now ({})",
+                crate::model::time::format_ts(until),
+                crate::model::time::format_ts(now)
+            )));
+        }
+        let r = self.store.begin_read()?;
+        let j = r.journey(name)?.ok_or_else(|| AppError::not_found("journey", name))?;
+        let policy = crate::campaign::stored_policy(&r)?;
+        let mut engine = self.engine()?;
+        Ok(crate::journey::simulate::simulate(&j, &r, &mut *engine, &policy, now, until)?)
+    }
+}

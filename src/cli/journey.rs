@@ -45,6 +45,15 @@ pub enum JourneyCmd {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
+    /// Run the journey from now (--now) to --until over the store's history,
+    /// step by step, writing nothing
+    Simulate {
+        name: String,
+        #[arg(long, value_name = "TIMESTAMP")]
+        until: String,
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
 }
 
 fn step_text(j: &Journey, i: usize) -> String {
@@ -198,6 +207,7 @@ pub fn run(ctx: &Ctx, cmd: JourneyCmd, out: &mut dyn Write) -> Result<()> {
         JourneyCmd::Start { name } => set(ctx, &name, JourneyChange::Start, out),
         JourneyCmd::Pause { name } => set(ctx, &name, JourneyChange::Pause, out),
         JourneyCmd::Stop { name } => set(ctx, &name, JourneyChange::Stop, out),
+        JourneyCmd::Simulate { name, until, format } => simulate(ctx, &name, &until, format, out),
         JourneyCmd::Enrollments { name, step, format } => {
             let (j, list) = ctx.session()?.enrollments(&name, step.as_deref())?;
             let rows = list
@@ -220,6 +230,49 @@ pub fn run(ctx: &Ctx, cmd: JourneyCmd, out: &mut dyn Write) -> Result<()> {
             .print(resolve(format), out)
         }
     }
+}
+
+fn simulate(ctx: &Ctx, name: &str, until: &str, format: Option<Format>, out: &mut dyn Write) -> Result<()> {
+    let until =
+        crate::model::time::TimeFormat::default().parse(until).map_err(|e| Error::input(format!("--until: {e}")))?;
+    let s = ctx.session()?.simulate_journey(name, until)?;
+    match resolve(format) {
+        Format::Table => {
+            writeln!(out, "{name} from {} to {}: entered {}", s.from, s.until, s.entered)?;
+            for (r, n) in &s.not_entered {
+                writeln!(out, "  not entered ({r}): {n}")?;
+            }
+            for (i, st) in s.steps.iter().enumerate() {
+                let mut parts: Vec<String> = st.outcomes.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                if st.deferred > 0 {
+                    parts.push(format!("deferred {}", st.deferred));
+                }
+                if st.waiting_at_end > 0 {
+                    parts.push(format!("still waiting {}", st.waiting_at_end));
+                }
+                writeln!(
+                    out,
+                    "  {:>3} {:<20} {:<10} reached {:>6}  {}",
+                    i + 1,
+                    st.name,
+                    st.kind,
+                    st.reached,
+                    parts.join(", ")
+                )?;
+            }
+            let exited: Vec<String> = s.exited.iter().map(|(k, n)| format!("{k} {n}")).collect();
+            writeln!(
+                out,
+                "  completed {}, exited {} ({}), still active {}",
+                s.completed,
+                s.exited.values().sum::<u64>(),
+                if exited.is_empty() { "none".into() } else { exited.join(", ") },
+                s.active
+            )?;
+        }
+        _ => print_json(&serde_json::to_value(&s).map_err(|e| Error::runtime(e.to_string()))?, out)?,
+    }
+    Ok(())
 }
 
 fn set(ctx: &Ctx, name: &str, change: JourneyChange, out: &mut dyn Write) -> Result<()> {

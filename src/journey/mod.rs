@@ -3,6 +3,7 @@
 
 pub mod file;
 pub mod model;
+pub mod simulate;
 
 pub use file::{Checker, FileError, parse_journey};
 pub use model::{Action, Branch, Dur, Goal, Journey, Promo, Reentry, Status, Step, Target, Trigger};
