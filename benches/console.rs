@@ -200,6 +200,23 @@ impl Console {
 /// without) and times its start: `Session::open` to the first frame, to the
 /// frame with the list and its visible rows, to the rows' facts, to every
 /// start job answered; and when the scheduler beside it finished starting.
+/// A console started and drawn once, without waiting for anything (its
+/// scheduler, which the real console starts once the rows are complete,
+/// left out).
+fn open_console_no_wait(db: &str, now: i64) -> (Console, f64) {
+    let t0 = Instant::now();
+    let session =
+        Arc::new(Session::open(std::path::Path::new(db), Config::default(), Clock::Fixed(now)).expect("open"));
+    let (tx, rx) = channel::<Finished>();
+    let workers = Workers::start(session.clone(), tx, |f| f, Shared::default());
+    let app = App::new(Theme::plain(), Keymap::load("default").expect("keymap"), SIZE, db.to_string(), now);
+    let term = Terminal::new(TestBackend::new(SIZE.0, SIZE.1)).expect("terminal");
+    let mut c = Console { session, app, workers, rx, term, scheduler: None, activity_version: u64::MAX };
+    c.app.start(&mut c.workers);
+    c.frame();
+    (c, ms(t0))
+}
+
 fn open_console(db: &str, now: i64, with_scheduler: bool) -> (Console, Value) {
     let t0 = Instant::now();
     let session =
@@ -811,6 +828,29 @@ fn main() {
     let (c2, start2) = open_console(db, now, false);
     out.insert("start_without_scheduler".into(), start2);
     close_console(c2);
+    // the first count of a session: the builder opened and a query typed
+    // at once after the start, while the start's jobs (row facts, saved
+    // segments' counts) are under way
+    {
+        let t0 = Instant::now();
+        let (mut c3, _) = open_console_no_wait(db, now);
+        c3.key(KeyCode::Char('4'));
+        let q = &queries[0];
+        for ch in q.chars() {
+            c3.key(KeyCode::Char(ch));
+        }
+        let typed = Instant::now();
+        c3.settle("the first count", |a| a.builder.count.is_some() && a.builder.counting.is_none());
+        let (to_count, after_typing) = (ms(t0), ms(typed));
+        eprintln!(
+            "first count of a session: {to_count:.0} ms from Session::open ({after_typing:.0} ms after the last key): {q}"
+        );
+        out.insert(
+            "first_count_of_a_session".into(),
+            json!({"query": q, "from_open_ms": round3(to_count), "after_last_key_ms": round3(after_typing)}),
+        );
+        close_console(c3);
+    }
     // the start's jobs one after another on a fresh session (as the fast
     // lane runs them, without the scheduler beside them), each timed
     {
@@ -840,6 +880,22 @@ fn main() {
         s2.row_facts(&never).expect("facts");
         let facts_ms = ms(t);
         eprintln!("fresh session: load every column and event {warm_ms:.0} ms, then row facts {facts_ms:.0} ms");
+        drop(s2);
+        // the first rows' facts from their own events, on another fresh session
+        let s3 = Session::open(std::path::Path::new(db), Config::default(), Clock::Fixed(now)).expect("open");
+        let ids: Vec<u32> = (1..=reach::app::contacts::EARLY_ROWS as u32).collect();
+        let t = Instant::now();
+        s3.early_facts(&ids[..42]).expect("early facts");
+        let early42 = ms(t);
+        let t = Instant::now();
+        s3.early_facts(&ids).expect("early facts");
+        let early_all = ms(t);
+        eprintln!(
+            "fresh session: early facts of 42 rows {early42:.1} ms, of {} rows then {early_all:.1} ms",
+            ids.len()
+        );
+        calls.insert("fresh_session_early_facts_42_rows_ms".into(), json!(round3(early42)));
+        calls.insert("early_facts_first_rows_ms".into(), json!(round3(early_all)));
         calls.insert("fresh_session_engine_warm_ms".into(), json!(round3(warm_ms)));
         calls.insert("fresh_session_then_row_facts_ms".into(), json!(round3(facts_ms)));
     }

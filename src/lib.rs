@@ -12,6 +12,7 @@ pub mod derived;
 pub mod error;
 pub mod export;
 pub mod geo;
+pub mod host;
 pub mod import;
 pub mod journey;
 pub mod model;

@@ -84,6 +84,31 @@ impl Console {
     }
 }
 
+/// The scheduler in the middle of a campaign: 4,000 of 10,000 recipients
+/// decided, 900 of the 2,400 decided `sent` so far delivered.
+fn deciding_and_delivering() -> reach::app::scheduler::Activity {
+    use reach::campaign::run::{Phase, Progress, Totals};
+    let now = reach::cli::parse_now(NOW).unwrap();
+    let mut a = reach::app::scheduler::Activity {
+        state: "deciding and delivering".into(),
+        working_on: Some(now),
+        next_due: Some(now),
+        totals: Totals { moments: 1, decided: 4000, sent: 2400, suppressed: 1600, decide_ms: 12, ..Totals::default() },
+        progress: Some(Progress {
+            campaign: "winter_sale".into(),
+            phase: Phase::Delivering,
+            decided: 4000,
+            due: 10000,
+            delivered: 900,
+            sends: 2400,
+        }),
+        version: 1,
+        ..Default::default()
+    };
+    a.log.push_front((now - 3600, "due at 2026-11-24 11:00: decided 3, sent 1, deferred 0, suppressed 2".into()));
+    a
+}
+
 /// Every screen at one size and theme, named `{tag}_{screen}`.
 fn all_screens(tag: &str, size: (u16, u16), theme: Theme) {
     let env = demo();
@@ -130,6 +155,9 @@ fn all_screens(tag: &str, size: (u16, u16), theme: Theme) {
     snap("policy", &mut c);
     c.key(KeyCode::Char('7'));
     snap("activity", &mut c);
+    c.app.scheduler_update(deciding_and_delivering(), &mut c.runner);
+    c.runner.drain(&mut c.app);
+    snap("activity_progress", &mut c);
     c.key(KeyCode::Char('1')).key(KeyCode::Char('?'));
     snap("help", &mut c);
     c.key(KeyCode::Esc).key(KeyCode::Char(':')).typed("segment count 'tag:vip'").key(KeyCode::Enter);
@@ -273,4 +301,64 @@ fn quick_text_filter_matches_ids_emails_and_names() {
     assert!(ids("FONTANA").contains(&1), "names match whatever the case");
     assert_eq!(ids("francesco.fontana241@"), vec![241]);
     assert!(ids("zzzz-no-such").is_empty());
+}
+
+/// The facts the first screen shows before the whole table's are ready
+/// (each contact's own events) are the ones `row_facts` computes from every
+/// event of every kind, for every contact of the demo.
+#[test]
+fn early_row_facts_agree_with_the_full_ones() {
+    use reach::app::contacts::{ContactFilter, EARLY_ROWS};
+    use reach::segment::engine::listing::SortBy;
+    let env = demo();
+    let now = reach::cli::parse_now(NOW).unwrap();
+    let session = Session::open(&env.db, Config::default(), Clock::Fixed(now)).unwrap();
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let list = session.contact_list(&ContactFilter::All, None, &SortBy::Id, false, &never).unwrap();
+    assert!(!list.facts.complete);
+    assert_eq!(list.facts.early.len(), EARLY_ROWS.min(list.ids.len()), "the first rows come with their facts");
+    let early = session.early_facts(&list.ids).unwrap();
+    let full = session.row_facts(&never).unwrap();
+    assert!(full.complete);
+    let mut with_events = 0;
+    for &id in list.ids.iter() {
+        let (last, stage) = early[&id];
+        assert_eq!(last, full.last_activity[id as usize], "last activity of {id}");
+        assert_eq!(stage, full.lifecycle[id as usize], "lifecycle of {id}");
+        with_events += usize::from(last != reach::app::contacts::NO_TIME);
+    }
+    assert!(with_events > 100, "the demo's contacts have events: {with_events}");
+    // the rows read either way are the same
+    let head = &list.ids[..20];
+    assert_eq!(session.contact_rows(head, &list.facts).unwrap(), session.contact_rows(head, &full).unwrap());
+}
+
+/// Changes made by someone else while the console is open (here through
+/// the session, as a command through the owner's socket does) reach the
+/// screens: the store's change feed, summarised, makes the tags list, the
+/// contacts list, the saved segments and the builder's count ask again.
+#[test]
+fn changes_made_by_others_reach_the_screens() {
+    use reach::console::app::Changed;
+    let env = demo();
+    let mut c = Console::open(&env, (80, 24), Theme::plain());
+    let session = c.runner.session.clone();
+    let feed = session.store().subscribe();
+    // the builder counting the tag that is about to appear
+    c.key(KeyCode::Char('4')).typed("tag:from_cli");
+    assert!(c.screen().contains("0 of 300"), "{}", c.screen());
+    c.key(KeyCode::Esc);
+    let ids: roaring::RoaringBitmap = (1..=25).collect();
+    assert_eq!(session.change_tag("from_cli", &ids, true, "test").unwrap(), 25);
+    let mut changed = Changed::default();
+    for ch in feed.try_iter() {
+        changed.add(&ch);
+    }
+    assert!(changed.tags, "the store told of the tag: {changed:?}");
+    c.app.data_changed(changed, &mut c.runner);
+    c.runner.drain(&mut c.app);
+    assert!(c.screen().contains("25 of 300"), "the builder recounted: {}", c.screen());
+    c.key(KeyCode::Char('2'));
+    let tags = c.screen();
+    assert!(tags.contains("from_cli") && tags.contains("25"), "{tags}");
 }

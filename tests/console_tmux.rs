@@ -26,6 +26,8 @@ const TAB_BAR: &str = "1 Contacts  2 Tags";
 /// The campaign's send time: an hour after NOW (the console's clock is
 /// fixed at NOW, and a time in the past is refused).
 const AT: &str = "2026-11-24T13:00:00Z";
+/// The prompt of the shell in `Tmux::start_shell`.
+const SHELL_PROMPT: &str = "e2e-shell$ ";
 
 static SESSIONS: AtomicUsize = AtomicUsize::new(0);
 
@@ -80,7 +82,6 @@ impl Tmux {
     /// XDG directories in the test's directory, REACH_NOW, PATH.
     fn start(env: &Env, pane: Pane) -> Tmux {
         let n = SESSIONS.fetch_add(1, Ordering::SeqCst);
-        let name = format!("reach-e2e-{}-{n}", std::process::id());
         let pidfile = env.path(&format!("console-{n}.pid"));
         // the console's pid goes to a file (for signals), its exit code to
         // the screen; then the pane stays open
@@ -96,6 +97,38 @@ impl Tmux {
                 sh_quote(&env.db.display().to_string()),
             ),
         );
+        Tmux::launch(env, pane, n, pidfile, &format!("sh {}", sh_quote(&script.display().to_string())))
+    }
+
+    /// Opens an interactive shell with job control (bash without start-up
+    /// files, prompt SHELL_PROMPT) in a new tmux server, in the same
+    /// environment as `start`; `$REACH_CONSOLE` is a script that runs the
+    /// console as its child (not `exec`: a job of two processes, as
+    /// `cargo run` makes) and prints `REACH_EXITED=<code>`.
+    fn start_shell(env: &Env, mut pane: Pane) -> Tmux {
+        let n = SESSIONS.fetch_add(1, Ordering::SeqCst);
+        let pidfile = env.path(&format!("console-{n}.pid"));
+        let script = env.write(
+            &format!("console-{n}.sh"),
+            format!(
+                "#!/bin/sh\n\
+                 sh -c 'echo $$ > \"$1\"; shift; exec \"$@\"' sh {} {} --db {} console\n\
+                 echo \"REACH_EXITED=$?\"\n",
+                sh_quote(&pidfile.display().to_string()),
+                sh_quote(bin()),
+                sh_quote(&env.db.display().to_string()),
+            ),
+        );
+        pane.env.push(("PS1".into(), SHELL_PROMPT.into()));
+        pane.env.push(("HISTFILE".into(), String::new()));
+        pane.env.push(("REACH_CONSOLE".into(), script.display().to_string()));
+        Tmux::launch(env, pane, n, pidfile, "bash --norc --noprofile -i")
+    }
+
+    /// A tmux server on a private socket whose one pane runs `program`
+    /// (a shell command line) under `env -i` with the pane's environment.
+    fn launch(env: &Env, pane: Pane, n: usize, pidfile: PathBuf, program: &str) -> Tmux {
+        let name = format!("reach-e2e-{}-{n}", std::process::id());
         let dir = env.dir.path().display().to_string();
         let mut vars = vec![
             ("PATH".to_string(), std::env::var("PATH").unwrap_or_else(|_| "/usr/bin:/bin".into())),
@@ -117,7 +150,8 @@ impl Tmux {
         for (k, v) in &vars {
             command.push_str(&format!(" {k}={}", sh_quote(v)));
         }
-        command.push_str(&format!(" sh {}", sh_quote(&script.display().to_string())));
+        command.push(' ');
+        command.push_str(program);
         let t = Tmux { name, sockets: env.dir.path().to_path_buf(), pidfile };
         let (w, h) = (pane.size.0.to_string(), pane.size.1.to_string());
         let out = t.tmux(&["new-session", "-d", "-s", &t.name, "-x", &w, "-y", &h, &command]);
@@ -593,4 +627,96 @@ fn console_in_ascii_survives_resizes_and_quits_on_sigterm() {
     let out = Command::new("kill").args(["-TERM", &pid]).output().expect("run kill");
     assert!(out.status.success(), "kill -TERM {pid}: {}", String::from_utf8_lossy(&out.stderr));
     t.wait_exit_ok();
+}
+
+/// The last line of the screen with text on it, without trailing blanks.
+fn last_line(screen: &str) -> &str {
+    screen.lines().map(str::trim_end).rfind(|l| !l.is_empty()).unwrap_or_default()
+}
+
+/// Whether the shell waits at its prompt (nothing typed after it).
+fn at_prompt(screen: &str) -> bool {
+    last_line(screen) == SHELL_PROMPT.trim_end()
+}
+
+/// The contacts table's rows on screen (lines with text between its
+/// header and the key hints).
+fn table_rows(screen: &str) -> usize {
+    screen
+        .lines()
+        .skip_while(|l| !l.starts_with("name "))
+        .skip(1)
+        .filter(|l| !l.trim().is_empty() && !l.contains("Enter open"))
+        .count()
+}
+
+/// Types a command that prints `MARK=N`, N the number of raw-mode flags
+/// (`-icanon`, `-echo`, `-isig`) the terminal has; waits for its answer.
+#[track_caller]
+fn raw_flags(t: &Tmux, mark: &str) -> u32 {
+    t.wait_until("the shell's prompt", at_prompt);
+    t.text(&format!("echo {mark}=$(stty -a | tr ' ;' '\\n\\n' | grep -c -x -e -icanon -e -echo -e -isig)"));
+    t.keys(&["Enter"]);
+    let want = format!("{mark}=");
+    let screen = t.poll(&format!("`{mark}=N` printed"), DEADLINE, true, |s| {
+        s.lines().any(|l| l.starts_with(&want) && l[want.len()..].trim().parse::<u32>().is_ok())
+    });
+    let line = screen.lines().find(|l| l.starts_with(&want)).unwrap();
+    line[want.len()..].trim().parse().unwrap()
+}
+
+/// Ctrl-Z in a shell with job control: the terminal goes back to the
+/// shell as it was (cooked, the main screen) and the job shows as
+/// stopped, the console and its wrapper alike (a job of two processes, as
+/// under `cargo run`); the window grows meanwhile; `fg` brings the console
+/// back at the new size, answering keys; quitting then leaves the
+/// terminal as the shell had it.
+#[test]
+fn console_suspends_on_ctrl_z_and_resumes_with_fg() {
+    require_tmux();
+    common::require_program("bash", &["bash", "--version"], "apt-get install bash");
+    let env = Env::new();
+    env.run(&["--now", NOW, "demo", "--contacts", "300", "--seed", "7"]).ok();
+    let t = Tmux::start_shell(&env, Pane::default());
+    assert_eq!(raw_flags(&t, "BEFORE"), 0, "the shell's terminal is not cooked:\n{}", t.screen());
+
+    t.text("sh \"$REACH_CONSOLE\"");
+    t.keys(&["Enter"]);
+    t.wait_for("Contacts 300 of 300 contacts");
+
+    // Ctrl-Z: the shell's prompt, the job stopped, the console's screen gone
+    t.keys(&["C-z"]);
+    let screen = t.wait_until("the job `Stopped` at the shell's prompt", |s| {
+        !s.contains(TAB_BAR) && s.lines().any(|l| l.contains("Stopped") && l.contains("REACH_CONSOLE")) && at_prompt(s)
+    });
+    assert!(!screen.contains("REACH_EXITED="), "the console ended instead of stopping:\n{screen}");
+    assert_eq!(raw_flags(&t, "SUSPENDED"), 0, "the terminal is left raw while suspended:\n{}", t.screen());
+
+    // the window grows while the console is stopped (it gets no SIGWINCH)
+    t.resize(110, 36);
+    t.wait_until("the shell's prompt at 110x36", |s| s.lines().count() == 36 && at_prompt(s));
+
+    // fg: the console is back, drawn for 110x36 with every row of the
+    // taller table filled (its page follows the size), and answers keys
+    t.text("fg");
+    t.keys(&["Enter"]);
+    t.wait_until("the contacts screen again, 30 rows filling 110x36", |s| {
+        let lines: Vec<&str> = s.lines().collect();
+        s.contains(TAB_BAR)
+            && s.contains("Contacts 300 of 300 contacts")
+            && lines.len() == 36
+            && lines.last().is_some_and(|l| l.contains("Enter open"))
+            && table_rows(s) == 36 - 6
+    });
+    t.keys(&["2"]);
+    t.wait_until("the tags screen", |s| s.contains(TAB_BAR) && s.lines().any(|l| l.starts_with("Tags ")));
+    t.keys(&["1"]);
+    t.wait_until("the contacts screen", |s| s.contains("Contacts 300 of 300 contacts"));
+
+    // quit: the exit code, the main screen and a cooked terminal
+    t.keys(&["q"]);
+    t.wait_exit_ok();
+    let screen = t.screen();
+    assert!(screen.contains("Stopped"), "the shell's screen is not the one left at Ctrl-Z:\n{screen}");
+    assert_eq!(raw_flags(&t, "AFTER"), 0, "the terminal is left raw after quitting:\n{}", t.screen());
 }

@@ -2,11 +2,12 @@
 //! later `reach serve`): a thread running a tokio current-thread runtime
 //! that sleeps until the next due moment, wakes early on store changes,
 //! decides and delivers, and publishes what it does as `Activity` for a
-//! front end to show. Stopping waits for the step in progress to be
-//! recorded, so nothing is sent twice or lost.
+//! front end to show, with the progress of the campaign being decided and
+//! delivered (at most every [`PROGRESS_EVERY`]). Stopping waits for the
+//! step in progress to be recorded, so nothing is sent twice or lost.
 
 use super::{Clock, Session};
-use crate::campaign::run::{Scheduler, Totals};
+use crate::campaign::run::{Progress, Scheduler, Totals};
 use crate::model::time::format_ts;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,9 @@ pub struct Activity {
     pub next_due: Option<i64>,
     /// the moment being processed now
     pub working_on: Option<i64>,
+    /// how far the campaign being processed is (None between campaigns'
+    /// steps; its first report comes once its recipients are known)
+    pub progress: Option<Progress>,
     pub totals: Totals,
     /// recent outcomes, newest first: (when, what)
     pub log: VecDeque<(i64, String)>,
@@ -32,6 +36,10 @@ pub struct Activity {
 }
 
 const LOG_LINES: usize = 200;
+
+/// How often the progress of a campaign being processed is published at
+/// most (each publication wakes the front end to draw).
+pub const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Activity {
     fn note(&mut self, at: i64, what: String) {
@@ -64,6 +72,8 @@ impl SchedulerTask {
                 if let Err(e) = run(&session, &a, &s, &w, &on_change) {
                     let mut g = a.lock().unwrap_or_else(|e| e.into_inner());
                     g.state = "failed".into();
+                    g.working_on = None;
+                    g.progress = None;
                     g.note(session.now(), format!("scheduler stopped: {e}"));
                 }
                 let snapshot = a.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -121,7 +131,14 @@ fn run(
             .ok();
     }
     let open = || {
-        Scheduler::open_with(&store, Box::new(SessionAudiences(session)), session.now(), Some(&session.config.delivery))
+        let mut s = Scheduler::open_with(
+            &store,
+            Box::new(SessionAudiences(session)),
+            session.now(),
+            Some(&session.config.delivery),
+        )?;
+        s.on_progress(PROGRESS_EVERY, |p| update(&mut |a| a.progress = Some(p.clone())));
+        Ok::<_, crate::error::Error>(s)
     };
     let mut s = open()?;
     let before = s.totals.clone();
@@ -156,6 +173,7 @@ fn run(
                 let warnings: Vec<String> = s.warnings.drain(..).collect();
                 update(&mut |a| {
                     a.working_on = None;
+                    a.progress = None;
                     a.totals = t.clone();
                     for w in &warnings {
                         a.note(now, format!("failed: {w}"));
@@ -197,7 +215,10 @@ fn run(
         }
         Ok::<(), crate::error::Error>(())
     })?;
-    update(&mut |a| a.state = "stopped".into());
+    update(&mut |a| {
+        a.state = "stopped".into();
+        a.progress = None;
+    });
     Ok(())
 }
 
@@ -216,5 +237,66 @@ impl crate::campaign::run::Audiences for SessionAudiences<'_> {
     }
     fn count(&mut self, e: &crate::segment::Expr, now: i64, cancel: &AtomicBool) -> crate::error::Result<u64> {
         self.0.engine().map_err(crate::error::Error::from)?.count(e, now, cancel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::campaigns::StatusChange;
+    use crate::config::Config;
+    use crate::store::{OpenMode, Store};
+    use std::time::{Duration, Instant};
+
+    /// 2026-11-24T12:00:00Z
+    const NOW: i64 = 1_795_521_600;
+
+    /// The activity published while a campaign of 3,000 recipients is
+    /// decided and delivered carries its progress (the first report at
+    /// once: whatever the throttle, the front end learns what is being
+    /// processed); the publication closing the step clears it.
+    #[test]
+    fn the_activity_carries_a_campaigns_progress_until_its_step_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("demo.redb");
+        {
+            let store = Store::open(&db, OpenMode::Create).unwrap();
+            let mut w = store.begin_write().unwrap();
+            let opts = crate::demo::DemoOptions { contacts: 3000, seed: 7, now: NOW, events_per_contact: 2.0 };
+            crate::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
+            w.commit().unwrap();
+        }
+        let session = Arc::new(Session::open(&db, Config::default(), Clock::Fixed(NOW)).unwrap());
+        let text = "name = \"everyone\"\nchannel = \"sms\"\nsubject = \"\"\nbody = \"Hi {{ first_name }}\"\n\
+                    [audience]\ninclude = [\"score >= 0\"]\n[schedule]\nat = \"2026-11-24T12:00:00Z\"\n";
+        session.put_campaign_text(text, "everyone.toml", false).unwrap();
+        session.change_status("everyone", StatusChange::Schedule).unwrap();
+
+        let seen = Arc::new(Mutex::new(Vec::<Activity>::new()));
+        let task = {
+            let seen = seen.clone();
+            SchedulerTask::start(session.clone(), move |a| seen.lock().unwrap().push(a.clone()))
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let a = task.activity.lock().unwrap().clone();
+            if a.state == "idle" && a.totals.decided > 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the campaign was not processed: {a:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        task.stop();
+        let seen = seen.lock().unwrap();
+        let done = seen.iter().rev().find(|a| a.totals.decided > 0).unwrap().totals.clone();
+        assert!(done.decided > 1000 && done.sent > 0, "{done:?}");
+        let progress: Vec<&Progress> = seen.iter().filter_map(|a| a.progress.as_ref()).collect();
+        let first = progress.first().unwrap_or_else(|| panic!("no progress published: {seen:?}"));
+        assert_eq!((first.campaign.as_str(), first.decided, first.due), ("everyone", 0, done.decided));
+        assert!(progress.iter().all(|p| p.due == done.decided && p.decided <= p.due && p.delivered <= p.sends));
+        // every publication with progress is while the moment is worked on
+        assert!(seen.iter().filter(|a| a.progress.is_some()).all(|a| a.working_on == Some(NOW)));
+        let closing = seen.iter().position(|a| a.totals.decided > 0).unwrap();
+        assert!(seen[closing..].iter().all(|a| a.progress.is_none()), "the step's end clears the progress");
     }
 }

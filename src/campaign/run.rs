@@ -33,9 +33,21 @@
 //! or a `pending` record (delivered again on restart: the adapter skips it
 //! if it got there), or `sent`. Caps count `pending` and `sent` alike, so
 //! the counters always equal the deliveries table.
+//!
+//! **Progress.** A front end that asks ([`Scheduler::on_progress`]) is told
+//! how far the campaign being processed is: recipients decided of those
+//! due, messages handed to the adapter of those decided `sent`. The
+//! messages of a chunk are rendered and delivered in batches sized to take
+//! about [`BATCH_TIME`] each, so a slow adapter (SMTP, a webhook) reports
+//! as it goes. Reports are throttled (the clock is read every
+//! [`PROGRESS_STRIDE`] recipients or batch, a report made at most once per
+//! the interval asked for, except when a step begins: a campaign's
+//! recipients known, a chunk's decisions being written, its messages being
+//! delivered), and cost nothing without a listener.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
@@ -70,6 +82,77 @@ fn chunk_size() -> usize {
 }
 
 const DAY: i64 = 86_400;
+
+/// Recipients decided between two looks at the clock for a progress report.
+pub const PROGRESS_STRIDE: u64 = 1024;
+
+/// About how long one batch of messages (rendered, then handed to the
+/// adapter) takes: the delivering step's progress moves at least this often.
+pub const BATCH_TIME: Duration = Duration::from_millis(200);
+
+/// The first batch's size, and the bounds of the next ones' (each at most
+/// four times the last: one slow message does not shrink them for long,
+/// nor a fast start make one batch take seconds).
+const BATCH_FIRST: usize = 64;
+const BATCH_MIN: usize = 16;
+const BATCH_MAX: usize = 65_536;
+
+/// The next batch's size after `n` messages took `took`: about [`BATCH_TIME`].
+fn next_batch(n: usize, took: Duration) -> usize {
+    let secs = took.as_secs_f64().max(1e-6);
+    let want = (n as f64 * BATCH_TIME.as_secs_f64() / secs) as usize;
+    want.clamp(BATCH_MIN, BATCH_MAX).min(n.saturating_mul(4).max(BATCH_MIN))
+}
+
+/// Which step of a campaign's processing a [`Progress`] is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Phase {
+    /// deciding recipients
+    Deciding,
+    /// writing a chunk's decisions (delivery records, timeline entries)
+    Recording,
+    /// rendering the messages decided `sent` and handing them to the adapter
+    Delivering,
+}
+
+/// How far the campaign being processed is (its due run, or its deferred
+/// recipients whose wait ended). Recipients are decided and delivered in
+/// chunks, so the phase goes back and forth on a large audience.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub campaign: String,
+    pub phase: Phase,
+    /// recipients decided (and recorded, chunk by chunk) of `due`
+    pub decided: u64,
+    pub due: u64,
+    /// messages handed to the adapter of `sends`, those decided `sent` so
+    /// far (with no adapters, when only deciding, both stay 0)
+    pub delivered: u64,
+    pub sends: u64,
+}
+
+/// A listener to progress reports.
+type ProgressSink<'s> = Box<dyn FnMut(&Progress) + 's>;
+
+/// Where progress goes: a listener, called at most once per `every`
+/// (except for the report starting a step, made at once).
+struct Reporter<'s> {
+    sink: Option<ProgressSink<'s>>,
+    every: Duration,
+    last: Option<Instant>,
+}
+
+impl Reporter<'_> {
+    fn report(&mut self, p: &Progress, at_once: bool) {
+        let Some(f) = self.sink.as_mut() else { return };
+        let now = Instant::now();
+        if !at_once && self.last.is_some_and(|l| now.duration_since(l) < self.every) {
+            return;
+        }
+        self.last = Some(now);
+        f(p);
+    }
+}
 
 fn utc(ts: Ts) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(ts, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
@@ -305,6 +388,7 @@ pub struct Scheduler<'s> {
     /// the last moment processed (for midnights)
     clock: Ts,
     never: AtomicBool,
+    progress: Reporter<'s>,
     pub totals: Totals,
     /// what went wrong without stopping the scheduler (a campaign paused
     /// with its reason); the front end takes and shows them
@@ -363,6 +447,7 @@ impl<'s> Scheduler<'s> {
             adapters,
             clock: now,
             never: AtomicBool::new(false),
+            progress: Reporter { sink: None, every: Duration::ZERO, last: None },
             totals: Totals::default(),
             warnings: Vec::new(),
         };
@@ -370,6 +455,14 @@ impl<'s> Scheduler<'s> {
             s.recover()?;
         }
         Ok(s)
+    }
+
+    /// Reports the progress of each campaign processed from now on to `f`:
+    /// at once when a step begins (its recipients known, a chunk's
+    /// decisions written, its messages delivered), otherwise at most once
+    /// per `every` (see the module docs).
+    pub fn on_progress(&mut self, every: Duration, f: impl FnMut(&Progress) + 's) {
+        self.progress = Reporter { sink: Some(Box::new(f)), every, last: None };
     }
 
     pub fn policy(&self) -> &Policy {
@@ -396,7 +489,7 @@ impl<'s> Scheduler<'s> {
             let Some(c) = campaigns.get(&name) else { continue };
             let tpl = Templates::compile(c.channel, &c.subject, &c.body)?;
             self.totals.recovered += rows.len() as u64;
-            self.deliver(c, &tpl, rows)?;
+            self.deliver(c, &tpl, rows, None)?;
         }
         Ok(())
     }
@@ -673,10 +766,23 @@ impl<'s> Scheduler<'s> {
         let futures = self.futures(c, t)?;
         let tpl = Templates::compile(c.channel, &c.subject, &c.body)?;
         let mut scheduled = Vec::new();
+        let mut progress = Progress {
+            campaign: c.name.clone(),
+            phase: Phase::Deciding,
+            decided: 0,
+            due: recips.len() as u64,
+            delivered: 0,
+            sends: 0,
+        };
+        self.progress.report(&progress, true);
         for chunk in recips.chunks(chunk_size()) {
             let mut rows: Vec<(u32, String, Delivery)> = Vec::with_capacity(chunk.len());
             let mut actions: Vec<(u32, Action)> = Vec::with_capacity(chunk.len());
             for &(id, ri) in chunk {
+                progress.decided += 1;
+                if progress.decided.is_multiple_of(PROGRESS_STRIDE) {
+                    self.progress.report(&progress, false);
+                }
                 let Some((d, _)) = self.decide_one(c, id, t, &futures, &mut scheduled, false) else { continue };
                 let run = &runs[ri as usize];
                 let key = delivery_key(&c.name, run, id);
@@ -716,6 +822,8 @@ impl<'s> Scheduler<'s> {
                 actions.push((id, Action { ts: t, what, detail: key.clone() }));
                 rows.push((id, key, rec));
             }
+            progress.phase = Phase::Recording;
+            self.progress.report(&progress, true);
             let mut w = self.store.begin_write()?;
             w.put_deliveries(&rows)?;
             w.add_actions(&actions)?;
@@ -724,7 +832,13 @@ impl<'s> Scheduler<'s> {
                 rows.into_iter().filter(|r| r.2.state == DeliveryState::Pending).collect();
             self.totals.decide_ms += started.elapsed().as_millis() as u64;
             let delivering = std::time::Instant::now();
-            self.deliver(c, &tpl, sends)?;
+            if self.adapters.is_some() && !sends.is_empty() {
+                progress.phase = Phase::Delivering;
+                progress.sends += sends.len() as u64;
+                self.progress.report(&progress, true);
+            }
+            self.deliver(c, &tpl, sends, Some(&mut progress))?;
+            progress.phase = Phase::Deciding;
             self.totals.deliver_ms += delivering.elapsed().as_millis() as u64;
             started = std::time::Instant::now();
         }
@@ -763,10 +877,17 @@ impl<'s> Scheduler<'s> {
 
     /// Renders and hands `pending` records to the adapter, then marks them
     /// `sent` (or `failed`, when the adapter refused one for good; see the
-    /// module docs). A transient failure that outlasted the adapter's
-    /// retries stops here: what was delivered is marked, the rest stays
-    /// `pending` for the next start, and the error is returned.
-    fn deliver(&mut self, c: &Campaign, tpl: &Templates, mut rows: Vec<(u32, String, Delivery)>) -> Result<()> {
+    /// module docs), in batches of about [`BATCH_TIME`], each counted in
+    /// `progress`. A transient failure that outlasted the adapter's retries
+    /// stops here: what was delivered is marked, the rest stays `pending`
+    /// for the next start, and the error is returned.
+    fn deliver(
+        &mut self,
+        c: &Campaign,
+        tpl: &Templates,
+        mut rows: Vec<(u32, String, Delivery)>,
+        mut progress: Option<&mut Progress>,
+    ) -> Result<()> {
         let Some(adapters) = self.adapters.as_mut() else { return Ok(()) };
         if rows.is_empty() {
             return Ok(());
@@ -784,42 +905,54 @@ impl<'s> Scheduler<'s> {
                 })
                 .collect::<Vec<OutMessage>>()
         };
-        let threads = workers(rows.len());
-        let msgs: Vec<OutMessage> = if threads == 1 {
-            render(&rows, &records)
-        } else {
-            let per = rows.len().div_ceil(threads);
-            std::thread::scope(|sc| {
-                let parts: Vec<_> = rows
-                    .chunks(per)
-                    .zip(records.chunks(per))
-                    .map(|(r, rec)| sc.spawn(move || render(r, rec)))
-                    .collect();
-                parts.into_iter().flat_map(|h| h.join().expect("render thread")).collect()
-            })
-        };
-        let outcomes = adapters.get(c.channel).deliver_all(&msgs);
-        // messages are in row order (rows without a contact left out)
         let mut stopped = None;
-        let mut results = msgs.iter().zip(outcomes).peekable();
-        for (_, key, d) in rows.iter_mut() {
-            let Some((m, _)) = results.peek() else { break };
-            if m.key != *key {
-                continue;
-            }
-            let Some((_, o)) = results.next() else { break };
-            match o {
-                Ok(Outcome::Delivered | Outcome::Duplicate) => d.state = DeliveryState::Sent,
-                Ok(Outcome::Failed(reason)) => {
-                    self.totals.failed += 1;
-                    d.state = DeliveryState::Failed { reason };
+        let (mut from, mut batch) = (0, BATCH_FIRST);
+        while from < rows.len() && stopped.is_none() {
+            let started = Instant::now();
+            let to = (from + batch).min(rows.len());
+            let (part, recs) = (&mut rows[from..to], &records[from..to]);
+            let threads = workers(part.len());
+            let msgs: Vec<OutMessage> = if threads == 1 {
+                render(part, recs)
+            } else {
+                let per = part.len().div_ceil(threads);
+                std::thread::scope(|sc| {
+                    let parts: Vec<_> = part
+                        .chunks(per)
+                        .zip(recs.chunks(per))
+                        .map(|(r, rec)| sc.spawn(move || render(r, rec)))
+                        .collect();
+                    parts.into_iter().flat_map(|h| h.join().expect("render thread")).collect()
+                })
+            };
+            let outcomes = adapters.get(c.channel).deliver_all(&msgs);
+            // messages are in row order (rows without a contact left out)
+            let mut results = msgs.iter().zip(outcomes).peekable();
+            for (_, key, d) in part.iter_mut() {
+                let Some((m, _)) = results.peek() else { break };
+                if m.key != *key {
+                    continue;
                 }
-                Err(e) => {
-                    if stopped.is_none() {
-                        stopped = Some(e);
+                let Some((_, o)) = results.next() else { break };
+                match o {
+                    Ok(Outcome::Delivered | Outcome::Duplicate) => d.state = DeliveryState::Sent,
+                    Ok(Outcome::Failed(reason)) => {
+                        self.totals.failed += 1;
+                        d.state = DeliveryState::Failed { reason };
+                    }
+                    Err(e) => {
+                        if stopped.is_none() {
+                            stopped = Some(e);
+                        }
                     }
                 }
             }
+            if let Some(p) = progress.as_deref_mut() {
+                p.delivered += (to - from) as u64;
+                self.progress.report(p, false);
+            }
+            batch = next_batch(to - from, started.elapsed());
+            from = to;
         }
         adapters.flush()?;
         rows.retain(|r| r.2.state != DeliveryState::Pending);
@@ -882,3 +1015,7 @@ fn phone_text(schema: &Schema, c: &crate::model::Contact) -> Option<String> {
     let (i, def) = schema.attr("phone")?;
     c.attr(i).map(|v| def.format(v))
 }
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

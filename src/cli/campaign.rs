@@ -95,10 +95,10 @@ pub fn run(ctx: &Ctx, cmd: CampaignCmd, out: &mut dyn Write) -> Result<()> {
         CampaignCmd::Create { file, format } => {
             let name = file.display().to_string();
             let session = ctx.session()?;
-            let text = std::fs::read_to_string(&file).map_err(|e| Error::input(format!("{name}: {e}")))?;
+            let text = std::fs::read_to_string(ctx.path(&file)).map_err(|e| Error::input(format!("{name}: {e}")))?;
             let (c, warnings) = session.put_campaign_text(&text, &name, false)?;
             for w in warnings {
-                eprintln!("warning: {w}");
+                ctx.warn(&format!("warning: {w}"));
             }
             match resolve(format) {
                 Format::Table => writeln!(out, "created campaign {} (draft)", c.name)?,
@@ -200,7 +200,7 @@ pub fn run_policy(ctx: &Ctx, cmd: PolicyCmd, out: &mut dyn Write) -> Result<()> 
         }
         PolicyCmd::Set { file } => {
             let name = file.display().to_string();
-            let text = std::fs::read_to_string(&file).map_err(|e| Error::input(format!("{name}: {e}")))?;
+            let text = std::fs::read_to_string(ctx.path(&file)).map_err(|e| Error::input(format!("{name}: {e}")))?;
             ctx.session()?.set_policy_text(&text, &name)?;
             writeln!(out, "policy set from {name}")?;
             Ok(())
@@ -232,7 +232,7 @@ pub fn run_scheduler(ctx: &Ctx, cmd: SchedulerCmd, out: &mut dyn Write) -> Resul
         }
         s.step(m)?;
         for w in s.warnings.drain(..) {
-            eprintln!("warning: {w}");
+            ctx.warn(&format!("warning: {w}"));
         }
         t = m;
     }
@@ -272,6 +272,8 @@ fn daemon(ctx: &Ctx) -> Result<()> {
     let session = std::sync::Arc::new(Session::open(&ctx.db, ctx.config.clone(), Clock::System)?);
     let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM])
         .map_err(|e| Error::runtime(format!("cannot watch signals: {e}")))?;
+    // other `reach` commands on this database go through this process meanwhile
+    let server = crate::host::server::Server::start(session.clone())?;
     eprintln!("scheduler running on {} (Ctrl-C stops it)", session.store().path().display());
     // each outcome once, oldest first (the log is newest first)
     let printed = std::sync::Mutex::new(0u64);
@@ -284,6 +286,7 @@ fn daemon(ctx: &Ctx) -> Result<()> {
         *p = a.notes;
     });
     let _ = signals.forever().next();
+    server.stop();
     task.stop();
     eprintln!("scheduler stopped");
     Ok(())

@@ -94,6 +94,9 @@ pub enum Command {
     Scheduler(campaign::SchedulerCmd),
     /// Open the console (the default on a terminal)
     Console(ConsoleArgs),
+    /// Own the database for everyone: the scheduler, and a local socket
+    /// that every other `reach` command on it goes through
+    Serve,
 }
 
 #[derive(Args, Debug, Default)]
@@ -111,7 +114,18 @@ pub fn open_console(ctx: &Ctx, keymap: Option<String>) -> Result<()> {
     crate::console::keymap::Keymap::load(&keymap).map_err(|e| Error::input(e.to_string()))?;
     let clock = if ctx.fixed_clock { Clock::Fixed(ctx.now) } else { Clock::System };
     let session = Arc::new(Session::open(&ctx.db, ctx.config.clone(), clock)?);
-    crate::console::run::run(session, crate::console::run::Options { keymap, scheduler: true })
+    // other `reach` commands on this database go through the console's session meanwhile
+    let server = crate::host::server::Server::start(session.clone())?;
+    let r = crate::console::run::run(session, crate::console::run::Options { keymap, scheduler: true });
+    server.stop();
+    r
+}
+
+/// `reach serve`: owns the database until SIGTERM or SIGINT.
+fn serve(ctx: &Ctx) -> Result<()> {
+    let clock = if ctx.fixed_clock { Clock::Fixed(ctx.now) } else { Clock::System };
+    let session = Arc::new(Session::open(&ctx.db, ctx.config.clone(), clock)?);
+    crate::host::serve::serve(session, Arc::new(std::sync::Mutex::new(std::io::stderr())))
 }
 
 /// What every command gets: resolved paths, clock and configuration.
@@ -126,7 +140,15 @@ pub struct Ctx {
     pub shared: Option<Arc<Session>>,
     /// progress and cancel of a command run by a front end
     pub hooks: Option<Hooks>,
+    /// where warnings go when not to this process's stderr (a client's)
+    pub warn: Option<Warn>,
+    /// the directory relative file names are taken from, when not this
+    /// process's (a client's, for a command run by the owner)
+    pub cwd: Option<PathBuf>,
 }
+
+/// Where a command's warnings go (one line each).
+pub type Warn = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// How a front end follows and stops a long command (an import from the
 /// console's `:` line).
@@ -153,6 +175,24 @@ impl Ctx {
                 Ok(())
             }
             None => Ok(()),
+        }
+    }
+
+    /// Tells the person running the command about something that is not
+    /// its output (`warning: ...`), on their stderr.
+    pub fn warn(&self, line: &str) {
+        match &self.warn {
+            Some(w) => w(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// A file name given on the command line, taken from the directory of
+    /// the process that gave it.
+    pub fn path(&self, p: impl AsRef<std::path::Path>) -> PathBuf {
+        match &self.cwd {
+            Some(dir) => dir.join(p),
+            None => p.as_ref().to_path_buf(),
         }
     }
 
@@ -186,7 +226,14 @@ fn context(g: &Global) -> Result<Ctx> {
         config,
         shared: None,
         hooks: None,
+        warn: None,
+        cwd: None,
     })
+}
+
+/// Commands that need the database to themselves: never sent to an owner.
+fn needs_the_file(c: &Command) -> bool {
+    matches!(c, Command::Demo(_) | Command::Compact | Command::Scheduler(_) | Command::Console(_) | Command::Serve)
 }
 
 /// Runs a parsed command line.
@@ -202,6 +249,12 @@ pub fn run(cli: Cli) -> Result<()> {
     let ctx = context(&cli.global)?;
     if let Command::Console(a) = command {
         return open_console(&ctx, a.keymap);
+    }
+    // while another process owns the database, it runs the command
+    if !needs_the_file(&command)
+        && let Some(r) = crate::host::client::forward(&ctx.db, std::env::args().skip(1).collect())
+    {
+        return r;
     }
     let mut out = std::io::stdout().lock();
     dispatch(&ctx, command, &mut out)
@@ -219,25 +272,71 @@ pub fn run_shared(
     let mut argv = vec!["reach".to_string()];
     argv.extend(args.iter().cloned());
     let cli = Cli::try_parse_from(&argv).map_err(|e| Error::input(e.to_string().trim_end().to_string()))?;
+    let ctx = shared_ctx(&cli, shared, hooks)?;
     let Some(command) = cli.command else {
         return Err(Error::input("name a command (Tab completes)"));
     };
-    if let Command::Demo(_) | Command::Compact | Command::Scheduler(_) | Command::Console(_) = command {
+    if needs_the_file(&command) {
         return Err(Error::input("this command needs the database to itself: quit the console first"));
     }
+    output::for_a_person(|| dispatch(&ctx, command, out))
+}
+
+/// Runs a command another `reach` process sent to this owner (its socket),
+/// as that process would have run it: its output format for its terminal,
+/// its file names from its directory, its warnings to `warn`.
+pub fn run_for_client(
+    req: &crate::host::protocol::Request,
+    shared: Arc<Session>,
+    hooks: Hooks,
+    warn: Warn,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let mut argv = vec!["reach".to_string()];
+    argv.extend(req.args.iter().cloned());
+    let cli = Cli::try_parse_from(&argv).map_err(|e| Error::input(e.to_string().trim_end().to_string()))?;
+    let Some(command) = &cli.command else {
+        return Err(Error::input("name a command"));
+    };
+    if needs_the_file(command) {
+        return Err(Error::busy(format!(
+            "{}: database in use (pid {}): this command needs it to itself",
+            shared.store().path().display(),
+            std::process::id()
+        )));
+    }
+    if let Command::Import(data::ImportCmd::Contacts(a) | data::ImportCmd::Events(a)) = command
+        && a.file == "-"
+    {
+        return Err(Error::input(format!(
+            "{}: database in use (pid {}): its owner does not read your stdin; give the file's name",
+            shared.store().path().display(),
+            std::process::id()
+        )));
+    }
+    let mut ctx = shared_ctx(&cli, shared, Some(hooks))?;
+    ctx.warn = Some(warn);
+    ctx.cwd = Some(req.cwd.clone());
+    let command = cli.command.expect("checked above");
+    output::with_terminal(req.terminal, || dispatch(&ctx, command, out))
+}
+
+/// The context of a command run on the owner's session.
+fn shared_ctx(cli: &Cli, shared: Arc<Session>, hooks: Option<Hooks>) -> Result<Ctx> {
     let now = match &cli.global.now {
         Some(s) => parse_now(s)?,
         None => shared.now(),
     };
-    let ctx = Ctx {
+    Ok(Ctx {
         db: shared.store().path().to_path_buf(),
         now,
         fixed_clock: true,
         config: shared.config.clone(),
         shared: Some(shared),
         hooks,
-    };
-    output::for_a_person(|| dispatch(&ctx, command, out))
+        warn: None,
+        cwd: None,
+    })
 }
 
 fn dispatch(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write) -> Result<()> {
@@ -265,5 +364,6 @@ fn dispatch(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write) -> Result
         Command::Policy(c) => campaign::run_policy(ctx, c, out),
         Command::Scheduler(c) => campaign::run_scheduler(ctx, c, out),
         Command::Console(a) => open_console(ctx, a.keymap),
+        Command::Serve => serve(ctx),
     }
 }

@@ -12,23 +12,33 @@ pub enum Format {
 }
 
 thread_local! {
-    /// Set while the console runs a command from its `:` line: output is
-    /// for a person there, whatever stdout is.
-    static FOR_A_PERSON: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set while a command runs for somebody else's output: the console's
+    /// `:` line (a person, whatever stdout is), or a client of the owner's
+    /// socket (whether the client's stdout is a terminal).
+    static TERMINAL: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
 }
 
 /// Runs `f` with tables as the default format on this thread.
 pub fn for_a_person<T>(f: impl FnOnce() -> T) -> T {
-    FOR_A_PERSON.with(|c| c.set(true));
+    with_terminal(true, f)
+}
+
+/// Runs `f` on this thread as if stdout were a terminal or not.
+pub fn with_terminal<T>(terminal: bool, f: impl FnOnce() -> T) -> T {
+    let before = TERMINAL.with(|c| c.replace(Some(terminal)));
     let out = f();
-    FOR_A_PERSON.with(|c| c.set(false));
+    TERMINAL.with(|c| c.set(before));
     out
 }
 
 /// `table` on a terminal (or in the console), `json` otherwise.
 pub fn resolve(f: Option<Format>) -> Format {
     f.unwrap_or_else(|| {
-        if FOR_A_PERSON.with(|c| c.get()) || std::io::stdout().is_terminal() { Format::Table } else { Format::Json }
+        if TERMINAL.with(|c| c.get()).unwrap_or_else(|| std::io::stdout().is_terminal()) {
+            Format::Table
+        } else {
+            Format::Json
+        }
     })
 }
 

@@ -20,6 +20,38 @@ use crate::app::AppError;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::HashMap;
 
+/// What kind of data changed in the store (a summary of its `Change`s).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Changed {
+    /// contacts or their events (counts, rows, facts)
+    pub contacts: bool,
+    pub tags: bool,
+    pub segments: bool,
+    pub campaigns: bool,
+    /// the schema or categories (completion)
+    pub catalog: bool,
+}
+
+impl Changed {
+    pub fn add(&mut self, c: &crate::store::Change) {
+        use crate::store::Change::*;
+        match c {
+            Contacts(_) | ContactsDeleted(_) | EventBlocks(_) | EventBlocksRewritten(_) => self.contacts = true,
+            Tags(_) => self.tags = true,
+            Segments => self.segments = true,
+            Campaigns => self.campaigns = true,
+            Schema | Categories => {
+                self.catalog = true;
+                self.contacts = true;
+            }
+        }
+    }
+
+    pub fn any(&self) -> bool {
+        *self != Changed::default()
+    }
+}
+
 /// The top-level screens, in the order of their number keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
@@ -181,8 +213,10 @@ impl App {
         let page = self.page();
         let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
         self.contacts.reload(&mut cx);
-        // the table's last-activity and lifecycle columns right behind it
-        cx.submit(Lane::Fast, Job::Facts, Purpose::Facts);
+        // the whole table's last-activity and lifecycle columns (the first
+        // rows come with their own) on the slow lane, which the saved
+        // segments' counts follow: the fast lane stays free for the operator
+        cx.submit(Lane::Slow, Job::Facts, Purpose::Facts);
         cx.submit(Lane::Fast, Job::Catalog, Purpose::Catalog);
         self.tags.reload(&mut cx);
         // saved segments are counted once the table is complete (or when
@@ -535,7 +569,7 @@ impl App {
                 let partial = !l.facts.complete;
                 self.contacts.loaded(l, page);
                 if partial && !self.pending.values().any(|p| *p == Purpose::Facts) {
-                    let t = runner.submit(Lane::Fast, Job::Facts);
+                    let t = runner.submit(Lane::Slow, Job::Facts);
                     self.pending.insert(t.id, Purpose::Facts);
                 }
             }
@@ -664,6 +698,31 @@ impl App {
             let page = self.page();
             let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
             self.campaigns.reload(&mut cx);
+        }
+    }
+
+    /// The database changed under the console (a command through its
+    /// socket, a script's import, the scheduler): the lists showing what
+    /// changed ask again, and the builder recounts.
+    pub fn data_changed(&mut self, c: Changed, runner: &mut dyn Runner) {
+        let page = self.page();
+        let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
+        let members = c.contacts || c.tags;
+        if members {
+            self.contacts.reload(&mut cx);
+            self.tags.reload(&mut cx);
+        }
+        if (members || c.segments) && self.segments.list.is_some() {
+            self.segments.reload(&mut cx);
+        }
+        if c.campaigns {
+            self.campaigns.reload(&mut cx);
+        }
+        if c.catalog || c.tags {
+            cx.submit(Lane::Fast, Job::Catalog, Purpose::Catalog);
+        }
+        if (members || c.segments) && !self.builder.text.text().trim().is_empty() {
+            self.builder.text_changed(&mut cx);
         }
     }
 

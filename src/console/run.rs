@@ -31,6 +31,28 @@ pub enum Msg {
     Done(Finished),
     Activity,
     Signal,
+    /// the database changed (coalesced: at most one every `CHANGES_EVERY`)
+    Changed(super::app::Changed),
+}
+
+/// How often store changes reach the loop at most: an import commits many
+/// times a second, and each batch asks the lists again.
+const CHANGES_EVERY: Duration = Duration::from_millis(300);
+
+/// Forwards the store's changes to the loop, coalesced, until it closes.
+fn forward_changes(changes: Receiver<crate::store::Change>, tx: Sender<Msg>) {
+    while let Ok(first) = changes.recv() {
+        let mut c = super::app::Changed::default();
+        c.add(&first);
+        for more in changes.try_iter() {
+            c.add(&more);
+        }
+        if tx.send(Msg::Changed(c)).is_err() {
+            return;
+        }
+        // what arrives meanwhile waits in the channel and goes as one
+        std::thread::sleep(CHANGES_EVERY);
+    }
 }
 
 /// Input thread states: reading, asked to pause, paused.
@@ -193,6 +215,11 @@ fn event_loop(
     };
     let shared = Shared { capture, progress: app.progress.clone(), wake: Some(wake) };
     let mut workers = Workers::start(session.clone(), tx.clone(), Msg::Done, shared);
+    // changes made by others (the socket's clients, the scheduler) reach the screens
+    {
+        let (changes, tx) = (session.store().subscribe(), tx.clone());
+        let _ = std::thread::Builder::new().name("changes".into()).spawn(move || forward_changes(changes, tx));
+    }
     // signals end the loop like a quit
     {
         let tx = tx.clone();
@@ -271,6 +298,7 @@ fn event_loop(
                 Msg::Done(d) => app.finish(d, &mut workers),
                 Msg::Activity => {}
                 Msg::Signal => quit = true,
+                Msg::Changed(c) => app.data_changed(c, &mut workers),
             }
         }
         for e in std::mem::take(&mut app.effects) {
@@ -280,19 +308,14 @@ fn event_loop(
                 Effect::Suspend => {
                     pause_input(&input);
                     restore_terminal();
-                    // SAFETY: stops this process as the shell's Ctrl-Z would; it continues on `fg`.
-                    unsafe { libc::raise(libc::SIGTSTP) };
-                    enter_terminal()?;
-                    terminal.clear()?;
-                    input.store(READING, Ordering::SeqCst);
+                    suspend();
+                    take_back_terminal(&mut terminal, app, &input)?;
                 }
                 Effect::Edit(kind, text) => {
                     pause_input(&input);
                     restore_terminal();
                     let edited = edit(kind, &text);
-                    enter_terminal()?;
-                    terminal.clear()?;
-                    input.store(READING, Ordering::SeqCst);
+                    take_back_terminal(&mut terminal, app, &input)?;
                     match edited {
                         Ok(Some(t)) => app.edited(kind, t, &mut workers),
                         Ok(None) => app.status = Some(("edit abandoned".into(), false)),
@@ -311,6 +334,39 @@ fn event_loop(
         s.stop();
     }
     result
+}
+
+/// Stops the whole job, as Ctrl-Z typed at the shell would (raw mode
+/// turned that key into input), and returns once it is continued (`fg`,
+/// `bg`). The signal goes to the process group, not just this process: run
+/// under a wrapper (`cargo run`, a script) the shell waits for the wrapper,
+/// which must stop too for the shell to take the terminal back. Where no
+/// shell can continue the job (an orphaned process group) the kernel
+/// discards the signal and this returns at once.
+fn suspend() {
+    // SAFETY: sends a signal to this process's own process group.
+    unsafe { libc::kill(0, libc::SIGTSTP) };
+}
+
+/// Takes the terminal back after the shell or an editor had it: raw mode
+/// and the alternate screen again, the size it has now (a resize meanwhile
+/// was seen by the foreground program, not by this one), a full redraw,
+/// and the input thread reading.
+fn take_back_terminal(
+    term: &mut Terminal<CrosstermBackend<std::io::Stdout>>,
+    app: &mut App,
+    input: &AtomicU8,
+) -> Result<()> {
+    enter_terminal()?;
+    if let Ok((w, h)) = terminal::size()
+        && (w, h) != app.size
+    {
+        app.resized(w, h);
+    }
+    term.autoresize()?;
+    term.clear()?;
+    input.store(READING, Ordering::SeqCst);
+    Ok(())
 }
 
 /// Reads terminal events and forwards them; parks while the terminal is

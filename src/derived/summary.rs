@@ -25,9 +25,9 @@ pub struct ContactFacts {
 
 impl ContactFacts {
     /// Builds the facts of one contact from its events (positions in blocks).
-    pub fn from_events(
+    pub fn from_events<'a>(
         schema: &Schema,
-        events: &[(EventBlock, Vec<usize>)],
+        events: impl IntoIterator<Item = (&'a EventBlock, &'a [usize])>,
         now: i64,
         th: &Thresholds,
     ) -> ContactFacts {

@@ -335,11 +335,176 @@ impl<'a> Reader<'a> {
         self.pos = pos;
         Some(out)
     }
+
+    /// Reads `n` varints without keeping them: `f(index, value)` for each.
+    fn each_uvarint(&mut self, n: usize, mut f: impl FnMut(usize, u64)) -> Option<()> {
+        let b = self.b;
+        let mut pos = self.pos;
+        for i in 0..n {
+            let mut v = 0u64;
+            let mut shift = 0;
+            loop {
+                let byte = *b.get(pos)?;
+                pos += 1;
+                v |= ((byte & 0x7f) as u64) << shift;
+                if byte < 0x80 {
+                    break;
+                }
+                shift += 7;
+                if shift > 63 {
+                    return None;
+                }
+            }
+            f(i, v);
+        }
+        self.pos = pos;
+        Some(())
+    }
+
+    /// Steps over `n` varints.
+    fn skip_uvarints(&mut self, n: usize) -> Option<()> {
+        let mut left = n;
+        let rest = self.b.get(self.pos..)?;
+        for (i, &byte) in rest.iter().enumerate() {
+            if left == 0 {
+                self.pos += i;
+                return Some(());
+            }
+            if byte < 0x80 {
+                left -= 1;
+            }
+        }
+        if left == 0 {
+            self.pos = self.b.len();
+            return Some(());
+        }
+        None
+    }
+}
+
+impl EventBlock {
+    /// The events of the contacts `wanted` says yes to, decoded alone: their
+    /// contact ids and times, and the values of parameter `param` when
+    /// given (no sources, utm ids or other parameters). The other events
+    /// are stepped over, not decoded: what a few contacts' facts need from
+    /// blocks that hold everyone's events.
+    pub fn decode_some(b: &[u8], wanted: impl Fn(u32) -> bool, param: Option<u16>) -> Result<EventBlock> {
+        let mut r = Reader { b, pos: 0 };
+        let bad = || Error::runtime("corrupt event block");
+        if r.bytes(2).ok_or_else(bad)? != b"RB" {
+            return Err(bad());
+        }
+        let ver = r.bytes(1).ok_or_else(bad)?[0];
+        if ver != VERSION {
+            return Err(Error::runtime(format!("event block version {ver} is not supported")));
+        }
+        let kind = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
+        let n = u32::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
+        let has_utm = r.bytes(1).ok_or_else(bad)?[0] != 0;
+        let np = u16::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
+        let mut out = EventBlock::new(kind);
+        let mut pos = Vec::new();
+        r.each_uvarint(n, |i, c| {
+            if wanted(c as u32) {
+                pos.push(i);
+                out.contact.push(c as u32);
+            }
+        })
+        .ok_or_else(bad)?;
+        if pos.is_empty() {
+            return Ok(out);
+        }
+        let (mut prev, mut next) = (0i64, 0usize);
+        r.each_uvarint(n, |i, v| {
+            prev = prev.wrapping_add(unzigzag(v));
+            if pos.get(next) == Some(&i) {
+                out.ts.push(prev);
+                next += 1;
+            }
+        })
+        .ok_or_else(bad)?;
+        let Some(want) = param else { return Ok(out) };
+        r.bytes(n).ok_or_else(bad)?;
+        if has_utm {
+            r.skip_uvarints(3 * n).ok_or_else(bad)?;
+        }
+        for _ in 0..np {
+            let pid = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
+            let ty = r.bytes(1).ok_or_else(bad)?[0];
+            if pid != want {
+                r.skip_uvarints(n).ok_or_else(bad)?;
+                continue;
+            }
+            let mut next = 0usize;
+            let d = match ty {
+                0 => {
+                    let mut v = Vec::with_capacity(pos.len());
+                    r.each_uvarint(n, |i, x| {
+                        if pos.get(next) == Some(&i) {
+                            v.push(if x == 0 { NUM_NONE } else { unzigzag(x - 1) });
+                            next += 1;
+                        }
+                    })
+                    .ok_or_else(bad)?;
+                    ParamData::Num(v)
+                }
+                1 => {
+                    let mut v = Vec::with_capacity(pos.len());
+                    r.each_uvarint(n, |i, x| {
+                        if pos.get(next) == Some(&i) {
+                            v.push(x as u32);
+                            next += 1;
+                        }
+                    })
+                    .ok_or_else(bad)?;
+                    ParamData::Text(v)
+                }
+                _ => return Err(bad()),
+            };
+            out.params.push((pid, d));
+            break;
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_some_keeps_the_wanted_events_only() {
+        let mut b = EventBlock::new(3);
+        b.push(7, 100, 1, [5, 0, 0], &[(0, ParamVal::Num(250)), (1, ParamVal::Text(9))]);
+        b.push(8, 90, 2, [0, 0, 0], &[(1, ParamVal::Text(4))]);
+        b.push(7, 80, 0, [0, 6, 0], &[(0, ParamVal::Num(-3))]);
+        b.push(9, 120, 0, [0, 0, 0], &[]);
+        let bytes = b.encode();
+        let full = EventBlock::decode(&bytes).unwrap();
+        for keep in [vec![7u32], vec![8], vec![7, 9], vec![], vec![1, 2, 3]] {
+            for param in [None, Some(0u16), Some(1), Some(5)] {
+                let some = EventBlock::decode_some(&bytes, |c| keep.contains(&c), param).unwrap();
+                let at: Vec<usize> = (0..full.len()).filter(|&i| keep.contains(&full.contact[i])).collect();
+                assert_eq!(some.kind, 3);
+                assert_eq!(some.contact, at.iter().map(|&i| full.contact[i]).collect::<Vec<_>>());
+                assert_eq!(some.ts, at.iter().map(|&i| full.ts[i]).collect::<Vec<_>>());
+                let expect: Vec<(u16, ParamData)> = match param {
+                    Some(p) if !at.is_empty() => full
+                        .params
+                        .iter()
+                        .filter(|(id, _)| *id == p)
+                        .map(|(id, d)| {
+                            let order: Vec<u32> = at.iter().map(|&i| i as u32).collect();
+                            (*id, d.take(&order))
+                        })
+                        .collect(),
+                    _ => vec![],
+                };
+                assert_eq!(some.params, expect, "keep {keep:?} param {param:?}");
+            }
+        }
+        assert!(EventBlock::decode_some(&bytes[..bytes.len() - 1], |_| true, Some(1)).is_err());
+    }
 
     #[test]
     fn round_trips_with_sparse_params_and_utm() {

@@ -328,6 +328,30 @@ impl Reader {
         Ok(out)
     }
 
+    /// The events of several contacts, each block read once however many
+    /// of them it holds, and of each block only their events decoded:
+    /// contact ids, times, and the parameter `param(kind)` names, if any.
+    /// For the facts of a page of rows (`ContactFacts`), whose contacts'
+    /// events lie in blocks that hold everyone's.
+    pub fn events_of_many(&self, ids: &[u32], param: impl Fn(u16) -> Option<u16>) -> Result<Vec<EventBlock>> {
+        let index = self.tx.open_table(CONTACT_BLOCKS)?;
+        let mut keys = std::collections::BTreeSet::new();
+        for &id in ids {
+            keys.extend(super::contact_index::lookup(&index, id)?);
+        }
+        let wanted: RoaringBitmap = ids.iter().copied().collect();
+        let t = self.tx.open_table(EVENT_BLOCKS)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(v) = t.get(key)? else { continue };
+            let b = EventBlock::decode_some(v.value(), |c| wanted.contains(c), param(key.0))?;
+            if !b.contact.is_empty() {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
     /// `events_of` by reading every block (what it did before the index):
     /// the reference the index is checked against.
     #[cfg(test)]

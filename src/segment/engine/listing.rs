@@ -98,9 +98,28 @@ impl Engine {
 
     /// Each contact's latest event time over every kind (None: no events).
     pub fn last_activity(&mut self, now: i64, cancel: &AtomicBool) -> Result<Vec<Option<i64>>> {
-        let n = self.base()?.n;
-        let mut out: Vec<Option<i64>> = vec![None; n];
+        let mut out: Vec<Option<i64>> = vec![None; self.base()?.n];
         for k in 0..self.schema.kinds.len() as u16 {
+            self.last_activity_of_kind(k, now, &mut out, cancel)?;
+        }
+        Ok(out)
+    }
+
+    /// Folds the events of one kind into `out` (by contact id: the latest
+    /// event time so far), so that a caller may release the engine between
+    /// kinds and let a count in.
+    pub fn last_activity_of_kind(
+        &mut self,
+        k: u16,
+        now: i64,
+        out: &mut Vec<Option<i64>>,
+        cancel: &AtomicBool,
+    ) -> Result<()> {
+        let n = self.base()?.n;
+        if out.len() < n {
+            out.resize(n, None);
+        }
+        {
             let v = self.values(k, Measure::Last, i64::MIN + 1, now, None, cancel)?;
             if let Values::Ext { v, present } = &*v {
                 for (i, (&t, &p)) in v.iter().zip(present).enumerate().take(n) {
@@ -123,7 +142,7 @@ impl Engine {
             });
             self.values_bytes = self.values_bytes.saturating_sub(freed);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// A contact's lifecycle stage name at `now`.
