@@ -116,7 +116,9 @@ fn changes_through_the_owner_are_seen_at_once_and_kept() {
         "in/orders.csv",
         "contact,ts,kind,amount\n1,2026-11-24T08:00:00Z,purchase,10.00\n2,2026-11-24T09:00:00Z,purchase,12.50\n",
     );
-    env.run(&["import", "events", "in/orders.csv"]).ok();
+    // a file name relative to the client's directory, not the owner's
+    let imported = env.cmd(&["import", "events", "orders.csv"]).current_dir(env.path("in")).output().unwrap();
+    Run::from_output(imported).ok();
     let after = count("count(purchase, last 1d) >= 1");
     assert!(after > buyers && after <= buyers + 2, "{buyers} -> {after}");
     env.run(&["tags", "add", "served", "--where", "count(purchase, last 1d) >= 1"]).ok();

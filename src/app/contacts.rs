@@ -243,6 +243,16 @@ impl Session {
         Ok(out)
     }
 
+    /// Erases contacts and everything about them (right to be forgotten)
+    /// in one transaction; how many were erased. The freed pages keep the
+    /// bytes until redb reuses them or the file is compacted.
+    pub fn delete_contacts(&self, ids: &RoaringBitmap) -> AppResult<u64> {
+        let mut w = self.store.begin_write()?;
+        let n = w.delete_contacts(ids)?;
+        w.commit()?;
+        Ok(n)
+    }
+
     /// Resolves an id, email or external id.
     pub fn find_contact(&self, key: &str) -> AppResult<u32> {
         self.store.begin_read()?.find_contact(key)?.ok_or_else(|| AppError::invalid(format!("no such contact: {key}")))

@@ -9,10 +9,15 @@ pub mod campaign_file;
 pub mod campaigns;
 pub mod contacts;
 pub mod error;
+pub mod exports;
 pub mod imports;
 pub mod journeys;
 pub mod scheduler;
+pub mod schema;
+pub mod segment_history;
 pub mod segments;
+pub mod selection;
+pub mod stats;
 
 pub use error::{AppError, AppResult};
 

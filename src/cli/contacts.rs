@@ -2,14 +2,13 @@
 
 use super::Ctx;
 use super::output::{Format, Records, print_json, resolve};
-use super::select::{Selection, resolve_keys};
+use super::select::Selection;
 use crate::app::AppError;
 use crate::app::contacts::Entry;
 use crate::error::{Error, Result};
 use crate::export::contact_json;
 use crate::model::Contact;
 use crate::model::time::format_ts;
-use crate::store::OpenMode;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -78,7 +77,7 @@ fn list(ctx: &Ctx, a: ListArgs, out: &mut dyn Write) -> Result<()> {
     let store = session.store();
     let r = store.begin_read()?;
     let schema = r.schema()?;
-    let only = a.select.resolve(ctx, store, &r)?;
+    let only = a.select.resolve_in(ctx, &session)?;
     let sort = a.sort.as_deref().map(|s| match s.strip_prefix('-') {
         Some(f) => (f, true),
         None => (s, false),
@@ -212,11 +211,12 @@ fn show(ctx: &Ctx, a: ShowArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn delete(ctx: &Ctx, a: DeleteArgs, out: &mut dyn Write) -> Result<()> {
-    let mut store = ctx.open(OpenMode::Existing)?;
-    let ids = resolve_keys(&store.begin_read()?, &a.keys)?;
-    let mut w = store.begin_write()?;
-    let n = w.delete_contacts(&ids)?;
-    w.commit()?;
+    let session = ctx.session()?;
+    let ids = session.find_contacts(&a.keys)?;
+    let n = session.delete_contacts(&ids)?;
+    let mut store = session.store().clone();
+    drop(session);
+    // run by the database's owner, the file stays shared: no compaction
     if !a.no_compact
         && let Some(store) = Arc::get_mut(&mut store)
     {

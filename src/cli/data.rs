@@ -1,9 +1,11 @@
-//! `reach demo`, `reach import`, `reach export`.
+//! `reach import` and `reach export`: arguments in, the application
+//! layer's imports and exports, a report out.
 
 use super::Ctx;
 use super::select::Selection;
+use crate::app::exports::ExportTable;
 use crate::error::{Error, Result};
-use crate::export::{ExportFormat, export_contacts, export_events};
+use crate::export::ExportFormat;
 use crate::import::input::InputFormat;
 use crate::import::mapping::Preset;
 use crate::import::{ImportOptions, OptionNames, What};
@@ -162,7 +164,7 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
         }),
         kind: a.kind,
         skip_invalid: a.skip_invalid,
-        rejects: a.rejects,
+        rejects: a.rejects.as_ref().map(|r| ctx.path(r)),
         date_format: a.date_format,
         tz: a.tz,
         day_first: a.day_first,
@@ -180,8 +182,10 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
             max_line_bytes: "--max-line-bytes".into(),
         },
     };
+    // a relative name run by the database's owner: from the caller's directory
+    let file = if a.file == "-" { a.file.clone() } else { ctx.path(&a.file).to_string_lossy().into_owned() };
     // refuse a missing input before a database file is created
-    if a.file != "-" && !std::path::Path::new(&a.file).exists() {
+    if a.file != "-" && !std::path::Path::new(&file).exists() {
         return Err(Error::input(format!("{}: no such file", a.file)));
     }
     let existed = ctx.db.exists();
@@ -194,7 +198,7 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
     let res = session
         .import(
             what,
-            &a.file,
+            &file,
             &opts,
             &mut |p| {
                 bar.set(&format!("{} rows", p.rows), p.bytes_read, p.total_bytes);
@@ -248,39 +252,21 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
 }
 
 pub fn export(ctx: &Ctx, cmd: ExportCmd, out: &mut dyn Write) -> Result<()> {
-    let (events, a) = match cmd {
-        ExportCmd::Contacts(a) => (false, a),
-        ExportCmd::Events(a) => (true, a),
+    let (table, a) = match cmd {
+        ExportCmd::Contacts(a) => (ExportTable::Contacts, a),
+        ExportCmd::Events(a) => (ExportTable::Events, a),
     };
-    let store = ctx.open(OpenMode::Existing)?;
-    let r = store.begin_read()?;
-    let only = a.select.resolve(ctx, &store, &r)?;
+    let session = ctx.session()?;
+    let only = a.select.resolve_in(ctx, &session)?;
     let format = match a.format {
         OutFormat::Csv => ExportFormat::Csv,
         OutFormat::Jsonl => ExportFormat::Jsonl,
     };
-    let run = |w: &mut dyn Write| {
-        if events { export_events(&r, w, format, only.as_ref()) } else { export_contacts(&r, w, format, only.as_ref()) }
-    };
     match &a.output {
-        None => {
-            run(out)?;
-        }
+        None => session.export(table, format, only.as_ref(), out)?,
         Some(path) => {
-            let mut tmp = path.as_os_str().to_owned();
-            tmp.push(".partial");
-            let tmp = PathBuf::from(tmp);
-            let mut f = std::io::BufWriter::new(
-                std::fs::File::create(&tmp).map_err(|e| Error::input(format!("{}: {e}", path.display())))?,
-            );
-            match run(&mut f).and_then(|n| f.flush().map(|_| n).map_err(Error::from)) {
-                Ok(_) => std::fs::rename(&tmp, path)?,
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    return Err(e);
-                }
-            }
+            session.export_to_file(table, format, only.as_ref(), &ctx.path(path), &path.display().to_string())?
         }
-    }
+    };
     Ok(())
 }

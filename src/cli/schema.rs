@@ -1,14 +1,18 @@
 //! `reach schema` (attributes, event kinds and parameters) and
-//! `reach categories` (the hierarchy).
+//! `reach categories` (the hierarchy): arguments in, the application
+//! layer's schema operations, tables out.
 
 use super::Ctx;
 use super::output::{Format, Records, resolve};
+use crate::app::schema::param_type;
+use crate::app::{Clock, Session};
 use crate::error::{Error, Result};
-use crate::model::{AttrType, ParamType};
+use crate::model::AttrType;
 use crate::store::OpenMode;
 use clap::Subcommand;
 use serde_json::json;
 use std::io::Write;
+use std::sync::Arc;
 
 #[derive(Subcommand, Debug)]
 pub enum SchemaCmd {
@@ -48,57 +52,39 @@ pub enum CategoriesCmd {
     Add { path: String },
 }
 
+/// A session that may create the database (declaring is how one can start):
+/// the owner's, or one on the file at this clock.
+fn declaring_session(ctx: &Ctx) -> Result<Arc<Session>> {
+    match &ctx.shared {
+        Some(s) => Ok(s.clone()),
+        None => Ok(Arc::new(Session::over(ctx.open(OpenMode::Create)?, ctx.config.clone(), Clock::Fixed(ctx.now)))),
+    }
+}
+
 pub fn run_schema(ctx: &Ctx, cmd: SchemaCmd, out: &mut dyn Write) -> Result<()> {
     match cmd {
         SchemaCmd::Show { format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let s = store.begin_read()?.schema()?;
-            let mut rows = Vec::new();
-            for a in &s.attributes {
-                let values = match &a.ty {
-                    AttrType::Enum(v) | AttrType::Set(v) => v.join(","),
-                    _ => String::new(),
-                };
-                rows.push(vec![json!("attribute"), json!(a.name), json!(a.ty.name()), json!(values)]);
-            }
-            for k in &s.kinds {
-                rows.push(vec![json!("kind"), json!(k.name), json!(""), json!("")]);
-                for p in &k.params {
-                    let values = match &p.ty {
-                        ParamType::Enum(v) => v.join(","),
-                        _ => String::new(),
-                    };
-                    rows.push(vec![
-                        json!("parameter"),
-                        json!(format!("{}.{}", k.name, p.name)),
-                        json!(p.ty.name()),
-                        json!(values),
-                    ]);
-                }
-            }
+            let rows = ctx
+                .session()?
+                .schema_entries()?
+                .into_iter()
+                .map(|e| {
+                    vec![json!(e.item.name()), json!(e.name), json!(e.ty.unwrap_or("")), json!(e.values.join(","))]
+                })
+                .collect();
             Records { columns: vec!["what".into(), "name".into(), "type".into(), "values".into()], rows }
                 .print(resolve(format), out)
         }
         SchemaCmd::AddAttribute { name, ty, values } => {
+            // the type is checked before a database file is created
             let t = AttrType::from_name(&ty, &values).map_err(Error::input)?;
-            let store = ctx.open(OpenMode::Create)?;
-            let mut w = store.begin_write()?;
-            w.schema_mut().add_attribute(&name, t).map_err(Error::input)?;
-            w.commit()?;
+            declaring_session(ctx)?.declare_attribute(&name, t)?;
             writeln!(out, "declared attribute {name} ({ty})")?;
             Ok(())
         }
         SchemaCmd::AddParam { kind, name, ty } => {
-            let t = match ty.as_str() {
-                "number" => ParamType::Number,
-                "text" => ParamType::Text,
-                _ => return Err(Error::input(format!("unknown parameter type `{ty}` (number, text)"))),
-            };
-            let store = ctx.open(OpenMode::Create)?;
-            let mut w = store.begin_write()?;
-            let k = w.schema_mut().add_kind(&kind).map_err(Error::input)?;
-            w.schema_mut().add_param(k, &name, t).map_err(Error::input)?;
-            w.commit()?;
+            let t = param_type(&ty)?;
+            declaring_session(ctx)?.declare_param(&kind, &name, t)?;
             writeln!(out, "declared parameter {kind}.{name} ({ty})")?;
             Ok(())
         }
@@ -107,20 +93,18 @@ pub fn run_schema(ctx: &Ctx, cmd: SchemaCmd, out: &mut dyn Write) -> Result<()> 
 
 pub fn run_categories(ctx: &Ctx, cmd: CategoriesCmd, out: &mut dyn Write) -> Result<()> {
     match cmd {
-        CategoriesCmd::List { format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let cats = store.begin_read()?.categories()?;
-            Records {
-                columns: vec!["category".into(), "parent".into(), "contacts".into()],
-                rows: cats.iter().map(|c| vec![json!(c.name), json!(c.parent), json!(c.members.len())]).collect(),
-            }
-            .print(resolve(format), out)
+        CategoriesCmd::List { format } => Records {
+            columns: vec!["category".into(), "parent".into(), "contacts".into()],
+            rows: ctx
+                .session()?
+                .categories()?
+                .into_iter()
+                .map(|c| vec![json!(c.name), json!(c.parent), json!(c.contacts)])
+                .collect(),
         }
+        .print(resolve(format), out),
         CategoriesCmd::Add { path } => {
-            let store = ctx.open(OpenMode::Create)?;
-            let mut w = store.begin_write()?;
-            let leaf = w.ensure_category(&path)?;
-            w.commit()?;
+            let leaf = declaring_session(ctx)?.declare_category(&path)?;
             writeln!(out, "declared category {leaf}")?;
             Ok(())
         }

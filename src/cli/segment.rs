@@ -1,12 +1,12 @@
-//! `reach segment count|explain|save|list|show|delete|history|sql`.
+//! `reach segment count|explain|save|list|show|delete|history|sql`: the
+//! application layer's segment operations, rendered.
 
 use super::Ctx;
 use super::output::{Format, Records, print_json, resolve};
 use crate::error::{Error, Result};
 use crate::model::time::format_ts;
-use crate::segment::engine::{Engine, StoreCatalog};
-use crate::segment::{Expr, check, check_segment, parse, print};
-use crate::store::{OpenMode, Store};
+use crate::segment::sql::Dialect;
+use crate::segment::{Expr, parse, print};
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use std::io::Write;
@@ -68,36 +68,14 @@ pub enum DialectArg {
     Clickhouse,
 }
 
-/// Parses and checks an expression against the store; warnings go to stderr.
-pub fn parse_expr(store: &Store, src: &str, saving: Option<&str>) -> Result<Expr> {
-    let e = parse(src).map_err(|e| Error::input(format!("{e}")).with_detail(caret(src, e.column)))?;
-    let cat = StoreCatalog::load(&store.begin_read()?)?;
-    let warnings = match saving {
-        Some(name) => check_segment(name, &e, src, &cat),
-        None => check(&e, src, &cat),
-    }
-    .map_err(|e| Error::input(format!("{e}")).with_detail(caret(src, e.column)))?;
-    for w in warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(e)
-}
-
-/// Parses and checks through the session; warnings go to stderr.
-fn checked(session: &crate::app::Session, src: &str, saving: Option<&str>) -> Result<Expr> {
+/// Parses and checks through the session; warnings go to the stderr of
+/// whoever runs the command.
+pub(super) fn checked(ctx: &Ctx, session: &crate::app::Session, src: &str, saving: Option<&str>) -> Result<Expr> {
     let c = session.check_as(src, saving)?;
     for w in c.warnings {
-        eprintln!("warning: {w}");
+        ctx.warn(&format!("warning: {w}"));
     }
     Ok(c.expr)
-}
-
-fn caret(src: &str, column: usize) -> String {
-    format!("{src}\n  {}^", " ".repeat(column.saturating_sub(1)))
-}
-
-pub fn engine(ctx: &Ctx, store: &Store) -> Result<Engine> {
-    Engine::new(store.begin_read()?, ctx.config.derived.clone())
 }
 
 pub fn run(ctx: &Ctx, cmd: SegmentCmd, out: &mut dyn Write) -> Result<()> {
@@ -105,7 +83,7 @@ pub fn run(ctx: &Ctx, cmd: SegmentCmd, out: &mut dyn Write) -> Result<()> {
     match cmd {
         SegmentCmd::Count { expr, format } => {
             let session = ctx.session()?;
-            let e = checked(&session, &expr, None)?;
+            let e = checked(ctx, &session, &expr, None)?;
             let started = std::time::Instant::now();
             let (count, total) = session.count(&e, &never)?;
             let elapsed = started.elapsed().as_secs_f64() * 1000.0;
@@ -120,7 +98,7 @@ pub fn run(ctx: &Ctx, cmd: SegmentCmd, out: &mut dyn Write) -> Result<()> {
         }
         SegmentCmd::Explain { expr, format } => {
             let session = ctx.session()?;
-            let e = checked(&session, &expr, None)?;
+            let e = checked(ctx, &session, &expr, None)?;
             let (tree, total) = session.explain(&e, &never)?;
             match resolve(format) {
                 Format::Table => {
@@ -152,7 +130,7 @@ pub fn run(ctx: &Ctx, cmd: SegmentCmd, out: &mut dyn Write) -> Result<()> {
             let session = ctx.session()?;
             if crate::model::schema::valid_name(&name) {
                 // warnings (a tag nobody has yet) before saving
-                checked(&session, &expr, Some(&name))?;
+                checked(ctx, &session, &expr, Some(&name))?;
             }
             let (text, count) = session.save_segment(&name, &expr)?;
             match resolve(format) {
@@ -199,31 +177,26 @@ pub fn run(ctx: &Ctx, cmd: SegmentCmd, out: &mut dyn Write) -> Result<()> {
             writeln!(out, "deleted segment {name}")?;
             Ok(())
         }
-        SegmentCmd::History { name, format } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let r = store.begin_read()?;
-            if r.segment(&name)?.is_none() {
-                return Err(Error::input(format!("no segment named `{name}`")));
-            }
-            let h = r.segment_history(&name)?;
-            Records {
-                columns: vec!["ts".into(), "count".into()],
-                rows: h.into_iter().map(|(t, c)| vec![json!(format_ts(t)), json!(c)]).collect(),
-            }
-            .print(resolve(format), out)
+        SegmentCmd::History { name, format } => Records {
+            columns: vec!["ts".into(), "count".into()],
+            rows: ctx
+                .session()?
+                .segment_history(&name)?
+                .into_iter()
+                .map(|(t, c)| vec![json!(format_ts(t)), json!(c)])
+                .collect(),
         }
+        .print(resolve(format), out),
         SegmentCmd::Sql { expr, dialect } => {
-            let store = ctx.open(OpenMode::Existing)?;
-            let e = parse_expr(&store, &expr, None)?;
+            let session = ctx.session()?;
+            let e = checked(ctx, &session, &expr, None)?;
             let d = match dialect {
-                DialectArg::Sqlite => crate::segment::sql::Dialect::Sqlite,
-                DialectArg::Duckdb => crate::segment::sql::Dialect::Duckdb,
-                DialectArg::Postgres => crate::segment::sql::Dialect::Postgres,
-                DialectArg::Clickhouse => crate::segment::sql::Dialect::Clickhouse,
+                DialectArg::Sqlite => Dialect::Sqlite,
+                DialectArg::Duckdb => Dialect::Duckdb,
+                DialectArg::Postgres => Dialect::Postgres,
+                DialectArg::Clickhouse => Dialect::Clickhouse,
             };
-            let cat = StoreCatalog::load(&store.begin_read()?)?;
-            let sql = crate::segment::sql::to_sql(&e, d, ctx.now, &cat, &ctx.config.derived)?;
-            writeln!(out, "{sql}")?;
+            writeln!(out, "{}", session.segment_sql(&e, d)?)?;
             Ok(())
         }
     }

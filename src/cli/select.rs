@@ -1,11 +1,14 @@
 //! Choosing contacts on the command line: `--where EXPR`, `--segment NAME`,
-//! `--tag`, `--contact` (all given must hold).
+//! `--tag`, `--contact` (all given must hold), turned into the application
+//! layer's `ContactSelection` and resolved by the session.
 
 use super::Ctx;
-use crate::error::{Error, Result};
-use crate::store::{Reader, Store};
+use crate::app::Session;
+use crate::app::selection::ContactSelection;
+use crate::error::Result;
 use clap::Args;
 use roaring::RoaringBitmap;
+use std::sync::atomic::AtomicBool;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct Selection {
@@ -28,61 +31,27 @@ impl Selection {
         self.tag.is_none() && self.contacts.is_empty() && self.where_.is_none() && self.segment.is_none()
     }
 
+    /// The application layer's selection; the `--where` expression is
+    /// checked first (its warnings go to the person running the command).
+    pub fn to_app(&self, ctx: &Ctx, session: &Session) -> Result<ContactSelection> {
+        let expr = match &self.where_ {
+            Some(w) => Some(super::segment::checked(ctx, session, w, None)?),
+            None => None,
+        };
+        Ok(ContactSelection {
+            expr,
+            segment: self.segment.clone(),
+            tag: self.tag.clone(),
+            contacts: self.contacts.clone(),
+        })
+    }
+
     /// The chosen contacts, or None for "everyone" when nothing was given.
-    pub fn resolve(&self, ctx: &Ctx, store: &Store, r: &Reader) -> Result<Option<RoaringBitmap>> {
+    pub fn resolve_in(&self, ctx: &Ctx, session: &Session) -> Result<Option<RoaringBitmap>> {
         if self.is_empty() {
             return Ok(None);
         }
-        let mut exprs = Vec::new();
-        if let Some(w) = &self.where_ {
-            exprs.push(super::segment::parse_expr(store, w, None)?);
-        }
-        if let Some(name) = &self.segment {
-            if r.segment(name)?.is_none() {
-                return Err(Error::input(format!("no segment named `{name}`")));
-            }
-            exprs.push(crate::segment::Expr::Pred(crate::segment::Predicate::Segment(crate::segment::Name::new(
-                name.clone(),
-            ))));
-        }
-        let mut set: Option<RoaringBitmap> = None;
-        let mut meet = |b: RoaringBitmap| {
-            set = Some(match set.take() {
-                Some(s) => s & b,
-                None => b,
-            })
-        };
-        if !exprs.is_empty() {
-            let mut eng = super::segment::engine(ctx, store)?;
-            let never = std::sync::atomic::AtomicBool::new(false);
-            for e in &exprs {
-                meet(eng.members(e, ctx.now, &never)?);
-            }
-        }
-        if let Some(t) = &self.tag {
-            meet(r.tag(t)?.unwrap_or_default());
-        }
-        if !self.contacts.is_empty() {
-            meet(resolve_keys(r, &self.contacts)?);
-        }
-        Ok(set)
+        let never = AtomicBool::new(false);
+        Ok(session.select(&self.to_app(ctx, session)?, &never)?)
     }
-}
-
-/// Resolves contact keys; any unknown key is an input error naming it.
-pub fn resolve_keys(r: &Reader, keys: &[String]) -> Result<RoaringBitmap> {
-    let mut bm = RoaringBitmap::new();
-    let mut missing = Vec::new();
-    for k in keys {
-        match r.find_contact(k)? {
-            Some(id) => {
-                bm.insert(id);
-            }
-            None => missing.push(k.clone()),
-        }
-    }
-    if !missing.is_empty() {
-        return Err(Error::input(format!("no such contact: {}", missing.join(", "))));
-    }
-    Ok(bm)
 }

@@ -59,15 +59,12 @@ fn change(ctx: &Ctx, a: TagArgs, add: bool, out: &mut dyn Write) -> Result<()> {
         return Err(Error::input("choose contacts with --tag, --contact, or --all"));
     }
     let session = ctx.session()?;
-    let ids = {
-        let store = session.store();
-        let r = store.begin_read()?;
-        match a.select.resolve(ctx, store, &r)? {
-            Some(b) => b,
-            None => r.contact_ids()?,
-        }
+    let ids = match a.select.resolve_in(ctx, &session)? {
+        Some(b) => b,
+        None => session.store().begin_read()?.contact_ids()?,
     };
-    let source = if ctx.shared.is_some() { "console" } else { "cli" };
+    // the console's `:` line, or a command line (here or through the owner's socket)
+    let source = if ctx.shared.is_some() && ctx.cwd.is_none() { "console" } else { "cli" };
     let n = session.change_tag(tag, &ids, add, source)?;
     match resolve(a.format) {
         Format::Table => writeln!(
