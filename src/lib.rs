@@ -14,6 +14,7 @@ pub mod export;
 pub mod geo;
 pub mod host;
 pub mod import;
+pub mod journey;
 pub mod model;
 pub mod segment;
 pub mod store;

@@ -372,6 +372,10 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
     scan!(CAMPAIGNS, |k, v| [k.as_bytes(), v].concat());
     scan!(SETTINGS, |k, v| [k.as_bytes(), v].concat());
     scan!(DELIVERIES, |k, v| [k.1.as_bytes(), v].concat());
+    scan!(JOURNEYS, |k, v| [k.as_bytes(), v].concat());
+    scan!(ENROLLMENTS, |k, v| [k.0.as_bytes(), v].concat());
+    scan!(JOURNEY_TIMERS, |k, _v| k.1.as_bytes().to_vec());
+    scan!(JOURNEY_STEPS, |k, v| [k.0.as_bytes(), v].concat());
     let known: std::collections::BTreeSet<&str> = [
         META.name(),
         SCHEMA.name(),
@@ -390,6 +394,10 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
         CAMPAIGNS.name(),
         SETTINGS.name(),
         DELIVERIES.name(),
+        JOURNEYS.name(),
+        ENROLLMENTS.name(),
+        JOURNEY_TIMERS.name(),
+        JOURNEY_STEPS.name(),
     ]
     .into();
     for t in tx.list_tables().unwrap() {

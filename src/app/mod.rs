@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod error;
 pub mod exports;
 pub mod imports;
+pub mod journeys;
 pub mod scheduler;
 pub mod schema;
 pub mod segment_history;

@@ -354,6 +354,26 @@ impl Audiences for Engine {
     }
 }
 
+/// What the DND decision knows of a contact, from its record: consent
+/// (email also needs an address; `unsubscribed_at` unsubscribes every
+/// channel; `bounced_at` is a hard bounce of email only) and timezone.
+pub fn dnd_contact(v: &crate::model::contact::ContactView<'_>) -> decide::Contact {
+    let mut opted = ChannelFlags::NONE;
+    for ch in Channel::ALL {
+        let i = ch as usize;
+        opted = opted.with(ch, v.consent[i].is_some_and(|c| c.opted_in));
+    }
+    if v.email.is_none() {
+        opted = opted.with(Channel::Email, false);
+    }
+    decide::Contact {
+        opted_in: opted,
+        unsubscribed: if v.unsubscribed_at.is_some() { ChannelFlags::ALL } else { ChannelFlags::NONE },
+        hard_bounced: if v.bounced_at.is_some() { ChannelFlags::only(Channel::Email) } else { ChannelFlags::NONE },
+        timezone: v.timezone.and_then(|z| z.parse::<Tz>().ok()),
+    }
+}
+
 /// The scheduler's state over one store.
 pub struct Scheduler<'s> {
     store: &'s Store,
@@ -398,26 +418,8 @@ impl<'s> Scheduler<'s> {
         let mut contacts: Vec<Option<decide::Contact>> = Vec::new();
         let mut zones = std::collections::HashSet::new();
         r.for_each_contact_view(|v| {
-            let mut opted = ChannelFlags::NONE;
-            for ch in Channel::ALL {
-                let i = ch as usize;
-                opted = opted.with(ch, v.consent[i].is_some_and(|c| c.opted_in));
-            }
-            if v.email.is_none() {
-                opted = opted.with(Channel::Email, false);
-            }
-            let timezone = v.timezone.and_then(|z| z.parse::<Tz>().ok());
-            zones.insert(timezone.unwrap_or(policy.timezone));
-            let c = decide::Contact {
-                opted_in: opted,
-                unsubscribed: if v.unsubscribed_at.is_some() { ChannelFlags::ALL } else { ChannelFlags::NONE },
-                hard_bounced: if v.bounced_at.is_some() {
-                    ChannelFlags::only(Channel::Email)
-                } else {
-                    ChannelFlags::NONE
-                },
-                timezone,
-            };
+            let c = dnd_contact(&v);
+            zones.insert(c.timezone.unwrap_or(policy.timezone));
             let id = v.id as usize;
             if contacts.len() <= id {
                 contacts.resize(id + 1, None);

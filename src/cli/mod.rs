@@ -5,6 +5,7 @@ mod campaign;
 mod contacts;
 mod data;
 mod demo;
+mod journey;
 pub mod output;
 mod schema;
 pub mod segment;
@@ -82,6 +83,9 @@ pub enum Command {
     /// Campaigns: create from a file, schedule, pause, cancel, preview, show
     #[command(subcommand)]
     Campaign(campaign::CampaignCmd),
+    /// Journeys: create from a file, start, pause, stop, enrollments, simulate
+    #[command(subcommand)]
+    Journey(journey::JourneyCmd),
     /// The do-not-disturb policy
     #[command(subcommand)]
     Policy(campaign::PolicyCmd),
@@ -356,6 +360,7 @@ fn dispatch(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write) -> Result
         }
         Command::Segment(c) => segment::run(ctx, c, out),
         Command::Campaign(c) => campaign::run(ctx, c, out),
+        Command::Journey(c) => journey::run(ctx, c, out),
         Command::Policy(c) => campaign::run_policy(ctx, c, out),
         Command::Scheduler(c) => campaign::run_scheduler(ctx, c, out),
         Command::Console(a) => open_console(ctx, a.keymap),

@@ -40,6 +40,8 @@ impl Changed {
             Tags(_) => self.tags = true,
             Segments => self.segments = true,
             Campaigns => self.campaigns = true,
+            // no screen shows journeys yet
+            Journeys => {}
             Schema | Categories => {
                 self.catalog = true;
                 self.contacts = true;

@@ -66,6 +66,10 @@ pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
     let (format, version) =
         if table_names.iter().any(|n| n == "meta") { read_meta(&tx.open_table(META)?)? } else { (None, None) };
     let version = check(&path, &table_names, format.as_deref(), version)?;
+    let missing = ADDED_TABLES.iter().any(|t| !table_names.iter().any(|n| n == t));
+    if missing {
+        open_added_tables(&tx)?;
+    }
     if version < SCHEMA_VERSION {
         for step in &STEPS[(version - 1) as usize..] {
             step(&tx)?;
@@ -73,6 +77,8 @@ pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
         let mut meta = tx.open_table(META)?;
         meta.insert("schema_version", SCHEMA_VERSION.to_le_bytes().as_slice())?;
         drop(meta);
+        tx.commit()?;
+    } else if missing {
         tx.commit()?;
     } else {
         tx.abort()?;
@@ -153,6 +159,16 @@ fn init(tx: &redb::WriteTransaction) -> Result<()> {
     tx.open_table(CAMPAIGNS)?;
     tx.open_table(SETTINGS)?;
     tx.open_table(DELIVERIES)?;
+    open_added_tables(tx)?;
+    Ok(())
+}
+
+/// Creates the tables of [`ADDED_TABLES`] (those that are missing).
+fn open_added_tables(tx: &redb::WriteTransaction) -> Result<()> {
+    tx.open_table(JOURNEYS)?;
+    tx.open_table(ENROLLMENTS)?;
+    tx.open_table(JOURNEY_TIMERS)?;
+    tx.open_table(JOURNEY_STEPS)?;
     Ok(())
 }
 

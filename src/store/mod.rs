@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod contact_index;
 pub mod dict;
+pub mod journeys;
 pub mod keys;
 pub mod load;
 pub mod lock;
@@ -46,6 +47,8 @@ pub enum Change {
     Schema,
     Segments,
     Campaigns,
+    /// journeys, their enrollments or timers
+    Journeys,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

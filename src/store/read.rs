@@ -10,7 +10,7 @@ use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 use roaring::RoaringBitmap;
 
 pub struct Reader {
-    tx: ReadTransaction,
+    pub(super) tx: ReadTransaction,
 }
 
 pub fn decode_bitmap(b: &[u8]) -> Result<RoaringBitmap> {

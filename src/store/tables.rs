@@ -42,3 +42,16 @@ pub const CAMPAIGNS: TableDefinition<&str, &[u8]> = TableDefinition::new("campai
 pub const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 /// (contact id, idempotency key) → delivery record.
 pub const DELIVERIES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new("deliveries");
+/// Journey name → postcard `journey::Journey`.
+pub const JOURNEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("journeys");
+/// (journey, contact id) → postcard `journey::Enrollment`: the contact's latest run.
+pub const ENROLLMENTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("journey_enrollments");
+/// (due, journey, contact id) → run: the durable timers of waiting runs.
+pub const JOURNEY_TIMERS: TableDefinition<(i64, &str, u32), u32> = TableDefinition::new("journey_timers");
+/// (journey, contact id, run, step) → postcard `journey::StepRecord`: each
+/// step of each run, written once (the exactly-once key).
+pub const JOURNEY_STEPS: TableDefinition<(&str, u32, u32, u32), &[u8]> = TableDefinition::new("journey_steps");
+
+/// Tables added after schema version 3 without changing the layout of the
+/// others: created on open when missing (older reach versions ignore them).
+pub const ADDED_TABLES: [&str; 4] = ["journeys", "journey_enrollments", "journey_timers", "journey_steps"];

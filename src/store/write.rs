@@ -417,6 +417,7 @@ impl<'s> Writer<'s> {
                 d.retain_in((id, "")..=(id, "\u{10FFFF}"), |_, _| false)?;
             }
         }
+        super::journeys::erase_contacts(&self.tx, ids)?;
         // events: rewrite every block that holds one of theirs (the index
         // names them), and drop their index entries
         let mut orphan_candidates: BTreeSet<u32> = BTreeSet::new();
@@ -573,6 +574,12 @@ impl<'s> Writer<'s> {
     pub fn mark_demo(&mut self) -> Result<()> {
         self.tx.open_table(META)?.insert("demo", 1u64.to_le_bytes().as_slice())?;
         Ok(())
+    }
+
+    pub(super) fn note_journeys(&mut self) {
+        if !self.other_changes.contains(&Change::Journeys) {
+            self.other_changes.push(Change::Journeys);
+        }
     }
 
     pub fn note_change(&mut self, c: Change) {

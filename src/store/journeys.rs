@@ -1,0 +1,179 @@
+//! Journeys in the store: their records, enrollments (each contact's latest
+//! run), durable timers of waiting runs, and the exactly-once step log.
+
+use super::tables::*;
+use super::{Reader, Writer};
+use crate::error::Result;
+use crate::journey::model::{Enrollment, Journey, StepRecord};
+use crate::model::time::Ts;
+use redb::{ReadableTable, ReadableTableMetadata};
+use roaring::RoaringBitmap;
+
+impl Writer<'_> {
+    pub fn put_journey(&mut self, j: &Journey) -> Result<()> {
+        self.tx.open_table(JOURNEYS)?.insert(j.name.as_str(), postcard::to_allocvec(j)?.as_slice())?;
+        self.note_journeys();
+        Ok(())
+    }
+
+    pub fn journey(&self, name: &str) -> Result<Option<Journey>> {
+        match self.tx.open_table(JOURNEYS)?.get(name)? {
+            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn enrollment(&self, journey: &str, contact: u32) -> Result<Option<Enrollment>> {
+        match self.tx.open_table(ENROLLMENTS)?.get((journey, contact))? {
+            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes a contact's run and keeps its timer in step: the old timer
+    /// (if it was waiting) is removed, a new one added if it waits now.
+    pub fn put_enrollment(&mut self, journey: &str, contact: u32, e: &Enrollment) -> Result<()> {
+        let old = self.enrollment(journey, contact)?;
+        let mut timers = self.tx.open_table(JOURNEY_TIMERS)?;
+        if let Some(due) = old.as_ref().and_then(Enrollment::due) {
+            timers.remove((due, journey, contact))?;
+        }
+        if let Some(due) = e.due() {
+            timers.insert((due, journey, contact), e.run)?;
+        }
+        drop(timers);
+        self.tx.open_table(ENROLLMENTS)?.insert((journey, contact), postcard::to_allocvec(e)?.as_slice())?;
+        self.note_journeys();
+        Ok(())
+    }
+
+    /// Records what a step of a run did, once: false (and nothing written)
+    /// if that (journey, contact, run, step) was already recorded.
+    pub fn record_step(&mut self, journey: &str, contact: u32, run: u32, step: u32, r: &StepRecord) -> Result<bool> {
+        let mut t = self.tx.open_table(JOURNEY_STEPS)?;
+        if t.get((journey, contact, run, step))?.is_some() {
+            return Ok(false);
+        }
+        t.insert((journey, contact, run, step), postcard::to_allocvec(r)?.as_slice())?;
+        Ok(true)
+    }
+}
+
+/// Removes every journey row of erased contacts.
+pub(super) fn erase_contacts(tx: &redb::WriteTransaction, ids: &RoaringBitmap) -> Result<()> {
+    tx.open_table(ENROLLMENTS)?.retain(|k, _| !ids.contains(k.1))?;
+    tx.open_table(JOURNEY_TIMERS)?.retain(|k, _| !ids.contains(k.2))?;
+    tx.open_table(JOURNEY_STEPS)?.retain(|k, _| !ids.contains(k.1))?;
+    Ok(())
+}
+
+impl Reader {
+    /// Every journey, by name.
+    pub fn journeys(&self) -> Result<Vec<Journey>> {
+        let t = self.tx.open_table(JOURNEYS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            out.push(postcard::from_bytes(row?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    pub fn journey(&self, name: &str) -> Result<Option<Journey>> {
+        match self.tx.open_table(JOURNEYS)?.get(name)? {
+            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A journey's enrollments (each contact's latest run), by contact.
+    pub fn enrollments(&self, journey: &str) -> Result<Vec<(u32, Enrollment)>> {
+        let t = self.tx.open_table(ENROLLMENTS)?;
+        let mut out = Vec::new();
+        for row in t.range((journey, 0)..=(journey, u32::MAX))? {
+            let (k, v) = row?;
+            out.push((k.value().1, postcard::from_bytes(v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// The timers due at or before `t`: (due, journey, contact, run), earliest first.
+    pub fn due_timers(&self, t: Ts) -> Result<Vec<(Ts, String, u32, u32)>> {
+        let timers = self.tx.open_table(JOURNEY_TIMERS)?;
+        let mut out = Vec::new();
+        for row in timers.range((i64::MIN, "", 0)..=(t, "\u{10FFFF}", u32::MAX))? {
+            let (k, v) = row?;
+            let (due, j, c) = k.value();
+            out.push((due, j.to_string(), c, v.value()));
+        }
+        Ok(out)
+    }
+
+    /// The earliest timer, if any.
+    pub fn next_timer(&self) -> Result<Option<Ts>> {
+        Ok(self.tx.open_table(JOURNEY_TIMERS)?.first()?.map(|(k, _)| k.value().0))
+    }
+
+    pub fn timer_count(&self) -> Result<u64> {
+        Ok(self.tx.open_table(JOURNEY_TIMERS)?.len()?)
+    }
+
+    /// The recorded steps of one contact's runs of a journey: (run, step, record).
+    pub fn steps_of(&self, journey: &str, contact: u32) -> Result<Vec<(u32, u32, StepRecord)>> {
+        let t = self.tx.open_table(JOURNEY_STEPS)?;
+        let mut out = Vec::new();
+        for row in t.range((journey, contact, 0, 0)..=(journey, contact, u32::MAX, u32::MAX))? {
+            let (k, v) = row?;
+            let (_, _, run, step) = k.value();
+            out.push((run, step, postcard::from_bytes(v.value())?));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::journey::model::{Enrollment, RunState, StepRecord};
+    use crate::store::{OpenMode, Store};
+
+    fn waiting(run: u32, until: i64) -> Enrollment {
+        Enrollment { run, entered_at: 10, step: 1, since: 10, state: RunState::Waiting { until } }
+    }
+
+    #[test]
+    fn timers_follow_enrollments_and_steps_are_recorded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("j.redb"), OpenMode::Create).unwrap();
+        let mut w = store.begin_write().unwrap();
+        w.put_enrollment("cart", 7, &waiting(1, 100)).unwrap();
+        w.put_enrollment("cart", 8, &waiting(1, 50)).unwrap();
+        w.put_enrollment("other", 7, &waiting(1, 300)).unwrap();
+        w.commit().unwrap();
+        let r = store.begin_read().unwrap();
+        assert_eq!(r.due_timers(100).unwrap(), vec![(50, "cart".into(), 8, 1), (100, "cart".into(), 7, 1)]);
+        assert_eq!(r.next_timer().unwrap(), Some(50));
+        drop(r);
+        // moving on: the old timer goes, the new one comes; an ended run has none
+        let mut w = store.begin_write().unwrap();
+        w.put_enrollment("cart", 7, &waiting(1, 200)).unwrap();
+        let done = Enrollment { state: RunState::Completed { at: 60 }, ..waiting(1, 0) };
+        w.put_enrollment("cart", 8, &done).unwrap();
+        let rec = StepRecord { at: 60, outcome: "sent".into() };
+        assert!(w.record_step("cart", 8, 1, 2, &rec).unwrap());
+        assert!(!w.record_step("cart", 8, 1, 2, &StepRecord { at: 61, outcome: "again".into() }).unwrap());
+        assert!(w.record_step("cart", 8, 2, 2, &rec).unwrap(), "another run");
+        w.commit().unwrap();
+        let r = store.begin_read().unwrap();
+        assert_eq!(r.due_timers(i64::MAX).unwrap(), vec![(200, "cart".into(), 7, 1), (300, "other".into(), 7, 1)]);
+        assert_eq!(r.enrollments("cart").unwrap().len(), 2);
+        assert_eq!(r.steps_of("cart", 8).unwrap(), vec![(1, 2, rec.clone()), (2, 2, rec)]);
+        assert_eq!(r.timer_count().unwrap(), 2);
+        drop(r);
+        // erasing a contact erases its journeys
+        let mut w = store.begin_write().unwrap();
+        w.delete_contacts(&roaring::RoaringBitmap::from_iter([7u32])).unwrap();
+        w.commit().unwrap();
+        let r = store.begin_read().unwrap();
+        assert_eq!(r.due_timers(i64::MAX).unwrap(), vec![]);
+        assert_eq!(r.enrollments("cart").unwrap().len(), 1);
+    }
+}

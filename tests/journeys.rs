@@ -1,0 +1,204 @@
+//! Journeys through the CLI: the shipped scenarios created, listed, shown,
+//! started, paused and stopped; bad files refused at their line with
+//! nothing created; enrollments by step; the simulation on a tiny store.
+
+mod common;
+
+use common::Env;
+use serde_json::{Value, json};
+
+fn shipped(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("demo_data/journeys")
+        .join(format!("{name}.toml"))
+        .display()
+        .to_string()
+}
+
+fn world() -> Env {
+    let env = Env::new();
+    env.import(
+        "contacts",
+        "c.csv",
+        "external_id,email,first_name,timezone,consent_email\n\
+         rome,rome@x.it,Anna,Europe/Rome,true\n\
+         ny,ny@x.com,Ned,America/New_York,true\n",
+        &[],
+    )
+    .ok();
+    env
+}
+
+#[test]
+fn the_shipped_scenarios_are_created_and_run_through_their_statuses() {
+    let env = world();
+    for name in ["abandoned_cart", "reactivation", "prospect_nurture"] {
+        let out = env.run(&["journey", "create", &shipped(name), "--format", "table"]).ok();
+        assert!(out.starts_with(&format!("created journey {name} (draft, ")), "{out}");
+    }
+    let list = env.json(&["journey", "list"]);
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|j| j["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["abandoned_cart", "prospect_nurture", "reactivation"]);
+    assert_eq!(list[0]["status"], "draft");
+    assert_eq!(list[0]["entry"], "event cart_abandon");
+    assert_eq!(list[2]["entry"], "90d after the last purchase");
+
+    let show = env.run(&["journey", "show", "abandoned_cart", "--format", "table"]).ok();
+    for line in [
+        "abandoned_cart (draft)",
+        "  entry      on event cart_abandon",
+        "  re-entry   after_exit",
+        "  goal       event purchase",
+        "last_order_old",
+        "if not days_since_last(purchase) < 15 then recent_customer else end",
+        "wait 4h -> reminder",
+        "send email (normal) \"5% off your cart\" with a 5% code (CART5-…, valid 7d)",
+    ] {
+        assert!(show.contains(line), "missing {line:?} in\n{show}");
+    }
+    let j = env.json(&["journey", "show", "reactivation"]);
+    assert_eq!(
+        j["steps"][0],
+        json!({"name": "big_last_order", "type": "if_entry", "waiting": 0,
+        "what": "if entry amount > 150 then code_3m else news"})
+    );
+
+    // statuses: start, pause, start again, stop; refusals are conflicts (exit 2)
+    assert_eq!(env.run(&["journey", "start", "abandoned_cart"]).ok(), "journey abandoned_cart is active\n");
+    assert!(env.run(&["journey", "start", "abandoned_cart"]).fails(2).contains("is active; cannot make it active"));
+    assert_eq!(env.run(&["journey", "pause", "abandoned_cart"]).ok(), "journey abandoned_cart is paused\n");
+    assert!(env.run(&["journey", "pause", "abandoned_cart"]).fails(2).contains("is paused"));
+    env.run(&["journey", "start", "abandoned_cart"]).ok();
+    assert_eq!(env.run(&["journey", "stop", "abandoned_cart"]).ok(), "journey abandoned_cart is stopped\n");
+    assert!(env.run(&["journey", "start", "abandoned_cart"]).fails(2).contains("is stopped"));
+    let j = env.json(&["journey", "show", "abandoned_cart"]);
+    assert_eq!(j["status"], "stopped");
+    assert_eq!(j["started_at"], "2026-11-24T12:00:00Z");
+
+    // enrollments: none yet; a step is checked
+    assert_eq!(env.json(&["journey", "enrollments", "abandoned_cart"]), json!([]));
+    assert_eq!(env.json(&["journey", "enrollments", "abandoned_cart", "--step", "reminder"]), json!([]));
+    let err = env.run(&["journey", "enrollments", "abandoned_cart", "--step", "remindr"]).fails(2);
+    assert!(err.contains("has no step `remindr`, did you mean `reminder`?"), "{err}");
+    assert!(env.run(&["journey", "show", "nope"]).fails(2).contains("no journey named `nope`"));
+    assert!(
+        env.run(&["journey", "create", &shipped("reactivation")])
+            .fails(2)
+            .contains("journey `reactivation` already exists")
+    );
+}
+
+const BASE: &str = r#"name = "j"
+
+[entry]
+event = "cart_abandon"
+
+[[step]]
+name = "wait"
+wait = "4h"
+
+[[step]]
+name = "check"
+if = "count(purchase, since entry) = 0"
+else = "exit"
+
+[[step]]
+name = "mail"
+send = "email"
+subject = "Hi"
+body = "Hello {{ first_name }}"
+"#;
+
+#[test]
+fn bad_files_are_refused_at_their_line_and_nothing_is_created() {
+    let env = world();
+    let cases: Vec<(String, &str)> = vec![
+        (
+            BASE.replace("else = \"exit\"", "else = \"nowhere\""),
+            "bad.toml:13: step check: else `nowhere` points nowhere",
+        ),
+        (
+            BASE.replace("else = \"exit\"", "else = \"wait\""),
+            "bad.toml:13: step check: else `wait` points back to an earlier step",
+        ),
+        (
+            BASE.replace("event = \"cart_abandon\"", "event = \"cart_abandn\""),
+            "bad.toml:4: entry.event: unknown event kind `cart_abandn`, did you mean `cart_abandon`?",
+        ),
+        (
+            BASE.replace("event = \"cart_abandon\"", "event = \"cart_abandon\"\nwhere = \"amont > 1\""),
+            "bad.toml:5: entry.event.where `amont > 1`: column 1: event `cart_abandon` has no parameter `amont`, did you mean `amount`?",
+        ),
+        (
+            BASE.replace("since entry) = 0", "since entry) ="),
+            "bad.toml:12: step check: if `count(purchase, since entry) =`: column",
+        ),
+        (BASE.replace("\"4h\"", "\"0h\""), "bad.toml:8: step wait: wait: `0h`: a wait must be longer than zero"),
+        (BASE.replace("\"4h\"", "\"-4h\""), "bad.toml:8: step wait: wait: `-4h`: a wait must be longer than zero"),
+        (
+            BASE.replace("wait = \"4h\"", "split = [{ percent = 50 }, { percent = 40 }]"),
+            "bad.toml:8: step wait: the split's percentages sum to 90, not 100",
+        ),
+        (
+            BASE.replace("send = \"email\"", "send = \"fax\""),
+            "bad.toml:17: step mail: no delivery adapter for channel `fax`",
+        ),
+        (BASE.replace("wait = \"4h\"", "wiat = \"4h\""), "bad.toml:8: unknown field `wiat`"),
+    ];
+    for (text, reason) in cases {
+        env.write("bad.toml", &text);
+        let err = env.run(&["journey", "create", "bad.toml"]).fails(2);
+        assert!(err.starts_with(&format!("error: {reason}")), "expected `{reason}` in: {err}\n{text}");
+    }
+    assert_eq!(env.json(&["journey", "list"]), json!([]));
+    env.write("ok.toml", BASE);
+    env.run(&["journey", "create", "ok.toml"]).ok();
+    let list: Value = env.json(&["journey", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+/// Hand-computed: policy in UTC, email quiet 22:00-08:00 (defer), no caps.
+/// rome (Europe/Rome) abandons at 13:00Z, waits 4 h, has not ordered: the
+/// mail at 17:00Z (18:00 Rome) is sent. ny abandons at 14:00Z and orders at
+/// 15:00Z: the goal ends its run during the wait. late (Europe/Rome)
+/// abandons at 20:00Z: due at 00:00Z (01:00 Rome, quiet), deferred to 08:00
+/// Rome, then sent. Nothing is written.
+#[test]
+fn simulate_counts_each_step_by_hand() {
+    let env = world();
+    env.import(
+        "contacts",
+        "late.csv",
+        "external_id,email,timezone,consent_email\nlate,late@x.it,Europe/Rome,true\n",
+        &[],
+    )
+    .ok();
+    env.import(
+        "events",
+        "e.csv",
+        "contact,ts,kind\nrome,2026-11-24T13:00:00Z,cart_abandon\nny,2026-11-24T14:00:00Z,cart_abandon\n\
+         ny,2026-11-24T15:00:00Z,purchase\nlate,2026-11-24T20:00:00Z,cart_abandon\n",
+        &[],
+    )
+    .ok();
+    env.write("p.toml", "timezone = \"UTC\"\n[quiet_hours]\nemail = \"22:00-08:00\"\non_quiet = \"defer\"\n");
+    env.run(&["policy", "set", "p.toml"]).ok();
+    env.write(
+        "j.toml",
+        BASE.replace("[[step]]\nname = \"wait\"", "[[goal]]\nevent = \"purchase\"\n\n[[step]]\nname = \"wait\""),
+    );
+    env.run(&["journey", "create", "j.toml"]).ok();
+    let s = env.json(&["journey", "simulate", "j", "--until", "2026-11-26T00:00:00Z"]);
+    assert_eq!(s["entered"], 3);
+    assert_eq!(s["steps"][0]["outcomes"], json!({"waited": 3}));
+    assert_eq!(s["steps"][1]["outcomes"], json!({"then": 2}));
+    assert_eq!(s["steps"][2]["outcomes"], json!({"sent": 2}));
+    assert_eq!(s["steps"][2]["deferred"], 1);
+    assert_eq!(
+        (s["completed"].clone(), s["exited"].clone(), s["active"].clone()),
+        (json!(2), json!({"goal": 1}), json!(0))
+    );
+    // writes nothing
+    assert_eq!(env.json(&["journey", "enrollments", "j"]), json!([]));
+    assert_eq!(env.json(&["journey", "show", "j"])["status"], "draft");
+}
