@@ -200,19 +200,8 @@ impl EventBlock {
     }
 
     pub fn decode(b: &[u8]) -> Result<EventBlock> {
-        let mut r = Reader { b, pos: 0 };
+        let (mut r, Header { kind, n, has_utm, np }) = Header::read(b)?;
         let bad = || Error::runtime("corrupt event block");
-        if r.bytes(2).ok_or_else(bad)? != b"RB" {
-            return Err(bad());
-        }
-        let ver = r.bytes(1).ok_or_else(bad)?[0];
-        if ver != VERSION {
-            return Err(Error::runtime(format!("event block version {ver} is not supported")));
-        }
-        let kind = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
-        let n = u32::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
-        let has_utm = r.bytes(1).ok_or_else(bad)?[0] != 0;
-        let np = u16::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
         let contact = r.uvarints(n, |v| v as u32).ok_or_else(bad)?;
         let mut prev = 0i64;
         let ts = r
@@ -257,6 +246,33 @@ impl EventBlock {
 
     pub fn utm_at(&self, i: usize) -> [u32; 3] {
         if self.utm[0].is_empty() { [0; 3] } else { [self.utm[0][i], self.utm[1][i], self.utm[2][i]] }
+    }
+}
+
+/// A block's fixed header, and the reader left after it.
+struct Header {
+    kind: u16,
+    n: usize,
+    has_utm: bool,
+    np: usize,
+}
+
+impl Header {
+    fn read(b: &[u8]) -> Result<(Reader<'_>, Header)> {
+        let mut r = Reader { b, pos: 0 };
+        let bad = || Error::runtime("corrupt event block");
+        if r.bytes(2).ok_or_else(bad)? != b"RB" {
+            return Err(bad());
+        }
+        let ver = r.bytes(1).ok_or_else(bad)?[0];
+        if ver != VERSION {
+            return Err(Error::runtime(format!("event block version {ver} is not supported")));
+        }
+        let kind = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
+        let n = u32::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
+        let has_utm = r.bytes(1).ok_or_else(bad)?[0] != 0;
+        let np = u16::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
+        Ok((r, Header { kind, n, has_utm, np }))
     }
 }
 
@@ -389,19 +405,8 @@ impl EventBlock {
     /// are stepped over, not decoded: what a few contacts' facts need from
     /// blocks that hold everyone's events.
     pub fn decode_some(b: &[u8], wanted: impl Fn(u32) -> bool, param: Option<u16>) -> Result<EventBlock> {
-        let mut r = Reader { b, pos: 0 };
+        let (mut r, Header { kind, n, has_utm, np }) = Header::read(b)?;
         let bad = || Error::runtime("corrupt event block");
-        if r.bytes(2).ok_or_else(bad)? != b"RB" {
-            return Err(bad());
-        }
-        let ver = r.bytes(1).ok_or_else(bad)?[0];
-        if ver != VERSION {
-            return Err(Error::runtime(format!("event block version {ver} is not supported")));
-        }
-        let kind = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
-        let n = u32::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
-        let has_utm = r.bytes(1).ok_or_else(bad)?[0] != 0;
-        let np = u16::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
         let mut out = EventBlock::new(kind);
         let mut pos = Vec::new();
         r.each_uvarint(n, |i, c| {
