@@ -156,6 +156,7 @@ impl Session {
         // meanwhile (the builder's first) waits for one kind, not for all
         let mut last: Vec<Option<i64>> = Vec::new();
         for k in 0..kinds {
+            self.let_others_in();
             self.engine()?.last_activity_of_kind(k, now, &mut last, cancel)?;
         }
         let mut eng = self.engine()?;

@@ -56,6 +56,9 @@ pub struct Session {
     warm: Mutex<Option<Warm>>,
     /// the contacts table's per-contact facts, by engine generation
     row_facts: Mutex<Option<(u64, Arc<contacts::RowFacts>)>>,
+    /// callers waiting for the engine: background work done in steps lets
+    /// them in between steps (the lock itself is not fair)
+    waiting: std::sync::atomic::AtomicUsize,
     pub config: Config,
     pub clock: Clock,
 }
@@ -69,7 +72,14 @@ impl Session {
 
     /// A session over a store that is already open.
     pub fn over(store: Arc<Store>, config: Config, clock: Clock) -> Session {
-        Session { store, warm: Mutex::new(None), row_facts: Mutex::new(None), config, clock }
+        Session {
+            store,
+            warm: Mutex::new(None),
+            row_facts: Mutex::new(None),
+            waiting: Default::default(),
+            config,
+            clock,
+        }
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -83,7 +93,10 @@ impl Session {
     /// The warm engine, brought up to date with every change committed
     /// since it was last used. Loaded on first use.
     pub fn engine(&self) -> AppResult<EngineGuard<'_>> {
-        let mut g = self.warm.lock().unwrap_or_else(|e| e.into_inner());
+        self.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let g = self.warm.lock();
+        self.waiting.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        let mut g = g.unwrap_or_else(|e| e.into_inner());
         match g.as_mut() {
             None => {
                 let changes = self.store.subscribe();
@@ -98,6 +111,16 @@ impl Session {
             }
         }
         Ok(EngineGuard(g))
+    }
+
+    /// For background work between two steps that each take the engine:
+    /// waits while others wait for it, so a count asked meanwhile (the
+    /// builder's) goes first instead of after every step.
+    pub(crate) fn let_others_in(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while self.waiting.load(std::sync::atomic::Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
     }
 }
 

@@ -164,6 +164,7 @@ impl Session {
         let now = self.now();
         let mut out = Vec::with_capacity(saved.len());
         for s in saved {
+            self.let_others_in();
             let count = match parse(&s.expr) {
                 Ok(e) => match self.engine()?.count(&e, now, cancel) {
                     Ok(n) => Ok(n),
