@@ -138,6 +138,10 @@ fn changes_through_the_owner_are_seen_at_once_and_kept() {
     assert!(!env.path("reach.redb.run").exists(), "the socket is removed");
     // on its own again: the same counts from the file
     assert_eq!(count("segment:fresh_buyers"), after);
+    // the audit log says the changes came through the owner
+    let audit = env.json(&["audit"]);
+    let tag = audit.as_array().unwrap().iter().find(|e| e["what"].as_str().unwrap().starts_with("tag served")).unwrap();
+    assert!(tag["via"].as_str().unwrap().starts_with("cli via owner (pid "), "{tag}");
 }
 
 /// The socket is its user's alone: 0600 in a 0700 directory.

@@ -376,6 +376,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
     scan!(ENROLLMENTS, |k, v| [k.0.as_bytes(), v].concat());
     scan!(JOURNEY_TIMERS, |k, _v| k.1.as_bytes().to_vec());
     scan!(JOURNEY_STEPS, |k, v| [k.0.as_bytes(), v].concat());
+    scan!(AUDIT, |_k, v| v.to_vec());
     let known: std::collections::BTreeSet<&str> = [
         META.name(),
         SCHEMA.name(),
@@ -398,6 +399,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
         ENROLLMENTS.name(),
         JOURNEY_TIMERS.name(),
         JOURNEY_STEPS.name(),
+        AUDIT.name(),
     ]
     .into();
     for t in tx.list_tables().unwrap() {

@@ -63,6 +63,7 @@ impl Session {
     pub fn put_campaign_text(&self, text: &str, file_name: &str, replace: bool) -> AppResult<(Campaign, Vec<String>)> {
         let (mut c, warnings) = self.parse_campaign(text, file_name)?;
         let mut w = self.store.begin_write()?;
+        let existed = w.campaign(&c.name)?.is_some();
         if let Some(old) = w.campaign(&c.name)? {
             if !replace {
                 return Err(AppError::invalid(format!("{file_name}: campaign `{}` already exists", c.name)));
@@ -80,6 +81,8 @@ impl Session {
             c.runs = old.runs;
         }
         w.put_campaign(&c)?;
+        let verb = if existed { "edited" } else { "created" };
+        w.audit(&self.audit_entry(format!("campaign {} {verb} ({})", c.name, c.status.as_str())))?;
         w.commit()?;
         Ok((c, warnings))
     }
@@ -134,6 +137,12 @@ impl Session {
         }
         c.updated_at = now;
         w.put_campaign(&c)?;
+        let verb = match change {
+            StatusChange::Schedule => "scheduled",
+            StatusChange::Pause => "paused",
+            StatusChange::Cancel => "cancelled",
+        };
+        w.audit(&self.audit_entry(format!("campaign {name} {verb}")))?;
         w.commit()?;
         Ok(c)
     }
@@ -164,6 +173,7 @@ impl Session {
         parse_policy(text, file_name).map_err(|e| AppError::invalid(e.to_string()))?;
         let mut w = self.store.begin_write()?;
         w.put_policy(text)?;
+        w.audit(&self.audit_entry("policy set"))?;
         w.commit()?;
         Ok(())
     }

@@ -250,6 +250,8 @@ impl Session {
     pub fn delete_contacts(&self, ids: &RoaringBitmap) -> AppResult<u64> {
         let mut w = self.store.begin_write()?;
         let n = w.delete_contacts(ids)?;
+        // what was erased is not said: only how many
+        w.audit(&self.audit_entry(format!("erased {n} contact{}", if n == 1 { "" } else { "s" })))?;
         w.commit()?;
         Ok(n)
     }

@@ -30,9 +30,24 @@ impl Session {
             progress(ImportProgress { bytes_read, total_bytes, rows });
             Ok(())
         });
-        match r {
-            Err(e) if e.message == "cancelled" => Err(AppError::Cancelled),
-            r => Ok(r?),
-        }
+        let report = match r {
+            Err(e) if e.message == "cancelled" => return Err(AppError::Cancelled),
+            r => r?,
+        };
+        // told in a transaction of its own, after the import's
+        let file = std::path::Path::new(path).file_name().map_or(path.into(), |f| f.to_string_lossy());
+        let what = match what {
+            What::Contacts => {
+                format!("imported contacts from {file}: {} new, {} updated", report.inserted, report.updated)
+            }
+            What::Events => format!(
+                "imported events from {file}: {} events, {} new contacts",
+                report.events, report.contacts_created
+            ),
+        };
+        let mut w = self.store.begin_write()?;
+        w.audit(&self.audit_entry(what))?;
+        w.commit()?;
+        Ok(report)
     }
 }

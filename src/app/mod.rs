@@ -5,6 +5,7 @@
 //! typed values and typed errors (`AppError`). It never prints, never
 //! exits and knows no command-line flag or terminal.
 
+pub mod audit;
 pub mod campaign_file;
 pub mod campaigns;
 pub mod contacts;

@@ -99,6 +99,8 @@ impl Session {
         let actions: Vec<_> =
             changed.iter().map(|id| (id, Action { ts: now, what: what.clone(), detail: source.into() })).collect();
         w.add_actions(&actions)?;
+        let verb = if add { "added to" } else { "removed from" };
+        w.audit(&self.audit_entry(format!("tag {tag} {verb} {} contacts", changed.len())))?;
         w.commit()?;
         Ok(changed.len())
     }
@@ -124,6 +126,7 @@ impl Session {
         let created_at = w.segment(name)?.map(|s| s.created_at).unwrap_or(now);
         w.put_segment(&SavedSegment { name: name.to_string(), expr: c.text.clone(), created_at, updated_at: now })?;
         w.add_history_point(name, now, count)?;
+        w.audit(&self.audit_entry(format!("segment {name} saved: {}", c.text)))?;
         w.commit()?;
         Ok((c.text, count))
     }
@@ -149,6 +152,7 @@ impl Session {
         if !w.delete_segment(name)? {
             return Err(AppError::not_found("segment", name));
         }
+        w.audit(&self.audit_entry(format!("segment {name} deleted")))?;
         w.commit()?;
         Ok(())
     }

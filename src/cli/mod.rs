@@ -94,6 +94,14 @@ pub enum Command {
     Scheduler(campaign::SchedulerCmd),
     /// Open the console (the default on a terminal)
     Console(ConsoleArgs),
+    /// Who changed what, when, and through which way in
+    Audit {
+        /// Only entries at or after this time (RFC 3339 or YYYY-MM-DD)
+        #[arg(long, value_name = "TIMESTAMP")]
+        since: Option<String>,
+        #[arg(long, value_enum)]
+        format: Option<output::Format>,
+    },
     /// Own the database for everyone: the scheduler, and a local socket
     /// that every other `reach` command on it goes through
     Serve,
@@ -365,5 +373,28 @@ fn dispatch(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write) -> Result
         Command::Scheduler(c) => campaign::run_scheduler(ctx, c, out),
         Command::Console(a) => open_console(ctx, a.keymap),
         Command::Serve => serve(ctx),
+        Command::Audit { since, format } => audit(ctx, since, format, out),
     }
+}
+
+/// `reach audit`: the audit log, oldest first.
+fn audit(ctx: &Ctx, since: Option<String>, format: Option<output::Format>, out: &mut dyn std::io::Write) -> Result<()> {
+    let since = match since {
+        Some(s) => TimeFormat::default().parse(&s).map_err(|e| Error::input(format!("--since: {e}")))?,
+        None => i64::MIN,
+    };
+    let entries = ctx.session()?.audit_log(since)?;
+    let rows = entries
+        .into_iter()
+        .map(|e| {
+            vec![
+                serde_json::Value::String(crate::model::time::format_ts(e.ts)),
+                serde_json::Value::String(e.who),
+                serde_json::Value::String(e.via),
+                serde_json::Value::String(e.what),
+            ]
+        })
+        .collect();
+    let columns = ["ts", "who", "via", "what"].iter().map(|c| c.to_string()).collect();
+    output::Records { columns, rows }.print(output::resolve(format), out)
 }

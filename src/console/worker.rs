@@ -201,6 +201,11 @@ fn next_job(queue: &mut std::collections::VecDeque<Queued>) -> Option<Queued> {
 
 /// Runs one job on the calling thread.
 pub fn run(s: &Arc<Session>, job: Job, cancel: &Arc<AtomicBool>, shared: &Shared) -> AppResult<Output> {
+    // the changes a job makes are the console's, in the audit log
+    crate::app::audit::acting_as(crate::app::audit::Actor::local("console"), || run_job(s, job, cancel, shared))
+}
+
+fn run_job(s: &Arc<Session>, job: Job, cancel: &Arc<AtomicBool>, shared: &Shared) -> AppResult<Output> {
     let capture = &shared.capture;
     Ok(match job {
         Job::Contacts { filter, within, sort, desc } => {

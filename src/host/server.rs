@@ -3,6 +3,7 @@
 
 use super::protocol::{self, ACCEPTED, EXIT, FrameWriter, Outcome, Request, STDERR, STDOUT};
 use crate::app::Session;
+use crate::app::audit::{Actor, acting_as, user_name};
 use crate::error::{Error, Result};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -117,8 +118,8 @@ impl Drop for Server {
     }
 }
 
-/// The uid of the process at the other end.
-fn peer_uid(s: &UnixStream) -> Option<u32> {
+/// The process at the other end: its credentials.
+fn peer(s: &UnixStream) -> Option<libc::ucred> {
     let mut cred = libc::ucred { pid: 0, uid: 0, gid: 0 };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` bytes into `cred`, a ucred.
@@ -131,7 +132,7 @@ fn peer_uid(s: &UnixStream) -> Option<u32> {
             &mut len,
         )
     };
-    (rc == 0).then_some(cred.uid)
+    (rc == 0).then_some(cred)
 }
 
 fn serve_one(stream: UnixStream, session: &Arc<Session>, stopping: &Arc<AtomicBool>) -> std::io::Result<()> {
@@ -142,7 +143,7 @@ fn serve_one(stream: UnixStream, session: &Arc<Session>, stopping: &Arc<AtomicBo
     };
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
-    if peer_uid(&stream) != Some(me) {
+    if peer(&stream).map(|p| p.uid) != Some(me) {
         return finish(&mut out, Err(Error::busy("this database's owner answers only its own user")));
     }
     let mut line = String::new();
@@ -162,7 +163,11 @@ fn serve_one(stream: UnixStream, session: &Arc<Session>, stopping: &Arc<AtomicBo
     };
     let hooks = crate::cli::Hooks { cancel: stopping.clone(), progress: Arc::new(|_| {}) };
     let mut w = FrameWriter::new(stream.try_clone()?, STDOUT);
-    let r = crate::cli::run_for_client(&req, session.clone(), hooks, warn, &mut w);
+    let actor = match peer(&stream) {
+        Some(p) => Actor { who: user_name(p.uid), via: format!("cli via owner (pid {})", p.pid) },
+        None => Actor::local("cli via owner"),
+    };
+    let r = acting_as(actor, || crate::cli::run_for_client(&req, session.clone(), hooks, warn, &mut w));
     let r = match w.flush() {
         Ok(()) => r,
         Err(e) => r.and(Err(Error::runtime(e.to_string()))),

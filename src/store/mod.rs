@@ -2,6 +2,7 @@
 //! version checks, migrations), the read and write sides, and bulk loading
 //! (a `Loader` over a write, with the caches imports need).
 
+pub mod audit;
 pub mod codec;
 pub mod contact_index;
 pub mod dict;

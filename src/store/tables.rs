@@ -52,6 +52,10 @@ pub const JOURNEY_TIMERS: TableDefinition<(i64, &str, u32), u32> = TableDefiniti
 /// step of each run, written once (the exactly-once key).
 pub const JOURNEY_STEPS: TableDefinition<(&str, u32, u32, u32), &[u8]> = TableDefinition::new("journey_steps");
 
+/// Sequence → postcard `audit::AuditEntry`: every change, who made it,
+/// when and through which way in (see `audit`).
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+
 /// Tables added after schema version 3 without changing the layout of the
 /// others: created on open when missing (older reach versions ignore them).
-pub const ADDED_TABLES: [&str; 4] = ["journeys", "journey_enrollments", "journey_timers", "journey_steps"];
+pub const ADDED_TABLES: [&str; 5] = ["journeys", "journey_enrollments", "journey_timers", "journey_steps", "audit"];
