@@ -202,3 +202,104 @@ fn simulate_counts_each_step_by_hand() {
     assert_eq!(env.json(&["journey", "enrollments", "j"]), json!([]));
     assert_eq!(env.json(&["journey", "show", "j"])["status"], "draft");
 }
+
+fn mails(env: &Env) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(env.path("outbox/email/new"))
+        .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn timeline(env: &Env, who: &str) -> Vec<String> {
+    let c = env.json(&["contacts", "show", who]);
+    let rows = c["timeline"].as_array().cloned().unwrap_or_default();
+    // oldest first
+    rows.iter()
+        .rev()
+        .filter_map(|a| {
+            let what = a["what"].as_str()?;
+            what.starts_with("j: ").then(|| format!("{} {what}", a["ts"].as_str().unwrap_or("?")))
+        })
+        .collect()
+}
+
+/// The same hand-computed day as `simulate_counts_each_step_by_hand`, now
+/// run by the scheduler: what the simulation forecast is what happens, and
+/// each contact's enrollment, messages and timeline say so.
+#[test]
+fn the_scheduler_runs_the_day_the_simulation_forecast() {
+    let env = world();
+    env.import(
+        "contacts",
+        "late.csv",
+        "external_id,email,timezone,consent_email\nlate,late@x.it,Europe/Rome,true\n",
+        &[],
+    )
+    .ok();
+    env.import(
+        "events",
+        "e.csv",
+        "contact,ts,kind\nrome,2026-11-24T13:00:00Z,cart_abandon\nny,2026-11-24T14:00:00Z,cart_abandon\n\
+         ny,2026-11-24T15:00:00Z,purchase\nlate,2026-11-24T20:00:00Z,cart_abandon\n",
+        &[],
+    )
+    .ok();
+    env.write("p.toml", "timezone = \"UTC\"\n[quiet_hours]\nemail = \"22:00-08:00\"\non_quiet = \"defer\"\n");
+    env.run(&["policy", "set", "p.toml"]).ok();
+    env.write(
+        "j.toml",
+        BASE.replace("[[step]]\nname = \"wait\"", "[[goal]]\nevent = \"purchase\"\n\n[[step]]\nname = \"wait\""),
+    );
+    env.run(&["journey", "create", "j.toml"]).ok();
+    let forecast = env.json(&["journey", "simulate", "j", "--until", "2026-11-26T00:00:00Z"]);
+    env.run(&["journey", "start", "j"]).ok();
+    env.run(&["scheduler", "run", "--until", "2026-11-26T00:00:00Z"]).ok();
+
+    let runs = env.json(&["journey", "enrollments", "j"]);
+    let states: Vec<(String, String)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["contact"].to_string(), r["state"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        states,
+        [("1".into(), "completed".into()), ("2".into(), "exited (goal)".into()), ("3".into(), "completed".into())]
+    );
+    let history: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["history"].as_str().unwrap()).collect();
+    assert_eq!(history, ["wait:waited check:then mail:sent", "wait:waited", "wait:waited check:then mail:sent"]);
+    // the two mails: rome's at 17:00Z, late's deferred from 00:00Z to 08:00 Rome (07:00Z)
+    assert_eq!(mails(&env), ["journey.j.1.2.1", "journey.j.1.2.3"]);
+    let late = std::fs::read_to_string(env.path("outbox/email/new/journey.j.1.2.3")).unwrap();
+    assert!(late.contains("Date: Wed, 25 Nov 2026 07:00:00 +0000"), "{late}");
+    assert_eq!(
+        timeline(&env, "rome"),
+        [
+            "2026-11-24T13:00:00Z j: entered",
+            "2026-11-24T17:00:00Z j: waited 4h",
+            "2026-11-24T17:00:00Z j: email sent",
+            "2026-11-24T17:00:00Z j: completed"
+        ]
+    );
+    assert_eq!(timeline(&env, "ny"), ["2026-11-24T14:00:00Z j: entered", "2026-11-24T15:00:00Z j: exited on purchase"]);
+    assert_eq!(
+        timeline(&env, "late"),
+        [
+            "2026-11-24T20:00:00Z j: entered",
+            "2026-11-25T00:00:00Z j: waited 4h",
+            "2026-11-25T00:00:00Z j: email deferred until 2026-11-25T07:00:00Z",
+            "2026-11-25T07:00:00Z j: email sent",
+            "2026-11-25T07:00:00Z j: completed"
+        ]
+    );
+    // the forecast, step by step
+    let counts = env.json(&["journey", "show", "j"])["counts"].clone();
+    for k in ["entered", "completed", "exited", "active"] {
+        assert_eq!(counts[k], forecast[k], "{k}: {counts} against {forecast}");
+    }
+    // running again changes nothing: each step happened once
+    env.run(&["scheduler", "run", "--until", "2026-11-26T00:00:00Z"]).ok();
+    assert_eq!(mails(&env).len(), 2);
+    assert_eq!(timeline(&env, "late").len(), 5);
+}

@@ -377,6 +377,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
     scan!(JOURNEY_TIMERS, |k, _v| k.1.as_bytes().to_vec());
     scan!(JOURNEY_STEPS, |k, v| [k.0.as_bytes(), v].concat());
     scan!(AUDIT, |_k, v| v.to_vec());
+    scan!(PROMO_CODES, |k, v| [k.as_bytes(), v].concat());
     let known: std::collections::BTreeSet<&str> = [
         META.name(),
         SCHEMA.name(),
@@ -400,6 +401,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
         JOURNEY_TIMERS.name(),
         JOURNEY_STEPS.name(),
         AUDIT.name(),
+        PROMO_CODES.name(),
     ]
     .into();
     for t in tx.list_tables().unwrap() {

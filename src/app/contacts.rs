@@ -331,6 +331,9 @@ impl Session {
                 timeline.push(TimelineEntry { ts: act.ts, what: Entry::Action { what: act.what, detail: act.detail } });
             }
         }
+        // newest first; at one instant, what was recorded last first (the
+        // reverse keeps that through the stable sort)
+        timeline.reverse();
         timeline.sort_by_key(|x| std::cmp::Reverse(x.ts));
         let timeline_total = timeline.len();
         let timeline: Vec<TimelineEntry> = timeline.into_iter().skip(offset).take(limit).collect();

@@ -162,6 +162,22 @@ impl Session {
 }
 
 impl Session {
+    /// What each step of a contact's run did, in order: (step name, record).
+    pub fn run_history(
+        &self,
+        journey: &Journey,
+        contact: u32,
+        run: u32,
+    ) -> AppResult<Vec<(String, crate::journey::model::StepRecord)>> {
+        let r = self.store.begin_read()?;
+        let mut steps: Vec<(u32, crate::journey::model::StepRecord)> =
+            r.steps_of(&journey.name, contact)?.into_iter().filter(|x| x.0 == run).map(|x| (x.1, x.2)).collect();
+        steps.sort_by_key(|(i, rec)| (rec.at, *i));
+        Ok(steps.into_iter().map(|(i, rec)| (journey.target_name(i as usize).to_string(), rec)).collect())
+    }
+}
+
+impl Session {
     /// Runs a journey from now to `until` in simulated time over the
     /// store's history, writing nothing (the journey may be a draft).
     pub fn simulate_journey(&self, name: &str, until: i64) -> AppResult<crate::journey::simulate::Simulation> {

@@ -123,8 +123,18 @@ fn run(
         std::thread::Builder::new()
             .name("scheduler-changes".into())
             .spawn(move || {
-                while rx.recv().is_ok() {
-                    changed.store(true, Ordering::SeqCst);
+                while let Ok(c) = rx.recv() {
+                    // the snapshot holds contacts (consent, timezone), the
+                    // schema and the policy; events, tags, segments and
+                    // journeys are read from the engine and the store at
+                    // each step
+                    use crate::store::Change;
+                    if matches!(
+                        c,
+                        Change::Contacts(_) | Change::ContactsDeleted(_) | Change::Schema | Change::Campaigns
+                    ) {
+                        changed.store(true, Ordering::SeqCst);
+                    }
                     wake.notify_one();
                 }
             })
@@ -237,6 +247,18 @@ impl crate::campaign::run::Audiences for SessionAudiences<'_> {
     }
     fn count(&mut self, e: &crate::segment::Expr, now: i64, cancel: &AtomicBool) -> crate::error::Result<u64> {
         self.0.engine().map_err(crate::error::Error::from)?.count(e, now, cancel)
+    }
+    fn event_times(
+        &mut self,
+        kind: &str,
+        filter: Option<&str>,
+        lo: i64,
+        hi: i64,
+    ) -> crate::error::Result<Vec<(i64, u32)>> {
+        self.0.engine().map_err(crate::error::Error::from)?.event_times(kind, filter, lo, hi)
+    }
+    fn first_event_after(&mut self, kind: &str, filter: Option<&str>, after: i64) -> crate::error::Result<Option<i64>> {
+        self.0.engine().map_err(crate::error::Error::from)?.first_event_after(kind, filter, after)
     }
 }
 

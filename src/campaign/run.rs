@@ -168,9 +168,9 @@ struct Waiting {
 
 /// What the deliveries table says, held in memory while the scheduler runs.
 #[derive(Default)]
-struct Ledger {
+pub(crate) struct Ledger {
     /// contact → its sends (for caps)
-    history: HashMap<u32, Vec<PastSend>>,
+    pub(crate) history: HashMap<u32, Vec<PastSend>>,
     /// campaign → run → contacts with a record
     decided: HashMap<String, HashMap<String, RoaringBitmap>>,
     /// campaign → contacts sent any run (for once per contact)
@@ -193,7 +193,7 @@ impl Ledger {
     }
 
     /// Notes a record just decided (delivered by the caller).
-    fn note_decided(&mut self, contact: u32, d: &Delivery) {
+    pub(crate) fn note_decided(&mut self, contact: u32, d: &Delivery) {
         let runs = match self.decided.get_mut(&d.campaign) {
             Some(r) => r,
             None => self.decided.entry(d.campaign.clone()).or_default(),
@@ -251,6 +251,10 @@ pub struct Totals {
     pub decide_ms: u64,
     /// wall time spent rendering, handing to adapters and marking sent
     pub deliver_ms: u64,
+    /// journey steps done (sends among them are also in `decided` and its parts)
+    pub journey_steps: u64,
+    /// wall time spent on journeys (entries, steps, their writes and messages)
+    pub journey_ms: u64,
 }
 
 /// A campaign's forecast (`campaign preview`).
@@ -343,6 +347,10 @@ enum FutureAt {
 pub trait Audiences {
     fn members(&mut self, e: &crate::segment::Expr, now: Ts, cancel: &AtomicBool) -> Result<RoaringBitmap>;
     fn count(&mut self, e: &crate::segment::Expr, now: Ts, cancel: &AtomicBool) -> Result<u64>;
+    /// Events of `kind` (through `filter`) with `lo <= ts <= hi`: (ts, contact), sorted.
+    fn event_times(&mut self, kind: &str, filter: Option<&str>, lo: Ts, hi: Ts) -> Result<Vec<(Ts, u32)>>;
+    /// The instant of the first event of `kind` (through `filter`) after `after`.
+    fn first_event_after(&mut self, kind: &str, filter: Option<&str>, after: Ts) -> Result<Option<Ts>>;
 }
 
 impl Audiences for Engine {
@@ -351,6 +359,12 @@ impl Audiences for Engine {
     }
     fn count(&mut self, e: &crate::segment::Expr, now: Ts, cancel: &AtomicBool) -> Result<u64> {
         Engine::count(self, e, now, cancel)
+    }
+    fn event_times(&mut self, kind: &str, filter: Option<&str>, lo: Ts, hi: Ts) -> Result<Vec<(Ts, u32)>> {
+        Engine::event_times(self, kind, filter, lo, hi)
+    }
+    fn first_event_after(&mut self, kind: &str, filter: Option<&str>, after: Ts) -> Result<Option<Ts>> {
+        Engine::first_event_after(self, kind, filter, after)
     }
 }
 
@@ -376,18 +390,18 @@ pub fn dnd_contact(v: &crate::model::contact::ContactView<'_>) -> decide::Contac
 
 /// The scheduler's state over one store.
 pub struct Scheduler<'s> {
-    store: &'s Store,
-    engine: Box<dyn Audiences + 's>,
-    policy: Policy,
+    pub(crate) store: &'s Store,
+    pub(crate) engine: Box<dyn Audiences + 's>,
+    pub(crate) policy: Policy,
     schema: Schema,
-    contacts: Vec<Option<decide::Contact>>,
+    pub(crate) contacts: Vec<Option<decide::Contact>>,
     /// every contact's effective timezone, once each
     zones: Vec<Tz>,
-    ledger: Ledger,
+    pub(crate) ledger: Ledger,
     adapters: Option<Adapters>,
     /// the last moment processed (for midnights)
     clock: Ts,
-    never: AtomicBool,
+    pub(crate) never: AtomicBool,
     progress: Reporter<'s>,
     pub totals: Totals,
     /// what went wrong without stopping the scheduler (a campaign paused
@@ -469,7 +483,7 @@ impl<'s> Scheduler<'s> {
         &self.policy
     }
 
-    fn tz_of(&self, id: u32) -> Tz {
+    pub(crate) fn tz_of(&self, id: u32) -> Tz {
         self.contacts.get(id as usize).copied().flatten().and_then(|c| c.timezone).unwrap_or(self.policy.timezone)
     }
 
@@ -486,10 +500,16 @@ impl<'s> Scheduler<'s> {
             by_campaign.entry(p.2.campaign.clone()).or_default().push(p);
         }
         for (name, rows) in by_campaign {
+            if let Some(journey) = name.strip_prefix(crate::journey::run::JOURNEY_PREFIX) {
+                self.totals.recovered += rows.len() as u64;
+                self.recover_journey(journey, rows)?;
+                continue;
+            }
             let Some(c) = campaigns.get(&name) else { continue };
             let tpl = Templates::compile(c.channel, &c.subject, &c.body)?;
             self.totals.recovered += rows.len() as u64;
-            self.deliver(c, &tpl, rows, None)?;
+            let spec = MessageSpec { name: &c.name, channel: c.channel, tpl: &tpl, promos: None };
+            self.deliver(&spec, rows, None)?;
         }
         Ok(())
     }
@@ -497,7 +517,7 @@ impl<'s> Scheduler<'s> {
     /// The next moment something is due (possibly in the past: the caller
     /// processes it at `max(due, now)`), or the next UTC midnight after the
     /// last moment, whichever is first.
-    pub fn next_moment(&self) -> Result<Ts> {
+    pub fn next_moment(&mut self) -> Result<Ts> {
         let mut next = (self.clock.div_euclid(DAY) + 1) * DAY;
         let campaigns = self.store.begin_read()?.campaigns()?;
         let active: HashMap<&str, &Campaign> =
@@ -513,6 +533,9 @@ impl<'s> Scheduler<'s> {
             self.ledger.deferrals.iter().find(|(_, w)| w.iter().any(|w| active.contains_key(w.campaign.as_str())))
         {
             next = next.min(until);
+        }
+        if let Some(j) = self.journeys_next()? {
+            next = next.min(j);
         }
         Ok(next)
     }
@@ -556,6 +579,7 @@ impl<'s> Scheduler<'s> {
                 self.warnings.push(format!("campaign {name} paused: {}", e.message));
             }
         }
+        self.journeys_step(t)?;
         Ok(())
     }
 
@@ -837,7 +861,8 @@ impl<'s> Scheduler<'s> {
                 progress.sends += sends.len() as u64;
                 self.progress.report(&progress, true);
             }
-            self.deliver(c, &tpl, sends, Some(&mut progress))?;
+            let spec = MessageSpec { name: &c.name, channel: c.channel, tpl: &tpl, promos: None };
+            self.deliver(&spec, sends, Some(&mut progress))?;
             progress.phase = Phase::Deciding;
             self.totals.deliver_ms += delivering.elapsed().as_millis() as u64;
             started = std::time::Instant::now();
@@ -881,10 +906,9 @@ impl<'s> Scheduler<'s> {
     /// `progress`. A transient failure that outlasted the adapter's retries
     /// stops here: what was delivered is marked, the rest stays `pending`
     /// for the next start, and the error is returned.
-    fn deliver(
+    pub(crate) fn deliver(
         &mut self,
-        c: &Campaign,
-        tpl: &Templates,
+        c: &MessageSpec<'_>,
         mut rows: Vec<(u32, String, Delivery)>,
         mut progress: Option<&mut Progress>,
     ) -> Result<()> {
@@ -901,7 +925,7 @@ impl<'s> Scheduler<'s> {
                 .zip(records)
                 .filter_map(|((id, key, d), rec)| {
                     let contact = rec.as_ref()?;
-                    Some(render_message(schema, c, tpl, *id, key, d.at, contact))
+                    Some(render_message(schema, c, *id, key, d.at, contact))
                 })
                 .collect::<Vec<OutMessage>>()
         };
@@ -979,17 +1003,34 @@ pub(crate) fn workers(n: usize) -> usize {
         .clamp(1, 4)
 }
 
+/// A message to render and deliver: a campaign's, or a journey step's
+/// (whose recipients may each hold a promotion code).
+pub(crate) struct MessageSpec<'a> {
+    pub name: &'a str,
+    pub channel: Channel,
+    pub tpl: &'a Templates,
+    /// delivery key → (code, percent off, valid until)
+    pub promos: Option<&'a HashMap<String, (String, u8, Ts)>>,
+}
+
 fn render_message(
     schema: &Schema,
-    c: &Campaign,
-    tpl: &Templates,
+    c: &MessageSpec<'_>,
     id: u32,
     key: &str,
     at: Ts,
     contact: &crate::model::Contact,
 ) -> OutMessage {
-    let ctx = context(schema, contact, &c.name);
-    let (subject, body) = match tpl.render(&ctx) {
+    let mut ctx = context(schema, contact, c.name);
+    if let Some((code, percent, until)) = c.promos.and_then(|p| p.get(key)) {
+        ctx = minijinja::context! {
+            promo_code => code,
+            promo_percent => percent,
+            promo_valid_until => crate::model::time::format_ts(*until),
+            ..ctx
+        };
+    }
+    let (subject, body) = match c.tpl.render(&ctx) {
         Ok(x) => x,
         Err(e) => (String::new(), format!("(template error: {})", e.message)),
     };
@@ -1000,7 +1041,7 @@ fn render_message(
     };
     OutMessage {
         key: key.to_string(),
-        campaign: c.name.clone(),
+        campaign: c.name.to_string(),
         channel: c.channel,
         contact: id,
         to,

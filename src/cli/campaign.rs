@@ -256,7 +256,14 @@ pub fn run_scheduler(ctx: &Ctx, cmd: SchedulerCmd, out: &mut dyn Write) -> Resul
             } else {
                 String::new()
             }
-        )?,
+        )
+        .and_then(|_| {
+            if tot.journey_steps > 0 {
+                writeln!(out, "journeys: {} steps, {} ms", tot.journey_steps, tot.journey_ms)
+            } else {
+                Ok(())
+            }
+        })?,
         _ => print_json(&json!({"until": format_ts(end), "totals": tot}), out)?,
     }
     Ok(())

@@ -210,21 +210,32 @@ pub fn run(ctx: &Ctx, cmd: JourneyCmd, out: &mut dyn Write) -> Result<()> {
         JourneyCmd::Simulate { name, until, format } => simulate(ctx, &name, &until, format, out),
         JourneyCmd::Enrollments { name, step, format } => {
             let (j, list) = ctx.session()?.enrollments(&name, step.as_deref())?;
-            let rows = list
-                .iter()
-                .map(|(c, e)| {
-                    vec![
-                        json!(c),
-                        json!(e.run),
-                        json!(format_ts(e.entered_at)),
-                        json!(j.target_name(e.step as usize)),
-                        json!(format_ts(e.since)),
-                        json!(e.describe()),
-                    ]
-                })
-                .collect();
+            let session = ctx.session()?;
+            let mut rows = Vec::with_capacity(list.len());
+            for (c, e) in &list {
+                // what each step did: `check:then mail:sent(CART5-7KQ2)`
+                let history: Vec<String> = session
+                    .run_history(&j, *c, e.run)?
+                    .into_iter()
+                    .map(|(step, rec)| match rec.code {
+                        Some(code) => format!("{step}:{}({code})", rec.outcome),
+                        None => format!("{step}:{}", rec.outcome),
+                    })
+                    .collect();
+                rows.push(vec![
+                    json!(c),
+                    json!(e.run),
+                    json!(format_ts(e.entered_at)),
+                    json!(j.target_name(e.step as usize)),
+                    json!(format_ts(e.since)),
+                    json!(e.describe()),
+                    json!(history.join(" ")),
+                ]);
+            }
             Records {
-                columns: ["contact", "run", "entered_at", "step", "since", "state"].map(String::from).to_vec(),
+                columns: ["contact", "run", "entered_at", "step", "since", "state", "history"]
+                    .map(String::from)
+                    .to_vec(),
                 rows,
             }
             .print(resolve(format), out)

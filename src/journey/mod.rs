@@ -1,8 +1,10 @@
 //! Automation journeys: files, the stored model, enrollments and their
-//! steps, and the simulation of a journey over the store's history.
+//! steps, the runner the scheduler drives, and the simulation of a journey
+//! over the store's history.
 
 pub mod file;
 pub mod model;
+pub mod run;
 pub mod simulate;
 
 pub use file::{Checker, FileError, parse_journey};

@@ -355,9 +355,27 @@ pub struct Enrollment {
     pub entered_at: Ts,
     /// the step it is at (`steps.len()` once ended)
     pub step: u32,
-    /// when it reached that step
+    /// when it reached that step (or began waiting inside it)
     pub since: Ts,
     pub state: RunState,
+    /// the instant of the event that made it enter (`if_entry` reads its
+    /// parameters; an event at or before it never makes the contact enter again)
+    pub entry_event: Option<Ts>,
+    /// what the timer is for: arriving at `step`, or waiting inside it
+    pub phase: Phase,
+}
+
+/// What a waiting run's timer is for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// at `until` the run arrives at `step` and does it
+    #[default]
+    Arrive,
+    /// inside a `wait_for` step since `since`: an event (or the timeout at
+    /// `until`) moves it on
+    WaitFor,
+    /// inside a `send` step whose message the DND policy deferred to `until`
+    Deferred,
 }
 
 /// A run's state.
@@ -409,9 +427,26 @@ impl Enrollment {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepRecord {
     pub at: Ts,
-    /// `waited`, `then`, `else`, `branch 2`, `holdout`, `sent`,
-    /// `suppressed(cap(email 1/1d))`, `tag +x`, …
+    /// `waited`, `then`, `else`, `event`, `timeout`, `branch 2`, `holdout`,
+    /// `sent`, `suppressed(cap(email 1/1d))`, `done`, `exit`
     pub outcome: String,
+    /// a send's promotion code
+    pub code: Option<String>,
+    /// a send decided after the DND policy deferred it
+    pub deferred: bool,
+}
+
+/// A unique promotion code handed to a contact by a journey's send step
+/// (PROMO_CODES: code → this).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromoCode {
+    pub journey: String,
+    pub contact: u32,
+    pub run: u32,
+    pub step: u32,
+    pub percent: u8,
+    pub issued_at: Ts,
+    pub valid_until: Ts,
 }
 
 /// Whether a contact whose latest run is `last` may enter again at `t`.
@@ -430,7 +465,7 @@ mod enrollment_tests {
     use super::*;
 
     fn run(entered_at: Ts, state: RunState) -> Enrollment {
-        Enrollment { run: 1, entered_at, step: 0, since: entered_at, state }
+        Enrollment { run: 1, entered_at, step: 0, since: entered_at, state, entry_event: None, phase: Phase::Arrive }
     }
 
     #[test]

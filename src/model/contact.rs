@@ -136,10 +136,27 @@ pub enum ActionKind {
     Updated,
     TagAdded(String),
     TagRemoved(String),
-    ScoreChanged { from: i64, to: i64 },
-    Delivery { campaign: String, channel: String },
-    Suppression { campaign: String, reason: String },
-    Deferral { campaign: String, until: Ts },
+    ScoreChanged {
+        from: i64,
+        to: i64,
+    },
+    Delivery {
+        campaign: String,
+        channel: String,
+    },
+    Suppression {
+        campaign: String,
+        reason: String,
+    },
+    Deferral {
+        campaign: String,
+        until: Ts,
+    },
+    /// a journey step: `entered`, `waited 4h`, `email sent with code CART5-7KQ2`, `exited on purchase`
+    Journey {
+        journey: String,
+        what: String,
+    },
 }
 
 impl ActionKind {
@@ -155,6 +172,7 @@ impl ActionKind {
             ActionKind::Deferral { campaign, until } => {
                 format!("deferred {campaign} until {}", super::time::format_ts(*until))
             }
+            ActionKind::Journey { journey, what } => format!("{journey}: {what}"),
         }
     }
 }

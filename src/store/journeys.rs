@@ -4,7 +4,7 @@
 use super::tables::*;
 use super::{Reader, Writer};
 use crate::error::Result;
-use crate::journey::model::{Enrollment, Journey, StepRecord};
+use crate::journey::model::{Enrollment, Journey, PromoCode, StepRecord};
 use crate::model::time::Ts;
 use redb::{ReadableTable, ReadableTableMetadata};
 use roaring::RoaringBitmap;
@@ -47,6 +47,28 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Where a journey's entries were last looked for (events at or before
+    /// it have been considered).
+    pub fn journey_cursor(&self, journey: &str) -> Result<Option<Ts>> {
+        let t = self.tx.open_table(SETTINGS)?;
+        let v = t.get(format!("journey_cursor/{journey}").as_str())?;
+        Ok(v.and_then(|v| v.value().try_into().ok().map(i64::from_le_bytes)))
+    }
+
+    pub fn set_journey_cursor(&mut self, journey: &str, at: Ts) -> Result<()> {
+        self.put_setting(&format!("journey_cursor/{journey}"), &at.to_le_bytes())
+    }
+
+    /// Whether a promotion code is taken.
+    pub fn promo_exists(&self, code: &str) -> Result<bool> {
+        Ok(self.tx.open_table(PROMO_CODES)?.get(code)?.is_some())
+    }
+
+    pub fn put_promo(&mut self, code: &str, p: &PromoCode) -> Result<()> {
+        self.tx.open_table(PROMO_CODES)?.insert(code, postcard::to_allocvec(p)?.as_slice())?;
+        Ok(())
+    }
+
     /// Records what a step of a run did, once: false (and nothing written)
     /// if that (journey, contact, run, step) was already recorded.
     pub fn record_step(&mut self, journey: &str, contact: u32, run: u32, step: u32, r: &StepRecord) -> Result<bool> {
@@ -64,6 +86,8 @@ pub(super) fn erase_contacts(tx: &redb::WriteTransaction, ids: &RoaringBitmap) -
     tx.open_table(ENROLLMENTS)?.retain(|k, _| !ids.contains(k.1))?;
     tx.open_table(JOURNEY_TIMERS)?.retain(|k, _| !ids.contains(k.2))?;
     tx.open_table(JOURNEY_STEPS)?.retain(|k, _| !ids.contains(k.1))?;
+    tx.open_table(PROMO_CODES)?
+        .retain(|_, v| postcard::from_bytes::<PromoCode>(v).map_or(true, |p| !ids.contains(p.contact)))?;
     Ok(())
 }
 
@@ -108,9 +132,66 @@ impl Reader {
         Ok(out)
     }
 
+    /// A journey's timers due at or before `t`: (due, contact, run), earliest first.
+    pub fn due_timers_of(&self, journey: &str, t: Ts) -> Result<Vec<(Ts, u32, u32)>> {
+        let timers = self.tx.open_table(JOURNEY_TIMERS)?;
+        let mut out = Vec::new();
+        for row in timers.range((i64::MIN, "", 0)..=(t, "\u{10FFFF}", u32::MAX))? {
+            let (k, v) = row?;
+            let (due, j, c) = k.value();
+            if j == journey {
+                out.push((due, c, v.value()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One contact's latest run of a journey.
+    pub fn enrollment(&self, journey: &str, contact: u32) -> Result<Option<Enrollment>> {
+        match self.tx.open_table(ENROLLMENTS)?.get((journey, contact))? {
+            Some(v) => Ok(Some(postcard::from_bytes(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn journey_cursor(&self, journey: &str) -> Result<Option<Ts>> {
+        let v = self.setting(&format!("journey_cursor/{journey}"))?;
+        Ok(v.and_then(|v| v.as_slice().try_into().ok().map(i64::from_le_bytes)))
+    }
+
+    /// Whether a promotion code is taken.
+    pub fn promo_exists(&self, code: &str) -> Result<bool> {
+        Ok(self.tx.open_table(PROMO_CODES)?.get(code)?.is_some())
+    }
+
+    /// The promotion codes handed to a contact, by code.
+    pub fn promos_of(&self, contact: u32) -> Result<Vec<(String, PromoCode)>> {
+        let mut out = Vec::new();
+        for row in self.tx.open_table(PROMO_CODES)?.iter()? {
+            let (k, v) = row?;
+            let p: PromoCode = postcard::from_bytes(v.value())?;
+            if p.contact == contact {
+                out.push((k.value().to_string(), p));
+            }
+        }
+        Ok(out)
+    }
+
     /// The earliest timer, if any.
     pub fn next_timer(&self) -> Result<Option<Ts>> {
         Ok(self.tx.open_table(JOURNEY_TIMERS)?.first()?.map(|(k, _)| k.value().0))
+    }
+
+    /// The earliest timer of any of `journeys`.
+    pub fn next_timer_among(&self, journeys: &std::collections::HashSet<&str>) -> Result<Option<Ts>> {
+        for row in self.tx.open_table(JOURNEY_TIMERS)?.iter()? {
+            let (k, _) = row?;
+            let (due, j, _) = k.value();
+            if journeys.contains(j) {
+                return Ok(Some(due));
+            }
+        }
+        Ok(None)
     }
 
     pub fn timer_count(&self) -> Result<u64> {
@@ -132,11 +213,19 @@ impl Reader {
 
 #[cfg(test)]
 mod tests {
-    use crate::journey::model::{Enrollment, RunState, StepRecord};
+    use crate::journey::model::{Enrollment, Phase, RunState, StepRecord};
     use crate::store::{OpenMode, Store};
 
     fn waiting(run: u32, until: i64) -> Enrollment {
-        Enrollment { run, entered_at: 10, step: 1, since: 10, state: RunState::Waiting { until } }
+        Enrollment {
+            run,
+            entered_at: 10,
+            step: 1,
+            since: 10,
+            state: RunState::Waiting { until },
+            entry_event: None,
+            phase: Phase::Arrive,
+        }
     }
 
     #[test]
@@ -157,9 +246,18 @@ mod tests {
         w.put_enrollment("cart", 7, &waiting(1, 200)).unwrap();
         let done = Enrollment { state: RunState::Completed { at: 60 }, ..waiting(1, 0) };
         w.put_enrollment("cart", 8, &done).unwrap();
-        let rec = StepRecord { at: 60, outcome: "sent".into() };
+        let rec = StepRecord { at: 60, outcome: "sent".into(), code: None, deferred: false };
         assert!(w.record_step("cart", 8, 1, 2, &rec).unwrap());
-        assert!(!w.record_step("cart", 8, 1, 2, &StepRecord { at: 61, outcome: "again".into() }).unwrap());
+        assert!(
+            !w.record_step(
+                "cart",
+                8,
+                1,
+                2,
+                &StepRecord { at: 61, outcome: "again".into(), code: None, deferred: false }
+            )
+            .unwrap()
+        );
         assert!(w.record_step("cart", 8, 2, 2, &rec).unwrap(), "another run");
         w.commit().unwrap();
         let r = store.begin_read().unwrap();

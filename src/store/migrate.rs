@@ -170,6 +170,7 @@ fn open_added_tables(tx: &redb::WriteTransaction) -> Result<()> {
     tx.open_table(JOURNEY_TIMERS)?;
     tx.open_table(JOURNEY_STEPS)?;
     tx.open_table(AUDIT)?;
+    tx.open_table(PROMO_CODES)?;
     Ok(())
 }
 

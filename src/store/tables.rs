@@ -52,10 +52,15 @@ pub const JOURNEY_TIMERS: TableDefinition<(i64, &str, u32), u32> = TableDefiniti
 /// step of each run, written once (the exactly-once key).
 pub const JOURNEY_STEPS: TableDefinition<(&str, u32, u32, u32), &[u8]> = TableDefinition::new("journey_steps");
 
+/// Promotion code → postcard `journey::model::PromoCode`: every code a
+/// journey handed out, unique.
+pub const PROMO_CODES: TableDefinition<&str, &[u8]> = TableDefinition::new("promo_codes");
+
 /// Sequence → postcard `audit::AuditEntry`: every change, who made it,
 /// when and through which way in (see `audit`).
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 
 /// Tables added after schema version 3 without changing the layout of the
 /// others: created on open when missing (older reach versions ignore them).
-pub const ADDED_TABLES: [&str; 5] = ["journeys", "journey_enrollments", "journey_timers", "journey_steps", "audit"];
+pub const ADDED_TABLES: [&str; 6] =
+    ["journeys", "journey_enrollments", "journey_timers", "journey_steps", "audit", "promo_codes"];

@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod columns;
 mod derived;
 mod eval;
+pub mod event_times;
 pub mod events;
 pub mod filter;
 pub mod listing;
