@@ -100,6 +100,8 @@ struct Tick<'j> {
     reader: Reader,
     agenda: BinaryHeap<Item>,
     runs: HashMap<u32, Option<Enrollment>>,
+    /// each loaded run's timer moment as stored (to move it without reading it again)
+    stored_due: HashMap<u32, Option<Ts>>,
     dirty: HashSet<u32>,
     steps: Vec<(u32, u32, u32, StepRecord)>,
     timeline: Vec<(u32, TimelineEntry)>,
@@ -124,8 +126,22 @@ impl Tick<'_> {
             return Ok(e.clone());
         }
         let e = self.reader.enrollment(&self.j.name, c)?;
+        self.stored_due.insert(c, e.as_ref().and_then(Enrollment::due));
         self.runs.insert(c, e.clone());
         Ok(e)
+    }
+
+    /// Loads the runs of every contact on the agenda at once.
+    fn preload(&mut self) -> Result<()> {
+        let mut ids: Vec<u32> = self.agenda.iter().map(|Reverse(x)| x.1).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.retain(|c| !self.runs.contains_key(c));
+        for (c, e) in ids.iter().zip(self.reader.enrollments_of(&self.j.name, &ids)?) {
+            self.stored_due.insert(*c, e.as_ref().and_then(Enrollment::due));
+            self.runs.insert(*c, e);
+        }
+        Ok(())
     }
 
     fn set(&mut self, c: u32, e: Enrollment) {
@@ -276,6 +292,7 @@ impl Scheduler<'_> {
             reader,
             agenda: BinaryHeap::new(),
             runs: HashMap::new(),
+            stored_due: HashMap::new(),
             dirty: HashSet::new(),
             steps: Vec::new(),
             timeline: Vec::new(),
@@ -306,6 +323,7 @@ impl Scheduler<'_> {
                 tick.events.insert((kind, filter), by);
             }
         }
+        tick.preload()?;
         while let Some(Reverse((at, c, what, event))) = tick.agenda.pop() {
             if what == ENTER {
                 self.enter(&mut tick, c, at, event)?;
@@ -676,14 +694,17 @@ impl Scheduler<'_> {
         }
         let mut dirty: Vec<u32> = tick.dirty.drain().collect();
         dirty.sort_unstable();
-        for c in dirty {
+        let mut rows = Vec::with_capacity(dirty.len());
+        for &c in &dirty {
             if let Some(Some(e)) = tick.runs.get(&c) {
-                w.put_enrollment(&j.name, c, e)?;
+                rows.push((c, tick.stored_due.get(&c).copied().flatten(), e));
             }
         }
-        for (c, run, step, rec) in tick.steps.drain(..) {
-            w.record_step(&j.name, c, run, step, &rec)?;
-        }
+        w.put_enrollments(&j.name, &rows)?;
+        let written: Vec<(u32, Option<Ts>)> = rows.iter().map(|(c, _, e)| (*c, e.due())).collect();
+        drop(rows);
+        let steps = std::mem::take(&mut tick.steps);
+        w.record_steps(&j.name, &steps)?;
         for (code, p) in tick.promos.drain(..) {
             w.put_promo(&code, &p)?;
         }
@@ -728,6 +749,7 @@ impl Scheduler<'_> {
             w.set_journey_cursor(&j.name, t)?;
         }
         w.commit()?;
+        tick.stored_due.extend(written);
         tick.reader = self.store.begin_read()?;
         if !sends.is_empty() {
             self.deliver_journey(j, sends, &tick.promo_ctx)?;

@@ -69,6 +69,48 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Writes many runs of one journey whose timers' previous moments are
+    /// known (`None`: it had none), keeping the timers in step, with each
+    /// table opened once.
+    pub fn put_enrollments(&mut self, journey: &str, rows: &[(u32, Option<Ts>, &Enrollment)]) -> Result<()> {
+        let mut timers = self.tx.open_table(JOURNEY_TIMERS)?;
+        let mut runs = self.tx.open_table(ENROLLMENTS)?;
+        let mut buf = Vec::new();
+        for (c, old_due, e) in rows {
+            let due = e.due();
+            if *old_due != due {
+                if let Some(d) = old_due {
+                    timers.remove((*d, journey, *c))?;
+                }
+                if let Some(d) = due {
+                    timers.insert((d, journey, *c), e.run)?;
+                }
+            }
+            buf.clear();
+            let bytes = postcard::to_extend(*e, std::mem::take(&mut buf))?;
+            runs.insert((journey, *c), bytes.as_slice())?;
+            buf = bytes;
+        }
+        drop((timers, runs));
+        self.note_journeys();
+        Ok(())
+    }
+
+    /// [`record_step`](Self::record_step) for many steps of one journey;
+    /// returns how many were new.
+    pub fn record_steps(&mut self, journey: &str, rows: &[(u32, u32, u32, StepRecord)]) -> Result<u64> {
+        let mut t = self.tx.open_table(JOURNEY_STEPS)?;
+        let mut n = 0;
+        for (c, run, step, r) in rows {
+            if t.get((journey, *c, *run, *step))?.is_some() {
+                continue;
+            }
+            t.insert((journey, *c, *run, *step), postcard::to_allocvec(r)?.as_slice())?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Records what a step of a run did, once: false (and nothing written)
     /// if that (journey, contact, run, step) was already recorded.
     pub fn record_step(&mut self, journey: &str, contact: u32, run: u32, step: u32, r: &StepRecord) -> Result<bool> {
@@ -142,6 +184,19 @@ impl Reader {
             if j == journey {
                 out.push((due, c, v.value()));
             }
+        }
+        Ok(out)
+    }
+
+    /// The latest runs of many contacts (`ids` sorted), in their order.
+    pub fn enrollments_of(&self, journey: &str, ids: &[u32]) -> Result<Vec<Option<Enrollment>>> {
+        let t = self.tx.open_table(ENROLLMENTS)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for &c in ids {
+            out.push(match t.get((journey, c))? {
+                Some(v) => Some(postcard::from_bytes(v.value())?),
+                None => None,
+            });
         }
         Ok(out)
     }
