@@ -41,6 +41,13 @@ use crate::model::contact::{Action as TimelineEntry, ActionKind};
 use crate::model::time::{Ts, format_ts};
 use crate::store::Reader;
 
+/// With `$REACH_JOURNEY_TRACE` set, the phases of each tick on stderr.
+fn trace(what: &str, since: std::time::Instant) {
+    if std::env::var_os("REACH_JOURNEY_TRACE").is_some() {
+        eprintln!("journeys: {what} {} ms", since.elapsed().as_millis());
+    }
+}
+
 /// Journey messages are delivery records of the "campaign" `journey:NAME`.
 pub const JOURNEY_PREFIX: &str = "journey:";
 
@@ -154,7 +161,18 @@ impl Tick<'_> {
         self.dirty.insert(c);
     }
 
+    /// A timeline line; what a run does at one instant makes one line
+    /// (`waited 4h, email sent with code CART5-7KQ2, completed`).
     fn note(&mut self, c: u32, at: Ts, what: String) {
+        if let Some((lc, last)) = self.timeline.last_mut()
+            && *lc == c
+            && last.ts == at
+            && let ActionKind::Journey { what: line, .. } = &mut last.what
+        {
+            line.push_str(", ");
+            line.push_str(&what);
+            return;
+        }
         let what = ActionKind::Journey { journey: self.j.name.clone(), what };
         self.timeline.push((c, TimelineEntry { ts: at, what, detail: String::new() }));
     }
@@ -283,6 +301,7 @@ impl Scheduler<'_> {
     }
 
     fn run_journey(&mut self, j: &Journey, t: Ts) -> Result<()> {
+        let started = std::time::Instant::now();
         let reader = self.store.begin_read()?;
         let stored = reader.journey_cursor(&j.name)?;
         let cursor = stored.or(j.started_at).unwrap_or(t);
@@ -323,7 +342,11 @@ impl Scheduler<'_> {
                 tick.events.insert((kind, filter), by);
             }
         }
+        trace("agenda", started);
+        let t0 = std::time::Instant::now();
         tick.preload()?;
+        trace("load runs", t0);
+        let mut t0 = std::time::Instant::now();
         while let Some(Reverse((at, c, what, event))) = tick.agenda.pop() {
             if what == ENTER {
                 self.enter(&mut tick, c, at, event)?;
@@ -331,7 +354,9 @@ impl Scheduler<'_> {
                 self.wake(&mut tick, c, at)?;
             }
             if tick.writes() >= chunk_size() {
+                trace("steps", t0);
                 self.commit_tick(&mut tick, None)?;
+                t0 = std::time::Instant::now();
                 if tick.halted {
                     return Ok(());
                 }
@@ -620,16 +645,19 @@ impl Scheduler<'_> {
                 Action::TagAdd(tag) | Action::TagRemove(tag) => {
                     let add = matches!(st.action, Action::TagAdd(_));
                     tick.tags.entry((tag.clone(), add)).or_default().insert(c);
+                    tick.note(c, d, format!("tag {}{tag}", if add { '+' } else { '-' }));
                     tick.record(c, &e, d, "done".into(), None, false);
                     e.step = st.next as u32;
                 }
                 Action::Score(n) => {
                     *tick.scores.entry(c).or_default() += n;
+                    tick.note(c, d, format!("score {n:+}"));
                     tick.record(c, &e, d, "done".into(), None, false);
                     e.step = st.next as u32;
                 }
                 Action::Set { attribute, value } => {
                     tick.attrs.entry(c).or_default().push((attribute.clone(), value.clone()));
+                    tick.note(c, d, format!("{attribute} set to {value}"));
                     tick.record(c, &e, d, "done".into(), None, false);
                     e.step = st.next as u32;
                 }
@@ -700,24 +728,28 @@ impl Scheduler<'_> {
                 rows.push((c, tick.stored_due.get(&c).copied().flatten(), e));
             }
         }
+        let t0 = std::time::Instant::now();
         w.put_enrollments(&j.name, &rows)?;
+        trace("write runs", t0);
         let written: Vec<(u32, Option<Ts>)> = rows.iter().map(|(c, _, e)| (*c, e.due())).collect();
         drop(rows);
         let steps = std::mem::take(&mut tick.steps);
+        let t0 = std::time::Instant::now();
         w.record_steps(&j.name, &steps)?;
+        trace("write steps", t0);
         for (code, p) in tick.promos.drain(..) {
             w.put_promo(&code, &p)?;
         }
         let sends = std::mem::take(&mut tick.deliveries);
         w.put_deliveries(&sends)?;
-        let mut timeline = std::mem::take(&mut tick.timeline);
+        let timeline = std::mem::take(&mut tick.timeline);
+        // tags, scores and attributes are on the journey's own timeline lines
         for ((tag, add), ids) in std::mem::take(&mut tick.tags) {
-            let changed = if add { w.tag_add(&tag, &ids)? } else { w.tag_remove(&tag, &ids)? };
-            let what = if add { ActionKind::TagAdded(tag) } else { ActionKind::TagRemoved(tag) };
-            let detail = format!("journey {}", j.name);
-            timeline.extend(
-                changed.iter().map(|c| (c, TimelineEntry { ts: tick.t, what: what.clone(), detail: detail.clone() })),
-            );
+            if add {
+                w.tag_add(&tag, &ids)?;
+            } else {
+                w.tag_remove(&tag, &ids)?;
+            }
         }
         let scores = std::mem::take(&mut tick.scores);
         let attrs = std::mem::take(&mut tick.attrs);
@@ -727,11 +759,7 @@ impl Scheduler<'_> {
             let mut changed = Vec::new();
             for mut contact in w.contacts(&ids)?.into_iter().flatten() {
                 if let Some(n) = scores.get(&contact.id) {
-                    let from = contact.score;
-                    contact.score = from.saturating_add(*n);
-                    let what = ActionKind::ScoreChanged { from, to: contact.score };
-                    timeline
-                        .push((contact.id, TimelineEntry { ts: tick.t, what, detail: format!("journey {}", j.name) }));
+                    contact.score = contact.score.saturating_add(*n);
                 }
                 for (name, value) in attrs.get(&contact.id).into_iter().flatten() {
                     if let Some((i, def)) = schema.attr(name) {
@@ -744,11 +772,15 @@ impl Scheduler<'_> {
             }
             w.put_contacts(&changed)?;
         }
+        let t0 = std::time::Instant::now();
         w.add_actions(&timeline)?;
+        trace("write timeline", t0);
         if let Some(t) = cursor {
             w.set_journey_cursor(&j.name, t)?;
         }
+        let t0 = std::time::Instant::now();
         w.commit()?;
+        trace("commit", t0);
         tick.stored_due.extend(written);
         tick.reader = self.store.begin_read()?;
         if !sends.is_empty() {

@@ -96,19 +96,19 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// [`record_step`](Self::record_step) for many steps of one journey;
-    /// returns how many were new.
-    pub fn record_steps(&mut self, journey: &str, rows: &[(u32, u32, u32, StepRecord)]) -> Result<u64> {
+    /// Records many steps of one journey's runs, in the transaction that
+    /// moves those runs on (which is what makes each happen once: the
+    /// runner never does a step its run is past, so no key is written twice).
+    pub fn record_steps(&mut self, journey: &str, rows: &[(u32, u32, u32, StepRecord)]) -> Result<()> {
         let mut t = self.tx.open_table(JOURNEY_STEPS)?;
-        let mut n = 0;
+        let mut buf = Vec::new();
         for (c, run, step, r) in rows {
-            if t.get((journey, *c, *run, *step))?.is_some() {
-                continue;
-            }
-            t.insert((journey, *c, *run, *step), postcard::to_allocvec(r)?.as_slice())?;
-            n += 1;
+            buf.clear();
+            let bytes = postcard::to_extend(r, std::mem::take(&mut buf))?;
+            t.insert((journey, *c, *run, *step), bytes.as_slice())?;
+            buf = bytes;
         }
-        Ok(n)
+        Ok(())
     }
 
     /// Records what a step of a run did, once: false (and nothing written)
@@ -188,10 +188,28 @@ impl Reader {
         Ok(out)
     }
 
-    /// The latest runs of many contacts (`ids` sorted), in their order.
+    /// The latest runs of many contacts (`ids` sorted), in their order:
+    /// many read in one pass over the journey's rows, a few looked up.
     pub fn enrollments_of(&self, journey: &str, ids: &[u32]) -> Result<Vec<Option<Enrollment>>> {
         let t = self.tx.open_table(ENROLLMENTS)?;
         let mut out = Vec::with_capacity(ids.len());
+        if let (Some(&lo), Some(&hi)) = (ids.first(), ids.last())
+            && ids.len() > 4096
+        {
+            let mut want = ids.iter().peekable();
+            for row in t.range((journey, lo)..=(journey, hi))? {
+                let (k, v) = row?;
+                let c = k.value().1;
+                while want.next_if(|&&w| w < c).is_some() {
+                    out.push(None);
+                }
+                if want.next_if(|&&w| w == c).is_some() {
+                    out.push(Some(postcard::from_bytes(v.value())?));
+                }
+            }
+            out.extend(want.map(|_| None));
+            return Ok(out);
+        }
         for &c in ids {
             out.push(match t.get((journey, c))? {
                 Some(v) => Some(postcard::from_bytes(v.value())?),
