@@ -362,3 +362,136 @@ fn changes_made_by_others_reach_the_screens() {
     let tags = c.screen();
     assert!(tags.contains("from_cli") && tags.contains("25"), "{tags}");
 }
+
+/// The demo with the three shipped journeys: abandoned_cart active with
+/// runs as the scheduler leaves them (waiting at both waits and at the
+/// second one, sent, suppressed at its cap, a goal, completed), reactivation
+/// paused, prospect_nurture a draft.
+fn journeys_demo() -> Env {
+    use reach::journey::model::{Enrollment, RunState, StepRecord};
+    let env = demo();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo_data/journeys");
+    for name in ["abandoned_cart", "reactivation", "prospect_nurture"] {
+        env.run(&["--now", NOW, "journey", "create", dir.join(format!("{name}.toml")).to_str().unwrap()]).ok();
+    }
+    for (name, verb) in [("abandoned_cart", "start"), ("reactivation", "start"), ("reactivation", "pause")] {
+        env.run(&["--now", NOW, "journey", verb, name]).ok();
+    }
+    let now = reach::cli::parse_now(NOW).unwrap();
+    let session = Session::open(&env.db, Config::default(), Clock::Fixed(now)).unwrap();
+    let mut w = session.store().begin_write().unwrap();
+    // (contact, the steps it went through with their outcomes, where it is)
+    let waiting = |step: u32| RunState::Waiting { until: now + 3600 * (step as i64 + 1) };
+    type Run = (u32, Vec<(u32, &'static str)>, u32, RunState);
+    let cart: Vec<Run> = vec![
+        (1, vec![(0, "then"), (1, "else")], 2, waiting(2)),
+        (2, vec![(0, "then"), (1, "else")], 2, waiting(2)),
+        (3, vec![(0, "then"), (1, "else")], 2, waiting(2)),
+        (4, vec![(0, "then"), (1, "then")], 3, waiting(3)),
+        (5, vec![(0, "then"), (1, "else"), (2, "waited"), (4, "sent")], 5, waiting(5)),
+        (
+            6,
+            vec![(0, "then"), (1, "else"), (2, "waited"), (4, "sent")],
+            5,
+            RunState::Exited { at: now, reason: "goal".into() },
+        ),
+        (
+            7,
+            vec![
+                (0, "then"),
+                (1, "else"),
+                (2, "waited"),
+                (4, "suppressed(cap(email 1/1d))"),
+                (5, "waited"),
+                (6, "else"),
+            ],
+            8,
+            RunState::Completed { at: now },
+        ),
+        (8, vec![(0, "else")], 8, RunState::Completed { at: now }),
+    ];
+    for (contact, steps, step, state) in cart {
+        for (i, outcome) in steps {
+            w.record_step("abandoned_cart", contact, 1, i, &StepRecord { at: now - 7200, outcome: outcome.into() })
+                .unwrap();
+        }
+        let e = Enrollment { run: 1, entered_at: now - 86_400, step, since: now - 3600, state };
+        w.put_enrollment("abandoned_cart", contact, &e).unwrap();
+    }
+    w.commit().unwrap();
+    env
+}
+
+/// The Journeys screen at one size and theme: the list over the selected
+/// journey's steps, a journey's detail, a start confirmed, a refusal.
+fn journey_screens(tag: &str, size: (u16, u16), theme: Theme) {
+    let env = journeys_demo();
+    let mut c = Console::open(&env, size, theme);
+    let snap = |name: &str, c: &mut Console| {
+        insta::assert_snapshot!(format!("{tag}_{name}"), c.screen());
+    };
+    c.key(KeyCode::Char('8'));
+    snap("journeys", &mut c);
+    c.key(KeyCode::Enter);
+    snap("journey_detail", &mut c);
+    c.key(KeyCode::Char('q')).key(KeyCode::End);
+    snap("journeys_last", &mut c);
+    c.key(KeyCode::Char('t'));
+    snap("journey_confirm", &mut c);
+    c.key(KeyCode::Char('y'));
+    snap("journey_started", &mut c);
+    c.key(KeyCode::Char('t')).key(KeyCode::Char('y'));
+    snap("journey_refused", &mut c);
+}
+
+#[test]
+fn journeys_80x24() {
+    journey_screens("80x24", (80, 24), Theme::plain());
+}
+
+#[test]
+fn journeys_160x48() {
+    journey_screens("160x48", (160, 48), Theme::plain());
+}
+
+#[test]
+fn journeys_ascii() {
+    journey_screens("ascii", (80, 24), Theme { color: false, unicode: false });
+}
+
+/// Runs written while the Journeys screen is open (by the scheduler, here
+/// through the store) reach it through the change feed: the list's counts
+/// and the steps' counts follow.
+#[test]
+fn the_journeys_screen_follows_the_store() {
+    use reach::console::app::Changed;
+    use reach::journey::model::{Enrollment, RunState, StepRecord};
+    let env = journeys_demo();
+    let mut c = Console::open(&env, (100, 30), Theme::plain());
+    c.key(KeyCode::Char('8'));
+    let before = c.screen();
+    let row = |s: &str| s.lines().find(|l| l.starts_with("abandoned_cart")).unwrap_or_default().to_string();
+    assert!(row(&before).split_whitespace().any(|w| w == "8"), "8 entered:\n{before}");
+    let session = c.runner.session.clone();
+    let feed = session.store().subscribe();
+    let now = reach::cli::parse_now(NOW).unwrap();
+    let mut w = session.store().begin_write().unwrap();
+    for contact in 20..25 {
+        w.record_step("abandoned_cart", contact, 1, 4, &StepRecord { at: now, outcome: "sent".into() }).unwrap();
+        let e =
+            Enrollment { run: 1, entered_at: now, step: 5, since: now, state: RunState::Waiting { until: now + 1 } };
+        w.put_enrollment("abandoned_cart", contact, &e).unwrap();
+    }
+    w.commit().unwrap();
+    let mut changed = Changed::default();
+    for ch in feed.try_iter() {
+        changed.add(&ch);
+    }
+    assert!(changed.journeys, "{changed:?}");
+    c.app.data_changed(changed, &mut c.runner);
+    c.runner.drain(&mut c.app);
+    let after = c.screen();
+    assert!(row(&after).split_whitespace().any(|w| w == "13"), "13 entered:\n{after}");
+    let reminder = after.lines().find(|l| l.trim_start().starts_with("reminder")).unwrap_or_default();
+    assert!(reminder.split_whitespace().any(|w| w == "7"), "2 + 5 sent at the reminder:\n{after}");
+}

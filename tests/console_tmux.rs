@@ -543,6 +543,39 @@ fn console_creates_a_campaign_in_the_editor_and_schedules_it() {
     assert_eq!(preview["send"].as_u64(), Some(would_send), "the console's forecast differs: {preview}");
 }
 
+/// The Journeys screen: the demo's journeys listed as drafts with their
+/// steps, one started from the list with a confirmation, its status
+/// changing on screen and in the database.
+#[test]
+fn console_starts_a_journey_with_confirmation() {
+    require_tmux();
+    let env = demo();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo_data/journeys");
+    for name in ["abandoned_cart", "reactivation"] {
+        env.run(&["--now", NOW, "journey", "create", dir.join(format!("{name}.toml")).to_str().unwrap()]).ok();
+    }
+    let t = Tmux::start(&env, Pane::default());
+    t.wait_for("Contacts 2000 of 2000 contacts");
+    t.keys(&["8"]);
+    let screen = t.wait_for("Journeys 2 journeys");
+    let row = |s: &str| s.lines().find(|l| l.starts_with("abandoned_cart ")).unwrap_or_default().to_string();
+    let screen =
+        if row(&screen).contains("draft") { screen } else { t.wait_until("the list", |s| row(s).contains("draft")) };
+    assert!(screen.contains("steps of abandoned_cart"), "{screen}");
+    t.keys(&["t"]);
+    t.wait_for("Start journey abandoned_cart?");
+    t.keys(&["y"]);
+    let screen = t.wait_until("abandoned_cart active", |s| {
+        s.contains("journey abandoned_cart is active") && row(s).contains("active")
+    });
+    assert!(!screen.contains("Start journey"), "{screen}");
+    t.keys(&["q"]);
+    t.wait_exit_ok();
+    drop(t);
+    let show = env.json(&["journey", "show", "abandoned_cart"]);
+    assert_eq!(show["status"], "active", "{show}");
+}
+
 /// Refusals that need no terminal: a bad keymap names its file and line
 /// before anything else; `reach` alone off a terminal says what to do.
 #[test]

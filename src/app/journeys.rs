@@ -196,3 +196,34 @@ impl Session {
         Ok(crate::journey::simulate::simulate(&j, &r, &mut *engine, &policy, now, until)?)
     }
 }
+
+/// A journey as the console's detail shows it: its counts and, per step
+/// index, how the step went over every run (outcome code → count: `sent`,
+/// `suppressed`, `then`, `branch 2`, `waited`).
+#[derive(Clone, Debug)]
+pub struct JourneyDetail {
+    pub summary: JourneySummary,
+    pub outcomes: BTreeMap<u32, BTreeMap<String, u64>>,
+}
+
+impl JourneyDetail {
+    /// How many runs step `step` ended with outcome `code`.
+    pub fn outcome(&self, step: usize, code: &str) -> u64 {
+        self.outcomes.get(&(step as u32)).and_then(|m| m.get(code)).copied().unwrap_or(0)
+    }
+}
+
+impl Session {
+    /// One journey with its counts and its steps' outcomes, read in one
+    /// transaction (so the waiting and the done agree).
+    pub fn journey_detail(&self, name: &str) -> AppResult<JourneyDetail> {
+        let r = self.store.begin_read()?;
+        let j = r.journey(name)?.ok_or_else(|| AppError::not_found("journey", name))?;
+        let mut counts = Counts::default();
+        for (_, e) in r.enrollments(name)? {
+            counts.add(&j, &e);
+        }
+        let outcomes = r.step_outcomes(name)?;
+        Ok(JourneyDetail { summary: JourneySummary { journey: j, counts }, outcomes })
+    }
+}

@@ -9,6 +9,7 @@ use super::screens::activity::ActivityView;
 use super::screens::builder::BuilderView;
 use super::screens::campaigns::{CampaignsView, DetailView};
 use super::screens::contacts::ContactsView;
+use super::screens::journeys::{JourneyView, JourneysView};
 use super::screens::policy::PolicyView;
 use super::screens::profile::ProfileView;
 use super::screens::segments::SegmentsView;
@@ -28,6 +29,8 @@ pub struct Changed {
     pub tags: bool,
     pub segments: bool,
     pub campaigns: bool,
+    /// journeys, their runs and their steps' outcomes
+    pub journeys: bool,
     /// the schema or categories (completion)
     pub catalog: bool,
 }
@@ -40,8 +43,7 @@ impl Changed {
             Tags(_) => self.tags = true,
             Segments => self.segments = true,
             Campaigns => self.campaigns = true,
-            // no screen shows journeys yet
-            Journeys => {}
+            Journeys => self.journeys = true,
             Schema | Categories => {
                 self.catalog = true;
                 self.contacts = true;
@@ -64,11 +66,20 @@ pub enum Tab {
     Campaigns,
     Policy,
     Activity,
+    Journeys,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] =
-        [Tab::Contacts, Tab::Tags, Tab::Segments, Tab::Builder, Tab::Campaigns, Tab::Policy, Tab::Activity];
+    pub const ALL: [Tab; 8] = [
+        Tab::Contacts,
+        Tab::Tags,
+        Tab::Segments,
+        Tab::Builder,
+        Tab::Campaigns,
+        Tab::Policy,
+        Tab::Activity,
+        Tab::Journeys,
+    ];
 
     pub fn title(self) -> &'static str {
         match self {
@@ -79,6 +90,7 @@ impl Tab {
             Tab::Campaigns => "Campaigns",
             Tab::Policy => "Policy",
             Tab::Activity => "Activity",
+            Tab::Journeys => "Journeys",
         }
     }
 
@@ -92,6 +104,7 @@ pub enum Sub {
     Profile(Box<ProfileView>),
     Members(Box<ContactsView>),
     Campaign(Box<DetailView>),
+    Journey(Box<JourneyView>),
 }
 
 impl Sub {
@@ -137,7 +150,7 @@ pub struct App {
     pub keymap: Keymap,
     pub size: (u16, u16),
     pub tab: Tab,
-    pub subs: [Vec<Sub>; 7],
+    pub subs: [Vec<Sub>; 8],
     pub contacts: ContactsView,
     pub tags: TagsView,
     pub segments: SegmentsView,
@@ -145,6 +158,7 @@ pub struct App {
     pub campaigns: CampaignsView,
     pub policy: PolicyView,
     pub activity: ActivityView,
+    pub journeys: JourneysView,
     pub overlay: Option<Overlay>,
     /// the status line: (message, is an error)
     pub status: Option<(String, bool)>,
@@ -180,6 +194,7 @@ impl App {
             campaigns: CampaignsView::default(),
             policy: PolicyView::default(),
             activity: ActivityView::default(),
+            journeys: JourneysView::default(),
             overlay: None,
             status: None,
             pending: HashMap::new(),
@@ -240,6 +255,11 @@ impl App {
         if self.tab == Tab::Segments {
             self.ensure_segments(runner);
         }
+        if self.tab == Tab::Journeys && !self.journeys.shown() {
+            let page = self.page();
+            let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
+            self.journeys.reload(&mut cx);
+        }
     }
 
     /// Whether a text field has the keys now.
@@ -264,10 +284,18 @@ impl App {
         if self.text_focus() {
             return vec![Context::Text];
         }
+        self.screen_contexts()
+    }
+
+    /// The contexts of the screen (or the view above it) without a text
+    /// field: what the help screen lists.
+    pub fn screen_contexts(&self) -> Vec<Context> {
         match self.subs[self.tab.index()].last() {
             Some(Sub::Profile(_)) => vec![Context::Profile, Context::List, Context::Global],
+            Some(Sub::Journey(_)) => vec![Context::Journeys, Context::List, Context::Global],
             Some(_) => vec![Context::List, Context::Global],
             None if self.tab == Tab::Builder => vec![Context::Builder, Context::Global],
+            None if self.tab == Tab::Journeys => vec![Context::Journeys, Context::List, Context::Global],
             None => vec![Context::List, Context::Global],
         }
     }
@@ -384,6 +412,7 @@ impl App {
             Some(Sub::Profile(v)) => v.on_action(a, &mut cx),
             Some(Sub::Members(v)) => v.on_action(a, &mut cx),
             Some(Sub::Campaign(v)) => v.on_action(a, &mut cx, &self.campaigns),
+            Some(Sub::Journey(v)) => v.on_action(a, &mut cx, &mut self.journeys),
             None => match self.tab {
                 Tab::Contacts => self.contacts.on_action(a, &mut cx),
                 Tab::Tags => self.tags.on_action(a, &mut cx),
@@ -392,6 +421,7 @@ impl App {
                 Tab::Campaigns => self.campaigns.on_action(a, &mut cx),
                 Tab::Policy => self.policy.on_action(a, &mut cx),
                 Tab::Activity => self.activity.on_action(a, &mut cx),
+                Tab::Journeys => self.journeys.on_action(a, &mut cx),
             },
         };
         match flow {
@@ -419,8 +449,8 @@ impl App {
         let i = self.tab.index();
         let goto = |t: Tab| Some(t);
         let target = match a {
-            Action::NextScreen => goto(Tab::ALL[(i + 1) % 7]),
-            Action::PrevScreen => goto(Tab::ALL[(i + 6) % 7]),
+            Action::NextScreen => goto(Tab::ALL[(i + 1) % Tab::ALL.len()]),
+            Action::PrevScreen => goto(Tab::ALL[(i + Tab::ALL.len() - 1) % Tab::ALL.len()]),
             Action::Contacts => goto(Tab::Contacts),
             Action::Tags => goto(Tab::Tags),
             Action::Segments => goto(Tab::Segments),
@@ -428,6 +458,7 @@ impl App {
             Action::Campaigns => goto(Tab::Campaigns),
             Action::Policy => goto(Tab::Policy),
             Action::Activity => goto(Tab::Activity),
+            Action::Journeys => goto(Tab::Journeys),
             _ => None,
         };
         if let Some(t) = target {
@@ -660,6 +691,23 @@ impl App {
                 }
             }
             (Purpose::Policy, Ok(Output::PolicyText(t))) => self.policy.loaded(t),
+            (Purpose::Journeys, r) => {
+                let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
+                match r {
+                    Ok(Output::Journeys(l)) => self.journeys.loaded(l, &mut cx),
+                    Err(e) => self.journeys.failed(&mut cx, e.to_string()),
+                    Ok(_) => {}
+                }
+            }
+            (Purpose::JourneyDetail, r) => {
+                let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
+                let d = match r {
+                    Ok(Output::JourneyDetail(d)) => Ok(*d),
+                    Err(e) => Err(e.to_string()),
+                    Ok(_) => return,
+                };
+                self.journeys.detail_done(done.ticket, d, &mut cx);
+            }
             (Purpose::Change, Ok(Output::Done(msg))) => {
                 self.status = Some((msg, false));
                 self.last_edit = None;
@@ -720,6 +768,9 @@ impl App {
         if c.campaigns {
             self.campaigns.reload(&mut cx);
         }
+        if c.journeys && self.journeys.shown() {
+            self.journeys.reload(&mut cx);
+        }
         if c.catalog || c.tags {
             cx.submit(Lane::Fast, Job::Catalog, Purpose::Catalog);
         }
@@ -737,6 +788,9 @@ impl App {
         self.policy.reload(&mut cx);
         self.tags.reload(&mut cx);
         self.contacts.reload(&mut cx);
+        if self.journeys.shown() {
+            self.journeys.reload(&mut cx);
+        }
         cx.submit(Lane::Fast, Job::Catalog, Purpose::Catalog);
     }
 
@@ -1072,6 +1126,108 @@ mod tests {
             Job::Command { args } => assert_eq!(args, &["segment", "count", "tag:vip"]),
             _ => panic!("expected a command"),
         }
+    }
+
+    /// The demo's abandoned-cart journey, as listed (a draft, no runs).
+    fn cart() -> crate::app::journeys::JourneySummary {
+        let text = include_str!("../../demo_data/journeys/abandoned_cart.toml");
+        let cat = crate::segment::StaticCatalog::builtin();
+        let (journey, _) = crate::journey::parse_journey(text, &crate::journey::Checker { catalog: &cat }, 0).unwrap();
+        crate::app::journeys::JourneySummary { journey, counts: Default::default() }
+    }
+
+    /// Finishes the pending job for `purpose` with `out`.
+    fn finish_with(a: &mut App, r: &mut Recorder, purpose: Purpose, out: Output) {
+        let ticket = *a.pending.iter().find(|(_, p)| **p == purpose).expect("a pending job").0;
+        a.finish(Finished { ticket, result: Ok(out) }, r);
+    }
+
+    fn journeys_jobs(r: &Recorder) -> usize {
+        r.jobs.iter().filter(|(_, j)| matches!(j, Job::Journeys)).count()
+    }
+
+    #[test]
+    fn journeys_load_when_shown_and_follow_changes_one_read_at_a_time() {
+        let (mut a, mut r) = app("default");
+        // not read before the screen is shown, and changes do not read it
+        a.data_changed(Changed { journeys: true, ..Changed::default() }, &mut r);
+        assert_eq!(journeys_jobs(&r), 0);
+        key(&mut a, &mut r, KeyCode::Char('8'));
+        assert_eq!(a.tab, Tab::Journeys);
+        assert_eq!(journeys_jobs(&r), 1);
+        // the scheduler writes while the list is read: one more read, after it
+        a.data_changed(Changed { journeys: true, ..Changed::default() }, &mut r);
+        a.data_changed(Changed { journeys: true, ..Changed::default() }, &mut r);
+        assert_eq!(journeys_jobs(&r), 1);
+        finish_with(&mut a, &mut r, Purpose::Journeys, Output::Journeys(vec![cart()]));
+        assert_eq!(journeys_jobs(&r), 2);
+        assert!(matches!(&r.jobs.last().unwrap().1, Job::JourneyDetail { name } if name == "abandoned_cart"));
+        finish_with(&mut a, &mut r, Purpose::Journeys, Output::Journeys(vec![cart()]));
+        assert_eq!(journeys_jobs(&r), 2);
+        assert_eq!(a.journeys.list.as_ref().map(|l| l.len()), Some(1));
+        // Tab goes round the eight screens
+        key(&mut a, &mut r, KeyCode::Tab);
+        assert_eq!(a.tab, Tab::Contacts);
+        key(&mut a, &mut r, KeyCode::BackTab);
+        assert_eq!(a.tab, Tab::Journeys);
+    }
+
+    #[test]
+    fn journeys_start_pause_and_stop_are_confirmed_and_go_through_the_slow_lane() {
+        use crate::app::journeys::JourneyChange;
+        let (mut a, mut r) = app("default");
+        key(&mut a, &mut r, KeyCode::Char('8'));
+        finish_with(&mut a, &mut r, Purpose::Journeys, Output::Journeys(vec![cart()]));
+        for (k, change, question) in [
+            ('t', JourneyChange::Start, "Start journey abandoned_cart?"),
+            ('p', JourneyChange::Pause, "Pause journey abandoned_cart?"),
+            ('x', JourneyChange::Stop, "Stop journey abandoned_cart for good?"),
+        ] {
+            let n = r.jobs.len();
+            key(&mut a, &mut r, KeyCode::Char(k));
+            match &a.overlay {
+                Some(Overlay::Confirm { question: q, .. }) => assert_eq!(q, question),
+                _ => panic!("{k}: no confirmation"),
+            }
+            assert_eq!(r.jobs.len(), n, "nothing before the answer");
+            key(&mut a, &mut r, KeyCode::Char('y'));
+            match r.jobs.last().unwrap() {
+                (Lane::Slow, Job::ChangeJourney { name, change: c }) => {
+                    assert_eq!((name.as_str(), *c), ("abandoned_cart", change))
+                }
+                _ => panic!("{k}: expected a journey change on the slow lane"),
+            }
+        }
+        // a refusal is shown on the status line
+        let ticket = *a.pending.iter().find(|(_, p)| **p == Purpose::Change).unwrap().0;
+        let refused = AppError::Conflict("journey abandoned_cart is stopped; cannot make it paused".into());
+        a.finish(Finished { ticket, result: Err(refused) }, &mut r);
+        let (msg, error) = a.status.clone().unwrap();
+        assert!(error && msg.contains("cannot make it paused"), "{msg}");
+        // the same keys work on the journey's steps (Enter), and help lists them
+        key(&mut a, &mut r, KeyCode::Enter);
+        assert!(matches!(a.subs[Tab::Journeys.index()].last(), Some(Sub::Journey(_))));
+        key(&mut a, &mut r, KeyCode::Char('p'));
+        assert!(matches!(a.overlay, Some(Overlay::Confirm { .. })));
+        key(&mut a, &mut r, KeyCode::Char('n'));
+        let help: Vec<Action> = a.keymap.bindings(&a.screen_contexts()).into_iter().map(|(_, x)| x).collect();
+        assert!(help.contains(&Action::StartJourney) && help.contains(&Action::StopJourney), "{help:?}");
+        key(&mut a, &mut r, KeyCode::Char('q'));
+        assert!(a.subs[Tab::Journeys.index()].is_empty());
+    }
+
+    #[test]
+    fn moving_in_the_journeys_list_reads_the_selected_journeys_steps() {
+        let (mut a, mut r) = app("vim");
+        key(&mut a, &mut r, KeyCode::Char('8'));
+        let mut other = cart();
+        other.journey.name = "zz_other".into();
+        finish_with(&mut a, &mut r, Purpose::Journeys, Output::Journeys(vec![cart(), other]));
+        let first = a.journeys.detail_loading.as_ref().unwrap().0.clone();
+        key(&mut a, &mut r, KeyCode::Char('j'));
+        assert!(first.cancel.load(std::sync::atomic::Ordering::Relaxed), "the first journey's read is dropped");
+        assert!(matches!(&r.jobs.last().unwrap().1, Job::JourneyDetail { name } if name == "zz_other"));
+        assert!(!a.pending.contains_key(&first.id));
     }
 
     #[test]

@@ -34,11 +34,12 @@ pub enum Context {
     Builder,
     Text,
     Profile,
+    Journeys,
 }
 
 impl Context {
     pub const ALL: &'static [Context] =
-        &[Context::Global, Context::List, Context::Builder, Context::Text, Context::Profile];
+        &[Context::Global, Context::List, Context::Builder, Context::Text, Context::Profile, Context::Journeys];
 
     /// The section name in a keymap file (`global` for `[global]`).
     pub fn name(self) -> &'static str {
@@ -48,6 +49,7 @@ impl Context {
             Context::Builder => "builder",
             Context::Text => "text",
             Context::Profile => "profile",
+            Context::Journeys => "journeys",
         }
     }
 }
@@ -652,7 +654,7 @@ mod tests {
         );
         assert_eq!(
             error("[global]\n\"q\" = \"app.quit\"\n\n[lists]\n"),
-            "my.toml:4: unknown context `[lists]` (did you mean `list`?) (contexts: global, list, builder, text, profile)"
+            "my.toml:4: unknown context `[lists]` (did you mean `list`?) (contexts: global, list, builder, text, profile, journeys)"
         );
         assert_eq!(
             error("\n\nextends = \"vi\"\n"),

@@ -77,6 +77,10 @@ impl Theme {
             (Sym::Down, false) => "v",
             (Sym::Ellipsis, true) => "…",
             (Sym::Ellipsis, false) => "...",
+            (Sym::Goto, true) => "→",
+            (Sym::Goto, false) => "->",
+            (Sym::Below, true) => "↓",
+            (Sym::Below, false) => "v",
         }
     }
 
@@ -127,4 +131,8 @@ pub enum Sym {
     Up,
     Down,
     Ellipsis,
+    /// a jump to a step drawn elsewhere
+    Goto,
+    /// goes on below
+    Below,
 }

@@ -31,6 +31,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Some(Sub::Profile(v)) => v.render(f, body, th),
         Some(Sub::Members(v)) => v.render(f, body, th),
         Some(Sub::Campaign(v)) => v.render(f, body, th, &app.campaigns),
+        Some(Sub::Journey(v)) => v.render(f, body, th, &app.journeys),
         None => match app.tab {
             Tab::Contacts => app.contacts.render(f, body, th),
             Tab::Tags => app.tags.render(f, body, th),
@@ -39,6 +40,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             Tab::Campaigns => app.campaigns.render(f, body, th),
             Tab::Policy => app.policy.render(f, body, th),
             Tab::Activity => app.activity.render(f, body, th),
+            Tab::Journeys => app.journeys.render(f, body, th),
         },
     }
     draw_status(f, status, app);
@@ -125,8 +127,10 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
     // below 100 columns the tabs alone fill the line
     let roomy = area.width >= 100;
     let mut spans = if roomy { vec![Span::styled("reach ", th.title())] } else { Vec::new() };
+    let cut = tab_cut(area.width as usize - if roomy { 6 } else { 0 }, app.tab);
     for (i, t) in Tab::ALL.iter().enumerate() {
-        let text = format!(" {} {} ", i + 1, t.title());
+        let title: String = if *t == app.tab { t.title().to_string() } else { t.title().chars().take(cut).collect() };
+        let text = format!(" {} {title} ", i + 1);
         spans.push(if *t == app.tab { Span::styled(text, th.tab_active()) } else { Span::raw(text) });
     }
     let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
@@ -139,6 +143,19 @@ fn draw_tabs(f: &mut Frame, area: Rect, app: &App) {
     spans.push(Span::raw(" ".repeat(pad)));
     spans.push(Span::styled(name, th.dim()));
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// How many letters of the other tabs' titles fit in `width` columns
+/// beside the whole title of the `active` one (all of them when they fit).
+fn tab_cut(width: usize, active: Tab) -> usize {
+    let longest = Tab::ALL.iter().map(|t| t.title().chars().count()).max().unwrap_or(0);
+    let used = |k: usize| -> usize {
+        Tab::ALL
+            .iter()
+            .map(|t| 4 + if *t == active { t.title().chars().count() } else { t.title().chars().count().min(k) })
+            .sum()
+    };
+    (1..=longest).rev().find(|&k| used(k) <= width).unwrap_or(1)
 }
 
 /// The status line: the last message, else hints for the focused place.
@@ -177,6 +194,14 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App) {
                 (Action::CancelCampaign, "cancel"),
                 (Action::Help, "help"),
             ],
+            (Tab::Journeys, _) => &[
+                (Action::Open, "steps"),
+                (Action::StartJourney, "start"),
+                (Action::PauseJourney, "pause"),
+                (Action::StopJourney, "stop"),
+                (Action::Command, "command"),
+                (Action::Help, "help"),
+            ],
             (Tab::Segments, _) => {
                 &[(Action::Open, "open"), (Action::New, "new"), (Action::Delete, "delete"), (Action::Help, "help")]
             }
@@ -206,15 +231,7 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, filter: &str, scroll: usize) 
     let r = centered(area, area.width.saturating_sub(4).min(90), area.height);
     f.render_widget(Clear, r);
     // the contexts under the overlay: what the screen itself uses
-    let ctx = {
-        let i = Tab::ALL.iter().position(|t| *t == app.tab).unwrap_or(0);
-        match app.subs[i].last() {
-            Some(Sub::Profile(_)) => vec![Context::Profile, Context::List, Context::Global],
-            Some(_) => vec![Context::List, Context::Global],
-            None if app.tab == Tab::Builder => vec![Context::Builder, Context::Global],
-            None => vec![Context::List, Context::Global],
-        }
-    };
+    let ctx = app.screen_contexts();
     let lf = filter.to_lowercase();
     let mut lines = vec![Line::from(vec![
         Span::styled("filter: ", th.dim()),

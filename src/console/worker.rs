@@ -6,6 +6,7 @@
 
 use crate::app::campaigns::{CampaignSummary, StatusChange};
 use crate::app::contacts::{ContactFilter, ContactList, Profile};
+use crate::app::journeys::{JourneyChange, JourneyDetail, JourneySummary};
 use crate::app::segments::SegmentSummary;
 use crate::app::{AppResult, Session};
 use crate::campaign::run::Forecast;
@@ -67,6 +68,16 @@ pub enum Job {
         text: String,
         replace: bool,
     },
+    /// every journey with its counts
+    Journeys,
+    /// one journey's counts and its steps' outcomes
+    JourneyDetail {
+        name: String,
+    },
+    ChangeJourney {
+        name: String,
+        change: JourneyChange,
+    },
     /// a CLI command line run on the console's own store
     Command {
         args: Vec<String>,
@@ -86,6 +97,8 @@ pub enum Output {
     Campaigns(Vec<CampaignSummary>),
     Forecast(String, Forecast),
     PolicyText(String),
+    Journeys(Vec<JourneySummary>),
+    JourneyDetail(Box<JourneyDetail>),
     Done(String),
     CommandOutput { text: String, ok: bool },
 }
@@ -256,6 +269,12 @@ fn run_job(s: &Arc<Session>, job: Job, cancel: &Arc<AtomicBool>, shared: &Shared
         Job::PutCampaign { text, replace } => {
             let (c, _) = s.put_campaign_text(&text, "campaign.toml", replace)?;
             Output::Done(format!("campaign {} saved ({})", c.name, c.status.as_str()))
+        }
+        Job::Journeys => Output::Journeys(s.journeys()?),
+        Job::JourneyDetail { name } => Output::JourneyDetail(Box::new(s.journey_detail(&name)?)),
+        Job::ChangeJourney { name, change } => {
+            let j = s.change_journey(&name, change)?;
+            Output::Done(format!("journey {name} is {}", j.status.as_str()))
         }
         Job::Command { args } => {
             let mut out = Vec::new();

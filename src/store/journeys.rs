@@ -8,6 +8,7 @@ use crate::journey::model::{Enrollment, Journey, PromoCode, StepRecord};
 use crate::model::time::Ts;
 use redb::{ReadableTable, ReadableTableMetadata};
 use roaring::RoaringBitmap;
+use std::collections::BTreeMap;
 
 impl Writer<'_> {
     pub fn put_journey(&mut self, j: &Journey) -> Result<()> {
@@ -282,6 +283,27 @@ impl Reader {
         }
         Ok(out)
     }
+
+    /// How a journey's steps went over every run of every contact: per step
+    /// index, each outcome's code (the text before its first `(`: `sent`,
+    /// `suppressed`, `then`, `branch 2`) with its count.
+    pub fn step_outcomes(&self, journey: &str) -> Result<BTreeMap<u32, BTreeMap<String, u64>>> {
+        let t = self.tx.open_table(JOURNEY_STEPS)?;
+        let mut out: BTreeMap<u32, BTreeMap<String, u64>> = BTreeMap::new();
+        for row in t.range((journey, 0, 0, 0)..=(journey, u32::MAX, u32::MAX, u32::MAX))? {
+            let (k, v) = row?;
+            let r: StepRecord = postcard::from_bytes(v.value())?;
+            let code = r.outcome.split('(').next().unwrap_or_default().trim();
+            let per = out.entry(k.value().3).or_default();
+            match per.get_mut(code) {
+                Some(n) => *n += 1,
+                None => {
+                    per.insert(code.to_string(), 1);
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -332,12 +354,19 @@ mod tests {
             .unwrap()
         );
         assert!(w.record_step("cart", 8, 2, 2, &rec).unwrap(), "another run");
+        let capped = StepRecord { at: 60, outcome: "suppressed(cap(email 1/1d))".into() };
+        assert!(w.record_step("cart", 7, 1, 2, &capped).unwrap());
         w.commit().unwrap();
         let r = store.begin_read().unwrap();
         assert_eq!(r.due_timers(i64::MAX).unwrap(), vec![(200, "cart".into(), 7, 1), (300, "other".into(), 7, 1)]);
         assert_eq!(r.enrollments("cart").unwrap().len(), 2);
         assert_eq!(r.steps_of("cart", 8).unwrap(), vec![(1, 2, rec.clone()), (2, 2, rec)]);
         assert_eq!(r.timer_count().unwrap(), 2);
+        let outcomes = r.step_outcomes("cart").unwrap();
+        assert_eq!(outcomes.len(), 1);
+        assert_eq!(outcomes[&2].get("sent"), Some(&2), "{outcomes:?}");
+        assert_eq!(outcomes[&2].get("suppressed"), Some(&1), "the code before `(`: {outcomes:?}");
+        assert!(r.step_outcomes("other").unwrap().is_empty());
         drop(r);
         // erasing a contact erases its journeys
         let mut w = store.begin_write().unwrap();

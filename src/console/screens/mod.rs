@@ -5,6 +5,8 @@ pub mod activity;
 pub mod builder;
 pub mod campaigns;
 pub mod contacts;
+pub mod journey_tree;
+pub mod journeys;
 pub mod policy;
 pub mod profile;
 pub mod segments;
@@ -29,6 +31,8 @@ pub enum Purpose {
     Campaigns,
     Forecast,
     Policy,
+    Journeys,
+    JourneyDetail,
     /// a write whose outcome goes to the status line; then these reload
     Change,
     Command,
