@@ -80,7 +80,7 @@ run() {
   shift
   local t0 t1 out ms
   t0=$(date +%s%N)
-  out=$("$BIN" --db run.redb "$@")
+  out=$("$BIN" --db run.redb "$@" --format table)
   t1=$(date +%s%N)
   ms=$(sed -n 's/^journeys: \([0-9]*\) steps, \([0-9]*\) ms$/\1 \2/p' <<<"$out")
   [ -n "$ms" ] || { echo "no journey line in: $out" >&2; exit 1; }
