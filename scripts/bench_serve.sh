@@ -46,7 +46,7 @@ sys.stdout.write("\n".join(out) + "\n")
 PY
 fi
 Q='count(bench_ping, last 1d) >= 1'
-ms() { date +%s%N | awk '{ print int($1 / 1000000) }'; }
+ms() { date +%s%3N; }
 count() { "$BIN" --db run.redb --now "$NOW" segment count "$Q" --format json | sed -n 's/.*"count": \([0-9]*\).*/\1/p'; }
 
 RATE=()

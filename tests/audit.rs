@@ -27,11 +27,16 @@ fn changes_are_logged_with_who_and_how() {
     env.run(&["policy", "set", "p.toml"]).ok();
     env.write("e.csv", "contact,ts,kind\n1,2026-11-24T08:00:00Z,page_view\n");
     env.run(&["import", "events", "e.csv"]).ok();
+    env.write("j.toml", "name = \"j\"\n[entry]\nevent = \"page_view\"\n[[step]]\nname = \"t\"\ntag_add = \"seen\"\n");
+    env.run(&["journey", "create", "j.toml"]).ok();
+    env.run(&["journey", "start", "j"]).ok();
+    env.run(&["schema", "add-attribute", "loyalty", "number"]).ok();
     // a refused change leaves no entry
     env.run(&["segment", "save", "broken", "tag:"]).fails(2);
     let entries = log(&env);
     let what: Vec<&str> = entries.iter().map(|e| e["what"].as_str().unwrap()).collect();
-    assert_eq!(what.len(), 4, "{what:?}");
+    assert_eq!(what.len(), 7, "{what:?}");
+    assert_eq!(what[4..], ["journey j created from j.toml", "journey j active", "attribute loyalty declared"]);
     assert!(what[0].starts_with("tag audited added to ") && what[0].ends_with(" contacts"), "{what:?}");
     assert_eq!(what[1], "segment audited_vips saved: tag:audited");
     assert_eq!(what[2], "policy set");

@@ -70,6 +70,7 @@ impl Session {
             return Err(AppError::invalid(format!("{file_name}:{line}: journey `{}` already exists", j.name)));
         }
         w.put_journey(&j)?;
+        w.audit(&self.audit_entry(format!("journey {} created from {file_name}", j.name)))?;
         w.commit()?;
         Ok((j, warnings))
     }
@@ -135,6 +136,7 @@ impl Session {
         j.status = to;
         j.updated_at = now;
         w.put_journey(&j)?;
+        w.audit(&self.audit_entry(format!("journey {name} {}", to.as_str())))?;
         w.commit()?;
         Ok(j)
     }

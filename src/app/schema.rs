@@ -91,6 +91,7 @@ impl Session {
     pub fn declare_attribute(&self, name: &str, ty: AttrType) -> AppResult<()> {
         let mut w = self.store.begin_write()?;
         w.schema_mut().add_attribute(name, ty).map_err(AppError::invalid)?;
+        w.audit(&self.audit_entry(format!("attribute {name} declared")))?;
         w.commit()?;
         Ok(())
     }
@@ -100,6 +101,7 @@ impl Session {
         let mut w = self.store.begin_write()?;
         let k = w.schema_mut().add_kind(kind).map_err(AppError::invalid)?;
         w.schema_mut().add_param(k, name, ty).map_err(AppError::invalid)?;
+        w.audit(&self.audit_entry(format!("parameter {kind}.{name} declared")))?;
         w.commit()?;
         Ok(())
     }
@@ -120,6 +122,7 @@ impl Session {
     pub fn declare_category(&self, path: &str) -> AppResult<String> {
         let mut w = self.store.begin_write()?;
         let leaf = w.ensure_category(path)?;
+        w.audit(&self.audit_entry(format!("category {path} declared")))?;
         w.commit()?;
         Ok(leaf)
     }
