@@ -157,14 +157,9 @@ fn bad_files_are_refused_at_their_line_and_nothing_is_created() {
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
 
-/// Hand-computed: policy in UTC, email quiet 22:00-08:00 (defer), no caps.
-/// rome (Europe/Rome) abandons at 13:00Z, waits 4 h, has not ordered: the
-/// mail at 17:00Z (18:00 Rome) is sent. ny abandons at 14:00Z and orders at
-/// 15:00Z: the goal ends its run during the wait. late (Europe/Rome)
-/// abandons at 20:00Z: due at 00:00Z (01:00 Rome, quiet), deferred to 08:00
-/// Rome, then sent. Nothing is written.
-#[test]
-fn simulate_counts_each_step_by_hand() {
+/// The store of the hand-computed day: three contacts, their abandons and
+/// one order, the quiet-hours policy, and journey `j` (BASE with a goal).
+fn hand_computed_day() -> Env {
     let env = world();
     env.import(
         "contacts",
@@ -188,6 +183,18 @@ fn simulate_counts_each_step_by_hand() {
         BASE.replace("[[step]]\nname = \"wait\"", "[[goal]]\nevent = \"purchase\"\n\n[[step]]\nname = \"wait\""),
     );
     env.run(&["journey", "create", "j.toml"]).ok();
+    env
+}
+
+/// Hand-computed: policy in UTC, email quiet 22:00-08:00 (defer), no caps.
+/// rome (Europe/Rome) abandons at 13:00Z, waits 4 h, has not ordered: the
+/// mail at 17:00Z (18:00 Rome) is sent. ny abandons at 14:00Z and orders at
+/// 15:00Z: the goal ends its run during the wait. late (Europe/Rome)
+/// abandons at 20:00Z: due at 00:00Z (01:00 Rome, quiet), deferred to 08:00
+/// Rome, then sent. Nothing is written.
+#[test]
+fn simulate_counts_each_step_by_hand() {
+    let env = hand_computed_day();
     let s = env.json(&["journey", "simulate", "j", "--until", "2026-11-26T00:00:00Z"]);
     assert_eq!(s["entered"], 3);
     assert_eq!(s["steps"][0]["outcomes"], json!({"waited": 3}));
@@ -229,29 +236,7 @@ fn timeline(env: &Env, who: &str) -> Vec<String> {
 /// each contact's enrollment, messages and timeline say so.
 #[test]
 fn the_scheduler_runs_the_day_the_simulation_forecast() {
-    let env = world();
-    env.import(
-        "contacts",
-        "late.csv",
-        "external_id,email,timezone,consent_email\nlate,late@x.it,Europe/Rome,true\n",
-        &[],
-    )
-    .ok();
-    env.import(
-        "events",
-        "e.csv",
-        "contact,ts,kind\nrome,2026-11-24T13:00:00Z,cart_abandon\nny,2026-11-24T14:00:00Z,cart_abandon\n\
-         ny,2026-11-24T15:00:00Z,purchase\nlate,2026-11-24T20:00:00Z,cart_abandon\n",
-        &[],
-    )
-    .ok();
-    env.write("p.toml", "timezone = \"UTC\"\n[quiet_hours]\nemail = \"22:00-08:00\"\non_quiet = \"defer\"\n");
-    env.run(&["policy", "set", "p.toml"]).ok();
-    env.write(
-        "j.toml",
-        BASE.replace("[[step]]\nname = \"wait\"", "[[goal]]\nevent = \"purchase\"\n\n[[step]]\nname = \"wait\""),
-    );
-    env.run(&["journey", "create", "j.toml"]).ok();
+    let env = hand_computed_day();
     let forecast = env.json(&["journey", "simulate", "j", "--until", "2026-11-26T00:00:00Z"]);
     env.run(&["journey", "start", "j"]).ok();
     env.run(&["scheduler", "run", "--until", "2026-11-26T00:00:00Z"]).ok();
