@@ -112,8 +112,8 @@ pub fn authorize(op: &str) -> AppResult<()> {
 
 fn article(r: Role) -> &'static str {
     match r {
-        Role::Admin => "an",
-        _ => "a",
+        Role::Viewer => "a",
+        Role::Editor | Role::Admin => "an",
     }
 }
 
