@@ -6,6 +6,8 @@
 #                      loopback (tests/support/smtp_server.py)
 #   tmux               the console end-to-end test drives the real binary in
 #                      tmux on a private socket
+#   openssh-client     tests/ssh.rs logs in to `reach serve --ssh` with the
+#                      real ssh client and keys made by ssh-keygen
 #
 # pip is tried first (plain, --user, --break-system-packages); apt only when
 # running as root. Nothing present is reinstalled, and nothing is printed
@@ -66,6 +68,15 @@ if ! command -v tmux >/dev/null 2>&1; then
     echo "$me: installed tmux" >&2
   else
     cannot tmux "sudo apt-get install tmux"
+  fi
+fi
+
+# ssh and ssh-keygen
+if ! command -v ssh >/dev/null 2>&1 || ! command -v ssh-keygen >/dev/null 2>&1; then
+  if apt_install openssh-client && command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1; then
+    echo "$me: installed openssh-client" >&2
+  else
+    cannot openssh-client "sudo apt-get install openssh-client"
   fi
 fi
 

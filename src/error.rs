@@ -1,5 +1,6 @@
 //! The core's error type. Each error carries the exit code class the CLI
-//! maps it to: bad input (2), database busy (3), anything else (1).
+//! maps it to: bad input (2), database busy (3), not permitted to the
+//! operator's role (4), anything else (1).
 
 use std::fmt;
 
@@ -9,6 +10,8 @@ pub enum ErrorKind {
     Input,
     /// the database is in use by another process (exit 3)
     Busy,
+    /// the operator's role does not allow it (exit 4)
+    Denied,
     /// everything else (exit 1)
     Runtime,
 }
@@ -29,6 +32,9 @@ impl Error {
     pub fn busy(m: impl Into<String>) -> Error {
         Error { kind: ErrorKind::Busy, message: m.into(), detail: vec![] }
     }
+    pub fn denied(m: impl Into<String>) -> Error {
+        Error { kind: ErrorKind::Denied, message: m.into(), detail: vec![] }
+    }
     pub fn runtime(m: impl Into<String>) -> Error {
         Error { kind: ErrorKind::Runtime, message: m.into(), detail: vec![] }
     }
@@ -40,6 +46,7 @@ impl Error {
         match self.kind {
             ErrorKind::Input => 2,
             ErrorKind::Busy => 3,
+            ErrorKind::Denied => 4,
             ErrorKind::Runtime => 1,
         }
     }

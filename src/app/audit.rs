@@ -1,8 +1,10 @@
-//! Who is acting, for the audit log: a front end names the actor of the
-//! calls it makes on its thread (the console's worker: `console`; the
-//! owner's socket: `cli via owner`; otherwise `cli`), and the session's
-//! changes write an audit entry with it in their own transaction.
+//! Who is acting, for the audit log and the role checks: a front end
+//! names the actor of the calls it makes on its thread (the console's
+//! worker: `console`; the owner's socket: `cli via owner`; an SSH login:
+//! the operator, `ssh`; otherwise `cli`), and the session's changes write
+//! an audit entry with it in their own transaction.
 
+use super::roles::Role;
 use super::{AppResult, Session};
 use crate::store::audit::AuditEntry;
 use std::cell::RefCell;
@@ -12,13 +14,21 @@ use std::cell::RefCell;
 pub struct Actor {
     pub who: String,
     pub via: String,
+    /// what they may do (see `roles`)
+    pub role: Role,
 }
 
 impl Actor {
-    /// This process's user, through `via`.
+    /// This process's user, through `via`: the database file's owner,
+    /// an admin.
     pub fn local(via: impl Into<String>) -> Actor {
         // SAFETY: geteuid has no preconditions.
-        Actor { who: user_name(unsafe { libc::geteuid() }), via: via.into() }
+        Actor { who: user_name(unsafe { libc::geteuid() }), via: via.into(), role: Role::Admin }
+    }
+
+    /// An operator on another machine (an SSH login): names no file here.
+    pub fn is_remote(&self) -> bool {
+        self.via == "ssh"
     }
 }
 
@@ -76,8 +86,8 @@ mod tests {
     #[test]
     fn the_actor_is_the_threads_and_comes_back() {
         assert_eq!(current().via, "cli");
-        let inner = acting_as(Actor { who: "anna".into(), via: "console".into() }, || {
-            let nested = acting_as(Actor { who: "bo".into(), via: "ssh".into() }, current);
+        let inner = acting_as(Actor { who: "anna".into(), via: "console".into(), role: Role::Admin }, || {
+            let nested = acting_as(Actor { who: "bo".into(), via: "ssh".into(), role: Role::Viewer }, current);
             (current(), nested)
         });
         assert_eq!(inner.0.who, "anna");

@@ -17,6 +17,8 @@ pub enum AppError {
     Cancelled,
     /// the request conflicts with the current state (pausing a finished campaign)
     Conflict(String),
+    /// the actor's role does not allow the operation (the message names the role it needs)
+    Denied(String),
     /// anything else (I/O, database)
     Failed(String),
 }
@@ -38,7 +40,7 @@ impl fmt::Display for AppError {
         match self {
             AppError::NotFound { what, name } => write!(f, "no {what} named `{name}`"),
             AppError::Invalid { reason, .. } => f.write_str(reason),
-            AppError::Busy(m) | AppError::Conflict(m) | AppError::Failed(m) => f.write_str(m),
+            AppError::Busy(m) | AppError::Conflict(m) | AppError::Failed(m) | AppError::Denied(m) => f.write_str(m),
             AppError::Cancelled => f.write_str("cancelled"),
         }
     }
@@ -52,6 +54,7 @@ impl From<CoreError> for AppError {
         match e.kind {
             ErrorKind::Input => AppError::Invalid { at: None, reason: text, source: None },
             ErrorKind::Busy => AppError::Busy(text),
+            ErrorKind::Denied => AppError::Denied(text),
             ErrorKind::Runtime if e.message == "cancelled" => AppError::Cancelled,
             ErrorKind::Runtime => AppError::Failed(text),
         }
@@ -64,7 +67,7 @@ impl From<std::io::Error> for AppError {
     }
 }
 
-/// The CLI's mapping: input and conflicts exit 2, busy 3, the rest 1.
+/// The CLI's mapping: input and conflicts exit 2, busy 3, denied 4, the rest 1.
 impl From<AppError> for CoreError {
     fn from(e: AppError) -> CoreError {
         match e {
@@ -79,6 +82,7 @@ impl From<AppError> for CoreError {
                 }
             }
             AppError::Busy(m) => CoreError::busy(m),
+            AppError::Denied(m) => CoreError::denied(m),
             AppError::Cancelled => CoreError::runtime("cancelled"),
             AppError::Failed(m) => CoreError::runtime(m),
         }

@@ -1,5 +1,5 @@
 //! The application layer: one `Session` on a database that every front end
-//! (the scripted CLI, the console, later the socket and SSH hosts) calls.
+//! (the scripted CLI, the console, the owner's socket and SSH sessions) calls.
 //! It owns the store, one warm segment engine kept current by the store's
 //! change notifications, the configuration and the clock, and answers with
 //! typed values and typed errors (`AppError`). It never prints, never
@@ -13,6 +13,7 @@ pub mod error;
 pub mod exports;
 pub mod imports;
 pub mod journeys;
+pub mod roles;
 pub mod scheduler;
 pub mod schema;
 pub mod segment_history;

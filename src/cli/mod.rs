@@ -102,9 +102,26 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<output::Format>,
     },
-    /// Own the database for everyone: the scheduler, and a local socket
-    /// that every other `reach` command on it goes through
-    Serve,
+    /// Own the database for everyone: the scheduler, a local socket that
+    /// every other `reach` command on it goes through, and optionally an
+    /// SSH server for operators
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Also serve operators over SSH on this address (HOST:PORT)
+    #[arg(long, value_name = "ADDR")]
+    pub ssh: Option<String>,
+    /// Who may log in over SSH, with which keys and role (TOML)
+    #[arg(long, value_name = "FILE", requires = "ssh")]
+    pub operators: Option<PathBuf>,
+    /// The SSH host key, created the first time [default: DB.ssh_host_ed25519_key]
+    #[arg(long, value_name = "PATH", requires = "ssh")]
+    pub host_key: Option<PathBuf>,
+    /// Close an SSH login without input for this long (90s, 30m, 2h)
+    #[arg(long, value_name = "DUR", default_value = "30m", requires = "ssh")]
+    pub idle_timeout: String,
 }
 
 #[derive(Args, Debug, Default)]
@@ -129,11 +146,30 @@ pub fn open_console(ctx: &Ctx, keymap: Option<String>) -> Result<()> {
     r
 }
 
-/// `reach serve`: owns the database until SIGTERM or SIGINT.
-fn serve(ctx: &Ctx) -> Result<()> {
+/// `reach serve`: owns the database until SIGTERM or SIGINT. The SSH
+/// options (operators file, idle timeout, keymap) are checked before the
+/// database is opened.
+fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
+    use crate::host::ssh;
+    let ssh = match a.ssh {
+        None => None,
+        Some(addr) => {
+            let Some(file) = a.operators else {
+                return Err(Error::input("--ssh needs --operators FILE: who may log in, with which keys and role"));
+            };
+            let operators =
+                crate::host::operators::Operators::load(&ctx.path(&file)).map_err(|e| Error::input(e.to_string()))?;
+            let idle =
+                ssh::parse_duration(&a.idle_timeout).map_err(|e| Error::input(format!("--idle-timeout: {e}")))?;
+            let keymap = ctx.config.console.keymap.clone().unwrap_or_else(|| "default".into());
+            crate::console::keymap::Keymap::load(&keymap).map_err(|e| Error::input(e.to_string()))?;
+            let host_key = a.host_key.unwrap_or_else(|| ssh::default_host_key(&ctx.db));
+            Some(ssh::SshOptions { addr, operators, host_key, idle, keymap })
+        }
+    };
     let clock = if ctx.fixed_clock { Clock::Fixed(ctx.now) } else { Clock::System };
     let session = Arc::new(Session::open(&ctx.db, ctx.config.clone(), clock)?);
-    crate::host::serve::serve(session, Arc::new(std::sync::Mutex::new(std::io::stderr())))
+    crate::host::serve::serve(session, ssh, Arc::new(std::sync::Mutex::new(std::io::stderr())))
 }
 
 /// What every command gets: resolved paths, clock and configuration.
@@ -241,7 +277,7 @@ fn context(g: &Global) -> Result<Ctx> {
 
 /// Commands that need the database to themselves: never sent to an owner.
 fn needs_the_file(c: &Command) -> bool {
-    matches!(c, Command::Demo(_) | Command::Compact | Command::Scheduler(_) | Command::Console(_) | Command::Serve)
+    matches!(c, Command::Demo(_) | Command::Compact | Command::Scheduler(_) | Command::Console(_) | Command::Serve(_))
 }
 
 /// Runs a parsed command line.
@@ -265,7 +301,31 @@ pub fn run(cli: Cli) -> Result<()> {
         return r;
     }
     let mut out = std::io::stdout().lock();
+    let argv: Vec<String> = std::env::args().collect();
+    authorize(&argv)?;
     dispatch(&ctx, command, &mut out)
+}
+
+/// The operation a command line asks for, by its dotted name: the command
+/// and its subcommand as typed (`campaign.schedule`, `import.events`,
+/// `stats`). `argv` starts with the program's name.
+pub fn operation(argv: &[String]) -> Option<String> {
+    use clap::CommandFactory;
+    let m = Cli::command().try_get_matches_from(argv).ok()?;
+    let (name, sub) = m.subcommand()?;
+    Some(match sub.subcommand_name() {
+        Some(s) => format!("{name}.{s}"),
+        None => name.to_string(),
+    })
+}
+
+/// Refuses a command line the thread's actor's role does not allow (see
+/// `app::roles`): every way a command line runs asks here first.
+fn authorize(argv: &[String]) -> Result<()> {
+    match operation(argv) {
+        Some(op) => Ok(crate::app::roles::authorize(&op)?),
+        None => Ok(()),
+    }
 }
 
 /// Runs a command on the database an owning process holds (the console's
@@ -287,6 +347,11 @@ pub fn run_shared(
     if needs_the_file(&command) {
         return Err(Error::input("this command needs the database to itself: quit the console first"));
     }
+    authorize(&argv)?;
+    // an SSH operator's console names no file on the server either
+    if crate::app::audit::current().is_remote() {
+        refuse_server_files(&command)?;
+    }
     output::for_a_person(|| dispatch(&ctx, command, out))
 }
 
@@ -306,6 +371,10 @@ pub fn run_for_client(
     let Some(command) = &cli.command else {
         return Err(Error::input("name a command"));
     };
+    authorize(&argv)?;
+    if req.remote {
+        refuse_server_files(command)?;
+    }
     if needs_the_file(command) {
         return Err(Error::busy(format!(
             "{}: database in use (pid {}): this command needs it to itself",
@@ -327,6 +396,28 @@ pub fn run_for_client(
     ctx.cwd = Some(req.cwd.clone());
     let command = cli.command.expect("checked above");
     output::with_terminal(req.terminal, || dispatch(&ctx, command, out))
+}
+
+/// Over SSH a command names no file on the server: the operator's files
+/// are on their own machine, and the server's are not theirs to read or
+/// write.
+fn refuse_server_files(command: &Command) -> Result<()> {
+    let what = match command {
+        Command::Import(_) => Some("an import reads a file"),
+        Command::Export(data::ExportCmd::Contacts(a) | data::ExportCmd::Events(a)) if a.output.is_some() => {
+            Some("--output writes a file (leave it out: the export comes back on stdout)")
+        }
+        Command::Campaign(campaign::CampaignCmd::Create { .. }) => Some("campaign create reads a file"),
+        Command::Journey(journey::JourneyCmd::Create { .. }) => Some("journey create reads a file"),
+        Command::Policy(campaign::PolicyCmd::Set { .. }) => Some("policy set reads a file"),
+        _ => None,
+    };
+    match what {
+        Some(w) => Err(Error::input(format!(
+            "over SSH, reach reads and writes no file on the server: {w}; run it where the file is (in the console: `:` on the server, or a local `reach` there)"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The context of a command run on the owner's session.
@@ -372,7 +463,7 @@ fn dispatch(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write) -> Result
         Command::Policy(c) => campaign::run_policy(ctx, c, out),
         Command::Scheduler(c) => campaign::run_scheduler(ctx, c, out),
         Command::Console(a) => open_console(ctx, a.keymap),
-        Command::Serve => serve(ctx),
+        Command::Serve(a) => serve(ctx, a),
         Command::Audit { since, format } => audit(ctx, since, format, out),
     }
 }

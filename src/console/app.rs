@@ -174,6 +174,8 @@ pub struct App {
     pub command: Option<super::worker::Ticket>,
     /// a key sequence in progress: what the next key can complete (which-key)
     pub pending_keys: Vec<(String, Action)>,
+    /// the operator's role: what they cannot do is refused here and not offered
+    pub role: crate::app::roles::Role,
 }
 
 /// The smallest terminal the console lays out in.
@@ -205,7 +207,30 @@ impl App {
             progress: Default::default(),
             command: None,
             pending_keys: Vec::new(),
+            role: crate::app::roles::Role::Admin,
         }
+    }
+
+    /// The operation an action would carry out on the screen shown, when
+    /// it changes something: what the role decides on (`app::roles`).
+    pub fn operation(&self, a: Action) -> Option<&'static str> {
+        let on_screen = self.subs[self.tab.index()].is_empty();
+        Some(match (a, self.tab) {
+            (Action::Schedule, _) => "campaign.schedule",
+            (Action::Pause, _) => "campaign.pause",
+            (Action::CancelCampaign, _) => "campaign.cancel",
+            (Action::Save, _) => "segment.save",
+            (Action::New, Tab::Campaigns) => "campaign.create",
+            (Action::Edit, Tab::Campaigns) => "campaign.edit",
+            (Action::Edit, Tab::Policy) => "policy.set",
+            (Action::Delete, Tab::Segments) if on_screen => "segment.delete",
+            _ => return None,
+        })
+    }
+
+    /// Whether the operator's role allows an action here.
+    pub fn allowed(&self, a: Action) -> bool {
+        self.operation(a).is_none_or(|op| self.role.allows(op))
     }
 
     /// Rows a list shows at the current size (chrome: tabs, title, filter,
@@ -403,6 +428,11 @@ impl App {
         }
         if self.overlay.is_some() {
             self.overlay_action(a, runner);
+            return;
+        }
+        if let Some(op) = self.operation(a).filter(|op| !self.role.allows(op)) {
+            let need = crate::app::roles::needs(op);
+            self.status = Some((format!("{op} needs the {need} role; you are {}", self.role), true));
             return;
         }
         let page = self.page();

@@ -7,6 +7,7 @@ pub mod action;
 pub mod app;
 pub mod input;
 pub mod keymap;
+pub mod remote;
 pub mod run;
 pub mod screens;
 pub mod theme;

@@ -3,7 +3,9 @@
 //! loop over keys, resizes, finished jobs and scheduler activity, drawing
 //! once per batch of messages and only when something changed; Ctrl-Z
 //! suspend and $EDITOR hand-offs; stderr captured so nothing a library
-//! prints can tear the screen.
+//! prints can tear the screen. The same loop runs a console on a remote
+//! terminal (`run_remote`: an SSH channel), whose keys and size changes
+//! come as messages and which has no shell or editor to hand over to.
 
 use super::app::{App, EditKind, Effect};
 use super::keymap::Keymap;
@@ -16,7 +18,7 @@ use crate::error::{Error, Result};
 use crossterm::event::{self, Event, KeyEventKind};
 use crossterm::{cursor, execute, terminal};
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, CrosstermBackend};
 use std::io::{IsTerminal, Read, Write};
 use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -189,22 +191,31 @@ pub fn run(session: Arc<Session>, opts: Options) -> Result<()> {
     }));
     enter_terminal()?;
     let guard = StderrCapture::start(capture.clone(), tx.clone());
-    let result = event_loop(&session, &mut app, &tx, rx, capture, &opts);
+    let result = Terminal::new(CrosstermBackend::new(std::io::stdout()))
+        .map_err(Error::from)
+        .and_then(|mut terminal| event_loop(&session, &mut app, &tx, rx, capture, &opts, &mut terminal, None));
     drop(guard);
     restore_terminal();
     let _ = std::panic::take_hook();
     result
 }
 
-fn event_loop(
+/// The loop over one terminal: this process's (`remote` None: an input
+/// thread reads it, signals end the loop, the shell and an editor can
+/// have it), or a remote one whose keys and sizes arrive on `rx` and
+/// whose jobs act as `remote`'s actor.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn event_loop<B: Backend<Error = std::io::Error>>(
     session: &Arc<Session>,
     app: &mut App,
     tx: &Sender<Msg>,
     rx: Receiver<Msg>,
     capture: Arc<Mutex<Vec<String>>>,
     opts: &Options,
+    terminal: &mut Terminal<B>,
+    remote: Option<crate::app::audit::Actor>,
 ) -> Result<()> {
-    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    let local = remote.is_none();
     let wake: Arc<dyn Fn() + Send + Sync> = {
         let tx = Mutex::new(tx.clone());
         Arc::new(move || {
@@ -213,7 +224,7 @@ fn event_loop(
             }
         })
     };
-    let shared = Shared { capture, progress: app.progress.clone(), wake: Some(wake) };
+    let shared = Shared { capture, progress: app.progress.clone(), wake: Some(wake), actor: remote };
     let mut workers = Workers::start(session.clone(), tx.clone(), Msg::Done, shared);
     // changes made by others (the socket's clients, the scheduler) reach the screens
     {
@@ -221,7 +232,7 @@ fn event_loop(
         let _ = std::thread::Builder::new().name("changes".into()).spawn(move || forward_changes(changes, tx));
     }
     // signals end the loop like a quit
-    {
+    if local {
         let tx = tx.clone();
         if let Ok(mut signals) = signal_hook::iterator::Signals::new([libc::SIGTERM, libc::SIGHUP, libc::SIGINT]) {
             let _ = std::thread::Builder::new().name("signals".into()).spawn(move || {
@@ -233,7 +244,7 @@ fn event_loop(
     }
     let input = Arc::new(AtomicU8::new(READING));
     let stop_input = Arc::new(AtomicBool::new(false));
-    {
+    if local {
         let (tx, input, stop) = (tx.clone(), input.clone(), stop_input.clone());
         let _ = std::thread::Builder::new().name("input".into()).spawn(move || input_thread(tx, input, stop));
     }
@@ -303,19 +314,22 @@ fn event_loop(
         }
         for e in std::mem::take(&mut app.effects) {
             match e {
+                Effect::Suspend | Effect::Edit(..) if !local => {
+                    app.status = Some(("not over SSH: there is no shell or editor on this side".into(), true));
+                }
                 Effect::Quit => quit = true,
                 Effect::Redraw => terminal.clear()?,
                 Effect::Suspend => {
                     pause_input(&input);
                     restore_terminal();
                     suspend();
-                    take_back_terminal(&mut terminal, app, &input)?;
+                    take_back_terminal(terminal, app, &input)?;
                 }
                 Effect::Edit(kind, text) => {
                     pause_input(&input);
                     restore_terminal();
                     let edited = edit(kind, &text);
-                    take_back_terminal(&mut terminal, app, &input)?;
+                    take_back_terminal(terminal, app, &input)?;
                     match edited {
                         Ok(Some(t)) => app.edited(kind, t, &mut workers),
                         Ok(None) => app.status = Some(("edit abandoned".into(), false)),
@@ -352,8 +366,8 @@ fn suspend() {
 /// and the alternate screen again, the size it has now (a resize meanwhile
 /// was seen by the foreground program, not by this one), a full redraw,
 /// and the input thread reading.
-fn take_back_terminal(
-    term: &mut Terminal<CrosstermBackend<std::io::Stdout>>,
+fn take_back_terminal<B: Backend<Error = std::io::Error>>(
+    term: &mut Terminal<B>,
     app: &mut App,
     input: &AtomicU8,
 ) -> Result<()> {

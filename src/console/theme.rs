@@ -14,10 +14,16 @@ impl Theme {
     /// From the environment: `NO_COLOR` (any value) and the locale
     /// (`LC_ALL`, `LC_CTYPE`, `LANG`: the first one set decides).
     pub fn from_env() -> Theme {
-        let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        Theme::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// From variables looked up by `var` (an SSH client's, not this
+    /// process's): as `from_env`, and no colour on `TERM=dumb`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Theme {
+        let color = var("NO_COLOR").is_none_or(|v| v.is_empty()) && var("TERM").as_deref() != Some("dumb");
         let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
             .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+            .find_map(|k| var(k).filter(|v| !v.is_empty()))
             .unwrap_or_default()
             .to_ascii_lowercase();
         let unicode = locale.contains("utf-8") || locale.contains("utf8");

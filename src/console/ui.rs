@@ -217,7 +217,8 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App) {
         }
     };
     let mut spans = Vec::new();
-    for (a, label) in hints {
+    // what the operator's role cannot do is not offered
+    for (a, label) in hints.iter().filter(|(a, _)| app.allowed(*a)) {
         if let Some(k) = app.keymap.key_for(&ctx, *a) {
             spans.push(Span::styled(k, th.key()));
             spans.push(Span::styled(format!(" {label}  "), th.dim()));
@@ -253,9 +254,17 @@ fn draw_help(f: &mut Frame, area: Rect, app: &App, filter: &str, scroll: usize) 
         }
         lines.push(Line::from(Span::styled(title.to_string(), th.header())));
         for (k, a) in b {
+            // greyed, with the role it needs, when the operator's role cannot
+            let (key, desc) = match app.operation(a).filter(|_| !app.allowed(a)) {
+                None => (th.key(), Span::raw(format!("{:<46} ", a.description()))),
+                Some(op) => {
+                    let need = crate::app::roles::needs(op);
+                    (th.dim(), Span::styled(format!("{:<46} ", format!("[{need}] {}", a.description())), th.dim()))
+                }
+            };
             lines.push(Line::from(vec![
-                Span::styled(format!("  {k:<14}"), th.key()),
-                Span::raw(format!("{:<46} ", a.description())),
+                Span::styled(format!("  {k:<14}"), key),
+                desc,
                 Span::styled(a.name().to_string(), th.dim()),
             ]));
         }

@@ -84,6 +84,27 @@ pub enum Job {
     },
 }
 
+impl Job {
+    /// The operation a job that changes something is, by the name the
+    /// roles know it by (`app::roles`); None for reads. A `Command` is
+    /// checked by the command line it runs.
+    pub fn operation(&self) -> Option<&'static str> {
+        Some(match self {
+            Job::SaveSegment { .. } => "segment.save",
+            Job::DeleteSegment { .. } => "segment.delete",
+            Job::ChangeStatus { change, .. } => match change {
+                StatusChange::Schedule => "campaign.schedule",
+                StatusChange::Pause => "campaign.pause",
+                StatusChange::Cancel => "campaign.cancel",
+            },
+            Job::SetPolicy { .. } => "policy.set",
+            Job::PutCampaign { replace: false, .. } => "campaign.create",
+            Job::PutCampaign { replace: true, .. } => "campaign.edit",
+            _ => return None,
+        })
+    }
+}
+
 /// What a job produced.
 pub enum Output {
     Contacts(ContactList),
@@ -129,13 +150,15 @@ impl Ticket {
 }
 
 /// What the lanes share with the front end: stderr lines captured while
-/// the console runs, the progress line of a running command, and how to
-/// wake the front end when it changes.
+/// the console runs, the progress line of a running command, how to
+/// wake the front end when it changes, and who the jobs act as (None:
+/// this process's user, `console`).
 #[derive(Clone, Default)]
 pub struct Shared {
     pub capture: Arc<Mutex<Vec<String>>>,
     pub progress: Arc<Mutex<Option<String>>>,
     pub wake: Option<Arc<dyn Fn() + Send + Sync>>,
+    pub actor: Option<crate::app::audit::Actor>,
 }
 
 struct Queued {
@@ -214,8 +237,15 @@ fn next_job(queue: &mut std::collections::VecDeque<Queued>) -> Option<Queued> {
 
 /// Runs one job on the calling thread.
 pub fn run(s: &Arc<Session>, job: Job, cancel: &Arc<AtomicBool>, shared: &Shared) -> AppResult<Output> {
-    // the changes a job makes are the console's, in the audit log
-    crate::app::audit::acting_as(crate::app::audit::Actor::local("console"), || run_job(s, job, cancel, shared))
+    // the changes a job makes are the console's operator's, in the audit
+    // log, and only what their role allows
+    let actor = shared.actor.clone().unwrap_or_else(|| crate::app::audit::Actor::local("console"));
+    crate::app::audit::acting_as(actor, || {
+        if let Some(op) = job.operation() {
+            crate::app::roles::authorize(op)?;
+        }
+        run_job(s, job, cancel, shared)
+    })
 }
 
 fn run_job(s: &Arc<Session>, job: Job, cancel: &Arc<AtomicBool>, shared: &Shared) -> AppResult<Output> {

@@ -24,7 +24,7 @@ pub fn forward(db: &Path, args: Vec<String>) -> Option<Result<()>> {
     let path = super::socket_path(db);
     let stream = UnixStream::connect(&path).ok()?;
     let cwd = std::env::current_dir().unwrap_or_default();
-    let req = Request { args, cwd, terminal: std::io::stdout().is_terminal() };
+    let req = Request { args, cwd, terminal: std::io::stdout().is_terminal(), remote: false };
     Some(run(stream, &req, db))
 }
 

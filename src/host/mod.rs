@@ -12,9 +12,12 @@
 //! owner counts with its warm engine, and its consoles see the changes.
 
 pub mod client;
+pub mod keys;
+pub mod operators;
 pub mod protocol;
 pub mod serve;
 pub mod server;
+pub mod ssh;
 
 use std::path::{Path, PathBuf};
 

@@ -26,12 +26,15 @@ pub struct Request {
     pub cwd: std::path::PathBuf,
     /// the client's standard output is a terminal (tables by default, else JSON)
     pub terminal: bool,
+    /// from another machine (an SSH session): names no file on this one
+    #[serde(default)]
+    pub remote: bool,
 }
 
 /// How a command ended: `Ok`, or an error with its class (the exit code).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
-    /// "ok", "input", "busy" or "runtime"
+    /// "ok", "input", "busy", "denied" or "runtime"
     pub kind: String,
     pub message: String,
     pub detail: Vec<String>,
@@ -46,6 +49,7 @@ impl Outcome {
                 kind: match e.kind {
                     ErrorKind::Input => "input",
                     ErrorKind::Busy => "busy",
+                    ErrorKind::Denied => "denied",
                     ErrorKind::Runtime => "runtime",
                 }
                 .into(),
@@ -62,6 +66,7 @@ impl Outcome {
             "ok" => return Ok(()),
             "input" => ErrorKind::Input,
             "busy" => ErrorKind::Busy,
+            "denied" => ErrorKind::Denied,
             _ => ErrorKind::Runtime,
         };
         Err(Error { kind, message: self.message, detail: self.detail })

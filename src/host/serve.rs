@@ -3,6 +3,7 @@
 //! `reach` processes on its socket, until SIGTERM or SIGINT: then it stops
 //! taking commands, lets those in progress end (an import stops at its
 //! next checkpoint), records the scheduler's current step, and exits.
+//! With `--ssh` it also runs the SSH server (`ssh`), stopped first.
 
 use super::server::Server;
 use crate::app::Session;
@@ -13,7 +14,11 @@ use std::sync::{Arc, Mutex};
 
 /// Serves until a stop signal; `log` gets one line per event worth telling
 /// (start, the scheduler's outcomes, stop).
-pub fn serve(session: Arc<Session>, log: Arc<Mutex<dyn Write + Send>>) -> Result<()> {
+pub fn serve(
+    session: Arc<Session>,
+    ssh: Option<super::ssh::SshOptions>,
+    log: Arc<Mutex<dyn Write + Send>>,
+) -> Result<()> {
     // signals first: a stop asked during the start is not lost
     let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM])
         .map_err(|e| Error::runtime(format!("cannot watch signals: {e}")))?;
@@ -23,6 +28,15 @@ pub fn serve(session: Arc<Session>, log: Arc<Mutex<dyn Write + Send>>) -> Result
         let _ = l.flush();
     };
     let server = Server::start(session.clone())?;
+    let ssh = match ssh {
+        Some(o) => {
+            let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let s = super::ssh::SshServer::start(session.clone(), o, stopping, log.clone())?;
+            say(&format!("SSH on {} (operators' keys only)", s.addr()));
+            Some(s)
+        }
+        None => None,
+    };
     let printed = Mutex::new(0u64);
     let task_log = log.clone();
     let task = SchedulerTask::start(session.clone(), move |a: &Activity| {
@@ -44,6 +58,10 @@ pub fn serve(session: Arc<Session>, log: Arc<Mutex<dyn Write + Send>>) -> Result
     let _ = signals.forever().next();
     say("stopping: no new commands; waiting for those in progress");
     let served = server.served();
+    if let Some(s) = ssh {
+        // consoles close (their terminals restored), commands end, then everyone is disconnected
+        s.stop();
+    }
     server.stop();
     task.stop();
     say(&format!("stopped ({served} commands served)"));

@@ -164,7 +164,12 @@ fn serve_one(stream: UnixStream, session: &Arc<Session>, stopping: &Arc<AtomicBo
     let hooks = crate::cli::Hooks { cancel: stopping.clone(), progress: Arc::new(|_| {}) };
     let mut w = FrameWriter::new(stream.try_clone()?, STDOUT);
     let actor = match peer(&stream) {
-        Some(p) => Actor { who: user_name(p.uid), via: format!("cli via owner (pid {})", p.pid) },
+        // processes of the owner's user (the only ones answered) act as admin
+        Some(p) => Actor {
+            who: user_name(p.uid),
+            via: format!("cli via owner (pid {})", p.pid),
+            role: crate::app::roles::Role::Admin,
+        },
         None => Actor::local("cli via owner"),
     };
     let r = acting_as(actor, || crate::cli::run_for_client(&req, session.clone(), hooks, warn, &mut w));
