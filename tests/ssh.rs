@@ -373,3 +373,18 @@ fn two_consoles_over_ssh_with_their_own_sizes_and_roles_until_sigterm() {
         assert!(!screen.contains(TAB_BAR), "session {s}: the console's screen is left behind:\n{screen}");
     }
 }
+
+#[test]
+fn an_idle_console_is_closed_and_its_terminal_given_back() {
+    let w = World::new();
+    let server = Server::start(&w, &["--idle-timeout", "2s"]);
+    let t = Tmux::new(&w.env);
+    t.login(&w, "i", (80, 24), "vic", server.port);
+    t.wait("i", "the console", |s| s.contains(TAB_BAR));
+    let screen = t.wait("i", "the idle login to close", |s| s.contains("SSH_EXITED="));
+    assert!(!screen.contains(TAB_BAR), "the console's screen is left behind:\n{screen}");
+    let log = server.log();
+    assert!(log.contains("closed vic's idle login"), "{log}");
+    let (code, log) = server.stop();
+    assert_eq!(code, 0, "{log}");
+}

@@ -304,6 +304,7 @@ impl russh::server::Server for Factory {
             last_input: Arc::new(Mutex::new(Instant::now())),
             busy: Arc::new(AtomicUsize::new(0)),
             alive: Arc::new(AtomicBool::new(true)),
+            consoles: Arc::new(Mutex::new(Vec::new())),
         }
     }
 }
@@ -331,6 +332,8 @@ pub struct Conn {
     /// commands running on this connection (not idle meanwhile)
     busy: Arc<AtomicUsize>,
     alive: Arc<AtomicBool>,
+    /// this connection's consoles (their numbers in `State::consoles`)
+    consoles: Arc<Mutex<Vec<u64>>>,
 }
 
 impl Drop for Conn {
@@ -368,6 +371,14 @@ impl Conn {
         self.state.say(&format!("refused {what} from {}", ip_text(self.ip)));
         reject()
     }
+}
+
+/// What the idle watch of a connection looks at.
+struct Watched {
+    last: Arc<Mutex<Instant>>,
+    busy: Arc<AtomicUsize>,
+    alive: Arc<AtomicBool>,
+    consoles: Arc<Mutex<Vec<u64>>>,
 }
 
 /// Output to a channel (or its stderr) from a thread outside the runtime.
@@ -491,6 +502,7 @@ impl Conn {
         chan.console = Some((tx.clone(), size.clone()));
         let n = state.next.fetch_add(1, Ordering::SeqCst) as u64;
         state.consoles.lock().unwrap_or_else(|e| e.into_inner()).insert(n, tx.clone());
+        self.consoles.lock().unwrap_or_else(|e| e.into_inner()).push(n);
         state.say(&format!("{} opened a console ({cols}x{rows}, TERM={term})", actor.who));
         let rt = tokio::runtime::Handle::current();
         state.started();
@@ -567,15 +579,10 @@ fn run_command(
     }
 }
 
-/// Closes a login that gave no input for `idle` while nothing of it runs.
-async fn watch_idle(
-    state: Arc<State>,
-    h: Handle,
-    last: Arc<Mutex<Instant>>,
-    busy: Arc<AtomicUsize>,
-    alive: Arc<AtomicBool>,
-    who: String,
-) {
+/// Closes a login that gave no input for `idle` while nothing of it runs:
+/// its consoles first (each gives its terminal back), then the connection.
+async fn watch_idle(state: Arc<State>, h: Handle, conn: Watched, who: String) {
+    let Watched { last, busy, alive, consoles } = conn;
     let every = (state.idle / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
     loop {
         tokio::time::sleep(every).await;
@@ -585,6 +592,20 @@ async fn watch_idle(
         let quiet = last.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
         if quiet >= state.idle && busy.load(Ordering::SeqCst) == 0 {
             state.say(&format!("closed {who}'s idle login ({}s without input)", quiet.as_secs()));
+            let mine: Vec<u64> = consoles.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            for n in &mine {
+                if let Some(tx) = state.consoles.lock().unwrap_or_else(|e| e.into_inner()).get(n) {
+                    let _ = tx.send(Msg::Signal);
+                }
+            }
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                let open = state.consoles.lock().unwrap_or_else(|e| e.into_inner()).keys().any(|k| mine.contains(k));
+                if !open {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             let _ = h
                 .disconnect(
                     russh::Disconnect::ByApplication,
@@ -653,14 +674,13 @@ impl russh::server::Handler for Conn {
     async fn auth_succeeded(&mut self, session: &mut SshSession) -> std::result::Result<(), Self::Error> {
         self.touched();
         let who = self.actor().who;
-        tokio::spawn(watch_idle(
-            self.state.clone(),
-            session.handle(),
-            self.last_input.clone(),
-            self.busy.clone(),
-            self.alive.clone(),
-            who,
-        ));
+        let watched = Watched {
+            last: self.last_input.clone(),
+            busy: self.busy.clone(),
+            alive: self.alive.clone(),
+            consoles: self.consoles.clone(),
+        };
+        tokio::spawn(watch_idle(self.state.clone(), session.handle(), watched, who));
         Ok(())
     }
 
