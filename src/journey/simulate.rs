@@ -289,8 +289,14 @@ pub fn simulate(
     while let Some(Reverse((t, c, step, prev))) = agenda.pop() {
         if t > until {
             if step != ENTRY && step < end {
-                out.steps[step as usize].waiting_at_end += 1;
-                out.active += 1;
+                // a goal reached by `until`, during a wait that outlasts it, ends the run there
+                let entered = runs.get(&c).map_or(prev, |r| r.entered);
+                if s.goal_in(c, prev, until, entered)?.is_some() {
+                    *out.exited.entry("goal".into()).or_default() += 1;
+                } else {
+                    out.steps[step as usize].waiting_at_end += 1;
+                    out.active += 1;
+                }
             }
             continue;
         }
@@ -422,10 +428,24 @@ pub fn simulate(
                     already_received: false,
                 };
                 let settled = decide_until_settled(s.policy, &req);
+                let at = settled.at.timestamp();
+                if at > t {
+                    // deferred: as the runner does, a goal reached before the
+                    // new moment ends the run unsent, and a deferral that
+                    // outlasts `until` is still waiting at this step
+                    if let Some(g) = s.goal_in(c, t, at.min(until), entered)? {
+                        finish(&mut runs, &mut out, Some("goal"), g);
+                        continue;
+                    }
+                    if at > until {
+                        out.steps[i].waiting_at_end += 1;
+                        out.active += 1;
+                        continue;
+                    }
+                }
                 if !settled.deferrals.is_empty() {
                     out.steps[i].deferred += 1;
                 }
-                let at = settled.at.timestamp();
                 let what = match &settled.decision {
                     Decision::Send => {
                         s.history.entry(c).or_default().push(PastSend {
