@@ -4,6 +4,9 @@
 #
 #   aiosmtpd (Python)  tests/campaign_delivery.rs runs a real SMTP server on
 #                      loopback (tests/support/smtp_server.py)
+#   duckdb, chdb       tests/sql_warehouses.rs runs `segment sql` in DuckDB
+#   (Python wheels)    and in ClickHouse's engine (tests/support/warehouse.py);
+#                      about 45 s to install, 300 MB
 #   tmux               the console end-to-end test drives the real binary in
 #                      tmux on a private socket
 #   openssh-client     tests/ssh.rs logs in to `reach serve --ssh` with the
@@ -36,6 +39,7 @@ apt_install() {
 cannot() { echo "$me: could not install $1; install it with: $2" >&2; }
 
 has_aiosmtpd() { python3 -c "import aiosmtpd" >/dev/null 2>&1; }
+has_wheels() { python3 -c "import duckdb, chdb" >/dev/null 2>&1; }
 
 # python3 and aiosmtpd
 if ! command -v python3 >/dev/null 2>&1; then
@@ -59,6 +63,23 @@ elif ! has_aiosmtpd; then
     echo "$me: installed aiosmtpd" >&2
   else
     cannot aiosmtpd "python3 -m pip install aiosmtpd (or: sudo apt-get install python3-aiosmtpd)"
+  fi
+fi
+
+# duckdb and chdb (pip only: neither is packaged by apt)
+if command -v python3 >/dev/null 2>&1 && ! has_wheels; then
+  installed=0
+  for flags in "" "--user" "--break-system-packages"; do
+    # shellcheck disable=SC2086 # $flags is one flag or none
+    if python3 -m pip install -q $flags duckdb chdb >/dev/null 2>&1 && has_wheels; then
+      installed=1
+      break
+    fi
+  done
+  if [ "$installed" -eq 1 ]; then
+    echo "$me: installed duckdb and chdb" >&2
+  else
+    cannot "duckdb and chdb" "python3 -m pip install duckdb chdb"
   fi
 fi
 

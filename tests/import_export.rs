@@ -90,7 +90,8 @@ fn identifiers_stay_verbatim() {
     assert_eq!(env.json(&["contacts", "show", "000123"])["external_id"], "000123");
     // `17` is not `00017`, nor is `123` contact `000123`'s id (its internal id is 3)
     assert_eq!(env.run(&["contacts", "show", "17"]).fails(2).lines().next(), Some("error: no such contact: 17"));
-    assert!(env.export("events").contains(",000777,"));
+    // text columns are quoted in CSV, so engines that infer types keep them text
+    assert!(env.export("events").contains(",\"000777\","));
     // the JSONL event went to the existing contact, not a new one
     assert_eq!(env.contacts().len(), 3);
 }

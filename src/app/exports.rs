@@ -73,6 +73,12 @@ impl Session {
         }
     }
 
+    /// CREATE TABLE statements for the exported tables in `dialect`.
+    pub fn export_schema(&self, dialect: Dialect) -> AppResult<String> {
+        let schema = self.store.begin_read()?.schema()?;
+        Ok(crate::export::ddl::schema_sql(&schema, dialect))
+    }
+
     /// A checked expression as one SQL query over the exported tables, at
     /// the session's clock.
     pub fn segment_sql(&self, e: &Expr, dialect: Dialect) -> AppResult<String> {

@@ -86,12 +86,20 @@ pub enum ExportCmd {
     Contacts(ExportArgs),
     /// The events table
     Events(ExportArgs),
+    /// CREATE TABLE statements for the exported tables, typed, with how each engine loads the files
+    Schema {
+        /// The engine
+        #[arg(long, value_enum, default_value = "sqlite")]
+        dialect: super::segment::DialectArg,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum OutFormat {
     Csv,
     Jsonl,
+    /// Typed columns: exact decimals, UTC timestamps, dates, booleans, text
+    Parquet,
 }
 
 #[derive(Args, Debug)]
@@ -255,13 +263,21 @@ pub fn export(ctx: &Ctx, cmd: ExportCmd, out: &mut dyn Write) -> Result<()> {
     let (table, a) = match cmd {
         ExportCmd::Contacts(a) => (ExportTable::Contacts, a),
         ExportCmd::Events(a) => (ExportTable::Events, a),
+        ExportCmd::Schema { dialect } => {
+            write!(out, "{}", ctx.session()?.export_schema(dialect.into())?)?;
+            return Ok(());
+        }
     };
     let session = ctx.session()?;
     let only = a.select.resolve_in(ctx, &session)?;
     let format = match a.format {
         OutFormat::Csv => ExportFormat::Csv,
         OutFormat::Jsonl => ExportFormat::Jsonl,
+        OutFormat::Parquet => ExportFormat::Parquet,
     };
+    if format == ExportFormat::Parquet && a.output.is_none() && super::output::to_terminal() {
+        return Err(Error::input("--format parquet writes a binary file: give -o FILE, or redirect stdout"));
+    }
     match &a.output {
         None => session.export(table, format, only.as_ref(), out)?,
         Some(path) => {

@@ -31,15 +31,14 @@ pub fn with_terminal<T>(terminal: bool, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Whether what a command prints goes to a person's terminal (or the console).
+pub fn to_terminal() -> bool {
+    TERMINAL.with(|c| c.get()).unwrap_or_else(|| std::io::stdout().is_terminal())
+}
+
 /// `table` on a terminal (or in the console), `json` otherwise.
 pub fn resolve(f: Option<Format>) -> Format {
-    f.unwrap_or_else(|| {
-        if TERMINAL.with(|c| c.get()).unwrap_or_else(|| std::io::stdout().is_terminal()) {
-            Format::Table
-        } else {
-            Format::Json
-        }
-    })
+    f.unwrap_or_else(|| if to_terminal() { Format::Table } else { Format::Json })
 }
 
 /// A list of records with named columns; `json` keeps typed values.

@@ -52,9 +52,10 @@ pub enum SegmentCmd {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
-    /// The same segment as SQL over the exported tables
+    /// The same segment as SQL over the exported tables (see `reach export schema`)
     Sql {
         expr: String,
+        /// The engine that runs it
         #[arg(long, value_enum, default_value = "sqlite")]
         dialect: DialectArg,
     },
@@ -66,6 +67,17 @@ pub enum DialectArg {
     Duckdb,
     Postgres,
     Clickhouse,
+}
+
+impl From<DialectArg> for Dialect {
+    fn from(d: DialectArg) -> Dialect {
+        match d {
+            DialectArg::Sqlite => Dialect::Sqlite,
+            DialectArg::Duckdb => Dialect::Duckdb,
+            DialectArg::Postgres => Dialect::Postgres,
+            DialectArg::Clickhouse => Dialect::Clickhouse,
+        }
+    }
 }
 
 /// Parses and checks through the session; warnings go to the stderr of
@@ -190,13 +202,7 @@ pub fn run(ctx: &Ctx, cmd: SegmentCmd, out: &mut dyn Write) -> Result<()> {
         SegmentCmd::Sql { expr, dialect } => {
             let session = ctx.session()?;
             let e = checked(ctx, &session, &expr, None)?;
-            let d = match dialect {
-                DialectArg::Sqlite => Dialect::Sqlite,
-                DialectArg::Duckdb => Dialect::Duckdb,
-                DialectArg::Postgres => Dialect::Postgres,
-                DialectArg::Clickhouse => Dialect::Clickhouse,
-            };
-            writeln!(out, "{}", session.segment_sql(&e, d)?)?;
+            writeln!(out, "{}", session.segment_sql(&e, dialect.into())?)?;
             Ok(())
         }
     }

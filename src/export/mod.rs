@@ -6,6 +6,14 @@
 //! bounced_at, <attributes…>)` and
 //! `events(contact_id, ts, kind, source, utm_source, utm_medium,
 //! utm_campaign, <parameters…>)`.
+//!
+//! In CSV, text columns (columns.rs) are always quoted, so that engines
+//! that infer column types from a CSV file (ClickHouse's `file()`) keep
+//! `"00123"` as text; other cells are quoted only when they must be.
+
+pub mod columns;
+pub mod ddl;
+pub mod parquet_writer;
 
 use crate::error::{Error, Result};
 use crate::model::decimal::Decimal;
@@ -20,6 +28,50 @@ use std::io::Write;
 pub enum ExportFormat {
     Csv,
     Jsonl,
+    /// typed columns (parquet_writer.rs)
+    Parquet,
+}
+
+/// Where the rows of a CSV or Parquet export go, as text cells.
+enum RowSink<'a> {
+    Csv { w: std::io::BufWriter<&'a mut dyn Write>, line: Vec<u8>, quote: Vec<bool> },
+    Parquet(parquet_writer::ParquetSink<'a>),
+}
+
+impl<'a> RowSink<'a> {
+    /// Writes the header (CSV) or prepares the schema (Parquet).
+    fn new(format: ExportFormat, out: &'a mut dyn Write, table: &str, cols: Vec<columns::Column>) -> Result<Self> {
+        Ok(match format {
+            ExportFormat::Parquet => RowSink::Parquet(parquet_writer::ParquetSink::new(out, table, cols)?),
+            _ => {
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
+                let mut line = Vec::new();
+                let head: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+                push_record(&mut line, &head, &[]);
+                w.write_all(&line)?;
+                RowSink::Csv { w, line, quote: quoted(&cols) }
+            }
+        })
+    }
+
+    fn push<S: AsRef<str>>(&mut self, row: &[S]) -> Result<()> {
+        match self {
+            RowSink::Csv { w, line, quote } => {
+                line.clear();
+                push_record(line, row, quote);
+                w.write_all(line)?;
+                Ok(())
+            }
+            RowSink::Parquet(p) => p.push(row),
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            RowSink::Csv { mut w, .. } => Ok(w.flush()?),
+            RowSink::Parquet(p) => p.finish(),
+        }
+    }
 }
 
 /// The fixed leading columns of the contacts table (then one per attribute).
@@ -28,11 +80,33 @@ pub use crate::model::schema::CONTACT_COLUMNS as CONTACT_HEAD;
 /// The fixed leading columns of the events table.
 pub const EVENT_HEAD: &[&str] = &["contact_id", "ts", "kind", "source", "utm_source", "utm_medium", "utm_campaign"];
 
-fn csv_err(e: csv::Error) -> Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => io.into(),
-        other => Error::runtime(format!("csv: {other:?}")),
+/// Appends one CSV record: `quote[i]` forces quotes around a non-empty field.
+fn push_record<S: AsRef<str>>(line: &mut Vec<u8>, fields: &[S], quote: &[bool]) {
+    for (i, f) in fields.iter().enumerate() {
+        let f = f.as_ref();
+        if i > 0 {
+            line.push(b',');
+        }
+        let must = f.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+        if !f.is_empty() && (must || quote.get(i).copied().unwrap_or(false)) {
+            line.push(b'"');
+            for part in f.split_inclusive('"') {
+                line.extend_from_slice(part.as_bytes());
+                if part.ends_with('"') {
+                    line.push(b'"');
+                }
+            }
+            line.push(b'"');
+        } else {
+            line.extend_from_slice(f.as_bytes());
+        }
     }
+    line.push(b'\n');
+}
+
+/// Which columns of a table are quoted in CSV.
+fn quoted(cols: &[columns::Column]) -> Vec<bool> {
+    cols.iter().map(|c| c.ty == columns::ColType::Text).collect()
 }
 
 /// Every contact's tags, by contact id.
@@ -96,17 +170,16 @@ pub fn export_contacts(
     let empty = Vec::new();
     let mut n = 0u64;
     match format {
-        ExportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(out);
-            let mut head: Vec<&str> = CONTACT_HEAD.to_vec();
-            head.extend(schema.attributes.iter().map(|a| a.name.as_str()));
-            w.write_record(&head).map_err(csv_err)?;
+        ExportFormat::Csv | ExportFormat::Parquet => {
+            let cols = columns::contact_columns(&schema);
+            let width = cols.len();
+            let mut sink = RowSink::new(format, out, "contacts", cols)?;
             r.for_each_contact(|c| {
                 if only.is_some_and(|o| !o.contains(c.id)) {
                     return Ok(true);
                 }
                 let t = tags.get(&c.id).unwrap_or(&empty);
-                let mut row: Vec<String> = Vec::with_capacity(head.len());
+                let mut row: Vec<String> = Vec::with_capacity(width);
                 row.push(c.id.to_string());
                 row.push(c.external_id.clone().unwrap_or_default());
                 row.push(c.email.clone().unwrap_or_default());
@@ -126,11 +199,11 @@ pub fn export_contacts(
                 for (i, def) in schema.attributes.iter().enumerate() {
                     row.push(c.attr(i as u16).map(|v| def.format(v)).unwrap_or_default());
                 }
-                w.write_record(&row).map_err(csv_err)?;
+                sink.push(&row)?;
                 n += 1;
                 Ok(true)
             })?;
-            w.flush()?;
+            sink.finish()?;
         }
         ExportFormat::Jsonl => {
             let mut w = std::io::BufWriter::new(out);
@@ -168,12 +241,8 @@ pub fn export_events(
         .collect();
     let mut n = 0u64;
     let (mut csvw, mut jw) = match format {
-        ExportFormat::Csv => {
-            let mut c = csv::WriterBuilder::new().buffer_capacity(1 << 20).from_writer(out);
-            let mut head: Vec<&str> = EVENT_HEAD.to_vec();
-            head.extend(param_cols.iter().map(String::as_str));
-            c.write_record(&head).map_err(csv_err)?;
-            (Some(c), None)
+        ExportFormat::Csv | ExportFormat::Parquet => {
+            (Some(RowSink::new(format, out, "events", columns::event_columns(&schema))?), None)
         }
         ExportFormat::Jsonl => (None, Some(std::io::BufWriter::with_capacity(1 << 20, out))),
     };
@@ -213,7 +282,7 @@ pub fn export_events(
                 }
             }
             match &mut csvw {
-                Some(c) => c.write_record(&fields).map_err(csv_err)?,
+                Some(c) => c.push(&fields)?,
                 None => {
                     let w = jw.as_mut().expect("json writer");
                     use serde_json::{Map, Value as J};
@@ -247,8 +316,8 @@ pub fn export_events(
         }
         Ok(())
     })?;
-    if let Some(mut c) = csvw {
-        c.flush()?;
+    if let Some(c) = csvw {
+        c.finish()?;
     }
     if let Some(mut w) = jw {
         w.flush()?;
@@ -258,4 +327,27 @@ pub fn export_events(
 
 fn itoa(v: i64) -> String {
     v.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_record;
+
+    #[test]
+    fn text_fields_are_quoted_and_quotes_doubled() {
+        let mut line = Vec::new();
+        push_record(
+            &mut line,
+            &["1", "00123", "", "a\"b,c", "2026-03-15T12:00:00Z", "x,y"],
+            &[false, true, true, true],
+        );
+        assert_eq!(
+            String::from_utf8(line.clone()).unwrap(),
+            "1,\"00123\",,\"a\"\"b,c\",2026-03-15T12:00:00Z,\"x,y\"\n"
+        );
+        // and the csv reader reads back what was written
+        let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(&line[..]);
+        let rec = r.records().next().unwrap().unwrap();
+        assert_eq!(rec.iter().collect::<Vec<_>>(), ["1", "00123", "", "a\"b,c", "2026-03-15T12:00:00Z", "x,y"]);
+    }
 }

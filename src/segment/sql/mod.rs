@@ -3,14 +3,16 @@
 //!
 //! The query mirrors the engine's semantics (src/segment/engine/eval.rs):
 //!
-//! - every column is read as text, as loaded from the CSV export; an empty
-//!   cell and NULL both mean "no value" (`NULLIF(col, '')`);
+//! - every column is read through a conversion that does not depend on the
+//!   type the loader gave it (dialect.rs): text, exact decimals, dates and
+//!   UTC instants; an empty cell and NULL both mean "no value";
 //! - two-valued logic: each leaf is `COALESCE(cond, FALSE)`, so a missing
 //!   value compares false and `NOT` is the complement within all contacts;
 //! - numbers compare as integer micro-units (6 decimals), sums are integer
 //!   sums and `avg op v` is `sum op v·count`, with no division;
-//! - timestamps compare as RFC 3339 text (`YYYY-MM-DDTHH:MM:SSZ` sorts in
-//!   time order), against bounds computed here from `now`, which is baked in;
+//! - instants compare as the engine's UTC timestamps (SQLite: RFC 3339 text,
+//!   which sorts in time order), against bounds computed here from `now`,
+//!   which is baked in;
 //! - aggregates are per-contact CTEs over `events` LEFT JOINed to `contacts`:
 //!   count and sum are 0 over no events, the others have no value;
 //! - derived facts (engagement, lifecycle, RFM quintiles) are CTEs with the
@@ -21,178 +23,23 @@ use crate::derived::{Engagement, Lifecycle, Thresholds};
 use crate::error::{Error, Result};
 use crate::model::attribute::{AttrType, date_to_days, days_to_date};
 use crate::model::decimal::SCALE;
-use crate::model::time::push_ts;
 use crate::model::{ParamType, Source};
 use crate::segment::ast::*;
 use crate::segment::engine::StoreCatalog;
 use crate::segment::printer::print;
 use chrono::{DateTime, Datelike, Utc};
+use dialect::ts_text;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Duckdb,
-    Postgres,
-    Clickhouse,
-}
+use crate::segment::engine::window_range;
+
+mod dialect;
+pub use dialect::Dialect;
 
 const DAY: i64 = 86_400;
 /// How deep `segment:` references may nest before it is called a cycle (as the engine).
 const MAX_SEGMENT_NESTING: usize = 32;
-/// Earliest and latest instants the export writes as 4-digit-year RFC 3339.
-const MIN_TEXT_TS: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
-const MAX_TEXT_TS: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
-
-impl Dialect {
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "sqlite",
-            Dialect::Duckdb => "duckdb",
-            Dialect::Postgres => "postgres",
-            Dialect::Clickhouse => "clickhouse",
-        }
-    }
-
-    fn ident(self, s: &str) -> String {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    }
-
-    fn str(self, s: &str) -> String {
-        match self {
-            Dialect::Clickhouse => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
-            _ => format!("'{}'", s.replace('\'', "''")),
-        }
-    }
-
-    fn fals(self) -> &'static str {
-        match self {
-            Dialect::Clickhouse => "0",
-            _ => "FALSE",
-        }
-    }
-
-    fn tru(self) -> &'static str {
-        match self {
-            Dialect::Clickhouse => "1",
-            _ => "TRUE",
-        }
-    }
-
-    /// A possibly-NULL condition made two-valued.
-    fn two_valued(self, cond: &str) -> String {
-        match self {
-            Dialect::Clickhouse => format!("ifNull({cond}, 0)"),
-            _ => format!("COALESCE({cond}, FALSE)"),
-        }
-    }
-
-    /// Text (no empty strings) to a whole number.
-    fn int(self, x: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("CAST({x} AS INTEGER)"),
-            Dialect::Duckdb => format!("TRY_CAST({x} AS BIGINT)"),
-            Dialect::Postgres => format!("CAST({x} AS BIGINT)"),
-            Dialect::Clickhouse => format!("toInt64OrNull({x})"),
-        }
-    }
-
-    /// Decimal text (no empty strings) to integer micro-units.
-    fn units(self, x: &str) -> String {
-        match self {
-            // exact for |x| < 2^53 / 10^6 (about 9·10^9)
-            Dialect::Sqlite => format!("CAST(ROUND(CAST({x} AS REAL) * 1000000) AS INTEGER)"),
-            Dialect::Duckdb => format!("CAST(TRY_CAST({x} AS DECIMAL(38, 6)) * 1000000 AS HUGEINT)"),
-            Dialect::Postgres => format!("CAST(CAST({x} AS NUMERIC) * 1000000 AS BIGINT)"),
-            Dialect::Clickhouse => format!("toInt64(toDecimal128OrNull({x}, 6) * 1000000)"),
-        }
-    }
-
-    /// `hay` contains `needle` (case-sensitive substring).
-    fn contains(self, hay: &str, needle: &str) -> String {
-        match self {
-            Dialect::Sqlite | Dialect::Duckdb => format!("instr({hay}, {needle}) > 0"),
-            Dialect::Postgres => format!("strpos({hay}, {needle}) > 0"),
-            Dialect::Clickhouse => format!("position({hay}, {needle}) > 0"),
-        }
-    }
-
-    fn idiv(self, a: &str, b: &str) -> String {
-        match self {
-            Dialect::Sqlite | Dialect::Postgres => format!("({a}) / ({b})"),
-            Dialect::Duckdb => format!("({a}) // ({b})"),
-            Dialect::Clickhouse => format!("intDiv({a}, {b})"),
-        }
-    }
-
-    fn to_text(self, x: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("CAST({x} AS TEXT)"),
-            Dialect::Duckdb | Dialect::Postgres => format!("CAST({x} AS VARCHAR)"),
-            Dialect::Clickhouse => format!("toString({x})"),
-        }
-    }
-
-    /// Byte-wise text ordering (Postgres orders by the locale otherwise).
-    fn bytewise(self, x: &str) -> String {
-        match self {
-            Dialect::Postgres => format!("{x} COLLATE \"C\""),
-            _ => x.to_string(),
-        }
-    }
-
-    /// A double literal that every engine reads back as exactly `x`.
-    fn float(self, x: f64) -> String {
-        match self {
-            // SQLite's text-to-real conversion is not guaranteed to be
-            // correctly rounded: write m / 2^k with both exact.
-            Dialect::Sqlite => exact_float(x),
-            Dialect::Duckdb | Dialect::Postgres => format!("CAST({x:?} AS DOUBLE PRECISION)"),
-            Dialect::Clickhouse => format!("toFloat64({x:?})"),
-        }
-    }
-
-    fn real(self, x: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("CAST({x} AS REAL)"),
-            Dialect::Duckdb | Dialect::Postgres => format!("CAST({x} AS DOUBLE PRECISION)"),
-            Dialect::Clickhouse => format!("toFloat64({x})"),
-        }
-    }
-
-    fn least(self, a: &str, b: &str) -> String {
-        match self {
-            Dialect::Sqlite => format!("min({a}, {b})"),
-            _ => format!("least({a}, {b})"),
-        }
-    }
-}
-
-/// `x` as `(m / 2^k)` with integer-valued parts, exact in any IEEE engine.
-fn exact_float(x: f64) -> String {
-    if x == x.trunc() && x.abs() < 9.0e15 {
-        return format!("{x:.1}");
-    }
-    let mut m = x;
-    let mut k = 0;
-    while m != m.trunc() && k < 1074 {
-        m *= 2.0;
-        k += 1;
-    }
-    if k > 62 || m.abs() >= 9.0e15 {
-        return format!("{x:?}");
-    }
-    format!("({m:.1} / {:.1})", (1u64 << k) as f64)
-}
-
-fn ts_text(ts: i64) -> String {
-    let mut s = String::with_capacity(20);
-    push_ts(&mut s, ts);
-    s
-}
-
-use crate::segment::engine::window_range;
 
 fn units(l: &Lit) -> Result<i128> {
     match &l.value {
@@ -268,12 +115,14 @@ pub fn to_sql(e: &Expr, d: Dialect, now: i64, cat: &StoreCatalog, th: &Threshold
 }
 
 impl<'a> Gen<'a> {
+    /// A contact column as text, NULL when missing.
     fn col(&self, name: &str) -> String {
-        format!("NULLIF(c.{}, '')", self.d.ident(name))
+        self.d.text(&format!("c.{}", self.d.ident(name)))
     }
 
+    /// An event column as text, NULL when missing.
     fn ev(&self, name: &str) -> String {
-        format!("NULLIF(e.{}, '')", self.d.ident(name))
+        self.d.text(&format!("e.{}", self.d.ident(name)))
     }
 
     fn lit(&self, s: &str) -> String {
@@ -281,7 +130,22 @@ impl<'a> Gen<'a> {
     }
 
     fn ts_lit(&self, ts: i64) -> String {
-        self.d.str(&ts_text(ts))
+        self.d.time_lit(ts)
+    }
+
+    /// A contact column as a time value (dialect.rs).
+    fn col_time(&self, name: &str) -> String {
+        self.d.time(&format!("c.{}", self.d.ident(name)))
+    }
+
+    /// A contact column as a `YYYY-MM-DD` date.
+    fn col_date(&self, name: &str) -> String {
+        self.d.date(&format!("c.{}", self.d.ident(name)))
+    }
+
+    /// `events.ts` as a time value.
+    fn ev_ts(&self) -> String {
+        self.d.time("e.\"ts\"")
     }
 
     fn leaf(&self, cond: String) -> String {
@@ -383,7 +247,7 @@ impl<'a> Gen<'a> {
         let d = self.d;
         match name {
             "score" => self.cond_on(c, &format!("({} * 1000000)", d.int(&self.col("score"))), Ty::Num),
-            "created_at" => self.cond_on(c, &self.col("created_at"), Ty::Time),
+            "created_at" => self.cond_on(c, &self.col_time("created_at"), Ty::Time),
             "email" | "external_id" | "timezone" => self.cond_on(c, &self.col(name), Ty::Text),
             "consent.email" | "consent.sms" | "consent.push" => {
                 let col = self.col(&name.replace('.', "_"));
@@ -419,7 +283,7 @@ impl<'a> Gen<'a> {
                     AttrType::Number => self.cond_on(c, &d.units(&col), Ty::Num),
                     AttrType::Text => self.cond_on(c, &col, Ty::Text),
                     AttrType::Bool => self.cond_on(c, &col, Ty::Bool),
-                    AttrType::Date => self.cond_on(c, &col, Ty::Date),
+                    AttrType::Date => self.cond_on(c, &self.col_date(other), Ty::Date),
                     AttrType::Enum(v) => self.cond_on(c, &col, Ty::Enum(v.iter().map(String::as_str).collect())),
                     AttrType::Set(v) => self.cond_on(c, &col, Ty::Set(v)),
                 }
@@ -597,7 +461,7 @@ impl<'a> Gen<'a> {
                 let today = DateTime::<Utc>::from_timestamp(self.now.div_euclid(DAY) * DAY, 0)
                     .map(|t| t.date_naive())
                     .unwrap_or_default();
-                let b = self.col("birth_date");
+                let b = self.col_date("birth_date");
                 let d = self.d;
                 let year = d.int(&format!("substr({b}, 1, 4)"));
                 let md = self.lit(&format!("{:02}-{:02}", today.month(), today.day()));
@@ -702,12 +566,14 @@ impl<'a> Gen<'a> {
         };
         let (lo, hi) = window_range(a.window.as_ref(), self.now);
         let mut wh = vec![format!("e.\"kind\" = {}", self.lit(&kd.name))];
-        if lo > hi || lo > MAX_TEXT_TS || hi < MIN_TEXT_TS {
+        let (min_ts, max_ts) = d.time_range();
+        let ts = self.ev_ts();
+        if lo > hi || lo > max_ts || hi < min_ts {
             wh.push(d.fals().to_string());
         } else {
-            wh.push(format!("e.\"ts\" <= {}", self.ts_lit(hi.min(MAX_TEXT_TS))));
-            if lo > MIN_TEXT_TS {
-                wh.push(format!("e.\"ts\" >= {}", self.ts_lit(lo)));
+            wh.push(format!("{ts} <= {}", self.ts_lit(hi.min(max_ts))));
+            if lo > min_ts {
+                wh.push(format!("{ts} >= {}", self.ts_lit(lo)));
             }
         }
         if let Some(f) = &a.filter {
@@ -718,8 +584,8 @@ impl<'a> Gen<'a> {
             AggFunc::Sum | AggFunc::Avg => format!("SUM({u}) AS s, COUNT({u}) AS k"),
             AggFunc::Min => format!("MIN({u}) AS v"),
             AggFunc::Max => format!("MAX({u}) AS v"),
-            AggFunc::DaysSinceLast => "MAX(e.\"ts\") AS t".to_string(),
-            AggFunc::DaysSinceFirst => "MIN(e.\"ts\") AS t".to_string(),
+            AggFunc::DaysSinceLast => format!("MAX({ts}) AS t"),
+            AggFunc::DaysSinceFirst => format!("MIN({ts}) AS t"),
         };
         let body = format!(
             "SELECT e.\"contact_id\" AS contact_id, {cols}\n    FROM \"events\" AS e\n    WHERE {}\n    GROUP BY e.\"contact_id\"",
@@ -768,7 +634,8 @@ impl<'a> Gen<'a> {
     /// `t op bound` for a timestamp text `t`, with bounds beyond the text range folded.
     fn ts_cmp(&self, t: &str, op: &str, bound: i128) -> String {
         let d = self.d;
-        let (lo, hi) = (MIN_TEXT_TS as i128, MAX_TEXT_TS as i128);
+        let (lo, hi) = d.time_range();
+        let (lo, hi) = (lo as i128, hi as i128);
         match op {
             "<=" if bound < lo => d.fals().to_string(),
             "<=" if bound >= hi => format!("{t} IS NOT NULL"),
@@ -897,11 +764,14 @@ impl<'a> Gen<'a> {
     fn finish(mut self, e: &Expr, cond: &str) -> Result<String> {
         let d = self.d;
         let now = self.now;
+        let ts = self.ev_ts();
         let mut out = String::new();
         let _ = writeln!(out, "-- reach segment: {}", print(e).replace('\n', " "));
         let _ = writeln!(out, "-- dialect {}, now = {} (baked in)", d.name(), ts_text(now));
-        let _ =
-            writeln!(out, "-- over the CSV exports loaded as text: contacts(id, …), events(contact_id, ts, kind, …)");
+        let _ = writeln!(
+            out,
+            "-- over the tables of `reach export` (CSV or Parquet, typed or text): contacts(id, …), events(contact_id, ts, kind, …)"
+        );
         if self.math && d == Dialect::Sqlite {
             let _ = writeln!(
                 out,
@@ -920,7 +790,7 @@ impl<'a> Gen<'a> {
                      SUM(CASE WHEN e.\"kind\" = 'email_sent' THEN 1 ELSE 0 END) AS sent,\n      \
                      SUM(CASE WHEN e.\"kind\" = 'email_open' THEN 1 ELSE 0 END) AS opened\n    \
                      FROM \"events\" AS e\n    \
-                     WHERE e.\"kind\" IN ('email_sent', 'email_open') AND e.\"ts\" >= {} AND e.\"ts\" <= {}\n    \
+                     WHERE e.\"kind\" IN ('email_sent', 'email_open') AND {ts} >= {} AND {ts} <= {}\n    \
                      GROUP BY e.\"contact_id\"",
                     self.ts_lit(lo),
                     self.ts_lit(now)
@@ -941,9 +811,9 @@ impl<'a> Gen<'a> {
             ctes.push((
                 "buyers".into(),
                 format!(
-                    "SELECT e.\"contact_id\" AS contact_id, COUNT(*) AS n, MAX(e.\"ts\") AS last, {amount} AS m\n    \
+                    "SELECT e.\"contact_id\" AS contact_id, COUNT(*) AS n, MAX({ts}) AS last, {amount} AS m\n    \
                      FROM \"events\" AS e\n    \
-                     WHERE e.\"kind\" = 'purchase' AND e.\"ts\" <= {}\n      \
+                     WHERE e.\"kind\" = 'purchase' AND {ts} <= {}\n      \
                      AND e.\"contact_id\" IN (SELECT \"id\" FROM \"contacts\")\n    \
                      GROUP BY e.\"contact_id\"",
                     self.ts_lit(now)
@@ -980,9 +850,11 @@ impl<'a> Gen<'a> {
             let _ = writeln!(out, "LEFT JOIN {j} ON {j}.contact_id = c.\"id\"");
         }
         let _ = writeln!(out, "WHERE {cond}");
-        let _ = write!(out, "ORDER BY {}", d.int("c.\"id\""));
+        let _ = write!(out, "ORDER BY {}", d.int(&d.to_text("c.\"id\"")));
         if d == Dialect::Clickhouse {
-            out.push_str("\nSETTINGS join_use_nulls = 1");
+            // NULL for contacts without a row in an aggregate; DateTime
+            // columns without a zone printed and parsed back in UTC
+            out.push_str("\nSETTINGS join_use_nulls = 1, session_timezone = 'UTC'");
         }
         out.push(';');
         Ok(out)
@@ -991,6 +863,7 @@ impl<'a> Gen<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::dialect::exact_float;
     use super::*;
     use crate::model::Schema;
 
@@ -1017,7 +890,11 @@ mod tests {
             let s = to_sql(&e, d, 1_700_000_000, &cat(), &Thresholds::default()).unwrap();
             assert!(s.contains("SELECT c.\"id\" AS \"id\""), "{s}");
             assert!(s.contains("rfm AS ("), "{s}");
-            assert!(s.contains("'2023-11-14T22:13:20Z'"), "{s}");
+            assert!(s.contains(&d.time_lit(1_700_000_000)), "{s}");
+            // no column is compared before an explicit conversion
+            if d != Dialect::Sqlite {
+                assert!(!s.contains("NULLIF(c.") && !s.contains("NULLIF(e."), "{s}");
+            }
         }
     }
 
