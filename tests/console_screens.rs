@@ -412,10 +412,24 @@ fn journeys_demo() -> Env {
     ];
     for (contact, steps, step, state) in cart {
         for (i, outcome) in steps {
-            w.record_step("abandoned_cart", contact, 1, i, &StepRecord { at: now - 7200, outcome: outcome.into() })
-                .unwrap();
+            w.record_step(
+                "abandoned_cart",
+                contact,
+                1,
+                i,
+                &StepRecord { at: now - 7200, outcome: outcome.into(), code: None, deferred: false },
+            )
+            .unwrap();
         }
-        let e = Enrollment { run: 1, entered_at: now - 86_400, step, since: now - 3600, state };
+        let e = Enrollment {
+            run: 1,
+            entered_at: now - 86_400,
+            step,
+            since: now - 3600,
+            state,
+            entry_event: None,
+            phase: Default::default(),
+        };
         w.put_enrollment("abandoned_cart", contact, &e).unwrap();
     }
     w.commit().unwrap();
@@ -477,9 +491,23 @@ fn the_journeys_screen_follows_the_store() {
     let now = reach::cli::parse_now(NOW).unwrap();
     let mut w = session.store().begin_write().unwrap();
     for contact in 20..25 {
-        w.record_step("abandoned_cart", contact, 1, 4, &StepRecord { at: now, outcome: "sent".into() }).unwrap();
-        let e =
-            Enrollment { run: 1, entered_at: now, step: 5, since: now, state: RunState::Waiting { until: now + 1 } };
+        w.record_step(
+            "abandoned_cart",
+            contact,
+            1,
+            4,
+            &StepRecord { at: now, outcome: "sent".into(), code: None, deferred: false },
+        )
+        .unwrap();
+        let e = Enrollment {
+            run: 1,
+            entered_at: now,
+            step: 5,
+            since: now,
+            state: RunState::Waiting { until: now + 1 },
+            entry_event: None,
+            phase: Default::default(),
+        };
         w.put_enrollment("abandoned_cart", contact, &e).unwrap();
     }
     w.commit().unwrap();

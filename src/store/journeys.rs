@@ -354,7 +354,7 @@ mod tests {
             .unwrap()
         );
         assert!(w.record_step("cart", 8, 2, 2, &rec).unwrap(), "another run");
-        let capped = StepRecord { at: 60, outcome: "suppressed(cap(email 1/1d))".into() };
+        let capped = StepRecord { at: 60, outcome: "suppressed(cap(email 1/1d))".into(), code: None, deferred: false };
         assert!(w.record_step("cart", 7, 1, 2, &capped).unwrap());
         w.commit().unwrap();
         let r = store.begin_read().unwrap();
