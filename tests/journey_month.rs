@@ -165,7 +165,15 @@ fn timeline(env: &Env, who: &str, journey: &str) -> Vec<String> {
         .collect();
     // newest first in the profile: reverse, keeping the order of equal instants
     lines.reverse();
-    lines.into_iter().map(|(ts, _, what)| format!("{ts} {what}")).collect()
+    // what a run does at one instant is one line (`waited 1d, email sent`):
+    // read part by part, as the tables list them
+    lines
+        .into_iter()
+        .flat_map(|(ts, _, what)| {
+            let parts: Vec<String> = what[prefix.len()..].split(", ").map(|p| format!("{ts} {prefix}{p}")).collect();
+            parts
+        })
+        .collect()
 }
 
 fn lines(journey: &str, rows: &[(&str, &str)]) -> Vec<String> {
