@@ -203,7 +203,11 @@ fn show(ctx: &Ctx, a: ShowArgs, out: &mut dyn Write) -> Result<()> {
             }
             s
         } else {
-            format!("{} ({})", v["what"].as_str().unwrap_or(""), v["detail"].as_str().unwrap_or(""))
+            // an action's detail in parentheses, when it has one (journey lines have none)
+            match v["detail"].as_str().unwrap_or("") {
+                "" => v["what"].as_str().unwrap_or("").to_string(),
+                d => format!("{} ({d})", v["what"].as_str().unwrap_or("")),
+            }
         };
         writeln!(out, "  {}  {what}", v["ts"].as_str().unwrap_or(""))?;
     }

@@ -225,7 +225,11 @@ impl ProfileView {
                             Deferral { .. } => th.dim(),
                             _ => th.accent(),
                         };
-                        (what.describe(), detail.clone(), style)
+                        match what {
+                            // the journey in the first column, what its run did beside it
+                            Journey { journey, what } => (journey.clone(), what.clone(), style),
+                            _ => (what.describe(), detail.clone(), style),
+                        }
                     }
                 };
                 let text = format!("{}  {:<24} {}", short_ts(t.ts), fit(&what, 24, ell), detail);
