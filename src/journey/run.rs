@@ -31,7 +31,7 @@ use roaring::RoaringBitmap;
 use super::model::{
     Action, Enrollment, Goal, Journey, Phase, PromoCode, RunState, Status, StepRecord, Trigger, may_enter, with_entry,
 };
-use super::simulate::split_bucket;
+use super::simulate::{members_at, parse_expr, split_bucket};
 use crate::campaign::model::{Delivery, DeliveryState, delivery_key, instant_in};
 use crate::campaign::run::{MessageSpec, Scheduler};
 use crate::campaign::template::Templates;
@@ -93,6 +93,9 @@ pub fn promo_code(prefix: &str, journey: &str, contact: u32, run: u32, step: u32
     format!("{prefix}-{code}")
 }
 
+/// An event kind and its optional `where` filter.
+type EventKey = (String, Option<String>);
+
 /// What a tick has to do, in time order: (instant, contact, what, the
 /// entry event's instant).
 type Item = Reverse<(Ts, u32, u8, Option<Ts>)>;
@@ -119,8 +122,9 @@ struct Tick<'j> {
     tags: BTreeMap<(String, bool), RoaringBitmap>,
     scores: BTreeMap<u32, i64>,
     attrs: BTreeMap<u32, Vec<(String, String)>>,
-    /// events of the goals' and awaited kinds in (cursor, t]: (kind, filter) → contact → instants
-    events: HashMap<(String, Option<String>), HashMap<u32, Vec<Ts>>>,
+    /// events of the goals' and awaited kinds in (cursor, t]: (kind, filter)
+    /// → contact → instants (a few kinds: looked up without building a key)
+    events: Vec<(EventKey, HashMap<u32, Vec<Ts>>)>,
     members: HashMap<(String, Ts), RoaringBitmap>,
     entry_match: HashMap<(String, Ts), HashSet<u32>>,
     /// the journey was paused or stopped meanwhile: stop here
@@ -183,8 +187,8 @@ impl Tick<'_> {
 
     /// The first event of (kind, filter) for `c` in (a, b], among those of the tick.
     fn first_event(&self, c: u32, kind: &str, filter: &Option<String>, a: Ts, b: Ts) -> Option<Ts> {
-        let key = (kind.to_string(), filter.clone());
-        self.events.get(&key)?.get(&c)?.iter().copied().find(|&x| x > a && x <= b)
+        let (_, by) = self.events.iter().find(|((k, f), _)| k == kind && f == filter)?;
+        by.get(&c)?.iter().copied().find(|&x| x > a && x <= b)
     }
 
     /// The first goal event reached by `c` in (a, b], with the goal's kind.
@@ -322,7 +326,7 @@ impl Scheduler<'_> {
             tags: BTreeMap::new(),
             scores: BTreeMap::new(),
             attrs: BTreeMap::new(),
-            events: HashMap::new(),
+            events: Vec::new(),
             members: HashMap::new(),
             entry_match: HashMap::new(),
             halted: false,
@@ -339,7 +343,7 @@ impl Scheduler<'_> {
                     by.entry(c).or_default().push(e);
                     tick.agenda.push(Reverse((e, c, WAKE, None)));
                 }
-                tick.events.insert((kind, filter), by);
+                tick.events.push(((kind, filter), by));
             }
         }
         trace("agenda", started);
@@ -392,8 +396,7 @@ impl Scheduler<'_> {
                 }
             }
             Trigger::Segment { expr } => {
-                let e = crate::segment::parse(expr)
-                    .map_err(|e| Error::input(format!("journey {}: `{expr}`: {e}", j.name)))?;
+                let e = parse_expr(&j.name, expr)?;
                 let mut before = if first {
                     let m = self.engine.members(&e, cursor, &self.never)?;
                     for c in &m {
@@ -418,14 +421,7 @@ impl Scheduler<'_> {
     }
 
     fn member(&mut self, tick: &mut Tick<'_>, expr: &str, at: Ts, c: u32) -> Result<bool> {
-        let key = (expr.to_string(), at);
-        if !tick.members.contains_key(&key) {
-            let e = crate::segment::parse(expr)
-                .map_err(|e| Error::input(format!("journey {}: `{expr}`: {e}", tick.j.name)))?;
-            let m = self.engine.members(&e, at, &self.never)?;
-            tick.members.insert(key.clone(), m);
-        }
-        Ok(tick.members[&key].contains(c))
+        Ok(members_at(&mut tick.members, &mut *self.engine, &self.never, &tick.j.name, expr, at)?.contains(c))
     }
 
     fn enter(&mut self, tick: &mut Tick<'_>, c: u32, at: Ts, event: Option<Ts>) -> Result<()> {

@@ -6,13 +6,12 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::atomic::AtomicBool;
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use roaring::RoaringBitmap;
 use serde::Serialize;
 
 use super::model::{Action, Goal, Journey, Reentry, Trigger, with_entry};
-use crate::campaign::model::instant_in;
 use crate::campaign::run::{Audiences, dnd_contact};
 use crate::campaign::{Decision, Message, PastSend, Policy, Request, decide_until_settled};
 use crate::error::{Error, Result};
@@ -84,16 +83,32 @@ fn utc(t: Ts) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp(t, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// A journey's segment expression parsed, its error naming the journey.
+pub(crate) fn parse_expr(journey: &str, expr: &str) -> Result<crate::segment::Expr> {
+    crate::segment::parse(expr).map_err(|e| Error::input(format!("journey {journey}: `{expr}`: {e}")))
+}
+
+/// The members of `expr` at `t`, counted once per (expression, instant):
+/// the simulation and the runner ask the same conditions for many runs.
+pub(crate) fn members_at<'m>(
+    memo: &'m mut HashMap<(String, Ts), RoaringBitmap>,
+    aud: &mut dyn Audiences,
+    never: &AtomicBool,
+    journey: &str,
+    expr: &str,
+    t: Ts,
+) -> Result<&'m RoaringBitmap> {
+    let key = (expr.to_string(), t);
+    if !memo.contains_key(&key) {
+        let m = aud.members(&parse_expr(journey, expr)?, t, never)?;
+        memo.insert(key.clone(), m);
+    }
+    Ok(&memo[&key])
+}
+
 impl Sim<'_> {
     fn members(&mut self, expr: &str, t: Ts) -> Result<&RoaringBitmap> {
-        let key = (expr.to_string(), t);
-        if !self.members.contains_key(&key) {
-            let e = crate::segment::parse(expr)
-                .map_err(|e| Error::input(format!("journey {}: `{expr}`: {e}", self.j.name)))?;
-            let m = self.aud.members(&e, t, &self.never)?;
-            self.members.insert(key.clone(), m);
-        }
-        Ok(&self.members[&key])
+        members_at(&mut self.members, &mut *self.aud, &self.never, &self.j.name, expr, t)
     }
 
     /// Contacts with an event of `kind` matching `filter` at instant `t`.
@@ -157,16 +172,7 @@ impl Sim<'_> {
 
     /// The first instant at or after `t` whose local time is `minutes`.
     fn next_local(&self, c: u32, t: Ts, minutes: u32) -> Ts {
-        let tz = self.tz(c);
-        let Some(hm) = NaiveTime::from_num_seconds_from_midnight_opt(minutes * 60, 0) else { return t };
-        let day = utc(t).with_timezone(&tz).date_naive();
-        for d in 0..3 {
-            let at = instant_in(tz, (day + Duration::days(d)).and_time(hm));
-            if at >= t {
-                return at;
-            }
-        }
-        t
+        super::run::next_local(self.tz(c), t, minutes)
     }
 
     /// The moment a goal is reached in (a, b], if one is.

@@ -238,19 +238,6 @@ impl Reader {
         Ok(self.tx.open_table(PROMO_CODES)?.get(code)?.is_some())
     }
 
-    /// The promotion codes handed to a contact, by code.
-    pub fn promos_of(&self, contact: u32) -> Result<Vec<(String, PromoCode)>> {
-        let mut out = Vec::new();
-        for row in self.tx.open_table(PROMO_CODES)?.iter()? {
-            let (k, v) = row?;
-            let p: PromoCode = postcard::from_bytes(v.value())?;
-            if p.contact == contact {
-                out.push((k.value().to_string(), p));
-            }
-        }
-        Ok(out)
-    }
-
     /// The earliest timer, if any.
     pub fn next_timer(&self) -> Result<Option<Ts>> {
         Ok(self.tx.open_table(JOURNEY_TIMERS)?.first()?.map(|(k, _)| k.value().0))
