@@ -40,13 +40,13 @@ fn the_shipped_scenarios_are_created_and_run_through_their_statuses() {
     let names: Vec<&str> = list.as_array().unwrap().iter().map(|j| j["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["abandoned_cart", "prospect_nurture", "reactivation"]);
     assert_eq!(list[0]["status"], "draft");
-    assert_eq!(list[0]["entry"], "event cart_abandon");
+    assert_eq!(list[0]["entry"], "event cart_abandon (and the 1d before the start)");
     assert_eq!(list[2]["entry"], "90d after the last purchase");
 
     let show = env.run(&["journey", "show", "abandoned_cart", "--format", "table"]).ok();
     for line in [
         "abandoned_cart (draft)",
-        "  entry      on event cart_abandon",
+        "  entry      on event cart_abandon (and the 1d before the start)",
         "  re-entry   after_exit",
         "  goal       event purchase",
         "last_order_old",
@@ -144,6 +144,14 @@ fn bad_files_are_refused_at_their_line_and_nothing_is_created() {
             "bad.toml:17: step mail: no delivery adapter for channel `fax`",
         ),
         (BASE.replace("wait = \"4h\"", "wiat = \"4h\""), "bad.toml:8: unknown field `wiat`"),
+        (
+            BASE.replace("event = \"cart_abandon\"", "segment = \"score > 1\"\nlookback = \"1d\""),
+            "bad.toml:5: entry.lookback goes with `event`",
+        ),
+        (
+            BASE.replace("event = \"cart_abandon\"", "event = \"cart_abandon\"\nlookback = \"1y\""),
+            "bad.toml:5: entry.lookback: `1y` is not a duration",
+        ),
     ];
     for (text, reason) in cases {
         env.write("bad.toml", &text);
@@ -280,4 +288,109 @@ fn the_scheduler_runs_the_day_the_simulation_forecast() {
     env.run(&["scheduler", "run", "--until", "2026-11-26T00:00:00Z"]).ok();
     assert_eq!(mails(&env).len(), 2);
     assert_eq!(timeline(&env, "late").len(), 3);
+}
+
+/// `lookback`: carts left in the day before the start enter at the start,
+/// counted from the abandon (a goal reached since keeps the contact out;
+/// an older cart is not looked at); `recent.page_view` shows the views up
+/// to the send, newest first. The simulation forecasts the same entries.
+/// Hand-computed (start 2026-11-24T12:00Z, no policy): rome abandons at
+/// 10:00Z (enters, entered_at 10:00Z, mail at 16:00Z after the 4 h wait
+/// from the start); ny abandons at 09:00Z and orders at 11:00Z (no entry);
+/// late abandoned two days before (no entry) and again at 13:00Z (a normal
+/// entry, mail at 17:00Z).
+#[test]
+fn lookback_enters_recent_carts_at_the_start_and_templates_see_recent_views() {
+    let env = world();
+    env.import(
+        "contacts",
+        "late.csv",
+        "external_id,email,timezone,consent_email\nlate,late@x.it,Europe/Rome,true\n",
+        &[],
+    )
+    .ok();
+    env.import(
+        "events",
+        "e.csv",
+        "contact,ts,kind,product,category\n\
+         rome,2026-11-24T08:00:00Z,page_view,Boots,shoes\nrome,2026-11-24T09:00:00Z,page_view,Tent,camping\n\
+         rome,2026-11-24T10:00:00Z,cart_abandon,,\nny,2026-11-24T09:00:00Z,cart_abandon,,\n\
+         ny,2026-11-24T11:00:00Z,purchase,,\nlate,2026-11-22T09:00:00Z,cart_abandon,,\n\
+         late,2026-11-24T13:00:00Z,cart_abandon,,\nrome,2026-11-24T20:00:00Z,page_view,Later,late\n",
+        &[],
+    )
+    .ok();
+    let file = BASE
+        .replace("event = \"cart_abandon\"", "event = \"cart_abandon\"\nlookback = \"1d\"")
+        .replace("[[step]]\nname = \"wait\"", "[[goal]]\nevent = \"purchase\"\n\n[[step]]\nname = \"wait\"")
+        .replace(
+            "body = \"Hello {{ first_name }}\"",
+            "body = \"{% for v in recent.page_view %}{{ v.product }}@{{ v.at }};{% endfor %}\"",
+        );
+    env.write("j.toml", &file);
+    env.run(&["journey", "create", "j.toml"]).ok();
+    let s = env.json(&["journey", "simulate", "j", "--until", "2026-11-26T00:00:00Z"]);
+    assert_eq!(s["entered"], 2, "{s}");
+    assert_eq!(s["not_entered"], json!({"goal": 1}), "{s}");
+
+    env.run(&["journey", "start", "j"]).ok();
+    env.run(&["scheduler", "run", "--until", "2026-11-26T00:00:00Z"]).ok();
+    let runs = env.json(&["journey", "enrollments", "j"]);
+    let got: Vec<(String, String, String)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (r["contact"].to_string(), r["entered_at"].as_str().unwrap().into(), r["state"].as_str().unwrap().into())
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("1".into(), "2026-11-24T10:00:00Z".into(), "completed".into()),
+            ("3".into(), "2026-11-24T13:00:00Z".into(), "completed".into())
+        ]
+    );
+    assert_eq!(mails(&env), ["journey.j.1.2.1", "journey.j.1.2.3"]);
+    let rome = std::fs::read_to_string(env.path("outbox/email/new/journey.j.1.2.1")).unwrap();
+    assert!(rome.contains("Date: Tue, 24 Nov 2026 16:00:00 +0000"), "{rome}");
+    assert!(rome.trim_end().ends_with("\nTent@2026-11-24T09:00:00Z;Boots@2026-11-24T08:00:00Z;"), "{rome}");
+    let late = std::fs::read_to_string(env.path("outbox/email/new/journey.j.1.2.3")).unwrap();
+    assert!(late.contains("Date: Tue, 24 Nov 2026 17:00:00 +0000"), "{late}");
+}
+
+/// Reservation: a journey's normal-priority mail may not take the place of
+/// a high-priority campaign to come under a cap of one email a day.
+/// Hand-computed (policy UTC, email 1/1d): rome and ny abandon at 12:30Z;
+/// their mails are due at 16:30Z; the campaign `launch` (high, 18:00Z) is
+/// for rome only, so rome's journey mail is suppressed as reserved(launch)
+/// and rome gets the campaign; ny gets the journey mail.
+#[test]
+fn a_journey_send_does_not_take_the_place_of_a_higher_priority_campaign() {
+    let env = world();
+    env.import(
+        "events",
+        "e.csv",
+        "contact,ts,kind\nrome,2026-11-24T12:30:00Z,cart_abandon\nny,2026-11-24T12:30:00Z,cart_abandon\n",
+        &[],
+    )
+    .ok();
+    env.write("p.toml", "timezone = \"UTC\"\n[[caps]]\nchannel = \"email\"\nmax = 1\nper = \"1d\"\n");
+    env.run(&["policy", "set", "p.toml"]).ok();
+    env.run(&["segment", "save", "romeonly", "email = \"rome@x.it\""]).ok();
+    env.write(
+        "launch.toml",
+        "name = \"launch\"\nchannel = \"email\"\npriority = \"high\"\nsubject = \"Launch\"\nbody = \"<p>new</p>\"\n\
+         [audience]\ninclude = [\"segment:romeonly\"]\n[schedule]\nat = \"2026-11-24T18:00:00Z\"\n",
+    );
+    env.run(&["campaign", "create", "launch.toml"]).ok();
+    env.run(&["campaign", "schedule", "launch"]).ok();
+    env.write("j.toml", BASE);
+    env.run(&["journey", "create", "j.toml"]).ok();
+    env.run(&["journey", "start", "j"]).ok();
+    env.run(&["scheduler", "run", "--until", "2026-11-25T00:00:00Z"]).ok();
+    let runs = env.json(&["journey", "enrollments", "j"]);
+    let history: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["history"].as_str().unwrap()).collect();
+    assert_eq!(history, ["wait:waited check:then mail:suppressed(reserved)", "wait:waited check:then mail:sent"]);
+    assert_eq!(mails(&env), ["journey.j.1.2.2", "launch.20261124T1800.1"]);
 }

@@ -8,6 +8,7 @@ pub mod model;
 mod policy;
 mod policy_file;
 mod quiet;
+pub mod recent;
 pub mod run;
 pub mod template;
 mod window;

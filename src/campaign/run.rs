@@ -323,7 +323,7 @@ pub fn campaign_stats(store: &Store, name: &str) -> Result<Stats> {
 }
 
 /// A higher-priority campaign's next run, for reservation.
-struct Future {
+pub(crate) struct Future {
     name: String,
     channel: Channel,
     priority: Priority,
@@ -623,9 +623,16 @@ impl<'s> Scheduler<'s> {
 
     /// The next runs of active campaigns of higher priority than `c`.
     fn futures(&mut self, c: &Campaign, t: Ts) -> Result<Vec<Future>> {
+        self.futures_above(&c.name, c.priority, t)
+    }
+
+    /// The next runs of active campaigns (other than `name`) of priority
+    /// above `priority`: what a message of that priority may not take the
+    /// place of (reservation).
+    pub(crate) fn futures_above(&mut self, name: &str, priority: Priority, t: Ts) -> Result<Vec<Future>> {
         let mut out = Vec::new();
         for f in self.store.begin_read()?.campaigns()? {
-            if f.name == c.name || !f.status.is_active() || f.priority <= c.priority {
+            if f.name == name || !f.status.is_active() || f.priority <= priority {
                 continue;
             }
             if self.policy.rules(f.priority).bypass_caps {
@@ -646,18 +653,10 @@ impl<'s> Scheduler<'s> {
         Ok(out)
     }
 
-    /// Decides one recipient of `c` at `t`; None if the contact is gone.
-    fn decide_one(
-        &self,
-        c: &Campaign,
-        id: u32,
-        t: Ts,
-        futures: &[Future],
-        scheduled: &mut Vec<ScheduledSend>,
-        settle: bool,
-    ) -> Option<(Decision, Vec<Ts>)> {
-        let info = self.contacts.get(id as usize).copied().flatten()?;
-        let tz = info.timezone.unwrap_or(self.policy.timezone);
+    /// The sends of `futures` that contact `id` is in, at their instants
+    /// (in its own zone for local-time runs), into `scheduled`.
+    pub(crate) fn scheduled_for(&self, id: u32, futures: &[Future], scheduled: &mut Vec<ScheduledSend>) {
+        let tz = self.tz_of(id);
         scheduled.clear();
         for f in futures.iter().filter(|f| f.audience.contains(id)) {
             let at = match f.at {
@@ -677,6 +676,20 @@ impl<'s> Scheduler<'s> {
                 campaign: f.name.clone(),
             });
         }
+    }
+
+    /// Decides one recipient of `c` at `t`; None if the contact is gone.
+    fn decide_one(
+        &self,
+        c: &Campaign,
+        id: u32,
+        t: Ts,
+        futures: &[Future],
+        scheduled: &mut Vec<ScheduledSend>,
+        settle: bool,
+    ) -> Option<(Decision, Vec<Ts>)> {
+        let info = self.contacts.get(id as usize).copied().flatten()?;
+        self.scheduled_for(id, futures, scheduled);
         let history = self.ledger.history.get(&id).map_or(&[][..], Vec::as_slice);
         let already = c.schedule.once_per_contact && self.ledger.got.get(&c.name).is_some_and(|b| b.contains(id));
         let req = Request {
@@ -917,15 +930,25 @@ impl<'s> Scheduler<'s> {
             return Ok(());
         }
         let ids: Vec<u32> = rows.iter().map(|r| r.0).collect();
-        let records = self.store.begin_read()?.contacts(&ids)?;
+        let reader = self.store.begin_read()?;
+        let records = reader.contacts(&ids)?;
+        let kinds = c.tpl.recent_kinds();
+        let recent = if kinds.is_empty() {
+            None
+        } else {
+            let until = rows.iter().map(|r| r.2.at).max().unwrap_or(0);
+            Some(super::recent::Recent::read(&reader, &self.schema, &ids, &kinds, until)?)
+        };
+        drop(reader);
         // render on every core (minijinja is the larger part of the work)
         let schema = &self.schema;
+        let recent = recent.as_ref();
         let render = |rows: &[(u32, String, Delivery)], records: &[Option<crate::model::Contact>]| {
             rows.iter()
                 .zip(records)
                 .filter_map(|((id, key, d), rec)| {
                     let contact = rec.as_ref()?;
-                    Some(render_message(schema, c, *id, key, d.at, contact))
+                    Some(render_message(schema, c, *id, key, d.at, contact, recent))
                 })
                 .collect::<Vec<OutMessage>>()
         };
@@ -1020,8 +1043,12 @@ fn render_message(
     key: &str,
     at: Ts,
     contact: &crate::model::Contact,
+    recent: Option<&super::recent::Recent>,
 ) -> OutMessage {
     let mut ctx = context(schema, contact, c.name);
+    if let Some(r) = recent {
+        ctx = minijinja::context! { recent => r.of(id, at), ..ctx };
+    }
     if let Some((code, percent, until)) = c.promos.and_then(|p| p.get(key)) {
         ctx = minijinja::context! {
             promo_code => code,

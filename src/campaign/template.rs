@@ -8,7 +8,9 @@
 //!   and a missing attribute never fails a send.
 //! - Context: every attribute by name (text as written by `reach export`,
 //!   booleans as booleans), `id`, `email`, `external_id`, `timezone`,
-//!   `score`, `unsubscribe_url`.
+//!   `score`, `unsubscribe_url`; `recent.KIND`, the contact's latest
+//!   events of a kind (see [`super::recent`]); in journeys, `promo_code`,
+//!   `promo_percent` and `promo_valid_until`.
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
 
@@ -44,6 +46,19 @@ impl Templates {
             })?;
         }
         Ok(Templates { env })
+    }
+
+    /// The event kinds the templates read through `recent.KIND`.
+    pub fn recent_kinds(&self) -> Vec<String> {
+        let mut out: Vec<String> = ["subject", "body"]
+            .iter()
+            .filter_map(|n| self.env.get_template(n).ok())
+            .flat_map(|t| t.undeclared_variables(true))
+            .filter_map(|v| v.strip_prefix("recent.").map(|k| k.split('.').next().unwrap_or(k).to_string()))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Renders (subject, body) for one contact. Render errors (e.g. a
@@ -106,6 +121,19 @@ mod tests {
         let (s, b) = t.render(&context(&schema, &c, "x")).unwrap();
         assert_eq!(s, "Ciao cliente");
         assert_eq!(b, "<p>&lt;Roma&gt;</p><a href=\"https://unsubscribe.invalid/x/7\">x</a>");
+    }
+
+    #[test]
+    fn the_kinds_read_through_recent_are_found() {
+        let t = Templates::compile(
+            Channel::Email,
+            "{{ recent.purchase[0].amount }}",
+            "{% for v in recent.page_view %}{{ v.product }}{% endfor %}{{ recent.page_view | length }}{{ first_name }}",
+        )
+        .unwrap();
+        assert_eq!(t.recent_kinds(), ["page_view", "purchase"]);
+        let plain = Templates::compile(Channel::Email, "Hi", "{{ first_name }}").unwrap();
+        assert!(plain.recent_kinds().is_empty());
     }
 
     #[test]

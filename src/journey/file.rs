@@ -37,6 +37,7 @@ struct EntryFile {
     #[serde(rename = "if")]
     cond: Option<S<String>>,
     reentry: Option<S<String>>,
+    lookback: Option<S<String>>,
 }
 
 #[derive(Deserialize)]
@@ -311,6 +312,13 @@ pub fn parse_journey(text: &str, checker: &Checker<'_>, now: Ts) -> Result<(Jour
             return cx.err(k.span(), "entry.after_last needs `delay` (how long after the last event: `90d`)");
         };
         Trigger::AfterLast { kind, filter, delay: cx.dur(d, "entry.delay")? }
+    };
+    let lookback = match (&e.lookback, &e.event) {
+        (None, _) => None,
+        (Some(d), Some(_)) => Some(cx.dur(d, "entry.lookback")?),
+        (Some(d), None) => {
+            return cx.err(d.span(), "entry.lookback goes with `event` (events before the start that also enter)");
+        }
     };
     let entry_if = match &e.cond {
         Some(c) => Some(cx.expr(c, "entry.if", false)?),
@@ -645,6 +653,7 @@ pub fn parse_journey(text: &str, checker: &Checker<'_>, now: Ts) -> Result<(Jour
         trigger,
         entry_if,
         reentry,
+        lookback,
         goals,
         steps,
         status: Status::Draft,

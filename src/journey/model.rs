@@ -236,6 +236,10 @@ pub struct Journey {
     /// a segment expression the contact must match at entry
     pub entry_if: Option<String>,
     pub reentry: Reentry,
+    /// with an event entry: events this long before the start also make
+    /// their contacts enter, at the start (the latest one per contact, when
+    /// no goal was reached since it)
+    pub lookback: Option<Dur>,
     pub goals: Vec<Goal>,
     pub steps: Vec<Step>,
     pub status: Status,
@@ -260,8 +264,16 @@ impl Journey {
 
     pub fn describe_trigger(&self) -> String {
         match &self.trigger {
-            Trigger::Event { kind, filter: None } => format!("event {kind}"),
-            Trigger::Event { kind, filter: Some(f) } => format!("event {kind} where {f}"),
+            Trigger::Event { kind, filter } => {
+                let mut s = format!("event {kind}");
+                if let Some(f) = filter {
+                    s.push_str(&format!(" where {f}"));
+                }
+                if let Some(d) = &self.lookback {
+                    s.push_str(&format!(" (and the {} before the start)", d.text));
+                }
+                s
+            }
             Trigger::Segment { expr } => format!("segment {expr}"),
             Trigger::AfterLast { kind, filter, delay } => match filter {
                 None => format!("{} after the last {kind}", delay.text),

@@ -33,9 +33,9 @@ use super::model::{
 };
 use super::simulate::{members_at, parse_expr, split_bucket};
 use crate::campaign::model::{Delivery, DeliveryState, delivery_key, instant_in};
-use crate::campaign::run::{MessageSpec, Scheduler};
+use crate::campaign::run::{Future, MessageSpec, Scheduler};
 use crate::campaign::template::Templates;
-use crate::campaign::{Decision, Message, Request, decide_until_settled};
+use crate::campaign::{Decision, Message, Priority, Request, ScheduledSend, decide_until_settled};
 use crate::error::{Error, Result};
 use crate::model::contact::{Action as TimelineEntry, ActionKind};
 use crate::model::time::{Ts, format_ts};
@@ -129,6 +129,9 @@ struct Tick<'j> {
     entry_match: HashMap<(String, Ts), HashSet<u32>>,
     /// the journey was paused or stopped meanwhile: stop here
     halted: bool,
+    /// by a send's priority: the campaigns of higher priority to come
+    futures: HashMap<Priority, Vec<Future>>,
+    scheduled: Vec<ScheduledSend>,
 }
 
 impl Tick<'_> {
@@ -210,6 +213,12 @@ impl Tick<'_> {
     }
 }
 
+/// Where a journey that has never ticked looks for entries from: its start,
+/// or earlier by its `lookback`.
+fn first_cursor(j: &Journey) -> Option<Ts> {
+    j.started_at.map(|s| s - j.lookback.as_ref().map_or(0, |d| d.secs))
+}
+
 fn end(e: &mut Enrollment, at: Ts, reason: Option<&str>) {
     e.state = match reason {
         Some(r) => RunState::Exited { at, reason: r.to_string() },
@@ -255,10 +264,12 @@ impl Scheduler<'_> {
         };
         for j in &journeys {
             let stored = r.journey_cursor(&j.name)?;
-            let cursor = stored.or(j.started_at).unwrap_or(i64::MIN + 1);
+            let cursor = stored.or_else(|| first_cursor(j)).unwrap_or(i64::MIN + 1);
             match &j.trigger {
                 Trigger::Event { kind, filter } => {
-                    min(self.engine.first_event_after(kind, filter.as_deref(), cursor)?);
+                    // events looked back on enter at the start
+                    let floor = if stored.is_none() { j.started_at.unwrap_or(cursor) } else { cursor };
+                    min(self.engine.first_event_after(kind, filter.as_deref(), cursor)?.map(|e| e.max(floor)));
                 }
                 Trigger::AfterLast { kind, filter, delay } => {
                     let e =
@@ -308,7 +319,11 @@ impl Scheduler<'_> {
         let started = std::time::Instant::now();
         let reader = self.store.begin_read()?;
         let stored = reader.journey_cursor(&j.name)?;
-        let cursor = stored.or(j.started_at).unwrap_or(t);
+        if stored.is_none() && j.started_at.is_some_and(|s| t < s) {
+            // a tick before the journey's start (a clock set back): nothing yet
+            return Ok(());
+        }
+        let cursor = stored.or_else(|| first_cursor(j)).unwrap_or(t);
         let mut tick = Tick {
             j,
             t,
@@ -330,6 +345,8 @@ impl Scheduler<'_> {
             members: HashMap::new(),
             entry_match: HashMap::new(),
             halted: false,
+            futures: HashMap::new(),
+            scheduled: Vec::new(),
         };
         for (due, c, _) in tick.reader.due_timers_of(&j.name, t)? {
             tick.agenda.push(Reverse((due, c, WAKE, None)));
@@ -375,8 +392,19 @@ impl Scheduler<'_> {
         let (j, t) = (tick.j, tick.t);
         match &j.trigger {
             Trigger::Event { kind, filter } => {
+                // events before the start (looked back on): the latest per contact, entering at the start
+                let start = j.started_at.unwrap_or(cursor);
+                let mut before: HashMap<u32, Ts> = HashMap::new();
                 for (e, c) in self.engine.event_times(kind, filter.as_deref(), cursor.saturating_add(1), t)? {
-                    tick.agenda.push(Reverse((e, c, ENTER, Some(e))));
+                    if e <= start {
+                        let x = before.entry(c).or_insert(e);
+                        *x = (*x).max(e);
+                    } else {
+                        tick.agenda.push(Reverse((e, c, ENTER, Some(e))));
+                    }
+                }
+                for (c, e) in before {
+                    tick.agenda.push(Reverse((start, c, ENTER, Some(e))));
                 }
             }
             Trigger::AfterLast { kind, filter, delay } => {
@@ -435,6 +463,15 @@ impl Scheduler<'_> {
         if !may_enter(&tick.j.reentry, last.as_ref(), at) {
             return Ok(());
         }
+        // an event looked back on (before the start): the run counts from
+        // the event, and a goal reached since then means it has no reason to
+        let looked_back =
+            matches!(tick.j.trigger, Trigger::Event { .. }).then_some(event).flatten().filter(|&e| e < at);
+        if let Some(ev) = looked_back
+            && tick.goal_event(c, ev, at).is_some()
+        {
+            return Ok(());
+        }
         if let Some(cond) = tick.j.entry_if.clone()
             && !self.member(tick, &cond, at, c)?
         {
@@ -442,7 +479,7 @@ impl Scheduler<'_> {
         }
         let e = Enrollment {
             run: last.map_or(1, |l| l.run + 1),
-            entered_at: at,
+            entered_at: looked_back.unwrap_or(at),
             step: 0,
             since: at,
             state: RunState::Waiting { until: at },
@@ -577,12 +614,19 @@ impl Scheduler<'_> {
                         break;
                     };
                     let deferred_before = e.phase == Phase::Deferred;
+                    let name = format!("{JOURNEY_PREFIX}{}", j.name);
+                    // campaigns of higher priority to come: a send may not take their place
+                    if !tick.futures.contains_key(priority) {
+                        let f = self.futures_above(&name, *priority, tick.t)?;
+                        tick.futures.insert(*priority, f);
+                    }
+                    self.scheduled_for(c, &tick.futures[priority], &mut tick.scheduled);
                     let hist = self.ledger.history.get(&c).map_or(&[][..], Vec::as_slice);
                     let req = Request {
                         message: Message { channel: *channel, priority: *priority, at: utc(d) },
                         contact: &info,
                         history: hist,
-                        scheduled: &[],
+                        scheduled: &tick.scheduled,
                         already_received: false,
                     };
                     let settled = decide_until_settled(&self.policy, &req);
@@ -598,7 +642,6 @@ impl Scheduler<'_> {
                         break;
                     }
                     self.totals.decided += 1;
-                    let name = format!("{JOURNEY_PREFIX}{}", j.name);
                     match settled.decision {
                         Decision::Send => {
                             self.totals.sent += 1;

@@ -256,7 +256,13 @@ pub fn simulate(
     let mut agenda: BinaryHeap<Reverse<(Ts, u32, u32, Ts)>> = BinaryHeap::new();
     match &j.trigger {
         Trigger::Event { kind, filter } => {
+            // a journey not yet started looks back on events before `from`
+            // (the latest per contact, entering at `from`), as its start will
+            let back = j.lookback.as_ref().filter(|_| j.started_at.is_none_or(|s| s >= from)).map_or(0, |d| d.secs);
             for (c, ts) in s.times(kind, filter)?.clone() {
+                if let Some(&e) = ts.iter().rev().find(|&&e| e > from - back && e <= from) {
+                    agenda.push(Reverse((from, c, ENTRY, e)));
+                }
                 for t in ts.into_iter().filter(|&t| t > from && t <= until) {
                     agenda.push(Reverse((t, c, ENTRY, t)));
                 }
@@ -325,9 +331,15 @@ pub fn simulate(
                 *out.not_entered.entry("entry_if".into()).or_default() += 1;
                 continue;
             }
+            // an event looked back on: the run counts from it, unless a goal came since
+            let entered = if matches!(j.trigger, Trigger::Event { .. }) { prev } else { t };
+            if entered < t && s.goal_in(c, entered, t, entered)?.is_some() {
+                *out.not_entered.entry("goal".into()).or_default() += 1;
+                continue;
+            }
             let n = runs.get(&c).map_or(1, |r| r.run + 1);
             let entry_event = matches!(j.trigger, Trigger::Event { .. } | Trigger::AfterLast { .. }).then_some(prev);
-            runs.insert(c, Run { run: n, entered: t, entry_event, active: true, ended: 0 });
+            runs.insert(c, Run { run: n, entered, entry_event, active: true, ended: 0 });
             out.entered += 1;
             agenda.push(Reverse((t, c, 0, t)));
             continue;

@@ -405,6 +405,11 @@ impl EventBlock {
     /// are stepped over, not decoded: what a few contacts' facts need from
     /// blocks that hold everyone's events.
     pub fn decode_some(b: &[u8], wanted: impl Fn(u32) -> bool, param: Option<u16>) -> Result<EventBlock> {
+        EventBlock::decode_some_params(b, wanted, param.as_slice())
+    }
+
+    /// [`decode_some`](Self::decode_some) with the values of each of `params`.
+    pub fn decode_some_params(b: &[u8], wanted: impl Fn(u32) -> bool, params: &[u16]) -> Result<EventBlock> {
         let (mut r, Header { kind, n, has_utm, np }) = Header::read(b)?;
         let bad = || Error::runtime("corrupt event block");
         let mut out = EventBlock::new(kind);
@@ -428,7 +433,9 @@ impl EventBlock {
             }
         })
         .ok_or_else(bad)?;
-        let Some(want) = param else { return Ok(out) };
+        if params.is_empty() {
+            return Ok(out);
+        }
         r.bytes(n).ok_or_else(bad)?;
         if has_utm {
             r.skip_uvarints(3 * n).ok_or_else(bad)?;
@@ -436,7 +443,7 @@ impl EventBlock {
         for _ in 0..np {
             let pid = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
             let ty = r.bytes(1).ok_or_else(bad)?[0];
-            if pid != want {
+            if !params.contains(&pid) {
                 r.skip_uvarints(n).ok_or_else(bad)?;
                 continue;
             }
@@ -467,7 +474,9 @@ impl EventBlock {
                 _ => return Err(bad()),
             };
             out.params.push((pid, d));
-            break;
+            if out.params.len() == params.len() {
+                break;
+            }
         }
         Ok(out)
     }

@@ -352,6 +352,29 @@ impl Reader {
         Ok(out)
     }
 
+    /// The events of several contacts of the kinds `params` gives (kind →
+    /// the parameters to decode; `None` for other kinds, whose blocks are
+    /// not read).
+    pub fn events_of_kinds(&self, ids: &[u32], params: impl Fn(u16) -> Option<Vec<u16>>) -> Result<Vec<EventBlock>> {
+        let index = self.tx.open_table(CONTACT_BLOCKS)?;
+        let mut keys = std::collections::BTreeSet::new();
+        for &id in ids {
+            keys.extend(super::contact_index::lookup(&index, id)?.into_iter().filter(|k| params(k.0).is_some()));
+        }
+        let wanted: RoaringBitmap = ids.iter().copied().collect();
+        let t = self.tx.open_table(EVENT_BLOCKS)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(v) = t.get(key)? else { continue };
+            let want = params(key.0).unwrap_or_default();
+            let b = EventBlock::decode_some_params(v.value(), |c| wanted.contains(c), &want)?;
+            if !b.contact.is_empty() {
+                out.push(b);
+            }
+        }
+        Ok(out)
+    }
+
     /// `events_of` by reading every block (what it did before the index):
     /// the reference the index is checked against.
     #[cfg(test)]
