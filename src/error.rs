@@ -42,6 +42,11 @@ impl Error {
         self.detail.push(d.into());
         self
     }
+    /// The disk (of the database or an outbox) is full: nothing to blame a
+    /// campaign or a row for; what runs stops, and runs again once there is space.
+    pub fn is_disk_full(&self) -> bool {
+        self.message == DISK_FULL
+    }
     pub fn exit_code(&self) -> i32 {
         match self.kind {
             ErrorKind::Input => 2,
@@ -66,27 +71,50 @@ impl std::error::Error for Error {}
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// What a full disk says, whatever was being written: the transaction in
+/// progress is not kept (redb commits all or nothing), and what was
+/// committed before stays.
+pub const DISK_FULL: &str = "no space left on the device: the change in progress was not kept (the database \
+     keeps everything committed before it); free some space and run the command again";
+
+pub fn io_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) // ENOSPC
+}
+
 macro_rules! runtime_from {
     ($($t:ty),*) => {$(
         impl From<$t> for Error {
             fn from(e: $t) -> Error {
-                Error::runtime(format!("database error: {e}"))
+                match redb::Error::from(e) {
+                    redb::Error::Io(io) if io_disk_full(&io) => Error::runtime(DISK_FULL),
+                    e => Error::runtime(format!("database error: {e}")),
+                }
             }
         }
     )*};
 }
-runtime_from!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    postcard::Error
-);
+runtime_from!(redb::DatabaseError, redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError);
+
+impl From<redb::Error> for Error {
+    fn from(e: redb::Error) -> Error {
+        match e {
+            redb::Error::Io(io) if io_disk_full(&io) => Error::runtime(DISK_FULL),
+            e => Error::runtime(format!("database error: {e}")),
+        }
+    }
+}
+
+impl From<postcard::Error> for Error {
+    fn from(e: postcard::Error) -> Error {
+        Error::runtime(format!("database error: {e}"))
+    }
+}
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
+        if io_disk_full(&e) {
+            return Error::runtime(DISK_FULL);
+        }
         Error::runtime(format!("I/O error: {e}"))
     }
 }

@@ -239,13 +239,17 @@ impl Adapter for Maildir {
 fn write_maildir_file(tmp: &Path, new: &Path, name: &str, m: &OutMessage, buf: &mut String) -> Result<()> {
     buf.clear();
     write_rfc5322(buf, m, DEFAULT_FROM);
-    let err = |p: &Path, e: std::io::Error| Error::runtime(format!("{}: {e}", p.display()));
     let t = tmp.join(name);
-    let mut f =
-        OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&t).map_err(|e| err(&t, e))?;
-    f.write_all(buf.as_bytes()).map_err(|e| err(&t, e))?;
+    // a message not written leaves nothing behind (a full disk: the record
+    // stays `pending`, and is delivered once there is space)
+    let err = |e: std::io::Error| {
+        let _ = fs::remove_file(&t);
+        if crate::error::io_disk_full(&e) { Error::from(e) } else { Error::runtime(format!("{}: {e}", t.display())) }
+    };
+    let mut f = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&t).map_err(err)?;
+    f.write_all(buf.as_bytes()).map_err(err)?;
     drop(f);
-    fs::rename(&t, new.join(name)).map_err(|e| err(&t, e))
+    fs::rename(&t, new.join(name)).map_err(err)
 }
 
 /// An RFC 5322 message (CRLF lines, RFC 2047 subject when not ASCII),

@@ -565,7 +565,7 @@ impl<'s> Scheduler<'s> {
             if let Err(e) = self.process(&mut c, t, is_run) {
                 // a campaign that cannot run is paused with the reason, so the
                 // scheduler neither stops nor loops on it
-                if e.kind == crate::error::ErrorKind::Busy {
+                if e.kind == crate::error::ErrorKind::Busy || e.is_disk_full() {
                     return Err(e);
                 }
                 let mut w = self.store.begin_write()?;
