@@ -445,6 +445,12 @@ fn a_script_imports_and_counts_while_two_consoles_follow() {
     t.wait("a", "anna's filtered count", |s| s.contains("25 of 425 contacts"));
     // both still there, each at its own size
     assert_eq!((rows(&t.screen("a")), rows(&t.screen("v"))), (30, 24));
+    // the server's scheduler is the one vic's Activity screen shows
+    t.keys("v", &["7"]);
+    let v = t.wait("v", "the server's scheduler", |s| {
+        s.contains("Activity the campaign scheduler") && s.contains("next due")
+    });
+    assert!(!v.contains("does not run in this console"), "{v}");
     let (code, log) = server.stop();
     assert_eq!(code, 0, "{log}");
 }
