@@ -523,3 +523,68 @@ fn the_journeys_screen_follows_the_store() {
     let reminder = after.lines().find(|l| l.trim_start().starts_with("reminder")).unwrap_or_default();
     assert!(reminder.split_whitespace().any(|w| w == "7"), "2 + 5 sent at the reminder:\n{after}");
 }
+
+/// The Audit screen over changes made by three operators through three ways
+/// in (named here, so the snapshots do not depend on who runs the tests):
+/// newest first, the selected entry in full below; a change made while it
+/// is shown comes in on top, and the selection stays on its entry.
+fn audit_screens(tag: &str, size: (u16, u16), theme: Theme) {
+    use reach::app::audit::{Actor, acting_as};
+    use reach::app::roles::Role;
+    use reach::console::app::Changed;
+    let env = Env::new();
+    env.run(&["--now", NOW, "demo", "--contacts", "300", "--seed", "7"]).ok();
+    let mut c = Console::open(&env, size, theme);
+    let session = c.runner.session.clone();
+    let as_ = |who: &str, via: &str, role| Actor { who: who.into(), via: via.into(), role };
+    let ids = |r: std::ops::RangeInclusive<u32>| r.collect::<roaring::RoaringBitmap>();
+    acting_as(as_("anna", "ssh", Role::Admin), || session.change_tag("spring_promo", &ids(1..=40), true, "ssh"))
+        .unwrap();
+    acting_as(as_("eve", "ssh", Role::Editor), || {
+        session.save_segment("spring_buyers", "tag:spring_promo and sum(purchase.amount, last 90d) > 100")
+    })
+    .unwrap();
+    acting_as(as_("cron", "cli via owner (pid 4242)", Role::Admin), || {
+        session.change_tag("spring_promo", &ids(35..=40), false, "cli")
+    })
+    .unwrap();
+    acting_as(as_("anna", "console", Role::Admin), || {
+        session.set_policy_text("timezone = \"Europe/Rome\"\n", "p.toml")
+    })
+    .unwrap();
+    let feed = session.store().subscribe();
+    let snap = |name: &str, c: &mut Console| {
+        insta::assert_snapshot!(format!("{tag}_{name}"), c.screen());
+    };
+    c.key(KeyCode::Char('9'));
+    snap("audit", &mut c);
+    c.key(KeyCode::Down).key(KeyCode::Down);
+    snap("audit_selected", &mut c);
+    // a change by another operator while the screen is shown
+    acting_as(as_("vic", "ssh", Role::Editor), || session.change_tag("late", &ids(1..=3), true, "ssh")).unwrap();
+    let mut changed = Changed::default();
+    for ch in feed.try_iter() {
+        changed.add(&ch);
+    }
+    assert!(changed.audit, "the store told of the entry: {changed:?}");
+    c.app.data_changed(changed, &mut c.runner);
+    c.runner.drain(&mut c.app);
+    let screen = c.screen();
+    assert!(screen.contains("5 changes"), "{screen}");
+    snap("audit_followed", &mut c);
+}
+
+#[test]
+fn audit_80x24() {
+    audit_screens("80x24", (80, 24), Theme::plain());
+}
+
+#[test]
+fn audit_160x48() {
+    audit_screens("160x48", (160, 48), Theme::plain());
+}
+
+#[test]
+fn audit_ascii() {
+    audit_screens("ascii", (80, 24), Theme { color: false, unicode: false });
+}

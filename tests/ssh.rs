@@ -388,3 +388,109 @@ fn an_idle_console_is_closed_and_its_terminal_given_back() {
     let (code, log) = server.stop();
     assert_eq!(code, 0, "{log}");
 }
+
+/// The demo's count of a segment, without an owner or through one.
+fn count(w: &World, q: &str) -> u64 {
+    w.env.json(&["segment", "count", q])["count"].as_u64().unwrap()
+}
+
+/// Two operators connected (anna on Contacts, vic on the Audit screen)
+/// while a cron-style script imports contacts and their orders through the
+/// owner's socket and counts: both screens follow without a key pressed,
+/// and the script's counts are what the screens show.
+#[test]
+fn a_script_imports_and_counts_while_two_consoles_follow() {
+    let w = World::new();
+    let server = Server::start(&w, &[]);
+    let t = Tmux::new(&w.env);
+    t.login(&w, "a", (100, 30), "anna", server.port);
+    t.login(&w, "v", (80, 24), "vic", server.port);
+    t.wait("a", "anna's contacts", |s| s.contains("400 of 400 contacts"));
+    t.wait("v", "vic's console", |s| s.contains(TAB_BAR));
+    t.keys("v", &["9"]);
+    // the draft campaign made before the server started is the last entry
+    t.wait("v", "the audit screen", |s| s.contains("Audit 1 change") && s.contains("campaign spring created"));
+
+    // the script: 25 new contacts tagged `batch`, then an order from each
+    let mut contacts = String::from("external_id,email,first_name,tags\n");
+    let mut orders = String::from("contact,ts,kind,amount\n");
+    for i in 1..=25 {
+        contacts.push_str(&format!("b{i},b{i}@example.com,B{i},batch\n"));
+        orders.push_str(&format!("b{i},2026-11-24T08:{i:02}:00Z,purchase,{i}.50\n"));
+    }
+    w.env.write("batch.csv", contacts);
+    w.env.write("orders.csv", orders);
+    w.env.run(&["import", "contacts", "batch.csv"]).ok();
+    let r = w.env.json(&["segment", "count", "tag:batch"]);
+    assert_eq!((r["count"].as_u64(), r["total"].as_u64()), (Some(25), Some(425)), "{r}");
+    // anna's screen follows the import
+    t.wait("a", "anna's count after the import", |s| s.contains("425 of 425 contacts"));
+    // vic's follows the audit log: the import, by this process's user, through the owner
+    let v = t.wait("v", "the import on vic's audit screen", |s| {
+        s.contains("Audit 2 changes") && s.contains("imported contacts from batch.csv: 25 new, 0 updated")
+    });
+    assert!(v.contains("cli via owner (pid"), "{v}");
+
+    let bought = "tag:batch and count(purchase, last 1d) >= 1";
+    assert_eq!(count(&w, bought), 0);
+    w.env.run(&["import", "events", "orders.csv"]).ok();
+    assert_eq!(count(&w, bought), 25);
+    t.wait("v", "the events import on vic's audit screen", |s| {
+        s.contains("Audit 3 changes") && s.contains("imported events from orders.csv: 25 events, 0 new contacts")
+    });
+    // anna filters by the script's segment: her count is the script's
+    t.keys("a", &["/"]);
+    t.keys("a", &["-l", bought]);
+    t.keys("a", &["Enter"]);
+    t.wait("a", "anna's filtered count", |s| s.contains("25 of 425 contacts"));
+    // both still there, each at its own size
+    assert_eq!((rows(&t.screen("a")), rows(&t.screen("v"))), (30, 24));
+    // the server's scheduler is the one vic's Activity screen shows
+    t.keys("v", &["7"]);
+    let v = t.wait("v", "the server's scheduler", |s| {
+        s.contains("Activity the campaign scheduler") && s.contains("next due")
+    });
+    assert!(!v.contains("does not run in this console"), "{v}");
+    let (code, log) = server.stop();
+    assert_eq!(code, 0, "{log}");
+}
+
+/// SIGTERM while an operator has a console open: what was changed before it
+/// (a tag added by a command over SSH, a segment saved from the console's
+/// command line) is all there once the server has stopped, exit 0, and in
+/// the audit log with who made it and how.
+#[test]
+fn sigterm_mid_session_loses_nothing() {
+    let w = World::new();
+    let vips = count(&w, "tag:vip");
+    let server = Server::start(&w, &[]);
+    let t = Tmux::new(&w.env);
+    t.login(&w, "a", (100, 30), "anna", server.port);
+    t.wait("a", "anna's console", |s| s.contains("400 of 400 contacts"));
+    let r = ssh(&w, "eve", server.port, &[], "reach tags add kept --where tag:vip");
+    assert_eq!(r.code, 0, "{r:?}");
+    // anna saves a segment over it from her console's command line
+    t.keys("a", &[":"]);
+    t.keys("a", &["-l", "segment save kept_vips tag:kept"]);
+    t.keys("a", &["Enter"]);
+    t.wait("a", "the save's output", |s| s.contains("kept_vips") && s.contains(&vips.to_string()));
+    // the console is still open when the server is told to stop
+    assert!(t.screen("a").contains("1 Contacts"));
+    let (code, log) = server.stop();
+    assert_eq!(code, 0, "{log}");
+    t.wait("a", "the client to end", |s| s.contains("SSH_EXITED="));
+
+    // on its own again: both changes are in the file
+    assert!(!w.env.path("reach.redb.run").exists(), "the socket is removed");
+    assert_eq!(count(&w, "tag:kept"), vips);
+    assert_eq!(count(&w, "segment:kept_vips"), vips);
+    let audit = w.env.run(&["audit", "--format", "csv"]).ok();
+    assert!(audit.lines().any(|l| l.contains(",eve,ssh,") && l.contains("tag kept added to")), "{audit}");
+    assert!(audit.lines().any(|l| l.contains(",anna,ssh,") && l.contains("segment kept_vips saved")), "{audit}");
+    // and a new server serves them
+    let server = Server::start(&w, &[]);
+    let r = ssh(&w, "vic", server.port, &[], "reach segment count segment:kept_vips");
+    assert_eq!(r.code, 0, "{r:?}");
+    let n: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(n["count"].as_u64(), Some(vips));
+}

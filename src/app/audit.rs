@@ -77,6 +77,12 @@ impl Session {
     pub fn audit_log(&self, since: i64) -> AppResult<Vec<AuditEntry>> {
         Ok(self.store.begin_read()?.audit(since)?)
     }
+
+    /// The newest `limit` entries of the audit log, newest first, and how
+    /// many it holds (the console's Audit screen).
+    pub fn audit_latest(&self, limit: usize) -> AppResult<(Vec<AuditEntry>, u64)> {
+        Ok(self.store.begin_read()?.audit_latest(limit)?)
+    }
 }
 
 #[cfg(test)]

@@ -106,7 +106,8 @@ impl Session {
                 *g = Some(Warm { engine, changes });
             }
             Some(w) => {
-                let pending: Vec<Change> = w.changes.try_iter().collect();
+                // an audit entry alone changes nothing the engine holds
+                let pending: Vec<Change> = w.changes.try_iter().filter(|c| *c != Change::Audit).collect();
                 if !pending.is_empty() {
                     w.engine.apply(&pending, self.store.begin_read()?)?;
                 }

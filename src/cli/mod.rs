@@ -141,7 +141,7 @@ pub fn open_console(ctx: &Ctx, keymap: Option<String>) -> Result<()> {
     let session = Arc::new(Session::open(&ctx.db, ctx.config.clone(), clock)?);
     // other `reach` commands on this database go through the console's session meanwhile
     let server = crate::host::server::Server::start(session.clone())?;
-    let r = crate::console::run::run(session, crate::console::run::Options { keymap, scheduler: true });
+    let r = crate::console::run::run(session, crate::console::run::Options { keymap, scheduler: true, activity: None });
     server.stop();
     r
 }
@@ -164,7 +164,7 @@ fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
             let keymap = ctx.config.console.keymap.clone().unwrap_or_else(|| "default".into());
             crate::console::keymap::Keymap::load(&keymap).map_err(|e| Error::input(e.to_string()))?;
             let host_key = a.host_key.unwrap_or_else(|| ssh::default_host_key(&ctx.db));
-            Some(ssh::SshOptions { addr, operators, host_key, idle, keymap })
+            Some(ssh::SshOptions { addr, operators, host_key, idle, keymap, activity: None })
         }
     };
     let clock = if ctx.fixed_clock { Clock::Fixed(ctx.now) } else { Clock::System };

@@ -46,6 +46,7 @@ actions! {
     Policy = "screen.policy": "Policy screen",
     Activity = "screen.activity": "Activity (scheduler) screen",
     Journeys = "screen.journeys": "Journeys screen",
+    Audit = "screen.audit": "Audit log screen (every change: when, who, how)",
     Up = "cursor.up": "move up",
     Down = "cursor.down": "move down",
     PageUp = "cursor.page_up": "one page up",

@@ -6,6 +6,7 @@ use super::action::Action;
 use super::input::{TextField, complete};
 use super::keymap::{Context, Keymap, Lookup};
 use super::screens::activity::ActivityView;
+use super::screens::audit::AuditView;
 use super::screens::builder::BuilderView;
 use super::screens::campaigns::{CampaignsView, DetailView};
 use super::screens::contacts::ContactsView;
@@ -33,6 +34,8 @@ pub struct Changed {
     pub journeys: bool,
     /// the schema or categories (completion)
     pub catalog: bool,
+    /// an entry appended to the audit log
+    pub audit: bool,
 }
 
 impl Changed {
@@ -44,6 +47,7 @@ impl Changed {
             Segments => self.segments = true,
             Campaigns => self.campaigns = true,
             Journeys => self.journeys = true,
+            Audit => self.audit = true,
             Schema | Categories => {
                 self.catalog = true;
                 self.contacts = true;
@@ -67,10 +71,11 @@ pub enum Tab {
     Policy,
     Activity,
     Journeys,
+    Audit,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 8] = [
+    pub const ALL: [Tab; 9] = [
         Tab::Contacts,
         Tab::Tags,
         Tab::Segments,
@@ -79,6 +84,7 @@ impl Tab {
         Tab::Policy,
         Tab::Activity,
         Tab::Journeys,
+        Tab::Audit,
     ];
 
     pub fn title(self) -> &'static str {
@@ -91,6 +97,7 @@ impl Tab {
             Tab::Policy => "Policy",
             Tab::Activity => "Activity",
             Tab::Journeys => "Journeys",
+            Tab::Audit => "Audit",
         }
     }
 
@@ -150,7 +157,7 @@ pub struct App {
     pub keymap: Keymap,
     pub size: (u16, u16),
     pub tab: Tab,
-    pub subs: [Vec<Sub>; 8],
+    pub subs: [Vec<Sub>; 9],
     pub contacts: ContactsView,
     pub tags: TagsView,
     pub segments: SegmentsView,
@@ -159,6 +166,7 @@ pub struct App {
     pub policy: PolicyView,
     pub activity: ActivityView,
     pub journeys: JourneysView,
+    pub audit: AuditView,
     pub overlay: Option<Overlay>,
     /// the status line: (message, is an error)
     pub status: Option<(String, bool)>,
@@ -197,6 +205,7 @@ impl App {
             policy: PolicyView::default(),
             activity: ActivityView::default(),
             journeys: JourneysView::default(),
+            audit: AuditView::default(),
             overlay: None,
             status: None,
             pending: HashMap::new(),
@@ -284,6 +293,11 @@ impl App {
             let page = self.page();
             let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
             self.journeys.reload(&mut cx);
+        }
+        if self.tab == Tab::Audit && !self.audit.shown() {
+            let page = self.page();
+            let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
+            self.audit.reload(&mut cx);
         }
     }
 
@@ -452,6 +466,7 @@ impl App {
                 Tab::Policy => self.policy.on_action(a, &mut cx),
                 Tab::Activity => self.activity.on_action(a, &mut cx),
                 Tab::Journeys => self.journeys.on_action(a, &mut cx),
+                Tab::Audit => self.audit.on_action(a, &mut cx),
             },
         };
         match flow {
@@ -489,6 +504,7 @@ impl App {
             Action::Policy => goto(Tab::Policy),
             Action::Activity => goto(Tab::Activity),
             Action::Journeys => goto(Tab::Journeys),
+            Action::Audit => goto(Tab::Audit),
             _ => None,
         };
         if let Some(t) = target {
@@ -738,6 +754,14 @@ impl App {
                 };
                 self.journeys.detail_done(done.ticket, d, &mut cx);
             }
+            (Purpose::Audit, r) => {
+                let mut cx = Self::cx(runner, &mut self.pending, &mut self.status, page, self.now);
+                match r {
+                    Ok(Output::Audit(list, total)) => self.audit.loaded(list, total, &mut cx),
+                    Err(e) => self.audit.failed(e.to_string(), &mut cx),
+                    Ok(_) => {}
+                }
+            }
             (Purpose::Change, Ok(Output::Done(msg))) => {
                 self.status = Some((msg, false));
                 self.last_edit = None;
@@ -801,6 +825,9 @@ impl App {
         if c.journeys && self.journeys.shown() {
             self.journeys.reload(&mut cx);
         }
+        if c.audit && self.audit.shown() {
+            self.audit.reload(&mut cx);
+        }
         if c.catalog || c.tags {
             cx.submit(Lane::Fast, Job::Catalog, Purpose::Catalog);
         }
@@ -820,6 +847,9 @@ impl App {
         self.contacts.reload(&mut cx);
         if self.journeys.shown() {
             self.journeys.reload(&mut cx);
+        }
+        if self.audit.shown() {
+            self.audit.reload(&mut cx);
         }
         cx.submit(Lane::Fast, Job::Catalog, Purpose::Catalog);
     }
@@ -1195,11 +1225,54 @@ mod tests {
         finish_with(&mut a, &mut r, Purpose::Journeys, Output::Journeys(vec![cart()]));
         assert_eq!(journeys_jobs(&r), 2);
         assert_eq!(a.journeys.list.as_ref().map(|l| l.len()), Some(1));
-        // Tab goes round the eight screens
+        // Tab goes round the nine screens
+        key(&mut a, &mut r, KeyCode::Tab);
+        assert_eq!(a.tab, Tab::Audit);
         key(&mut a, &mut r, KeyCode::Tab);
         assert_eq!(a.tab, Tab::Contacts);
         key(&mut a, &mut r, KeyCode::BackTab);
+        key(&mut a, &mut r, KeyCode::BackTab);
         assert_eq!(a.tab, Tab::Journeys);
+    }
+
+    fn audit_jobs(r: &Recorder) -> usize {
+        r.jobs.iter().filter(|(_, j)| matches!(j, Job::Audit { .. })).count()
+    }
+
+    fn entry(what: &str) -> crate::store::audit::AuditEntry {
+        crate::store::audit::AuditEntry { ts: 0, who: "anna".into(), via: "ssh".into(), what: what.into() }
+    }
+
+    #[test]
+    fn the_audit_screen_loads_when_shown_and_follows_new_entries() {
+        let (mut a, mut r) = app("default");
+        // not read before it is shown; other changes do not read it
+        a.data_changed(Changed { audit: true, ..Changed::default() }, &mut r);
+        assert_eq!(audit_jobs(&r), 0);
+        key(&mut a, &mut r, KeyCode::Char('9'));
+        assert_eq!(a.tab, Tab::Audit);
+        assert_eq!(audit_jobs(&r), 1);
+        // entries appended while it is read: one more read, after it
+        a.data_changed(Changed { audit: true, ..Changed::default() }, &mut r);
+        a.data_changed(Changed { audit: true, ..Changed::default() }, &mut r);
+        assert_eq!(audit_jobs(&r), 1);
+        finish_with(&mut a, &mut r, Purpose::Audit, Output::Audit(vec![entry("b"), entry("a")], 2));
+        assert_eq!(audit_jobs(&r), 2);
+        // the operator looks at the older entry; a newer one arrives above it
+        key(&mut a, &mut r, KeyCode::Down);
+        finish_with(&mut a, &mut r, Purpose::Audit, Output::Audit(vec![entry("c"), entry("b"), entry("a")], 3));
+        assert_eq!(audit_jobs(&r), 2);
+        let list = a.audit.list.as_ref().unwrap();
+        assert_eq!(list[a.audit.cursor.sel].what, "a", "the selection stays on its entry");
+        // a change that appends nothing to the log does not read it
+        a.data_changed(Changed { contacts: true, ..Changed::default() }, &mut r);
+        assert_eq!(audit_jobs(&r), 2);
+        a.data_changed(Changed { audit: true, ..Changed::default() }, &mut r);
+        assert_eq!(audit_jobs(&r), 3);
+        // a viewer may look at it: nothing here is refused
+        a.role = crate::app::roles::Role::Viewer;
+        key(&mut a, &mut r, KeyCode::Up);
+        assert!(a.status.is_none(), "{:?}", a.status);
     }
 
     #[test]

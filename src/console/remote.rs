@@ -116,6 +116,8 @@ pub struct Remote<W: Write> {
     pub actor: Actor,
     /// keymap NAME or PATH
     pub keymap: String,
+    /// the server's scheduler, for the Activity screen
+    pub activity: Option<Arc<Mutex<crate::app::scheduler::Activity>>>,
 }
 
 /// Runs a console on a remote terminal until its operator quits or a
@@ -130,7 +132,7 @@ pub fn run_remote<W: Write>(session: Arc<Session>, r: Remote<W>) -> Result<()> {
     let mut out = r.out;
     execute!(out, terminal::EnterAlternateScreen, cursor::Hide, terminal::Clear(terminal::ClearType::All))?;
     let mut term = Terminal::new(RemoteBackend::new(out, r.size))?;
-    let opts = Options { keymap: r.keymap, scheduler: false };
+    let opts = Options { keymap: r.keymap, scheduler: false, activity: r.activity };
     let capture = Arc::new(Mutex::new(Vec::new()));
     let result = event_loop(&session, &mut app, &r.tx, r.rx, capture, &opts, &mut term, Some(r.actor));
     let out = term.backend_mut().writer_mut();

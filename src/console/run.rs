@@ -161,6 +161,9 @@ pub struct Options {
     pub keymap: String,
     /// run the scheduler in the console (it owns the database)
     pub scheduler: bool,
+    /// the activity of a scheduler run elsewhere in this process (`reach
+    /// serve`'s, for its SSH consoles), shown on the Activity screen
+    pub activity: Option<Arc<Mutex<crate::app::scheduler::Activity>>>,
 }
 
 /// Opens the console on a session until the operator quits.
@@ -248,6 +251,23 @@ pub(super) fn event_loop<B: Backend<Error = std::io::Error>>(
         let (tx, input, stop) = (tx.clone(), input.clone(), stop_input.clone());
         let _ = std::thread::Builder::new().name("input".into()).spawn(move || input_thread(tx, input, stop));
     }
+    // another's scheduler: the loop wakes when its activity changes
+    if let Some(slot) = opts.activity.clone() {
+        let (tx, stop) = (tx.clone(), stop_input.clone());
+        let _ = std::thread::Builder::new().name("activity".into()).spawn(move || {
+            let mut seen = u64::MAX;
+            while !stop.load(Ordering::SeqCst) {
+                let v = slot.lock().unwrap_or_else(|e| e.into_inner()).version;
+                if v != seen {
+                    seen = v;
+                    if tx.send(Msg::Activity).is_err() {
+                        return;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        });
+    }
     // the scheduler starts once the first screen is complete (or after 3 s):
     // its own start reads every contact, and the operator comes first
     let mut scheduler: Option<SchedulerTask> = None;
@@ -265,8 +285,9 @@ pub(super) fn event_loop<B: Backend<Error = std::io::Error>>(
     let result = loop {
         {
             app.load_rows(session);
-            if let Some(s) = &scheduler {
-                let a = s.activity.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let shown = scheduler.as_ref().map(|s| s.activity.clone()).or_else(|| opts.activity.clone());
+            if let Some(slot) = shown {
+                let a = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
                 if a.version != activity_version {
                     activity_version = a.version;
                     app.scheduler_update(a, &mut workers);

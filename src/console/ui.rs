@@ -41,6 +41,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             Tab::Policy => app.policy.render(f, body, th),
             Tab::Activity => app.activity.render(f, body, th),
             Tab::Journeys => app.journeys.render(f, body, th),
+            Tab::Audit => app.audit.render(f, body, th),
         },
     }
     draw_status(f, status, app);
@@ -206,6 +207,14 @@ fn draw_status(f: &mut Frame, area: Rect, app: &App) {
                 &[(Action::Open, "open"), (Action::New, "new"), (Action::Delete, "delete"), (Action::Help, "help")]
             }
             (Tab::Policy, _) => &[(Action::Edit, "edit"), (Action::Help, "help")],
+            (Tab::Audit, _) => &[
+                (Action::Down, "older"),
+                (Action::Up, "newer"),
+                (Action::Refresh, "refresh"),
+                (Action::Command, "command"),
+                (Action::Help, "help"),
+                (Action::Back, "back/quit"),
+            ],
             _ => &[
                 (Action::Open, "open"),
                 (Action::Filter, "filter"),

@@ -78,6 +78,10 @@ pub enum Job {
         name: String,
         change: JourneyChange,
     },
+    /// the newest entries of the audit log
+    Audit {
+        limit: usize,
+    },
     /// a CLI command line run on the console's own store
     Command {
         args: Vec<String>,
@@ -112,7 +116,12 @@ pub enum Output {
     Facts(Arc<crate::app::contacts::RowFacts>),
     Tags(Vec<(String, u64)>, u64),
     Segments(Vec<SegmentSummary>, u64),
-    Count { count: u64, total: u64, tree: ExplainNode, preview: Vec<(u32, String)> },
+    Count {
+        count: u64,
+        total: u64,
+        tree: ExplainNode,
+        preview: Vec<(u32, String)>,
+    },
     Spread(Vec<(&'static str, u64)>),
     Catalog(Box<StoreCatalog>),
     Campaigns(Vec<CampaignSummary>),
@@ -120,8 +129,13 @@ pub enum Output {
     PolicyText(String),
     Journeys(Vec<JourneySummary>),
     JourneyDetail(Box<JourneyDetail>),
+    /// the newest entries first, and how many the log holds
+    Audit(Vec<crate::store::audit::AuditEntry>, u64),
     Done(String),
-    CommandOutput { text: String, ok: bool },
+    CommandOutput {
+        text: String,
+        ok: bool,
+    },
 }
 
 /// A finished job: its ticket and result.
@@ -302,6 +316,10 @@ fn run_job(s: &Arc<Session>, job: Job, cancel: &Arc<AtomicBool>, shared: &Shared
         }
         Job::Journeys => Output::Journeys(s.journeys()?),
         Job::JourneyDetail { name } => Output::JourneyDetail(Box::new(s.journey_detail(&name)?)),
+        Job::Audit { limit } => {
+            let (entries, total) = s.audit_latest(limit)?;
+            Output::Audit(entries, total)
+        }
         Job::ChangeJourney { name, change } => {
             let j = s.change_journey(&name, change)?;
             Output::Done(format!("journey {name} is {}", j.status.as_str()))

@@ -28,15 +28,6 @@ pub fn serve(
         let _ = l.flush();
     };
     let server = Server::start(session.clone())?;
-    let ssh = match ssh {
-        Some(o) => {
-            let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let s = super::ssh::SshServer::start(session.clone(), o, stopping, log.clone())?;
-            say(&format!("SSH on {} (operators' keys only)", s.addr()));
-            Some(s)
-        }
-        None => None,
-    };
     let printed = Mutex::new(0u64);
     let task_log = log.clone();
     let task = SchedulerTask::start(session.clone(), move |a: &Activity| {
@@ -49,6 +40,23 @@ pub fn serve(
         let _ = l.flush();
         *p = a.notes;
     });
+    // the SSH consoles show this scheduler on their Activity screens
+    let ssh = match ssh {
+        Some(mut o) => {
+            o.activity = Some(task.activity.clone());
+            let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let s = match super::ssh::SshServer::start(session.clone(), o, stopping, log.clone()) {
+                Ok(s) => s,
+                Err(e) => {
+                    task.stop();
+                    return Err(e);
+                }
+            };
+            say(&format!("SSH on {} (operators' keys only)", s.addr()));
+            Some(s)
+        }
+        None => None,
+    };
     say(&format!(
         "serving {} on {} (pid {}; SIGTERM or Ctrl-C stops)",
         session.store().path().display(),

@@ -42,10 +42,15 @@ impl Server {
             Err(_) => std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|e| fail("create it", e))?,
         }
         let path = super::socket_path(&db);
-        let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path).map_err(|e| fail("listen", e))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        // bound under another name and made private before it takes the
+        // socket's name (replacing a dead owner's at once): a client never
+        // finds it open to others, nor finds no socket
+        let fresh = path.with_file_name(format!("socket.{}", std::process::id()));
+        let _ = std::fs::remove_file(&fresh);
+        let listener = UnixListener::bind(&fresh).map_err(|e| fail("listen", e))?;
+        std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| fail("make the socket private", e))?;
+        std::fs::rename(&fresh, &path).map_err(|e| fail("name the socket", e))?;
         let stopping = Arc::new(AtomicBool::new(false));
         let running = Arc::new((Mutex::new(0usize), Condvar::new()));
         let served = Arc::new(AtomicUsize::new(0));

@@ -44,6 +44,8 @@ pub struct SshOptions {
     pub idle: Duration,
     /// the consoles' keymap (NAME or PATH)
     pub keymap: String,
+    /// the server's scheduler, shown on the consoles' Activity screens
+    pub activity: Option<Arc<Mutex<crate::app::scheduler::Activity>>>,
 }
 
 /// The default host key of a database: beside it, private.
@@ -114,6 +116,7 @@ struct State {
     operators: Operators,
     idle: Duration,
     keymap: String,
+    activity: Option<Arc<Mutex<crate::app::scheduler::Activity>>>,
     /// set when the server stops: commands in progress stop at their next checkpoint
     stopping: Arc<AtomicBool>,
     /// failed attempts by source address: how many, and the last one
@@ -209,6 +212,7 @@ impl SshServer {
             operators: opts.operators,
             idle: opts.idle,
             keymap: opts.keymap,
+            activity: opts.activity,
             stopping,
             failures: Mutex::new(HashMap::new()),
             consoles: Mutex::new(HashMap::new()),
@@ -514,6 +518,7 @@ impl Conn {
             tx,
             actor,
             keymap: state.keymap.clone(),
+            activity: state.activity.clone(),
         };
         let spawned = std::thread::Builder::new().name("reach-ssh-console".into()).spawn({
             let state = state.clone();

@@ -7,7 +7,7 @@
 use super::tables::AUDIT;
 use super::{Reader, Writer};
 use crate::error::Result;
-use redb::ReadableTable;
+use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,9 +24,12 @@ impl Writer<'_> {
     /// Appends an entry, in this transaction: kept if and only if the
     /// change it tells of is.
     pub fn audit(&mut self, e: &AuditEntry) -> Result<()> {
-        let mut t = self.tx.open_table(AUDIT)?;
-        let next = t.last()?.map_or(0, |(k, _)| k.value() + 1);
-        t.insert(next, postcard::to_allocvec(e)?.as_slice())?;
+        {
+            let mut t = self.tx.open_table(AUDIT)?;
+            let next = t.last()?.map_or(0, |(k, _)| k.value() + 1);
+            t.insert(next, postcard::to_allocvec(e)?.as_slice())?;
+        }
+        self.note_change(super::Change::Audit);
         Ok(())
     }
 }
@@ -44,5 +47,16 @@ impl Reader {
             }
         }
         Ok(out)
+    }
+
+    /// The newest `limit` entries, newest first, and how many there are.
+    pub fn audit_latest(&self, limit: usize) -> Result<(Vec<AuditEntry>, u64)> {
+        let t = self.tx.open_table(AUDIT)?;
+        let mut out = Vec::new();
+        for row in t.iter()?.rev().take(limit) {
+            let (_, v) = row?;
+            out.push(postcard::from_bytes(v.value())?);
+        }
+        Ok((out, t.len()?))
     }
 }

@@ -50,6 +50,8 @@ pub enum Change {
     Campaigns,
     /// journeys, their enrollments or timers
     Journeys,
+    /// an entry appended to the audit log
+    Audit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

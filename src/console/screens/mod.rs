@@ -2,6 +2,7 @@
 //! and renders itself from that state alone.
 
 pub mod activity;
+pub mod audit;
 pub mod builder;
 pub mod campaigns;
 pub mod contacts;
@@ -33,6 +34,7 @@ pub enum Purpose {
     Policy,
     Journeys,
     JourneyDetail,
+    Audit,
     /// a write whose outcome goes to the status line; then these reload
     Change,
     Command,
