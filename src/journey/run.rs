@@ -53,7 +53,10 @@ pub const JOURNEY_PREFIX: &str = "journey:";
 
 /// Transactions hold at most this many contacts' changes.
 fn chunk_size() -> usize {
-    std::env::var("REACH_SCHEDULER_CHUNK").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(50_000)
+    static SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *SIZE.get_or_init(|| {
+        std::env::var("REACH_SCHEDULER_CHUNK").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(50_000)
+    })
 }
 
 fn utc(t: Ts) -> DateTime<Utc> {
@@ -772,7 +775,9 @@ impl Scheduler<'_> {
         trace("write runs", t0);
         let written: Vec<(u32, Option<Ts>)> = rows.iter().map(|(c, _, e)| (*c, e.due())).collect();
         drop(rows);
-        let steps = std::mem::take(&mut tick.steps);
+        // rows in key order: each B-tree page is written once per chunk
+        let mut steps = std::mem::take(&mut tick.steps);
+        steps.sort_unstable_by_key(|(c, run, step, _)| (*c, *run, *step));
         let t0 = std::time::Instant::now();
         w.record_steps(&j.name, &steps)?;
         trace("write steps", t0);
@@ -781,7 +786,8 @@ impl Scheduler<'_> {
         }
         let sends = std::mem::take(&mut tick.deliveries);
         w.put_deliveries(&sends)?;
-        let timeline = std::mem::take(&mut tick.timeline);
+        let mut timeline = std::mem::take(&mut tick.timeline);
+        timeline.sort_by_key(|(c, _)| *c); // stable: a contact's lines keep their order
         // tags, scores and attributes are on the journey's own timeline lines
         for ((tag, add), ids) in std::mem::take(&mut tick.tags) {
             if add {

@@ -76,16 +76,33 @@ impl Writer<'_> {
     pub fn put_enrollments(&mut self, journey: &str, rows: &[(u32, Option<Ts>, &Enrollment)]) -> Result<()> {
         let mut timers = self.tx.open_table(JOURNEY_TIMERS)?;
         let mut runs = self.tx.open_table(ENROLLMENTS)?;
+        // the timers moved: removed by moment, many at once in one pass
+        // over their range (runs woken together lie side by side)
+        let mut gone: BTreeMap<Ts, RoaringBitmap> = BTreeMap::new();
+        for (c, old_due, e) in rows {
+            if let Some(d) = old_due
+                && *old_due != e.due()
+            {
+                gone.entry(*d).or_default().insert(*c);
+            }
+        }
+        for (due, ids) in gone {
+            let (Some(lo), Some(hi)) = (ids.min(), ids.max()) else { continue };
+            if ids.len() < 64 {
+                for c in &ids {
+                    timers.remove((due, journey, c))?;
+                }
+            } else {
+                timers.retain_in((due, journey, lo)..=(due, journey, hi), |k, _| !ids.contains(k.2))?;
+            }
+        }
         let mut buf = Vec::new();
         for (c, old_due, e) in rows {
             let due = e.due();
-            if *old_due != due {
-                if let Some(d) = old_due {
-                    timers.remove((*d, journey, *c))?;
-                }
-                if let Some(d) = due {
-                    timers.insert((d, journey, *c), e.run)?;
-                }
+            if *old_due != due
+                && let Some(d) = due
+            {
+                timers.insert((d, journey, *c), e.run)?;
             }
             buf.clear();
             let bytes = postcard::to_extend(*e, std::mem::take(&mut buf))?;

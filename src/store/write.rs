@@ -230,8 +230,12 @@ impl<'s> Writer<'s> {
     /// Appends timeline entries.
     pub fn add_actions(&mut self, actions: &[(u32, Action)]) -> Result<()> {
         let mut t = self.tx.open_table(ACTIONS)?;
+        let mut buf = Vec::new();
         for (id, a) in actions {
-            t.insert((*id, self.next_action), postcard::to_allocvec(a)?.as_slice())?;
+            buf.clear();
+            let bytes = postcard::to_extend(a, std::mem::take(&mut buf))?;
+            t.insert((*id, self.next_action), bytes.as_slice())?;
+            buf = bytes;
             self.next_action += 1;
         }
         Ok(())
