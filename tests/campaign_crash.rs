@@ -11,30 +11,14 @@ const N: usize = 6000;
 const START: &str = "2026-11-23T06:00:00Z";
 const END: &str = "2026-11-24T06:00:00Z";
 
-fn mails(env: &Env) -> usize {
-    std::fs::read_dir(env.path("outbox/email/new")).map(|d| d.count()).unwrap_or(0)
-}
-
 #[test]
 fn a_killed_scheduler_resumes_without_sending_twice() {
     let env = Env::new();
-    let mut csv = String::from("external_id,email,consent_email,timezone,tags\n");
-    for i in 1..=N {
-        csv.push_str(&format!("x{i},p{i}@example.com,true,UTC,all\n"));
-    }
-    env.import("contacts", "c.csv", &csv, &[]).ok();
     // no quiet hours; one email a day
-    env.write("p.toml", "timezone = \"UTC\"\n[[caps]]\nchannel = \"email\"\nmax = 1\nper = \"1d\"\n");
-    env.run(&["policy", "set", "p.toml"]).ok();
+    env.one_a_day_audience(N);
     for (name, at) in [("first", "2026-11-23T10:00:00Z"), ("second", "2026-11-23T11:00:00Z")] {
-        env.write(
-            "c.toml",
-            format!(
-                "name = \"{name}\"\nchannel = \"email\"\nsubject = \"s\"\nbody = \"b\"\n\
-                 [audience]\ninclude = [\"tag:all\"]\n[schedule]\nat = \"{at}\"\n"
-            ),
-        );
-        env.run(&["--now", START, "campaign", "create", "c.toml"]).ok();
+        let file = env.campaign_file(name, at);
+        env.run(&["--now", START, "campaign", "create", &file]).ok();
         env.run(&["--now", START, "campaign", "schedule", name]).ok();
     }
 
@@ -47,11 +31,11 @@ fn a_killed_scheduler_resumes_without_sending_twice() {
         .unwrap();
     // kill it once some but not all messages are out, likely in the middle
     // of a chunk (then the restart re-delivers its `pending` records)
-    assert!(wait_until(Duration::from_secs(60), || mails(&env) >= N / 4 + 250));
+    assert!(wait_until(Duration::from_secs(60), || env.mail_count() >= N / 4 + 250));
     let alive = child.try_wait().unwrap().is_none();
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let at_kill = mails(&env);
+    let at_kill = env.mail_count();
     assert!(alive && at_kill < N, "the scheduler finished before it could be killed ({at_kill} messages)");
 
     eprintln!("killed with {at_kill} of {N} messages out");
@@ -59,7 +43,7 @@ fn a_killed_scheduler_resumes_without_sending_twice() {
     let out = env.json(&["--now", START, "scheduler", "run", "--until", END]);
     eprintln!("restart: {out}");
     assert!(out["totals"]["decided"].as_u64().unwrap() > 0, "{out}");
-    assert_eq!(mails(&env), N);
+    assert_eq!(env.mail_count(), N);
     // one file per contact, named after its idempotency key
     for i in 1..=N {
         assert!(env.path(&format!("outbox/email/new/first.20261123T1000.{i}")).exists(), "contact {i}");
@@ -76,5 +60,5 @@ fn a_killed_scheduler_resumes_without_sending_twice() {
     // and a third run changes nothing
     let again = env.json(&["--now", START, "scheduler", "run", "--until", END]);
     assert_eq!(again["totals"]["decided"], 0);
-    assert_eq!(mails(&env), N);
+    assert_eq!(env.mail_count(), N);
 }

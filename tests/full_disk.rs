@@ -113,31 +113,18 @@ fn a_delivery_on_a_full_disk_stops_and_resumes_without_sending_twice() {
     const N: usize = 3000;
     let disk = SmallDisk::new(32);
     let env = &disk.env;
-    let mut csv = String::from("external_id,email,consent_email,timezone,tags\n");
-    for i in 1..=N {
-        csv.push_str(&format!("x{i},p{i}@example.com,true,UTC,all\n"));
-    }
-    env.import("contacts", "c.csv", &csv, &[]).ok();
-    env.write("p.toml", "timezone = \"UTC\"\n[[caps]]\nchannel = \"email\"\nmax = 1\nper = \"1d\"\n");
-    env.run(&["policy", "set", "p.toml"]).ok();
+    env.one_a_day_audience(N);
     for (name, at) in [("first", "2026-11-24T13:00:00Z"), ("second", "2026-11-24T14:00:00Z")] {
-        env.write(
-            "c.toml",
-            format!(
-                "name = \"{name}\"\nchannel = \"email\"\nsubject = \"s\"\nbody = \"b\"\n\
-                 [audience]\ninclude = [\"tag:all\"]\n[schedule]\nat = \"{at}\"\n"
-            ),
-        );
-        env.run(&["campaign", "create", "c.toml"]).ok();
+        let file = env.campaign_file(name, at);
+        env.run(&["campaign", "create", &file]).ok();
         env.run(&["campaign", "schedule", name]).ok();
     }
     // room for a few hundred messages (a file takes a 4 KiB page)
     disk.fill(1500);
     let err = env.run(&["scheduler", "run", "--until", "2026-11-24T13:30:00Z"]).fails(1);
     assert!(err.starts_with(FULL), "{err}");
-    let mails = || std::fs::read_dir(env.path("outbox/email/new")).map(|d| d.count()).unwrap_or(0);
     let tmp = || std::fs::read_dir(env.path("outbox/email/tmp")).map(|d| d.count()).unwrap_or(0);
-    let at_full = mails();
+    let at_full = env.mail_count();
     assert!(at_full < N, "the disk was not full ({at_full} messages)");
     assert_eq!(tmp(), 0, "a message half written is left behind");
     disk.free();
@@ -145,7 +132,7 @@ fn a_delivery_on_a_full_disk_stops_and_resumes_without_sending_twice() {
 
     let out = env.json(&["scheduler", "run", "--until", "2026-11-25T00:00:00Z"]);
     eprintln!("{at_full} messages at the full disk; then {out}");
-    assert_eq!(mails(), N);
+    assert_eq!(env.mail_count(), N);
     for i in 1..=N {
         assert!(env.path(&format!("outbox/email/new/first.20261124T1300.{i}")).exists(), "contact {i}");
     }

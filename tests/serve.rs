@@ -258,33 +258,6 @@ impl Drop for Served {
     }
 }
 
-/// Messages in the email outbox (a Maildir).
-fn mails(env: &Env) -> usize {
-    std::fs::read_dir(env.path("outbox/email/new")).map(|d| d.count()).unwrap_or(0)
-}
-
-/// `n` contacts tagged `all` who consented to email, in UTC; a policy
-/// without quiet hours and with one email a day.
-fn audience(env: &Env, n: usize) {
-    let mut csv = String::from("external_id,email,consent_email,timezone,tags\n");
-    for i in 1..=n {
-        csv.push_str(&format!("x{i},p{i}@example.com,true,UTC,all\n"));
-    }
-    env.import("contacts", "c.csv", &csv, &[]).ok();
-    env.write("p.toml", "timezone = \"UTC\"\n[[caps]]\nchannel = \"email\"\nmax = 1\nper = \"1d\"\n");
-    env.run(&["policy", "set", "p.toml"]).ok();
-}
-
-fn campaign_file(env: &Env, name: &str, at: &str) {
-    env.write(
-        &format!("{name}.toml"),
-        format!(
-            "name = \"{name}\"\nchannel = \"email\"\nsubject = \"s\"\nbody = \"b\"\n\
-             [audience]\ninclude = [\"tag:all\"]\n[schedule]\nat = \"{at}\"\n"
-        ),
-    );
-}
-
 /// A command on the real clock (no `REACH_NOW`).
 fn real_clock(env: &Env, args: &[&str]) -> Command {
     let mut c = env.cmd(args);
@@ -299,15 +272,20 @@ fn real_clock(env: &Env, args: &[&str]) -> Command {
 fn the_server_delivers_a_campaign_when_due_with_nobody_logged_in() {
     const N: usize = 40;
     let env = Env::new();
-    audience(&env, N);
+    env.one_a_day_audience(N);
     let owner = Served::start(real_clock(&env, &["serve"]));
     // due 4 s from now, to the second
     let at = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() + 4) as i64;
     let at_text = chrono::DateTime::from_timestamp(at, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    campaign_file(&env, "soon", &at_text);
+    env.campaign_file("soon", &at_text);
     Run::from_output(real_clock(&env, &["campaign", "create", "soon.toml"]).output().unwrap()).ok();
     Run::from_output(real_clock(&env, &["campaign", "schedule", "soon"]).output().unwrap()).ok();
-    assert!(wait_until(DEADLINE, || mails(&env) == N), "{} of {N} delivered; log:\n{}", mails(&env), owner.log());
+    assert!(
+        wait_until(DEADLINE, || env.mail_count() == N),
+        "{} of {N} delivered; log:\n{}",
+        env.mail_count(),
+        owner.log()
+    );
     // none before it was due (the Maildir file's time is its delivery's)
     for f in std::fs::read_dir(env.path("outbox/email/new")).unwrap() {
         let f = f.unwrap();
@@ -325,7 +303,7 @@ fn the_server_delivers_a_campaign_when_due_with_nobody_logged_in() {
     assert_eq!((stats["sent"].as_u64(), stats["pending"].as_u64()), (Some(N as u64), Some(0)), "{stats}");
     let (code, log) = owner.stop();
     assert_eq!(code, 0, "{log}");
-    assert_eq!(mails(&env), N);
+    assert_eq!(env.mail_count(), N);
 }
 
 /// `reach serve` killed with SIGKILL while its scheduler delivers, then
@@ -337,9 +315,9 @@ fn a_server_killed_mid_delivery_resumes_without_sending_twice() {
     const N: usize = 6000;
     const BEFORE: &str = "2026-11-24T06:00:00Z";
     let env = Env::new();
-    audience(&env, N);
+    env.one_a_day_audience(N);
     for (name, at) in [("first", "2026-11-24T10:00:00Z"), ("second", "2026-11-24T11:00:00Z")] {
-        campaign_file(&env, name, at);
+        env.campaign_file(name, at);
         env.run(&["--now", BEFORE, "campaign", "create", &format!("{name}.toml")]).ok();
         env.run(&["--now", BEFORE, "campaign", "schedule", name]).ok();
     }
@@ -352,11 +330,11 @@ fn a_server_killed_mid_delivery_resumes_without_sending_twice() {
     let mut owner = Served::start(serve());
     // killed once some but not all messages are out, likely in the middle
     // of a chunk (the restart then re-delivers its `pending` records)
-    assert!(wait_until(DEADLINE, || mails(&env) >= N / 4 + 250), "log:\n{}", owner.log());
+    assert!(wait_until(DEADLINE, || env.mail_count() >= N / 4 + 250), "log:\n{}", owner.log());
     let alive = owner.alive();
     owner.signal(libc::SIGKILL);
     owner.child.wait().unwrap();
-    let at_kill = mails(&env);
+    let at_kill = env.mail_count();
     assert!(alive && at_kill < N, "the server finished before it could be killed ({at_kill} messages)");
     eprintln!("killed with {at_kill} of {N} messages out");
     drop(owner);
@@ -368,7 +346,7 @@ fn a_server_killed_mid_delivery_resumes_without_sending_twice() {
         s["suppressed"]["cap"].as_u64() == Some(N as u64)
     });
     assert!(done, "the second campaign never finished: {}; log:\n{}", stats("second"), again.log());
-    assert_eq!(mails(&env), N);
+    assert_eq!(env.mail_count(), N);
     for i in 1..=N {
         assert!(env.path(&format!("outbox/email/new/first.20261124T1000.{i}")).exists(), "contact {i}");
     }
@@ -381,5 +359,5 @@ fn a_server_killed_mid_delivery_resumes_without_sending_twice() {
     assert_eq!(stats("second")["sent"].as_u64(), Some(0));
     let (code, log) = again.stop();
     assert_eq!(code, 0, "{log}");
-    assert_eq!(mails(&env), N);
+    assert_eq!(env.mail_count(), N);
 }

@@ -153,6 +153,36 @@ impl Env {
             .unwrap_or_else(|| panic!("no contact with external_id {external_id}"))
     }
 
+    /// Messages in the email outbox (a Maildir).
+    pub fn mail_count(&self) -> usize {
+        std::fs::read_dir(self.path("outbox/email/new")).map(|d| d.count()).unwrap_or(0)
+    }
+
+    /// `n` contacts `x1`.. tagged `all` who consented to email, in UTC; a
+    /// policy without quiet hours and with one email a day.
+    pub fn one_a_day_audience(&self, n: usize) {
+        let mut csv = String::from("external_id,email,consent_email,timezone,tags\n");
+        for i in 1..=n {
+            csv.push_str(&format!("x{i},p{i}@example.com,true,UTC,all\n"));
+        }
+        self.import("contacts", "c.csv", &csv, &[]).ok();
+        self.write("p.toml", "timezone = \"UTC\"\n[[caps]]\nchannel = \"email\"\nmax = 1\nper = \"1d\"\n");
+        self.run(&["policy", "set", "p.toml"]).ok();
+    }
+
+    /// Writes `NAME.toml`: an email campaign to `tag:all` at `at`.
+    pub fn campaign_file(&self, name: &str, at: &str) -> String {
+        let file = format!("{name}.toml");
+        self.write(
+            &file,
+            format!(
+                "name = \"{name}\"\nchannel = \"email\"\nsubject = \"s\"\nbody = \"b\"\n\
+                 [audience]\ninclude = [\"tag:all\"]\n[schedule]\nat = \"{at}\"\n"
+            ),
+        );
+        file
+    }
+
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let mut a = args.to_vec();
         a.extend_from_slice(&["--format", "json"]);
