@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use roaring::RoaringBitmap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::model::{
     Action, Enrollment, Goal, Journey, Phase, PromoCode, RunState, Status, StepRecord, Trigger, may_enter, with_entry,
@@ -112,10 +113,10 @@ struct Tick<'j> {
     t: Ts,
     reader: Reader,
     agenda: BinaryHeap<Item>,
-    runs: HashMap<u32, Option<Enrollment>>,
+    runs: FxHashMap<u32, Option<Enrollment>>,
     /// each loaded run's timer moment as stored (to move it without reading it again)
-    stored_due: HashMap<u32, Option<Ts>>,
-    dirty: HashSet<u32>,
+    stored_due: FxHashMap<u32, Option<Ts>>,
+    dirty: FxHashSet<u32>,
     steps: Vec<(u32, u32, u32, StepRecord)>,
     timeline: Vec<(u32, TimelineEntry)>,
     deliveries: Vec<(u32, String, Delivery)>,
@@ -332,9 +333,9 @@ impl Scheduler<'_> {
             t,
             reader,
             agenda: BinaryHeap::new(),
-            runs: HashMap::new(),
-            stored_due: HashMap::new(),
-            dirty: HashSet::new(),
+            runs: FxHashMap::default(),
+            stored_due: FxHashMap::default(),
+            dirty: FxHashSet::default(),
             steps: Vec::new(),
             timeline: Vec::new(),
             deliveries: Vec::new(),
@@ -351,8 +352,10 @@ impl Scheduler<'_> {
             futures: HashMap::new(),
             scheduled: Vec::new(),
         };
-        for (due, c, _) in tick.reader.due_timers_of(&j.name, t)? {
+        for (due, c, e) in tick.reader.due_timers_of(&j.name, t)? {
             tick.agenda.push(Reverse((due, c, WAKE, None)));
+            tick.stored_due.insert(c, Some(due));
+            tick.runs.insert(c, Some(e));
         }
         if cursor < t || stored.is_none() {
             self.entries(&mut tick, cursor, stored.is_none())?;

@@ -35,15 +35,16 @@ impl Writer<'_> {
     /// (if it was waiting) is removed, a new one added if it waits now.
     pub fn put_enrollment(&mut self, journey: &str, contact: u32, e: &Enrollment) -> Result<()> {
         let old = self.enrollment(journey, contact)?;
+        let bytes = postcard::to_allocvec(e)?;
         let mut timers = self.tx.open_table(JOURNEY_TIMERS)?;
         if let Some(due) = old.as_ref().and_then(Enrollment::due) {
             timers.remove((due, journey, contact))?;
         }
         if let Some(due) = e.due() {
-            timers.insert((due, journey, contact), e.run)?;
+            timers.insert((due, journey, contact), bytes.as_slice())?;
         }
         drop(timers);
-        self.tx.open_table(ENROLLMENTS)?.insert((journey, contact), postcard::to_allocvec(e)?.as_slice())?;
+        self.tx.open_table(ENROLLMENTS)?.insert((journey, contact), bytes.as_slice())?;
         self.note_journeys();
         Ok(())
     }
@@ -97,15 +98,13 @@ impl Writer<'_> {
             }
         }
         let mut buf = Vec::new();
-        for (c, old_due, e) in rows {
-            let due = e.due();
-            if *old_due != due
-                && let Some(d) = due
-            {
-                timers.insert((d, journey, *c), e.run)?;
-            }
+        for (c, _, e) in rows {
             buf.clear();
             let bytes = postcard::to_extend(*e, std::mem::take(&mut buf))?;
+            // a waiting run's timer carries it (written again when it changed)
+            if let Some(d) = e.due() {
+                timers.insert((d, journey, *c), bytes.as_slice())?;
+            }
             runs.insert((journey, *c), bytes.as_slice())?;
             buf = bytes;
         }
@@ -139,6 +138,24 @@ impl Writer<'_> {
         t.insert((journey, contact, run, step), postcard::to_allocvec(r)?.as_slice())?;
         Ok(true)
     }
+}
+
+/// Replaces the first build's timers (run numbers) by timers carrying their
+/// runs, made from the enrollments of waiting runs.
+pub(super) fn rebuild_timers(tx: &redb::WriteTransaction) -> Result<()> {
+    let runs = tx.open_table(ENROLLMENTS)?;
+    let mut timers = tx.open_table(JOURNEY_TIMERS)?;
+    for row in runs.iter()? {
+        let (k, v) = row?;
+        let (journey, c) = k.value();
+        let e: Enrollment = postcard::from_bytes(v.value())?;
+        if let Some(due) = e.due() {
+            timers.insert((due, journey, c), v.value())?;
+        }
+    }
+    drop((runs, timers));
+    tx.delete_table(OLD_JOURNEY_TIMERS)?;
+    Ok(())
 }
 
 /// Removes every journey row of erased contacts.
@@ -187,20 +204,22 @@ impl Reader {
         for row in timers.range((i64::MIN, "", 0)..=(t, "\u{10FFFF}", u32::MAX))? {
             let (k, v) = row?;
             let (due, j, c) = k.value();
-            out.push((due, j.to_string(), c, v.value()));
+            let e: Enrollment = postcard::from_bytes(v.value())?;
+            out.push((due, j.to_string(), c, e.run));
         }
         Ok(out)
     }
 
-    /// A journey's timers due at or before `t`: (due, contact, run), earliest first.
-    pub fn due_timers_of(&self, journey: &str, t: Ts) -> Result<Vec<(Ts, u32, u32)>> {
+    /// A journey's timers due at or before `t`, each with its run: (due,
+    /// contact, run), earliest first.
+    pub fn due_timers_of(&self, journey: &str, t: Ts) -> Result<Vec<(Ts, u32, Enrollment)>> {
         let timers = self.tx.open_table(JOURNEY_TIMERS)?;
         let mut out = Vec::new();
         for row in timers.range((i64::MIN, "", 0)..=(t, "\u{10FFFF}", u32::MAX))? {
             let (k, v) = row?;
             let (due, j, c) = k.value();
             if j == journey {
-                out.push((due, c, v.value()));
+                out.push((due, c, postcard::from_bytes(v.value())?));
             }
         }
         Ok(out)
@@ -325,6 +344,37 @@ mod tests {
             entry_event: None,
             phase: Phase::Arrive,
         }
+    }
+
+    /// A file of the first journeys build (timers holding run numbers, in
+    /// `journey_timers`) opens with its waiting runs' timers rebuilt.
+    #[test]
+    fn the_first_builds_timers_are_rebuilt_on_open() {
+        use crate::store::tables::{JOURNEY_TIMERS, OLD_JOURNEY_TIMERS};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.redb");
+        let store = Store::open(&path, OpenMode::Create).unwrap();
+        let mut w = store.begin_write().unwrap();
+        w.put_enrollment("cart", 7, &waiting(1, 100)).unwrap();
+        w.put_enrollment("cart", 8, &Enrollment { state: RunState::Completed { at: 60 }, ..waiting(2, 0) }).unwrap();
+        w.commit().unwrap();
+        // lay the timers out as the first build did
+        let tx = store.redb().begin_write().unwrap();
+        tx.delete_table(JOURNEY_TIMERS).unwrap();
+        tx.open_table(OLD_JOURNEY_TIMERS).unwrap().insert((100, "cart", 7), 1).unwrap();
+        tx.commit().unwrap();
+        drop(store);
+
+        let store = Store::open(&path, OpenMode::Existing).unwrap();
+        let r = store.begin_read().unwrap();
+        assert_eq!(r.due_timers(i64::MAX).unwrap(), vec![(100, "cart".into(), 7, 1)]);
+        assert_eq!(r.due_timers_of("cart", 100).unwrap(), vec![(100, 7, waiting(1, 100))]);
+        let names: Vec<String> = {
+            use redb::{ReadableDatabase, TableHandle};
+            let tx = store.redb().begin_read().unwrap();
+            tx.list_tables().unwrap().map(|t| t.name().to_string()).collect()
+        };
+        assert!(!names.iter().any(|n| n == "journey_timers"), "{names:?}");
     }
 
     #[test]

@@ -69,6 +69,9 @@ pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
     let missing = ADDED_TABLES.iter().any(|t| !table_names.iter().any(|n| n == t));
     if missing {
         open_added_tables(&tx)?;
+        if table_names.iter().any(|n| n == "journey_timers") {
+            super::journeys::rebuild_timers(&tx)?;
+        }
     }
     if version < SCHEMA_VERSION {
         for step in &STEPS[(version - 1) as usize..] {

@@ -46,8 +46,13 @@ pub const DELIVERIES: TableDefinition<(u32, &str), &[u8]> = TableDefinition::new
 pub const JOURNEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("journeys");
 /// (journey, contact id) → postcard `journey::Enrollment`: the contact's latest run.
 pub const ENROLLMENTS: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("journey_enrollments");
-/// (due, journey, contact id) → run: the durable timers of waiting runs.
-pub const JOURNEY_TIMERS: TableDefinition<(i64, &str, u32), u32> = TableDefinition::new("journey_timers");
+/// (due, journey, contact id) → postcard `journey::Enrollment`: the durable
+/// timers of waiting runs, each with its run as in `journey_enrollments`
+/// (so a step waking a million runs reads them in one pass over its range).
+pub const JOURNEY_TIMERS: TableDefinition<(i64, &str, u32), &[u8]> = TableDefinition::new("journey_due_runs");
+/// The timers as the first journeys build kept them ((due, journey, contact)
+/// → run number): replaced by [`JOURNEY_TIMERS`] on open.
+pub const OLD_JOURNEY_TIMERS: TableDefinition<(i64, &str, u32), u32> = TableDefinition::new("journey_timers");
 /// (journey, contact id, run, step) → postcard `journey::StepRecord`: each
 /// step of each run, written once (the exactly-once key).
 pub const JOURNEY_STEPS: TableDefinition<(&str, u32, u32, u32), &[u8]> = TableDefinition::new("journey_steps");
@@ -63,4 +68,4 @@ pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// Tables added after schema version 3 without changing the layout of the
 /// others: created on open when missing (older reach versions ignore them).
 pub const ADDED_TABLES: [&str; 6] =
-    ["journeys", "journey_enrollments", "journey_timers", "journey_steps", "audit", "promo_codes"];
+    ["journeys", "journey_enrollments", "journey_due_runs", "journey_steps", "audit", "promo_codes"];
