@@ -155,6 +155,8 @@ impl Tick<'_> {
         ids.sort_unstable();
         ids.dedup();
         ids.retain(|c| !self.runs.contains_key(c));
+        self.runs.reserve(ids.len());
+        self.stored_due.reserve(ids.len());
         for (c, e) in ids.iter().zip(self.reader.enrollments_of(&self.j.name, &ids)?) {
             self.stored_due.insert(*c, e.as_ref().and_then(Enrollment::due));
             self.runs.insert(*c, e);
@@ -352,7 +354,13 @@ impl Scheduler<'_> {
             futures: HashMap::new(),
             scheduled: Vec::new(),
         };
-        for (due, c, e) in tick.reader.due_timers_of(&j.name, t)? {
+        let due = tick.reader.due_timers_of(&j.name, t)?;
+        // sized once: growing maps of a million runs costs more than filling them
+        tick.agenda.reserve(due.len());
+        tick.runs.reserve(due.len());
+        tick.stored_due.reserve(due.len());
+        tick.dirty.reserve(due.len().min(chunk_size()));
+        for (due, c, e) in due {
             tick.agenda.push(Reverse((due, c, WAKE, None)));
             tick.stored_due.insert(c, Some(due));
             tick.runs.insert(c, Some(e));
