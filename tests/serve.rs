@@ -33,7 +33,7 @@ impl Owner {
         let pid = child.id().to_string();
         assert!(
             wait_until(Duration::from_secs(30), || socket.exists()
-                && std::fs::read_to_string(&lock).is_ok_and(|s| s.trim() == pid)),
+                && std::fs::read_to_string(&lock).is_ok_and(|s| s.trim() == format!("{pid} owner"))),
             "the owner never listened"
         );
         Owner { child }
@@ -360,4 +360,39 @@ fn a_server_killed_mid_delivery_resumes_without_sending_twice() {
     let (code, log) = again.stop();
     assert_eq!(code, 0, "{log}");
     assert_eq!(env.mail_count(), N);
+}
+
+/// A command started while `reach serve` holds the lock but is still
+/// opening the database (its lock file says `PID owner`, its socket is not
+/// there yet) waits for the socket and runs through the owner, instead of
+/// failing with "database in use". A plain holder is still refused at once
+/// (tests/store_safety.rs).
+#[test]
+fn a_command_waits_for_an_owner_still_opening_the_database() {
+    // big enough that opening it (the engine warmed) takes a while
+    let env = Env::new();
+    env.run(&["--now", NOW, "demo", "--contacts", "20000", "--seed", "7"]).ok();
+    let expected = env.run(&["segment", "count", "tag:vip", "--format", "json"]).ok();
+    let mut child = env.cmd(&["serve"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn serve");
+    let lock = env.path("reach.redb.lock");
+    let owner = format!("{} owner", child.id());
+    assert!(
+        wait_until(Duration::from_secs(30), || std::fs::read_to_string(&lock).is_ok_and(|s| s.trim() == owner)),
+        "the owner never took the lock"
+    );
+    let socket_yet = env.path("reach.redb.run/socket").exists();
+    let out = env.run(&["segment", "count", "tag:vip", "--format", "json"]);
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let log = {
+        let mut s = String::new();
+        use std::io::Read;
+        child.stderr.take().unwrap().read_to_string(&mut s).unwrap();
+        child.wait().unwrap();
+        s
+    };
+    assert!(!socket_yet, "the owner was listening before the command started: nothing was waited for");
+    let got = out.ok();
+    let count = |t: &str| serde_json::from_str::<serde_json::Value>(t).unwrap()["count"].clone();
+    assert_eq!(count(&got), count(&expected));
+    assert!(log.contains("stopped (1 commands served)"), "the command did not go through the owner: {log}");
 }

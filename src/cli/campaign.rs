@@ -276,6 +276,7 @@ pub fn run_scheduler(ctx: &Ctx, cmd: SchedulerCmd, out: &mut dyn Write) -> Resul
 fn daemon(ctx: &Ctx) -> Result<()> {
     use crate::app::scheduler::{Activity, SchedulerTask};
     use crate::app::{Clock, Session};
+    crate::store::lock::announce_owner();
     let session = std::sync::Arc::new(Session::open(&ctx.db, ctx.config.clone(), Clock::System)?);
     let mut signals = signal_hook::iterator::Signals::new([libc::SIGINT, libc::SIGTERM])
         .map_err(|e| Error::runtime(format!("cannot watch signals: {e}")))?;

@@ -138,6 +138,7 @@ pub fn open_console(ctx: &Ctx, keymap: Option<String>) -> Result<()> {
     // a bad keymap is refused before the database is opened
     crate::console::keymap::Keymap::load(&keymap).map_err(|e| Error::input(e.to_string()))?;
     let clock = if ctx.fixed_clock { Clock::Fixed(ctx.now) } else { Clock::System };
+    crate::store::lock::announce_owner();
     let session = Arc::new(Session::open(&ctx.db, ctx.config.clone(), clock)?);
     // other `reach` commands on this database go through the console's session meanwhile
     let server = crate::host::server::Server::start(session.clone())?;
@@ -168,6 +169,7 @@ fn serve(ctx: &Ctx, a: ServeArgs) -> Result<()> {
         }
     };
     let clock = if ctx.fixed_clock { Clock::Fixed(ctx.now) } else { Clock::System };
+    crate::store::lock::announce_owner();
     let session = Arc::new(Session::open(&ctx.db, ctx.config.clone(), clock)?);
     crate::host::serve::serve(session, ssh, Arc::new(std::sync::Mutex::new(std::io::stderr())))
 }
@@ -295,10 +297,15 @@ pub fn run(cli: Cli) -> Result<()> {
         return open_console(&ctx, a.keymap);
     }
     // while another process owns the database, it runs the command
-    if !needs_the_file(&command)
-        && let Some(r) = crate::host::client::forward(&ctx.db, std::env::args().skip(1).collect())
-    {
-        return r;
+    if !needs_the_file(&command) {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if let Some(r) = crate::host::client::forward(&ctx.db, args.clone()) {
+            return r;
+        }
+        // an owner still opening the database: its socket comes soon
+        if let Some(r) = crate::host::client::forward_when_listening(&ctx.db, args) {
+            return r;
+        }
     }
     let mut out = std::io::stdout().lock();
     let argv: Vec<String> = std::env::args().collect();

@@ -28,6 +28,22 @@ pub fn forward(db: &Path, args: Vec<String>) -> Option<Result<()>> {
     Some(run(stream, &req, db))
 }
 
+/// [`forward`], when the database's lock is held by an owner still opening
+/// it (its socket not yet listening): waits for the socket up to the
+/// owner's accept time (`REACH_OWNER_WAIT_MS`, default 10 s), then
+/// forwards. None when no owner is starting, or it never listened (the
+/// command then meets the lock and says who holds it).
+pub fn forward_when_listening(db: &Path, args: Vec<String>) -> Option<Result<()>> {
+    let deadline = std::time::Instant::now() + accept_within();
+    while crate::store::lock::starting_owner(db).is_some() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        if let Some(r) = forward(db, args.clone()) {
+            return Some(r);
+        }
+    }
+    None
+}
+
 fn run(mut stream: UnixStream, req: &Request, db: &Path) -> Result<()> {
     let silent = || Error::busy(format!("{}: database in use; its owner does not answer", db.display()));
     let mut line = serde_json::to_vec(req).map_err(|e| Error::runtime(e.to_string()))?;

@@ -8,6 +8,32 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
+/// Set by a process that will own the database and answer other `reach`
+/// processes on its socket (a console, `reach serve`, `scheduler run`):
+/// its lock file then says so (`PID owner`), and a command that finds the
+/// file locked waits for the socket instead of failing while the owner is
+/// still opening the database.
+static OWNER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks this process as one that will serve the database it opens.
+pub fn announce_owner() {
+    OWNER.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The pid of a live process that holds `db`'s lock as an owner (it will
+/// listen on the socket, or is about to).
+pub fn starting_owner(db: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(lock_path(db)).ok()?;
+    let mut words = text.split_whitespace();
+    let pid: u32 = words.next()?.parse().ok()?;
+    if words.next() != Some("owner") {
+        return None;
+    }
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
+    alive.then_some(pid)
+}
+
 #[derive(Debug)]
 pub struct DbLock {
     file: File,
@@ -37,13 +63,17 @@ impl DbLock {
         if rc != 0 {
             let mut s = String::new();
             let _ = file.read_to_string(&mut s);
-            let pid = s.trim();
+            let pid = s.split_whitespace().next().unwrap_or_default();
             let who = if pid.is_empty() { "another process".to_string() } else { format!("pid {pid}") };
             return Err(Error::busy(format!("{}: database in use ({who})", db.display())));
         }
         file.set_len(0)?;
         file.seek(SeekFrom::Start(0))?;
-        write!(file, "{}", std::process::id())?;
+        if OWNER.load(std::sync::atomic::Ordering::Relaxed) {
+            write!(file, "{} owner", std::process::id())?;
+        } else {
+            write!(file, "{}", std::process::id())?;
+        }
         file.flush()?;
         Ok(DbLock { file, path })
     }
