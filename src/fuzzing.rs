@@ -61,8 +61,8 @@ pub fn segment(data: &[u8]) {
             return;
         }
     };
-    if let Ok(warnings) = crate::segment::check(&e, src, cat) {
-        let _ = warnings.iter().map(|w| w.to_string()).count();
+    for w in crate::segment::check(&e, src, cat).unwrap_or_default() {
+        let _ = w.to_string();
     }
     let _ = crate::segment::check_segment("big_spenders", &e, src, cat);
     let text = crate::segment::print(&e);
