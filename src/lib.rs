@@ -11,6 +11,8 @@ pub mod demo;
 pub mod derived;
 pub mod error;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod geo;
 pub mod host;
 pub mod import;

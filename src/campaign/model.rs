@@ -15,7 +15,7 @@
 //! - The idempotency key of a message is `campaign:run:contact`, e.g.
 //!   `spring-launch:20261102T2000:42`; campaign names cannot hold `:` or `.`.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -91,9 +91,11 @@ pub enum Every {
     Weekday(u8),
 }
 
+/// The weekdays as campaign files write them, Monday first.
+const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
 impl Every {
     pub fn parse(s: &str) -> Result<Every, String> {
-        const DAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
         if s == "day" {
             return Ok(Every::Day);
         }
@@ -113,7 +115,8 @@ impl Every {
     pub fn name(self) -> String {
         match self {
             Every::Day => "day".into(),
-            Every::Weekday(i) => Weekday::try_from(i).map(|w| format!("{w:?}").to_lowercase()).unwrap_or_default(),
+            // as `parse` reads it (chrono's own names are `Mon` … `Sun`)
+            Every::Weekday(i) => DAYS.get(usize::from(i)).copied().unwrap_or_default().into(),
         }
     }
 }
@@ -315,6 +318,16 @@ mod tests {
 
     fn ts(s: &str) -> Ts {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp()
+    }
+
+    /// Found by the campaign_file fuzz target: `every = "monday"` was
+    /// written back as `every = "mon"`, which campaign files refuse.
+    #[test]
+    fn every_names_read_back() {
+        for e in std::iter::once(Every::Day).chain((0..7).map(Every::Weekday)) {
+            assert_eq!(Every::parse(&e.name()), Ok(e), "{}", e.name());
+        }
+        assert_eq!(Every::Weekday(0).name(), "monday");
     }
 
     #[test]

@@ -55,8 +55,6 @@ impl Input {
     /// (`limit_name`). The name is given here, not set afterwards: sniffing
     /// the format reads the first line already, which may be too long.
     pub fn open_named(path: &str, format: Option<InputFormat>, max_line: usize, limit_name: &str) -> Result<Input> {
-        // records keep field offsets in 32 bits
-        let max_line = max_line.min(u32::MAX as usize);
         let (name, raw, total): (String, Box<dyn Read + Send>, Option<u64>) = if path == "-" {
             ("stdin".into(), Box::new(std::io::stdin()), None)
         } else {
@@ -67,6 +65,22 @@ impl Input {
             let len = f.metadata().ok().map(|m| m.len());
             (path.to_string(), Box::new(f), len)
         };
+        Input::from_reader(name, raw, total, format, max_line, limit_name)
+    }
+
+    /// An input over any reader: `name` is used in messages and, when
+    /// `format` is not given, for detection by its extension (else by the
+    /// content); `total` is its size when known (for progress).
+    pub fn from_reader(
+        name: String,
+        raw: Box<dyn Read + Send>,
+        total: Option<u64>,
+        format: Option<InputFormat>,
+        max_line: usize,
+        limit_name: &str,
+    ) -> Result<Input> {
+        // records keep field offsets in 32 bits
+        let max_line = max_line.min(u32::MAX as usize);
         let bytes_read = Arc::new(AtomicU64::new(0));
         let overflow = Arc::new(AtomicU64::new(0));
         let guard = LineGuard {
@@ -79,7 +93,7 @@ impl Input {
             overflow: overflow.clone(),
         };
         let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 20, guard));
-        let ext = Path::new(path).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let ext = Path::new(&name).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
         let format = match format.or_else(|| ext.as_deref().and_then(InputFormat::parse)) {
             Some(f) => f,
             None => {

@@ -161,7 +161,26 @@ pub fn import(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
 ) -> Result<ImportReport> {
-    let mut input = Input::open_named(path, opts.format, opts.max_line, &opts.names.max_line_bytes)?;
+    let input = Input::open_named(path, opts.format, opts.max_line, &opts.names.max_line_bytes)?;
+    run(store, what, input, opts, progress, true)
+}
+
+/// Runs an import of `input` to the end and rolls it back: the report of
+/// what it would have done, or the error it would have failed with, and
+/// nothing written. The fuzz targets drive imports through this.
+#[doc(hidden)]
+pub fn import_rolled_back(store: &Store, what: What, input: Input, opts: &ImportOptions) -> Result<ImportReport> {
+    run(store, what, input, opts, &mut |_, _, _| Ok(()), false)
+}
+
+fn run(
+    store: &Store,
+    what: What,
+    mut input: Input,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
+    commit: bool,
+) -> Result<ImportReport> {
     let ctx = context(opts, &input.name)?;
     if let Some(k) = &opts.kind
         && !crate::model::schema::valid_name(k)
@@ -208,7 +227,7 @@ pub fn import(
                 unused.join(", ")
             )));
         }
-        if report.rows == report.rejected && report.rows > 0 {
+        if (report.rows == report.rejected && report.rows > 0) || !commit {
             // nothing good: keep the database as it was, but still hand over the rejects
             drop(w);
         } else {

@@ -1,0 +1,254 @@
+//! One input of each fuzz target (`fuzz/`, `scripts/fuzz.sh`), here so that
+//! `cargo test` replays the crashers kept in tests/fuzz_regressions/ through
+//! the same code the fuzzer ran. Each function takes any bytes; a user
+//! error must come back as an error value, so the only failures are panics
+//! (and, for the printers, a text that does not read back the same).
+
+use crate::app::Session;
+use crate::error::Result;
+use crate::import::input::{Input, InputFormat};
+use crate::import::mapping::Preset;
+use crate::import::{ImportOptions, What};
+use crate::segment::{Catalog, FieldType, StaticCatalog};
+use crate::store::{OpenMode, Store};
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// 2024-06-01T00:00:00Z: every target runs at this instant, so a crash
+/// reproduces whenever it is replayed.
+pub const NOW: i64 = 1_717_200_000;
+
+/// The built-in fields and kinds with the demo's tags and interests, some
+/// categories, saved segments (two of them a cycle) and places.
+pub fn catalog() -> &'static StaticCatalog {
+    static CATALOG: OnceLock<StaticCatalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let interests = crate::demo::INTERESTS.iter().map(|s| s.to_string()).collect();
+        StaticCatalog::builtin()
+            .with_field("interests", FieldType::Set(interests))
+            .with_tags(crate::demo::TAGS)
+            .with_categories(&["sport", "sport/running", "lifestyle", "tech/gaming"])
+            .with_segment("big_spenders", "sum(purchase.amount) >= 500")
+            .with_segment("recent_buyers", "days_since_last(purchase) < 30")
+            .with_segment("loop_a", "segment:loop_b")
+            .with_segment("loop_b", "segment:loop_a or tag:vip")
+            .with_places(&["Milano", "Roma"])
+    })
+}
+
+/// Creates a store at `path` holding a small demo (60 contacts, about 5
+/// events each, at [`NOW`]). The targets only roll their writes back, so
+/// every input meets the same data.
+pub fn demo_store(path: &Path) -> Result<Store> {
+    let store = Store::open(path, OpenMode::Create)?;
+    let mut w = store.begin_write()?;
+    let opts = crate::demo::DemoOptions { contacts: 60, seed: 7, now: NOW, events_per_contact: 5.0 };
+    crate::demo::generate(&mut w, &opts, &mut |_, _, _| {})?;
+    w.commit()?;
+    Ok(store)
+}
+
+/// The segment language: the text is parsed, and what parses is checked
+/// against [`catalog`] (also as the body of a saved segment) and printed;
+/// the canonical text must parse again and print the same.
+pub fn segment(data: &[u8]) {
+    let Ok(src) = std::str::from_utf8(data) else { return };
+    let cat = catalog();
+    let e = match crate::segment::parse(src) {
+        Ok(e) => e,
+        Err(err) => {
+            let _ = err.to_string();
+            return;
+        }
+    };
+    for w in crate::segment::check(&e, src, cat).unwrap_or_default() {
+        let _ = w.to_string();
+    }
+    let _ = crate::segment::check_segment("big_spenders", &e, src, cat);
+    let text = crate::segment::print(&e);
+    let again =
+        crate::segment::parse(&text).unwrap_or_else(|err| panic!("the canonical text does not parse: {text:?}: {err}"));
+    assert_eq!(crate::segment::print(&again), text, "the canonical text is not a fixed point (from {src:?})");
+    let _ = crate::segment::check(&again, &text, cat);
+    let _ = crate::segment::suggest(src, &cat.segment_names());
+}
+
+/// Splits off the first line (without its `\n`) of `data`.
+fn line(data: &[u8]) -> (&[u8], &[u8]) {
+    match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[]),
+    }
+}
+
+/// Import options from the first two bytes of `data`, the rest being the
+/// file (after a line for a date format and one for column renames when
+/// the option bytes ask for them):
+///
+/// - byte 0: bits 0-1 preset (none, mailchimp, shopify, mautic); bits 2-3
+///   format (detected, csv, jsonl, detected); bit 4 skip invalid rows; bit
+///   5 day first; bits 6-7 timezone (none, Europe/Rome, America/New_York,
+///   an unknown one);
+/// - byte 1: bits 0-2 delimiter (sniffed, `,`, `;`, tab, `|`, space, `"`,
+///   newline); bits 3-4 date format (none, `%d/%m/%Y %H:%M`, `%Y-%m-%d`,
+///   the next line); bits 5-6 default event kind (none, purchase,
+///   page_view, the invalid `bad kind`); bit 7 a 300-byte line limit and
+///   `SRC=FIELD` renames from the next line (comma separated).
+pub fn import_options(data: &[u8]) -> Option<(ImportOptions, &[u8])> {
+    let (&b0, rest) = data.split_first()?;
+    let (&b1, mut rest) = rest.split_first()?;
+    let mut o = ImportOptions { now: NOW, ..ImportOptions::default() };
+    o.preset = [None, Some(Preset::Mailchimp), Some(Preset::Shopify), Some(Preset::Mautic)][(b0 & 3) as usize];
+    o.format = [None, Some(InputFormat::Csv), Some(InputFormat::Jsonl), None][((b0 >> 2) & 3) as usize];
+    o.skip_invalid = b0 & 16 != 0;
+    o.day_first = b0 & 32 != 0;
+    o.tz = [None, Some("Europe/Rome"), Some("America/New_York"), Some("Mars/Olympus")][(b0 >> 6) as usize]
+        .map(String::from);
+    o.delimiter =
+        [None, Some(b','), Some(b';'), Some(b'\t'), Some(b'|'), Some(b' '), Some(b'"'), Some(b'\n')][(b1 & 7) as usize];
+    o.date_format = match (b1 >> 3) & 3 {
+        0 => None,
+        1 => Some("%d/%m/%Y %H:%M".into()),
+        2 => Some("%Y-%m-%d".into()),
+        _ => {
+            let (f, r) = line(rest);
+            rest = r;
+            Some(String::from_utf8_lossy(f).into_owned())
+        }
+    };
+    o.kind = [None, Some("purchase"), Some("page_view"), Some("bad kind")][((b1 >> 5) & 3) as usize].map(String::from);
+    if b1 & 128 != 0 {
+        o.max_line = 300;
+        let (m, r) = line(rest);
+        rest = r;
+        o.maps = String::from_utf8_lossy(m).split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+    }
+    Some((o, rest))
+}
+
+/// A contacts or events import of `data` (options first, see
+/// [`import_options`]) into `store`, rolled back.
+pub fn import(store: &Store, what: What, data: &[u8]) {
+    let Some((opts, file)) = import_options(data) else { return };
+    let name = match opts.format {
+        Some(InputFormat::Jsonl) => "fuzz.jsonl",
+        Some(InputFormat::Csv) => "fuzz.csv",
+        None => "fuzz",
+    };
+    let reader = Box::new(std::io::Cursor::new(file.to_vec()));
+    let total = Some(file.len() as u64);
+    let Ok(input) = Input::from_reader(name.into(), reader, total, opts.format, opts.max_line, "the limit") else {
+        return;
+    };
+    let _ = crate::import::import_rolled_back(store, what, input, &opts);
+}
+
+/// A campaign file (TOML, or JSON when it starts with `{`) read against the
+/// session's store; one that reads must write back
+/// ([`crate::app::campaign_file::campaign_file_text`]) as a file that reads
+/// the same.
+pub fn campaign_file(session: &Session, data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Ok((c, _warnings)) = session.parse_campaign(text, "campaign.toml") {
+        let again = crate::app::campaign_file::campaign_file_text(&c);
+        let (back, _) = session.parse_campaign(&again, "again.toml").unwrap_or_else(|e| panic!("{again}\n{e:?}"));
+        assert_eq!(format!("{back:?}"), format!("{c:?}"), "written back as:\n{again}");
+    }
+}
+
+/// A policy file: refused at a line of the file, or read into a policy
+/// that writes back as a file that reads the same ([`crate::campaign::Policy::to_toml`])
+/// and whose quiet hours end after any instant they hold, through a day
+/// around Europe's spring clock change.
+pub fn policy_file(data: &[u8]) {
+    use crate::campaign::{Channel, parse_policy, quiet_until};
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let p = match parse_policy(text, "policy.toml") {
+        Ok(p) => p,
+        Err(e) => {
+            assert!(e.line >= 1 && e.line <= text.lines().count() + 1, "{e}");
+            return;
+        }
+    };
+    let again = p.to_toml();
+    assert_eq!(parse_policy(&again, "again.toml").as_ref(), Ok(&p), "written back as:\n{again}");
+    // 2024-03-31T00:00:00Z, then every 50 minutes for a day
+    for step in 0..30 {
+        let Some(t) = chrono::DateTime::from_timestamp(1_711_843_200 + step * 3000, 0) else { continue };
+        for ch in [Channel::Email, Channel::Sms, Channel::Push] {
+            if let Some(end) = quiet_until(p.quiet_ranges(ch), p.timezone, t) {
+                assert!(end > t, "{ch:?}: quiet at {t} until {end}");
+            }
+        }
+    }
+}
+
+/// A journey file: refused at a line of the file, or read into a draft
+/// journey with its expressions checked against [`catalog`].
+pub fn journey_file(data: &[u8]) {
+    use crate::journey::file::{Checker, parse_journey};
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    match parse_journey(text, &Checker { catalog: catalog() }, NOW) {
+        Ok((j, _warnings)) => {
+            let _ = format!("{j:?}");
+        }
+        Err(e) => assert!(e.line >= 1 && e.line <= text.lines().count() + 1, "{e}"),
+    }
+}
+
+/// The configuration file: read, or refused with `file:line: reason`.
+pub fn config_file(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    if let Err(e) = crate::config::Config::parse(text, "config.toml") {
+        assert!(e.message.starts_with("config.toml:"), "{}", e.message);
+    }
+}
+
+/// A console keymap file (the bytes before the first NUL): refused at a
+/// line, or read into a keymap (layered on what it `extends`) that is then
+/// fed the keys after the NUL, two bytes each (key, modifiers), in every
+/// context, and asked for its bindings.
+pub fn keymap_file(data: &[u8]) {
+    use crate::console::keymap::{Context, Keymap};
+    use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+    let (text, keys) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let Ok(text) = std::str::from_utf8(text) else { return };
+    let mut map = match Keymap::from_text(text, "keymap.toml") {
+        Ok(m) => m,
+        Err(e) => {
+            // (an error in a file it extends is located in that file)
+            assert!(e.file != "keymap.toml" || (e.line >= 1 && e.line <= text.lines().count() + 1), "{e}");
+            return;
+        }
+    };
+    for (i, pair) in keys.chunks(2).enumerate() {
+        let m = pair.get(1).copied().unwrap_or(0);
+        let code = match pair[0] {
+            0 => KeyCode::Esc,
+            1 => KeyCode::Enter,
+            2 => KeyCode::Tab,
+            3 => KeyCode::BackTab,
+            4 => KeyCode::Up,
+            5 => KeyCode::Down,
+            6 => KeyCode::Backspace,
+            7 => KeyCode::F(1 + m % 12),
+            8 => KeyCode::PageDown,
+            9 => KeyCode::Home,
+            b if b < 128 => KeyCode::Char(b as char),
+            b => KeyCode::Char(char::from_u32(0xe0 + b as u32).unwrap_or('x')),
+        };
+        let mut key = KeyEvent::new(code, KeyModifiers::from_bits_truncate(m & 0x0f));
+        if m & 0x80 != 0 {
+            key.kind = KeyEventKind::Release;
+        }
+        let _ = map.feed(&[Context::ALL[i % Context::ALL.len()], Context::Global], key);
+    }
+    for &c in Context::ALL {
+        for (_, action) in map.bindings(&[c, Context::Global]) {
+            let _ = map.key_for(&[c], action);
+        }
+    }
+}

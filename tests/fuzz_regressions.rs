@@ -1,0 +1,84 @@
+//! The fuzz targets' inputs replayed without nightly: every crasher the
+//! fuzzer found (tests/fuzz_regressions/TARGET/, kept once fixed) and the
+//! committed seeds (fuzz/seeds/TARGET/) go through the same code the
+//! target runs (`reach::fuzzing`), which panics on what the fuzzer would
+//! have reported. See scripts/fuzz.sh.
+
+use reach::app::{Clock, Session};
+use reach::import::What;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The files kept for `target`, seeds and crashers, with their names.
+fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for dir in [root.join("fuzz/seeds").join(target), root.join("tests/fuzz_regressions").join(target)] {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries {
+            let p = e.unwrap().path();
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out.sort();
+    assert!(!out.is_empty(), "no inputs for {target}");
+    out
+}
+
+/// Runs `f` on each input of `target`, naming the input that panics.
+fn replay(target: &str, f: impl Fn(&[u8])) {
+    for (path, data) in inputs(target) {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&data))).is_err() {
+            panic!("{}: panicked (see above)", path.display());
+        }
+    }
+}
+
+fn demo_session() -> (tempfile::TempDir, Session) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = reach::fuzzing::demo_store(&dir.path().join("fuzz.db")).unwrap();
+    (dir, Session::over(Arc::new(store), reach::config::Config::default(), Clock::Fixed(reach::fuzzing::NOW)))
+}
+
+#[test]
+fn segment() {
+    replay("segment", reach::fuzzing::segment);
+}
+
+#[test]
+fn import_contacts() {
+    let (_dir, s) = demo_session();
+    replay("import_contacts", |d| reach::fuzzing::import(s.store(), What::Contacts, d));
+}
+
+#[test]
+fn import_events() {
+    let (_dir, s) = demo_session();
+    replay("import_events", |d| reach::fuzzing::import(s.store(), What::Events, d));
+}
+
+#[test]
+fn campaign_file() {
+    let (_dir, s) = demo_session();
+    replay("campaign_file", |d| reach::fuzzing::campaign_file(&s, d));
+}
+
+#[test]
+fn policy_file() {
+    replay("policy_file", reach::fuzzing::policy_file);
+}
+
+#[test]
+fn journey_file() {
+    replay("journey_file", reach::fuzzing::journey_file);
+}
+
+#[test]
+fn config_file() {
+    replay("config_file", reach::fuzzing::config_file);
+}
+
+#[test]
+fn keymap_file() {
+    replay("keymap_file", reach::fuzzing::keymap_file);
+}
