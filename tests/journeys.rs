@@ -165,9 +165,8 @@ fn bad_files_are_refused_at_their_line_and_nothing_is_created() {
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
 
-/// The store of the hand-computed day: three contacts, their abandons and
-/// one order, the quiet-hours policy, and journey `j` (BASE with a goal).
-fn hand_computed_day() -> Env {
+/// The world and a third contact, `late` (Europe/Rome).
+fn world_with_late() -> Env {
     let env = world();
     env.import(
         "contacts",
@@ -176,6 +175,13 @@ fn hand_computed_day() -> Env {
         &[],
     )
     .ok();
+    env
+}
+
+/// The store of the hand-computed day: three contacts, their abandons and
+/// one order, the quiet-hours policy, and journey `j` (BASE with a goal).
+fn hand_computed_day() -> Env {
+    let env = world_with_late();
     env.import(
         "events",
         "e.csv",
@@ -301,14 +307,7 @@ fn the_scheduler_runs_the_day_the_simulation_forecast() {
 /// entry, mail at 17:00Z).
 #[test]
 fn lookback_enters_recent_carts_at_the_start_and_templates_see_recent_views() {
-    let env = world();
-    env.import(
-        "contacts",
-        "late.csv",
-        "external_id,email,timezone,consent_email\nlate,late@x.it,Europe/Rome,true\n",
-        &[],
-    )
-    .ok();
+    let env = world_with_late();
     env.import(
         "events",
         "e.csv",
