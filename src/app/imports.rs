@@ -23,31 +23,37 @@ impl Session {
         progress: &mut dyn FnMut(ImportProgress),
         cancel: &AtomicBool,
     ) -> AppResult<ImportReport> {
-        let r = crate::import::import(&self.store, what, path, opts, &mut |bytes_read, total_bytes, rows| {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(crate::error::Error::runtime("cancelled"));
-            }
-            progress(ImportProgress { bytes_read, total_bytes, rows });
-            Ok(())
-        });
+        // the audit entry is written in the import's own transaction
+        let file = std::path::Path::new(path).file_name().map_or(path.into(), |f| f.to_string_lossy());
+        let audit = |report: &crate::import::ImportReport| {
+            self.audit_entry(match what {
+                What::Contacts => {
+                    format!("imported contacts from {file}: {} new, {} updated", report.inserted, report.updated)
+                }
+                What::Events => format!(
+                    "imported events from {file}: {} events, {} new contacts",
+                    report.events, report.contacts_created
+                ),
+            })
+        };
+        let r = crate::import::import_audited(
+            &self.store,
+            what,
+            path,
+            opts,
+            &mut |bytes_read, total_bytes, rows| {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(crate::error::Error::runtime("cancelled"));
+                }
+                progress(ImportProgress { bytes_read, total_bytes, rows });
+                Ok(())
+            },
+            Some(&audit),
+        );
         let report = match r {
             Err(e) if e.message == "cancelled" => return Err(AppError::Cancelled),
             r => r?,
         };
-        // told in a transaction of its own, after the import's
-        let file = std::path::Path::new(path).file_name().map_or(path.into(), |f| f.to_string_lossy());
-        let what = match what {
-            What::Contacts => {
-                format!("imported contacts from {file}: {} new, {} updated", report.inserted, report.updated)
-            }
-            What::Events => format!(
-                "imported events from {file}: {} events, {} new contacts",
-                report.events, report.contacts_created
-            ),
-        };
-        let mut w = self.store.begin_write()?;
-        w.audit(&self.audit_entry(what))?;
-        w.commit()?;
         Ok(report)
     }
 }

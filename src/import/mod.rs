@@ -161,8 +161,24 @@ pub fn import(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
 ) -> Result<ImportReport> {
+    import_audited(store, what, path, opts, progress, None)
+}
+
+/// The entry an import leaves in the audit log, made from its report.
+pub type AuditOf<'a> = &'a dyn Fn(&ImportReport) -> crate::store::audit::AuditEntry;
+
+/// [`import`], with its audit entry written in the import's own
+/// transaction (so the log has it exactly when the data is there).
+pub fn import_audited(
+    store: &Store,
+    what: What,
+    path: &str,
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
+    audit: Option<AuditOf<'_>>,
+) -> Result<ImportReport> {
     let input = Input::open_named(path, opts.format, opts.max_line, &opts.names.max_line_bytes)?;
-    run(store, what, input, opts, progress, true)
+    run(store, what, input, opts, progress, true, audit)
 }
 
 /// Runs an import of `input` to the end and rolls it back: the report of
@@ -170,7 +186,7 @@ pub fn import(
 /// nothing written. The fuzz targets drive imports through this.
 #[doc(hidden)]
 pub fn import_rolled_back(store: &Store, what: What, input: Input, opts: &ImportOptions) -> Result<ImportReport> {
-    run(store, what, input, opts, &mut |_, _, _| Ok(()), false)
+    run(store, what, input, opts, &mut |_, _, _| Ok(()), false, None)
 }
 
 fn run(
@@ -180,6 +196,7 @@ fn run(
     opts: &ImportOptions,
     progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
     commit: bool,
+    audit: Option<AuditOf<'_>>,
 ) -> Result<ImportReport> {
     let ctx = context(opts, &input.name)?;
     if let Some(k) = &opts.kind
@@ -231,6 +248,9 @@ fn run(
             // nothing good: keep the database as it was, but still hand over the rejects
             drop(w);
         } else {
+            if let Some(a) = audit {
+                w.audit(&a(&report))?;
+            }
             w.commit()?;
         }
         Ok(stats.columns)
