@@ -58,12 +58,27 @@ impl DbLock {
             .mode(0o600)
             .open(&path)
             .map_err(|e| Error::runtime(format!("{}: cannot open lock file: {e}", path.display())))?;
-        // SAFETY: flock on a valid, owned file descriptor.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc != 0 {
+        // A held lock whose file names nobody is being taken or let go
+        // (between the flock and the pid written, or the pid cleared and the
+        // descriptor closed), or is held for a moment by a child this
+        // process forked that has not yet run `exec` (which closes it): it
+        // is tried again for a short while; a lock naming its holder fails
+        // at once.
+        let started = std::time::Instant::now();
+        loop {
+            // SAFETY: flock on a valid, owned file descriptor.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            if rc == 0 {
+                break;
+            }
             let mut s = String::new();
+            let _ = file.seek(SeekFrom::Start(0));
             let _ = file.read_to_string(&mut s);
             let pid = s.split_whitespace().next().unwrap_or_default();
+            if pid.is_empty() && started.elapsed() < std::time::Duration::from_millis(500) {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                continue;
+            }
             let who = if pid.is_empty() { "another process".to_string() } else { format!("pid {pid}") };
             return Err(Error::busy(format!("{}: database in use ({who})", db.display())));
         }
