@@ -250,10 +250,26 @@ fn timeline(env: &Env, who: &str) -> Vec<String> {
 /// each contact's enrollment, messages and timeline say so.
 #[test]
 fn the_scheduler_runs_the_day_the_simulation_forecast() {
+    run_the_hand_computed_day(None);
+}
+
+/// The same day written one contact's changes per transaction: each chunk
+/// is written on the writer thread while the next is worked out, and the
+/// outcome is the same to the letter.
+#[test]
+fn the_day_comes_out_the_same_written_a_contact_at_a_time() {
+    run_the_hand_computed_day(Some("1"));
+}
+
+fn run_the_hand_computed_day(chunk: Option<&str>) {
     let env = hand_computed_day();
     let forecast = env.json(&["journey", "simulate", "j", "--until", "2026-11-26T00:00:00Z"]);
     env.run(&["journey", "start", "j"]).ok();
-    env.run(&["scheduler", "run", "--until", "2026-11-26T00:00:00Z"]).ok();
+    let mut run = env.cmd(&["scheduler", "run", "--until", "2026-11-26T00:00:00Z"]);
+    if let Some(n) = chunk {
+        run.env("REACH_SCHEDULER_CHUNK", n);
+    }
+    common::Run::from_output(run.output().unwrap()).ok();
 
     let runs = env.json(&["journey", "enrollments", "j"]);
     let states: Vec<(String, String)> = runs

@@ -6,6 +6,7 @@ pub mod file;
 pub mod model;
 pub mod run;
 pub mod simulate;
+mod write;
 
 pub use file::{Checker, FileError, parse_journey};
 pub use model::{Action, Branch, Dur, Goal, Journey, Promo, Reentry, Status, Step, Target, Trigger};

@@ -42,8 +42,13 @@ use crate::model::contact::{Action as TimelineEntry, ActionKind};
 use crate::model::time::{Ts, format_ts};
 use crate::store::Reader;
 
+use super::write::{Chunk, write_chunk};
+
+/// A chunk's transaction in flight on the writer thread.
+type Writing<'s> = std::thread::ScopedJoinHandle<'s, Result<Option<Vec<(u32, String, Delivery)>>>>;
+
 /// With `$REACH_JOURNEY_TRACE` set, the phases of each tick on stderr.
-fn trace(what: &str, since: std::time::Instant) {
+pub(super) fn trace(what: &str, since: std::time::Instant) {
     if std::env::var_os("REACH_JOURNEY_TRACE").is_some() {
         eprintln!("journeys: {what} {} ms", since.elapsed().as_millis());
     }
@@ -131,8 +136,6 @@ struct Tick<'j> {
     events: Vec<(EventKey, HashMap<u32, Vec<Ts>>)>,
     members: HashMap<(String, Ts), RoaringBitmap>,
     entry_match: HashMap<(String, Ts), HashSet<u32>>,
-    /// the journey was paused or stopped meanwhile: stop here
-    halted: bool,
     /// by a send's priority: the campaigns of higher priority to come
     futures: HashMap<Priority, Vec<Future>>,
     scheduled: Vec<ScheduledSend>,
@@ -216,6 +219,32 @@ impl Tick<'_> {
 
     fn writes(&self) -> usize {
         self.dirty.len()
+    }
+
+    /// Takes what the tick did since the last chunk, in key order. Each
+    /// run's timer moment is taken as written from here on (the chunk is
+    /// written before any later one, or the tick ends).
+    fn take_chunk(&mut self, cursor: Option<Ts>) -> Chunk {
+        let mut runs = Vec::with_capacity(self.dirty.len());
+        for c in self.dirty.drain() {
+            if let Some(Some(e)) = self.runs.get(&c) {
+                let before = self.stored_due.insert(c, e.due()).flatten();
+                runs.push((c, before, e.clone()));
+            }
+        }
+        let mut chunk = Chunk {
+            runs,
+            steps: std::mem::take(&mut self.steps),
+            promos: std::mem::take(&mut self.promos),
+            sends: std::mem::take(&mut self.deliveries),
+            timeline: std::mem::take(&mut self.timeline),
+            tags: std::mem::take(&mut self.tags),
+            scores: std::mem::take(&mut self.scores),
+            attrs: std::mem::take(&mut self.attrs),
+            cursor,
+        };
+        chunk.sort();
+        chunk
     }
 }
 
@@ -350,7 +379,6 @@ impl Scheduler<'_> {
             events: Vec::new(),
             members: HashMap::new(),
             entry_match: HashMap::new(),
-            halted: false,
             futures: HashMap::new(),
             scheduled: Vec::new(),
         };
@@ -381,23 +409,56 @@ impl Scheduler<'_> {
         let t0 = std::time::Instant::now();
         tick.preload()?;
         trace("load runs", t0);
-        let mut t0 = std::time::Instant::now();
-        while let Some(Reverse((at, c, what, event))) = tick.agenda.pop() {
-            if what == ENTER {
-                self.enter(&mut tick, c, at, event)?;
-            } else {
-                self.wake(&mut tick, c, at)?;
-            }
-            if tick.writes() >= chunk_size() {
-                trace("steps", t0);
-                self.commit_tick(&mut tick, None)?;
-                t0 = std::time::Instant::now();
-                if tick.halted {
-                    return Ok(());
+        // a chunk is written on a second thread while the next one is
+        // worked out; its messages go out once its commit has landed
+        let (store, name) = (self.store, j.name.as_str());
+        std::thread::scope(|s| {
+            let mut writing: Option<Writing<'_>> = None;
+            let mut t0 = std::time::Instant::now();
+            while let Some(Reverse((at, c, what, event))) = tick.agenda.pop() {
+                if what == ENTER {
+                    self.enter(&mut tick, c, at, event)?;
+                } else {
+                    self.wake(&mut tick, c, at)?;
+                }
+                if tick.writes() >= chunk_size() {
+                    trace("steps", t0);
+                    let chunk = tick.take_chunk(None);
+                    if let Some(h) = writing.take()
+                        && !self.landed(h, &mut tick)?
+                    {
+                        return Ok(());
+                    }
+                    writing = Some(s.spawn(move || write_chunk(store, name, chunk)));
+                    t0 = std::time::Instant::now();
                 }
             }
+            let chunk = tick.take_chunk(Some(t.max(cursor)));
+            if let Some(h) = writing.take()
+                && !self.landed(h, &mut tick)?
+            {
+                return Ok(());
+            }
+            let last = write_chunk(store, name, chunk);
+            self.delivered(last, &mut tick).map(|_| ())
+        })
+    }
+
+    /// Waits for a chunk's transaction; false if the journey was paused or
+    /// stopped meanwhile (the tick stops: what it did since is dropped).
+    fn landed(&mut self, h: Writing<'_>, tick: &mut Tick<'_>) -> Result<bool> {
+        let out = h.join().unwrap_or_else(|_| Err(Error::runtime("the journey writer thread panicked")));
+        self.delivered(out, tick)
+    }
+
+    /// After a chunk's commit: reads from it on, and delivers its messages.
+    fn delivered(&mut self, out: Result<Option<Vec<(u32, String, Delivery)>>>, tick: &mut Tick<'_>) -> Result<bool> {
+        let Some(sends) = out? else { return Ok(false) };
+        tick.reader = self.store.begin_read()?;
+        if !sends.is_empty() {
+            self.deliver_journey(tick.j, sends, &tick.promo_ctx)?;
         }
-        self.commit_tick(&mut tick, Some(t.max(cursor)))
+        Ok(true)
     }
 
     /// Pushes the entries in (cursor, t] (and, on the first tick of a
@@ -761,88 +822,6 @@ impl Scheduler<'_> {
             },
         ));
         Ok(code)
-    }
-
-    /// Writes what the tick did so far (and, at the end, its cursor) in one
-    /// transaction, then delivers its messages.
-    fn commit_tick(&mut self, tick: &mut Tick<'_>, cursor: Option<Ts>) -> Result<()> {
-        let j = tick.j;
-        let mut w = self.store.begin_write()?;
-        if w.journey(&j.name)?.is_none_or(|s| s.status != Status::Active) {
-            // paused or stopped meanwhile: what this tick did is dropped
-            tick.halted = true;
-            return Ok(());
-        }
-        let mut dirty: Vec<u32> = tick.dirty.drain().collect();
-        dirty.sort_unstable();
-        let mut rows = Vec::with_capacity(dirty.len());
-        for &c in &dirty {
-            if let Some(Some(e)) = tick.runs.get(&c) {
-                rows.push((c, tick.stored_due.get(&c).copied().flatten(), e));
-            }
-        }
-        let t0 = std::time::Instant::now();
-        w.put_enrollments(&j.name, &rows)?;
-        trace("write runs", t0);
-        let written: Vec<(u32, Option<Ts>)> = rows.iter().map(|(c, _, e)| (*c, e.due())).collect();
-        drop(rows);
-        // rows in key order: each B-tree page is written once per chunk
-        let mut steps = std::mem::take(&mut tick.steps);
-        steps.sort_unstable_by_key(|(c, run, step, _)| (*c, *run, *step));
-        let t0 = std::time::Instant::now();
-        w.record_steps(&j.name, &steps)?;
-        trace("write steps", t0);
-        for (code, p) in tick.promos.drain(..) {
-            w.put_promo(&code, &p)?;
-        }
-        let sends = std::mem::take(&mut tick.deliveries);
-        w.put_deliveries(&sends)?;
-        let mut timeline = std::mem::take(&mut tick.timeline);
-        timeline.sort_by_key(|(c, _)| *c); // stable: a contact's lines keep their order
-        // tags, scores and attributes are on the journey's own timeline lines
-        for ((tag, add), ids) in std::mem::take(&mut tick.tags) {
-            if add {
-                w.tag_add(&tag, &ids)?;
-            } else {
-                w.tag_remove(&tag, &ids)?;
-            }
-        }
-        let scores = std::mem::take(&mut tick.scores);
-        let attrs = std::mem::take(&mut tick.attrs);
-        let ids: Vec<u32> = scores.keys().chain(attrs.keys()).copied().collect::<HashSet<u32>>().into_iter().collect();
-        if !ids.is_empty() {
-            let schema = w.schema().clone();
-            let mut changed = Vec::new();
-            for mut contact in w.contacts(&ids)?.into_iter().flatten() {
-                if let Some(n) = scores.get(&contact.id) {
-                    contact.score = contact.score.saturating_add(*n);
-                }
-                for (name, value) in attrs.get(&contact.id).into_iter().flatten() {
-                    if let Some((i, def)) = schema.attr(name) {
-                        let v =
-                            def.parse(value).map_err(|e| Error::input(format!("journey {}: {name}: {e}", j.name)))?;
-                        contact.set_attr(i, v);
-                    }
-                }
-                changed.push(contact);
-            }
-            w.put_contacts(&changed)?;
-        }
-        let t0 = std::time::Instant::now();
-        w.add_actions(&timeline)?;
-        trace("write timeline", t0);
-        if let Some(t) = cursor {
-            w.set_journey_cursor(&j.name, t)?;
-        }
-        let t0 = std::time::Instant::now();
-        w.commit()?;
-        trace("commit", t0);
-        tick.stored_due.extend(written);
-        tick.reader = self.store.begin_read()?;
-        if !sends.is_empty() {
-            self.deliver_journey(j, sends, &tick.promo_ctx)?;
-        }
-        Ok(())
     }
 
     /// Renders and delivers a journey's `pending` messages, step by step.
