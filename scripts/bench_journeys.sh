@@ -79,6 +79,8 @@ run() {
   local label=$1
   shift
   local t0 t1 out ms
+  # the previous step's writes are on disk before this one is timed
+  sync
   t0=$(date +%s%N)
   out=$("$BIN" --db run.redb "$@" --format table)
   t1=$(date +%s%N)

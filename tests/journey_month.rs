@@ -912,10 +912,10 @@ fn jsonl(env: &Env, channel: &str, journey: &str) -> Vec<(String, String, String
 /// Prospect nurture (`demo_data/journeys/prospect_nurture.toml`): every
 /// contact with no order and no cart add enters when the journey starts
 /// (Tue 24 Nov 13:00Z = 14:00 Rome, 08:00 New York, 22:00 Tokyo). A wait
-/// is "N days, then the next 10:00 local", counted from the previous
-/// message: an entry after 10:00 local sends its "day 1" message on the
-/// second morning, and a message deferred past 10:00 pushes the next one a
-/// day further. Steps by index: 0 young_city, 1 middle, 2 senior, 3–8 the
+/// of "N days at 10:00" ends at 10:00 local on the Nth calendar day after
+/// the previous message's (or the entry's) day, so "day 1" is Wed 25 Nov
+/// in every zone however late on the 24th the contact entered, and an SMS
+/// deferred to 10:30 does not push the next message a day further. Steps by index: 0 young_city, 1 middle, 2 senior, 3–8 the
 /// others' (o_d2_wait, o_d2, o_d6_wait, o_d6, o_d12_wait, o_d12), 9–20 the
 /// 18–35 city branch (y_d1, y_push, y_d2, y_common_2, y_d3, y_trending,
 /// y_d6, y_chat, y_d7, y_sms, y_d12, y_survey), 21–32 the 35–50 branch
@@ -927,13 +927,13 @@ fn jsonl(env: &Env, channel: &str, journey: &str) -> Vec<(String, String, String
 ///
 /// | contact | profile | hand-computed steps |
 /// |---|---|---|
-/// | 1 young (Rome) | 26, Milano, email+sms+push | 18–35 in a city → y; push Thu 26 Nov 09:00Z (10:00 Rome, 1d 20h after entry) sent; emails Fri 27, Sat 28, Tue 1 Dec 09:00Z sent (a day apart exactly: the 1/1d cap is free); SMS Wed 2 Dec 10:00 Rome is quiet → deferred to 10:30 (09:30Z), sent with a HELLO10 code; 5 d from 10:30 → Mon 7 Dec 10:30 → the next 10:00 is Tue 8 Dec 09:00Z: survey sent; completed |
+/// | 1 young (Rome) | 26, Milano, email+sms+push | 18–35 in a city → y; day 1 push Wed 25 Nov 09:00Z (10:00 Rome, 20 h after entry) sent; emails day 2 Thu 26, day 3 Fri 27, day 6 Mon 30 Nov 09:00Z sent (a day apart exactly: the 1/1d cap is free); day 7 SMS Tue 1 Dec 10:00 Rome is quiet → deferred to 10:30 (09:30Z), sent with a HELLO10 code; 5 days on, day 12 Sun 6 Dec 09:00Z: survey sent; completed |
 /// | 2 mid (NY) | 40, no city, email | not young → middle; 10:00 NY = 15:00Z: welcome Wed 25 Nov, common Thu 26, video Sat 28, chat Mon 30, code (FIRST10) Fri 4 Dec, survey Sun 6 Dec, all sent; completed |
-/// | 3 senior (Tokyo) | 60, Osaka, email | → s; 10:00 Tokyo = 01:00Z: welcome Thu 26 Nov, common Fri 27, webinar Mon 30, chat Tue 1 Dec, survey Mon 7 Dec, code (FIRST10) Wed 9 Dec, all sent; completed |
-/// | 4 nocity (Rome) | 22, no city, email | young but no city → else, else, else → the common messages: 2 d then 10:00 → Fri 27 Nov 09:00Z, Tue 1 Dec, Mon 7 Dec, sent; completed |
+/// | 3 senior (Tokyo) | 60, Osaka, email | → s; 10:00 Tokyo = 01:00Z: welcome Wed 25 Nov (12 h after entry), common Thu 26, webinar Sun 29, chat Mon 30, survey Sun 6 Dec, code (FIRST10) Tue 8 Dec, all sent; completed |
+/// | 4 nocity (Rome) | 22, no city, email | young but no city → else, else, else → the common messages, days 2, 6 and 12 at 10:00 Rome → Thu 26 Nov, Mon 30 Nov, Sun 6 Dec 09:00Z, sent; completed |
 /// | 5 optout (NY, email opt-out) | 45 | → middle; the six emails at the mid's instants, each suppressed(no_consent); completed Sun 6 Dec 15:00Z |
-/// | 6 buyer (Tokyo) | 30, Osaka, email+push | → y; push Thu 26 Nov 01:00Z sent; orders Thu 26 Nov 12:00Z, during the wait for day 2 → exited on purchase |
-/// | 7 capped (Rome, tag vippush) | 28, Torino, email+sms+push | → y; push Thu 26 Nov 09:00Z: the campaign's push at 12:30Z on the 24th fills push 1/7d → suppressed(cap); then as young: emails 27, 28 Nov, 1 Dec 09:00Z sent; SMS deferred to 10:30 Rome (Wed 2 Dec 09:30Z), sent with code; survey Tue 8 Dec 09:00Z sent; completed |
+/// | 6 buyer (Tokyo) | 30, Osaka, email+push | → y; push Wed 25 Nov 01:00Z sent; day 2 email Thu 26 Nov 01:00Z sent; orders Thu 26 Nov 12:00Z, during the wait for day 3 → exited on purchase |
+/// | 7 capped (Rome, tag vippush) | 28, Torino, email+sms+push | → y; push Wed 25 Nov 09:00Z: the campaign's push at 12:30Z on the 24th fills push 1/7d → suppressed(cap); then as young: emails 26, 27, 30 Nov 09:00Z sent; SMS deferred to 10:30 Rome (Tue 1 Dec 09:30Z), sent with code; survey Sun 6 Dec 09:00Z sent; completed |
 /// | 8 prior (Rome) | 31, Roma, added to cart in October | not in the entry segment: never enters |
 ///
 /// Entered 7, completed 6, exited on goal 1, active 0.
@@ -1035,33 +1035,34 @@ fn prospect_nurture_month() {
         "young_city:else middle:else senior:else o_d2_wait:waited o_d2:sent o_d6_wait:waited o_d6:sent \
          o_d12_wait:waited o_d12:sent"
     );
-    assert_eq!(h("buyer"), "young_city:then y_d1:waited y_push:sent y_d2:waited");
+    assert_eq!(h("buyer"), "young_city:then y_d1:waited y_push:sent y_d2:waited y_common_2:sent y_d3:waited");
 
     // the outbox: emails and their dates, the push and SMS lines
     let mut expected: Vec<(&str, &str)> = vec![
-        ("journey.prospect_nurture.1.12.1", "Fri, 27 Nov 2026 09:00:00 +0000"),
-        ("journey.prospect_nurture.1.14.1", "Sat, 28 Nov 2026 09:00:00 +0000"),
-        ("journey.prospect_nurture.1.16.1", "Tue, 1 Dec 2026 09:00:00 +0000"),
-        ("journey.prospect_nurture.1.20.1", "Tue, 8 Dec 2026 09:00:00 +0000"),
+        ("journey.prospect_nurture.1.12.1", "Thu, 26 Nov 2026 09:00:00 +0000"),
+        ("journey.prospect_nurture.1.14.1", "Fri, 27 Nov 2026 09:00:00 +0000"),
+        ("journey.prospect_nurture.1.16.1", "Mon, 30 Nov 2026 09:00:00 +0000"),
+        ("journey.prospect_nurture.1.20.1", "Sun, 6 Dec 2026 09:00:00 +0000"),
         ("journey.prospect_nurture.1.22.2", "Wed, 25 Nov 2026 15:00:00 +0000"),
         ("journey.prospect_nurture.1.24.2", "Thu, 26 Nov 2026 15:00:00 +0000"),
         ("journey.prospect_nurture.1.26.2", "Sat, 28 Nov 2026 15:00:00 +0000"),
         ("journey.prospect_nurture.1.28.2", "Mon, 30 Nov 2026 15:00:00 +0000"),
         ("journey.prospect_nurture.1.30.2", "Fri, 4 Dec 2026 15:00:00 +0000"),
         ("journey.prospect_nurture.1.32.2", "Sun, 6 Dec 2026 15:00:00 +0000"),
-        ("journey.prospect_nurture.1.34.3", "Thu, 26 Nov 2026 01:00:00 +0000"),
-        ("journey.prospect_nurture.1.36.3", "Fri, 27 Nov 2026 01:00:00 +0000"),
-        ("journey.prospect_nurture.1.38.3", "Mon, 30 Nov 2026 01:00:00 +0000"),
-        ("journey.prospect_nurture.1.40.3", "Tue, 1 Dec 2026 01:00:00 +0000"),
-        ("journey.prospect_nurture.1.42.3", "Mon, 7 Dec 2026 01:00:00 +0000"),
-        ("journey.prospect_nurture.1.44.3", "Wed, 9 Dec 2026 01:00:00 +0000"),
-        ("journey.prospect_nurture.1.4.4", "Fri, 27 Nov 2026 09:00:00 +0000"),
-        ("journey.prospect_nurture.1.6.4", "Tue, 1 Dec 2026 09:00:00 +0000"),
-        ("journey.prospect_nurture.1.8.4", "Mon, 7 Dec 2026 09:00:00 +0000"),
-        ("journey.prospect_nurture.1.12.7", "Fri, 27 Nov 2026 09:00:00 +0000"),
-        ("journey.prospect_nurture.1.14.7", "Sat, 28 Nov 2026 09:00:00 +0000"),
-        ("journey.prospect_nurture.1.16.7", "Tue, 1 Dec 2026 09:00:00 +0000"),
-        ("journey.prospect_nurture.1.20.7", "Tue, 8 Dec 2026 09:00:00 +0000"),
+        ("journey.prospect_nurture.1.34.3", "Wed, 25 Nov 2026 01:00:00 +0000"),
+        ("journey.prospect_nurture.1.36.3", "Thu, 26 Nov 2026 01:00:00 +0000"),
+        ("journey.prospect_nurture.1.38.3", "Sun, 29 Nov 2026 01:00:00 +0000"),
+        ("journey.prospect_nurture.1.40.3", "Mon, 30 Nov 2026 01:00:00 +0000"),
+        ("journey.prospect_nurture.1.42.3", "Sun, 6 Dec 2026 01:00:00 +0000"),
+        ("journey.prospect_nurture.1.44.3", "Tue, 8 Dec 2026 01:00:00 +0000"),
+        ("journey.prospect_nurture.1.4.4", "Thu, 26 Nov 2026 09:00:00 +0000"),
+        ("journey.prospect_nurture.1.6.4", "Mon, 30 Nov 2026 09:00:00 +0000"),
+        ("journey.prospect_nurture.1.8.4", "Sun, 6 Dec 2026 09:00:00 +0000"),
+        ("journey.prospect_nurture.1.12.6", "Thu, 26 Nov 2026 01:00:00 +0000"),
+        ("journey.prospect_nurture.1.12.7", "Thu, 26 Nov 2026 09:00:00 +0000"),
+        ("journey.prospect_nurture.1.14.7", "Fri, 27 Nov 2026 09:00:00 +0000"),
+        ("journey.prospect_nurture.1.16.7", "Mon, 30 Nov 2026 09:00:00 +0000"),
+        ("journey.prospect_nurture.1.20.7", "Sun, 6 Dec 2026 09:00:00 +0000"),
     ];
     expected.sort();
     assert_eq!(mails(&env, j), expected.iter().map(|x| x.0).collect::<Vec<_>>());
@@ -1075,12 +1076,12 @@ fn prospect_nurture_month() {
         [
             (
                 "journey:prospect_nurture:1.10:1".to_string(),
-                "2026-11-26T09:00:00Z".to_string(),
+                "2026-11-25T09:00:00Z".to_string(),
                 "Welcome Anna! New arrivals picked for you.".to_string()
             ),
             (
                 "journey:prospect_nurture:1.10:6".to_string(),
-                "2026-11-26T01:00:00Z".to_string(),
+                "2026-11-25T01:00:00Z".to_string(),
                 "Welcome Ken! New arrivals picked for you.".to_string()
             ),
         ]
@@ -1090,12 +1091,12 @@ fn prospect_nurture_month() {
         [
             (
                 "journey:prospect_nurture:1.18:1".to_string(),
-                "2026-12-02T09:30:00Z".to_string(),
+                "2026-12-01T09:30:00Z".to_string(),
                 format!("Anna, 10% off for 24 hours: {young_code}")
             ),
             (
                 "journey:prospect_nurture:1.18:7".to_string(),
-                "2026-12-02T09:30:00Z".to_string(),
+                "2026-12-01T09:30:00Z".to_string(),
                 format!("Cody, 10% off for 24 hours: {capped_code}")
             ),
         ]
@@ -1108,20 +1109,20 @@ fn prospect_nurture_month() {
             j,
             &[
                 ("2026-11-24T13:00:00Z", "entered"),
-                ("2026-11-26T09:00:00Z", "waited 1d 20h"),
-                ("2026-11-26T09:00:00Z", "push sent"),
+                ("2026-11-25T09:00:00Z", "waited 20h"),
+                ("2026-11-25T09:00:00Z", "push sent"),
+                ("2026-11-26T09:00:00Z", "waited 1d"),
+                ("2026-11-26T09:00:00Z", "email sent"),
                 ("2026-11-27T09:00:00Z", "waited 1d"),
                 ("2026-11-27T09:00:00Z", "email sent"),
-                ("2026-11-28T09:00:00Z", "waited 1d"),
-                ("2026-11-28T09:00:00Z", "email sent"),
-                ("2026-12-01T09:00:00Z", "waited 3d"),
-                ("2026-12-01T09:00:00Z", "email sent"),
-                ("2026-12-02T09:00:00Z", "waited 1d"),
-                ("2026-12-02T09:00:00Z", "sms deferred until 2026-12-02T09:30:00Z"),
-                ("2026-12-02T09:30:00Z", &format!("sms sent with code {young_code}")),
-                ("2026-12-08T09:00:00Z", "waited 5d 23h 30m"),
-                ("2026-12-08T09:00:00Z", "email sent"),
-                ("2026-12-08T09:00:00Z", "completed"),
+                ("2026-11-30T09:00:00Z", "waited 3d"),
+                ("2026-11-30T09:00:00Z", "email sent"),
+                ("2026-12-01T09:00:00Z", "waited 1d"),
+                ("2026-12-01T09:00:00Z", "sms deferred until 2026-12-01T09:30:00Z"),
+                ("2026-12-01T09:30:00Z", &format!("sms sent with code {young_code}")),
+                ("2026-12-06T09:00:00Z", "waited 4d 23h 30m"),
+                ("2026-12-06T09:00:00Z", "email sent"),
+                ("2026-12-06T09:00:00Z", "completed"),
             ]
         )
     );
@@ -1153,19 +1154,19 @@ fn prospect_nurture_month() {
             j,
             &[
                 ("2026-11-24T13:00:00Z", "entered"),
-                ("2026-11-26T01:00:00Z", "waited 1d 12h"),
+                ("2026-11-25T01:00:00Z", "waited 12h"),
+                ("2026-11-25T01:00:00Z", "email sent"),
+                ("2026-11-26T01:00:00Z", "waited 1d"),
                 ("2026-11-26T01:00:00Z", "email sent"),
-                ("2026-11-27T01:00:00Z", "waited 1d"),
-                ("2026-11-27T01:00:00Z", "email sent"),
-                ("2026-11-30T01:00:00Z", "waited 3d"),
+                ("2026-11-29T01:00:00Z", "waited 3d"),
+                ("2026-11-29T01:00:00Z", "email sent"),
+                ("2026-11-30T01:00:00Z", "waited 1d"),
                 ("2026-11-30T01:00:00Z", "email sent"),
-                ("2026-12-01T01:00:00Z", "waited 1d"),
-                ("2026-12-01T01:00:00Z", "email sent"),
-                ("2026-12-07T01:00:00Z", "waited 6d"),
-                ("2026-12-07T01:00:00Z", "email sent"),
-                ("2026-12-09T01:00:00Z", "waited 2d"),
-                ("2026-12-09T01:00:00Z", &format!("email sent with code {senior_code}")),
-                ("2026-12-09T01:00:00Z", "completed"),
+                ("2026-12-06T01:00:00Z", "waited 6d"),
+                ("2026-12-06T01:00:00Z", "email sent"),
+                ("2026-12-08T01:00:00Z", "waited 2d"),
+                ("2026-12-08T01:00:00Z", &format!("email sent with code {senior_code}")),
+                ("2026-12-08T01:00:00Z", "completed"),
             ]
         )
     );
@@ -1175,13 +1176,13 @@ fn prospect_nurture_month() {
             j,
             &[
                 ("2026-11-24T13:00:00Z", "entered"),
-                ("2026-11-27T09:00:00Z", "waited 2d 20h"),
-                ("2026-11-27T09:00:00Z", "email sent"),
-                ("2026-12-01T09:00:00Z", "waited 4d"),
-                ("2026-12-01T09:00:00Z", "email sent"),
-                ("2026-12-07T09:00:00Z", "waited 6d"),
-                ("2026-12-07T09:00:00Z", "email sent"),
-                ("2026-12-07T09:00:00Z", "completed"),
+                ("2026-11-26T09:00:00Z", "waited 1d 20h"),
+                ("2026-11-26T09:00:00Z", "email sent"),
+                ("2026-11-30T09:00:00Z", "waited 4d"),
+                ("2026-11-30T09:00:00Z", "email sent"),
+                ("2026-12-06T09:00:00Z", "waited 6d"),
+                ("2026-12-06T09:00:00Z", "email sent"),
+                ("2026-12-06T09:00:00Z", "completed"),
             ]
         )
     );
@@ -1196,8 +1197,10 @@ fn prospect_nurture_month() {
             j,
             &[
                 ("2026-11-24T13:00:00Z", "entered"),
-                ("2026-11-26T01:00:00Z", "waited 1d 12h"),
-                ("2026-11-26T01:00:00Z", "push sent"),
+                ("2026-11-25T01:00:00Z", "waited 12h"),
+                ("2026-11-25T01:00:00Z", "push sent"),
+                ("2026-11-26T01:00:00Z", "waited 1d"),
+                ("2026-11-26T01:00:00Z", "email sent"),
                 ("2026-11-26T12:00:00Z", "exited on purchase"),
             ]
         )
@@ -1208,20 +1211,20 @@ fn prospect_nurture_month() {
             j,
             &[
                 ("2026-11-24T13:00:00Z", "entered"),
-                ("2026-11-26T09:00:00Z", "waited 1d 20h"),
-                ("2026-11-26T09:00:00Z", "push suppressed: cap(push 1/7d)"),
+                ("2026-11-25T09:00:00Z", "waited 20h"),
+                ("2026-11-25T09:00:00Z", "push suppressed: cap(push 1/7d)"),
+                ("2026-11-26T09:00:00Z", "waited 1d"),
+                ("2026-11-26T09:00:00Z", "email sent"),
                 ("2026-11-27T09:00:00Z", "waited 1d"),
                 ("2026-11-27T09:00:00Z", "email sent"),
-                ("2026-11-28T09:00:00Z", "waited 1d"),
-                ("2026-11-28T09:00:00Z", "email sent"),
-                ("2026-12-01T09:00:00Z", "waited 3d"),
-                ("2026-12-01T09:00:00Z", "email sent"),
-                ("2026-12-02T09:00:00Z", "waited 1d"),
-                ("2026-12-02T09:00:00Z", "sms deferred until 2026-12-02T09:30:00Z"),
-                ("2026-12-02T09:30:00Z", &format!("sms sent with code {capped_code}")),
-                ("2026-12-08T09:00:00Z", "waited 5d 23h 30m"),
-                ("2026-12-08T09:00:00Z", "email sent"),
-                ("2026-12-08T09:00:00Z", "completed"),
+                ("2026-11-30T09:00:00Z", "waited 3d"),
+                ("2026-11-30T09:00:00Z", "email sent"),
+                ("2026-12-01T09:00:00Z", "waited 1d"),
+                ("2026-12-01T09:00:00Z", "sms deferred until 2026-12-01T09:30:00Z"),
+                ("2026-12-01T09:30:00Z", &format!("sms sent with code {capped_code}")),
+                ("2026-12-06T09:00:00Z", "waited 4d 23h 30m"),
+                ("2026-12-06T09:00:00Z", "email sent"),
+                ("2026-12-06T09:00:00Z", "completed"),
             ]
         )
     );

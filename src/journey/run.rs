@@ -620,10 +620,7 @@ impl Scheduler<'_> {
             self.totals.journey_steps += 1;
             match &st.action {
                 Action::Wait { dur, at } => {
-                    let mut due = d + dur.as_ref().map_or(0, |x| x.secs);
-                    if let Some(m) = at {
-                        due = next_local(self.tz_of(c), due, *m);
-                    }
+                    let due = wait_end(self.tz_of(c), d, dur.as_ref().map_or(0, |x| x.secs), *at);
                     tick.record(c, &e, d, "waited".into(), None, false);
                     e.step = st.next as u32;
                     e.since = d;
@@ -872,6 +869,21 @@ impl Scheduler<'_> {
     }
 }
 
+/// When a wait of `secs` begun at `t` ends, in zone `tz`. With a local
+/// time `at` (minutes past midnight): a wait of whole days ends on the
+/// local day that many days after `t`'s, at that time ("day 3 at 10:00",
+/// however late on its day the wait began); any other wait at the first
+/// such local time once `secs` have passed.
+pub fn wait_end(tz: chrono_tz::Tz, t: Ts, secs: i64, at: Option<u32>) -> Ts {
+    let Some(m) = at else { return t + secs };
+    if secs > 0 && secs % 86_400 == 0 {
+        let Some(hm) = NaiveTime::from_num_seconds_from_midnight_opt(m * 60, 0) else { return t + secs };
+        let day = utc(t).with_timezone(&tz).date_naive() + Duration::days(secs / 86_400);
+        return instant_in(tz, day.and_time(hm)).max(t);
+    }
+    next_local(tz, t + secs, m)
+}
+
 /// The first instant at or after `t` whose local time in `tz` is `minutes`
 /// after midnight.
 pub fn next_local(tz: chrono_tz::Tz, t: Ts, minutes: u32) -> Ts {
@@ -900,6 +912,29 @@ mod tests {
         assert_eq!(promo_code("X", "j", 1, 1, 1, 8).len(), "X-".len() + 5);
         let many: HashSet<String> = (0..10_000).map(|c| promo_code("P", "j", c, 1, 1, 0)).collect();
         assert!(many.len() > 9_900, "{}", many.len());
+    }
+
+    /// Whole days with a time of day count calendar days in the contact's
+    /// zone; shorter waits take the next such time once they have passed.
+    #[test]
+    fn a_wait_of_days_at_a_time_lands_on_that_day() {
+        let rome: chrono_tz::Tz = "Europe/Rome".parse().unwrap();
+        let ts = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        // Tue 24 Nov 14:00 Rome: "1d at 10:00" is Wed 25 Nov 10:00 Rome (09:00Z), 20 h later
+        assert_eq!(wait_end(rome, ts("2026-11-24T13:00:00Z"), 86_400, Some(600)), ts("2026-11-25T09:00:00Z"));
+        // from 08:00 Rome the same day: still the next day's 10:00
+        assert_eq!(wait_end(rome, ts("2026-11-24T07:00:00Z"), 86_400, Some(600)), ts("2026-11-25T09:00:00Z"));
+        // 5 days from a message deferred to 10:30: day 5 at 10:00, not day 6
+        assert_eq!(wait_end(rome, ts("2026-12-02T09:30:00Z"), 5 * 86_400, Some(600)), ts("2026-12-07T09:00:00Z"));
+        // across the end of summer time (25 Oct 2026): still 10:00 local
+        assert_eq!(wait_end(rome, ts("2026-10-24T08:00:00Z"), 2 * 86_400, Some(600)), ts("2026-10-26T09:00:00Z"));
+        // a wait in hours: the next 10:00 once 4 h have passed
+        assert_eq!(wait_end(rome, ts("2026-11-24T07:00:00Z"), 4 * 3600, Some(600)), ts("2026-11-25T09:00:00Z"));
+        assert_eq!(wait_end(rome, ts("2026-11-24T05:00:00Z"), 3600, Some(600)), ts("2026-11-24T09:00:00Z"));
+        // no time of day: the duration
+        assert_eq!(wait_end(rome, 100, 86_400, None), 86_500);
+        // a bare `wait_until`: the next such time
+        assert_eq!(wait_end(rome, ts("2026-11-24T13:00:00Z"), 0, Some(600)), ts("2026-11-25T09:00:00Z"));
     }
 
     #[test]

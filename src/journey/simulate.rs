@@ -170,11 +170,6 @@ impl Sim<'_> {
         self.contacts.get(c as usize).copied().flatten().and_then(|x| x.timezone).unwrap_or(self.policy.timezone)
     }
 
-    /// The first instant at or after `t` whose local time is `minutes`.
-    fn next_local(&self, c: u32, t: Ts, minutes: u32) -> Ts {
-        super::run::next_local(self.tz(c), t, minutes)
-    }
-
     /// The moment a goal is reached in (a, b], if one is.
     fn goal_in(&mut self, c: u32, a: Ts, b: Ts, entered: Ts) -> Result<Option<Ts>> {
         let mut best: Option<Ts> = None;
@@ -374,10 +369,7 @@ pub fn simulate(
         match &st.action {
             Action::Wait { dur, at } => {
                 tally("waited".into());
-                let mut due = t + dur.as_ref().map_or(0, |d| d.secs);
-                if let Some(m) = at {
-                    due = s.next_local(c, due, *m);
-                }
+                let due = super::run::wait_end(s.tz(c), t, dur.as_ref().map_or(0, |d| d.secs), *at);
                 agenda.push(Reverse((due, c, st.next as u32, t)));
             }
             Action::WaitFor { kind, filter, timeout, on_event } => {
