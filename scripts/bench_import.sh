@@ -10,8 +10,16 @@
 # and `reach import events events.csv --no-score-rules` into it, timed from
 # process start to exit (open, key loading, parsing, commit). Prints every
 # run and the median. Then the same RUNS times into an empty database, where
-# the events create their ~N contacts. Files live in $WORK (default
-# /tmp/reach-bench-import).
+# the events create their ~N contacts.
+#
+# Then the shape of a real shop's log (issue: scale, part 4): the same
+# events sorted by time, so contacts come interleaved, cut at 5M and 20M
+# rows; each imported into the database holding every contact ("known")
+# and into one holding every other contact, so about half the contacts the
+# log names are new ("half new"). Then the contacts themselves, the
+# N-row export imported into an empty database. Files live in $WORK
+# (default /tmp/reach-bench-import); SHAPES=grouped|log|contacts (space
+# separated, default all three) picks what runs.
 set -euo pipefail
 N=${1:-1000000}
 RUNS=${2:-5}
@@ -31,26 +39,54 @@ if [ ! -f "events-$N.csv" ]; then
   rm -f base.redb base.redb.lock
   "$BIN" --db base.redb import contacts "contacts-$N.csv" >/dev/null
 fi
-rows=$(($(wc -l < "events-$N.csv") - 1))
-echo "events-$N.csv: $rows events, $(du -m "events-$N.csv" | cut -f1) MB; $(nproc) cores"
-bench() { # $1: label, $2: database to start from ("" for an empty one)
-  local secs=() s start end median best
+echo "events-$N.csv: $(($(wc -l < "events-$N.csv") - 1)) events, $(du -m "events-$N.csv" | cut -f1) MB; $(nproc) cores"
+bench() { # $1: label, $2: database to start from ("" for an empty one), $3: the file (events-N.csv), $4: what (events)
+  local file=${3:-events-$N.csv} what=${4:-events}
+  local rows secs=() s start end median best
+  rows=$(($(wc -l < "$file") - 1))
   for i in $(seq "$RUNS"); do
     rm -f run.redb run.redb.lock
     if [ -n "$2" ]; then cp "$2" run.redb; fi
     sync
     start=$(date +%s.%N)
-    "$BIN" --db run.redb import events "events-$N.csv" --no-score-rules > run.out 2>&1
+    if [ "$what" = events ]; then
+      "$BIN" --db run.redb import events "$file" --no-score-rules > run.out 2>&1
+    else
+      "$BIN" --db run.redb import contacts "$file" > run.out 2>&1
+    fi
     end=$(date +%s.%N)
     s=$(echo "$end - $start" | bc -l)
     secs+=("$s")
-    printf '%s run %d: %.2f s, %.0f events/s   (%s)\n' "$1" "$i" "$s" "$(echo "$rows / $s" | bc -l)" "$(tail -1 run.out)"
+    printf '%s run %d: %.2f s, %.0f %s/s   (%s)\n' "$1" "$i" "$s" "$(echo "$rows / $s" | bc -l)" "$what" "$(tail -1 run.out)"
   done
   median=$(printf '%s\n' "${secs[@]}" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
   best=$(printf '%s\n' "${secs[@]}" | sort -n | head -1)
-  printf '%s: median %.2f s = %.0f events/s; best %.2f s = %.0f events/s\n' \
-    "$1" "$median" "$(echo "$rows / $median" | bc -l)" "$best" "$(echo "$rows / $best" | bc -l)"
+  printf '%s: median %.2f s = %.0f %s/s; best %.2f s = %.0f %s/s\n' \
+    "$1" "$median" "$(echo "$rows / $median" | bc -l)" "$what" "$best" "$(echo "$rows / $best" | bc -l)" "$what"
 }
-bench "known contacts" base.redb
-bench "new contacts" ""
+SHAPES=${SHAPES:-grouped log contacts}
+if [[ " $SHAPES " == *" grouped "* ]]; then
+  bench "known contacts" base.redb
+  bench "new contacts" ""
+fi
+if [[ " $SHAPES " == *" log "* ]]; then
+  if [ ! -f "log-20m-$N.csv" ]; then
+    echo "sorting the events by time..." >&2
+    { head -1 "events-$N.csv"; tail -n +2 "events-$N.csv" | LC_ALL=C sort -t, -k2,2 -s -S 2G; } > "log-$N.csv"
+    head -n 5000001 "log-$N.csv" > "log-5m-$N.csv"
+    head -n 20000001 "log-$N.csv" > "log-20m-$N.csv"
+    rm -f "log-$N.csv" half.redb half.redb.lock
+    awk 'NR == 1 || NR % 2 == 0' "contacts-$N.csv" > "contacts-half-$N.csv"
+    "$BIN" --db half.redb import contacts "contacts-half-$N.csv" >/dev/null
+  fi
+  for size in 5m 20m; do
+    echo "log-$size-$N.csv: $(($(wc -l < "log-$size-$N.csv") - 1)) events in time order, $(du -m "log-$size-$N.csv" | cut -f1) MB"
+    bench "log $size, known contacts" base.redb "log-$size-$N.csv"
+    bench "log $size, half new" half.redb "log-$size-$N.csv"
+  done
+fi
+if [[ " $SHAPES " == *" contacts "* ]]; then
+  echo "contacts-$N.csv: $(($(wc -l < "contacts-$N.csv") - 1)) contacts, $(du -m "contacts-$N.csv" | cut -f1) MB"
+  bench "contacts" "" "contacts-$N.csv" contacts
+fi
 rm -f run.redb run.redb.lock run.out

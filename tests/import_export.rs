@@ -145,6 +145,32 @@ fn contacts_upsert_on_external_id_then_email() {
     // the plain text summary
     let out = env.import("contacts", "c.csv", "external_id,score\nu1,5\nu9,1\n", &[]).ok();
     assert!(out.starts_with("2 rows: 1 inserted, 1 updated, 0 rejected ("), "{out}");
+    // a contact an import created (written apart from the updated ones) is
+    // found by both keys later, and its timeline says it was created
+    let r = report(
+        &env,
+        "contacts",
+        "d.csv",
+        "email,city
+U3@EXAMPLE.com,Oslo
+",
+        &[],
+    );
+    assert_eq!((r["inserted"].as_u64(), r["updated"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(env.contact("u3")["city"].as_str(), "Oslo");
+    let taken = env
+        .import(
+            "contacts",
+            "e.csv",
+            "external_id,email
+u4,u3@example.com
+",
+            &[],
+        )
+        .fails(2);
+    assert!(taken.contains("u3@example.com"), "{taken}");
+    let shown = env.json(&["contacts", "show", "u3"]).to_string();
+    assert!(shown.contains("created") && shown.contains("import b.csv"), "{shown}");
 }
 
 #[test]

@@ -61,13 +61,20 @@ pub(super) struct ContactSink<'a, 'w> {
     /// contacts to write, and the score each had before (None: new)
     pending: Vec<Contact>,
     pending_old_score: Vec<Option<i64>>,
+    /// contacts this import creates, their keys registered in the load
+    /// already: written without reading anything back, keys in order
+    pending_new: Vec<Contact>,
     tags: HashMap<String, RoaringBitmap>,
     categories: std::collections::HashMap<String, RoaringBitmap>,
     known_categories: HashMap<String, String>,
     has_consent_col: [bool; 3],
 }
 
+/// Changed contacts written at a time.
 const FLUSH: usize = 20_000;
+/// New contacts written at a time: their keys go in sorted, so the more at
+/// once, the fewer times each page of the key tables is rewritten.
+const FLUSH_NEW: usize = 200_000;
 
 impl<'a, 'w> ContactSink<'a, 'w> {
     pub fn new(w: &'a mut Writer<'w>, ctx: &'a ImportContext, report: &'a mut ImportReport) -> Result<Self> {
@@ -83,6 +90,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             seen_ids: HashMap::default(),
             pending: vec![],
             pending_old_score: vec![],
+            pending_new: vec![],
             tags: HashMap::default(),
             categories: Default::default(),
             known_categories: HashMap::default(),
@@ -234,6 +242,22 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         }
     }
 
+    /// Writes the contacts this import created so far, with their
+    /// timeline's "created" line.
+    fn flush_new(&mut self) -> Result<()> {
+        if self.pending_new.is_empty() {
+            return Ok(());
+        }
+        self.w.put_new_contacts(&self.pending_new)?;
+        let detail = format!("import {}", self.ctx.source_name);
+        let actions: Vec<(u32, Action)> = self
+            .pending_new
+            .drain(..)
+            .map(|c| (c.id, Action { ts: self.ctx.now, what: ActionKind::Created, detail: detail.clone() }))
+            .collect();
+        self.w.add_actions(&actions)
+    }
+
     fn flush(&mut self) -> Result<()> {
         if self.pending.is_empty() {
             return Ok(());
@@ -267,6 +291,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
     }
 
     fn write_rest(&mut self) -> Result<()> {
+        self.flush_new()?;
         self.flush()?;
         let mut tags: Vec<_> = self.tags.drain().collect();
         tags.sort_by(|a, b| a.0.cmp(&b.0));
@@ -425,6 +450,21 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
             self.report.updated += 1;
         } else {
             self.report.inserted += 1;
+        }
+        if old.is_none() {
+            // no other contact has these keys (`target` found none, and
+            // `seen_*` refuses a second row with them): findable from now on
+            if let Some(x) = &c.external_id {
+                self.w.register_external_id(x, c.id);
+            }
+            if let Some(e) = &c.email {
+                self.w.register_email(e, c.id);
+            }
+            self.pending_new.push(c);
+            if self.pending_new.len() >= FLUSH_NEW {
+                self.flush_new()?;
+            }
+            return Ok(());
         }
         self.pending_old_score.push(old.as_ref().map(|o| o.score));
         self.pending.push(c);
