@@ -1,8 +1,11 @@
 //! Reads CSV records with their physical line numbers. A line without
 //! quotes or carriage returns inside is split at the delimiter directly
-//! (most lines of a machine-written file); anything else goes through
-//! `csv_core`, the state machine of the `csv` crate, so quoting and line
-//! breaks inside fields follow the same rules. Blank lines are skipped.
+//! (most lines of a machine-written file), and so is a line whose quoted
+//! fields are simply quoted (`"text, even with the delimiter"`: quotes
+//! around the whole field, none inside, as exports write text columns);
+//! anything else goes through `csv_core`, the state machine of the `csv`
+//! crate, so escaped quotes and line breaks inside fields follow the same
+//! rules. Blank lines are skipped.
 
 use csv::ByteRecord;
 use std::io::{self, BufRead};
@@ -165,7 +168,10 @@ impl<R: BufRead> CsvRecords<R> {
             // the line as it is, and where each field starts and ends in it
             rec.spans.clear();
             let plain = if self.delim.is_ascii() && self.delim != b'"' && self.delim != b'\r' {
-                split_plain(line, self.delim, &mut rec.spans)
+                split_plain(line, self.delim, &mut rec.spans).or_else(|| {
+                    rec.spans.clear();
+                    split_simply_quoted(line, self.delim, &mut rec.spans)
+                })
             } else {
                 None
             };
@@ -260,6 +266,55 @@ fn split_plain(line: &[u8], delim: u8, spans: &mut Vec<Span>) -> Option<bool> {
     Some(ascii)
 }
 
+/// Splits a line whose fields are each either plain (no quote) or quoted
+/// whole with no quote inside (`"a, b"`), the spans of quoted fields
+/// inside their quotes; None for anything else (a doubled quote, a quote
+/// inside a plain field, text after a closing quote, an unclosed quote: a
+/// line break inside a field, or a carriage return), which the state
+/// machine reads. Otherwise whether every byte is ASCII.
+fn split_simply_quoted(line: &[u8], delim: u8, spans: &mut Vec<Span>) -> Option<bool> {
+    let mut ascii = true;
+    let (mut start, mut i) = (0usize, 0usize);
+    loop {
+        if line.get(i) == Some(&b'"') {
+            // a quoted field: up to the next quote, which must end it
+            let close = i + 1 + memchr::memchr(b'"', &line[i + 1..])?;
+            let inside = &line[i + 1..close];
+            if inside.contains(&b'\r') {
+                return None;
+            }
+            ascii &= inside.is_ascii();
+            spans.push(((i + 1) as u32, close as u32));
+            match line.get(close + 1) {
+                None => return Some(ascii),
+                Some(&b) if b == delim => {
+                    i = close + 2;
+                    start = i;
+                }
+                Some(_) => return None,
+            }
+            if i == line.len() {
+                spans.push((start as u32, start as u32));
+                return Some(ascii);
+            }
+            continue;
+        }
+        // a plain field: up to the next delimiter
+        let end = memchr::memchr(delim, &line[i..]).map_or(line.len(), |k| i + k);
+        let field = &line[start..end];
+        if memchr::memchr2(b'"', b'\r', field).is_some() {
+            return None;
+        }
+        ascii &= field.is_ascii();
+        spans.push((start as u32, end as u32));
+        if end == line.len() {
+            return Some(ascii);
+        }
+        i = end + 1;
+        start = i;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,11 +351,33 @@ mod tests {
         }
     }
 
+    /// Exports quote their text columns: those lines are split directly,
+    /// with the fields' text inside the quotes.
+    #[test]
+    fn simply_quoted_fields_are_split_directly() {
+        let mut spans = Vec::new();
+        let line = b"C1,2026-11-24T10:00:00Z,\"purchase\",\"a, b\",,\"\",12.5";
+        assert_eq!(split_simply_quoted(line, b',', &mut spans), Some(true));
+        let fields: Vec<&[u8]> = spans.iter().map(|&(a, b)| &line[a as usize..b as usize]).collect();
+        assert_eq!(fields, [&b"C1"[..], b"2026-11-24T10:00:00Z", b"purchase", b"a, b", b"", b"", b"12.5"]);
+        for (line, n) in [(&b"\"x\","[..], 2), (b"\"\"", 1), (b"\"\xc3\xa9\",1", 2)] {
+            spans.clear();
+            assert!(split_simply_quoted(line, b',', &mut spans).is_some(), "{line:?}");
+            assert_eq!(spans.len(), n, "{line:?}");
+        }
+        for bad in [&b"\"a\"\"b\""[..], b"a\"b", b"\"a\"b,c", b"\"open", b"\"a\rb\"", b"x,\"a\" "] {
+            spans.clear();
+            assert_eq!(split_simply_quoted(bad, b',', &mut spans), None, "{bad:?}");
+        }
+    }
+
     /// Whatever the input, the fields are those the `csv` crate reads.
     #[test]
     fn same_fields_as_the_csv_crate() {
         use proptest::prelude::*;
         let cell = prop_oneof![
+            Just("\"quoted, with a comma\"".to_string()),
+            Just("\"\"".to_string()),
             Just("a".to_string()),
             Just("0123456789abcdefghij".to_string()),
             Just("\"".to_string()),
