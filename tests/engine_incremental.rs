@@ -18,6 +18,9 @@ const EXPRS: &[&str] = &[
     "engagement = dormant or lifecycle = new",
     "rfm.m >= 4",
     "email contains \"incremental\"",
+    "count(purchase, last 14d) >= 1",
+    "count(page_view, last 30d) >= 2",
+    "count(purchase, between 2025-05-01 and 2025-07-31) >= 1",
 ];
 
 fn counts(e: &mut Engine, now: i64) -> Vec<u64> {
@@ -27,6 +30,17 @@ fn counts(e: &mut Engine, now: i64) -> Vec<u64> {
 
 #[test]
 fn applied_changes_match_a_fresh_engine() {
+    changes_match_a_fresh_engine(true);
+}
+
+/// An engine that read only the time spans of one windowed count follows
+/// changes to spans it read and to spans it did not.
+#[test]
+fn an_engine_that_read_a_few_time_spans_follows_changes() {
+    changes_match_a_fresh_engine(false);
+}
+
+fn changes_match_a_fresh_engine(warm: bool) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("r.redb");
     let store = Store::open(&db, OpenMode::Create).unwrap();
@@ -39,8 +53,17 @@ fn applied_changes_match_a_fresh_engine() {
     }
     let changes = store.subscribe();
     let mut live = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
-    live.warm().unwrap();
-    let before = counts(&mut live, now);
+    if warm {
+        live.warm().unwrap();
+    } else {
+        let never = AtomicBool::new(false);
+        live.count(&reach::segment::parse("count(purchase, last 14d) >= 1").unwrap(), now, &never).unwrap();
+    }
+    let before = if warm {
+        counts(&mut live, now)
+    } else {
+        counts(&mut Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap(), now)
+    };
 
     // an import of contacts and events (new and existing contacts, a new product)
     let contacts = dir.path().join("c.csv");
@@ -52,7 +75,7 @@ fn applied_changes_match_a_fresh_engine() {
     let events = dir.path().join("e.csv");
     std::fs::write(
         &events,
-        "contact,ts,kind,amount,product\nNEW-1,2026-11-20T10:00:00Z,purchase,120.50,NewThing\nC0000002,2026-11-21T10:00:00Z,purchase,99.99,NewThing\nNEW-2,2026-11-22T10:00:00Z,purchase,5,NewThing\n",
+        "contact,ts,kind,amount,product\nNEW-1,2026-11-20T10:00:00Z,purchase,120.50,NewThing\nC0000002,2026-11-21T10:00:00Z,purchase,99.99,NewThing\nNEW-2,2026-11-22T10:00:00Z,purchase,5,NewThing\nC0000003,2025-06-01T10:00:00Z,purchase,50,OldThing\n",
     )
     .unwrap();
     let opts = reach::import::ImportOptions { now, ..Default::default() };
@@ -82,6 +105,35 @@ fn applied_changes_match_a_fresh_engine() {
     let mut fresh = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
     assert_eq!(after, counts(&mut fresh, now), "live engine drifted from the store");
     assert_ne!(before, after, "the changes should have changed some counts");
+}
+
+/// A count over the last 14 days reads the blocks of the spans those days
+/// touch (about 12 days each), not the kind's whole history.
+#[test]
+fn a_windowed_count_reads_only_its_time_spans() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("r.redb"), OpenMode::Create).unwrap();
+    let now = reach::cli::parse_now("2026-11-24T12:00:00Z").unwrap();
+    let mut w = store.begin_write().unwrap();
+    let opts = reach::demo::DemoOptions { contacts: 3000, seed: 4, now, events_per_contact: 20.0 };
+    reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
+    w.commit().unwrap();
+    let never = AtomicBool::new(false);
+    let expr = reach::segment::parse("count(page_view, last 14d) >= 1").unwrap();
+    let mut e = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
+    let n = e.count(&expr, now, &never).unwrap();
+    let (blocks, events) = e.events_read();
+    let mut all = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
+    all.count(&reach::segment::parse("count(page_view) >= 1").unwrap(), now, &never).unwrap();
+    let (all_blocks, all_events) = all.events_read();
+    assert!(n > 0 && blocks > 0);
+    assert!(blocks <= 3 * 2, "at most the 2 or 3 spans of 14 days (a block or two each): {blocks} blocks");
+    assert!(
+        events * 10 < all_events,
+        "{events} events read of {all_events} page views ({blocks} of {all_blocks} blocks)"
+    );
+    // the same count from every block
+    assert_eq!(n, all.count(&expr, now, &never).unwrap());
 }
 
 #[test]

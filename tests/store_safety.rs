@@ -389,6 +389,8 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
         CATEGORY_MEMBERS.name(),
         DICT_CHUNKS.name(),
         EVENT_BLOCKS.name(),
+        // numbers only: kind, span, block id and the block's first and last instants
+        EVENT_PARTS.name(),
         CONTACT_BLOCKS.name(),
         ACTIONS.name(),
         SEGMENTS.name(),

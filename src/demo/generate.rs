@@ -30,7 +30,7 @@ const K_UNSUBSCRIBE: usize = 8;
 const K_SMS_SENT: usize = 9;
 const K_PUSH_SENT: usize = 10;
 const K_TICKET: usize = 11;
-const KINDS: [&str; 12] = [
+pub(super) const KINDS: [&str; 12] = [
     "purchase",
     "page_view",
     "cart_add",

@@ -13,7 +13,7 @@ mod generate;
 
 use crate::error::{Error, Result};
 use crate::model::AttrType;
-use crate::store::codec::{BLOCK_EVENTS, EventBlock, ParamData};
+use crate::store::codec::ParamData;
 use crate::store::{Loader, Writer};
 use roaring::RoaringBitmap;
 use std::collections::{BTreeMap, HashMap};
@@ -119,10 +119,9 @@ fn fill(w: &mut Loader, opts: &DemoOptions, progress: &mut dyn FnMut(&str, u64, 
     let workers = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).clamp(1, 2);
 
     let mut sum = DemoSummary { categories: declared.len() as u64, ..Default::default() };
-    let mut acc: Vec<EventBlock> = ctx.empty_blocks();
     let mut tag_bm: Vec<RoaringBitmap> = vec![RoaringBitmap::new(); TAGS.len()];
     let mut cat_bm: Vec<RoaringBitmap> = vec![RoaringBitmap::new(); category_leaf.len()];
-    let mut kind_counts = vec![0u64; acc.len()];
+    let mut kind_counts = vec![0u64; generate::KINDS.len()];
     let mut lifecycle = [0u64; 6];
     let mut engagement = [0u64; 4];
     let mut order_buf = String::new();
@@ -157,18 +156,10 @@ fn fill(w: &mut Loader, opts: &DemoOptions, progress: &mut dyn FnMut(&str, u64, 
                 }
                 sum.orders += col.len() as u64;
             }
-            for (k, src) in chunk.blocks.iter().enumerate() {
+            // the loader files the events by time span
+            for (k, src) in chunk.blocks.into_iter().enumerate() {
                 kind_counts[k] += src.len() as u64;
-                let mut lo = 0;
-                while lo < src.len() {
-                    let take = (BLOCK_EVENTS - acc[k].len()).min(src.len() - lo);
-                    append_rows(&mut acc[k], src, lo, lo + take);
-                    lo += take;
-                    if acc[k].len() >= BLOCK_EVENTS {
-                        let full = std::mem::replace(&mut acc[k], ctx.empty_block(k));
-                        w.write_block(full)?;
-                    }
-                }
+                w.write_block(src)?;
             }
             for (t, list) in chunk.tags.iter().enumerate() {
                 tag_bm[t].extend(list.iter().copied());
@@ -188,11 +179,10 @@ fn fill(w: &mut Loader, opts: &DemoOptions, progress: &mut dyn FnMut(&str, u64, 
         Ok(())
     })?;
 
-    for (k, b) in acc.into_iter().enumerate() {
-        w.write_block(b)?;
+    for (k, &count) in kind_counts.iter().enumerate() {
         let name = ctx.kind_name(k).to_string();
-        sum.events += kind_counts[k];
-        sum.events_by_kind.insert(name, kind_counts[k]);
+        sum.events += count;
+        sum.events_by_kind.insert(name, count);
     }
     for (t, bm) in tag_bm.iter().enumerate() {
         if !bm.is_empty() {
@@ -214,23 +204,5 @@ fn fill(w: &mut Loader, opts: &DemoOptions, progress: &mut dyn FnMut(&str, u64, 
 }
 
 /// Appends rows `lo..hi` of `src` to `dst` (same kind and column layout).
-fn append_rows(dst: &mut EventBlock, src: &EventBlock, lo: usize, hi: usize) {
-    dst.contact.extend_from_slice(&src.contact[lo..hi]);
-    dst.ts.extend_from_slice(&src.ts[lo..hi]);
-    dst.source.extend_from_slice(&src.source[lo..hi]);
-    if !src.utm[0].is_empty() {
-        for (d, s) in dst.utm.iter_mut().zip(&src.utm) {
-            d.extend_from_slice(&s[lo..hi]);
-        }
-    }
-    for ((_, d), (_, s)) in dst.params.iter_mut().zip(&src.params) {
-        match (d, s) {
-            (ParamData::Num(d), ParamData::Num(s)) => d.extend_from_slice(&s[lo..hi]),
-            (ParamData::Text(d), ParamData::Text(s)) => d.extend_from_slice(&s[lo..hi]),
-            _ => unreachable!("demo blocks of one kind share their layout"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests;

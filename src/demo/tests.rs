@@ -1,6 +1,7 @@
 use super::*;
 use crate::derived::{Lifecycle, ScoreRules, Thresholds};
 use crate::model::{Channel, Contact};
+use crate::store::codec::EventBlock;
 use crate::store::codec::NUM_NONE;
 use crate::store::{OpenMode, Store};
 use std::time::Instant;

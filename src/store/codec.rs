@@ -123,6 +123,55 @@ impl EventBlock {
         }
     }
 
+    /// Appends positions `lo..hi` of `src` (a block of the same kind, whose
+    /// parameters and utm columns may differ from this one's).
+    pub fn append_rows(&mut self, src: &EventBlock, lo: usize, hi: usize) {
+        let (n, m) = (self.len(), hi - lo);
+        self.contact.extend_from_slice(&src.contact[lo..hi]);
+        self.ts.extend_from_slice(&src.ts[lo..hi]);
+        self.source.extend_from_slice(&src.source[lo..hi]);
+        if !src.utm[0].is_empty() {
+            for (d, s) in self.utm.iter_mut().zip(&src.utm) {
+                d.resize(n, 0);
+                d.extend_from_slice(&s[lo..hi]);
+            }
+        } else if !self.utm[0].is_empty() {
+            for d in &mut self.utm {
+                d.resize(n + m, 0);
+            }
+        }
+        for (pid, s) in &src.params {
+            let idx = match self.params.iter().position(|(p, _)| p == pid) {
+                Some(i) => i,
+                None => {
+                    let mut d = match s {
+                        ParamData::Num(_) => ParamData::Num(Vec::with_capacity(n + m)),
+                        ParamData::Text(_) => ParamData::Text(Vec::with_capacity(n + m)),
+                    };
+                    for _ in 0..n {
+                        d.push_none();
+                    }
+                    self.params.push((*pid, d));
+                    self.params.len() - 1
+                }
+            };
+            match (&mut self.params[idx].1, s) {
+                (ParamData::Num(d), ParamData::Num(s)) => d.extend_from_slice(&s[lo..hi]),
+                (ParamData::Text(d), ParamData::Text(s)) => d.extend_from_slice(&s[lo..hi]),
+                (d, _) => {
+                    for _ in 0..m {
+                        d.push_none();
+                    }
+                }
+            }
+        }
+        for (_, d) in &mut self.params {
+            while d.len() < n + m {
+                d.push_none();
+            }
+        }
+    }
+
     /// Sorts the events by time (stable, so arrival order breaks ties).
     pub fn sort_by_time(&mut self) {
         if self.ts.windows(2).all(|w| w[0] <= w[1]) {

@@ -6,17 +6,17 @@
 //! `finish` writes what it still holds into the transaction; an ordinary
 //! `Writer` carries none of it.
 
-use super::codec::{BLOCK_EVENTS, EventBlock, ParamVal};
+use super::codec::{EventBlock, ParamVal};
 use super::contact_index;
 use super::dict::{WriteDict, decode_chunk, encode_chunk};
 use super::keys::{KeySnapshot, KeyTable, Keys};
 use super::tables::{BY_EMAIL, BY_EXTERNAL_ID, CONTACT_BLOCKS, DICT_CHUNKS};
+use super::time_parts::{self, Filling};
 use super::write::Writer;
 use crate::error::{Error, Result};
 use crate::model::{Action, Contact, Schema};
 use redb::ReadableTable;
 use roaring::RoaringBitmap;
-use rustc_hash::FxHashMap as HashMap;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -31,8 +31,8 @@ pub struct Loader<'a, 's> {
     keys_loaded: bool,
     dict: WriteDict,
     dict_loaded: bool,
-    /// the block of each kind being filled
-    pending: HashMap<u16, EventBlock>,
+    /// the blocks being filled, one per kind and time span
+    pending: Filling,
     /// the contacts of the blocks written, not yet in `CONTACT_BLOCKS`
     index: contact_index::Pending,
     /// the ids present when an id was first asked for
@@ -69,7 +69,7 @@ impl<'a, 's> Loader<'a, 's> {
             keys_loaded: false,
             dict: WriteDict::default(),
             dict_loaded: false,
-            pending: HashMap::default(),
+            pending: Filling::default(),
             index: contact_index::Pending::default(),
             known_ids: None,
             reserved: HashSet::new(),
@@ -79,13 +79,7 @@ impl<'a, 's> Loader<'a, 's> {
     /// Writes the blocks being filled (by kind), their contacts' index
     /// entries and the new dictionary values, leaving the writer to commit.
     pub fn finish(mut self) -> Result<()> {
-        let mut kinds: Vec<u16> = self.pending.keys().copied().collect();
-        kinds.sort_unstable();
-        for k in kinds {
-            if let Some(b) = self.pending.remove(&k) {
-                self.write_block(b)?;
-            }
-        }
+        self.write_pending()?;
         self.flush_index()?;
         // new values go to the end of their chunk (ids only grow)
         let mut d = self.w.tx.open_table(DICT_CHUNKS)?;
@@ -231,7 +225,8 @@ impl<'a, 's> Loader<'a, 's> {
         Ok(id)
     }
 
-    /// Appends one event; it reaches the table in a block of its kind.
+    /// Appends one event; it reaches the table in a block of its kind and
+    /// time span.
     pub fn append_event(
         &mut self,
         kind: u16,
@@ -241,18 +236,43 @@ impl<'a, 's> Loader<'a, 's> {
         utm: [u32; 3],
         params: &[(u16, ParamVal)],
     ) -> Result<()> {
-        let b = self.pending.entry(kind).or_insert_with(|| EventBlock::new(kind));
+        let (part, b) = self.pending.block_for(kind, ts);
         b.push(contact, ts, source, utm, params);
-        if b.len() >= BLOCK_EVENTS {
-            let b = self.pending.remove(&kind).unwrap();
-            self.write_block(b)?;
+        if let Some(full) = self.pending.after_push(kind, part) {
+            self.insert_block(full)?;
+        }
+        if self.pending.over_bound() {
+            self.write_pending()?;
         }
         Ok(())
     }
 
-    /// Writes a whole block (sorted by time here); its contacts reach the
-    /// per-contact index at the next flush.
+    /// Adds a block of events of one kind, in any order: they join the
+    /// blocks being filled for their time spans.
     pub fn write_block(&mut self, mut b: EventBlock) -> Result<()> {
+        b.sort_by_time();
+        for (part, from, to) in time_parts::runs(&b.ts) {
+            for full in self.pending.add_rows(&b, part, from, to) {
+                self.insert_block(full)?;
+            }
+        }
+        if self.pending.over_bound() {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every block being filled as it stands.
+    fn write_pending(&mut self) -> Result<()> {
+        for b in self.pending.drain() {
+            self.insert_block(b)?;
+        }
+        Ok(())
+    }
+
+    /// Writes one block of one kind and span (sorted by time here); its
+    /// contacts reach the per-contact index at the next flush.
+    fn insert_block(&mut self, mut b: EventBlock) -> Result<()> {
         if b.is_empty() {
             return Ok(());
         }

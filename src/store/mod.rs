@@ -13,6 +13,7 @@ pub mod lock;
 mod migrate;
 pub mod read;
 pub mod tables;
+pub mod time_parts;
 pub mod write;
 
 use crate::error::{Error, Result};
@@ -29,7 +30,7 @@ pub use write::Writer;
 
 /// The schema version this build writes. Older files are migrated on open;
 /// newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 pub const FORMAT: &str = "reach";
 
 /// What a committed write changed; sent to subscribers (the live engine,

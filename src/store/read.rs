@@ -274,6 +274,52 @@ impl Reader {
         Ok(())
     }
 
+    /// The blocks of one kind in the time spans `lo..=hi` (see `time_parts`):
+    /// (span, block id, first instant, last instant), by span and id.
+    pub fn block_spans(&self, kind: u16, lo: u32, hi: u32) -> Result<Vec<(u32, u64, i64, i64)>> {
+        let t = self.tx.open_table(EVENT_PARTS)?;
+        let mut out = Vec::new();
+        for row in t.range((kind, lo, 0)..=(kind, hi, u64::MAX))? {
+            let (k, v) = row?;
+            let (_, p, id) = k.value();
+            let (a, b) = v.value();
+            out.push((p, id, a, b));
+        }
+        Ok(out)
+    }
+
+    /// The latest time span holding events of `kind`, and the latest instant
+    /// in it (the kind's last event); None when the kind has no events.
+    pub fn last_span(&self, kind: u16) -> Result<Option<(u32, i64)>> {
+        let t = self.tx.open_table(EVENT_PARTS)?;
+        let Some(last) = t.range((kind, 0, 0)..=(kind, u32::MAX, u64::MAX))?.next_back() else {
+            return Ok(None);
+        };
+        let part = last?.0.value().1;
+        let mut max = i64::MIN;
+        for row in t.range((kind, part, 0)..=(kind, part, u64::MAX))? {
+            max = max.max(row?.1.value().1);
+        }
+        Ok(Some((part, max)))
+    }
+
+    /// Calls `f(block id, encoded bytes)` for the given blocks of one kind, in
+    /// the order given (a block missing is skipped).
+    pub fn for_each_block_bytes_in(
+        &self,
+        kind: u16,
+        ids: &[u64],
+        mut f: impl FnMut(u64, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let t = self.tx.open_table(EVENT_BLOCKS)?;
+        for &id in ids {
+            if let Some(v) = t.get((kind, id))? {
+                f(id, v.value())?;
+            }
+        }
+        Ok(())
+    }
+
     /// Calls `f` for every block of one kind, in block id order.
     pub fn for_each_block_of(&self, kind: u16, mut f: impl FnMut(u64, EventBlock) -> Result<()>) -> Result<()> {
         let t = self.tx.open_table(EVENT_BLOCKS)?;
@@ -439,6 +485,7 @@ impl Reader {
             let (rows, bytes) = match name.as_str() {
                 "contacts" => sizes(&self.tx.open_table(CONTACTS)?, |_| 4, |v| v.len())?,
                 "event_blocks" => sizes(&self.tx.open_table(EVENT_BLOCKS)?, |_| 10, |v| v.len())?,
+                "event_parts" => sizes(&self.tx.open_table(EVENT_PARTS)?, |_| 14, |_| 16)?,
                 "contact_blocks" => sizes(&self.tx.open_table(CONTACT_BLOCKS)?, |_| 4, |v| v.len())?,
                 "dict_chunks" => sizes(&self.tx.open_table(DICT_CHUNKS)?, |_| 4, |v| v.len())?,
                 "contacts_by_email" => sizes(&self.tx.open_table(BY_EMAIL)?, |k| k.len(), |_| 4)?,

@@ -26,6 +26,10 @@ pub const DICT_CHUNKS: TableDefinition<u32, &[u8]> = TableDefinition::new("dict_
 /// (kind, block id) → columnar block of events of that kind (see `codec`);
 /// keyed by kind first so one kind's blocks are one range.
 pub const EVENT_BLOCKS: TableDefinition<(u16, u64), &[u8]> = TableDefinition::new("event_blocks");
+/// (kind, time span, block id) → (first, last) instant of the block: each
+/// kind's blocks by the span of time they hold (see `time_parts`), so a
+/// windowed read finds its blocks without reading the others.
+pub const EVENT_PARTS: TableDefinition<(u16, u32, u64), (i64, i64)> = TableDefinition::new("event_parts");
 /// Contact id / `contact_index::BUCKET` → for each of those contacts with
 /// events, the (kind, block id) of every event block holding one of them,
 /// in key order (see `contact_index`); no row without a contact.

@@ -349,12 +349,19 @@ impl<'s> Writer<'s> {
 
     // ---------- events ----------
 
-    /// Stores an encoded block (sorted by time) under a new id; its
+    /// Stores an encoded block (sorted by time, of one time span) under a
+    /// new id and lists it under its span; its
     /// contacts are the caller's to index (`Loader::write_block`).
     pub(super) fn insert_block(&mut self, b: &EventBlock) -> Result<BlockKey> {
+        let (Some(&first), Some(&last)) = (b.ts.first(), b.ts.last()) else {
+            return Err(Error::runtime("an empty event block"));
+        };
+        let part = super::time_parts::part_of(first);
+        debug_assert_eq!(part, super::time_parts::part_of(last), "a block holds one time span");
         let key = (b.kind, self.next_block);
         self.next_block += 1;
         self.tx.open_table(EVENT_BLOCKS)?.insert(key, b.encode().as_slice())?;
+        self.tx.open_table(EVENT_PARTS)?.insert((b.kind, part, key.1), (first, last))?;
         self.new_blocks.push(key);
         Ok(key)
     }
@@ -428,6 +435,7 @@ impl<'s> Writer<'s> {
         {
             let blocks = contact_index::remove(&mut self.tx.open_table(CONTACT_BLOCKS)?, ids)?;
             let mut t = self.tx.open_table(EVENT_BLOCKS)?;
+            let mut parts = self.tx.open_table(EVENT_PARTS)?;
             for key in blocks {
                 let Some(mut b) = t.get(key)?.map(|v| EventBlock::decode(v.value())).transpose()? else {
                     continue;
@@ -446,11 +454,17 @@ impl<'s> Writer<'s> {
                         }
                     }
                 }
+                let part = super::time_parts::part_of(b.ts[0]);
                 b.apply_order(&keep);
-                if b.is_empty() {
-                    t.remove(key)?;
-                } else {
-                    t.insert(key, b.encode().as_slice())?;
+                match (b.ts.first(), b.ts.last()) {
+                    (Some(&first), Some(&last)) => {
+                        t.insert(key, b.encode().as_slice())?;
+                        parts.insert((key.0, part, key.1), (first, last))?;
+                    }
+                    _ => {
+                        t.remove(key)?;
+                        parts.remove((key.0, part, key.1))?;
+                    }
                 }
                 self.rewritten_blocks.push(key);
             }

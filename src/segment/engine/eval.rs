@@ -418,7 +418,7 @@ impl Engine {
         // like data (until events change), and independent of now once every
         // event is at or before it
         let lifetime = filter.is_none() && lo <= i64::MIN + 1;
-        let hi = if lifetime && self.partition(kind)?.max_ts() <= hi { i64::MAX } else { hi };
+        let hi = if lifetime && self.last_event(kind)? <= hi { i64::MAX } else { hi };
         let key = ValKey { kind, measure, lo, hi, filter: filter.map(print_filter).unwrap_or_default() };
         if let Some(v) = self.values.get(&key).or_else(|| self.summaries.get(&key)) {
             return Ok(v.clone());
@@ -439,7 +439,7 @@ impl Engine {
             None => None,
         };
         let n = self.base()?.n;
-        self.partition(kind)?;
+        self.events_in(kind, lo, hi)?;
         let part = &self.partitions[&kind];
         let v = Arc::new(aggregate(part, n, measure, lo, hi, compiled.as_deref(), cancel)?);
         if lifetime && hi == i64::MAX {

@@ -25,7 +25,7 @@ impl Engine {
     /// (ts, contact), sorted. An unknown kind has none.
     pub fn event_times(&mut self, kind: &str, filter: Option<&str>, lo: i64, hi: i64) -> Result<Vec<(i64, u32)>> {
         let Some((k, compiled)) = self.kind_and_filter(kind, filter)? else { return Ok(Vec::new()) };
-        let part = self.partition(k)?;
+        let part = self.events_in(k, lo, hi)?;
         let mut out = Vec::new();
         part.for_range(lo, hi, |b, from, to| {
             match &compiled {
@@ -48,7 +48,7 @@ impl Engine {
     /// The instant of the first event of `kind` (through `filter`) after `after`.
     pub fn first_event_after(&mut self, kind: &str, filter: Option<&str>, after: i64) -> Result<Option<i64>> {
         let Some((k, compiled)) = self.kind_and_filter(kind, filter)? else { return Ok(None) };
-        let part = self.partition(k)?;
+        let part = self.events_in(k, after.saturating_add(1), i64::MAX)?;
         let mut best: Option<i64> = None;
         for c in &part.chunks {
             let b = &c.block;

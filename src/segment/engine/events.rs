@@ -1,11 +1,12 @@
-//! Event partitions (one per kind, a list of time-sorted columnar chunks as
-//! stored) and the scan that aggregates a kind's events per contact inside
-//! a time range, through an optional filter.
+//! Event partitions (one per kind, the time-sorted columnar chunks of the
+//! time spans read so far, as stored) and the scan that aggregates a kind's
+//! events per contact inside a time range, through an optional filter.
 
 use super::filter::BoundFilter;
 use crate::error::{Error, Result};
 use crate::store::Reader;
 use crate::store::codec::{EventBlock, NUM_NONE, ParamData};
+use crate::store::time_parts;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct Chunk {
@@ -22,47 +23,78 @@ impl Chunk {
     }
 }
 
+/// The events of one kind read so far: the blocks of the time spans that
+/// queries needed (see `store::time_parts`), by block id.
 #[derive(Default)]
 pub struct Partition {
     pub chunks: Vec<Chunk>,
+    /// the spans read, as disjoint inclusive ranges in order
+    spans: Vec<(u32, u32)>,
 }
 
 impl Partition {
-    /// Loads a kind's blocks: this thread reads them out of the store and
-    /// decodes every other one; a helper thread decodes the rest as they come
-    /// (at most a couple of encoded blocks are in flight, so memory stays flat).
-    pub fn load(r: &Reader, kind: u16) -> Result<Partition> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, u64, Vec<u8>)>(2);
-        let (mine, theirs) = std::thread::scope(|s| {
-            let helper = s.spawn(move || -> Result<Vec<(usize, Chunk)>> {
-                let mut out = Vec::new();
-                for (i, id, bytes) in rx {
-                    out.push((i, Chunk { id, block: EventBlock::decode(&bytes)? }));
-                }
-                Ok(out)
-            });
-            let mut mine = Vec::new();
-            let mut i = 0usize;
-            let read = r.for_each_block_bytes_of(kind, |id, bytes| {
-                if i.is_multiple_of(2) {
-                    mine.push((i, Chunk { id, block: EventBlock::decode(bytes)? }));
-                } else if tx.send((i, id, bytes.to_vec())).is_err() {
-                    return Err(Error::runtime("block decoder stopped"));
-                }
-                i += 1;
-                Ok(())
-            });
-            drop(tx);
-            let theirs = helper.join().unwrap_or_else(|_| Err(Error::runtime("block decoder panicked")));
-            (read.map(|_| mine), theirs)
-        });
-        let mut all = mine?;
-        all.extend(theirs?);
-        all.sort_unstable_by_key(|(i, _)| *i);
-        Ok(Partition { chunks: all.into_iter().map(|(_, c)| c).collect() })
+    /// Reads the blocks of the spans `lo..=hi` that were not read yet.
+    pub fn ensure(&mut self, r: &Reader, kind: u16, lo: u32, hi: u32) -> Result<()> {
+        let missing = self.missing(lo, hi);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut ids = Vec::new();
+        for &(a, b) in &missing {
+            ids.extend(r.block_spans(kind, a, b)?.into_iter().map(|(_, id, _, _)| id));
+        }
+        let new = load_blocks(r, kind, &ids)?;
+        for (a, b) in missing {
+            self.mark(a, b);
+        }
+        self.chunks.extend(new);
+        self.chunks.sort_unstable_by_key(|c| c.id);
+        Ok(())
     }
 
-    /// Adds or replaces chunks (appends and rewrites); an empty block removes its chunk.
+    /// The parts of `lo..=hi` outside the spans read.
+    fn missing(&self, lo: u32, hi: u32) -> Vec<(u32, u32)> {
+        let mut out = Vec::new();
+        let mut at = lo as u64;
+        for &(a, b) in &self.spans {
+            if at > hi as u64 {
+                break;
+            }
+            if (b as u64) < at {
+                continue;
+            }
+            if (a as u64) > at {
+                out.push((at as u32, (a as u64 - 1).min(hi as u64) as u32));
+            }
+            at = b as u64 + 1;
+        }
+        if at <= hi as u64 {
+            out.push((at as u32, hi));
+        }
+        out
+    }
+
+    fn mark(&mut self, lo: u32, hi: u32) {
+        self.spans.push((lo, hi));
+        self.spans.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(self.spans.len());
+        for &(a, b) in &self.spans {
+            match merged.last_mut() {
+                Some(last) if a as u64 <= last.1 as u64 + 1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        self.spans = merged;
+    }
+
+    /// Whether the blocks of span `p` were read.
+    fn holds_span(&self, p: u32) -> bool {
+        self.spans.iter().any(|&(a, b)| a <= p && p <= b)
+    }
+
+    /// Adds or replaces chunks (appends and rewrites); an empty block
+    /// removes its chunk. A new block of a span not read is left to be read
+    /// with its span.
     pub fn put(&mut self, id: u64, block: Option<EventBlock>) {
         let pos = self.chunks.iter().position(|c| c.id == id);
         match (pos, block) {
@@ -71,8 +103,10 @@ impl Partition {
                 self.chunks.remove(i);
             }
             (None, Some(b)) => {
-                let at = self.chunks.partition_point(|c| c.id < id);
-                self.chunks.insert(at, Chunk { id, block: b });
+                if b.ts.first().is_some_and(|&t| self.holds_span(time_parts::part_of(t))) {
+                    let at = self.chunks.partition_point(|c| c.id < id);
+                    self.chunks.insert(at, Chunk { id, block: b });
+                }
             }
             (None, None) => {}
         }
@@ -80,11 +114,6 @@ impl Partition {
 
     pub fn len(&self) -> usize {
         self.chunks.iter().map(|c| c.block.len()).sum()
-    }
-
-    /// The latest event time (i64::MIN when empty).
-    pub fn max_ts(&self) -> i64 {
-        self.chunks.iter().map(|c| c.max_ts()).max().unwrap_or(i64::MIN)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -111,6 +140,41 @@ impl Partition {
         }
         Ok(())
     }
+}
+
+/// Reads the given blocks of a kind: this thread reads them out of the
+/// store and decodes every other one; a helper thread decodes the rest as
+/// they come (at most a couple of encoded blocks are in flight, so memory
+/// stays flat).
+fn load_blocks(r: &Reader, kind: u16, ids: &[u64]) -> Result<Vec<Chunk>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, u64, Vec<u8>)>(2);
+    let (mine, theirs) = std::thread::scope(|s| {
+        let helper = s.spawn(move || -> Result<Vec<(usize, Chunk)>> {
+            let mut out = Vec::new();
+            for (i, id, bytes) in rx {
+                out.push((i, Chunk { id, block: EventBlock::decode(&bytes)? }));
+            }
+            Ok(out)
+        });
+        let mut mine = Vec::new();
+        let mut i = 0usize;
+        let read = r.for_each_block_bytes_in(kind, ids, |id, bytes| {
+            if i.is_multiple_of(2) {
+                mine.push((i, Chunk { id, block: EventBlock::decode(bytes)? }));
+            } else if tx.send((i, id, bytes.to_vec())).is_err() {
+                return Err(Error::runtime("block decoder stopped"));
+            }
+            i += 1;
+            Ok(())
+        });
+        drop(tx);
+        let theirs = helper.join().unwrap_or_else(|_| Err(Error::runtime("block decoder panicked")));
+        (read.map(|_| mine), theirs)
+    });
+    let mut all = mine?;
+    all.extend(theirs?);
+    all.sort_unstable_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, c)| c).collect())
 }
 
 /// What to compute per contact.

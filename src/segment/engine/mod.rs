@@ -116,7 +116,7 @@ impl Engine {
         self.tags()?;
         self.categories()?;
         for k in 0..self.schema.kinds.len() as u16 {
-            self.partition(k)?;
+            self.events_in(k, i64::MIN, i64::MAX)?;
         }
         self.dict()?;
         Ok(())
@@ -163,12 +163,27 @@ impl Engine {
         Ok(self.segments.as_ref().expect("loaded"))
     }
 
-    pub(crate) fn partition(&mut self, kind: u16) -> Result<&Partition> {
-        if !self.partitions.contains_key(&kind) {
-            let p = Partition::load(&self.reader, kind)?;
-            self.partitions.insert(kind, p);
+    /// A kind's events with their blocks read for every time span that
+    /// `lo..=hi` touches (nothing more is read for an empty range).
+    pub(crate) fn events_in(&mut self, kind: u16, lo: i64, hi: i64) -> Result<&Partition> {
+        let p = self.partitions.entry(kind).or_default();
+        if lo <= hi {
+            let (a, b) = crate::store::time_parts::parts_of(lo, hi);
+            p.ensure(&self.reader, kind, a, b)?;
         }
-        Ok(&self.partitions[&kind])
+        Ok(p)
+    }
+
+    /// The event blocks read so far and the events they hold, all kinds.
+    pub fn events_read(&self) -> (usize, usize) {
+        let blocks = self.partitions.values().map(|p| p.chunks.len()).sum();
+        (blocks, self.partitions.values().map(|p| p.len()).sum())
+    }
+
+    /// The instant of a kind's last event (i64::MIN when it has none), from
+    /// the list of blocks by span: no block is read.
+    pub(crate) fn last_event(&self, kind: u16) -> Result<i64> {
+        Ok(self.reader.last_span(kind)?.map(|(_, t)| t).unwrap_or(i64::MIN))
     }
 
     /// Drops cached results: the next count computes every criterion from
