@@ -21,6 +21,13 @@ const EXPRS: &[&str] = &[
     "count(purchase, last 14d) >= 1",
     "count(page_view, last 30d) >= 2",
     "count(purchase, between 2025-05-01 and 2025-07-31) >= 1",
+    // filters: compiled over the whole dictionary in a warm engine, over the
+    // values of the blocks read in a fresh one
+    "count(page_view where category != \"running\", last 30d) >= 1",
+    "count(purchase where manufacturer in [\"Acme\", \"Kuchnia\"]) >= 1",
+    "count(page_view where url contains \"/p/1\" and source = email) >= 1",
+    "count(purchase where product > \"M\" and utm_source is set, last 1y) >= 1",
+    "count(email_open where campaign contains \"newsletter\", last 60d) >= 2",
 ];
 
 fn counts(e: &mut Engine, now: i64) -> Vec<u64> {

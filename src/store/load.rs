@@ -236,10 +236,8 @@ impl<'a, 's> Loader<'a, 's> {
         utm: [u32; 3],
         params: &[(u16, ParamVal)],
     ) -> Result<()> {
-        let (part, b) = self.pending.block_for(kind, ts);
-        b.push(contact, ts, source, utm, params);
-        if let Some(full) = self.pending.after_push(kind, part) {
-            self.insert_block(full)?;
+        for b in self.pending.push(kind, contact, ts, source, utm, params) {
+            self.insert_block(b)?;
         }
         if self.pending.over_bound() {
             self.write_pending()?;

@@ -8,7 +8,7 @@
 //! grouped by contact fills every span at once; when the bound is reached
 //! every block is written as it stands).
 
-use super::codec::{BLOCK_EVENTS, EventBlock};
+use super::codec::{BLOCK_EVENTS, EventBlock, ParamVal};
 use rustc_hash::FxHashMap as HashMap;
 
 /// log2 of a span's length in seconds: 2^20 s is 12.1 days.
@@ -50,22 +50,54 @@ pub fn runs(ts: &[i64]) -> Vec<(u32, usize, usize)> {
 pub struct Filling {
     blocks: HashMap<(u16, u32), EventBlock>,
     events: usize,
+    /// each kind's latest span
+    latest: HashMap<u16, u32>,
 }
 
 impl Filling {
-    /// The block of `kind` for the span of `ts`, to push one event to; call
-    /// `after_push` next.
-    pub fn block_for(&mut self, kind: u16, ts: i64) -> (u32, &mut EventBlock) {
+    /// Adds one event to the block of its kind and span; returns the blocks
+    /// to write now: that block once full, and, when the event opens a
+    /// kind's newer span, the kind's blocks two spans or more behind it (a
+    /// log in time order has moved past them; an event arriving later than
+    /// that starts a block of its own).
+    pub fn push(
+        &mut self,
+        kind: u16,
+        contact: u32,
+        ts: i64,
+        source: u8,
+        utm: [u32; 3],
+        params: &[(u16, ParamVal)],
+    ) -> Vec<EventBlock> {
         let p = part_of(ts);
-        (p, self.blocks.entry((kind, p)).or_insert_with(|| EventBlock::new(kind)))
+        let mut out = Vec::new();
+        let b = match self.blocks.get_mut(&(kind, p)) {
+            Some(b) => b,
+            None => {
+                out = self.open_span(kind, p);
+                self.blocks.entry((kind, p)).or_insert_with(|| EventBlock::new(kind))
+            }
+        };
+        b.push(contact, ts, source, utm, params);
+        self.events += 1;
+        if b.len() >= BLOCK_EVENTS {
+            out.extend(self.take(kind, p));
+        }
+        out
     }
 
-    /// After one event went into the block of (kind, part): the block if it
-    /// is full, taken out.
-    pub fn after_push(&mut self, kind: u16, part: u32) -> Option<EventBlock> {
-        self.events += 1;
-        let full = self.blocks.get(&(kind, part)).is_some_and(|b| b.len() >= BLOCK_EVENTS);
-        if full { self.take(kind, part) } else { None }
+    /// A block of (kind, p) is about to start: the kind's blocks two spans
+    /// or more behind `p` when `p` is its newest span.
+    fn open_span(&mut self, kind: u16, p: u32) -> Vec<EventBlock> {
+        let latest = self.latest.entry(kind).or_insert(p);
+        if p <= *latest {
+            return Vec::new();
+        }
+        *latest = p;
+        let mut behind: Vec<(u16, u32)> =
+            self.blocks.keys().filter(|&&(k, q)| k == kind && q + 1 < p).copied().collect();
+        behind.sort_unstable();
+        behind.into_iter().filter_map(|(k, q)| self.take(k, q)).collect()
     }
 
     /// Adds positions `lo..hi` of `src`, all in the span `part`; returns the
@@ -147,9 +179,7 @@ mod tests {
         for i in 0..(BLOCK_EVENTS as i64 + 10) {
             for kind in [3u16, 1] {
                 let ts = if i % 2 == 0 { i } else { span + i };
-                let (p, b) = f.block_for(kind, ts);
-                b.push(7, ts, 0, [0; 3], &[]);
-                full.extend(f.after_push(kind, p));
+                full.extend(f.push(kind, 7, ts, 0, [0; 3], &[]));
             }
         }
         assert!(full.is_empty(), "each (kind, span) holds half the events");
@@ -164,5 +194,22 @@ mod tests {
         assert_eq!(full.iter().map(|b| b.len()).collect::<Vec<_>>(), vec![BLOCK_EVENTS, BLOCK_EVENTS]);
         assert_eq!(f.drain().iter().map(|b| b.len()).collect::<Vec<_>>(), vec![1]);
         assert!(!f.over_bound());
+    }
+
+    #[test]
+    fn a_kind_moving_two_spans_on_writes_the_blocks_behind() {
+        let span = 1i64 << PART_SHIFT;
+        let mut f = Filling::default();
+        assert!(f.push(1, 1, 10, 0, [0; 3], &[]).is_empty());
+        assert!(f.push(2, 1, 10, 0, [0; 3], &[]).is_empty());
+        assert!(f.push(1, 1, span + 10, 0, [0; 3], &[]).is_empty(), "one span on: the last one may still get events");
+        let out = f.push(1, 1, 2 * span + 10, 0, [0; 3], &[]);
+        assert_eq!(out.iter().map(|b| (b.kind, b.ts.clone())).collect::<Vec<_>>(), vec![(1, vec![10])]);
+        // a late event of an old span starts a block again; kind 2 kept its own
+        assert!(f.push(1, 1, 11, 0, [0; 3], &[]).is_empty());
+        assert_eq!(
+            f.drain().iter().map(|b| (b.kind, b.len())).collect::<Vec<_>>(),
+            vec![(1, 1), (1, 1), (1, 1), (2, 1)]
+        );
     }
 }

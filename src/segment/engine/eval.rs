@@ -428,11 +428,19 @@ impl Engine {
                 let fk = (kind, key.filter.clone());
                 match self.filters.get(&fk) {
                     Some(c) => Some(c.clone()),
-                    None => {
+                    None if self.dict.is_some() => {
                         let kd = self.schema.kinds[kind as usize].clone();
                         let c = Arc::new(BoundFilter::compile(f, &kd, self.dict()?)?);
                         self.filters.insert(fk, c.clone());
                         Some(c)
+                    }
+                    None => {
+                        // no dictionary loaded (a fresh process): the values
+                        // of the blocks this aggregate reads are enough
+                        self.events_in(kind, lo, hi)?;
+                        let kd = &self.schema.kinds[kind as usize];
+                        let values = super::ValuesRead { part: &self.partitions[&kind], reader: &self.reader };
+                        Some(Arc::new(BoundFilter::compile(f, kd, &values)?))
                     }
                 }
             }

@@ -73,8 +73,10 @@ pub struct Bound<'b> {
 
 /// Dictionary access the compiler needs: the ids of the values that
 /// satisfy a test (exact values, ordering, substrings).
+/// The dictionary as a filter sees it: the ids of the values of one text
+/// column (`target`) that satisfy a predicate.
 pub trait Dict {
-    fn matching(&self, pred: &mut dyn FnMut(&str) -> bool) -> Result<Vec<u32>>;
+    fn matching(&self, target: Target, pred: &mut dyn FnMut(&str) -> bool) -> Result<Vec<u32>>;
 }
 
 fn text_of(l: &Lit) -> Option<&str> {
@@ -280,7 +282,7 @@ fn target_of(name: &str, kind: &KindDef) -> Result<(Target, Ty)> {
 }
 
 /// The ids of a text value: dictionary id, or the source code.
-fn ids_for(ty: &Ty, lits: &[&Lit], dict: &dyn Dict) -> Result<Vec<u32>> {
+fn ids_for(ty: &Ty, target: Target, lits: &[&Lit], dict: &dyn Dict) -> Result<Vec<u32>> {
     let mut out = Vec::new();
     for l in lits {
         let Some(t) = text_of(l) else { continue };
@@ -292,7 +294,7 @@ fn ids_for(ty: &Ty, lits: &[&Lit], dict: &dyn Dict) -> Result<Vec<u32>> {
             }
             _ => {
                 let t = t.to_string();
-                out.extend(dict.matching(&mut |s| s == t)?);
+                out.extend(dict.matching(target, &mut |s| s == t)?);
             }
         }
     }
@@ -301,8 +303,8 @@ fn ids_for(ty: &Ty, lits: &[&Lit], dict: &dyn Dict) -> Result<Vec<u32>> {
     Ok(out)
 }
 
-fn text_set(dict: &dyn Dict, pred: impl Fn(&str) -> bool) -> Result<Arc<HashSet<u32>>> {
-    Ok(Arc::new(dict.matching(&mut |s| pred(s))?.into_iter().collect()))
+fn text_set(dict: &dyn Dict, target: Target, pred: impl Fn(&str) -> bool) -> Result<Arc<HashSet<u32>>> {
+    Ok(Arc::new(dict.matching(target, &mut |s| pred(s))?.into_iter().collect()))
 }
 
 fn compile(f: &Filter, kind: &KindDef, dict: &dyn Dict, max_param: &mut usize) -> Result<Node> {
@@ -336,21 +338,21 @@ fn compile(f: &Filter, kind: &KindDef, dict: &dyn Dict, max_param: &mut usize) -
                     _ => Leaf::Const(false),
                 },
                 (Cond::Cmp { op: CmpOp::Eq, value, .. }, _, t) => {
-                    Leaf::Codes { target: t, codes: ids_for(&ty, &[value], dict)?, negate: false }
+                    Leaf::Codes { target: t, codes: ids_for(&ty, t, &[value], dict)?, negate: false }
                 }
                 (Cond::Cmp { op: CmpOp::Ne, value, .. }, _, t) => {
-                    Leaf::Codes { target: t, codes: ids_for(&ty, &[value], dict)?, negate: true }
+                    Leaf::Codes { target: t, codes: ids_for(&ty, t, &[value], dict)?, negate: true }
                 }
                 (Cond::In { values, .. }, _, t) => {
                     let refs: Vec<&Lit> = values.iter().collect();
-                    Leaf::Codes { target: t, codes: ids_for(&ty, &refs, dict)?, negate: false }
+                    Leaf::Codes { target: t, codes: ids_for(&ty, t, &refs, dict)?, negate: false }
                 }
                 (Cond::Cmp { op, value, .. }, Ty::Text, t) => {
                     let v = text_of(value).unwrap_or("").to_string();
                     let op = *op;
                     Leaf::TextSet {
                         target: t,
-                        ids: text_set(dict, |s| match op {
+                        ids: text_set(dict, t, |s| match op {
                             CmpOp::Lt => s < v.as_str(),
                             CmpOp::Le => s <= v.as_str(),
                             CmpOp::Gt => s > v.as_str(),
@@ -362,11 +364,11 @@ fn compile(f: &Filter, kind: &KindDef, dict: &dyn Dict, max_param: &mut usize) -
                 }
                 (Cond::Between { lo, hi, .. }, Ty::Text, t) => {
                     let (a, b) = (text_of(lo).unwrap_or("").to_string(), text_of(hi).unwrap_or("").to_string());
-                    Leaf::TextSet { target: t, ids: text_set(dict, |s| a.as_str() <= s && s <= b.as_str())? }
+                    Leaf::TextSet { target: t, ids: text_set(dict, t, |s| a.as_str() <= s && s <= b.as_str())? }
                 }
                 (Cond::Contains { value, .. }, Ty::Text, t) => {
                     let v = text_of(value).unwrap_or("").to_string();
-                    Leaf::TextSet { target: t, ids: text_set(dict, |s| s.contains(v.as_str()))? }
+                    Leaf::TextSet { target: t, ids: text_set(dict, t, |s| s.contains(v.as_str()))? }
                 }
                 _ => return Err(Error::input(format!("unsupported condition on `{}` in a filter", c.field().text))),
             })

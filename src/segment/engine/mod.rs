@@ -326,6 +326,54 @@ impl Engine {
     }
 }
 
+/// The values one text column of a kind's blocks read so far holds, looked
+/// up in the store's dictionary on demand: what a filter needs when the
+/// whole dictionary is not loaded (a count from a fresh process reads the
+/// few chunks holding, say, the manufacturers, not a million order ids).
+/// A filter compiled over it is right for those blocks only, and is not
+/// kept.
+pub(crate) struct ValuesRead<'a> {
+    part: &'a Partition,
+    reader: &'a Reader,
+}
+
+impl filter::Dict for ValuesRead<'_> {
+    fn matching(&self, target: filter::Target, pred: &mut dyn FnMut(&str) -> bool) -> Result<Vec<u32>> {
+        let mut seen: Vec<u64> = Vec::new();
+        let mut mark = |ids: &[u32]| {
+            for &id in ids {
+                let w = id as usize >> 6;
+                if w >= seen.len() {
+                    seen.resize(w + 1, 0);
+                }
+                seen[w] |= 1 << (id & 63);
+            }
+        };
+        for c in &self.part.chunks {
+            let b = &c.block;
+            match target {
+                filter::Target::Utm(k) => mark(&b.utm[k]),
+                filter::Target::Param(p) => {
+                    if let Some((_, crate::store::codec::ParamData::Text(v))) = b.params.iter().find(|(q, _)| *q == p) {
+                        mark(v);
+                    }
+                }
+                filter::Target::Source => {}
+            }
+        }
+        let ids: std::collections::BTreeSet<u32> = seen
+            .iter()
+            .enumerate()
+            .flat_map(|(w, &bits)| (0..64).filter(move |i| bits >> i & 1 == 1).map(move |i| (w * 64 + i) as u32))
+            .filter(|&id| id != 0)
+            .collect();
+        let mut out: Vec<u32> =
+            self.reader.dict_values(&ids)?.into_iter().filter(|(_, s)| pred(s)).map(|(id, _)| id).collect();
+        out.sort_unstable();
+        Ok(out)
+    }
+}
+
 /// The event-value dictionary in one arena, loaded on first use and
 /// extended as values are added: a lookup is a scan at memory speed (a few
 /// milliseconds for a million order ids), with no index to build or keep.
@@ -349,7 +397,7 @@ impl ArenaDict {
 }
 
 impl filter::Dict for ArenaDict {
-    fn matching(&self, pred: &mut dyn FnMut(&str) -> bool) -> Result<Vec<u32>> {
+    fn matching(&self, _: filter::Target, pred: &mut dyn FnMut(&str) -> bool) -> Result<Vec<u32>> {
         Ok(self
             .entries
             .iter()
