@@ -33,6 +33,16 @@ fn sorted_export_digest(env: &Env) -> String {
     String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
 }
 
+/// The row count `reach stats --format csv` gives a table.
+fn rows(stats: &str, table: &str) -> u64 {
+    stats
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("table {table},")))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no row for table {table}:\n{stats}"))
+}
+
 #[test]
 fn a_version_3_file_is_migrated_to_time_spans_and_answers_as_before() {
     let env = Env::new();
@@ -40,19 +50,7 @@ fn a_version_3_file_is_migrated_to_time_spans_and_answers_as_before() {
 
     let table = env.run(&["stats", "--format", "csv"]).ok();
     assert!(table.contains("event_parts"), "the migration lists blocks by span:\n{table}");
-    let blocks: u64 = table
-        .lines()
-        .find_map(|l| l.strip_prefix("table event_blocks,"))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .expect("event_blocks row");
-    let spans: u64 = table
-        .lines()
-        .find_map(|l| l.strip_prefix("table event_parts,"))
-        .and_then(|rest| rest.split(',').next())
-        .and_then(|n| n.parse().ok())
-        .expect("event_parts row");
-    assert_eq!(blocks, spans, "every block listed under its span once");
+    assert_eq!(rows(&table, "event_blocks"), rows(&table, "event_parts"), "every block listed under its span once");
 
     let want = std::fs::read_to_string(fixture("v3_demo_counts.tsv")).expect("counts");
     for line in want.lines() {
@@ -78,13 +76,9 @@ fn a_version_3_file_is_migrated_to_time_spans_and_answers_as_before() {
     let without_2 = count(&env, "count(page_view, last 14d) >= 1");
     assert!(with_2 >= before && without_2 < with_2, "{before} -> {with_2} -> {without_2}");
     let table = env.run(&["stats", "--format", "csv"]).ok();
-    let rows = |name: &str| -> u64 {
-        table
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("table {name},")))
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse().ok())
-            .expect("row")
-    };
-    assert_eq!(rows("event_blocks"), rows("event_parts"), "blocks and their list stay in step:\n{table}");
+    assert_eq!(
+        rows(&table, "event_blocks"),
+        rows(&table, "event_parts"),
+        "blocks and their list stay in step:\n{table}"
+    );
 }
