@@ -254,3 +254,15 @@ fn timing() {
     );
     eprintln!("{sum:#?}");
 }
+
+/// Below the 16.4 events per contact that everything but browsing makes,
+/// campaign sends thin out, so 10M contacts at 10 events each are 10M/100M.
+#[test]
+fn events_per_contact_below_the_floor_is_reached() {
+    for epc in [6.0, 10.0, 14.0] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, sum) = run_at(dir.path(), 4000, 7, epc);
+        let got = sum.events as f64 / 4000.0;
+        assert!((got - epc).abs() < epc * 0.1, "asked {epc} events per contact, got {got:.2}");
+    }
+}
