@@ -264,16 +264,6 @@ impl Reader {
         Ok(())
     }
 
-    /// Calls `f(block id, encoded bytes)` for every block of one kind, in id order.
-    pub fn for_each_block_bytes_of(&self, kind: u16, mut f: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
-        let t = self.tx.open_table(EVENT_BLOCKS)?;
-        for row in t.range((kind, 0)..=(kind, u64::MAX))? {
-            let (k, v) = row?;
-            f(k.value().1, v.value())?;
-        }
-        Ok(())
-    }
-
     /// The blocks of one kind in the time spans `lo..=hi` (see `time_parts`):
     /// (span, block id, first instant, last instant), by span and id.
     pub fn block_spans(&self, kind: u16, lo: u32, hi: u32) -> Result<Vec<(u32, u64, i64, i64)>> {
