@@ -70,8 +70,7 @@ fn time_partitions(tx: &redb::WriteTransaction) -> Result<()> {
         let old: Vec<(u16, u64)> =
             blocks.iter()?.map(|r| r.map(|(k, _)| k.value())).collect::<std::result::Result<_, _>>()?;
         let mut filling = Filling::default();
-        let mut put = |b: EventBlock, blocks: &mut redb::Table<(u16, u64), &[u8]>| -> Result<()> {
-            let mut b = b;
+        let mut put = |mut b: EventBlock, blocks: &mut redb::Table<(u16, u64), &[u8]>| -> Result<()> {
             b.sort_by_time();
             let (first, last) = (b.ts[0], b.ts[b.len() - 1]);
             blocks.insert((b.kind, next), b.encode().as_slice())?;
@@ -80,11 +79,10 @@ fn time_partitions(tx: &redb::WriteTransaction) -> Result<()> {
             Ok(())
         };
         for (i, key) in old.iter().enumerate() {
-            let b = match blocks.remove(*key)? {
+            let mut b = match blocks.remove(*key)? {
                 Some(v) => EventBlock::decode(v.value())?,
                 None => continue,
             };
-            let mut b = b;
             b.sort_by_time();
             for (part, from, to) in time_parts::runs(&b.ts) {
                 for full in filling.add_rows(&b, part, from, to) {
