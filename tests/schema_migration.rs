@@ -51,6 +51,7 @@ fn a_version_3_file_is_migrated_to_time_spans_and_answers_as_before() {
     let table = env.run(&["stats", "--format", "csv"]).ok();
     assert!(table.contains("event_parts"), "the migration lists blocks by span:\n{table}");
     assert_eq!(rows(&table, "event_blocks"), rows(&table, "event_parts"), "every block listed under its span once");
+    assert!(rows(&table, "contact_summaries") > 0, "the migration sums up each contact's events:\n{table}");
 
     let want = std::fs::read_to_string(fixture("v3_demo_counts.tsv")).expect("counts");
     for line in want.lines() {

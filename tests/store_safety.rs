@@ -391,6 +391,8 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
         EVENT_BLOCKS.name(),
         // numbers only: kind, span, block id and the block's first and last instants
         EVENT_PARTS.name(),
+        // numbers only: counts, instants and parameter totals per contact
+        CONTACT_SUMMARIES.name(),
         CONTACT_BLOCKS.name(),
         ACTIONS.name(),
         SEGMENTS.name(),

@@ -9,7 +9,7 @@ use crate::model::Schema;
 /// One step: upgrades a file from version `from` to `from + 1` inside the
 /// given transaction. Index 0 upgrades version 1 to 2, and so on.
 type Step = fn(&redb::WriteTransaction) -> Result<()>;
-const STEPS: &[Step] = &[dict_in_chunks, contact_index, time_partitions];
+const STEPS: &[Step] = &[dict_in_chunks, contact_index, time_partitions, contact_summaries];
 
 /// Version 1 kept one dictionary row per value.
 const DICT_V1: redb::TableDefinition<u32, &str> = redb::TableDefinition::new("dict");
@@ -100,6 +100,14 @@ fn time_partitions(tx: &redb::WriteTransaction) -> Result<()> {
     tx.open_table(META)?.insert("next_block", next.to_le_bytes().as_slice())?;
     tx.delete_table(CONTACT_BLOCKS)?;
     contact_index(tx)
+}
+
+/// 4 → 5: per-contact summaries of every kind (see `summaries`), built in
+/// one pass over the blocks.
+fn contact_summaries(tx: &redb::WriteTransaction) -> Result<()> {
+    let blocks = tx.open_table(EVENT_BLOCKS)?;
+    let mut t = tx.open_table(CONTACT_SUMMARIES)?;
+    super::summaries::build(&blocks, &mut t)
 }
 
 pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
@@ -208,6 +216,7 @@ fn init(tx: &redb::WriteTransaction) -> Result<()> {
     tx.open_table(EVENT_BLOCKS)?;
     tx.open_table(EVENT_PARTS)?;
     tx.open_table(CONTACT_BLOCKS)?;
+    tx.open_table(CONTACT_SUMMARIES)?;
     tx.open_table(ACTIONS)?;
     tx.open_table(SEGMENTS)?;
     tx.open_table(SEGMENT_HISTORY)?;

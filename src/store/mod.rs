@@ -12,6 +12,7 @@ pub mod load;
 pub mod lock;
 mod migrate;
 pub mod read;
+pub mod summaries;
 pub mod tables;
 pub mod time_parts;
 pub mod write;
@@ -30,7 +31,7 @@ pub use write::Writer;
 
 /// The schema version this build writes. Older files are migrated on open;
 /// newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 pub const FORMAT: &str = "reach";
 
 /// What a committed write changed; sent to subscribers (the live engine,

@@ -278,6 +278,12 @@ impl Reader {
         Ok(out)
     }
 
+    /// Calls `f` for every contact's summary of `kind`'s events (see
+    /// `summaries`), in id order.
+    pub fn for_each_summary(&self, kind: u16, f: impl FnMut(&super::summaries::Summary) -> Result<()>) -> Result<()> {
+        super::summaries::for_each(&self.tx.open_table(CONTACT_SUMMARIES)?, kind, f)
+    }
+
     /// The latest time span holding events of `kind`, and the latest instant
     /// in it (the kind's last event); None when the kind has no events.
     pub fn last_span(&self, kind: u16) -> Result<Option<(u32, i64)>> {
@@ -477,6 +483,7 @@ impl Reader {
                 "event_blocks" => sizes(&self.tx.open_table(EVENT_BLOCKS)?, |_| 10, |v| v.len())?,
                 "event_parts" => sizes(&self.tx.open_table(EVENT_PARTS)?, |_| 14, |_| 16)?,
                 "contact_blocks" => sizes(&self.tx.open_table(CONTACT_BLOCKS)?, |_| 4, |v| v.len())?,
+                "contact_summaries" => sizes(&self.tx.open_table(CONTACT_SUMMARIES)?, |_| 6, |v| v.len())?,
                 "dict_chunks" => sizes(&self.tx.open_table(DICT_CHUNKS)?, |_| 4, |v| v.len())?,
                 "contacts_by_email" => sizes(&self.tx.open_table(BY_EMAIL)?, |k| k.len(), |_| 4)?,
                 "contacts_by_external_id" => sizes(&self.tx.open_table(BY_EXTERNAL_ID)?, |k| k.len(), |_| 4)?,

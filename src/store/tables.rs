@@ -34,6 +34,10 @@ pub const EVENT_PARTS: TableDefinition<(u16, u32, u64), (i64, i64)> = TableDefin
 /// events, the (kind, block id) of every event block holding one of them,
 /// in key order (see `contact_index`); no row without a contact.
 pub const CONTACT_BLOCKS: TableDefinition<u32, &[u8]> = TableDefinition::new("contact_blocks");
+/// (kind, contact id / `summaries::CHUNK`) → the summaries of that kind's
+/// events (count, first and last instant, numeric parameters' totals) of
+/// each of those contacts with events (see `summaries`).
+pub const CONTACT_SUMMARIES: TableDefinition<(u16, u32), &[u8]> = TableDefinition::new("contact_summaries");
 /// (contact id, sequence) → postcard `Action`: the contact's non-event timeline.
 pub const ACTIONS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("actions");
 /// Segment name → postcard segment record (expression, created, updated).

@@ -35,6 +35,8 @@ pub struct Writer<'s> {
     tags_changed: BTreeSet<String>,
     other_changes: Vec<Change>,
     deleted: Vec<u32>,
+    /// the summaries of the blocks written, not yet merged into their rows
+    summaries: super::summaries::Pending,
     /// a `Loader` holds blocks or values not yet written (its `finish` clears it)
     pub(super) loading: bool,
 }
@@ -70,6 +72,7 @@ impl<'s> Writer<'s> {
             tags_changed: BTreeSet::new(),
             other_changes: Vec::new(),
             deleted: Vec::new(),
+            summaries: Default::default(),
             loading: false,
         })
     }
@@ -363,7 +366,19 @@ impl<'s> Writer<'s> {
         self.tx.open_table(EVENT_BLOCKS)?.insert(key, b.encode().as_slice())?;
         self.tx.open_table(EVENT_PARTS)?.insert((b.kind, part, key.1), (first, last))?;
         self.new_blocks.push(key);
+        self.summaries.add(b);
+        if self.summaries.over_bound() {
+            self.flush_summaries()?;
+        }
         Ok(key)
+    }
+
+    /// Merges the summaries of the blocks written so far into their rows.
+    fn flush_summaries(&mut self) -> Result<()> {
+        if self.summaries.is_empty() {
+            return Ok(());
+        }
+        self.summaries.flush(&mut self.tx.open_table(CONTACT_SUMMARIES)?)
     }
 
     // ---------- erasure ----------
@@ -429,6 +444,9 @@ impl<'s> Writer<'s> {
             }
         }
         super::journeys::erase_contacts(&self.tx, ids)?;
+        // their summaries (after merging what this transaction wrote)
+        self.flush_summaries()?;
+        super::summaries::remove_contacts(&mut self.tx.open_table(CONTACT_SUMMARIES)?, self.schema.kinds.len(), ids)?;
         // events: rewrite every block that holds one of theirs (the index
         // names them), and drop their index entries
         let mut orphan_candidates: BTreeSet<u32> = BTreeSet::new();
@@ -609,6 +627,7 @@ impl<'s> Writer<'s> {
         if self.loading {
             return Err(Error::runtime("a bulk load was left unfinished: its blocks and values are not written"));
         }
+        self.flush_summaries()?;
         // the set of contact ids, so readers know who exists without reading every record
         if !self.touched_contacts.is_empty() || !self.deleted.is_empty() {
             let mut ids = self.contact_ids()?;

@@ -423,6 +423,13 @@ impl Engine {
         if let Some(v) = self.values.get(&key).or_else(|| self.summaries.get(&key)) {
             return Ok(v.clone());
         }
+        if lifetime && hi == i64::MAX {
+            // every event of the kind: the store's per-contact summaries
+            let n = self.base()?.n;
+            let v = Arc::new(super::lifetime::from_summaries(&self.reader, kind, measure, n)?);
+            self.summaries.insert(key, v.clone());
+            return Ok(v);
+        }
         let compiled = match filter {
             Some(f) => {
                 let fk = (kind, key.filter.clone());
@@ -450,11 +457,7 @@ impl Engine {
         self.events_in(kind, lo, hi)?;
         let part = &self.partitions[&kind];
         let v = Arc::new(aggregate(part, n, measure, lo, hi, compiled.as_deref(), cancel)?);
-        if lifetime && hi == i64::MAX {
-            self.summaries.insert(key, v.clone());
-        } else {
-            self.cache_values(key, v.clone());
-        }
+        self.cache_values(key, v.clone());
         Ok(v)
     }
 

@@ -18,6 +18,7 @@ mod eval;
 pub mod event_times;
 pub mod events;
 pub mod filter;
+mod lifetime;
 pub mod listing;
 
 use crate::derived::Thresholds;

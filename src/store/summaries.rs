@@ -1,0 +1,476 @@
+//! Per-contact summaries of each event kind (`CONTACT_SUMMARIES`): for
+//! every contact with events of a kind, how many, the first and the last
+//! instant, and for each numeric parameter how many of those events had it,
+//! their sum, minimum and maximum. That is everything a lifetime criterion
+//! without a filter needs (`count(page_view) >= 1`,
+//! `days_since_last(purchase) > 90`, `sum(purchase.amount) > 300`,
+//! lifecycle, RFM), so it is answered
+//! without reading one event block.
+//!
+//! A row holds the summaries of `CHUNK` consecutive contact ids for one kind
+//! (key: (kind, id / `CHUNK`)). For each contact with events, in id order:
+//! the id's difference to the previous one (varint; the first from the
+//! row's first id), count, first instant (zigzag), last - first, the number
+//! of parameter entries, then for each: parameter index, n, sum (zigzag,
+//! up to 128 bits), minimum (zigzag), maximum - minimum. Rows are rewritten
+//! whole.
+//!
+//! The writer adds every block it stores to dense accumulators, one per
+//! row touched, and merges them into the rows at commit (or when they hold
+//! more than `MAX_HELD_BYTES`): a read and a write per row, never per event.
+//! Erasing contacts removes their entries; no other write removes events.
+
+use super::codec::{EventBlock, NUM_NONE, ParamData, get_uvarint, put_uvarint, unzigzag, zigzag};
+use crate::error::{Error, Result};
+use redb::ReadableTable;
+use roaring::RoaringBitmap;
+use rustc_hash::FxHashMap;
+
+/// Contacts per row.
+pub const CHUNK: u32 = 4096;
+
+/// Accumulators held before they are merged into the table (a 1M-contact
+/// import of every kind fits, so a log in time order, which touches every
+/// row with each block, merges once).
+const MAX_HELD_BYTES: usize = 512 << 20;
+
+/// A numeric parameter's events of one contact: how many had a value, and
+/// their sum, minimum and maximum (`min > max` when `n` is 0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamTotals {
+    pub n: u32,
+    pub sum: i128,
+    pub min: i64,
+    pub max: i64,
+}
+
+impl ParamTotals {
+    pub const NONE: ParamTotals = ParamTotals { n: 0, sum: 0, min: i64::MAX, max: i64::MIN };
+
+    #[inline]
+    fn add(&mut self, v: i64) {
+        self.n += 1;
+        self.sum += v as i128;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+    }
+
+    fn merge(&mut self, o: &ParamTotals) {
+        self.n += o.n;
+        self.sum += o.sum;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+    }
+}
+
+/// One contact's events of one kind, summed up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub contact: u32,
+    pub count: u32,
+    pub first: i64,
+    pub last: i64,
+    /// (parameter index, totals) for each numeric parameter some event had
+    pub params: Vec<(u16, ParamTotals)>,
+}
+
+impl Summary {
+    pub fn param(&self, p: u16) -> Option<&ParamTotals> {
+        self.params.iter().find(|(i, _)| *i == p).map(|(_, t)| t)
+    }
+}
+
+fn corrupt() -> Error {
+    Error::runtime("corrupt contact summary row")
+}
+
+fn zigzag128(v: i128) -> u128 {
+    ((v << 1) ^ (v >> 127)) as u128
+}
+
+fn unzigzag128(v: u128) -> i128 {
+    ((v >> 1) as i128) ^ -((v & 1) as i128)
+}
+
+fn put_uvarint128(out: &mut Vec<u8>, mut v: u128) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_uvarint128(b: &[u8], pos: &mut usize) -> Option<u128> {
+    let mut v = 0u128;
+    for shift in (0..128).step_by(7) {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        v |= ((byte & 0x7f) as u128) << shift;
+        if byte < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Decodes one row (of contacts `chunk * CHUNK ..`), calling `f` for each
+/// contact's summary in id order (one `Summary` reused).
+pub fn decode_row(chunk: u32, bytes: &[u8], mut f: impl FnMut(&Summary) -> Result<()>) -> Result<()> {
+    let mut s = Summary::default();
+    let (mut pos, mut id) = (0usize, chunk as u64 * CHUNK as u64);
+    let end = id + CHUNK as u64;
+    let mut first_entry = true;
+    let get = |pos: &mut usize| get_uvarint(bytes, pos).ok_or_else(corrupt);
+    while pos < bytes.len() {
+        let d = get(&mut pos)?;
+        id += d;
+        if (!first_entry && d == 0) || id >= end {
+            return Err(corrupt());
+        }
+        first_entry = false;
+        s.contact = id as u32;
+        s.count = u32::try_from(get(&mut pos)?).map_err(|_| corrupt())?;
+        s.first = unzigzag(get(&mut pos)?);
+        s.last = s.first.wrapping_add(get(&mut pos)? as i64);
+        let k = get(&mut pos)?;
+        if k > 1 << 16 {
+            return Err(corrupt());
+        }
+        s.params.clear();
+        for _ in 0..k {
+            let p = u16::try_from(get(&mut pos)?).map_err(|_| corrupt())?;
+            let n = u32::try_from(get(&mut pos)?).map_err(|_| corrupt())?;
+            let sum = unzigzag128(get_uvarint128(bytes, &mut pos).ok_or_else(corrupt)?);
+            let min = unzigzag(get(&mut pos)?);
+            let max = min.wrapping_add(get(&mut pos)? as i64);
+            s.params.push((p, ParamTotals { n, sum, min, max }));
+        }
+        f(&s)?;
+    }
+    Ok(())
+}
+
+fn encode_one(out: &mut Vec<u8>, prev: u64, s: &Summary) {
+    put_uvarint(out, s.contact as u64 - prev);
+    put_uvarint(out, s.count as u64);
+    put_uvarint(out, zigzag(s.first));
+    put_uvarint(out, s.last.wrapping_sub(s.first) as u64);
+    put_uvarint(out, s.params.len() as u64);
+    for (p, t) in &s.params {
+        put_uvarint(out, *p as u64);
+        put_uvarint(out, t.n as u64);
+        put_uvarint128(out, zigzag128(t.sum));
+        put_uvarint(out, zigzag(t.min));
+        put_uvarint(out, t.max.wrapping_sub(t.min) as u64);
+    }
+}
+
+/// Encodes a row's summaries (ids ascending, all in the row's range).
+pub fn encode_row(chunk: u32, list: &[Summary], out: &mut Vec<u8>) {
+    out.clear();
+    let mut prev = chunk as u64 * CHUNK as u64;
+    for s in list {
+        encode_one(out, prev, s);
+        prev = s.contact as u64;
+    }
+}
+
+/// The dense accumulators of one row: a slot per contact of the chunk.
+struct Acc {
+    count: Vec<u32>,
+    first: Vec<i64>,
+    last: Vec<i64>,
+    params: Vec<(u16, Vec<ParamTotals>)>,
+}
+
+impl Acc {
+    fn new() -> Acc {
+        let n = CHUNK as usize;
+        Acc { count: vec![0; n], first: vec![i64::MAX; n], last: vec![i64::MIN; n], params: Vec::new() }
+    }
+
+    const BYTES: usize = CHUNK as usize * 20;
+    const PARAM_BYTES: usize = CHUNK as usize * std::mem::size_of::<ParamTotals>();
+
+    /// The slots of a parameter, added when first seen; and the bytes added.
+    fn param(&mut self, p: u16) -> (&mut Vec<ParamTotals>, usize) {
+        match self.params.iter().position(|(i, _)| *i == p) {
+            Some(i) => (&mut self.params[i].1, 0),
+            None => {
+                self.params.push((p, vec![ParamTotals::NONE; CHUNK as usize]));
+                (&mut self.params.last_mut().expect("pushed").1, Self::PARAM_BYTES)
+            }
+        }
+    }
+
+    fn merge(&mut self, s: &Summary) -> usize {
+        let i = (s.contact % CHUNK) as usize;
+        self.count[i] += s.count;
+        self.first[i] = self.first[i].min(s.first);
+        self.last[i] = self.last[i].max(s.last);
+        let mut added = 0;
+        for (p, t) in &s.params {
+            let (slots, b) = self.param(*p);
+            slots[i].merge(t);
+            added += b;
+        }
+        added
+    }
+
+    /// The summaries held, in id order.
+    fn summaries(&self, chunk: u32) -> Vec<Summary> {
+        let mut out = Vec::new();
+        for i in 0..CHUNK as usize {
+            if self.count[i] == 0 {
+                continue;
+            }
+            let mut params: Vec<(u16, ParamTotals)> =
+                self.params.iter().filter(|(_, v)| v[i].n > 0).map(|(p, v)| (*p, v[i])).collect();
+            params.sort_unstable_by_key(|(p, _)| *p);
+            out.push(Summary {
+                contact: chunk * CHUNK + i as u32,
+                count: self.count[i],
+                first: self.first[i],
+                last: self.last[i],
+                params,
+            });
+        }
+        out
+    }
+}
+
+/// What a write transaction added, not yet merged into the table.
+#[derive(Default)]
+pub struct Pending {
+    rows: FxHashMap<(u16, u32), Acc>,
+    bytes: usize,
+}
+
+impl Pending {
+    /// Adds a block's events to the summaries of their contacts.
+    pub fn add(&mut self, b: &EventBlock) {
+        let nums: Vec<(u16, &[i64])> = b
+            .params
+            .iter()
+            .filter_map(|(p, d)| match d {
+                ParamData::Num(v) => Some((*p, v.as_slice())),
+                ParamData::Text(_) => None,
+            })
+            .collect();
+        let mut i = 0;
+        let len = b.len();
+        while i < len {
+            // a run of events of contacts in one row: one look-up for it
+            let chunk = b.contact[i] / CHUNK;
+            let mut j = i + 1;
+            while j < len && b.contact[j] / CHUNK == chunk {
+                j += 1;
+            }
+            let mut added = 0;
+            let acc = self.rows.entry((b.kind, chunk)).or_insert_with(|| {
+                added += Acc::BYTES;
+                Acc::new()
+            });
+            for k in i..j {
+                let s = (b.contact[k] % CHUNK) as usize;
+                let t = b.ts[k];
+                acc.count[s] += 1;
+                acc.first[s] = acc.first[s].min(t);
+                acc.last[s] = acc.last[s].max(t);
+            }
+            for &(p, col) in &nums {
+                if col[i..j].iter().all(|&v| v == NUM_NONE) {
+                    continue;
+                }
+                let (slots, b2) = acc.param(p);
+                added += b2;
+                for k in i..j {
+                    if col[k] != NUM_NONE {
+                        slots[(b.contact[k] % CHUNK) as usize].add(col[k]);
+                    }
+                }
+            }
+            self.bytes += added;
+            i = j;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Whether the accumulators hold enough to be merged now.
+    pub fn over_bound(&self) -> bool {
+        self.bytes > MAX_HELD_BYTES
+    }
+
+    /// Merges every accumulator into its row, in key order.
+    pub fn flush(&mut self, t: &mut redb::Table<(u16, u32), &[u8]>) -> Result<()> {
+        let mut keys: Vec<(u16, u32)> = self.rows.keys().copied().collect();
+        keys.sort_unstable();
+        let mut buf = Vec::new();
+        for key in keys {
+            let Some(mut acc) = self.rows.remove(&key) else { continue };
+            if let Some(v) = t.get(key)? {
+                decode_row(key.1, v.value(), |s| {
+                    acc.merge(s);
+                    Ok(())
+                })?;
+            }
+            encode_row(key.1, &acc.summaries(key.1), &mut buf);
+            t.insert(key, buf.as_slice())?;
+        }
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+/// Removes the summaries of `ids` from every kind's rows (`kinds`: the
+/// number of kinds in the schema).
+pub fn remove_contacts(t: &mut redb::Table<(u16, u32), &[u8]>, kinds: usize, ids: &RoaringBitmap) -> Result<()> {
+    let mut chunks: Vec<u32> = ids.iter().map(|id| id / CHUNK).collect();
+    chunks.dedup();
+    let mut buf = Vec::new();
+    for kind in 0..kinds as u16 {
+        for &chunk in &chunks {
+            let mut keep = Vec::new();
+            let mut dropped = false;
+            match t.get((kind, chunk))? {
+                Some(v) => decode_row(chunk, v.value(), |s| {
+                    if ids.contains(s.contact) {
+                        dropped = true;
+                    } else {
+                        keep.push(s.clone());
+                    }
+                    Ok(())
+                })?,
+                None => continue,
+            }
+            if !dropped {
+                continue;
+            }
+            if keep.is_empty() {
+                t.remove((kind, chunk))?;
+            } else {
+                encode_row(chunk, &keep, &mut buf);
+                t.insert((kind, chunk), buf.as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Builds every summary from the event blocks (the 4 → 5 migration).
+pub fn build(blocks: &redb::Table<(u16, u64), &[u8]>, t: &mut redb::Table<(u16, u32), &[u8]>) -> Result<()> {
+    let mut pending = Pending::default();
+    for row in blocks.iter()? {
+        let (_, v) = row?;
+        pending.add(&EventBlock::decode(v.value())?);
+        if pending.over_bound() {
+            pending.flush(t)?;
+        }
+    }
+    pending.flush(t)
+}
+
+/// Calls `f` for every contact's summary of `kind`, in id order.
+pub fn for_each<T: ReadableTable<(u16, u32), &'static [u8]>>(
+    t: &T,
+    kind: u16,
+    mut f: impl FnMut(&Summary) -> Result<()>,
+) -> Result<()> {
+    for row in t.range((kind, 0)..=(kind, u32::MAX))? {
+        let (k, v) = row?;
+        decode_row(k.value().1, v.value(), &mut f)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::codec::ParamVal;
+    use crate::store::tables::CONTACT_SUMMARIES;
+
+    fn block(kind: u16, rows: &[(u32, i64, Option<i64>)]) -> EventBlock {
+        let mut b = EventBlock::new(kind);
+        for &(c, ts, v) in rows {
+            let params: Vec<(u16, ParamVal)> = v.map(|v| (2, ParamVal::Num(v))).into_iter().collect();
+            b.push(c, ts, 0, [0; 3], &params);
+        }
+        b
+    }
+
+    fn all(t: &redb::Table<(u16, u32), &[u8]>, kind: u16) -> Vec<Summary> {
+        let mut out = Vec::new();
+        for_each(t, kind, |s| {
+            out.push(s.clone());
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn rows_round_trip_with_extreme_values() {
+        let list = vec![
+            Summary { contact: 4096, count: 1, first: -5, last: -5, params: vec![] },
+            Summary {
+                contact: 4100,
+                count: u32::MAX,
+                first: i64::MIN + 1,
+                last: i64::MAX,
+                params: vec![
+                    (0, ParamTotals { n: 3, sum: i128::MIN / 2, min: i64::MIN + 1, max: i64::MAX }),
+                    (7, ParamTotals { n: 1, sum: 42, min: 42, max: 42 }),
+                ],
+            },
+            Summary { contact: 8191, count: 2, first: 1_700_000_000, last: 1_800_000_000, params: vec![] },
+        ];
+        let mut buf = Vec::new();
+        encode_row(1, &list, &mut buf);
+        let mut back = Vec::new();
+        decode_row(1, &buf, |s| {
+            back.push(s.clone());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(back, list);
+        // a cut row is refused, and so is one naming a contact past its range
+        let mut bad = Vec::new();
+        put_uvarint(&mut bad, CHUNK as u64);
+        bad.extend_from_slice(&[1, 0, 0, 0]);
+        assert!(decode_row(0, &bad, |_| Ok(())).is_err());
+        assert!(decode_row(1, &buf[..buf.len() - 1], |_| Ok(())).is_err());
+    }
+
+    #[test]
+    fn blocks_add_up_across_flushes_and_erasure_removes_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("s.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table(CONTACT_SUMMARIES).unwrap();
+            let mut p = Pending::default();
+            p.add(&block(1, &[(5, 100, Some(10)), (9000, 50, None), (5, 300, Some(-4)), (5, 200, None)]));
+            p.flush(&mut t).unwrap();
+            p.add(&block(1, &[(5, 20, Some(7)), (6, 400, None)]));
+            p.add(&block(3, &[(5, 1, None)]));
+            p.flush(&mut t).unwrap();
+            let s = all(&t, 1);
+            assert_eq!(s.iter().map(|s| s.contact).collect::<Vec<_>>(), vec![5, 6, 9000]);
+            assert_eq!((s[0].count, s[0].first, s[0].last), (4, 20, 300));
+            assert_eq!(s[0].param(2), Some(&ParamTotals { n: 3, sum: 13, min: -4, max: 10 }));
+            assert_eq!((s[1].count, s[1].first, s[1].last, s[1].params.len()), (1, 400, 400, 0));
+            assert_eq!((s[2].count, s[2].first), (1, 50));
+            assert_eq!(all(&t, 3).len(), 1);
+            let ids: RoaringBitmap = [5u32, 9000].into_iter().collect();
+            remove_contacts(&mut t, 4, &ids).unwrap();
+            assert_eq!(all(&t, 1).iter().map(|s| s.contact).collect::<Vec<_>>(), vec![6]);
+            assert!(all(&t, 3).is_empty());
+            // the emptied rows are gone, not left empty
+            assert_eq!(t.iter().unwrap().count(), 1);
+        }
+        tx.commit().unwrap();
+    }
+}
