@@ -168,15 +168,19 @@ pub fn quintiles(values: &[i128]) -> Vec<u8> {
     if n == 0 {
         return vec![];
     }
-    let mut sorted: Vec<i128> = values.to_vec();
+    // one sort of (value, position), then ranks in one pass: the first of
+    // a run of equal values has as many smaller values as its place
+    let mut sorted: Vec<(i128, u32)> = values.iter().enumerate().map(|(i, &v)| (v, i as u32)).collect();
     sorted.sort_unstable();
-    values
-        .iter()
-        .map(|v| {
-            let r = sorted.partition_point(|x| x < v);
-            (1 + (5 * r) / n) as u8
-        })
-        .collect()
+    let mut out = vec![0u8; n];
+    let mut r = 0;
+    for (at, &(v, i)) in sorted.iter().enumerate() {
+        if at > 0 && sorted[at - 1].0 != v {
+            r = at;
+        }
+        out[i as usize] = (1 + (5 * r) / n) as u8;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -211,6 +215,8 @@ mod tests {
         assert_eq!(quintiles(&[10, 20, 30, 40, 50]), vec![1, 2, 3, 4, 5]);
         assert_eq!(quintiles(&[5, 5, 5, 5]), vec![1, 1, 1, 1]);
         assert_eq!(quintiles(&[1, 2, 2, 3]), vec![1, 2, 2, 4]);
+        assert_eq!(quintiles(&[3, 2, 2, 1]), vec![4, 2, 2, 1]);
+        assert_eq!(quintiles(&[7, -1, 7, 0, 7, -1, 9, 0, 0, 3]), vec![4, 1, 4, 2, 4, 1, 5, 2, 2, 3]);
     }
 
     #[test]
