@@ -8,12 +8,15 @@
 //! without reading one event block.
 //!
 //! A row holds the summaries of `CHUNK` consecutive contact ids for one kind
-//! (key: (kind, id / `CHUNK`)). For each contact with events, in id order:
-//! the id's difference to the previous one (varint; the first from the
-//! row's first id), count, first instant (zigzag), last - first, the number
-//! of parameter entries, then for each: parameter index, n, sum (zigzag,
-//! up to 128 bits), minimum (zigzag), maximum - minimum. Rows are rewritten
-//! whole.
+//! (key: (kind, id / `CHUNK`)), small enough that several share a page.
+//! For each contact with events, in id order, as varints: the id's
+//! difference to the previous one (the first from the row's first id);
+//! count × 2, plus 1 when parameter totals follow; the first instant's
+//! difference to the previous contact's first instant (zigzag; the row's
+//! first entry from 0); last - first when the count is over 1; then, when
+//! flagged, the number of parameter entries and for each: parameter index,
+//! n, sum (zigzag, up to 128 bits), minimum (zigzag), maximum - minimum.
+//! Rows are rewritten whole.
 //!
 //! The writer adds every block it stores to dense accumulators, one per
 //! row touched, and merges them into the rows at commit (or when they hold
@@ -27,7 +30,7 @@ use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap;
 
 /// Contacts per row.
-pub const CHUNK: u32 = 4096;
+pub const CHUNK: u32 = 256;
 
 /// Accumulators held before they are merged into the table (a 1M-contact
 /// import of every kind fits, so a log in time order, which touches every
@@ -129,10 +132,11 @@ pub fn decode_row(chunk: u32, bytes: &[u8], mut f: impl FnMut(&Summary) -> Resul
         }
         first_entry = false;
         s.contact = id as u32;
-        s.count = u32::try_from(get(&mut pos)?).map_err(|_| corrupt())?;
-        s.first = unzigzag(get(&mut pos)?);
-        s.last = s.first.wrapping_add(get(&mut pos)? as i64);
-        let k = get(&mut pos)?;
+        let head = get(&mut pos)?;
+        s.count = u32::try_from(head >> 1).ok().filter(|&c| c > 0).ok_or_else(corrupt)?;
+        s.first = s.first.wrapping_add(unzigzag(get(&mut pos)?));
+        s.last = if s.count > 1 { s.first.wrapping_add(get(&mut pos)? as i64) } else { s.first };
+        let k = if head & 1 == 1 { get(&mut pos)? } else { 0 };
         if k > 1 << 16 {
             return Err(corrupt());
         }
@@ -150,12 +154,16 @@ pub fn decode_row(chunk: u32, bytes: &[u8], mut f: impl FnMut(&Summary) -> Resul
     Ok(())
 }
 
-fn encode_one(out: &mut Vec<u8>, prev: u64, s: &Summary) {
+fn encode_one(out: &mut Vec<u8>, prev: u64, prev_first: i64, s: &Summary) {
     put_uvarint(out, s.contact as u64 - prev);
-    put_uvarint(out, s.count as u64);
-    put_uvarint(out, zigzag(s.first));
-    put_uvarint(out, s.last.wrapping_sub(s.first) as u64);
-    put_uvarint(out, s.params.len() as u64);
+    put_uvarint(out, (s.count as u64) << 1 | !s.params.is_empty() as u64);
+    put_uvarint(out, zigzag(s.first.wrapping_sub(prev_first)));
+    if s.count > 1 {
+        put_uvarint(out, s.last.wrapping_sub(s.first) as u64);
+    }
+    if !s.params.is_empty() {
+        put_uvarint(out, s.params.len() as u64);
+    }
     for (p, t) in &s.params {
         put_uvarint(out, *p as u64);
         put_uvarint(out, t.n as u64);
@@ -168,10 +176,10 @@ fn encode_one(out: &mut Vec<u8>, prev: u64, s: &Summary) {
 /// Encodes a row's summaries (ids ascending, all in the row's range).
 pub fn encode_row(chunk: u32, list: &[Summary], out: &mut Vec<u8>) {
     out.clear();
-    let mut prev = chunk as u64 * CHUNK as u64;
+    let (mut prev, mut prev_first) = (chunk as u64 * CHUNK as u64, 0i64);
     for s in list {
-        encode_one(out, prev, s);
-        prev = s.contact as u64;
+        encode_one(out, prev, prev_first, s);
+        (prev, prev_first) = (s.contact as u64, s.first);
     }
 }
 
@@ -414,9 +422,9 @@ mod tests {
     #[test]
     fn rows_round_trip_with_extreme_values() {
         let list = vec![
-            Summary { contact: 4096, count: 1, first: -5, last: -5, params: vec![] },
+            Summary { contact: CHUNK, count: 1, first: -5, last: -5, params: vec![] },
             Summary {
-                contact: 4100,
+                contact: CHUNK + 4,
                 count: u32::MAX,
                 first: i64::MIN + 1,
                 last: i64::MAX,
@@ -425,7 +433,7 @@ mod tests {
                     (7, ParamTotals { n: 1, sum: 42, min: 42, max: 42 }),
                 ],
             },
-            Summary { contact: 8191, count: 2, first: 1_700_000_000, last: 1_800_000_000, params: vec![] },
+            Summary { contact: 2 * CHUNK - 1, count: 2, first: 1_700_000_000, last: 1_800_000_000, params: vec![] },
         ];
         let mut buf = Vec::new();
         encode_row(1, &list, &mut buf);
