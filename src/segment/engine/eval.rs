@@ -418,17 +418,28 @@ impl Engine {
         // like data (until events change), and independent of now once every
         // event is at or before it
         let lifetime = filter.is_none() && lo <= i64::MIN + 1;
-        let hi = if lifetime && self.last_event(kind)? <= hi { i64::MAX } else { hi };
+        let last = if lifetime { self.last_event(kind)? } else { i64::MAX };
+        let hi = if lifetime && last <= hi { i64::MAX } else { hi };
         let key = ValKey { kind, measure, lo, hi, filter: filter.map(print_filter).unwrap_or_default() };
         if let Some(v) = self.values.get(&key).or_else(|| self.summaries.get(&key)) {
             return Ok(v.clone());
         }
-        if lifetime && hi == i64::MAX {
-            // every event of the kind: the store's per-contact summaries
+        let (first_span, last_span) = crate::store::time_parts::parts_of(lo, last.min(hi));
+        let in_memory = self.partitions.get(&kind).is_some_and(|p| p.holds(first_span, last_span));
+        if lifetime && hi == i64::MAX && !in_memory {
+            // every event of the kind, not read yet: the store's per-contact
+            // summaries (when every block is in memory, a pass over them is
+            // quicker than decoding the summaries)
             let n = self.base()?.n;
-            let v = Arc::new(super::lifetime::from_summaries(&self.reader, kind, measure, n)?);
-            self.summaries.insert(key, v.clone());
-            return Ok(v);
+            let mut found = None;
+            for (m, v) in super::lifetime::from_summaries(&self.reader, kind, measure, n)? {
+                let v = Arc::new(v);
+                if m == measure {
+                    found = Some(v.clone());
+                }
+                self.summaries.insert(ValKey { measure: m, ..key.clone() }, v);
+            }
+            return found.ok_or_else(|| Error::runtime("summaries gave no value for the measure"));
         }
         let compiled = match filter {
             Some(f) => {

@@ -52,6 +52,11 @@ impl Partition {
         Ok(())
     }
 
+    /// Whether the blocks of every span of `lo..=hi` were read.
+    pub fn holds(&self, lo: u32, hi: u32) -> bool {
+        self.missing(lo, hi).is_empty()
+    }
+
     /// The parts of `lo..=hi` outside the spans read.
     fn missing(&self, lo: u32, hi: u32) -> Vec<(u32, u32)> {
         let mut out = Vec::new();

@@ -8,59 +8,53 @@ use crate::error::Result;
 use crate::store::Reader;
 
 /// Per-contact values of `measure` over all of `kind`'s events, for contact
-/// ids below `n`.
-pub fn from_summaries(r: &Reader, kind: u16, measure: Measure, n: usize) -> Result<Values> {
-    Ok(match measure {
-        Measure::Count => {
-            let mut cnt = vec![0u32; n];
-            r.for_each_summary(kind, |s| {
-                if let Some(x) = cnt.get_mut(s.contact as usize) {
-                    *x = s.count;
-                }
-                Ok(())
-            })?;
-            Values::Count(cnt)
+/// ids below `n`; with them, from the same pass over the summaries, the
+/// kind's count, first and last instant (criteria often need several:
+/// lifecycle takes the count and the last purchase).
+pub fn from_summaries(r: &Reader, kind: u16, measure: Measure, n: usize) -> Result<Vec<(Measure, Values)>> {
+    let mut cnt = vec![0u32; n];
+    let (mut first, mut last, mut present) = (vec![0i64; n], vec![0i64; n], vec![false; n]);
+    let param = match measure {
+        Measure::Sum(p) | Measure::Min(p) | Measure::Max(p) => Some(p),
+        _ => None,
+    };
+    let (mut sum, mut k, mut fits) = (Vec::new(), Vec::new(), true);
+    let (mut ext, mut has) = (Vec::new(), Vec::new());
+    match measure {
+        Measure::Sum(_) => (sum, k) = (vec![0i128; n], vec![0u32; n]),
+        Measure::Min(_) | Measure::Max(_) => (ext, has) = (vec![0i64; n], vec![false; n]),
+        _ => {}
+    }
+    let is_min = matches!(measure, Measure::Min(_));
+    r.for_each_summary(kind, |s| {
+        let i = s.contact as usize;
+        if i >= n || s.count == 0 {
+            return Ok(());
         }
-        Measure::Sum(p) => {
-            let (mut sum, mut k) = (vec![0i128; n], vec![0u32; n]);
-            let mut fits = true;
-            r.for_each_summary(kind, |s| {
-                if let (Some(t), true) = (s.param(p), (s.contact as usize) < n) {
-                    sum[s.contact as usize] = t.sum;
-                    k[s.contact as usize] = t.n;
-                    fits &= i64::try_from(t.sum).is_ok();
-                }
-                Ok(())
-            })?;
-            if fits {
-                Values::Sum64 { sum: sum.into_iter().map(|v| v as i64).collect(), n: k }
+        cnt[i] = s.count;
+        (first[i], last[i], present[i]) = (s.first, s.last, true);
+        if let Some(t) = param.and_then(|p| s.param(p)).filter(|t| t.n > 0) {
+            if !sum.is_empty() {
+                (sum[i], k[i]) = (t.sum, t.n);
+                fits &= i64::try_from(t.sum).is_ok();
             } else {
-                Values::Sum { sum, n: k }
+                (ext[i], has[i]) = (if is_min { t.min } else { t.max }, true);
             }
         }
-        Measure::Min(p) | Measure::Max(p) => {
-            let (mut v, mut present) = (vec![0i64; n], vec![false; n]);
-            r.for_each_summary(kind, |s| {
-                if let (Some(t), true) = (s.param(p), (s.contact as usize) < n)
-                    && t.n > 0
-                {
-                    v[s.contact as usize] = if matches!(measure, Measure::Min(_)) { t.min } else { t.max };
-                    present[s.contact as usize] = true;
-                }
-                Ok(())
-            })?;
-            Values::Ext { v, present }
+        Ok(())
+    })?;
+    let mut out = vec![
+        (Measure::Count, Values::Count(cnt)),
+        (Measure::First, Values::Ext { v: first, present: present.clone() }),
+        (Measure::Last, Values::Ext { v: last, present }),
+    ];
+    match measure {
+        Measure::Sum(_) if fits => {
+            out.push((measure, Values::Sum64 { sum: sum.into_iter().map(|v| v as i64).collect(), n: k }))
         }
-        Measure::Last | Measure::First => {
-            let (mut v, mut present) = (vec![0i64; n], vec![false; n]);
-            r.for_each_summary(kind, |s| {
-                if (s.contact as usize) < n && s.count > 0 {
-                    v[s.contact as usize] = if measure == Measure::Last { s.last } else { s.first };
-                    present[s.contact as usize] = true;
-                }
-                Ok(())
-            })?;
-            Values::Ext { v, present }
-        }
-    })
+        Measure::Sum(_) => out.push((measure, Values::Sum { sum, n: k })),
+        Measure::Min(_) | Measure::Max(_) => out.push((measure, Values::Ext { v: ext, present: has })),
+        _ => {}
+    }
+    Ok(out)
 }
