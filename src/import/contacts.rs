@@ -73,6 +73,10 @@ pub(super) struct ContactSink<'a, 'w> {
     /// contacts this import creates, their keys registered in the load
     /// already: written without reading anything back, keys in order
     pending_new: Vec<Contact>,
+    /// the keys of the new contacts written so far (normalized emails):
+    /// they reach the key tables at the end, sorted, in one pass each
+    new_emails: Vec<(Box<str>, u32)>,
+    new_xids: Vec<(Box<str>, u32)>,
     tags: HashMap<String, RoaringBitmap>,
     categories: std::collections::HashMap<String, RoaringBitmap>,
     known_categories: HashMap<String, String>,
@@ -83,9 +87,9 @@ pub(super) struct ContactSink<'a, 'w> {
 
 /// Changed contacts written at a time.
 const FLUSH: usize = 20_000;
-/// New contacts written at a time: their keys go in sorted, so the more at
-/// once, the fewer times each page of the key tables is rewritten.
-const FLUSH_NEW: usize = 200_000;
+/// New contacts written at a time (their records and timeline entries go
+/// in id order; their keys wait for the end of the import).
+const FLUSH_NEW: usize = 50_000;
 
 impl<'a, 'w> ContactSink<'a, 'w> {
     pub fn new(w: &'a mut Writer<'w>, ctx: &'a ImportContext, report: &'a mut ImportReport) -> Result<Self> {
@@ -102,6 +106,8 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             pending: vec![],
             pending_old_score: vec![],
             pending_new: vec![],
+            new_emails: vec![],
+            new_xids: vec![],
             tags: HashMap::default(),
             categories: Default::default(),
             known_categories: HashMap::default(),
@@ -224,10 +230,17 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         if self.pending_new.is_empty() {
             return Ok(());
         }
-        self.w.put_new_contacts(&self.pending_new)?;
+        self.w.put_new_contact_records(&self.pending_new)?;
         let created = Action { ts: self.ctx.now, what: ActionKind::Created, detail: self.detail() };
         let ids: Vec<u32> = self.pending_new.iter().map(|c| c.id).collect();
-        self.pending_new.clear();
+        for c in self.pending_new.drain(..) {
+            if let Some(e) = &c.email {
+                self.new_emails.push((email_key(e).into(), c.id));
+            }
+            if let Some(x) = c.external_id {
+                self.new_xids.push((x.into_boxed_str(), c.id));
+            }
+        }
         self.w.add_action_to_each(ids, &created)
     }
 
@@ -270,6 +283,9 @@ impl<'a, 'w> ContactSink<'a, 'w> {
 
     fn write_rest(&mut self) -> Result<()> {
         self.flush_new()?;
+        let (mut emails, mut xids) = (std::mem::take(&mut self.new_emails), std::mem::take(&mut self.new_xids));
+        self.w.put_new_keys(&mut emails, &mut xids)?;
+        drop((emails, xids));
         self.flush()?;
         let mut tags: Vec<_> = self.tags.drain().collect();
         tags.sort_by(|a, b| a.0.cmp(&b.0));

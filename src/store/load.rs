@@ -109,6 +109,16 @@ impl<'a, 's> Loader<'a, 's> {
         self.w.put_new_contacts(list)
     }
 
+    /// `Writer::put_new_contact_records`: their keys are registered already.
+    pub fn put_new_contact_records(&mut self, list: &[Contact]) -> Result<()> {
+        self.w.put_new_contact_records(list)
+    }
+
+    /// `Writer::put_new_keys`: the keys of the contacts `put_new_contact_records` wrote.
+    pub fn put_new_keys(&mut self, emails: &mut [(Box<str>, u32)], xids: &mut [(Box<str>, u32)]) -> Result<()> {
+        self.w.put_new_keys(emails, xids)
+    }
+
     pub fn add_actions(&mut self, actions: &[(u32, Action)]) -> Result<()> {
         self.w.add_actions(actions)
     }

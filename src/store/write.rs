@@ -227,6 +227,40 @@ impl<'s> Writer<'s> {
         Ok(())
     }
 
+    /// The records of contacts this transaction created, as
+    /// `put_new_contacts` writes them, without their keys: those follow,
+    /// all at once, through `put_new_keys`.
+    pub fn put_new_contact_records(&mut self, list: &[Contact]) -> Result<()> {
+        self.keys_written = true;
+        let mut t = self.tx.open_table(CONTACTS)?;
+        let mut buf = Vec::new();
+        for c in list {
+            buf.clear();
+            let bytes = postcard::to_extend(c, std::mem::take(&mut buf))?;
+            t.insert(c.id, bytes.as_slice())?;
+            buf = bytes;
+            self.touched_contacts.insert(c.id);
+        }
+        Ok(())
+    }
+
+    /// The keys of contacts written by `put_new_contact_records` (checked
+    /// free; emails normalized), sorted here and inserted in key order.
+    pub fn put_new_keys(&mut self, emails: &mut [(Box<str>, u32)], xids: &mut [(Box<str>, u32)]) -> Result<()> {
+        self.keys_written = true;
+        emails.sort_unstable();
+        xids.sort_unstable();
+        let mut te = self.tx.open_table(BY_EMAIL)?;
+        for (e, id) in emails.iter() {
+            te.insert(&**e, *id)?;
+        }
+        let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
+        for (x, id) in xids.iter() {
+            tx_.insert(&**x, *id)?;
+        }
+        Ok(())
+    }
+
     /// Appends timeline entries.
     pub fn add_actions(&mut self, actions: &[(u32, Action)]) -> Result<()> {
         let mut t = self.tx.open_table(ACTIONS)?;
