@@ -376,3 +376,103 @@ fn bad_row_far_into_a_large_file_is_located() {
         "big.csv:15003: `yesterday` is not a timestamp (expected RFC 3339 such as 2026-01-31T09:30:00Z)",
     );
 }
+
+/// Rows are parsed on the reader thread, batches ahead of the rows being
+/// applied: a bad row far into the file, after whole batches of good ones,
+/// still fails the import with its own line, and nothing is written.
+#[test]
+fn a_bad_row_after_many_good_ones_names_its_line_and_writes_nothing() {
+    let mut csv = String::from("external_id,email,timezone,consent_email,created_at\n");
+    for i in 0..9000 {
+        csv.push_str(&format!("k{i},k{i}@example.com,Europe/Rome,true,2025-01-02T03:04:05Z\n"));
+    }
+    let good = csv.clone();
+    csv.push_str("k9000,k9000@example.com,Mars/Olympus,true,2025-01-02T03:04:05Z\n");
+    refused(
+        "contacts",
+        "late.csv",
+        csv.as_bytes(),
+        &[],
+        "late.csv:9002: unknown timezone `Mars/Olympus` (expected an IANA name such as Europe/Rome)",
+    );
+    let mut csv = good;
+    csv.push_str("k9000,k9000@example.com,Europe/Rome,maybe,2025-01-02T03:04:05Z\n");
+    refused("contacts", "late2.csv", csv.as_bytes(), &[], "late2.csv:9002: consent_email `maybe` is not true or false");
+}
+
+/// Which earlier row a repeated key is blamed on, for keys of contacts the
+/// file creates, keys it sets on contacts that existed, and contacts it
+/// names twice; the same from CSV (rows parsed ahead on the reader thread)
+/// and JSONL (parsed as they are applied).
+#[test]
+fn repeated_keys_in_one_file_are_each_refused_with_the_first_line() {
+    const BASE: &str = "external_id,email,score\nX1,old1@example.com,1\nX2,old2@example.com,2\n,old3@example.com,3\n";
+    let rows = [
+        ("N1", "new1@example.com", "", ""),
+        ("N1", "other@example.com", "", ""),
+        ("N2", "NEW1@Example.com", "", ""),
+        ("X1", "", "", ""),
+        ("X1", "", "", ""),
+        ("", "old2@example.com", "", ""),
+        ("X2", "", "", ""),
+        ("X3", "old3@example.com", "", ""),
+        ("X3", "", "", ""),
+        ("", "OLD3@example.com", "", ""),
+        ("N4", "new4@example.com", "Mars/Base", ""),
+        ("N5", "new5@example.com", "", "maybe"),
+        ("X9", "old1@example.com", "", ""),
+        ("N6", "", "", ""),
+        ("N6", "", "", ""),
+        ("", "new7@example.com", "", ""),
+        ("", "new7@example.com", "", ""),
+        ("N8", "old2@example.com", "", ""),
+    ];
+    let expected = [
+        "3,duplicate external_id `N1` (first on line 2)",
+        "4,duplicate email `NEW1@Example.com` (first on line 2)",
+        "6,duplicate external_id `X1` (first on line 5)",
+        "8,this row is for contact 2 which line 7 already imported",
+        "10,duplicate external_id `X3` (first on line 9)",
+        "11,duplicate email `OLD3@example.com` (first on line 9)",
+        "12,unknown timezone `Mars/Base` (expected an IANA name such as Europe/Rome)",
+        "13,consent_email `maybe` is not true or false",
+        "14,this row is for contact 1 which line 5 already imported",
+        "16,duplicate external_id `N6` (first on line 15)",
+        "18,duplicate email `new7@example.com` (first on line 17)",
+        "19,duplicate email `old2@example.com` (first on line 7)",
+    ];
+    let mut csv = String::from("external_id,email,timezone,consent_email\n");
+    // a blank first line, so the JSONL lines are numbered as the CSV rows
+    let mut jsonl = String::from("\n");
+    for (x, e, tz, consent) in rows {
+        csv.push_str(&format!("{x},{e},{tz},{consent}\n"));
+        let fields: Vec<String> = [("external_id", x), ("email", e), ("timezone", tz), ("consent_email", consent)]
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("\"{k}\":\"{v}\""))
+            .collect();
+        jsonl.push_str(&format!("{{{}}}\n", fields.join(",")));
+    }
+    let mut exports = Vec::new();
+    for (name, contents) in [("dup.csv", &csv), ("dup.jsonl", &jsonl)] {
+        let env = Env::new();
+        env.import("contacts", "base.csv", BASE, &[]).ok();
+        env.import("contacts", name, contents, &["--skip-invalid", "--rejects", "r.csv"]).ok();
+        let rejects = env.read("r.csv");
+        let reasons: Vec<String> = rejects
+            .lines()
+            .skip(1)
+            .map(|l| {
+                // the last two columns: line and reason (no reason holds a comma)
+                let mut parts = l.rsplitn(3, ',');
+                let (reason, line) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                format!("{line},{reason}")
+            })
+            .collect();
+        assert_eq!(reasons, expected, "{name}: {rejects}");
+        exports.push(env.export("contacts"));
+    }
+    assert_eq!(exports[0], exports[1], "CSV and JSONL import the same contacts");
+    let rows = exports[0].lines().count() - 1;
+    assert_eq!(rows, 3 + 3, "three contacts before, three created");
+}

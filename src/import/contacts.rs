@@ -6,12 +6,16 @@ use super::mapping::field_name;
 use super::records::Fields;
 use super::{ImportContext, ImportReport};
 use crate::error::{Error, Result};
-use crate::model::attribute::{AttrType, AttrValue, parse_bool};
-use crate::model::contact::{looks_like_email, normalize_email};
+use crate::model::attribute::{AttrDef, AttrType, AttrValue, parse_bool};
+use crate::model::contact::looks_like_email;
+use crate::model::time::TimeFormat;
 use crate::model::{Action, ActionKind, Channel, Consent, Contact};
+use crate::store::keys::email_key;
 use crate::store::{Loader, Writer};
+use compact_str::CompactString;
 use roaring::RoaringBitmap;
 use rustc_hash::FxHashMap as HashMap;
+use std::cell::Cell;
 
 #[derive(Clone, Debug)]
 enum Col {
@@ -33,7 +37,7 @@ enum Col {
 
 /// One validated row, ready to apply.
 #[derive(Default)]
-struct Row {
+pub(super) struct Row {
     id_hint: Option<u32>,
     external_id: Option<String>,
     email: Option<String>,
@@ -55,26 +59,37 @@ pub(super) struct ContactSink<'a, 'w> {
     pub ctx: &'a ImportContext,
     pub report: &'a mut ImportReport,
     cols: Vec<Col>,
-    seen_xid: HashMap<String, u64>,
-    seen_email: HashMap<String, u64>,
-    seen_ids: HashMap<u32, u64>,
+    /// external id → the line that set it on a contact that existed
+    /// (the keys of contacts this import creates are in the load's key
+    /// maps, their lines in `seen_ids`)
+    seen_xid: HashMap<CompactString, u64>,
+    /// normalized email → the line that set it on a contact that existed
+    seen_email: HashMap<CompactString, u64>,
+    /// contact id → the line that imported it, and whether it created it
+    seen_ids: IdLines,
     /// contacts to write, and the score each had before (None: new)
     pending: Vec<Contact>,
     pending_old_score: Vec<Option<i64>>,
     /// contacts this import creates, their keys registered in the load
     /// already: written without reading anything back, keys in order
     pending_new: Vec<Contact>,
+    /// the keys of the new contacts written so far (normalized emails):
+    /// they reach the key tables at the end, sorted, in one pass each
+    new_emails: Vec<(Box<str>, u32)>,
+    new_xids: Vec<(Box<str>, u32)>,
     tags: HashMap<String, RoaringBitmap>,
     categories: std::collections::HashMap<String, RoaringBitmap>,
     known_categories: HashMap<String, String>,
     has_consent_col: [bool; 3],
+    /// timezones found valid (rows parsed here: JSONL)
+    tz_ok: TzNames,
 }
 
 /// Changed contacts written at a time.
 const FLUSH: usize = 20_000;
-/// New contacts written at a time: their keys go in sorted, so the more at
-/// once, the fewer times each page of the key tables is rewritten.
-const FLUSH_NEW: usize = 200_000;
+/// New contacts written at a time (their records and timeline entries go
+/// in id order; their keys wait for the end of the import).
+const FLUSH_NEW: usize = 50_000;
 
 impl<'a, 'w> ContactSink<'a, 'w> {
     pub fn new(w: &'a mut Writer<'w>, ctx: &'a ImportContext, report: &'a mut ImportReport) -> Result<Self> {
@@ -87,14 +102,17 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             cols: vec![],
             seen_xid: HashMap::default(),
             seen_email: HashMap::default(),
-            seen_ids: HashMap::default(),
+            seen_ids: IdLines::default(),
             pending: vec![],
             pending_old_score: vec![],
             pending_new: vec![],
+            new_emails: vec![],
+            new_xids: vec![],
             tags: HashMap::default(),
             categories: Default::default(),
             known_categories: HashMap::default(),
             has_consent_col: [false; 3],
+            tz_ok: TzNames::default(),
         })
     }
 
@@ -141,92 +159,56 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         })
     }
 
-    fn parse_row(&mut self, line: u64, rec: &Fields) -> Result<Row> {
-        let mut r = Row::default();
-        let tf = &self.ctx.time_format;
-        for (i, col) in self.cols.iter().enumerate() {
-            let v = rec.get(i).unwrap_or("").trim();
-            if v.is_empty() {
-                continue;
-            }
-            match col {
-                Col::Ignore => {}
-                Col::Id => {
-                    r.id_hint = Some(v.parse().map_err(|_| Error::input(format!("id `{v}` is not a contact id")))?)
-                }
-                Col::ExternalId => r.external_id = Some(self.shopify_unquote(rec.get(i).unwrap_or("")).to_string()),
-                Col::Email => {
-                    if !looks_like_email(v) {
-                        return Err(Error::input(format!("`{v}` is not an email address")));
-                    }
-                    r.email = Some(v.to_string());
-                }
-                Col::CreatedAt => {
-                    r.created_at = Some(tf.parse(v).map_err(|e| Error::input(format!("created_at: {e}")))?)
-                }
-                Col::Score => {
-                    r.score = Some(v.parse().map_err(|_| Error::input(format!("score `{v}` is not a whole number")))?)
-                }
-                Col::Timezone => {
-                    v.parse::<chrono_tz::Tz>().map_err(|_| {
-                        Error::input(format!("unknown timezone `{v}` (expected an IANA name such as Europe/Rome)"))
-                    })?;
-                    r.timezone = Some(v.to_string());
-                }
-                Col::Consent(c) => {
-                    r.consent[*c as usize] = Some(
-                        parse_bool(v)
-                            .ok_or_else(|| Error::input(format!("consent_{} `{v}` is not true or false", c.name())))?,
-                    )
-                }
-                Col::ConsentAt(c) => {
-                    r.consent_at[*c as usize] =
-                        Some(tf.parse(v).map_err(|e| Error::input(format!("consent_{}_at: {e}", c.name())))?)
-                }
-                Col::UnsubscribedAt => {
-                    r.unsubscribed_at = Some(tf.parse(v).map_err(|e| Error::input(format!("unsubscribed_at: {e}")))?)
-                }
-                Col::BouncedAt => {
-                    r.bounced_at = Some(tf.parse(v).map_err(|e| Error::input(format!("bounced_at: {e}")))?)
-                }
-                Col::Tags => r.tags = split_list(v),
-                Col::Categories => r.categories = split_list(v),
-                Col::Attr(a) => {
-                    let def = &self.w.schema().attributes[*a as usize];
-                    let v = if def.name == "phone" { self.shopify_unquote(v) } else { v };
-                    if let Some(val) = def.parse(v).map_err(Error::input)? {
-                        r.attrs.push((*a, val));
-                    }
-                }
-            }
-        }
-        if r.external_id.is_none() && r.email.is_none() {
-            return Err(Error::input("the row has neither external_id nor email"));
-        }
+    /// Parses a row here (JSONL, whose columns can grow as it goes) and
+    /// checks it against the rows before.
+    fn parse_row(&mut self, rec: &Fields) -> Result<Row> {
+        let shopify = self.shopify();
+        let r = parse_fields(
+            &self.cols,
+            &self.w.schema().attributes,
+            &self.ctx.time_format,
+            shopify,
+            &mut self.tz_ok,
+            rec,
+        )?;
+        Ok(r)
+    }
+
+    /// The contacts the row's keys name now: by external id, by email.
+    fn keyed(&self, r: &Row) -> (Option<u32>, Option<u32>) {
+        let by_x = r.external_id.as_deref().and_then(|x| self.w.id_by_external_id(x));
+        let by_e = r.email.as_deref().and_then(|e| self.w.id_by_email(e));
+        (by_x, by_e)
+    }
+
+    /// Refuses a second row with a key an earlier row of the file had: a
+    /// key an earlier row set on a contact that existed, or the key of a
+    /// contact an earlier row created (`by_x`, `by_e`: whom the keys name).
+    fn check_seen(&self, r: &Row, (by_x, by_e): (Option<u32>, Option<u32>)) -> Result<()> {
         if let Some(x) = &r.external_id
-            && let Some(first) = self.seen_xid.get(x)
+            && let Some(first) =
+                self.seen_xid.get(x.as_str()).copied().or_else(|| by_x.and_then(|id| self.seen_ids.created(id)))
         {
             return Err(Error::input(format!("duplicate external_id `{x}` (first on line {first})")));
         }
         if let Some(e) = &r.email
-            && let Some(first) = self.seen_email.get(&normalize_email(e))
+            && let Some(first) = self
+                .seen_email
+                .get(email_key(e).as_ref())
+                .copied()
+                .or_else(|| by_e.and_then(|id| self.seen_ids.created(id)))
         {
             return Err(Error::input(format!("duplicate email `{e}` (first on line {first})")));
         }
-        let _ = line;
-        Ok(r)
+        Ok(())
     }
 
-    /// Shopify prefixes ids and phone numbers with `'` to keep spreadsheets
-    /// from mangling them; the preset takes the value without it.
-    fn shopify_unquote<'v>(&self, v: &'v str) -> &'v str {
-        if self.ctx.preset == Some(super::mapping::Preset::Shopify) { v.strip_prefix('\'').unwrap_or(v) } else { v }
+    fn shopify(&self) -> bool {
+        self.ctx.preset == Some(super::mapping::Preset::Shopify)
     }
 
     /// Finds the contact a row updates, checking that its keys do not point at two contacts.
-    fn target(&self, r: &Row) -> Result<Option<u32>> {
-        let by_x = r.external_id.as_deref().and_then(|x| self.w.id_by_external_id(x));
-        let by_e = r.email.as_deref().and_then(|e| self.w.id_by_email(e));
+    fn target(&self, r: &Row, (by_x, by_e): (Option<u32>, Option<u32>)) -> Result<Option<u32>> {
         match (by_x, by_e) {
             (Some(a), Some(b)) if a != b => Err(Error::input(format!(
                 "external_id `{}` is contact {a} but email `{}` is contact {b}",
@@ -248,14 +230,23 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         if self.pending_new.is_empty() {
             return Ok(());
         }
-        self.w.put_new_contacts(&self.pending_new)?;
-        let detail = format!("import {}", self.ctx.source_name);
-        let actions: Vec<(u32, Action)> = self
-            .pending_new
-            .drain(..)
-            .map(|c| (c.id, Action { ts: self.ctx.now, what: ActionKind::Created, detail: detail.clone() }))
-            .collect();
-        self.w.add_actions(&actions)
+        self.w.put_new_contact_records(&self.pending_new)?;
+        let created = Action { ts: self.ctx.now, what: ActionKind::Created, detail: self.detail() };
+        let ids: Vec<u32> = self.pending_new.iter().map(|c| c.id).collect();
+        for c in self.pending_new.drain(..) {
+            if let Some(e) = &c.email {
+                self.new_emails.push((email_key(e).into(), c.id));
+            }
+            if let Some(x) = c.external_id {
+                self.new_xids.push((x.into_boxed_str(), c.id));
+            }
+        }
+        self.w.add_action_to_each(ids, &created)
+    }
+
+    /// The timeline entries' free text.
+    fn detail(&self) -> String {
+        format!("import {}", self.ctx.source_name)
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -292,24 +283,22 @@ impl<'a, 'w> ContactSink<'a, 'w> {
 
     fn write_rest(&mut self) -> Result<()> {
         self.flush_new()?;
+        let (mut emails, mut xids) = (std::mem::take(&mut self.new_emails), std::mem::take(&mut self.new_xids));
+        self.w.put_new_keys(&mut emails, &mut xids)?;
+        drop((emails, xids));
         self.flush()?;
         let mut tags: Vec<_> = self.tags.drain().collect();
         tags.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut actions = Vec::new();
+        // each tag's entries in turn, the contacts in id order
+        let mut added = Vec::with_capacity(tags.len());
         for (t, ids) in tags {
-            let added = self.w.tag_add(&t, &ids)?;
-            for id in &added {
-                actions.push((
-                    id,
-                    Action {
-                        ts: self.ctx.now,
-                        what: ActionKind::TagAdded(t.clone()),
-                        detail: format!("import {}", self.ctx.source_name),
-                    },
-                ));
-            }
+            let ids = self.w.tag_add(&t, &ids)?;
+            added.push((t, ids));
         }
-        self.w.add_actions(&actions)?;
+        for (t, ids) in added {
+            let a = Action { ts: self.ctx.now, what: ActionKind::TagAdded(t), detail: self.detail() };
+            self.w.add_action_to_each(ids.iter(), &a)?;
+        }
         self.w.add_category_members(&self.categories)?;
         Ok(())
     }
@@ -340,12 +329,27 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         Ok(())
     }
 
-    type Pre = ();
+    type Pre = ContactPre;
 
-    fn row(&mut self, line: u64, rec: &Fields, _pre: &()) -> Result<()> {
-        let r = self.parse_row(line, rec)?;
-        let target = self.target(&r)?;
-        if let Some(first) = target.and_then(|id| self.seen_ids.get(&id)) {
+    fn preparer(&mut self) -> Option<super::rows::Preparer<ContactPre>> {
+        Some(Box::new(ContactPreparer {
+            cols: self.cols.clone(),
+            attrs: self.w.schema().attributes.clone(),
+            time_format: self.ctx.time_format.clone(),
+            shopify: self.shopify(),
+            tz_ok: TzNames::default(),
+        }))
+    }
+
+    fn row(&mut self, line: u64, rec: &Fields, pre: &ContactPre) -> Result<()> {
+        let r = match pre.0.take() {
+            Some(parsed) => parsed?,
+            None => self.parse_row(rec)?,
+        };
+        let keyed = self.keyed(&r);
+        self.check_seen(&r, keyed)?;
+        let target = self.target(&r, keyed)?;
+        if let Some(first) = target.and_then(|id| self.seen_ids.get(id)) {
             return Err(Error::input(format!(
                 "this row is for contact {} which line {first} already imported",
                 target.unwrap_or(0)
@@ -397,12 +401,17 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
                 Contact { id, created_at: now, ..Default::default() }
             }
         };
+        // a new contact's keys go to the load's key maps below
         if let Some(x) = r.external_id {
-            self.seen_xid.insert(x.clone(), line);
+            if old.is_some() {
+                self.seen_xid.insert(CompactString::from(x.as_str()), line);
+            }
             c.external_id = Some(x);
         }
         if let Some(e) = r.email {
-            self.seen_email.insert(normalize_email(&e), line);
+            if old.is_some() {
+                self.seen_email.insert(CompactString::from(email_key(&e).as_ref()), line);
+            }
             c.email = Some(e);
         }
         if let Some(t) = r.created_at {
@@ -433,8 +442,13 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         if let Some(t) = r.bounced_at {
             c.bounced_at = Some(t);
         }
-        for (a, v) in r.attrs {
-            c.set_attr(a, Some(v));
+        if c.attrs.is_empty() && r.attrs.windows(2).all(|w| w[0].0 < w[1].0) {
+            // what setting them one by one makes, without shifting and growing
+            c.attrs = r.attrs;
+        } else {
+            for (a, v) in r.attrs {
+                c.set_attr(a, Some(v));
+            }
         }
         for t in r.tags {
             self.tags.entry(t).or_default().insert(c.id);
@@ -445,7 +459,7 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
                 self.categories.entry(leaf).or_default().insert(c.id);
             }
         }
-        self.seen_ids.insert(c.id, line);
+        self.seen_ids.insert(c.id, line, old.is_none());
         if old.is_some() {
             self.report.updated += 1;
         } else {
@@ -487,4 +501,173 @@ pub fn split_list(v: &str) -> Vec<String> {
             }
             acc
         })
+}
+
+/// Contact id → the line that imported it (lines start at 1), in a vector
+/// over the ids near the first one (the ids a file creates or names are
+/// mostly dense), in a map for the rest. The top bit marks a contact the
+/// import created.
+#[derive(Default)]
+struct IdLines {
+    base: u32,
+    near: Vec<u64>,
+    far: HashMap<u32, u64>,
+}
+
+const CREATED: u64 = 1 << 63;
+
+impl IdLines {
+    fn insert(&mut self, id: u32, line: u64, created: bool) {
+        let v = line | if created { CREATED } else { 0 };
+        if self.near.is_empty() && self.far.is_empty() {
+            self.base = id;
+        }
+        match id.checked_sub(self.base).map(|i| i as usize) {
+            Some(i) if i < self.near.len() => self.near[i] = v,
+            Some(i) if i < self.near.len() + 4096 => {
+                self.near.resize(i, 0);
+                self.near.push(v);
+            }
+            _ => {
+                self.far.insert(id, v);
+            }
+        }
+    }
+
+    fn raw(&self, id: u32) -> Option<u64> {
+        let near = id.checked_sub(self.base).and_then(|i| self.near.get(i as usize)).copied().filter(|v| *v != 0);
+        near.or_else(|| self.far.get(&id).copied())
+    }
+
+    /// The line that imported contact `id`.
+    fn get(&self, id: u32) -> Option<u64> {
+        self.raw(id).map(|v| v & !CREATED)
+    }
+
+    /// The line that created contact `id` (None: not created by this import).
+    fn created(&self, id: u32) -> Option<u64> {
+        self.raw(id).filter(|v| v & CREATED != 0).map(|v| v & !CREATED)
+    }
+}
+
+/// Shopify prefixes ids and phone numbers with `'` to keep spreadsheets
+/// from mangling them; the preset takes the value without it.
+fn shopify_unquote(shopify: bool, v: &str) -> &str {
+    if shopify { v.strip_prefix('\'').unwrap_or(v) } else { v }
+}
+
+/// `parse_bool` without lowercasing a copy for the usual spellings.
+fn parse_bool_fast(v: &str) -> Option<bool> {
+    match v {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => parse_bool(v),
+    }
+}
+
+/// Timezone names already found valid (a file names a handful of them;
+/// `chrono_tz` looks each up by a search through every name).
+#[derive(Clone, Default)]
+struct TzNames(Vec<Box<str>>);
+
+impl TzNames {
+    fn check(&mut self, v: &str) -> Result<()> {
+        if self.0.iter().any(|n| &**n == v) {
+            return Ok(());
+        }
+        v.parse::<chrono_tz::Tz>()
+            .map_err(|_| Error::input(format!("unknown timezone `{v}` (expected an IANA name such as Europe/Rome)")))?;
+        if self.0.len() < 64 {
+            self.0.push(v.into());
+        }
+        Ok(())
+    }
+}
+
+/// The part of reading a row that needs nothing of the rows before it:
+/// each field parsed and checked in column order, then the keys.
+fn parse_fields(
+    cols: &[Col],
+    attrs: &[AttrDef],
+    tf: &TimeFormat,
+    shopify: bool,
+    tz: &mut TzNames,
+    rec: &Fields,
+) -> Result<Row> {
+    let mut r = Row::default();
+    for (i, col) in cols.iter().enumerate() {
+        let v = rec.get(i).unwrap_or("").trim();
+        if v.is_empty() {
+            continue;
+        }
+        match col {
+            Col::Ignore => {}
+            Col::Id => r.id_hint = Some(v.parse().map_err(|_| Error::input(format!("id `{v}` is not a contact id")))?),
+            Col::ExternalId => r.external_id = Some(shopify_unquote(shopify, rec.get(i).unwrap_or("")).to_string()),
+            Col::Email => {
+                if !looks_like_email(v) {
+                    return Err(Error::input(format!("`{v}` is not an email address")));
+                }
+                r.email = Some(v.to_string());
+            }
+            Col::CreatedAt => r.created_at = Some(tf.parse(v).map_err(|e| Error::input(format!("created_at: {e}")))?),
+            Col::Score => {
+                r.score = Some(v.parse().map_err(|_| Error::input(format!("score `{v}` is not a whole number")))?)
+            }
+            Col::Timezone => {
+                tz.check(v)?;
+                r.timezone = Some(v.to_string());
+            }
+            Col::Consent(c) => {
+                r.consent[*c as usize] = Some(
+                    parse_bool_fast(v)
+                        .ok_or_else(|| Error::input(format!("consent_{} `{v}` is not true or false", c.name())))?,
+                )
+            }
+            Col::ConsentAt(c) => {
+                r.consent_at[*c as usize] =
+                    Some(tf.parse(v).map_err(|e| Error::input(format!("consent_{}_at: {e}", c.name())))?)
+            }
+            Col::UnsubscribedAt => {
+                r.unsubscribed_at = Some(tf.parse(v).map_err(|e| Error::input(format!("unsubscribed_at: {e}")))?)
+            }
+            Col::BouncedAt => r.bounced_at = Some(tf.parse(v).map_err(|e| Error::input(format!("bounced_at: {e}")))?),
+            Col::Tags => r.tags = split_list(v),
+            Col::Categories => r.categories = split_list(v),
+            Col::Attr(a) => {
+                let def = &attrs[*a as usize];
+                let v = if def.name == "phone" { shopify_unquote(shopify, v) } else { v };
+                if let Some(val) = def.parse(v).map_err(Error::input)? {
+                    r.attrs.push((*a, val));
+                }
+            }
+        }
+    }
+    if r.external_id.is_none() && r.email.is_none() {
+        return Err(Error::input("the row has neither external_id nor email"));
+    }
+    Ok(r)
+}
+
+/// A row parsed on the reader thread: taken (once) by the sink. Empty for
+/// rows the preparer did not see (JSONL), which the sink parses itself.
+#[derive(Default)]
+pub(super) struct ContactPre(Cell<Option<Result<Row>>>);
+
+/// Parses rows on the reader thread, with copies of what parsing reads
+/// (the columns and attribute definitions are fixed once the CSV header
+/// is read).
+struct ContactPreparer {
+    cols: Vec<Col>,
+    attrs: Vec<AttrDef>,
+    time_format: TimeFormat,
+    shopify: bool,
+    tz_ok: TzNames,
+}
+
+impl super::rows::Prepare<ContactPre> for ContactPreparer {
+    fn prepare(&mut self, rec: &Fields, pre: &mut ContactPre) {
+        let r = parse_fields(&self.cols, &self.attrs, &self.time_format, self.shopify, &mut self.tz_ok, rec);
+        pre.0.set(Some(r));
+    }
 }

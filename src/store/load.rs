@@ -17,7 +17,6 @@ use crate::error::{Error, Result};
 use crate::model::{Action, Contact, Schema};
 use redb::ReadableTable;
 use roaring::RoaringBitmap;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 /// A bulk load into a write transaction. Reads go to the writer (`Deref`);
@@ -38,7 +37,7 @@ pub struct Loader<'a, 's> {
     /// the ids present when an id was first asked for
     known_ids: Option<RoaringBitmap>,
     /// ids handed out on request by `alloc_contact_id`
-    reserved: HashSet<u32>,
+    reserved: RoaringBitmap,
 }
 
 /// Reads a key table (text → contact id) into memory.
@@ -72,7 +71,7 @@ impl<'a, 's> Loader<'a, 's> {
             pending: Filling::default(),
             index: contact_index::Pending::default(),
             known_ids: None,
-            reserved: HashSet::new(),
+            reserved: RoaringBitmap::new(),
         }
     }
 
@@ -110,8 +109,22 @@ impl<'a, 's> Loader<'a, 's> {
         self.w.put_new_contacts(list)
     }
 
+    /// `Writer::put_new_contact_records`: their keys are registered already.
+    pub fn put_new_contact_records(&mut self, list: &[Contact]) -> Result<()> {
+        self.w.put_new_contact_records(list)
+    }
+
+    /// `Writer::put_new_keys`: the keys of the contacts `put_new_contact_records` wrote.
+    pub fn put_new_keys(&mut self, emails: &mut [(Box<str>, u32)], xids: &mut [(Box<str>, u32)]) -> Result<()> {
+        self.w.put_new_keys(emails, xids)
+    }
+
     pub fn add_actions(&mut self, actions: &[(u32, Action)]) -> Result<()> {
         self.w.add_actions(actions)
+    }
+
+    pub fn add_action_to_each(&mut self, ids: impl IntoIterator<Item = u32>, a: &Action) -> Result<()> {
+        self.w.add_action_to_each(ids, a)
     }
 
     pub fn tag_add(&mut self, name: &str, ids: &RoaringBitmap) -> Result<RoaringBitmap> {

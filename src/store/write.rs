@@ -7,7 +7,7 @@
 use super::codec::EventBlock;
 use super::contact_index::{self, BlockKey};
 use super::dict::{chunk_of, decode_chunk, encode_chunk};
-use super::keys::Keys;
+use super::keys::{Keys, email_key};
 use super::read::{decode_bitmap, encode_bitmap, meta_u64, read_contacts};
 use super::tables::*;
 use super::{Change, Store};
@@ -211,7 +211,7 @@ impl<'s> Writer<'s> {
             buf = bytes;
             self.touched_contacts.insert(c.id);
             if let Some(e) = &c.email {
-                emails.push((normalize_email(e), c.id));
+                emails.push((email_key(e), c.id));
             }
             if let Some(x) = &c.external_id {
                 xids.push((x.as_str(), c.id));
@@ -221,11 +221,45 @@ impl<'s> Writer<'s> {
         xids.sort_unstable();
         let mut te = self.tx.open_table(BY_EMAIL)?;
         for (e, id) in &emails {
-            te.insert(e.as_str(), *id)?;
+            te.insert(e.as_ref(), *id)?;
         }
         let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
         for (x, id) in &xids {
             tx_.insert(*x, *id)?;
+        }
+        Ok(())
+    }
+
+    /// The records of contacts this transaction created, as
+    /// `put_new_contacts` writes them, without their keys: those follow,
+    /// all at once, through `put_new_keys`.
+    pub fn put_new_contact_records(&mut self, list: &[Contact]) -> Result<()> {
+        self.keys_written = true;
+        let mut t = self.tx.open_table(CONTACTS)?;
+        let mut buf = Vec::new();
+        for c in list {
+            buf.clear();
+            let bytes = postcard::to_extend(c, std::mem::take(&mut buf))?;
+            t.insert(c.id, bytes.as_slice())?;
+            buf = bytes;
+            self.touched_contacts.insert(c.id);
+        }
+        Ok(())
+    }
+
+    /// The keys of contacts written by `put_new_contact_records` (checked
+    /// free; emails normalized), sorted here and inserted in key order.
+    pub fn put_new_keys(&mut self, emails: &mut [(Box<str>, u32)], xids: &mut [(Box<str>, u32)]) -> Result<()> {
+        self.keys_written = true;
+        emails.sort_unstable();
+        xids.sort_unstable();
+        let mut te = self.tx.open_table(BY_EMAIL)?;
+        for (e, id) in emails.iter() {
+            te.insert(&**e, *id)?;
+        }
+        let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
+        for (x, id) in xids.iter() {
+            tx_.insert(&**x, *id)?;
         }
         Ok(())
     }
@@ -239,6 +273,18 @@ impl<'s> Writer<'s> {
             let bytes = postcard::to_extend(a, std::mem::take(&mut buf))?;
             t.insert((*id, self.next_action), bytes.as_slice())?;
             buf = bytes;
+            self.next_action += 1;
+        }
+        Ok(())
+    }
+
+    /// Appends the same timeline entry to each of `ids` (in that order, as
+    /// `add_actions` would), encoding it once.
+    pub fn add_action_to_each(&mut self, ids: impl IntoIterator<Item = u32>, a: &Action) -> Result<()> {
+        let mut t = self.tx.open_table(ACTIONS)?;
+        let bytes = postcard::to_allocvec(a)?;
+        for id in ids {
+            t.insert((id, self.next_action), bytes.as_slice())?;
             self.next_action += 1;
         }
         Ok(())
