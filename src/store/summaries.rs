@@ -255,7 +255,9 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Adds a block's events to the summaries of their contacts.
+    /// Adds a block's events to the summaries of their contacts. The
+    /// events are taken in contact order (a block in time order names its
+    /// contacts at random): one look-up per row, and the row's slots in turn.
     pub fn add(&mut self, b: &EventBlock) {
         let nums: Vec<(u16, &[i64])> = b
             .params
@@ -265,36 +267,39 @@ impl Pending {
                 ParamData::Text(_) => None,
             })
             .collect();
+        let mut order: Vec<u64> = b.contact.iter().enumerate().map(|(i, &c)| (c as u64) << 32 | i as u64).collect();
+        order.sort_unstable();
         let mut i = 0;
-        let len = b.len();
-        while i < len {
-            // a run of events of contacts in one row: one look-up for it
-            let chunk = b.contact[i] / CHUNK;
+        while i < order.len() {
+            // the events of contacts in one row
+            let chunk = (order[i] >> 32) as u32 / CHUNK;
             let mut j = i + 1;
-            while j < len && b.contact[j] / CHUNK == chunk {
+            while j < order.len() && (order[j] >> 32) as u32 / CHUNK == chunk {
                 j += 1;
             }
+            let run = &order[i..j];
             let mut added = 0;
             let acc = self.rows.entry((b.kind, chunk)).or_insert_with(|| {
                 added += Acc::BYTES;
                 Acc::new()
             });
-            for k in i..j {
-                let s = (b.contact[k] % CHUNK) as usize;
-                let t = b.ts[k];
+            for &k in run {
+                let (s, e) = (((k >> 32) as u32 % CHUNK) as usize, k as u32 as usize);
+                let t = b.ts[e];
                 acc.count[s] += 1;
                 acc.first[s] = acc.first[s].min(t);
                 acc.last[s] = acc.last[s].max(t);
             }
             for &(p, col) in &nums {
-                if col[i..j].iter().all(|&v| v == NUM_NONE) {
+                if run.iter().all(|&k| col[k as u32 as usize] == NUM_NONE) {
                     continue;
                 }
                 let (slots, b2) = acc.param(p);
                 added += b2;
-                for k in i..j {
-                    if col[k] != NUM_NONE {
-                        slots[(b.contact[k] % CHUNK) as usize].add(col[k]);
+                for &k in run {
+                    let v = col[k as u32 as usize];
+                    if v != NUM_NONE {
+                        slots[((k >> 32) as u32 % CHUNK) as usize].add(v);
                     }
                 }
             }
