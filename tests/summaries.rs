@@ -93,7 +93,7 @@ fn lifetime_criteria_from_summaries_match_the_events() {
     let r = store.begin_read().unwrap();
     let mut left = Vec::new();
     for kind in 0..r.schema().unwrap().kinds.len() as u16 {
-        r.for_each_summary(kind, |s| {
+        r.for_each_summary(kind, true, |s| {
             if [9, 10, 11, 1500].contains(&s.contact) {
                 left.push((kind, s.contact));
             }

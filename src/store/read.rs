@@ -279,9 +279,14 @@ impl Reader {
     }
 
     /// Calls `f` for every contact's summary of `kind`'s events (see
-    /// `summaries`), in id order.
-    pub fn for_each_summary(&self, kind: u16, f: impl FnMut(&super::summaries::Summary) -> Result<()>) -> Result<()> {
-        super::summaries::for_each(&self.tx.open_table(CONTACT_SUMMARIES)?, kind, f)
+    /// `summaries`), in id order; without `params`, no parameter totals.
+    pub fn for_each_summary(
+        &self,
+        kind: u16,
+        params: bool,
+        f: impl FnMut(&super::summaries::Summary) -> Result<()>,
+    ) -> Result<()> {
+        super::summaries::for_each(&self.tx.open_table(CONTACT_SUMMARIES)?, kind, params, f)
     }
 
     /// The latest time span holding events of `kind`, and the latest instant

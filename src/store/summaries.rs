@@ -9,13 +9,15 @@
 //!
 //! A row holds the summaries of `CHUNK` consecutive contact ids for one kind
 //! (key: (kind, id / `CHUNK`)), small enough that several share a page.
-//! For each contact with events, in id order, as varints: the id's
-//! difference to the previous one (the first from the row's first id);
-//! count × 2, plus 1 when parameter totals follow; the first instant's
-//! difference to the previous contact's first instant (zigzag; the row's
-//! first entry from 0); last - first when the count is over 1; then, when
-//! flagged, the number of parameter entries and for each: parameter index,
-//! n, sum (zigzag, up to 128 bits), minimum (zigzag), maximum - minimum.
+//! As varints: the byte length of the base fields; for each contact with
+//! events, in id order, its base fields: the id's difference to the
+//! previous one (the first from the row's first id), count × 2 plus 1 when
+//! it has parameter totals, the first instant's difference to the previous
+//! contact's (zigzag; the row's first from 0), last - first when the count
+//! is over 1; then the parameter totals of the flagged contacts in the same
+//! order: their number, and for each: parameter index, n, sum (zigzag, up
+//! to 128 bits), minimum (zigzag), maximum - minimum. A count, first or
+//! last instant reads the base fields only.
 //! Rows are rewritten whole.
 //!
 //! The writer adds every block it stores to dense accumulators, one per
@@ -117,14 +119,19 @@ fn get_uvarint128(b: &[u8], pos: &mut usize) -> Option<u128> {
 }
 
 /// Decodes one row (of contacts `chunk * CHUNK ..`), calling `f` for each
-/// contact's summary in id order (one `Summary` reused).
-pub fn decode_row(chunk: u32, bytes: &[u8], mut f: impl FnMut(&Summary) -> Result<()>) -> Result<()> {
+/// contact's summary in id order (one `Summary` reused). Without `params`,
+/// the parameter totals are skipped unread (their `params` stay empty).
+pub fn decode_row(chunk: u32, bytes: &[u8], params: bool, mut f: impl FnMut(&Summary) -> Result<()>) -> Result<()> {
     let mut s = Summary::default();
-    let (mut pos, mut id) = (0usize, chunk as u64 * CHUNK as u64);
-    let end = id + CHUNK as u64;
-    let mut first_entry = true;
     let get = |pos: &mut usize| get_uvarint(bytes, pos).ok_or_else(corrupt);
-    while pos < bytes.len() {
+    let mut pos = 0usize;
+    let base_len = get(&mut pos)? as usize;
+    let base_end = pos.checked_add(base_len).filter(|&e| e <= bytes.len()).ok_or_else(corrupt)?;
+    // the parameter totals follow the base fields of every contact
+    let mut at = base_end;
+    let (mut id, end) = (chunk as u64 * CHUNK as u64, (chunk as u64 + 1) * CHUNK as u64);
+    let mut first_entry = true;
+    while pos < base_end {
         let d = get(&mut pos)?;
         id += d;
         if (!first_entry && d == 0) || id >= end {
@@ -136,51 +143,58 @@ pub fn decode_row(chunk: u32, bytes: &[u8], mut f: impl FnMut(&Summary) -> Resul
         s.count = u32::try_from(head >> 1).ok().filter(|&c| c > 0).ok_or_else(corrupt)?;
         s.first = s.first.wrapping_add(unzigzag(get(&mut pos)?));
         s.last = if s.count > 1 { s.first.wrapping_add(get(&mut pos)? as i64) } else { s.first };
-        let k = if head & 1 == 1 { get(&mut pos)? } else { 0 };
-        if k > 1 << 16 {
-            return Err(corrupt());
-        }
         s.params.clear();
-        for _ in 0..k {
-            let p = u16::try_from(get(&mut pos)?).map_err(|_| corrupt())?;
-            let n = u32::try_from(get(&mut pos)?).map_err(|_| corrupt())?;
-            let sum = unzigzag128(get_uvarint128(bytes, &mut pos).ok_or_else(corrupt)?);
-            let min = unzigzag(get(&mut pos)?);
-            let max = min.wrapping_add(get(&mut pos)? as i64);
-            s.params.push((p, ParamTotals { n, sum, min, max }));
+        if params && head & 1 == 1 {
+            let k = get(&mut at)?;
+            if k == 0 || k > 1 << 16 {
+                return Err(corrupt());
+            }
+            for _ in 0..k {
+                let p = u16::try_from(get(&mut at)?).map_err(|_| corrupt())?;
+                let n = u32::try_from(get(&mut at)?).map_err(|_| corrupt())?;
+                let sum = unzigzag128(get_uvarint128(bytes, &mut at).ok_or_else(corrupt)?);
+                let min = unzigzag(get(&mut at)?);
+                let max = min.wrapping_add(get(&mut at)? as i64);
+                s.params.push((p, ParamTotals { n, sum, min, max }));
+            }
         }
         f(&s)?;
+    }
+    if pos != base_end || (params && at != bytes.len()) {
+        return Err(corrupt());
     }
     Ok(())
 }
 
-fn encode_one(out: &mut Vec<u8>, prev: u64, prev_first: i64, s: &Summary) {
-    put_uvarint(out, s.contact as u64 - prev);
-    put_uvarint(out, (s.count as u64) << 1 | !s.params.is_empty() as u64);
-    put_uvarint(out, zigzag(s.first.wrapping_sub(prev_first)));
-    if s.count > 1 {
-        put_uvarint(out, s.last.wrapping_sub(s.first) as u64);
-    }
-    if !s.params.is_empty() {
-        put_uvarint(out, s.params.len() as u64);
-    }
-    for (p, t) in &s.params {
-        put_uvarint(out, *p as u64);
-        put_uvarint(out, t.n as u64);
-        put_uvarint128(out, zigzag128(t.sum));
-        put_uvarint(out, zigzag(t.min));
-        put_uvarint(out, t.max.wrapping_sub(t.min) as u64);
-    }
-}
-
-/// Encodes a row's summaries (ids ascending, all in the row's range).
+/// Encodes a row's summaries (ids ascending, all in the row's range): the
+/// length of the base fields, the base fields of every contact, then the
+/// parameter totals of those flagged.
 pub fn encode_row(chunk: u32, list: &[Summary], out: &mut Vec<u8>) {
-    out.clear();
+    let (mut base, mut totals) = (Vec::new(), Vec::new());
     let (mut prev, mut prev_first) = (chunk as u64 * CHUNK as u64, 0i64);
     for s in list {
-        encode_one(out, prev, prev_first, s);
+        put_uvarint(&mut base, s.contact as u64 - prev);
+        put_uvarint(&mut base, (s.count as u64) << 1 | !s.params.is_empty() as u64);
+        put_uvarint(&mut base, zigzag(s.first.wrapping_sub(prev_first)));
+        if s.count > 1 {
+            put_uvarint(&mut base, s.last.wrapping_sub(s.first) as u64);
+        }
+        if !s.params.is_empty() {
+            put_uvarint(&mut totals, s.params.len() as u64);
+        }
+        for (p, t) in &s.params {
+            put_uvarint(&mut totals, *p as u64);
+            put_uvarint(&mut totals, t.n as u64);
+            put_uvarint128(&mut totals, zigzag128(t.sum));
+            put_uvarint(&mut totals, zigzag(t.min));
+            put_uvarint(&mut totals, t.max.wrapping_sub(t.min) as u64);
+        }
         (prev, prev_first) = (s.contact as u64, s.first);
     }
+    out.clear();
+    put_uvarint(out, base.len() as u64);
+    out.extend_from_slice(&base);
+    out.extend_from_slice(&totals);
 }
 
 /// The dense accumulators of one row: a slot per contact of the chunk.
@@ -325,7 +339,7 @@ impl Pending {
         for key in keys {
             let Some(mut acc) = self.rows.remove(&key) else { continue };
             if let Some(v) = t.get(key)? {
-                decode_row(key.1, v.value(), |s| {
+                decode_row(key.1, v.value(), true, |s| {
                     acc.merge(s);
                     Ok(())
                 })?;
@@ -349,7 +363,7 @@ pub fn remove_contacts(t: &mut redb::Table<(u16, u32), &[u8]>, kinds: usize, ids
             let mut keep = Vec::new();
             let mut dropped = false;
             match t.get((kind, chunk))? {
-                Some(v) => decode_row(chunk, v.value(), |s| {
+                Some(v) => decode_row(chunk, v.value(), true, |s| {
                     if ids.contains(s.contact) {
                         dropped = true;
                     } else {
@@ -386,15 +400,17 @@ pub fn build(blocks: &redb::Table<(u16, u64), &[u8]>, t: &mut redb::Table<(u16, 
     pending.flush(t)
 }
 
-/// Calls `f` for every contact's summary of `kind`, in id order.
+/// Calls `f` for every contact's summary of `kind`, in id order (without
+/// `params`, with no parameter totals).
 pub fn for_each<T: ReadableTable<(u16, u32), &'static [u8]>>(
     t: &T,
     kind: u16,
+    params: bool,
     mut f: impl FnMut(&Summary) -> Result<()>,
 ) -> Result<()> {
     for row in t.range((kind, 0)..=(kind, u32::MAX))? {
         let (k, v) = row?;
-        decode_row(k.value().1, v.value(), &mut f)?;
+        decode_row(k.value().1, v.value(), params, &mut f)?;
     }
     Ok(())
 }
@@ -416,7 +432,7 @@ mod tests {
 
     fn all(t: &redb::Table<(u16, u32), &[u8]>, kind: u16) -> Vec<Summary> {
         let mut out = Vec::new();
-        for_each(t, kind, |s| {
+        for_each(t, kind, true, |s| {
             out.push(s.clone());
             Ok(())
         })
@@ -443,7 +459,7 @@ mod tests {
         let mut buf = Vec::new();
         encode_row(1, &list, &mut buf);
         let mut back = Vec::new();
-        decode_row(1, &buf, |s| {
+        decode_row(1, &buf, true, |s| {
             back.push(s.clone());
             Ok(())
         })
@@ -453,8 +469,18 @@ mod tests {
         let mut bad = Vec::new();
         put_uvarint(&mut bad, CHUNK as u64);
         bad.extend_from_slice(&[1, 0, 0, 0]);
-        assert!(decode_row(0, &bad, |_| Ok(())).is_err());
-        assert!(decode_row(1, &buf[..buf.len() - 1], |_| Ok(())).is_err());
+        let bad = [&[bad.len() as u8][..], &bad].concat();
+        assert!(decode_row(0, &bad, true, |_| Ok(())).is_err());
+        assert!(decode_row(1, &buf[..buf.len() - 1], true, |_| Ok(())).is_err());
+        // the base fields alone: the same contacts, no totals
+        let mut base = Vec::new();
+        decode_row(1, &buf, false, |s| {
+            base.push((s.contact, s.count, s.first, s.last, s.params.len()));
+            Ok(())
+        })
+        .unwrap();
+        let want: Vec<_> = list.iter().map(|s| (s.contact, s.count, s.first, s.last, 0)).collect();
+        assert_eq!(base, want);
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub fn from_summaries(r: &Reader, kind: u16, measure: Measure, n: usize) -> Resu
         _ => {}
     }
     let is_min = matches!(measure, Measure::Min(_));
-    r.for_each_summary(kind, |s| {
+    r.for_each_summary(kind, param.is_some(), |s| {
         let i = s.contact as usize;
         if i >= n || s.count == 0 {
             return Ok(());
