@@ -200,34 +200,10 @@ impl<'s> Writer<'s> {
     /// keys checked free and registered), skipping what `put_contacts` does
     /// for a changed record: no old record to read, keys inserted in order.
     pub fn put_new_contacts(&mut self, list: &[Contact]) -> Result<()> {
-        self.keys_written = true;
-        let mut t = self.tx.open_table(CONTACTS)?;
-        let mut buf = Vec::new();
-        let (mut emails, mut xids) = (Vec::new(), Vec::new());
-        for c in list {
-            buf.clear();
-            let bytes = postcard::to_extend(c, std::mem::take(&mut buf))?;
-            t.insert(c.id, bytes.as_slice())?;
-            buf = bytes;
-            self.touched_contacts.insert(c.id);
-            if let Some(e) = &c.email {
-                emails.push((email_key(e), c.id));
-            }
-            if let Some(x) = &c.external_id {
-                xids.push((x.as_str(), c.id));
-            }
-        }
-        emails.sort_unstable();
-        xids.sort_unstable();
-        let mut te = self.tx.open_table(BY_EMAIL)?;
-        for (e, id) in &emails {
-            te.insert(e.as_ref(), *id)?;
-        }
-        let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
-        for (x, id) in &xids {
-            tx_.insert(*x, *id)?;
-        }
-        Ok(())
+        self.put_new_contact_records(list)?;
+        let mut emails: Vec<_> = list.iter().filter_map(|c| Some((email_key(c.email.as_deref()?), c.id))).collect();
+        let mut xids: Vec<_> = list.iter().filter_map(|c| Some((c.external_id.as_deref()?, c.id))).collect();
+        self.insert_keys(&mut emails, &mut xids)
     }
 
     /// The records of contacts this transaction created, as
@@ -251,15 +227,24 @@ impl<'s> Writer<'s> {
     /// free; emails normalized), sorted here and inserted in key order.
     pub fn put_new_keys(&mut self, emails: &mut [(Box<str>, u32)], xids: &mut [(Box<str>, u32)]) -> Result<()> {
         self.keys_written = true;
+        self.insert_keys(emails, xids)
+    }
+
+    /// Sorts new contacts' keys and inserts them in key order.
+    fn insert_keys<E: AsRef<str> + Ord, X: AsRef<str> + Ord>(
+        &mut self,
+        emails: &mut [(E, u32)],
+        xids: &mut [(X, u32)],
+    ) -> Result<()> {
         emails.sort_unstable();
         xids.sort_unstable();
         let mut te = self.tx.open_table(BY_EMAIL)?;
         for (e, id) in emails.iter() {
-            te.insert(&**e, *id)?;
+            te.insert(e.as_ref(), *id)?;
         }
         let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
         for (x, id) in xids.iter() {
-            tx_.insert(&**x, *id)?;
+            tx_.insert(x.as_ref(), *id)?;
         }
         Ok(())
     }
