@@ -225,18 +225,15 @@ impl Acc {
         }
     }
 
-    fn merge(&mut self, s: &Summary) -> usize {
+    /// Adds a stored summary of one of the row's contacts.
+    fn merge(&mut self, s: &Summary) {
         let i = (s.contact % CHUNK) as usize;
         self.count[i] += s.count;
         self.first[i] = self.first[i].min(s.first);
         self.last[i] = self.last[i].max(s.last);
-        let mut added = 0;
         for (p, t) in &s.params {
-            let (slots, b) = self.param(*p);
-            slots[i].merge(t);
-            added += b;
+            self.param(*p).0[i].merge(t);
         }
-        added
     }
 
     /// The summaries held, in id order.
