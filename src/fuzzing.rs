@@ -252,3 +252,174 @@ pub fn keymap_file(data: &[u8]) {
         }
     }
 }
+
+/// What a damaged database file hands the store's own decoders: byte 0's
+/// low 3 bits pick one (event block, contact column row, contact → blocks index row,
+/// summaries row, dictionary chunk, bitmap), its high 5 bits the row number
+/// of the value, and the rest is the stored value.
+/// A decoder must answer an error or a value, never panic or allocate by
+/// a length it read before the bytes behind it; a value it returns must
+/// encode and decode to itself, and an event block's partial decode must
+/// agree with its full one.
+pub fn stored_value(data: &[u8]) {
+    use crate::store::codec::{Columns, EventBlock, ParamData};
+    use crate::store::{contact_columns, contact_index, dict, read, summaries};
+    let Some((&which, b)) = data.split_first() else { return };
+    // small row numbers, as a file of a few million contacts has
+    let row = (which >> 3) as u32;
+    match which & 7 {
+        0 => {
+            let contacts = EventBlock::decode_contacts(b);
+            let Ok(block) = EventBlock::decode(b) else { return };
+            assert_eq!(contacts.ok(), Some((block.kind, block.contact.clone())), "decode_contacts disagrees");
+            let again = EventBlock::decode(&block.encode()).expect("an encoded block decodes");
+            assert_eq!(again, block, "an event block does not read back the same");
+            // some columns: every other parameter, source and utm by the row bits
+            let mut wanted: Vec<u16> = block.params.iter().map(|p| p.0).step_by(2).collect();
+            let cols = Columns {
+                source: row & 1 == 1,
+                utm: row & 2 == 2,
+                all_params: false,
+                params: {
+                    let mut p = wanted.clone();
+                    p.sort_unstable();
+                    p.dedup();
+                    p
+                },
+            };
+            let part = EventBlock::decode_columns(b, &cols).expect("a block decodes with some columns");
+            let projected = EventBlock {
+                source: if cols.source { block.source.clone() } else { Vec::new() },
+                utm: if cols.utm { block.utm.clone() } else { Default::default() },
+                params: block.params.iter().filter(|p| cols.has_param(p.0)).cloned().collect(),
+                ..block.clone()
+            };
+            assert_eq!(part, projected, "a block decoded with some columns differs");
+            // the partial decode: even contacts, those parameters
+            wanted.dedup();
+            let some = EventBlock::decode_some_params(b, |c| c % 2 == 0, &wanted).expect("a block decodes in part");
+            let keep: Vec<usize> = (0..block.len()).filter(|&i| block.contact[i] % 2 == 0).collect();
+            assert_eq!(some.contact, keep.iter().map(|&i| block.contact[i]).collect::<Vec<_>>());
+            assert_eq!(some.ts, keep.iter().map(|&i| block.ts[i]).collect::<Vec<_>>());
+            if keep.is_empty() {
+                return;
+            }
+            for (pid, d) in &some.params {
+                let full = block.params.iter().find(|p| p.0 == *pid).expect("a parameter the block has");
+                let expected = match &full.1 {
+                    ParamData::Num(v) => ParamData::Num(keep.iter().map(|&i| v[i]).collect()),
+                    ParamData::Text(v) => ParamData::Text(keep.iter().map(|&i| v[i]).collect()),
+                };
+                assert_eq!(d, &expected, "parameter {pid} decoded in part differs");
+            }
+        }
+        1 => {
+            let Ok(col) = contact_columns::Col::decode(b) else { return };
+            use contact_columns::{CHUNK, Col};
+            let same = |a: &Col, b: &Col| match (a, b) {
+                (Col::Numbers(x), Col::Numbers(y)) => x == y,
+                (Col::Sets(x), Col::Sets(y)) => x == y,
+                (Col::Texts(x), Col::Texts(y)) => (0..CHUNK as usize).all(|s| x.get(s) == y.get(s)),
+                _ => false,
+            };
+            match col.encode() {
+                Some(bytes) => {
+                    let again = Col::decode(&bytes).expect("an encoded row decodes");
+                    assert!(same(&again, &col), "a contact column row does not read back the same");
+                }
+                None => assert!(
+                    match &col {
+                        Col::Numbers(v) => v.iter().all(|&x| x == contact_columns::NONE),
+                        Col::Texts(t) => (0..CHUNK as usize).all(|s| t.get(s).is_none()),
+                        Col::Sets(v) => v.iter().all(|x| x.is_empty()),
+                    },
+                    "a row with values encodes to nothing"
+                ),
+            }
+        }
+        2 => {
+            if let Ok(entries) = contact_index::decode_row(row, b) {
+                for (contact, blocks) in entries {
+                    assert_eq!(contact_index::bucket_of(contact), row);
+                    assert!(!blocks.is_empty() && blocks.windows(2).all(|w| w[0] < w[1]), "index lists are sorted");
+                }
+            }
+        }
+        3 => {
+            let mut list = Vec::new();
+            let without = summaries::decode_row(row, b, false, |_| Ok(()));
+            if summaries::decode_row(row, b, true, |s| {
+                list.push(s.clone());
+                Ok(())
+            })
+            .is_err()
+            {
+                return;
+            }
+            assert!(without.is_ok(), "a row read with its totals fails without them");
+            let mut bytes = Vec::new();
+            summaries::encode_row(row, &list, &mut bytes);
+            let mut again = Vec::new();
+            summaries::decode_row(row, &bytes, true, |s| {
+                again.push(s.clone());
+                Ok(())
+            })
+            .expect("an encoded summaries row decodes");
+            assert_eq!(again, list, "a summaries row does not read back the same");
+        }
+        4 => {
+            let mut entries = Vec::new();
+            if dict::decode_chunk(row, b, |id, s| entries.push((id, s.to_string()))).is_err() {
+                return;
+            }
+            let bytes = dict::encode_chunk(entries.iter().map(|(id, s)| (*id, s.as_str())));
+            let mut again = Vec::new();
+            dict::decode_chunk(row, &bytes, |id, s| again.push((id, s.to_string()))).expect("an encoded chunk decodes");
+            assert_eq!(again, entries, "a dictionary chunk does not read back the same");
+        }
+        _ => {
+            if let Ok(bm) = read::decode_bitmap(b) {
+                assert_eq!(read::decode_bitmap(&read::encode_bitmap(&bm)).ok(), Some(bm));
+            }
+        }
+    }
+}
+
+/// Every value `store` keeps in the tables [`stored_value`] decodes, each
+/// prefixed with the byte that picks its decoder and row: the inputs a
+/// healthy file gives (the target's seeds, and a test that they all pass).
+pub fn stored_values(store: &Store) -> Result<Vec<Vec<u8>>> {
+    use crate::store::tables::*;
+    use redb::{ReadableDatabase, ReadableTable};
+    let tx = store.redb().begin_read()?;
+    let mut out = Vec::new();
+    let mut push = |decoder: u8, row: u64, v: &[u8]| {
+        if row < 32 {
+            let mut x = vec![(row as u8) << 3 | decoder];
+            x.extend_from_slice(v);
+            out.push(x);
+        }
+    };
+    for r in tx.open_table(EVENT_BLOCKS)?.iter()? {
+        push(0, 0, r?.1.value());
+    }
+    for r in tx.open_table(CONTACT_COLUMNS)?.iter()? {
+        push(1, 0, r?.1.value());
+    }
+    for r in tx.open_table(CONTACT_BLOCKS)?.iter()? {
+        let (k, v) = r?;
+        push(2, k.value() as u64, v.value());
+    }
+    for r in tx.open_table(CONTACT_SUMMARIES)?.iter()? {
+        let (k, v) = r?;
+        push(3, k.value().1 as u64, v.value());
+    }
+    for r in tx.open_table(DICT_CHUNKS)?.iter()? {
+        let (k, v) = r?;
+        push(4, k.value() as u64, v.value());
+    }
+    for r in tx.open_table(TAGS)?.iter()? {
+        push(5, 0, r?.1.value());
+    }
+    Ok(out)
+}

@@ -82,3 +82,38 @@ fn config_file() {
 fn keymap_file() {
     replay("keymap_file", reach::fuzzing::keymap_file);
 }
+
+#[test]
+fn stored_value() {
+    replay("stored_value", reach::fuzzing::stored_value);
+}
+
+/// Every value a demo store keeps decodes, reads back the same and agrees
+/// with its partial decode; and each cut short or with one byte changed
+/// gives an error or a value, never a panic.
+#[test]
+fn stored_value_of_a_healthy_file_and_damaged_ones() {
+    let (_dir, s) = demo_session();
+    let values = reach::fuzzing::stored_values(s.store()).unwrap();
+    let kinds: std::collections::BTreeSet<u8> = values.iter().map(|v| v[0] & 7).collect();
+    assert_eq!(kinds.len(), 6, "a value of every decoder: {kinds:?}");
+    for v in &values {
+        reach::fuzzing::stored_value(v);
+        for cut in [1, 2, v.len() / 2, v.len() - 1] {
+            reach::fuzzing::stored_value(&v[..cut.max(1)]);
+        }
+        for at in (1..v.len()).step_by(v.len() / 16 + 1) {
+            let mut d = v.clone();
+            d[at] ^= 0x5a;
+            reach::fuzzing::stored_value(&d);
+        }
+    }
+    // the seeds of the fuzz target: REACH_WRITE_SEEDS=1 cargo test --test fuzz_regressions
+    if std::env::var_os("REACH_WRITE_SEEDS").is_some() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/stored_value");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, v) in values.iter().enumerate() {
+            std::fs::write(dir.join(format!("{}-{i:03}", v[0] & 7)), v).unwrap();
+        }
+    }
+}

@@ -284,8 +284,12 @@ fn erasure_leaves_no_trace() {
     let raw = std::fs::read(&env.db).unwrap();
     let has = |bytes: &[u8], needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
     assert!(has(&raw, "ZqxUniqueProduct"), "precondition: the value is in the file");
-    let before = text_in_tables(&env.db, &["ZqxUniqueProduct", "erase-me-8812"]);
-    for (t, n) in [("dict_chunks", "ZqxUniqueProduct"), ("contacts_by_external_id", "erase-me-8812")] {
+    let before = text_in_tables(&env.db, &["ZqxUniqueProduct", "erase-me-8812", "Zqxforgetname"]);
+    for (t, n) in [
+        ("dict_chunks", "ZqxUniqueProduct"),
+        ("contacts_by_external_id", "erase-me-8812"),
+        ("contact_columns", "Zqxforgetname"),
+    ] {
         assert!(before.contains(&(t.to_string(), n)), "precondition: the scan sees {n} in {t}: {before:?}");
     }
     let id = env.contact("erase-me-8812")["id"].clone();
@@ -358,6 +362,8 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
     scan!(META, |k, v| [k.as_bytes(), v].concat());
     scan!(SCHEMA, |k, v| [k.as_bytes(), v].concat());
     scan!(CONTACTS, |_k, v| v.to_vec());
+    // the records' fields as columns: emails, names, cities
+    scan!(CONTACT_COLUMNS, |_k, v| v.to_vec());
     scan!(BY_EMAIL, |k, _v| k.as_bytes().to_vec());
     scan!(BY_EXTERNAL_ID, |k, _v| k.as_bytes().to_vec());
     scan!(TAGS, |k, v| [k.as_bytes(), v].concat());
@@ -382,6 +388,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
         META.name(),
         SCHEMA.name(),
         CONTACTS.name(),
+        CONTACT_COLUMNS.name(),
         BY_EMAIL.name(),
         BY_EXTERNAL_ID.name(),
         TAGS.name(),

@@ -56,6 +56,67 @@ pub enum ParamVal {
     Text(u32),
 }
 
+/// The parameter ids met in a block: a block names each once.
+struct ParamIds([u64; 1024]);
+
+impl Default for ParamIds {
+    fn default() -> ParamIds {
+        ParamIds([0; 1024])
+    }
+}
+
+impl ParamIds {
+    /// Adds `p`; false when it was there already.
+    fn insert(&mut self, p: u16) -> bool {
+        let (w, bit) = (p as usize >> 6, 1u64 << (p & 63));
+        let new = self.0[w] & bit == 0;
+        self.0[w] |= bit;
+        new
+    }
+}
+
+/// Which columns of a block to decode beyond its contacts and times.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Columns {
+    pub source: bool,
+    pub utm: bool,
+    /// every parameter
+    pub all_params: bool,
+    /// these parameters (sorted, no repeats) when not `all_params`
+    pub params: Vec<u16>,
+}
+
+impl Columns {
+    pub const ALL: Columns = Columns { source: true, utm: true, all_params: true, params: Vec::new() };
+
+    pub fn has_param(&self, p: u16) -> bool {
+        self.all_params || self.params.binary_search(&p).is_ok()
+    }
+
+    pub fn add_param(&mut self, p: u16) {
+        if let Err(at) = self.params.binary_search(&p) {
+            self.params.insert(at, p);
+        }
+    }
+
+    /// Whether blocks decoded with `self` hold every column `other` names.
+    pub fn covers(&self, other: &Columns) -> bool {
+        (self.source || !other.source)
+            && (self.utm || !other.utm)
+            && (self.all_params || (!other.all_params && other.params.iter().all(|&p| self.has_param(p))))
+    }
+
+    /// Adds the columns of `other`.
+    pub fn add(&mut self, other: &Columns) {
+        self.source |= other.source;
+        self.utm |= other.utm;
+        self.all_params |= other.all_params;
+        for &p in &other.params {
+            self.add_param(p);
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EventBlock {
     pub kind: u16,
@@ -202,6 +263,73 @@ impl EventBlock {
         self.ts.first().copied()
     }
 
+    /// The block encoded, cut in pieces (in time order) when one value
+    /// would waste much of the space redb gives it: a value of more than a
+    /// page gets a power of two pages, so 150 KB takes 256 KB, while 128 KB
+    /// and 24 KB take 160 KB. A piece fills at least 7/8 of its space, or
+    /// is 64 KB or less.
+    pub fn encode_fitted(self) -> Vec<(EventBlock, Vec<u8>)> {
+        let header = 12 + 3 * self.params.len();
+        let sizes = self.event_sizes();
+        let fits = |len: usize| len <= FIT_MIN || len * 8 >= value_space(len) * 7;
+        if fits(header + sizes.iter().sum::<usize>()) {
+            let bytes = self.encode();
+            return vec![(self, bytes)];
+        }
+        // pieces in time order, each sized from the events' encoded sizes
+        // (a piece's first instant is written whole: at most 10 bytes more)
+        let n = self.len();
+        let mut out = Vec::new();
+        let mut start = 0;
+        let mut rest: usize = sizes.iter().sum();
+        while start < n {
+            let mut end = n;
+            let len = header + 10 + rest;
+            if !fits(len) {
+                let target = value_space(len) / 2 - LEAF_OVERHEAD - header - 10;
+                let mut used = 0;
+                end = start;
+                while end < n && used + sizes[end] <= target {
+                    used += sizes[end];
+                    end += 1;
+                }
+                end = end.max(start + 1);
+            }
+            let mut piece = EventBlock::new(self.kind);
+            piece.append_rows(&self, start, end);
+            let bytes = piece.encode();
+            rest -= sizes[start..end].iter().sum::<usize>();
+            out.push((piece, bytes));
+            start = end;
+        }
+        out
+    }
+
+    /// The bytes each event adds to `encode`'s output (its instant as the
+    /// difference to the previous one), beside the header's 12 bytes and 3
+    /// per parameter.
+    fn event_sizes(&self) -> Vec<usize> {
+        let has_utm = !self.utm[0].is_empty();
+        let mut prev = 0i64;
+        (0..self.len())
+            .map(|i| {
+                let t = self.ts[i];
+                let mut len = varint_len(self.contact[i] as u64) + varint_len(zigzag(t.wrapping_sub(prev))) + 1;
+                prev = t;
+                if has_utm {
+                    len += self.utm.iter().map(|c| varint_len(c[i] as u64)).sum::<usize>();
+                }
+                for (_, d) in &self.params {
+                    len += match d {
+                        ParamData::Num(v) => varint_len(if v[i] == NUM_NONE { 0 } else { zigzag(v[i]) + 1 }),
+                        ParamData::Text(v) => varint_len(v[i] as u64),
+                    };
+                }
+                len
+            })
+            .collect()
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let n = self.len();
         let has_utm = !self.utm[0].is_empty();
@@ -249,6 +377,14 @@ impl EventBlock {
     }
 
     pub fn decode(b: &[u8]) -> Result<EventBlock> {
+        EventBlock::decode_columns(b, &Columns::ALL)
+    }
+
+    /// Decodes the contacts, times and the columns `cols` names; the others
+    /// are stepped over (`source` and `utm` left empty, parameters left
+    /// out). What a count reads: a windowed count needs no parameter, a
+    /// sum one or two of a purchase's.
+    pub fn decode_columns(b: &[u8], cols: &Columns) -> Result<EventBlock> {
         let (mut r, Header { kind, n, has_utm, np }) = Header::read(b)?;
         let bad = || Error::runtime("corrupt event block");
         let contact = r.uvarints(n, |v| v as u32).ok_or_else(bad)?;
@@ -259,23 +395,35 @@ impl EventBlock {
                 prev
             })
             .ok_or_else(bad)?;
-        let source = r.bytes(n).ok_or_else(bad)?.to_vec();
+        let source = r.bytes(n).ok_or_else(bad)?;
+        let source = if cols.source { source.to_vec() } else { Vec::new() };
         let mut utm = [vec![], vec![], vec![]];
         if has_utm {
-            for c in &mut utm {
-                *c = r.uvarints(n, |v| v as u32).ok_or_else(bad)?;
+            if cols.utm {
+                for c in &mut utm {
+                    *c = r.uvarints(n, |v| v as u32).ok_or_else(bad)?;
+                }
+            } else {
+                r.skip_uvarints(3 * n).ok_or_else(bad)?;
             }
         }
-        let mut params = Vec::with_capacity(np);
+        let mut params = Vec::with_capacity(np.min(64));
+        let mut seen = ParamIds::default();
         for _ in 0..np {
             let pid = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
             let ty = r.bytes(1).ok_or_else(bad)?[0];
+            if ty > 1 || !seen.insert(pid) {
+                return Err(bad());
+            }
+            if !cols.has_param(pid) {
+                r.skip_uvarints(n).ok_or_else(bad)?;
+                continue;
+            }
             let d = match ty {
                 0 => {
                     ParamData::Num(r.uvarints(n, |v| if v == 0 { NUM_NONE } else { unzigzag(v - 1) }).ok_or_else(bad)?)
                 }
-                1 => ParamData::Text(r.uvarints(n, |v| v as u32).ok_or_else(bad)?),
-                _ => return Err(bad()),
+                _ => ParamData::Text(r.uvarints(n, |v| v as u32).ok_or_else(bad)?),
             };
             params.push((pid, d));
         }
@@ -323,6 +471,24 @@ impl Header {
         let np = u16::from_le_bytes(r.arr().ok_or_else(bad)?) as usize;
         Ok((r, Header { kind, n, has_utm, np }))
     }
+}
+
+/// redb's page, and what a leaf holding one value needs beside it (header,
+/// offsets, key), with room to spare.
+const PAGE: usize = 4096;
+const LEAF_OVERHEAD: usize = 64;
+/// Blocks up to this size are never cut (more blocks cost reads too).
+const FIT_MIN: usize = 16 * PAGE;
+
+/// The bytes of `v` as a varint.
+#[inline]
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// The space redb allocates to a leaf holding one value of `len` bytes.
+fn value_space(len: usize) -> usize {
+    (len + LEAF_OVERHEAD).div_ceil(PAGE).next_power_of_two() * PAGE
 }
 
 #[inline]
@@ -374,7 +540,8 @@ impl<'a> Reader<'a> {
     }
     /// Reads `n` varints, mapping each through `f`.
     fn uvarints<T>(&mut self, n: usize, mut f: impl FnMut(u64) -> T) -> Option<Vec<T>> {
-        let mut out = Vec::with_capacity(n);
+        // a varint takes a byte at least: a damaged count allocates no more
+        let mut out = Vec::with_capacity(n.min(self.b.len().saturating_sub(self.pos)));
         let b = self.b;
         let mut pos = self.pos;
         for _ in 0..n {
@@ -489,9 +656,13 @@ impl EventBlock {
         if has_utm {
             r.skip_uvarints(3 * n).ok_or_else(bad)?;
         }
+        let mut seen = ParamIds::default();
         for _ in 0..np {
             let pid = u16::from_le_bytes(r.arr().ok_or_else(bad)?);
             let ty = r.bytes(1).ok_or_else(bad)?[0];
+            if !seen.insert(pid) {
+                return Err(bad());
+            }
             if !params.contains(&pid) {
                 r.skip_uvarints(n).ok_or_else(bad)?;
                 continue;
@@ -567,6 +738,36 @@ mod tests {
             }
         }
         assert!(EventBlock::decode_some(&bytes[..bytes.len() - 1], |_| true, Some(1)).is_err());
+    }
+
+    #[test]
+    fn a_block_is_cut_where_pieces_fill_their_space() {
+        for n in [100usize, 6_000, 14_000, 30_000, 65_536] {
+            let mut b = EventBlock::new(2);
+            for i in 0..n {
+                let utm = if i % 7 == 0 { [i as u32, 0, 3] } else { [0; 3] };
+                let params = [(0, ParamVal::Num(i as i64 * 1013 % 99_991)), (4, ParamVal::Text(1 + (i % 5000) as u32))];
+                b.push((i * 7919 % 1_000_003) as u32, 1_700_000_000 + i as i64 * 13, (i % 4) as u8, utm, &params);
+            }
+            let whole = b.encode();
+            assert_eq!(12 + 3 * b.params.len() + b.event_sizes().iter().sum::<usize>(), whole.len());
+            let pieces = b.clone().encode_fitted();
+            // the pieces are the block, in order
+            let mut back = EventBlock::new(2);
+            for (p, bytes) in &pieces {
+                assert_eq!(&p.encode(), bytes);
+                assert_eq!(&EventBlock::decode(bytes).unwrap(), p);
+                back.append_rows(p, 0, p.len());
+            }
+            assert_eq!(back, b, "{n} events");
+            // each piece fills most of its space, or is small
+            for (_, bytes) in &pieces {
+                let space = value_space(bytes.len());
+                assert!(bytes.len() <= FIT_MIN || bytes.len() * 8 >= space * 7, "{} in {space}", bytes.len());
+            }
+            let used: usize = pieces.iter().map(|(_, b)| value_space(b.len())).sum();
+            assert!(used <= value_space(whole.len()), "{n} events: {used} > {}", value_space(whole.len()));
+        }
     }
 
     #[test]

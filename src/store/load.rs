@@ -281,15 +281,18 @@ impl<'a, 's> Loader<'a, 's> {
         Ok(())
     }
 
-    /// Writes one block of one kind and span (sorted by time here); its
+    /// Writes one block of one kind and span (sorted by time here, cut
+    /// where a piece fits redb's allocation better: `encode_fitted`); its
     /// contacts reach the per-contact index at the next flush.
     fn insert_block(&mut self, mut b: EventBlock) -> Result<()> {
         if b.is_empty() {
             return Ok(());
         }
         b.sort_by_time();
-        let key = self.w.insert_block(&b)?;
-        self.index.add(key, std::mem::take(&mut b.contact));
+        for (mut piece, bytes) in b.encode_fitted() {
+            let key = self.w.insert_block(&piece, &bytes)?;
+            self.index.add(key, std::mem::take(&mut piece.contact));
+        }
         if self.index.events() >= contact_index::FLUSH_EVENTS {
             self.flush_index()?;
         }

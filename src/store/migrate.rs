@@ -9,7 +9,7 @@ use crate::model::Schema;
 /// One step: upgrades a file from version `from` to `from + 1` inside the
 /// given transaction. Index 0 upgrades version 1 to 2, and so on.
 type Step = fn(&redb::WriteTransaction) -> Result<()>;
-const STEPS: &[Step] = &[dict_in_chunks, contact_index, time_partitions, contact_summaries];
+const STEPS: &[Step] = &[dict_in_chunks, contact_index, time_partitions, contact_summaries, contact_columns];
 
 /// Version 1 kept one dictionary row per value.
 const DICT_V1: redb::TableDefinition<u32, &str> = redb::TableDefinition::new("dict");
@@ -108,6 +108,20 @@ fn contact_summaries(tx: &redb::WriteTransaction) -> Result<()> {
     let blocks = tx.open_table(EVENT_BLOCKS)?;
     let mut t = tx.open_table(CONTACT_SUMMARIES)?;
     super::summaries::build(&blocks, &mut t)
+}
+
+/// 5 → 6: the contact records' fields as columns (see `contact_columns`).
+fn contact_columns(tx: &redb::WriteTransaction) -> Result<()> {
+    use redb::ReadableTable;
+    let schema: Schema = postcard::from_bytes(
+        tx.open_table(SCHEMA)?
+            .get("schema")?
+            .ok_or_else(|| Error::runtime("schema missing from the database"))?
+            .value(),
+    )?;
+    let contacts = tx.open_table(CONTACTS)?;
+    let mut t = tx.open_table(CONTACT_COLUMNS)?;
+    super::contact_columns::build(&schema, &contacts, &mut t)
 }
 
 pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
@@ -217,6 +231,7 @@ fn init(tx: &redb::WriteTransaction) -> Result<()> {
     tx.open_table(EVENT_PARTS)?;
     tx.open_table(CONTACT_BLOCKS)?;
     tx.open_table(CONTACT_SUMMARIES)?;
+    tx.open_table(CONTACT_COLUMNS)?;
     tx.open_table(ACTIONS)?;
     tx.open_table(SEGMENTS)?;
     tx.open_table(SEGMENT_HISTORY)?;

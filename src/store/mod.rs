@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod codec;
+pub mod contact_columns;
 pub mod contact_index;
 pub mod dict;
 pub mod journeys;
@@ -31,7 +32,7 @@ pub use write::Writer;
 
 /// The schema version this build writes. Older files are migrated on open;
 /// newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 pub const FORMAT: &str = "reach";
 
 /// What a committed write changed; sent to subscribers (the live engine,

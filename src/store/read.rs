@@ -119,18 +119,14 @@ impl Reader {
         Ok(())
     }
 
-    /// Calls `f` for every contact with an id in `range`, decoded without copying its text.
-    pub fn for_each_contact_view_in(
+    /// Calls `f` with each row of one contact field's column: the first id
+    /// of the row's chunk and the values (see `contact_columns`).
+    pub fn for_each_column_row(
         &self,
-        range: std::ops::Range<u32>,
-        mut f: impl FnMut(crate::model::contact::ContactView<'_>),
+        field: super::contact_columns::Field,
+        f: impl FnMut(u32, super::contact_columns::Col),
     ) -> Result<()> {
-        let t = self.tx.open_table(CONTACTS)?;
-        for row in t.range(range)? {
-            let (_, v) = row?;
-            f(postcard::from_bytes(v.value())?);
-        }
-        Ok(())
+        super::contact_columns::for_each_row(&self.tx.open_table(CONTACT_COLUMNS)?, field, f)
     }
 
     /// Calls `f` for every contact decoded without copying its text.
@@ -488,6 +484,7 @@ impl Reader {
                 "event_blocks" => sizes(&self.tx.open_table(EVENT_BLOCKS)?, |_| 10, |v| v.len())?,
                 "event_parts" => sizes(&self.tx.open_table(EVENT_PARTS)?, |_| 14, |_| 16)?,
                 "contact_blocks" => sizes(&self.tx.open_table(CONTACT_BLOCKS)?, |_| 4, |v| v.len())?,
+                "contact_columns" => sizes(&self.tx.open_table(CONTACT_COLUMNS)?, |_| 6, |v| v.len())?,
                 "contact_summaries" => sizes(&self.tx.open_table(CONTACT_SUMMARIES)?, |_| 6, |v| v.len())?,
                 "dict_chunks" => sizes(&self.tx.open_table(DICT_CHUNKS)?, |_| 4, |v| v.len())?,
                 "contacts_by_email" => sizes(&self.tx.open_table(BY_EMAIL)?, |k| k.len(), |_| 4)?,

@@ -133,7 +133,7 @@ pub fn decode_row(chunk: u32, bytes: &[u8], params: bool, mut f: impl FnMut(&Sum
     let mut first_entry = true;
     while pos < base_end {
         let d = get(&mut pos)?;
-        id += d;
+        id = id.checked_add(d).ok_or_else(corrupt)?;
         if (!first_entry && d == 0) || id >= end {
             return Err(corrupt());
         }

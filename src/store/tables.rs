@@ -38,6 +38,10 @@ pub const CONTACT_BLOCKS: TableDefinition<u32, &[u8]> = TableDefinition::new("co
 /// events (count, first and last instant, numeric parameters' totals) of
 /// each of those contacts with events (see `summaries`).
 pub const CONTACT_SUMMARIES: TableDefinition<(u16, u32), &[u8]> = TableDefinition::new("contact_summaries");
+/// (field number, contact id / `contact_columns::CHUNK`) → that field's
+/// values for those contacts (see `contact_columns`): the contact records'
+/// fields as columns, so a criterion reads only the fields it names.
+pub const CONTACT_COLUMNS: TableDefinition<(u16, u32), &[u8]> = TableDefinition::new("contact_columns");
 /// (contact id, sequence) → postcard `Action`: the contact's non-event timeline.
 pub const ACTIONS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("actions");
 /// Segment name → postcard segment record (expression, created, updated).

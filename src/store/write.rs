@@ -12,7 +12,7 @@ use super::read::{decode_bitmap, encode_bitmap, meta_u64, read_contacts};
 use super::tables::*;
 use super::{Change, Store};
 use crate::error::{Error, Result};
-use crate::model::contact::normalize_email;
+use crate::model::contact::{ContactView, normalize_email};
 use crate::model::{Action, Contact, Schema};
 use redb::{ReadableTable, WriteTransaction};
 use roaring::RoaringBitmap;
@@ -37,6 +37,8 @@ pub struct Writer<'s> {
     deleted: Vec<u32>,
     /// the summaries of the blocks written, not yet merged into their rows
     summaries: super::summaries::Pending,
+    /// the contacts written or erased, not yet merged into their columns
+    columns: super::contact_columns::Pending,
     /// a `Loader` holds blocks or values not yet written (its `finish` clears it)
     pub(super) loading: bool,
 }
@@ -73,6 +75,7 @@ impl<'s> Writer<'s> {
             other_changes: Vec::new(),
             deleted: Vec::new(),
             summaries: Default::default(),
+            columns: Default::default(),
             loading: false,
         })
     }
@@ -192,8 +195,15 @@ impl<'s> Writer<'s> {
             t.insert(c.id, bytes.as_slice())?;
             buf = bytes;
             self.touched_contacts.insert(c.id);
+            self.columns.note(
+                &self.schema,
+                c.id,
+                Some(&ContactView::of(c)),
+                old.as_ref().map(ContactView::of).as_ref(),
+            );
         }
-        Ok(())
+        drop((t, te, tx_));
+        self.bound_columns()
     }
 
     /// Writes contacts this transaction created (ids never used before,
@@ -219,8 +229,28 @@ impl<'s> Writer<'s> {
             t.insert(c.id, bytes.as_slice())?;
             buf = bytes;
             self.touched_contacts.insert(c.id);
+            self.columns.note(&self.schema, c.id, Some(&ContactView::of(c)), None);
+        }
+        drop(t);
+        self.bound_columns()
+    }
+
+    /// Merges the noted contacts into their columns when they hold too much.
+    fn bound_columns(&mut self) -> Result<()> {
+        if self.columns.over_bound() {
+            self.flush_columns()?;
+        } else if self.columns.ready_to_write() {
+            self.columns.flush_ready(&mut self.tx.open_table(CONTACT_COLUMNS)?)?;
         }
         Ok(())
+    }
+
+    /// Merges the contacts written or erased so far into their columns.
+    fn flush_columns(&mut self) -> Result<()> {
+        if self.columns.is_empty() {
+            return Ok(());
+        }
+        self.columns.flush(&mut self.tx.open_table(CONTACT_COLUMNS)?)
     }
 
     /// The keys of contacts written by `put_new_contact_records` (checked
@@ -386,7 +416,7 @@ impl<'s> Writer<'s> {
     /// Stores an encoded block (sorted by time, of one time span) under a
     /// new id and lists it under its span; its
     /// contacts are the caller's to index (`Loader::write_block`).
-    pub(super) fn insert_block(&mut self, b: &EventBlock) -> Result<BlockKey> {
+    pub(super) fn insert_block(&mut self, b: &EventBlock, encoded: &[u8]) -> Result<BlockKey> {
         let (Some(&first), Some(&last)) = (b.ts.first(), b.ts.last()) else {
             return Err(Error::runtime("an empty event block"));
         };
@@ -394,7 +424,7 @@ impl<'s> Writer<'s> {
         debug_assert_eq!(part, super::time_parts::part_of(last), "a block holds one time span");
         let key = (b.kind, self.next_block);
         self.next_block += 1;
-        self.tx.open_table(EVENT_BLOCKS)?.insert(key, b.encode().as_slice())?;
+        self.tx.open_table(EVENT_BLOCKS)?.insert(key, encoded)?;
         self.tx.open_table(EVENT_PARTS)?.insert((b.kind, part, key.1), (first, last))?;
         self.new_blocks.push(key);
         self.summaries.add(b);
@@ -433,6 +463,7 @@ impl<'s> Writer<'s> {
                     continue;
                 };
                 n += 1;
+                self.columns.note(&self.schema, id, None, None);
                 if let Some(e) = &c.email {
                     te.remove(normalize_email(e).as_str())?;
                 }
@@ -659,6 +690,7 @@ impl<'s> Writer<'s> {
             return Err(Error::runtime("a bulk load was left unfinished: its blocks and values are not written"));
         }
         self.flush_summaries()?;
+        self.flush_columns()?;
         // the set of contact ids, so readers know who exists without reading every record
         if !self.touched_contacts.is_empty() || !self.deleted.is_empty() {
             let mut ids = self.contact_ids()?;

@@ -44,12 +44,33 @@ impl Bits {
         self.words.iter().all(|w| *w == 0)
     }
 
+    /// The ids of `r` below `len`, a run at a time: the ids of a million
+    /// contacts, mostly consecutive, are a few runs of whole words.
     pub fn from_roaring(r: &RoaringBitmap, len: usize) -> Bits {
         let mut b = Bits::new(len);
-        for i in r.iter().take_while(|i| (*i as usize) < len) {
-            b.set(i as usize);
+        let mut it = r.iter();
+        while let Some(run) = it.next_range() {
+            let (lo, hi) = (*run.start() as usize, (*run.end() as usize).min(len.saturating_sub(1)));
+            if lo >= len {
+                break;
+            }
+            b.set_range(lo, hi);
         }
         b
+    }
+
+    /// Sets the ids `lo..=hi`.
+    fn set_range(&mut self, lo: usize, hi: usize) {
+        let (wl, wh) = (lo >> 6, hi >> 6);
+        let low_mask = !0u64 << (lo & 63);
+        let high_mask = !0u64 >> (63 - (hi & 63));
+        if wl == wh {
+            self.words[wl] |= low_mask & high_mask;
+            return;
+        }
+        self.words[wl] |= low_mask;
+        self.words[wl + 1..wh].fill(!0);
+        self.words[wh] |= high_mask;
     }
 
     pub fn to_roaring(&self) -> RoaringBitmap {
@@ -127,6 +148,22 @@ impl Bits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_roaring_sets_runs_and_single_ids_below_len() {
+        let mut r = RoaringBitmap::new();
+        r.insert_range(0..64);
+        r.insert_range(70..200);
+        for i in [255u32, 256, 300, 1000, 65_535, 65_536, 70_000] {
+            r.insert(i);
+        }
+        r.insert_range(129..140);
+        for len in [0usize, 1, 64, 65, 130, 256, 257, 1001, 70_000, 70_001, 80_000] {
+            let b = Bits::from_roaring(&r, len);
+            let want: Vec<usize> = r.iter().map(|i| i as usize).filter(|&i| i < len).collect();
+            assert_eq!(b.ones().collect::<Vec<_>>(), want, "len {len}");
+        }
+    }
 
     #[test]
     fn algebra() {

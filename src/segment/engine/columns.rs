@@ -1,5 +1,6 @@
-//! Contact fields as columns indexed by contact id: built once from the
-//! store's contact records, then kept current contact by contact.
+//! Contact fields as columns indexed by contact id: each field read from
+//! the store's columns the first time a criterion names it, then kept
+//! current contact by contact.
 
 use super::bits::Bits;
 use crate::error::Result;
@@ -8,6 +9,9 @@ use crate::model::attribute::AttrType;
 use crate::model::contact::{AttrValueView as AttrValue, ContactView};
 use crate::store::Reader;
 use crate::store::codec::NUM_NONE;
+pub use crate::store::contact_columns::Field as ColField;
+use crate::store::contact_columns::{CHUNK as STORE_CHUNK, Col};
+use std::collections::HashSet;
 
 pub const DATE_NONE: i32 = i32::MIN;
 pub const ENUM_NONE: u16 = u16::MAX;
@@ -52,16 +56,6 @@ impl TextCol {
             }
         }
     }
-    /// Moves the values of ids `from..to` from `other` into self.
-    fn take_range(&mut self, other: &TextCol, from: usize, to: usize) {
-        let shift = self.arena.len() as u32;
-        self.arena.push_str(&other.arena);
-        for id in from..to {
-            self.len[id] = other.len[id];
-            self.start[id] = other.start[id] + shift;
-        }
-    }
-
     #[inline]
     pub fn get(&self, id: usize) -> Option<&str> {
         match self.len.get(id) {
@@ -158,97 +152,167 @@ pub struct ContactColumns {
     pub consent: [Vec<u8>; 3],
     /// per schema attribute
     pub attrs: Vec<AttrCol>,
+    /// the fields read so far; the others are empty until `ensure` reads them
+    loaded: HashSet<ColField>,
 }
 
 impl ContactColumns {
-    fn empty(schema: &Schema, n: usize) -> ContactColumns {
+    /// Columns of `n` ids with no field read yet.
+    pub fn new(schema: &Schema, n: usize) -> ContactColumns {
         ContactColumns {
             n,
-            score: vec![0; n],
-            created_at: vec![0; n],
-            email: TextCol::new(n),
-            external_id: TextCol::new(n),
-            timezone: TextCol::new(n),
-            consent: [vec![0; n], vec![0; n], vec![0; n]],
-            attrs: schema.attributes.iter().map(|a| AttrCol::new(&a.ty, n)).collect(),
+            score: Vec::new(),
+            created_at: Vec::new(),
+            email: TextCol::new(0),
+            external_id: TextCol::new(0),
+            timezone: TextCol::new(0),
+            consent: [Vec::new(), Vec::new(), Vec::new()],
+            attrs: schema.attributes.iter().map(|a| AttrCol::new(&a.ty, 0)).collect(),
+            loaded: HashSet::new(),
         }
     }
 
-    /// Loads every contact: two threads each read and decode half of the
-    /// id range straight from the store, then the halves are joined.
-    pub fn load(r: &Reader, schema: &Schema) -> Result<ContactColumns> {
-        let n = (r.meta("next_contact")?.max(1)) as usize;
-        let mid = (n / 2) as u32;
-        let decode = |range: std::ops::Range<u32>| -> Result<ContactColumns> {
-            let mut cols = ContactColumns::empty(schema, n);
-            r.for_each_contact_view_in(range, |c| cols.upsert(schema, &c))?;
-            Ok(cols)
-        };
-        let (a, b) = std::thread::scope(|s| {
-            let hb = s.spawn(|| decode(mid..u32::MAX));
-            let a = decode(0..mid);
-            (a, hb.join().unwrap_or_else(|_| Err(crate::error::Error::runtime("contact decoder panicked"))))
-        });
-        let mut cols = a?;
-        cols.take_range(b?, mid as usize, n);
-        Ok(cols)
+    pub fn is_loaded(&self, f: ColField) -> bool {
+        self.loaded.contains(&f)
     }
 
-    /// Moves the values of ids `from..to` from `other` (same shape) into self.
-    fn take_range(&mut self, other: ContactColumns, from: usize, to: usize) {
-        let to = to.min(self.n).min(other.n);
-        self.score[from..to].copy_from_slice(&other.score[from..to]);
-        self.created_at[from..to].copy_from_slice(&other.created_at[from..to]);
-        for ch in 0..3 {
-            self.consent[ch][from..to].copy_from_slice(&other.consent[ch][from..to]);
+    /// Reads the fields of `fields` not read yet from the store's columns
+    /// (each a range of rows of 4,096 contacts, see `store::contact_columns`).
+    pub fn ensure(&mut self, r: &Reader, schema: &Schema, fields: &[ColField]) -> Result<()> {
+        self.sync_schema(schema);
+        for &f in fields {
+            if self.loaded.contains(&f) {
+                continue;
+            }
+            if let ColField::Attr(i) = f
+                && i as usize >= self.attrs.len()
+            {
+                continue;
+            }
+            self.loaded.insert(f);
+            if let ColField::Attr(i) = f {
+                // values declared since the columns were made count too
+                self.attrs[i as usize] = AttrCol::new(&schema.attributes[i as usize].ty, 0);
+            }
+            self.resize_field(f, self.n);
+            let n = self.n;
+            let ty = match f {
+                ColField::Attr(i) => Some(schema.attributes[i as usize].ty.clone()),
+                _ => None,
+            };
+            r.for_each_column_row(f, |first, col| self.fill(f, ty.as_ref(), first as usize, n, &col))?;
         }
-        self.email.take_range(&other.email, from, to);
-        self.external_id.take_range(&other.external_id, from, to);
-        self.timezone.take_range(&other.timezone, from, to);
-        for (a, b) in self.attrs.iter_mut().zip(other.attrs) {
-            match (a, b) {
-                (AttrCol::Number(x), AttrCol::Number(y)) => x[from..to].copy_from_slice(&y[from..to]),
-                (AttrCol::Text(x), AttrCol::Text(y)) => x.take_range(&y, from, to),
-                (AttrCol::Bool(x), AttrCol::Bool(y)) => x[from..to].copy_from_slice(&y[from..to]),
-                (AttrCol::Date(x), AttrCol::Date(y)) => x[from..to].copy_from_slice(&y[from..to]),
-                (AttrCol::Enum(x), AttrCol::Enum(y)) => x[from..to].copy_from_slice(&y[from..to]),
-                (AttrCol::Set(xs, xany), AttrCol::Set(ys, yany)) => {
-                    for (x, y) in xs.iter_mut().zip(&ys) {
-                        x.or_with(y);
+        Ok(())
+    }
+
+    /// Copies one stored row of field `f` (ids from `first`) into its column.
+    fn fill(&mut self, f: ColField, ty: Option<&AttrType>, first: usize, n: usize, col: &Col) {
+        let slots = (n.saturating_sub(first)).min(STORE_CHUNK as usize);
+        match col {
+            Col::Numbers(v) => {
+                let v = &v[..slots];
+                let ids = first..first + slots;
+                let none = crate::store::contact_columns::NONE;
+                match f {
+                    ColField::Score => {
+                        self.score[ids].iter_mut().zip(v).for_each(|(d, &x)| *d = if x == none { 0 } else { x })
                     }
-                    xany.or_with(&yany);
+                    ColField::CreatedAt => {
+                        self.created_at[ids].iter_mut().zip(v).for_each(|(d, &x)| *d = if x == none { 0 } else { x })
+                    }
+                    ColField::Consent(ch) => self.consent[ch as usize][ids]
+                        .iter_mut()
+                        .zip(v)
+                        .for_each(|(d, &x)| *d = if x == none { 0 } else { 1 + (x != 0) as u8 }),
+                    ColField::Attr(i) => match &mut self.attrs[i as usize] {
+                        AttrCol::Number(c) => c[ids].copy_from_slice(v),
+                        AttrCol::Bool(c) => c[ids]
+                            .iter_mut()
+                            .zip(v)
+                            .for_each(|(d, &x)| *d = if x == none { 0 } else { 1 + (x != 0) as u8 }),
+                        AttrCol::Date(c) => c[ids].iter_mut().zip(v).for_each(|(d, &x)| {
+                            *d =
+                                if x == none { DATE_NONE } else { x.clamp(i32::MIN as i64 + 1, i32::MAX as i64) as i32 }
+                        }),
+                        AttrCol::Enum(c) => c[ids].iter_mut().zip(v).for_each(|(d, &x)| {
+                            *d = if x == none { ENUM_NONE } else { x.clamp(0, ENUM_NONE as i64 - 1) as u16 }
+                        }),
+                        _ => {}
+                    },
+                    _ => {}
                 }
-                _ => {}
+            }
+            Col::Texts(t) => {
+                let target = match f {
+                    ColField::Email => &mut self.email,
+                    ColField::ExternalId => &mut self.external_id,
+                    ColField::Timezone => &mut self.timezone,
+                    ColField::Attr(i) => match &mut self.attrs[i as usize] {
+                        AttrCol::Text(c) => c,
+                        _ => return,
+                    },
+                    _ => return,
+                };
+                for slot in 0..slots {
+                    if let Some(s) = t.get(slot) {
+                        target.set(first + slot, Some(s));
+                    }
+                }
+            }
+            Col::Sets(sets) => {
+                if let (ColField::Attr(i), Some(AttrType::Set(_))) = (f, ty)
+                    && let AttrCol::Set(bits, any) = &mut self.attrs[i as usize]
+                {
+                    for (slot, vals) in sets[..slots].iter().enumerate() {
+                        for &x in vals {
+                            if let Some(b) = bits.get_mut(x as usize) {
+                                b.set(first + slot);
+                                any.set(first + slot);
+                            }
+                        }
+                    }
+                }
             }
         }
     }
 
-    /// Makes room for ids below `n`.
+    /// Sizes field `f`'s column for `n` ids.
+    fn resize_field(&mut self, f: ColField, n: usize) {
+        match f {
+            ColField::Score => self.score.resize(n, 0),
+            ColField::CreatedAt => self.created_at.resize(n, 0),
+            ColField::Email => self.email.grow(n),
+            ColField::ExternalId => self.external_id.grow(n),
+            ColField::Timezone => self.timezone.grow(n),
+            ColField::Consent(ch) => self.consent[ch as usize].resize(n, 0),
+            ColField::Attr(i) => {
+                if let Some(a) = self.attrs.get_mut(i as usize) {
+                    a.grow(n)
+                }
+            }
+        }
+    }
+
+    /// Makes room for ids below `n` in the fields read.
     pub fn grow(&mut self, n: usize) {
         if n <= self.n {
             return;
         }
         self.n = n;
-        self.score.resize(n, 0);
-        self.created_at.resize(n, 0);
-        for t in [&mut self.email, &mut self.external_id, &mut self.timezone] {
-            t.grow(n);
-        }
-        for c in &mut self.consent {
-            c.resize(n, 0);
-        }
-        for a in &mut self.attrs {
-            a.grow(n);
+        let loaded: Vec<ColField> = self.loaded.iter().copied().collect();
+        for f in loaded {
+            self.resize_field(f, n);
         }
     }
 
-    /// New attributes declared since load.
+    /// New attributes declared since load (not read until asked for).
     pub fn sync_schema(&mut self, schema: &Schema) {
         for a in schema.attributes.iter().skip(self.attrs.len()) {
-            self.attrs.push(AttrCol::new(&a.ty, self.n));
+            self.attrs.push(AttrCol::new(&a.ty, 0));
         }
     }
 
+    /// Brings the fields read up to date with contact `c`.
     pub fn upsert(&mut self, schema: &Schema, c: &ContactView) {
         let id = c.id as usize;
         if id >= self.n {
@@ -257,19 +321,42 @@ impl ContactColumns {
         if self.attrs.len() < schema.attributes.len() {
             self.sync_schema(schema);
         }
-        self.score[id] = c.score;
-        self.created_at[id] = c.created_at;
-        self.email.set(id, c.email);
-        self.external_id.set(id, c.external_id);
-        self.timezone.set(id, c.timezone);
-        for ch in 0..3 {
-            self.consent[ch][id] = match c.consent[ch] {
-                None => 0,
-                Some(x) => 1 + x.opted_in as u8,
-            };
+        let loaded = |f| self.loaded.contains(&f);
+        let (score, created, email, xid, tz) = (
+            loaded(ColField::Score),
+            loaded(ColField::CreatedAt),
+            loaded(ColField::Email),
+            loaded(ColField::ExternalId),
+            loaded(ColField::Timezone),
+        );
+        let consent = [0u8, 1, 2].map(|ch| loaded(ColField::Consent(ch)));
+        if score {
+            self.score[id] = c.score;
+        }
+        if created {
+            self.created_at[id] = c.created_at;
+        }
+        if email {
+            self.email.set(id, c.email);
+        }
+        if xid {
+            self.external_id.set(id, c.external_id);
+        }
+        if tz {
+            self.timezone.set(id, c.timezone);
+        }
+        for ((col, read), given) in self.consent.iter_mut().zip(consent).zip(c.consent) {
+            if read {
+                col[id] = match given {
+                    None => 0,
+                    Some(x) => 1 + x.opted_in as u8,
+                };
+            }
         }
         for (i, def) in schema.attributes.iter().enumerate() {
-            self.attrs[i].set(id, c.attr(i as u16), &def.ty);
+            if self.loaded.contains(&ColField::Attr(i as u16)) {
+                self.attrs[i].set(id, c.attr(i as u16), &def.ty);
+            }
         }
     }
 

@@ -82,6 +82,14 @@ impl Engine {
                     return Ok(());
                 };
                 let all = i64::MIN + 1;
+                // the amounts first: the same pass over the summaries gives
+                // the counts and last purchases RFM and lifecycle read
+                let amount = match def.param("amount") {
+                    Some((p, _)) if which == Which::Rfm => {
+                        Some(self.values(pk, Measure::Sum(p), all, now, None, &never)?)
+                    }
+                    _ => None,
+                };
                 let counts = self.values(pk, Measure::Count, all, now, None, &never)?;
                 let last = self.values(pk, Measure::Last, all, now, None, &never)?;
                 let (Values::Count(cnt), Values::Ext { v: lastv, present }) = (&*counts, &*last) else {
@@ -96,20 +104,20 @@ impl Engine {
                         .collect();
                     self.derived.as_mut().expect("set").lifecycle = Some(col);
                 } else {
-                    let amount = match def.param("amount") {
-                        Some((p, _)) => Some(self.values(pk, Measure::Sum(p), all, now, None, &never)?),
-                        None => None,
-                    };
                     let alive = &self.base()?.alive;
                     let buyers: Vec<usize> = (0..n).filter(|&id| cnt[id] > 0 && alive.get(id)).collect();
-                    let r = quintiles(&buyers.iter().map(|&id| lastv[id] as i128).collect::<Vec<_>>());
-                    let f = quintiles(&buyers.iter().map(|&id| cnt[id] as i128).collect::<Vec<_>>());
-                    let m = match amount.as_deref() {
-                        Some(v @ (Values::Sum { .. } | Values::Sum64 { .. })) => {
-                            quintiles(&buyers.iter().map(|&id| v.sum_at(id).0).collect::<Vec<_>>())
-                        }
-                        _ => vec![1; buyers.len()],
-                    };
+                    // recency and monetary each sort the buyers: one on a helper thread
+                    let (r, f, m) = std::thread::scope(|s| {
+                        let r = s.spawn(|| quintiles(&buyers.iter().map(|&id| lastv[id] as i128).collect::<Vec<_>>()));
+                        let f = quintiles(&buyers.iter().map(|&id| cnt[id] as i128).collect::<Vec<_>>());
+                        let m = match amount.as_deref() {
+                            Some(v @ (Values::Sum { .. } | Values::Sum64 { .. })) => {
+                                quintiles(&buyers.iter().map(|&id| v.sum_at(id).0).collect::<Vec<_>>())
+                            }
+                            _ => vec![1; buyers.len()],
+                        };
+                        (r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), f, m)
+                    });
                     let mut col = vec![[0u8; 3]; n];
                     for (i, &id) in buyers.iter().enumerate() {
                         col[id] = [r[i], f[i], m[i]];

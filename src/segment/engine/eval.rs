@@ -5,7 +5,7 @@
 //! count, so `--now` in the past shows the segment as it was.
 
 use super::bits::Bits;
-use super::columns::{AttrCol, DATE_NONE, ENUM_NONE, TextCol};
+use super::columns::{AttrCol, ColField, DATE_NONE, ENUM_NONE, TextCol};
 use super::events::{Measure, Values, aggregate, cancelled};
 use super::filter::BoundFilter;
 use super::{Engine, ValKey};
@@ -123,7 +123,28 @@ enum Field {
 
 impl Engine {
     pub(crate) fn eval(&mut self, e: &Expr, now: i64, cancel: &AtomicBool) -> Result<Bits> {
+        self.plan_columns(e);
         self.eval_nested(e, now, cancel, &mut Vec::new())
+    }
+
+    /// Notes the block columns each kind's criteria in `e` read, so that a
+    /// kind's blocks are decoded once with all of them, not again for each
+    /// criterion naming a column the first did not.
+    fn plan_columns(&mut self, e: &Expr) {
+        match e {
+            BoolExpr::And(xs) | BoolExpr::Or(xs) => xs.iter().for_each(|x| self.plan_columns(x)),
+            BoolExpr::Not(x) => self.plan_columns(x),
+            BoolExpr::Pred(Predicate::Agg(a)) => {
+                let Some((kind, kd)) = self.schema.kind(&a.kind.text) else { return };
+                let param = match a.func {
+                    AggFunc::Count | AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst => None,
+                    _ => a.param.as_ref().and_then(|p| kd.param(&p.text)).map(|(p, _)| p),
+                };
+                let need = super::filter::aggregate_columns(kd, param, a.filter.as_deref());
+                self.partitions.entry(kind).or_default().plan(&need);
+            }
+            BoolExpr::Pred(_) => {}
+        }
     }
 
     fn eval_nested(&mut self, e: &Expr, now: i64, cancel: &AtomicBool, stack: &mut Vec<String>) -> Result<Bits> {
@@ -257,7 +278,8 @@ impl Engine {
         let today = now.div_euclid(DAY);
         if self.age.as_ref().is_none_or(|(d, _)| *d != today) {
             let idx = self.schema.attr("birth_date").map(|(i, _)| i);
-            let cols = self.contacts()?;
+            let fields: Vec<ColField> = idx.map(ColField::Attr).into_iter().collect();
+            let cols = self.contact_fields(&fields)?;
             let mut v = vec![i16::MIN; cols.n];
             if let Some(i) = idx
                 && let AttrCol::Date(d) = &cols.attrs[i as usize]
@@ -320,7 +342,17 @@ impl Engine {
             }
             _ => {}
         }
-        self.contacts()?;
+        let needs = match f {
+            Field::Score => Some(ColField::Score),
+            Field::CreatedAt => Some(ColField::CreatedAt),
+            Field::Email => Some(ColField::Email),
+            Field::ExternalId => Some(ColField::ExternalId),
+            Field::Timezone => Some(ColField::Timezone),
+            Field::Consent(ch) => Some(ColField::Consent(ch as u8)),
+            Field::Attr(i) => Some(ColField::Attr(i)),
+            Field::Age | Field::Engagement | Field::Lifecycle | Field::Rfm | Field::RfmPart(_) => None,
+        };
+        self.contact_fields(needs.as_slice())?;
         let base = self.base.as_ref().expect("loaded");
         let alive = &base.alive;
         let scan = Scan { n, alive };
@@ -376,7 +408,8 @@ impl Engine {
         let km = radius.to_f64() * if unit == DistUnit::Mi { 1.609344 } else { 1.0 };
         let (ilat, ilon) = (self.schema.attr("lat").map(|a| a.0), self.schema.attr("lon").map(|a| a.0));
         self.base()?;
-        self.contacts()?;
+        let fields: Vec<ColField> = [ilat, ilon].into_iter().flatten().map(ColField::Attr).collect();
+        self.contact_fields(&fields)?;
         let base = self.base.as_ref().expect("loaded");
         let cols = self.contacts.as_ref().expect("loaded");
         let mut out = Bits::new(base.n);
@@ -441,6 +474,11 @@ impl Engine {
             }
             return found.ok_or_else(|| Error::runtime("summaries gave no value for the measure"));
         }
+        let param = match measure {
+            Measure::Sum(p) | Measure::Min(p) | Measure::Max(p) => Some(p),
+            _ => None,
+        };
+        let need = super::filter::aggregate_columns(&self.schema.kinds[kind as usize], param, filter);
         let compiled = match filter {
             Some(f) => {
                 let fk = (kind, key.filter.clone());
@@ -455,7 +493,7 @@ impl Engine {
                     None => {
                         // no dictionary loaded (a fresh process): the values
                         // of the blocks this aggregate reads are enough
-                        self.events_in(kind, lo, hi)?;
+                        self.events_in(kind, lo, hi, &need)?;
                         let kd = &self.schema.kinds[kind as usize];
                         let values = super::ValuesRead { part: &self.partitions[&kind], reader: &self.reader };
                         Some(Arc::new(BoundFilter::compile(f, kd, &values)?))
@@ -465,7 +503,7 @@ impl Engine {
             None => None,
         };
         let n = self.base()?.n;
-        self.events_in(kind, lo, hi)?;
+        self.events_in(kind, lo, hi, &need)?;
         let part = &self.partitions[&kind];
         let v = Arc::new(aggregate(part, n, measure, lo, hi, compiled.as_deref(), cancel)?);
         self.cache_values(key, v.clone());

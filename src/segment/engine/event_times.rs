@@ -7,6 +7,7 @@ use super::filter::BoundFilter;
 use crate::error::{Error, Result};
 use crate::segment::ast::{BoolExpr, Filter, Predicate};
 use crate::segment::print_filter;
+use crate::store::codec::Columns;
 use std::sync::Arc;
 
 /// A filter's text as the segment language reads it inside
@@ -20,12 +21,14 @@ pub fn parse_filter(kind: &str, filter: &str) -> Result<Filter> {
     }
 }
 
+type FilterOf = (u16, Option<Arc<BoundFilter>>, Columns);
+
 impl Engine {
     /// Every event of `kind` with `lo <= ts <= hi` matching `filter`, as
     /// (ts, contact), sorted. An unknown kind has none.
     pub fn event_times(&mut self, kind: &str, filter: Option<&str>, lo: i64, hi: i64) -> Result<Vec<(i64, u32)>> {
-        let Some((k, compiled)) = self.kind_and_filter(kind, filter)? else { return Ok(Vec::new()) };
-        let part = self.events_in(k, lo, hi)?;
+        let Some((k, compiled, need)) = self.kind_and_filter(kind, filter)? else { return Ok(Vec::new()) };
+        let part = self.events_in(k, lo, hi, &need)?;
         let mut out = Vec::new();
         part.for_range(lo, hi, |b, from, to| {
             match &compiled {
@@ -47,8 +50,8 @@ impl Engine {
 
     /// The instant of the first event of `kind` (through `filter`) after `after`.
     pub fn first_event_after(&mut self, kind: &str, filter: Option<&str>, after: i64) -> Result<Option<i64>> {
-        let Some((k, compiled)) = self.kind_and_filter(kind, filter)? else { return Ok(None) };
-        let part = self.events_in(k, after.saturating_add(1), i64::MAX)?;
+        let Some((k, compiled, need)) = self.kind_and_filter(kind, filter)? else { return Ok(None) };
+        let part = self.events_in(k, after.saturating_add(1), i64::MAX, &need)?;
         let mut best: Option<i64> = None;
         for c in &part.chunks {
             let b = &c.block;
@@ -67,13 +70,16 @@ impl Engine {
         Ok(best)
     }
 
-    /// A kind's index and its compiled filter (None: no such kind).
-    fn kind_and_filter(&mut self, kind: &str, filter: Option<&str>) -> Result<Option<(u16, Option<Arc<BoundFilter>>)>> {
+    /// A kind's index, its compiled filter and the block columns the filter
+    /// reads (None: no such kind).
+    fn kind_and_filter(&mut self, kind: &str, filter: Option<&str>) -> Result<Option<FilterOf>> {
         let Some((k, kd)) = self.schema.kind(kind) else { return Ok(None) };
         let kd = kd.clone();
+        let mut need = Columns::default();
         let compiled = match filter {
             Some(text) => {
                 let f = parse_filter(kind, text)?;
+                need = super::filter::aggregate_columns(&kd, None, Some(&f));
                 let fk = (k, print_filter(&f));
                 match self.filters.get(&fk) {
                     Some(c) => Some(c.clone()),
@@ -86,6 +92,6 @@ impl Engine {
             }
             None => None,
         };
-        Ok(Some((k, compiled)))
+        Ok(Some((k, compiled, need)))
     }
 }

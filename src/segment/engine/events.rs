@@ -5,7 +5,7 @@
 use super::filter::BoundFilter;
 use crate::error::{Error, Result};
 use crate::store::Reader;
-use crate::store::codec::{EventBlock, NUM_NONE, ParamData};
+use crate::store::codec::{Columns, EventBlock, NUM_NONE, ParamData};
 use crate::store::time_parts;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -24,17 +24,34 @@ impl Chunk {
 }
 
 /// The events of one kind read so far: the blocks of the time spans that
-/// queries needed (see `store::time_parts`), by block id.
+/// queries needed (see `store::time_parts`), by block id, each decoded
+/// with the columns queries needed so far (a windowed count reads no
+/// parameter; a block changed by a write comes whole).
 #[derive(Default)]
 pub struct Partition {
     pub chunks: Vec<Chunk>,
     /// the spans read, as disjoint inclusive ranges in order
     spans: Vec<(u32, u32)>,
+    /// the columns every chunk holds (at least)
+    cols: Columns,
+    /// columns the criteria of the count under way will read: given to the
+    /// blocks when they are first read (or read again anyway)
+    plan: Columns,
 }
 
 impl Partition {
-    /// Reads the blocks of the spans `lo..=hi` that were not read yet.
-    pub fn ensure(&mut self, r: &Reader, kind: u16, lo: u32, hi: u32) -> Result<()> {
+    /// Reads the blocks of the spans `lo..=hi` that were not read yet, and
+    /// gives every block the columns `need` names: when a query needs a
+    /// column the blocks read do not hold, they are read again with it.
+    pub fn ensure(&mut self, r: &Reader, kind: u16, lo: u32, hi: u32, need: &Columns) -> Result<()> {
+        if self.chunks.is_empty() || !self.cols.covers(need) {
+            self.cols.add(need);
+            self.cols.add(&std::mem::take(&mut self.plan));
+            if !self.chunks.is_empty() {
+                let ids: Vec<u64> = self.chunks.iter().map(|c| c.id).collect();
+                self.chunks = load_blocks(r, kind, &ids, &self.cols)?;
+            }
+        }
         let missing = self.missing(lo, hi);
         if missing.is_empty() {
             return Ok(());
@@ -43,13 +60,21 @@ impl Partition {
         for &(a, b) in &missing {
             ids.extend(r.block_spans(kind, a, b)?.into_iter().map(|(_, id, _, _)| id));
         }
-        let new = load_blocks(r, kind, &ids)?;
+        let new = load_blocks(r, kind, &ids, &self.cols)?;
         for (a, b) in missing {
             self.mark(a, b);
         }
         self.chunks.extend(new);
         self.chunks.sort_unstable_by_key(|c| c.id);
         Ok(())
+    }
+
+    /// Notes columns a criterion about to be counted will read, so the
+    /// blocks are decoded with them from the start (see `ensure`).
+    pub fn plan(&mut self, need: &Columns) {
+        if !self.cols.covers(need) {
+            self.plan.add(need);
+        }
     }
 
     /// Whether the blocks of every span of `lo..=hi` were read.
@@ -151,13 +176,13 @@ impl Partition {
 /// store and decodes every other one; a helper thread decodes the rest as
 /// they come (at most a couple of encoded blocks are in flight, so memory
 /// stays flat).
-fn load_blocks(r: &Reader, kind: u16, ids: &[u64]) -> Result<Vec<Chunk>> {
+fn load_blocks(r: &Reader, kind: u16, ids: &[u64], cols: &Columns) -> Result<Vec<Chunk>> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, u64, Vec<u8>)>(2);
     let (mine, theirs) = std::thread::scope(|s| {
         let helper = s.spawn(move || -> Result<Vec<(usize, Chunk)>> {
             let mut out = Vec::new();
             for (i, id, bytes) in rx {
-                out.push((i, Chunk { id, block: EventBlock::decode(&bytes)? }));
+                out.push((i, Chunk { id, block: EventBlock::decode_columns(&bytes, cols)? }));
             }
             Ok(out)
         });
@@ -165,7 +190,7 @@ fn load_blocks(r: &Reader, kind: u16, ids: &[u64]) -> Result<Vec<Chunk>> {
         let mut i = 0usize;
         let read = r.for_each_block_bytes_in(kind, ids, |id, bytes| {
             if i.is_multiple_of(2) {
-                mine.push((i, Chunk { id, block: EventBlock::decode(bytes)? }));
+                mine.push((i, Chunk { id, block: EventBlock::decode_columns(bytes, cols)? }));
             } else if tx.send((i, id, bytes.to_vec())).is_err() {
                 return Err(Error::runtime("block decoder stopped"));
             }

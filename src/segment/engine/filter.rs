@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use crate::model::{KindDef, ParamType, Source};
 use crate::segment::ast::{BoolExpr, CmpOp, Cond, Filter, Lit, Value};
-use crate::store::codec::{EventBlock, NUM_NONE, ParamData};
+use crate::store::codec::{Columns, EventBlock, NUM_NONE, ParamData};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -305,6 +305,35 @@ fn ids_for(ty: &Ty, target: Target, lits: &[&Lit], dict: &dyn Dict) -> Result<Ve
 
 fn text_set(dict: &dyn Dict, target: Target, pred: impl Fn(&str) -> bool) -> Result<Arc<HashSet<u32>>> {
     Ok(Arc::new(dict.matching(target, &mut |s| pred(s))?.into_iter().collect()))
+}
+
+/// The block columns an aggregate over `kind` reads beyond contacts and
+/// times: the parameter it sums, takes the min or max of (`param`), and
+/// those its filter names.
+pub fn aggregate_columns(kind: &KindDef, param: Option<u16>, filter: Option<&Filter>) -> Columns {
+    let mut out = Columns::default();
+    if let Some(p) = param {
+        out.add_param(p);
+    }
+    if let Some(f) = filter {
+        columns(f, kind, &mut out);
+    }
+    out
+}
+
+/// The block columns `f` reads for events of `kind` (names it cannot
+/// resolve are left to the compiler to report).
+fn columns(f: &Filter, kind: &KindDef, out: &mut Columns) {
+    match f {
+        BoolExpr::And(xs) | BoolExpr::Or(xs) => xs.iter().for_each(|x| columns(x, kind, out)),
+        BoolExpr::Not(x) => columns(x, kind, out),
+        BoolExpr::Pred(c) => match target_of(&c.field().text, kind) {
+            Ok((Target::Source, _)) => out.source = true,
+            Ok((Target::Utm(_), _)) => out.utm = true,
+            Ok((Target::Param(p), _)) => out.add_param(p),
+            Err(_) => {}
+        },
+    }
 }
 
 fn compile(f: &Filter, kind: &KindDef, dict: &dyn Dict, max_param: &mut usize) -> Result<Node> {

@@ -18,10 +18,11 @@ pub fn from_summaries(r: &Reader, kind: u16, measure: Measure, n: usize) -> Resu
         Measure::Sum(p) | Measure::Min(p) | Measure::Max(p) => Some(p),
         _ => None,
     };
-    let (mut sum, mut k, mut fits) = (Vec::new(), Vec::new(), true);
+    // sums in i64 (half the memory of i128), kept aside where one does not fit
+    let (mut sum, mut k, mut wide) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ext, mut has) = (Vec::new(), Vec::new());
     match measure {
-        Measure::Sum(_) => (sum, k) = (vec![0i128; n], vec![0u32; n]),
+        Measure::Sum(_) => (sum, k) = (vec![0i64; n], vec![0u32; n]),
         Measure::Min(_) | Measure::Max(_) => (ext, has) = (vec![0i64; n], vec![false; n]),
         _ => {}
     }
@@ -35,8 +36,11 @@ pub fn from_summaries(r: &Reader, kind: u16, measure: Measure, n: usize) -> Resu
         (first[i], last[i], present[i]) = (s.first, s.last, true);
         if let Some(t) = param.and_then(|p| s.param(p)).filter(|t| t.n > 0) {
             if !sum.is_empty() {
-                (sum[i], k[i]) = (t.sum, t.n);
-                fits &= i64::try_from(t.sum).is_ok();
+                k[i] = t.n;
+                match i64::try_from(t.sum) {
+                    Ok(v) => sum[i] = v,
+                    Err(_) => wide.push((i, t.sum)),
+                }
             } else {
                 (ext[i], has[i]) = (if is_min { t.min } else { t.max }, true);
             }
@@ -49,10 +53,14 @@ pub fn from_summaries(r: &Reader, kind: u16, measure: Measure, n: usize) -> Resu
         (Measure::Last, Values::Ext { v: last, present }),
     ];
     match measure {
-        Measure::Sum(_) if fits => {
-            out.push((measure, Values::Sum64 { sum: sum.into_iter().map(|v| v as i64).collect(), n: k }))
+        Measure::Sum(_) if wide.is_empty() => out.push((measure, Values::Sum64 { sum, n: k })),
+        Measure::Sum(_) => {
+            let mut sum: Vec<i128> = sum.into_iter().map(i128::from).collect();
+            for (i, v) in wide {
+                sum[i] = v;
+            }
+            out.push((measure, Values::Sum { sum, n: k }))
         }
-        Measure::Sum(_) => out.push((measure, Values::Sum { sum, n: k })),
         Measure::Min(_) | Measure::Max(_) => out.push((measure, Values::Ext { v: ext, present: has })),
         _ => {}
     }

@@ -4,7 +4,7 @@
 //! contacts sort in tens of milliseconds.
 
 use super::Engine;
-use super::columns::{AttrCol, DATE_NONE};
+use super::columns::{AttrCol, ColField, DATE_NONE};
 use super::derived::Which;
 use super::events::{Measure, Values};
 use crate::error::Result;
@@ -60,7 +60,14 @@ impl Engine {
             SortBy::Attr(name) => self.schema.attr(name).map(|(i, _)| i as usize),
             _ => None,
         };
-        let cols = self.contacts()?;
+        let field = match by {
+            SortBy::Score => Some(ColField::Score),
+            SortBy::Created => Some(ColField::CreatedAt),
+            SortBy::Email => Some(ColField::Email),
+            SortBy::Attr(_) => schema_attr.map(|a| ColField::Attr(a as u16)),
+            _ => None,
+        };
+        let cols = self.contact_fields(field.as_slice())?;
         let key = |id: u32| -> Option<Key<'_>> {
             let i = id as usize;
             match by {
@@ -163,7 +170,9 @@ impl Engine {
         let names: Vec<usize> =
             ["first_name", "last_name"].iter().filter_map(|n| self.schema.attr(n).map(|(i, _)| i as usize)).collect();
         let alive: Vec<u32> = self.base()?.alive.ones().map(|i| i as u32).collect();
-        let cols = self.contacts()?;
+        let mut fields = vec![ColField::Email, ColField::ExternalId];
+        fields.extend(names.iter().map(|&a| ColField::Attr(a as u16)));
+        let cols = self.contact_fields(&fields)?;
         let hit = |s: Option<&str>| s.is_some_and(|s| contains_ci(s, &needle));
         // ids are matched only by an all-digit needle, without formatting each id
         let digits = !needle.is_empty() && needle.bytes().all(|b| b.is_ascii_digit());

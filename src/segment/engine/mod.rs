@@ -25,6 +25,7 @@ use crate::derived::Thresholds;
 use crate::error::Result;
 use crate::model::Schema;
 use crate::segment::ast::Expr;
+use crate::store::codec::Columns;
 use crate::store::read::CategoryRow;
 use crate::store::{Change, Reader};
 use bits::Bits;
@@ -113,11 +114,11 @@ impl Engine {
 
     /// Loads everything now (a long-lived host warms up once at start).
     pub fn warm(&mut self) -> Result<()> {
-        self.contacts()?;
+        self.contact_fields(&columns::ColField::all(&self.schema))?;
         self.tags()?;
         self.categories()?;
         for k in 0..self.schema.kinds.len() as u16 {
-            self.events_in(k, i64::MIN, i64::MAX)?;
+            self.events_in(k, i64::MIN, i64::MAX, &Columns::ALL)?;
         }
         self.dict()?;
         Ok(())
@@ -133,12 +134,14 @@ impl Engine {
         Ok(self.base.as_ref().expect("loaded"))
     }
 
-    pub(crate) fn contacts(&mut self) -> Result<&ContactColumns> {
-        if self.contacts.is_none() {
-            let n = self.base()?.n;
-            let mut cols = ContactColumns::load(&self.reader, &self.schema)?;
-            cols.grow(n);
-            self.contacts = Some(cols);
+    /// The contact columns with `fields` read (each read once, from the
+    /// store's columns: never every record).
+    pub(crate) fn contact_fields(&mut self, fields: &[columns::ColField]) -> Result<&ContactColumns> {
+        let n = self.base()?.n;
+        let cols = self.contacts.get_or_insert_with(|| ContactColumns::new(&self.schema, n));
+        cols.grow(n);
+        if fields.iter().any(|&f| !cols.is_loaded(f)) {
+            cols.ensure(&self.reader, &self.schema, fields)?;
         }
         Ok(self.contacts.as_ref().expect("loaded"))
     }
@@ -165,12 +168,13 @@ impl Engine {
     }
 
     /// A kind's events with their blocks read for every time span that
-    /// `lo..=hi` touches (nothing more is read for an empty range).
-    pub(crate) fn events_in(&mut self, kind: u16, lo: i64, hi: i64) -> Result<&Partition> {
+    /// `lo..=hi` touches (nothing more is read for an empty range), each
+    /// with at least the columns `need` names.
+    pub(crate) fn events_in(&mut self, kind: u16, lo: i64, hi: i64, need: &Columns) -> Result<&Partition> {
         let p = self.partitions.entry(kind).or_default();
         if lo <= hi {
             let (a, b) = crate::store::time_parts::parts_of(lo, hi);
-            p.ensure(&self.reader, kind, a, b)?;
+            p.ensure(&self.reader, kind, a, b, need)?;
         }
         Ok(p)
     }
