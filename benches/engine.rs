@@ -11,6 +11,10 @@ use reach::store::{OpenMode, Store};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+/// The allocator the `reach` binary runs with, tuned the same way.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
@@ -18,6 +22,7 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn main() {
+    reach::allocator::tune();
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     if args.len() < 4 {
         eprintln!("usage: engine DB NOW QUERIES_FILE [RUNS]");

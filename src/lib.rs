@@ -1,6 +1,8 @@
 //! reach: the domain core (model, store, import/export, segments, campaigns)
 //! and the scripted CLI front end. The core never prints or exits.
 
+#[doc(hidden)]
+pub mod allocator;
 pub mod app;
 pub mod campaign;
 pub mod cli;

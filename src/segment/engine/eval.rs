@@ -506,7 +506,13 @@ impl Engine {
         self.events_in(kind, lo, hi, &need)?;
         let part = &self.partitions[&kind];
         let v = Arc::new(aggregate(part, n, measure, lo, hi, compiled.as_deref(), cancel)?);
-        self.cache_values(key, v.clone());
+        if lifetime && hi == i64::MAX {
+            // the same per-contact summary the store's summaries give,
+            // computed from the blocks in memory: kept like them
+            self.summaries.insert(key, v.clone());
+        } else {
+            self.cache_values(key, v.clone());
+        }
         Ok(v)
     }
 
@@ -552,14 +558,14 @@ impl Engine {
                 if target % scale == 0
                     && let Ok(t) = i64::try_from(target / scale)
                 {
-                    Bits::from_fn(n, alive, |id| cmp(op, c[id] as i64, t))
+                    cmp_bits(n, alive, op, t, |id| c[id] as i64)
                 } else {
                     Bits::from_fn(n, alive, |id| cmp(op, c[id] as i128 * scale, target))
                 }
             }
-            (Values::Sum { sum, .. }, AggFunc::Sum) => Bits::from_fn(n, alive, |id| cmp(op, sum[id], target)),
+            (Values::Sum { sum, .. }, AggFunc::Sum) => cmp_bits(n, alive, op, target, |id| sum[id]),
             (Values::Sum64 { sum, .. }, AggFunc::Sum) => match i64::try_from(target) {
-                Ok(t) => Bits::from_fn(n, alive, |id| cmp(op, sum[id], t)),
+                Ok(t) => cmp_bits(n, alive, op, t, |id| sum[id]),
                 Err(_) => Bits::from_fn(n, alive, |id| cmp(op, sum[id] as i128, target)),
             },
             (Values::Sum64 { sum, n: k }, _) => {
@@ -570,12 +576,21 @@ impl Engine {
                 Bits::from_fn(n, alive, |id| k[id] > 0 && cmp(op, sum[id], target * k[id] as i128))
             }
             (Values::Ext { v: x, present }, AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst) => {
-                Bits::from_fn(n, alive, |id| {
-                    present[id] && cmp(op, (now - x[id]).div_euclid(DAY) as i128 * scale, target)
-                })
+                // whole days since an instant only fall as the instant
+                // grows, so the comparison holds on a range of instants:
+                // found once, then each contact is one unsigned compare
+                let (lo, hi, inside) = days_since_instants(op, now, target);
+                if lo > hi {
+                    Bits::from_fn(n, alive, |id| present[id] & !inside)
+                } else {
+                    // lo <= x <= hi as one unsigned compare; `&` rather
+                    // than `&&`: no branch to mispredict per contact
+                    let width = hi.wrapping_sub(lo) as u64;
+                    Bits::from_fn(n, alive, |id| present[id] & ((x[id].wrapping_sub(lo) as u64 <= width) == inside))
+                }
             }
             (Values::Ext { v: x, present }, _) => {
-                Bits::from_fn(n, alive, |id| present[id] && cmp(op, x[id] as i128, target))
+                Bits::from_fn(n, alive, |id| present[id] & cmp(op, x[id] as i128, target))
             }
         };
         Ok(out)
@@ -598,6 +613,72 @@ impl Engine {
             BoolExpr::Pred(_) => print(e),
         };
         Ok(ExplainNode { node, count, children })
+    }
+}
+
+/// The ids below `n` in `alive` whose value `op` `t` holds, the operator
+/// chosen once rather than for each contact.
+#[inline]
+fn cmp_bits<T: PartialOrd + Copy>(n: usize, alive: &Bits, op: CmpOp, t: T, get: impl Fn(usize) -> T) -> Bits {
+    match op {
+        CmpOp::Eq => Bits::from_fn(n, alive, |id| get(id) == t),
+        CmpOp::Ne => Bits::from_fn(n, alive, |id| get(id) != t),
+        CmpOp::Lt => Bits::from_fn(n, alive, |id| get(id) < t),
+        CmpOp::Le => Bits::from_fn(n, alive, |id| get(id) <= t),
+        CmpOp::Gt => Bits::from_fn(n, alive, |id| get(id) > t),
+        CmpOp::Ge => Bits::from_fn(n, alive, |id| get(id) >= t),
+    }
+}
+
+/// Whole days from instant `x` to `now`, as `days_since_last` counts them.
+fn days_since(now: i64, x: i128) -> i128 {
+    (now as i128 - x).div_euclid(DAY as i128)
+}
+
+/// The last instant `x` (as i128, within i64) for which `holds(x)` is
+/// true, where `holds` is true up to some instant and false after it; one
+/// below i64's range when it never holds.
+fn last_instant_where(holds: impl Fn(i128) -> bool) -> i128 {
+    let (mut lo, mut hi) = (i64::MIN as i128 - 1, i64::MAX as i128);
+    if holds(hi) {
+        return hi;
+    }
+    // invariant: holds(lo) (or lo is below the range), !holds(hi)
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if holds(mid) { lo = mid } else { hi = mid }
+    }
+    lo
+}
+
+/// `days_since(now, x) * SCALE op target` as a range of instants: it
+/// holds exactly when `(lo <= x && x <= hi) == inside` (lo > hi: an empty
+/// range).
+fn days_since_instants(op: CmpOp, now: i64, target: i128) -> (i64, i64, bool) {
+    let (after, upto, inside) = days_since_bounds(op, now, target);
+    if after >= i64::MAX as i128 || upto < i64::MIN as i128 {
+        return (1, 0, inside);
+    }
+    ((after + 1) as i64, upto as i64, inside)
+}
+
+/// `days_since_instants` as `(after, upto, inside)`: holds exactly when
+/// `(after < x && x <= upto) == inside`, the bounds possibly one past
+/// i64's range.
+fn days_since_bounds(op: CmpOp, now: i64, target: i128) -> (i128, i128, bool) {
+    let scale = SCALE as i128;
+    let at = |x: i128| days_since(now, x) * scale;
+    // the last instant at least `target` days back, and the last more than that
+    let ge = last_instant_where(|x| at(x) >= target);
+    let gt = last_instant_where(|x| at(x) > target);
+    let none = i64::MIN as i128 - 1;
+    match op {
+        CmpOp::Ge => (none, ge, true),
+        CmpOp::Gt => (none, gt, true),
+        CmpOp::Lt => (none, ge, false),
+        CmpOp::Le => (none, gt, false),
+        CmpOp::Eq => (gt, ge, true),
+        CmpOp::Ne => (gt, ge, false),
     }
 }
 
@@ -827,4 +908,35 @@ fn set_cond(c: &Cond, n: usize, sets: &[Bits], any: &Bits, vals: &[String]) -> R
         }
         _ => return Err(Error::input(format!("`{}` holds many values: use contains, in, or is set", c.field().text))),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The range of instants agrees with counting the days for each
+    /// instant, for every operator, whole and fractional thresholds, and
+    /// instants around day boundaries, before and after now.
+    #[test]
+    fn days_since_as_a_range_of_instants() {
+        let now = 1_764_000_123;
+        let scale = SCALE as i128;
+        let targets = [-2 * scale, -scale / 2, 0, 1, scale / 2, scale, 90 * scale, 90 * scale + scale / 3, 365 * scale];
+        let mut xs = vec![i64::MIN, i64::MIN + 1, i64::MAX, 0, now, now + 1, now - 1];
+        for d in [-3i64, -1, 0, 1, 2, 89, 90, 91, 364, 365, 366] {
+            for off in [-1, 0, 1, 7_000] {
+                xs.push(now - d * DAY + off);
+            }
+        }
+        for op in CmpOp::ALL {
+            for &t in &targets {
+                let (lo, hi, inside) = days_since_instants(op, now, t);
+                for &x in &xs {
+                    let want = cmp(op, days_since(now, x as i128) * scale, t);
+                    let got = (lo <= x && x <= hi) == inside;
+                    assert_eq!(got, want, "{op:?} {t} at {x}");
+                }
+            }
+        }
+    }
 }

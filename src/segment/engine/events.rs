@@ -288,12 +288,11 @@ pub fn aggregate(
                         }
                     }
                 } else {
+                    // adding the filter's verdict (0 or 1): no branch on it
                     let m = mask(filter, b, from, to);
-                    for (i, &c) in b.contact[from..to].iter().enumerate() {
-                        if m[i]
-                            && let Some(x) = cnt.get_mut(c as usize)
-                        {
-                            *x += 1;
+                    for (&c, &ok) in b.contact[from..to].iter().zip(&m) {
+                        if let Some(x) = cnt.get_mut(c as usize) {
+                            *x += ok as u32;
                         }
                     }
                 }
@@ -353,9 +352,7 @@ pub fn aggregate(
                     }
                     let c = b.contact[i] as usize;
                     if c < n {
-                        if !present[c] || (is_min && x < v[c]) || (!is_min && x > v[c]) {
-                            v[c] = x;
-                        }
+                        v[c] = extreme(present[c], v[c], x, is_min);
                         present[c] = true;
                     }
                 }
@@ -376,10 +373,7 @@ pub fn aggregate(
                     }
                     let c = b.contact[i] as usize;
                     if c < n {
-                        let t = b.ts[i];
-                        if !present[c] || (last && t > v[c]) || (!last && t < v[c]) {
-                            v[c] = t;
-                        }
+                        v[c] = extreme(present[c], v[c], b.ts[i], !last);
                         present[c] = true;
                     }
                 }
@@ -388,6 +382,15 @@ pub fn aggregate(
             Ok(Values::Ext { v, present })
         }
     }
+}
+
+/// A contact's new minimum (or maximum) after value `x`, given whether it
+/// had one (`cur`): computed without branches, as the events come in no
+/// order the branch predictor could learn.
+#[inline(always)]
+fn extreme(had: bool, cur: i64, x: i64, min: bool) -> i64 {
+    let better = if min { cur.min(x) } else { cur.max(x) };
+    if had { better } else { x }
 }
 
 /// The filter's result over `from..to` (all true without a filter).

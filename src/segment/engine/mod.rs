@@ -69,7 +69,9 @@ pub struct Engine {
     segments: Option<HashMap<String, String>>,
     partitions: HashMap<u16, Partition>,
     values: HashMap<ValKey, Arc<Values>>,
-    /// lifetime, unfiltered aggregates: per-contact summaries kept until events change
+    /// lifetime, unfiltered aggregates (read from the store's per-contact
+    /// summaries, or computed from the blocks in memory): kept like data,
+    /// until events change
     summaries: HashMap<ValKey, Arc<Values>>,
     values_bytes: usize,
     leaves: HashMap<String, Arc<Bits>>,
