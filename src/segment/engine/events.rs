@@ -151,25 +151,35 @@ impl Partition {
     }
 
     /// Calls `f(block, from, to)` for each chunk's positions with lo <= ts <= hi.
-    pub fn for_range(
-        &self,
-        lo: i64,
-        hi: i64,
-        mut f: impl FnMut(&EventBlock, usize, usize) -> Result<()>,
-    ) -> Result<()> {
-        for c in &self.chunks {
-            if c.max_ts() < lo || c.min_ts() > hi {
-                continue;
-            }
-            let ts = &c.block.ts;
-            let a = if c.min_ts() >= lo { 0 } else { ts.partition_point(|t| *t < lo) };
-            let b = if c.max_ts() <= hi { ts.len() } else { ts.partition_point(|t| *t <= hi) };
-            if a < b {
-                f(&c.block, a, b)?;
-            }
-        }
-        Ok(())
+    pub fn for_range(&self, lo: i64, hi: i64, f: impl FnMut(&EventBlock, usize, usize) -> Result<()>) -> Result<()> {
+        for_range_in(&self.chunks, lo, hi, f)
     }
+}
+
+/// Whether a chunk holds events with lo <= ts <= hi (at its ends).
+fn overlaps(c: &Chunk, lo: i64, hi: i64) -> bool {
+    !(c.max_ts() < lo || c.min_ts() > hi)
+}
+
+/// `Partition::for_range` over some of its chunks.
+fn for_range_in(
+    chunks: &[Chunk],
+    lo: i64,
+    hi: i64,
+    mut f: impl FnMut(&EventBlock, usize, usize) -> Result<()>,
+) -> Result<()> {
+    for c in chunks {
+        if !overlaps(c, lo, hi) {
+            continue;
+        }
+        let ts = &c.block.ts;
+        let a = if c.min_ts() >= lo { 0 } else { ts.partition_point(|t| *t < lo) };
+        let b = if c.max_ts() <= hi { ts.len() } else { ts.partition_point(|t| *t <= hi) };
+        if a < b {
+            f(&c.block, a, b)?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads the given blocks of a kind: this thread reads them out of the
@@ -266,6 +276,12 @@ pub fn cancelled(c: &AtomicBool) -> Result<()> {
     if c.load(Ordering::Relaxed) { Err(Error::runtime("cancelled")) } else { Ok(()) }
 }
 
+/// Events an aggregate reads above which two threads share the work (and
+/// at least a quarter as many as there are contacts: merging the two
+/// results is a pass over every contact, in order, where the scan updates
+/// one contact per event at a random place).
+const SPLIT_EVENTS: usize = 1 << 18;
+
 /// Aggregates the events of `part` with lo <= ts <= hi that pass `filter`.
 pub fn aggregate(
     part: &Partition,
@@ -276,10 +292,115 @@ pub fn aggregate(
     filter: Option<&BoundFilter>,
     cancel: &AtomicBool,
 ) -> Result<Values> {
+    aggregate_split(&part.chunks, n, measure, lo, hi, filter, cancel, SPLIT_EVENTS.max(n / 4))
+}
+
+/// `aggregate` over `chunks`: when they hold `split` events or more in the
+/// range, a helper thread aggregates the later half of them (by events)
+/// while this one does the first, and the two results are merged.
+#[allow(clippy::too_many_arguments)]
+fn aggregate_split(
+    chunks: &[Chunk],
+    n: usize,
+    measure: Measure,
+    lo: i64,
+    hi: i64,
+    filter: Option<&BoundFilter>,
+    cancel: &AtomicBool,
+    split: usize,
+) -> Result<Values> {
+    let in_range = |c: &Chunk| if overlaps(c, lo, hi) { c.block.len() } else { 0 };
+    let events: usize = chunks.iter().map(in_range).sum();
+    if events < split || chunks.len() < 2 {
+        return aggregate_in(chunks, n, measure, lo, hi, filter, cancel);
+    }
+    let mut seen = 0;
+    let at = chunks
+        .iter()
+        .position(|c| {
+            seen += in_range(c);
+            seen * 2 >= events
+        })
+        .map_or(chunks.len(), |i| i + 1)
+        .min(chunks.len() - 1);
+    let (first, second) = chunks.split_at(at);
+    let (a, b) = std::thread::scope(|s| {
+        let helper = s.spawn(|| aggregate_in(second, n, measure, lo, hi, filter, cancel));
+        let a = aggregate_in(first, n, measure, lo, hi, filter, cancel);
+        (a, helper.join().unwrap_or_else(|_| Err(Error::runtime("aggregate helper panicked"))))
+    });
+    Ok(merge(a?, b?, measure))
+}
+
+/// One result from two over disjoint sets of events.
+fn merge(a: Values, b: Values, measure: Measure) -> Values {
+    match (a, b) {
+        (Values::Count(mut x), Values::Count(y)) => {
+            for (x, y) in x.iter_mut().zip(y) {
+                *x += y;
+            }
+            Values::Count(x)
+        }
+        (Values::Sum64 { sum: mut s, n: mut k }, Values::Sum64 { sum: t, n: m }) => {
+            let mut overflow = false;
+            for (s, t) in s.iter_mut().zip(&t) {
+                let (v, o) = s.overflowing_add(*t);
+                *s = v;
+                overflow |= o;
+            }
+            for (k, m) in k.iter_mut().zip(m) {
+                *k += m;
+            }
+            if !overflow {
+                return Values::Sum64 { sum: s, n: k };
+            }
+            // some contact's total left i64: add wide (subtracting t
+            // undoes the wrapping add exactly)
+            let sum = s.iter().zip(&t).map(|(s, t)| s.wrapping_sub(*t) as i128 + *t as i128).collect();
+            Values::Sum { sum, n: k }
+        }
+        (a, b) if matches!(a, Values::Sum { .. } | Values::Sum64 { .. }) => {
+            let (sa, ka) = wide(a);
+            let (sb, kb) = wide(b);
+            let sum = sa.iter().zip(&sb).map(|(x, y)| x + y).collect();
+            let n = ka.iter().zip(&kb).map(|(x, y)| x + y).collect();
+            Values::Sum { sum, n }
+        }
+        (Values::Ext { v: mut x, present: mut p }, Values::Ext { v: y, present: q }) => {
+            let min = matches!(measure, Measure::Min(_) | Measure::First);
+            for i in 0..x.len() {
+                x[i] = if q[i] { extreme(p[i], x[i], y[i], min) } else { x[i] };
+                p[i] |= q[i];
+            }
+            Values::Ext { v: x, present: p }
+        }
+        (a, _) => a,
+    }
+}
+
+/// A sum's per-contact totals and counts, as i128.
+fn wide(v: Values) -> (Vec<i128>, Vec<u32>) {
+    match v {
+        Values::Sum { sum, n } => (sum, n),
+        Values::Sum64 { sum, n } => (sum.into_iter().map(i128::from).collect(), n),
+        _ => (vec![], vec![]),
+    }
+}
+
+/// `aggregate` over some chunks, on this thread.
+fn aggregate_in(
+    chunks: &[Chunk],
+    n: usize,
+    measure: Measure,
+    lo: i64,
+    hi: i64,
+    filter: Option<&BoundFilter>,
+    cancel: &AtomicBool,
+) -> Result<Values> {
     match measure {
         Measure::Count => {
             let mut cnt = vec![0u32; n];
-            part.for_range(lo, hi, |b, from, to| {
+            for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 if filter.is_none() {
                     for &c in &b.contact[from..to] {
@@ -306,7 +427,7 @@ pub fn aggregate(
             let mut sum = vec![0i64; n];
             let mut k = vec![0u32; n];
             let mut overflow = false;
-            part.for_range(lo, hi, |b, from, to| {
+            for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
                 let m = mask(filter, b, from, to);
@@ -326,7 +447,7 @@ pub fn aggregate(
                 return Ok(Values::Sum64 { sum, n: k });
             }
             let mut sum = vec![0i128; n];
-            part.for_range(lo, hi, |b, from, to| {
+            for_range_in(chunks, lo, hi, |b, from, to| {
                 let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
                 let m = mask(filter, b, from, to);
                 for ((&v, &c), &ok) in col[from..to].iter().zip(&b.contact[from..to]).zip(&m) {
@@ -342,7 +463,7 @@ pub fn aggregate(
             let is_min = matches!(measure, Measure::Min(_));
             let mut v = vec![0i64; n];
             let mut present = vec![false; n];
-            part.for_range(lo, hi, |b, from, to| {
+            for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
                 let m = mask(filter, b, from, to);
@@ -364,7 +485,7 @@ pub fn aggregate(
             let last = measure == Measure::Last;
             let mut v = vec![0i64; n];
             let mut present = vec![false; n];
-            part.for_range(lo, hi, |b, from, to| {
+            for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 let m = mask(filter, b, from, to);
                 for i in from..to {
@@ -403,4 +524,90 @@ fn mask(filter: Option<&BoundFilter>, b: &EventBlock, from: usize, to: usize) ->
 
 pub fn param(b: &EventBlock, p: u16) -> Option<&ParamData> {
     b.params.iter().find(|(id, _)| *id == p).map(|(_, d)| d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::codec::ParamVal;
+
+    /// Three blocks of events over 50 contacts, amounts in parameter 0
+    /// (some missing; `big` puts totals past i64 for a few contacts).
+    fn chunks(big: bool) -> Vec<Chunk> {
+        let mut seed = 7u64;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        (0..3u64)
+            .map(|id| {
+                let mut b = EventBlock::new(0);
+                for i in 0..400 {
+                    let c = (next() % 50) as u32;
+                    let ts = id as i64 * 10_000 + i * 10;
+                    let amount = match next() % 10 {
+                        0 => None,
+                        _ if big && c < 3 => Some(i64::MAX / 4),
+                        r => Some(r as i64 * 1_000 - 3_000),
+                    };
+                    let params: Vec<(u16, ParamVal)> = amount.map(|a| (0, ParamVal::Num(a))).into_iter().collect();
+                    b.push(c, ts, 0, [0; 3], &params);
+                }
+                Chunk { id, block: b }
+            })
+            .collect()
+    }
+
+    fn same(a: &Values, b: &Values) -> bool {
+        match (a, b) {
+            (Values::Count(x), Values::Count(y)) => x == y,
+            (Values::Ext { v: x, present: p }, Values::Ext { v: y, present: q }) => {
+                p == q && x.iter().zip(y).zip(p).all(|((x, y), p)| !p || x == y)
+            }
+            _ => {
+                let n = 60;
+                (0..n).all(|i| a.sum_at(i) == b.sum_at(i))
+                    && matches!(a, Values::Sum { .. } | Values::Sum64 { .. })
+                    && matches!(b, Values::Sum { .. } | Values::Sum64 { .. })
+            }
+        }
+    }
+
+    /// Splitting an aggregate between two threads gives what one thread
+    /// gives, for every measure, windows cutting blocks, and sums that
+    /// leave i64.
+    #[test]
+    fn split_aggregates_equal_whole_ones() {
+        let never = AtomicBool::new(false);
+        for big in [false, true] {
+            let cs = chunks(big);
+            for (lo, hi) in [(i64::MIN + 1, i64::MAX), (5_000, 25_000), (10_000, 10_000), (40_000, 50_000)] {
+                for m in
+                    [Measure::Count, Measure::Sum(0), Measure::Min(0), Measure::Max(0), Measure::Last, Measure::First]
+                {
+                    let whole = aggregate_split(&cs, 60, m, lo, hi, None, &never, usize::MAX).unwrap();
+                    let split = aggregate_split(&cs, 60, m, lo, hi, None, &never, 1).unwrap();
+                    assert!(same(&whole, &split), "{m:?} over {lo}..={hi}, big {big}");
+                }
+            }
+            // the split really happened past i64: the wide sums agree
+            if big {
+                let v = aggregate_split(&cs, 60, Measure::Sum(0), i64::MIN + 1, i64::MAX, None, &never, 1).unwrap();
+                assert!(matches!(v, Values::Sum { .. }), "totals past i64 come wide");
+            }
+        }
+    }
+
+    /// Two halves whose totals fit i64 but whose sum does not merge wide
+    /// and exact.
+    #[test]
+    fn merged_sums_past_i64_are_exact() {
+        let half = i64::MAX / 2 + 1;
+        let a = Values::Sum64 { sum: vec![half, -5], n: vec![1, 1] };
+        let b = Values::Sum64 { sum: vec![half, 7], n: vec![2, 1] };
+        let v = merge(a, b, Measure::Sum(0));
+        assert!(matches!(v, Values::Sum { .. }));
+        assert_eq!(v.sum_at(0), (2 * half as i128, 3));
+        assert_eq!(v.sum_at(1), (2, 2));
+    }
 }
