@@ -292,27 +292,31 @@ pub fn aggregate(
     filter: Option<&BoundFilter>,
     cancel: &AtomicBool,
 ) -> Result<Values> {
-    aggregate_split(&part.chunks, n, measure, lo, hi, filter, cancel, SPLIT_EVENTS.max(n / 4))
+    let job = Job { n, measure, lo, hi, filter, cancel };
+    aggregate_split(&part.chunks, job, SPLIT_EVENTS.max(n / 4))
+}
+
+/// One aggregate: `measure` per contact below `n`, of the events with lo
+/// <= ts <= hi that pass `filter`.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    n: usize,
+    measure: Measure,
+    lo: i64,
+    hi: i64,
+    filter: Option<&'a BoundFilter>,
+    cancel: &'a AtomicBool,
 }
 
 /// `aggregate` over `chunks`: when they hold `split` events or more in the
 /// range, a helper thread aggregates the later half of them (by events)
 /// while this one does the first, and the two results are merged.
-#[allow(clippy::too_many_arguments)]
-fn aggregate_split(
-    chunks: &[Chunk],
-    n: usize,
-    measure: Measure,
-    lo: i64,
-    hi: i64,
-    filter: Option<&BoundFilter>,
-    cancel: &AtomicBool,
-    split: usize,
-) -> Result<Values> {
+fn aggregate_split(chunks: &[Chunk], job: Job, split: usize) -> Result<Values> {
+    let (lo, hi) = (job.lo, job.hi);
     let in_range = |c: &Chunk| if overlaps(c, lo, hi) { c.block.len() } else { 0 };
     let events: usize = chunks.iter().map(in_range).sum();
     if events < split || chunks.len() < 2 {
-        return aggregate_in(chunks, n, measure, lo, hi, filter, cancel);
+        return aggregate_in(chunks, job);
     }
     let mut seen = 0;
     let at = chunks
@@ -325,11 +329,11 @@ fn aggregate_split(
         .min(chunks.len() - 1);
     let (first, second) = chunks.split_at(at);
     let (a, b) = std::thread::scope(|s| {
-        let helper = s.spawn(|| aggregate_in(second, n, measure, lo, hi, filter, cancel));
-        let a = aggregate_in(first, n, measure, lo, hi, filter, cancel);
+        let helper = s.spawn(|| aggregate_in(second, job));
+        let a = aggregate_in(first, job);
         (a, helper.join().unwrap_or_else(|_| Err(Error::runtime("aggregate helper panicked"))))
     });
-    Ok(merge(a?, b?, measure))
+    Ok(merge(a?, b?, job.measure))
 }
 
 /// One result from two over disjoint sets of events.
@@ -388,15 +392,8 @@ fn wide(v: Values) -> (Vec<i128>, Vec<u32>) {
 }
 
 /// `aggregate` over some chunks, on this thread.
-fn aggregate_in(
-    chunks: &[Chunk],
-    n: usize,
-    measure: Measure,
-    lo: i64,
-    hi: i64,
-    filter: Option<&BoundFilter>,
-    cancel: &AtomicBool,
-) -> Result<Values> {
+fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
+    let Job { n, measure, lo, hi, filter, cancel } = job;
     match measure {
         Measure::Count => {
             let mut cnt = vec![0u32; n];
@@ -585,14 +582,23 @@ mod tests {
                 for m in
                     [Measure::Count, Measure::Sum(0), Measure::Min(0), Measure::Max(0), Measure::Last, Measure::First]
                 {
-                    let whole = aggregate_split(&cs, 60, m, lo, hi, None, &never, usize::MAX).unwrap();
-                    let split = aggregate_split(&cs, 60, m, lo, hi, None, &never, 1).unwrap();
+                    let job = Job { n: 60, measure: m, lo, hi, filter: None, cancel: &never };
+                    let whole = aggregate_split(&cs, job, usize::MAX).unwrap();
+                    let split = aggregate_split(&cs, job, 1).unwrap();
                     assert!(same(&whole, &split), "{m:?} over {lo}..={hi}, big {big}");
                 }
             }
             // the split really happened past i64: the wide sums agree
             if big {
-                let v = aggregate_split(&cs, 60, Measure::Sum(0), i64::MIN + 1, i64::MAX, None, &never, 1).unwrap();
+                let all = Job {
+                    n: 60,
+                    measure: Measure::Sum(0),
+                    lo: i64::MIN + 1,
+                    hi: i64::MAX,
+                    filter: None,
+                    cancel: &never,
+                };
+                let v = aggregate_split(&cs, all, 1).unwrap();
                 assert!(matches!(v, Values::Sum { .. }), "totals past i64 come wide");
             }
         }
