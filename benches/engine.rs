@@ -1,7 +1,9 @@
 //! The engine side of the benchmark (scripts/bench.py runs it): opens a
 //! database, times the first count, then every query of a file (one
-//! expression per line) with the result caches cleared before each run, and
-//! a one-criterion edit with the caches warm. Prints one JSON object.
+//! expression per line) with the result caches cleared before each run
+//! (`Engine::clear_caches`: lifetime unfiltered aggregates stay, like the
+//! summaries they equal), and a one-criterion edit with the caches warm.
+//! Prints one JSON object.
 //!
 //! cargo bench --bench engine -- DB NOW QUERIES_FILE [RUNS]
 

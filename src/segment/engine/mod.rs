@@ -193,10 +193,11 @@ impl Engine {
         Ok(self.reader.last_span(kind)?.map(|(_, t)| t).unwrap_or(i64::MIN))
     }
 
-    /// Drops cached results: the next count computes every criterion from
-    /// the columns and events again. Loaded data and what is maintained like
-    /// data (derived facts and age for the current `now`, compiled filters)
-    /// stay. For benchmarks.
+    /// Drops cached results: the next count computes every windowed or
+    /// filtered criterion from the columns and events again. Loaded data and
+    /// what is maintained like data (derived facts and age for the current
+    /// `now`, compiled filters, lifetime unfiltered aggregates) stay. For
+    /// benchmarks.
     pub fn clear_caches(&mut self) {
         self.values.clear();
         self.values_bytes = 0;
