@@ -36,6 +36,22 @@ impl Bits {
         out
     }
 
+    /// The ids below `n` in `alive` set in the words `f(0)`, `f(1)`, …
+    /// (bit `id % 64` of word `id / 64`).
+    #[inline]
+    pub fn from_words(n: usize, alive: &Bits, f: impl Fn(usize) -> u64) -> Bits {
+        let mut out = Bits::new(n);
+        for (wi, o) in out.words.iter_mut().enumerate() {
+            *o = f(wi) & alive.words.get(wi).copied().unwrap_or(0);
+        }
+        if n % 64 != 0
+            && let Some(w) = out.words.last_mut()
+        {
+            *w &= (1u64 << (n % 64)) - 1;
+        }
+        out
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

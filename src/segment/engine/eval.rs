@@ -316,7 +316,11 @@ impl Engine {
         match f {
             Field::RfmPart(k) => {
                 let rfm = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
-                return num_cond(c, scan, |id| (rfm[id][k] != 0).then(|| rfm[id][k] as i128 * SCALE as i128));
+                // 0: no score (no purchase)
+                return match int_range(c, SCALE as i128)? {
+                    Some(r) => Ok(r.scan_by(scan, |id| rfm[id][k] as i64, Some(0))),
+                    None => num_cond(c, scan, |id| (rfm[id][k] != 0).then(|| rfm[id][k] as i128 * SCALE as i128)),
+                };
             }
             Field::Engagement | Field::Lifecycle => {
                 let d = self.derived.as_ref().expect("computed");
@@ -358,10 +362,16 @@ impl Engine {
         let scan = Scan { n, alive };
         let cols = self.contacts.as_ref().expect("loaded");
         match f {
-            Field::Score => num_cond(c, scan, |id| Some(cols.score[id] as i128 * SCALE as i128)),
+            Field::Score => match int_range(c, SCALE as i128)? {
+                Some(r) => Ok(r.scan(scan, &cols.score, None)),
+                None => num_cond(c, scan, |id| Some(cols.score[id] as i128 * SCALE as i128)),
+            },
             Field::Age => {
                 let age = &self.age.as_ref().expect("computed").1;
-                num_cond(c, scan, |id| (age[id] != i16::MIN).then(|| age[id] as i128 * SCALE as i128))
+                match int_range(c, SCALE as i128)? {
+                    Some(r) => Ok(r.scan(scan, age, Some(i16::MIN))),
+                    None => num_cond(c, scan, |id| (age[id] != i16::MIN).then(|| age[id] as i128 * SCALE as i128)),
+                }
             }
             Field::CreatedAt => time_cond(c, scan, |id| Some(cols.created_at[id])),
             Field::Email => text_cond(c, scan, &cols.email),
@@ -377,9 +387,12 @@ impl Engine {
             Field::Attr(i) => {
                 let def = &self.schema.attributes[i as usize];
                 match (&cols.attrs[i as usize], &def.ty) {
-                    (AttrCol::Number(v), _) => {
-                        num_cond(c, scan, |id| (v[id] != crate::store::codec::NUM_NONE).then_some(v[id] as i128))
-                    }
+                    (AttrCol::Number(v), _) => match int_range(c, 1)? {
+                        Some(r) => Ok(r.scan(scan, v, Some(crate::store::codec::NUM_NONE))),
+                        None => {
+                            num_cond(c, scan, |id| (v[id] != crate::store::codec::NUM_NONE).then_some(v[id] as i128))
+                        }
+                    },
                     (AttrCol::Text(t), _) => text_cond(c, scan, t),
                     (AttrCol::Bool(v), _) => bool_cond(c, scan, |id| match v[id] {
                         0 => None,
@@ -412,29 +425,32 @@ impl Engine {
         self.contact_fields(&fields)?;
         let base = self.base.as_ref().expect("loaded");
         let cols = self.contacts.as_ref().expect("loaded");
-        let mut out = Bits::new(base.n);
-        let (Some(ilat), Some(ilon)) = (ilat, ilon) else { return Ok(out) };
+        let (Some(ilat), Some(ilon)) = (ilat, ilon) else { return Ok(Bits::new(base.n)) };
         let (AttrCol::Number(lat), AttrCol::Number(lon)) = (&cols.attrs[ilat as usize], &cols.attrs[ilon as usize])
         else {
-            return Ok(out);
+            return Ok(Bits::new(base.n));
         };
         // a cheap box first: 1 degree of latitude is at least 110.5 km
         let dlat = km / 110.0 + 0.01;
-        let none = crate::store::codec::NUM_NONE;
-        for id in base.alive.ones() {
-            if lat[id] == none || lon[id] == none {
-                continue;
-            }
+        // candidates: inside a box a little wider than that, compared in
+        // the columns' integer units without a branch (a missing value,
+        // `NUM_NONE`, is below every box)
+        let units = |deg: f64| deg * SCALE as f64;
+        // (never down to `NUM_NONE`, whatever the radius)
+        let lat_box = (((units(plat - dlat) - 1.0) as i64).max(i64::MIN + 1), (units(plat + dlat) + 1.0) as i64);
+        let lon_box = match lon_span(plat, plon, km) {
+            Some(d) => ((units(plon - d) - 1.0) as i64, (units(plon + d) + 1.0) as i64),
+            None => (i64::MIN + 1, i64::MAX),
+        };
+        let within = |x: i64, (lo, hi): (i64, i64)| x.wrapping_sub(lo) as u64 <= hi.wrapping_sub(lo) as u64;
+        // the exact test only for the few inside the box (a branch taken
+        // rarely), while the contact's values are at hand
+        let exact = |id: usize| {
             let la = lat[id] as f64 / SCALE as f64;
-            if (la - plat).abs() > dlat {
-                continue;
-            }
             let lo = lon[id] as f64 / SCALE as f64;
-            if crate::geo::haversine_km(plat, plon, la, lo) <= km {
-                out.set(id);
-            }
-        }
-        Ok(out)
+            (la - plat).abs() <= dlat && crate::geo::haversine_km(plat, plon, la, lo) <= km
+        };
+        Ok(Bits::from_fn(base.n, &base.alive, |id| within(lat[id], lat_box) && within(lon[id], lon_box) && exact(id)))
     }
 
     /// Per-contact values of an aggregate, cached.
@@ -475,7 +491,7 @@ impl Engine {
             return found.ok_or_else(|| Error::runtime("summaries gave no value for the measure"));
         }
         let param = match measure {
-            Measure::Sum(p) | Measure::Min(p) | Measure::Max(p) => Some(p),
+            Measure::Sum(p) | Measure::Total(p) | Measure::Min(p) | Measure::Max(p) => Some(p),
             _ => None,
         };
         let need = super::filter::aggregate_columns(&self.schema.kinds[kind as usize], param, filter);
@@ -538,17 +554,21 @@ impl Engine {
                 ))
             })
         };
+        let (lo, hi) = window_range(a.window.as_ref(), now);
+        let target = units(&a.value)?;
         let measure = match a.func {
-            AggFunc::Count => Measure::Count,
+            // a lifetime count without filter is a per-contact summary,
+            // kept as counts; others take the narrowest measure that decides
+            AggFunc::Count if a.filter.is_none() && lo <= i64::MIN + 1 => Measure::Count,
+            AggFunc::Count => count_measure(a.op, target),
+            AggFunc::Sum if a.filter.is_some() || lo > i64::MIN + 1 => Measure::Total(need(param)?),
             AggFunc::Sum | AggFunc::Avg => Measure::Sum(need(param)?),
             AggFunc::Min => Measure::Min(need(param)?),
             AggFunc::Max => Measure::Max(need(param)?),
             AggFunc::DaysSinceLast => Measure::Last,
             AggFunc::DaysSinceFirst => Measure::First,
         };
-        let (lo, hi) = window_range(a.window.as_ref(), now);
         let v = self.values(kind, measure, lo, hi, a.filter.as_deref(), cancel)?;
-        let target = units(&a.value)?;
         let op = a.op;
         let alive = &self.base.as_ref().expect("loaded").alive;
         let scale = SCALE as i128;
@@ -563,6 +583,15 @@ impl Engine {
                     Bits::from_fn(n, alive, |id| cmp(op, c[id] as i128 * scale, target))
                 }
             }
+            // whole thresholds only (`count_measure`)
+            (Values::Exists(w), _) => {
+                let t = (target / scale) as i64;
+                let (with, without) = (cmp(op, 1, t), cmp(op, 0, t));
+                let keep = |yes: bool| if yes { u64::MAX } else { 0 };
+                let (with, without) = (keep(with), keep(without));
+                Bits::from_words(n, alive, |wi| (w[wi] & with) | (!w[wi] & without))
+            }
+            (Values::Count8(c), _) => cmp_bits(n, alive, op, (target / scale) as u8, |id| c[id]),
             (Values::Sum { sum, .. }, AggFunc::Sum) => cmp_bits(n, alive, op, target, |id| sum[id]),
             (Values::Sum64 { sum, .. }, AggFunc::Sum) => match i64::try_from(target) {
                 Ok(t) => cmp_bits(n, alive, op, t, |id| sum[id]),
@@ -613,6 +642,41 @@ impl Engine {
             BoolExpr::Pred(_) => print(e),
         };
         Ok(ExplainNode { node, count, children })
+    }
+}
+
+/// Degrees of longitude east and west of (plat, plon) that hold every
+/// point within `km` of it (with a margin), or None when no such band
+/// helps: the circle holds a pole or the band crosses the antimeridian.
+/// The widest point of a circle of angular radius r around latitude φ is
+/// asin(sin r / cos φ) of longitude away.
+fn lon_span(plat: f64, plon: f64, km: f64) -> Option<f64> {
+    let r = km / crate::geo::EARTH_RADIUS_KM;
+    let phi = plat.abs().to_radians();
+    if !(r.is_finite() && r >= 0.0) || phi + r * 1.01 >= std::f64::consts::FRAC_PI_2 {
+        return None;
+    }
+    let s = r.sin() / phi.cos();
+    if s >= 1.0 {
+        return None;
+    }
+    let d = s.asin().to_degrees() * 1.01 + 0.01;
+    (plon - d > -180.0 && plon + d < 180.0).then_some(d)
+}
+
+/// The narrowest count measure that decides `count op target` exactly:
+/// whether there is an event, when that is all the comparison asks;
+/// counts saturated at 255 for a whole threshold below 255; else counts.
+fn count_measure(op: CmpOp, target: i128) -> Measure {
+    let scale = SCALE as i128;
+    if target % scale != 0 {
+        return Measure::Count;
+    }
+    match (target / scale, op) {
+        (0, _) | (1, CmpOp::Ge | CmpOp::Lt) => Measure::Exists,
+        // a count of 255 or more saturated at 255 is still above t
+        (2..=254, _) => Measure::Count8,
+        _ => Measure::Count,
     }
 }
 
@@ -693,6 +757,71 @@ impl Scan<'_> {
     #[inline]
     fn run(self, f: impl Fn(usize) -> bool) -> Bits {
         Bits::from_fn(self.n, self.alive, f)
+    }
+}
+
+/// A comparison or range of a number, turned into one range of the
+/// integers a column holds (each the number's units divided by `mul`):
+/// the condition holds for a set value x exactly when `(lo <= x && x <=
+/// hi) == inside`.
+#[derive(Debug, PartialEq)]
+struct IntRange {
+    lo: i128,
+    hi: i128,
+    inside: bool,
+}
+
+/// `c` as an `IntRange` of a column whose integers are `mul` units each;
+/// None for conditions that are not one range (`in`, `is set`).
+fn int_range(c: &Cond, mul: i128) -> Result<Option<IntRange>> {
+    let (floor, ceil) = (|t: i128| t.div_euclid(mul), |t: i128| -(-t).div_euclid(mul));
+    let (min, max) = (i128::MIN / 2, i128::MAX / 2);
+    let r = |lo, hi, inside| Some(IntRange { lo, hi, inside });
+    Ok(match c {
+        Cond::Cmp { op, value, .. } => {
+            let t = units(value)?;
+            let exact = t.rem_euclid(mul) == 0;
+            match op {
+                CmpOp::Ge => r(ceil(t), max, true),
+                CmpOp::Gt => r(floor(t) + 1, max, true),
+                CmpOp::Le => r(min, floor(t), true),
+                CmpOp::Lt => r(min, ceil(t) - 1, true),
+                CmpOp::Eq if exact => r(floor(t), floor(t), true),
+                CmpOp::Ne if exact => r(floor(t), floor(t), false),
+                // no integer equals t
+                CmpOp::Eq => r(1, 0, true),
+                CmpOp::Ne => r(1, 0, false),
+            }
+        }
+        Cond::Between { lo, hi, .. } => r(ceil(units(lo)?), floor(units(hi)?), true),
+        _ => None,
+    })
+}
+
+impl IntRange {
+    /// The contacts of `scan` whose value in `col` (unset where `none`)
+    /// meets the range: one unsigned compare each, no branch.
+    fn scan<T: Copy + Into<i64>>(&self, scan: Scan, col: &[T], none: Option<T>) -> Bits {
+        self.scan_by(scan, |id| col[id].into(), none.map(Into::into))
+    }
+
+    /// `scan` over the values `get` gives.
+    #[inline]
+    fn scan_by(&self, scan: Scan, get: impl Fn(usize) -> i64, none: Option<i64>) -> Bits {
+        // the range within i64 (an empty one stays empty)
+        let (lo, hi) = (self.lo.max(i64::MIN as i128), self.hi.min(i64::MAX as i128));
+        if lo > hi {
+            return scan.run(|id| Some(get(id)) != none && !self.inside);
+        }
+        let (lo, width) = (lo as i64, (hi - lo) as u64);
+        let inside = self.inside;
+        match none {
+            Some(none) => scan.run(|id| {
+                let x = get(id);
+                (x != none) & ((x.wrapping_sub(lo) as u64 <= width) == inside)
+            }),
+            None => scan.run(|id| (get(id).wrapping_sub(lo) as u64 <= width) == inside),
+        }
     }
 }
 
@@ -875,7 +1004,13 @@ fn enum_cond(c: &Cond, scan: Scan, names: &[&str], get: impl Fn(usize) -> Option
         }
         Cond::In { values, .. } => {
             let vs: Vec<u16> = values.iter().map(idx).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
-            scan.run(|id| get(id).is_some_and(|x| vs.contains(&x)))
+            if vs.iter().all(|&v| v < 64) {
+                // the values as the bits of one word: a shift and a mask per contact
+                let word = vs.iter().fold(0u64, |w, &v| w | 1 << v);
+                scan.run(|id| get(id).is_some_and(|x| x < 64 && (word >> (x & 63)) & 1 == 1))
+            } else {
+                scan.run(|id| get(id).is_some_and(|x| vs.contains(&x)))
+            }
         }
         Cond::IsSet { negated, .. } => scan.run(|id| get(id).is_some() != *negated),
         _ => return Err(Error::input(format!("`{}` is one of {}: use =, != or in", c.field().text, names.join(", ")))),
@@ -935,6 +1070,94 @@ mod tests {
                     let want = cmp(op, days_since(now, x as i128) * scale, t);
                     let got = (lo <= x && x <= hi) == inside;
                     assert_eq!(got, want, "{op:?} {t} at {x}");
+                }
+            }
+        }
+    }
+
+    fn cond(src: &str) -> Cond {
+        match crate::segment::parse(src).unwrap() {
+            BoolExpr::Pred(Predicate::Cond(c)) => c,
+            other => panic!("{src} is not one condition: {other:?}"),
+        }
+    }
+
+    /// A comparison or range as a range of a column's integers agrees with
+    /// comparing the number itself, for whole and fractional thresholds,
+    /// columns of whole units and of millionths, and values at the ends.
+    #[test]
+    fn number_conditions_as_integer_ranges() {
+        let mut xs: Vec<i64> = (-40..40).collect();
+        xs.extend([i16::MIN as i64 + 1, i16::MAX as i64, i64::MIN + 1, i64::MAX, 999_999, 1_000_000, 1_000_001]);
+        let ts = ["0", "3", "-3", "3.5", "-3.5", "0.000001", "17", "1", "99999999999"];
+        for mul in [1i128, 7, SCALE as i128] {
+            for t in ts {
+                for op in ["=", "!=", "<", "<=", ">", ">="] {
+                    let c = cond(&format!("score {op} {t}"));
+                    let Cond::Cmp { op, value, .. } = &c else { unreachable!() };
+                    let r = int_range(&c, mul).unwrap().unwrap();
+                    for &x in &xs {
+                        let want = cmp(*op, x as i128 * mul, units(value).unwrap());
+                        assert_eq!((r.lo <= x as i128 && x as i128 <= r.hi) == r.inside, want, "{x}*{mul} {op:?} {t}");
+                    }
+                }
+            }
+            let c = cond("score between -3.5 and 17");
+            let r = int_range(&c, mul).unwrap().unwrap();
+            for &x in &xs {
+                let v = x as i128 * mul;
+                let want = (-3_500_000..=17 * SCALE as i128).contains(&v);
+                assert_eq!((r.lo <= x as i128 && x as i128 <= r.hi) == r.inside, want, "{x}*{mul} between");
+            }
+        }
+        // through a column with an unset marker, beyond i16 and i64
+        let col: Vec<i16> = vec![i16::MIN, -5, 0, 5, 18, 35, 36, i16::MAX];
+        let alive = Bits::from_fn(col.len(), &full(col.len()), |_| true);
+        let scan = Scan { n: col.len(), alive: &alive };
+        let ids = |src: &str| {
+            let r = int_range(&cond(src), SCALE as i128).unwrap().unwrap();
+            r.scan(scan, &col, Some(i16::MIN)).ones().collect::<Vec<_>>()
+        };
+        assert_eq!(ids("age between 18 and 35"), [4, 5]);
+        assert_eq!(ids("age <= 0"), [1, 2]);
+        assert_eq!(ids("age != 5"), [1, 2, 4, 5, 6, 7]);
+        assert_eq!(ids("age = 5.5"), Vec::<usize>::new());
+        assert_eq!(ids("age != 5.5"), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(ids("age > 99999999999"), Vec::<usize>::new());
+        assert_eq!(ids("age < 99999999999"), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(ids("age > -99999999999"), [1, 2, 3, 4, 5, 6, 7]);
+    }
+
+    fn full(n: usize) -> Bits {
+        let mut b = Bits::new(n);
+        for i in 0..n {
+            b.set(i);
+        }
+        b
+    }
+
+    /// Every point within the radius lies inside the band of longitude,
+    /// near the equator, at high latitudes, south and for large radii.
+    #[test]
+    fn longitude_band_holds_the_circle() {
+        let r = crate::geo::EARTH_RADIUS_KM;
+        for (plat, plon) in [(45.4642, 9.19), (0.0, 0.0), (-60.0, 100.0), (71.0, 25.0), (84.0, -20.0), (10.0, 179.0)] {
+            for km in [0.5, 20.0, 300.0, 2_000.0] {
+                let Some(d) = lon_span(plat, plon, km) else {
+                    assert!(plat.abs() > 80.0 || plon.abs() > 170.0 || km > 1_000.0, "no band at {plat},{plon} {km}");
+                    continue;
+                };
+                for deg in 0..360 {
+                    for f in [0.5, 0.999] {
+                        // the point `f * km` away on bearing `deg`
+                        let (p1, l1, th, dl) =
+                            (plat.to_radians(), plon.to_radians(), (deg as f64).to_radians(), f * km / r);
+                        let p2 = (p1.sin() * dl.cos() + p1.cos() * dl.sin() * th.cos()).asin();
+                        let l2 = l1 + (th.sin() * dl.sin() * p1.cos()).atan2(dl.cos() - p1.sin() * p2.sin());
+                        let (la, lo) = (p2.to_degrees(), l2.to_degrees());
+                        assert!(crate::geo::haversine_km(plat, plon, la, lo) <= km, "{la},{lo} is within {km}");
+                        assert!((lo - plon).abs() <= d, "{la},{lo}: {} from {plon}, band {d}", (lo - plon).abs());
+                    }
                 }
             }
         }

@@ -222,8 +222,18 @@ fn load_blocks(r: &Reader, kind: u16, ids: &[u64], cols: &Columns) -> Result<Vec
 pub enum Measure {
     /// number of events
     Count,
+    /// whether a contact has any event, as a bitset: all that `count(…) >=
+    /// 1` or `count(…) = 0` needs, and an eighth of a byte per contact
+    /// where a count takes four (the scattered updates stay in cache)
+    Exists,
+    /// number of events up to 255 (saturating): exact for a comparison
+    /// with a whole threshold below 255, a byte per contact
+    Count8,
     /// sum of a numeric parameter, with the number of events that had it
     Sum(u16),
+    /// the sum alone, what `sum(…) op v` needs: half the per-contact
+    /// updates of `Sum` (its `Values` have no counts)
+    Total(u16),
     Min(u16),
     Max(u16),
     /// latest timestamp
@@ -235,13 +245,19 @@ pub enum Measure {
 /// Per-contact results of one aggregation (dense by contact id).
 pub enum Values {
     Count(Vec<u32>),
+    /// bit `id % 64` of word `id / 64`: whether contact `id` has an event
+    Exists(Vec<u64>),
+    /// counts saturated at 255
+    Count8(Vec<u8>),
     Sum {
         sum: Vec<i128>,
+        /// events summed, per contact (empty for `Measure::Total`)
         n: Vec<u32>,
     },
     /// the same when no contact's sum overflows i64 (the usual case: half the memory)
     Sum64 {
         sum: Vec<i64>,
+        /// as in `Sum`
         n: Vec<u32>,
     },
     /// a value per contact where `present`
@@ -256,8 +272,8 @@ impl Values {
     #[inline]
     pub fn sum_at(&self, id: usize) -> (i128, u32) {
         match self {
-            Values::Sum { sum, n } => (sum[id], n[id]),
-            Values::Sum64 { sum, n } => (sum[id] as i128, n[id]),
+            Values::Sum { sum, n } => (sum[id], n.get(id).copied().unwrap_or(0)),
+            Values::Sum64 { sum, n } => (sum[id] as i128, n.get(id).copied().unwrap_or(0)),
             _ => (0, 0),
         }
     }
@@ -265,8 +281,10 @@ impl Values {
     pub fn bytes(&self) -> usize {
         match self {
             Values::Count(v) => v.len() * 4,
-            Values::Sum { sum, .. } => sum.len() * 20,
-            Values::Sum64 { sum, .. } => sum.len() * 12,
+            Values::Exists(w) => w.len() * 8,
+            Values::Count8(v) => v.len(),
+            Values::Sum { sum, n } => sum.len() * 16 + n.len() * 4,
+            Values::Sum64 { sum, n } => sum.len() * 8 + n.len() * 4,
             Values::Ext { v, .. } => v.len() * 9,
         }
     }
@@ -345,6 +363,18 @@ fn merge(a: Values, b: Values, measure: Measure) -> Values {
             }
             Values::Count(x)
         }
+        (Values::Exists(mut x), Values::Exists(y)) => {
+            for (x, y) in x.iter_mut().zip(y) {
+                *x |= y;
+            }
+            Values::Exists(x)
+        }
+        (Values::Count8(mut x), Values::Count8(y)) => {
+            for (x, y) in x.iter_mut().zip(y) {
+                *x = x.saturating_add(y);
+            }
+            Values::Count8(x)
+        }
         (Values::Sum64 { sum: mut s, n: mut k }, Values::Sum64 { sum: t, n: m }) => {
             let mut overflow = false;
             for (s, t) in s.iter_mut().zip(&t) {
@@ -419,44 +449,48 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
             })?;
             Ok(Values::Count(cnt))
         }
-        Measure::Sum(p) => {
-            // i64 sums (contacts' totals up to 9.2 million in units of 10^-6)
-            // halve the memory traffic; an overflow anywhere redoes it in i128
-            let mut sum = vec![0i64; n];
-            let mut k = vec![0u32; n];
-            let mut overflow = false;
+        Measure::Exists => {
+            let mut w = vec![0u64; n.div_ceil(64)];
             for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
-                let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
-                let m = mask(filter, b, from, to);
-                for ((&v, &c), &ok) in col[from..to].iter().zip(&b.contact[from..to]).zip(&m) {
-                    let c = c as usize;
-                    if v == NUM_NONE || !ok || c >= n {
-                        continue;
+                let cs = &b.contact[from..to];
+                if filter.is_none() {
+                    for &c in cs {
+                        let c = c as usize;
+                        if c < n {
+                            w[c >> 6] |= 1 << (c & 63);
+                        }
                     }
-                    let (s2, o) = sum[c].overflowing_add(v);
-                    sum[c] = s2;
-                    overflow |= o;
-                    k[c] += 1;
-                }
-                Ok(())
-            })?;
-            if !overflow {
-                return Ok(Values::Sum64 { sum, n: k });
-            }
-            let mut sum = vec![0i128; n];
-            for_range_in(chunks, lo, hi, |b, from, to| {
-                let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
-                let m = mask(filter, b, from, to);
-                for ((&v, &c), &ok) in col[from..to].iter().zip(&b.contact[from..to]).zip(&m) {
-                    if v != NUM_NONE && ok && (c as usize) < n {
-                        sum[c as usize] += v as i128;
+                } else {
+                    // or'ing in the filter's verdict: no branch on it
+                    let m = mask(filter, b, from, to);
+                    for (&c, &ok) in cs.iter().zip(&m) {
+                        let c = c as usize;
+                        if c < n {
+                            w[c >> 6] |= (ok as u64) << (c & 63);
+                        }
                     }
                 }
                 Ok(())
             })?;
-            Ok(Values::Sum { sum, n: k })
+            Ok(Values::Exists(w))
         }
+        Measure::Count8 => {
+            let mut cnt = vec![0u8; n];
+            for_range_in(chunks, lo, hi, |b, from, to| {
+                cancelled(cancel)?;
+                let m = mask(filter, b, from, to);
+                for (&c, &ok) in b.contact[from..to].iter().zip(&m) {
+                    if let Some(x) = cnt.get_mut(c as usize) {
+                        *x = x.saturating_add(ok as u8);
+                    }
+                }
+                Ok(())
+            })?;
+            Ok(Values::Count8(cnt))
+        }
+        Measure::Sum(p) => sums::<true>(chunks, job, p),
+        Measure::Total(p) => sums::<false>(chunks, job, p),
         Measure::Min(p) | Measure::Max(p) => {
             let is_min = matches!(measure, Measure::Min(_));
             let mut v = vec![0i64; n];
@@ -499,6 +533,71 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
                 Ok(())
             })?;
             Ok(Values::Ext { v, present })
+        }
+    }
+}
+
+/// Per-contact sums of parameter `p` (`Measure::Sum`, or without the
+/// counts of summed events for `Measure::Total`).
+fn sums<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16) -> Result<Values> {
+    let Job { n, lo, hi, filter, cancel, .. } = job;
+    // i64 sums (contacts' totals up to 9.2 million in units of 10^-6)
+    // halve the memory traffic; an overflow anywhere redoes it in i128
+    let mut sum = vec![0i64; n];
+    let mut k = if COUNTS { vec![0u32; n] } else { Vec::new() };
+    let mut overflow = false;
+    for_range_in(chunks, lo, hi, |b, from, to| {
+        cancelled(cancel)?;
+        let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
+        let m = mask(filter, b, from, to);
+        let cs = &b.contact[from..to];
+        for (j, ((&v, &c), &ok)) in col[from..to].iter().zip(cs).zip(&m).enumerate() {
+            if let Some(&ahead) = cs.get(j + AHEAD) {
+                prefetch(&sum, ahead as usize);
+            }
+            let c = c as usize;
+            if v == NUM_NONE || !ok || c >= n {
+                continue;
+            }
+            let (s2, o) = sum[c].overflowing_add(v);
+            sum[c] = s2;
+            overflow |= o;
+            if COUNTS {
+                k[c] += 1;
+            }
+        }
+        Ok(())
+    })?;
+    if !overflow {
+        return Ok(Values::Sum64 { sum, n: k });
+    }
+    let mut sum = vec![0i128; n];
+    for_range_in(chunks, lo, hi, |b, from, to| {
+        let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
+        let m = mask(filter, b, from, to);
+        for ((&v, &c), &ok) in col[from..to].iter().zip(&b.contact[from..to]).zip(&m) {
+            if v != NUM_NONE && ok && (c as usize) < n {
+                sum[c as usize] += v as i128;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Values::Sum { sum, n: k })
+}
+
+/// Events ahead whose contact's entry is prefetched: the per-contact
+/// arrays are updated at random places (events come in time order), each
+/// a cache miss the loop would otherwise wait for.
+const AHEAD: usize = 16;
+
+/// Hints the CPU to load `v[i]` (when i is inside `v`).
+#[inline(always)]
+fn prefetch<T>(v: &[T], i: usize) {
+    if i < v.len() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: prefetching is a hint; the address is inside `v`.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(v.as_ptr().add(i).cast());
         }
     }
 }
@@ -559,6 +658,8 @@ mod tests {
     fn same(a: &Values, b: &Values) -> bool {
         match (a, b) {
             (Values::Count(x), Values::Count(y)) => x == y,
+            (Values::Exists(x), Values::Exists(y)) => x == y,
+            (Values::Count8(x), Values::Count8(y)) => x == y,
             (Values::Ext { v: x, present: p }, Values::Ext { v: y, present: q }) => {
                 p == q && x.iter().zip(y).zip(p).all(|((x, y), p)| !p || x == y)
             }
@@ -567,6 +668,39 @@ mod tests {
                 (0..n).all(|i| a.sum_at(i) == b.sum_at(i))
                     && matches!(a, Values::Sum { .. } | Values::Sum64 { .. })
                     && matches!(b, Values::Sum { .. } | Values::Sum64 { .. })
+            }
+        }
+    }
+
+    /// `Exists` is whether the count is above 0 and `Count8` the count
+    /// saturated at 255, whole or split, with a contact past 255 events.
+    #[test]
+    fn narrow_counts_agree_with_counts() {
+        let never = AtomicBool::new(false);
+        let mut cs = chunks(false);
+        let mut b = EventBlock::new(0);
+        for i in 0..300 {
+            b.push(5, 40_000 + i, 0, [0; 3], &[]);
+        }
+        cs.push(Chunk { id: 3, block: b });
+        for (lo, hi) in [(i64::MIN + 1, i64::MAX), (5_000, 25_000), (10_000, 10_000), (40_000, 40_100)] {
+            for split in [usize::MAX, 1] {
+                let run = |measure| {
+                    let job = Job { n: 60, measure, lo, hi, filter: None, cancel: &never };
+                    aggregate_split(&cs, job, split).unwrap()
+                };
+                let (Values::Count(c), Values::Exists(e), Values::Count8(c8)) =
+                    (run(Measure::Count), run(Measure::Exists), run(Measure::Count8))
+                else {
+                    panic!("measures gave other shapes");
+                };
+                for id in 0..60 {
+                    assert_eq!((e[id / 64] >> (id % 64)) & 1 == 1, c[id] > 0, "exists of {id} over {lo}..={hi}");
+                    assert_eq!(c8[id] as u32, c[id].min(255), "count8 of {id} over {lo}..={hi}");
+                }
+                if lo == i64::MIN + 1 {
+                    assert!(c[5] > 255, "a count past 255 is checked");
+                }
             }
         }
     }
@@ -580,9 +714,17 @@ mod tests {
         for big in [false, true] {
             let cs = chunks(big);
             for (lo, hi) in [(i64::MIN + 1, i64::MAX), (5_000, 25_000), (10_000, 10_000), (40_000, 50_000)] {
-                for m in
-                    [Measure::Count, Measure::Sum(0), Measure::Min(0), Measure::Max(0), Measure::Last, Measure::First]
-                {
+                for m in [
+                    Measure::Count,
+                    Measure::Exists,
+                    Measure::Count8,
+                    Measure::Sum(0),
+                    Measure::Total(0),
+                    Measure::Min(0),
+                    Measure::Max(0),
+                    Measure::Last,
+                    Measure::First,
+                ] {
                     let job = Job { n: 60, measure: m, lo, hi, filter: None, cancel: &never };
                     let whole = aggregate_split(&cs, job, usize::MAX).unwrap();
                     let split = aggregate_split(&cs, job, 1).unwrap();
