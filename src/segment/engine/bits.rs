@@ -44,7 +44,7 @@ impl Bits {
         for (wi, o) in out.words.iter_mut().enumerate() {
             *o = f(wi) & alive.words.get(wi).copied().unwrap_or(0);
         }
-        if n % 64 != 0
+        if !n.is_multiple_of(64)
             && let Some(w) = out.words.last_mut()
         {
             *w &= (1u64 << (n % 64)) - 1;
