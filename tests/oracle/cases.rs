@@ -44,6 +44,10 @@ pub const EDGES: &[&str] = &[
     "count(purchase where manufacturer = \"Acme\") > 3",
     "count(page_view, last 2y) != 2 and count(page_view, last 2y) <= 254",
     "count(page_view, last 2y) < 255 and count(page_view, last 2y) >= 1.5",
+    // a wider measure computed first answers the narrower one
+    "count(page_view, last 2y) >= 300 or count(page_view, last 2y) >= 1",
+    "count(page_view, last 2y) = 3 or count(page_view, last 2y) = 0",
+    "avg(purchase.amount, last 1y) > 5 and sum(purchase.amount, last 1y) > 10",
     "not days_since_last(purchase) < 90",
     "age = 26 or age = 17 or age = 18 or age = 29 or age = 30",
     "birth_date = 2000-02-29",

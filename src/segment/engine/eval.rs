@@ -473,6 +473,13 @@ impl Engine {
         if let Some(v) = self.values.get(&key).or_else(|| self.summaries.get(&key)) {
             return Ok(v.clone());
         }
+        // a wider measure already computed answers a narrow one (after an
+        // edit from `>= 2` to `>= 1`, say)
+        for wider in measure.wider() {
+            if let Some(v) = self.values.get(&ValKey { measure: wider, ..key.clone() }) {
+                return Ok(v.clone());
+            }
+        }
         let (first_span, last_span) = crate::store::time_parts::parts_of(lo, last.min(hi));
         let in_memory = self.partitions.get(&kind).is_some_and(|p| p.holds(first_span, last_span));
         if lifetime && hi == i64::MAX && !in_memory {

@@ -242,6 +242,19 @@ pub enum Measure {
     First,
 }
 
+impl Measure {
+    /// The measures whose values also answer every comparison this one
+    /// is chosen for, narrowest first.
+    pub fn wider(self) -> Vec<Measure> {
+        match self {
+            Measure::Exists => vec![Measure::Count8, Measure::Count],
+            Measure::Count8 => vec![Measure::Count],
+            Measure::Total(p) => vec![Measure::Sum(p)],
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Per-contact results of one aggregation (dense by contact id).
 pub enum Values {
     Count(Vec<u32>),
