@@ -60,10 +60,20 @@ impl Bits {
         self.words.iter().all(|w| *w == 0)
     }
 
-    /// The ids of `r` below `len`, a run at a time: the ids of a million
-    /// contacts, mostly consecutive, are a few runs of whole words.
+    /// The ids of `r` below `len`: one at a time when most are in sparse
+    /// (array) containers, a tag's scattered members, where asking roaring
+    /// for runs searches for each one's end; else a run at a time (the ids
+    /// of a million contacts, mostly consecutive, are a few runs of whole
+    /// words).
     pub fn from_roaring(r: &RoaringBitmap, len: usize) -> Bits {
         let mut b = Bits::new(len);
+        let st = r.statistics();
+        if st.n_values_array_containers as u64 * 2 >= st.cardinality {
+            for id in r.iter().map(|id| id as usize).take_while(|&id| id < len) {
+                b.words[id >> 6] |= 1 << (id & 63);
+            }
+            return b;
+        }
         let mut it = r.iter();
         while let Some(run) = it.next_range() {
             let (lo, hi) = (*run.start() as usize, (*run.end() as usize).min(len.saturating_sub(1)));
@@ -174,10 +184,19 @@ mod tests {
             r.insert(i);
         }
         r.insert_range(129..140);
-        for len in [0usize, 1, 64, 65, 130, 256, 257, 1001, 70_000, 70_001, 80_000] {
-            let b = Bits::from_roaring(&r, len);
-            let want: Vec<usize> = r.iter().map(|i| i as usize).filter(|&i| i < len).collect();
-            assert_eq!(b.ones().collect::<Vec<_>>(), want, "len {len}");
+        // mostly runs, and mostly scattered ids (the other way in)
+        let mut sparse: RoaringBitmap = [255u32, 256, 300, 1000, 65_535, 65_536, 70_000].into_iter().collect();
+        for i in (2_000u32..60_000).step_by(29) {
+            sparse.insert(i);
+        }
+        assert!(sparse.statistics().n_values_array_containers as u64 * 2 >= sparse.len(), "mostly sparse");
+        assert!(r.statistics().n_values_array_containers as u64 * 2 < r.len(), "mostly runs");
+        for r in [r, sparse] {
+            for len in [0usize, 1, 64, 65, 130, 256, 257, 1001, 30_000, 70_000, 70_001, 80_000] {
+                let b = Bits::from_roaring(&r, len);
+                let want: Vec<usize> = r.iter().map(|i| i as usize).filter(|&i| i < len).collect();
+                assert_eq!(b.ones().collect::<Vec<_>>(), want, "len {len}");
+            }
         }
     }
 

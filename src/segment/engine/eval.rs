@@ -443,14 +443,21 @@ impl Engine {
             None => (i64::MIN + 1, i64::MAX),
         };
         let within = |x: i64, (lo, hi): (i64, i64)| x.wrapping_sub(lo) as u64 <= hi.wrapping_sub(lo) as u64;
-        // the exact test only for the few inside the box (a branch taken
-        // rarely), while the contact's values are at hand
+        // both columns read for every contact (`&`: a read only after the
+        // latitude passed would miss the cache, the prefetcher not knowing
+        // it), the exact test only for the few inside the box (a branch
+        // taken rarely), while the contact's values are at hand
         let exact = |id: usize| {
             let la = lat[id] as f64 / SCALE as f64;
             let lo = lon[id] as f64 / SCALE as f64;
             (la - plat).abs() <= dlat && crate::geo::haversine_km(plat, plon, la, lo) <= km
         };
-        Ok(Bits::from_fn(base.n, &base.alive, |id| within(lat[id], lat_box) && within(lon[id], lon_box) && exact(id)))
+        Ok(Bits::from_fn(base.n, &base.alive, |id| {
+            // (black_box: the compiler would load the longitude only after
+            // the latitude passed, which is what this avoids)
+            let (la, lo) = (lat[id], std::hint::black_box(lon[id]));
+            (within(la, lat_box) & within(lo, lon_box)) && exact(id)
+        }))
     }
 
     /// Per-contact values of an aggregate, cached.

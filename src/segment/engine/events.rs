@@ -443,8 +443,10 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
             let mut cnt = vec![0u32; n];
             for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
+                let cs = &b.contact[from..to];
                 if filter.is_none() {
-                    for &c in &b.contact[from..to] {
+                    for (j, &c) in cs.iter().enumerate() {
+                        prefetch_for(&cnt, cs, j);
                         if let Some(x) = cnt.get_mut(c as usize) {
                             *x += 1;
                         }
@@ -452,7 +454,8 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
                 } else {
                     // adding the filter's verdict (0 or 1): no branch on it
                     let m = mask(filter, b, from, to);
-                    for (&c, &ok) in b.contact[from..to].iter().zip(&m) {
+                    for (j, (&c, &ok)) in cs.iter().zip(&m).enumerate() {
+                        prefetch_for(&cnt, cs, j);
                         if let Some(x) = cnt.get_mut(c as usize) {
                             *x += ok as u32;
                         }
@@ -493,7 +496,9 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
             for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 let m = mask(filter, b, from, to);
-                for (&c, &ok) in b.contact[from..to].iter().zip(&m) {
+                let cs = &b.contact[from..to];
+                for (j, (&c, &ok)) in cs.iter().zip(&m).enumerate() {
+                    prefetch_for(&cnt, cs, j);
                     if let Some(x) = cnt.get_mut(c as usize) {
                         *x = x.saturating_add(ok as u8);
                     }
@@ -513,6 +518,8 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
                 let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
                 let m = mask(filter, b, from, to);
                 for (i, &x) in col.iter().enumerate().take(to).skip(from) {
+                    prefetch_for(&v, &b.contact[..to], i);
+                    prefetch_for(&present, &b.contact[..to], i);
                     if x == NUM_NONE || !m[i - from] {
                         continue;
                     }
@@ -534,6 +541,8 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
                 cancelled(cancel)?;
                 let m = mask(filter, b, from, to);
                 for i in from..to {
+                    prefetch_for(&v, &b.contact[..to], i);
+                    prefetch_for(&present, &b.contact[..to], i);
                     if !m[i - from] {
                         continue;
                     }
@@ -565,9 +574,7 @@ fn sums<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16) -> Result<Values
         let m = mask(filter, b, from, to);
         let cs = &b.contact[from..to];
         for (j, ((&v, &c), &ok)) in col[from..to].iter().zip(cs).zip(&m).enumerate() {
-            if let Some(&ahead) = cs.get(j + AHEAD) {
-                prefetch(&sum, ahead as usize);
-            }
+            prefetch_for(&sum, cs, j);
             let c = c as usize;
             if v == NUM_NONE || !ok || c >= n {
                 continue;
@@ -601,7 +608,16 @@ fn sums<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16) -> Result<Values
 /// Events ahead whose contact's entry is prefetched: the per-contact
 /// arrays are updated at random places (events come in time order), each
 /// a cache miss the loop would otherwise wait for.
-const AHEAD: usize = 16;
+const AHEAD: usize = 48;
+
+/// Hints the CPU to load the entry of `v` that the event `AHEAD` places
+/// after event `j` of `contacts` will update.
+#[inline(always)]
+fn prefetch_for<T>(v: &[T], contacts: &[u32], j: usize) {
+    if let Some(&c) = contacts.get(j + AHEAD) {
+        prefetch(v, c as usize);
+    }
+}
 
 /// Hints the CPU to load `v[i]` (when i is inside `v`).
 #[inline(always)]
