@@ -200,6 +200,26 @@ mod tests {
         }
     }
 
+    /// Words taken as they are, within `alive`, and nothing past `n`.
+    #[test]
+    fn from_words_keeps_alive_ids_below_n() {
+        let n = 130;
+        let mut alive = Bits::new(n);
+        for i in [0, 5, 64, 100, 129] {
+            alive.set(i);
+        }
+        let all = Bits::from_words(n, &alive, |_| u64::MAX);
+        assert_eq!(all.ones().collect::<Vec<_>>(), [0, 5, 64, 100, 129]);
+        let odd = Bits::from_words(n, &alive, |_| 0xAAAA_AAAA_AAAA_AAAA);
+        assert_eq!(odd.ones().collect::<Vec<_>>(), [5, 129]);
+        let mut wide = Bits::new(200);
+        for i in 0..200 {
+            wide.set(i);
+        }
+        let cut = Bits::from_words(n, &wide, |_| u64::MAX);
+        assert_eq!(cut.count(), 130, "nothing at or past n");
+    }
+
     #[test]
     fn algebra() {
         let mut a = Bits::new(200);
