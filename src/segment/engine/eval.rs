@@ -473,7 +473,7 @@ impl Engine {
         // a lifetime aggregate without filter is a per-contact summary: kept
         // like data (until events change), and independent of now once every
         // event is at or before it
-        let lifetime = filter.is_none() && lo <= i64::MIN + 1;
+        let lifetime = is_summary(filter.is_some(), lo);
         let last = if lifetime { self.last_event(kind)? } else { i64::MAX };
         let hi = if lifetime && last <= hi { i64::MAX } else { hi };
         let key = ValKey { kind, measure, lo, hi, filter: filter.map(print_filter).unwrap_or_default() };
@@ -570,12 +570,14 @@ impl Engine {
         };
         let (lo, hi) = window_range(a.window.as_ref(), now);
         let target = units(&a.value)?;
+        // a lifetime aggregate without filter is a per-contact summary, kept
+        // whole (counts, sums with counts); others take the narrowest
+        // measure that decides the comparison
+        let summary = is_summary(a.filter.is_some(), lo);
         let measure = match a.func {
-            // a lifetime count without filter is a per-contact summary,
-            // kept as counts; others take the narrowest measure that decides
-            AggFunc::Count if a.filter.is_none() && lo <= i64::MIN + 1 => Measure::Count,
+            AggFunc::Count if summary => Measure::Count,
             AggFunc::Count => count_measure(a.op, target),
-            AggFunc::Sum if a.filter.is_some() || lo > i64::MIN + 1 => Measure::Total(need(param)?),
+            AggFunc::Sum if !summary => Measure::Total(need(param)?),
             AggFunc::Sum | AggFunc::Avg => Measure::Sum(need(param)?),
             AggFunc::Min => Measure::Min(need(param)?),
             AggFunc::Max => Measure::Max(need(param)?),
@@ -676,6 +678,12 @@ fn lon_span(plat: f64, plon: f64, km: f64) -> Option<f64> {
     }
     let d = s.asin().to_degrees() * 1.01 + 0.01;
     (plon - d > -180.0 && plon + d < 180.0).then_some(d)
+}
+
+/// Whether an aggregate from `lo` (with or without a filter) is a
+/// per-contact summary: every event of the kind, unfiltered.
+fn is_summary(filtered: bool, lo: i64) -> bool {
+    !filtered && lo <= i64::MIN + 1
 }
 
 /// The narrowest count measure that decides `count op target` exactly:
