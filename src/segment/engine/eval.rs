@@ -613,6 +613,20 @@ impl Engine {
                 Ok(t) => cmp_bits(n, alive, op, t, |id| sum[id]),
                 Err(_) => Bits::from_fn(n, alive, |id| cmp(op, sum[id] as i128, target)),
             },
+            // only `Measure::Total` is sparse, and only `sum` takes it
+            (Values::Sparse(t), _) => {
+                // contacts without a summed event total 0: they all go one
+                // way, then each listed contact is set by its own total
+                let mut out = if cmp(op, 0, target) { alive.clone() } else { Bits::new(n) };
+                out.grow(n);
+                for (&id, &s) in t.ids.iter().zip(&t.sum) {
+                    let id = id as usize;
+                    if id < n && alive.get(id) {
+                        if cmp(op, s, target) { out.set(id) } else { out.clear(id) }
+                    }
+                }
+                out
+            }
             (Values::Sum64 { sum, n: k }, _) => {
                 Bits::from_fn(n, alive, |id| k[id] > 0 && cmp(op, sum[id] as i128, target * k[id] as i128))
             }

@@ -3,6 +3,7 @@
 //! events per contact inside a time range, through an optional filter.
 
 use super::filter::BoundFilter;
+use super::sparse::{Pair, Totals};
 use crate::error::{Error, Result};
 use crate::store::Reader;
 use crate::store::codec::{Columns, EventBlock, NUM_NONE, ParamData};
@@ -273,6 +274,9 @@ pub enum Values {
         /// as in `Sum`
         n: Vec<u32>,
     },
+    /// a sum without counts (`Measure::Total`) over few events: the
+    /// totals of the contacts that had one (every other contact's is 0)
+    Sparse(Totals),
     /// a value per contact where `present`
     Ext {
         v: Vec<i64>,
@@ -287,6 +291,7 @@ impl Values {
         match self {
             Values::Sum { sum, n } => (sum[id], n.get(id).copied().unwrap_or(0)),
             Values::Sum64 { sum, n } => (sum[id] as i128, n.get(id).copied().unwrap_or(0)),
+            Values::Sparse(t) => (t.get(id), 0),
             _ => (0, 0),
         }
     }
@@ -298,6 +303,7 @@ impl Values {
             Values::Count8(v) => v.len(),
             Values::Sum { sum, n } => sum.len() * 16 + n.len() * 4,
             Values::Sum64 { sum, n } => sum.len() * 8 + n.len() * 4,
+            Values::Sparse(t) => t.bytes(),
             Values::Ext { v, .. } => v.len() * 9,
         }
     }
@@ -406,12 +412,21 @@ fn merge(a: Values, b: Values, measure: Measure) -> Values {
             let sum = s.iter().zip(&t).map(|(s, t)| s.wrapping_sub(*t) as i128 + *t as i128).collect();
             Values::Sum { sum, n: k }
         }
-        (a, b) if matches!(a, Values::Sum { .. } | Values::Sum64 { .. }) => {
-            let (sa, ka) = wide(a);
-            let (sb, kb) = wide(b);
+        (Values::Sparse(a), Values::Sparse(b)) => Values::Sparse(a.merge(b)),
+        (a, b) if matches!(a, Values::Sum { .. } | Values::Sum64 { .. } | Values::Sparse(_)) => {
+            // one half few events, the other many: both dense (as long as
+            // the half that stayed dense)
+            let n = dense_len(&a).max(dense_len(&b));
+            let (sa, ka) = wide(a, n);
+            let (sb, kb) = wide(b, n);
+            let k = |v: &[u32], i: usize| v.get(i).copied().unwrap_or(0);
             let sum = sa.iter().zip(&sb).map(|(x, y)| x + y).collect();
-            let n = ka.iter().zip(&kb).map(|(x, y)| x + y).collect();
-            Values::Sum { sum, n }
+            let counts = if ka.is_empty() && kb.is_empty() {
+                Vec::new()
+            } else {
+                (0..n).map(|i| k(&ka, i) + k(&kb, i)).collect()
+            };
+            Values::Sum { sum, n: counts }
         }
         (Values::Ext { v: mut x, present: mut p }, Values::Ext { v: y, present: q }) => {
             let min = matches!(measure, Measure::Min(_) | Measure::First);
@@ -426,11 +441,22 @@ fn merge(a: Values, b: Values, measure: Measure) -> Values {
     }
 }
 
-/// A sum's per-contact totals and counts, as i128.
-fn wide(v: Values) -> (Vec<i128>, Vec<u32>) {
+/// Contacts a dense sum covers (0 for sparse totals).
+fn dense_len(v: &Values) -> usize {
+    match v {
+        Values::Sum { sum, .. } => sum.len(),
+        Values::Sum64 { sum, .. } => sum.len(),
+        _ => 0,
+    }
+}
+
+/// A sum's per-contact totals and counts, as i128 (`n` contacts for
+/// sparse totals, which have no counts).
+fn wide(v: Values, n: usize) -> (Vec<i128>, Vec<u32>) {
     match v {
         Values::Sum { sum, n } => (sum, n),
         Values::Sum64 { sum, n } => (sum.into_iter().map(i128::from).collect(), n),
+        Values::Sparse(t) => (t.dense(n), Vec::new()),
         _ => (vec![], vec![]),
     }
 }
@@ -562,10 +588,24 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
 /// Per-contact sums of parameter `p` (`Measure::Sum`, or without the
 /// counts of summed events for `Measure::Total`).
 fn sums<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16) -> Result<Values> {
+    let Job { n, lo, hi, filter, .. } = job;
+    // a sum without counts lists its (contact, amount) pairs while they
+    // stay few next to the contacts (a selective filter, a short window),
+    // and sorts them at the end (`sparse`); past that it goes on dense
+    let sparse = !COUNTS && (filter.is_some() || events_in(chunks, lo, hi) <= n / SPARSE_SHARE);
+    sums_from::<COUNTS>(chunks, job, p, sparse)
+}
+
+/// `sums`, starting with a list of pairs when `sparse`.
+fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse: bool) -> Result<Values> {
     let Job { n, lo, hi, filter, cancel, .. } = job;
+    let cap = n / SPARSE_SHARE;
+    // room for the most pairs kept, and a block past them, so the list is
+    // not copied as it grows (pages untouched cost nothing)
+    let mut pairs: Vec<Pair> = Vec::with_capacity(if sparse { cap + 1 + (1 << 16) } else { 0 });
     // i64 sums (contacts' totals up to 9.2 million in units of 10^-6)
     // halve the memory traffic; an overflow anywhere redoes it in i128
-    let mut sum = vec![0i64; n];
+    let mut sum = if sparse { Vec::new() } else { vec![0i64; n] };
     let mut k = if COUNTS { vec![0u32; n] } else { Vec::new() };
     let mut overflow = false;
     for_range_in(chunks, lo, hi, |b, from, to| {
@@ -573,6 +613,20 @@ fn sums<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16) -> Result<Values
         let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
         let m = mask(filter, b, from, to);
         let cs = &b.contact[from..to];
+        if sparse {
+            push_pairs(&mut pairs, &col[from..to], cs, &m, n);
+            if pairs.len() > cap {
+                // too many for a sort to pay: the pairs so far go dense
+                sparse = false;
+                sum = vec![0i64; n];
+                for p in std::mem::take(&mut pairs) {
+                    let (s2, o) = sum[p.contact as usize].overflowing_add(p.amount);
+                    sum[p.contact as usize] = s2;
+                    overflow |= o;
+                }
+            }
+            return Ok(());
+        }
         for (j, ((&v, &c), &ok)) in col[from..to].iter().zip(cs).zip(&m).enumerate() {
             prefetch_for(&sum, cs, j);
             let c = c as usize;
@@ -588,6 +642,9 @@ fn sums<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16) -> Result<Values
         }
         Ok(())
     })?;
+    if sparse {
+        return Ok(Values::Sparse(Totals::from_pairs(pairs, n)));
+    }
     if !overflow {
         return Ok(Values::Sum64 { sum, n: k });
     }
@@ -603,6 +660,39 @@ fn sums<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16) -> Result<Values
         Ok(())
     })?;
     Ok(Values::Sum { sum, n: k })
+}
+
+/// A sum without counts stays a list of pairs while it holds at most one
+/// per this many contacts: sorting them then costs less than zeroing,
+/// updating at random places, merging and comparing a dense array.
+const SPARSE_SHARE: usize = 32;
+
+/// Events of `chunks` with lo <= ts <= hi.
+fn events_in(chunks: &[Chunk], lo: i64, hi: i64) -> usize {
+    let mut k = 0;
+    let _ = for_range_in(chunks, lo, hi, |_, from, to| {
+        k += to - from;
+        Ok(())
+    });
+    k
+}
+
+/// Appends the (contact, amount) of each event that passes `mask`, has
+/// an amount and a contact below `n`: every event is written and the
+/// length moves only for those kept, so there is no branch on the filter's
+/// verdict.
+fn push_pairs(pairs: &mut Vec<Pair>, amounts: &[i64], contacts: &[u32], mask: &[bool], n: usize) {
+    pairs.reserve(amounts.len());
+    let start = pairs.len();
+    let spare = &mut pairs.spare_capacity_mut()[..amounts.len()];
+    let mut kept = 0;
+    for ((&amount, &contact), &ok) in amounts.iter().zip(contacts).zip(mask) {
+        spare[kept].write(Pair { contact, amount });
+        kept += (ok & (amount != NUM_NONE) & ((contact as usize) < n)) as usize;
+    }
+    // SAFETY: every slot below `kept` was written (slot i when kept was i,
+    // and kept only grows by one after a write)
+    unsafe { pairs.set_len(start + kept) };
 }
 
 /// Events ahead whose contact's entry is prefetched: the per-contact
@@ -695,8 +785,8 @@ mod tests {
             _ => {
                 let n = 60;
                 (0..n).all(|i| a.sum_at(i) == b.sum_at(i))
-                    && matches!(a, Values::Sum { .. } | Values::Sum64 { .. })
-                    && matches!(b, Values::Sum { .. } | Values::Sum64 { .. })
+                    && matches!(a, Values::Sum { .. } | Values::Sum64 { .. } | Values::Sparse(_))
+                    && matches!(b, Values::Sum { .. } | Values::Sum64 { .. } | Values::Sparse(_))
             }
         }
     }
@@ -772,6 +862,47 @@ mod tests {
                 };
                 let v = aggregate_split(&cs, all, 1).unwrap();
                 assert!(matches!(v, Values::Sum { .. }), "totals past i64 come wide");
+            }
+        }
+    }
+
+    /// A sum without counts gives the totals of a sum with counts whether
+    /// it stays sparse (many contacts), goes dense part way (its pairs
+    /// pass a 32nd of the contacts in the first block) or is dense
+    /// from the start, whole or split, past i64 too, with and without
+    /// events of the range.
+    #[test]
+    fn sparse_totals_equal_dense_sums() {
+        let never = AtomicBool::new(false);
+        for big in [false, true] {
+            let cs = chunks(big);
+            for (lo, hi) in [(i64::MIN + 1, i64::MAX), (5_000, 25_000), (10_000, 10_000), (40_000, 50_000)] {
+                for n in [60, 2_000, 100_000] {
+                    let run = |measure, split| {
+                        let job = Job { n, measure, lo, hi, filter: None, cancel: &never };
+                        aggregate_split(&cs, job, split).unwrap()
+                    };
+                    let want = run(Measure::Sum(0), usize::MAX);
+                    for split in [usize::MAX, 1] {
+                        let got = run(Measure::Total(0), split);
+                        if n == 100_000 {
+                            assert!(matches!(got, Values::Sparse(_)), "few events stay sparse");
+                        }
+                        for id in 0..n.min(60) {
+                            assert_eq!(got.sum_at(id).0, want.sum_at(id).0, "{id} at n = {n} over {lo}..={hi}");
+                        }
+                    }
+                    // started sparse whatever the events (as with a
+                    // filter): dense part way at n = 2,000 over them all
+                    let job = Job { n, measure: Measure::Total(0), lo, hi, filter: None, cancel: &never };
+                    let got = sums_from::<false>(&cs, job, 0, true).unwrap();
+                    if n == 2_000 && lo == i64::MIN + 1 {
+                        assert!(!matches!(got, Values::Sparse(_)), "the pairs went dense");
+                    }
+                    for id in 0..n.min(60) {
+                        assert_eq!(got.sum_at(id).0, want.sum_at(id).0, "{id} at n = {n}, from sparse");
+                    }
+                }
             }
         }
     }

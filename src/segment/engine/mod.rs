@@ -20,6 +20,7 @@ pub mod events;
 pub mod filter;
 mod lifetime;
 pub mod listing;
+pub mod sparse;
 
 use crate::derived::Thresholds;
 use crate::error::Result;
