@@ -164,3 +164,39 @@ fn a_count_stops_when_cancelled() {
     let mut fresh = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
     assert_eq!(n, fresh.count(&expr, now, &go).unwrap());
 }
+
+/// Edits that tighten and loosen an AND's first criterion, counted one
+/// after another on one engine (which keeps the values of every
+/// aggregate, and answers a narrow count with a wider one it kept), give
+/// what a fresh engine gives for each.
+#[test]
+fn edits_of_an_and_match_a_fresh_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("r.redb");
+    let store = Store::open(&db, OpenMode::Create).unwrap();
+    let now = reach::cli::parse_now("2026-11-24T12:00:00Z").unwrap();
+    {
+        let mut w = store.begin_write().unwrap();
+        let opts = reach::demo::DemoOptions { contacts: 2_000, seed: 5, now, events_per_contact: 16.0 };
+        reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
+        w.commit().unwrap();
+    }
+    let never = AtomicBool::new(false);
+    let mut live = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
+    for first in ["= 1", ">= 1", ">= 2", ">= 3", ">= 2", ">= 4", "= 0", ">= 1"] {
+        for later in [
+            "sum(purchase.amount where manufacturer = \"Acme\", last 6mo) > 30",
+            "sum(purchase.amount, last 1y) <= 150",
+            "count(page_view, last 30d) = 0",
+            "count(page_view where source = email, last 60d) >= 2",
+            "max(purchase.amount, last 1y) >= 50",
+            "days_since_last(email_open) > 10",
+        ] {
+            let src = format!("count(purchase where source = paid) {first} and not tag:vip and {later}");
+            let e = reach::segment::parse(&src).unwrap();
+            let mut fresh = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
+            let want = fresh.count(&e, now, &never).unwrap();
+            assert_eq!(live.count(&e, now, &never).unwrap(), want, "{src}");
+        }
+    }
+}
