@@ -200,3 +200,45 @@ fn edits_of_an_and_match_a_fresh_engine() {
         }
     }
 }
+
+/// An engine without the dictionary compiles a filter over the values of
+/// the blocks it read: once a longer window reads older blocks holding a
+/// value the recent ones lack, the same filter is compiled again over
+/// them (and, after events arrive, over the new blocks).
+#[test]
+fn a_filter_follows_the_blocks_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("r.redb"), OpenMode::Create).unwrap();
+    let now = reach::cli::parse_now("2026-11-24T12:00:00Z").unwrap();
+    {
+        let mut w = store.begin_write().unwrap();
+        let opts = reach::demo::DemoOptions { contacts: 500, seed: 8, now, events_per_contact: 10.0 };
+        reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
+        w.commit().unwrap();
+    }
+    let import = |name: &str, body: &str| {
+        let f = dir.path().join(name);
+        std::fs::write(&f, body).unwrap();
+        let opts = reach::import::ImportOptions { now, ..Default::default() };
+        reach::import::import(&store, reach::import::What::Events, f.to_str().unwrap(), &opts, &mut |_, _, _| Ok(()))
+            .unwrap();
+    };
+    // one purchase of a product sold only long ago
+    import("old.csv", "contact,ts,kind,amount,product\nC0000003,2024-03-01T10:00:00Z,purchase,50,Vintage\n");
+    let never = AtomicBool::new(false);
+    let count = |e: &mut Engine, src: &str| e.count(&reach::segment::parse(src).unwrap(), now, &never).unwrap();
+    let (recent, since) = (
+        "count(purchase where product = \"Vintage\", last 30d) >= 1",
+        "count(purchase where product = \"Vintage\", since 2020-01-01) >= 1",
+    );
+    let mut e = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
+    assert_eq!(count(&mut e, recent), 0);
+    assert_eq!(count(&mut e, since), 1, "the older blocks hold the value");
+    // a new purchase of it, applied as a change
+    let changes = store.subscribe();
+    import("new.csv", "contact,ts,kind,amount,product\nC0000004,2026-11-23T10:00:00Z,purchase,60,Vintage\n");
+    let received: Vec<_> = changes.try_iter().collect();
+    e.apply(&received, store.begin_read().unwrap()).unwrap();
+    assert_eq!(count(&mut e, recent), 1);
+    assert_eq!(count(&mut e, since), 2);
+}

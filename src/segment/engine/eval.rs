@@ -521,12 +521,22 @@ impl Engine {
                         Some(c)
                     }
                     None => {
-                        // no dictionary loaded (a fresh process): the values
-                        // of the blocks this aggregate reads are enough
+                        // no dictionary loaded (a fresh process, or one that
+                        // never needed it): the values of the blocks read
+                        // are enough, and the filter stays right for them
+                        // until the kind's blocks change
                         self.events_in(kind, lo, hi, &need)?;
-                        let kd = &self.schema.kinds[kind as usize];
-                        let values = super::ValuesRead { part: &self.partitions[&kind], reader: &self.reader };
-                        Some(Arc::new(BoundFilter::compile(f, kd, &values)?))
+                        let part = &self.partitions[&kind];
+                        match self.block_filters.get(&fk) {
+                            Some((version, c)) if *version == part.version => Some(c.clone()),
+                            _ => {
+                                let kd = &self.schema.kinds[kind as usize];
+                                let values = super::ValuesRead { part, reader: &self.reader };
+                                let c = Arc::new(BoundFilter::compile(f, kd, &values)?);
+                                self.block_filters.insert(fk, (part.version, c.clone()));
+                                Some(c)
+                            }
+                        }
                     }
                 }
             }

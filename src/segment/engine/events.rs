@@ -38,6 +38,9 @@ pub struct Partition {
     /// columns the criteria of the count under way will read: given to the
     /// blocks when they are first read (or read again anyway)
     plan: Columns,
+    /// changes whenever a chunk is read, replaced or removed (what a
+    /// filter compiled over the blocks' values depends on)
+    pub version: u64,
 }
 
 impl Partition {
@@ -51,6 +54,7 @@ impl Partition {
             if !self.chunks.is_empty() {
                 let ids: Vec<u64> = self.chunks.iter().map(|c| c.id).collect();
                 self.chunks = load_blocks(r, kind, &ids, &self.cols)?;
+                self.version += 1;
             }
         }
         let missing = self.missing(lo, hi);
@@ -67,6 +71,7 @@ impl Partition {
         }
         self.chunks.extend(new);
         self.chunks.sort_unstable_by_key(|c| c.id);
+        self.version += 1;
         Ok(())
     }
 
@@ -127,6 +132,7 @@ impl Partition {
     /// removes its chunk. A new block of a span not read is left to be read
     /// with its span.
     pub fn put(&mut self, id: u64, block: Option<EventBlock>) {
+        self.version += 1;
         let pos = self.chunks.iter().position(|c| c.id == id);
         match (pos, block) {
             (Some(i), Some(b)) => self.chunks[i].block = b,

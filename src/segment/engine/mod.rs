@@ -78,6 +78,9 @@ pub struct Engine {
     leaves: HashMap<String, Arc<Bits>>,
     /// compiled filters by (kind, printed filter): dictionary lookups done once
     filters: HashMap<(u16, String), Arc<filter::BoundFilter>>,
+    /// filters compiled over the values of the blocks read (no dictionary
+    /// loaded), with the version of the kind's blocks they are right for
+    block_filters: HashMap<(u16, String), (u64, Arc<filter::BoundFilter>)>,
     dict: Option<ArenaDict>,
     derived: Option<derived::DerivedCols>,
     age: Option<(i64, Vec<i16>)>,
@@ -104,6 +107,7 @@ impl Engine {
             values_bytes: 0,
             leaves: HashMap::new(),
             filters: HashMap::new(),
+            block_filters: HashMap::new(),
             dict: None,
             derived: None,
             age: None,
@@ -318,6 +322,7 @@ impl Engine {
         self.summaries.clear();
         self.leaves.clear();
         self.filters.clear();
+        self.block_filters.clear();
         self.derived = None;
         self.age = None;
         self.generation += 1;
