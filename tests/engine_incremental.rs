@@ -30,6 +30,19 @@ const EXPRS: &[&str] = &[
     "count(email_open where campaign contains \"newsletter\", last 60d) >= 2",
 ];
 
+/// A demo database in a temporary folder (kept while the folder is), and
+/// the demo's now.
+fn demo(contacts: u64, seed: u64, events_per_contact: f64) -> (tempfile::TempDir, Store, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("r.redb"), OpenMode::Create).unwrap();
+    let now = reach::cli::parse_now("2026-11-24T12:00:00Z").unwrap();
+    let mut w = store.begin_write().unwrap();
+    let opts = reach::demo::DemoOptions { contacts, seed, now, events_per_contact };
+    reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
+    w.commit().unwrap();
+    (dir, store, now)
+}
+
 fn counts(e: &mut Engine, now: i64) -> Vec<u64> {
     let never = AtomicBool::new(false);
     EXPRS.iter().map(|s| e.count(&reach::segment::parse(s).unwrap(), now, &never).unwrap()).collect()
@@ -48,16 +61,7 @@ fn an_engine_that_read_a_few_time_spans_follows_changes() {
 }
 
 fn changes_match_a_fresh_engine(warm: bool) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("r.redb");
-    let store = Store::open(&db, OpenMode::Create).unwrap();
-    let now = reach::cli::parse_now("2026-11-24T12:00:00Z").unwrap();
-    {
-        let mut w = store.begin_write().unwrap();
-        let opts = reach::demo::DemoOptions { contacts: 800, seed: 3, now, events_per_contact: 10.0 };
-        reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
-        w.commit().unwrap();
-    }
+    let (dir, store, now) = demo(800, 3, 10.0);
     let changes = store.subscribe();
     let mut live = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
     if warm {
@@ -118,13 +122,7 @@ fn changes_match_a_fresh_engine(warm: bool) {
 /// touch (about 12 days each), not the kind's whole history.
 #[test]
 fn a_windowed_count_reads_only_its_time_spans() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("r.redb"), OpenMode::Create).unwrap();
-    let now = reach::cli::parse_now("2026-11-24T12:00:00Z").unwrap();
-    let mut w = store.begin_write().unwrap();
-    let opts = reach::demo::DemoOptions { contacts: 3000, seed: 4, now, events_per_contact: 20.0 };
-    reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
-    w.commit().unwrap();
+    let (_dir, store, now) = demo(3000, 4, 20.0);
     let never = AtomicBool::new(false);
     let expr = reach::segment::parse("count(page_view, last 14d) >= 1").unwrap();
     let mut e = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
@@ -146,13 +144,7 @@ fn a_windowed_count_reads_only_its_time_spans() {
 
 #[test]
 fn a_count_stops_when_cancelled() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("r.redb"), OpenMode::Create).unwrap();
-    let now = reach::cli::parse_now("2026-11-24T12:00:00Z").unwrap();
-    let mut w = store.begin_write().unwrap();
-    let opts = reach::demo::DemoOptions { contacts: 200, seed: 1, now, events_per_contact: 5.0 };
-    reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
-    w.commit().unwrap();
+    let (_dir, store, now) = demo(200, 1, 5.0);
     let mut e = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
     let expr = reach::segment::parse("count(page_view, last 30d) >= 1").unwrap();
     let stop = AtomicBool::new(true);
@@ -171,16 +163,7 @@ fn a_count_stops_when_cancelled() {
 /// what a fresh engine gives for each.
 #[test]
 fn edits_of_an_and_match_a_fresh_engine() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("r.redb");
-    let store = Store::open(&db, OpenMode::Create).unwrap();
-    let now = reach::cli::parse_now("2026-11-24T12:00:00Z").unwrap();
-    {
-        let mut w = store.begin_write().unwrap();
-        let opts = reach::demo::DemoOptions { contacts: 2_000, seed: 5, now, events_per_contact: 16.0 };
-        reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
-        w.commit().unwrap();
-    }
+    let (_dir, store, now) = demo(2_000, 5, 16.0);
     let never = AtomicBool::new(false);
     let mut live = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
     for first in ["= 1", ">= 1", ">= 2", ">= 3", ">= 2", ">= 4", "= 0", ">= 1"] {
@@ -207,15 +190,7 @@ fn edits_of_an_and_match_a_fresh_engine() {
 /// them (and, after events arrive, over the new blocks).
 #[test]
 fn a_filter_follows_the_blocks_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("r.redb"), OpenMode::Create).unwrap();
-    let now = reach::cli::parse_now("2026-11-24T12:00:00Z").unwrap();
-    {
-        let mut w = store.begin_write().unwrap();
-        let opts = reach::demo::DemoOptions { contacts: 500, seed: 8, now, events_per_contact: 10.0 };
-        reach::demo::generate(&mut w, &opts, &mut |_, _, _| {}).unwrap();
-        w.commit().unwrap();
-    }
+    let (dir, store, now) = demo(500, 8, 10.0);
     let import = |name: &str, body: &str| {
         let f = dir.path().join(name);
         std::fs::write(&f, body).unwrap();
