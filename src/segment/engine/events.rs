@@ -598,7 +598,7 @@ fn sums<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16) -> Result<Values
     // a sum without counts lists its (contact, amount) pairs while they
     // stay few next to the contacts (a selective filter, a short window),
     // and sorts them at the end (`sparse`); past that it goes on dense
-    let sparse = !COUNTS && (filter.is_some() || events_in(chunks, lo, hi) <= n / SPARSE_SHARE);
+    let sparse = !COUNTS && (filter.is_some() || events_in_range(chunks, lo, hi) <= n / SPARSE_SHARE);
     sums_from::<COUNTS>(chunks, job, p, sparse)
 }
 
@@ -674,7 +674,7 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
 const SPARSE_SHARE: usize = 32;
 
 /// Events of `chunks` with lo <= ts <= hi.
-fn events_in(chunks: &[Chunk], lo: i64, hi: i64) -> usize {
+fn events_in_range(chunks: &[Chunk], lo: i64, hi: i64) -> usize {
     let mut k = 0;
     let _ = for_range_in(chunks, lo, hi, |_, from, to| {
         k += to - from;
