@@ -670,7 +670,10 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
 
 /// A sum without counts stays a list of pairs while it holds at most one
 /// per this many contacts: sorting them then costs less than zeroing,
-/// updating at random places, merging and comparing a dense array.
+/// updating at random places, merging and comparing a dense array. (At
+/// one per 4, the benchmark's 6-month Acme sum, over 16% of the
+/// contacts, stayed sparse and was slower at 10M contacts: 48 against
+/// 34 ms, BENCHMARKS.md "What a console holds".)
 const SPARSE_SHARE: usize = 32;
 
 /// Events of `chunks` with lo <= ts <= hi.
