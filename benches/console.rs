@@ -58,6 +58,10 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
+#[path = "common/status.rs"]
+mod status;
+use status::status_kb as proc_status;
+
 // the binary's allocator, set up as src/main.rs does
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -92,17 +96,6 @@ fn stats(v: &[f64]) -> Value {
         "p99_ms": round3(pct(v, 0.99)),
         "max_ms": round3(pct(v, 1.0)),
     })
-}
-
-fn proc_status(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|x| x.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 /// The console as `console::run` assembles it, on a TestBackend.
