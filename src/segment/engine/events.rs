@@ -833,6 +833,10 @@ mod tests {
         }
     }
 
+    /// Time ranges over `chunks`: all of it, cutting blocks, one instant,
+    /// and past the last event.
+    const WINDOWS: [(i64, i64); 4] = [(i64::MIN + 1, i64::MAX), (5_000, 25_000), (10_000, 10_000), (40_000, 50_000)];
+
     /// Splitting an aggregate between two threads gives what one thread
     /// gives, for every measure, windows cutting blocks, and sums that
     /// leave i64.
@@ -841,7 +845,7 @@ mod tests {
         let never = AtomicBool::new(false);
         for big in [false, true] {
             let cs = chunks(big);
-            for (lo, hi) in [(i64::MIN + 1, i64::MAX), (5_000, 25_000), (10_000, 10_000), (40_000, 50_000)] {
+            for (lo, hi) in WINDOWS {
                 for m in [
                     Measure::Count,
                     Measure::Exists,
@@ -885,7 +889,7 @@ mod tests {
         let never = AtomicBool::new(false);
         for big in [false, true] {
             let cs = chunks(big);
-            for (lo, hi) in [(i64::MIN + 1, i64::MAX), (5_000, 25_000), (10_000, 10_000), (40_000, 50_000)] {
+            for (lo, hi) in WINDOWS {
                 for n in [60, 2_000, 100_000] {
                     let run = |measure, split| {
                         let job = Job { n, measure, lo, hi, filter: None, cancel: &never };

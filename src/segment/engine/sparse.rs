@@ -45,21 +45,29 @@ impl Totals {
             sum: Vec::with_capacity(self.ids.len() + other.ids.len()),
         };
         let (mut i, mut j) = (0, 0);
-        while i < self.ids.len() || j < other.ids.len() {
-            let a = self.ids.get(i).copied().unwrap_or(u32::MAX);
-            let b = other.ids.get(j).copied().unwrap_or(u32::MAX);
-            let take_a = i < self.ids.len() && (j >= other.ids.len() || a <= b);
-            let take_b = j < other.ids.len() && (i >= self.ids.len() || b <= a);
-            let mut s = 0i128;
-            if take_a {
-                s += self.sum[i];
-                i += 1;
-            }
-            if take_b {
-                s += other.sum[j];
-                j += 1;
-            }
-            out.ids.push(if take_a { a } else { b });
+        loop {
+            // the smaller id next; an id in both adds its two totals
+            let (id, s) = match (self.ids.get(i), other.ids.get(j)) {
+                (None, None) => break,
+                (Some(&a), Some(&b)) if a == b => {
+                    i += 1;
+                    j += 1;
+                    (a, self.sum[i - 1] + other.sum[j - 1])
+                }
+                (Some(&a), Some(&b)) if a < b => {
+                    i += 1;
+                    (a, self.sum[i - 1])
+                }
+                (Some(&a), None) => {
+                    i += 1;
+                    (a, self.sum[i - 1])
+                }
+                (_, Some(&b)) => {
+                    j += 1;
+                    (b, other.sum[j - 1])
+                }
+            };
+            out.ids.push(id);
             out.sum.push(s);
         }
         out
