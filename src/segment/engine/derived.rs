@@ -18,7 +18,7 @@ pub struct DerivedCols {
     /// index into Lifecycle::ALL
     pub lifecycle: Option<Vec<u8>>,
     /// (r, f, m) 1–5; 0 for non-buyers
-    pub rfm: Option<Vec<[u8; 3]>>,
+    pub rfm: Option<[Vec<u8>; 3]>,
 }
 
 const DAY: i64 = 86_400;
@@ -78,7 +78,7 @@ impl Engine {
                 let Some((pk, def)) = self.schema.kind("purchase").map(|(k, d)| (k, d.clone())) else {
                     let d = self.derived.as_mut().expect("set");
                     d.lifecycle = Some(vec![0; n]);
-                    d.rfm = Some(vec![[0; 3]; n]);
+                    d.rfm = Some([vec![0; n], vec![0; n], vec![0; n]]);
                     return Ok(());
                 };
                 let all = i64::MIN + 1;
@@ -118,9 +118,10 @@ impl Engine {
                         };
                         (r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), f, m)
                     });
-                    let mut col = vec![[0u8; 3]; n];
+                    // a column per score: a condition on one reads a byte per contact
+                    let mut col = [vec![0u8; n], vec![0u8; n], vec![0u8; n]];
                     for (i, &id) in buyers.iter().enumerate() {
-                        col[id] = [r[i], f[i], m[i]];
+                        (col[0][id], col[1][id], col[2][id]) = (r[i], f[i], m[i]);
                     }
                     self.derived.as_mut().expect("set").rfm = Some(col);
                 }

@@ -315,11 +315,14 @@ impl Engine {
         let scan = Scan { n, alive };
         match f {
             Field::RfmPart(k) => {
-                let rfm = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
+                let col = &self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed")[k];
                 // 0: no score (no purchase)
                 return match int_range(c, SCALE as i128)? {
-                    Some(r) => Ok(r.scan_by(scan, |id| rfm[id][k] as i64, Some(0))),
-                    None => num_cond(c, scan, |id| (rfm[id][k] != 0).then(|| rfm[id][k] as i128 * SCALE as i128)),
+                    Some(r) => {
+                        let ranges = super::bytes::ranges_of(r.lo, r.hi, r.inside, Some(0));
+                        Ok(super::bytes::where_bytes(n, alive, col, &ranges, true))
+                    }
+                    None => num_cond(c, scan, |id| (col[id] != 0).then(|| col[id] as i128 * SCALE as i128)),
                 };
             }
             Field::Engagement | Field::Lifecycle => {
@@ -335,14 +338,11 @@ impl Engine {
                         crate::derived::Lifecycle::ALL.iter().map(|e| e.name()).collect(),
                     )
                 };
-                return enum_cond(c, scan, &names, |id| Some(col[id] as u16));
+                return enum_cond(c, scan, &names, Some(col), |id| Some(col[id] as u16));
             }
             Field::Rfm => {
-                let rfm = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
-                return string_cond(c, scan, |id| {
-                    let r = rfm[id];
-                    (r[0] != 0).then(|| format!("{}{}{}", r[0], r[1], r[2]))
-                });
+                let [r, f, m] = self.derived.as_ref().and_then(|d| d.rfm.as_ref()).expect("computed");
+                return string_cond(c, scan, |id| (r[id] != 0).then(|| format!("{}{}{}", r[id], f[id], m[id])));
             }
             _ => {}
         }
@@ -401,7 +401,7 @@ impl Engine {
                     (AttrCol::Date(v), _) => date_cond(c, scan, |id| (v[id] != DATE_NONE).then_some(v[id])),
                     (AttrCol::Enum(v), AttrType::Enum(vals)) => {
                         let names: Vec<&str> = vals.iter().map(String::as_str).collect();
-                        enum_cond(c, scan, &names, |id| (v[id] != ENUM_NONE).then_some(v[id]))
+                        enum_cond(c, scan, &names, None, |id| (v[id] != ENUM_NONE).then_some(v[id]))
                     }
                     (AttrCol::Set(sets, any), AttrType::Set(vals)) => set_cond(c, n, sets, any, vals),
                     _ => Err(Error::runtime(format!("attribute `{}` changed type", def.name))),
@@ -1030,7 +1030,16 @@ fn time_cond(c: &Cond, scan: Scan, get: impl Fn(usize) -> Option<i64>) -> Result
     })
 }
 
-fn enum_cond(c: &Cond, scan: Scan, names: &[&str], get: impl Fn(usize) -> Option<u16>) -> Result<Bits> {
+/// A condition on a value out of `names`, each contact's index into them
+/// given by `get`, or by `bytes` when every contact has one that fits a
+/// byte (then tested sixteen contacts at a time).
+fn enum_cond(
+    c: &Cond,
+    scan: Scan,
+    names: &[&str],
+    bytes: Option<&[u8]>,
+    get: impl Fn(usize) -> Option<u16>,
+) -> Result<Bits> {
     let idx = |l: &Lit| -> Result<Option<u16>> {
         let t = text(l)?;
         Ok(names
@@ -1039,6 +1048,23 @@ fn enum_cond(c: &Cond, scan: Scan, names: &[&str], get: impl Fn(usize) -> Option
             .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(t)))
             .map(|i| i as u16))
     };
+    if let Some(col) = bytes {
+        // every contact has a value: the condition is "one of these" or "none of these"
+        let (values, inside): (Vec<u16>, bool) = match c {
+            Cond::Cmp { op: CmpOp::Eq, value, .. } => (idx(value)?.into_iter().collect(), true),
+            Cond::Cmp { op: CmpOp::Ne, value, .. } => (idx(value)?.into_iter().collect(), false),
+            Cond::In { values, .. } => {
+                (values.iter().map(idx).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect(), true)
+            }
+            Cond::IsSet { negated, .. } => (Vec::new(), *negated),
+            _ => (Vec::new(), true),
+        };
+        if !matches!(c, Cond::Cmp { op: CmpOp::Eq | CmpOp::Ne, .. } | Cond::In { .. } | Cond::IsSet { .. }) {
+            return enum_cond(c, scan, names, None, get);
+        }
+        let ranges: Vec<(u8, u8)> = values.iter().filter(|&&v| v < 256).map(|&v| (v as u8, v as u8)).collect();
+        return Ok(super::bytes::where_bytes(scan.n, scan.alive, col, &ranges, inside));
+    }
     Ok(match c {
         Cond::Cmp { op: CmpOp::Eq, value, .. } => {
             let v = idx(value)?;

@@ -222,7 +222,8 @@ impl Engine {
     pub fn rfm_of(&mut self, id: u32, now: i64) -> Result<Option<(u8, u8, u8)>> {
         self.ensure_derived(Which::Rfm, now)?;
         let d = self.derived.as_ref().and_then(|d| d.rfm.as_ref());
-        Ok(d.and_then(|v| v.get(id as usize)).filter(|r| r[0] != 0).map(|r| (r[0], r[1], r[2])))
+        let i = id as usize;
+        Ok(d.filter(|[r, ..]| r.get(i).is_some_and(|&x| x != 0)).map(|[r, f, m]| (r[i], f[i], m[i])))
     }
 }
 

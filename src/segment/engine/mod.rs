@@ -11,6 +11,7 @@
 //! stale count the moment the operator types again.
 
 pub mod bits;
+mod bytes;
 pub mod catalog;
 pub mod columns;
 mod derived;
