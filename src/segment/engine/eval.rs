@@ -604,7 +604,7 @@ impl Engine {
                 if target % scale == 0
                     && let Ok(t) = i64::try_from(target / scale)
                 {
-                    cmp_bits(n, alive, op, t, |id| c[id] as i64)
+                    cmp_col(n, alive, op, t, c, |x| x as i64)
                 } else {
                     Bits::from_fn(n, alive, |id| cmp(op, c[id] as i128 * scale, target))
                 }
@@ -617,10 +617,10 @@ impl Engine {
                 let (with, without) = (keep(with), keep(without));
                 Bits::from_words(n, alive, |wi| (w[wi] & with) | (!w[wi] & without))
             }
-            (Values::Count8(c), _) => cmp_bits(n, alive, op, (target / scale) as u8, |id| c[id]),
-            (Values::Sum { sum, .. }, AggFunc::Sum) => cmp_bits(n, alive, op, target, |id| sum[id]),
+            (Values::Count8(c), _) => cmp_col(n, alive, op, (target / scale) as u8, c, |x| x),
+            (Values::Sum { sum, .. }, AggFunc::Sum) => cmp_col(n, alive, op, target, sum, |x| x),
             (Values::Sum64 { sum, .. }, AggFunc::Sum) => match i64::try_from(target) {
-                Ok(t) => cmp_bits(n, alive, op, t, |id| sum[id]),
+                Ok(t) => cmp_col(n, alive, op, t, sum, |x| x),
                 Err(_) => Bits::from_fn(n, alive, |id| cmp(op, sum[id] as i128, target)),
             },
             // only `Measure::Total` is sparse, and only `sum` takes it
@@ -650,16 +650,16 @@ impl Engine {
                 // found once, then each contact is one unsigned compare
                 let (lo, hi, inside) = days_since_instants(op, now, target);
                 if lo > hi {
-                    Bits::from_fn(n, alive, |id| present[id] & !inside)
+                    Bits::from_col(n, alive, present, |p| p & !inside)
                 } else {
                     // lo <= x <= hi as one unsigned compare; `&` rather
                     // than `&&`: no branch to mispredict per contact
                     let width = hi.wrapping_sub(lo) as u64;
-                    Bits::from_fn(n, alive, |id| present[id] & ((x[id].wrapping_sub(lo) as u64 <= width) == inside))
+                    Bits::from_cols(n, alive, x, present, |x, p| p & ((x.wrapping_sub(lo) as u64 <= width) == inside))
                 }
             }
             (Values::Ext { v: x, present }, _) => {
-                Bits::from_fn(n, alive, |id| present[id] & cmp(op, x[id] as i128, target))
+                Bits::from_cols(n, alive, x, present, |x, p| p & cmp(op, x as i128, target))
             }
         };
         Ok(out)
@@ -726,17 +726,24 @@ fn count_measure(op: CmpOp, target: i128) -> Measure {
     }
 }
 
-/// The ids below `n` in `alive` whose value `op` `t` holds, the operator
-/// chosen once rather than for each contact.
+/// The ids below `n` in `alive` whose value in `col` (through `get`)
+/// `op` `t` holds, the operator chosen once rather than for each contact.
 #[inline]
-fn cmp_bits<T: PartialOrd + Copy>(n: usize, alive: &Bits, op: CmpOp, t: T, get: impl Fn(usize) -> T) -> Bits {
+fn cmp_col<E: Copy, T: PartialOrd + Copy>(
+    n: usize,
+    alive: &Bits,
+    op: CmpOp,
+    t: T,
+    col: &[E],
+    get: impl Fn(E) -> T,
+) -> Bits {
     match op {
-        CmpOp::Eq => Bits::from_fn(n, alive, |id| get(id) == t),
-        CmpOp::Ne => Bits::from_fn(n, alive, |id| get(id) != t),
-        CmpOp::Lt => Bits::from_fn(n, alive, |id| get(id) < t),
-        CmpOp::Le => Bits::from_fn(n, alive, |id| get(id) <= t),
-        CmpOp::Gt => Bits::from_fn(n, alive, |id| get(id) > t),
-        CmpOp::Ge => Bits::from_fn(n, alive, |id| get(id) >= t),
+        CmpOp::Eq => Bits::from_col(n, alive, col, |x| get(x) == t),
+        CmpOp::Ne => Bits::from_col(n, alive, col, |x| get(x) != t),
+        CmpOp::Lt => Bits::from_col(n, alive, col, |x| get(x) < t),
+        CmpOp::Le => Bits::from_col(n, alive, col, |x| get(x) <= t),
+        CmpOp::Gt => Bits::from_col(n, alive, col, |x| get(x) > t),
+        CmpOp::Ge => Bits::from_col(n, alive, col, |x| get(x) >= t),
     }
 }
 
