@@ -187,7 +187,7 @@ fn ids_map(col: &Col, from: usize, to: usize, f: impl Fn(u32) -> bool) -> Vec<bo
 
 fn nums(col: Col, from: usize, to: usize, f: impl Fn(i64) -> bool) -> Vec<bool> {
     match col {
-        Col::Nums(v) => v[from..to].iter().map(|&x| x != NUM_NONE && f(x)).collect(),
+        Col::Nums(v) => v[from..to].iter().map(|&x| (x != NUM_NONE) & f(x)).collect(),
         _ => vec![false; to - from],
     }
 }
@@ -198,20 +198,29 @@ fn leaf_mask(l: &Leaf, cols: &[Option<&ParamData>], b: &EventBlock, from: usize,
         Leaf::Const(v) => vec![*v; to - from],
         Leaf::Present { target, want } => {
             let w = *want;
-            ids_map(&col(*target), from, to, |x| (x != 0) == w)
+            ids_map(&col(*target), from, to, move |x| (x != 0) == w)
         }
         Leaf::Codes { target, codes, negate } => {
             let neg = *negate;
             match codes.as_slice() {
                 [one] => {
                     let one = *one;
-                    ids_map(&col(*target), from, to, |x| x != 0 && ((x == one) != neg))
+                    // `&`, not `&&`, and the values copied into the closure
+                    // (`move`): no branch and nothing to reload per event, so
+                    // the compiler tests many events at once
+                    ids_map(&col(*target), from, to, move |x| (x != 0) & ((x == one) != neg))
                 }
                 _ => ids_map(&col(*target), from, to, |x| x != 0 && (codes.binary_search(&x).is_ok() != neg)),
             }
         }
-        Leaf::NumRange { p, lo, hi } => nums(col(Target::Param(*p)), from, to, |v| *lo <= v && v <= *hi),
-        Leaf::NumNe { p, v } => nums(col(Target::Param(*p)), from, to, |x| x != *v),
+        Leaf::NumRange { p, lo, hi } => {
+            let (lo, hi) = (*lo, *hi);
+            nums(col(Target::Param(*p)), from, to, move |v| (lo <= v) & (v <= hi))
+        }
+        Leaf::NumNe { p, v } => {
+            let v = *v;
+            nums(col(Target::Param(*p)), from, to, move |x| x != v)
+        }
         Leaf::NumIn { p, vals } => nums(col(Target::Param(*p)), from, to, |x| vals.contains(&x)),
         Leaf::TextSet { target, ids } => ids_map(&col(*target), from, to, |x| x != 0 && ids.contains(&x)),
     }
