@@ -51,7 +51,7 @@ pub fn demo(ctx: &Ctx, a: DemoArgs, out: &mut dyn Write) -> Result<()> {
         std::fs::remove_file(&ctx.db)?;
     }
     let started = std::time::Instant::now();
-    let store = ctx.open(OpenMode::Create)?;
+    let store = ctx.open_with_cache(OpenMode::Create, crate::store::BULK_CACHE_BYTES)?;
     let opts = crate::demo::DemoOptions {
         contacts: a.contacts,
         seed: a.seed,

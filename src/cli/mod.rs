@@ -206,9 +206,14 @@ pub struct Hooks {
 
 impl Ctx {
     pub fn open(&self, mode: OpenMode) -> Result<Arc<Store>> {
+        self.open_with_cache(mode, crate::store::CACHE_BYTES)
+    }
+
+    /// `open`, with a page cache of `cache_bytes` when this process opens the file.
+    pub fn open_with_cache(&self, mode: OpenMode, cache_bytes: usize) -> Result<Arc<Store>> {
         match &self.shared {
             Some(s) => Ok(s.store().clone()),
-            None => Ok(Arc::new(Store::open(&self.db, mode)?)),
+            None => Ok(Arc::new(Store::open_with_cache(&self.db, mode, cache_bytes)?)),
         }
     }
 

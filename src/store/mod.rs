@@ -80,18 +80,36 @@ impl std::fmt::Debug for Store {
 
 const REDB_MAGIC: &[u8] = b"redb";
 
-/// redb's page cache. Everything hot lives in reach's own structures (the
-/// engine's columns, the import's key maps), so a small cache is enough; a
-/// large one only costs fresh memory for every page read once.
-fn builder() -> redb::Builder {
+/// redb's page cache for a store opened with `Store::open`. Everything
+/// hot lives in reach's own structures (the engine's columns, the import's
+/// key maps), and redb keeps every page it reads or writes in its cache up
+/// to this size: each one fresh memory the kernel must fault in and zero,
+/// for a page used once. 4 MB holds the upper levels of the B-trees.
+/// Against 64 MB (the size until 2026-12-04; paired whole-process runs,
+/// `scripts/time_pair.sh`, BENCHMARKS.md "A small page cache"): a count
+/// from a fresh process 0.57–0.87 of the time and 13–47 MB less memory,
+/// the import of 1M contacts 0.95 of the time.
+pub const CACHE_BYTES: usize = 4 << 20;
+
+/// The cache of a process that writes a whole database at once (`reach
+/// demo`): at 4 MB it took 1.09 times as long.
+pub const BULK_CACHE_BYTES: usize = 64 << 20;
+
+/// A builder with a page cache of `bytes` (or `REACH_CACHE_MB` megabytes).
+fn builder(bytes: usize) -> redb::Builder {
     let mut b = redb::Builder::new();
-    let mb: usize = std::env::var("REACH_CACHE_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
-    b.set_cache_size(mb << 20);
+    let env: Option<usize> = std::env::var("REACH_CACHE_MB").ok().and_then(|v| v.parse().ok());
+    b.set_cache_size(env.map_or(bytes, |mb| mb << 20));
     b
 }
 
 impl Store {
     pub fn open(path: &Path, mode: OpenMode) -> Result<Store> {
+        Store::open_with_cache(path, mode, CACHE_BYTES)
+    }
+
+    /// `open` with a page cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, mode: OpenMode, cache_bytes: usize) -> Result<Store> {
         let exists = path.exists();
         if !exists && mode == OpenMode::Existing {
             return Err(Error::input(format!(
@@ -120,7 +138,9 @@ impl Store {
                 .mode(0o600)
                 .open(path)
                 .map_err(|e| Error::runtime(format!("{}: cannot create: {e}", path.display())))?;
-            builder().create_with_backend(redb::backends::FileBackend::new(file)?).map_err(|e| open_error(path, e))?
+            builder(cache_bytes)
+                .create_with_backend(redb::backends::FileBackend::new(file)?)
+                .map_err(|e| open_error(path, e))?
         } else {
             let mut head = [0u8; 4];
             let n = std::fs::File::open(path)?.read(&mut head)?;
@@ -128,7 +148,7 @@ impl Store {
                 return Err(not_ours(path));
             }
             migrate::probe(path)?;
-            builder().open(path).map_err(|e| open_error(path, e))?
+            builder(cache_bytes).open(path).map_err(|e| open_error(path, e))?
         };
         let store = Store { db, path: path.to_path_buf(), _lock: lock, subscribers: Mutex::new(Vec::new()) };
         migrate::check_and_upgrade(&store)?;
