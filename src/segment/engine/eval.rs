@@ -1064,11 +1064,9 @@ fn enum_cond(
                 (values.iter().map(idx).collect::<Result<Vec<_>>>()?.into_iter().flatten().collect(), true)
             }
             Cond::IsSet { negated, .. } => (Vec::new(), *negated),
-            _ => (Vec::new(), true),
+            // the operators an enum does not take: the message below
+            _ => return enum_cond(c, scan, names, None, get),
         };
-        if !matches!(c, Cond::Cmp { op: CmpOp::Eq | CmpOp::Ne, .. } | Cond::In { .. } | Cond::IsSet { .. }) {
-            return enum_cond(c, scan, names, None, get);
-        }
         let ranges: Vec<(u8, u8)> = values.iter().filter(|&&v| v < 256).map(|&v| (v as u8, v as u8)).collect();
         return Ok(super::bytes::where_bytes(scan.n, scan.alive, col, &ranges, inside));
     }
