@@ -606,7 +606,7 @@ impl Engine {
                 {
                     cmp_col(n, alive, op, t, c, |x| x as i64)
                 } else {
-                    Bits::from_fn(n, alive, |id| cmp(op, c[id] as i128 * scale, target))
+                    Bits::from_col(n, alive, c, |x| cmp(op, x as i128 * scale, target))
                 }
             }
             // whole thresholds only (`count_measure`)
@@ -621,7 +621,7 @@ impl Engine {
             (Values::Sum { sum, .. }, AggFunc::Sum) => cmp_col(n, alive, op, target, sum, |x| x),
             (Values::Sum64 { sum, .. }, AggFunc::Sum) => match i64::try_from(target) {
                 Ok(t) => cmp_col(n, alive, op, t, sum, |x| x),
-                Err(_) => Bits::from_fn(n, alive, |id| cmp(op, sum[id] as i128, target)),
+                Err(_) => Bits::from_col(n, alive, sum, |x| cmp(op, x as i128, target)),
             },
             // only `Measure::Total` is sparse, and only `sum` takes it
             (Values::Sparse(t), _) => {
@@ -638,11 +638,11 @@ impl Engine {
                 out
             }
             (Values::Sum64 { sum, n: k }, _) => {
-                Bits::from_fn(n, alive, |id| k[id] > 0 && cmp(op, sum[id] as i128, target * k[id] as i128))
+                Bits::from_cols(n, alive, sum, k, |s, k| k > 0 && cmp(op, s as i128, target * k as i128))
             }
             // avg op v  <=>  sum op v*k  (k > 0): exact, no division
             (Values::Sum { sum, n: k }, _) => {
-                Bits::from_fn(n, alive, |id| k[id] > 0 && cmp(op, sum[id], target * k[id] as i128))
+                Bits::from_cols(n, alive, sum, k, |s, k| k > 0 && cmp(op, s, target * k as i128))
             }
             (Values::Ext { v: x, present }, AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst) => {
                 // whole days since an instant only fall as the instant
