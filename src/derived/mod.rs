@@ -168,52 +168,34 @@ pub fn quintiles(values: &[i128]) -> Vec<u8> {
     if n == 0 {
         return vec![];
     }
-    let (lo, hi) = values.iter().fold((i128::MAX, i128::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    let mut out = vec![0u8; n];
-    // one sort of (value, position) keys, then ranks in one pass: the first
-    // of a run of equal values has as many smaller values as its place. The
-    // keys are as small as the values' range allows (times and counts fit
-    // 32 bits above their minimum: 8-byte keys sort several times faster
-    // than (i128, u32) pairs)
-    let range = hi.checked_sub(lo).unwrap_or(i128::MAX);
-    if range < 4 * n as i128 {
-        // few distinct values (purchase counts): r from a histogram
-        let mut below = vec![0usize; range as usize + 2];
-        for &v in values {
-            below[(v - lo) as usize + 1] += 1;
-        }
-        for i in 1..below.len() {
-            below[i] += below[i - 1];
-        }
-        for (o, &v) in out.iter_mut().zip(values) {
-            *o = (1 + (5 * below[(v - lo) as usize]) / n) as u8;
-        }
-    } else if range < 1 << 32 {
-        let mut keys: Vec<u64> = values.iter().enumerate().map(|(i, &v)| ((v - lo) as u64) << 32 | i as u64).collect();
-        keys.sort_unstable();
-        rank(&keys, n, |k| k >> 32, |k| (k & 0xffff_ffff) as usize, &mut out);
-    } else if range < 1 << 96 {
-        let mut keys: Vec<u128> =
-            values.iter().enumerate().map(|(i, &v)| ((v - lo) as u128) << 32 | i as u128).collect();
-        keys.sort_unstable();
-        rank(&keys, n, |k| k >> 32, |k| (k & 0xffff_ffff) as usize, &mut out);
-    } else {
-        let mut sorted: Vec<(i128, u32)> = values.iter().enumerate().map(|(i, &v)| (v, i as u32)).collect();
-        sorted.sort_unstable();
-        rank(&sorted, n, |k| k.0, |k| k.1 as usize, &mut out);
-    }
-    out
+    // `1 + 5·r / n` reaches k + 1 once r ≥ ⌈k·n / 5⌉, and r ≥ m exactly
+    // when the value is above the m-th smallest: four order statistics
+    // (selected, not sorted: linear where a sort was n log n) and a pass
+    // comparing every value with them
+    let ranks: [usize; 4] = std::array::from_fn(|k| ((k + 1) * n).div_ceil(5) - 1);
+    let mut work = values.to_vec();
+    let mut cut = [0i128; 4];
+    select_ranks(&mut work, 0, &ranks, &mut cut);
+    values.iter().map(|&v| 1 + cut.iter().map(|&c| (v > c) as u8).sum::<u8>()).collect()
 }
 
-/// Scores sorted `(value, position)` keys: `out[position] = 1 + 5·r / n`.
-fn rank<K: Copy, V: PartialEq>(keys: &[K], n: usize, value: impl Fn(K) -> V, at: impl Fn(K) -> usize, out: &mut [u8]) {
-    let mut r = 0;
-    for (i, &k) in keys.iter().enumerate() {
-        if i > 0 && value(keys[i - 1]) != value(k) {
-            r = i;
-        }
-        out[at(k)] = (1 + (5 * r) / n) as u8;
+/// Puts in `out[i]` the value of rank `ranks[i]` (0-based, ascending) of
+/// the whole slice `v` is a part of, `v` starting at rank `offset`.
+fn select_ranks(v: &mut [i128], offset: usize, ranks: &[usize], out: &mut [i128]) {
+    if ranks.is_empty() {
+        return;
     }
+    let h = ranks.len() / 2;
+    let (lo, mid, hi) = v.select_nth_unstable(ranks[h] - offset);
+    out[h] = *mid;
+    // equal ranks share the value
+    let left = ranks[..h].iter().take_while(|&&r| r < ranks[h]).count();
+    out[left..h].fill(*mid);
+    let right = h + 1 + ranks[h + 1..].iter().take_while(|&&r| r == ranks[h]).count();
+    out[h + 1..right].fill(*mid);
+    let lo_len = lo.len();
+    select_ranks(lo, offset, &ranks[..left], &mut out[..left]);
+    select_ranks(hi, offset + lo_len + 1, &ranks[right..], &mut out[right..]);
 }
 
 #[cfg(test)]
@@ -268,6 +250,26 @@ mod tests {
         }
         let extremes = [i128::MIN, 0, i128::MAX, -1, i128::MAX, 5];
         assert_eq!(quintiles(&extremes), plain(&extremes));
+    }
+
+    /// Every length from 1 to 60, values with many ties and with none,
+    /// against the ranking by definition.
+    #[test]
+    fn quintiles_of_every_length() {
+        let plain = |v: &[i128]| -> Vec<u8> {
+            v.iter().map(|x| (1 + 5 * v.iter().filter(|y| *y < x).count() / v.len()) as u8).collect()
+        };
+        let mut seed = 7u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        for n in 1..=60usize {
+            for spread in [1u64, 3, 10, 1 << 30] {
+                let v: Vec<i128> = (0..n).map(|_| (next() % spread) as i128 - 2).collect();
+                assert_eq!(quintiles(&v), plain(&v), "{v:?}");
+            }
+        }
     }
 
     #[test]

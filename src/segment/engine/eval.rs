@@ -106,6 +106,47 @@ fn years_between(birth: i32, today: i64) -> i16 {
     y as i16
 }
 
+/// Ages on one day without a calendar conversion per contact: `born_by[k]`
+/// is the last birth day of anyone aged k or more that day (the same month
+/// and day k years back, Feb 29 becoming Feb 28 in a common year), so an
+/// age is the largest k whose day is not before the birth.
+struct AgesOn {
+    today: i64,
+    born_by: Vec<i64>,
+}
+
+impl AgesOn {
+    const YEARS: usize = 150;
+
+    fn new(today: i64) -> AgesOn {
+        use crate::model::time::{civil_from_days, days_from_civil};
+        let (ty, tm, td) = civil_from_days(today);
+        let born_by = (0..=Self::YEARS as i64)
+            .map(|k| {
+                let y = ty - k;
+                let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+                let d = if tm == 2 && td == 29 && !leap { 28 } else { td };
+                days_from_civil(y, tm, d)
+            })
+            .collect();
+        AgesOn { today, born_by }
+    }
+
+    fn age(&self, birth: i32) -> i16 {
+        let b = birth as i64;
+        // births in the future or more than YEARS back: by the calendar
+        if b > self.today || b <= self.born_by[Self::YEARS] {
+            return years_between(birth, self.today);
+        }
+        // a year is at least 365 days: the estimate is never above the age
+        let mut k = (((self.today - b) / 366) as usize).min(Self::YEARS);
+        while k < Self::YEARS && b <= self.born_by[k + 1] {
+            k += 1;
+        }
+        k as i16
+    }
+}
+
 enum Field {
     Score,
     CreatedAt,
@@ -284,9 +325,10 @@ impl Engine {
             if let Some(i) = idx
                 && let AttrCol::Date(d) = &cols.attrs[i as usize]
             {
+                let ages = AgesOn::new(today);
                 for (id, &b) in d.iter().enumerate() {
                     if b != DATE_NONE {
-                        v[id] = years_between(b, today);
+                        v[id] = ages.age(b);
                     }
                 }
             }
@@ -1125,6 +1167,31 @@ fn set_cond(c: &Cond, n: usize, sets: &[Bits], any: &Bits, vals: &[String]) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Ages from the table equal ages by the calendar, for every birth day
+    /// from 200 years back to 3 years ahead, on days around Feb 29, the
+    /// end of a year and an ordinary day.
+    #[test]
+    fn ages_from_the_table_equal_the_calendar() {
+        use crate::model::time::days_from_civil;
+        for (y, m, d) in [
+            (2024, 2, 29),
+            (2024, 2, 28),
+            (2024, 3, 1),
+            (2025, 2, 28),
+            (2025, 3, 1),
+            (2026, 12, 31),
+            (2026, 1, 1),
+            (2026, 11, 24),
+        ] {
+            let today = days_from_civil(y, m, d);
+            let ages = AgesOn::new(today);
+            for b in (today - 200 * 366)..(today + 3 * 366) {
+                let b = b as i32;
+                assert_eq!(ages.age(b), years_between(b, today), "born {b} on {y}-{m}-{d}");
+            }
+        }
+    }
 
     /// The range of instants agrees with counting the days for each
     /// instant, for every operator, whole and fractional thresholds, and
