@@ -62,7 +62,7 @@ fn lifetime_criteria_from_summaries_match_the_events() {
     assert!(demo.iter().filter(|&&n| n > 0).count() >= 8, "most criteria match someone: {demo:?}");
 
     // a log in time order, contacts interleaved, new ones among them, and
-    // two purchases whose sum does not fit in 64 bits
+    // purchases whose sum does not fit in 64 bits
     let mut log = String::from("contact,ts,kind,amount,product\n");
     for i in 0..600 {
         let contact = if i % 3 == 0 { format!("NEW-{}", i % 40) } else { format!("C{:07}", 1 + (i * 7) % 1500) };
@@ -72,6 +72,9 @@ fn lifetime_criteria_from_summaries_match_the_events() {
     }
     log.push_str("C0000009,2026-11-23T10:00:00Z,purchase,9000000000000,Big\n");
     log.push_str("C0000009,2026-11-23T11:00:00Z,purchase,9000000000000,Big\n");
+    // and one in the upper half of the ids (the summaries are read on two threads, split in the middle)
+    log.push_str("C0001400,2026-11-23T10:00:00Z,purchase,9000000000000,Big\n");
+    log.push_str("C0001400,2026-11-23T11:00:00Z,purchase,9000000000000,Big\n");
     let events = dir.path().join("e.csv");
     std::fs::write(&events, log).unwrap();
     let opts = reach::import::ImportOptions { now, ..Default::default() };
@@ -79,7 +82,7 @@ fn lifetime_criteria_from_summaries_match_the_events() {
         .unwrap();
     let imported = check(&store, now, true, "after the import");
     assert_ne!(demo, imported, "the import changes some counts");
-    assert_eq!(count(&store, "sum(purchase.amount) > 9000000000000", now).0, 1, "the 128-bit sum");
+    assert_eq!(count(&store, "sum(purchase.amount) > 9000000000000", now).0, 2, "the 128-bit sums");
 
     // an erasure removes the contacts' summaries with their events
     {
@@ -102,7 +105,7 @@ fn lifetime_criteria_from_summaries_match_the_events() {
         .unwrap();
     }
     assert!(left.is_empty(), "summaries of erased contacts: {left:?}");
-    assert_eq!(count(&store, "sum(purchase.amount) > 9000000000000", now).0, 0);
+    assert_eq!(count(&store, "sum(purchase.amount) > 9000000000000", now).0, 1, "contact 1400's");
     assert_ne!(imported, erased);
 
     // an event after now: lifetime criteria at now leave it out (from the

@@ -285,6 +285,19 @@ impl Reader {
         super::summaries::for_each(&self.tx.open_table(CONTACT_SUMMARIES)?, kind, params, f)
     }
 
+    /// `for_each_summary` over the contacts of rows `rows` only (a row holds
+    /// `summaries::CHUNK` consecutive ids), so that two threads can each
+    /// take a part.
+    pub fn for_each_summary_in(
+        &self,
+        kind: u16,
+        rows: std::ops::Range<u32>,
+        params: bool,
+        f: impl FnMut(&super::summaries::Summary) -> Result<()>,
+    ) -> Result<()> {
+        super::summaries::for_each_in(&self.tx.open_table(CONTACT_SUMMARIES)?, kind, rows, params, f)
+    }
+
     /// The latest time span holding events of `kind`, and the latest instant
     /// in it (the kind's last event); None when the kind has no events.
     pub fn last_span(&self, kind: u16) -> Result<Option<(u32, i64)>> {

@@ -405,7 +405,19 @@ pub fn for_each<T: ReadableTable<(u16, u32), &'static [u8]>>(
     params: bool,
     mut f: impl FnMut(&Summary) -> Result<()>,
 ) -> Result<()> {
-    for row in t.range((kind, 0)..=(kind, u32::MAX))? {
+    for_each_in(t, kind, 0..u32::MAX, params, &mut f)
+}
+
+/// `for_each` over rows `rows` of `kind` (contacts `rows.start * CHUNK` up
+/// to `rows.end * CHUNK`).
+pub fn for_each_in<T: ReadableTable<(u16, u32), &'static [u8]>>(
+    t: &T,
+    kind: u16,
+    rows: std::ops::Range<u32>,
+    params: bool,
+    mut f: impl FnMut(&Summary) -> Result<()>,
+) -> Result<()> {
+    for row in t.range((kind, rows.start)..(kind, rows.end))? {
         let (k, v) = row?;
         decode_row(k.value().1, v.value(), params, &mut f)?;
     }
