@@ -45,25 +45,11 @@ impl Gazetteer {
     fn parse(data: &'static str) -> Gazetteer {
         let mut cities = Vec::new();
         for line in data.lines().skip(1).filter(|l| !l.is_empty()) {
-            let f: Vec<&'static str> = line.split(',').collect();
             // the build script writes plain fields (no quoting); a malformed
             // row is a build error caught by the tests, so skip it here
-            if f.len() != 8 {
-                continue;
+            if let Some(c) = parse_city(line) {
+                cities.push(c);
             }
-            let (Ok(lat), Ok(lon), Ok(population)) = (f[3].parse(), f[4].parse(), f[6].parse()) else {
-                continue;
-            };
-            cities.push(City {
-                name: f[0],
-                country: f[1],
-                admin1: f[2],
-                lat,
-                lon,
-                timezone: f[5],
-                population,
-                alternates: f[7].split('|').filter(|a| !a.is_empty()).collect(),
-            });
         }
         cities.sort_by(|a, b| b.population.cmp(&a.population).then(a.name.cmp(b.name)));
         let mut index = HashMap::new();
@@ -92,9 +78,43 @@ impl Gazetteer {
     }
 }
 
-/// Looks a city up in the embedded gazetteer.
-pub fn lookup(name: &str) -> Option<&'static City> {
-    Gazetteer::get().lookup(name)
+/// Looks a city up in the embedded gazetteer. A process that has not
+/// needed the whole gazetteer yet (a script's `near("Milano")`) scans its
+/// text for the name instead of parsing and indexing every city first.
+pub fn lookup(name: &str) -> Option<City> {
+    match GAZETTEER.get() {
+        Some(g) => g.lookup(name).cloned(),
+        None => scan(DATA, &fold(name.trim())),
+    }
+}
+
+/// The city whose folded name or alternate is `folded`, read from the
+/// gazetteer's text: the most populous, then the first by name, as
+/// `Gazetteer::lookup` picks.
+fn scan(data: &'static str, folded: &str) -> Option<City> {
+    let mut buf = String::new();
+    let mut best: Option<City> = None;
+    for line in data.lines().skip(1).filter(|l| !l.is_empty()) {
+        let (Some(name), Some(alternates)) = (line.split(',').next(), line.rsplit(',').next()) else {
+            continue;
+        };
+        let hit = std::iter::once(name).chain(alternates.split('|').filter(|a| !a.is_empty())).any(|n| {
+            buf.clear();
+            fold_into(n, &mut buf);
+            buf == folded
+        });
+        if !hit {
+            continue;
+        }
+        let Some(c) = parse_city(line) else { continue };
+        if best
+            .as_ref()
+            .is_none_or(|b| (c.population, std::cmp::Reverse(c.name)) > (b.population, std::cmp::Reverse(b.name)))
+        {
+            best = Some(c);
+        }
+    }
+    best
 }
 
 /// Primary city names of the embedded gazetteer, most populous first.
@@ -111,10 +131,37 @@ pub fn haversine_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
 }
 
+/// One row of the gazetteer's text.
+fn parse_city(line: &'static str) -> Option<City> {
+    let f: Vec<&'static str> = line.split(',').collect();
+    if f.len() != 8 {
+        return None;
+    }
+    let (Ok(lat), Ok(lon), Ok(population)) = (f[3].parse(), f[4].parse(), f[6].parse()) else {
+        return None;
+    };
+    Some(City {
+        name: f[0],
+        country: f[1],
+        admin1: f[2],
+        lat,
+        lon,
+        timezone: f[5],
+        population,
+        alternates: f[7].split('|').filter(|a| !a.is_empty()).collect(),
+    })
+}
+
 /// Lowercases and strips the diacritics of Latin letters (`Kraków` → `krakow`,
 /// `Straße` → `strasse`), so that lookups ignore case and accents.
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    fold_into(s, &mut out);
+    out
+}
+
+/// `fold`, appending to `out`.
+fn fold_into(s: &str, out: &mut String) {
     for ch in s.chars() {
         if ch.is_ascii() {
             out.push(ch.to_ascii_lowercase());
@@ -127,7 +174,6 @@ pub fn fold(s: &str) -> String {
             }
         }
     }
-    out
 }
 
 fn fold_char(c: char) -> Option<&'static str> {
@@ -178,7 +224,7 @@ mod tests {
         assert_eq!(m.country, "IT");
         assert_eq!(m.timezone, "Europe/Rome");
         for n in ["Milan", "milano", "MILANO", " Mailand ", "Milán"] {
-            assert_eq!(lookup(n), Some(m), "{n}");
+            assert_eq!(lookup(n).as_ref(), Some(&m), "{n}");
         }
         assert!(lookup("Atlantis").is_none());
     }
@@ -186,12 +232,12 @@ mod tests {
     #[test]
     fn accents_and_exonyms() {
         let k = lookup("Kraków").unwrap();
-        assert_eq!(lookup("Krakow"), Some(k));
-        assert_eq!(lookup("krakau"), Some(k));
-        assert_eq!(lookup("Cracovia"), Some(k));
+        assert_eq!(lookup("Krakow").as_ref(), Some(&k));
+        assert_eq!(lookup("krakau").as_ref(), Some(&k));
+        assert_eq!(lookup("Cracovia").as_ref(), Some(&k));
         let m = lookup("München").unwrap();
         for n in ["Munich", "Muenchen", "munchen", "Monaco di Baviera"] {
-            assert_eq!(lookup(n), Some(m), "{n}");
+            assert_eq!(lookup(n).as_ref(), Some(&m), "{n}");
         }
         assert_eq!(lookup("Köln"), lookup("Cologne"));
         assert_eq!(lookup("Warsaw").unwrap().name, "Warszawa");
@@ -202,6 +248,24 @@ mod tests {
     fn ties_go_to_the_most_populous() {
         // "Sesto" is an alternate of both Sesto San Giovanni and Sesto Fiorentino
         assert_eq!(lookup("Sesto").unwrap().name, "Sesto San Giovanni");
+    }
+
+    /// The scan of the text (before the gazetteer is parsed) finds what the
+    /// index finds: names and alternates of a sample of cities, in other
+    /// cases and spellings, a name two cities share, and a miss.
+    #[test]
+    fn the_scan_agrees_with_the_index() {
+        let g = Gazetteer::get();
+        let mut names: Vec<String> = vec!["Sesto".into(), "Atlantis".into(), "Milán".into(), " MAILAND ".into()];
+        for c in g.cities().iter().step_by(97) {
+            names.push(c.name.to_string());
+            names.push(c.name.to_uppercase());
+            names.extend(c.alternates.iter().map(|a| a.to_string()));
+        }
+        for n in &names {
+            assert_eq!(scan(DATA, &fold(n.trim())), g.lookup(n).cloned(), "{n}");
+        }
+        assert_eq!(scan(DATA, &fold("Sesto")).unwrap().name, "Sesto San Giovanni");
     }
 
     #[test]
