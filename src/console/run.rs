@@ -174,8 +174,9 @@ pub fn run(session: Arc<Session>, opts: Options) -> Result<()> {
         return Err(Error::input("the console needs a terminal; for scripts see `reach --help`"));
     }
     long_running_allocator();
-    // the gazetteer behind `near("…")` loads off the UI thread, before it is typed
-    let _ = std::thread::Builder::new().name("gazetteer".into()).spawn(|| crate::geo::lookup("Milano"));
+    // the gazetteer behind `near("…")` and its completions is parsed and
+    // indexed off the UI thread, before it is typed
+    let _ = std::thread::Builder::new().name("gazetteer".into()).spawn(crate::geo::warm);
     let (w, h) = terminal::size().unwrap_or((80, 24));
     let db_name = session.store().path().display().to_string();
     let mut app = App::new(Theme::from_env(), keymap, (w, h), db_name, session.now());

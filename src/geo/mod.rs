@@ -88,6 +88,12 @@ pub fn lookup(name: &str) -> Option<City> {
     }
 }
 
+/// Parses and indexes the gazetteer now (a long-lived process, on a
+/// helper thread), so that later look-ups and completions find it ready.
+pub fn warm() {
+    Gazetteer::get();
+}
+
 /// The city whose folded name or alternate is `folded`, read from the
 /// gazetteer's text: the most populous, then the first by name, as
 /// `Gazetteer::lookup` picks.
