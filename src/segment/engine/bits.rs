@@ -12,7 +12,7 @@ pub struct Bits {
 
 impl Bits {
     pub fn new(len: usize) -> Bits {
-        Bits { words: vec![0; len.div_ceil(64)], len }
+        Bits { words: super::zeroed::zeroed(len.div_ceil(64)), len }
     }
 
     /// The ids below `n` in `alive` for which `f` holds, built a word at a

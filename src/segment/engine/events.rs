@@ -4,6 +4,7 @@
 
 use super::filter::BoundFilter;
 use super::sparse::{Pair, Totals};
+use super::zeroed::zeroed;
 use crate::error::{Error, Result};
 use crate::store::Reader;
 use crate::store::codec::{Columns, EventBlock, NUM_NONE, ParamData};
@@ -505,7 +506,7 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
     let Job { n, measure, lo, hi, filter, cancel } = job;
     match measure {
         Measure::Count => {
-            let mut cnt = vec![0u32; n];
+            let mut cnt = zeroed::<u32>(n);
             for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 let cs = &b.contact[from..to];
@@ -531,7 +532,7 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
             Ok(Values::Count(cnt))
         }
         Measure::Exists => {
-            let mut w = vec![0u64; n.div_ceil(64)];
+            let mut w = zeroed::<u64>(n.div_ceil(64));
             for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 let cs = &b.contact[from..to];
@@ -557,7 +558,7 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
             Ok(Values::Exists(w))
         }
         Measure::Count8 => {
-            let mut cnt = vec![0u8; n];
+            let mut cnt = zeroed::<u8>(n);
             for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 let m = mask(filter, b, from, to);
@@ -576,8 +577,8 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
         Measure::Total(p) => sums::<false>(chunks, job, p),
         Measure::Min(p) | Measure::Max(p) => {
             let is_min = matches!(measure, Measure::Min(_));
-            let mut v = vec![0i64; n];
-            let mut present = vec![false; n];
+            let mut v = zeroed::<i64>(n);
+            let mut present = zeroed::<bool>(n);
             for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
@@ -600,8 +601,8 @@ fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
         }
         Measure::Last | Measure::First => {
             let last = measure == Measure::Last;
-            let mut v = vec![0i64; n];
-            let mut present = vec![false; n];
+            let mut v = zeroed::<i64>(n);
+            let mut present = zeroed::<bool>(n);
             for_range_in(chunks, lo, hi, |b, from, to| {
                 cancelled(cancel)?;
                 let m = mask(filter, b, from, to);
@@ -644,8 +645,8 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
     let mut pairs: Vec<Pair> = Vec::with_capacity(if sparse { cap + 1 + (1 << 16) } else { 0 });
     // i64 sums (contacts' totals up to 9.2 million in units of 10^-6)
     // halve the memory traffic; an overflow anywhere redoes it in i128
-    let mut sum = if sparse { Vec::new() } else { vec![0i64; n] };
-    let mut k = if COUNTS { vec![0u32; n] } else { Vec::new() };
+    let mut sum = if sparse { Vec::new() } else { zeroed::<i64>(n) };
+    let mut k = if COUNTS { zeroed::<u32>(n) } else { Vec::new() };
     let mut overflow = false;
     for_range_in(chunks, lo, hi, |b, from, to| {
         cancelled(cancel)?;
@@ -657,7 +658,7 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
             if pairs.len() > cap {
                 // too many for a sort to pay: the pairs so far go dense
                 sparse = false;
-                sum = vec![0i64; n];
+                sum = zeroed::<i64>(n);
                 for p in std::mem::take(&mut pairs) {
                     let (s2, o) = sum[p.contact as usize].overflowing_add(p.amount);
                     sum[p.contact as usize] = s2;
@@ -687,7 +688,7 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
     if !overflow {
         return Ok(Values::Sum64 { sum, n: k });
     }
-    let mut sum = vec![0i128; n];
+    let mut sum = zeroed::<i128>(n);
     for_range_in(chunks, lo, hi, |b, from, to| {
         let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
         let m = mask(filter, b, from, to);

@@ -22,6 +22,7 @@ pub mod filter;
 mod lifetime;
 pub mod listing;
 pub mod sparse;
+mod zeroed;
 
 use crate::derived::Thresholds;
 use crate::error::Result;
