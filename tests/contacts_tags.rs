@@ -105,6 +105,13 @@ fn tags_add_remove_and_list() {
     assert_eq!(env.json(&["tags", "remove", "trial", "--all"])["changed"], 2);
     // an emptied tag disappears
     assert_eq!(env.json(&["tags", "list"]), json!([{"tag": "vip", "count": 3}, {"tag": "winback", "count": 1}]));
+    // the segment checker knows the tags left, by name
+    let gone = env.run(&["segment", "count", "tag:trial"]);
+    assert_eq!(gone.code, 0);
+    assert!(gone.stderr.contains("tag `trial` does not exist yet"), "{}", gone.stderr);
+    let kept = env.run(&["segment", "count", "tag:winbak"]);
+    assert!(kept.stderr.contains("did you mean `winback`?"), "{}", kept.stderr);
+    assert_eq!(env.run(&["segment", "count", "tag:winback"]).stderr, "");
     // the timeline records the changes
     let tl = env.json(&["contacts", "show", "dee@example.com"])["timeline"].clone();
     let what: Vec<&str> = tl.as_array().unwrap().iter().filter_map(|t| t["what"].as_str()).collect();

@@ -163,6 +163,29 @@ impl Reader {
         Ok(out)
     }
 
+    /// The tags' names, sorted, without decoding their members (what the
+    /// checker needs to know a tag: every count from a fresh process).
+    pub fn tag_names(&self) -> Result<Vec<String>> {
+        let t = self.tx.open_table(TAGS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            out.push(row?.0.value().to_string());
+        }
+        Ok(out)
+    }
+
+    /// The categories' names and parents (declared categories), without
+    /// their members.
+    pub fn category_tree(&self) -> Result<Vec<(String, Option<String>)>> {
+        let tree = self.tx.open_table(CATEGORY_TREE)?;
+        let mut out = Vec::new();
+        for row in tree.iter()? {
+            let (k, v) = row?;
+            out.push((k.value().to_string(), Some(v.value().to_string()).filter(|p| !p.is_empty())));
+        }
+        Ok(out)
+    }
+
     pub fn tag(&self, name: &str) -> Result<Option<RoaringBitmap>> {
         let t = self.tx.open_table(TAGS)?;
         match t.get(name)? {

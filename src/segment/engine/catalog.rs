@@ -34,12 +34,14 @@ const BUILTIN_FIELDS: &[&str] = &[
 
 impl StoreCatalog {
     pub fn load(r: &crate::store::Reader) -> crate::error::Result<StoreCatalog> {
-        let cats = r.categories()?;
+        // names only: the members' bitmaps (megabytes at a million
+        // contacts) are the engine's to read, for the tags a query names
+        let cats = r.category_tree()?;
         Ok(StoreCatalog {
             schema: r.schema()?,
-            tags: r.tags()?.into_iter().map(|t| t.0).collect(),
-            categories: cats.iter().map(|c| c.name.clone()).collect(),
-            category_parents: cats.into_iter().map(|c| (c.name, c.parent)).collect(),
+            tags: r.tag_names()?,
+            categories: cats.iter().map(|c| c.0.clone()).collect(),
+            category_parents: cats.into_iter().collect(),
             segments: r.segments()?.into_iter().map(|s| (s.name, s.expr)).collect(),
         })
     }
