@@ -106,8 +106,19 @@ fn put_uvarint128(out: &mut Vec<u8>, mut v: u128) {
 }
 
 fn get_uvarint128(b: &[u8], pos: &mut usize) -> Option<u128> {
-    let mut v = 0u128;
-    for shift in (0..128).step_by(7) {
+    // sums are rarely past 63 bits: the first nine bytes in 64-bit
+    // arithmetic (128-bit shifts were most of a lifetime sum's decoding)
+    let mut low = 0u64;
+    for shift in (0..63).step_by(7) {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        low |= ((byte & 0x7f) as u64) << shift;
+        if byte < 0x80 {
+            return Some(low as u128);
+        }
+    }
+    let mut v = low as u128;
+    for shift in (63..128).step_by(7) {
         let byte = *b.get(*pos)?;
         *pos += 1;
         v |= ((byte & 0x7f) as u128) << shift;
@@ -447,6 +458,30 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    /// 128-bit varints of every width read back, including at the 63-bit
+    /// seam of the two loops, and over-long or cut ones are refused.
+    #[test]
+    fn wide_varints_of_every_width() {
+        for bits in 0..=128u32 {
+            for v in [
+                if bits == 0 { 0 } else { 1u128 << (bits - 1) },
+                u128::MAX >> (128 - bits.max(1)),
+                12345 % (bits as u128 + 1),
+            ] {
+                let mut buf = Vec::new();
+                put_uvarint128(&mut buf, v);
+                buf.push(0x55);
+                let mut pos = 0;
+                assert_eq!(get_uvarint128(&buf, &mut pos), Some(v), "{bits} bits");
+                assert_eq!(pos, buf.len() - 1);
+                let mut pos = 0;
+                assert_eq!(get_uvarint128(&buf[..buf.len() - 2], &mut pos), None, "cut short");
+            }
+        }
+        let mut pos = 0;
+        assert_eq!(get_uvarint128(&[0x80; 20], &mut pos), None, "more than 19 bytes");
     }
 
     #[test]
