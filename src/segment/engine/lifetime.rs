@@ -33,7 +33,8 @@ pub fn from_summaries(r: &Reader, kind: u16, measure: Measure, n: usize) -> Resu
         Measure::Min(_) | Measure::Max(_) => (cols.ext, cols.has) = (vec![0i64; n], vec![false; n]),
         _ => {}
     }
-    let job = Job { r, kind, param, is_min: matches!(measure, Measure::Min(_)) };
+    let job =
+        Job { r, kind, param, is_sum: matches!(measure, Measure::Sum(_)), is_min: matches!(measure, Measure::Min(_)) };
     // two threads, each decoding the rows of one half of the contacts into
     // its half of the columns
     let rows = n.div_ceil(CHUNK as usize) as u32;
@@ -129,6 +130,8 @@ struct Job<'a> {
     r: &'a Reader,
     kind: u16,
     param: Option<u16>,
+    /// a sum (`sum`, `k`), else a minimum or maximum (`ext`, `has`)
+    is_sum: bool,
     is_min: bool,
 }
 
@@ -148,7 +151,7 @@ impl Job<'_> {
             p.cnt[i] = s.count;
             (p.first[i], p.last[i], p.present[i]) = (s.first, s.last, true);
             if let Some(t) = self.param.and_then(|q| s.param(q)).filter(|t| t.n > 0) {
-                if !p.sum.is_empty() {
+                if self.is_sum {
                     p.k[i] = t.n;
                     match i64::try_from(t.sum) {
                         Ok(v) => p.sum[i] = v,
