@@ -369,11 +369,18 @@ fn a_server_killed_mid_delivery_resumes_without_sending_twice() {
 /// (tests/store_safety.rs).
 #[test]
 fn a_command_waits_for_an_owner_still_opening_the_database() {
-    // big enough that opening it (the engine warmed) takes a while
     let env = Env::new();
-    env.run(&["--now", NOW, "demo", "--contacts", "20000", "--seed", "7"]).ok();
+    env.run(&["--now", NOW, "demo", "--contacts", "2000", "--seed", "7"]).ok();
     let expected = env.run(&["segment", "count", "tag:vip", "--format", "json"]).ok();
-    let mut child = env.cmd(&["serve"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn serve");
+    // the owner pauses between announcing itself and opening the database
+    // (otherwise a window of a millisecond or two): the command starts in it
+    let mut child = env
+        .cmd(&["serve"])
+        .env("REACH_TEST_OWNER_PAUSE_MS", "1500")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
     let lock = env.path("reach.redb.lock");
     let owner = format!("{} owner", child.id());
     assert!(

@@ -34,6 +34,18 @@ pub fn starting_owner(db: &Path) -> Option<u32> {
     alive.then_some(pid)
 }
 
+/// For the test of a command started while an owner is still opening the
+/// database: `REACH_TEST_OWNER_PAUSE_MS` holds an owner that long between
+/// announcing itself in the lock file and opening the database, a window
+/// that is otherwise a millisecond or two and cannot be aimed at. Unset
+/// (always, outside that test), nothing waits.
+fn owner_test_pause() {
+    let ms: u64 = std::env::var("REACH_TEST_OWNER_PAUSE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    if ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(ms.min(10_000)));
+    }
+}
+
 #[derive(Debug)]
 pub struct DbLock {
     file: File,
@@ -84,12 +96,16 @@ impl DbLock {
         }
         file.set_len(0)?;
         file.seek(SeekFrom::Start(0))?;
-        if OWNER.load(std::sync::atomic::Ordering::Relaxed) {
+        let owner = OWNER.load(std::sync::atomic::Ordering::Relaxed);
+        if owner {
             write!(file, "{} owner", std::process::id())?;
         } else {
             write!(file, "{}", std::process::id())?;
         }
         file.flush()?;
+        if owner {
+            owner_test_pause();
+        }
         Ok(DbLock { file, path })
     }
 }
