@@ -28,6 +28,10 @@ pub fn serve(
         let _ = l.flush();
     };
     let server = Server::start(session.clone())?;
+    // the owner answers `near("…")` counts for hours: the gazetteer is
+    // indexed once, off the threads that answer (a single look-up in a
+    // short-lived process scans the text instead)
+    let _ = std::thread::Builder::new().name("gazetteer".into()).spawn(crate::geo::warm);
     let printed = Mutex::new(0u64);
     let task_log = log.clone();
     let task = SchedulerTask::start(session.clone(), move |a: &Activity| {
