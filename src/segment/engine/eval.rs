@@ -119,16 +119,10 @@ impl AgesOn {
     const YEARS: usize = 150;
 
     fn new(today: i64) -> AgesOn {
-        use crate::model::time::{civil_from_days, days_from_civil};
+        use crate::model::time::{civil_from_days, days_from_civil, days_in_month};
         let (ty, tm, td) = civil_from_days(today);
-        let born_by = (0..=Self::YEARS as i64)
-            .map(|k| {
-                let y = ty - k;
-                let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-                let d = if tm == 2 && td == 29 && !leap { 28 } else { td };
-                days_from_civil(y, tm, d)
-            })
-            .collect();
+        let born_by =
+            (0..=Self::YEARS as i64).map(|k| days_from_civil(ty - k, tm, td.min(days_in_month(ty - k, tm)))).collect();
         AgesOn { today, born_by }
     }
 

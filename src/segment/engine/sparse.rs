@@ -83,7 +83,9 @@ impl Totals {
 
     /// The totals as one value per contact below `n`.
     pub fn dense(&self, n: usize) -> Vec<i128> {
-        let mut v = super::zeroed::zeroed::<i128>(n);
+        // written only (no read first): untouched pages stay unmapped, which
+        // is what few totals want (unlike the accumulators of `zeroed`)
+        let mut v = vec![0i128; n];
         for (&id, &s) in self.ids.iter().zip(&self.sum) {
             if let Some(x) = v.get_mut(id as usize) {
                 *x = s;
