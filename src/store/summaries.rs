@@ -34,10 +34,14 @@ use rustc_hash::FxHashMap;
 /// Contacts per row.
 pub const CHUNK: u32 = 256;
 
-/// Accumulators held before they are merged into the table (a 1M-contact
-/// import of every kind fits, so a log in time order, which touches every
-/// row with each block, merges once).
-const MAX_HELD_BYTES: usize = 512 << 20;
+/// Accumulators held before they are merged into the table. A log in time
+/// order touches nearly every row with each block, so once the bound is
+/// reached the rows merged are soon back; it must hold every row of a
+/// 1M-contact import of every kind, also when the ids are spread (a
+/// database of every other contact that the log adds the rest to needed
+/// 680 MB, and at 512 MB merged 16 times: 20.7 s against 15.9 s for the
+/// 20M-row log, BENCHMARKS.md "Imports: summaries on their own thread").
+const MAX_HELD_BYTES: usize = 1 << 30;
 
 /// A numeric parameter's events of one contact: how many had a value, and
 /// their sum, minimum and maximum (`min > max` when `n` is 0).
@@ -360,6 +364,84 @@ impl Pending {
     }
 }
 
+/// The accumulators on a thread of their own, for a bulk load: the
+/// writer hands each block's contacts, instants and numeric columns over
+/// and goes on encoding and storing, while this thread adds them up (on a
+/// 2-core machine the reader of the file leaves part of a core idle).
+/// `finish` waits for every block handed over and returns the
+/// accumulators, which the writer merges into the table itself (the
+/// table belongs to its transaction).
+pub struct Background {
+    blocks: Option<std::sync::mpsc::SyncSender<EventBlock>>,
+    thread: Option<std::thread::JoinHandle<Pending>>,
+    /// the bytes the accumulators hold, as the thread last saw them
+    bytes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Background {
+    /// Blocks handed over and not yet added, at most.
+    const QUEUE: usize = 16;
+
+    /// Starts the thread with what `pending` already holds.
+    pub fn start(mut pending: Pending) -> Background {
+        use std::sync::atomic::Ordering;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<EventBlock>(Self::QUEUE);
+        let bytes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(pending.bytes));
+        let seen = bytes.clone();
+        let thread = std::thread::Builder::new()
+            .name("summaries".into())
+            .spawn(move || {
+                for b in rx {
+                    pending.add(&b);
+                    seen.store(pending.bytes, Ordering::Relaxed);
+                }
+                pending
+            })
+            .expect("starting the summaries thread");
+        Background { blocks: Some(tx), thread: Some(thread), bytes }
+    }
+
+    /// Hands a block's contacts, instants and numeric parameters over.
+    pub fn add(&mut self, b: &EventBlock) {
+        let copy = EventBlock {
+            kind: b.kind,
+            contact: b.contact.clone(),
+            ts: b.ts.clone(),
+            params: b.params.iter().filter(|(_, d)| matches!(d, ParamData::Num(_))).cloned().collect(),
+            ..Default::default()
+        };
+        // the thread only stops when the sender is dropped, or by a panic
+        // that `finish` passes on
+        if let Some(tx) = &self.blocks {
+            let _ = tx.send(copy);
+        }
+    }
+
+    /// Whether the accumulators hold enough to be merged now (as of the
+    /// last block the thread added).
+    pub fn over_bound(&self) -> bool {
+        self.bytes.load(std::sync::atomic::Ordering::Relaxed) > MAX_HELD_BYTES
+    }
+
+    /// Waits for the blocks handed over and returns the accumulators.
+    pub fn finish(mut self) -> Pending {
+        self.blocks = None;
+        let thread = self.thread.take().expect("joined once");
+        thread.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+    }
+}
+
+impl Drop for Background {
+    /// A writer dropped without committing: the thread ends with the
+    /// channel and what it held is dropped with it.
+    fn drop(&mut self) {
+        self.blocks = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Removes the summaries of `ids` from every kind's rows (`kinds`: the
 /// number of kinds in the schema).
 pub fn remove_contacts(t: &mut redb::Table<(u16, u32), &[u8]>, kinds: usize, ids: &RoaringBitmap) -> Result<()> {
@@ -448,6 +530,62 @@ mod tests {
             b.push(c, ts, 0, [0; 3], &params);
         }
         b
+    }
+
+    /// The accumulators on their own thread add up what they do here,
+    /// with text parameters and utm columns left behind, and start from
+    /// what the writer held.
+    #[test]
+    fn background_adds_what_the_writer_would() {
+        let mut blocks: Vec<EventBlock> = (0..40u32)
+            .map(|k| {
+                let rows: Vec<(u32, i64, Option<i64>)> = (0..300u32)
+                    .map(|i| {
+                        (
+                            (i * 7919 + k * 31) % 5000,
+                            (i as i64 * 13 + k as i64) % 977,
+                            (i % 3 == 0).then_some(i as i64 - 100),
+                        )
+                    })
+                    .collect();
+                block((k % 3) as u16, &rows)
+            })
+            .collect();
+        for b in &mut blocks {
+            b.params.push((4, ParamData::Text(vec![9; b.len()])));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("s.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut here = tx.open_table(CONTACT_SUMMARIES).unwrap();
+            let mut p = Pending::default();
+            blocks.iter().for_each(|b| p.add(b));
+            p.flush(&mut here).unwrap();
+        }
+        let dir2 = tempfile::tempdir().unwrap();
+        let db2 = redb::Database::create(dir2.path().join("s.redb")).unwrap();
+        let tx2 = db2.begin_write().unwrap();
+        {
+            let mut there = tx2.open_table(CONTACT_SUMMARIES).unwrap();
+            let mut first = Pending::default();
+            first.add(&blocks[0]);
+            let mut bg = Background::start(first);
+            blocks[1..].iter().for_each(|b| bg.add(b));
+            assert!(!bg.over_bound());
+            let mut p = bg.finish();
+            p.flush(&mut there).unwrap();
+            let here = tx.open_table(CONTACT_SUMMARIES).unwrap();
+            for kind in 0..3 {
+                let (a, b) = (all(&here, kind), all(&there, kind));
+                assert!(a.len() > 100 && a.iter().any(|s| !s.params.is_empty()));
+                assert_eq!(a, b, "kind {kind}");
+            }
+        }
+        // dropped unfinished, the thread ends
+        let mut bg = Background::start(Pending::default());
+        bg.add(&blocks[0]);
+        drop(bg);
     }
 
     fn all(t: &redb::Table<(u16, u32), &[u8]>, kind: u16) -> Vec<Summary> {

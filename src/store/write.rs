@@ -37,6 +37,8 @@ pub struct Writer<'s> {
     deleted: Vec<u32>,
     /// the summaries of the blocks written, not yet merged into their rows
     summaries: super::summaries::Pending,
+    /// during a bulk load, the same accumulators on a thread of their own
+    summing: Option<super::summaries::Background>,
     /// the contacts written or erased, not yet merged into their columns
     columns: super::contact_columns::Pending,
     /// a `Loader` holds blocks or values not yet written (its `finish` clears it)
@@ -75,6 +77,7 @@ impl<'s> Writer<'s> {
             other_changes: Vec::new(),
             deleted: Vec::new(),
             summaries: Default::default(),
+            summing: None,
             columns: Default::default(),
             loading: false,
         })
@@ -427,8 +430,17 @@ impl<'s> Writer<'s> {
         self.tx.open_table(EVENT_BLOCKS)?.insert(key, encoded)?;
         self.tx.open_table(EVENT_PARTS)?.insert((b.kind, part, key.1), (first, last))?;
         self.new_blocks.push(key);
-        self.summaries.add(b);
-        if self.summaries.over_bound() {
+        let over = if self.loading {
+            let s = self
+                .summing
+                .get_or_insert_with(|| super::summaries::Background::start(std::mem::take(&mut self.summaries)));
+            s.add(b);
+            s.over_bound()
+        } else {
+            self.summaries.add(b);
+            self.summaries.over_bound()
+        };
+        if over {
             self.flush_summaries()?;
         }
         Ok(key)
@@ -436,6 +448,9 @@ impl<'s> Writer<'s> {
 
     /// Merges the summaries of the blocks written so far into their rows.
     fn flush_summaries(&mut self) -> Result<()> {
+        if let Some(s) = self.summing.take() {
+            self.summaries = s.finish();
+        }
         if self.summaries.is_empty() {
             return Ok(());
         }
