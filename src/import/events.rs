@@ -126,7 +126,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
         rules: ScoreRules,
     ) -> Result<Self> {
         let mut w = Loader::new(w);
-        w.load_keys()?;
+        w.load_external_ids()?;
         w.load_dict()?;
         let special = Specials {
             bounce: w.schema().kind("email_bounce").map(|(k, d)| (k, d.param("type").map(|p| p.0))),
@@ -231,7 +231,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
             return Ok(id);
         }
         let is_email = looks_like_email(key);
-        if is_email && let Some(id) = self.w.id_by_email(key) {
+        if is_email && let Some(id) = self.w.find_by_email(key)? {
             return Ok(id);
         }
         // unknown: create it, keyed by email when the key is one

@@ -209,6 +209,9 @@ pub fn email_key(e: &str) -> Cow<'_, str> {
 #[derive(Default)]
 pub struct Keys {
     base: Arc<KeySnapshot>,
+    /// the emails, when loaded after the snapshot was taken without them
+    /// (`Loader::load_external_ids`)
+    late_email: KeyTable,
     added_xid: KeyMap,
     added_email: KeyMap,
 }
@@ -229,7 +232,17 @@ impl Keys {
 
     pub fn by_email(&self, email: &str) -> Option<u32> {
         let k = email_key(email);
-        self.added_email.get(k.as_ref()).copied().or_else(|| self.base.email.get(k.as_ref()))
+        self.added_email
+            .get(k.as_ref())
+            .copied()
+            .or_else(|| self.base.email.get(k.as_ref()))
+            .or_else(|| self.late_email.get(k.as_ref()))
+    }
+
+    /// The emails of a snapshot taken without them, loaded when first
+    /// needed (the snapshot handed to other threads stays without them).
+    pub fn set_late_emails(&mut self, emails: KeyTable) {
+        self.late_email = emails;
     }
 
     pub fn insert_external_id(&mut self, xid: &str, id: u32) {
@@ -252,6 +265,7 @@ impl Keys {
         if self.added_email.remove(k.as_ref()).is_none() && self.base.email.contains_key(k.as_ref()) {
             Arc::make_mut(&mut self.base).email.remove(k.as_ref());
         }
+        self.late_email.remove(k.as_ref());
     }
 }
 
