@@ -20,9 +20,11 @@
 //! last instant reads the base fields only.
 //! Rows are rewritten whole.
 //!
-//! The writer adds every block it stores to dense accumulators, one per
-//! row touched, and merges them into the rows at commit (or when they hold
-//! more than `MAX_HELD_BYTES`): a read and a write per row, never per event.
+//! The writer adds every block it stores to accumulators, one per row
+//! touched: a list of the contacts reached while they are few, a dense
+//! slot per contact after that. It merges them into the rows at commit (or
+//! when they hold more than `MAX_HELD_BYTES`): a read and a write per row,
+//! never per event.
 //! Erasing contacts removes their entries; no other write removes events.
 
 use super::codec::{EventBlock, NUM_NONE, ParamData, get_uvarint, put_uvarint, unzigzag, zigzag};
@@ -273,11 +275,114 @@ impl Acc {
     }
 }
 
+/// Contacts a row lists before it takes a dense slot per contact.
+const FEW: usize = 24;
+
+/// The accumulators of a row that few of its contacts have reached yet,
+/// listed by slot. A log in time order over many contacts reaches each
+/// row a contact or two at a time: a dense row (5 KB, 12 KB more per
+/// numeric parameter) for each would fill the bound after a few blocks
+/// and merge every row into the table again and again.
+#[derive(Default)]
+struct Few {
+    slots: Vec<u8>,
+    count: Vec<u32>,
+    first: Vec<i64>,
+    last: Vec<i64>,
+    /// (parameter, slot, totals)
+    params: Vec<(u16, u8, ParamTotals)>,
+}
+
+impl Few {
+    const SLOT_BYTES: usize = 21;
+    const PARAM_BYTES: usize = std::mem::size_of::<(u16, u8, ParamTotals)>();
+
+    fn bytes(&self) -> usize {
+        self.slots.len() * Self::SLOT_BYTES + self.params.len() * Self::PARAM_BYTES
+    }
+
+    /// The index of a slot, listed when new; and the bytes added.
+    fn index(&mut self, s: u8) -> (usize, usize) {
+        match self.slots.iter().position(|&x| x == s) {
+            Some(i) => (i, 0),
+            None => {
+                self.slots.push(s);
+                self.count.push(0);
+                self.first.push(i64::MAX);
+                self.last.push(i64::MIN);
+                (self.slots.len() - 1, Self::SLOT_BYTES)
+            }
+        }
+    }
+
+    /// Adds a value of parameter `p` to slot `s`; the bytes added.
+    fn add_param(&mut self, p: u16, s: u8, v: i64) -> usize {
+        match self.params.iter_mut().find(|(q, t, _)| *q == p && *t == s) {
+            Some((_, _, tot)) => {
+                tot.add(v);
+                0
+            }
+            None => {
+                let mut tot = ParamTotals::NONE;
+                tot.add(v);
+                self.params.push((p, s, tot));
+                Self::PARAM_BYTES
+            }
+        }
+    }
+
+    /// The same accumulators, dense.
+    fn dense(&self) -> Acc {
+        let mut acc = Acc::new();
+        for (i, &s) in self.slots.iter().enumerate() {
+            let s = s as usize;
+            acc.count[s] = self.count[i];
+            acc.first[s] = self.first[i];
+            acc.last[s] = self.last[i];
+        }
+        for &(p, s, tot) in &self.params {
+            acc.param(p).0[s as usize] = tot;
+        }
+        acc
+    }
+}
+
+/// One row's accumulators: listed while few of its contacts have events,
+/// then dense.
+enum Row {
+    Few(Few),
+    Dense(Acc),
+}
+
+impl Row {
+    /// The bytes a row holds besides its slots.
+    const BYTES: usize = std::mem::size_of::<((u16, u32), Row)>() + 8;
+
+    fn into_dense(self) -> Acc {
+        match self {
+            Row::Few(f) => f.dense(),
+            Row::Dense(a) => a,
+        }
+    }
+}
+
 /// What a write transaction added, not yet merged into the table.
 #[derive(Default)]
 pub struct Pending {
-    rows: FxHashMap<(u16, u32), Acc>,
+    rows: FxHashMap<(u16, u32), Row>,
     bytes: usize,
+}
+
+/// The bound on what `Pending` holds (`REACH_SUMMARIES_MB` overrides it,
+/// for benchmarks and tests).
+fn max_held_bytes() -> usize {
+    static BOUND: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *BOUND.get_or_init(|| {
+        std::env::var("REACH_SUMMARIES_MB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(MAX_HELD_BYTES, |mb| mb << 20)
+    })
 }
 
 impl Pending {
@@ -305,10 +410,47 @@ impl Pending {
             }
             let run = &order[i..j];
             let mut added = 0;
-            let acc = self.rows.entry((b.kind, chunk)).or_insert_with(|| {
-                added += Acc::BYTES;
-                Acc::new()
+            let row = self.rows.entry((b.kind, chunk)).or_insert_with(|| {
+                added += Row::BYTES;
+                Row::Few(Few::default())
             });
+            if let Row::Few(few) = row {
+                // the run's contacts, in order: distinct ones are neighbours
+                let new = run
+                    .iter()
+                    .enumerate()
+                    .filter(|&(n, &k)| n == 0 || run[n - 1] >> 32 != k >> 32)
+                    .filter(|&(_, &k)| !few.slots.contains(&(((k >> 32) as u32 % CHUNK) as u8)))
+                    .count();
+                if few.slots.len() + new <= FEW {
+                    for &k in run {
+                        let (s, e) = (((k >> 32) as u32 % CHUNK) as u8, k as u32 as usize);
+                        let t = b.ts[e];
+                        let (x, b2) = few.index(s);
+                        added += b2;
+                        few.count[x] += 1;
+                        few.first[x] = few.first[x].min(t);
+                        few.last[x] = few.last[x].max(t);
+                        for &(p, col) in &nums {
+                            if col[e] != NUM_NONE {
+                                added += few.add_param(p, s, col[e]);
+                            }
+                        }
+                    }
+                    self.bytes += added;
+                    i = j;
+                    continue;
+                }
+                // going dense: what the list held is counted again as slots
+                let acc = few.dense();
+                added += Acc::BYTES + acc.params.len() * Acc::PARAM_BYTES;
+                self.bytes -= few.bytes().min(self.bytes);
+                *row = Row::Dense(acc);
+            }
+            let Row::Dense(acc) = row else {
+                i = j;
+                continue;
+            };
             for &k in run {
                 let (s, e) = (((k >> 32) as u32 % CHUNK) as usize, k as u32 as usize);
                 let t = b.ts[e];
@@ -340,7 +482,7 @@ impl Pending {
 
     /// Whether the accumulators hold enough to be merged now.
     pub fn over_bound(&self) -> bool {
-        self.bytes > MAX_HELD_BYTES
+        self.bytes > max_held_bytes()
     }
 
     /// Merges every accumulator into its row, in key order.
@@ -349,7 +491,8 @@ impl Pending {
         keys.sort_unstable();
         let mut buf = Vec::new();
         for key in keys {
-            let Some(mut acc) = self.rows.remove(&key) else { continue };
+            let Some(row) = self.rows.remove(&key) else { continue };
+            let mut acc = row.into_dense();
             if let Some(v) = t.get(key)? {
                 decode_row(key.1, v.value(), true, |s| {
                     acc.merge(s);
@@ -420,7 +563,7 @@ impl Background {
     /// Whether the accumulators hold enough to be merged now (as of the
     /// last block the thread added).
     pub fn over_bound(&self) -> bool {
-        self.bytes.load(std::sync::atomic::Ordering::Relaxed) > MAX_HELD_BYTES
+        self.bytes.load(std::sync::atomic::Ordering::Relaxed) > max_held_bytes()
     }
 
     /// Waits for the blocks handed over and returns the accumulators.
@@ -586,6 +729,71 @@ mod tests {
         let mut bg = Background::start(Pending::default());
         bg.add(&blocks[0]);
         drop(bg);
+    }
+
+    /// Rows listing a few contacts, rows going dense in the middle of a
+    /// block and dense rows, across merges, add up to the summaries by
+    /// definition.
+    #[test]
+    fn listed_and_dense_rows_add_up_to_the_definition() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut want: std::collections::BTreeMap<(u16, u32), (u32, i64, i64, ParamTotals)> = Default::default();
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("s.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table(CONTACT_SUMMARIES).unwrap();
+            let mut p = Pending::default();
+            for round in 0..60u64 {
+                let kind = (round % 2) as u16;
+                // contacts from a wide range (rows reached a few at a time),
+                // a narrow one (rows going dense) or one row's 256
+                let (base, span) = match round % 3 {
+                    0 => (0, 2_000_000),
+                    1 => (512, 300),
+                    _ => (1024, 256),
+                };
+                let rows: Vec<(u32, i64, Option<i64>)> = (0..rnd(400) + 1)
+                    .map(|_| {
+                        let c = (base + rnd(span)) as u32;
+                        let v = (rnd(3) > 0).then(|| rnd(1000) as i64 - 300);
+                        (c, rnd(100_000) as i64 - 50_000, v)
+                    })
+                    .collect();
+                for &(c, ts, v) in &rows {
+                    let w = want.entry((kind, c)).or_insert((0, i64::MAX, i64::MIN, ParamTotals::NONE));
+                    w.0 += 1;
+                    w.1 = w.1.min(ts);
+                    w.2 = w.2.max(ts);
+                    if let Some(v) = v {
+                        w.3.add(v);
+                    }
+                }
+                p.add(&block(kind, &rows));
+                if round % 25 == 24 {
+                    p.flush(&mut t).unwrap();
+                }
+            }
+            assert!(p.rows.values().any(|r| matches!(r, Row::Few(_))), "some rows stayed listed");
+            assert!(p.rows.values().any(|r| matches!(r, Row::Dense(_))), "some rows went dense");
+            p.flush(&mut t).unwrap();
+            let mut got = std::collections::BTreeMap::new();
+            for kind in 0..2 {
+                for s in all(&t, kind) {
+                    let tot = s.param(2).copied().unwrap_or(ParamTotals::NONE);
+                    got.insert((kind, s.contact), (s.count, s.first, s.last, tot));
+                }
+            }
+            assert_eq!(got.len(), want.len());
+            assert!(got == want, "summaries differ from the definition");
+        }
+        tx.commit().unwrap();
     }
 
     fn all(t: &redb::Table<(u16, u32), &[u8]>, kind: u16) -> Vec<Summary> {
