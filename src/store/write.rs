@@ -37,7 +37,8 @@ pub struct Writer<'s> {
     deleted: Vec<u32>,
     /// the summaries of the blocks written, not yet merged into their rows
     summaries: super::summaries::Pending,
-    /// during a bulk load, the same accumulators on a thread of their own
+    /// the same accumulators on a thread of their own while blocks are
+    /// written (only a `Loader` writes blocks); `flush_summaries` takes them back
     summing: Option<super::summaries::Background>,
     /// the contacts written or erased, not yet merged into their columns
     columns: super::contact_columns::Pending,
@@ -430,17 +431,11 @@ impl<'s> Writer<'s> {
         self.tx.open_table(EVENT_BLOCKS)?.insert(key, encoded)?;
         self.tx.open_table(EVENT_PARTS)?.insert((b.kind, part, key.1), (first, last))?;
         self.new_blocks.push(key);
-        let over = if self.loading {
-            let s = self
-                .summing
-                .get_or_insert_with(|| super::summaries::Background::start(std::mem::take(&mut self.summaries)));
-            s.add(b);
-            s.over_bound()
-        } else {
-            self.summaries.add(b);
-            self.summaries.over_bound()
-        };
-        if over {
+        let s = self
+            .summing
+            .get_or_insert_with(|| super::summaries::Background::start(std::mem::take(&mut self.summaries)));
+        s.add(b);
+        if s.over_bound() {
             self.flush_summaries()?;
         }
         Ok(key)
