@@ -525,11 +525,12 @@ impl Background {
     /// Blocks handed over and not yet added, at most.
     const QUEUE: usize = 16;
 
-    /// Starts the thread with what `pending` already holds.
-    pub fn start(mut pending: Pending) -> Background {
+    /// Starts the thread, with nothing added yet.
+    pub fn start() -> Background {
         use std::sync::atomic::Ordering;
+        let mut pending = Pending::default();
         let (tx, rx) = std::sync::mpsc::sync_channel::<EventBlock>(Self::QUEUE);
-        let bytes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(pending.bytes));
+        let bytes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let seen = bytes.clone();
         let thread = std::thread::Builder::new()
             .name("summaries".into())
@@ -676,8 +677,7 @@ mod tests {
     }
 
     /// The accumulators on their own thread add up what they do here,
-    /// with text parameters and utm columns left behind, and start from
-    /// what the writer held.
+    /// with text parameters and utm columns left behind.
     #[test]
     fn background_adds_what_the_writer_would() {
         let mut blocks: Vec<EventBlock> = (0..40u32)
@@ -711,10 +711,8 @@ mod tests {
         let tx2 = db2.begin_write().unwrap();
         {
             let mut there = tx2.open_table(CONTACT_SUMMARIES).unwrap();
-            let mut first = Pending::default();
-            first.add(&blocks[0]);
-            let mut bg = Background::start(first);
-            blocks[1..].iter().for_each(|b| bg.add(b));
+            let mut bg = Background::start();
+            blocks.iter().for_each(|b| bg.add(b));
             assert!(!bg.over_bound());
             let mut p = bg.finish();
             p.flush(&mut there).unwrap();
@@ -726,7 +724,7 @@ mod tests {
             }
         }
         // dropped unfinished, the thread ends
-        let mut bg = Background::start(Pending::default());
+        let mut bg = Background::start();
         bg.add(&blocks[0]);
         drop(bg);
     }

@@ -35,10 +35,9 @@ pub struct Writer<'s> {
     tags_changed: BTreeSet<String>,
     other_changes: Vec<Change>,
     deleted: Vec<u32>,
-    /// the summaries of the blocks written, not yet merged into their rows
-    summaries: super::summaries::Pending,
-    /// the same accumulators on a thread of their own while blocks are
-    /// written (only a `Loader` writes blocks); `flush_summaries` takes them back
+    /// the summaries of the blocks written, not yet merged into their
+    /// rows, added up on a thread of their own (only a `Loader` writes
+    /// blocks); `flush_summaries` takes them back and merges them
     summing: Option<super::summaries::Background>,
     /// the contacts written or erased, not yet merged into their columns
     columns: super::contact_columns::Pending,
@@ -77,7 +76,6 @@ impl<'s> Writer<'s> {
             tags_changed: BTreeSet::new(),
             other_changes: Vec::new(),
             deleted: Vec::new(),
-            summaries: Default::default(),
             summing: None,
             columns: Default::default(),
             loading: false,
@@ -431,9 +429,7 @@ impl<'s> Writer<'s> {
         self.tx.open_table(EVENT_BLOCKS)?.insert(key, encoded)?;
         self.tx.open_table(EVENT_PARTS)?.insert((b.kind, part, key.1), (first, last))?;
         self.new_blocks.push(key);
-        let s = self
-            .summing
-            .get_or_insert_with(|| super::summaries::Background::start(std::mem::take(&mut self.summaries)));
+        let s = self.summing.get_or_insert_with(super::summaries::Background::start);
         s.add(b);
         if s.over_bound() {
             self.flush_summaries()?;
@@ -443,13 +439,12 @@ impl<'s> Writer<'s> {
 
     /// Merges the summaries of the blocks written so far into their rows.
     fn flush_summaries(&mut self) -> Result<()> {
-        if let Some(s) = self.summing.take() {
-            self.summaries = s.finish();
-        }
-        if self.summaries.is_empty() {
+        let Some(s) = self.summing.take() else { return Ok(()) };
+        let mut pending = s.finish();
+        if pending.is_empty() {
             return Ok(());
         }
-        self.summaries.flush(&mut self.tx.open_table(CONTACT_SUMMARIES)?)
+        pending.flush(&mut self.tx.open_table(CONTACT_SUMMARIES)?)
     }
 
     // ---------- erasure ----------
