@@ -697,26 +697,21 @@ mod tests {
         for b in &mut blocks {
             b.params.push((4, ParamData::Text(vec![9; b.len()])));
         }
+        // the same rows merged from this thread and from the summaries
+        // thread, into two tables of one file
+        const THERE: redb::TableDefinition<(u16, u32), &[u8]> = redb::TableDefinition::new("there");
         let dir = tempfile::tempdir().unwrap();
         let db = redb::Database::create(dir.path().join("s.redb")).unwrap();
         let tx = db.begin_write().unwrap();
         {
-            let mut here = tx.open_table(CONTACT_SUMMARIES).unwrap();
+            let (mut here, mut there) = (tx.open_table(CONTACT_SUMMARIES).unwrap(), tx.open_table(THERE).unwrap());
             let mut p = Pending::default();
             blocks.iter().for_each(|b| p.add(b));
             p.flush(&mut here).unwrap();
-        }
-        let dir2 = tempfile::tempdir().unwrap();
-        let db2 = redb::Database::create(dir2.path().join("s.redb")).unwrap();
-        let tx2 = db2.begin_write().unwrap();
-        {
-            let mut there = tx2.open_table(CONTACT_SUMMARIES).unwrap();
             let mut bg = Background::start();
             blocks.iter().for_each(|b| bg.add(b));
             assert!(!bg.over_bound());
-            let mut p = bg.finish();
-            p.flush(&mut there).unwrap();
-            let here = tx.open_table(CONTACT_SUMMARIES).unwrap();
+            bg.finish().flush(&mut there).unwrap();
             for kind in 0..3 {
                 let (a, b) = (all(&here, kind), all(&there, kind));
                 assert!(a.len() > 100 && a.iter().any(|s| !s.params.is_empty()));
