@@ -255,7 +255,8 @@ pub fn keymap_file(data: &[u8]) {
 
 /// What a damaged database file hands the store's own decoders: byte 0's
 /// low 3 bits pick one (event block, contact column row, contact → blocks index row,
-/// summaries row, dictionary chunk, bitmap), its high 5 bits the row number
+/// summaries row, dictionary chunk, bitmap, contact key bucket, shared
+/// timeline entry), its high 5 bits the row number
 /// of the value, and the rest is the stored value.
 /// A decoder must answer an error or a value, never panic or allocate by
 /// a length it read before the bytes behind it; a value it returns must
@@ -263,7 +264,7 @@ pub fn keymap_file(data: &[u8]) {
 /// agree with its full one.
 pub fn stored_value(data: &[u8]) {
     use crate::store::codec::{Columns, EventBlock, ParamData};
-    use crate::store::{contact_columns, contact_index, dict, read, summaries};
+    use crate::store::{action_groups, contact_columns, contact_index, dict, key_buckets, read, summaries};
     let Some((&which, b)) = data.split_first() else { return };
     // small row numbers, as a file of a few million contacts has
     let row = (which >> 3) as u32;
@@ -377,10 +378,22 @@ pub fn stored_value(data: &[u8]) {
             dict::decode_chunk(row, &bytes, |id, s| again.push((id, s.to_string()))).expect("an encoded chunk decodes");
             assert_eq!(again, entries, "a dictionary chunk does not read back the same");
         }
-        _ => {
+        5 => {
             if let Ok(bm) = read::decode_bitmap(b) {
                 assert_eq!(read::decode_bitmap(&read::encode_bitmap(&bm)).ok(), Some(bm));
             }
+        }
+        6 => {
+            let Ok(keys) = key_buckets::entries(b) else { return };
+            assert_eq!(key_buckets::count(b).ok(), Some(keys.len() as u64), "a key row's count");
+            let bytes = key_buckets::encode(&keys);
+            assert_eq!(key_buckets::entries(&bytes).ok(), Some(keys), "a key row does not read back the same");
+        }
+        _ => {
+            let Ok((action, members)) = action_groups::decode(b) else { return };
+            let bytes = action_groups::encode(&action, &members).expect("an entry encodes");
+            let again = action_groups::decode(&bytes).expect("an encoded timeline group decodes");
+            assert_eq!(again, (action, members), "a timeline group does not read back the same");
         }
     }
 }
@@ -420,6 +433,12 @@ pub fn stored_values(store: &Store) -> Result<Vec<Vec<u8>>> {
     }
     for r in tx.open_table(TAGS)?.iter()? {
         push(5, 0, r?.1.value());
+    }
+    for r in tx.open_table(EMAIL_KEYS)?.iter()?.chain(tx.open_table(EXTERNAL_ID_KEYS)?.iter()?).take(64) {
+        push(6, 0, r?.1.value());
+    }
+    for r in tx.open_table(ACTION_GROUPS)?.iter()?.take(64) {
+        push(7, 0, r?.1.value());
     }
     Ok(out)
 }

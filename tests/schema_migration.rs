@@ -62,6 +62,11 @@ fn a_version_3_file_is_migrated_to_time_spans_and_answers_as_before() {
     assert_eq!(sorted_export_digest(&env), digest.trim(), "the same events, every value kept");
     let profile = env.run(&["contacts", "show", "1", "--now", "2026-06-01"]).ok();
     assert_eq!(profile, std::fs::read_to_string(fixture("v3_demo_contact1.txt")).unwrap(), "contact 1's profile");
+    // the keys, moved into buckets (schema 7), still find their contacts
+    for key in ["C0000001", "Sophie.Koch1@example.de"] {
+        assert_eq!(env.run(&["contacts", "show", key, "--now", "2026-06-01"]).ok(), profile, "found by {key}");
+    }
+    assert!(rows(&table, "contact_external_ids") > 0 && !table.contains("contacts_by_email"), "{table}");
 
     // the migrated file takes new events and erasures like a new one
     let before = count(&env, "count(page_view, last 14d) >= 1");

@@ -287,7 +287,7 @@ fn erasure_leaves_no_trace() {
     let before = text_in_tables(&env.db, &["ZqxUniqueProduct", "erase-me-8812", "Zqxforgetname"]);
     for (t, n) in [
         ("dict_chunks", "ZqxUniqueProduct"),
-        ("contacts_by_external_id", "erase-me-8812"),
+        ("contact_external_ids", "erase-me-8812"),
         ("contact_columns", "Zqxforgetname"),
     ] {
         assert!(before.contains(&(t.to_string(), n)), "precondition: the scan sees {n} in {t}: {before:?}");
@@ -364,8 +364,8 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
     scan!(CONTACTS, |_k, v| v.to_vec());
     // the records' fields as columns: emails, names, cities
     scan!(CONTACT_COLUMNS, |_k, v| v.to_vec());
-    scan!(BY_EMAIL, |k, _v| k.as_bytes().to_vec());
-    scan!(BY_EXTERNAL_ID, |k, _v| k.as_bytes().to_vec());
+    scan!(EMAIL_KEYS, |_k, v| v.to_vec());
+    scan!(EXTERNAL_ID_KEYS, |_k, v| v.to_vec());
     scan!(TAGS, |k, v| [k.as_bytes(), v].concat());
     scan!(CATEGORY_TREE, |k, v| [k.as_bytes(), v.as_bytes()].concat());
     scan!(CATEGORY_MEMBERS, |k, v| [k.as_bytes(), v].concat());
@@ -373,6 +373,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
     scan!(EVENT_BLOCKS, |_k, v| v.to_vec());
     scan!(CONTACT_BLOCKS, |_k, v| v.to_vec()); // numbers only: checked by `indexed_contacts`
     scan!(ACTIONS, |_k, v| v.to_vec());
+    scan!(ACTION_GROUPS, |_k, v| v.to_vec());
     scan!(SEGMENTS, |k, v| [k.as_bytes(), v].concat());
     scan!(SEGMENT_HISTORY, |k, _v| k.0.as_bytes().to_vec());
     scan!(CAMPAIGNS, |k, v| [k.as_bytes(), v].concat());
@@ -389,8 +390,8 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
         SCHEMA.name(),
         CONTACTS.name(),
         CONTACT_COLUMNS.name(),
-        BY_EMAIL.name(),
-        BY_EXTERNAL_ID.name(),
+        EMAIL_KEYS.name(),
+        EXTERNAL_ID_KEYS.name(),
         TAGS.name(),
         CATEGORY_TREE.name(),
         CATEGORY_MEMBERS.name(),
@@ -402,6 +403,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
         CONTACT_SUMMARIES.name(),
         CONTACT_BLOCKS.name(),
         ACTIONS.name(),
+        ACTION_GROUPS.name(),
         SEGMENTS.name(),
         SEGMENT_HISTORY.name(),
         CAMPAIGNS.name(),

@@ -96,9 +96,7 @@ impl Session {
         let mut w = self.store.begin_write()?;
         let changed = if add { w.tag_add(tag, ids)? } else { w.tag_remove(tag, ids)? };
         let what = if add { ActionKind::TagAdded(tag.to_string()) } else { ActionKind::TagRemoved(tag.to_string()) };
-        let actions: Vec<_> =
-            changed.iter().map(|id| (id, Action { ts: now, what: what.clone(), detail: source.into() })).collect();
-        w.add_actions(&actions)?;
+        w.add_action_to_each(changed.iter(), &Action { ts: now, what, detail: source.into() })?;
         let verb = if add { "added to" } else { "removed from" };
         w.audit(&self.audit_entry(format!("tag {tag} {verb} {} contacts", changed.len())))?;
         w.commit()?;

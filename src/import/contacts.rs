@@ -283,8 +283,8 @@ impl<'a, 'w> ContactSink<'a, 'w> {
 
     fn write_rest(&mut self) -> Result<()> {
         self.flush_new()?;
-        let (mut emails, mut xids) = (std::mem::take(&mut self.new_emails), std::mem::take(&mut self.new_xids));
-        self.w.put_new_keys(&mut emails, &mut xids)?;
+        let (emails, xids) = (std::mem::take(&mut self.new_emails), std::mem::take(&mut self.new_xids));
+        self.w.put_new_keys(&emails, &xids)?;
         drop((emails, xids));
         self.flush()?;
         let mut tags: Vec<_> = self.tags.drain().collect();

@@ -274,6 +274,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
         const CHUNK: usize = 50_000;
         let now = self.ctx.now;
         let detail = format!("import {}", self.ctx.source_name);
+        let created = Action { ts: now, what: ActionKind::Created, detail: detail.clone() };
         let mut actions = Vec::new();
         let mut batch = Vec::with_capacity(CHUNK);
         // new contacts (ids ascending): created at their first event; written
@@ -286,11 +287,12 @@ impl<'a, 'w> EventSink<'a, 'w> {
             let (email, external_id) = if is_email { (Some(key), None) } else { (None, Some(key)) };
             let mut c =
                 Contact { id, created_at: created_at.unwrap_or_default(), email, external_id, ..Default::default() };
-            actions.push((id, Action { ts: now, what: ActionKind::Created, detail: detail.clone() }));
             self.apply_effects(&mut c, &mut actions, now, &detail);
             batch.push(c);
             if batch.len() == CHUNK || n + 1 == total {
                 self.w.put_new_contacts(&batch)?;
+                // "created" first, then what their events did
+                self.w.add_action_to_each(batch.iter().map(|c| c.id), &created)?;
                 self.w.add_actions(&actions)?;
                 batch.clear();
                 actions.clear();

@@ -5,13 +5,8 @@
 //! live in an overlay.
 
 use crate::model::contact::normalize_email;
-use compact_str::CompactString;
-use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
 use std::sync::Arc;
-
-/// Keys added during a write (few, next to the loaded ones).
-pub type KeyMap = HashMap<CompactString, u32>;
 
 /// The keys present when the write began.
 #[derive(Clone, Default)]
@@ -46,7 +41,10 @@ impl KeySnapshot {
 /// A read-mostly hash table of keys → contact ids, built once from a key
 /// table: open addressing with linear probing in 32-byte slots that hold
 /// keys of up to 23 bytes inline (external ids usually are), so a lookup
-/// touches one cache line that can be prefetched ahead of use.
+/// touches one cache line that can be prefetched ahead of use. A key's
+/// first slot is picked by the top bits of `key_buckets::hash`, as its
+/// bucket on disk is, so keys loaded bucket by bucket fill the slots
+/// front to back.
 #[derive(Clone, Default)]
 pub struct KeyTable {
     slots: Vec<Slot>,
@@ -54,7 +52,8 @@ pub struct KeyTable {
     long: Vec<u8>,
     /// occupied slots
     used: usize,
-    hasher: hashbrown::DefaultHashBuilder,
+    /// 64 - log2(slots.len())
+    shift: u32,
 }
 
 const INLINE: usize = 23;
@@ -77,12 +76,16 @@ struct Slot {
 impl KeyTable {
     pub fn with_capacity(n: usize) -> KeyTable {
         let slots = (n * 2).max(16).next_power_of_two();
-        KeyTable { slots: vec![Slot::default(); slots], ..Default::default() }
+        KeyTable { slots: vec![Slot::default(); slots], shift: 64 - slots.trailing_zeros(), ..Default::default() }
     }
 
     fn hash(&self, key: &str) -> u64 {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one(key.as_bytes())
+        super::key_buckets::hash(key.as_bytes())
+    }
+
+    /// The slot probing for a key of hash `h` starts at.
+    fn home(&self, h: u64) -> usize {
+        (h >> self.shift) as usize
     }
 
     fn slot_key<'a>(&'a self, s: &'a Slot) -> &'a [u8] {
@@ -104,8 +107,8 @@ impl KeyTable {
         }
         let h = self.hash(key);
         let mask = self.slots.len() - 1;
-        let tag = (h >> 32) as u32;
-        let mut i = h as usize & mask;
+        let tag = h as u32;
+        let mut i = self.home(h);
         loop {
             let s = &self.slots[i];
             if s.len == 0 {
@@ -137,7 +140,7 @@ impl KeyTable {
         let (i, found) = self.find(key);
         if !found {
             let h = self.hash(key);
-            let mut s = Slot { tag: (h >> 32) as u32, ..Default::default() };
+            let mut s = Slot { tag: h as u32, ..Default::default() };
             if key.len() <= INLINE {
                 s.key[..key.len()].copy_from_slice(key.as_bytes());
                 s.len = key.len() as u8;
@@ -153,17 +156,19 @@ impl KeyTable {
         self.slots[i].id = id;
     }
 
-    pub fn remove(&mut self, key: &str) {
-        if let (i, true) = self.find(key) {
+    /// Removes a key; whether it was there.
+    pub fn remove(&mut self, key: &str) -> bool {
+        let (i, found) = self.find(key);
+        if found {
             self.slots[i].len = GONE;
         }
+        found
     }
 
     fn grow(&mut self) {
         let old = std::mem::take(&mut self.slots);
         let long = std::mem::take(&mut self.long);
         let mut t = KeyTable::with_capacity(old.len().max(8));
-        t.hasher = self.hasher.clone();
         for s in old.iter().filter(|s| s.len != 0 && s.len != GONE) {
             let key = match s.len {
                 LONG => {
@@ -183,7 +188,7 @@ impl KeyTable {
         if self.slots.is_empty() {
             return;
         }
-        let i = self.hash(key) as usize & (self.slots.len() - 1);
+        let i = self.home(self.hash(key));
         #[cfg(target_arch = "x86_64")]
         // SAFETY: prefetching is a hint; the address is inside `slots`.
         unsafe {
@@ -212,8 +217,8 @@ pub struct Keys {
     /// the emails, when loaded after the snapshot was taken without them
     /// (`Loader::load_external_ids`)
     late_email: KeyTable,
-    added_xid: KeyMap,
-    added_email: KeyMap,
+    added_xid: KeyTable,
+    added_email: KeyTable,
 }
 
 impl Keys {
@@ -227,14 +232,13 @@ impl Keys {
     }
 
     pub fn by_external_id(&self, xid: &str) -> Option<u32> {
-        self.added_xid.get(xid).copied().or_else(|| self.base.xid.get(xid))
+        self.added_xid.get(xid).or_else(|| self.base.xid.get(xid))
     }
 
     pub fn by_email(&self, email: &str) -> Option<u32> {
         let k = email_key(email);
         self.added_email
             .get(k.as_ref())
-            .copied()
             .or_else(|| self.base.email.get(k.as_ref()))
             .or_else(|| self.late_email.get(k.as_ref()))
     }
@@ -246,23 +250,23 @@ impl Keys {
     }
 
     pub fn insert_external_id(&mut self, xid: &str, id: u32) {
-        self.added_xid.insert(xid.into(), id);
+        self.added_xid.insert(xid, id);
     }
 
     /// `email` is normalized here.
     pub fn insert_email(&mut self, email: &str, id: u32) {
-        self.added_email.insert(email_key(email).as_ref().into(), id);
+        self.added_email.insert(email_key(email).as_ref(), id);
     }
 
     pub fn remove_external_id(&mut self, xid: &str) {
-        if self.added_xid.remove(xid).is_none() && self.base.xid.contains_key(xid) {
+        if !self.added_xid.remove(xid) && self.base.xid.contains_key(xid) {
             Arc::make_mut(&mut self.base).xid.remove(xid);
         }
     }
 
     pub fn remove_email(&mut self, email: &str) {
         let k = email_key(email);
-        if self.added_email.remove(k.as_ref()).is_none() && self.base.email.contains_key(k.as_ref()) {
+        if !self.added_email.remove(k.as_ref()) && self.base.email.contains_key(k.as_ref()) {
             Arc::make_mut(&mut self.base).email.remove(k.as_ref());
         }
         self.late_email.remove(k.as_ref());

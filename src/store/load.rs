@@ -10,7 +10,7 @@ use super::codec::{EventBlock, ParamVal};
 use super::contact_index;
 use super::dict::{WriteDict, decode_chunk, encode_chunk};
 use super::keys::{KeySnapshot, KeyTable, Keys};
-use super::tables::{BY_EMAIL, BY_EXTERNAL_ID, CONTACT_BLOCKS, DICT_CHUNKS};
+use super::tables::{CONTACT_BLOCKS, DICT_CHUNKS, EMAIL_KEYS, EXTERNAL_ID_KEYS};
 use super::time_parts::{self, Filling};
 use super::write::Writer;
 use crate::error::{Error, Result};
@@ -42,27 +42,25 @@ pub struct Loader<'a, 's> {
     reserved: RoaringBitmap,
 }
 
-/// Reads a key table (text → contact id) into memory. The keys come in
-/// order and land at random in a table of tens of megabytes, so each
-/// insert waits for memory; the slot of each key is asked for `AHEAD` keys
-/// before it is filled, so those waits overlap (a million external ids:
-/// see BENCHMARKS.md "Imports: summaries on their own thread").
-fn load_key_map(t: &impl ReadableTable<&'static str, u32>) -> Result<KeyTable> {
-    const AHEAD: usize = 8;
-    let mut map = KeyTable::with_capacity(t.len()? as usize);
-    let mut ahead = std::collections::VecDeque::with_capacity(AHEAD + 1);
+/// Reads a key table (see `key_buckets`) into memory. Its rows come in
+/// bucket order, which is the order of the slots the keys land in, so the
+/// table fills front to back; a first pass over the rows' counts sizes it.
+fn load_key_map(t: &impl ReadableTable<u32, &'static [u8]>) -> Result<KeyTable> {
+    let mut n = 0;
     for row in t.iter()? {
-        let (k, v) = row?;
-        map.prefetch(k.value());
-        ahead.push_back((k, v.value()));
-        if ahead.len() > AHEAD
-            && let Some((k, id)) = ahead.pop_front()
-        {
-            map.insert(k.value(), id);
-        }
+        n += super::key_buckets::count(row?.1.value())?;
     }
-    for (k, id) in ahead {
-        map.insert(k.value(), id);
+    let mut map = KeyTable::with_capacity(n as usize);
+    for row in t.iter()? {
+        let (_, v) = row?;
+        let mut bad = false;
+        super::key_buckets::for_each(v.value(), |k, id| match std::str::from_utf8(k) {
+            Ok(k) => map.insert(k, id),
+            Err(_) => bad = true,
+        })?;
+        if bad {
+            return Err(Error::runtime("a contact key is not UTF-8"));
+        }
     }
     Ok(map)
 }
@@ -133,7 +131,7 @@ impl<'a, 's> Loader<'a, 's> {
     }
 
     /// `Writer::put_new_keys`: the keys of the contacts `put_new_contact_records` wrote.
-    pub fn put_new_keys(&mut self, emails: &mut [(Box<str>, u32)], xids: &mut [(Box<str>, u32)]) -> Result<()> {
+    pub fn put_new_keys(&mut self, emails: &[(Box<str>, u32)], xids: &[(Box<str>, u32)]) -> Result<()> {
         self.w.put_new_keys(emails, xids)
     }
 
@@ -166,16 +164,16 @@ impl<'a, 's> Loader<'a, 's> {
         }
         let (xid, email) = if self.w.keys_written {
             let tx = &self.w.tx;
-            (load_key_map(&tx.open_table(BY_EXTERNAL_ID)?)?, load_key_map(&tx.open_table(BY_EMAIL)?)?)
+            (load_key_map(&tx.open_table(EXTERNAL_ID_KEYS)?)?, load_key_map(&tx.open_table(EMAIL_KEYS)?)?)
         } else {
             // nothing written to the key tables yet: the last commit is what
             // this transaction sees, so a second thread reads the emails from it
             let (store, tx) = (self.w.store, &self.w.tx);
             std::thread::scope(|s| -> Result<_> {
                 let emails = s.spawn(move || {
-                    load_key_map(&redb::ReadableDatabase::begin_read(store.redb())?.open_table(BY_EMAIL)?)
+                    load_key_map(&redb::ReadableDatabase::begin_read(store.redb())?.open_table(EMAIL_KEYS)?)
                 });
-                let xid = load_key_map(&tx.open_table(BY_EXTERNAL_ID)?);
+                let xid = load_key_map(&tx.open_table(EXTERNAL_ID_KEYS)?);
                 let email = emails.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
                 Ok((xid?, email?))
             })?
@@ -192,7 +190,7 @@ impl<'a, 's> Loader<'a, 's> {
         if self.keys_loaded {
             return Ok(());
         }
-        let xid = load_key_map(&self.w.tx.open_table(BY_EXTERNAL_ID)?)?;
+        let xid = load_key_map(&self.w.tx.open_table(EXTERNAL_ID_KEYS)?)?;
         self.keys = Keys::new(KeySnapshot { xid, email: KeyTable::default() });
         self.keys_loaded = true;
         self.emails_pending = true;
@@ -205,7 +203,7 @@ impl<'a, 's> Loader<'a, 's> {
         debug_assert!(self.keys_loaded);
         if self.emails_pending {
             // what this transaction wrote is in the table, what it registered in the overlay
-            let emails = load_key_map(&self.w.tx.open_table(BY_EMAIL)?)?;
+            let emails = load_key_map(&self.w.tx.open_table(EMAIL_KEYS)?)?;
             self.keys.set_late_emails(emails);
             self.emails_pending = false;
         }

@@ -9,7 +9,8 @@ use crate::model::Schema;
 /// One step: upgrades a file from version `from` to `from + 1` inside the
 /// given transaction. Index 0 upgrades version 1 to 2, and so on.
 type Step = fn(&redb::WriteTransaction) -> Result<()>;
-const STEPS: &[Step] = &[dict_in_chunks, contact_index, time_partitions, contact_summaries, contact_columns];
+const STEPS: &[Step] =
+    &[dict_in_chunks, contact_index, time_partitions, contact_summaries, contact_columns, key_buckets];
 
 /// Version 1 kept one dictionary row per value.
 const DICT_V1: redb::TableDefinition<u32, &str> = redb::TableDefinition::new("dict");
@@ -124,6 +125,25 @@ fn contact_columns(tx: &redb::WriteTransaction) -> Result<()> {
     super::contact_columns::build(&schema, &contacts, &mut t)
 }
 
+/// 6 → 7: the key tables move from a row per key to rows by bucket (see
+/// `key_buckets`); timeline entries shared by many contacts get their
+/// table (`action_groups`; the entries already written stay as they are).
+fn key_buckets(tx: &redb::WriteTransaction) -> Result<()> {
+    use redb::ReadableTable;
+    tx.open_table(ACTION_GROUPS)?;
+    for (old, new) in [(OLD_BY_EMAIL, EMAIL_KEYS), (OLD_BY_EXTERNAL_ID, EXTERNAL_ID_KEYS)] {
+        let keys: Vec<(String, u32)> = {
+            let t = tx.open_table(old)?;
+            t.iter()?
+                .map(|r| r.map(|(k, v)| (k.value().to_string(), v.value())))
+                .collect::<std::result::Result<_, _>>()?
+        };
+        super::key_buckets::insert_new(&mut tx.open_table(new)?, &keys)?;
+        tx.delete_table(old)?;
+    }
+    Ok(())
+}
+
 pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
     let path = store.path().display().to_string();
     let tx = store.redb().begin_write()?;
@@ -221,8 +241,8 @@ fn init(tx: &redb::WriteTransaction) -> Result<()> {
     }
     // create every table so readers never meet a missing one
     tx.open_table(CONTACTS)?;
-    tx.open_table(BY_EMAIL)?;
-    tx.open_table(BY_EXTERNAL_ID)?;
+    tx.open_table(EMAIL_KEYS)?;
+    tx.open_table(EXTERNAL_ID_KEYS)?;
     tx.open_table(TAGS)?;
     tx.open_table(CATEGORY_TREE)?;
     tx.open_table(CATEGORY_MEMBERS)?;
@@ -233,6 +253,7 @@ fn init(tx: &redb::WriteTransaction) -> Result<()> {
     tx.open_table(CONTACT_SUMMARIES)?;
     tx.open_table(CONTACT_COLUMNS)?;
     tx.open_table(ACTIONS)?;
+    tx.open_table(ACTION_GROUPS)?;
     tx.open_table(SEGMENTS)?;
     tx.open_table(SEGMENT_HISTORY)?;
     tx.open_table(CAMPAIGNS)?;

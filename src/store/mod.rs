@@ -2,12 +2,14 @@
 //! version checks, migrations), the read and write sides, and bulk loading
 //! (a `Loader` over a write, with the caches imports need).
 
+pub mod action_groups;
 pub mod audit;
 pub mod codec;
 pub mod contact_columns;
 pub mod contact_index;
 pub mod dict;
 pub mod journeys;
+pub mod key_buckets;
 pub mod keys;
 pub mod load;
 pub mod lock;
@@ -32,7 +34,7 @@ pub use write::Writer;
 
 /// The schema version this build writes. Older files are migrated on open;
 /// newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 pub const FORMAT: &str = "reach";
 
 /// What a committed write changed; sent to subscribers (the live engine,

@@ -93,13 +93,12 @@ impl Reader {
         if let Some(n) = key.strip_prefix('#').and_then(|s| s.parse::<u32>().ok()) {
             return Ok(self.contact(n)?.map(|_| n));
         }
-        let x = self.tx.open_table(BY_EXTERNAL_ID)?;
-        if let Some(v) = x.get(key)? {
-            return Ok(Some(v.value()));
+        if let Some(id) = super::key_buckets::get(&self.tx.open_table(EXTERNAL_ID_KEYS)?, key)? {
+            return Ok(Some(id));
         }
-        let e = self.tx.open_table(BY_EMAIL)?;
-        if let Some(v) = e.get(crate::model::contact::normalize_email(key).as_str())? {
-            return Ok(Some(v.value()));
+        let email = crate::model::contact::normalize_email(key);
+        if let Some(id) = super::key_buckets::get(&self.tx.open_table(EMAIL_KEYS)?, &email)? {
+            return Ok(Some(id));
         }
         if let Ok(n) = key.parse::<u32>() {
             return Ok(self.contact(n)?.map(|_| n));
@@ -473,12 +472,16 @@ impl Reader {
 
     pub fn actions_of(&self, id: u32) -> Result<Vec<Action>> {
         let t = self.tx.open_table(ACTIONS)?;
-        let mut out = Vec::new();
+        let mut out = super::action_groups::of(&self.tx.open_table(ACTION_GROUPS)?, id)?;
+        let shared = out.len();
         for row in t.range((id, 0)..=(id, u64::MAX))? {
-            let (_, v) = row?;
-            out.push(postcard::from_bytes(v.value())?);
+            let (k, v) = row?;
+            out.push((k.value().1, postcard::from_bytes(v.value())?));
         }
-        Ok(out)
+        if shared > 0 {
+            out.sort_by_key(|(seq, _)| *seq);
+        }
+        Ok(out.into_iter().map(|(_, a)| a).collect())
     }
 
     pub fn segments(&self) -> Result<Vec<crate::model::segment::SavedSegment>> {
@@ -523,10 +526,11 @@ impl Reader {
                 "contact_columns" => sizes(&self.tx.open_table(CONTACT_COLUMNS)?, |_| 6, |v| v.len())?,
                 "contact_summaries" => sizes(&self.tx.open_table(CONTACT_SUMMARIES)?, |_| 6, |v| v.len())?,
                 "dict_chunks" => sizes(&self.tx.open_table(DICT_CHUNKS)?, |_| 4, |v| v.len())?,
-                "contacts_by_email" => sizes(&self.tx.open_table(BY_EMAIL)?, |k| k.len(), |_| 4)?,
-                "contacts_by_external_id" => sizes(&self.tx.open_table(BY_EXTERNAL_ID)?, |k| k.len(), |_| 4)?,
+                "contact_emails" => sizes(&self.tx.open_table(EMAIL_KEYS)?, |_| 4, |v| v.len())?,
+                "contact_external_ids" => sizes(&self.tx.open_table(EXTERNAL_ID_KEYS)?, |_| 4, |v| v.len())?,
                 "tags" => sizes(&self.tx.open_table(TAGS)?, |k| k.len(), |v| v.len())?,
                 "actions" => sizes(&self.tx.open_table(ACTIONS)?, |_| 12, |v| v.len())?,
+                "action_groups" => sizes(&self.tx.open_table(ACTION_GROUPS)?, |_| 12, |v| v.len())?,
                 _ => continue,
             };
             out.push((name, rows, bytes));

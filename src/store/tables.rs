@@ -8,10 +8,15 @@ pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 pub const SCHEMA: TableDefinition<&str, &[u8]> = TableDefinition::new("schema");
 /// Contact id → postcard `Contact`.
 pub const CONTACTS: TableDefinition<u32, &[u8]> = TableDefinition::new("contacts");
-/// Lowercased email → contact id.
-pub const BY_EMAIL: TableDefinition<&str, u32> = TableDefinition::new("contacts_by_email");
-/// External id (verbatim) → contact id.
-pub const BY_EXTERNAL_ID: TableDefinition<&str, u32> = TableDefinition::new("contacts_by_external_id");
+/// Bucket → lowercased emails and their contact ids (see `key_buckets`).
+pub const EMAIL_KEYS: TableDefinition<u32, &[u8]> = TableDefinition::new("contact_emails");
+/// Bucket → external ids (verbatim) and their contact ids (see `key_buckets`).
+pub const EXTERNAL_ID_KEYS: TableDefinition<u32, &[u8]> = TableDefinition::new("contact_external_ids");
+/// Lowercased email → contact id, a row per key, up to schema 6: moved
+/// into [`EMAIL_KEYS`] on open.
+pub const OLD_BY_EMAIL: TableDefinition<&str, u32> = TableDefinition::new("contacts_by_email");
+/// External id → contact id up to schema 6: moved into [`EXTERNAL_ID_KEYS`] on open.
+pub const OLD_BY_EXTERNAL_ID: TableDefinition<&str, u32> = TableDefinition::new("contacts_by_external_id");
 /// Tag name → serialized roaring bitmap of contact ids.
 pub const TAGS: TableDefinition<&str, &[u8]> = TableDefinition::new("tags");
 /// Category name → parent name ("" for a root).
@@ -44,6 +49,10 @@ pub const CONTACT_SUMMARIES: TableDefinition<(u16, u32), &[u8]> = TableDefinitio
 pub const CONTACT_COLUMNS: TableDefinition<(u16, u32), &[u8]> = TableDefinition::new("contact_columns");
 /// (contact id, sequence) → postcard `Action`: the contact's non-event timeline.
 pub const ACTIONS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("actions");
+/// (contact id / `action_groups::CHUNK`, sequence) → a timeline entry
+/// shared by many contacts and which of those ids have it (see
+/// `action_groups`); merged with `ACTIONS` by sequence.
+pub const ACTION_GROUPS: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("action_groups");
 /// Segment name → postcard segment record (expression, created, updated).
 pub const SEGMENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("segments");
 /// (segment name, ts) → size at that moment.

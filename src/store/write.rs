@@ -7,6 +7,7 @@
 use super::codec::EventBlock;
 use super::contact_index::{self, BlockKey};
 use super::dict::{chunk_of, decode_chunk, encode_chunk};
+use super::key_buckets;
 use super::keys::{Keys, email_key};
 use super::read::{decode_bitmap, encode_bitmap, meta_u64, read_contacts};
 use super::tables::*;
@@ -147,8 +148,8 @@ impl<'s> Writer<'s> {
     pub(super) fn put_contacts_keyed(&mut self, list: &[Contact], mut keys: Option<&mut Keys>) -> Result<()> {
         self.keys_written = true;
         let mut t = self.tx.open_table(CONTACTS)?;
-        let mut te = self.tx.open_table(BY_EMAIL)?;
-        let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
+        let mut te = self.tx.open_table(EMAIL_KEYS)?;
+        let mut tx_ = self.tx.open_table(EXTERNAL_ID_KEYS)?;
         let mut buf = Vec::new();
         for c in list {
             let old: Option<Contact> = match t.get(c.id)? {
@@ -158,39 +159,43 @@ impl<'s> Writer<'s> {
             let old_email = old.as_ref().and_then(|o| o.email.as_deref()).map(normalize_email);
             let new_email = c.email.as_deref().map(normalize_email);
             if old_email != new_email {
+                let mut change: Vec<(&str, Option<u32>)> = Vec::with_capacity(2);
                 if let Some(e) = &new_email {
-                    if let Some(other) = te.get(e.as_str())?.map(|v| v.value()).filter(|o| *o != c.id) {
+                    if let Some(other) = key_buckets::get(&te, e)?.filter(|o| *o != c.id) {
                         return Err(Error::input(format!("email {e} already belongs to contact {other}")));
                     }
-                    te.insert(e.as_str(), c.id)?;
+                    change.push((e, Some(c.id)));
                     if let Some(k) = keys.as_deref_mut() {
                         k.insert_email(e, c.id);
                     }
                 }
                 if let Some(e) = &old_email {
-                    te.remove(e.as_str())?;
+                    change.insert(0, (e, None));
                     if let Some(k) = keys.as_deref_mut() {
                         k.remove_email(e);
                     }
                 }
+                key_buckets::apply(&mut te, &change)?;
             }
             let old_x = old.as_ref().and_then(|o| o.external_id.clone());
             if old_x != c.external_id {
-                if let Some(x) = &c.external_id {
-                    if let Some(other) = tx_.get(x.as_str())?.map(|v| v.value()).filter(|o| *o != c.id) {
-                        return Err(Error::input(format!("external id {x} already belongs to contact {other}")));
-                    }
-                    tx_.insert(x.as_str(), c.id)?;
-                    if let Some(k) = keys.as_deref_mut() {
-                        k.insert_external_id(x, c.id);
-                    }
-                }
+                let mut change: Vec<(&str, Option<u32>)> = Vec::with_capacity(2);
                 if let Some(x) = &old_x {
-                    tx_.remove(x.as_str())?;
+                    change.push((x, None));
                     if let Some(k) = keys.as_deref_mut() {
                         k.remove_external_id(x);
                     }
                 }
+                if let Some(x) = &c.external_id {
+                    if let Some(other) = key_buckets::get(&tx_, x)?.filter(|o| *o != c.id) {
+                        return Err(Error::input(format!("external id {x} already belongs to contact {other}")));
+                    }
+                    change.push((x, Some(c.id)));
+                    if let Some(k) = keys.as_deref_mut() {
+                        k.insert_external_id(x, c.id);
+                    }
+                }
+                key_buckets::apply(&mut tx_, &change)?;
             }
             buf.clear();
             let bytes = postcard::to_extend(c, std::mem::take(&mut buf))?;
@@ -213,9 +218,9 @@ impl<'s> Writer<'s> {
     /// for a changed record: no old record to read, keys inserted in order.
     pub fn put_new_contacts(&mut self, list: &[Contact]) -> Result<()> {
         self.put_new_contact_records(list)?;
-        let mut emails: Vec<_> = list.iter().filter_map(|c| Some((email_key(c.email.as_deref()?), c.id))).collect();
-        let mut xids: Vec<_> = list.iter().filter_map(|c| Some((c.external_id.as_deref()?, c.id))).collect();
-        self.insert_keys(&mut emails, &mut xids)
+        let emails: Vec<_> = list.iter().filter_map(|c| Some((email_key(c.email.as_deref()?), c.id))).collect();
+        let xids: Vec<_> = list.iter().filter_map(|c| Some((c.external_id.as_deref()?, c.id))).collect();
+        self.insert_keys(&emails, &xids)
     }
 
     /// The records of contacts this transaction created, as
@@ -257,28 +262,15 @@ impl<'s> Writer<'s> {
 
     /// The keys of contacts written by `put_new_contact_records` (checked
     /// free; emails normalized), sorted here and inserted in key order.
-    pub fn put_new_keys(&mut self, emails: &mut [(Box<str>, u32)], xids: &mut [(Box<str>, u32)]) -> Result<()> {
+    pub fn put_new_keys(&mut self, emails: &[(Box<str>, u32)], xids: &[(Box<str>, u32)]) -> Result<()> {
         self.keys_written = true;
         self.insert_keys(emails, xids)
     }
 
-    /// Sorts new contacts' keys and inserts them in key order.
-    fn insert_keys<E: AsRef<str> + Ord, X: AsRef<str> + Ord>(
-        &mut self,
-        emails: &mut [(E, u32)],
-        xids: &mut [(X, u32)],
-    ) -> Result<()> {
-        emails.sort_unstable();
-        xids.sort_unstable();
-        let mut te = self.tx.open_table(BY_EMAIL)?;
-        for (e, id) in emails.iter() {
-            te.insert(e.as_ref(), *id)?;
-        }
-        let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
-        for (x, id) in xids.iter() {
-            tx_.insert(x.as_ref(), *id)?;
-        }
-        Ok(())
+    /// Adds new contacts' keys, each bucket of the key tables written once.
+    fn insert_keys<E: AsRef<str>, X: AsRef<str>>(&mut self, emails: &[(E, u32)], xids: &[(X, u32)]) -> Result<()> {
+        key_buckets::insert_new(&mut self.tx.open_table(EMAIL_KEYS)?, emails)?;
+        key_buckets::insert_new(&mut self.tx.open_table(EXTERNAL_ID_KEYS)?, xids)
     }
 
     /// Appends timeline entries.
@@ -295,9 +287,19 @@ impl<'s> Writer<'s> {
         Ok(())
     }
 
-    /// Appends the same timeline entry to each of `ids` (in that order, as
-    /// `add_actions` would), encoding it once.
+    /// Appends the same timeline entry to each of `ids`, encoding it once:
+    /// for many contacts, one entry per chunk of ids (`action_groups`).
     pub fn add_action_to_each(&mut self, ids: impl IntoIterator<Item = u32>, a: &Action) -> Result<()> {
+        let mut ids: Vec<u32> = ids.into_iter().collect();
+        if ids.len() >= super::action_groups::MIN_GROUP {
+            if !ids.is_sorted() {
+                ids.sort_unstable();
+            }
+            ids.dedup();
+            super::action_groups::add(&mut self.tx.open_table(ACTION_GROUPS)?, &ids, self.next_action, a)?;
+            self.next_action += 1;
+            return Ok(());
+        }
         let mut t = self.tx.open_table(ACTIONS)?;
         let bytes = postcard::to_allocvec(a)?;
         for id in ids {
@@ -460,8 +462,9 @@ impl<'s> Writer<'s> {
         let mut n = 0;
         {
             let mut t = self.tx.open_table(CONTACTS)?;
-            let mut te = self.tx.open_table(BY_EMAIL)?;
-            let mut tx_ = self.tx.open_table(BY_EXTERNAL_ID)?;
+            // keys to remove: (key, None)
+            let mut emails: Vec<(String, Option<u32>)> = vec![];
+            let mut xids: Vec<(String, Option<u32>)> = vec![];
             for id in ids {
                 let Some(c): Option<Contact> = t.remove(id)?.map(|v| postcard::from_bytes(v.value())).transpose()?
                 else {
@@ -470,12 +473,14 @@ impl<'s> Writer<'s> {
                 n += 1;
                 self.columns.note(&self.schema, id, None, None);
                 if let Some(e) = &c.email {
-                    te.remove(normalize_email(e).as_str())?;
+                    emails.push((normalize_email(e), None));
                 }
-                if let Some(x) = &c.external_id {
-                    tx_.remove(x.as_str())?;
+                if let Some(x) = c.external_id {
+                    xids.push((x, None));
                 }
             }
+            key_buckets::apply(&mut self.tx.open_table(EMAIL_KEYS)?, &emails)?;
+            key_buckets::apply(&mut self.tx.open_table(EXTERNAL_ID_KEYS)?, &xids)?;
         }
         // tags and categories
         for (is_tags, def) in [(true, TAGS), (false, CATEGORY_MEMBERS)] {
@@ -505,6 +510,7 @@ impl<'s> Writer<'s> {
             for id in ids {
                 t.retain_in((id, 0)..=(id, u64::MAX), |_, _| false)?;
             }
+            super::action_groups::remove(&mut self.tx.open_table(ACTION_GROUPS)?, ids)?;
             let mut d = self.tx.open_table(DELIVERIES)?;
             for id in ids {
                 d.retain_in((id, "")..=(id, "\u{10FFFF}"), |_, _| false)?;
