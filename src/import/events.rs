@@ -262,6 +262,8 @@ impl<'a, 'w> EventSink<'a, 'w> {
     /// Writes the contacts the import created or changed, then what the
     /// load still holds (with the rest of the sink already freed).
     pub fn finish(mut self) -> Result<()> {
+        // the summaries are merged on their thread while the new contacts are written
+        self.w.end_of_events()?;
         self.write_contacts()?;
         self.into_loader().finish()
     }

@@ -94,7 +94,7 @@ impl<'a, 's> Loader<'a, 's> {
     /// Writes the blocks being filled (by kind), their contacts' index
     /// entries and the new dictionary values, leaving the writer to commit.
     pub fn finish(mut self) -> Result<()> {
-        self.write_pending()?;
+        self.end_of_events()?;
         self.flush_index()?;
         // new values go to the end of their chunk (ids only grow)
         let mut d = self.w.tx.open_table(DICT_CHUNKS)?;
@@ -106,6 +106,15 @@ impl<'a, 's> Loader<'a, 's> {
         drop(d);
         self.w.loading = false;
         Ok(())
+    }
+
+    /// No more events in this load: writes the blocks being filled and
+    /// has their summaries merged on the summaries thread meanwhile
+    /// (`Writer::merge_summaries_aside`). What the load writes after
+    /// (contacts, the index) overlaps that merge.
+    pub fn end_of_events(&mut self) -> Result<()> {
+        self.write_pending()?;
+        self.w.merge_summaries_aside()
     }
 
     // ---------- the writer's writes, kept in step with the caches ----------

@@ -487,22 +487,54 @@ impl Pending {
 
     /// Merges every accumulator into its row, in key order.
     pub fn flush(&mut self, t: &mut redb::Table<(u16, u32), &[u8]>) -> Result<()> {
-        let mut keys: Vec<(u16, u32)> = self.rows.keys().copied().collect();
-        keys.sort_unstable();
         let mut buf = Vec::new();
-        for key in keys {
-            let Some(row) = self.rows.remove(&key) else { continue };
-            let mut acc = row.into_dense();
-            if let Some(v) = t.get(key)? {
-                decode_row(key.1, v.value(), true, |s| {
-                    acc.merge(s);
-                    Ok(())
-                })?;
-            }
-            encode_row(key.1, &acc.summaries(key.1), &mut buf);
+        for key in self.sorted_keys() {
+            let old = t.get(key)?;
+            self.merge_row(key, old.as_ref().map(|v| v.value()), &mut buf)?;
+            drop(old);
             t.insert(key, buf.as_slice())?;
         }
         self.bytes = 0;
+        Ok(())
+    }
+
+    /// The rows `flush` would write over the rows of `old`, in key order,
+    /// without writing them: (key, row).
+    pub fn merged_rows(
+        &mut self,
+        old: &impl ReadableTable<(u16, u32), &'static [u8]>,
+    ) -> Result<Vec<((u16, u32), Vec<u8>)>> {
+        let mut out = Vec::with_capacity(self.rows.len());
+        let mut buf = Vec::new();
+        for key in self.sorted_keys() {
+            let v = old.get(key)?;
+            self.merge_row(key, v.as_ref().map(|v| v.value()), &mut buf)?;
+            out.push((key, buf.clone()));
+        }
+        self.bytes = 0;
+        Ok(out)
+    }
+
+    fn sorted_keys(&self) -> Vec<(u16, u32)> {
+        let mut keys: Vec<(u16, u32)> = self.rows.keys().copied().collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Takes the accumulator of `key` out and encodes it, merged with the
+    /// row stored before (`old`), into `buf`.
+    fn merge_row(&mut self, key: (u16, u32), old: Option<&[u8]>, buf: &mut Vec<u8>) -> Result<()> {
+        let mut acc = match self.rows.remove(&key) {
+            Some(row) => row.into_dense(),
+            None => return Err(Error::runtime("a summaries row merged twice")),
+        };
+        if let Some(v) = old {
+            decode_row(key.1, v, true, |s| {
+                acc.merge(s);
+                Ok(())
+            })?;
+        }
+        encode_row(key.1, &acc.summaries(key.1), buf);
         Ok(())
     }
 }
@@ -515,10 +547,27 @@ impl Pending {
 /// accumulators, which the writer merges into the table itself (the
 /// table belongs to its transaction).
 pub struct Background {
-    blocks: Option<std::sync::mpsc::SyncSender<EventBlock>>,
-    thread: Option<std::thread::JoinHandle<Pending>>,
+    blocks: Option<std::sync::mpsc::SyncSender<Handed>>,
+    thread: Option<std::thread::JoinHandle<Done>>,
     /// the bytes the accumulators hold, as the thread last saw them
     bytes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// What the writer hands the thread.
+enum Handed {
+    Block(EventBlock),
+    /// No more blocks: merge the accumulators with the rows of this
+    /// snapshot (the last commit, which the writing transaction has not
+    /// changed in this table) and encode them.
+    Merge(redb::ReadTransaction),
+}
+
+/// What the thread hands back.
+pub enum Done {
+    /// the accumulators, for the writer to merge
+    Pending(Pending),
+    /// the rows merged and encoded (`Background::merge`), in key order
+    Rows(Result<Vec<((u16, u32), Vec<u8>)>>),
 }
 
 impl Background {
@@ -529,17 +578,28 @@ impl Background {
     pub fn start() -> Background {
         use std::sync::atomic::Ordering;
         let mut pending = Pending::default();
-        let (tx, rx) = std::sync::mpsc::sync_channel::<EventBlock>(Self::QUEUE);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Handed>(Self::QUEUE);
         let bytes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let seen = bytes.clone();
         let thread = std::thread::Builder::new()
             .name("summaries".into())
             .spawn(move || {
-                for b in rx {
-                    pending.add(&b);
-                    seen.store(pending.bytes, Ordering::Relaxed);
+                for h in rx {
+                    match h {
+                        Handed::Block(b) => {
+                            pending.add(&b);
+                            seen.store(pending.bytes, Ordering::Relaxed);
+                        }
+                        Handed::Merge(snapshot) => {
+                            let rows = snapshot
+                                .open_table(super::tables::CONTACT_SUMMARIES)
+                                .map_err(Error::from)
+                                .and_then(|t| pending.merged_rows(&t));
+                            return Done::Rows(rows);
+                        }
+                    }
                 }
-                pending
+                Done::Pending(pending)
             })
             .expect("starting the summaries thread");
         Background { blocks: Some(tx), thread: Some(thread), bytes }
@@ -557,7 +617,17 @@ impl Background {
         // the thread only stops when the sender is dropped, or by a panic
         // that `finish` passes on
         if let Some(tx) = &self.blocks {
-            let _ = tx.send(copy);
+            let _ = tx.send(Handed::Block(copy));
+        }
+    }
+
+    /// Asks the thread to merge what it added with the summaries table of
+    /// `snapshot` and encode the rows, while the writer goes on; no block
+    /// may be added after. `snapshot` must see the table as the writing
+    /// transaction does: the last commit, not written since.
+    pub fn merge(&mut self, snapshot: redb::ReadTransaction) {
+        if let Some(tx) = self.blocks.take() {
+            let _ = tx.send(Handed::Merge(snapshot));
         }
     }
 
@@ -567,8 +637,14 @@ impl Background {
         self.bytes.load(std::sync::atomic::Ordering::Relaxed) > max_held_bytes()
     }
 
-    /// Waits for the blocks handed over and returns the accumulators.
-    pub fn finish(mut self) -> Pending {
+    /// `merge` was asked for: the thread takes no more blocks.
+    pub fn merging(&self) -> bool {
+        self.blocks.is_none()
+    }
+
+    /// Waits for the blocks handed over and returns the accumulators, or
+    /// the rows if `merge` was asked for.
+    pub fn finish(mut self) -> Done {
         self.blocks = None;
         let thread = self.thread.take().expect("joined once");
         thread.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
@@ -711,11 +787,35 @@ mod tests {
             let mut bg = Background::start();
             blocks.iter().for_each(|b| bg.add(b));
             assert!(!bg.over_bound());
-            bg.finish().flush(&mut there).unwrap();
+            let Done::Pending(mut pending) = bg.finish() else { panic!("accumulators, not rows") };
+            pending.flush(&mut there).unwrap();
             for kind in 0..3 {
                 let (a, b) = (all(&here, kind), all(&there, kind));
                 assert!(a.len() > 100 && a.iter().any(|s| !s.params.is_empty()));
                 assert_eq!(a, b, "kind {kind}");
+            }
+        }
+        tx.commit().unwrap();
+        // more blocks in a second transaction: merged with the committed
+        // rows on the thread (over a snapshot) and here, the same rows
+        let more: Vec<EventBlock> = blocks.iter().step_by(3).cloned().collect();
+        let mut bg = Background::start();
+        more.iter().for_each(|b| bg.add(b));
+        bg.merge(redb::ReadableDatabase::begin_read(&db).unwrap());
+        assert!(bg.merging());
+        let Done::Rows(rows) = bg.finish() else { panic!("rows, not accumulators") };
+        let rows = rows.unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut here = tx.open_table(CONTACT_SUMMARIES).unwrap();
+            let mut p = Pending::default();
+            more.iter().for_each(|b| p.add(b));
+            let touched = p.rows.len();
+            p.flush(&mut here).unwrap();
+            assert_eq!(rows.len(), touched);
+            assert!(rows.windows(2).all(|w| w[0].0 < w[1].0), "in key order");
+            for (key, row) in &rows {
+                assert_eq!(here.get(*key).unwrap().unwrap().value(), row.as_slice(), "row {key:?}");
             }
         }
         // dropped unfinished, the thread ends

@@ -10,6 +10,7 @@ use super::dict::{chunk_of, decode_chunk, encode_chunk};
 use super::key_buckets;
 use super::keys::{Keys, email_key};
 use super::read::{decode_bitmap, encode_bitmap, meta_u64, read_contacts};
+use super::summaries::Done;
 use super::tables::*;
 use super::{Change, Store};
 use crate::error::{Error, Result};
@@ -40,6 +41,9 @@ pub struct Writer<'s> {
     /// rows, added up on a thread of their own (only a `Loader` writes
     /// blocks); `flush_summaries` takes them back and merges them
     summing: Option<super::summaries::Background>,
+    /// this transaction wrote to the summaries table (a snapshot of the
+    /// last commit no longer shows it as the transaction sees it)
+    summaries_written: bool,
     /// the contacts written or erased, not yet merged into their columns
     columns: super::contact_columns::Pending,
     /// a `Loader` holds blocks or values not yet written (its `finish` clears it)
@@ -78,6 +82,7 @@ impl<'s> Writer<'s> {
             other_changes: Vec::new(),
             deleted: Vec::new(),
             summing: None,
+            summaries_written: false,
             columns: Default::default(),
             loading: false,
         })
@@ -431,6 +436,10 @@ impl<'s> Writer<'s> {
         self.tx.open_table(EVENT_BLOCKS)?.insert(key, encoded)?;
         self.tx.open_table(EVENT_PARTS)?.insert((b.kind, part, key.1), (first, last))?;
         self.new_blocks.push(key);
+        if self.summing.as_ref().is_some_and(|s| s.merging()) {
+            // blocks after `merge_summaries_aside`: those merged first
+            self.flush_summaries()?;
+        }
         let s = self.summing.get_or_insert_with(super::summaries::Background::start);
         s.add(b);
         if s.over_bound() {
@@ -442,11 +451,33 @@ impl<'s> Writer<'s> {
     /// Merges the summaries of the blocks written so far into their rows.
     fn flush_summaries(&mut self) -> Result<()> {
         let Some(s) = self.summing.take() else { return Ok(()) };
-        let mut pending = s.finish();
-        if pending.is_empty() {
+        let mut t = self.tx.open_table(CONTACT_SUMMARIES)?;
+        match s.finish() {
+            Done::Pending(mut pending) if !pending.is_empty() => pending.flush(&mut t)?,
+            Done::Pending(_) => return Ok(()),
+            Done::Rows(rows) => {
+                for (key, row) in rows? {
+                    t.insert(key, row.as_slice())?;
+                }
+            }
+        }
+        self.summaries_written = true;
+        Ok(())
+    }
+
+    /// No more blocks for now: the summaries thread merges what it added
+    /// with the stored rows and encodes them while this thread goes on
+    /// (new contacts, the contact index); `commit` only inserts the rows.
+    /// When this transaction has already written summaries, they are
+    /// merged at commit as usual.
+    pub(super) fn merge_summaries_aside(&mut self) -> Result<()> {
+        if self.summaries_written {
             return Ok(());
         }
-        pending.flush(&mut self.tx.open_table(CONTACT_SUMMARIES)?)
+        if let Some(s) = &mut self.summing {
+            s.merge(redb::ReadableDatabase::begin_read(self.store.redb())?);
+        }
+        Ok(())
     }
 
     // ---------- erasure ----------
@@ -520,6 +551,7 @@ impl<'s> Writer<'s> {
         // their summaries (after merging what this transaction wrote)
         self.flush_summaries()?;
         super::summaries::remove_contacts(&mut self.tx.open_table(CONTACT_SUMMARIES)?, self.schema.kinds.len(), ids)?;
+        self.summaries_written = true;
         // events: rewrite every block that holds one of theirs (the index
         // names them), and drop their index entries
         let mut orphan_candidates: BTreeSet<u32> = BTreeSet::new();
