@@ -500,10 +500,7 @@ impl Pending {
 
     /// The rows `flush` would write over the rows of `old`, in key order,
     /// without writing them: (key, row).
-    pub fn merged_rows(
-        &mut self,
-        old: &impl ReadableTable<(u16, u32), &'static [u8]>,
-    ) -> Result<Vec<((u16, u32), Vec<u8>)>> {
+    pub fn merged_rows(&mut self, old: &impl ReadableTable<(u16, u32), &'static [u8]>) -> Result<Vec<EncodedRow>> {
         let mut out = Vec::with_capacity(self.rows.len());
         let mut buf = Vec::new();
         for key in self.sorted_keys() {
@@ -562,12 +559,15 @@ enum Handed {
     Merge(redb::ReadTransaction),
 }
 
+/// A row of the summaries table ready to insert: (key, bytes).
+pub type EncodedRow = ((u16, u32), Vec<u8>);
+
 /// What the thread hands back.
 pub enum Done {
     /// the accumulators, for the writer to merge
     Pending(Pending),
     /// the rows merged and encoded (`Background::merge`), in key order
-    Rows(Result<Vec<((u16, u32), Vec<u8>)>>),
+    Rows(Result<Vec<EncodedRow>>),
 }
 
 impl Background {
