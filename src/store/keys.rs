@@ -5,8 +5,16 @@
 //! live in an overlay.
 
 use crate::model::contact::normalize_email;
+use compact_str::CompactString;
+use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
 use std::sync::Arc;
+
+/// Keys added during a write. A hash map of SIMD-probed control bytes:
+/// most lookups here miss (a row's keys are checked before its contact is
+/// created), and a miss reads a few megabytes of control bytes rather than
+/// a 32-byte slot of a `KeyTable` spread over tens of megabytes.
+pub type KeyMap = HashMap<CompactString, u32>;
 
 /// The keys present when the write began.
 #[derive(Clone, Default)]
@@ -217,8 +225,8 @@ pub struct Keys {
     /// the emails, when loaded after the snapshot was taken without them
     /// (`Loader::load_external_ids`)
     late_email: KeyTable,
-    added_xid: KeyTable,
-    added_email: KeyTable,
+    added_xid: KeyMap,
+    added_email: KeyMap,
 }
 
 impl Keys {
@@ -232,13 +240,14 @@ impl Keys {
     }
 
     pub fn by_external_id(&self, xid: &str) -> Option<u32> {
-        self.added_xid.get(xid).or_else(|| self.base.xid.get(xid))
+        self.added_xid.get(xid).copied().or_else(|| self.base.xid.get(xid))
     }
 
     pub fn by_email(&self, email: &str) -> Option<u32> {
         let k = email_key(email);
         self.added_email
             .get(k.as_ref())
+            .copied()
             .or_else(|| self.base.email.get(k.as_ref()))
             .or_else(|| self.late_email.get(k.as_ref()))
     }
@@ -250,23 +259,23 @@ impl Keys {
     }
 
     pub fn insert_external_id(&mut self, xid: &str, id: u32) {
-        self.added_xid.insert(xid, id);
+        self.added_xid.insert(xid.into(), id);
     }
 
     /// `email` is normalized here.
     pub fn insert_email(&mut self, email: &str, id: u32) {
-        self.added_email.insert(email_key(email).as_ref(), id);
+        self.added_email.insert(email_key(email).as_ref().into(), id);
     }
 
     pub fn remove_external_id(&mut self, xid: &str) {
-        if !self.added_xid.remove(xid) && self.base.xid.contains_key(xid) {
+        if self.added_xid.remove(xid).is_none() && self.base.xid.contains_key(xid) {
             Arc::make_mut(&mut self.base).xid.remove(xid);
         }
     }
 
     pub fn remove_email(&mut self, email: &str) {
         let k = email_key(email);
-        if !self.added_email.remove(k.as_ref()) && self.base.email.contains_key(k.as_ref()) {
+        if self.added_email.remove(k.as_ref()).is_none() && self.base.email.contains_key(k.as_ref()) {
             Arc::make_mut(&mut self.base).email.remove(k.as_ref());
         }
         self.late_email.remove(k.as_ref());
