@@ -128,17 +128,25 @@ fn contact_columns(tx: &redb::WriteTransaction) -> Result<()> {
 /// 6 → 7: the key tables move from a row per key to rows by bucket (see
 /// `key_buckets`); timeline entries shared by many contacts get their
 /// table (`action_groups`; the entries already written stay as they are).
+/// The keys are moved in passes of about a million, each taking the
+/// buckets whose number modulo the number of passes is the pass's, so
+/// the memory held stays the same at any size.
 fn key_buckets(tx: &redb::WriteTransaction) -> Result<()> {
-    use redb::ReadableTable;
+    use super::key_buckets::{bucket_of, insert_new};
+    use redb::{ReadableTable, ReadableTableMetadata};
     tx.open_table(ACTION_GROUPS)?;
     for (old, new) in [(OLD_BY_EMAIL, EMAIL_KEYS), (OLD_BY_EXTERNAL_ID, EXTERNAL_ID_KEYS)] {
-        let keys: Vec<(String, u32)> = {
-            let t = tx.open_table(old)?;
-            t.iter()?
-                .map(|r| r.map(|(k, v)| (k.value().to_string(), v.value())))
-                .collect::<std::result::Result<_, _>>()?
-        };
-        super::key_buckets::insert_new(&mut tx.open_table(new)?, &keys)?;
+        let passes = (tx.open_table(old)?.len()? / 1_000_000 + 1) as u32;
+        for pass in 0..passes {
+            let mut keys: Vec<(String, u32)> = Vec::new();
+            for row in tx.open_table(old)?.iter()? {
+                let (k, v) = row?;
+                if bucket_of(k.value().as_bytes()) % passes == pass {
+                    keys.push((k.value().to_string(), v.value()));
+                }
+            }
+            insert_new(&mut tx.open_table(new)?, &keys)?;
+        }
         tx.delete_table(old)?;
     }
     Ok(())
