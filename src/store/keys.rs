@@ -164,13 +164,10 @@ impl KeyTable {
         self.slots[i].id = id;
     }
 
-    /// Removes a key; whether it was there.
-    pub fn remove(&mut self, key: &str) -> bool {
-        let (i, found) = self.find(key);
-        if found {
+    pub fn remove(&mut self, key: &str) {
+        if let (i, true) = self.find(key) {
             self.slots[i].len = GONE;
         }
-        found
     }
 
     fn grow(&mut self) {
