@@ -147,9 +147,20 @@ pub fn apply<K: AsRef<str>>(t: &mut Table<u32, &'static [u8]>, changes: &[(K, Op
 /// bucket written once: the same rows as `apply`, without the binary
 /// searches when a bucket was empty.
 pub fn insert_new<K: AsRef<str>>(t: &mut Table<u32, &'static [u8]>, keys: &[(K, u32)]) -> Result<()> {
+    insert_sorted(t, &by_bucket(keys))
+}
+
+/// New keys in the order `insert_sorted` writes them: (bucket, key, id),
+/// sorted. Touches no table, so it can run on another thread.
+pub fn by_bucket<K: AsRef<str>>(keys: &[(K, u32)]) -> Vec<(u32, &[u8], u32)> {
     let mut order: Vec<(u32, &[u8], u32)> =
         keys.iter().map(|(k, id)| (bucket_of(k.as_ref().as_bytes()), k.as_ref().as_bytes(), *id)).collect();
     order.sort_unstable();
+    order
+}
+
+/// `insert_new` of keys already put in order by `by_bucket`.
+pub fn insert_sorted(t: &mut Table<u32, &'static [u8]>, order: &[(u32, &[u8], u32)]) -> Result<()> {
     let mut row: Vec<(&[u8], u32)> = Vec::new();
     let mut i = 0;
     while i < order.len() {

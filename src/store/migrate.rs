@@ -244,6 +244,9 @@ fn init(tx: &redb::WriteTransaction) -> Result<()> {
         let mut meta = tx.open_table(META)?;
         meta.insert("format", FORMAT.as_bytes())?;
         meta.insert("schema_version", SCHEMA_VERSION.to_le_bytes().as_slice())?;
+        // the set of contact ids, empty: a first import adds its contacts to
+        // it at commit instead of reading every record it just wrote back
+        meta.insert("contact_ids", super::read::encode_bitmap(&roaring::RoaringBitmap::new()).as_slice())?;
         let mut schema = tx.open_table(SCHEMA)?;
         schema.insert("schema", postcard::to_allocvec(&Schema::default())?.as_slice())?;
     }

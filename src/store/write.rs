@@ -50,6 +50,10 @@ pub struct Writer<'s> {
     pub(super) loading: bool,
 }
 
+/// Items from which a bulk write splits its work over two threads (below,
+/// starting a thread costs more than it saves).
+const PARALLEL_FROM: usize = 4096;
+
 impl<'s> Writer<'s> {
     pub(super) fn begin(store: &'s Store) -> Result<Writer<'s>> {
         let tx = store.redb().begin_write()?;
@@ -234,15 +238,30 @@ impl<'s> Writer<'s> {
     pub fn put_new_contact_records(&mut self, list: &[Contact]) -> Result<()> {
         self.keys_written = true;
         let mut t = self.tx.open_table(CONTACTS)?;
-        let mut buf = Vec::new();
-        for c in list {
-            buf.clear();
-            let bytes = postcard::to_extend(c, std::mem::take(&mut buf))?;
-            t.insert(c.id, bytes.as_slice())?;
-            buf = bytes;
-            self.touched_contacts.insert(c.id);
-            self.columns.note(&self.schema, c.id, Some(&ContactView::of(c)), None);
-        }
+        let (columns, schema, touched) = (&mut self.columns, &self.schema, &mut self.touched_contacts);
+        let mut note_all = || {
+            for c in list {
+                columns.note(schema, c.id, Some(&ContactView::of(c)), None);
+            }
+        };
+        // many contacts: their columns noted on another thread beside the
+        // records' inserts (both only read `list`)
+        std::thread::scope(|s| {
+            if list.len() >= PARALLEL_FROM {
+                s.spawn(note_all);
+            } else {
+                note_all();
+            }
+            let mut buf = Vec::new();
+            for c in list {
+                buf.clear();
+                let bytes = postcard::to_extend(c, std::mem::take(&mut buf))?;
+                t.insert(c.id, bytes.as_slice())?;
+                buf = bytes;
+                touched.insert(c.id);
+            }
+            Ok::<(), Error>(())
+        })?;
         drop(t);
         self.bound_columns()
     }
@@ -273,9 +292,23 @@ impl<'s> Writer<'s> {
     }
 
     /// Adds new contacts' keys, each bucket of the key tables written once.
-    fn insert_keys<E: AsRef<str>, X: AsRef<str>>(&mut self, emails: &[(E, u32)], xids: &[(X, u32)]) -> Result<()> {
-        key_buckets::insert_new(&mut self.tx.open_table(EMAIL_KEYS)?, emails)?;
-        key_buckets::insert_new(&mut self.tx.open_table(EXTERNAL_ID_KEYS)?, xids)
+    fn insert_keys<E: AsRef<str> + Sync, X: AsRef<str>>(
+        &mut self,
+        emails: &[(E, u32)],
+        xids: &[(X, u32)],
+    ) -> Result<()> {
+        // many keys: the two tables' sorted side by side, then written in turn
+        let (emails, xids) = if emails.len().min(xids.len()) < PARALLEL_FROM {
+            (key_buckets::by_bucket(emails), key_buckets::by_bucket(xids))
+        } else {
+            std::thread::scope(|s| {
+                let e = s.spawn(|| key_buckets::by_bucket(emails));
+                let x = key_buckets::by_bucket(xids);
+                (e.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), x)
+            })
+        };
+        key_buckets::insert_sorted(&mut self.tx.open_table(EMAIL_KEYS)?, &emails)?;
+        key_buckets::insert_sorted(&mut self.tx.open_table(EXTERNAL_ID_KEYS)?, &xids)
     }
 
     /// Appends timeline entries.
