@@ -20,7 +20,9 @@
 # N-row export imported into an empty database. Files live in $WORK
 # (default /tmp/reach-bench-import); SHAPES=grouped|log|contacts (space
 # separated, default all three) picks what runs. Each run starts with the
-# input read once into the page cache, untimed.
+# input read once into the page cache, untimed. After each log and the
+# contacts, DuckDB loads the same file into a table of its own database
+# file, timed the same way (DUCKDB=0 skips it).
 set -euo pipefail
 N=${1:-1000000}
 RUNS=${2:-5}
@@ -53,11 +55,13 @@ bench() { # $1: label, $2: database to start from ("" for an empty one), $3: the
     # (this machine's memory reclaim otherwise drops it between runs at random)
     cat "$file" > /dev/null
     start=$(date +%s.%N)
-    if [ "$what" = events ]; then
-      "$BIN" --db run.redb import events "$file" --no-score-rules > run.out 2>&1
-    else
-      "$BIN" --db run.redb import contacts "$file" > run.out 2>&1
-    fi
+    case "$what" in
+      events) "$BIN" --db run.redb import events "$file" --no-score-rules > run.out 2>&1 ;;
+      contacts) "$BIN" --db run.redb import contacts "$file" > run.out 2>&1 ;;
+      rows) # DuckDB loading the same file into its own database file
+        rm -f run.duckdb run.duckdb.wal
+        python3 -c "$DUCKDB_LOAD" "$file" run.duckdb > run.out 2>&1 ;;
+    esac
     end=$(date +%s.%N)
     s=$(echo "$end - $start" | bc -l)
     secs+=("$s")
@@ -68,6 +72,21 @@ bench() { # $1: label, $2: database to start from ("" for an empty one), $3: the
   printf '%s: median %.2f s = %.0f %s/s; best %.2f s = %.0f %s/s\n' \
     "$1" "$median" "$(echo "$rows / $median" | bc -l)" "$what" "$best" "$(echo "$rows / $best" | bc -l)" "$what"
 }
+# DuckDB next to reach (DUCKDB=0 skips it): the same file loaded with its own
+# type inference into a new database file, from process start (Python and
+# the duckdb module's import included, about 0.1 s) to exit, its
+# checkpoint and fsync included.
+DUCKDB=${DUCKDB:-1}
+if [ "$DUCKDB" = 1 ] && ! python3 -c 'import duckdb' 2>/dev/null; then
+  echo "no duckdb Python module (pip install duckdb): DuckDB's figures skipped" >&2
+  DUCKDB=0
+fi
+DUCKDB_LOAD='
+import sys, duckdb
+c = duckdb.connect(sys.argv[2])
+c.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [sys.argv[1]])
+print(c.execute("SELECT count(*) FROM t").fetchone()[0], "rows loaded by DuckDB", duckdb.__version__)
+c.close()'
 SHAPES=${SHAPES:-grouped log contacts}
 if [[ " $SHAPES " == *" grouped "* ]]; then
   bench "known contacts" base.redb
@@ -87,10 +106,12 @@ if [[ " $SHAPES " == *" log "* ]]; then
     echo "log-$size-$N.csv: $(($(wc -l < "log-$size-$N.csv") - 1)) events in time order, $(du -m "log-$size-$N.csv" | cut -f1) MB"
     bench "log $size, known contacts" base.redb "log-$size-$N.csv"
     bench "log $size, half new" half.redb "log-$size-$N.csv"
+    if [ "$DUCKDB" = 1 ]; then bench "log $size, DuckDB" "" "log-$size-$N.csv" rows; fi
   done
 fi
 if [[ " $SHAPES " == *" contacts "* ]]; then
   echo "contacts-$N.csv: $(($(wc -l < "contacts-$N.csv") - 1)) contacts, $(du -m "contacts-$N.csv" | cut -f1) MB"
   bench "contacts" "" "contacts-$N.csv" contacts
+  if [ "$DUCKDB" = 1 ]; then bench "contacts, DuckDB" "" "contacts-$N.csv" rows; fi
 fi
-rm -f run.redb run.redb.lock run.out
+rm -f run.redb run.redb.lock run.out run.duckdb run.duckdb.wal
