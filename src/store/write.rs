@@ -825,3 +825,73 @@ impl<'s> Writer<'s> {
         Ok(changes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::contact::Consent;
+    use crate::store::{OpenMode, Store};
+
+    /// Every row of the tables a new contact's write touches, in key order.
+    fn rows(store: &Store) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+        use redb::{ReadableDatabase, ReadableTable};
+        let tx = store.db.begin_read().unwrap();
+        let mut out = Vec::new();
+        for (name, def) in [("emails", EMAIL_KEYS), ("external ids", EXTERNAL_ID_KEYS), ("contacts", CONTACTS)] {
+            for row in tx.open_table(def).unwrap().iter().unwrap() {
+                let (k, v) = row.unwrap();
+                out.push((name, k.value().to_le_bytes().to_vec(), v.value().to_vec()));
+            }
+        }
+        for row in tx.open_table(CONTACT_COLUMNS).unwrap().iter().unwrap() {
+            let (k, v) = row.unwrap();
+            let (f, chunk) = k.value();
+            out.push(("columns", [f.to_le_bytes().as_slice(), &chunk.to_le_bytes()].concat(), v.value().to_vec()));
+        }
+        out
+    }
+
+    /// Many new contacts at once take the two-thread paths (columns noted
+    /// beside the records, keys sorted side by side); the same contacts a
+    /// few at a time take the one-thread paths. Both write the same rows,
+    /// and a new file's set of contact ids holds exactly them.
+    #[test]
+    fn many_new_contacts_write_what_few_at_a_time_write() {
+        let n = 3 * PARALLEL_FROM as u32;
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.redb"), dir.path().join("b.redb"));
+        let mut written = Vec::new();
+        for (path, per_call) in [(&a, n as usize), (&b, PARALLEL_FROM / 8)] {
+            let store = Store::open(path, OpenMode::Create).unwrap();
+            let mut w = store.begin_write().unwrap();
+            let list: Vec<Contact> = (0..n)
+                .map(|i| {
+                    let id = w.new_contact_id().unwrap();
+                    let mut c = Contact {
+                        id,
+                        created_at: 1_700_000_000_000 + i as i64 * 1000,
+                        score: i as i64 % 97,
+                        timezone: (i % 3 == 0).then(|| "Europe/Rome".to_string()),
+                        email: (i % 5 != 0).then(|| format!("person{i}@example.com")),
+                        external_id: (i % 7 != 0).then(|| format!("C{i:07}")),
+                        ..Default::default()
+                    };
+                    c.consent[0] = (i % 2 == 0).then_some(Consent { opted_in: i % 4 == 0, at: 1_700_000_000_000 });
+                    c
+                })
+                .collect();
+            for part in list.chunks(per_call) {
+                w.put_new_contacts(part).unwrap();
+            }
+            w.commit().unwrap();
+            let ids = store.begin_read().unwrap().contact_ids().unwrap();
+            assert_eq!(ids.len(), n as u64);
+            assert!(list.iter().all(|c| ids.contains(c.id)));
+            let r = store.begin_read().unwrap();
+            assert_eq!(r.contact(list[4321].id).unwrap().as_ref(), Some(&list[4321]));
+            written.push(rows(&store));
+        }
+        assert!(written[0].len() > 2 * n as usize, "{} rows", written[0].len());
+        assert!(written[0] == written[1], "the two paths wrote different rows");
+    }
+}
