@@ -54,6 +54,10 @@ pub struct Writer<'s> {
 /// starting a thread costs more than it saves).
 const PARALLEL_FROM: usize = 4096;
 
+/// Contact records encoded per message by the thread that encodes them for
+/// `put_new_contact_records`.
+const ENCODED_AHEAD: usize = 1024;
+
 impl<'s> Writer<'s> {
     pub(super) fn begin(store: &'s Store) -> Result<Writer<'s>> {
         let tx = store.redb().begin_write()?;
@@ -239,29 +243,61 @@ impl<'s> Writer<'s> {
         self.keys_written = true;
         let mut t = self.tx.open_table(CONTACTS)?;
         let (columns, schema, touched) = (&mut self.columns, &self.schema, &mut self.touched_contacts);
-        let mut note_all = || {
-            for c in list {
-                columns.note(schema, c.id, Some(&ContactView::of(c)), None);
-            }
+        let mut insert = |c: &Contact, bytes: &[u8]| -> Result<()> {
+            t.insert(c.id, bytes)?;
+            touched.insert(c.id);
+            Ok(())
         };
-        // many contacts: their columns noted on another thread beside the
-        // records' inserts (both only read `list`)
-        std::thread::scope(|s| {
-            if list.len() >= PARALLEL_FROM {
-                s.spawn(note_all);
-            } else {
-                note_all();
-            }
+        if list.len() < PARALLEL_FROM {
             let mut buf = Vec::new();
             for c in list {
                 buf.clear();
-                let bytes = postcard::to_extend(c, std::mem::take(&mut buf))?;
-                t.insert(c.id, bytes.as_slice())?;
-                buf = bytes;
-                touched.insert(c.id);
+                buf = postcard::to_extend(c, std::mem::take(&mut buf))?;
+                insert(c, &buf)?;
+                columns.note(schema, c.id, Some(&ContactView::of(c)), None);
             }
-            Ok::<(), Error>(())
-        })?;
+        } else {
+            // many contacts: one thread notes their columns, another encodes
+            // the records a slice at a time, and this one inserts them
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<u8>, Vec<usize>)>>(4);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    for c in list {
+                        columns.note(schema, c.id, Some(&ContactView::of(c)), None);
+                    }
+                });
+                s.spawn(move || {
+                    for part in list.chunks(ENCODED_AHEAD) {
+                        let mut buf = Vec::with_capacity(part.len() * 256);
+                        let mut ends = Vec::with_capacity(part.len());
+                        for c in part {
+                            match postcard::to_extend(c, buf) {
+                                Ok(b) => buf = b,
+                                Err(e) => {
+                                    let _ = tx.send(Err(e.into()));
+                                    return;
+                                }
+                            }
+                            ends.push(buf.len());
+                        }
+                        if tx.send(Ok((buf, ends))).is_err() {
+                            return;
+                        }
+                    }
+                });
+                // dropped on an error here, so the encoding thread stops
+                let rx = rx;
+                for (part, encoded) in list.chunks(ENCODED_AHEAD).zip(rx.iter()) {
+                    let (buf, ends) = encoded?;
+                    let mut start = 0;
+                    for (c, &end) in part.iter().zip(&ends) {
+                        insert(c, &buf[start..end])?;
+                        start = end;
+                    }
+                }
+                Ok::<(), Error>(())
+            })?;
+        }
         drop(t);
         self.bound_columns()
     }
