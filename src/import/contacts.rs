@@ -73,6 +73,8 @@ pub(super) struct ContactSink<'a, 'w> {
     /// contacts this import creates, their keys registered in the load
     /// already: written without reading anything back, keys in order
     pending_new: Vec<Contact>,
+    /// a thread freeing the batches written, handing back their vectors
+    freeing: Option<Freeing>,
     /// the keys of the new contacts written so far (normalized emails):
     /// they reach the key tables at the end, sorted, in one pass each
     new_emails: Vec<(Box<str>, u32)>,
@@ -106,6 +108,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             pending: vec![],
             pending_old_score: vec![],
             pending_new: vec![],
+            freeing: None,
             new_emails: vec![],
             new_xids: vec![],
             tags: HashMap::default(),
@@ -233,14 +236,20 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         self.w.put_new_contact_records(&self.pending_new)?;
         let created = Action { ts: self.ctx.now, what: ActionKind::Created, detail: self.detail() };
         let ids: Vec<u32> = self.pending_new.iter().map(|c| c.id).collect();
-        for c in self.pending_new.drain(..) {
+        for c in &mut self.pending_new {
             if let Some(e) = &c.email {
                 self.new_emails.push((email_key(e).into(), c.id));
             }
-            if let Some(x) = c.external_id {
+            if let Some(x) = c.external_id.take() {
                 self.new_xids.push((x.into_boxed_str(), c.id));
             }
         }
+        // a batch holds a dozen allocations per contact: freed on another
+        // thread, beside the writer's next rows (one batch at a time)
+        let f = self.freeing.get_or_insert_with(Freeing::start);
+        let empty = f.back.recv().unwrap_or_default();
+        let done = std::mem::replace(&mut self.pending_new, empty);
+        let _ = f.to_free.send(done);
         self.w.add_action_to_each(ids, &created)
     }
 
@@ -490,6 +499,30 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
 }
 
 /// Splits `a;b`, `a, b`, `a|b` and Mailchimp's `"a","b"` into trimmed names.
+/// A thread that frees written batches of contacts and hands their
+/// vectors back, emptied; it ends when the sink drops it.
+struct Freeing {
+    to_free: std::sync::mpsc::SyncSender<Vec<Contact>>,
+    back: std::sync::mpsc::Receiver<Vec<Contact>>,
+}
+
+impl Freeing {
+    fn start() -> Freeing {
+        let (to_free, rx) = std::sync::mpsc::sync_channel::<Vec<Contact>>(1);
+        let (tx, back) = std::sync::mpsc::sync_channel(2);
+        let _ = tx.send(Vec::with_capacity(FLUSH_NEW));
+        std::thread::spawn(move || {
+            for mut v in rx {
+                v.clear();
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        Freeing { to_free, back }
+    }
+}
+
 pub fn split_list(v: &str) -> Vec<String> {
     v.split([';', ',', '|'])
         .map(|s| s.trim().trim_matches('"').trim())
