@@ -244,12 +244,16 @@ impl<'a, 'w> ContactSink<'a, 'w> {
                 self.new_xids.push((x.into_boxed_str(), c.id));
             }
         }
-        // a batch holds a dozen allocations per contact: freed on another
-        // thread, beside the writer's next rows (one batch at a time)
-        let f = self.freeing.get_or_insert_with(Freeing::start);
-        let empty = f.back.recv().unwrap_or_default();
-        let done = std::mem::replace(&mut self.pending_new, empty);
-        let _ = f.to_free.send(done);
+        // a full batch holds a dozen allocations per contact: freed on
+        // another thread, beside the writer's next rows (one batch at a time)
+        if self.pending_new.len() < FLUSH_NEW {
+            self.pending_new.clear();
+        } else {
+            let f = self.freeing.get_or_insert_with(Freeing::start);
+            let empty = f.back.recv().unwrap_or_default();
+            let done = std::mem::replace(&mut self.pending_new, empty);
+            let _ = f.to_free.send(done);
+        }
         self.w.add_action_to_each(ids, &created)
     }
 
@@ -498,7 +502,6 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
     }
 }
 
-/// Splits `a;b`, `a, b`, `a|b` and Mailchimp's `"a","b"` into trimmed names.
 /// A thread that frees written batches of contacts and hands their
 /// vectors back, emptied; it ends when the sink drops it.
 struct Freeing {
@@ -523,6 +526,7 @@ impl Freeing {
     }
 }
 
+/// Splits `a;b`, `a, b`, `a|b` and Mailchimp's `"a","b"` into trimmed names.
 pub fn split_list(v: &str) -> Vec<String> {
     v.split([';', ',', '|'])
         .map(|s| s.trim().trim_matches('"').trim())
