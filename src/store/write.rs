@@ -50,8 +50,9 @@ pub struct Writer<'s> {
     pub(super) loading: bool,
 }
 
-/// Items from which a bulk write splits its work over two threads (below,
-/// starting a thread costs more than it saves).
+/// Items from which a bulk write splits its work over more threads
+/// (`put_new_contact_records`: three; `insert_keys`: two). Below, starting
+/// a thread costs more than it saves.
 const PARALLEL_FROM: usize = 4096;
 
 /// Contact records encoded per message by the thread that encodes them for
@@ -887,10 +888,10 @@ mod tests {
         out
     }
 
-    /// Many new contacts at once take the two-thread paths (columns noted
-    /// beside the records, keys sorted side by side); the same contacts a
-    /// few at a time take the one-thread paths. Both write the same rows,
-    /// and a new file's set of contact ids holds exactly them.
+    /// Many new contacts at once take the threaded paths (records encoded
+    /// and columns noted beside the inserts, keys sorted side by side); the
+    /// same contacts a few at a time take the one-thread paths. Both write
+    /// the same rows, and a new file's set of contact ids holds exactly them.
     #[test]
     fn many_new_contacts_write_what_few_at_a_time_write() {
         let n = 3 * PARALLEL_FROM as u32;
