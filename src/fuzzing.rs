@@ -278,6 +278,7 @@ pub fn stored_value(data: &[u8]) {
             // some columns: every other parameter, source and utm by the row bits
             let mut wanted: Vec<u16> = block.params.iter().map(|p| p.0).step_by(2).collect();
             let cols = Columns {
+                times: row & 4 == 4,
                 source: row & 1 == 1,
                 utm: row & 2 == 2,
                 all_params: false,
@@ -290,6 +291,7 @@ pub fn stored_value(data: &[u8]) {
             };
             let part = EventBlock::decode_columns(b, &cols).expect("a block decodes with some columns");
             let projected = EventBlock {
+                ts: if cols.times { block.ts.clone() } else { Vec::new() },
                 source: if cols.source { block.source.clone() } else { Vec::new() },
                 utm: if cols.utm { block.utm.clone() } else { Default::default() },
                 params: block.params.iter().filter(|p| cols.has_param(p.0)).cloned().collect(),

@@ -142,6 +142,35 @@ fn a_windowed_count_reads_only_its_time_spans() {
     assert_eq!(n, all.count(&expr, now, &never).unwrap());
 }
 
+/// A windowed count decodes the times of the blocks its window cuts only:
+/// one engine counting window after window (each cutting blocks an
+/// earlier one read whole, without times), then first and last event
+/// times, gives what a warm engine (every block with its times) gives.
+#[test]
+fn windows_that_cut_blocks_read_without_times() {
+    let (_dir, store, now) = demo(2_000, 6, 20.0);
+    let never = AtomicBool::new(false);
+    let mut warm = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
+    warm.warm().unwrap();
+    let mut live = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
+    for src in [
+        "count(page_view, last 60d) >= 1",
+        "count(page_view, last 20d) >= 2",
+        "count(page_view, last 33d) >= 1 and count(page_view, last 5d) = 0",
+        "count(page_view, between 2026-10-03 and 2026-10-29) >= 1",
+        "count(page_view where source = email, last 47d) >= 1",
+        "sum(purchase.amount, last 90d) > 100 and count(purchase, last 17d) >= 1",
+        "days_since_last(page_view where source = email) > 3",
+        "days_since_first(purchase where source = paid) < 200",
+        "count(page_view, last 9d) >= 1",
+    ] {
+        let e = reach::segment::parse(src).unwrap();
+        let want = warm.count(&e, now, &never).unwrap();
+        assert!(want > 0, "{src} counts someone");
+        assert_eq!(live.count(&e, now, &never).unwrap(), want, "{src}");
+    }
+}
+
 #[test]
 fn a_count_stops_when_cancelled() {
     let (_dir, store, now) = demo(200, 1, 5.0);

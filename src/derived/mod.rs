@@ -163,7 +163,9 @@ impl Thresholds {
 /// number of buyers with a strictly smaller value (so ties share a score and
 /// the result is the same as SQL's `1 + 5 * (RANK() OVER (ORDER BY v) - 1) / n`).
 /// Larger values are better: pass the last purchase time for recency.
-pub fn quintiles(values: &[i128]) -> Vec<u8> {
+/// Any ordered type: the narrowest that holds the values (a count, a time,
+/// a sum) keeps the copies small and the comparisons quick.
+pub fn quintiles<T: Ord + Copy + Default>(values: &[T]) -> Vec<u8> {
     let n = values.len();
     if n == 0 {
         return vec![];
@@ -174,14 +176,14 @@ pub fn quintiles(values: &[i128]) -> Vec<u8> {
     // comparing every value with them
     let ranks: [usize; 4] = std::array::from_fn(|k| ((k + 1) * n).div_ceil(5) - 1);
     let mut work = values.to_vec();
-    let mut cut = [0i128; 4];
+    let mut cut = [T::default(); 4];
     select_ranks(&mut work, 0, &ranks, &mut cut);
     values.iter().map(|&v| 1 + cut.iter().map(|&c| (v > c) as u8).sum::<u8>()).collect()
 }
 
 /// Puts in `out[i]` the value of rank `ranks[i]` (0-based, ascending) of
 /// the whole slice `v` is a part of, `v` starting at rank `offset`.
-fn select_ranks(v: &mut [i128], offset: usize, ranks: &[usize], out: &mut [i128]) {
+fn select_ranks<T: Ord + Copy>(v: &mut [T], offset: usize, ranks: &[usize], out: &mut [T]) {
     if ranks.is_empty() {
         return;
     }

@@ -75,9 +75,13 @@ impl ParamIds {
     }
 }
 
-/// Which columns of a block to decode beyond its contacts and times.
+/// Which columns of a block to decode beyond its contacts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Columns {
+    /// the times: a count over a window needs them only for the blocks the
+    /// window's edges cut (each block's first and last instants are listed
+    /// beside it), a first or last event time for every block
+    pub times: bool,
     pub source: bool,
     pub utm: bool,
     /// every parameter
@@ -87,7 +91,7 @@ pub struct Columns {
 }
 
 impl Columns {
-    pub const ALL: Columns = Columns { source: true, utm: true, all_params: true, params: Vec::new() };
+    pub const ALL: Columns = Columns { times: true, source: true, utm: true, all_params: true, params: Vec::new() };
 
     pub fn has_param(&self, p: u16) -> bool {
         self.all_params || self.params.binary_search(&p).is_ok()
@@ -101,13 +105,15 @@ impl Columns {
 
     /// Whether blocks decoded with `self` hold every column `other` names.
     pub fn covers(&self, other: &Columns) -> bool {
-        (self.source || !other.source)
+        (self.times || !other.times)
+            && (self.source || !other.source)
             && (self.utm || !other.utm)
             && (self.all_params || (!other.all_params && other.params.iter().all(|&p| self.has_param(p))))
     }
 
     /// Adds the columns of `other`.
     pub fn add(&mut self, other: &Columns) {
+        self.times |= other.times;
         self.source |= other.source;
         self.utm |= other.utm;
         self.all_params |= other.all_params;
@@ -134,10 +140,10 @@ impl EventBlock {
         EventBlock { kind, ..Default::default() }
     }
     pub fn len(&self) -> usize {
-        self.ts.len()
+        self.contact.len()
     }
     pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
+        self.contact.is_empty()
     }
 
     /// Appends one event; `params` are (parameter index, value).
@@ -380,21 +386,26 @@ impl EventBlock {
         EventBlock::decode_columns(b, &Columns::ALL)
     }
 
-    /// Decodes the contacts, times and the columns `cols` names; the others
-    /// are stepped over (`source` and `utm` left empty, parameters left
+    /// Decodes the contacts and the columns `cols` names; the others are
+    /// stepped over (`ts`, `source` and `utm` left empty, parameters left
     /// out). What a count reads: a windowed count needs no parameter, a
-    /// sum one or two of a purchase's.
+    /// sum one or two of a purchase's, and no times for a block inside
+    /// its window.
     pub fn decode_columns(b: &[u8], cols: &Columns) -> Result<EventBlock> {
         let (mut r, Header { kind, n, has_utm, np }) = Header::read(b)?;
         let bad = || Error::runtime("corrupt event block");
         let contact = r.uvarints(n, |v| v as u32).ok_or_else(bad)?;
-        let mut prev = 0i64;
-        let ts = r
-            .uvarints(n, |v| {
+        let ts = if cols.times {
+            let mut prev = 0i64;
+            r.uvarints(n, |v| {
                 prev = prev.wrapping_add(unzigzag(v));
                 prev
             })
-            .ok_or_else(bad)?;
+            .ok_or_else(bad)?
+        } else {
+            r.skip_uvarints(n).ok_or_else(bad)?;
+            Vec::new()
+        };
         let source = r.bytes(n).ok_or_else(bad)?;
         let source = if cols.source { source.to_vec() } else { Vec::new() };
         let mut utm = [vec![], vec![], vec![]];

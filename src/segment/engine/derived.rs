@@ -108,11 +108,23 @@ impl Engine {
                     let buyers: Vec<usize> = (0..n).filter(|&id| cnt[id] > 0 && alive.get(id)).collect();
                     // recency and monetary each sort the buyers: one on a helper thread
                     let (r, f, m) = std::thread::scope(|s| {
-                        let r = s.spawn(|| quintiles(&buyers.iter().map(|&id| lastv[id] as i128).collect::<Vec<_>>()));
-                        let f = quintiles(&buyers.iter().map(|&id| cnt[id] as i128).collect::<Vec<_>>());
+                        // each in its own width: a time, a count, a sum
+                        let r = s.spawn(|| quintiles(&buyers.iter().map(|&id| lastv[id]).collect::<Vec<i64>>()));
+                        let f = quintiles(&buyers.iter().map(|&id| cnt[id]).collect::<Vec<u32>>());
                         let m = match amount.as_deref() {
-                            Some(v @ (Values::Sum { .. } | Values::Sum64 { .. })) => {
-                                quintiles(&buyers.iter().map(|&id| v.sum_at(id).0).collect::<Vec<_>>())
+                            Some(Values::Sum64 { sum, .. }) => {
+                                quintiles(&buyers.iter().map(|&id| sum[id]).collect::<Vec<i64>>())
+                            }
+                            Some(Values::Sum { sum, .. }) => {
+                                let wide: Vec<i128> = buyers.iter().map(|&id| sum[id]).collect();
+                                match wide
+                                    .iter()
+                                    .map(|&x| i64::try_from(x))
+                                    .collect::<std::result::Result<Vec<i64>, _>>()
+                                {
+                                    Ok(narrow) => quintiles(&narrow),
+                                    Err(_) => quintiles(&wide),
+                                }
                             }
                             _ => vec![1; buyers.len()],
                         };

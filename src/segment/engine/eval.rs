@@ -175,7 +175,10 @@ impl Engine {
                     AggFunc::Count | AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst => None,
                     _ => a.param.as_ref().and_then(|p| kd.param(&p.text)).map(|(p, _)| p),
                 };
-                let need = super::filter::aggregate_columns(kd, param, a.filter.as_deref());
+                let mut need = super::filter::aggregate_columns(kd, param, a.filter.as_deref());
+                // a filtered first or last time reads every block's times
+                // (unfiltered, the summaries give it)
+                need.times = a.filter.is_some() && matches!(a.func, AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst);
                 self.partitions.entry(kind).or_default().plan(&need);
             }
             BoolExpr::Pred(_) => {}
@@ -523,8 +526,16 @@ impl Engine {
                 return Ok(v.clone());
             }
         }
+        let param = match measure {
+            Measure::Sum(p) | Measure::Total(p) | Measure::Min(p) | Measure::Max(p) => Some(p),
+            _ => None,
+        };
+        let mut need = super::filter::aggregate_columns(&self.schema.kinds[kind as usize], param, filter);
+        // the first or last event's time reads every block's times
+        need.times = matches!(measure, Measure::Last | Measure::First);
         let (first_span, last_span) = crate::store::time_parts::parts_of(lo, last.min(hi));
-        let in_memory = self.partitions.get(&kind).is_some_and(|p| p.holds(first_span, last_span));
+        // (blocks read without the columns this needs would be read again)
+        let in_memory = self.partitions.get(&kind).is_some_and(|p| p.holds(first_span, last_span) && p.covers(&need));
         if lifetime && hi == i64::MAX && !in_memory {
             // every event of the kind, not read yet: the store's per-contact
             // summaries (when every block is in memory, a pass over them is
@@ -540,11 +551,6 @@ impl Engine {
             }
             return found.ok_or_else(|| Error::runtime("summaries gave no value for the measure"));
         }
-        let param = match measure {
-            Measure::Sum(p) | Measure::Total(p) | Measure::Min(p) | Measure::Max(p) => Some(p),
-            _ => None,
-        };
-        let need = super::filter::aggregate_columns(&self.schema.kinds[kind as usize], param, filter);
         let compiled = match filter {
             Some(f) => {
                 let fk = (kind, key.filter.clone());

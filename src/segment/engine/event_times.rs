@@ -75,11 +75,12 @@ impl Engine {
     fn kind_and_filter(&mut self, kind: &str, filter: Option<&str>) -> Result<Option<FilterOf>> {
         let Some((k, kd)) = self.schema.kind(kind) else { return Ok(None) };
         let kd = kd.clone();
-        let mut need = Columns::default();
+        // the times of every event read
+        let mut need = Columns { times: true, ..Columns::default() };
         let compiled = match filter {
             Some(text) => {
                 let f = parse_filter(kind, text)?;
-                need = super::filter::aggregate_columns(&kd, None, Some(&f));
+                need.add(&super::filter::aggregate_columns(&kd, None, Some(&f)));
                 let fk = (k, print_filter(&f));
                 match self.filters.get(&fk) {
                     Some(c) => Some(c.clone()),

@@ -13,16 +13,40 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct Chunk {
     pub id: u64,
+    /// the block's first and last instants (from the list of blocks by
+    /// span, or its times): whether a window holds it whole, cuts it or
+    /// misses it, with or without its times decoded
+    first: i64,
+    last: i64,
     pub block: EventBlock,
 }
 
 impl Chunk {
+    /// A chunk of a block decoded with its times.
+    pub fn whole(id: u64, block: EventBlock) -> Chunk {
+        let first = *block.ts.first().unwrap_or(&i64::MAX);
+        let last = *block.ts.last().unwrap_or(&i64::MIN);
+        Chunk { id, first, last, block }
+    }
     fn min_ts(&self) -> i64 {
-        *self.block.ts.first().unwrap_or(&i64::MAX)
+        self.first
     }
     fn max_ts(&self) -> i64 {
-        *self.block.ts.last().unwrap_or(&i64::MIN)
+        self.last
     }
+    /// Whether the block's times were decoded (an empty block has none to).
+    fn has_times(&self) -> bool {
+        self.block.ts.len() == self.block.len()
+    }
+    /// Whether `lo..=hi` holds some of the block's events but not all.
+    fn cut_by(&self, lo: i64, hi: i64) -> bool {
+        cuts(self.first, self.last, lo, hi)
+    }
+}
+
+/// Whether `lo..=hi` holds some of the instants `first..=last` but not all.
+fn cuts(first: i64, last: i64, lo: i64, hi: i64) -> bool {
+    !(last < lo || first > hi) && (first < lo || last > hi)
 }
 
 /// The events of one kind read so far: the blocks of the time spans that
@@ -48,25 +72,45 @@ impl Partition {
     /// Reads the blocks of the spans `lo..=hi` that were not read yet, and
     /// gives every block the columns `need` names: when a query needs a
     /// column the blocks read do not hold, they are read again with it.
-    pub fn ensure(&mut self, r: &Reader, kind: u16, lo: u32, hi: u32, need: &Columns) -> Result<()> {
+    ///
+    /// Times are decoded for the blocks the window `from..=to` cuts (or for
+    /// every block when `need` names them): the blocks it holds whole are
+    /// counted without them. A block read earlier without its times that
+    /// this window cuts is read again with them.
+    pub fn ensure(&mut self, r: &Reader, kind: u16, (from, to): (i64, i64), need: &Columns) -> Result<()> {
+        let (lo, hi) = time_parts::parts_of(from, to);
         if self.chunks.is_empty() || !self.cols.covers(need) {
             self.cols.add(need);
             self.cols.add(&std::mem::take(&mut self.plan));
             if !self.chunks.is_empty() {
-                let ids: Vec<u64> = self.chunks.iter().map(|c| c.id).collect();
-                self.chunks = load_blocks(r, kind, &ids, &self.cols)?;
+                let blocks: Vec<Listed> = self.chunks.iter().map(|c| (c.id, c.first, c.last)).collect();
+                self.chunks = load_blocks(r, kind, &blocks, &self.cols, (from, to))?;
                 self.version += 1;
             }
+        }
+        let cut: Vec<Listed> = self
+            .chunks
+            .iter()
+            .filter(|c| !c.has_times() && c.cut_by(from, to))
+            .map(|c| (c.id, c.first, c.last))
+            .collect();
+        if !cut.is_empty() {
+            let cols = Columns { times: true, ..self.cols.clone() };
+            for again in load_blocks(r, kind, &cut, &cols, (from, to))? {
+                let at = self.chunks.partition_point(|c| c.id < again.id);
+                self.chunks[at] = again;
+            }
+            self.version += 1;
         }
         let missing = self.missing(lo, hi);
         if missing.is_empty() {
             return Ok(());
         }
-        let mut ids = Vec::new();
+        let mut blocks = Vec::new();
         for &(a, b) in &missing {
-            ids.extend(r.block_spans(kind, a, b)?.into_iter().map(|(_, id, _, _)| id));
+            blocks.extend(r.block_spans(kind, a, b)?.into_iter().map(|(_, id, first, last)| (id, first, last)));
         }
-        let new = load_blocks(r, kind, &ids, &self.cols)?;
+        let new = load_blocks(r, kind, &blocks, &self.cols, (from, to))?;
         for (a, b) in missing {
             self.mark(a, b);
         }
@@ -82,6 +126,11 @@ impl Partition {
         if !self.cols.covers(need) {
             self.plan.add(need);
         }
+    }
+
+    /// Whether the blocks read hold (at least) the columns `need` names.
+    pub fn covers(&self, need: &Columns) -> bool {
+        self.cols.covers(need)
     }
 
     /// Whether the blocks of every span of `lo..=hi` were read.
@@ -136,14 +185,14 @@ impl Partition {
         self.version += 1;
         let pos = self.chunks.iter().position(|c| c.id == id);
         match (pos, block) {
-            (Some(i), Some(b)) => self.chunks[i].block = b,
+            (Some(i), Some(b)) => self.chunks[i] = Chunk::whole(id, b),
             (Some(i), None) => {
                 self.chunks.remove(i);
             }
             (None, Some(b)) => {
                 if b.ts.first().is_some_and(|&t| self.holds_span(time_parts::part_of(t))) {
                     let at = self.chunks.partition_point(|c| c.id < id);
-                    self.chunks.insert(at, Chunk { id, block: b });
+                    self.chunks.insert(at, Chunk::whole(id, b));
                 }
             }
             (None, None) => {}
@@ -181,8 +230,12 @@ fn for_range_in(
             continue;
         }
         let ts = &c.block.ts;
+        if c.cut_by(lo, hi) && !c.has_times() {
+            // `Partition::ensure` reads the blocks a window cuts with times
+            return Err(Error::runtime("an event block's times were not read"));
+        }
         let a = if c.min_ts() >= lo { 0 } else { ts.partition_point(|t| *t < lo) };
-        let b = if c.max_ts() <= hi { ts.len() } else { ts.partition_point(|t| *t <= hi) };
+        let b = if c.max_ts() <= hi { c.block.len() } else { ts.partition_point(|t| *t <= hi) };
         if a < b {
             f(&c.block, a, b)?;
         }
@@ -190,25 +243,38 @@ fn for_range_in(
     Ok(())
 }
 
+/// A block as the list of blocks by span gives it: its id, first and last instants.
+type Listed = (u64, i64, i64);
+
 /// Reads the given blocks of a kind: this thread reads them out of the
 /// store and decodes every other one; a helper thread decodes the rest as
 /// they come (at most a couple of encoded blocks are in flight, so memory
-/// stays flat).
-fn load_blocks(r: &Reader, kind: u16, ids: &[u64], cols: &Columns) -> Result<Vec<Chunk>> {
+/// stays flat). Each is decoded with `cols`, and with its times when the
+/// window `from..=to` cuts it.
+fn load_blocks(r: &Reader, kind: u16, blocks: &[Listed], cols: &Columns, (from, to): (i64, i64)) -> Result<Vec<Chunk>> {
+    let with_times = Columns { times: true, ..cols.clone() };
+    let bounds: rustc_hash::FxHashMap<u64, (i64, i64)> = blocks.iter().map(|&(id, a, b)| (id, (a, b))).collect();
+    let chunk = |id: u64, bytes: &[u8]| -> Result<Chunk> {
+        let (first, last) = bounds.get(&id).copied().unwrap_or((i64::MIN, i64::MAX));
+        let cols = if cuts(first, last, from, to) { &with_times } else { cols };
+        let block = EventBlock::decode_columns(bytes, cols)?;
+        Ok(if block.ts.is_empty() { Chunk { id, first, last, block } } else { Chunk::whole(id, block) })
+    };
+    let ids: Vec<u64> = blocks.iter().map(|b| b.0).collect();
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, u64, Vec<u8>)>(2);
     let (mine, theirs) = std::thread::scope(|s| {
-        let helper = s.spawn(move || -> Result<Vec<(usize, Chunk)>> {
+        let helper = s.spawn(|| -> Result<Vec<(usize, Chunk)>> {
             let mut out = Vec::new();
             for (i, id, bytes) in rx {
-                out.push((i, Chunk { id, block: EventBlock::decode_columns(&bytes, cols)? }));
+                out.push((i, chunk(id, &bytes)?));
             }
             Ok(out)
         });
         let mut mine = Vec::new();
         let mut i = 0usize;
-        let read = r.for_each_block_bytes_in(kind, ids, |id, bytes| {
+        let read = r.for_each_block_bytes_in(kind, &ids, |id, bytes| {
             if i.is_multiple_of(2) {
-                mine.push((i, Chunk { id, block: EventBlock::decode_columns(bytes, cols)? }));
+                mine.push((i, chunk(id, bytes)?));
             } else if tx.send((i, id, bytes.to_vec())).is_err() {
                 return Err(Error::runtime("block decoder stopped"));
             }
@@ -812,7 +878,7 @@ mod tests {
                     let params: Vec<(u16, ParamVal)> = amount.map(|a| (0, ParamVal::Num(a))).into_iter().collect();
                     b.push(c, ts, 0, [0; 3], &params);
                 }
-                Chunk { id, block: b }
+                Chunk::whole(id, b)
             })
             .collect()
     }
@@ -844,7 +910,7 @@ mod tests {
         for i in 0..300 {
             b.push(5, 40_000 + i, 0, [0; 3], &[]);
         }
-        cs.push(Chunk { id: 3, block: b });
+        cs.push(Chunk::whole(3, b));
         for (lo, hi) in [(i64::MIN + 1, i64::MAX), (5_000, 25_000), (10_000, 10_000), (40_000, 40_100)] {
             for split in [usize::MAX, 1] {
                 let run = |measure| {

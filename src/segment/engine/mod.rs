@@ -182,8 +182,7 @@ impl Engine {
     pub(crate) fn events_in(&mut self, kind: u16, lo: i64, hi: i64, need: &Columns) -> Result<&Partition> {
         let p = self.partitions.entry(kind).or_default();
         if lo <= hi {
-            let (a, b) = crate::store::time_parts::parts_of(lo, hi);
-            p.ensure(&self.reader, kind, a, b, need)?;
+            p.ensure(&self.reader, kind, (lo, hi), need)?;
         }
         Ok(p)
     }
