@@ -20,5 +20,6 @@ pub mod host;
 pub mod import;
 pub mod journey;
 pub mod model;
+pub mod parallel;
 pub mod segment;
 pub mod store;

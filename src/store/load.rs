@@ -178,14 +178,11 @@ impl<'a, 's> Loader<'a, 's> {
             // nothing written to the key tables yet: the last commit is what
             // this transaction sees, so a second thread reads the emails from it
             let (store, tx) = (self.w.store, &self.w.tx);
-            std::thread::scope(|s| -> Result<_> {
-                let emails = s.spawn(move || {
-                    load_key_map(&redb::ReadableDatabase::begin_read(store.redb())?.open_table(EMAIL_KEYS)?)
-                });
-                let xid = load_key_map(&tx.open_table(EXTERNAL_ID_KEYS)?);
-                let email = emails.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                Ok((xid?, email?))
-            })?
+            let (email, xid) = crate::parallel::both(
+                move || load_key_map(&redb::ReadableDatabase::begin_read(store.redb())?.open_table(EMAIL_KEYS)?),
+                || load_key_map(&tx.open_table(EXTERNAL_ID_KEYS)?),
+            );
+            (xid?, email?)
         };
         self.keys = Keys::new(KeySnapshot { xid, email });
         self.keys_loaded = true;

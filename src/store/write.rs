@@ -338,11 +338,7 @@ impl<'s> Writer<'s> {
         let (emails, xids) = if emails.len().min(xids.len()) < PARALLEL_FROM {
             (key_buckets::by_bucket(emails), key_buckets::by_bucket(xids))
         } else {
-            std::thread::scope(|s| {
-                let e = s.spawn(|| key_buckets::by_bucket(emails));
-                let x = key_buckets::by_bucket(xids);
-                (e.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), x)
-            })
+            crate::parallel::both(|| key_buckets::by_bucket(emails), || key_buckets::by_bucket(xids))
         };
         key_buckets::insert_sorted(&mut self.tx.open_table(EMAIL_KEYS)?, &emails)?;
         key_buckets::insert_sorted(&mut self.tx.open_table(EXTERNAL_ID_KEYS)?, &xids)

@@ -106,30 +106,33 @@ impl Engine {
                 } else {
                     let alive = &self.base()?.alive;
                     let buyers: Vec<usize> = (0..n).filter(|&id| cnt[id] > 0 && alive.get(id)).collect();
-                    // recency and monetary each sort the buyers: one on a helper thread
-                    let (r, f, m) = std::thread::scope(|s| {
-                        // each in its own width: a time, a count, a sum
-                        let r = s.spawn(|| quintiles(&buyers.iter().map(|&id| lastv[id]).collect::<Vec<i64>>()));
-                        let f = quintiles(&buyers.iter().map(|&id| cnt[id]).collect::<Vec<u32>>());
-                        let m = match amount.as_deref() {
-                            Some(Values::Sum64 { sum, .. }) => {
-                                quintiles(&buyers.iter().map(|&id| sum[id]).collect::<Vec<i64>>())
-                            }
-                            Some(Values::Sum { sum, .. }) => {
-                                let wide: Vec<i128> = buyers.iter().map(|&id| sum[id]).collect();
-                                match wide
-                                    .iter()
-                                    .map(|&x| i64::try_from(x))
-                                    .collect::<std::result::Result<Vec<i64>, _>>()
-                                {
-                                    Ok(narrow) => quintiles(&narrow),
-                                    Err(_) => quintiles(&wide),
+                    // recency on a second thread, frequency and monetary on
+                    // this one; each ranked in its own width: a time, a
+                    // count, a sum
+                    let (r, (f, m)) = crate::parallel::both(
+                        || quintiles(&buyers.iter().map(|&id| lastv[id]).collect::<Vec<i64>>()),
+                        || {
+                            let f = quintiles(&buyers.iter().map(|&id| cnt[id]).collect::<Vec<u32>>());
+                            let m = match amount.as_deref() {
+                                Some(Values::Sum64 { sum, .. }) => {
+                                    quintiles(&buyers.iter().map(|&id| sum[id]).collect::<Vec<i64>>())
                                 }
-                            }
-                            _ => vec![1; buyers.len()],
-                        };
-                        (r.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), f, m)
-                    });
+                                Some(Values::Sum { sum, .. }) => {
+                                    let wide: Vec<i128> = buyers.iter().map(|&id| sum[id]).collect();
+                                    match wide
+                                        .iter()
+                                        .map(|&x| i64::try_from(x))
+                                        .collect::<std::result::Result<Vec<i64>, _>>()
+                                    {
+                                        Ok(narrow) => quintiles(&narrow),
+                                        Err(_) => quintiles(&wide),
+                                    }
+                                }
+                                _ => vec![1; buyers.len()],
+                            };
+                            (f, m)
+                        },
+                    );
                     // a column per score: a condition on one reads a byte per contact
                     let mut col = [vec![0u8; n], vec![0u8; n], vec![0u8; n]];
                     for (i, &id) in buyers.iter().enumerate() {

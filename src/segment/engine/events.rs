@@ -540,11 +540,8 @@ fn in_halves<T: Send, U: Sync>(x: &mut [T], y: &[U], f: impl Fn(&mut [T], &[U]) 
     let at = x.len() / 2;
     let (x1, x2) = x.split_at_mut(at);
     let (y1, y2) = y.split_at(at);
-    std::thread::scope(|s| {
-        let other = s.spawn(|| f(x2, y2));
-        let mine = f(x1, y1);
-        mine | other.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-    })
+    let (other, mine) = crate::parallel::both(|| f(x2, y2), || f(x1, y1));
+    mine | other
 }
 
 /// Contacts a dense sum covers (0 for sparse totals).

@@ -42,11 +42,7 @@ pub fn from_summaries(r: &Reader, kind: u16, measure: Measure, n: usize) -> Resu
         let mid = rows / 2;
         let at = (mid as usize * CHUNK as usize).min(n);
         let (lo, hi) = cols.split_at_mut(at);
-        let (a, b) = std::thread::scope(|s| {
-            let helper = s.spawn(|| job.fill(mid..u32::MAX, at, hi));
-            let a = job.fill(0..mid, 0, lo);
-            (a, helper.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-        });
+        let (b, a) = crate::parallel::both(|| job.fill(mid..u32::MAX, at, hi), || job.fill(0..mid, 0, lo));
         let mut wide = a?;
         wide.extend(b?);
         wide
