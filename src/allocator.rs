@@ -9,8 +9,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// mimalloc's `mi_option_allow_thp` (its index in `mi_option_e`, mimalloc 3).
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 
-/// Sets mimalloc's options; call first thing in `main`, before any thread
-/// exists.
+/// Sets mimalloc's options; call before the first allocation and before
+/// any thread exists (the binary calls it from an ELF constructor, as the
+/// process loads).
 pub fn tune() {
     // Never hand freed memory back to the OS: a bulk import frees and
     // reallocates megabytes of event blocks every few milliseconds, and
@@ -27,7 +28,8 @@ pub fn tune() {
     // the process's CPU (`clear_page_erms` under `do_huge_pmd_anonymous_page`)
     // and the step took 12-17 s against 7.5-8.7 s with them off
     // (BENCHMARKS.md "Journeys"). The option stops mimalloc asking; the
-    // prctl covers what it reserved before `main`.
+    // prctl covers any arena reserved before this call (a caller that
+    // tunes late, like the engine benchmark).
     // SAFETY: a numeric allocator option and a process flag, before any thread exists.
     unsafe {
         libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0);
