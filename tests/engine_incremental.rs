@@ -155,6 +155,10 @@ fn windows_that_cut_blocks_read_without_times() {
     let mut live = Engine::new(store.begin_read().unwrap(), Thresholds::default()).unwrap();
     for src in [
         "count(page_view, last 60d) >= 1",
+        // empty windows over blocks read without times: a later day
+        // before an earlier one, a day to come
+        "count(page_view, between 2026-10-25 and 2026-10-24) = 0",
+        "count(page_view, since 2027-01-01) = 0",
         "count(page_view, last 20d) >= 2",
         "count(page_view, last 33d) >= 1 and count(page_view, last 5d) = 0",
         "count(page_view, between 2026-10-03 and 2026-10-29) >= 1",
@@ -163,6 +167,7 @@ fn windows_that_cut_blocks_read_without_times() {
         "days_since_last(page_view where source = email) > 3",
         "days_since_first(purchase where source = paid) < 200",
         "count(page_view, last 9d) >= 1",
+        "days_since_last(purchase, last 40d) < 20",
     ] {
         let e = reach::segment::parse(src).unwrap();
         let want = warm.count(&e, now, &never).unwrap();

@@ -176,9 +176,10 @@ impl Engine {
                     _ => a.param.as_ref().and_then(|p| kd.param(&p.text)).map(|(p, _)| p),
                 };
                 let mut need = super::filter::aggregate_columns(kd, param, a.filter.as_deref());
-                // a filtered first or last time reads every block's times
-                // (unfiltered, the summaries give it)
-                need.times = a.filter.is_some() && matches!(a.func, AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst);
+                // a first or last time with a filter or a window reads every
+                // block's times (over all time, the summaries give it)
+                need.times = (a.filter.is_some() || a.window.is_some())
+                    && matches!(a.func, AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst);
                 self.partitions.entry(kind).or_default().plan(&need);
             }
             BoolExpr::Pred(_) => {}

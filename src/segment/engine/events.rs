@@ -46,13 +46,14 @@ impl Chunk {
 
 /// Whether `lo..=hi` holds some of the instants `first..=last` but not all.
 fn cuts(first: i64, last: i64, lo: i64, hi: i64) -> bool {
-    !(last < lo || first > hi) && (first < lo || last > hi)
+    lo <= hi && !(last < lo || first > hi) && (first < lo || last > hi)
 }
 
 /// The events of one kind read so far: the blocks of the time spans that
 /// queries needed (see `store::time_parts`), by block id, each decoded
 /// with the columns queries needed so far (a windowed count reads no
-/// parameter; a block changed by a write comes whole).
+/// parameter, nor the times of a block its window holds whole; a block
+/// changed by a write comes whole).
 #[derive(Default)]
 pub struct Partition {
     pub chunks: Vec<Chunk>,
@@ -213,9 +214,11 @@ impl Partition {
     }
 }
 
-/// Whether a chunk holds events with lo <= ts <= hi (at its ends).
+/// Whether a chunk holds events with lo <= ts <= hi (at its ends); never
+/// for an empty range (`between` a later and an earlier day, `since` a
+/// day after the last event).
 fn overlaps(c: &Chunk, lo: i64, hi: i64) -> bool {
-    !(c.max_ts() < lo || c.min_ts() > hi)
+    lo <= hi && !(c.max_ts() < lo || c.min_ts() > hi)
 }
 
 /// `Partition::for_range` over some of its chunks.
