@@ -28,12 +28,6 @@ impl Chunk {
         let last = *block.ts.last().unwrap_or(&i64::MIN);
         Chunk { id, first, last, block }
     }
-    fn min_ts(&self) -> i64 {
-        self.first
-    }
-    fn max_ts(&self) -> i64 {
-        self.last
-    }
     /// Whether the block's times were decoded (an empty block has none to).
     fn has_times(&self) -> bool {
         self.block.ts.len() == self.block.len()
@@ -218,7 +212,7 @@ impl Partition {
 /// for an empty range (`between` a later and an earlier day, `since` a
 /// day after the last event).
 fn overlaps(c: &Chunk, lo: i64, hi: i64) -> bool {
-    lo <= hi && !(c.max_ts() < lo || c.min_ts() > hi)
+    lo <= hi && !(c.last < lo || c.first > hi)
 }
 
 /// `Partition::for_range` over some of its chunks.
@@ -237,8 +231,8 @@ fn for_range_in(
             // `Partition::ensure` reads the blocks a window cuts with times
             return Err(Error::runtime("an event block's times were not read"));
         }
-        let a = if c.min_ts() >= lo { 0 } else { ts.partition_point(|t| *t < lo) };
-        let b = if c.max_ts() <= hi { c.block.len() } else { ts.partition_point(|t| *t <= hi) };
+        let a = if c.first >= lo { 0 } else { ts.partition_point(|t| *t < lo) };
+        let b = if c.last <= hi { c.block.len() } else { ts.partition_point(|t| *t <= hi) };
         if a < b {
             f(&c.block, a, b)?;
         }
