@@ -106,6 +106,9 @@ impl Session {
                 *g = Some(Warm { engine, changes });
             }
             Some(w) => {
+                // a front end told of a commit may ask before the writer has
+                // sent that commit's changes on to this channel
+                self.store.settled();
                 // an audit entry alone changes nothing the engine holds
                 let pending: Vec<Change> = w.changes.try_iter().filter(|c| *c != Change::Audit).collect();
                 if !pending.is_empty() {
@@ -140,5 +143,50 @@ impl std::ops::Deref for EngineGuard<'_> {
 impl std::ops::DerefMut for EngineGuard<'_> {
     fn deref_mut(&mut self) -> &mut Engine {
         &mut self.0.as_mut().expect("engine loaded").engine
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::contact::Contact;
+
+    fn add_contact(store: &Store) {
+        let mut w = store.begin_write().unwrap();
+        let id = w.new_contact_id().unwrap();
+        w.put_new_contacts(&[Contact { id, created_at: 1_700_000_000_000, ..Default::default() }]).unwrap();
+        w.commit().unwrap();
+    }
+
+    /// A front end told of a commit (it subscribed before the engine did,
+    /// as a console does) and asking the engine at once sees that commit:
+    /// the engine takes every change whose publishing had begun, even when
+    /// the writer is still sending it to the subscribers after the front end.
+    #[test]
+    fn a_front_end_told_of_a_commit_counts_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("t.redb"), OpenMode::Create).unwrap());
+        let front = store.subscribe();
+        let session = Arc::new(Session::over(store.clone(), Config::default(), Clock::Fixed(0)));
+        assert_eq!(session.engine().unwrap().total().unwrap(), 0);
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for _ in 0..ROUNDS {
+                    add_contact(&store);
+                }
+            })
+        };
+        const ROUNDS: u64 = 400;
+        let mut seen = 0;
+        while seen < ROUNDS {
+            match front.recv().unwrap() {
+                Change::Contacts(_) => seen += 1,
+                _ => continue,
+            }
+            let total = session.engine().unwrap().total().unwrap();
+            assert!(total >= seen, "told of {seen} commits, the engine counts {total}");
+        }
+        writer.join().unwrap();
     }
 }

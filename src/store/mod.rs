@@ -186,6 +186,14 @@ impl Store {
         rx
     }
 
+    /// Returns once no commit is being published: every change whose
+    /// publishing had begun is in every subscriber's channel. A subscriber
+    /// told of a commit calls this before reading another subscriber's
+    /// channel (the sends go one subscriber after the other).
+    pub fn settled(&self) {
+        drop(self.subscribers.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
     fn publish(&self, changes: &[Change]) {
         let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
         subs.retain(|s| changes.iter().all(|c| s.send(c.clone()).is_ok()));
