@@ -10,6 +10,20 @@ use crate::error::Result;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+// the columns hold each fact's variant number, its index in `ALL`
+const _: () = {
+    let mut i = 0;
+    while i < Engagement::ALL.len() {
+        assert!(Engagement::ALL[i] as usize == i);
+        i += 1;
+    }
+    let mut i = 0;
+    while i < Lifecycle::ALL.len() {
+        assert!(Lifecycle::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
 #[derive(Default)]
 pub struct DerivedCols {
     pub now: i64,
@@ -62,15 +76,22 @@ impl Engine {
                 let lo = now - th.engagement_window_days * DAY + 1;
                 let sent = self.count_values("email_sent", lo, now)?;
                 let opened = self.count_values("email_open", lo, now)?;
-                let get = |v: &Option<Arc<Values>>, id: usize| match v.as_deref() {
-                    Some(Values::Count(c)) => c[id] as u64,
-                    _ => 0,
+                // (a kind that does not exist counts nothing)
+                let none = match (sent.as_deref(), opened.as_deref()) {
+                    (Some(Values::Count(_)), Some(Values::Count(_))) => Vec::new(),
+                    _ => vec![0u32; n],
                 };
-                let col: Vec<u8> = (0..n)
-                    .map(|id| {
-                        let lvl = th.engagement(get(&sent, id), get(&opened, id));
-                        Engagement::ALL.iter().position(|x| *x == lvl).unwrap_or(3) as u8
-                    })
+                fn counts<'a>(v: &'a Option<Arc<Values>>, none: &'a [u32], n: usize) -> &'a [u32] {
+                    match v.as_deref() {
+                        Some(Values::Count(c)) => &c[..n],
+                        _ => none,
+                    }
+                }
+                // the index into Engagement::ALL is the variant's number
+                let col: Vec<u8> = counts(&sent, &none, n)
+                    .iter()
+                    .zip(counts(&opened, &none, n))
+                    .map(|(&s, &o)| th.engagement(s as u64, o as u64) as u8)
                     .collect();
                 self.derived.as_mut().expect("set").engagement = Some(col);
             }
@@ -82,6 +103,13 @@ impl Engine {
                     return Ok(());
                 };
                 let all = i64::MIN + 1;
+                // one pass over the purchases' summaries for all they read
+                let plan = self.lifetime_plan.entry(pk).or_default();
+                plan.add(Measure::Count);
+                plan.add(Measure::Last);
+                if let (Which::Rfm, Some((p, _))) = (which, def.param("amount")) {
+                    plan.param = Some(Measure::Sum(p));
+                }
                 // the amounts first: the same pass over the summaries gives
                 // the counts and last purchases RFM and lifecycle read
                 let amount = match def.param("amount") {
@@ -96,11 +124,12 @@ impl Engine {
                     unreachable!("measures give these shapes")
                 };
                 if which == Which::Lifecycle {
-                    let col: Vec<u8> = (0..n)
-                        .map(|id| {
-                            let l = th.lifecycle(cnt[id] as u64, present[id].then_some(lastv[id]), now);
-                            Lifecycle::ALL.iter().position(|x| *x == l).unwrap_or(0) as u8
-                        })
+                    // the index into Lifecycle::ALL is the variant's number
+                    let col: Vec<u8> = cnt[..n]
+                        .iter()
+                        .zip(&lastv[..n])
+                        .zip(&present[..n])
+                        .map(|((&c, &last), &has)| th.lifecycle(c as u64, has.then_some(last), now) as u8)
                         .collect();
                     self.derived.as_mut().expect("set").lifecycle = Some(col);
                 } else {

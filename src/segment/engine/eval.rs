@@ -158,17 +158,31 @@ enum Field {
 
 impl Engine {
     pub(crate) fn eval(&mut self, e: &Expr, now: i64, cancel: &AtomicBool) -> Result<Bits> {
-        self.plan_columns(e);
+        self.lifetime_plan.clear();
+        self.plan_columns(e, &mut Vec::new());
         self.eval_nested(e, now, cancel, &mut Vec::new())
     }
 
     /// Notes the block columns each kind's criteria in `e` read, so that a
     /// kind's blocks are decoded once with all of them, not again for each
-    /// criterion naming a column the first did not.
-    fn plan_columns(&mut self, e: &Expr) {
+    /// criterion naming a column the first did not; and the lifetime
+    /// measures they read from the summaries, so that one pass over a
+    /// kind's summaries fills those and no others. Saved segments `e`
+    /// names are planned too, each once (`seen`).
+    fn plan_columns(&mut self, e: &Expr, seen: &mut Vec<String>) {
         match e {
-            BoolExpr::And(xs) | BoolExpr::Or(xs) => xs.iter().for_each(|x| self.plan_columns(x)),
-            BoolExpr::Not(x) => self.plan_columns(x),
+            BoolExpr::And(xs) | BoolExpr::Or(xs) => xs.iter().for_each(|x| self.plan_columns(x, seen)),
+            BoolExpr::Not(x) => self.plan_columns(x, seen),
+            BoolExpr::Pred(Predicate::Segment(name)) => {
+                if seen.contains(&name.text) {
+                    return;
+                }
+                seen.push(name.text.clone());
+                let saved = self.segments().ok().and_then(|m| m.get(&name.text).cloned());
+                if let Some(expr) = saved.and_then(|src| crate::segment::parse(&src).ok()) {
+                    self.plan_columns(&expr, seen);
+                }
+            }
             BoolExpr::Pred(Predicate::Agg(a)) => {
                 let Some((kind, kd)) = self.schema.kind(&a.kind.text) else { return };
                 let param = match a.func {
@@ -181,6 +195,21 @@ impl Engine {
                 need.times = (a.filter.is_some() || a.window.is_some())
                     && matches!(a.func, AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst);
                 self.partitions.entry(kind).or_default().plan(&need);
+                if a.filter.is_none() && a.window.is_none() {
+                    // what `eval_agg` reads from the summaries
+                    let measure = match (a.func, param) {
+                        (AggFunc::Count, _) => Some(Measure::Count),
+                        (AggFunc::DaysSinceLast, _) => Some(Measure::Last),
+                        (AggFunc::DaysSinceFirst, _) => Some(Measure::First),
+                        (AggFunc::Sum | AggFunc::Avg, Some(p)) => Some(Measure::Sum(p)),
+                        (AggFunc::Min, Some(p)) => Some(Measure::Min(p)),
+                        (AggFunc::Max, Some(p)) => Some(Measure::Max(p)),
+                        _ => None,
+                    };
+                    if let Some(m) = measure {
+                        self.lifetime_plan.entry(kind).or_default().add(m);
+                    }
+                }
             }
             BoolExpr::Pred(_) => {}
         }
@@ -542,8 +571,19 @@ impl Engine {
             // summaries (when every block is in memory, a pass over them is
             // quicker than decoding the summaries)
             let n = self.base()?.n;
+            // with it, what else the expression reads from these summaries
+            // and is not known yet
+            let mut want = super::lifetime::Wanted::of(measure);
+            if let Some(plan) = self.lifetime_plan.get(&kind) {
+                want.count |= plan.count;
+                want.first |= plan.first;
+                want.last |= plan.last;
+                want.param = want.param.or(plan.param);
+            }
+            let want =
+                want.without(|m| m != measure && self.summaries.contains_key(&ValKey { measure: m, ..key.clone() }));
             let mut found = None;
-            for (m, v) in super::lifetime::from_summaries(&self.reader, kind, measure, n)? {
+            for (m, v) in super::lifetime::from_summaries(&self.reader, kind, want, n)? {
                 let v = Arc::new(v);
                 if m == measure {
                     found = Some(v.clone());

@@ -8,33 +8,83 @@ use crate::error::Result;
 use crate::store::Reader;
 use crate::store::summaries::CHUNK;
 
-/// Per-contact values of `measure` over all of `kind`'s events, for contact
-/// ids below `n`; with them, from the same pass over the summaries, the
-/// kind's count, first and last instant (criteria often need several:
-/// lifecycle takes the count and the last purchase).
-pub fn from_summaries(r: &Reader, kind: u16, measure: Measure, n: usize) -> Result<Vec<(Measure, Values)>> {
-    let param = match measure {
-        Measure::Sum(p) | Measure::Min(p) | Measure::Max(p) => Some(p),
+/// The lifetime measures of one kind that one pass over its summaries
+/// fills: any of the count, the first and the last instant, and one
+/// measure of a numeric parameter (a sum, a minimum or a maximum). Each is
+/// a per-contact array (4 or 8 bytes a contact, with a byte a contact
+/// saying who has a first or last), so a pass fills only what its
+/// expression asks: in a fresh process, the pages of an array no
+/// criterion reads were most of what a lifetime count cost.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Wanted {
+    pub count: bool,
+    pub first: bool,
+    pub last: bool,
+    pub param: Option<Measure>,
+}
+
+impl Wanted {
+    /// Adds `m` (measures a summary cannot give are left out; a second
+    /// measure of a parameter waits for a pass of its own).
+    pub fn add(&mut self, m: Measure) {
+        match m {
+            Measure::Count => self.count = true,
+            Measure::First => self.first = true,
+            Measure::Last => self.last = true,
+            Measure::Sum(_) | Measure::Min(_) | Measure::Max(_) if self.param.is_none() => self.param = Some(m),
+            _ => {}
+        }
+    }
+
+    pub fn of(m: Measure) -> Wanted {
+        let mut w = Wanted::default();
+        w.add(m);
+        w
+    }
+
+    /// Without the measures `done` says are already known.
+    pub fn without(mut self, done: impl Fn(Measure) -> bool) -> Wanted {
+        self.count &= !done(Measure::Count);
+        self.first &= !done(Measure::First);
+        self.last &= !done(Measure::Last);
+        self.param = self.param.filter(|&m| !done(m));
+        self
+    }
+}
+
+/// Per-contact values of each measure `want` names over all of `kind`'s
+/// events, for contact ids below `n`, from one pass over the summaries.
+pub fn from_summaries(r: &Reader, kind: u16, want: Wanted, n: usize) -> Result<Vec<(Measure, Values)>> {
+    let param = match want.param {
+        Some(Measure::Sum(p) | Measure::Min(p) | Measure::Max(p)) => Some(p),
         _ => None,
     };
+    let col = |yes: bool| if yes { n } else { 0 };
     let mut cols = Cols {
-        cnt: vec![0u32; n],
-        first: vec![0i64; n],
-        last: vec![0i64; n],
-        present: vec![false; n],
+        n,
+        cnt: vec![0u32; col(want.count)],
+        first: vec![0i64; col(want.first)],
+        last: vec![0i64; col(want.last)],
+        present: vec![false; col(want.first || want.last)],
         // sums in i64 (half the memory of i128), kept aside where one does not fit
         sum: vec![],
         k: vec![],
         ext: vec![],
         has: vec![],
     };
-    match measure {
-        Measure::Sum(_) => (cols.sum, cols.k) = (vec![0i64; n], vec![0u32; n]),
-        Measure::Min(_) | Measure::Max(_) => (cols.ext, cols.has) = (vec![0i64; n], vec![false; n]),
+    match want.param {
+        Some(Measure::Sum(_)) => (cols.sum, cols.k) = (vec![0i64; n], vec![0u32; n]),
+        Some(Measure::Min(_) | Measure::Max(_)) => (cols.ext, cols.has) = (vec![0i64; n], vec![false; n]),
         _ => {}
     }
-    let job =
-        Job { r, kind, param, is_sum: matches!(measure, Measure::Sum(_)), is_min: matches!(measure, Measure::Min(_)) };
+    let job = Job {
+        r,
+        kind,
+        param,
+        want,
+        is_sum: matches!(want.param, Some(Measure::Sum(_))),
+        is_min: matches!(want.param, Some(Measure::Min(_))),
+    };
     // two threads, each decoding the rows of one half of the contacts into
     // its half of the columns
     let rows = n.div_ceil(CHUNK as usize) as u32;
@@ -49,22 +99,30 @@ pub fn from_summaries(r: &Reader, kind: u16, measure: Measure, n: usize) -> Resu
     } else {
         job.fill(0..u32::MAX, 0, cols.split_at_mut(n).0)?
     };
-    let Cols { cnt, first, last, present, sum, k, ext, has } = cols;
-    let mut out = vec![
-        (Measure::Count, Values::Count(cnt)),
-        (Measure::First, Values::Ext { v: first, present: present.clone() }),
-        (Measure::Last, Values::Ext { v: last, present }),
-    ];
-    match measure {
-        Measure::Sum(_) if wide.is_empty() => out.push((measure, Values::Sum64 { sum, n: k })),
-        Measure::Sum(_) => {
+    let Cols { cnt, first, last, present, sum, k, ext, has, .. } = cols;
+    let mut out = Vec::new();
+    if want.count {
+        out.push((Measure::Count, Values::Count(cnt)));
+    }
+    match (want.first, want.last) {
+        (true, true) => {
+            out.push((Measure::First, Values::Ext { v: first, present: present.clone() }));
+            out.push((Measure::Last, Values::Ext { v: last, present }));
+        }
+        (true, false) => out.push((Measure::First, Values::Ext { v: first, present })),
+        (false, true) => out.push((Measure::Last, Values::Ext { v: last, present })),
+        (false, false) => {}
+    }
+    match want.param {
+        Some(m @ Measure::Sum(_)) if wide.is_empty() => out.push((m, Values::Sum64 { sum, n: k })),
+        Some(m @ Measure::Sum(_)) => {
             let mut sum: Vec<i128> = sum.into_iter().map(i128::from).collect();
             for (i, v) in wide {
                 sum[i] = v;
             }
-            out.push((measure, Values::Sum { sum, n: k }))
+            out.push((m, Values::Sum { sum, n: k }))
         }
-        Measure::Min(_) | Measure::Max(_) => out.push((measure, Values::Ext { v: ext, present: has })),
+        Some(m @ (Measure::Min(_) | Measure::Max(_))) => out.push((m, Values::Ext { v: ext, present: has })),
         _ => {}
     }
     Ok(out)
@@ -75,9 +133,12 @@ pub fn from_summaries(r: &Reader, kind: u16, measure: Measure, n: usize) -> Resu
 /// microseconds).
 const PARALLEL_FROM: usize = 1024;
 
-/// The per-contact columns filled from the summaries (`sum`/`k` only for a
-/// sum, `ext`/`has` only for a minimum or maximum: empty otherwise).
+/// The per-contact columns filled from the summaries, each empty unless
+/// wanted (`present` with a first or a last instant, `sum`/`k` with a sum,
+/// `ext`/`has` with a minimum or maximum).
 struct Cols {
+    /// contacts
+    n: usize,
     cnt: Vec<u32>,
     first: Vec<i64>,
     last: Vec<i64>,
@@ -90,6 +151,8 @@ struct Cols {
 
 /// A part of `Cols`: the contacts from some id on.
 struct Part<'a> {
+    /// contacts in the part
+    len: usize,
     cnt: &'a mut [u32],
     first: &'a mut [i64],
     last: &'a mut [i64],
@@ -114,9 +177,20 @@ impl Cols {
         let (k, k2) = cut(&mut self.k, at);
         let (ext, ext2) = cut(&mut self.ext, at);
         let (has, has2) = cut(&mut self.has, at);
+        let len = at.min(self.n);
         (
-            Part { cnt, first, last, present, sum, k, ext, has },
-            Part { cnt: cnt2, first: first2, last: last2, present: present2, sum: sum2, k: k2, ext: ext2, has: has2 },
+            Part { len, cnt, first, last, present, sum, k, ext, has },
+            Part {
+                len: self.n - len,
+                cnt: cnt2,
+                first: first2,
+                last: last2,
+                present: present2,
+                sum: sum2,
+                k: k2,
+                ext: ext2,
+                has: has2,
+            },
         )
     }
 }
@@ -126,6 +200,7 @@ struct Job<'a> {
     r: &'a Reader,
     kind: u16,
     param: Option<u16>,
+    want: Wanted,
     /// a sum (`sum`, `k`), else a minimum or maximum (`ext`, `has`)
     is_sum: bool,
     is_min: bool,
@@ -136,7 +211,7 @@ impl Job<'_> {
     /// `base`); returns the sums that do not fit 64 bits, by contact.
     fn fill(&self, rows: std::ops::Range<u32>, base: usize, p: Part<'_>) -> Result<Vec<(usize, i128)>> {
         let mut wide = Vec::new();
-        let n = p.cnt.len();
+        let n = p.len;
         self.r.for_each_summary_in(self.kind, rows, self.param.is_some(), |s| {
             let Some(i) = (s.contact as usize).checked_sub(base).filter(|&i| i < n) else {
                 return Ok(());
@@ -144,8 +219,18 @@ impl Job<'_> {
             if s.count == 0 {
                 return Ok(());
             }
-            p.cnt[i] = s.count;
-            (p.first[i], p.last[i], p.present[i]) = (s.first, s.last, true);
+            if self.want.count {
+                p.cnt[i] = s.count;
+            }
+            if self.want.first {
+                p.first[i] = s.first;
+            }
+            if self.want.last {
+                p.last[i] = s.last;
+            }
+            if self.want.first || self.want.last {
+                p.present[i] = true;
+            }
             if let Some(t) = self.param.and_then(|q| s.param(q)).filter(|t| t.n > 0) {
                 if self.is_sum {
                     p.k[i] = t.n;

@@ -76,6 +76,10 @@ pub struct Engine {
     /// summaries, or computed from the blocks in memory): kept like data,
     /// until events change
     summaries: HashMap<ValKey, Arc<Values>>,
+    /// by kind, the lifetime measures the expression being counted reads
+    /// from the summaries: the first pass over a kind's summaries fills
+    /// them together
+    lifetime_plan: HashMap<u16, lifetime::Wanted>,
     values_bytes: usize,
     leaves: HashMap<String, Arc<Bits>>,
     /// compiled filters by (kind, printed filter): dictionary lookups done once
@@ -106,6 +110,7 @@ impl Engine {
             partitions: HashMap::new(),
             values: HashMap::new(),
             summaries: HashMap::new(),
+            lifetime_plan: HashMap::new(),
             values_bytes: 0,
             leaves: HashMap::new(),
             filters: HashMap::new(),
