@@ -180,7 +180,7 @@ mod tests {
         const ROUNDS: u64 = 400;
         let mut seen = 0;
         while seen < ROUNDS {
-            match front.recv().unwrap() {
+            match front.recv_timeout(std::time::Duration::from_secs(60)).expect("the writer stalled") {
                 Change::Contacts(_) => seen += 1,
                 _ => continue,
             }

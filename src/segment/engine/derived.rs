@@ -46,6 +46,20 @@ pub enum Which {
 }
 
 impl Engine {
+    /// Plans the lifetime measures lifecycle reads from the purchases'
+    /// summaries (their count and last instant), and RFM's sum of their
+    /// amounts when `rfm` (unless a parameter's measure is planned already).
+    pub(crate) fn plan_purchases(&mut self, rfm: bool) {
+        let Some((pk, def)) = self.schema.kind("purchase") else { return };
+        let amount = def.param("amount").map(|(p, _)| p);
+        let plan = self.lifetime_plan.entry(pk).or_default();
+        plan.add(Measure::Count);
+        plan.add(Measure::Last);
+        if let (true, Some(p)) = (rfm, amount) {
+            plan.add(Measure::Sum(p));
+        }
+    }
+
     fn count_values(&mut self, kind: &str, lo: i64, now: i64) -> Result<Option<Arc<Values>>> {
         let never = AtomicBool::new(false);
         match self.schema.kind(kind).map(|k| k.0) {
@@ -104,12 +118,8 @@ impl Engine {
                 };
                 let all = i64::MIN + 1;
                 // one pass over the purchases' summaries for all they read
-                let plan = self.lifetime_plan.entry(pk).or_default();
-                plan.add(Measure::Count);
-                plan.add(Measure::Last);
-                if let (Which::Rfm, Some((p, _))) = (which, def.param("amount")) {
-                    plan.param = Some(Measure::Sum(p));
-                }
+                // (RFM asks for the sum first: a requested measure goes first)
+                self.plan_purchases(false);
                 // the amounts first: the same pass over the summaries gives
                 // the counts and last purchases RFM and lifecycle read
                 let amount = match def.param("amount") {

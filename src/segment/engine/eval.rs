@@ -174,7 +174,8 @@ impl Engine {
             BoolExpr::And(xs) | BoolExpr::Or(xs) => xs.iter().for_each(|x| self.plan_columns(x, seen)),
             BoolExpr::Not(x) => self.plan_columns(x, seen),
             BoolExpr::Pred(Predicate::Segment(name)) => {
-                if seen.contains(&name.text) {
+                // (`eval` refuses chains longer than this)
+                if seen.contains(&name.text) || seen.len() >= MAX_SEGMENT_NESTING {
                     return;
                 }
                 seen.push(name.text.clone());
@@ -211,6 +212,17 @@ impl Engine {
                     }
                 }
             }
+            BoolExpr::Pred(Predicate::Cond(
+                Cond::Cmp { field, .. }
+                | Cond::In { field, .. }
+                | Cond::Between { field, .. }
+                | Cond::Contains { field, .. }
+                | Cond::IsSet { field, .. },
+            )) => match field.text.as_str() {
+                "lifecycle" => self.plan_purchases(false),
+                "rfm" | "rfm.r" | "rfm.f" | "rfm.m" => self.plan_purchases(true),
+                _ => {}
+            },
             BoolExpr::Pred(_) => {}
         }
     }
