@@ -184,13 +184,28 @@ proptest! {
     }
 }
 
+/// Counts each expression of `seq`, in order, through one long-lived
+/// engine at `now`: each equals a fresh engine's and SQLite's.
+fn one_engine_in_order(seq: &[&str], now: i64) {
+    let f = fixture();
+    let never = AtomicBool::new(false);
+    let mut long = Engine::new(f.store.begin_read().unwrap(), Thresholds::default()).unwrap();
+    for src in seq {
+        let e = parse(src).unwrap();
+        let mut fresh = Engine::new(f.store.begin_read().unwrap(), Thresholds::default()).unwrap();
+        let want = fresh.members(&e, now, &never).unwrap();
+        let got = long.members(&e, now, &never).unwrap();
+        assert_eq!(got.iter().collect::<Vec<_>>(), want.iter().collect::<Vec<_>>(), "{src} at {now}");
+        let sql = sqlite_ids(&e, now).1.unwrap();
+        assert_eq!(sql, got.iter().collect::<BTreeSet<u32>>(), "{src} at {now} against SQLite");
+    }
+}
+
 /// A long-lived engine decodes event blocks with the columns its queries
 /// named so far; a query naming another column reads them again with it.
 /// Each count here, from one engine in this order, equals a fresh engine's.
 #[test]
 fn columns_read_later_give_the_same_counts() {
-    let f = fixture();
-    let never = AtomicBool::new(false);
     let seq = [
         "count(purchase, last 1y) >= 1",
         "sum(purchase.amount, last 1y) > 100",
@@ -200,15 +215,7 @@ fn columns_read_later_give_the_same_counts() {
         "count(page_view where utm_source = \"newsletter\" or category = \"running\") >= 1",
         "count(purchase) >= 1 and max(purchase.amount, last 2y) > 200",
     ];
-    let mut long = Engine::new(f.store.begin_read().unwrap(), Thresholds::default()).unwrap();
-    for src in seq {
-        let e = parse(src).unwrap();
-        let mut fresh = Engine::new(f.store.begin_read().unwrap(), Thresholds::default()).unwrap();
-        let want = fresh.members(&e, NOW, &never).unwrap();
-        let got = long.members(&e, NOW, &never).unwrap();
-        assert_eq!(got.iter().collect::<Vec<_>>(), want.iter().collect::<Vec<_>>(), "{src}");
-        assert_eq!(sqlite_ids(&e, NOW).1.unwrap(), got.iter().collect::<BTreeSet<u32>>(), "{src} against SQLite");
-    }
+    one_engine_in_order(&seq, NOW);
 }
 
 /// A long-lived engine reads from the summaries only the lifetime measures
@@ -218,8 +225,6 @@ fn columns_read_later_give_the_same_counts() {
 /// order, equals a fresh engine's and SQLite's.
 #[test]
 fn lifetime_measures_read_later_give_the_same_counts() {
-    let f = fixture();
-    let never = AtomicBool::new(false);
     let seq = [
         "days_since_last(purchase) > 30",
         "count(purchase) >= 2",
@@ -229,19 +234,11 @@ fn lifetime_measures_read_later_give_the_same_counts() {
         "days_since_first(purchase) < 200 and avg(purchase.amount) > 50",
         "count(page_view) >= 1 and days_since_last(page_view) > 10",
         "engagement = dormant or sum(purchase.amount) > 300",
+        "count(purchase) >= 3 and lifecycle = active and rfm.f >= 2",
     ];
     // the fixture's events run to its `NOW` and past it: a later now has
     // them all before it, so lifetime measures come from the summaries
     for now in NOWS.into_iter().chain([NOW + 400 * 86_400]) {
-        let mut long = Engine::new(f.store.begin_read().unwrap(), Thresholds::default()).unwrap();
-        for src in seq {
-            let e = parse(src).unwrap();
-            let mut fresh = Engine::new(f.store.begin_read().unwrap(), Thresholds::default()).unwrap();
-            let want = fresh.members(&e, now, &never).unwrap();
-            let got = long.members(&e, now, &never).unwrap();
-            assert_eq!(got.iter().collect::<Vec<_>>(), want.iter().collect::<Vec<_>>(), "{src} at {now}");
-            let sql = sqlite_ids(&e, now).1.unwrap();
-            assert_eq!(sql, got.iter().collect::<BTreeSet<u32>>(), "{src} at {now} against SQLite");
-        }
+        one_engine_in_order(&seq, now);
     }
 }
