@@ -585,15 +585,10 @@ impl Engine {
             let n = self.base()?.n;
             // with it, what else the expression reads from these summaries
             // and is not known yet
-            let mut want = super::lifetime::Wanted::of(measure);
-            if let Some(plan) = self.lifetime_plan.get(&kind) {
-                want.count |= plan.count;
-                want.first |= plan.first;
-                want.last |= plan.last;
-                want.param = want.param.or(plan.param);
-            }
-            let want =
-                want.without(|m| m != measure && self.summaries.contains_key(&ValKey { measure: m, ..key.clone() }));
+            let plan = self.lifetime_plan.get(&kind).copied().unwrap_or_default();
+            let want = super::lifetime::Wanted::of(measure)
+                .with(plan)
+                .without(|m| m != measure && self.summaries.contains_key(&ValKey { measure: m, ..key.clone() }));
             let mut found = None;
             for (m, v) in super::lifetime::from_summaries(&self.reader, kind, want, n)? {
                 let v = Arc::new(v);

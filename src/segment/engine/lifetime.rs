@@ -42,6 +42,23 @@ impl Wanted {
         w
     }
 
+    /// With what `plan` wants too (this one's parameter measure first).
+    pub fn with(mut self, plan: Wanted) -> Wanted {
+        self.count |= plan.count;
+        self.first |= plan.first;
+        self.last |= plan.last;
+        self.param = self.param.or(plan.param);
+        self
+    }
+
+    /// The parameter whose measure is wanted.
+    fn param_index(&self) -> Option<u16> {
+        match self.param {
+            Some(Measure::Sum(p) | Measure::Min(p) | Measure::Max(p)) => Some(p),
+            _ => None,
+        }
+    }
+
     /// Without the measures `done` says are already known.
     pub fn without(mut self, done: impl Fn(Measure) -> bool) -> Wanted {
         self.count &= !done(Measure::Count);
@@ -55,10 +72,6 @@ impl Wanted {
 /// Per-contact values of each measure `want` names over all of `kind`'s
 /// events, for contact ids below `n`, from one pass over the summaries.
 pub fn from_summaries(r: &Reader, kind: u16, want: Wanted, n: usize) -> Result<Vec<(Measure, Values)>> {
-    let param = match want.param {
-        Some(Measure::Sum(p) | Measure::Min(p) | Measure::Max(p)) => Some(p),
-        _ => None,
-    };
     let col = |yes: bool| if yes { n } else { 0 };
     let mut cols = Cols {
         n,
@@ -77,14 +90,7 @@ pub fn from_summaries(r: &Reader, kind: u16, want: Wanted, n: usize) -> Result<V
         Some(Measure::Min(_) | Measure::Max(_)) => (cols.ext, cols.has) = (vec![0i64; n], vec![false; n]),
         _ => {}
     }
-    let job = Job {
-        r,
-        kind,
-        param,
-        want,
-        is_sum: matches!(want.param, Some(Measure::Sum(_))),
-        is_min: matches!(want.param, Some(Measure::Min(_))),
-    };
+    let job = Job { r, kind, want };
     // two threads, each decoding the rows of one half of the contacts into
     // its half of the columns
     let rows = n.div_ceil(CHUNK as usize) as u32;
@@ -199,11 +205,7 @@ impl Cols {
 struct Job<'a> {
     r: &'a Reader,
     kind: u16,
-    param: Option<u16>,
     want: Wanted,
-    /// a sum (`sum`, `k`), else a minimum or maximum (`ext`, `has`)
-    is_sum: bool,
-    is_min: bool,
 }
 
 impl Job<'_> {
@@ -212,7 +214,11 @@ impl Job<'_> {
     fn fill(&self, rows: std::ops::Range<u32>, base: usize, p: Part<'_>) -> Result<Vec<(usize, i128)>> {
         let mut wide = Vec::new();
         let n = p.len;
-        self.r.for_each_summary_in(self.kind, rows, self.param.is_some(), |s| {
+        let param = self.want.param_index();
+        // a sum (`sum`, `k`), else a minimum or maximum (`ext`, `has`)
+        let is_sum = matches!(self.want.param, Some(Measure::Sum(_)));
+        let is_min = matches!(self.want.param, Some(Measure::Min(_)));
+        self.r.for_each_summary_in(self.kind, rows, param.is_some(), |s| {
             let Some(i) = (s.contact as usize).checked_sub(base).filter(|&i| i < n) else {
                 return Ok(());
             };
@@ -231,15 +237,15 @@ impl Job<'_> {
             if self.want.first || self.want.last {
                 p.present[i] = true;
             }
-            if let Some(t) = self.param.and_then(|q| s.param(q)).filter(|t| t.n > 0) {
-                if self.is_sum {
+            if let Some(t) = param.and_then(|q| s.param(q)).filter(|t| t.n > 0) {
+                if is_sum {
                     p.k[i] = t.n;
                     match i64::try_from(t.sum) {
                         Ok(v) => p.sum[i] = v,
                         Err(_) => wide.push((base + i, t.sum)),
                     }
                 } else {
-                    (p.ext[i], p.has[i]) = (if self.is_min { t.min } else { t.max }, true);
+                    (p.ext[i], p.has[i]) = (if is_min { t.min } else { t.max }, true);
                 }
             }
             Ok(())
