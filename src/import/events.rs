@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::model::contact::looks_like_email;
 use crate::model::{Action, ActionKind, Channel, Consent, Contact, Decimal, ParamType, Source};
 use crate::store::codec::ParamVal;
-use crate::store::keys::KeyTable;
+use crate::store::keys::{KeyTable, email_key_owned};
 use crate::store::{Loader, Writer};
 use rustc_hash::FxHashMap as HashMap;
 
@@ -278,11 +278,13 @@ impl<'a, 'w> EventSink<'a, 'w> {
         let detail = format!("import {}", self.ctx.source_name);
         let created = Action { ts: now, what: ActionKind::Created, detail: detail.clone() };
         let mut actions = Vec::new();
-        let mut batch = Vec::with_capacity(CHUNK);
+        let mut batch: Vec<Contact> = Vec::with_capacity(CHUNK);
         // new contacts (ids ascending): created at their first event; written
-        // in chunks, with nothing to compare with and keys known to be free
+        // in chunks, with nothing to compare with and keys known to be free;
+        // their keys all at once at the end, so each key bucket is written once
         let new = std::mem::take(&mut self.new_contacts);
         let total = new.len();
+        let (mut emails, mut xids) = (Vec::new(), Vec::new());
         for (n, (id, key, is_email)) in new.into_iter().enumerate() {
             let created_at =
                 (id as u64).checked_sub(self.first_new).and_then(|i| self.created_at.get(i as usize)).copied();
@@ -292,14 +294,23 @@ impl<'a, 'w> EventSink<'a, 'w> {
             self.apply_effects(&mut c, &mut actions, now, &detail);
             batch.push(c);
             if batch.len() == CHUNK || n + 1 == total {
-                self.w.put_new_contacts(&batch)?;
+                self.w.put_new_contact_records(&batch)?;
                 // "created" first, then what their events did
                 self.w.add_action_to_each(batch.iter().map(|c| c.id), &created)?;
                 self.w.add_actions(&actions)?;
-                batch.clear();
+                for c in batch.drain(..) {
+                    if let Some(e) = c.email {
+                        emails.push((email_key_owned(e), c.id));
+                    }
+                    if let Some(x) = c.external_id {
+                        xids.push((x.into_boxed_str(), c.id));
+                    }
+                }
                 actions.clear();
             }
         }
+        self.w.put_new_keys(&emails, &xids)?;
+        drop((emails, xids));
         // contacts from before with a side effect (score, bounce, unsubscribe)
         let mut existing: Vec<u32> = self.effects.keys().copied().filter(|&id| (id as u64) < self.first_new).collect();
         existing.sort_unstable();

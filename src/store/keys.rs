@@ -214,6 +214,14 @@ pub fn email_key(e: &str) -> Cow<'_, str> {
     }
 }
 
+/// `email_key` of an owned email, reusing its text when it is normalized.
+pub fn email_key_owned(e: String) -> Box<str> {
+    match email_key(&e) {
+        Cow::Owned(k) => k.into_boxed_str(),
+        Cow::Borrowed(_) => e.into_boxed_str(),
+    }
+}
+
 /// The keys of one write transaction: the loaded snapshot plus what the
 /// transaction added.
 #[derive(Default)]

@@ -129,11 +129,6 @@ impl<'a, 's> Loader<'a, 's> {
         self.w.put_contacts_keyed(list, self.keys_loaded.then_some(&mut self.keys))
     }
 
-    /// `Writer::put_new_contacts`: their keys are registered already.
-    pub fn put_new_contacts(&mut self, list: &[Contact]) -> Result<()> {
-        self.w.put_new_contacts(list)
-    }
-
     /// `Writer::put_new_contact_records`: their keys are registered already.
     pub fn put_new_contact_records(&mut self, list: &[Contact]) -> Result<()> {
         self.w.put_new_contact_records(list)
