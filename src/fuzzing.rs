@@ -256,7 +256,8 @@ pub fn keymap_file(data: &[u8]) {
 /// What a damaged database file hands the store's own decoders: byte 0's
 /// low 3 bits pick one (event block, contact column row, contact → blocks index row,
 /// summaries row, dictionary chunk, bitmap, contact key bucket, shared
-/// timeline entry), its high 5 bits the row number
+/// timeline entry and contact record row: the last two share a number,
+/// which kept the seeds and crashers found before the record rows), its high 5 bits the row number
 /// of the value, and the rest is the stored value.
 /// A decoder must answer an error or a value, never panic or allocate by
 /// a length it read before the bytes behind it; a value it returns must
@@ -264,7 +265,9 @@ pub fn keymap_file(data: &[u8]) {
 /// agree with its full one.
 pub fn stored_value(data: &[u8]) {
     use crate::store::codec::{Columns, EventBlock, ParamData};
-    use crate::store::{action_groups, contact_columns, contact_index, dict, key_buckets, read, summaries};
+    use crate::store::{
+        action_groups, contact_columns, contact_index, dict, key_buckets, read, record_rows, summaries,
+    };
     let Some((&which, b)) = data.split_first() else { return };
     // small row numbers, as a file of a few million contacts has
     let row = (which >> 3) as u32;
@@ -392,6 +395,18 @@ pub fn stored_value(data: &[u8]) {
             assert_eq!(key_buckets::entries(&bytes).ok(), Some(keys), "a key row does not read back the same");
         }
         _ => {
+            if let Ok(entries) = record_rows::entries(row, b).collect::<crate::error::Result<Vec<_>>>() {
+                let mut bytes = Vec::new();
+                for &(id, record) in &entries {
+                    assert_eq!(record_rows::row_of(id), row, "a record outside its row");
+                    assert_eq!(record_rows::find(b, id).ok(), Some(Some(record)), "a record row's entry not found");
+                    let _ = postcard::from_bytes::<crate::model::Contact>(record);
+                    record_rows::push(&mut bytes, id, record);
+                }
+                let again: Vec<_> =
+                    record_rows::entries(row, &bytes).map(|e| e.expect("an encoded row decodes")).collect();
+                assert_eq!(again, entries, "a record row does not read back the same");
+            }
             let Ok((action, members)) = action_groups::decode(b) else { return };
             let bytes = action_groups::encode(&action, &members).expect("an entry encodes");
             let again = action_groups::decode(&bytes).expect("an encoded timeline group decodes");
@@ -441,6 +456,10 @@ pub fn stored_values(store: &Store) -> Result<Vec<Vec<u8>>> {
     }
     for r in tx.open_table(ACTION_GROUPS)?.iter()?.take(64) {
         push(7, 0, r?.1.value());
+    }
+    for r in tx.open_table(CONTACT_RECORDS)?.iter()?.take(64) {
+        let (k, v) = r?;
+        push(7, k.value() as u64, v.value());
     }
     Ok(out)
 }

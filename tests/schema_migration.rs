@@ -67,6 +67,19 @@ fn a_version_3_file_is_migrated_to_time_spans_and_answers_as_before() {
         assert_eq!(env.run(&["contacts", "show", key, "--now", "2026-06-01"]).ok(), profile, "found by {key}");
     }
     assert!(rows(&table, "contact_external_ids") > 0 && !table.contains("contacts_by_email"), "{table}");
+    // the records, moved into rows of 64 ids (schema 8): ids 1..=1500 in 24 rows, the export
+    // as the schema-7 build (commit 2e4d8a8) wrote it from this file
+    assert_eq!(rows(&table, "contact_records"), 24, "{table}");
+    assert!(!table.contains("table contacts,"), "the table of a row per contact is gone:\n{table}");
+    let contacts = env.export("contacts");
+    assert_eq!(contacts.lines().count(), 1 + 1497, "1,500 contacts less the 3 deleted");
+    let out = Command::new("sha256sum").arg(env.write("contacts.csv", contacts)).output().expect("sha256sum");
+    let digest = std::fs::read_to_string(fixture("v3_demo_contacts.sha256")).expect("digest");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).split_whitespace().next(),
+        Some(digest.trim()),
+        "every record kept"
+    );
 
     // the migrated file takes new events and erasures like a new one
     let before = count(&env, "count(page_view, last 14d) >= 1");

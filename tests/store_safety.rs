@@ -361,7 +361,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
     }
     scan!(META, |k, v| [k.as_bytes(), v].concat());
     scan!(SCHEMA, |k, v| [k.as_bytes(), v].concat());
-    scan!(CONTACTS, |_k, v| v.to_vec());
+    scan!(CONTACT_RECORDS, |_k, v| v.to_vec());
     // the records' fields as columns: emails, names, cities
     scan!(CONTACT_COLUMNS, |_k, v| v.to_vec());
     scan!(EMAIL_KEYS, |_k, v| v.to_vec());
@@ -388,7 +388,7 @@ fn text_in_tables(db: &std::path::Path, needles: &[&'static str]) -> Vec<(String
     let known: std::collections::BTreeSet<&str> = [
         META.name(),
         SCHEMA.name(),
-        CONTACTS.name(),
+        CONTACT_RECORDS.name(),
         CONTACT_COLUMNS.name(),
         EMAIL_KEYS.name(),
         EXTERNAL_ID_KEYS.name(),

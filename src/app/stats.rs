@@ -51,8 +51,8 @@ mod tests {
         assert_eq!((st.contacts, st.events), (3, 0));
         assert_eq!(st.file_bytes, std::fs::metadata(s.store().path()).unwrap().len());
         assert_eq!(st.bytes_per_event(), None, "no events, no ratio");
-        let contacts = st.tables.iter().find(|t| t.name == "contacts").expect("the contacts table");
-        assert_eq!(contacts.rows, 3);
+        let contacts = st.tables.iter().find(|t| t.name == "contact_records").expect("the contact records table");
+        assert_eq!(contacts.rows, 1, "three contacts in one row");
         assert!(contacts.bytes > 0);
         let with_events = DbStats { events: 4, ..st };
         assert_eq!(with_events.bytes_per_event(), Some(with_events.file_bytes / 4));

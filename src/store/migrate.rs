@@ -10,7 +10,7 @@ use crate::model::Schema;
 /// given transaction. Index 0 upgrades version 1 to 2, and so on.
 type Step = fn(&redb::WriteTransaction) -> Result<()>;
 const STEPS: &[Step] =
-    &[dict_in_chunks, contact_index, time_partitions, contact_summaries, contact_columns, key_buckets];
+    &[dict_in_chunks, contact_index, time_partitions, contact_summaries, contact_columns, key_buckets, record_rows];
 
 /// Version 1 kept one dictionary row per value.
 const DICT_V1: redb::TableDefinition<u32, &str> = redb::TableDefinition::new("dict");
@@ -120,7 +120,7 @@ fn contact_columns(tx: &redb::WriteTransaction) -> Result<()> {
             .ok_or_else(|| Error::runtime("schema missing from the database"))?
             .value(),
     )?;
-    let contacts = tx.open_table(CONTACTS)?;
+    let contacts = tx.open_table(OLD_CONTACTS)?;
     let mut t = tx.open_table(CONTACT_COLUMNS)?;
     super::contact_columns::build(&schema, &contacts, &mut t)
 }
@@ -149,6 +149,35 @@ fn key_buckets(tx: &redb::WriteTransaction) -> Result<()> {
         }
         tx.delete_table(old)?;
     }
+    Ok(())
+}
+
+/// 7 → 8: the contact records move from a row per contact into rows of
+/// `record_rows::PER_ROW` consecutive ids (see `record_rows`), read in id
+/// order and written a row at a time.
+fn record_rows(tx: &redb::WriteTransaction) -> Result<()> {
+    use super::record_rows::{push, row_of};
+    use redb::ReadableTable;
+    {
+        let old = tx.open_table(OLD_CONTACTS)?;
+        let mut new = tx.open_table(CONTACT_RECORDS)?;
+        let mut row: Option<u32> = None;
+        let mut bytes = Vec::new();
+        for r in old.iter()? {
+            let (k, v) = r?;
+            let id = k.value();
+            if row.is_some_and(|r| r != row_of(id)) {
+                new.insert(row.expect("checked"), bytes.as_slice())?;
+                bytes.clear();
+            }
+            row = Some(row_of(id));
+            push(&mut bytes, id, v.value());
+        }
+        if let Some(r) = row {
+            new.insert(r, bytes.as_slice())?;
+        }
+    }
+    tx.delete_table(OLD_CONTACTS)?;
     Ok(())
 }
 
@@ -251,7 +280,7 @@ fn init(tx: &redb::WriteTransaction) -> Result<()> {
         schema.insert("schema", postcard::to_allocvec(&Schema::default())?.as_slice())?;
     }
     // create every table so readers never meet a missing one
-    tx.open_table(CONTACTS)?;
+    tx.open_table(CONTACT_RECORDS)?;
     tx.open_table(EMAIL_KEYS)?;
     tx.open_table(EXTERNAL_ID_KEYS)?;
     tx.open_table(TAGS)?;

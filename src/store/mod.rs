@@ -15,6 +15,7 @@ pub mod load;
 pub mod lock;
 mod migrate;
 pub mod read;
+pub mod record_rows;
 pub mod summaries;
 pub mod tables;
 pub mod time_parts;
@@ -34,7 +35,7 @@ pub use write::Writer;
 
 /// The schema version this build writes. Older files are migrated on open;
 /// newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 pub const FORMAT: &str = "reach";
 
 /// What a committed write changed; sent to subscribers (the live engine,

@@ -3,10 +3,11 @@
 
 use super::codec::EventBlock;
 use super::dict;
+use super::record_rows;
 use super::tables::*;
 use crate::error::{Error, Result};
 use crate::model::{Action, Contact, Schema};
-use redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
+use redb::{ReadTransaction, ReadableTable};
 use roaring::RoaringBitmap;
 
 pub struct Reader {
@@ -41,11 +42,17 @@ fn sizes<K: redb::Key + 'static, V: redb::Value + 'static>(
 /// side); missing ones are None.
 pub(super) fn read_contacts(t: &impl ReadableTable<u32, &'static [u8]>, ids: &[u32]) -> Result<Vec<Option<Contact>>> {
     let mut out = Vec::with_capacity(ids.len());
+    // neighbouring ids share their row: read it once
+    let mut row = None;
     for &id in ids {
-        out.push(match t.get(id)? {
-            Some(v) => Some(postcard::from_bytes(v.value())?),
+        if row.as_ref().is_none_or(|(r, _)| *r != record_rows::row_of(id)) {
+            row = Some((record_rows::row_of(id), t.get(record_rows::row_of(id))?));
+        }
+        let record = match row.as_ref().and_then(|(_, bytes)| bytes.as_ref()) {
+            Some(bytes) => record_rows::find(bytes.value(), id)?,
             None => None,
-        });
+        };
+        out.push(record.map(postcard::from_bytes).transpose()?);
     }
     Ok(out)
 }
@@ -79,11 +86,11 @@ impl Reader {
     }
 
     pub fn contact_count(&self) -> Result<u64> {
-        Ok(self.tx.open_table(CONTACTS)?.len()?)
+        Ok(self.contact_ids()?.len())
     }
 
     pub fn contact(&self, id: u32) -> Result<Option<Contact>> {
-        Ok(read_contacts(&self.tx.open_table(CONTACTS)?, &[id])?.pop().flatten())
+        Ok(read_contacts(&self.tx.open_table(CONTACT_RECORDS)?, &[id])?.pop().flatten())
     }
 
     /// Finds a contact by internal id (`#12` or `12` when no external id
@@ -108,14 +115,7 @@ impl Reader {
 
     /// Calls `f` for every contact in id order; stop early by returning false.
     pub fn for_each_contact(&self, mut f: impl FnMut(Contact) -> Result<bool>) -> Result<()> {
-        let t = self.tx.open_table(CONTACTS)?;
-        for row in t.iter()? {
-            let (_, v) = row?;
-            if !f(postcard::from_bytes(v.value())?)? {
-                break;
-            }
-        }
-        Ok(())
+        record_rows::for_each(&self.tx.open_table(CONTACT_RECORDS)?, |_, record| f(postcard::from_bytes(record)?))
     }
 
     /// Calls `f` with each row of one contact field's column: the first id
@@ -130,12 +130,10 @@ impl Reader {
 
     /// Calls `f` for every contact decoded without copying its text.
     pub fn for_each_contact_view(&self, mut f: impl FnMut(crate::model::contact::ContactView<'_>)) -> Result<()> {
-        let t = self.tx.open_table(CONTACTS)?;
-        for row in t.iter()? {
-            let (_, v) = row?;
-            f(postcard::from_bytes(v.value())?);
-        }
-        Ok(())
+        record_rows::for_each(&self.tx.open_table(CONTACT_RECORDS)?, |_, record| {
+            f(postcard::from_bytes(record)?);
+            Ok(true)
+        })
     }
 
     /// Every contact id present (kept in `meta` by every commit).
@@ -144,11 +142,11 @@ impl Reader {
         if let Some(v) = t.get("contact_ids")? {
             return decode_bitmap(v.value());
         }
-        let t = self.tx.open_table(CONTACTS)?;
         let mut bm = RoaringBitmap::new();
-        for row in t.iter()? {
-            bm.insert(row?.0.value());
-        }
+        record_rows::for_each(&self.tx.open_table(CONTACT_RECORDS)?, |id, _| {
+            bm.insert(id);
+            Ok(true)
+        })?;
         Ok(bm)
     }
 
@@ -519,7 +517,7 @@ impl Reader {
         for h in self.tx.list_tables()? {
             let name = h.name().to_string();
             let (rows, bytes) = match name.as_str() {
-                "contacts" => sizes(&self.tx.open_table(CONTACTS)?, |_| 4, |v| v.len())?,
+                "contact_records" => sizes(&self.tx.open_table(CONTACT_RECORDS)?, |_| 4, |v| v.len())?,
                 "event_blocks" => sizes(&self.tx.open_table(EVENT_BLOCKS)?, |_| 10, |v| v.len())?,
                 "event_parts" => sizes(&self.tx.open_table(EVENT_PARTS)?, |_| 14, |_| 16)?,
                 "contact_blocks" => sizes(&self.tx.open_table(CONTACT_BLOCKS)?, |_| 4, |v| v.len())?,
@@ -596,6 +594,6 @@ impl Reader {
 
     /// Many contacts with one table open; missing ones are None.
     pub fn contacts(&self, ids: &[u32]) -> Result<Vec<Option<Contact>>> {
-        read_contacts(&self.tx.open_table(CONTACTS)?, ids)
+        read_contacts(&self.tx.open_table(CONTACT_RECORDS)?, ids)
     }
 }

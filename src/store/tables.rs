@@ -6,8 +6,12 @@ use redb::TableDefinition;
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// The schema (attributes, kinds and their parameters), postcard, key "schema".
 pub const SCHEMA: TableDefinition<&str, &[u8]> = TableDefinition::new("schema");
-/// Contact id → postcard `Contact`.
-pub const CONTACTS: TableDefinition<u32, &[u8]> = TableDefinition::new("contacts");
+/// Contact id / `record_rows::PER_ROW` → the postcard `Contact` records of
+/// those contacts (see `record_rows`).
+pub const CONTACT_RECORDS: TableDefinition<u32, &[u8]> = TableDefinition::new("contact_records");
+/// Contact id → postcard `Contact`, a row per contact, up to schema 7:
+/// moved into [`CONTACT_RECORDS`] on open.
+pub const OLD_CONTACTS: TableDefinition<u32, &[u8]> = TableDefinition::new("contacts");
 /// Bucket → lowercased emails and their contact ids (see `key_buckets`).
 pub const EMAIL_KEYS: TableDefinition<u32, &[u8]> = TableDefinition::new("contact_emails");
 /// Bucket → external ids (verbatim) and their contact ids (see `key_buckets`).

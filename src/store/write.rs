@@ -10,6 +10,7 @@ use super::dict::{chunk_of, decode_chunk, encode_chunk};
 use super::key_buckets;
 use super::keys::{Keys, email_key};
 use super::read::{decode_bitmap, encode_bitmap, meta_u64, read_contacts};
+use super::record_rows;
 use super::summaries::Done;
 use super::tables::*;
 use super::{Change, Store};
@@ -18,7 +19,7 @@ use crate::model::contact::{ContactView, normalize_email};
 use crate::model::{Action, Contact, Schema};
 use redb::{ReadableTable, WriteTransaction};
 use roaring::RoaringBitmap;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Writer<'s> {
     pub(super) store: &'s Store,
@@ -46,6 +47,11 @@ pub struct Writer<'s> {
     summaries_written: bool,
     /// the contacts written or erased, not yet merged into their columns
     columns: super::contact_columns::Pending,
+    /// changed records (encoded) not yet merged into their rows, so that a
+    /// row is rewritten once for all its contacts (`flush_records`)
+    records: BTreeMap<u32, Vec<u8>>,
+    /// their bytes
+    records_bytes: usize,
     /// a `Loader` holds blocks or values not yet written (its `finish` clears it)
     pub(super) loading: bool,
 }
@@ -56,8 +62,11 @@ pub struct Writer<'s> {
 const PARALLEL_FROM: usize = 4096;
 
 /// Contact records encoded per message by the thread that encodes them for
-/// `put_new_contact_records`.
+/// `put_new_contact_records` (rounded up to the end of a row).
 const ENCODED_AHEAD: usize = 1024;
+
+/// Bytes of changed records held before they are merged into their rows.
+const RECORDS_HELD: usize = 16 << 20;
 
 impl<'s> Writer<'s> {
     pub(super) fn begin(store: &'s Store) -> Result<Writer<'s>> {
@@ -93,6 +102,8 @@ impl<'s> Writer<'s> {
             summing: None,
             summaries_written: false,
             columns: Default::default(),
+            records: BTreeMap::new(),
+            records_bytes: 0,
             loading: false,
         })
     }
@@ -120,11 +131,12 @@ impl<'s> Writer<'s> {
         if let Some(v) = m.get("contact_ids")? {
             return decode_bitmap(v.value());
         }
-        let t = self.tx.open_table(CONTACTS)?;
         let mut bm = RoaringBitmap::new();
-        for row in t.iter()? {
-            bm.insert(row?.0.value());
-        }
+        record_rows::for_each(&self.tx.open_table(CONTACT_RECORDS)?, |id, _| {
+            bm.insert(id);
+            Ok(true)
+        })?;
+        bm.extend(self.records.keys().copied());
         Ok(bm)
     }
 
@@ -144,12 +156,39 @@ impl<'s> Writer<'s> {
     }
 
     pub fn contact(&self, id: u32) -> Result<Option<Contact>> {
-        Ok(read_contacts(&self.tx.open_table(CONTACTS)?, &[id])?.pop().flatten())
+        Ok(self.contacts(&[id])?.pop().flatten())
     }
 
     /// Reads many contacts with one table open; missing ones are None.
     pub fn contacts(&self, ids: &[u32]) -> Result<Vec<Option<Contact>>> {
-        read_contacts(&self.tx.open_table(CONTACTS)?, ids)
+        let mut out = read_contacts(&self.tx.open_table(CONTACT_RECORDS)?, ids)?;
+        if !self.records.is_empty() {
+            for (c, id) in out.iter_mut().zip(ids) {
+                if let Some(r) = self.records.get(id) {
+                    *c = Some(postcard::from_bytes(r)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored record of `id` as this transaction sees it.
+    fn record(&self, t: &impl ReadableTable<u32, &'static [u8]>, id: u32) -> Result<Option<Contact>> {
+        if let Some(r) = self.records.get(&id) {
+            return Ok(Some(postcard::from_bytes(r)?));
+        }
+        Ok(record_rows::get(t, id)?.map(|r| postcard::from_bytes(&r)).transpose()?)
+    }
+
+    /// Merges the changed records held into their rows.
+    fn flush_records(&mut self) -> Result<()> {
+        if self.records.is_empty() {
+            return Ok(());
+        }
+        let records = std::mem::take(&mut self.records);
+        self.records_bytes = 0;
+        let changes: Vec<(u32, Option<&[u8]>)> = records.iter().map(|(id, r)| (*id, Some(r.as_slice()))).collect();
+        record_rows::apply(&mut self.tx.open_table(CONTACT_RECORDS)?, &changes)
     }
 
     /// Writes contacts (new or changed), keeping the key tables in step.
@@ -161,15 +200,11 @@ impl<'s> Writer<'s> {
     /// `put_contacts`, also keeping a `Loader`'s key maps in step.
     pub(super) fn put_contacts_keyed(&mut self, list: &[Contact], mut keys: Option<&mut Keys>) -> Result<()> {
         self.keys_written = true;
-        let mut t = self.tx.open_table(CONTACTS)?;
+        let t = self.tx.open_table(CONTACT_RECORDS)?;
         let mut te = self.tx.open_table(EMAIL_KEYS)?;
         let mut tx_ = self.tx.open_table(EXTERNAL_ID_KEYS)?;
-        let mut buf = Vec::new();
         for c in list {
-            let old: Option<Contact> = match t.get(c.id)? {
-                Some(v) => Some(postcard::from_bytes(v.value())?),
-                None => None,
-            };
+            let old = self.record(&t, c.id)?;
             let old_email = old.as_ref().and_then(|o| o.email.as_deref()).map(normalize_email);
             let new_email = c.email.as_deref().map(normalize_email);
             if old_email != new_email {
@@ -211,10 +246,9 @@ impl<'s> Writer<'s> {
                 }
                 key_buckets::apply(&mut tx_, &change)?;
             }
-            buf.clear();
-            let bytes = postcard::to_extend(c, std::mem::take(&mut buf))?;
-            t.insert(c.id, bytes.as_slice())?;
-            buf = bytes;
+            let bytes = postcard::to_allocvec(c)?;
+            self.records_bytes += bytes.len();
+            self.records.insert(c.id, bytes);
             self.touched_contacts.insert(c.id);
             self.columns.note(
                 &self.schema,
@@ -224,6 +258,9 @@ impl<'s> Writer<'s> {
             );
         }
         drop((t, te, tx_));
+        if self.records_bytes > RECORDS_HELD {
+            self.flush_records()?;
+        }
         self.bound_columns()
     }
 
@@ -241,26 +278,32 @@ impl<'s> Writer<'s> {
     /// `put_new_contacts` writes them, without their keys: those follow,
     /// all at once, through `put_new_keys`.
     pub fn put_new_contact_records(&mut self, list: &[Contact]) -> Result<()> {
+        if !list.windows(2).all(|w| w[0].id < w[1].id) {
+            return Err(Error::runtime("new contacts must come in id order"));
+        }
         self.keys_written = true;
-        let mut t = self.tx.open_table(CONTACTS)?;
+        // rows already holding contacts get the new ones merged in
+        self.flush_records()?;
+        let mut t = self.tx.open_table(CONTACT_RECORDS)?;
         let (columns, schema, touched) = (&mut self.columns, &self.schema, &mut self.touched_contacts);
-        let mut insert = |c: &Contact, bytes: &[u8]| -> Result<()> {
-            t.insert(c.id, bytes)?;
-            touched.insert(c.id);
+        let mut insert = |part: &[Contact], (buf, rows): EncodedRows| -> Result<()> {
+            let mut start = 0;
+            for (row, end) in rows {
+                record_rows::insert_new_rows(&mut t, &[(row, &buf[start..end])])?;
+                start = end;
+            }
+            touched.extend(part.iter().map(|c| c.id));
             Ok(())
         };
         if list.len() < PARALLEL_FROM {
-            let mut buf = Vec::new();
+            insert(list, encode_rows(list)?)?;
             for c in list {
-                buf.clear();
-                buf = postcard::to_extend(c, std::mem::take(&mut buf))?;
-                insert(c, &buf)?;
                 columns.note(schema, c.id, Some(&ContactView::of(c)), None);
             }
         } else {
             // many contacts: one thread notes their columns, another encodes
-            // the records a slice at a time, and this one inserts them
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<(Vec<u8>, Vec<usize>)>>(4);
+            // the records a part at a time, and this one inserts them
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<EncodedRows>>(4);
             std::thread::scope(|s| {
                 s.spawn(|| {
                     for c in list {
@@ -268,33 +311,16 @@ impl<'s> Writer<'s> {
                     }
                 });
                 s.spawn(move || {
-                    for part in list.chunks(ENCODED_AHEAD) {
-                        let mut buf = Vec::with_capacity(part.len() * 256);
-                        let mut ends = Vec::with_capacity(part.len());
-                        for c in part {
-                            match postcard::to_extend(c, buf) {
-                                Ok(b) => buf = b,
-                                Err(e) => {
-                                    let _ = tx.send(Err(e.into()));
-                                    return;
-                                }
-                            }
-                            ends.push(buf.len());
-                        }
-                        if tx.send(Ok((buf, ends))).is_err() {
+                    for part in parts_by_row(list) {
+                        if tx.send(encode_rows(part)).is_err() {
                             return;
                         }
                     }
                 });
                 // dropped on an error here, so the encoding thread stops
                 let rx = rx;
-                for (part, encoded) in list.chunks(ENCODED_AHEAD).zip(rx.iter()) {
-                    let (buf, ends) = encoded?;
-                    let mut start = 0;
-                    for (c, &end) in part.iter().zip(&ends) {
-                        insert(c, &buf[start..end])?;
-                        start = end;
-                    }
+                for (part, encoded) in parts_by_row(list).zip(rx.iter()) {
+                    insert(part, encoded?)?;
                 }
                 Ok::<(), Error>(())
             })?;
@@ -556,17 +582,20 @@ impl<'s> Writer<'s> {
             return Ok(0);
         }
         self.keys_written = true;
+        self.flush_records()?;
         let mut n = 0;
         {
-            let mut t = self.tx.open_table(CONTACTS)?;
+            let mut t = self.tx.open_table(CONTACT_RECORDS)?;
             // keys to remove: (key, None)
             let mut emails: Vec<(String, Option<u32>)> = vec![];
             let mut xids: Vec<(String, Option<u32>)> = vec![];
-            for id in ids {
-                let Some(c): Option<Contact> = t.remove(id)?.map(|v| postcard::from_bytes(v.value())).transpose()?
-                else {
+            let ids_in_order: Vec<u32> = ids.iter().collect();
+            let mut removed: Vec<(u32, Option<&[u8]>)> = Vec::new();
+            for (id, c) in ids_in_order.iter().zip(read_contacts(&t, &ids_in_order)?) {
+                let (id, Some(c)) = (*id, c) else {
                     continue;
                 };
+                removed.push((id, None));
                 n += 1;
                 self.columns.note(&self.schema, id, None, None);
                 if let Some(e) = &c.email {
@@ -576,6 +605,7 @@ impl<'s> Writer<'s> {
                     xids.push((x, None));
                 }
             }
+            record_rows::apply(&mut t, &removed)?;
             key_buckets::apply(&mut self.tx.open_table(EMAIL_KEYS)?, &emails)?;
             key_buckets::apply(&mut self.tx.open_table(EXTERNAL_ID_KEYS)?, &xids)?;
         }
@@ -800,6 +830,7 @@ impl<'s> Writer<'s> {
         }
         self.flush_summaries()?;
         self.flush_columns()?;
+        self.flush_records()?;
         // the set of contact ids, so readers know who exists without reading every record
         if !self.touched_contacts.is_empty() || !self.deleted.is_empty() {
             let mut ids = self.contact_ids()?;
@@ -859,6 +890,46 @@ impl<'s> Writer<'s> {
     }
 }
 
+/// `list` (ids ascending) cut into parts of about `ENCODED_AHEAD`
+/// contacts, each ending at the end of a row.
+fn parts_by_row(list: &[Contact]) -> impl Iterator<Item = &[Contact]> {
+    let mut rest = list;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut n = rest.len().min(ENCODED_AHEAD);
+        while n < rest.len() && record_rows::row_of(rest[n].id) == record_rows::row_of(rest[n - 1].id) {
+            n += 1;
+        }
+        let (part, tail) = rest.split_at(n);
+        rest = tail;
+        Some(part)
+    })
+}
+
+/// Row entries (`record_rows::push`) and each row's number with the end of
+/// its entries in them.
+type EncodedRows = (Vec<u8>, Vec<(u32, usize)>);
+
+/// The records of `list` (ids ascending) as row entries.
+fn encode_rows(list: &[Contact]) -> Result<EncodedRows> {
+    let mut buf = Vec::with_capacity(list.len() * 256);
+    let mut rows: Vec<(u32, usize)> = Vec::new();
+    let mut record = Vec::new();
+    for c in list {
+        record.clear();
+        record = postcard::to_extend(c, std::mem::take(&mut record))?;
+        let row = record_rows::row_of(c.id);
+        if rows.last().is_none_or(|(r, _)| *r != row) {
+            rows.push((row, 0));
+        }
+        record_rows::push(&mut buf, c.id, &record);
+        rows.last_mut().expect("pushed").1 = buf.len();
+    }
+    Ok((buf, rows))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -870,7 +941,7 @@ mod tests {
         use redb::{ReadableDatabase, ReadableTable};
         let tx = store.db.begin_read().unwrap();
         let mut out = Vec::new();
-        for (name, def) in [("emails", EMAIL_KEYS), ("external ids", EXTERNAL_ID_KEYS), ("contacts", CONTACTS)] {
+        for (name, def) in [("emails", EMAIL_KEYS), ("external ids", EXTERNAL_ID_KEYS), ("contacts", CONTACT_RECORDS)] {
             for row in tx.open_table(def).unwrap().iter().unwrap() {
                 let (k, v) = row.unwrap();
                 out.push((name, k.value().to_le_bytes().to_vec(), v.value().to_vec()));
@@ -924,7 +995,10 @@ mod tests {
             assert_eq!(r.contact(list[4321].id).unwrap().as_ref(), Some(&list[4321]));
             written.push(rows(&store));
         }
-        assert!(written[0].len() > 2 * n as usize, "{} rows", written[0].len());
+        // ids from 1: the records of n contacts in n / 64 + 1 rows
+        let record_rows = written[0].iter().filter(|(name, _, _)| *name == "contacts").count();
+        assert_eq!(record_rows, n as usize / record_rows::PER_ROW as usize + 1);
+        assert!(written[0].len() > n as usize, "{} rows", written[0].len());
         assert!(written[0] == written[1], "the two paths wrote different rows");
     }
 }

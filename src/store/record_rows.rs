@@ -1,0 +1,310 @@
+//! Contact records in rows of `PER_ROW` consecutive ids (`CONTACT_RECORDS`,
+//! key: id / `PER_ROW`). Up to schema 7 each record was a B-tree row of its
+//! own, and a million-contact import spent a fifth of its writing thread on
+//! a million B-tree inserts; rows of 64 cost one insert per 64 contacts and
+//! hold their records side by side (about 13 KB a row).
+//!
+//! A row: for each contact present, in id order, its id's place in the row
+//! (one byte, below `PER_ROW`), the record's length (varint), then the
+//! record (postcard `Contact`). A row is never empty: it is removed with its
+//! last contact. Reading one contact reads its row and skips to its entry;
+//! changing one rewrites its row (the writer gathers changes by row first,
+//! see `Writer::put_contacts`).
+
+use super::codec::{get_uvarint, put_uvarint};
+use crate::error::{Error, Result};
+use redb::ReadableTable;
+
+/// Contacts per row.
+pub const PER_ROW: u32 = 64;
+
+/// The row holding a contact.
+pub fn row_of(id: u32) -> u32 {
+    id / PER_ROW
+}
+
+fn corrupt() -> Error {
+    Error::runtime("corrupt contact record row")
+}
+
+/// The (contact id, record) entries of row `row`, in id order; an error for
+/// bytes no writer produces (places out of order or out of range, a length
+/// past the end).
+pub fn entries(row: u32, bytes: &[u8]) -> Entries<'_> {
+    Entries { base: row as u64 * PER_ROW as u64, bytes, pos: 0, next_place: 0 }
+}
+
+pub struct Entries<'a> {
+    base: u64,
+    bytes: &'a [u8],
+    pos: usize,
+    /// the smallest place the next entry may have
+    next_place: u32,
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Result<(u32, &'a [u8])>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.bytes.len() {
+            return None;
+        }
+        let place = self.bytes[self.pos] as u32;
+        self.pos += 1;
+        let entry = (|| {
+            if place < self.next_place || place >= PER_ROW {
+                return None;
+            }
+            let id = u32::try_from(self.base + place as u64).ok()?;
+            let len = usize::try_from(get_uvarint(self.bytes, &mut self.pos)?).ok()?;
+            let end = self.pos.checked_add(len).filter(|&e| e <= self.bytes.len())?;
+            let record = &self.bytes[self.pos..end];
+            self.pos = end;
+            self.next_place = place + 1;
+            Some((id, record))
+        })();
+        match entry {
+            Some(e) => Some(Ok(e)),
+            None => {
+                self.pos = self.bytes.len();
+                Some(Err(corrupt()))
+            }
+        }
+    }
+}
+
+/// The record of `id` in its row's bytes.
+pub fn find(bytes: &[u8], id: u32) -> Result<Option<&[u8]>> {
+    for e in entries(row_of(id), bytes) {
+        let (c, record) = e?;
+        if c == id {
+            return Ok(Some(record));
+        }
+        if c > id {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// Appends one entry (ids ascending within a row).
+pub fn push(out: &mut Vec<u8>, id: u32, record: &[u8]) {
+    out.push((id % PER_ROW) as u8);
+    put_uvarint(out, record.len() as u64);
+    out.extend_from_slice(record);
+}
+
+/// The record of `id`, from the table.
+pub fn get(t: &impl ReadableTable<u32, &'static [u8]>, id: u32) -> Result<Option<Vec<u8>>> {
+    match t.get(row_of(id))? {
+        Some(row) => Ok(find(row.value(), id)?.map(<[u8]>::to_vec)),
+        None => Ok(None),
+    }
+}
+
+/// Calls `f(id, record)` for every contact of the table, in id order;
+/// stops early when `f` returns false.
+pub fn for_each(
+    t: &impl ReadableTable<u32, &'static [u8]>,
+    mut f: impl FnMut(u32, &[u8]) -> Result<bool>,
+) -> Result<()> {
+    for row in t.iter()? {
+        let (k, v) = row?;
+        for e in entries(k.value(), v.value()) {
+            let (id, record) = e?;
+            if !f(id, record)? {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes records and removes contacts: `changes` (id, new record or None
+/// to remove), ids ascending and distinct. Each row touched is read,
+/// merged and written once.
+pub fn apply(t: &mut redb::Table<u32, &'static [u8]>, changes: &[(u32, Option<&[u8]>)]) -> Result<()> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < changes.len() {
+        let row = row_of(changes[i].0);
+        let end = i + changes[i..].iter().take_while(|(id, _)| row_of(*id) == row).count();
+        let part = &changes[i..end];
+        out.clear();
+        {
+            let old = t.get(row)?;
+            let old_bytes = old.as_ref().map(|v| v.value()).unwrap_or_default();
+            let mut olds = entries(row, old_bytes).peekable();
+            let mut news = part.iter().peekable();
+            loop {
+                let take_old = match (olds.peek(), news.peek()) {
+                    (None, None) => break,
+                    (Some(Err(_)), _) => return Err(corrupt()),
+                    (Some(Ok((a, _))), Some((b, _))) => {
+                        if a == b {
+                            olds.next();
+                            false
+                        } else {
+                            a < b
+                        }
+                    }
+                    (Some(Ok(_)), None) => true,
+                    (None, Some(_)) => false,
+                };
+                if take_old {
+                    let Some(Ok((id, record))) = olds.next() else { unreachable!("peeked") };
+                    push(&mut out, id, record);
+                } else if let Some(&(id, new)) = news.next()
+                    && let Some(record) = new
+                {
+                    push(&mut out, id, record);
+                }
+            }
+        }
+        if out.is_empty() {
+            t.remove(row)?;
+        } else {
+            t.insert(row, out.as_slice())?;
+        }
+        i = end;
+    }
+    Ok(())
+}
+
+/// Writes whole rows of new contacts: `rows` (row, entries as `push`
+/// appends them). A row that already holds contacts (the first of a
+/// batch, when an earlier one ended inside it) gets the new entries merged in.
+pub fn insert_new_rows(t: &mut redb::Table<u32, &'static [u8]>, rows: &[(u32, &[u8])]) -> Result<()> {
+    for &(row, bytes) in rows {
+        let old = t.get(row)?.map(|v| v.value().to_vec());
+        match old {
+            None => {
+                t.insert(row, bytes)?;
+            }
+            Some(old) => {
+                let news: Vec<(u32, Option<&[u8]>)> =
+                    entries(row, bytes).map(|e| e.map(|(id, r)| (id, Some(r)))).collect::<Result<_>>()?;
+                // the old entries come first (their ids are lower): merging keeps the order checked
+                let mut merged = Vec::with_capacity(old.len() + bytes.len());
+                let mut news = news.into_iter().peekable();
+                for e in entries(row, &old) {
+                    let (id, record) = e?;
+                    while let Some((n, r)) = news.next_if(|(n, _)| *n < id) {
+                        push(&mut merged, n, r.unwrap_or_default());
+                    }
+                    if news.next_if(|(n, _)| *n == id).is_none() {
+                        push(&mut merged, id, record);
+                    } else {
+                        return Err(Error::runtime(format!("contact {id} written twice as new")));
+                    }
+                }
+                for (n, r) in news {
+                    push(&mut merged, n, r.unwrap_or_default());
+                }
+                t.insert(row, merged.as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::{ReadableDatabase, TableDefinition};
+
+    const T: TableDefinition<u32, &[u8]> = TableDefinition::new("records");
+
+    fn all(db: &redb::Database) -> Vec<(u32, Vec<u8>)> {
+        let tx = db.begin_read().unwrap();
+        let t = tx.open_table(T).unwrap();
+        let mut out = Vec::new();
+        for_each(&t, |id, r| {
+            out.push((id, r.to_vec()));
+            Ok(true)
+        })
+        .unwrap();
+        out
+    }
+
+    fn rec(id: u32, v: u8) -> Vec<u8> {
+        vec![v; (id % 7) as usize + 1]
+    }
+
+    #[test]
+    fn apply_writes_replaces_and_removes_by_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("r.redb")).unwrap();
+        let mut model = std::collections::BTreeMap::new();
+        for (round, ids) in
+            [(0u8, (0..300).collect::<Vec<u32>>()), (1, (50..90).step_by(3).collect()), (2, vec![63, 64, 299])]
+        {
+            let tx = db.begin_write().unwrap();
+            {
+                let mut t = tx.open_table(T).unwrap();
+                let recs: Vec<(u32, Vec<u8>)> = ids.iter().map(|&id| (id, rec(id, round))).collect();
+                let changes: Vec<(u32, Option<&[u8]>)> = recs
+                    .iter()
+                    // the third round removes its contacts
+                    .map(|(id, r)| (*id, (round < 2).then_some(r.as_slice())))
+                    .collect();
+                apply(&mut t, &changes).unwrap();
+                for (id, r) in recs {
+                    if round < 2 {
+                        model.insert(id, r);
+                    } else {
+                        model.remove(&id);
+                    }
+                }
+            }
+            tx.commit().unwrap();
+            assert_eq!(all(&db), model.clone().into_iter().collect::<Vec<_>>());
+        }
+        let tx = db.begin_read().unwrap();
+        let t = tx.open_table(T).unwrap();
+        assert_eq!(get(&t, 51).unwrap(), model.get(&51).cloned());
+        assert_eq!(get(&t, 53).unwrap(), Some(rec(53, 1)));
+        assert_eq!(get(&t, 63).unwrap(), None);
+        assert_eq!(get(&t, 1000).unwrap(), None);
+    }
+
+    #[test]
+    fn new_rows_merge_into_a_row_begun_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("r.redb")).unwrap();
+        let tx = db.begin_write().unwrap();
+        {
+            let mut t = tx.open_table(T).unwrap();
+            let first: Vec<(u32, Vec<u8>)> = (0..70).map(|id| (id, rec(id, 1))).collect();
+            let changes: Vec<(u32, Option<&[u8]>)> = first.iter().map(|(id, r)| (*id, Some(r.as_slice()))).collect();
+            apply(&mut t, &changes).unwrap();
+            // ids 70..200 as new rows: row 1 already holds 64..70
+            let mut rows: Vec<(u32, Vec<u8>)> = Vec::new();
+            for id in 70..200 {
+                if rows.last().is_none_or(|(r, _)| *r != row_of(id)) {
+                    rows.push((row_of(id), Vec::new()));
+                }
+                push(&mut rows.last_mut().unwrap().1, id, &rec(id, 2));
+            }
+            let rows: Vec<(u32, &[u8])> = rows.iter().map(|(r, b)| (*r, b.as_slice())).collect();
+            insert_new_rows(&mut t, &rows).unwrap();
+            // the same ids again are refused
+            assert!(insert_new_rows(&mut t, &rows[..1]).is_err());
+        }
+        tx.commit().unwrap();
+        let want: Vec<(u32, Vec<u8>)> = (0..200).map(|id| (id, rec(id, if id < 70 { 1 } else { 2 }))).collect();
+        assert_eq!(all(&db), want);
+    }
+
+    #[test]
+    fn damaged_rows_are_errors() {
+        // place out of range, places out of order, a length past the end
+        for bytes in [&[64u8, 0][..], &[3, 0, 2, 0], &[0, 5, 1]] {
+            assert!(entries(0, bytes).any(|e| e.is_err()), "{bytes:?}");
+            assert!(find(bytes, 63).is_err(), "{bytes:?}");
+        }
+        // the last row's ids stay below 2^32
+        assert!(entries(u32::MAX / PER_ROW, &[63, 0]).all(|e| e.is_ok()));
+        assert!(entries(u32::MAX, &[63, 0]).any(|e| e.is_err()));
+    }
+}
