@@ -181,7 +181,10 @@ fn record_rows(tx: &redb::WriteTransaction) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
+/// Creates a new file's tables, or checks an existing file and migrates it;
+/// true when a migration rewrote its contact records (`record_rows`), which
+/// leaves the old table's pages free: the caller compacts the file then.
+pub(super) fn check_and_upgrade(store: &Store) -> Result<bool> {
     let path = store.path().display().to_string();
     let tx = store.redb().begin_write()?;
     let table_names: Vec<String> = {
@@ -191,7 +194,7 @@ pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
     if table_names.is_empty() {
         init(&tx)?;
         tx.commit()?;
-        return Ok(());
+        return Ok(false);
     }
     let (format, version) =
         if table_names.iter().any(|n| n == "meta") { read_meta(&tx.open_table(META)?)? } else { (None, None) };
@@ -203,6 +206,7 @@ pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
             super::journeys::rebuild_timers(&tx)?;
         }
     }
+    let rewrote_records = version < 8;
     if version < SCHEMA_VERSION {
         for step in &STEPS[(version - 1) as usize..] {
             step(&tx)?;
@@ -216,7 +220,7 @@ pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
     } else {
         tx.abort()?;
     }
-    Ok(())
+    Ok(rewrote_records)
 }
 
 /// Reads `format` and `schema_version` from the meta table.

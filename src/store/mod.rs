@@ -153,8 +153,11 @@ impl Store {
             migrate::probe(path)?;
             builder(cache_bytes).open(path).map_err(|e| open_error(path, e))?
         };
-        let store = Store { db, path: path.to_path_buf(), _lock: lock, subscribers: Mutex::new(Vec::new()) };
-        migrate::check_and_upgrade(&store)?;
+        let mut store = Store { db, path: path.to_path_buf(), _lock: lock, subscribers: Mutex::new(Vec::new()) };
+        if migrate::check_and_upgrade(&store)? {
+            // the records' old table is free space as large as the new one
+            store.compact()?;
+        }
         Ok(store)
     }
 
