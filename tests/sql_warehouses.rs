@@ -300,3 +300,98 @@ fn cli_sql_counts_match_segment_count_in_duckdb_and_clickhouse() {
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
+
+// ---------- edge cases a user makes with the CLI ----------
+
+/// Writes what a user loads into `d`: the CSV and Parquet exports and the
+/// DDL of each engine.
+fn export_all(d: &Path) {
+    for t in ["contacts", "events"] {
+        stdout(reach(d).args(["export", t, "-o"]).arg(d.join(format!("{t}.csv"))));
+        stdout(reach(d).args(["export", t, "--format", "parquet", "-o"]).arg(d.join(format!("{t}.parquet"))));
+    }
+    for (engine, _) in ENGINES {
+        let ddl = stdout(reach(d).args(["export", "schema", "--dialect", engine]));
+        std::fs::write(d.join(format!("schema-{engine}.sql")), ddl).unwrap();
+    }
+}
+
+/// `reach segment count` of each expression against the generated SQL run
+/// by each engine over each of its loads (and SQLite over the CSV as text):
+/// one line per mismatch.
+fn mismatches(d: &Path, exprs: &[&str], loads: &[(&str, &[&str])]) -> Vec<String> {
+    let counts: Vec<u64> = exprs
+        .iter()
+        .map(|e| {
+            let v: serde_json::Value =
+                serde_json::from_str(&stdout(reach(d).args(["segment", "count", e, "--format", "json"]))).unwrap();
+            v["count"].as_u64().unwrap()
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for (engine, engine_loads) in loads {
+        let sqls: Vec<String> =
+            exprs.iter().map(|e| stdout(reach(d).args(["segment", "sql", e, "--dialect", engine]))).collect();
+        for load in *engine_loads {
+            let (got, columns) = run_engine(engine, load, d, &sqls);
+            for ((e, want), (have, sql)) in exprs.iter().zip(&counts).zip(got.iter().zip(&sqls)) {
+                match have {
+                    Ok(ids) if ids.len() as u64 == *want => {}
+                    other => failures.push(format!(
+                        "{engine} over {load}: {e:?}\nreach: {want}\n{engine}: {:?}\ncolumns: {columns}\n{sql}",
+                        other.as_ref().map(|s| s.len())
+                    )),
+                }
+            }
+        }
+    }
+    let conn = oracle::fixture::sqlite_from(
+        &std::fs::read(d.join("contacts.csv")).unwrap(),
+        &std::fs::read(d.join("events.csv")).unwrap(),
+    );
+    for (e, want) in exprs.iter().zip(&counts) {
+        let sql = stdout(reach(d).args(["segment", "sql", e, "--dialect", "sqlite"]));
+        match oracle::fixture::sql_ids(&conn, &sql) {
+            Ok(ids) if ids.len() as u64 == *want => {}
+            other => failures.push(format!(
+                "sqlite: {e:?}\nreach: {want}\nsqlite: {:?}\n{sql}",
+                other.map(|s| s.len()).map_err(|e| e.to_string())
+            )),
+        }
+    }
+    failures
+}
+
+/// Text that type inference or a CSV sniffer could take for something
+/// else, control characters in expressions, contacts without coordinates,
+/// extreme targets: each engine over each load counts what reach counts.
+#[test]
+fn cli_edge_cases_count_as_reach_does() {
+    require_wheels();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    stdout(reach(d).args(["demo", "--contacts", "300", "--seed", "3"]));
+    std::fs::write(
+        d.join("more.csv"),
+        "email,note\nq1@example.com,\"q\"\"uote\"\nq2@example.com,\"a,b\"\nq3@example.com,\"a;b\"\n\
+         q4@example.com,\"x\ry\"\nq5@example.com,\"x\ny\"\n",
+    )
+    .unwrap();
+    stdout(reach(d).args(["import", "contacts"]).arg(d.join("more.csv")));
+    std::fs::write(
+        d.join("more-events.csv"),
+        "contact,ts,kind,product\nq1@example.com,2026-01-02T10:00:00Z,view,\"q\"\"uote\"\n\
+         q2@example.com,2026-01-02T10:00:00Z,view,\"a,b\"\nq3@example.com,2026-01-02T10:00:00Z,view,\"a;b\"\n",
+    )
+    .unwrap();
+    stdout(reach(d).args(["import", "events"]).arg(d.join("more-events.csv")));
+    export_all(d);
+    let exprs = [
+        "tag:vip",
+        "note in [\"q\\\"uote\", \"a,b\", \"a;b\"]",
+        "count(view where product in [\"q\\\"uote\", \"a,b\", \"a;b\"]) >= 1",
+    ];
+    let failures = mismatches(d, &exprs, &[("duckdb", &LOADS), ("clickhouse", &LOADS)]);
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+

@@ -50,22 +50,36 @@ fn create(d: Dialect, table: &str, cols: &[Column], key: &[&str], out: &mut Stri
     out.push_str(";\n");
 }
 
-/// How each engine loads a file of the export into the table (comment lines).
-fn load_lines(d: Dialect, table: &str) -> Vec<String> {
+/// How each engine loads a file of the export into the table (comment
+/// lines). The CSV loads state the dialect `reach export` writes (`,`
+/// between fields, `"` around text, `""` for a `"` in it, a header line)
+/// rather than let the engine guess it from the data; ClickHouse is given
+/// the table's structure, so that nothing is inferred (and a file with no
+/// rows, which leaves nothing to infer from, loads too).
+fn load_lines(d: Dialect, table: &str, cols: &[Column]) -> Vec<String> {
     let t = d.ident(table);
     match d {
         Dialect::Sqlite => vec![format!(".import --csv --skip 1 {table}.csv {table}")],
         Dialect::Duckdb => vec![
-            format!("COPY {t} FROM '{table}.csv' (HEADER);"),
+            format!(
+                "COPY {t} FROM '{table}.csv' (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"', AUTO_DETECT false);"
+            ),
             format!("INSERT INTO {t} SELECT * FROM read_parquet('{table}.parquet');"),
         ],
-        Dialect::Postgres => vec![format!("\\copy {t} FROM '{table}.csv' WITH (FORMAT csv, HEADER true)")],
-        Dialect::Clickhouse => vec![
-            format!(
-                "INSERT INTO {t} SELECT * FROM file('{table}.csv', CSVWithNames) SETTINGS date_time_input_format = 'best_effort';"
-            ),
-            format!("INSERT INTO {t} SELECT * FROM file('{table}.parquet', Parquet);"),
-        ],
+        Dialect::Postgres => vec![format!(
+            "\\copy {t} FROM '{table}.csv' WITH (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"')"
+        )],
+        Dialect::Clickhouse => {
+            let structure: Vec<String> =
+                cols.iter().map(|c| format!("{} {}", d.ident(&c.name), sql_type(d, c))).collect();
+            vec![
+                format!(
+                    "INSERT INTO {t} SELECT * FROM file('{table}.csv', CSVWithNames, {}) SETTINGS date_time_input_format = 'best_effort', format_csv_delimiter = ',', format_csv_allow_single_quotes = 0, format_csv_allow_double_quotes = 1;",
+                    d.str(&structure.join(", "))
+                ),
+                format!("INSERT INTO {t} SELECT * FROM file('{table}.parquet', Parquet);"),
+            ]
+        }
     }
 }
 
@@ -85,7 +99,7 @@ pub fn schema_sql(schema: &Schema, d: Dialect) -> String {
     for (name, cols, key) in &tables {
         out.push('\n');
         let _ = writeln!(out, "-- load {name}:");
-        for l in load_lines(d, name) {
+        for l in load_lines(d, name, cols) {
             let _ = writeln!(out, "--   {l}");
         }
         create(d, name, cols, key, &mut out);
