@@ -388,6 +388,10 @@ fn cli_edge_cases_count_as_reach_does() {
     export_all(d);
     let exprs = [
         "tag:vip",
+        "email = \"a\rb\" or tag:vip",
+        "email = \"a\u{2028}b\" or tag:vip",
+        "email = \"a\u{85}b\" or tag:vip",
+        "note = \"x\ry\" or note = \"x\ny\"",
         "note in [\"q\\\"uote\", \"a,b\", \"a;b\"]",
         "count(view where product in [\"q\\\"uote\", \"a,b\", \"a;b\"]) >= 1",
     ];

@@ -44,9 +44,28 @@ impl Dialect {
         format!("\"{}\"", s.replace('"', "\"\""))
     }
 
+    /// A string literal. Standard SQL takes any character but `'` as is;
+    /// ClickHouse's literals have backslash escapes, and there every ASCII
+    /// control character is written as one, so the literal stays on its line.
     pub fn str(self, s: &str) -> String {
         match self {
-            Dialect::Clickhouse => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+            Dialect::Clickhouse => {
+                let mut out = String::with_capacity(s.len() + 2);
+                out.push('\'');
+                for c in s.chars() {
+                    match c {
+                        '\\' => out.push_str("\\\\"),
+                        '\'' => out.push_str("\\'"),
+                        '\n' => out.push_str("\\n"),
+                        '\r' => out.push_str("\\r"),
+                        '\t' => out.push_str("\\t"),
+                        c if c.is_ascii_control() => out.push_str(&format!("\\x{:02X}", c as u8)),
+                        c => out.push(c),
+                    }
+                }
+                out.push('\'');
+                out
+            }
             _ => format!("'{}'", s.replace('\'', "''")),
         }
     }
@@ -254,5 +273,6 @@ mod tests {
         assert_eq!(Dialect::Duckdb.ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(Dialect::Clickhouse.str("o'b\\"), "'o\\'b\\\\'");
         assert_eq!(Dialect::Postgres.str("o'b"), "'o''b'");
+        assert_eq!(Dialect::Clickhouse.str("a\rb\nc\td\u{0}e\u{7f}"), "'a\\rb\\nc\\td\\x00e\\x7F'");
     }
 }

@@ -52,6 +52,13 @@ fn text(l: &Lit) -> Result<&str> {
     l.value.as_text().ok_or_else(|| Error::input(format!("expected a text value, found {:?}", l.value)))
 }
 
+/// `s` on one line, safe inside a `--` comment: every character an engine
+/// could take for a line end (any control character, U+2028, U+2029)
+/// becomes a space, so nothing of the expression's text can end the comment.
+fn comment_safe(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() || c == '\u{2028}' || c == '\u{2029}' { ' ' } else { c }).collect()
+}
+
 fn op_sql(op: CmpOp) -> &'static str {
     match op {
         CmpOp::Eq => "=",
@@ -766,7 +773,7 @@ impl<'a> Gen<'a> {
         let now = self.now;
         let ts = self.ev_ts();
         let mut out = String::new();
-        let _ = writeln!(out, "-- reach segment: {}", print(e).replace('\n', " "));
+        let _ = writeln!(out, "-- reach segment: {}", comment_safe(&print(e)));
         let _ = writeln!(out, "-- dialect {}, now = {} (baked in)", d.name(), ts_text(now));
         let _ = writeln!(
             out,
