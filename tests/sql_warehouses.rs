@@ -394,6 +394,11 @@ fn cli_edge_cases_count_as_reach_does() {
         "note = \"x\ry\" or note = \"x\ny\"",
         "note in [\"q\\\"uote\", \"a,b\", \"a;b\"]",
         "count(view where product in [\"q\\\"uote\", \"a,b\", \"a;b\"]) >= 1",
+        // contacts without coordinates are never near, whatever the radius
+        "near(\"Milano\") within 20km",
+        "near(\"Milano\") within 20016km",
+        "not near(\"Milano\") within 30000km",
+        "near(45.4642, 9.19) within 13000mi",
     ];
     let failures = mismatches(d, &exprs, &[("duckdb", &LOADS), ("clickhouse", &LOADS)]);
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));

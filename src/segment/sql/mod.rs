@@ -541,7 +541,10 @@ impl<'a> Gen<'a> {
         let h = format!("({s1} * {s1} + {} * cos({p2}) * ({s2} * {s2}))", d.float(p1.cos()));
         let dist =
             format!("{} * asin({})", d.float(2.0 * crate::geo::EARTH_RADIUS_KM), d.least(&format!("sqrt({h})"), "1.0"));
-        Ok(self.leaf(format!("{dist} <= {}", d.float(km))))
+        // a missing coordinate matches nothing, as in the engine: least()
+        // skips NULL in DuckDB, Postgres and ClickHouse, so a radius of half
+        // the Earth's circumference or more would otherwise match it
+        Ok(self.leaf(format!("({la} IS NOT NULL AND {lo} IS NOT NULL AND {dist} <= {})", d.float(km))))
     }
 
     // ---------- aggregates ----------
