@@ -399,6 +399,11 @@ fn cli_edge_cases_count_as_reach_does() {
         "near(\"Milano\") within 20016km",
         "not near(\"Milano\") within 30000km",
         "near(45.4642, 9.19) within 13000mi",
+        // avg op v is sum op v·count: no overflow for the largest targets
+        "avg(purchase.amount) < 9000000000000",
+        "avg(purchase.amount) > -9000000000000",
+        "not avg(purchase.amount) = 9000000000000",
+        "avg(purchase.amount, last 1y) <= 100000000000",
     ];
     let failures = mismatches(d, &exprs, &[("duckdb", &LOADS), ("clickhouse", &LOADS)]);
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));

@@ -165,6 +165,18 @@ impl Dialect {
         }
     }
 
+    /// An integer literal in a type whose products with a row count cannot
+    /// overflow (SQLite: its integers turn to REAL beyond 64 bits, which
+    /// still compares right against any 64-bit sum).
+    pub fn wide(self, x: i128) -> String {
+        match self {
+            Dialect::Sqlite => x.to_string(),
+            Dialect::Duckdb => format!("CAST({x} AS HUGEINT)"),
+            Dialect::Postgres => format!("CAST({x} AS NUMERIC)"),
+            Dialect::Clickhouse => format!("toInt128({x})"),
+        }
+    }
+
     /// `hay` contains `needle` (case-sensitive substring).
     pub fn contains(self, hay: &str, needle: &str) -> String {
         match self {

@@ -617,7 +617,8 @@ impl<'a> Gen<'a> {
             AggFunc::Count => format!("COALESCE({name}.n, 0) * 1000000 {op} {target}"),
             AggFunc::Sum => format!("COALESCE({name}.s, 0) {op} {target}"),
             // avg op v  ⇔  sum op v·k  (k > 0)
-            AggFunc::Avg => format!("({name}.k > 0 AND {name}.s {op} {target} * {name}.k)"),
+            // (in a type wide enough for any target times any count)
+            AggFunc::Avg => format!("({name}.k > 0 AND {name}.s {op} {} * {name}.k)", d.wide(target)),
             AggFunc::Min | AggFunc::Max => format!("{name}.v {op} {target}"),
             AggFunc::DaysSinceLast | AggFunc::DaysSinceFirst => {
                 // whole days d = floor((now − t) / 1 day); d op target as bounds on t
