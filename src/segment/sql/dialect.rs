@@ -154,6 +154,14 @@ impl Dialect {
         }
     }
 
+    /// An id column (`contacts.id`, `events.contact_id`) as a whole number,
+    /// whatever type the loader gave it: DuckDB's `read_csv_auto` makes
+    /// every column of a header-only file VARCHAR, which compares with no
+    /// BIGINT.
+    pub fn key(self, col: &str) -> String {
+        self.int(&self.to_text(col))
+    }
+
     /// Decimal text (no empty strings) to integer micro-units.
     pub fn units(self, x: &str) -> String {
         match self {

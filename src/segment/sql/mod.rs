@@ -150,6 +150,11 @@ impl<'a> Gen<'a> {
         self.d.date(&format!("c.{}", self.d.ident(name)))
     }
 
+    /// `events.contact_id` as a whole number, whatever type the loader gave it.
+    fn ev_key(&self) -> String {
+        self.d.key("e.\"contact_id\"")
+    }
+
     /// `events.ts` as a time value.
     fn ev_ts(&self) -> String {
         self.d.time("e.\"ts\"")
@@ -597,8 +602,9 @@ impl<'a> Gen<'a> {
             AggFunc::DaysSinceLast => format!("MAX({ts}) AS t"),
             AggFunc::DaysSinceFirst => format!("MIN({ts}) AS t"),
         };
+        let cid = self.ev_key();
         let body = format!(
-            "SELECT e.\"contact_id\" AS contact_id, {cols}\n    FROM \"events\" AS e\n    WHERE {}\n    GROUP BY e.\"contact_id\"",
+            "SELECT {cid} AS contact_id, {cols}\n    FROM \"events\" AS e\n    WHERE {}\n    GROUP BY {cid}",
             wh.join("\n      AND ")
         );
         let name = match self.agg_keys.get(&body) {
@@ -776,6 +782,8 @@ impl<'a> Gen<'a> {
         let d = self.d;
         let now = self.now;
         let ts = self.ev_ts();
+        let cid = self.ev_key();
+        let ckey = d.key("c.\"id\"");
         let mut out = String::new();
         let _ = writeln!(out, "-- reach segment: {}", comment_safe(&print(e)));
         let _ = writeln!(out, "-- dialect {}, now = {} (baked in)", d.name(), ts_text(now));
@@ -797,12 +805,12 @@ impl<'a> Gen<'a> {
             ctes.push((
                 "eng".into(),
                 format!(
-                    "SELECT e.\"contact_id\" AS contact_id,\n      \
+                    "SELECT {cid} AS contact_id,\n      \
                      SUM(CASE WHEN e.\"kind\" = 'email_sent' THEN 1 ELSE 0 END) AS sent,\n      \
                      SUM(CASE WHEN e.\"kind\" = 'email_open' THEN 1 ELSE 0 END) AS opened\n    \
                      FROM \"events\" AS e\n    \
                      WHERE e.\"kind\" IN ('email_sent', 'email_open') AND {ts} >= {} AND {ts} <= {}\n    \
-                     GROUP BY e.\"contact_id\"",
+                     GROUP BY {cid}",
                     self.ts_lit(lo),
                     self.ts_lit(now)
                 ),
@@ -822,12 +830,13 @@ impl<'a> Gen<'a> {
             ctes.push((
                 "buyers".into(),
                 format!(
-                    "SELECT e.\"contact_id\" AS contact_id, COUNT(*) AS n, MAX({ts}) AS last, {amount} AS m\n    \
+                    "SELECT {cid} AS contact_id, COUNT(*) AS n, MAX({ts}) AS last, {amount} AS m\n    \
                      FROM \"events\" AS e\n    \
                      WHERE e.\"kind\" = 'purchase' AND {ts} <= {}\n      \
-                     AND e.\"contact_id\" IN (SELECT \"id\" FROM \"contacts\")\n    \
-                     GROUP BY e.\"contact_id\"",
-                    self.ts_lit(now)
+                     AND {cid} IN (SELECT {} FROM \"contacts\")\n    \
+                     GROUP BY {cid}",
+                    self.ts_lit(now),
+                    d.key("\"id\"")
                 ),
             ));
             joins.push("buyers".into());
@@ -858,10 +867,10 @@ impl<'a> Gen<'a> {
         }
         out.push_str("SELECT c.\"id\" AS \"id\"\nFROM \"contacts\" AS c\n");
         for j in &joins {
-            let _ = writeln!(out, "LEFT JOIN {j} ON {j}.contact_id = c.\"id\"");
+            let _ = writeln!(out, "LEFT JOIN {j} ON {j}.contact_id = {ckey}");
         }
         let _ = writeln!(out, "WHERE {cond}");
-        let _ = write!(out, "ORDER BY {}", d.int(&d.to_text("c.\"id\"")));
+        let _ = write!(out, "ORDER BY {ckey}");
         if d == Dialect::Clickhouse {
             // NULL for contacts without a row in an aggregate; DateTime
             // columns without a zone printed and parsed back in UTC
