@@ -61,3 +61,32 @@ fn sqlite_sql_over_exports_gives_segment_count() {
         assert!(sql.contains("SELECT c.\"id\" AS \"id\""), "{dialect}: {sql}");
     }
 }
+
+/// Names the exported tables would hold twice for the SQL engines that
+/// compare quoted identifiers ignoring case (DuckDB, SQLite), and many-of
+/// values that the `;`-joined export would split: refused, exit 2.
+#[test]
+fn ambiguous_columns_and_values_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let refused = |args: &[&str], want: &str| {
+        let out = reach(d).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    };
+    stdout(reach(d).args(["schema", "add-attribute", "hobby", "text"]));
+    for name in ["Email", "City", "Score", "ID", "Tags", "HOBBY"] {
+        refused(&["schema", "add-attribute", name, "text"], name);
+    }
+    for name in ["Kind", "TS", "Source", "Amount"] {
+        refused(&["schema", "add-param", "purchase", name, "text"], name);
+    }
+    refused(&["schema", "add-attribute", "hob2", "many-of", "--values", "x;y,z"], "x;y");
+    // an import that would declare `Hobby` next to `hobby` maps it to `hobby`
+    std::fs::write(d.join("c.csv"), "email,Hobby\na@example.com,chess\n").unwrap();
+    stdout(reach(d).args(["import", "contacts"]).arg(d.join("c.csv")));
+    let show = stdout(reach(d).args(["schema", "show"]));
+    assert!(!show.contains("Hobby"), "{show}");
+}

@@ -80,11 +80,32 @@ impl Schema {
                 "`{name}` is not a valid attribute name (letters, digits, _ and -, starting with a letter)"
             ));
         }
-        if CONTACT_COLUMNS.contains(&name) || RESERVED_FIELDS.contains(&name) {
-            return Err(format!("`{name}` is a reserved name"));
+        // exported columns are compared ignoring case by several SQL engines
+        // (DuckDB, SQLite) and by the importer's header matching
+        if let Some(r) = CONTACT_COLUMNS.iter().chain(RESERVED_FIELDS).find(|r| r.eq_ignore_ascii_case(name)) {
+            return Err(if *r == name {
+                format!("`{name}` is a reserved name")
+            } else {
+                format!("`{name}` is a reserved name (as `{r}`: names are compared ignoring case)")
+            });
         }
-        if let Some((_, a)) = self.attr(name) {
-            return Err(format!("attribute `{name}` already exists ({})", a.ty.name()));
+        if let Some(a) = self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name)) {
+            return Err(if a.name == name {
+                format!("attribute `{name}` already exists ({})", a.ty.name())
+            } else {
+                format!(
+                    "`{name}` differs only in case from attribute `{}` ({}), which is not allowed",
+                    a.name,
+                    a.ty.name()
+                )
+            });
+        }
+        if let AttrType::Set(values) = &ty
+            && let Some(v) = values.iter().find(|v| v.contains(';'))
+        {
+            return Err(format!(
+                "many-of value `{v}` contains `;`, which separates the values of a many-of attribute in imports and exports"
+            ));
         }
         if self.attributes.len() >= u16::MAX as usize {
             return Err("too many attributes".into());
@@ -110,8 +131,25 @@ impl Schema {
         if !valid_name(name) {
             return Err(format!("`{name}` is not a valid parameter name"));
         }
-        if EVENT_FIELDS.contains(&name) {
-            return Err(format!("`{name}` is a reserved event field"));
+        if let Some(r) = EVENT_FIELDS.iter().find(|r| r.eq_ignore_ascii_case(name)) {
+            return Err(if *r == name {
+                format!("`{name}` is a reserved event field")
+            } else {
+                format!("`{name}` is a reserved event field (as `{r}`: names are compared ignoring case)")
+            });
+        }
+        // every kind's parameters share the columns of `export events`, which
+        // several SQL engines (DuckDB, SQLite) compare ignoring case
+        if let Some((k, p)) = self
+            .kinds
+            .iter()
+            .flat_map(|k| k.params.iter().map(move |p| (k, p)))
+            .find(|(_, p)| p.name != name && p.name.eq_ignore_ascii_case(name))
+        {
+            return Err(format!(
+                "`{name}` differs only in case from parameter `{}.{}`, which is not allowed",
+                k.name, p.name
+            ));
         }
         let k = &mut self.kinds[kind as usize];
         if let Some((i, p)) = k.param(name) {
@@ -136,5 +174,41 @@ impl Schema {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_differ_only_in_case_are_refused() {
+        let mut s = Schema::default();
+        for name in ["Email", "ID", "Tags", "City", "Lat", "AGE"] {
+            let e = s.add_attribute(name, AttrType::Text).unwrap_err();
+            assert!(e.contains("reserved") || e.contains("differs only in case"), "{name}: {e}");
+        }
+        s.add_attribute("Score2", AttrType::Number).unwrap();
+        assert!(s.add_attribute("score2", AttrType::Text).unwrap_err().contains("differs only in case"));
+        let purchase = s.kind("purchase").unwrap().0;
+        for name in ["Kind", "TS", "Source", "Contact_ID", "Amount"] {
+            assert!(s.add_param(purchase, name, ParamType::Text).is_err(), "{name}");
+        }
+        let k = s.add_kind("visit").unwrap();
+        assert!(s.add_param(k, "PRODUCT", ParamType::Text).is_err());
+        // the same name on another kind shares the column: still allowed
+        s.add_param(k, "product", ParamType::Text).unwrap();
+        assert_eq!(
+            s.add_param(purchase, "amount", ParamType::Number),
+            Ok(s.kind("purchase").unwrap().1.param("amount").unwrap().0)
+        );
+    }
+
+    #[test]
+    fn many_of_values_have_no_semicolon() {
+        let mut s = Schema::default();
+        let e = s.add_attribute("hob2", AttrType::Set(vec!["x;y".into(), "z".into()])).unwrap_err();
+        assert!(e.contains("`x;y`") && e.contains(';'), "{e}");
+        s.add_attribute("hob3", AttrType::Set(vec!["x".into(), "y".into()])).unwrap();
     }
 }
