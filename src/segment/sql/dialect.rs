@@ -13,7 +13,8 @@
 //! - numbers: that text to an exact decimal, as integer micro-units (a
 //!   DOUBLE prints as its shortest round-trip form, so `88.23` stays 88.23);
 //! - dates: the first 10 characters of the text (ClickHouse may infer a
-//!   DateTime64 for dates before 1970);
+//!   DateTime64 for dates before 1970); Postgres: `to_char(…, 'YYYY-MM-DD')`
+//!   of the value as a DATE, whatever the session's DateStyle;
 //! - instants: the engine's own UTC timestamp type, compared with timestamp
 //!   literals (SQLite: the RFC 3339 text, which sorts in time order).
 
@@ -105,7 +106,14 @@ impl Dialect {
         match self {
             Dialect::Sqlite => self.text(col),
             Dialect::Clickhouse => format!("NULLIF(substring({}, 1, 10), '')", self.to_text(col)),
-            _ => format!("NULLIF(substr({}, 1, 10), '')", self.to_text(col)),
+            Dialect::Duckdb => format!("NULLIF(substr({}, 1, 10), '')", self.to_text(col)),
+            // a date's text follows the session's DateStyle (`15/03/2026`
+            // under `SQL, DMY`): through DATE, which reads back the text the
+            // same session wrote and whatever the DateStyle reads ISO dates
+            // (a timestamp's text gives its date), and to_char
+            Dialect::Postgres => {
+                format!("to_char(CAST(NULLIF(CAST({col} AS TEXT), '') AS DATE), 'YYYY-MM-DD')")
+            }
         }
     }
 
@@ -286,6 +294,13 @@ mod tests {
         assert_eq!(ts_text(Dialect::Clickhouse.time_range().0), "1900-01-01T00:00:00Z");
         assert_eq!(ts_text(Dialect::Clickhouse.time_range().1), "2299-12-31T23:59:59Z");
         assert_eq!(ts_text(Dialect::Duckdb.time_range().0), "0001-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn postgres_dates_do_not_depend_on_datestyle() {
+        let x = Dialect::Postgres.date("c.\"birth_date\"");
+        assert_eq!(x, "to_char(CAST(NULLIF(CAST(c.\"birth_date\" AS TEXT), '') AS DATE), 'YYYY-MM-DD')");
+        assert!(!x.contains("substr"), "{x}");
     }
 
     #[test]
