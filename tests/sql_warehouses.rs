@@ -259,45 +259,14 @@ fn cli_sql_counts_match_segment_count_in_duckdb_and_clickhouse() {
     stdout(reach(d).args(["demo", "--contacts", "1500", "--seed", "5"]));
     stdout(reach(d).args(["segment", "save", "big_spenders", "sum(purchase.amount) >= 500"]));
     stdout(reach(d).args(["segment", "save", "recent_buyers", "days_since_last(purchase) <= 30"]));
-    for t in ["contacts", "events"] {
-        stdout(reach(d).args(["export", t, "-o"]).arg(d.join(format!("{t}.csv"))));
-        stdout(reach(d).args(["export", t, "--format", "parquet", "-o"]).arg(d.join(format!("{t}.parquet"))));
-    }
-    for (engine, _) in ENGINES {
-        let ddl = stdout(reach(d).args(["export", "schema", "--dialect", engine]));
-        std::fs::write(d.join(format!("schema-{engine}.sql")), ddl).unwrap();
-    }
+    export_all(d);
     let exprs: Vec<&str> = BENCH_QUERIES
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .chain(SPEC_EXAMPLES.iter().copied())
         .collect();
-    let counts: Vec<u64> = exprs
-        .iter()
-        .map(|e| {
-            let v: serde_json::Value =
-                serde_json::from_str(&stdout(reach(d).args(["segment", "count", e, "--format", "json"]))).unwrap();
-            v["count"].as_u64().unwrap()
-        })
-        .collect();
+    let (counts, failures) = mismatches(d, &exprs, &[("duckdb", &LOADS), ("clickhouse", &LOADS)]);
     assert!(counts.iter().filter(|&&c| c > 0).count() * 2 > counts.len(), "{counts:?}");
-    let mut failures = Vec::new();
-    for (engine, _) in ENGINES {
-        let sqls: Vec<String> =
-            exprs.iter().map(|e| stdout(reach(d).args(["segment", "sql", e, "--dialect", engine]))).collect();
-        for load in LOADS {
-            let (got, columns) = run_engine(engine, load, d, &sqls);
-            for ((e, want), (have, sql)) in exprs.iter().zip(&counts).zip(got.iter().zip(&sqls)) {
-                match have {
-                    Ok(ids) if ids.len() as u64 == *want => {}
-                    other => failures.push(format!(
-                        "{engine} over {load}: {e}\nreach: {want}\n{engine}: {:?}\ncolumns: {columns}\n{sql}",
-                        other.as_ref().map(|s| s.len())
-                    )),
-                }
-            }
-        }
-    }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -318,8 +287,8 @@ fn export_all(d: &Path) {
 
 /// `reach segment count` of each expression against the generated SQL run
 /// by each engine over each of its loads (and SQLite over the CSV as text):
-/// one line per mismatch.
-fn mismatches(d: &Path, exprs: &[&str], loads: &[(&str, &[&str])]) -> Vec<String> {
+/// the counts, and one line per mismatch.
+fn mismatches(d: &Path, exprs: &[&str], loads: &[(&str, &[&str])]) -> (Vec<u64>, Vec<String>) {
     let counts: Vec<u64> = exprs
         .iter()
         .map(|e| {
@@ -359,7 +328,7 @@ fn mismatches(d: &Path, exprs: &[&str], loads: &[(&str, &[&str])]) -> Vec<String
             )),
         }
     }
-    failures
+    (counts, failures)
 }
 
 /// Text that type inference or a CSV sniffer could take for something
@@ -405,7 +374,7 @@ fn cli_edge_cases_count_as_reach_does() {
         "not avg(purchase.amount) = 9000000000000",
         "avg(purchase.amount, last 1y) <= 100000000000",
     ];
-    let failures = mismatches(d, &exprs, &[("duckdb", &LOADS), ("clickhouse", &LOADS)]);
+    let (_, failures) = mismatches(d, &exprs, &[("duckdb", &LOADS), ("clickhouse", &LOADS)]);
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
 
@@ -438,6 +407,6 @@ fn cli_no_events_counts_as_reach_does() {
         "age >= 60",
     ];
     let loads: [(&str, &[&str]); 2] = [("duckdb", &LOADS), ("clickhouse", &["csv-ddl", "parquet", "parquet-ddl"])];
-    let failures = mismatches(d, &exprs, &loads);
+    let (_, failures) = mismatches(d, &exprs, &loads);
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
