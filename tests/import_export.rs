@@ -566,3 +566,29 @@ fn many_new_contacts_named_again_later() {
         .ok();
     assert!(out.contains("0 contacts created"), "{out}");
 }
+
+/// Rows naming their ids out of order: each keeps its id (the new records
+/// are written in id order, whatever the file's).
+#[test]
+fn contacts_with_ids_out_of_order_keep_their_ids() {
+    let env = Env::new();
+    env.import("contacts", "c.csv", "id,external_id\n5,b\n3,a\n200,c\n70,d\n", &[]).ok();
+    let out = env.export("contacts");
+    let ids: Vec<(String, String)> =
+        csv_records(&out).iter().map(|r| (r["id"].clone(), r["external_id"].clone())).collect();
+    let want = [("3", "a"), ("5", "b"), ("70", "d"), ("200", "c")];
+    assert_eq!(ids, want.map(|(i, x)| (i.to_string(), x.to_string())));
+}
+
+/// An id handed out to a row without one is not given again to a later
+/// row that asks for it: every contact of the file is kept.
+#[test]
+fn a_wanted_id_already_handed_out_in_the_same_import_is_not_reused() {
+    let env = Env::new();
+    env.import("contacts", "a.csv", "external_id\nx\n", &[]).ok();
+    env.import("contacts", "b.csv", "id,external_id\n1,new1\n2,new2\n", &[]).ok();
+    let out = env.export("contacts");
+    let mut xids: Vec<String> = csv_records(&out).iter().map(|r| r["external_id"].clone()).collect();
+    xids.sort();
+    assert_eq!(xids, ["new1", "new2", "x"], "{out}");
+}

@@ -233,6 +233,10 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         if self.pending_new.is_empty() {
             return Ok(());
         }
+        // rows naming their ids (`id` column) come in file order
+        if !self.pending_new.is_sorted_by_key(|c| c.id) {
+            self.pending_new.sort_unstable_by_key(|c| c.id);
+        }
         self.w.put_new_contact_records(&self.pending_new)?;
         let created = Action { ts: self.ctx.now, what: ActionKind::Created, detail: self.detail() };
         let ids: Vec<u32> = self.pending_new.iter().map(|c| c.id).collect();

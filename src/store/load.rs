@@ -250,7 +250,10 @@ impl<'a, 's> Loader<'a, 's> {
                 return Ok(w);
             }
         }
-        self.w.new_contact_id()
+        // reserved too, so that a later row asking for this id gets another
+        let id = self.w.new_contact_id()?;
+        self.reserved.insert(id);
+        Ok(id)
     }
 
     // ---------- events ----------

@@ -154,10 +154,15 @@ fn key_buckets(tx: &redb::WriteTransaction) -> Result<()> {
 
 /// 7 → 8: the contact records move from a row per contact into rows of
 /// `record_rows::PER_ROW` consecutive ids (see `record_rows`), read in id
-/// order and written a row at a time.
+/// order and written a row at a time. A file without the set of contact
+/// ids in `meta` (none written since before the set existed) gets it, so
+/// that counting contacts never reads the records. The old table's pages
+/// are left free: `compact_pending` in `meta` has `Store::open` compact the
+/// file (again at the next open, should that fail).
 fn record_rows(tx: &redb::WriteTransaction) -> Result<()> {
     use super::record_rows::{push, row_of};
     use redb::ReadableTable;
+    let mut ids = roaring::RoaringBitmap::new();
     {
         let old = tx.open_table(OLD_CONTACTS)?;
         let mut new = tx.open_table(CONTACT_RECORDS)?;
@@ -172,19 +177,23 @@ fn record_rows(tx: &redb::WriteTransaction) -> Result<()> {
             }
             row = Some(row_of(id));
             push(&mut bytes, id, v.value());
+            ids.insert(id);
         }
         if let Some(r) = row {
             new.insert(r, bytes.as_slice())?;
         }
     }
     tx.delete_table(OLD_CONTACTS)?;
+    let mut meta = tx.open_table(META)?;
+    if meta.get("contact_ids")?.is_none() {
+        meta.insert("contact_ids", super::read::encode_bitmap(&ids).as_slice())?;
+    }
+    meta.insert("compact_pending", 1u64.to_le_bytes().as_slice())?;
     Ok(())
 }
 
-/// Creates a new file's tables, or checks an existing file and migrates it;
-/// true when a migration rewrote its contact records (`record_rows`), which
-/// leaves the old table's pages free: the caller compacts the file then.
-pub(super) fn check_and_upgrade(store: &Store) -> Result<bool> {
+/// Creates a new file's tables, or checks an existing file and migrates it.
+pub(super) fn check_and_upgrade(store: &Store) -> Result<()> {
     let path = store.path().display().to_string();
     let tx = store.redb().begin_write()?;
     let table_names: Vec<String> = {
@@ -194,7 +203,7 @@ pub(super) fn check_and_upgrade(store: &Store) -> Result<bool> {
     if table_names.is_empty() {
         init(&tx)?;
         tx.commit()?;
-        return Ok(false);
+        return Ok(());
     }
     let (format, version) =
         if table_names.iter().any(|n| n == "meta") { read_meta(&tx.open_table(META)?)? } else { (None, None) };
@@ -206,7 +215,6 @@ pub(super) fn check_and_upgrade(store: &Store) -> Result<bool> {
             super::journeys::rebuild_timers(&tx)?;
         }
     }
-    let rewrote_records = version < 8;
     if version < SCHEMA_VERSION {
         for step in &STEPS[(version - 1) as usize..] {
             step(&tx)?;
@@ -220,7 +228,7 @@ pub(super) fn check_and_upgrade(store: &Store) -> Result<bool> {
     } else {
         tx.abort()?;
     }
-    Ok(rewrote_records)
+    Ok(())
 }
 
 /// Reads `format` and `schema_version` from the meta table.
@@ -326,6 +334,63 @@ mod tests {
 
     /// A file laid out as version 1 wrote it is upgraded on open, keeping
     /// every dictionary value under its id.
+    /// Records a row each, without the set of contact ids (as files before
+    /// the set had them): moved into rows of 64, the set written, the file
+    /// compacted, and every record read back by id and in order.
+    #[test]
+    fn a_version_7_file_gets_record_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v7.redb");
+        let ids: Vec<u32> = (1..3000).filter(|i| i % 5 != 0).chain([63, 64, 4_000_000, u32::MAX]).collect();
+        let ids: Vec<u32> = ids.into_iter().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let record = |id: u32| {
+            postcard::to_allocvec(&crate::model::Contact {
+                id,
+                external_id: Some(format!("C{id}")),
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let tx = db.begin_write().unwrap();
+            init(&tx).unwrap();
+            tx.delete_table(CONTACT_RECORDS).unwrap();
+            {
+                let mut meta = tx.open_table(META).unwrap();
+                meta.insert("schema_version", 7u32.to_le_bytes().as_slice()).unwrap();
+                meta.remove("contact_ids").unwrap();
+                let mut t = tx.open_table(OLD_CONTACTS).unwrap();
+                for &id in &ids {
+                    t.insert(id, record(id).as_slice()).unwrap();
+                }
+            }
+            tx.commit().unwrap();
+        }
+        let store = Store::open(&path, OpenMode::Existing).unwrap();
+        let r = store.begin_read().unwrap();
+        assert_eq!(r.meta("compact_pending").unwrap(), 0, "compacted, and the mark cleared");
+        assert_eq!(r.contact_count().unwrap(), ids.len() as u64);
+        assert_eq!(r.contact_ids().unwrap().iter().collect::<Vec<_>>(), ids);
+        for &id in &[1, 4, 63, 64, 2999, 4_000_000, u32::MAX] {
+            assert_eq!(r.contact(id).unwrap().map(|c| c.id), Some(id));
+        }
+        assert_eq!(r.contact(5).unwrap(), None);
+        let mut seen = Vec::new();
+        r.for_each_contact(|c| {
+            assert_eq!(postcard::to_allocvec(&c).unwrap(), record(c.id));
+            seen.push(c.id);
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(seen, ids);
+        let tables: Vec<String> = {
+            use redb::{ReadableDatabase, TableHandle};
+            store.redb().begin_read().unwrap().list_tables().unwrap().map(|t| t.name().to_string()).collect()
+        };
+        assert!(!tables.iter().any(|t| t == "contacts"), "{tables:?}");
+    }
+
     #[test]
     fn a_version_1_file_is_upgraded() {
         let dir = tempfile::tempdir().unwrap();

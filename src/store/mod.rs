@@ -154,9 +154,14 @@ impl Store {
             builder(cache_bytes).open(path).map_err(|e| open_error(path, e))?
         };
         let mut store = Store { db, path: path.to_path_buf(), _lock: lock, subscribers: Mutex::new(Vec::new()) };
-        if migrate::check_and_upgrade(&store)? {
-            // the records' old table is free space as large as the new one
+        migrate::check_and_upgrade(&store)?;
+        // a migration that rewrote a table as large as the records left its
+        // old pages free: compacted now (at the next open, if this fails)
+        if store.begin_read()?.meta("compact_pending")? != 0 {
             store.compact()?;
+            let tx = store.db.begin_write()?;
+            tx.open_table(tables::META)?.remove("compact_pending")?;
+            tx.commit()?;
         }
         Ok(store)
     }

@@ -171,40 +171,33 @@ pub fn apply(t: &mut redb::Table<u32, &'static [u8]>, changes: &[(u32, Option<&[
     Ok(())
 }
 
-/// Writes whole rows of new contacts: `rows` (row, entries as `push`
-/// appends them). A row that already holds contacts (the first of a
-/// batch, when an earlier one ended inside it) gets the new entries merged in.
-pub fn insert_new_rows(t: &mut redb::Table<u32, &'static [u8]>, rows: &[(u32, &[u8])]) -> Result<()> {
-    for &(row, bytes) in rows {
-        let old = t.get(row)?.map(|v| v.value().to_vec());
-        match old {
-            None => {
-                t.insert(row, bytes)?;
-            }
-            Some(old) => {
-                let news: Vec<(u32, Option<&[u8]>)> =
-                    entries(row, bytes).map(|e| e.map(|(id, r)| (id, Some(r)))).collect::<Result<_>>()?;
-                // the old entries come first (their ids are lower): merging keeps the order checked
-                let mut merged = Vec::with_capacity(old.len() + bytes.len());
-                let mut news = news.into_iter().peekable();
-                for e in entries(row, &old) {
-                    let (id, record) = e?;
-                    while let Some((n, r)) = news.next_if(|(n, _)| *n < id) {
-                        push(&mut merged, n, r.unwrap_or_default());
-                    }
-                    if news.next_if(|(n, _)| *n == id).is_none() {
-                        push(&mut merged, id, record);
-                    } else {
-                        return Err(Error::runtime(format!("contact {id} written twice as new")));
-                    }
-                }
-                for (n, r) in news {
-                    push(&mut merged, n, r.unwrap_or_default());
-                }
-                t.insert(row, merged.as_slice())?;
-            }
+/// Writes a row of new contacts (entries as `push` appends them). A row
+/// that already holds contacts (the first of a batch, when an earlier one
+/// ended inside it) gets the new entries merged in; an id it already holds
+/// is an error.
+pub fn insert_new_row(t: &mut redb::Table<u32, &'static [u8]>, row: u32, bytes: &[u8]) -> Result<()> {
+    let Some(old) = t.get(row)?.map(|v| v.value().to_vec()) else {
+        t.insert(row, bytes)?;
+        return Ok(());
+    };
+    let mut news = entries(row, bytes).peekable();
+    let mut merged = Vec::with_capacity(old.len() + bytes.len());
+    for e in entries(row, &old) {
+        let (id, record) = e?;
+        while let Some(n) = news.next_if(|n| n.as_ref().is_ok_and(|(n, _)| *n < id)) {
+            let (n, r) = n?;
+            push(&mut merged, n, r);
         }
+        if news.next_if(|n| n.as_ref().is_ok_and(|(n, _)| *n == id)).is_some() {
+            return Err(Error::runtime(format!("contact {id} written twice as new")));
+        }
+        push(&mut merged, id, record);
     }
+    for n in news {
+        let (n, r) = n?;
+        push(&mut merged, n, r);
+    }
+    t.insert(row, merged.as_slice())?;
     Ok(())
 }
 
@@ -286,10 +279,11 @@ mod tests {
                 }
                 push(&mut rows.last_mut().unwrap().1, id, &rec(id, 2));
             }
-            let rows: Vec<(u32, &[u8])> = rows.iter().map(|(r, b)| (*r, b.as_slice())).collect();
-            insert_new_rows(&mut t, &rows).unwrap();
+            for (r, b) in &rows {
+                insert_new_row(&mut t, *r, b).unwrap();
+            }
             // the same ids again are refused
-            assert!(insert_new_rows(&mut t, &rows[..1]).is_err());
+            assert!(insert_new_row(&mut t, rows[0].0, &rows[0].1).is_err());
         }
         tx.commit().unwrap();
         let want: Vec<(u32, Vec<u8>)> = (0..200).map(|id| (id, rec(id, if id < 70 { 1 } else { 2 }))).collect();

@@ -248,7 +248,9 @@ impl<'s> Writer<'s> {
             }
             let bytes = postcard::to_allocvec(c)?;
             self.records_bytes += bytes.len();
-            self.records.insert(c.id, bytes);
+            if let Some(before) = self.records.insert(c.id, bytes) {
+                self.records_bytes -= before.len();
+            }
             self.touched_contacts.insert(c.id);
             self.columns.note(
                 &self.schema,
@@ -289,7 +291,7 @@ impl<'s> Writer<'s> {
         let mut insert = |part: &[Contact], (buf, rows): EncodedRows| -> Result<()> {
             let mut start = 0;
             for (row, end) in rows {
-                record_rows::insert_new_rows(&mut t, &[(row, &buf[start..end])])?;
+                record_rows::insert_new_row(&mut t, row, &buf[start..end])?;
                 start = end;
             }
             touched.extend(part.iter().map(|c| c.id));
@@ -590,22 +592,26 @@ impl<'s> Writer<'s> {
             let mut emails: Vec<(String, Option<u32>)> = vec![];
             let mut xids: Vec<(String, Option<u32>)> = vec![];
             let ids_in_order: Vec<u32> = ids.iter().collect();
-            let mut removed: Vec<(u32, Option<&[u8]>)> = Vec::new();
-            for (id, c) in ids_in_order.iter().zip(read_contacts(&t, &ids_in_order)?) {
-                let (id, Some(c)) = (*id, c) else {
-                    continue;
-                };
-                removed.push((id, None));
-                n += 1;
-                self.columns.note(&self.schema, id, None, None);
-                if let Some(e) = &c.email {
-                    emails.push((normalize_email(e), None));
+            // read and removed a part at a time: the decoded records of
+            // millions of contacts would not all fit in memory
+            for part in ids_in_order.chunks(65_536) {
+                let mut removed: Vec<(u32, Option<&[u8]>)> = Vec::new();
+                for (id, c) in part.iter().zip(read_contacts(&t, part)?) {
+                    let (id, Some(c)) = (*id, c) else {
+                        continue;
+                    };
+                    removed.push((id, None));
+                    n += 1;
+                    self.columns.note(&self.schema, id, None, None);
+                    if let Some(e) = &c.email {
+                        emails.push((normalize_email(e), None));
+                    }
+                    if let Some(x) = c.external_id {
+                        xids.push((x, None));
+                    }
                 }
-                if let Some(x) = c.external_id {
-                    xids.push((x, None));
-                }
+                record_rows::apply(&mut t, &removed)?;
             }
-            record_rows::apply(&mut t, &removed)?;
             key_buckets::apply(&mut self.tx.open_table(EMAIL_KEYS)?, &emails)?;
             key_buckets::apply(&mut self.tx.open_table(EXTERNAL_ID_KEYS)?, &xids)?;
         }
@@ -996,8 +1002,8 @@ mod tests {
             written.push(rows(&store));
         }
         // ids from 1: the records of n contacts in n / 64 + 1 rows
-        let record_rows = written[0].iter().filter(|(name, _, _)| *name == "contacts").count();
-        assert_eq!(record_rows, n as usize / record_rows::PER_ROW as usize + 1);
+        let records = written[0].iter().filter(|(name, _, _)| *name == "contacts").count();
+        assert_eq!(records, n as usize / record_rows::PER_ROW as usize + 1);
         assert!(written[0].len() > n as usize, "{} rows", written[0].len());
         assert!(written[0] == written[1], "the two paths wrote different rows");
     }
