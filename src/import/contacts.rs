@@ -10,7 +10,7 @@ use crate::model::attribute::{AttrDef, AttrType, AttrValue, parse_bool};
 use crate::model::contact::looks_like_email;
 use crate::model::time::TimeFormat;
 use crate::model::{Action, ActionKind, Channel, Consent, Contact};
-use crate::store::keys::email_key;
+use crate::store::keys::{email_key, key_hash};
 use crate::store::{Loader, Writer};
 use compact_str::CompactString;
 use roaring::RoaringBitmap;
@@ -51,6 +51,10 @@ pub(super) struct Row {
     tags: Vec<String>,
     categories: Vec<String>,
     attrs: Vec<(u16, AttrValue)>,
+    /// `keys::key_hash` of the external id and of the normalized email,
+    /// computed where the row is parsed (the reader thread, for CSV)
+    xid_hash: u64,
+    email_hash: u64,
 }
 
 pub(super) struct ContactSink<'a, 'w> {
@@ -179,8 +183,8 @@ impl<'a, 'w> ContactSink<'a, 'w> {
 
     /// The contacts the row's keys name now: by external id, by email.
     fn keyed(&self, r: &Row) -> (Option<u32>, Option<u32>) {
-        let by_x = r.external_id.as_deref().and_then(|x| self.w.id_by_external_id(x));
-        let by_e = r.email.as_deref().and_then(|e| self.w.id_by_email(e));
+        let by_x = r.external_id.as_deref().and_then(|x| self.w.id_by_external_id_hashed(x, r.xid_hash));
+        let by_e = r.email.as_deref().and_then(|e| self.w.id_by_email_key_hashed(&email_key(e), r.email_hash));
         (by_x, by_e)
     }
 
@@ -411,6 +415,7 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
             cats.push(leaf);
         }
         let now = self.ctx.now;
+        let (xid_hash, email_hash) = (r.xid_hash, r.email_hash);
         let mut c = match &old {
             Some(o) => o.clone(),
             None => {
@@ -486,10 +491,10 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
             // no other contact has these keys (`target` found none, and
             // `seen_*` refuses a second row with them): findable from now on
             if let Some(x) = &c.external_id {
-                self.w.register_external_id(x, c.id);
+                self.w.register_external_id_hashed(x, xid_hash, c.id);
             }
             if let Some(e) = &c.email {
-                self.w.register_email(e, c.id);
+                self.w.register_email_key_hashed(&email_key(e), email_hash, c.id);
             }
             self.pending_new.push(c);
             if self.pending_new.len() >= FLUSH_NEW {
@@ -686,6 +691,12 @@ fn parse_fields(
     }
     if r.external_id.is_none() && r.email.is_none() {
         return Err(Error::input("the row has neither external_id nor email"));
+    }
+    if let Some(x) = &r.external_id {
+        r.xid_hash = key_hash(x);
+    }
+    if let Some(e) = &r.email {
+        r.email_hash = key_hash(&email_key(e));
     }
     Ok(r)
 }

@@ -6,15 +6,62 @@
 
 use crate::model::contact::normalize_email;
 use compact_str::CompactString;
-use rustc_hash::FxHashMap as HashMap;
+use hashbrown::HashTable;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// Keys added during a write. A hash map of SIMD-probed control bytes:
+/// The hash every key table here uses: `key_buckets::hash`, the hash that
+/// places a key in its bucket on disk. A caller that hashed a key already
+/// (an import's reader thread) passes it to the `_hashed` methods.
+pub fn key_hash(key: &str) -> u64 {
+    super::key_buckets::hash(key.as_bytes())
+}
+
+/// Keys added during a write. A hash table of SIMD-probed control bytes:
 /// most lookups here miss (a row's keys are checked before its contact is
 /// created), and a miss reads a few megabytes of control bytes rather than
-/// a 32-byte slot of a `KeyTable` spread over tens of megabytes.
-pub type KeyMap = HashMap<CompactString, u32>;
+/// a 32-byte slot of a `KeyTable` spread over tens of megabytes. Each entry
+/// keeps half its key's hash, so growing the table hashes no key again.
+#[derive(Default)]
+pub struct KeyMap(HashTable<Added>);
+
+struct Added {
+    key: CompactString,
+    id: u32,
+    /// the top half of the key's `key_hash`
+    tag: u32,
+}
+
+impl KeyMap {
+    /// hashbrown's hash of a key from the top half of its `key_hash`: the
+    /// control byte takes the top 7 bits, the slot the low ones, and the
+    /// multiply spreads the 32 bits over both.
+    fn spread(tag: u32) -> u64 {
+        (tag as u64 | (tag as u64) << 32).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn get(&self, key: &str, h: u64) -> Option<u32> {
+        let tag = (h >> 32) as u32;
+        self.0.find(Self::spread(tag), |a| a.tag == tag && a.key == key).map(|a| a.id)
+    }
+
+    fn insert(&mut self, key: &str, h: u64, id: u32) {
+        let tag = (h >> 32) as u32;
+        let entry = self.0.entry(Self::spread(tag), |a| a.tag == tag && a.key == key, |a| Self::spread(a.tag));
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(mut o) => o.get_mut().id = id,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(Added { key: CompactString::from(key), id, tag });
+            }
+        }
+    }
+
+    /// Whether the key was here.
+    fn remove(&mut self, key: &str, h: u64) -> bool {
+        let tag = (h >> 32) as u32;
+        self.0.find_entry(Self::spread(tag), |a| a.tag == tag && a.key == key).map(|o| o.remove()).is_ok()
+    }
+}
 
 /// The keys present when the write began.
 #[derive(Clone, Default)]
@@ -88,7 +135,7 @@ impl KeyTable {
     }
 
     fn hash(&self, key: &str) -> u64 {
-        super::key_buckets::hash(key.as_bytes())
+        key_hash(key)
     }
 
     /// The slot probing for a key of hash `h` starts at.
@@ -113,7 +160,14 @@ impl KeyTable {
         if self.slots.is_empty() {
             return (0, false);
         }
-        let h = self.hash(key);
+        self.find_hashed(key, self.hash(key))
+    }
+
+    /// `find` of a key whose `key_hash` is `h`.
+    fn find_hashed(&self, key: &str, h: u64) -> (usize, bool) {
+        if self.slots.is_empty() {
+            return (0, false);
+        }
         let mask = self.slots.len() - 1;
         let tag = h as u32;
         let mut i = self.home(h);
@@ -131,6 +185,14 @@ impl KeyTable {
 
     pub fn get(&self, key: &str) -> Option<u32> {
         match self.find(key) {
+            (i, true) => Some(self.slots[i].id),
+            _ => None,
+        }
+    }
+
+    /// `get` of a key whose `key_hash` is `h`.
+    pub fn get_hashed(&self, key: &str, h: u64) -> Option<u32> {
+        match self.find_hashed(key, h) {
             (i, true) => Some(self.slots[i].id),
             _ => None,
         }
@@ -245,16 +307,25 @@ impl Keys {
     }
 
     pub fn by_external_id(&self, xid: &str) -> Option<u32> {
-        self.added_xid.get(xid).copied().or_else(|| self.base.xid.get(xid))
+        self.by_external_id_hashed(xid, key_hash(xid))
+    }
+
+    /// `by_external_id` of a key whose `key_hash` is `h`.
+    pub fn by_external_id_hashed(&self, xid: &str, h: u64) -> Option<u32> {
+        self.added_xid.get(xid, h).or_else(|| self.base.xid.get_hashed(xid, h))
     }
 
     pub fn by_email(&self, email: &str) -> Option<u32> {
         let k = email_key(email);
+        self.by_email_key_hashed(&k, key_hash(&k))
+    }
+
+    /// The contact of a normalized email (`email_key`) whose `key_hash` is `h`.
+    pub fn by_email_key_hashed(&self, key: &str, h: u64) -> Option<u32> {
         self.added_email
-            .get(k.as_ref())
-            .copied()
-            .or_else(|| self.base.email.get(k.as_ref()))
-            .or_else(|| self.late_email.get(k.as_ref()))
+            .get(key, h)
+            .or_else(|| self.base.email.get_hashed(key, h))
+            .or_else(|| self.late_email.get_hashed(key, h))
     }
 
     /// The emails of a snapshot taken without them, loaded when first
@@ -264,23 +335,34 @@ impl Keys {
     }
 
     pub fn insert_external_id(&mut self, xid: &str, id: u32) {
-        self.added_xid.insert(xid.into(), id);
+        self.added_xid.insert(xid, key_hash(xid), id);
+    }
+
+    /// `insert_external_id` of a key whose `key_hash` is `h`.
+    pub fn insert_external_id_hashed(&mut self, xid: &str, h: u64, id: u32) {
+        self.added_xid.insert(xid, h, id);
     }
 
     /// `email` is normalized here.
     pub fn insert_email(&mut self, email: &str, id: u32) {
-        self.added_email.insert(email_key(email).as_ref().into(), id);
+        let k = email_key(email);
+        self.added_email.insert(&k, key_hash(&k), id);
+    }
+
+    /// Adds a normalized email (`email_key`) whose `key_hash` is `h`.
+    pub fn insert_email_key_hashed(&mut self, key: &str, h: u64, id: u32) {
+        self.added_email.insert(key, h, id);
     }
 
     pub fn remove_external_id(&mut self, xid: &str) {
-        if self.added_xid.remove(xid).is_none() && self.base.xid.contains_key(xid) {
+        if !self.added_xid.remove(xid, key_hash(xid)) && self.base.xid.contains_key(xid) {
             Arc::make_mut(&mut self.base).xid.remove(xid);
         }
     }
 
     pub fn remove_email(&mut self, email: &str) {
         let k = email_key(email);
-        if self.added_email.remove(k.as_ref()).is_none() && self.base.email.contains_key(k.as_ref()) {
+        if !self.added_email.remove(k.as_ref(), key_hash(&k)) && self.base.email.contains_key(k.as_ref()) {
             Arc::make_mut(&mut self.base).email.remove(k.as_ref());
         }
         self.late_email.remove(k.as_ref());
@@ -321,6 +403,39 @@ mod tests {
         assert_eq!(t.get(&keys[4]), Some(4), "keys probed past a removed one are still found");
         t.insert("C0000001", 5);
         assert_eq!(t.get("C0000001"), Some(5));
+    }
+
+    /// The overlay grows without hashing its keys again, and its hashed
+    /// lookups agree with the plain ones.
+    #[test]
+    fn overlay_growth_and_hashed_lookups() {
+        let mut k = Keys::new(KeySnapshot::default());
+        let n = 20_000u32;
+        for i in 0..n {
+            if i % 2 == 0 {
+                k.insert_external_id(&format!("C{i:07}"), i);
+            } else {
+                let x = format!("X{i}-a-key-longer-than-twenty-four-bytes");
+                k.insert_external_id_hashed(&x, key_hash(&x), i);
+            }
+            let e = format!("Person.{i}@Example.com");
+            let key = email_key(&e);
+            k.insert_email_key_hashed(&key, key_hash(&key), i);
+        }
+        for i in 0..n {
+            let x = if i % 2 == 0 { format!("C{i:07}") } else { format!("X{i}-a-key-longer-than-twenty-four-bytes") };
+            assert_eq!(k.by_external_id(&x), Some(i));
+            assert_eq!(k.by_external_id_hashed(&x, key_hash(&x)), Some(i));
+            assert_eq!(k.by_email(&format!("person.{i}@example.COM")), Some(i));
+        }
+        assert_eq!(k.by_external_id("C9999999"), None);
+        k.insert_external_id("C0000000", 7);
+        assert_eq!(k.by_external_id("C0000000"), Some(7), "insert updates");
+        k.remove_external_id("C0000000");
+        k.remove_email("person.1@example.com");
+        assert_eq!(k.by_external_id("C0000000"), None);
+        assert_eq!(k.by_email("person.1@example.com"), None);
+        assert_eq!(k.by_email("person.3@example.com"), Some(3));
     }
 
     #[test]

@@ -228,9 +228,33 @@ impl<'a, 's> Loader<'a, 's> {
         self.keys.snapshot()
     }
 
+    /// `id_by_external_id` of a key whose `keys::key_hash` is `h`.
+    pub fn id_by_external_id_hashed(&self, xid: &str, h: u64) -> Option<u32> {
+        debug_assert!(self.keys_loaded);
+        self.keys.by_external_id_hashed(xid, h)
+    }
+
+    /// The contact of a normalized email (`keys::email_key`) whose
+    /// `keys::key_hash` is `h` (requires `load_keys`).
+    pub fn id_by_email_key_hashed(&self, key: &str, h: u64) -> Option<u32> {
+        debug_assert!(self.keys_loaded && !self.emails_pending);
+        self.keys.by_email_key_hashed(key, h)
+    }
+
     /// Makes a not-yet-written contact findable by its external id in this load.
     pub fn register_external_id(&mut self, xid: &str, id: u32) {
         self.keys.insert_external_id(xid, id);
+    }
+
+    /// `register_external_id` of a key whose `keys::key_hash` is `h`.
+    pub fn register_external_id_hashed(&mut self, xid: &str, h: u64, id: u32) {
+        self.keys.insert_external_id_hashed(xid, h, id);
+    }
+
+    /// Makes a not-yet-written contact findable by its normalized email
+    /// (`keys::email_key`), whose `keys::key_hash` is `h`.
+    pub fn register_email_key_hashed(&mut self, key: &str, h: u64, id: u32) {
+        self.keys.insert_email_key_hashed(key, h, id);
     }
 
     /// Makes a not-yet-written contact findable by its email in this load.
