@@ -29,7 +29,7 @@ enum Col {
     Ignore,
 }
 
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Effects {
     score: i64,
     bounced_at: Option<i64>,
@@ -291,7 +291,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
             let (email, external_id) = if is_email { (Some(key), None) } else { (None, Some(key)) };
             let mut c =
                 Contact { id, created_at: created_at.unwrap_or_default(), email, external_id, ..Default::default() };
-            self.apply_effects(&mut c, &mut actions, now, &detail);
+            apply_effects(&self.effects, &mut c, &mut actions, now, &detail);
             batch.push(c);
             if batch.len() == CHUNK || n + 1 == total {
                 self.w.put_new_contact_records(&batch)?;
@@ -311,45 +311,61 @@ impl<'a, 'w> EventSink<'a, 'w> {
         }
         self.w.put_new_keys(&emails, &xids)?;
         drop((emails, xids));
-        // contacts from before with a side effect (score, bounce, unsubscribe)
-        let mut existing: Vec<u32> = self.effects.keys().copied().filter(|&id| (id as u64) < self.first_new).collect();
-        existing.sort_unstable();
-        for ids in existing.chunks(CHUNK) {
-            for mut c in self.w.contacts(ids)?.into_iter().flatten() {
-                self.apply_effects(&mut c, &mut actions, now, &detail);
-                batch.push(c);
+        // contacts from before with a side effect (score, bounce, unsubscribe),
+        // changed in place, their timeline entries after them
+        let mut existing: Vec<(u32, Effects)> =
+            self.effects.iter().filter(|(id, _)| (**id as u64) < self.first_new).map(|(id, e)| (*id, *e)).collect();
+        existing.sort_unstable_by_key(|(id, _)| *id);
+        let ids: Vec<u32> = existing.iter().map(|(id, _)| *id).collect();
+        // the contacts come in id order: their effects are read in turn
+        let mut at = 0;
+        self.w.update_contacts(&ids, |c| {
+            while existing.get(at).is_some_and(|(id, _)| *id < c.id) {
+                at += 1;
             }
-            self.w.put_contacts(&batch)?;
-            self.w.add_actions(&actions)?;
-            batch.clear();
-            actions.clear();
-        }
+            if let Some((_, e)) = existing.get(at).filter(|(id, _)| *id == c.id) {
+                apply_effect(e, c, &mut actions, now, &detail);
+            }
+        })?;
+        self.w.add_actions(&actions)?;
         Ok(())
     }
+}
 
-    /// Applies what the imported events did to a contact (score, hard
-    /// bounce, unsubscribe), noting score changes on its timeline.
-    fn apply_effects(&self, c: &mut Contact, actions: &mut Vec<(u32, Action)>, now: i64, detail: &str) {
-        let Some(e) = self.effects.get(&c.id) else { return };
-        let before = c.score;
-        c.score += e.score;
-        if e.score != 0 {
-            actions.push((
-                c.id,
-                Action {
-                    ts: now,
-                    what: ActionKind::ScoreChanged { from: before, to: c.score },
-                    detail: detail.to_string(),
-                },
-            ));
-        }
-        if let Some(b) = e.bounced_at {
-            c.bounced_at = Some(c.bounced_at.map_or(b, |x| x.max(b)));
-        }
-        if let Some(u) = e.unsubscribed_at {
-            c.unsubscribed_at = Some(c.unsubscribed_at.map_or(u, |x| x.max(u)));
-            c.consent[Channel::Email as usize] = Some(Consent { opted_in: false, at: u });
-        }
+/// Applies what the imported events did to a contact (score, hard
+/// bounce, unsubscribe), noting score changes on its timeline.
+fn apply_effects(
+    effects: &HashMap<u32, Effects>,
+    c: &mut Contact,
+    actions: &mut Vec<(u32, Action)>,
+    now: i64,
+    detail: &str,
+) {
+    if let Some(e) = effects.get(&c.id) {
+        apply_effect(e, c, actions, now, detail);
+    }
+}
+
+/// `apply_effects` of the contact's effects `e`.
+fn apply_effect(e: &Effects, c: &mut Contact, actions: &mut Vec<(u32, Action)>, now: i64, detail: &str) {
+    let before = c.score;
+    c.score += e.score;
+    if e.score != 0 {
+        actions.push((
+            c.id,
+            Action {
+                ts: now,
+                what: ActionKind::ScoreChanged { from: before, to: c.score },
+                detail: detail.to_string(),
+            },
+        ));
+    }
+    if let Some(b) = e.bounced_at {
+        c.bounced_at = Some(c.bounced_at.map_or(b, |x| x.max(b)));
+    }
+    if let Some(u) = e.unsubscribed_at {
+        c.unsubscribed_at = Some(c.unsubscribed_at.map_or(u, |x| x.max(u)));
+        c.consent[Channel::Email as usize] = Some(Consent { opted_in: false, at: u });
     }
 }
 

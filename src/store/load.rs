@@ -129,6 +129,11 @@ impl<'a, 's> Loader<'a, 's> {
         self.w.put_contacts_keyed(list, self.keys_loaded.then_some(&mut self.keys))
     }
 
+    /// `Writer::update_contacts`: changes that leave the keys as they are.
+    pub fn update_contacts(&mut self, ids: &[u32], f: impl FnMut(&mut Contact)) -> Result<()> {
+        self.w.update_contacts(ids, f)
+    }
+
     /// `Writer::put_new_contact_records`: their keys are registered already.
     pub fn put_new_contact_records(&mut self, list: &[Contact]) -> Result<()> {
         self.w.put_new_contact_records(list)
