@@ -592,3 +592,37 @@ fn a_wanted_id_already_handed_out_in_the_same_import_is_not_reused() {
     xids.sort();
     assert_eq!(xids, ["new1", "new2", "x"], "{out}");
 }
+
+/// Events change contacts from before in place (neighbouring rows,
+/// effects summed), and their timeline shows the score changes.
+#[test]
+fn events_change_contacts_from_before_in_place() {
+    let env = Env::new();
+    let mut csv = String::from("external_id,email,score\n");
+    for i in 1..=200 {
+        csv.push_str(&format!("u{i},u{i}@example.com,{i}\n"));
+    }
+    env.import("contacts", "c.csv", &csv, &[]).ok();
+    let ev = "contact,ts,kind,type\n\
+        u3,2026-01-01T00:00:00Z,purchase,\n\
+        u70,2026-01-01T00:00:00Z,purchase,\n\
+        u3,2026-01-02T00:00:00Z,email_click,\n\
+        u64,2026-01-03T00:00:00Z,email_bounce,hard\n\
+        U65@example.com,2026-01-03T00:00:00Z,email_open,\n\
+        u200,2026-01-04T00:00:00Z,unsubscribe,\n\
+        new1,2026-01-05T00:00:00Z,purchase,\n";
+    env.import("events", "e.csv", ev, &[]).ok();
+    let score = |k: &str| env.json(&["contacts", "show", k])["score"].as_i64().unwrap();
+    assert_eq!(score("u3"), 3 + 13);
+    assert_eq!(score("u70"), 80);
+    assert_eq!(score("u64"), 64 - 5);
+    assert_eq!(score("u65"), 66);
+    assert_eq!(score("u4"), 4);
+    assert_eq!(score("new1"), 10);
+    let c = env.json(&["contacts", "show", "u64"]);
+    assert!(c["bounced_at"].as_str().is_some_and(|s| s.starts_with("2026-01-03")), "{c}");
+    let c = env.json(&["contacts", "show", "u200"]);
+    assert!(c["unsubscribed_at"].as_str().is_some_and(|s| s.starts_with("2026-01-04")), "{c}");
+    // the unchanged contacts and the keys are as they were
+    assert_eq!(env.json(&["contacts", "show", "u65@example.com"])["external_id"], "u65");
+}

@@ -316,18 +316,21 @@ impl<'a, 'w> EventSink<'a, 'w> {
         let mut existing: Vec<(u32, Effects)> =
             self.effects.iter().filter(|(id, _)| (**id as u64) < self.first_new).map(|(id, e)| (*id, *e)).collect();
         existing.sort_unstable_by_key(|(id, _)| *id);
-        let ids: Vec<u32> = existing.iter().map(|(id, _)| *id).collect();
-        // the contacts come in id order: their effects are read in turn
-        let mut at = 0;
-        self.w.update_contacts(&ids, |c| {
-            while existing.get(at).is_some_and(|(id, _)| *id < c.id) {
-                at += 1;
-            }
-            if let Some((_, e)) = existing.get(at).filter(|(id, _)| *id == c.id) {
-                apply_effect(e, c, &mut actions, now, &detail);
-            }
-        })?;
-        self.w.add_actions(&actions)?;
+        for part in existing.chunks(CHUNK) {
+            let ids: Vec<u32> = part.iter().map(|(id, _)| *id).collect();
+            // the contacts come in id order: their effects are read in turn
+            let mut at = 0;
+            self.w.update_contacts(&ids, |c| {
+                while part.get(at).is_some_and(|(id, _)| *id < c.id) {
+                    at += 1;
+                }
+                if let Some((_, e)) = part.get(at).filter(|(id, _)| *id == c.id) {
+                    apply_effect(e, c, &mut actions, now, &detail);
+                }
+            })?;
+            self.w.add_actions(&actions)?;
+            actions.clear();
+        }
         Ok(())
     }
 }
