@@ -29,7 +29,7 @@ enum Col {
     Ignore,
 }
 
-#[derive(Clone, Copy, Default)]
+#[derive(Default)]
 struct Effects {
     score: i64,
     bounced_at: Option<i64>,
@@ -313,8 +313,8 @@ impl<'a, 'w> EventSink<'a, 'w> {
         drop((emails, xids));
         // contacts from before with a side effect (score, bounce, unsubscribe),
         // changed in place, their timeline entries after them
-        let mut existing: Vec<(u32, Effects)> =
-            self.effects.iter().filter(|(id, _)| (**id as u64) < self.first_new).map(|(id, e)| (*id, *e)).collect();
+        let mut existing: Vec<(u32, &Effects)> =
+            self.effects.iter().filter(|(id, _)| (**id as u64) < self.first_new).map(|(id, e)| (*id, e)).collect();
         existing.sort_unstable_by_key(|(id, _)| *id);
         for part in existing.chunks(CHUNK) {
             let ids: Vec<u32> = part.iter().map(|(id, _)| *id).collect();
