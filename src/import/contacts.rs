@@ -382,14 +382,16 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
             ),
             None => None,
         };
-        // keys must not collide with other contacts
+        // keys must not collide with other contacts (whom they name was
+        // looked up above: `target` refuses keys naming two contacts, so
+        // these hold unless that changes)
         if let (Some(e), Some(o)) = (&r.email, &old)
-            && let Some(other) = self.w.id_by_email(e).filter(|x| *x != o.id)
+            && let Some(other) = keyed.1.filter(|x| *x != o.id)
         {
             return Err(Error::input(format!("email `{e}` already belongs to contact {other}")));
         }
         if let (Some(x), Some(o)) = (&r.external_id, &old) {
-            if let Some(other) = self.w.id_by_external_id(x).filter(|y| *y != o.id) {
+            if let Some(other) = keyed.0.filter(|y| *y != o.id) {
                 return Err(Error::input(format!("external_id `{x}` already belongs to contact {other}")));
             }
             if o.external_id.as_deref().is_some_and(|ox| ox != x) {

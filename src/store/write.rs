@@ -1085,16 +1085,7 @@ mod tests {
         for name in ["in_place.redb", "put.redb"] {
             let store = Store::open(&dir.path().join(name), OpenMode::Create).unwrap();
             let mut w = store.begin_write().unwrap();
-            let list: Vec<Contact> = (0..200u32)
-                .map(|i| Contact {
-                    id: w.new_contact_id().unwrap(),
-                    score: i as i64,
-                    email: Some(format!("p{i}@example.com")),
-                    external_id: (i % 3 == 0).then(|| format!("C{i}")),
-                    ..Default::default()
-                })
-                .collect();
-            w.put_new_contacts(&list).unwrap();
+            seed(&mut w);
             w.commit().unwrap();
             let mut w = store.begin_write().unwrap();
             // a change held in the writer, not yet in its row
@@ -1120,6 +1111,8 @@ mod tests {
         assert!(written[0] == written[1], "the two ways wrote different rows");
     }
 
+    /// Contacts 1..=200 (score one less than the id), each with an email,
+    /// every third with an external id.
     fn seed(w: &mut Writer) {
         let list: Vec<Contact> = (0..200u32)
             .map(|i| Contact {
