@@ -476,3 +476,31 @@ fn repeated_keys_in_one_file_are_each_refused_with_the_first_line() {
     let rows = exports[0].lines().count() - 1;
     assert_eq!(rows, 3 + 3, "three contacts before, three created");
 }
+
+/// Keys that name two contacts, or an email matched to a contact whose
+/// external id is another, are refused with the row's line; so is a key
+/// a contact of the same file already took.
+#[test]
+fn keys_naming_two_contacts_are_refused() {
+    refused(
+        "contacts",
+        "swap.csv",
+        b"external_id,email\nc1,c2@example.com\n",
+        &[],
+        "swap.csv:2: external_id `c1` is contact 1 but email `c2@example.com` is contact 2",
+    );
+    refused(
+        "contacts",
+        "other.csv",
+        b"external_id,email\nc9,C1@Example.com\n",
+        &[],
+        "other.csv:2: email `C1@Example.com` belongs to contact 1 whose external_id is `c1`, not `c9`",
+    );
+    refused(
+        "contacts",
+        "twice.csv",
+        b"external_id,email\nn1,n1@example.com\nn2,N1@example.com\n",
+        &[],
+        "twice.csv:3: duplicate email `N1@example.com` (first on line 2)",
+    );
+}
