@@ -529,6 +529,44 @@ fn a_whole_database_restores_from_its_export_with_no_score_rules() {
 /// (those later rows are resolved ahead by the reader thread once the
 /// writer reports the new keys): every contact is created once, holds all
 /// its events, and exists since its earliest event even when that comes last.
+/// Keys no contact had, as the import numbers them ahead of writing: an
+/// email written in two cases is one contact; a bad row creates nothing,
+/// so a key's contact comes from its first good row and its creation time
+/// from its good rows only; a key named by a contact's email from before
+/// is that contact.
+#[test]
+fn new_keys_in_two_cases_and_after_a_bad_row() {
+    let env = Env::new();
+    env.import(
+        "contacts",
+        "c.csv",
+        "external_id,email
+k1,old@example.com
+",
+        &[],
+    )
+    .ok();
+    let f = "contact,ts,kind,amount\n\
+             Mixed@Example.com,2026-02-01T00:00:00Z,page_view,\n\
+             z1,2026-01-01T00:00:00Z,purchase,not-a-number\n\
+             mixed@example.com,2026-01-15T00:00:00Z,page_view,\n\
+             z1,2026-03-01T00:00:00Z,page_view,\n\
+             OLD@example.com,2026-03-02T00:00:00Z,page_view,\n\
+             z1,2026-02-01T00:00:00Z,page_view,\n";
+    let r = report(&env, "events", "e.csv", f, &["--skip-invalid"]);
+    let counts = (r["rows"].as_u64(), r["events"].as_u64(), r["rejected"].as_u64(), r["contacts_created"].as_u64());
+    assert_eq!(counts, (Some(6), Some(5), Some(1), Some(2)), "{r}");
+    let mixed = env.json(&["contacts", "show", "MIXED@example.com"]);
+    assert_eq!(
+        (mixed["email"].as_str(), mixed["created_at"].as_str()),
+        (Some("Mixed@Example.com"), Some("2026-01-15T00:00:00Z"))
+    );
+    assert_eq!(env.json(&["contacts", "show", "z1"])["created_at"], "2026-02-01T00:00:00Z");
+    let per: Vec<String> = env.event_rows().iter().map(|r| r.split(',').next().unwrap().to_string()).collect();
+    assert_eq!(per.iter().filter(|c| *c == "1").count(), 1, "the contact from before has its event: {per:?}");
+    assert_eq!(env.contacts().len(), 3);
+}
+
 #[test]
 fn many_new_contacts_named_again_later() {
     let env = Env::new();

@@ -100,9 +100,10 @@ pub(super) struct EventSink<'a, 'w> {
     /// each contact created from there on
     first_new: u64,
     created_at: Vec<i64>,
-    /// keys of created contacts not yet sent to the reader thread
-    learned: Vec<(String, u32)>,
-    learned_tx: Option<std::sync::mpsc::Sender<Vec<(String, u32)>>>,
+    /// by the reader thread's number of a key that named no contact before
+    /// the import (`PreContact::New`): its contact (`NO_CONTACT` until its
+    /// first good row) and the earliest event seen for it since
+    new_keys: Vec<(u32, i64)>,
     effects: HashMap<u32, Effects>,
     existing_ids: Option<roaring::RoaringBitmap>,
     params: Vec<(u16, ParamVal)>,
@@ -148,8 +149,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
             new_contacts: Vec::new(),
             first_new,
             created_at: Vec::new(),
-            learned: Vec::new(),
-            learned_tx: None,
+            new_keys: Vec::new(),
             effects: HashMap::default(),
             existing_ids: None,
             params: Vec::new(),
@@ -165,7 +165,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
             return Ok(*k);
         }
         if let Some(&k) = self.kind_by_name.get(name) {
-            self.last_kind = Some((name.to_string(), k));
+            self.remember_kind(name, k);
             return Ok(k);
         }
         let k = match self.w.schema().kind(name) {
@@ -197,8 +197,17 @@ impl<'a, 'w> EventSink<'a, 'w> {
         }
         self.kind_cols[k as usize] = kc;
         self.kind_by_name.insert(name.to_string(), k);
-        self.last_kind = Some((name.to_string(), k));
+        self.remember_kind(name, k);
         Ok(k)
+    }
+
+    /// The kind of the last row, kept in the same buffer (a log names a
+    /// different kind on most rows than on the row before).
+    fn remember_kind(&mut self, name: &str, k: u16) {
+        let (last, id) = self.last_kind.get_or_insert_with(|| (String::new(), 0));
+        last.clear();
+        last.push_str(name);
+        *id = k;
     }
 
     /// Interns the text of column `col`, remembering it: a column repeating
@@ -230,6 +239,12 @@ impl<'a, 'w> EventSink<'a, 'w> {
         if let Some(id) = self.w.id_by_external_id(key) {
             return Ok(id);
         }
+        self.contact_by_email_or_new(key, ts)
+    }
+
+    /// The contact of a key that is no contact's external id: the one with
+    /// that email when the key is one, else a contact created for it.
+    fn contact_by_email_or_new(&mut self, key: &str, ts: i64) -> Result<u32> {
         let is_email = looks_like_email(key);
         if is_email && let Some(id) = self.w.find_by_email(key)? {
             return Ok(id);
@@ -248,14 +263,29 @@ impl<'a, 'w> EventSink<'a, 'w> {
             self.w.register_external_id(key, id);
         }
         self.new_contacts.push((id, key.to_string(), is_email));
-        // the reader thread resolves this key from now on
-        self.learned.push((key.to_string(), id));
-        if self.learned.len() >= 256
-            && let Some(tx) = &self.learned_tx
-        {
-            let _ = tx.send(std::mem::take(&mut self.learned));
-        }
         self.report.contacts_created += 1;
+        Ok(id)
+    }
+
+    /// The contact of the `n`-th key the reader thread did not know: looked
+    /// up (or created) at its first good row, then kept by number, so that
+    /// its later rows cost no key look-up.
+    fn contact_for_new_key(&mut self, n: u32, key: &str, ts: i64) -> Result<u32> {
+        let n = n as usize;
+        if n >= self.new_keys.len() {
+            self.new_keys.resize(n + 1, (NO_CONTACT, i64::MAX));
+        }
+        let (id, first) = &mut self.new_keys[n];
+        if *id != NO_CONTACT {
+            *first = (*first).min(ts);
+            return Ok(*id);
+        }
+        // no external id from before is this key (the reader looked), nor
+        // one this import added (each of those has a number of its own): a
+        // contact from before by email (the reader's snapshot may not hold
+        // the emails), or one created now
+        let id = self.contact_by_email_or_new(key, ts)?;
+        self.new_keys[n] = (id, ts);
         Ok(id)
     }
 
@@ -279,6 +309,12 @@ impl<'a, 'w> EventSink<'a, 'w> {
         let created = Action { ts: now, what: ActionKind::Created, detail: detail.clone() };
         let mut actions = Vec::new();
         let mut batch: Vec<Contact> = Vec::with_capacity(CHUNK);
+        // the earliest events of the contacts of numbered keys
+        for (id, first) in std::mem::take(&mut self.new_keys) {
+            if id != NO_CONTACT {
+                self.note_created_at(id, first);
+            }
+        }
         // new contacts (ids ascending): created at their first event; written
         // in chunks, with nothing to compare with and keys known to be free;
         // their keys all at once at the end, so each key bucket is written once
@@ -439,16 +475,25 @@ impl super::rows::RowSink for EventSink<'_, '_> {
     type Pre = EventPre;
 
     fn preparer(&mut self) -> Option<super::rows::Preparer<EventPre>> {
-        let (tx, rx) = std::sync::mpsc::channel();
-        self.learned_tx = Some(tx);
         Some(Box::new(EventPreparer {
             key_col: self.cols.iter().position(|c| *c == Col::Contact),
             ts_col: self.cols.iter().position(|c| *c == Col::Ts),
             keys: self.w.key_snapshot(),
-            learned: KeyTable::default(),
-            learned_rx: rx,
+            new_xids: KeyTable::default(),
+            new_emails: KeyTable::default(),
+            new_count: 0,
             time_format: self.ctx.time_format.clone(),
         }))
+    }
+
+    fn prefetch(&self, pre: &EventPre) {
+        // a key new to the import: its contact and earliest event so far
+        // (a random place in a vector of 16 bytes per new key)
+        if let PreContact::New(n) = pre.contact
+            && let Some(slot) = self.new_keys.get(n as usize)
+        {
+            super::rows::prefetch(std::slice::from_ref(slot));
+        }
     }
 
     fn row(&mut self, _line: u64, rec: &Fields, pre: &EventPre) -> Result<()> {
@@ -544,16 +589,15 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 id
             }
             // resolved by the reader thread (a contact from before, or one this import created)
-            (Some(_), None) if pre.contact.is_some() => {
-                let id = pre.contact.unwrap_or_default();
-                self.note_created_at(id, ts);
-                id
-            }
-            (Some(k), None) => {
-                let id = self.contact_for_key(k, ts)?;
-                self.note_created_at(id, ts);
-                id
-            }
+            (Some(k), None) => match pre.contact {
+                PreContact::Existing(id) => id,
+                PreContact::New(n) => self.contact_for_new_key(n, k, ts)?,
+                PreContact::Unknown => {
+                    let id = self.contact_for_key(k, ts)?;
+                    self.note_created_at(id, ts);
+                    id
+                }
+            },
             (None, None) => return Err(Error::input("empty contact key")),
         };
         for &(pid, i) in &text_vals {
@@ -588,37 +632,56 @@ impl super::rows::RowSink for EventSink<'_, '_> {
     }
 }
 
-/// Resolves keys of contacts that existed before the import, and parses
-/// times, on the reader thread.
+/// Resolves keys of contacts that existed before the import, numbers the
+/// other keys, and parses times, on the reader thread.
 struct EventPreparer {
     key_col: Option<usize>,
     ts_col: Option<usize>,
     keys: std::sync::Arc<crate::store::keys::KeySnapshot>,
-    /// keys of the contacts this import created, as the sink reports them
-    learned: KeyTable,
-    learned_rx: std::sync::mpsc::Receiver<Vec<(String, u32)>>,
+    /// keys the snapshot does not hold, by number in the order they first
+    /// appear: external ids as written, emails normalized (as the sink
+    /// looks them up: `a@x.com` and `A@X.com` name one contact)
+    new_xids: KeyTable,
+    new_emails: KeyTable,
+    new_count: u32,
     time_format: crate::model::time::TimeFormat,
+}
+
+impl EventPreparer {
+    /// The number of a key the snapshot does not hold, given at its first row.
+    fn number(&mut self, key: &str) -> u32 {
+        let (table, key) = if looks_like_email(key) {
+            (&mut self.new_emails, crate::store::keys::email_key(key))
+        } else {
+            (&mut self.new_xids, std::borrow::Cow::Borrowed(key))
+        };
+        if let Some(n) = table.get(&key) {
+            return n;
+        }
+        let n = self.new_count;
+        self.new_count += 1;
+        table.insert(&key, n);
+        n
+    }
 }
 
 impl super::rows::Prepare<EventPre> for EventPreparer {
     fn prefetch(&self, rec: &Fields) {
         if let Some(k) = self.key_col.and_then(|i| rec.get(i)) {
             self.keys.prefetch(trim(k));
-            self.learned.prefetch(trim(k));
+            self.new_xids.prefetch(trim(k));
         }
     }
 
     fn prepare(&mut self, rec: &Fields, pre: &mut EventPre) {
-        while let Ok(list) = self.learned_rx.try_recv() {
-            for (k, id) in list {
-                self.learned.insert(&k, id);
-            }
-        }
-        pre.contact = self
-            .key_col
-            .and_then(|i| rec.get(i))
-            .map(trim)
-            .and_then(|k| self.keys.resolve(k).or_else(|| self.learned.get(k)));
+        let key = self.key_col.and_then(|i| rec.get(i)).map(trim).filter(|k| !k.is_empty());
+        pre.contact = match key {
+            None => PreContact::Unknown,
+            Some(k) => match self.keys.resolve(k) {
+                Some(id) => PreContact::Existing(id),
+                None => PreContact::New(self.number(k)),
+            },
+        };
         pre.ts = self.ts_col.and_then(|i| rec.get(i)).and_then(|t| self.time_format.parse(t).ok());
     }
 }
@@ -626,11 +689,27 @@ impl super::rows::Prepare<EventPre> for EventPreparer {
 /// What the reader thread works out for a row ahead of the sink.
 #[derive(Default)]
 pub(super) struct EventPre {
-    /// the contact, when its key names one that existed before the import
-    contact: Option<u32>,
+    contact: PreContact,
     /// the time, when it parsed
     ts: Option<i64>,
 }
+
+/// A row's contact key as the reader thread found it.
+#[derive(Clone, Copy, Default)]
+enum PreContact {
+    /// not looked up (no key, or no reader thread): the sink looks it up
+    #[default]
+    Unknown,
+    /// a contact that existed before the import
+    Existing(u32),
+    /// the `n`-th key, counted from 0, that named no contact before the
+    /// import (or one the snapshot does not hold, such as an email the
+    /// import did not load): the same number for the same key
+    New(u32),
+}
+
+/// `EventSink::new_keys` of a key whose contact is not known yet.
+const NO_CONTACT: u32 = u32::MAX;
 
 /// `str::trim` without the Unicode scan when the ends are plain ASCII.
 fn trim(s: &str) -> &str {

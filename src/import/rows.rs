@@ -126,7 +126,7 @@ impl<P: Default> Batch<P> {
 
 /// Hints the CPU to load the memory of `items` into cache (a no-op off x86-64).
 #[inline]
-fn prefetch<T>(items: &[T]) {
+pub(crate) fn prefetch<T>(items: &[T]) {
     #[cfg(target_arch = "x86_64")]
     for off in (0..std::mem::size_of_val(items)).step_by(64) {
         // SAFETY: prefetching only hints; it reads nothing and cannot fault.
@@ -150,6 +150,10 @@ pub trait RowSink {
     /// One row; an `Input` error rejects just this row, any other error aborts.
     /// `pre` holds what the preparer worked out, or the default.
     fn row(&mut self, line: u64, rec: &Fields, pre: &Self::Pre) -> Result<()>;
+    /// Asks the CPU for the sink's own memory that `row` will touch for a
+    /// row a few rows ahead (what `pre` names), so that its loads do not
+    /// stall `row`.
+    fn prefetch(&self, _pre: &Self::Pre) {}
     /// Per-row work that needs no sink state (parsing, looking keys up in
     /// what was loaded), run on the reader thread ahead of `row`. Asked for
     /// after the CSV header.
@@ -337,6 +341,7 @@ pub fn drive<S: RowSink>(
                             if let Some(Row::Ok(r)) = b.rows.get(k + 4).filter(|_| k + 4 < b.len) {
                                 prefetch(r.as_bytes());
                                 prefetch(r.spans());
+                                sink.prefetch(&b.pre[k + 4]);
                             }
                             let line = b.lines[k];
                             let res = match &b.rows[k] {
