@@ -89,8 +89,8 @@ pub(super) struct EventSink<'a, 'w> {
     kind_by_name: HashMap<String, u16>,
     /// the kind of the previous row (files often repeat it)
     last_kind: Option<(String, u16)>,
-    /// per column, the last text value interned and its id
-    last_text: Vec<(String, u32)>,
+    /// per column, the dictionary id of the last text value interned (0: none)
+    last_text: Vec<u32>,
     /// the columns of utm_source, utm_medium, utm_campaign
     utm_cols: [usize; 3],
     fixed: FixedCols,
@@ -214,17 +214,15 @@ impl<'a, 'w> EventSink<'a, 'w> {
     /// its value costs one comparison.
     fn intern_col(&mut self, col: usize, v: &str) -> Result<u32> {
         if col >= self.last_text.len() {
-            self.last_text.resize(col + 1, (String::new(), 0));
+            self.last_text.resize(col + 1, 0);
         }
-        let (last, id) = &mut self.last_text[col];
-        if *id != 0 && last == v {
-            return Ok(*id);
+        let last = self.last_text[col];
+        // compared where the dictionary keeps it: no copy of each new value
+        if last != 0 && self.w.dict_text(last) == v.as_bytes() {
+            return Ok(last);
         }
         let d = self.w.intern(v)?;
-        let (last, id) = &mut self.last_text[col];
-        last.clear();
-        last.push_str(v);
-        *id = d;
+        self.last_text[col] = d;
         Ok(d)
     }
 

@@ -77,7 +77,8 @@ impl WriteDict {
         }
     }
 
-    fn get(&self, id: u32) -> &[u8] {
+    /// The text of `id` (one below `next_id`; empty for a hole never loaded).
+    pub fn text(&self, id: u32) -> &[u8] {
         let i = id as usize;
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.text[start..self.ends[i] as usize]
@@ -127,7 +128,7 @@ impl WriteDict {
         if id as usize >= self.ends.len() {
             return;
         }
-        let h = self.hasher.hash_one(self.get(id));
+        let h = self.hasher.hash_one(self.text(id));
         if let Ok(e) = self.index.find_entry(h, |&x| x == id) {
             e.remove();
         }
@@ -141,7 +142,7 @@ impl WriteDict {
         let mut out: Vec<(u32, Vec<(u32, &str)>)> = Vec::new();
         for id in from..to {
             // text was valid UTF-8 when interned
-            let s = std::str::from_utf8(self.get(id)).unwrap_or_default();
+            let s = std::str::from_utf8(self.text(id)).unwrap_or_default();
             match out.last_mut() {
                 Some((c, v)) if *c == chunk_of(id) => v.push((id, s)),
                 _ => out.push((chunk_of(id), vec![(id, s)])),

@@ -307,6 +307,11 @@ impl<'a, 's> Loader<'a, 's> {
         Ok(())
     }
 
+    /// The text of an id `intern` handed out.
+    pub fn dict_text(&self, id: u32) -> &[u8] {
+        self.dict.text(id)
+    }
+
     /// The dictionary id of a text value, adding it if new.
     pub fn intern(&mut self, s: &str) -> Result<u32> {
         if !self.dict_loaded {
