@@ -84,8 +84,14 @@ pub(super) struct ContactSink<'a, 'w> {
     new_emails: Vec<(Box<str>, u32)>,
     new_xids: Vec<(Box<str>, u32)>,
     tags: HashMap<String, RoaringBitmap>,
-    categories: std::collections::HashMap<String, RoaringBitmap>,
-    known_categories: HashMap<String, String>,
+    /// category leaves named so far, with the contacts placed in each
+    leaves: Vec<(String, RoaringBitmap)>,
+    /// a category path as written → its leaf's index in `leaves`
+    known_categories: HashMap<String, usize>,
+    /// a leaf → its index in `leaves`
+    leaf_index: HashMap<String, usize>,
+    /// the leaves of the current row (kept for the next row)
+    row_leaves: Vec<usize>,
     has_consent_col: [bool; 3],
     /// timezones found valid (rows parsed here: JSONL)
     tz_ok: TzNames,
@@ -116,8 +122,10 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             new_emails: vec![],
             new_xids: vec![],
             tags: HashMap::default(),
-            categories: Default::default(),
+            leaves: Vec::new(),
             known_categories: HashMap::default(),
+            leaf_index: HashMap::default(),
+            row_leaves: Vec::new(),
             has_consent_col: [false; 3],
             tz_ok: TzNames::default(),
         })
@@ -320,7 +328,10 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             let a = Action { ts: self.ctx.now, what: ActionKind::TagAdded(t), detail: self.detail() };
             self.w.add_action_to_each(ids.iter(), &a)?;
         }
-        self.w.add_category_members(&self.categories)?;
+        // each leaf once (`leaf_index`)
+        let members: std::collections::HashMap<String, RoaringBitmap> =
+            std::mem::take(&mut self.leaves).into_iter().collect();
+        self.w.add_category_members(&members)?;
         Ok(())
     }
 }
@@ -404,14 +415,23 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
             }
         }
         // categories are checked before anything changes
-        let mut cats = Vec::new();
+        let mut cats = std::mem::take(&mut self.row_leaves);
+        cats.clear();
         for c in &r.categories {
             let leaf = match self.known_categories.get(c) {
-                Some(l) => l.clone(),
+                Some(&i) => i,
                 None => {
                     let l = self.w.ensure_category(c)?;
-                    self.known_categories.insert(c.clone(), l.clone());
-                    l
+                    let i = match self.leaf_index.get(&l) {
+                        Some(&i) => i,
+                        None => {
+                            self.leaf_index.insert(l.clone(), self.leaves.len());
+                            self.leaves.push((l, RoaringBitmap::new()));
+                            self.leaves.len() - 1
+                        }
+                    };
+                    self.known_categories.insert(c.clone(), i);
+                    i
                 }
             };
             cats.push(leaf);
@@ -477,12 +497,14 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         for t in r.tags {
             self.tags.entry(t).or_default().insert(c.id);
         }
-        for leaf in cats {
-            if !c.categories.contains(&leaf) {
+        for &i in &cats {
+            let (leaf, ids) = &mut self.leaves[i];
+            if !c.categories.contains(leaf) {
                 c.categories.push(leaf.clone());
-                self.categories.entry(leaf).or_default().insert(c.id);
+                ids.insert(c.id);
             }
         }
+        self.row_leaves = cats;
         self.seen_ids.insert(c.id, line, old.is_none());
         if old.is_some() {
             self.report.updated += 1;
