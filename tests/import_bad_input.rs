@@ -181,6 +181,34 @@ fn duplicate_external_id_in_one_file_names_the_first_line() {
     );
 }
 
+/// The tables of a file's new keys are sized after its first 256 rows:
+/// keys seen before and after that point are still refused when repeated.
+#[test]
+fn duplicate_keys_across_the_first_rows_and_the_rest() {
+    let mut rows = String::from("external_id,email\n");
+    for i in 0..600 {
+        rows.push_str(&format!("x{i},p{i}@example.com\n"));
+    }
+    let mut late = rows.clone();
+    late.push_str("x10,fresh@example.com\n");
+    refused(
+        "contacts",
+        "late.csv",
+        late.as_bytes(),
+        &[],
+        "late.csv:602: duplicate external_id `x10` (first on line 12)",
+    );
+    let mut mail = rows.clone();
+    mail.push_str("y1,P500@Example.com\n");
+    refused(
+        "contacts",
+        "mail.csv",
+        mail.as_bytes(),
+        &[],
+        "mail.csv:602: duplicate email `P500@Example.com` (first on line 502)",
+    );
+}
+
 #[test]
 fn empty_file_and_header_only_file_are_refused() {
     refused("contacts", "empty.csv", b"", &[], "empty.csv: empty file (expected a header line)");

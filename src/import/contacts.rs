@@ -10,7 +10,7 @@ use crate::model::attribute::{AttrDef, AttrType, AttrValue, parse_bool};
 use crate::model::contact::looks_like_email;
 use crate::model::time::TimeFormat;
 use crate::model::{Action, ActionKind, Channel, Consent, Contact};
-use crate::store::keys::{email_key, key_hash};
+use crate::store::keys::{KeyTable, email_key, key_hash};
 use crate::store::{Loader, Writer};
 use compact_str::CompactString;
 use roaring::RoaringBitmap;
@@ -64,8 +64,8 @@ pub(super) struct ContactSink<'a, 'w> {
     pub report: &'a mut ImportReport,
     cols: Vec<Col>,
     /// external id → the line that set it on a contact that existed
-    /// (the keys of contacts this import creates are in the load's key
-    /// maps, their lines in `seen_ids`)
+    /// (the keys of contacts this import creates are in `new_xids` and
+    /// `new_emails`, their lines in `seen_ids`)
     seen_xid: HashMap<CompactString, u64>,
     /// normalized email → the line that set it on a contact that existed
     seen_email: HashMap<CompactString, u64>,
@@ -79,10 +79,15 @@ pub(super) struct ContactSink<'a, 'w> {
     pending_new: Vec<Contact>,
     /// a thread freeing the batches written, handing back their vectors
     freeing: Option<Freeing>,
-    /// the keys of the new contacts written so far (normalized emails):
-    /// they reach the key tables at the end, sorted, in one pass each
-    new_emails: Vec<(Box<str>, u32)>,
-    new_xids: Vec<(Box<str>, u32)>,
+    /// the keys of the contacts this import creates (emails normalized),
+    /// found here by the rows after them: they reach the key tables at the
+    /// end, in one pass each
+    new_emails: KeyTable,
+    new_xids: KeyTable,
+    /// the input's size in bytes, and the bytes of its first rows: the
+    /// tables of new keys are sized from them once (`size_key_tables`)
+    input_bytes: Option<u64>,
+    first_rows: (u64, u64),
     tags: HashMap<String, RoaringBitmap>,
     /// category leaves named so far, with the contacts placed in each
     leaves: Vec<(String, RoaringBitmap)>,
@@ -97,6 +102,10 @@ pub(super) struct ContactSink<'a, 'w> {
     tz_ok: TzNames,
 }
 
+/// Rows whose size estimates the input's count of rows.
+const SIZING_ROWS: u64 = 256;
+/// At most this many new keys are made room for ahead.
+const SIZING_MAX: u64 = 1 << 23;
 /// Changed contacts written at a time.
 const FLUSH: usize = 20_000;
 /// New contacts written at a time (their records and timeline entries go
@@ -104,7 +113,12 @@ const FLUSH: usize = 20_000;
 const FLUSH_NEW: usize = 50_000;
 
 impl<'a, 'w> ContactSink<'a, 'w> {
-    pub fn new(w: &'a mut Writer<'w>, ctx: &'a ImportContext, report: &'a mut ImportReport) -> Result<Self> {
+    pub fn new(
+        w: &'a mut Writer<'w>,
+        ctx: &'a ImportContext,
+        report: &'a mut ImportReport,
+        input_bytes: Option<u64>,
+    ) -> Result<Self> {
         let mut w = Loader::new(w);
         w.load_keys()?;
         Ok(ContactSink {
@@ -119,8 +133,10 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             pending_old_score: vec![],
             pending_new: vec![],
             freeing: None,
-            new_emails: vec![],
-            new_xids: vec![],
+            new_emails: KeyTable::default(),
+            new_xids: KeyTable::default(),
+            input_bytes,
+            first_rows: (0, 0),
             tags: HashMap::default(),
             leaves: Vec::new(),
             known_categories: HashMap::default(),
@@ -189,10 +205,16 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         Ok(r)
     }
 
-    /// The contacts the row's keys name now: by external id, by email.
+    /// The contacts the row's keys name now: by external id, by email
+    /// (contacts from before, then those this import created).
     fn keyed(&self, r: &Row) -> (Option<u32>, Option<u32>) {
-        let by_x = r.external_id.as_deref().and_then(|x| self.w.id_by_external_id_hashed(x, r.xid_hash));
-        let by_e = r.email.as_deref().and_then(|e| self.w.id_by_email_key_hashed(&email_key(e), r.email_hash));
+        let by_x = r.external_id.as_deref().and_then(|x| {
+            self.w.id_by_external_id_hashed(x, r.xid_hash).or_else(|| self.new_xids.get_hashed(x, r.xid_hash))
+        });
+        let by_e = r.email.as_deref().and_then(|e| {
+            let k = email_key(e);
+            self.w.id_by_email_key_hashed(&k, r.email_hash).or_else(|| self.new_emails.get_hashed(&k, r.email_hash))
+        });
         (by_x, by_e)
     }
 
@@ -239,6 +261,30 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         }
     }
 
+    /// Counts the bytes of the first rows; after `SIZING_ROWS` of them,
+    /// sizes the tables of new keys for as many rows as the input holds at
+    /// that rate (at most `SIZING_MAX`), so that they never grow (each
+    /// growth re-inserts every key).
+    fn size_key_tables(&mut self, rec: &Fields) {
+        let (rows, bytes) = &mut self.first_rows;
+        if *rows > SIZING_ROWS {
+            return;
+        }
+        *rows += 1;
+        *bytes += (rec.as_bytes().len() + rec.len()) as u64;
+        if *rows == SIZING_ROWS
+            && let Some(total) = self.input_bytes
+        {
+            let expected = (total / (*bytes / SIZING_ROWS).max(1)).min(SIZING_MAX) as usize;
+            for t in [&mut self.new_xids, &mut self.new_emails] {
+                // a table the first rows left empty stays small
+                if !t.is_empty() {
+                    t.reserve(expected);
+                }
+            }
+        }
+    }
+
     /// Writes the contacts this import created so far, with their
     /// timeline's "created" line.
     fn flush_new(&mut self) -> Result<()> {
@@ -252,14 +298,6 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         self.w.put_new_contact_records(&self.pending_new)?;
         let created = Action { ts: self.ctx.now, what: ActionKind::Created, detail: self.detail() };
         let ids: Vec<u32> = self.pending_new.iter().map(|c| c.id).collect();
-        for c in &mut self.pending_new {
-            if let Some(e) = &c.email {
-                self.new_emails.push((email_key(e).into(), c.id));
-            }
-            if let Some(x) = c.external_id.take() {
-                self.new_xids.push((x.into_boxed_str(), c.id));
-            }
-        }
         // a full batch holds a dozen allocations per contact: freed on
         // another thread, beside the writer's next rows (one batch at a time)
         if self.pending_new.len() < FLUSH_NEW {
@@ -313,7 +351,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
     fn write_rest(&mut self) -> Result<()> {
         self.flush_new()?;
         let (emails, xids) = (std::mem::take(&mut self.new_emails), std::mem::take(&mut self.new_xids));
-        self.w.put_new_keys(&emails, &xids)?;
+        self.w.put_new_keys(&emails.entries(), &xids.entries())?;
         drop((emails, xids));
         self.flush()?;
         let mut tags: Vec<_> = self.tags.drain().collect();
@@ -373,11 +411,23 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         }))
     }
 
+    fn prefetch(&self, pre: &ContactPre) {
+        let (x, e) = (pre.xid_hash, pre.email_hash);
+        self.w.prefetch_keys(x, e);
+        if let Some(h) = x {
+            self.new_xids.prefetch_hashed(h);
+        }
+        if let Some(h) = e {
+            self.new_emails.prefetch_hashed(h);
+        }
+    }
+
     fn row(&mut self, line: u64, rec: &Fields, pre: &ContactPre) -> Result<()> {
-        let r = match pre.0.take() {
+        let r = match pre.row.take() {
             Some(parsed) => parsed?,
             None => self.parse_row(rec)?,
         };
+        self.size_key_tables(rec);
         let keyed = self.keyed(&r);
         self.check_seen(&r, keyed)?;
         let target = self.target(&r, keyed)?;
@@ -515,10 +565,10 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
             // no other contact has these keys (`target` found none, and
             // `seen_*` refuses a second row with them): findable from now on
             if let Some(x) = &c.external_id {
-                self.w.register_external_id_hashed(x, xid_hash, c.id);
+                self.new_xids.insert_hashed(x, xid_hash, c.id);
             }
             if let Some(e) = &c.email {
-                self.w.register_email_key_hashed(&email_key(e), email_hash, c.id);
+                self.new_emails.insert_hashed(&email_key(e), email_hash, c.id);
             }
             self.pending_new.push(c);
             if self.pending_new.len() >= FLUSH_NEW {
@@ -728,7 +778,12 @@ fn parse_fields(
 /// A row parsed on the reader thread: taken (once) by the sink. Empty for
 /// rows the preparer did not see (JSONL), which the sink parses itself.
 #[derive(Default)]
-pub(super) struct ContactPre(Cell<Option<Result<Row>>>);
+pub(super) struct ContactPre {
+    row: Cell<Option<Result<Row>>>,
+    /// the `key_hash`es of the row's keys, for `RowSink::prefetch`
+    xid_hash: Option<u64>,
+    email_hash: Option<u64>,
+}
 
 /// Parses rows on the reader thread, with copies of what parsing reads
 /// (the columns and attribute definitions are fixed once the CSV header
@@ -744,6 +799,11 @@ struct ContactPreparer {
 impl super::rows::Prepare<ContactPre> for ContactPreparer {
     fn prepare(&mut self, rec: &Fields, pre: &mut ContactPre) {
         let r = parse_fields(&self.cols, &self.attrs, &self.time_format, self.shopify, &mut self.tz_ok, rec);
-        pre.0.set(Some(r));
+        let keys = r.as_ref().map(|r| (r.external_id.is_some(), r.xid_hash, r.email.is_some(), r.email_hash));
+        (pre.xid_hash, pre.email_hash) = match keys {
+            Ok((x, xh, e, eh)) => (x.then_some(xh), e.then_some(eh)),
+            Err(_) => (None, None),
+        };
+        pre.row.set(Some(r));
     }
 }

@@ -220,7 +220,7 @@ fn run(
             let mut prog = |b: u64, n: u64| progress(b, total, n);
             match what {
                 What::Contacts => {
-                    let mut sink = contacts::ContactSink::new(&mut w, &ctx, &mut report)?;
+                    let mut sink = contacts::ContactSink::new(&mut w, &ctx, &mut report, total)?;
                     let s = rows::drive(&mut input, &mut sink, rejects.as_mut(), opts.delimiter, &mut prog)?;
                     sink.finish()?;
                     s

@@ -204,12 +204,16 @@ impl KeyTable {
 
     /// Adds or updates a key (growing the table past half full).
     pub fn insert(&mut self, key: &str, id: u32) {
+        self.insert_hashed(key, self.hash(key), id);
+    }
+
+    /// `insert` of a key whose `key_hash` is `h`.
+    pub fn insert_hashed(&mut self, key: &str, h: u64, id: u32) {
         if (self.used + 1) * 2 > self.slots.len() {
             self.grow();
         }
-        let (i, found) = self.find(key);
+        let (i, found) = self.find_hashed(key, h);
         if !found {
-            let h = self.hash(key);
             let mut s = Slot { tag: h as u32, ..Default::default() };
             if key.len() <= INLINE {
                 s.key[..key.len()].copy_from_slice(key.as_bytes());
@@ -232,6 +236,23 @@ impl KeyTable {
         }
     }
 
+    /// Whether the table holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.used == 0
+    }
+
+    /// Makes room for `n` keys in all without growing (a load that knows
+    /// roughly how many keys it will add).
+    pub fn reserve(&mut self, n: usize) {
+        if (n + 1) * 2 > self.slots.len() {
+            let old = std::mem::take(self);
+            *self = KeyTable::with_capacity(n.max(old.used));
+            for (k, id) in old.entries() {
+                self.insert(k, id);
+            }
+        }
+    }
+
     fn grow(&mut self) {
         let old = std::mem::take(&mut self.slots);
         let long = std::mem::take(&mut self.long);
@@ -250,12 +271,28 @@ impl KeyTable {
         *self = t;
     }
 
+    /// The keys held and their ids, in slot order (nearly the order of
+    /// their buckets on disk).
+    pub fn entries(&self) -> Vec<(&str, u32)> {
+        let mut out = Vec::with_capacity(self.used);
+        for s in self.slots.iter().filter(|s| s.len != 0 && s.len != GONE) {
+            // keys enter as `&str`
+            out.push((std::str::from_utf8(self.slot_key(s)).unwrap_or_default(), s.id));
+        }
+        out
+    }
+
     /// Hints the CPU to load the slot `key` starts probing at.
     pub fn prefetch(&self, key: &str) {
+        self.prefetch_hashed(self.hash(key));
+    }
+
+    /// `prefetch` of a key whose `key_hash` is `h`.
+    pub fn prefetch_hashed(&self, h: u64) {
         if self.slots.is_empty() {
             return;
         }
-        let i = self.home(self.hash(key));
+        let i = self.home(h);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: prefetching is a hint; the address is inside `slots`.
         unsafe {
@@ -326,6 +363,18 @@ impl Keys {
             .get(key, h)
             .or_else(|| self.base.email.get_hashed(key, h))
             .or_else(|| self.late_email.get_hashed(key, h))
+    }
+
+    /// `KeyTable::prefetch_hashed` of the loaded keys an external id and a
+    /// normalized email of these hashes would be looked up in.
+    pub fn prefetch_hashed(&self, xid_hash: Option<u64>, email_hash: Option<u64>) {
+        if let Some(h) = xid_hash {
+            self.base.xid.prefetch_hashed(h);
+        }
+        if let Some(h) = email_hash {
+            self.base.email.prefetch_hashed(h);
+            self.late_email.prefetch_hashed(h);
+        }
     }
 
     /// The emails of a snapshot taken without them, loaded when first
@@ -403,6 +452,37 @@ mod tests {
         assert_eq!(t.get(&keys[4]), Some(4), "keys probed past a removed one are still found");
         t.insert("C0000001", 5);
         assert_eq!(t.get("C0000001"), Some(5));
+    }
+
+    /// Room made ahead keeps every key; `entries` lists each key once with
+    /// its id; hashed inserts are found by plain lookups.
+    #[test]
+    fn key_table_reserve_entries_and_hashed_inserts() {
+        let mut t = KeyTable::default();
+        let key = |i: u32| {
+            if i.is_multiple_of(2) { format!("C{i:07}") } else { format!("person.{i}@a-long-domain.example.com") }
+        };
+        for i in 0..300 {
+            let k = key(i);
+            t.insert_hashed(&k, key_hash(&k), i);
+        }
+        t.reserve(10_000);
+        assert!(t.slots.len() >= 20_000, "{}", t.slots.len());
+        let slots = t.slots.len();
+        for i in 300..10_000 {
+            t.insert(&key(i), i);
+        }
+        assert_eq!(t.slots.len(), slots, "no growth within the room made");
+        t.reserve(10);
+        assert_eq!(t.slots.len(), slots, "reserving less shrinks nothing");
+        for i in 0..10_000 {
+            assert_eq!(t.get(&key(i)), Some(i), "{}", key(i));
+        }
+        let mut e: Vec<(String, u32)> = t.entries().into_iter().map(|(k, id)| (k.to_string(), id)).collect();
+        e.sort_by_key(|x| x.1);
+        let want: Vec<(String, u32)> = (0..10_000).map(|i| (key(i), i)).collect();
+        assert_eq!(e, want);
+        assert!(!t.is_empty() && KeyTable::default().is_empty());
     }
 
     /// The overlay grows without hashing its keys again, and its hashed

@@ -140,7 +140,7 @@ impl<'a, 's> Loader<'a, 's> {
     }
 
     /// `Writer::put_new_keys`: the keys of the contacts `put_new_contact_records` wrote.
-    pub fn put_new_keys(&mut self, emails: &[(Box<str>, u32)], xids: &[(Box<str>, u32)]) -> Result<()> {
+    pub fn put_new_keys<K: AsRef<str> + Sync>(&mut self, emails: &[(K, u32)], xids: &[(K, u32)]) -> Result<()> {
         self.w.put_new_keys(emails, xids)
     }
 
@@ -247,6 +247,12 @@ impl<'a, 's> Loader<'a, 's> {
     pub fn id_by_email_key_hashed(&self, key: &str, h: u64) -> Option<u32> {
         debug_assert!(self.keys_loaded && !self.emails_pending);
         self.keys.by_email_key_hashed(key, h)
+    }
+
+    /// Starts loading the key slots that looking up an external id and a
+    /// normalized email of these `keys::key_hash`es will read.
+    pub fn prefetch_keys(&self, xid_hash: Option<u64>, email_hash: Option<u64>) {
+        self.keys.prefetch_hashed(xid_hash, email_hash);
     }
 
     /// Makes a not-yet-written contact findable by its external id in this load.

@@ -412,7 +412,7 @@ impl<'s> Writer<'s> {
 
     /// The keys of contacts written by `put_new_contact_records` (checked
     /// free; emails normalized), sorted here and inserted in key order.
-    pub fn put_new_keys(&mut self, emails: &[(Box<str>, u32)], xids: &[(Box<str>, u32)]) -> Result<()> {
+    pub fn put_new_keys<K: AsRef<str> + Sync>(&mut self, emails: &[(K, u32)], xids: &[(K, u32)]) -> Result<()> {
         self.keys_written = true;
         self.insert_keys(emails, xids)
     }
