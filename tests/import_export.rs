@@ -664,3 +664,39 @@ fn events_change_contacts_from_before_in_place() {
     // the unchanged contacts and the keys are as they were
     assert_eq!(env.json(&["contacts", "show", "u65@example.com"])["external_id"], "u65");
 }
+
+/// A categories cell is split once and its leaves remembered: the same cell
+/// on later rows, the same leaves written otherwise, and rows updating a
+/// contact that already has some of them all place each contact once.
+#[test]
+fn repeated_categories_cells_place_each_contact_once() {
+    let env = Env::new();
+    env.import(
+        "contacts",
+        "c.csv",
+        "external_id,categories\n\
+         a,\"shoes;bags\"\n\
+         b,\"shoes;bags\"\n\
+         c,\"bags ; shoes\"\n\
+         d,shoes\n\
+         e,\n",
+        &[],
+    )
+    .ok();
+    env.import("contacts", "u.csv", "external_id,categories\na,\"shoes;hats\"\ne,\"shoes;bags\"\n", &[]).ok();
+    let list = env.run(&["categories", "list", "--format", "json"]).ok();
+    let v: Value = serde_json::from_str(&list).unwrap();
+    let count = |name: &str| {
+        v.as_array().unwrap().iter().find(|c| c["category"] == name).map(|c| c["contacts"].clone()).unwrap()
+    };
+    assert_eq!(count("shoes"), 5, "{list}");
+    assert_eq!(count("bags"), 4, "{list}");
+    assert_eq!(count("hats"), 1, "{list}");
+    let cats = |key: &str| {
+        let shown: Value = serde_json::from_str(&env.run(&["contacts", "show", key]).ok()).unwrap();
+        shown["categories"].clone()
+    };
+    assert_eq!(cats("a"), serde_json::json!(["shoes", "bags", "hats"]));
+    assert_eq!(cats("c"), serde_json::json!(["bags", "shoes"]));
+    assert_eq!(cats("e"), serde_json::json!(["shoes", "bags"]));
+}

@@ -49,7 +49,9 @@ pub(super) struct Row {
     unsubscribed_at: Option<i64>,
     bounced_at: Option<i64>,
     tags: Vec<String>,
-    categories: Vec<String>,
+    /// the categories cell as written (split where applied: a file
+    /// repeats a few lists of categories on most rows)
+    categories: String,
     attrs: Vec<(u16, AttrValue)>,
     /// `keys::key_hash` of the external id and of the normalized email,
     /// computed where the row is parsed (the reader thread, for CSV)
@@ -93,6 +95,8 @@ pub(super) struct ContactSink<'a, 'w> {
     leaves: Vec<(String, RoaringBitmap)>,
     /// a category path as written → its leaf's index in `leaves`
     known_categories: HashMap<String, usize>,
+    /// a categories cell as written → its leaves (`CATEGORY_LISTS` at most)
+    category_lists: HashMap<String, Vec<usize>>,
     /// a leaf → its index in `leaves`
     leaf_index: HashMap<String, usize>,
     /// the leaves of the current row (kept for the next row)
@@ -106,6 +110,8 @@ pub(super) struct ContactSink<'a, 'w> {
 const SIZING_ROWS: u64 = 256;
 /// At most this many new keys are made room for ahead.
 const SIZING_MAX: u64 = 1 << 23;
+/// Distinct categories cells whose leaves are remembered.
+const CATEGORY_LISTS: usize = 4096;
 /// Changed contacts written at a time.
 const FLUSH: usize = 20_000;
 /// New contacts written at a time (their records and timeline entries go
@@ -140,6 +146,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             tags: HashMap::default(),
             leaves: Vec::new(),
             known_categories: HashMap::default(),
+            category_lists: HashMap::default(),
             leaf_index: HashMap::default(),
             row_leaves: Vec::new(),
             has_consent_col: [false; 3],
@@ -467,11 +474,15 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         // categories are checked before anything changes
         let mut cats = std::mem::take(&mut self.row_leaves);
         cats.clear();
-        for c in &r.categories {
-            let leaf = match self.known_categories.get(c) {
+        let cell = self.category_lists.get(r.categories.as_str());
+        if let Some(leaves) = cell {
+            cats.extend_from_slice(leaves);
+        }
+        for c in if cell.is_none() { split_list(&r.categories) } else { vec![] } {
+            let leaf = match self.known_categories.get(&c) {
                 Some(&i) => i,
                 None => {
-                    let l = self.w.ensure_category(c)?;
+                    let l = self.w.ensure_category(&c)?;
                     let i = match self.leaf_index.get(&l) {
                         Some(&i) => i,
                         None => {
@@ -480,11 +491,17 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
                             self.leaves.len() - 1
                         }
                     };
-                    self.known_categories.insert(c.clone(), i);
+                    self.known_categories.insert(c, i);
                     i
                 }
             };
             cats.push(leaf);
+        }
+        if !r.categories.is_empty()
+            && self.category_lists.len() < CATEGORY_LISTS
+            && !self.category_lists.contains_key(r.categories.as_str())
+        {
+            self.category_lists.insert(r.categories, cats.clone());
         }
         let now = self.ctx.now;
         let (xid_hash, email_hash) = (r.xid_hash, r.email_hash);
@@ -753,7 +770,7 @@ fn parse_fields(
             }
             Col::BouncedAt => r.bounced_at = Some(tf.parse(v).map_err(|e| Error::input(format!("bounced_at: {e}")))?),
             Col::Tags => r.tags = split_list(v),
-            Col::Categories => r.categories = split_list(v),
+            Col::Categories => r.categories = v.to_string(),
             Col::Attr(a) => {
                 let def = &attrs[*a as usize];
                 let v = if def.name == "phone" { shopify_unquote(shopify, v) } else { v };
