@@ -732,6 +732,7 @@ fn parse_fields(
     rec: &Fields,
 ) -> Result<Row> {
     let mut r = Row::default();
+    r.attrs.reserve(cols.iter().filter(|c| matches!(c, Col::Attr(_))).count());
     for (i, col) in cols.iter().enumerate() {
         let v = rec.get(i).unwrap_or("").trim();
         if v.is_empty() {

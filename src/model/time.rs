@@ -162,12 +162,54 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// Parses a calendar date `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("`{s}` is not a date (expected YYYY-MM-DD)"))
+    let t = s.trim();
+    let bad = || format!("`{s}` is not a date (expected YYYY-MM-DD)");
+    // the usual spelling (a birth date on every row of a contacts file)
+    // without chrono's format interpreter
+    if let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *t.as_bytes()
+        && [y0, y1, y2, y3, m0, m1, d0, d1].iter().all(u8::is_ascii_digit)
+    {
+        let n = |a: &[u8]| a.iter().fold(0u32, |v, c| v * 10 + (c - b'0') as u32);
+        let (y, m, d) = (n(&[y0, y1, y2, y3]), n(&[m0, m1]), n(&[d0, d1]));
+        return NaiveDate::from_ymd_opt(y as i32, m, d).ok_or_else(bad);
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| bad())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The quick path for `YYYY-MM-DD` agrees with chrono's parser.
+    #[test]
+    fn dates_parse_as_chrono_does() {
+        let chrono_date = |s: &str| NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
+        for s in [
+            "1976-01-08",
+            " 2024-02-29 ",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-04-31",
+            "0000-01-01",
+            "9999-12-31",
+            "2024-1-05",
+            "2024-01-5",
+            "+2024-01-05",
+            "2024/01/05",
+            "20240105",
+            "2024-01-05T00:00:00Z",
+            "２０２４-01-05",
+            "",
+        ] {
+            assert_eq!(parse_date(s).ok(), chrono_date(s), "{s:?}");
+        }
+        let mut day = NaiveDate::from_ymd_opt(1899, 12, 25).unwrap();
+        while day < NaiveDate::from_ymd_opt(1905, 1, 1).unwrap() {
+            assert_eq!(parse_date(&day.format("%Y-%m-%d").to_string()), Ok(day));
+            day = day.succ_opt().unwrap();
+        }
+    }
 
     #[test]
     fn parses_common_formats() {
