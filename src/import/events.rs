@@ -89,8 +89,8 @@ pub(super) struct EventSink<'a, 'w> {
     kind_by_name: HashMap<String, u16>,
     /// the kind of the previous row (files often repeat it)
     last_kind: Option<(String, u16)>,
-    /// per column, the dictionary id of the last text value interned (0: none)
-    last_text: Vec<u32>,
+    /// per column, the text values interned lately, with their ids
+    recent_text: Vec<RecentTexts>,
     /// the columns of utm_source, utm_medium, utm_campaign
     utm_cols: [usize; 3],
     fixed: FixedCols,
@@ -143,7 +143,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
             kind_cols: Vec::new(),
             kind_by_name: HashMap::default(),
             last_kind: None,
-            last_text: Vec::new(),
+            recent_text: Vec::new(),
             utm_cols: [NO_COL; 3],
             fixed: FixedCols::default(),
             new_contacts: Vec::new(),
@@ -210,19 +210,19 @@ impl<'a, 'w> EventSink<'a, 'w> {
         *id = k;
     }
 
-    /// Interns the text of column `col`, remembering it: a column repeating
-    /// its value costs one comparison.
+    /// Interns the text of column `col`, remembering it: a value the column
+    /// had lately costs a comparison in a few kilobytes of its own, rather
+    /// than a look-up in the dictionary (megabytes, once a log's order ids
+    /// are in it).
     fn intern_col(&mut self, col: usize, v: &str) -> Result<u32> {
-        if col >= self.last_text.len() {
-            self.last_text.resize(col + 1, 0);
+        if col >= self.recent_text.len() {
+            self.recent_text.resize_with(col + 1, RecentTexts::default);
         }
-        let last = self.last_text[col];
-        // compared where the dictionary keeps it: no copy of each new value
-        if last != 0 && self.w.dict_text(last) == v.as_bytes() {
-            return Ok(last);
+        if let Some(id) = self.recent_text[col].get(v.as_bytes()) {
+            return Ok(id);
         }
         let d = self.w.intern(v)?;
-        self.last_text[col] = d;
+        self.recent_text[col].put(v.as_bytes(), d);
         Ok(d)
     }
 
@@ -237,12 +237,15 @@ impl<'a, 'w> EventSink<'a, 'w> {
         if let Some(id) = self.w.id_by_external_id(key) {
             return Ok(id);
         }
-        self.contact_by_email_or_new(key, ts)
+        self.contact_by_email_or_new(key, ts, true)
     }
 
     /// The contact of a key that is no contact's external id: the one with
-    /// that email when the key is one, else a contact created for it.
-    fn contact_by_email_or_new(&mut self, key: &str, ts: i64) -> Result<u32> {
+    /// that email when the key is one, else a contact created for it, whose
+    /// key the load finds from then on when `register` (a key the reader
+    /// thread numbered is never looked up again: its later rows come with
+    /// its number).
+    fn contact_by_email_or_new(&mut self, key: &str, ts: i64, register: bool) -> Result<u32> {
         let is_email = looks_like_email(key);
         if is_email && let Some(id) = self.w.find_by_email(key)? {
             return Ok(id);
@@ -255,9 +258,9 @@ impl<'a, 'w> EventSink<'a, 'w> {
             }
             self.created_at[i as usize] = ts;
         }
-        if is_email {
+        if register && is_email {
             self.w.register_email(key, id);
-        } else {
+        } else if register {
             self.w.register_external_id(key, id);
         }
         self.new_contacts.push((id, key.to_string(), is_email));
@@ -282,7 +285,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
         // one this import added (each of those has a number of its own): a
         // contact from before by email (the reader's snapshot may not hold
         // the emails), or one created now
-        let id = self.contact_by_email_or_new(key, ts)?;
+        let id = self.contact_by_email_or_new(key, ts, false)?;
         self.new_keys[n] = (id, ts);
         Ok(id)
     }
@@ -706,6 +709,54 @@ enum PreContact {
     New(u32),
 }
 
+/// Text values of one column seen lately and their dictionary ids: a small
+/// table with one place per value (picked from its length and three of its
+/// bytes), the last value there winning. Values up to `RECENT_LEN` bytes.
+struct RecentTexts(Box<[Recent; RECENT_SLOTS]>);
+
+const RECENT_SLOTS: usize = 128;
+const RECENT_LEN: usize = 27;
+
+/// One place of `RecentTexts`: `len` 0 is empty (no empty value is interned).
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(32))]
+struct Recent {
+    id: u32,
+    len: u8,
+    text: [u8; RECENT_LEN],
+}
+
+impl Default for RecentTexts {
+    fn default() -> Self {
+        RecentTexts(Box::new([Recent::default(); RECENT_SLOTS]))
+    }
+}
+
+impl RecentTexts {
+    fn place(v: &[u8]) -> usize {
+        let (n, first, mid, last) = (v.len(), v[0] as usize, v[v.len() / 2] as usize, v[v.len() - 1] as usize);
+        (n.wrapping_mul(31) ^ first ^ mid.wrapping_mul(7) ^ last.wrapping_mul(131)) % RECENT_SLOTS
+    }
+
+    fn get(&self, v: &[u8]) -> Option<u32> {
+        if v.is_empty() || v.len() > RECENT_LEN {
+            return None;
+        }
+        let r = &self.0[Self::place(v)];
+        (r.len as usize == v.len() && &r.text[..v.len()] == v).then_some(r.id)
+    }
+
+    fn put(&mut self, v: &[u8], id: u32) {
+        if v.is_empty() || v.len() > RECENT_LEN {
+            return;
+        }
+        let r = &mut self.0[Self::place(v)];
+        r.id = id;
+        r.len = v.len() as u8;
+        r.text[..v.len()].copy_from_slice(v);
+    }
+}
+
 /// `EventSink::new_keys` of a key whose contact is not known yet.
 const NO_CONTACT: u32 = u32::MAX;
 
@@ -722,5 +773,39 @@ fn param_name(c: &Col) -> &str {
     match c {
         Col::Param(p) => p,
         _ => "?",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecentTexts;
+
+    /// A value is found with the id it was put with until another value
+    /// takes its place; values too long to hold are never found.
+    #[test]
+    fn recent_texts_hold_the_last_value_of_each_place() {
+        let mut r = RecentTexts::default();
+        let values: Vec<String> = (0..2000).map(|i| format!("v{i}")).collect();
+        for (i, v) in values.iter().enumerate() {
+            r.put(v.as_bytes(), i as u32 + 1);
+            assert_eq!(r.get(v.as_bytes()), Some(i as u32 + 1));
+        }
+        let mut found = 0;
+        for (i, v) in values.iter().enumerate() {
+            // a value is either gone or found with its own id
+            if let Some(id) = r.get(v.as_bytes()) {
+                assert_eq!(id, i as u32 + 1, "{v}");
+                found += 1;
+            }
+        }
+        assert!(found > 0 && found <= super::RECENT_SLOTS, "{found}");
+        let long = "x".repeat(super::RECENT_LEN + 1);
+        r.put(long.as_bytes(), 7);
+        assert_eq!(r.get(long.as_bytes()), None);
+        assert_eq!(r.get(b""), None);
+        let edge = "y".repeat(super::RECENT_LEN);
+        r.put(edge.as_bytes(), 9);
+        assert_eq!(r.get(edge.as_bytes()), Some(9));
+        assert_eq!(r.get(&edge.as_bytes()[1..]), None, "a prefix is another value");
     }
 }
