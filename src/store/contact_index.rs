@@ -198,12 +198,52 @@ pub fn remove(t: &mut redb::Table<u32, &[u8]>, ids: &RoaringBitmap) -> Result<BT
     Ok(blocks)
 }
 
+/// Written blocks, each with the contact of each of its events.
+type Blocks = Vec<(BlockKey, Vec<u32>)>;
+
 /// The blocks written since the last flush, with the contact of each of
 /// their events, waiting to be merged into the table.
 #[derive(Default)]
 pub struct Pending {
-    blocks: Vec<(BlockKey, Vec<u32>)>,
+    blocks: Blocks,
     events: usize,
+    /// blocks noted earlier, being sorted and grouped by contact on a
+    /// thread of their own (`group_aside`)
+    aside: Option<std::thread::JoinHandle<(Blocks, Grouping)>>,
+}
+
+/// The distinct blocks of each contact of a list of blocks: for every
+/// contact in id order, indexes into the list, ascending.
+struct Grouping {
+    contacts: Vec<u32>,
+    /// `blocks[ends[i - 1] .. ends[i]]` are contact `contacts[i]`'s
+    ends: Vec<u32>,
+    blocks: Vec<u32>,
+}
+
+impl Grouping {
+    fn of(blocks: &[(BlockKey, Vec<u32>)]) -> Grouping {
+        let mut g = Grouping { contacts: Vec::new(), ends: Vec::new(), blocks: Vec::new() };
+        // `for_each_contact` hands over slices of its own arrays: copied
+        // once, in order (the arrays it fills are as large)
+        let _ = for_each_contact(blocks, |c, idx| {
+            g.contacts.push(c);
+            g.blocks.extend_from_slice(idx);
+            g.ends.push(g.blocks.len() as u32);
+            Ok(())
+        });
+        g
+    }
+
+    fn for_each(&self, mut f: impl FnMut(u32, &[u32]) -> Result<()>) -> Result<()> {
+        let mut start = 0;
+        for (i, &c) in self.contacts.iter().enumerate() {
+            let end = self.ends[i] as usize;
+            f(c, &self.blocks[start..end])?;
+            start = end;
+        }
+        Ok(())
+    }
 }
 
 impl Pending {
@@ -213,14 +253,41 @@ impl Pending {
         self.blocks.push((key, contacts));
     }
 
-    /// Events noted since the last flush.
+    /// Events noted since the last flush (not counting those grouped aside).
     pub fn events(&self) -> usize {
         self.events
+    }
+
+    /// Nothing waits to be merged.
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty() && self.aside.is_none()
+    }
+
+    /// Sorts and groups the blocks noted so far on a thread of their own
+    /// (pure work over what was noted, so it overlaps the writer's next
+    /// writes); `flush` merges the result.
+    pub fn group_aside(&mut self) {
+        if self.blocks.is_empty() || self.aside.is_some() {
+            return;
+        }
+        let mut blocks = std::mem::take(&mut self.blocks);
+        self.events = 0;
+        self.aside = Some(std::thread::spawn(move || {
+            blocks.sort_unstable_by_key(|(k, _)| *k);
+            let g = Grouping::of(&blocks);
+            (blocks, g)
+        }));
     }
 
     /// Merges every noted (contact, block) pair into the table: one read
     /// and one write of each row holding one of the contacts, in id order.
     pub fn flush(&mut self, t: &mut redb::Table<u32, &[u8]>) -> Result<()> {
+        if let Some(h) = self.aside.take() {
+            let (blocks, g) = h.join().map_err(|_| Error::runtime("grouping the contact index failed"))?;
+            let mut m = RowMerge::default();
+            g.for_each(|contact, idx| m.add(t, contact, idx.iter().map(|&i| blocks[i as usize].0)))?;
+            m.write(t)?;
+        }
         if self.blocks.is_empty() {
             return Ok(());
         }
@@ -228,16 +295,7 @@ impl Pending {
         self.events = 0;
         blocks.sort_unstable_by_key(|(k, _)| *k);
         let mut m = RowMerge::default();
-        for_each_contact(&blocks, |contact, idx| {
-            if m.bucket != Some(bucket_of(contact)) {
-                m.write(t)?;
-                m.bucket = Some(bucket_of(contact));
-            }
-            let start = m.new.keys.len();
-            m.new.keys.extend(idx.iter().map(|&i| blocks[i as usize].0));
-            m.new.entries.push((contact, start, m.new.keys.len()));
-            Ok(())
-        })?;
+        for_each_contact(&blocks, |contact, idx| m.add(t, contact, idx.iter().map(|&i| blocks[i as usize].0)))?;
         m.write(t)
     }
 }
@@ -254,6 +312,24 @@ struct RowMerge {
 }
 
 impl RowMerge {
+    /// Adds a contact's new blocks (contacts in id order), writing the row
+    /// before when the contact is in the next one.
+    fn add(
+        &mut self,
+        t: &mut redb::Table<u32, &[u8]>,
+        contact: u32,
+        keys: impl Iterator<Item = BlockKey>,
+    ) -> Result<()> {
+        if self.bucket != Some(bucket_of(contact)) {
+            self.write(t)?;
+            self.bucket = Some(bucket_of(contact));
+        }
+        let start = self.new.keys.len();
+        self.new.keys.extend(keys);
+        self.new.entries.push((contact, start, self.new.keys.len()));
+        Ok(())
+    }
+
     /// Writes the row with the new blocks merged in, and empties `new`.
     fn write(&mut self, t: &mut redb::Table<u32, &[u8]>) -> Result<()> {
         let Some(bucket) = self.bucket.take() else { return Ok(()) };
@@ -508,6 +584,42 @@ mod tests {
             .unwrap();
             assert_eq!(got, expect, "spread {spread}");
         }
+    }
+
+    /// Blocks grouped aside, then more noted before the flush, give the
+    /// rows that one flush of all of them gives.
+    #[test]
+    fn grouped_aside_then_more_blocks_give_the_same_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = redb::Database::create(dir.path().join("g.redb")).unwrap();
+        let block = |j: u32| -> (BlockKey, Vec<u32>) {
+            ((j as u16 % 3, j as u64), (0..40u32).map(|i| (i * 11 + j * 17) % 300).collect())
+        };
+        let tx = db.begin_write().unwrap();
+        let rows = |name: &str, aside_after: Option<u32>| {
+            let def = redb::TableDefinition::<u32, &[u8]>::new(name);
+            let mut t = tx.open_table(def).unwrap();
+            let mut p = Pending::default();
+            for j in 0..30 {
+                p.add(block(j).0, block(j).1);
+                if Some(j) == aside_after {
+                    p.group_aside();
+                    assert!(!p.is_empty());
+                }
+            }
+            p.flush(&mut t).unwrap();
+            assert!(p.is_empty());
+            let mut out = Vec::new();
+            for r in t.iter().unwrap() {
+                let (k, v) = r.unwrap();
+                out.push((k.value(), decode_row(k.value(), v.value()).unwrap()));
+            }
+            out
+        };
+        let once = rows("once", None);
+        assert_eq!(rows("aside_first", Some(9)), once);
+        assert_eq!(rows("aside_all", Some(29)), once);
+        assert!(once.len() > 3);
     }
 
     /// Writes `n` events of `kind` spread over `contacts`, in one transaction.

@@ -114,6 +114,7 @@ impl<'a, 's> Loader<'a, 's> {
     /// (contacts, the index) overlaps that merge.
     pub fn end_of_events(&mut self) -> Result<()> {
         self.write_pending()?;
+        self.index.group_aside();
         self.w.merge_summaries_aside()
     }
 
@@ -391,7 +392,7 @@ impl<'a, 's> Loader<'a, 's> {
 
     /// Merges the contacts of the blocks written so far into `CONTACT_BLOCKS`.
     fn flush_index(&mut self) -> Result<()> {
-        if self.index.events() == 0 {
+        if self.index.is_empty() {
             return Ok(());
         }
         self.index.flush(&mut self.w.tx.open_table(CONTACT_BLOCKS)?)
