@@ -30,15 +30,55 @@ pub fn tune() {
     // (BENCHMARKS.md "Journeys"). The option stops mimalloc asking; the
     // prctl covers any arena reserved before this call (a caller that
     // tunes late, like the engine benchmark).
+    // Except where asked (`huge_pages_for`; Linux 6.18's
+    // `PR_THP_DISABLE_EXCEPT_ADVISED`; older kernels refuse the flag and
+    // get the plain switch).
     // SAFETY: a numeric allocator option and a process flag, before any thread exists.
     unsafe {
         libmimalloc_sys::mi_option_set(MI_OPTION_ALLOW_THP, 0);
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        if libc::prctl(libc::PR_SET_THP_DISABLE, 1, PR_THP_DISABLE_EXCEPT_ADVISED, 0, 0) != 0 {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
     }
+}
+
+/// `PR_THP_DISABLE_EXCEPT_ADVISED` of `linux/prctl.h` (Linux 6.18).
+const PR_THP_DISABLE_EXCEPT_ADVISED: libc::c_ulong = 1 << 1;
+
+/// A vector of `n` copies of `value` whose memory is asked for in 2 MiB
+/// pages when large (`madvise(MADV_HUGEPAGE)` before its first touch): for
+/// tables read at random all over, such as the key tables of an import,
+/// where every look-up would otherwise miss the TLB. The kernel may say
+/// no; the vector is the same either way.
+pub fn huge_pages_for<T: Clone>(n: usize, value: T) -> Vec<T> {
+    const HUGE: usize = 2 << 20;
+    let mut v: Vec<T> = Vec::with_capacity(n);
+    let bytes = n.saturating_mul(std::mem::size_of::<T>());
+    if bytes >= 2 * HUGE {
+        let start = v.as_ptr() as usize;
+        let (from, to) = (start.next_multiple_of(HUGE), (start + bytes) / HUGE * HUGE);
+        if to > from {
+            // SAFETY: advice on whole pages inside the vector's own
+            // allocation, none of it touched yet; it changes no contents.
+            unsafe { libc::madvise(from as *mut libc::c_void, to - from, libc::MADV_HUGEPAGE) };
+        }
+    }
+    v.resize(n, value);
+    v
 }
 
 #[cfg(test)]
 mod tests {
+    /// Small or large, the vector holds `n` copies of the value.
+    #[test]
+    fn huge_pages_for_fills_every_slot() {
+        assert!(super::huge_pages_for(0, 7u8).is_empty());
+        assert_eq!(super::huge_pages_for(3, 7u8), vec![7u8; 3]);
+        let big = super::huge_pages_for(3 << 20, 0xABu64);
+        assert_eq!(big.len(), 3 << 20);
+        assert!(big.iter().all(|&x| x == 0xAB));
+    }
+
     /// The index really is the purge delay: its documented default is 1000 ms.
     #[test]
     fn purge_delay_option_index() {

@@ -131,7 +131,12 @@ struct Slot {
 impl KeyTable {
     pub fn with_capacity(n: usize) -> KeyTable {
         let slots = (n * 2).max(16).next_power_of_two();
-        KeyTable { slots: vec![Slot::default(); slots], shift: 64 - slots.trailing_zeros(), ..Default::default() }
+        KeyTable {
+            // read at random, a TLB miss per look-up in 4 KiB pages
+            slots: crate::allocator::huge_pages_for(slots, Slot::default()),
+            shift: 64 - slots.trailing_zeros(),
+            ..Default::default()
+        }
     }
 
     fn hash(&self, key: &str) -> u64 {
