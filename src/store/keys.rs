@@ -112,6 +112,12 @@ pub struct KeyTable {
 }
 
 const INLINE: usize = 23;
+/// A table holds at most `LOAD_NUM / LOAD_DEN` of its slots (5/8: a miss
+/// probes about four slots, two cache lines, at the fullest; a power of two
+/// of slots fits 1.6 keys per slot's worth rather than 2, so a million keys
+/// fit in 2 million slots even when their count was estimated a little high).
+const LOAD_NUM: usize = 5;
+const LOAD_DEN: usize = 8;
 /// `Slot::len` of a key stored in `long`
 const LONG: u8 = 255;
 /// `Slot::len` of a removed key (probing continues past it)
@@ -130,7 +136,7 @@ struct Slot {
 
 impl KeyTable {
     pub fn with_capacity(n: usize) -> KeyTable {
-        let slots = (n * 2).max(16).next_power_of_two();
+        let slots = (n * LOAD_DEN / LOAD_NUM + 1).max(16).next_power_of_two();
         KeyTable {
             // read at random, a TLB miss per look-up in 4 KiB pages
             slots: crate::allocator::huge_pages_for(slots, Slot::default()),
@@ -207,14 +213,14 @@ impl KeyTable {
         self.find(key).1
     }
 
-    /// Adds or updates a key (growing the table past half full).
+    /// Adds or updates a key (growing the table past 5/8 full).
     pub fn insert(&mut self, key: &str, id: u32) {
         self.insert_hashed(key, self.hash(key), id);
     }
 
     /// `insert` of a key whose `key_hash` is `h`.
     pub fn insert_hashed(&mut self, key: &str, h: u64, id: u32) {
-        if (self.used + 1) * 2 > self.slots.len() {
+        if (self.used + 1) * LOAD_DEN > self.slots.len() * LOAD_NUM {
             self.grow();
         }
         let (i, found) = self.find_hashed(key, h);
@@ -249,7 +255,7 @@ impl KeyTable {
     /// Makes room for `n` keys in all without growing (a load that knows
     /// roughly how many keys it will add).
     pub fn reserve(&mut self, n: usize) {
-        if (n + 1) * 2 > self.slots.len() {
+        if (n + 1) * LOAD_DEN > self.slots.len() * LOAD_NUM {
             let old = std::mem::take(self);
             *self = KeyTable::with_capacity(n.max(old.used));
             for (k, id) in old.entries() {
@@ -472,7 +478,7 @@ mod tests {
             t.insert_hashed(&k, key_hash(&k), i);
         }
         t.reserve(10_000);
-        assert!(t.slots.len() >= 20_000, "{}", t.slots.len());
+        assert!(t.slots.len() * LOAD_NUM >= 10_000 * LOAD_DEN, "{}", t.slots.len());
         let slots = t.slots.len();
         for i in 300..10_000 {
             t.insert(&key(i), i);
