@@ -571,8 +571,17 @@ pub enum Done {
 }
 
 impl Background {
-    /// Blocks handed over and not yet added, at most.
-    const QUEUE: usize = 16;
+    /// Blocks handed over and not yet added, at most: room for the thread
+    /// to fall behind while the reader and the writer have the cores
+    /// (`NICE`), and catch up beside the writer's serial end of the load.
+    const QUEUE: usize = 96;
+    /// The thread's nice value. Its work can wait (nothing reads it before
+    /// the merge at the end of the load), while the reader and the writer
+    /// of an import are its critical path: on two cores, at the same
+    /// priority, the three took turns and the import ran 7-11% longer
+    /// (BENCHMARKS.md, "The summaries thread yields"). Not 19: it still
+    /// gets a tenth of a core when other work on the machine competes.
+    const NICE: i32 = 10;
 
     /// Starts the thread, with nothing added yet.
     pub fn start() -> Background {
@@ -584,6 +593,13 @@ impl Background {
         let thread = std::thread::Builder::new()
             .name("summaries".into())
             .spawn(move || {
+                // SAFETY: lowers this thread's own priority (Linux applies
+                // PRIO_PROCESS to the thread whose id is given); no memory
+                // is involved, and a refusal leaves the priority as it was
+                unsafe {
+                    let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+                    libc::setpriority(libc::PRIO_PROCESS, tid, Self::NICE);
+                }
                 for h in rx {
                     match h {
                         Handed::Block(b) => {
