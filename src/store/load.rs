@@ -95,7 +95,14 @@ impl<'a, 's> Loader<'a, 's> {
     /// entries and the new dictionary values, leaving the writer to commit.
     pub fn finish(mut self) -> Result<()> {
         self.end_of_events()?;
-        self.flush_index()?;
+        // the index's rows beside the summaries' (two tables, two threads)
+        let mut index = std::mem::take(&mut self.index);
+        self.w.flush_summaries_beside(move |tx| {
+            if index.is_empty() {
+                return Ok(());
+            }
+            index.flush(&mut tx.open_table(CONTACT_BLOCKS)?)
+        })?;
         // new values go to the end of their chunk (ids only grow)
         let mut d = self.w.tx.open_table(DICT_CHUNKS)?;
         for (chunk, entries) in self.dict.take_unsaved() {

@@ -620,6 +620,40 @@ impl<'s> Writer<'s> {
         Ok(())
     }
 
+    /// `flush_summaries`, with `other` (writes to other tables of this
+    /// transaction) run on a second thread meanwhile: the end of a load
+    /// writes the contact index beside the summaries (redb's write
+    /// transaction may be shared; each table is opened by one thread).
+    pub(super) fn flush_summaries_beside(
+        &mut self,
+        other: impl FnOnce(&redb::WriteTransaction) -> Result<()> + Send,
+    ) -> Result<()> {
+        let Some(s) = self.summing.take() else { return other(&self.tx) };
+        let tx = &self.tx;
+        let (mine, theirs) = std::thread::scope(|scope| {
+            let h = scope.spawn(move || other(tx));
+            let mine = (|| -> Result<bool> {
+                let mut t = tx.open_table(CONTACT_SUMMARIES)?;
+                match s.finish() {
+                    Done::Pending(mut pending) if !pending.is_empty() => pending.flush(&mut t)?,
+                    Done::Pending(_) => return Ok(false),
+                    Done::Rows(rows) => {
+                        for (key, row) in rows? {
+                            t.insert(key, row.as_slice())?;
+                        }
+                    }
+                }
+                Ok(true)
+            })();
+            (mine, h.join())
+        });
+        let theirs = theirs.map_err(|_| Error::runtime("writing beside the summaries failed"))?;
+        if mine? {
+            self.summaries_written = true;
+        }
+        theirs
+    }
+
     /// No more blocks for now: the summaries thread merges what it added
     /// with the stored rows and encodes them while this thread goes on
     /// (new contacts, the contact index); `commit` only inserts the rows.
