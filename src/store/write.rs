@@ -656,9 +656,10 @@ impl<'s> Writer<'s> {
 
     /// No more blocks for now: the summaries thread merges what it added
     /// with the stored rows and encodes them while this thread goes on
-    /// (new contacts, the contact index); `commit` only inserts the rows.
-    /// When this transaction has already written summaries, they are
-    /// merged at commit as usual.
+    /// (new contacts, the contact index); the end of the load
+    /// (`flush_summaries_beside`) or `commit` only inserts the rows. When
+    /// this transaction has already written summaries, they are merged at
+    /// commit as usual.
     pub(super) fn merge_summaries_aside(&mut self) -> Result<()> {
         if self.summaries_written {
             return Ok(());

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Whole-process timing of one import by several builds, run in turn
+# (A B A B ...), each from a fresh copy of its starting database made
+# outside the timed part: wall and CPU (user + system) seconds from
+# /usr/bin/time, then the median and minimum of each build's runs.
+#
+#   scripts/import_pair.sh ROUNDS START_DB|"" FILE events|contacts BUILD...
+#
+# START_DB is copied to a scratch file before each run ("" for an empty
+# database); events are imported with --no-score-rules, as
+# scripts/bench_import.sh does. Example (a new build against an old one,
+# in the directory scripts/bench_import.sh fills; REPO is this checkout):
+#   cd /tmp/reach-bench-import
+#   $REPO/scripts/import_pair.sh 5 half.redb log-5m-1000000.csv events /tmp/reach-old $REPO/target/release/reach
+set -euo pipefail
+ROUNDS=${1:?rounds}
+START=${2?start database or ""}
+FILE=${3:?input file}
+WHAT=${4:?events or contacts}
+shift 4
+[ $# -ge 1 ] || { echo "name at least one build" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+case "$WHAT" in
+  events) args=(import events "$FILE" --no-score-rules) ;;
+  contacts) args=(import contacts "$FILE") ;;
+  *) echo "what to import: events or contacts, not $WHAT" >&2; exit 2 ;;
+esac
+for _ in $(seq "$ROUNDS"); do
+  i=0
+  for b in "$@"; do
+    rm -f "$tmp/run.redb" "$tmp/run.redb.lock"
+    if [ -n "$START" ]; then cp "$START" "$tmp/run.redb"; fi
+    sync
+    cat "$FILE" > /dev/null
+    /usr/bin/time -f '%e %U %S' -a -o "$tmp/times.$i" "$b" --db "$tmp/run.redb" "${args[@]}" > /dev/null 2>&1 \
+      || { echo "failed: $b ${args[*]}" >&2; exit 1; }
+    i=$((i + 1))
+  done
+done
+i=0
+printf '%-40s %12s %12s %12s\n' build "wall median" "wall min" "cpu median"
+for b in "$@"; do
+  awk -v b="$b" '{ w[NR] = $1; c[NR] = $2 + $3 }
+    function med(a, n,   t, i, j) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    END { n = NR; m = w[1]; for (i = 2; i <= n; i++) if (w[i] < m) m = w[i]
+      printf "%-40s %12.3f %12.3f %12.3f\n", b, med(w, n), m, med(c, n) }' "$tmp/times.$i"
+  i=$((i + 1))
+done
