@@ -274,7 +274,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
     /// growth re-inserts every key).
     fn size_key_tables(&mut self, rec: &Fields) {
         let (rows, bytes) = &mut self.first_rows;
-        if *rows > SIZING_ROWS {
+        if *rows >= SIZING_ROWS {
             return;
         }
         *rows += 1;
@@ -290,6 +290,34 @@ impl<'a, 'w> ContactSink<'a, 'w> {
                 }
             }
         }
+    }
+
+    /// The leaves of a categories cell seen for the first time (each path
+    /// declared when new), remembered for the rows that repeat the cell.
+    fn cell_leaves(&mut self, cell: &str, cats: &mut Vec<usize>) -> Result<()> {
+        for c in split_list(cell) {
+            let leaf = match self.known_categories.get(&c) {
+                Some(&i) => i,
+                None => {
+                    let l = self.w.ensure_category(&c)?;
+                    let i = match self.leaf_index.get(&l) {
+                        Some(&i) => i,
+                        None => {
+                            self.leaf_index.insert(l.clone(), self.leaves.len());
+                            self.leaves.push((l, RoaringBitmap::new()));
+                            self.leaves.len() - 1
+                        }
+                    };
+                    self.known_categories.insert(c, i);
+                    i
+                }
+            };
+            cats.push(leaf);
+        }
+        if !cell.is_empty() && self.category_lists.len() < CATEGORY_LISTS {
+            self.category_lists.insert(cell.to_string(), cats.clone());
+        }
+        Ok(())
     }
 
     /// Writes the contacts this import created so far, with their
@@ -474,34 +502,9 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         // categories are checked before anything changes
         let mut cats = std::mem::take(&mut self.row_leaves);
         cats.clear();
-        let cell = self.category_lists.get(r.categories.as_str());
-        if let Some(leaves) = cell {
-            cats.extend_from_slice(leaves);
-        }
-        for c in if cell.is_none() { split_list(&r.categories) } else { vec![] } {
-            let leaf = match self.known_categories.get(&c) {
-                Some(&i) => i,
-                None => {
-                    let l = self.w.ensure_category(&c)?;
-                    let i = match self.leaf_index.get(&l) {
-                        Some(&i) => i,
-                        None => {
-                            self.leaf_index.insert(l.clone(), self.leaves.len());
-                            self.leaves.push((l, RoaringBitmap::new()));
-                            self.leaves.len() - 1
-                        }
-                    };
-                    self.known_categories.insert(c, i);
-                    i
-                }
-            };
-            cats.push(leaf);
-        }
-        if !r.categories.is_empty()
-            && self.category_lists.len() < CATEGORY_LISTS
-            && !self.category_lists.contains_key(r.categories.as_str())
-        {
-            self.category_lists.insert(r.categories, cats.clone());
+        match self.category_lists.get(r.categories.as_str()) {
+            Some(leaves) => cats.extend_from_slice(leaves),
+            None => self.cell_leaves(&r.categories, &mut cats)?,
         }
         let now = self.ctx.now;
         let (xid_hash, email_hash) = (r.xid_hash, r.email_hash);

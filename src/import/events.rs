@@ -258,10 +258,12 @@ impl<'a, 'w> EventSink<'a, 'w> {
             }
             self.created_at[i as usize] = ts;
         }
-        if register && is_email {
-            self.w.register_email(key, id);
-        } else if register {
-            self.w.register_external_id(key, id);
+        if register {
+            if is_email {
+                self.w.register_email(key, id);
+            } else {
+                self.w.register_external_id(key, id);
+            }
         }
         self.new_contacts.push((id, key.to_string(), is_email));
         self.report.contacts_created += 1;

@@ -398,20 +398,10 @@ impl Keys {
         self.added_xid.insert(xid, key_hash(xid), id);
     }
 
-    /// `insert_external_id` of a key whose `key_hash` is `h`.
-    pub fn insert_external_id_hashed(&mut self, xid: &str, h: u64, id: u32) {
-        self.added_xid.insert(xid, h, id);
-    }
-
     /// `email` is normalized here.
     pub fn insert_email(&mut self, email: &str, id: u32) {
         let k = email_key(email);
         self.added_email.insert(&k, key_hash(&k), id);
-    }
-
-    /// Adds a normalized email (`email_key`) whose `key_hash` is `h`.
-    pub fn insert_email_key_hashed(&mut self, key: &str, h: u64, id: u32) {
-        self.added_email.insert(key, h, id);
     }
 
     pub fn remove_external_id(&mut self, xid: &str) {
@@ -506,12 +496,9 @@ mod tests {
             if i % 2 == 0 {
                 k.insert_external_id(&format!("C{i:07}"), i);
             } else {
-                let x = format!("X{i}-a-key-longer-than-twenty-four-bytes");
-                k.insert_external_id_hashed(&x, key_hash(&x), i);
+                k.insert_external_id(&format!("X{i}-a-key-longer-than-twenty-four-bytes"), i);
             }
-            let e = format!("Person.{i}@Example.com");
-            let key = email_key(&e);
-            k.insert_email_key_hashed(&key, key_hash(&key), i);
+            k.insert_email(&format!("Person.{i}@Example.com"), i);
         }
         for i in 0..n {
             let x = if i % 2 == 0 { format!("C{i:07}") } else { format!("X{i}-a-key-longer-than-twenty-four-bytes") };

@@ -268,17 +268,6 @@ impl<'a, 's> Loader<'a, 's> {
         self.keys.insert_external_id(xid, id);
     }
 
-    /// `register_external_id` of a key whose `keys::key_hash` is `h`.
-    pub fn register_external_id_hashed(&mut self, xid: &str, h: u64, id: u32) {
-        self.keys.insert_external_id_hashed(xid, h, id);
-    }
-
-    /// Makes a not-yet-written contact findable by its normalized email
-    /// (`keys::email_key`), whose `keys::key_hash` is `h`.
-    pub fn register_email_key_hashed(&mut self, key: &str, h: u64, id: u32) {
-        self.keys.insert_email_key_hashed(key, h, id);
-    }
-
     /// Makes a not-yet-written contact findable by its email in this load.
     pub fn register_email(&mut self, email: &str, id: u32) {
         self.keys.insert_email(email, id);
@@ -319,11 +308,6 @@ impl<'a, 's> Loader<'a, 's> {
         self.dict = d;
         self.dict_loaded = true;
         Ok(())
-    }
-
-    /// The text of an id `intern` handed out.
-    pub fn dict_text(&self, id: u32) -> &[u8] {
-        self.dict.text(id)
     }
 
     /// The dictionary id of a text value, adding it if new.
