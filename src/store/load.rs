@@ -97,12 +97,7 @@ impl<'a, 's> Loader<'a, 's> {
         self.end_of_events()?;
         // the index's rows beside the summaries' (two tables, two threads)
         let mut index = std::mem::take(&mut self.index);
-        self.w.flush_summaries_beside(move |tx| {
-            if index.is_empty() {
-                return Ok(());
-            }
-            index.flush(&mut tx.open_table(CONTACT_BLOCKS)?)
-        })?;
+        self.w.flush_summaries_beside(move |tx| write_index(&mut index, tx))?;
         // new values go to the end of their chunk (ids only grow)
         let mut d = self.w.tx.open_table(DICT_CHUNKS)?;
         for (chunk, entries) in self.dict.take_unsaved() {
@@ -383,11 +378,17 @@ impl<'a, 's> Loader<'a, 's> {
 
     /// Merges the contacts of the blocks written so far into `CONTACT_BLOCKS`.
     fn flush_index(&mut self) -> Result<()> {
-        if self.index.is_empty() {
-            return Ok(());
-        }
-        self.index.flush(&mut self.w.tx.open_table(CONTACT_BLOCKS)?)
+        write_index(&mut self.index, &self.w.tx)
     }
+}
+
+/// Merges what `index` holds into `CONTACT_BLOCKS` (the table is opened
+/// only when there is something to merge).
+fn write_index(index: &mut contact_index::Pending, tx: &redb::WriteTransaction) -> Result<()> {
+    if index.is_empty() {
+        return Ok(());
+    }
+    index.flush(&mut tx.open_table(CONTACT_BLOCKS)?)
 }
 
 #[cfg(test)]
