@@ -700,3 +700,91 @@ fn repeated_categories_cells_place_each_contact_once() {
     assert_eq!(cats("c"), serde_json::json!(["bags", "shoes"]));
     assert_eq!(cats("e"), serde_json::json!(["shoes", "bags"]));
 }
+
+/// JSON lines whose keys appear over the file (past the first batches of
+/// rows the reader thread hands over) import as the same rows written as
+/// CSV under every column do, contacts created by the events included.
+#[test]
+fn jsonl_keys_that_appear_late_import_as_csv_does() {
+    let env = Env::new();
+    env.import("contacts", "c.csv", "external_id,email\nk1,k1@example.com\nk2,k2@example.com\n", &[]).ok();
+    let (mut jsonl, mut csv) = (String::new(), String::from("contact,kind,ts,amount,coupon\n"));
+    for i in 0..10_000 {
+        // known contacts, new ones by id and by email, a contact repeated
+        let contact = match i % 5 {
+            0 => "k1".to_string(),
+            1 => format!("n{}", i % 700),
+            2 => format!("m{}@example.com", i % 300),
+            3 => format!("n{i}"),
+            _ => "K2@example.COM".to_string(),
+        };
+        let ts = format!("2026-01-{:02}T{:02}:{:02}:00Z", 1 + i % 28, i % 24, i % 60);
+        let amount = if i >= 5_000 && i % 3 == 0 { format!("{}.{:02}", i % 97, i % 100) } else { String::new() };
+        let coupon = if i >= 9_000 && i % 4 == 0 { format!("C{}", i % 9) } else { String::new() };
+        let mut line = format!("{{\"contact\":\"{contact}\",\"kind\":\"purchase\",\"ts\":\"{ts}\"");
+        if !amount.is_empty() {
+            line += &format!(",\"amount\":{amount}");
+        }
+        if !coupon.is_empty() {
+            line += &format!(",\"coupon\":\"{coupon}\"");
+        }
+        jsonl += &line;
+        jsonl += "}\n";
+        csv += &format!("{contact},purchase,{ts},{amount},{coupon}\n");
+    }
+    let json_db = env.path("json.redb");
+    let csv_db = env.path("csv.redb");
+    for db in [&json_db, &csv_db] {
+        std::fs::copy(&env.db, db).unwrap();
+    }
+    env.write("e.jsonl", &jsonl);
+    env.write("e.csv", &csv);
+    env.run_db(&json_db, &["import", "events", "e.jsonl"]).ok();
+    env.run_db(&csv_db, &["import", "events", "e.csv"]).ok();
+    for what in ["events", "contacts"] {
+        let json_out = env.run_db(&json_db, &["export", what]).ok();
+        assert_eq!(json_out, env.run_db(&csv_db, &["export", what]).ok(), "export {what}");
+        assert!(json_out.lines().count() > 1_000, "{what}: {json_out}");
+    }
+    let events = env.run_db(&json_db, &["export", "events"]).ok();
+    assert!(events.lines().next().unwrap().contains("coupon"), "the late coupon column was imported");
+    assert!(events.contains("\"C1\""), "the late coupon column was imported");
+}
+
+/// Contacts in JSON lines: an attribute first seen on a later line, and
+/// bad lines written whole to the rejects file.
+#[test]
+fn jsonl_contacts_with_a_late_attribute_and_bad_lines() {
+    let env = Env::new();
+    env.write(
+        "c.jsonl",
+        "{\"external_id\":\"a1\",\"email\":\"a1@example.com\"}\n\
+         {\"external_id\":\"a2\",\"first_name\":\"Bo\"}\n\
+         {\"external_id\":\"a3\",\"loyalty\":\"gold\",\"city\":\"Rome\"}\n\
+         {\"external_id\":\"a4\",\n\
+         {\"external_id\":\"a5\",\"loyalty\":\"silver\",\"nested\":{\"x\":1}}\n\
+         {\"external_id\":\"a6\",\"loyalty\":\"bronze\"}\n",
+    );
+    env.run(&["import", "contacts", "c.jsonl", "--skip-invalid", "--rejects", "r.csv"]).ok();
+    assert_eq!(env.contact("a3")["loyalty"], "gold");
+    assert_eq!(env.contact("a3")["city"], "Rome");
+    assert_eq!(env.contact("a6")["loyalty"], "bronze");
+    assert_eq!(env.contact("a2")["first_name"], "Bo");
+    let rejects = csv_records(&env.read("r.csv"));
+    assert_eq!(rejects.len(), 2, "{rejects:?}");
+    assert_eq!(rejects[0]["line"], "4");
+    assert_eq!(rejects[0]["record"], "{\"external_id\":\"a4\",");
+    assert!(rejects[0]["reason"].starts_with("invalid JSON object: "), "{rejects:?}");
+    assert_eq!(rejects[1]["line"], "5");
+    assert_eq!(rejects[1]["reason"], "field `nested`: nested objects are not supported");
+    // the same rows as CSV, columns in the order the lines added them (the
+    // keys of a line refused for its values still name columns, as a CSV
+    // header's do)
+    let fresh = env.path("fresh.redb");
+    env.write(
+        "c.csv",
+        "email,external_id,first_name,city,loyalty,nested\na1@example.com,a1,,,,\n,a2,Bo,,,\n,a3,,Rome,gold,\n,a6,,,bronze,\n",
+    );
+    env.run_db(&fresh, &["import", "contacts", "c.csv"]).ok();
+    assert_eq!(env.run_db(&fresh, &["export", "contacts"]).ok(), env.export("contacts"));
+}

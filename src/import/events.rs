@@ -687,6 +687,13 @@ impl super::rows::Prepare<EventPre> for EventPreparer {
         };
         pre.ts = self.ts_col.and_then(|i| rec.get(i)).and_then(|t| self.time_format.parse(t).ok());
     }
+
+    /// It reads the contact and time columns, found when it was made
+    /// (their places stay as JSON lines add columns), and numbers new keys
+    /// in order: it must see every row, so it is never replaced.
+    fn wider_rows_ok(&self) -> bool {
+        true
+    }
 }
 
 /// What the reader thread works out for a row ahead of the sink.

@@ -19,7 +19,8 @@ type Span = (u32, u32);
 pub struct RawFields {
     bytes: Vec<u8>,
     spans: Vec<Span>,
-    /// every byte is known to be ASCII (so the text is UTF-8)
+    /// the bytes are known to be UTF-8 (every byte ASCII, or the text of a
+    /// JSON line checked whole)
     ascii: bool,
 }
 
@@ -43,6 +44,37 @@ impl RawFields {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(f);
         self.spans.push((start as u32, self.bytes.len() as u32));
+    }
+
+    /// Empties the record to `ncols` empty fields (a JSON line's row,
+    /// filled by column with `set_field` or `buf` and `set_span`).
+    pub fn reset(&mut self, ncols: usize) {
+        self.bytes.clear();
+        self.spans.clear();
+        self.spans.resize(ncols, (0, 0));
+        self.ascii = false;
+    }
+
+    /// The bytes fields are appended to.
+    pub fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    /// Field `col` is `buf()[start..end]`.
+    pub fn set_span(&mut self, col: usize, start: usize, end: usize) {
+        self.spans[col] = (start as u32, end as u32);
+    }
+
+    /// Field `col` is `f` (appended to the bytes).
+    pub fn set_field(&mut self, col: usize, f: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(f);
+        self.set_span(col, start, self.bytes.len());
+    }
+
+    /// The bytes are known to be UTF-8 (read from checked text).
+    pub fn mark_utf8(&mut self) {
+        self.ascii = true;
     }
 
     pub fn get(&self, i: usize) -> Option<&[u8]> {

@@ -3,6 +3,7 @@
 //! skip-invalid handling, and the rejects file.
 
 use super::input::{Input, InputFormat, io_error};
+use super::json_records::{JsonRead, JsonRecords};
 use super::records::CsvRecords;
 use super::records::{Fields, RawFields};
 use crate::error::{Error, ErrorKind, Result};
@@ -18,6 +19,13 @@ pub trait Prepare<P>: Send {
     /// memory accesses.
     fn prefetch(&self, _rec: &Fields) {}
     fn prepare(&mut self, rec: &Fields, pre: &mut P);
+    /// Whether a row with columns added after this preparer was made (a
+    /// JSON line with a new key) can still be prepared: true when it reads
+    /// only columns it found when made. Otherwise such rows go to the sink
+    /// unprepared until a new preparer comes.
+    fn wider_rows_ok(&self) -> bool {
+        false
+    }
 }
 
 pub type Preparer<P> = Box<dyn Prepare<P>>;
@@ -31,12 +39,62 @@ struct Batch<P> {
     lines: Vec<u64>,
     pre: Vec<P>,
     len: usize,
+    /// JSON: each row's line as written (what a rejects file holds), row
+    /// `k` ending at `text_ends[k]`
+    text: Vec<u8>,
+    text_ends: Vec<usize>,
 }
 
 impl<P> Default for Batch<P> {
     fn default() -> Self {
-        Batch { rows: Vec::new(), lines: Vec::new(), pre: Vec::new(), len: 0 }
+        Batch { rows: Vec::new(), lines: Vec::new(), pre: Vec::new(), len: 0, text: Vec::new(), text_ends: Vec::new() }
     }
+}
+
+/// What the reader thread reads rows from (one, made once).
+#[allow(clippy::large_enum_variant)]
+enum Source<R> {
+    Csv(CsvRecords<R>),
+    Json(JsonRecords<R>),
+}
+
+/// The next thing a source gives.
+enum Next {
+    /// a row on line `.0` (or why that line is not one)
+    Row(u64, std::result::Result<(), String>),
+    /// new columns, added by the row on line `.0`, which comes next
+    Columns(u64, Vec<String>),
+}
+
+impl<R: BufRead> Source<R> {
+    fn read(&mut self, raw: &mut RawFields) -> std::io::Result<Option<Next>> {
+        Ok(match self {
+            Source::Csv(r) => r.read(raw)?.map(|line| Next::Row(line, Ok(()))),
+            Source::Json(r) => r.read(raw)?.map(|got| match got {
+                JsonRead::Row(line, res) => Next::Row(line, res),
+                JsonRead::Columns(line, added) => Next::Columns(line, added),
+            }),
+        })
+    }
+}
+
+/// How a batch ended.
+enum Filled {
+    /// full: more may follow
+    More,
+    /// at the end of the input
+    End,
+    /// before a row that added these columns (on this line)
+    Columns(u64, Vec<String>),
+}
+
+/// What the reader thread sends the sink's thread.
+enum Msg<P> {
+    Batch(Batch<P>),
+    /// new columns (JSON), added by the row on this line; with `true`, a
+    /// new preparer is asked for (sent back once the sink has the columns)
+    Columns(u64, Vec<String>, bool),
+    Failed(Error),
 }
 
 const BATCH_ROWS: usize = 4096;
@@ -48,13 +106,15 @@ enum Row {
     Columns(RawFields),
     /// invalid UTF-8 in this column
     Utf8(RawFields, usize),
+    /// a JSON line that is not a row, and why
+    Bad(String),
 }
 
 impl Row {
     fn bytes(&self) -> ByteRecord {
         match self {
             Row::Ok(r) => r.to_byte_record(),
-            Row::Blank => ByteRecord::new(),
+            Row::Blank | Row::Bad(_) => ByteRecord::new(),
             Row::Columns(r) | Row::Utf8(r, _) => r.to_byte_record(),
         }
     }
@@ -62,29 +122,38 @@ impl Row {
     fn into_raw(self) -> RawFields {
         match self {
             Row::Ok(r) => r.into_raw(),
-            Row::Blank => RawFields::default(),
+            Row::Blank | Row::Bad(_) => RawFields::default(),
             Row::Columns(r) | Row::Utf8(r, _) => r,
         }
     }
 }
 
 impl<P: Default> Batch<P> {
-    /// Prepares row `k` (if it parsed).
-    fn prepare_row(&mut self, k: usize, prepare: &mut Option<Preparer<P>>) {
-        if let (Some(p), Row::Ok(r)) = (prepare.as_mut(), &self.rows[k]) {
+    /// Prepares row `k` (if it parsed, and the preparer knows its columns).
+    fn prepare_row(&mut self, k: usize, prepare: &mut Option<(Preparer<P>, usize)>) {
+        if let (Some((p, width)), Row::Ok(r)) = (prepare.as_mut(), &self.rows[k])
+            && (r.len() <= *width || p.wider_rows_ok())
+        {
             p.prepare(r, &mut self.pre[k]);
         }
     }
 
-    /// Reads up to `BATCH_ROWS` rows; false at the end of the input.
+    /// Reads up to `BATCH_ROWS` rows, CSV rows checked to have `ncols`
+    /// fields; stops early before a row that adds columns. `prepare` is the
+    /// preparer with the number of columns it knows.
     fn fill<R: BufRead>(
         &mut self,
-        rdr: &mut CsvRecords<R>,
+        src: &mut Source<R>,
         ncols: usize,
-        prepare: &mut Option<Preparer<P>>,
-    ) -> std::io::Result<bool> {
+        prepare: &mut Option<(Preparer<P>, usize)>,
+    ) -> std::io::Result<Filled> {
         self.len = 0;
-        while self.len < BATCH_ROWS {
+        self.text.clear();
+        self.text_ends.clear();
+        let filled = loop {
+            if self.len == BATCH_ROWS {
+                break Filled::More;
+            }
             let k = self.len;
             if k == self.rows.len() {
                 self.rows.push(Row::Blank);
@@ -92,35 +161,52 @@ impl<P: Default> Batch<P> {
                 self.pre.push(P::default());
             }
             let mut raw = std::mem::replace(&mut self.rows[k], Row::Blank).into_raw();
-            let Some(line) = rdr.read(&mut raw)? else {
-                for j in self.len.saturating_sub(PREFETCH_AHEAD)..self.len {
-                    self.prepare_row(j, prepare);
-                }
-                return Ok(self.len > 0);
+            let (line, res) = match src.read(&mut raw)? {
+                None => break Filled::End,
+                Some(Next::Columns(line, added)) => break Filled::Columns(line, added),
+                Some(Next::Row(line, res)) => (line, res),
             };
             self.lines[k] = line;
             self.pre[k] = P::default();
-            self.rows[k] = if raw.len() != ncols {
-                if raw.len() == 1 && raw.get(0) == Some(&b""[..]) { Row::Blank } else { Row::Columns(raw) }
-            } else {
-                match Fields::from_raw(raw) {
+            let csv = matches!(src, Source::Csv(_));
+            self.rows[k] = match res {
+                Err(why) => Row::Bad(why),
+                Ok(()) if csv && raw.len() != ncols => {
+                    if raw.len() == 1 && raw.get(0) == Some(&b""[..]) {
+                        Row::Blank
+                    } else {
+                        Row::Columns(raw)
+                    }
+                }
+                // a JSON row has a field for every column known when it was read
+                Ok(()) => match Fields::from_raw(raw) {
                     Ok(rec) => Row::Ok(rec),
                     Err((raw, col)) => Row::Utf8(raw, col),
-                }
+                },
             };
+            if let Source::Json(j) = src {
+                self.text.extend_from_slice(j.line_text());
+                self.text_ends.push(self.text.len());
+            }
             // prepare the row read a few rows ago, while what this one needs loads
-            if let (Some(p), Row::Ok(r)) = (prepare.as_ref(), &self.rows[k]) {
+            if let (Some((p, _)), Row::Ok(r)) = (prepare.as_ref(), &self.rows[k]) {
                 p.prefetch(r);
             }
             if k >= PREFETCH_AHEAD {
                 self.prepare_row(k - PREFETCH_AHEAD, prepare);
             }
             self.len += 1;
-        }
+        };
         for j in self.len.saturating_sub(PREFETCH_AHEAD)..self.len {
             self.prepare_row(j, prepare);
         }
-        Ok(true)
+        Ok(filled)
+    }
+
+    /// Row `k`'s JSON line as written, without its line break.
+    fn text(&self, k: usize) -> &[u8] {
+        let start = if k == 0 { 0 } else { self.text_ends[k - 1] };
+        self.text[start..self.text_ends[k]].trim_ascii_end()
     }
 }
 
@@ -279,203 +365,163 @@ pub fn drive<S: RowSink>(
             Err(e) => Err(e),
         }
     };
-    match input.format {
-        InputFormat::Csv => {
-            let delim = match delimiter {
-                Some(d) => d,
-                None => {
-                    sniff_delimiter(input.reader.fill_buf().map_err(|e| io_error(&input.name, &input.overflow, e))?)
-                }
-            };
-            let mut rdr = CsvRecords::new(&mut input.reader, delim);
-            let mut raw = RawFields::default();
-            let read_err = |e: std::io::Error| io_error(&input.name, &input.overflow, e);
-            if rdr.read(&mut raw).map_err(read_err)?.is_none() {
-                return Err(Error::input(format!("{name}: empty file (expected a header line)")));
-            }
-            let mut cols = Vec::with_capacity(raw.len());
-            for (i, f) in raw.iter().enumerate() {
-                let s = std::str::from_utf8(f)
-                    .map_err(|_| Error::input(format!("{name}:1: invalid UTF-8 in the header (column {})", i + 1)))?;
-                let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { s };
-                cols.push(s.trim().to_string());
-            }
-            if cols.iter().all(|c| c.is_empty()) {
-                return Err(Error::input(format!("{name}:1: empty header line")));
-            }
-            sink.columns(&cols).map_err(|e| locate(&name, 1, e))?;
-            sink.header_done().map_err(|e| locate(&name, 1, e))?;
-            stats.columns = cols.clone();
-            let mut prepare = sink.preparer();
-            let ncols = cols.len();
-            let bytes_read = input.bytes_read.clone();
-            // a reader thread parses batches of rows (and does the sink's
-            // stateless per-row work) while this thread feeds the sink
-            let (to_sink, batches) = std::sync::mpsc::sync_channel::<Result<Batch<S::Pre>>>(3);
-            let (recycle, recycled) = std::sync::mpsc::channel::<Batch<S::Pre>>();
-            std::thread::scope(|scope| -> Result<()> {
-                scope.spawn(move || {
-                    loop {
-                        let mut b = recycled.try_recv().unwrap_or_default();
-                        match b.fill(&mut rdr, ncols, &mut prepare) {
-                            Ok(more) => {
-                                if to_sink.send(Ok(b)).is_err() || !more {
-                                    return;
-                                }
-                            }
-                            Err(e) => {
-                                // the rows before the error first
-                                let _ = to_sink.send(Ok(b));
-                                let _ = to_sink.send(Err(read_err(e)));
-                                return;
-                            }
-                        }
-                    }
-                });
-                let mut n = 0u64;
-                let result = (|| -> Result<()> {
-                    while let Ok(msg) = batches.recv() {
-                        let mut b = msg?;
-                        for k in 0..b.len {
-                            // the rows were written on the reader's core: ask for the next ones early
-                            if let Some(Row::Ok(r)) = b.rows.get(k + 4).filter(|_| k + 4 < b.len) {
-                                prefetch(r.as_bytes());
-                                prefetch(r.spans());
-                                sink.prefetch(&b.pre[k + 4]);
-                            }
-                            let line = b.lines[k];
-                            let res = match &b.rows[k] {
-                                Row::Blank => continue,
-                                Row::Ok(rec) => sink.row(line, rec, &b.pre[k]),
-                                Row::Columns(r) => Err(Error::input(format!(
-                                    "expected {} columns as in the header, found {}",
-                                    ncols,
-                                    r.len()
-                                ))),
-                                Row::Utf8(_, col) => Err(Error::input(format!(
-                                    "invalid UTF-8 in column `{}`",
-                                    cols.get(*col).map(String::as_str).unwrap_or("?")
-                                ))),
-                            };
-                            if res.is_err() {
-                                let raw = b.rows[k].bytes();
-                                handle(line, &cols, &raw, res, &mut stats, &mut rejects)?;
-                            } else {
-                                stats.rows += 1;
-                            }
-                            n += 1;
-                            if n.is_multiple_of(65536) {
-                                progress(bytes_read.load(Ordering::Relaxed), n)?;
-                            }
-                        }
-                        b.len = 0;
-                        let _ = recycle.send(b);
-                    }
-                    Ok(())
-                })();
-                drop(batches); // stops the reader at its next batch
-                result
-            })?;
-            if stats.rows == 0 {
-                return Err(Error::input(format!("{name}: header only, no rows to import")));
-            }
+    let read_err = |e: std::io::Error| io_error(&input.name, &input.overflow, e);
+    let json = input.format == InputFormat::Jsonl;
+    // the source, the columns known before the first row, the preparer
+    let (mut src, mut names, prepare) = if json {
+        (Source::Json(JsonRecords::new(&mut input.reader)), Vec::new(), None)
+    } else {
+        let delim = match delimiter {
+            Some(d) => d,
+            None => sniff_delimiter(input.reader.fill_buf().map_err(read_err)?),
+        };
+        let mut rdr = CsvRecords::new(&mut input.reader, delim);
+        let mut raw = RawFields::default();
+        if rdr.read(&mut raw).map_err(read_err)?.is_none() {
+            return Err(Error::input(format!("{name}: empty file (expected a header line)")));
         }
-        InputFormat::Jsonl => {
-            let mut cols: Vec<String> = Vec::new();
-            let mut index: std::collections::HashMap<String, usize> = Default::default();
-            let mut buf = Vec::new();
-            let mut line = 0u64;
+        let mut cols = Vec::with_capacity(raw.len());
+        for (i, f) in raw.iter().enumerate() {
+            let s = std::str::from_utf8(f)
+                .map_err(|_| Error::input(format!("{name}:1: invalid UTF-8 in the header (column {})", i + 1)))?;
+            let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { s };
+            cols.push(s.trim().to_string());
+        }
+        if cols.iter().all(|c| c.is_empty()) {
+            return Err(Error::input(format!("{name}:1: empty header line")));
+        }
+        sink.columns(&cols).map_err(|e| locate(&name, 1, e))?;
+        sink.header_done().map_err(|e| locate(&name, 1, e))?;
+        let prepare = sink.preparer().map(|p| (p, cols.len()));
+        (Source::Csv(rdr), cols, prepare)
+    };
+    // a rejected JSON line is written whole, under one column
+    let reject_cols = if json { vec!["record".to_string()] } else { names.clone() };
+    let ncols = names.len();
+    let bytes_read = input.bytes_read.clone();
+    // a reader thread parses batches of rows (and does the sink's stateless
+    // per-row work) while this thread feeds the sink
+    let (to_sink, batches) = std::sync::mpsc::sync_channel::<Msg<S::Pre>>(3);
+    let (recycle, recycled) = std::sync::mpsc::channel::<Batch<S::Pre>>();
+    // preparers for the columns a JSON line added, when asked for
+    let (send_preparer, preparers) = std::sync::mpsc::channel::<Option<Preparer<S::Pre>>>();
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(move || {
+            let mut prepare = prepare;
+            let mut width = ncols;
             loop {
-                buf.clear();
-                let got =
-                    input.reader.read_until(b'\n', &mut buf).map_err(|e| io_error(&input.name, &input.overflow, e))?;
-                if got == 0 {
-                    break;
-                }
-                line += 1;
-                if buf.iter().all(|b| b.is_ascii_whitespace()) {
-                    continue;
-                }
-                let parsed: Result<serde_json::Map<String, serde_json::Value>> = match std::str::from_utf8(&buf) {
-                    Err(_) => Err(Error::input("invalid UTF-8")),
-                    Ok(s) => serde_json::from_str(s).map_err(|e| Error::input(format!("invalid JSON object: {e}"))),
-                };
-                let res = match parsed {
-                    Err(e) => Err(e),
-                    Ok(obj) => {
-                        let mut added = Vec::new();
-                        for k in obj.keys() {
-                            if !index.contains_key(k) {
-                                index.insert(k.clone(), cols.len());
-                                cols.push(k.clone());
-                                added.push(k.clone());
-                            }
+                let mut b = recycled.try_recv().unwrap_or_default();
+                match b.fill(&mut src, ncols, &mut prepare) {
+                    Ok(Filled::More) => {
+                        if to_sink.send(Msg::Batch(b)).is_err() {
+                            return;
                         }
-                        if !added.is_empty() {
-                            sink.columns(&added).map_err(|e| locate(&name, line, e))?;
+                    }
+                    Ok(Filled::End) => {
+                        let _ = to_sink.send(Msg::Batch(b));
+                        return;
+                    }
+                    Ok(Filled::Columns(line, added)) => {
+                        width += added.len();
+                        let ask = prepare.as_ref().is_none_or(|(p, _)| !p.wider_rows_ok());
+                        if b.len > 0 && to_sink.send(Msg::Batch(b)).is_err() {
+                            return;
                         }
-                        let mut fields = vec![String::new(); cols.len()];
-                        let mut bad = None;
-                        for (k, v) in &obj {
-                            match json_text(v) {
-                                Ok(t) => fields[index[k]] = t,
-                                Err(m) => bad = Some(format!("field `{k}`: {m}")),
-                            }
+                        if to_sink.send(Msg::Columns(line, added, ask)).is_err() {
+                            return;
                         }
-                        match bad {
-                            Some(m) => Err(Error::input(m)),
-                            None => {
-                                let rec = Fields::from_strs(fields.iter().map(String::as_str));
-                                sink.row(line, &rec, &S::Pre::default())
+                        if ask {
+                            // the sink has every row before: wait for it
+                            match preparers.recv() {
+                                Ok(p) => prepare = p.map(|p| (p, width)),
+                                Err(_) => return,
                             }
                         }
                     }
+                    Err(e) => {
+                        // the rows before the error first
+                        let _ = to_sink.send(Msg::Batch(b));
+                        let _ = to_sink.send(Msg::Failed(read_err(e)));
+                        return;
+                    }
+                }
+            }
+        });
+        let mut n = 0u64;
+        let result = (|| -> Result<()> {
+            while let Ok(msg) = batches.recv() {
+                let mut b = match msg {
+                    Msg::Batch(b) => b,
+                    Msg::Failed(e) => return Err(e),
+                    Msg::Columns(line, added, ask) => {
+                        sink.columns(&added).map_err(|e| locate(&name, line, e))?;
+                        names.extend(added);
+                        if ask {
+                            let _ = send_preparer.send(sink.preparer());
+                        }
+                        continue;
+                    }
                 };
-                let mut raw = ByteRecord::new();
-                if res.is_err() {
-                    let text = String::from_utf8_lossy(&buf);
-                    raw.push_field(text.trim_end().as_bytes());
+                for k in 0..b.len {
+                    // the rows were written on the reader's core: ask for the next ones early
+                    if let Some(Row::Ok(r)) = b.rows.get(k + 4).filter(|_| k + 4 < b.len) {
+                        prefetch(r.as_bytes());
+                        prefetch(r.spans());
+                        sink.prefetch(&b.pre[k + 4]);
+                    }
+                    let line = b.lines[k];
+                    let res = match &b.rows[k] {
+                        Row::Blank => continue,
+                        Row::Ok(rec) => sink.row(line, rec, &b.pre[k]),
+                        Row::Bad(why) => Err(Error::input(why.clone())),
+                        Row::Columns(r) => {
+                            Err(Error::input(format!("expected {} columns as in the header, found {}", ncols, r.len())))
+                        }
+                        Row::Utf8(_, col) => Err(Error::input(format!(
+                            "invalid UTF-8 in column `{}`",
+                            names.get(*col).map(String::as_str).unwrap_or("?")
+                        ))),
+                    };
+                    if res.is_err() {
+                        let raw = if json {
+                            let mut raw = ByteRecord::new();
+                            raw.push_field(String::from_utf8_lossy(b.text(k)).as_bytes());
+                            raw
+                        } else {
+                            b.rows[k].bytes()
+                        };
+                        handle(line, &reject_cols, &raw, res, &mut stats, &mut rejects)?;
+                    } else {
+                        stats.rows += 1;
+                    }
+                    n += 1;
+                    if n.is_multiple_of(65536) {
+                        progress(bytes_read.load(Ordering::Relaxed), n)?;
+                    }
                 }
-                handle(line, &["record".to_string()], &raw, res, &mut stats, &mut rejects)?;
-                if line.is_multiple_of(65536) {
-                    progress(input.bytes_read.load(Ordering::Relaxed), stats.rows)?;
-                }
+                b.len = 0;
+                let _ = recycle.send(b);
             }
-            if stats.rows == 0 {
-                return Err(Error::input(format!("{name}: empty file (no JSON lines)")));
-            }
-            stats.columns = vec!["record".to_string()];
-        }
+            Ok(())
+        })();
+        drop(batches); // stops the reader at its next batch
+        drop(send_preparer); // and a reader waiting for a preparer
+        result
+    })?;
+    if stats.rows == 0 {
+        return Err(Error::input(if json {
+            format!("{name}: empty file (no JSON lines)")
+        } else {
+            format!("{name}: header only, no rows to import")
+        }));
     }
+    stats.columns = if json { reject_cols } else { names };
     progress(input.bytes_read.load(Ordering::Relaxed), stats.rows)?;
     Ok(stats)
 }
 
 fn locate(name: &str, line: u64, e: Error) -> Error {
     if e.kind == ErrorKind::Input { Error::input(format!("{name}:{line}: {}", e.message)) } else { e }
-}
-
-/// The text form of a JSON value: numbers verbatim, lists `;`-joined.
-fn json_text(v: &serde_json::Value) -> std::result::Result<String, String> {
-    use serde_json::Value as J;
-    Ok(match v {
-        J::Null => String::new(),
-        J::Bool(b) => b.to_string(),
-        J::Number(n) => n.to_string(),
-        J::String(s) => s.clone(),
-        J::Array(items) => {
-            let mut parts = Vec::new();
-            for i in items {
-                match i {
-                    J::String(s) => parts.push(s.clone()),
-                    J::Number(n) => parts.push(n.to_string()),
-                    _ => return Err("lists may hold only strings and numbers".into()),
-                }
-            }
-            parts.join(";")
-        }
-        J::Object(_) => return Err("nested objects are not supported".into()),
-    })
 }
 
 /// `,` unless the first line has no comma but semicolons or tabs.

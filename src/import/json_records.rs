@@ -1,0 +1,441 @@
+//! Reads JSON Lines into rows of text fields under a header that grows as
+//! new keys appear: one flat object a line, each value as `json_text`
+//! writes it (numbers as written, lists `;`-joined, null empty). Lines
+//! whose keys are all known and whose values are strings, numbers,
+//! booleans, nulls or lists of strings and numbers are read by a small
+//! parser here; any other line (a key seen for the first time, a nested
+//! object, anything malformed) goes through `serde_json`, whose results
+//! and messages are the reference (a test compares the two).
+
+use super::records::RawFields;
+use std::collections::HashMap;
+use std::io::{self, BufRead};
+
+/// What `JsonRecords::read` found next.
+pub enum JsonRead {
+    /// a row on line `.0`, or why that line is not one
+    Row(u64, Result<(), String>),
+    /// keys seen for the first time on line `.0`, the new columns in order;
+    /// the row of that line comes next
+    Columns(u64, Vec<String>),
+}
+
+pub struct JsonRecords<R> {
+    inner: R,
+    line: u64,
+    /// the last line read, as it is in the input
+    buf: Vec<u8>,
+    cols: Vec<String>,
+    index: HashMap<String, usize>,
+    /// the column of each key, by its place on the last line read here
+    /// (a log's lines mostly list their keys in one order)
+    guess: Vec<usize>,
+    /// a decoded key
+    key: Vec<u8>,
+    /// the row of the line that added columns, handed out after them
+    pending: Option<(u64, Result<(), String>)>,
+    pending_raw: RawFields,
+    /// false: every line through `serde_json` (the tests' reference)
+    fast: bool,
+    /// lines read by the small parser
+    fast_rows: u64,
+}
+
+impl<R: BufRead> JsonRecords<R> {
+    pub fn new(inner: R) -> JsonRecords<R> {
+        JsonRecords {
+            inner,
+            line: 0,
+            buf: Vec::new(),
+            cols: Vec::new(),
+            index: HashMap::new(),
+            guess: Vec::new(),
+            key: Vec::new(),
+            pending: None,
+            pending_raw: RawFields::default(),
+            fast: true,
+            fast_rows: 0,
+        }
+    }
+
+    /// The text of the line of the last row handed out (for a rejects file).
+    pub fn line_text(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Reads the next row into `raw` (one field per column known so far);
+    /// None at the end. Blank lines are skipped.
+    pub fn read(&mut self, raw: &mut RawFields) -> io::Result<Option<JsonRead>> {
+        if let Some((line, res)) = self.pending.take() {
+            std::mem::swap(raw, &mut self.pending_raw);
+            return Ok(Some(JsonRead::Row(line, res)));
+        }
+        loop {
+            self.buf.clear();
+            if self.inner.read_until(b'\n', &mut self.buf)? == 0 {
+                return Ok(None);
+            }
+            self.line += 1;
+            if !self.buf.iter().all(u8::is_ascii_whitespace) {
+                break;
+            }
+        }
+        let line = self.line;
+        if std::str::from_utf8(&self.buf).is_err() {
+            return Ok(Some(JsonRead::Row(line, Err("invalid UTF-8".into()))));
+        }
+        if self.fast && self.read_fast(raw).is_some() {
+            self.fast_rows += 1;
+            return Ok(Some(JsonRead::Row(line, Ok(()))));
+        }
+        Ok(Some(self.read_slow(line, raw)))
+    }
+
+    /// The line through `serde_json`, adding the keys it has not seen.
+    fn read_slow(&mut self, line: u64, raw: &mut RawFields) -> JsonRead {
+        // checked to be UTF-8 by `read`
+        let text = String::from_utf8_lossy(&self.buf);
+        let obj: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(&text) {
+            Ok(obj) => obj,
+            Err(e) => return JsonRead::Row(line, Err(format!("invalid JSON object: {e}"))),
+        };
+        let mut added = Vec::new();
+        for k in obj.keys() {
+            if !self.index.contains_key(k) {
+                self.index.insert(k.clone(), self.cols.len());
+                self.cols.push(k.clone());
+                added.push(k.clone());
+            }
+        }
+        raw.reset(self.cols.len());
+        let mut bad = None;
+        for (k, v) in &obj {
+            match json_text(v) {
+                Ok(t) => raw.set_field(self.index[k], t.as_bytes()),
+                Err(m) => bad = Some(format!("field `{k}`: {m}")),
+            }
+        }
+        raw.mark_utf8();
+        let res = bad.map_or(Ok(()), Err);
+        if added.is_empty() {
+            return JsonRead::Row(line, res);
+        }
+        self.pending = Some((line, res));
+        std::mem::swap(raw, &mut self.pending_raw);
+        JsonRead::Columns(line, added)
+    }
+
+    /// The line read here, or None to leave it to `read_slow`.
+    fn read_fast(&mut self, raw: &mut RawFields) -> Option<()> {
+        let JsonRecords { buf, cols, index, guess, key, .. } = self;
+        let mut p = Cursor { b: buf, i: 0 };
+        raw.reset(cols.len());
+        p.ws();
+        p.eat(b'{')?;
+        p.ws();
+        if p.eat(b'}').is_none() {
+            let mut place = 0;
+            loop {
+                key.clear();
+                p.string(key)?;
+                let k = std::str::from_utf8(key).ok()?;
+                let col = match guess.get(place) {
+                    Some(&g) if cols[g] == k => g,
+                    _ => *index.get(k)?,
+                };
+                if place < guess.len() {
+                    guess[place] = col;
+                } else {
+                    guess.push(col);
+                }
+                place += 1;
+                p.ws();
+                p.eat(b':')?;
+                p.ws();
+                let start = raw.buf().len();
+                match p.peek()? {
+                    b'"' => p.string(raw.buf())?,
+                    b'[' => p.list(raw.buf())?,
+                    b'n' => p.word(b"null")?,
+                    b't' => {
+                        p.word(b"true")?;
+                        raw.buf().extend_from_slice(b"true");
+                    }
+                    b'f' => {
+                        p.word(b"false")?;
+                        raw.buf().extend_from_slice(b"false");
+                    }
+                    _ => p.number(raw.buf())?,
+                }
+                let end = raw.buf().len();
+                raw.set_span(col, start, end);
+                p.ws();
+                if p.eat(b',').is_some() {
+                    p.ws();
+                    continue;
+                }
+                p.eat(b'}')?;
+                break;
+            }
+        }
+        p.ws();
+        if p.i != p.b.len() {
+            return None;
+        }
+        raw.mark_utf8();
+        Some(())
+    }
+}
+
+/// A place in a line being read; each method consumes what it names or
+/// returns None.
+struct Cursor<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Cursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> Option<()> {
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn word(&mut self, w: &[u8]) -> Option<()> {
+        let got = self.b.get(self.i..self.i + w.len())?;
+        (got == w).then(|| self.i += w.len())
+    }
+
+    /// A string, decoded, appended to `out`.
+    fn string(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        self.eat(b'"')?;
+        loop {
+            let rest = &self.b[self.i..];
+            let n = rest.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            out.extend_from_slice(&rest[..n]);
+            self.i += n + 1;
+            match rest[n] {
+                b'"' => return Some(()),
+                b'\\' => {}
+                _ => return None, // a control character: serde_json says which
+            }
+            let c = self.peek()?;
+            self.i += 1;
+            let byte = match c {
+                b'"' | b'\\' | b'/' => c,
+                b'b' => 0x08,
+                b'f' => 0x0c,
+                b'n' => b'\n',
+                b'r' => b'\r',
+                b't' => b'\t',
+                b'u' => {
+                    let mut u = self.hex4()?;
+                    if (0xDC00..0xE000).contains(&u) {
+                        return None; // a lone trailing surrogate
+                    }
+                    if (0xD800..0xDC00).contains(&u) {
+                        self.word(b"\\u")?;
+                        let low = self.hex4()?;
+                        if !(0xDC00..0xE000).contains(&low) {
+                            return None;
+                        }
+                        u = 0x10000 + ((u - 0xD800) << 10) + (low - 0xDC00);
+                    }
+                    let ch = char::from_u32(u)?;
+                    out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+                    continue;
+                }
+                _ => return None,
+            };
+            out.push(byte);
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let h = self.b.get(self.i..self.i + 4)?;
+        let mut v = 0;
+        for &c in h {
+            v = v * 16 + (c as char).to_digit(16)?;
+        }
+        self.i += 4;
+        Some(v)
+    }
+
+    /// A number in JSON's grammar, appended as `serde_json` keeps it
+    /// (as written, but an exponent spelled `e` with its sign).
+    fn number(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        let start = self.i;
+        let _ = self.eat(b'-');
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.eat(b'.').is_some() {
+            self.peek().filter(u8::is_ascii_digit)?;
+            self.digits();
+        }
+        out.extend_from_slice(&self.b[start..self.i]);
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            out.push(b'e');
+            match self.peek() {
+                Some(c @ (b'+' | b'-')) => {
+                    self.i += 1;
+                    out.push(c);
+                }
+                _ => out.push(b'+'),
+            }
+            self.peek().filter(u8::is_ascii_digit)?;
+            let digits = self.i;
+            self.digits();
+            out.extend_from_slice(&self.b[digits..self.i]);
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+
+    /// A list of strings and numbers, `;`-joined.
+    fn list(&mut self, out: &mut Vec<u8>) -> Option<()> {
+        self.eat(b'[')?;
+        self.ws();
+        if self.eat(b']').is_some() {
+            return Some(());
+        }
+        loop {
+            match self.peek()? {
+                b'"' => self.string(out)?,
+                _ => self.number(out)?,
+            }
+            self.ws();
+            if self.eat(b']').is_some() {
+                return Some(());
+            }
+            self.eat(b',')?;
+            self.ws();
+            out.push(b';');
+        }
+    }
+}
+
+/// The text form of a JSON value: numbers verbatim, lists `;`-joined.
+pub fn json_text(v: &serde_json::Value) -> std::result::Result<String, String> {
+    use serde_json::Value as J;
+    Ok(match v {
+        J::Null => String::new(),
+        J::Bool(b) => b.to_string(),
+        J::Number(n) => n.to_string(),
+        J::String(s) => s.clone(),
+        J::Array(items) => {
+            let mut parts = Vec::new();
+            for i in items {
+                match i {
+                    J::String(s) => parts.push(s.clone()),
+                    J::Number(n) => parts.push(n.to_string()),
+                    _ => return Err("lists may hold only strings and numbers".into()),
+                }
+            }
+            parts.join(";")
+        }
+        J::Object(_) => return Err("nested objects are not supported".into()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every row the records give: its line, its fields by column name
+    /// or the reason, and how many lines the small parser read.
+    type Rows = Vec<(u64, Result<Vec<(String, String)>, String>)>;
+    fn rows(text: &str, fast: bool) -> (Rows, u64) {
+        let mut r = JsonRecords::new(text.as_bytes());
+        r.fast = fast;
+        let mut raw = RawFields::default();
+        let mut out = Vec::new();
+        while let Some(got) = r.read(&mut raw).unwrap() {
+            if let JsonRead::Row(line, res) = got {
+                let fields = res.map(|()| {
+                    let text = raw.iter().map(|f| String::from_utf8(f.to_vec()).unwrap());
+                    r.cols.iter().cloned().zip(text).filter(|(_, v)| !v.is_empty()).collect()
+                });
+                out.push((line, fields));
+            }
+        }
+        (out, r.fast_rows)
+    }
+
+    #[test]
+    fn the_fast_reader_reads_as_serde_json_does() {
+        let lines = [
+            r#"{"contact": "C1", "ts": "2024-01-01T00:00:00Z", "kind": "purchase", "amount": 12.50, "tags": ["a", "b"]}"#,
+            r#"{"contact":"C2","ts":"2024-01-01T00:00:01Z","kind":"page_view","amount":null,"tags":[]}"#,
+            r#"  {"kind": "purchase", "contact": "C3", "ts": "x", "amount": -0, "tags": [1, 2.5e3, "x"]}  "#,
+            r#"{"contact": "Jos\u00e9 \"J\" \\ \/ \b\f\n\r\t", "ts": "t", "kind": "k", "amount": 1E+2}"#,
+            r#"{"contact": "\ud83d\ude00 emoji", "ts": "t", "kind": "k", "amount": 7}"#,
+            r#"{"contact": "\ud83d lone", "ts": "t", "kind": "k"}"#,
+            r#"{"contact": "\ude00 lone", "ts": "t", "kind": "k"}"#,
+            r#"{"contact": "C4", "ts": "t", "kind": "k", "amount": true, "tags": false}"#,
+            r#"{"contact": "C4", "contact": "C5", "ts": "t", "kind": "k"}"#,
+            r#"{"contact": "C6", "ts": "t", "kind": "k", "extra": {"nested": 1}}"#,
+            r#"{"contact": "C7", "ts": "t", "kind": "k", "tags": [[1]]}"#,
+            r#"{"contact": "C8", "ts": "t", "kind": "k",}"#,
+            r#"{"contact": "C9" "ts": "t"}"#,
+            r#"["not", "an", "object"]"#,
+            r#"{"contact": "C10", "ts": "t", "kind": "k"} trailing"#,
+            "{\"contact\": \"tab\there\", \"ts\": \"t\", \"kind\": \"k\"}",
+            r#"{"contact": "C11", "ts": "t", "kind": "k", "amount": 1.}"#,
+            r#"{"contact": "C12", "ts": "t", "kind": "k", "amount": .5}"#,
+            r#"{"contact": "C13", "ts": "t", "kind": "k", "amount": -}"#,
+            r#"{"contact": "C14", "ts": "t", "kind": "k", "amount": 1e}"#,
+            r#"{"contact": "C15", "ts": "t", "kind": "k", "amount": 123456789012345678901234567890}"#,
+            r#"{"contact": "C16", "ts": "t", "kind": "k", "amount": "\u0000"}"#,
+            r#"{"contact": "C17", "ts": "t", "kind": "k", "amount": "\x"}"#,
+            r#"{"contact": "C18", "ts": "t", "kind": "k", "amount": nul}"#,
+            r#"{}"#,
+            r#"{"contact": "C23", "ts": "t", "kind": "k", "amount": 007}"#,
+            "",
+            "   ",
+            r#"{"contact": "C19", "ts": "t", "kind": "k", "amount": 3, "new_key": "v", "another": 1}"#,
+            r#"{"another": 2, "new_key": "w", "contact": "C20", "ts": "t", "kind": "k"}"#,
+            r#"{"contact": "C21", "ts": "t", "kind": "k", "tags": ["a" , 1 ,"b"] , "amount" : 0.0e-0 }"#,
+            "{\"contact\": \"C22\", \"ts\": \"t\", \"kind\": \"k\"}\r",
+        ];
+        let text = lines.join("\n") + "\n";
+        let (fast, fast_rows) = rows(&text, true);
+        let (slow, slow_fast_rows) = rows(&text, false);
+        assert_eq!(slow_fast_rows, 0);
+        assert!(fast_rows >= 10, "the small parser read only {fast_rows} lines");
+        assert_eq!(fast.len(), lines.len() - 2, "blank lines are skipped");
+        for (f, s) in fast.iter().zip(&slow) {
+            assert_eq!(f, s);
+        }
+        assert_eq!(fast.len(), slow.len());
+        // numbers as written, lists joined, null empty, escapes decoded
+        let field = |row: usize, name: &str| {
+            let fields = fast[row].1.as_ref().unwrap();
+            fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+        };
+        assert_eq!(field(0, "amount"), "12.50");
+        assert_eq!(field(0, "tags"), "a;b");
+        assert_eq!(field(1, "amount"), "");
+        assert_eq!(field(2, "tags"), "1;2.5e+3;x");
+        assert_eq!(field(3, "contact"), "José \"J\" \\ / \u{8}\u{c}\n\r\t");
+        assert_eq!(field(4, "contact"), "😀 emoji");
+        assert!(fast[5].1.is_err() && fast[6].1.is_err(), "lone surrogates are refused");
+        assert_eq!(field(8, "contact"), "C5", "the last of a repeated key");
+    }
+}
