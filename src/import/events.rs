@@ -651,28 +651,34 @@ struct EventPreparer {
 }
 
 impl EventPreparer {
-    /// The number of a key the snapshot does not hold, given at its first row.
-    fn number(&mut self, key: &str) -> u32 {
-        let (table, key) = if looks_like_email(key) {
-            (&mut self.new_emails, crate::store::keys::email_key(key))
+    /// The number of a key the snapshot does not hold, given at its first
+    /// row; `h` is its `key_hash`.
+    fn number(&mut self, key: &str, h: u64) -> u32 {
+        let (table, key, h) = if looks_like_email(key) {
+            let (k, h) = crate::store::keys::email_key_hashed(key, h);
+            (&mut self.new_emails, k, h)
         } else {
-            (&mut self.new_xids, std::borrow::Cow::Borrowed(key))
+            (&mut self.new_xids, std::borrow::Cow::Borrowed(key), h)
         };
-        if let Some(n) = table.get(&key) {
+        if let Some(n) = table.get_hashed(&key, h) {
             return n;
         }
         let n = self.new_count;
         self.new_count += 1;
-        table.insert(&key, n);
+        table.insert_hashed(&key, h, n);
         n
     }
 }
 
 impl super::rows::Prepare<EventPre> for EventPreparer {
-    fn prefetch(&self, rec: &Fields) {
+    fn prefetch(&self, rec: &Fields, pre: &mut EventPre) {
         if let Some(k) = self.key_col.and_then(|i| rec.get(i)) {
-            self.keys.prefetch(trim(k));
-            self.new_xids.prefetch(trim(k));
+            // hashed once for every table it is looked up in
+            let k = trim(k);
+            let h = crate::store::keys::key_hash(k);
+            pre.key_hash = Some(h);
+            self.keys.prefetch_hashed(k, h);
+            self.new_xids.prefetch_hashed(h);
         }
     }
 
@@ -680,10 +686,13 @@ impl super::rows::Prepare<EventPre> for EventPreparer {
         let key = self.key_col.and_then(|i| rec.get(i)).map(trim).filter(|k| !k.is_empty());
         pre.contact = match key {
             None => PreContact::Unknown,
-            Some(k) => match self.keys.resolve(k) {
-                Some(id) => PreContact::Existing(id),
-                None => PreContact::New(self.number(k)),
-            },
+            Some(k) => {
+                let h = pre.key_hash.unwrap_or_else(|| crate::store::keys::key_hash(k));
+                match self.keys.resolve_hashed(k, h) {
+                    Some(id) => PreContact::Existing(id),
+                    None => PreContact::New(self.number(k, h)),
+                }
+            }
         };
         pre.ts = self.ts_col.and_then(|i| rec.get(i)).and_then(|t| self.time_format.parse(t).ok());
     }
@@ -702,6 +711,8 @@ pub(super) struct EventPre {
     contact: PreContact,
     /// the time, when it parsed
     ts: Option<i64>,
+    /// the `key_hash` of the contact key, computed by `prefetch`
+    key_hash: Option<u64>,
 }
 
 /// A row's contact key as the reader thread found it.

@@ -16,8 +16,8 @@ use std::sync::atomic::Ordering;
 pub trait Prepare<P>: Send {
     /// Called a few rows before `prepare` of the same row: a chance to start
     /// loading what it will read, so the rows of a batch overlap their
-    /// memory accesses.
-    fn prefetch(&self, _rec: &Fields) {}
+    /// memory accesses, and to note in `pre` what `prepare` can reuse.
+    fn prefetch(&self, _rec: &Fields, _pre: &mut P) {}
     fn prepare(&mut self, rec: &Fields, pre: &mut P);
     /// Whether a row with columns added after this preparer was made (a
     /// JSON line with a new key) can still be prepared: true when it reads
@@ -190,7 +190,7 @@ impl<P: Default> Batch<P> {
             }
             // prepare the row read a few rows ago, while what this one needs loads
             if let (Some((p, _)), Row::Ok(r)) = (prepare.as_ref(), &self.rows[k]) {
-                p.prefetch(r);
+                p.prefetch(r, &mut self.pre[k]);
             }
             if k >= PREFETCH_AHEAD {
                 self.prepare_row(k - PREFETCH_AHEAD, prepare);

@@ -112,9 +112,25 @@ pub fn normalize_email(s: &str) -> String {
     s.trim().to_lowercase()
 }
 
-/// A plausible email: one `@` with text on both sides and no spaces.
+/// A plausible email: one `@` with text on both sides, a `.` after it and
+/// no spaces.
 pub fn looks_like_email(s: &str) -> bool {
     let s = s.trim();
+    let b = s.as_bytes();
+    if b.is_ascii() {
+        // a byte at a time (a key on every row of a log)
+        let Some(at) = memchr::memchr(b'@', b) else { return false };
+        let domain = &b[at + 1..];
+        return at > 0
+            && memchr::memchr(b'.', domain).is_some()
+            && memchr::memchr(b'@', domain).is_none()
+            && !b.iter().any(|c| matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' '));
+    }
+    looks_like_email_chars(s)
+}
+
+/// `looks_like_email` by characters (any text).
+fn looks_like_email_chars(s: &str) -> bool {
     match s.split_once('@') {
         Some((a, b)) => !a.is_empty() && b.contains('.') && !b.contains('@') && !s.contains(char::is_whitespace),
         None => false,
@@ -266,5 +282,38 @@ mod view_tests {
         let bytes = postcard::to_allocvec(&c).unwrap();
         let v: ContactView = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(format!("{:?}", v), format!("{:?}", ContactView::of(&c)));
+    }
+
+    /// The byte-wise check agrees with the check by characters.
+    #[test]
+    fn emails_look_alike_by_bytes_and_by_characters() {
+        for s in [
+            "a@b.c",
+            " a@b.c ",
+            "@b.c",
+            "a@b",
+            "a@@b.c",
+            "a@b@c.d",
+            "a.b@c",
+            "a b@c.d",
+            "a@b.c\t",
+            "a\u{b}@b.c",
+            "a\u{c}@b.c",
+            "a\r@b.c",
+            "a@.",
+            "a@b.",
+            "",
+            "@",
+            "a@",
+            "ab.c",
+            "è@b.c",
+            "a@b.c\u{a0}x",
+            "a\u{2003}b@c.d",
+            "a@b\u{3002}c",
+            "K2@example.COM",
+            "\u{b}a@b.c\u{b}",
+        ] {
+            assert_eq!(looks_like_email(s), looks_like_email_chars(s.trim()), "{s:?}");
+        }
     }
 }

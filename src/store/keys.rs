@@ -74,21 +74,28 @@ impl KeySnapshot {
     /// The contact an event key names, as an event import resolves it:
     /// by external id first, then (when it looks like one) by email.
     pub fn resolve(&self, key: &str) -> Option<u32> {
-        if let Some(id) = self.xid.get(key) {
+        self.resolve_hashed(key, key_hash(key))
+    }
+
+    /// `resolve` of a key whose `key_hash` is `h` (an email key's hash is
+    /// `h` too when the key is already normalized, as most are).
+    pub fn resolve_hashed(&self, key: &str, h: u64) -> Option<u32> {
+        if let Some(id) = self.xid.get_hashed(key, h) {
             return Some(id);
         }
         if crate::model::contact::looks_like_email(key) {
-            return self.email.get(email_key(key).as_ref());
+            let (k, h) = email_key_hashed(key, h);
+            return self.email.get_hashed(&k, h);
         }
         None
     }
 
-    /// Starts loading what `resolve(key)` will read, so that resolving a
-    /// batch of rows overlaps its memory accesses.
-    pub fn prefetch(&self, key: &str) {
-        self.xid.prefetch(key);
+    /// Starts loading what `resolve_hashed(key, h)` will read, so that
+    /// resolving a batch of rows overlaps its memory accesses.
+    pub fn prefetch_hashed(&self, key: &str, h: u64) {
+        self.xid.prefetch_hashed(h);
         if memchr::memchr(b'@', key.as_bytes()).is_some() {
-            self.email.prefetch(key);
+            self.email.prefetch_hashed(h);
         }
     }
 }
@@ -322,6 +329,17 @@ pub fn email_key(e: &str) -> Cow<'_, str> {
     } else {
         Cow::Owned(normalize_email(e))
     }
+}
+
+/// `email_key` of `e` with its `key_hash`, given `h`, the hash of `e`
+/// itself (hashed again only when normalizing changed it).
+pub fn email_key_hashed(e: &str, h: u64) -> (Cow<'_, str>, u64) {
+    let k = email_key(e);
+    let h = match &k {
+        Cow::Borrowed(_) => h,
+        Cow::Owned(k) => key_hash(k),
+    };
+    (k, h)
 }
 
 /// `email_key` of an owned email, reusing its text when it is normalized.
