@@ -19,7 +19,8 @@
 # log names are new ("half new"). Then the contacts themselves, the
 # N-row export imported into an empty database. Files live in $WORK
 # (default /tmp/reach-bench-import); SHAPES=grouped|log|contacts (space
-# separated, default all three) picks what runs. Each run starts with the
+# separated, default all three; `spellings` adds the 5M-row log as other
+# tools write it, see below) picks what runs. Each run starts with the
 # input read once into the page cache, untimed. After each log and the
 # contacts, DuckDB loads the same file into a table of its own database
 # file, timed the same way (DUCKDB=0 skips it).
@@ -46,7 +47,8 @@ echo "events-$N.csv: $(($(wc -l < "events-$N.csv") - 1)) events, $(du -m "events
 bench() { # $1: label, $2: database to start from ("" for an empty one), $3: the file (events-N.csv), $4: what (events)
   local file=${3:-events-$N.csv} what=${4:-events}
   local rows secs=() s start end median best
-  rows=$(($(wc -l < "$file") - 1))
+  rows=$(wc -l < "$file")
+  case "$file" in *.jsonl) ;; *) rows=$((rows - 1)) ;; esac # a CSV header
   for i in $(seq "$RUNS"); do
     rm -f run.redb run.redb.lock
     if [ -n "$2" ]; then cp "$2" run.redb; fi
@@ -84,7 +86,8 @@ fi
 DUCKDB_LOAD='
 import sys, duckdb
 c = duckdb.connect(sys.argv[2])
-c.execute("CREATE TABLE t AS SELECT * FROM read_csv(?)", [sys.argv[1]])
+read = "read_json" if sys.argv[1].endswith(".jsonl") else "read_csv"
+c.execute(f"CREATE TABLE t AS SELECT * FROM {read}(?)", [sys.argv[1]])
 print(c.execute("SELECT count(*) FROM t").fetchone()[0], "rows loaded by DuckDB", duckdb.__version__)
 c.close()'
 SHAPES=${SHAPES:-grouped log contacts}
@@ -107,6 +110,48 @@ if [[ " $SHAPES " == *" log "* ]]; then
     bench "log $size, known contacts" base.redb "log-$size-$N.csv"
     bench "log $size, half new" half.redb "log-$size-$N.csv"
     if [ "$DUCKDB" = 1 ]; then bench "log $size, DuckDB" "" "log-$size-$N.csv" rows; fi
+  done
+fi
+# The 5M-row log as other tools write it (made once from the log above):
+# times as `2024-11-10 13:15:42` (no zone), as `11/10/2024 13:15` (US, no
+# seconds) and as Unix seconds; contacts named by email (by id where a
+# contact has none); and the whole log as JSON lines. Each into the database
+# holding every contact, then DuckDB loading the same file.
+if [[ " $SHAPES " == *" spellings "* ]]; then
+  if [ ! -f "log-5m-$N.jsonl" ]; then
+    echo "writing the log's other spellings..." >&2
+    python3 - "$N" <<'PY'
+import calendar, csv, json, sys
+n = sys.argv[1]
+email = {}
+with open(f"contacts-{n}.csv", newline="") as f:
+    r = csv.reader(f)
+    next(r)
+    for row in r:
+        email[row[1]] = row[2] or row[1]
+outs = {k: open(f"log-5m-{k}-{n}.csv", "w", newline="") for k in ("space", "us", "epoch", "email")}
+writers = {k: csv.writer(f, lineterminator="\n") for k, f in outs.items()}
+with open(f"log-5m-{n}.csv", newline="") as f, open(f"log-5m-{n}.jsonl", "w") as j:
+    r = csv.reader(f)
+    head = next(r)
+    for w in writers.values():
+        w.writerow(head)
+    for row in r:
+        ts = row[1]
+        y, mo, d, h, mi, s = int(ts[0:4]), int(ts[5:7]), int(ts[8:10]), int(ts[11:13]), int(ts[14:16]), int(ts[17:19])
+        for k, t in (("space", f"{ts[:10]} {ts[11:19]}"), ("us", f"{mo}/{d}/{y} {h}:{mi:02}"),
+                     ("epoch", str(calendar.timegm((y, mo, d, h, mi, s))))):
+            writers[k].writerow([row[0], t] + row[2:])
+        writers["email"].writerow([email[row[0]]] + row[1:])
+        j.write(json.dumps({k: v for k, v in zip(head, row) if v != ""}) + "\n")
+for f in outs.values():
+    f.close()
+PY
+  fi
+  for file in "log-5m-space-$N.csv" "log-5m-us-$N.csv" "log-5m-epoch-$N.csv" "log-5m-email-$N.csv" "log-5m-$N.jsonl"; do
+    echo "$file: $(du -m "$file" | cut -f1) MB"
+    bench "$file, known contacts" base.redb "$file"
+    if [ "$DUCKDB" = 1 ]; then bench "$file, DuckDB" "" "$file" rows; fi
   done
 fi
 if [[ " $SHAPES " == *" contacts "* ]]; then
