@@ -86,8 +86,10 @@ fi
 DUCKDB_LOAD='
 import sys, duckdb
 c = duckdb.connect(sys.argv[2])
-read = "read_json" if sys.argv[1].endswith(".jsonl") else "read_csv"
-c.execute(f"CREATE TABLE t AS SELECT * FROM {read}(?)", [sys.argv[1]])
+# JSON lines: keys are inferred from every line (`sample_size=-1`), as
+# DuckDB asks when a key first appears past its sample
+read = "read_json(?, sample_size=-1)" if sys.argv[1].endswith(".jsonl") else "read_csv(?)"
+c.execute(f"CREATE TABLE t AS SELECT * FROM {read}", [sys.argv[1]])
 print(c.execute("SELECT count(*) FROM t").fetchone()[0], "rows loaded by DuckDB", duckdb.__version__)
 c.close()'
 SHAPES=${SHAPES:-grouped log contacts}

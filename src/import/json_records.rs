@@ -30,6 +30,9 @@ pub struct JsonRecords<R> {
     /// the column of each key, by its place on the last line read here
     /// (a log's lines mostly list their keys in one order)
     guess: Vec<usize>,
+    /// per column: its name is written the same in JSON (no escapes), so
+    /// a key is that column when its bytes are the name's
+    plain: Vec<bool>,
     /// a decoded key
     key: Vec<u8>,
     /// the row of the line that added columns, handed out after them
@@ -50,6 +53,7 @@ impl<R: BufRead> JsonRecords<R> {
             cols: Vec::new(),
             index: HashMap::new(),
             guess: Vec::new(),
+            plain: Vec::new(),
             key: Vec::new(),
             pending: None,
             pending_raw: RawFields::default(),
@@ -104,6 +108,7 @@ impl<R: BufRead> JsonRecords<R> {
             if !self.index.contains_key(k) {
                 self.index.insert(k.clone(), self.cols.len());
                 self.cols.push(k.clone());
+                self.plain.push(!k.bytes().any(|c| c == b'"' || c == b'\\' || c < 0x20));
                 added.push(k.clone());
             }
         }
@@ -127,7 +132,7 @@ impl<R: BufRead> JsonRecords<R> {
 
     /// The line read here, or None to leave it to `read_slow`.
     fn read_fast(&mut self, raw: &mut RawFields) -> Option<()> {
-        let JsonRecords { buf, cols, index, guess, key, .. } = self;
+        let JsonRecords { buf, cols, index, guess, plain, key, .. } = self;
         let mut p = Cursor { b: buf, i: 0 };
         raw.reset(cols.len());
         p.ws();
@@ -136,12 +141,14 @@ impl<R: BufRead> JsonRecords<R> {
         if p.eat(b'}').is_none() {
             let mut place = 0;
             loop {
-                key.clear();
-                p.string(key)?;
-                let k = std::str::from_utf8(key).ok()?;
                 let col = match guess.get(place) {
-                    Some(&g) if cols[g] == k => g,
-                    _ => *index.get(k)?,
+                    // the key of this place on the last line, written as it was
+                    Some(&g) if plain[g] && p.quoted(cols[g].as_bytes()) => g,
+                    _ => {
+                        key.clear();
+                        p.string(key)?;
+                        *index.get(std::str::from_utf8(key).ok()?)?
+                    }
                 };
                 if place < guess.len() {
                     guess[place] = col;
@@ -212,6 +219,18 @@ impl Cursor<'_> {
     fn word(&mut self, w: &[u8]) -> Option<()> {
         let got = self.b.get(self.i..self.i + w.len())?;
         (got == w).then(|| self.i += w.len())
+    }
+
+    /// The string `"text"`, taken when it is next.
+    fn quoted(&mut self, text: &[u8]) -> bool {
+        let at = self.i + 1;
+        let here = self.b.get(self.i) == Some(&b'"')
+            && self.b.get(at..at + text.len()) == Some(text)
+            && self.b.get(at + text.len()) == Some(&b'"');
+        if here {
+            self.i = at + text.len() + 1;
+        }
+        here
     }
 
     /// A string, decoded, appended to `out`.
@@ -413,6 +432,9 @@ mod tests {
             r#"{"another": 2, "new_key": "w", "contact": "C20", "ts": "t", "kind": "k"}"#,
             r#"{"contact": "C21", "ts": "t", "kind": "k", "tags": ["a" , 1 ,"b"] , "amount" : 0.0e-0 }"#,
             "{\"contact\": \"C22\", \"ts\": \"t\", \"kind\": \"k\"}\r",
+            r#"{"\u0063ontact": "C24", "ts": "t", "kind": "k", "a\"b": 1, "a\\b": 2}"#,
+            r#"{"contact": "C25", "ts": "t", "kind": "k", "a\"b": 3, "a\\b": 4}"#,
+            r#"{"contact": "C26", "ts": "t", "kind": "k", "a\u0022b": 5, "a\\b": 6}"#,
         ];
         let text = lines.join("\n") + "\n";
         let (fast, fast_rows) = rows(&text, true);
@@ -437,5 +459,8 @@ mod tests {
         assert_eq!(field(4, "contact"), "😀 emoji");
         assert!(fast[5].1.is_err() && fast[6].1.is_err(), "lone surrogates are refused");
         assert_eq!(field(8, "contact"), "C5", "the last of a repeated key");
+        let last = fast.len() - 1;
+        assert_eq!(field(last - 2, "contact"), "C24", "a key spelled with an escape");
+        assert_eq!((field(last, "a\"b"), field(last, "a\\b")), ("5".into(), "6".into()));
     }
 }
