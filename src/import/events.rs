@@ -679,6 +679,9 @@ impl super::rows::Prepare<EventPre> for EventPreparer {
             pre.key_hash = Some(h);
             self.keys.prefetch_hashed(k, h);
             self.new_xids.prefetch_hashed(h);
+            if k.contains('@') {
+                self.new_emails.prefetch_hashed(h);
+            }
         }
     }
 

@@ -68,6 +68,11 @@ impl KeyMap {
 pub struct KeySnapshot {
     pub xid: KeyTable,
     pub email: KeyTable,
+    /// the emails of a snapshot taken without them, once the writer loaded
+    /// them (`Keys::set_late_emails`): threads holding the snapshot resolve
+    /// emails from then on (an events import whose log names contacts by
+    /// email numbered each as new until then)
+    pub late_email: std::sync::OnceLock<Arc<KeyTable>>,
 }
 
 impl KeySnapshot {
@@ -85,7 +90,7 @@ impl KeySnapshot {
         }
         if crate::model::contact::looks_like_email(key) {
             let (k, h) = email_key_hashed(key, h);
-            return self.email.get_hashed(&k, h);
+            return self.email.get_hashed(&k, h).or_else(|| self.late_email.get()?.get_hashed(&k, h));
         }
         None
     }
@@ -96,6 +101,9 @@ impl KeySnapshot {
         self.xid.prefetch_hashed(h);
         if memchr::memchr(b'@', key.as_bytes()).is_some() {
             self.email.prefetch_hashed(h);
+            if let Some(late) = self.late_email.get() {
+                late.prefetch_hashed(h);
+            }
         }
     }
 }
@@ -357,7 +365,7 @@ pub struct Keys {
     base: Arc<KeySnapshot>,
     /// the emails, when loaded after the snapshot was taken without them
     /// (`Loader::load_external_ids`)
-    late_email: KeyTable,
+    late_email: Arc<KeyTable>,
     added_xid: KeyMap,
     added_email: KeyMap,
 }
@@ -407,9 +415,10 @@ impl Keys {
     }
 
     /// The emails of a snapshot taken without them, loaded when first
-    /// needed (the snapshot handed to other threads stays without them).
+    /// needed, and handed to the threads holding the snapshot.
     pub fn set_late_emails(&mut self, emails: KeyTable) {
-        self.late_email = emails;
+        self.late_email = Arc::new(emails);
+        let _ = self.base.late_email.set(self.late_email.clone());
     }
 
     pub fn insert_external_id(&mut self, xid: &str, id: u32) {
@@ -433,7 +442,10 @@ impl Keys {
         if !self.added_email.remove(k.as_ref(), key_hash(&k)) && self.base.email.contains_key(k.as_ref()) {
             Arc::make_mut(&mut self.base).email.remove(k.as_ref());
         }
-        self.late_email.remove(k.as_ref());
+        if self.late_email.contains_key(k.as_ref()) {
+            // (copied if the snapshot's holders still read it)
+            Arc::make_mut(&mut self.late_email).remove(k.as_ref());
+        }
     }
 }
 
@@ -556,5 +568,25 @@ mod tests {
         assert_eq!(k.by_external_id("C1"), None);
         assert_eq!(k.by_email("a@example.com"), None);
         assert_eq!(snap.resolve("C1"), Some(1), "a snapshot taken before stays as it was");
+    }
+
+    /// Emails loaded after a snapshot was handed out reach its holders;
+    /// the writer's own removals do not change what they read.
+    #[test]
+    fn late_emails_reach_the_snapshot() {
+        let mut xid = KeyTable::default();
+        xid.insert("C1", 1);
+        let mut keys = Keys::new(KeySnapshot { xid, ..Default::default() });
+        let snap = keys.snapshot();
+        assert_eq!(snap.resolve("C1"), Some(1));
+        assert_eq!(snap.resolve("a@example.com"), None);
+        let mut emails = KeyTable::default();
+        emails.insert("a@example.com", 7);
+        keys.set_late_emails(emails);
+        assert_eq!(snap.resolve("A@Example.com"), Some(7), "normalized, from the late table");
+        assert_eq!(keys.by_email("a@example.com"), Some(7));
+        keys.remove_email("a@example.com");
+        assert_eq!(keys.by_email("a@example.com"), None);
+        assert_eq!(snap.resolve("a@example.com"), Some(7));
     }
 }

@@ -187,7 +187,7 @@ impl<'a, 's> Loader<'a, 's> {
             );
             (xid?, email?)
         };
-        self.keys = Keys::new(KeySnapshot { xid, email });
+        self.keys = Keys::new(KeySnapshot { xid, email, ..Default::default() });
         self.keys_loaded = true;
         Ok(())
     }
@@ -200,7 +200,7 @@ impl<'a, 's> Loader<'a, 's> {
             return Ok(());
         }
         let xid = load_key_map(&self.w.tx.open_table(EXTERNAL_ID_KEYS)?)?;
-        self.keys = Keys::new(KeySnapshot { xid, email: KeyTable::default() });
+        self.keys = Keys::new(KeySnapshot { xid, ..Default::default() });
         self.keys_loaded = true;
         self.emails_pending = true;
         Ok(())
