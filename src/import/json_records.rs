@@ -62,37 +62,69 @@ impl<R: BufRead> JsonRecords<R> {
         }
     }
 
-    /// The text of the line of the last row handed out (for a rejects file).
-    pub fn line_text(&self) -> &[u8] {
-        &self.buf
-    }
-
-    /// Reads the next row into `raw` (one field per column known so far);
-    /// None at the end. Blank lines are skipped.
-    pub fn read(&mut self, raw: &mut RawFields) -> io::Result<Option<JsonRead>> {
+    /// Reads the next row into `raw` (one field per column known so far),
+    /// and the text of its line onto `text` (for a rejects file); None at
+    /// the end. Blank lines are skipped.
+    pub fn read(&mut self, raw: &mut RawFields, text: &mut Vec<u8>) -> io::Result<Option<JsonRead>> {
         if let Some((line, res)) = self.pending.take() {
             std::mem::swap(raw, &mut self.pending_raw);
+            text.extend_from_slice(&self.buf);
             return Ok(Some(JsonRead::Row(line, res)));
         }
         loop {
-            self.buf.clear();
-            if self.inner.read_until(b'\n', &mut self.buf)? == 0 {
+            let avail = self.inner.fill_buf()?;
+            if avail.is_empty() {
                 return Ok(None);
             }
             self.line += 1;
-            if !self.buf.iter().all(u8::is_ascii_whitespace) {
-                break;
+            if let Some(nl) = memchr::memchr(b'\n', avail) {
+                // the whole line is in the buffer: read where it is
+                let line = &avail[..=nl];
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    self.inner.consume(nl + 1);
+                    continue;
+                }
+                let fast = self.fast
+                    && std::str::from_utf8(line).is_ok()
+                    && read_fast(line, &self.cols, &self.index, &mut self.guess, &self.plain, &mut self.key, raw)
+                        .is_some();
+                if fast {
+                    text.extend_from_slice(line);
+                    self.inner.consume(nl + 1);
+                    self.fast_rows += 1;
+                    return Ok(Some(JsonRead::Row(self.line, Ok(()))));
+                }
+                self.buf.clear();
+                self.buf.extend_from_slice(line);
+                self.inner.consume(nl + 1);
+            } else {
+                // across the buffer's end, or the last line without a line break
+                self.buf.clear();
+                self.inner.read_until(b'\n', &mut self.buf)?;
+                if self.buf.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
             }
+            break;
         }
         let line = self.line;
+        text.extend_from_slice(&self.buf);
         if std::str::from_utf8(&self.buf).is_err() {
             return Ok(Some(JsonRead::Row(line, Err("invalid UTF-8".into()))));
         }
-        if self.fast && self.read_fast(raw).is_some() {
+        let fast = self.fast
+            && read_fast(&self.buf, &self.cols, &self.index, &mut self.guess, &self.plain, &mut self.key, raw)
+                .is_some();
+        if fast {
             self.fast_rows += 1;
             return Ok(Some(JsonRead::Row(line, Ok(()))));
         }
-        Ok(Some(self.read_slow(line, raw)))
+        let got = self.read_slow(line, raw);
+        if let JsonRead::Columns(..) = got {
+            // the row's text comes with the row, after the columns
+            text.truncate(text.len() - self.buf.len());
+        }
+        Ok(Some(got))
     }
 
     /// The line through `serde_json`, adding the keys it has not seen.
@@ -129,69 +161,85 @@ impl<R: BufRead> JsonRecords<R> {
         std::mem::swap(raw, &mut self.pending_raw);
         JsonRead::Columns(line, added)
     }
+}
 
-    /// The line read here, or None to leave it to `read_slow`.
-    fn read_fast(&mut self, raw: &mut RawFields) -> Option<()> {
-        let JsonRecords { buf, cols, index, guess, plain, key, .. } = self;
-        let mut p = Cursor { b: buf, i: 0 };
-        raw.reset(cols.len());
-        p.ws();
-        p.eat(b'{')?;
-        p.ws();
-        if p.eat(b'}').is_none() {
-            let mut place = 0;
-            loop {
-                let col = match guess.get(place) {
-                    // the key of this place on the last line, written as it was
-                    Some(&g) if plain[g] && p.quoted(cols[g].as_bytes()) => g,
+/// `line` read into `raw` under `cols` (with `JsonRecords`' `index`,
+/// `guess`, `plain` and its scratch `key`), or None to leave it to
+/// `read_slow`.
+fn read_fast(
+    line: &[u8],
+    cols: &[String],
+    index: &HashMap<String, usize>,
+    guess: &mut Vec<usize>,
+    plain: &[bool],
+    key: &mut Vec<u8>,
+    raw: &mut RawFields,
+) -> Option<()> {
+    let mut p = Cursor { b: line, i: 0 };
+    raw.reset(cols.len());
+    p.ws();
+    p.eat(b'{')?;
+    p.ws();
+    if p.eat(b'}').is_none() {
+        let mut place = 0;
+        loop {
+            let col = match guess.get(place) {
+                // the key of this place on the last line, written as it was
+                Some(&g) if plain[g] && p.quoted(cols[g].as_bytes()) => g,
+                // lines of a few shapes (a purchase has keys a page view
+                // lacks): the columns in turn, while there are few
+                _ => match (cols.len() <= 64)
+                    .then(|| (0..cols.len()).find(|&c| plain[c] && p.quoted(cols[c].as_bytes())))
+                {
+                    Some(Some(c)) => c,
                     _ => {
                         key.clear();
                         p.string(key)?;
                         *index.get(std::str::from_utf8(key).ok()?)?
                     }
-                };
-                if place < guess.len() {
-                    guess[place] = col;
-                } else {
-                    guess.push(col);
-                }
-                place += 1;
-                p.ws();
-                p.eat(b':')?;
-                p.ws();
-                let start = raw.buf().len();
-                match p.peek()? {
-                    b'"' => p.string(raw.buf())?,
-                    b'[' => p.list(raw.buf())?,
-                    b'n' => p.word(b"null")?,
-                    b't' => {
-                        p.word(b"true")?;
-                        raw.buf().extend_from_slice(b"true");
-                    }
-                    b'f' => {
-                        p.word(b"false")?;
-                        raw.buf().extend_from_slice(b"false");
-                    }
-                    _ => p.number(raw.buf())?,
-                }
-                let end = raw.buf().len();
-                raw.set_span(col, start, end);
-                p.ws();
-                if p.eat(b',').is_some() {
-                    p.ws();
-                    continue;
-                }
-                p.eat(b'}')?;
-                break;
+                },
+            };
+            if place < guess.len() {
+                guess[place] = col;
+            } else {
+                guess.push(col);
             }
+            place += 1;
+            p.ws();
+            p.eat(b':')?;
+            p.ws();
+            let start = raw.buf().len();
+            match p.peek()? {
+                b'"' => p.string(raw.buf())?,
+                b'[' => p.list(raw.buf())?,
+                b'n' => p.word(b"null")?,
+                b't' => {
+                    p.word(b"true")?;
+                    raw.buf().extend_from_slice(b"true");
+                }
+                b'f' => {
+                    p.word(b"false")?;
+                    raw.buf().extend_from_slice(b"false");
+                }
+                _ => p.number(raw.buf())?,
+            }
+            let end = raw.buf().len();
+            raw.set_span(col, start, end);
+            p.ws();
+            if p.eat(b',').is_some() {
+                p.ws();
+                continue;
+            }
+            p.eat(b'}')?;
+            break;
         }
-        p.ws();
-        if p.i != p.b.len() {
-            return None;
-        }
-        raw.mark_utf8();
-        Some(())
     }
+    p.ws();
+    if p.i != p.b.len() {
+        return None;
+    }
+    raw.mark_utf8();
+    Some(())
 }
 
 /// A place in a line being read; each method consumes what it names or
@@ -380,13 +428,17 @@ mod tests {
     /// Every row the records give: its line, its fields by column name
     /// or the reason, and how many lines the small parser read.
     type Rows = Vec<(u64, Result<Vec<(String, String)>, String>)>;
-    fn rows(text: &str, fast: bool) -> (Rows, u64) {
-        let mut r = JsonRecords::new(text.as_bytes());
+    fn rows(text: &str, fast: bool, capacity: usize) -> (Rows, u64) {
+        let mut r = JsonRecords::new(std::io::BufReader::with_capacity(capacity, text.as_bytes()));
         r.fast = fast;
         let mut raw = RawFields::default();
         let mut out = Vec::new();
-        while let Some(got) = r.read(&mut raw).unwrap() {
+        let lines: Vec<&str> = text.split_inclusive('\n').collect();
+        let mut line_text = Vec::new();
+        while let Some(got) = r.read(&mut raw, &mut line_text).unwrap() {
             if let JsonRead::Row(line, res) = got {
+                assert_eq!(std::str::from_utf8(&line_text).unwrap(), lines[line as usize - 1], "line {line}");
+                line_text.clear();
                 let fields = res.map(|()| {
                     let text = raw.iter().map(|f| String::from_utf8(f.to_vec()).unwrap());
                     r.cols.iter().cloned().zip(text).filter(|(_, v)| !v.is_empty()).collect()
@@ -437,8 +489,10 @@ mod tests {
             r#"{"contact": "C26", "ts": "t", "kind": "k", "a\u0022b": 5, "a\\b": 6}"#,
         ];
         let text = lines.join("\n") + "\n";
-        let (fast, fast_rows) = rows(&text, true);
-        let (slow, slow_fast_rows) = rows(&text, false);
+        let (fast, fast_rows) = rows(&text, true, 1 << 16);
+        let (slow, slow_fast_rows) = rows(&text, false, 1 << 16);
+        // lines across the ends of the reader's buffer read alike
+        assert_eq!(rows(&text, true, 7), (fast.clone(), fast_rows));
         assert_eq!(slow_fast_rows, 0);
         assert!(fast_rows >= 10, "the small parser read only {fast_rows} lines");
         assert_eq!(fast.len(), lines.len() - 2, "blank lines are skipped");

@@ -67,10 +67,11 @@ enum Next {
 }
 
 impl<R: BufRead> Source<R> {
-    fn read(&mut self, raw: &mut RawFields) -> std::io::Result<Option<Next>> {
+    /// The next row into `raw`; a JSON row's line onto `text` too.
+    fn read(&mut self, raw: &mut RawFields, text: &mut Vec<u8>) -> std::io::Result<Option<Next>> {
         Ok(match self {
             Source::Csv(r) => r.read(raw)?.map(|line| Next::Row(line, Ok(()))),
-            Source::Json(r) => r.read(raw)?.map(|got| match got {
+            Source::Json(r) => r.read(raw, text)?.map(|got| match got {
                 JsonRead::Row(line, res) => Next::Row(line, res),
                 JsonRead::Columns(line, added) => Next::Columns(line, added),
             }),
@@ -161,7 +162,7 @@ impl<P: Default> Batch<P> {
                 self.pre.push(P::default());
             }
             let mut raw = std::mem::replace(&mut self.rows[k], Row::Blank).into_raw();
-            let (line, res) = match src.read(&mut raw)? {
+            let (line, res) = match src.read(&mut raw, &mut self.text)? {
                 None => break Filled::End,
                 Some(Next::Columns(line, added)) => break Filled::Columns(line, added),
                 Some(Next::Row(line, res)) => (line, res),
@@ -184,8 +185,9 @@ impl<P: Default> Batch<P> {
                     Err((raw, col)) => Row::Utf8(raw, col),
                 },
             };
-            if let Source::Json(j) = src {
-                self.text.extend_from_slice(j.line_text());
+            if csv {
+                // (the text of CSV rows is their fields)
+            } else {
                 self.text_ends.push(self.text.len());
             }
             // prepare the row read a few rows ago, while what this one needs loads
