@@ -18,7 +18,7 @@
 # and into one holding every other contact, so about half the contacts the
 # log names are new ("half new"). Then the contacts themselves, the
 # N-row export imported into an empty database. Files live in $WORK
-# (default /tmp/reach-bench-import); SHAPES=grouped|log|contacts (space
+# (default /tmp/reach-bench-import); SHAPES=grouped|log|contacts|spellings (space
 # separated, default all three; `spellings` adds the 5M-row log as other
 # tools write it, see below) picks what runs. Each run starts with the
 # input read once into the page cache, untimed. After each log and the
