@@ -517,4 +517,64 @@ mod tests {
         assert_eq!(field(last - 2, "contact"), "C24", "a key spelled with an escape");
         assert_eq!((field(last, "a\"b"), field(last, "a\\b")), ("5".into(), "6".into()));
     }
+
+    /// Whatever the lines (flat objects of JSON's values, some cut short
+    /// or with a piece out of place), the small parser reads what
+    /// `serde_json` reads.
+    #[test]
+    fn random_lines_read_as_serde_json_does() {
+        use proptest::prelude::*;
+        let number = "-?(0|[1-9][0-9]{0,3}|0[0-9])(\\.[0-9]{0,2})?([eE][+-]?[0-9]{0,2})?";
+        let string = prop_oneof![
+            any::<String>().prop_map(|t| serde_json::to_string(&t).unwrap()),
+            "\"([a-z ]|\\\\[\"\\\\/bfnrtux]|\\\\u[0-9a-fA-F]{4}|\\\\ud83d\\\\ude00|\\\\udc00|\\\\ud83d|é|\t)*\"",
+        ];
+        let scalar = prop_oneof![
+            number.prop_map(String::from),
+            string.clone(),
+            Just("true".to_string()),
+            Just("null".to_string()),
+            Just("fals".to_string()),
+            Just("{\"a\": 1}".to_string()),
+        ];
+        let list = proptest::collection::vec(scalar.clone(), 0..3).prop_map(|v| format!("[{}]", v.join(", ")));
+        let value = prop_oneof![4 => scalar, 1 => list];
+        let key = prop_oneof![
+            Just("\"contact\""),
+            Just("\"ts\""),
+            Just("\"amount\""),
+            Just("\"\\u0063ontact\""),
+            Just("\"new\""),
+        ];
+        let space = prop_oneof![Just(""), Just(" "), Just("\t")];
+        let member = (key, space.clone(), value).prop_map(|(k, sp, v)| format!("{k}{sp}:{sp}{v}"));
+        let spoil = prop_oneof![
+            6 => Just(None),
+            1 => (0usize..40, prop_oneof![Just(","), Just("\""), Just("}"), Just("\\"), Just("\u{1}")])
+                .prop_map(|(at, p)| Some((at, p))),
+        ];
+        let line = (proptest::collection::vec(member, 0..6), space, spoil).prop_map(|(m, sp, spoil)| {
+            let mut l = format!("{sp}{{{}}}{sp}", m.join(","));
+            if let Some((at, p)) = spoil {
+                let at = (0..=at.min(l.len())).rev().find(|&i| l.is_char_boundary(i)).unwrap_or(0);
+                l.insert_str(at, p);
+            }
+            l
+        });
+        let cases = ProptestConfig::with_cases(2000);
+        proptest!(cases, |(lines in proptest::collection::vec(line, 1..12), capacity in 1usize..40)| {
+            // a first line that names the keys, so that later lines are read fast
+            let text = format!("{{\"contact\":1,\"ts\":2,\"amount\":3}}\n{}\n", lines.join("\n"));
+            let (fast, fast_rows) = rows(&text, true, 1 << 16);
+            let (slow, _) = rows(&text, false, 1 << 16);
+            FAST.fetch_add(fast_rows, std::sync::atomic::Ordering::Relaxed);
+            prop_assert_eq!(&fast, &slow);
+            prop_assert_eq!(rows(&text, true, capacity).0, fast);
+        });
+        // (lines of one or no key are read fast too)
+        let fast = FAST.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(fast > 200, "the small parser read only {fast} lines");
+    }
+
+    static FAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 }
