@@ -66,8 +66,14 @@ impl Input {
             let len = f.metadata().ok().map(|m| m.len());
             (path.to_string(), Box::new(f), len)
         };
-        // a file's reads end: a thread reading ahead never waits on a writer
-        Input::build(name, raw, total, format, max_line, limit_name, path != "-")
+        let mut input = Input::from_reader(name, raw, total, format, max_line, limit_name)?;
+        if path != "-" {
+            // a file's reads end: a thread reading ahead never waits on a
+            // writer (its chunks are as large as the buffer, which they
+            // bypass once the bytes sniffing read are through)
+            input.reader = Box::new(ReadAhead::spawn(input.reader));
+        }
+        Ok(input)
     }
 
     /// An input over any reader: `name` is used in messages and, when
@@ -80,19 +86,6 @@ impl Input {
         format: Option<InputFormat>,
         max_line: usize,
         limit_name: &str,
-    ) -> Result<Input> {
-        Input::build(name, raw, total, format, max_line, limit_name, false)
-    }
-
-    /// [`Input::from_reader`], read `ahead` on a thread of its own or not.
-    fn build(
-        name: String,
-        raw: Box<dyn Read + Send>,
-        total: Option<u64>,
-        format: Option<InputFormat>,
-        max_line: usize,
-        limit_name: &str,
-        ahead: bool,
     ) -> Result<Input> {
         // records keep field offsets in 32 bits
         let max_line = max_line.min(u32::MAX as usize);
@@ -107,8 +100,7 @@ impl Input {
             count: bytes_read.clone(),
             overflow: overflow.clone(),
         };
-        let mut reader: Box<dyn BufRead + Send> =
-            if ahead { Box::new(ReadAhead::spawn(guard)) } else { Box::new(BufReader::with_capacity(CHUNK, guard)) };
+        let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(CHUNK, guard));
         let ext = Path::new(&name).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
         let format = match format.or_else(|| ext.as_deref().and_then(InputFormat::parse)) {
             Some(f) => f,
