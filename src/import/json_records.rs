@@ -71,6 +71,8 @@ impl<R: BufRead> JsonRecords<R> {
             text.extend_from_slice(&self.buf);
             return Ok(Some(JsonRead::Row(line, res)));
         }
+        // whether the small parser has had the line (where it lay)
+        let mut tried = false;
         loop {
             let avail = self.inner.fill_buf()?;
             if avail.is_empty() {
@@ -97,6 +99,7 @@ impl<R: BufRead> JsonRecords<R> {
                 self.buf.clear();
                 self.buf.extend_from_slice(line);
                 self.inner.consume(nl + 1);
+                tried = true;
             } else {
                 // across the buffer's end, or the last line without a line break
                 self.buf.clear();
@@ -113,6 +116,7 @@ impl<R: BufRead> JsonRecords<R> {
             return Ok(Some(JsonRead::Row(line, Err("invalid UTF-8".into()))));
         }
         let fast = self.fast
+            && !tried
             && read_fast(&self.buf, &self.cols, &self.index, &mut self.guess, &self.plain, &mut self.key, raw)
                 .is_some();
         if fast {

@@ -185,9 +185,7 @@ impl<P: Default> Batch<P> {
                     Err((raw, col)) => Row::Utf8(raw, col),
                 },
             };
-            if csv {
-                // (the text of CSV rows is their fields)
-            } else {
+            if !csv {
                 self.text_ends.push(self.text.len());
             }
             // prepare the row read a few rows ago, while what this one needs loads

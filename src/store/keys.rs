@@ -78,6 +78,7 @@ pub struct KeySnapshot {
 impl KeySnapshot {
     /// The contact an event key names, as an event import resolves it:
     /// by external id first, then (when it looks like one) by email.
+    #[cfg(test)]
     pub fn resolve(&self, key: &str) -> Option<u32> {
         self.resolve_hashed(key, key_hash(key))
     }
