@@ -677,9 +677,10 @@ impl super::rows::Prepare<EventPre> for EventPreparer {
             let k = trim(k);
             let h = crate::store::keys::key_hash(k);
             pre.key_hash = Some(h);
-            self.keys.prefetch_hashed(k, h);
+            let email = memchr::memchr(b'@', k.as_bytes()).is_some();
+            self.keys.prefetch_hashed(h, email);
             self.new_xids.prefetch_hashed(h);
-            if k.contains('@') {
+            if email {
                 self.new_emails.prefetch_hashed(h);
             }
         }

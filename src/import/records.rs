@@ -21,7 +21,7 @@ pub struct RawFields {
     spans: Vec<Span>,
     /// the bytes are known to be UTF-8 (every byte ASCII, or the text of a
     /// JSON line checked whole)
-    ascii: bool,
+    utf8: bool,
 }
 
 impl RawFields {
@@ -36,11 +36,11 @@ impl RawFields {
     pub fn clear(&mut self) {
         self.bytes.clear();
         self.spans.clear();
-        self.ascii = false;
+        self.utf8 = false;
     }
 
     pub fn push_field(&mut self, f: &[u8]) {
-        self.ascii = false;
+        self.utf8 = false;
         let start = self.bytes.len();
         self.bytes.extend_from_slice(f);
         self.spans.push((start as u32, self.bytes.len() as u32));
@@ -52,7 +52,7 @@ impl RawFields {
         self.bytes.clear();
         self.spans.clear();
         self.spans.resize(ncols, (0, 0));
-        self.ascii = false;
+        self.utf8 = false;
     }
 
     /// The bytes fields are appended to.
@@ -74,7 +74,7 @@ impl RawFields {
 
     /// The bytes are known to be UTF-8 (read from checked text).
     pub fn mark_utf8(&mut self) {
-        self.ascii = true;
+        self.utf8 = true;
     }
 
     pub fn get(&self, i: usize) -> Option<&[u8]> {
@@ -102,9 +102,11 @@ impl Fields {
     /// Checks the bytes are UTF-8; on failure hands them back with the
     /// index of the first bad field.
     pub fn from_raw(raw: RawFields) -> Result<Fields, (RawFields, usize)> {
-        let RawFields { bytes, spans, ascii } = raw;
-        if ascii {
-            // SAFETY: the splitter saw every byte and found them all ASCII, which is UTF-8.
+        let RawFields { bytes, spans, utf8 } = raw;
+        if utf8 {
+            // SAFETY: the CSV splitter saw every byte and found them all
+            // ASCII, or the JSON reader took them from a line checked to be
+            // UTF-8 and from `char`s it encoded (`mark_utf8`).
             return Ok(Fields { text: unsafe { String::from_utf8_unchecked(bytes) }, spans });
         }
         match String::from_utf8(bytes) {
@@ -112,13 +114,13 @@ impl Fields {
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
                 let field = spans.iter().position(|&(_, b)| at < b as usize).unwrap_or(0);
-                Err((RawFields { bytes: e.into_bytes(), spans, ascii: false }, field))
+                Err((RawFields { bytes: e.into_bytes(), spans, utf8: false }, field))
             }
         }
     }
 
     pub fn into_raw(self) -> RawFields {
-        RawFields { bytes: self.text.into_bytes(), spans: self.spans, ascii: false }
+        RawFields { bytes: self.text.into_bytes(), spans: self.spans, utf8: false }
     }
 
     pub fn from_strs<'a>(fields: impl IntoIterator<Item = &'a str>) -> Fields {
@@ -208,7 +210,7 @@ impl<R: BufRead> CsvRecords<R> {
                 None
             };
             let Some(ascii) = plain else { return self.read_slow(rec) };
-            rec.ascii = ascii;
+            rec.utf8 = ascii;
             rec.bytes.clear();
             rec.bytes.extend_from_slice(line);
             self.inner.consume(nl + 1);
@@ -237,7 +239,7 @@ impl<R: BufRead> CsvRecords<R> {
                 R::OutputFull => self.out.resize(self.out.len() * 2, 0),
                 R::OutputEndsFull => self.ends.resize(self.ends.len() * 2, 0),
                 R::Record => {
-                    rec.ascii = false;
+                    rec.utf8 = false;
                     rec.bytes.clear();
                     rec.bytes.extend_from_slice(&self.out[..nout]);
                     rec.spans.clear();

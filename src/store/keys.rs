@@ -97,10 +97,11 @@ impl KeySnapshot {
     }
 
     /// Starts loading what `resolve_hashed(key, h)` will read, so that
-    /// resolving a batch of rows overlaps its memory accesses.
-    pub fn prefetch_hashed(&self, key: &str, h: u64) {
+    /// resolving a batch of rows overlaps its memory accesses; `email`:
+    /// the key has an `@`.
+    pub fn prefetch_hashed(&self, h: u64, email: bool) {
         self.xid.prefetch_hashed(h);
-        if memchr::memchr(b'@', key.as_bytes()).is_some() {
+        if email {
             self.email.prefetch_hashed(h);
             if let Some(late) = self.late_email.get() {
                 late.prefetch_hashed(h);

@@ -606,17 +606,9 @@ impl<'s> Writer<'s> {
     /// Merges the summaries of the blocks written so far into their rows.
     fn flush_summaries(&mut self) -> Result<()> {
         let Some(s) = self.summing.take() else { return Ok(()) };
-        let mut t = self.tx.open_table(CONTACT_SUMMARIES)?;
-        match s.finish() {
-            Done::Pending(mut pending) if !pending.is_empty() => pending.flush(&mut t)?,
-            Done::Pending(_) => return Ok(()),
-            Done::Rows(rows) => {
-                for (key, row) in rows? {
-                    t.insert(key, row.as_slice())?;
-                }
-            }
+        if write_summaries(s, &self.tx)? {
+            self.summaries_written = true;
         }
-        self.summaries_written = true;
         Ok(())
     }
 
@@ -632,20 +624,7 @@ impl<'s> Writer<'s> {
         let tx = &self.tx;
         let (mine, theirs) = std::thread::scope(|scope| {
             let h = scope.spawn(move || other(tx));
-            let mine = (|| -> Result<bool> {
-                let mut t = tx.open_table(CONTACT_SUMMARIES)?;
-                match s.finish() {
-                    Done::Pending(mut pending) if !pending.is_empty() => pending.flush(&mut t)?,
-                    Done::Pending(_) => return Ok(false),
-                    Done::Rows(rows) => {
-                        for (key, row) in rows? {
-                            t.insert(key, row.as_slice())?;
-                        }
-                    }
-                }
-                Ok(true)
-            })();
-            (mine, h.join())
+            (write_summaries(s, tx), h.join())
         });
         let theirs = theirs.map_err(|_| Error::runtime("writing beside the summaries failed"))?;
         if mine? {
@@ -1030,6 +1009,22 @@ fn encode_rows(list: &[Contact]) -> Result<EncodedRows> {
         rows.last_mut().expect("pushed").1 = buf.len();
     }
     Ok((buf, rows))
+}
+
+/// Ends the summaries thread `s` and writes what it holds into
+/// `CONTACT_SUMMARIES`; false when it held nothing.
+fn write_summaries(s: super::summaries::Background, tx: &redb::WriteTransaction) -> Result<bool> {
+    let mut t = tx.open_table(CONTACT_SUMMARIES)?;
+    match s.finish() {
+        Done::Pending(mut pending) if !pending.is_empty() => pending.flush(&mut t)?,
+        Done::Pending(_) => return Ok(false),
+        Done::Rows(rows) => {
+            for (key, row) in rows? {
+                t.insert(key, row.as_slice())?;
+            }
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
