@@ -9,7 +9,7 @@ use super::records::Fields;
 use super::{ImportContext, ImportReport};
 use crate::derived::ScoreRules;
 use crate::error::{Error, Result};
-use crate::model::contact::looks_like_email;
+use crate::model::contact::{looks_like_email, trim_fast as trim};
 use crate::model::{Action, ActionKind, Channel, Consent, Contact, Decimal, ParamType, Source};
 use crate::store::codec::ParamVal;
 use crate::store::keys::{KeyTable, email_key_owned};
@@ -678,11 +678,19 @@ impl super::rows::Prepare<EventPre> for EventPreparer {
             let h = crate::store::keys::key_hash(k);
             pre.key_hash = Some(h);
             let email = memchr::memchr(b'@', k.as_bytes()).is_some();
+            pre.email = email;
             self.keys.prefetch_hashed(h, email);
             self.new_xids.prefetch_hashed(h);
             if email {
                 self.new_emails.prefetch_hashed(h);
             }
+        }
+    }
+
+    fn prefetch_late(&self, _rec: &Fields, pre: &EventPre) {
+        // an email is longer than a slot holds: its text lies elsewhere
+        if let (Some(h), true) = (pre.key_hash, pre.email) {
+            self.keys.prefetch_email_text(h);
         }
     }
 
@@ -717,6 +725,8 @@ pub(super) struct EventPre {
     ts: Option<i64>,
     /// the `key_hash` of the contact key, computed by `prefetch`
     key_hash: Option<u64>,
+    /// whether that key has an `@`
+    email: bool,
 }
 
 /// A row's contact key as the reader thread found it.
@@ -784,14 +794,6 @@ impl RecentTexts {
 /// `EventSink::new_keys` of a key whose contact is not known yet.
 const NO_CONTACT: u32 = u32::MAX;
 
-/// `str::trim` without the Unicode scan when the ends are plain ASCII.
-fn trim(s: &str) -> &str {
-    match (s.as_bytes().first(), s.as_bytes().last()) {
-        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
-        (None, _) => s,
-        _ => s.trim(),
-    }
-}
 
 fn param_name(c: &Col) -> &str {
     match c {

@@ -18,6 +18,10 @@ pub trait Prepare<P>: Send {
     /// loading what it will read, so the rows of a batch overlap their
     /// memory accesses, and to note in `pre` what `prepare` can reuse.
     fn prefetch(&self, _rec: &Fields, _pre: &mut P) {}
+    /// Called between `prefetch` and `prepare` of the same row, when what
+    /// `prefetch` started loading has likely arrived: a chance to load
+    /// what that points to (a long key's text beside its slot).
+    fn prefetch_late(&self, _rec: &Fields, _pre: &P) {}
     fn prepare(&mut self, rec: &Fields, pre: &mut P);
     /// Whether a row with columns added after this preparer was made (a
     /// JSON line with a new key) can still be prepared: true when it reads
@@ -32,6 +36,8 @@ pub type Preparer<P> = Box<dyn Prepare<P>>;
 
 /// How many rows ahead of `Prepare::prepare` `Prepare::prefetch` runs.
 const PREFETCH_AHEAD: usize = 8;
+/// How many rows ahead of `Prepare::prepare` `Prepare::prefetch_late` runs.
+const PREFETCH_LATE: usize = 4;
 
 /// Rows read ahead by the reader thread, with what was prepared for them.
 struct Batch<P> {
@@ -191,6 +197,11 @@ impl<P: Default> Batch<P> {
             // prepare the row read a few rows ago, while what this one needs loads
             if let (Some((p, _)), Row::Ok(r)) = (prepare.as_ref(), &self.rows[k]) {
                 p.prefetch(r, &mut self.pre[k]);
+            }
+            if let Some(j) = (k + PREFETCH_LATE).checked_sub(PREFETCH_AHEAD)
+                && let (Some((p, _)), Row::Ok(r)) = (prepare.as_ref(), &self.rows[j])
+            {
+                p.prefetch_late(r, &self.pre[j]);
             }
             if k >= PREFETCH_AHEAD {
                 self.prepare_row(k - PREFETCH_AHEAD, prepare);

@@ -110,6 +110,18 @@ impl KeySnapshot {
     }
 }
 
+impl KeySnapshot {
+    /// After `prefetch_hashed(h, true)` has had time to load the email
+    /// slots: starts loading the text of a long email of hash `h` that
+    /// those slots point to.
+    pub fn prefetch_email_text(&self, h: u64) {
+        self.email.prefetch_long_hashed(h);
+        if let Some(late) = self.late_email.get() {
+            late.prefetch_long_hashed(h);
+        }
+    }
+}
+
 /// A read-mostly hash table of keys → contact ids, built once from a key
 /// table: open addressing with linear probing in 32-byte slots that hold
 /// keys of up to 23 bytes inline (external ids usually are), so a lookup
@@ -315,26 +327,61 @@ impl KeyTable {
         self.prefetch_hashed(self.hash(key));
     }
 
+    /// Hints the CPU to load the text of a key of hash `h` longer than a
+    /// slot holds, found by reading the first slots it probes (which
+    /// `prefetch_hashed(h)` should have loaded by then).
+    pub fn prefetch_long_hashed(&self, h: u64) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let (mask, tag) = (self.slots.len() - 1, h as u32);
+        let mut i = self.home(h);
+        for _ in 0..4 {
+            let s = &self.slots[i];
+            if s.len == 0 {
+                return;
+            }
+            if s.len == LONG && s.tag == tag {
+                let off = u64::from_le_bytes(s.key[..8].try_into().unwrap_or_default()) as usize;
+                let len = u32::from_le_bytes(s.key[8..12].try_into().unwrap_or_default()) as usize;
+                if let Some(text) = self.long.get(off..off + len) {
+                    // its first and last byte: the text may cross a cache line
+                    prefetch_at(text.as_ptr());
+                    prefetch_at(text.as_ptr().wrapping_add(len.saturating_sub(1)));
+                }
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
     /// `prefetch` of a key whose `key_hash` is `h`.
     pub fn prefetch_hashed(&self, h: u64) {
         if self.slots.is_empty() {
             return;
         }
-        let i = self.home(h);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: prefetching is a hint; the address is inside `slots`.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(self.slots.as_ptr().add(i).cast());
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = i;
+        prefetch_at(self.slots.as_ptr().wrapping_add(self.home(h)).cast());
     }
+}
+
+/// Hints the CPU to load the cache line of `p` (a no-op off x86-64).
+#[inline]
+fn prefetch_at(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint: it reads nothing and cannot fault.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// The normalized form of an email (trimmed, lowercase), without allocating
 /// when it already is.
 pub fn email_key(e: &str) -> Cow<'_, str> {
-    if e.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) && e.trim().len() == e.len() {
+    if e.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+        && crate::model::contact::trim_fast(e).len() == e.len()
+    {
         Cow::Borrowed(e)
     } else {
         Cow::Owned(normalize_email(e))
