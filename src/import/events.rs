@@ -794,7 +794,6 @@ impl RecentTexts {
 /// `EventSink::new_keys` of a key whose contact is not known yet.
 const NO_CONTACT: u32 = u32::MAX;
 
-
 fn param_name(c: &Col) -> &str {
     match c {
         Col::Param(p) => p,

@@ -326,4 +326,18 @@ mod view_tests {
             assert_eq!(looks_like_email(s), looks_like_email_chars(s.trim()), "{s:?}");
         }
     }
+
+    /// `trim_fast` trims as `str::trim` does, its short cut included.
+    #[test]
+    fn trim_fast_is_str_trim() {
+        let ends = ["", " ", "\t", "\u{b}", "\u{c}", "\r\n", "\u{a0}", "\u{2003}", "\u{85}", "x", "é", "~", "\0"];
+        for a in ends {
+            for b in ends {
+                for mid in ["", "a@b.c", " x ", "C0000001"] {
+                    let s = format!("{a}{mid}{b}");
+                    assert_eq!(trim_fast(&s), s.trim(), "{s:?}");
+                }
+            }
+        }
+    }
 }

@@ -86,10 +86,14 @@ impl KeySnapshot {
     /// `resolve` of a key whose `key_hash` is `h` (an email key's hash is
     /// `h` too when the key is already normalized, as most are).
     pub fn resolve_hashed(&self, key: &str, h: u64) -> Option<u32> {
-        if let Some(id) = self.xid.get_hashed(key, h) {
+        let at = memchr::memchr(b'@', key.as_bytes()).is_some();
+        // an email is no external id unless some external id has an `@`
+        if (!at || self.xid.has_key_with_at())
+            && let Some(id) = self.xid.get_hashed(key, h)
+        {
             return Some(id);
         }
-        if crate::model::contact::looks_like_email(key) {
+        if at && crate::model::contact::looks_like_email(key) {
             let (k, h) = email_key_hashed(key, h);
             return self.email.get_hashed(&k, h).or_else(|| self.late_email.get()?.get_hashed(&k, h));
         }
@@ -100,7 +104,9 @@ impl KeySnapshot {
     /// resolving a batch of rows overlaps its memory accesses; `email`:
     /// the key has an `@`.
     pub fn prefetch_hashed(&self, h: u64, email: bool) {
-        self.xid.prefetch_hashed(h);
+        if !email || self.xid.has_key_with_at() {
+            self.xid.prefetch_hashed(h);
+        }
         if email {
             self.email.prefetch_hashed(h);
             if let Some(late) = self.late_email.get() {
@@ -136,6 +142,9 @@ pub struct KeyTable {
     long: Vec<u8>,
     /// occupied slots
     used: usize,
+    /// keys held with an `@` in them (an external id rarely has one, an
+    /// email always does)
+    with_at: usize,
     /// 64 - log2(slots.len())
     shift: u32,
 }
@@ -266,6 +275,7 @@ impl KeyTable {
             }
             self.slots[i] = s;
             self.used += 1;
+            self.with_at += usize::from(memchr::memchr(b'@', key.as_bytes()).is_some());
         }
         self.slots[i].id = id;
     }
@@ -273,7 +283,14 @@ impl KeyTable {
     pub fn remove(&mut self, key: &str) {
         if let (i, true) = self.find(key) {
             self.slots[i].len = GONE;
+            self.with_at -= usize::from(memchr::memchr(b'@', key.as_bytes()).is_some());
         }
+    }
+
+    /// Whether some key held has an `@` (when none has, a key with one is
+    /// not here).
+    pub fn has_key_with_at(&self) -> bool {
+        self.with_at > 0
     }
 
     /// Whether the table holds no key.
@@ -637,5 +654,62 @@ mod tests {
         keys.remove_email("a@example.com");
         assert_eq!(keys.by_email("a@example.com"), None);
         assert_eq!(snap.resolve("a@example.com"), Some(7));
+    }
+    /// An external id with an `@` is still found before an email of the
+    /// same text; with none left (removed, or never loaded) the snapshot
+    /// skips the external ids for such keys and finds the email. The count
+    /// of keys with an `@` follows inserts, updates, growth and removals.
+    #[test]
+    fn external_ids_with_an_at_are_still_looked_up() {
+        let mut xid = KeyTable::default();
+        for i in 0..1000 {
+            xid.insert(&format!("C{i:07}"), i);
+        }
+        assert!(!xid.has_key_with_at());
+        xid.insert("shop@legacy.example.com", 5000);
+        xid.insert("shop@legacy.example.com", 5001);
+        xid.insert("x@y", 5002);
+        assert_eq!(xid.with_at, 2, "an update counts once");
+        let mut email = KeyTable::default();
+        email.insert("shop@legacy.example.com", 9);
+        email.insert("b@example.com", 10);
+        let snap = KeySnapshot { xid: xid.clone(), email: email.clone(), ..Default::default() };
+        assert_eq!(snap.resolve("shop@legacy.example.com"), Some(5001), "the external id first");
+        assert_eq!(snap.resolve("x@y"), Some(5002), "no email: an external id only");
+        assert_eq!(snap.resolve("B@example.com"), Some(10));
+        xid.remove("shop@legacy.example.com");
+        assert!(xid.has_key_with_at());
+        xid.remove("x@y");
+        xid.remove("x@y");
+        assert!(!xid.has_key_with_at(), "removing twice counts once");
+        let snap = KeySnapshot { xid, email, ..Default::default() };
+        assert_eq!(snap.resolve("shop@legacy.example.com"), Some(9));
+        assert_eq!(snap.resolve("x@y"), None);
+        assert_eq!(snap.resolve("C0000007"), Some(7));
+    }
+
+    /// Prefetching a long key's text reads only slots and text the table
+    /// has: empty tables, removed keys, short and unknown keys.
+    #[test]
+    fn prefetching_long_keys_stays_in_bounds() {
+        KeyTable::default().prefetch_long_hashed(key_hash("a@example.com"));
+        let mut t = KeyTable::default();
+        let long = |i: u32| format!("someone.{i}@a-rather-long-domain.example.com");
+        for i in 0..100 {
+            t.insert(&long(i), i);
+            t.insert(&format!("C{i}"), i);
+        }
+        for i in (0..100).step_by(2) {
+            t.remove(&long(i));
+        }
+        for i in 0..200 {
+            for k in [long(i), format!("C{i}")] {
+                t.prefetch_long_hashed(key_hash(&k));
+            }
+        }
+        let snap = KeySnapshot { email: t, ..Default::default() };
+        snap.prefetch_email_text(key_hash(&long(1)));
+        assert_eq!(snap.resolve(&long(1)), Some(1));
+        assert_eq!(snap.resolve(&long(2)), None);
     }
 }
