@@ -114,9 +114,7 @@ impl KeySnapshot {
             }
         }
     }
-}
 
-impl KeySnapshot {
     /// After `prefetch_hashed(h, true)` has had time to load the email
     /// slots: starts loading the text of a long email of hash `h` that
     /// those slots point to.
