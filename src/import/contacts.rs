@@ -79,8 +79,6 @@ pub(super) struct ContactSink<'a, 'w> {
     /// contacts this import creates, their keys registered in the load
     /// already: written without reading anything back, keys in order
     pending_new: Vec<Contact>,
-    /// a thread freeing the batches written, handing back their vectors
-    freeing: Option<Freeing>,
     /// the keys of the contacts this import creates (emails normalized),
     /// found here by the rows after them: they reach the key tables at the
     /// end, in one pass each
@@ -138,7 +136,6 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             pending: vec![],
             pending_old_score: vec![],
             pending_new: vec![],
-            freeing: None,
             new_emails: KeyTable::default(),
             new_xids: KeyTable::default(),
             input_bytes,
@@ -330,19 +327,11 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         if !self.pending_new.is_sorted_by_key(|c| c.id) {
             self.pending_new.sort_unstable_by_key(|c| c.id);
         }
-        self.w.put_new_contact_records(&self.pending_new)?;
         let created = Action { ts: self.ctx.now, what: ActionKind::Created, detail: self.detail() };
         let ids: Vec<u32> = self.pending_new.iter().map(|c| c.id).collect();
-        // a full batch holds a dozen allocations per contact: freed on
-        // another thread, beside the writer's next rows (one batch at a time)
-        if self.pending_new.len() < FLUSH_NEW {
-            self.pending_new.clear();
-        } else {
-            let f = self.freeing.get_or_insert_with(Freeing::start);
-            let empty = f.back.recv().unwrap_or_default();
-            let done = std::mem::replace(&mut self.pending_new, empty);
-            let _ = f.to_free.send(done);
-        }
+        // the batch is noted into the columns and freed (a dozen
+        // allocations per contact) on another thread, beside the next rows
+        self.w.put_new_contact_records_owned(&mut self.pending_new)?;
         self.w.add_action_to_each(ids, &created)
     }
 
@@ -602,30 +591,6 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
             self.flush()?;
         }
         Ok(())
-    }
-}
-
-/// A thread that frees written batches of contacts and hands their
-/// vectors back, emptied; it ends when the sink drops it.
-struct Freeing {
-    to_free: std::sync::mpsc::SyncSender<Vec<Contact>>,
-    back: std::sync::mpsc::Receiver<Vec<Contact>>,
-}
-
-impl Freeing {
-    fn start() -> Freeing {
-        let (to_free, rx) = std::sync::mpsc::sync_channel::<Vec<Contact>>(1);
-        let (tx, back) = std::sync::mpsc::sync_channel(2);
-        let _ = tx.send(Vec::with_capacity(FLUSH_NEW));
-        std::thread::spawn(move || {
-            for mut v in rx {
-                v.clear();
-                if tx.send(v).is_err() {
-                    return;
-                }
-            }
-        });
-        Freeing { to_free, back }
     }
 }
 

@@ -142,6 +142,12 @@ impl<'a, 's> Loader<'a, 's> {
         self.w.put_new_contact_records(list)
     }
 
+    /// `Writer::put_new_contact_records_owned`: the batch noted and freed
+    /// on another thread, `list` left empty.
+    pub fn put_new_contact_records_owned(&mut self, list: &mut Vec<Contact>) -> Result<()> {
+        self.w.put_new_contact_records_owned(list)
+    }
+
     /// `Writer::put_new_keys`: the keys of the contacts `put_new_contact_records` wrote.
     pub fn put_new_keys<K: AsRef<str> + Sync>(&mut self, emails: &[(K, u32)], xids: &[(K, u32)]) -> Result<()> {
         self.w.put_new_keys(emails, xids)

@@ -47,6 +47,13 @@ pub struct Writer<'s> {
     summaries_written: bool,
     /// the contacts written or erased, not yet merged into their columns
     columns: super::contact_columns::Pending,
+    /// a batch of new contacts being noted into `columns` on a thread of
+    /// its own (`put_new_contact_records_owned`), which hands back the
+    /// columns and the batch's vector, emptied; whatever uses `columns`
+    /// takes them back first (`join_columns`)
+    columns_job: Option<std::thread::JoinHandle<(super::contact_columns::Pending, Vec<Contact>)>>,
+    /// the vector the last batch noted came in, emptied, for the next
+    spare_contacts: Vec<Contact>,
     /// changed records (encoded) not yet merged into their rows, so that a
     /// row is rewritten once for all its contacts (`flush_records`)
     records: BTreeMap<u32, Vec<u8>>,
@@ -102,6 +109,8 @@ impl<'s> Writer<'s> {
             summing: None,
             summaries_written: false,
             columns: Default::default(),
+            columns_job: None,
+            spare_contacts: Vec::new(),
             records: BTreeMap::new(),
             records_bytes: 0,
             loading: false,
@@ -196,6 +205,7 @@ impl<'s> Writer<'s> {
         }
         // the rows as this transaction left them
         self.flush_records()?;
+        self.join_columns();
         let (mut out, mut buf) = (Vec::new(), Vec::new());
         // a few thousand rows at a time, so that the columns noted stay bounded
         for part in ids.chunk_by(|a, b| record_rows::row_of(*a) / 1024 == record_rows::row_of(*b) / 1024) {
@@ -245,6 +255,7 @@ impl<'s> Writer<'s> {
     /// `put_contacts`, also keeping a `Loader`'s key maps in step.
     pub(super) fn put_contacts_keyed(&mut self, list: &[Contact], mut keys: Option<&mut Keys>) -> Result<()> {
         self.keys_written = true;
+        self.join_columns();
         let t = self.tx.open_table(CONTACT_RECORDS)?;
         let mut te = self.tx.open_table(EMAIL_KEYS)?;
         let mut tx_ = self.tx.open_table(EXTERNAL_ID_KEYS)?;
@@ -341,12 +352,54 @@ impl<'s> Writer<'s> {
     /// `put_new_contacts` writes them, without their keys: those follow,
     /// all at once, through `put_new_keys`.
     pub fn put_new_contact_records(&mut self, list: &[Contact]) -> Result<()> {
+        self.write_new_records(list, true)?;
+        self.bound_columns()
+    }
+
+    /// `put_new_contact_records` of a batch the caller gives up: its
+    /// records are written here, its contacts noted into their columns on
+    /// a thread of their own while the caller goes on (and freed there),
+    /// and `list` is left empty, with the room of an earlier batch.
+    pub fn put_new_contact_records_owned(&mut self, list: &mut Vec<Contact>) -> Result<()> {
+        // the batch before: noted, and its columns written if they hold too much
+        self.bound_columns()?;
+        self.write_new_records(list, false)?;
+        let batch = std::mem::replace(list, std::mem::take(&mut self.spare_contacts));
+        let (mut columns, schema) = (std::mem::take(&mut self.columns), self.schema.clone());
+        self.columns_job = Some(std::thread::spawn(move || {
+            let mut batch = batch;
+            for c in &batch {
+                columns.note(&schema, c.id, Some(&ContactView::of(c)), None);
+            }
+            batch.clear();
+            (columns, batch)
+        }));
+        Ok(())
+    }
+
+    /// Takes back the columns (and the emptied vector) from the thread
+    /// noting a batch, once it is done.
+    fn join_columns(&mut self) {
+        if let Some(job) = self.columns_job.take() {
+            match job.join() {
+                Ok((columns, spare)) => (self.columns, self.spare_contacts) = (columns, spare),
+                Err(p) => std::panic::resume_unwind(p),
+            }
+        }
+    }
+
+    /// The records of new contacts (`put_new_contact_records`), noted
+    /// into their columns too when `note`.
+    fn write_new_records(&mut self, list: &[Contact], note: bool) -> Result<()> {
         if !list.windows(2).all(|w| w[0].id < w[1].id) {
             return Err(Error::runtime("new contacts must come in id order"));
         }
         self.keys_written = true;
         // rows already holding contacts get the new ones merged in
         self.flush_records()?;
+        if note {
+            self.join_columns();
+        }
         let mut t = self.tx.open_table(CONTACT_RECORDS)?;
         let (columns, schema, touched) = (&mut self.columns, &self.schema, &mut self.touched_contacts);
         let mut insert = |part: &[Contact], (buf, rows): EncodedRows| -> Result<()> {
@@ -358,21 +411,23 @@ impl<'s> Writer<'s> {
             touched.extend(part.iter().map(|c| c.id));
             Ok(())
         };
-        if list.len() < PARALLEL_FROM {
-            insert(list, encode_rows(list)?)?;
-            for c in list {
+        let mut note_all = move || {
+            for c in list.iter().filter(|_| note) {
                 columns.note(schema, c.id, Some(&ContactView::of(c)), None);
             }
+        };
+        if list.len() < PARALLEL_FROM {
+            insert(list, encode_rows(list)?)?;
+            note_all();
         } else {
-            // many contacts: one thread notes their columns, another encodes
-            // the records a part at a time, and this one inserts them
+            // many contacts: one thread notes their columns (unless the
+            // caller's thread does), another encodes the records a part at
+            // a time, and this one inserts them
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<EncodedRows>>(4);
             std::thread::scope(|s| {
-                s.spawn(|| {
-                    for c in list {
-                        columns.note(schema, c.id, Some(&ContactView::of(c)), None);
-                    }
-                });
+                if note {
+                    s.spawn(note_all);
+                }
                 s.spawn(move || {
                     for part in parts_by_row(list) {
                         if tx.send(encode_rows(part)).is_err() {
@@ -389,11 +444,12 @@ impl<'s> Writer<'s> {
             })?;
         }
         drop(t);
-        self.bound_columns()
+        Ok(())
     }
 
     /// Merges the noted contacts into their columns when they hold too much.
     fn bound_columns(&mut self) -> Result<()> {
+        self.join_columns();
         if self.columns.over_bound() {
             self.flush_columns()?;
         } else if self.columns.ready_to_write() {
@@ -404,6 +460,7 @@ impl<'s> Writer<'s> {
 
     /// Merges the contacts written or erased so far into their columns.
     fn flush_columns(&mut self) -> Result<()> {
+        self.join_columns();
         if self.columns.is_empty() {
             return Ok(());
         }
@@ -659,6 +716,7 @@ impl<'s> Writer<'s> {
             return Ok(0);
         }
         self.keys_written = true;
+        self.join_columns();
         self.flush_records()?;
         let mut n = 0;
         {
