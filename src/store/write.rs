@@ -1112,15 +1112,19 @@ mod tests {
 
     /// Many new contacts at once take the threaded paths (records encoded
     /// and columns noted beside the inserts, keys sorted side by side); the
-    /// same contacts a few at a time take the one-thread paths. Both write
-    /// the same rows, and a new file's set of contact ids holds exactly them.
+    /// same contacts a few at a time take the one-thread paths; handed over
+    /// in batches (`put_new_contact_records_owned`, columns noted on a
+    /// thread while the next batch is written, keys at the end), with
+    /// an update and a second contact's record between two of them. All
+    /// write the same rows, and a new file's set of contact ids holds
+    /// exactly them.
     #[test]
     fn many_new_contacts_write_what_few_at_a_time_write() {
         let n = 3 * PARALLEL_FROM as u32;
         let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a.redb"), dir.path().join("b.redb"));
+        let (a, b, c) = (dir.path().join("a.redb"), dir.path().join("b.redb"), dir.path().join("c.redb"));
         let mut written = Vec::new();
-        for (path, per_call) in [(&a, n as usize), (&b, PARALLEL_FROM / 8)] {
+        for (path, per_call) in [(&a, n as usize), (&b, PARALLEL_FROM / 8), (&c, 0)] {
             let store = Store::open(path, OpenMode::Create).unwrap();
             let mut w = store.begin_write().unwrap();
             let list: Vec<Contact> = (0..n)
@@ -1139,8 +1143,24 @@ mod tests {
                     c
                 })
                 .collect();
-            for part in list.chunks(per_call) {
-                w.put_new_contacts(part).unwrap();
+            if per_call > 0 {
+                for part in list.chunks(per_call) {
+                    w.put_new_contacts(part).unwrap();
+                }
+            } else {
+                for (k, part) in list.chunks(PARALLEL_FROM + 100).enumerate() {
+                    let mut batch = part.to_vec();
+                    w.put_new_contact_records_owned(&mut batch).unwrap();
+                    assert!(batch.is_empty(), "the batch was taken");
+                    if k == 1 {
+                        // the columns are taken back before anything else uses them
+                        w.update_contacts(&[list[7].id], |c| c.score += 0).unwrap();
+                    }
+                }
+                let emails: Vec<_> =
+                    list.iter().filter_map(|c| Some((email_key(c.email.as_deref()?).into_owned(), c.id))).collect();
+                let xids: Vec<_> = list.iter().filter_map(|c| Some((c.external_id.clone()?, c.id))).collect();
+                w.put_new_keys(&emails, &xids).unwrap();
             }
             w.commit().unwrap();
             let ids = store.begin_read().unwrap().contact_ids().unwrap();
@@ -1155,6 +1175,7 @@ mod tests {
         assert_eq!(records, n as usize / record_rows::PER_ROW as usize + 1);
         assert!(written[0].len() > n as usize, "{} rows", written[0].len());
         assert!(written[0] == written[1], "the two paths wrote different rows");
+        assert!(written[0] == written[2], "batches handed over wrote different rows");
     }
 
     /// `update_contacts` writes the rows (records and columns) that reading
