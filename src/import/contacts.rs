@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::attribute::{AttrDef, AttrType, AttrValue, parse_bool};
 use crate::model::contact::looks_like_email;
 use crate::model::time::TimeFormat;
+use crate::model::trim_fast;
 use crate::model::{Action, ActionKind, Channel, Consent, Contact};
 use crate::store::keys::{KeyTable, email_key, key_hash};
 use crate::store::{Loader, Writer};
@@ -702,7 +703,7 @@ fn parse_fields(
     let mut r = Row::default();
     r.attrs.reserve(cols.iter().filter(|c| matches!(c, Col::Attr(_))).count());
     for (i, col) in cols.iter().enumerate() {
-        let v = rec.get(i).unwrap_or("").trim();
+        let v = trim_fast(rec.get(i).unwrap_or(""));
         if v.is_empty() {
             continue;
         }

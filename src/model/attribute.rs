@@ -83,7 +83,7 @@ pub fn days_to_date(days: i32) -> NaiveDate {
 }
 
 fn find_value(values: &[String], v: &str) -> Option<u16> {
-    let v = v.trim();
+    let v = crate::model::trim_fast(v);
     values
         .iter()
         .position(|x| x == v)
@@ -94,7 +94,7 @@ fn find_value(values: &[String], v: &str) -> Option<u16> {
 impl AttrDef {
     /// Parses the text form of a value (as found in CSV); `None` for empty text.
     pub fn parse(&self, s: &str) -> Result<Option<AttrValue>, String> {
-        if s.trim().is_empty() {
+        if crate::model::trim_fast(s).is_empty() {
             return Ok(None);
         }
         let v = match &self.ty {

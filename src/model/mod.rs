@@ -15,3 +15,32 @@ pub use decimal::Decimal;
 pub use event::{KindDef, ParamDef, ParamType, Source};
 pub use schema::Schema;
 pub use time::Ts;
+
+/// `str::trim`, without its scan by characters when both ends are plain
+/// ASCII that is not white space (a key or value on every row of a log).
+pub fn trim_fast(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(a), Some(b)) if a.is_ascii_graphic() && b.is_ascii_graphic() => s,
+        (None, _) => s,
+        _ => s.trim(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `trim_fast` trims as `str::trim` does, its short cut included.
+    #[test]
+    fn trim_fast_is_str_trim() {
+        let ends = ["", " ", "\t", "\u{b}", "\u{c}", "\r\n", "\u{a0}", "\u{2003}", "\u{85}", "x", "é", "~", "\0"];
+        for a in ends {
+            for b in ends {
+                for mid in ["", "a@b.c", " x ", "C0000001"] {
+                    let s = format!("{a}{mid}{b}");
+                    assert_eq!(trim_fast(&s), s.trim(), "{s:?}");
+                }
+            }
+        }
+    }
+}

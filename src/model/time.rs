@@ -42,7 +42,7 @@ const NAIVE_FORMATS: &[&str] = &[
 impl TimeFormat {
     /// Parses a timestamp; returns a reason on failure.
     pub fn parse(&self, s: &str) -> Result<Ts, String> {
-        let t = s.trim();
+        let t = crate::model::trim_fast(s);
         if let Some(ts) = fast_rfc3339_utc(t) {
             return Ok(ts);
         }
@@ -262,7 +262,7 @@ pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// Parses a calendar date `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
-    let t = s.trim();
+    let t = crate::model::trim_fast(s);
     let bad = || format!("`{s}` is not a date (expected YYYY-MM-DD)");
     // the usual spelling (a birth date on every row of a contacts file)
     // without chrono's format interpreter

@@ -396,9 +396,7 @@ fn prefetch_at(p: *const u8) {
 /// The normalized form of an email (trimmed, lowercase), without allocating
 /// when it already is.
 pub fn email_key(e: &str) -> Cow<'_, str> {
-    if e.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase())
-        && crate::model::contact::trim_fast(e).len() == e.len()
-    {
+    if e.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) && crate::model::trim_fast(e).len() == e.len() {
         Cow::Borrowed(e)
     } else {
         Cow::Owned(normalize_email(e))
