@@ -700,8 +700,11 @@ impl super::rows::Prepare<EventPre> for EventPreparer {
         pre.contact = match key {
             None => PreContact::Unknown,
             Some(k) => {
-                let h = pre.key_hash.unwrap_or_else(|| crate::store::keys::key_hash(k));
-                match self.keys.resolve_hashed(k, h) {
+                let (h, at) = match pre.key_hash {
+                    Some(h) => (h, pre.email),
+                    None => (crate::store::keys::key_hash(k), memchr::memchr(b'@', k.as_bytes()).is_some()),
+                };
+                match self.keys.resolve_hashed(k, h, at) {
                     Some(id) => PreContact::Existing(id),
                     None => PreContact::New(self.number(k, h)),
                 }

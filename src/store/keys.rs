@@ -80,13 +80,13 @@ impl KeySnapshot {
     /// by external id first, then (when it looks like one) by email.
     #[cfg(test)]
     pub fn resolve(&self, key: &str) -> Option<u32> {
-        self.resolve_hashed(key, key_hash(key))
+        self.resolve_hashed(key, key_hash(key), memchr::memchr(b'@', key.as_bytes()).is_some())
     }
 
     /// `resolve` of a key whose `key_hash` is `h` (an email key's hash is
-    /// `h` too when the key is already normalized, as most are).
-    pub fn resolve_hashed(&self, key: &str, h: u64) -> Option<u32> {
-        let at = memchr::memchr(b'@', key.as_bytes()).is_some();
+    /// `h` too when the key is already normalized, as most are); `at`:
+    /// whether the key has an `@`.
+    pub fn resolve_hashed(&self, key: &str, h: u64, at: bool) -> Option<u32> {
         // an email is no external id unless some external id has an `@`
         if (!at || self.xid.has_key_with_at())
             && let Some(id) = self.xid.get_hashed(key, h)
@@ -100,7 +100,7 @@ impl KeySnapshot {
         None
     }
 
-    /// Starts loading what `resolve_hashed(key, h)` will read, so that
+    /// Starts loading what `resolve_hashed(key, h, email)` will read, so that
     /// resolving a batch of rows overlaps its memory accesses; `email`:
     /// the key has an `@`.
     pub fn prefetch_hashed(&self, h: u64, email: bool) {
