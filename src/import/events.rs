@@ -681,9 +681,11 @@ impl super::rows::Prepare<EventPre> for EventPreparer {
             let email = memchr::memchr(b'@', k.as_bytes()).is_some();
             pre.email = email;
             self.keys.prefetch_hashed(h, email);
-            self.new_xids.prefetch_hashed(h);
+            // where `number` would look (an `@` that is no email misses the hint)
             if email {
                 self.new_emails.prefetch_hashed(h);
+            } else {
+                self.new_xids.prefetch_hashed(h);
             }
         }
     }

@@ -364,7 +364,12 @@ impl<'s> Writer<'s> {
         // the batch before: noted, and its columns written if they hold too much
         self.bound_columns()?;
         self.write_new_records(list, false)?;
-        let batch = std::mem::replace(list, std::mem::take(&mut self.spare_contacts));
+        // the first batch's room comes back with the first join
+        let spare = match std::mem::take(&mut self.spare_contacts) {
+            v if v.capacity() > 0 => v,
+            _ => Vec::with_capacity(list.len()),
+        };
+        let batch = std::mem::replace(list, spare);
         let (mut columns, schema) = (std::mem::take(&mut self.columns), self.schema.clone());
         self.columns_job = Some(std::thread::spawn(move || {
             let mut batch = batch;
@@ -412,13 +417,15 @@ impl<'s> Writer<'s> {
             Ok(())
         };
         let mut note_all = move || {
-            for c in list.iter().filter(|_| note) {
+            for c in list {
                 columns.note(schema, c.id, Some(&ContactView::of(c)), None);
             }
         };
         if list.len() < PARALLEL_FROM {
             insert(list, encode_rows(list)?)?;
-            note_all();
+            if note {
+                note_all();
+            }
         } else {
             // many contacts: one thread notes their columns (unless the
             // caller's thread does), another encodes the records a part at
@@ -1114,10 +1121,9 @@ mod tests {
     /// and columns noted beside the inserts, keys sorted side by side); the
     /// same contacts a few at a time take the one-thread paths; handed over
     /// in batches (`put_new_contact_records_owned`, columns noted on a
-    /// thread while the next batch is written, keys at the end), with
-    /// an update and a second contact's record between two of them. All
-    /// write the same rows, and a new file's set of contact ids holds
-    /// exactly them.
+    /// thread while the next batch is written, keys at the end), with an
+    /// update between two of them. All write the same rows, and a new
+    /// file's set of contact ids holds exactly them.
     #[test]
     fn many_new_contacts_write_what_few_at_a_time_write() {
         let n = 3 * PARALLEL_FROM as u32;
