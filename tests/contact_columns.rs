@@ -34,7 +34,7 @@ fn from_record(f: Field, c: &Contact) -> Option<Value> {
         Field::Consent(ch) => c.consent[ch as usize].map(|x| Value::Number(x.opted_in as i64)),
         Field::Attr(i) => match c.attr(i)? {
             AttrValue::Number(d) => Some(Value::Number(d.units())),
-            AttrValue::Text(s) => Some(Value::Text(s.clone())),
+            AttrValue::Text(s) => Some(Value::Text(s.to_string())),
             AttrValue::Bool(b) => Some(Value::Number(*b as i64)),
             AttrValue::Date(d) => Some(Value::Number(*d as i64)),
             AttrValue::Enum(e) => Some(Value::Number(*e as i64)),

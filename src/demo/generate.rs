@@ -976,8 +976,8 @@ impl Gen<'_> {
         let jitter_lon = (self.f() - 0.5) * 0.08;
         let deg = |x: f64| AttrValue::Number(Decimal((x * 1e6).round() as i64));
         let mut attrs = vec![
-            (a.first_name, AttrValue::Text(first.to_string())),
-            (a.last_name, AttrValue::Text(last.to_string())),
+            (a.first_name, AttrValue::Text(first.into())),
+            (a.last_name, AttrValue::Text(last.into())),
             (a.gender, AttrValue::Enum(gender)),
             (
                 a.birth_date,
@@ -985,19 +985,19 @@ impl Gen<'_> {
                     chrono::DateTime::from_timestamp(birth, 0).unwrap_or_default().date_naive(),
                 )),
             ),
-            (a.city, AttrValue::Text(city.name.to_string())),
-            (a.country, AttrValue::Text(cc.to_string())),
-            (a.postal_code, AttrValue::Text(postal_code(cc, city.population, self.rng.random()))),
+            (a.city, AttrValue::Text(city.name.into())),
+            (a.country, AttrValue::Text(cc.into())),
+            (a.postal_code, AttrValue::Text(postal_code(cc, city.population, self.rng.random()).into())),
             (a.lat, deg(city.lat + jitter_lat)),
             (a.lon, deg(city.lon + jitter_lon)),
-            (a.language, AttrValue::Text(if self.chance(0.06) { "en" } else { lang }.to_string())),
+            (a.language, AttrValue::Text(if self.chance(0.06) { "en" } else { lang }.into())),
         ];
         if let Some(r) = data::region(cc, city.admin1) {
-            attrs.push((a.region, AttrValue::Text(r.to_string())));
+            attrs.push((a.region, AttrValue::Text(r.into())));
         }
         if has_phone {
             let n: u64 = self.rng.random_range(10_000_000..100_000_000);
-            attrs.push((a.phone, AttrValue::Text(format!("{phone_prefix}{n}"))));
+            attrs.push((a.phone, AttrValue::Text(compact_str::format_compact!("{phone_prefix}{n}"))));
         }
         if !interests.is_empty() {
             attrs.push((a.interests, AttrValue::Set(interests)));
