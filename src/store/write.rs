@@ -231,7 +231,7 @@ impl<'s> Writer<'s> {
                         return Err(Error::runtime(format!("contact {id}: an in-place update changed its keys")));
                     }
                     buf.clear();
-                    buf = postcard::to_extend(&c, std::mem::take(&mut buf))?;
+                    record_rows::encode_into(&c, &mut buf)?;
                     record_rows::push(&mut out, id, &buf);
                     self.touched_contacts.insert(id);
                     self.columns.note(&self.schema, id, Some(&ContactView::of(&c)), Some(&ContactView::of(&old)));
@@ -503,9 +503,8 @@ impl<'s> Writer<'s> {
         let mut buf = Vec::new();
         for (id, a) in actions {
             buf.clear();
-            let bytes = postcard::to_extend(a, std::mem::take(&mut buf))?;
-            t.insert((*id, self.next_action), bytes.as_slice())?;
-            buf = bytes;
+            record_rows::encode_into(a, &mut buf)?;
+            t.insert((*id, self.next_action), buf.as_slice())?;
             self.next_action += 1;
         }
         Ok(())
@@ -1065,7 +1064,7 @@ fn encode_rows(list: &[Contact]) -> Result<EncodedRows> {
     let mut record = Vec::new();
     for c in list {
         record.clear();
-        record = postcard::to_extend(c, std::mem::take(&mut record))?;
+        record_rows::encode_into(c, &mut record)?;
         let row = record_rows::row_of(c.id);
         if rows.last().is_none_or(|(r, _)| *r != row) {
             rows.push((row, 0));
