@@ -86,7 +86,7 @@ impl Contact {
         ContactId(self.id)
     }
     pub fn attr(&self, idx: u16) -> Option<&AttrValue> {
-        self.attrs.binary_search_by_key(&idx, |(i, _)| *i).ok().map(|p| &self.attrs[p].1)
+        find_attr(&self.attrs, idx)
     }
     pub fn set_attr(&mut self, idx: u16, v: Option<AttrValue>) {
         match (self.attrs.binary_search_by_key(&idx, |(i, _)| *i), v) {
@@ -256,13 +256,42 @@ impl<'a> ContactView<'a> {
         }
     }
     pub fn attr(&self, idx: u16) -> Option<&AttrValueView<'a>> {
-        self.attrs.binary_search_by_key(&idx, |(i, _)| *i).ok().map(|p| &self.attrs[p].1)
+        find_attr(&self.attrs, idx)
+    }
+}
+
+/// The value of attribute `idx` in `attrs` (sorted by index, each index
+/// once). Attribute `idx` can only be at position `idx` or before it; it is
+/// there when every attribute before it is set, as on most contacts of an
+/// import, which then takes no search.
+fn find_attr<V>(attrs: &[(u16, V)], idx: u16) -> Option<&V> {
+    let end = attrs.len().min(idx as usize + 1);
+    match attrs[..end].last() {
+        Some((i, v)) if *i == idx => Some(v),
+        _ => attrs[..end].binary_search_by_key(&idx, |(i, _)| *i).ok().map(|p| &attrs[p].1),
     }
 }
 
 #[cfg(test)]
 mod view_tests {
     use super::*;
+
+    /// `find_attr` finds what a search finds, for every set of the first
+    /// nine indexes and a far one.
+    #[test]
+    fn find_attr_is_a_search() {
+        for set in 0u32..1 << 10 {
+            let attrs: Vec<(u16, u32)> = (0..10u16)
+                .filter(|b| set & 1 << b != 0)
+                .map(|b| if b == 9 { 500 } else { b })
+                .map(|i| (i, set))
+                .collect();
+            for idx in (0..12).chain([499, 500, 501, u16::MAX]) {
+                let want = attrs.binary_search_by_key(&idx, |(i, _)| *i).ok().map(|p| &attrs[p].1);
+                assert_eq!(find_attr(&attrs, idx), want, "{attrs:?} {idx}");
+            }
+        }
+    }
 
     #[test]
     fn a_view_decodes_the_stored_bytes() {

@@ -281,7 +281,7 @@ impl<'a, 's> Loader<'a, 's> {
                 self.known_ids = Some(self.w.contact_ids()?);
             }
             let taken = self.known_ids.as_ref().is_some_and(|k| k.contains(w));
-            if !taken && !self.w.touched_contacts.contains(&w) && self.reserved.insert(w) {
+            if !taken && !self.w.touched_contacts.contains(w) && self.reserved.insert(w) {
                 self.w.next_contact = self.w.next_contact.max(w as u64 + 1);
                 return Ok(w);
             }

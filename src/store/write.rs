@@ -32,7 +32,9 @@ pub struct Writer<'s> {
     next_action: u64,
     /// this transaction changed the key tables (a `Loader` then reads them from it)
     pub(super) keys_written: bool,
-    pub(super) touched_contacts: BTreeSet<u32>,
+    /// contacts written (in id order, as a bitmap: an import of new
+    /// contacts adds a million ascending ids)
+    pub(super) touched_contacts: RoaringBitmap,
     new_blocks: Vec<BlockKey>,
     rewritten_blocks: Vec<BlockKey>,
     tags_changed: BTreeSet<String>,
@@ -100,7 +102,7 @@ impl<'s> Writer<'s> {
             next_dict: counters[2],
             next_action: counters[3],
             keys_written: false,
-            touched_contacts: BTreeSet::new(),
+            touched_contacts: RoaringBitmap::new(),
             new_blocks: Vec::new(),
             rewritten_blocks: Vec::new(),
             tags_changed: BTreeSet::new(),
@@ -984,9 +986,7 @@ impl<'s> Writer<'s> {
                 m.get("contact_ids")?.is_some()
             };
             if cur {
-                for &id in &self.touched_contacts {
-                    ids.insert(id);
-                }
+                ids |= &self.touched_contacts;
                 for &id in &self.deleted {
                     ids.remove(id);
                 }
@@ -1007,7 +1007,7 @@ impl<'s> Writer<'s> {
         if self.schema_dirty {
             changes.push(Change::Schema);
         }
-        let touched: Vec<u32> = self.touched_contacts.iter().copied().filter(|c| !self.deleted.contains(c)).collect();
+        let touched: Vec<u32> = self.touched_contacts.iter().filter(|c| !self.deleted.contains(c)).collect();
         if !touched.is_empty() {
             changes.push(Change::Contacts(touched));
         }
@@ -1281,7 +1281,7 @@ mod tests {
                 cs.iter_mut().for_each(f);
                 w.put_contacts(&cs).unwrap();
             }
-            let touched: Vec<u32> = w.touched_contacts.iter().copied().collect();
+            let touched: Vec<u32> = w.touched_contacts.iter().collect();
             w.commit().unwrap();
             let r = store.begin_read().unwrap();
             let c = r.contact(10).unwrap().unwrap();
