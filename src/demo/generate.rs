@@ -1049,8 +1049,8 @@ impl Gen<'_> {
     }
 }
 
-fn leaf(path: &str) -> String {
-    path.rsplit('/').next().unwrap_or(path).to_string()
+fn leaf(path: &str) -> compact_str::CompactString {
+    path.rsplit('/').next().unwrap_or(path).into()
 }
 
 /// Lowercase ASCII letters of a name, for email local parts.

@@ -143,7 +143,7 @@ pub fn contact_json(schema: &Schema, c: &Contact, tags: &[String]) -> serde_json
         );
     }
     m.insert("tags".into(), J::Array(tags.iter().cloned().map(J::String).collect()));
-    m.insert("categories".into(), J::Array(c.categories.iter().cloned().map(J::String).collect()));
+    m.insert("categories".into(), J::Array(c.categories.iter().map(|s| J::String(s.to_string())).collect()));
     for ch in Channel::ALL {
         m.insert(
             format!("consent_{}_at", ch.name()),

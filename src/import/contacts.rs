@@ -52,7 +52,7 @@ pub(super) struct Row {
     tags: Vec<String>,
     /// the categories cell as written (split where applied: a file
     /// repeats a few lists of categories on most rows)
-    categories: String,
+    categories: CompactString,
     attrs: Vec<(u16, AttrValue)>,
     /// `keys::key_hash` of the external id and of the normalized email,
     /// computed where the row is parsed (the reader thread, for CSV)
@@ -91,7 +91,7 @@ pub(super) struct ContactSink<'a, 'w> {
     first_rows: (u64, u64),
     tags: HashMap<String, RoaringBitmap>,
     /// category leaves named so far, with the contacts placed in each
-    leaves: Vec<(String, RoaringBitmap)>,
+    leaves: Vec<(CompactString, RoaringBitmap)>,
     /// a category path as written → its leaf's index in `leaves`
     known_categories: HashMap<String, usize>,
     /// a categories cell as written → its leaves (`CATEGORY_LISTS` at most)
@@ -302,7 +302,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
                         Some(&i) => i,
                         None => {
                             self.leaf_index.insert(l.clone(), self.leaves.len());
-                            self.leaves.push((l, RoaringBitmap::new()));
+                            self.leaves.push((l.into(), RoaringBitmap::new()));
                             self.leaves.len() - 1
                         }
                     };
@@ -393,7 +393,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         }
         // each leaf once (`leaf_index`)
         let members: std::collections::HashMap<String, RoaringBitmap> =
-            std::mem::take(&mut self.leaves).into_iter().collect();
+            std::mem::take(&mut self.leaves).into_iter().map(|(l, ids)| (l.into_string(), ids)).collect();
         self.w.add_category_members(&members)?;
         Ok(())
     }
@@ -444,6 +444,17 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         }
         if let Some(h) = e {
             self.new_emails.prefetch_hashed(h);
+        }
+    }
+
+    fn prefetch_row(&self, rec: &Fields, pre: &ContactPre) {
+        if pre.prepared {
+            // the parsed row is all `row` reads (the fields' bytes only
+            // for their length, in the first rows)
+            super::rows::prefetch(std::slice::from_ref(pre));
+        } else {
+            super::rows::prefetch(rec.as_bytes());
+            super::rows::prefetch(rec.spans());
         }
     }
 
@@ -740,7 +751,7 @@ fn parse_fields(
             }
             Col::BouncedAt => r.bounced_at = Some(tf.parse(v).map_err(|e| Error::input(format!("bounced_at: {e}")))?),
             Col::Tags => r.tags = split_list(v),
-            Col::Categories => r.categories = v.to_string(),
+            Col::Categories => r.categories = v.into(),
             Col::Attr(a) => {
                 let def = &attrs[*a as usize];
                 let v = if def.name == "phone" { shopify_unquote(shopify, v) } else { v };
@@ -767,6 +778,8 @@ fn parse_fields(
 #[derive(Default)]
 pub(super) struct ContactPre {
     row: Cell<Option<Result<Row>>>,
+    /// whether `row` was filled by the preparer
+    prepared: bool,
     /// the `key_hash`es of the row's keys, for `RowSink::prefetch`
     xid_hash: Option<u64>,
     email_hash: Option<u64>,
@@ -792,5 +805,6 @@ impl super::rows::Prepare<ContactPre> for ContactPreparer {
             Err(_) => (None, None),
         };
         pre.row.set(Some(r));
+        pre.prepared = true;
     }
 }

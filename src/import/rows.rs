@@ -251,6 +251,13 @@ pub trait RowSink {
     /// row a few rows ahead (what `pre` names), so that its loads do not
     /// stall `row`.
     fn prefetch(&self, _pre: &Self::Pre) {}
+    /// Asks the CPU for what `row` will read of a row a few rows ahead,
+    /// written on the reader's core: by default its fields; a sink whose
+    /// preparer has already parsed the row reads `pre` instead.
+    fn prefetch_row(&self, rec: &Fields, _pre: &Self::Pre) {
+        prefetch(rec.as_bytes());
+        prefetch(rec.spans());
+    }
     /// Per-row work that needs no sink state (parsing, looking keys up in
     /// what was loaded), run on the reader thread ahead of `row`. Asked for
     /// after the CSV header.
@@ -476,8 +483,7 @@ pub fn drive<S: RowSink>(
                 for k in 0..b.len {
                     // the rows were written on the reader's core: ask for the next ones early
                     if let Some(Row::Ok(r)) = b.rows.get(k + 4).filter(|_| k + 4 < b.len) {
-                        prefetch(r.as_bytes());
-                        prefetch(r.spans());
+                        sink.prefetch_row(r, &b.pre[k + 4]);
                         sink.prefetch(&b.pre[k + 4]);
                     }
                     let line = b.lines[k];

@@ -76,7 +76,8 @@ pub struct Contact {
     pub unsubscribed_at: Option<Ts>,
     /// set by an `email_bounce` event of type hard
     pub bounced_at: Option<Ts>,
-    pub categories: Vec<String>,
+    /// category leaves (inline up to 24 bytes: no allocation each)
+    pub categories: Vec<compact_str::CompactString>,
     /// (attribute index in the schema, value), sorted by index
     pub attrs: Vec<(u16, AttrValue)>,
 }
@@ -251,7 +252,7 @@ impl<'a> ContactView<'a> {
             consent: c.consent,
             unsubscribed_at: c.unsubscribed_at,
             bounced_at: c.bounced_at,
-            categories: c.categories.iter().map(String::as_str).collect(),
+            categories: c.categories.iter().map(compact_str::CompactString::as_str).collect(),
             attrs: c.attrs.iter().map(|(i, v)| (*i, AttrValueView::of(v))).collect(),
         }
     }

@@ -277,7 +277,7 @@ mod tests {
                 ],
                 unsubscribed_at: (n % 5 == 0).then_some(x),
                 bounced_at: (n % 7 == 0).then_some(x.wrapping_neg()),
-                categories: (0..n % 4).map(|i| text(n + i)).collect(),
+                categories: (0..n % 4).map(|i| text(n + i).into()).collect(),
                 attrs: vec![
                     (0, AttrValue::Number(Decimal(x))),
                     (1, AttrValue::Text(text(n).into())),

@@ -189,7 +189,7 @@ fn edge_cases(store: &Store) {
     let leaf = w.ensure_category("sport/yoga/hatha").unwrap();
     let mut c0 = list[0].clone();
     w.set_category_members(c0.id, &[], std::slice::from_ref(&leaf)).unwrap();
-    c0.categories = vec![leaf];
+    c0.categories = vec![leaf.into()];
     w.put_contacts(&[c0]).unwrap();
     for (name, expr) in SEGMENTS {
         w.put_segment(&SavedSegment {
