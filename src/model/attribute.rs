@@ -92,9 +92,39 @@ fn find_value(values: &[String], v: &str) -> Option<u16> {
         .map(|i| i as u16)
 }
 
+/// `out.push(v)`, stored straight where it goes when `out` has room (the
+/// caller reserved it): a push that may grow the vector first builds `v`
+/// on the stack, piece by piece, and copies it whole, and reading it back
+/// stalls until the pieces' stores are done.
+#[inline(always)]
+pub fn push_in_place<T>(out: &mut Vec<T>, v: T) {
+    #[allow(clippy::if_same_then_else)]
+    if out.len() < out.capacity() {
+        out.push(v);
+    } else {
+        out.push(v);
+    }
+}
+
 impl AttrDef {
+    /// `parse`, the value (if any) appended to `out` as attribute `idx`:
+    /// for a caller in a loop, whose reloading of `parse`'s result from
+    /// memory stalled on the stores that wrote it.
+    #[inline(never)]
+    pub fn parse_into(&self, s: &str, idx: u16, out: &mut Vec<(u16, AttrValue)>) -> Result<(), String> {
+        if let Some(v) = self.parse_value(s)? {
+            push_in_place(out, (idx, v));
+        }
+        Ok(())
+    }
+
     /// Parses the text form of a value (as found in CSV); `None` for empty text.
     pub fn parse(&self, s: &str) -> Result<Option<AttrValue>, String> {
+        self.parse_value(s)
+    }
+
+    #[inline(always)]
+    fn parse_value(&self, s: &str) -> Result<Option<AttrValue>, String> {
         if crate::model::trim_fast(s).is_empty() {
             return Ok(None);
         }
