@@ -54,6 +54,9 @@ pub(super) struct Row {
     /// repeats a few lists of categories on most rows)
     categories: CompactString,
     attrs: Vec<(u16, AttrValue)>,
+    /// whether `attrs` is in index order (found where the row is parsed,
+    /// while they are in that core's cache)
+    attrs_sorted: bool,
     /// `keys::key_hash` of the external id and of the normalized email,
     /// computed where the row is parsed (the reader thread, for CSV)
     xid_hash: u64,
@@ -557,7 +560,7 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         if let Some(t) = r.bounced_at {
             c.bounced_at = Some(t);
         }
-        if c.attrs.is_empty() && r.attrs.windows(2).all(|w| w[0].0 < w[1].0) {
+        if c.attrs.is_empty() && r.attrs_sorted {
             // what setting them one by one makes, without shifting and growing
             c.attrs = r.attrs;
         } else {
@@ -770,6 +773,7 @@ fn parse_fields(
     if r.external_id.is_none() && r.email.is_none() {
         return Err(Error::input("the row has neither external_id nor email"));
     }
+    r.attrs_sorted = r.attrs.windows(2).all(|w| w[0].0 < w[1].0);
     if let Some(x) = &r.external_id {
         r.xid_hash = key_hash(x);
     }

@@ -419,8 +419,10 @@ impl<'s> Writer<'s> {
             Ok(())
         };
         let mut note_all = move || {
+            let mut view = ContactView::default();
             for c in list {
-                columns.note(schema, c.id, Some(&ContactView::of(c)), None);
+                view.refill(c);
+                columns.note(schema, c.id, Some(&view), None);
             }
         };
         if list.len() < PARALLEL_FROM {
