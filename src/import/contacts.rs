@@ -808,13 +808,15 @@ struct ContactPreparer {
 
 impl super::rows::Prepare<ContactPre> for ContactPreparer {
     fn prepare(&mut self, rec: &Fields, pre: &mut ContactPre) {
-        let r = parse_fields(&self.cols, &self.attrs, &self.time_format, self.shopify, &mut self.tz_ok, rec);
-        let keys = r.as_ref().map(|r| (r.external_id.is_some(), r.xid_hash, r.email.is_some(), r.email_hash));
-        (pre.xid_hash, pre.email_hash) = match keys {
-            Ok((x, xh, e, eh)) => (x.then_some(xh), e.then_some(eh)),
-            Err(_) => (None, None),
+        // parsed into its place (`Cell::set` would move the row out and in
+        // again: a few hundred bytes copied twice per row)
+        let slot = pre.row.get_mut();
+        *slot = Some(parse_fields(&self.cols, &self.attrs, &self.time_format, self.shopify, &mut self.tz_ok, rec));
+        let keys = match slot {
+            Some(Ok(r)) => (r.external_id.is_some().then_some(r.xid_hash), r.email.is_some().then_some(r.email_hash)),
+            _ => (None, None),
         };
-        pre.row.set(Some(r));
+        (pre.xid_hash, pre.email_hash) = keys;
         pre.prepared = true;
     }
 }
