@@ -265,19 +265,9 @@ impl<'a> ContactView<'a> {
     }
 
     pub fn of(c: &'a Contact) -> ContactView<'a> {
-        ContactView {
-            id: c.id,
-            external_id: c.external_id.as_deref(),
-            email: c.email.as_deref(),
-            created_at: c.created_at,
-            timezone: c.timezone.as_deref(),
-            score: c.score,
-            consent: c.consent,
-            unsubscribed_at: c.unsubscribed_at,
-            bounced_at: c.bounced_at,
-            categories: c.categories.iter().map(compact_str::CompactString::as_str).collect(),
-            attrs: c.attrs.iter().map(|(i, v)| (*i, AttrValueView::of(v))).collect(),
-        }
+        let mut v = ContactView::default();
+        v.refill(c);
+        v
     }
     pub fn attr(&self, idx: u16) -> Option<&AttrValueView<'a>> {
         find_attr(&self.attrs, idx)
