@@ -212,9 +212,16 @@ fn shopify_preset_accepts_the_customers_export() {
     let env = Env::new();
     let file = "Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,Default Address Address1,Default Address Address2,Default Address City,Default Address Province Code,Default Address Country Code,Default Address Zip,Default Address Phone,Phone,Accepts SMS Marketing,Total Spent,Total Orders,Note,Tax Exempt,Tags\n\
 7012345678901,Jane,Doe,jane@example.com,yes,Acme,1 Main St,,Ottawa,ON,CA,K1A 0B1,+16135550100,+16135550101,no,120.50,3,,no,\"wholesale, repeat\"\n\
-0070123,John,Roe,john@example.com,no,,,,Toronto,ON,CA,M5H 2N2,,,yes,0.00,0,likes cats,no,\n";
+0070123,John,Roe,john@example.com,no,,,,Toronto,ON,CA,M5H 2N2,,,yes,0.00,0,likes cats,no,\n\
+0070124,Ann,Poe,ann@example.com,no,,,,Toronto,ON,CA,M5H 2N2,,'+16135550199,no,0.00,0,,no,\n\
+0070125,Bob,Moe,bob@example.com,no,,,,Toronto,ON,CA,M5H 2N2,,',no,0.00,0,,no,\n";
     let r = report(&env, "contacts", "customers_export.csv", file, &["--preset", "shopify"]);
-    assert_eq!((r["inserted"].as_u64(), r["created"].as_array().map(Vec::len)), (Some(2), Some(0)));
+    assert_eq!((r["inserted"].as_u64(), r["created"].as_array().map(Vec::len)), (Some(4), Some(0)));
+    // Shopify's `'` before a phone number is not part of it; a lone `'` is no number
+    assert_eq!(
+        (env.contact("0070124")["phone"].as_str(), env.contact("0070125")["phone"].as_str()),
+        ("+16135550199", "")
+    );
     let jane = env.contact("7012345678901");
     for (k, v) in [
         ("email", "jane@example.com"),

@@ -6,11 +6,11 @@ use super::mapping::field_name;
 use super::records::Fields;
 use super::{ImportContext, ImportReport};
 use crate::error::{Error, Result};
-use crate::model::attribute::{AttrDef, AttrType, AttrValue, parse_bool, push_in_place};
+use crate::model::attribute::{AttrDef, AttrType, AttrValue, parse_bool};
 use crate::model::contact::looks_like_email;
 use crate::model::time::TimeFormat;
-use crate::model::trim_fast;
 use crate::model::{Action, ActionKind, Channel, Consent, Contact};
+use crate::model::{push_in_place, trim_fast};
 use crate::store::keys::{KeyTable, email_key, key_hash};
 use crate::store::{Loader, Writer};
 use compact_str::CompactString;
@@ -758,11 +758,11 @@ fn parse_fields(
             Col::Attr(a) => {
                 let def = &attrs[*a as usize];
                 let v = if def.name == "phone" { shopify_unquote(shopify, v) } else { v };
-                if matches!(def.ty, AttrType::Text) && !v.is_empty() {
-                    // what `parse` makes of text, without moving its result
-                    // through the stack (most of this function's time went
-                    // to reloading it)
-                    // what `parse` makes of text (room is reserved above)
+                if matches!(def.ty, AttrType::Text) && !trim_fast(v).is_empty() {
+                    // what `parse` makes of text, stored in the room
+                    // reserved above without a call whose result is
+                    // reloaded from the stack (most of this function's
+                    // time went to reloading it)
                     push_in_place(&mut r.attrs, (*a, AttrValue::Text(v.into())));
                 } else {
                     def.parse_into(v, *a, &mut r.attrs).map_err(Error::input)?;

@@ -92,20 +92,6 @@ fn find_value(values: &[String], v: &str) -> Option<u16> {
         .map(|i| i as u16)
 }
 
-/// `out.push(v)`, stored straight where it goes when `out` has room (the
-/// caller reserved it): a push that may grow the vector first builds `v`
-/// on the stack, piece by piece, and copies it whole, and reading it back
-/// stalls until the pieces' stores are done.
-#[inline(always)]
-pub fn push_in_place<T>(out: &mut Vec<T>, v: T) {
-    #[allow(clippy::if_same_then_else)]
-    if out.len() < out.capacity() {
-        out.push(v);
-    } else {
-        out.push(v);
-    }
-}
-
 impl AttrDef {
     /// `parse`, the value (if any) appended to `out` as attribute `idx`:
     /// for a caller in a loop, whose reloading of `parse`'s result from
@@ -113,7 +99,7 @@ impl AttrDef {
     #[inline(never)]
     pub fn parse_into(&self, s: &str, idx: u16, out: &mut Vec<(u16, AttrValue)>) -> Result<(), String> {
         if let Some(v) = self.parse_value(s)? {
-            push_in_place(out, (idx, v));
+            super::push_in_place(out, (idx, v));
         }
         Ok(())
     }

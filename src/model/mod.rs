@@ -16,6 +16,20 @@ pub use event::{KindDef, ParamDef, ParamType, Source};
 pub use schema::Schema;
 pub use time::Ts;
 
+/// `out.push(v)`, stored straight where it goes when `out` has room (the
+/// caller reserved it): a push that may grow the vector first builds `v`
+/// on the stack, piece by piece, and copies it whole, and reading it back
+/// stalls until the pieces' stores are done.
+#[inline(always)]
+pub fn push_in_place<T>(out: &mut Vec<T>, v: T) {
+    #[allow(clippy::if_same_then_else)]
+    if out.len() < out.capacity() {
+        out.push(v);
+    } else {
+        out.push(v);
+    }
+}
+
 /// `str::trim`, without its scan by characters when both ends are plain
 /// ASCII that is not white space (a key or value on every row of a log).
 pub fn trim_fast(s: &str) -> &str {
