@@ -1009,7 +1009,13 @@ impl<'s> Writer<'s> {
         if self.schema_dirty {
             changes.push(Change::Schema);
         }
-        let touched: Vec<u32> = self.touched_contacts.iter().filter(|c| !self.deleted.contains(c)).collect();
+        // written and not deleted since (a search of `deleted` per written
+        // contact was quadratic when a transaction held many of both)
+        let mut live = self.touched_contacts.clone();
+        for &id in &self.deleted {
+            live.remove(id);
+        }
+        let touched: Vec<u32> = live.iter().collect();
         if !touched.is_empty() {
             changes.push(Change::Contacts(touched));
         }
@@ -1098,6 +1104,23 @@ mod tests {
     use super::*;
     use crate::model::contact::Consent;
     use crate::store::{OpenMode, Store};
+
+    /// A commit tells its subscribers of the contacts it wrote, less those
+    /// it deleted after writing them, and of those it deleted.
+    #[test]
+    fn a_commit_announces_written_contacts_less_deleted_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("c.redb"), OpenMode::Create).unwrap();
+        let changes = store.subscribe();
+        let mut w = store.begin_write().unwrap();
+        let new = |id: u32| Contact { id, email: Some(format!("c{id}@example.com")), ..Default::default() };
+        w.put_contacts(&(1..=6).map(new).collect::<Vec<_>>()).unwrap();
+        w.delete_contacts(&RoaringBitmap::from_iter([2u32, 5])).unwrap();
+        w.commit().unwrap();
+        let got: Vec<Change> = changes.try_iter().collect();
+        assert!(got.iter().any(|c| matches!(c, Change::Contacts(ids) if *ids == [1, 3, 4, 6])), "{got:?}");
+        assert!(got.iter().any(|c| matches!(c, Change::ContactsDeleted(ids) if *ids == [2, 5])), "{got:?}");
+    }
 
     /// Every row of the tables a new contact's write touches, in key order.
     fn rows(store: &Store) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
