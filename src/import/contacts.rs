@@ -230,17 +230,20 @@ impl<'a, 'w> ContactSink<'a, 'w> {
     /// key an earlier row set on a contact that existed, or the key of a
     /// contact an earlier row created (`by_x`, `by_e`: whom the keys name).
     fn check_seen(&self, r: &Row, (by_x, by_e): (Option<u32>, Option<u32>)) -> Result<()> {
+        // the maps of keys set on contacts from before are empty in an
+        // import of new contacts: no key hashed (nor email normalized) for them
         if let Some(x) = &r.external_id
-            && let Some(first) =
-                self.seen_xid.get(x.as_str()).copied().or_else(|| by_x.and_then(|id| self.seen_ids.created(id)))
+            && let Some(first) = (!self.seen_xid.is_empty())
+                .then(|| self.seen_xid.get(x.as_str()).copied())
+                .flatten()
+                .or_else(|| by_x.and_then(|id| self.seen_ids.created(id)))
         {
             return Err(Error::input(format!("duplicate external_id `{x}` (first on line {first})")));
         }
         if let Some(e) = &r.email
-            && let Some(first) = self
-                .seen_email
-                .get(email_key(e).as_ref())
-                .copied()
+            && let Some(first) = (!self.seen_email.is_empty())
+                .then(|| self.seen_email.get(email_key(e).as_ref()).copied())
+                .flatten()
                 .or_else(|| by_e.and_then(|id| self.seen_ids.created(id)))
         {
             return Err(Error::input(format!("duplicate email `{e}` (first on line {first})")));
