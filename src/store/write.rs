@@ -375,9 +375,7 @@ impl<'s> Writer<'s> {
         let (mut columns, schema) = (std::mem::take(&mut self.columns), self.schema.clone());
         self.columns_job = Some(std::thread::spawn(move || {
             let mut batch = batch;
-            for c in &batch {
-                columns.note(&schema, c.id, Some(&ContactView::of(c)), None);
-            }
+            note_new(&mut columns, &schema, &batch);
             batch.clear();
             (columns, batch)
         }));
@@ -418,13 +416,7 @@ impl<'s> Writer<'s> {
             touched.extend(part.iter().map(|c| c.id));
             Ok(())
         };
-        let mut note_all = move || {
-            let mut view = ContactView::default();
-            for c in list {
-                view.refill(c);
-                columns.note(schema, c.id, Some(&view), None);
-            }
-        };
+        let mut note_all = move || note_new(columns, schema, list);
         if list.len() < PARALLEL_FROM {
             insert(list, encode_rows(list)?)?;
             if note {
@@ -1059,6 +1051,16 @@ fn parts_by_row(list: &[Contact]) -> impl Iterator<Item = &[Contact]> {
         rest = tail;
         Some(part)
     })
+}
+
+/// Notes new contacts into their columns, through one view refilled per
+/// contact (two lists allocated for each otherwise).
+fn note_new(columns: &mut super::contact_columns::Pending, schema: &Schema, list: &[Contact]) {
+    let mut view = ContactView::default();
+    for c in list {
+        view.refill(c);
+        columns.note(schema, c.id, Some(&view), None);
+    }
 }
 
 /// Row entries (`record_rows::push`) and each row's number with the end of
