@@ -735,6 +735,8 @@ pub(super) struct EventPre {
     email: bool,
 }
 
+impl super::rows::PreSlot for EventPre {}
+
 /// A row's contact key as the reader thread found it.
 #[derive(Clone, Copy, Default)]
 enum PreContact {

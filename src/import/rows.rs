@@ -104,7 +104,19 @@ enum Msg<P> {
     Failed(Error),
 }
 
+/// Rows per batch unless the sink says otherwise (`RowSink::BATCH_ROWS`).
 const BATCH_ROWS: usize = 4096;
+
+/// What a preparer leaves for a row (`RowSink::Pre`), kept in a batch that
+/// is reused: `reset` empties a slot before the next row is read into it.
+pub trait PreSlot: Default + Send {
+    /// Back to what `Default` gives (the default does that by writing a
+    /// new value whole; a slot whose preparer overwrites most of it can do
+    /// less).
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
 
 enum Row {
     Ok(Fields),
@@ -135,7 +147,7 @@ impl Row {
     }
 }
 
-impl<P: Default> Batch<P> {
+impl<P: PreSlot> Batch<P> {
     /// Prepares row `k` (if it parsed, and the preparer knows its columns).
     fn prepare_row(&mut self, k: usize, prepare: &mut Option<(Preparer<P>, usize)>) {
         if let (Some((p, width)), Row::Ok(r)) = (prepare.as_mut(), &self.rows[k])
@@ -145,20 +157,21 @@ impl<P: Default> Batch<P> {
         }
     }
 
-    /// Reads up to `BATCH_ROWS` rows, CSV rows checked to have `ncols`
+    /// Reads up to `batch_rows` rows, CSV rows checked to have `ncols`
     /// fields; stops early before a row that adds columns. `prepare` is the
     /// preparer with the number of columns it knows.
     fn fill<R: BufRead>(
         &mut self,
         src: &mut Source<R>,
         ncols: usize,
+        batch_rows: usize,
         prepare: &mut Option<(Preparer<P>, usize)>,
     ) -> std::io::Result<Filled> {
         self.len = 0;
         self.text.clear();
         self.text_ends.clear();
         let filled = loop {
-            if self.len == BATCH_ROWS {
+            if self.len == batch_rows {
                 break Filled::More;
             }
             let k = self.len;
@@ -174,7 +187,7 @@ impl<P: Default> Batch<P> {
                 Some(Next::Row(line, res)) => (line, res),
             };
             self.lines[k] = line;
-            self.pre[k] = P::default();
+            self.pre[k].reset();
             let csv = matches!(src, Source::Csv(_));
             self.rows[k] = match res {
                 Err(why) => Row::Bad(why),
@@ -243,7 +256,11 @@ pub trait RowSink {
     /// at once; JSONL keys as they first appear).
     fn columns(&mut self, added: &[String]) -> Result<()>;
     /// What `preparer` computes for a row: `Default` means nothing is known.
-    type Pre: Default + Send;
+    type Pre: PreSlot;
+    /// How many rows the reader thread reads and prepares before handing
+    /// them over: fewer for a sink whose prepared rows are large, so that a
+    /// batch stays in the cores' own caches on its way from one to the other.
+    const BATCH_ROWS: usize = BATCH_ROWS;
     /// One row; an `Input` error rejects just this row, any other error aborts.
     /// `pre` holds what the preparer worked out, or the default.
     fn row(&mut self, line: u64, rec: &Fields, pre: &Self::Pre) -> Result<()>;
@@ -429,7 +446,7 @@ pub fn drive<S: RowSink>(
             let mut width = ncols;
             loop {
                 let mut b = recycled.try_recv().unwrap_or_default();
-                match b.fill(&mut src, ncols, &mut prepare) {
+                match b.fill(&mut src, ncols, S::BATCH_ROWS, &mut prepare) {
                     Ok(Filled::More) => {
                         if to_sink.send(Msg::Batch(b)).is_err() {
                             return;
