@@ -216,6 +216,7 @@ fn run(
     let total = input.total_bytes;
     let mut report = ImportReport::default();
     let result = (|| -> Result<Vec<String>> {
+        let _writeback = store.writeback();
         let mut w = store.begin_write()?;
         let stats = {
             let mut prog = |b: u64, n: u64| progress(b, total, n);

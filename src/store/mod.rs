@@ -20,6 +20,7 @@ pub mod summaries;
 pub mod tables;
 pub mod time_parts;
 pub mod write;
+pub mod writeback;
 
 use crate::error::{Error, Result};
 use redb::ReadableDatabase;
@@ -182,6 +183,13 @@ impl Store {
 
     pub fn begin_write(&self) -> Result<Writer<'_>> {
         Writer::begin(self)
+    }
+
+    /// Starts writing the file's dirty pages out in the background until
+    /// the guard is dropped: for a long write (an import), whose commit then
+    /// waits for the last pages only (`writeback`).
+    pub fn writeback(&self) -> writeback::Writeback {
+        writeback::Writeback::start(&self.path)
     }
 
     pub fn begin_read(&self) -> Result<Reader> {
