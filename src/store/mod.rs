@@ -252,3 +252,56 @@ pub fn default_db_path() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."));
     base.join("reach").join("reach.redb")
 }
+
+#[cfg(test)]
+mod tests {
+    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+    const T: TableDefinition<u32, &[u8]> = TableDefinition::new("t");
+
+    fn value(i: u32, round: u32) -> Vec<u8> {
+        (0..3000 + i % 500).map(|j| (i.wrapping_mul(31) ^ j ^ round) as u8).collect()
+    }
+
+    /// Transactions far larger than the page cache, so that most leaves
+    /// leave the write buffer before the commit checksums them: the file
+    /// checks whole and reads back what was written. This is the path the
+    /// patched redb changes (vendor/redb/PATCHED.md): a checksum computed
+    /// from a leaf read rather than rewritten.
+    #[test]
+    fn large_transactions_over_a_small_cache_check_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.redb");
+        let open = || redb::Builder::new().set_cache_size(64 << 10).create(&path).unwrap();
+        let db = open();
+        for round in 0..3u32 {
+            let tx = db.begin_write().unwrap();
+            {
+                let mut t = tx.open_table(T).unwrap();
+                // round 0 writes 0..3000; later rounds rewrite every third and add 1000
+                for i in (0..3000 + 1000 * round).filter(|i| round == 0 || i % 3 == 0 || *i >= 2000 + 1000 * round) {
+                    t.insert(i, value(i, round).as_slice()).unwrap();
+                }
+            }
+            tx.commit().unwrap();
+        }
+        // a transaction given up leaves nothing behind
+        let tx = db.begin_write().unwrap();
+        tx.open_table(T).unwrap().insert(0, &[1u8; 5000][..]).unwrap();
+        tx.abort().unwrap();
+        drop(db);
+        let mut db = open();
+        assert!(db.check_integrity().unwrap(), "checksums as written");
+        let r = db.begin_read().unwrap();
+        let t = r.open_table(T).unwrap();
+        let mut n = 0;
+        for row in t.iter().unwrap() {
+            let (k, v) = row.unwrap();
+            let i = k.value();
+            let round = (0..3u32).rev().find(|&r| r == 0 || i % 3 == 0 || i >= 2000 + 1000 * r).unwrap();
+            assert_eq!(v.value(), value(i, round).as_slice(), "key {i}");
+            n += 1;
+        }
+        assert_eq!(n, 5000);
+    }
+}
