@@ -2,10 +2,10 @@
 //! a long write transaction runs, so that its commit's `fdatasync` waits
 //! for the last of them only.
 //!
-//! The kernel holds written pages in memory until a tenth of the machine's
-//! memory is dirty or they are 30 seconds old: on a machine with gigabytes
-//! to spare, an import's half gigabyte stays in memory until the commit
-//! syncs it, and the disk sits idle while the rows are read. A thread here
+//! By default the kernel holds written pages in memory until a tenth of
+//! the machine's memory is dirty or they are 30 seconds old: on a machine
+//! with gigabytes to spare, an import's half gigabyte stays in memory until
+//! the commit syncs it, and the disk sits idle while the rows are read. A thread here
 //! asks the kernel every `EVERY` to start writing what is dirty
 //! (`sync_file_range` with `SYNC_FILE_RANGE_WRITE`, which does not wait
 //! for the writes), through a descriptor of its own on the same file.
