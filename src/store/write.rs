@@ -64,10 +64,11 @@ pub struct Writer<'s> {
     /// a `Loader` holds blocks or values not yet written (its `finish` clears it)
     pub(super) loading: bool,
     /// the record row `contact` read last, as the table held it: an import
-    /// updating contacts in id order asks for each in turn, and redb's small
-    /// cache had often dropped the row's page since (1M contacts over half
-    /// as many read 2.1 GB for a 285 MB file). Cleared by `flush_records`,
-    /// which every change to the records table runs first.
+    /// updating contacts in id order asks for each in turn (and again in
+    /// `put_contacts_keyed`), and redb's small cache had often dropped the
+    /// row's page since (1M contacts over half as many read 2.1 GB for a
+    /// 285 MB file). Cleared by `flush_records`, which every change to the
+    /// records table runs first.
     last_row: std::sync::Mutex<Option<(u32, Option<Vec<u8>>)>>,
 }
 
@@ -278,26 +279,11 @@ impl<'s> Writer<'s> {
     pub(super) fn put_contacts_keyed(&mut self, list: &[Contact], mut keys: Option<&mut Keys>) -> Result<()> {
         self.keys_written = true;
         self.join_columns();
-        let t = self.tx.open_table(CONTACT_RECORDS)?;
         let mut te = self.tx.open_table(EMAIL_KEYS)?;
         let mut tx_ = self.tx.open_table(EXTERNAL_ID_KEYS)?;
-        // neighbouring ids share their row: read it once (redb's small cache
-        // can drop a page between two reads of it)
-        let mut row = None;
         for c in list {
-            let old = match self.records.get(&c.id) {
-                Some(r) => Some(postcard::from_bytes::<Contact>(r)?),
-                None => {
-                    let r = record_rows::row_of(c.id);
-                    if row.as_ref().is_none_or(|(have, _)| *have != r) {
-                        row = Some((r, t.get(r)?));
-                    }
-                    match row.as_ref().and_then(|(_, bytes)| bytes.as_ref()) {
-                        Some(bytes) => record_rows::find(bytes.value(), c.id)?.map(postcard::from_bytes).transpose()?,
-                        None => None,
-                    }
-                }
-            };
+            // neighbouring ids share their row, read once (`contact` keeps it)
+            let old = self.contact(c.id)?;
             let old_email = old.as_ref().and_then(|o| o.email.as_deref()).map(normalize_email);
             let new_email = c.email.as_deref().map(normalize_email);
             if old_email != new_email {
@@ -352,8 +338,7 @@ impl<'s> Writer<'s> {
                 old.as_ref().map(ContactView::of).as_ref(),
             );
         }
-        drop(row);
-        drop((t, te, tx_));
+        drop((te, tx_));
         if self.records_bytes > RECORDS_HELD {
             self.flush_records()?;
         }
