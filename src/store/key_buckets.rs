@@ -198,11 +198,15 @@ fn key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     // the first 8 bytes, zero-padded, big-endian: where these differ, so do
     // the keys, the same way (a shorter key that is a prefix pads with
     // zeros, which sort first, as it does)
+    #[inline(always)]
     fn head(k: &[u8]) -> u64 {
-        let mut w = [0u8; 8];
-        let n = k.len().min(8);
-        w[..n].copy_from_slice(&k[..n]);
-        u64::from_be_bytes(w)
+        match k.first_chunk::<8>() {
+            // most keys (emails, most external ids): one load
+            Some(w) => u64::from_be_bytes(*w),
+            // a copy of a length known only here is a call to `memcpy`
+            // (that call was half of a bucket's sort): byte by byte instead
+            None => k.iter().enumerate().fold(0, |h, (i, &b)| h | (b as u64) << (56 - 8 * i)),
+        }
     }
     head(a).cmp(&head(b)).then_with(|| a.cmp(b))
 }
