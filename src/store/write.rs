@@ -488,14 +488,21 @@ impl<'s> Writer<'s> {
         emails: &[(E, u32)],
         xids: &[(X, u32)],
     ) -> Result<()> {
-        // many keys: the two tables' sorted side by side, then written in turn
-        let (emails, xids) = if emails.len().min(xids.len()) < PARALLEL_FROM {
-            (key_buckets::by_bucket(emails), key_buckets::by_bucket(xids))
+        let tx = &self.tx;
+        let xids_in =
+            || key_buckets::insert_sorted(&mut tx.open_table(EXTERNAL_ID_KEYS)?, &key_buckets::by_bucket(xids));
+        // many keys: the emails sorted aside while the external ids are
+        // sorted and written here (sorting the longer emails takes about
+        // as long), then the emails written
+        let emails = if emails.len().min(xids.len()) < PARALLEL_FROM {
+            xids_in()?;
+            key_buckets::by_bucket(emails)
         } else {
-            crate::parallel::both(|| key_buckets::by_bucket(emails), || key_buckets::by_bucket(xids))
+            let (emails, xids_written) = crate::parallel::both(|| key_buckets::by_bucket(emails), xids_in);
+            xids_written?;
+            emails
         };
-        key_buckets::insert_sorted(&mut self.tx.open_table(EMAIL_KEYS)?, &emails)?;
-        key_buckets::insert_sorted(&mut self.tx.open_table(EXTERNAL_ID_KEYS)?, &xids)
+        key_buckets::insert_sorted(&mut self.tx.open_table(EMAIL_KEYS)?, &emails)
     }
 
     /// Appends timeline entries.
