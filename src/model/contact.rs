@@ -224,7 +224,8 @@ pub enum AttrValueView<'a> {
     Bool(bool),
     Date(i32),
     Enum(u16),
-    Set(Vec<u16>),
+    /// borrowed from a contact's values (`of`), owned when decoded
+    Set(std::borrow::Cow<'a, [u16]>),
 }
 
 impl<'a> AttrValueView<'a> {
@@ -235,7 +236,7 @@ impl<'a> AttrValueView<'a> {
             AttrValue::Bool(b) => AttrValueView::Bool(*b),
             AttrValue::Date(d) => AttrValueView::Date(*d),
             AttrValue::Enum(e) => AttrValueView::Enum(*e),
-            AttrValue::Set(s) => AttrValueView::Set(s.clone()),
+            AttrValue::Set(s) => AttrValueView::Set(std::borrow::Cow::Borrowed(s)),
         }
     }
 }

@@ -1065,14 +1065,9 @@ fn parts_by_row(list: &[Contact]) -> impl Iterator<Item = &[Contact]> {
     })
 }
 
-/// Notes new contacts into their columns, through one view refilled per
-/// contact (two lists allocated for each otherwise).
+/// Notes new contacts (ids ascending) into their columns.
 fn note_new(columns: &mut super::contact_columns::Pending, schema: &Schema, list: &[Contact]) {
-    let mut view = ContactView::default();
-    for c in list {
-        view.refill(c);
-        columns.note(schema, c.id, Some(&view), None);
-    }
+    columns.note_new(schema, list);
 }
 
 /// Row entries (`record_rows::push`) and each row's number with the end of

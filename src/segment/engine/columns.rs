@@ -127,7 +127,7 @@ impl AttrCol {
                 }
                 any.clear(id);
                 if let Some(AttrValue::Set(vs)) = v {
-                    for &x in vs {
+                    for &x in vs.iter() {
                         if let Some(s) = sets.get_mut(x as usize) {
                             s.set(id);
                             any.set(id);
