@@ -564,7 +564,7 @@ fn main() {
     let (big, big_total) = biggest.expect("a contact with events");
     let key = {
         let p = session.profile(big, None, 0, 1).expect("profile");
-        p.contact.external_id.clone().unwrap_or_else(|| p.contact.label())
+        p.contact.external_id.as_deref().map_or_else(|| p.contact.label(), str::to_string)
     };
     eprintln!("largest timeline: contact {big} ({key}), {big_total} entries, of {candidates} candidates");
     // find it from the table: / KEY Enter, then Enter on its row

@@ -28,9 +28,9 @@ fn from_record(f: Field, c: &Contact) -> Option<Value> {
     match f {
         Field::Score => Some(Value::Number(c.score)),
         Field::CreatedAt => Some(Value::Number(c.created_at)),
-        Field::Email => c.email.clone().map(Value::Text),
-        Field::ExternalId => c.external_id.clone().map(Value::Text),
-        Field::Timezone => c.timezone.clone().map(Value::Text),
+        Field::Email => c.email.as_deref().map(|s| Value::Text(s.to_string())),
+        Field::ExternalId => c.external_id.as_deref().map(|s| Value::Text(s.to_string())),
+        Field::Timezone => c.timezone.as_deref().map(|s| Value::Text(s.to_string())),
         Field::Consent(ch) => c.consent[ch as usize].map(|x| Value::Number(x.opted_in as i64)),
         Field::Attr(i) => match c.attr(i)? {
             AttrValue::Number(d) => Some(Value::Number(d.units())),

@@ -230,7 +230,7 @@ impl Session {
             out.push(ContactRow {
                 id: c.id,
                 name,
-                email: c.email.clone().unwrap_or_default(),
+                email: c.email.as_deref().unwrap_or_default().to_string(),
                 city: text(&c, "city"),
                 score: c.score,
                 lifecycle: stage
@@ -407,8 +407,8 @@ fn sort_key(schema: &Schema, c: &Contact, field: &str) -> AppResult<SortKey> {
         "id" => SortKey::Num(c.id as i128),
         "score" => SortKey::Num(c.score as i128),
         "created_at" => SortKey::Num(c.created_at as i128),
-        "email" => c.email.clone().map(SortKey::Text).unwrap_or(SortKey::Missing),
-        "external_id" => c.external_id.clone().map(SortKey::Text).unwrap_or(SortKey::Missing),
+        "email" => c.email.as_deref().map(|s| SortKey::Text(s.to_string())).unwrap_or(SortKey::Missing),
+        "external_id" => c.external_id.as_deref().map(|s| SortKey::Text(s.to_string())).unwrap_or(SortKey::Missing),
         other => {
             let (i, def) = schema.attr(other).ok_or_else(|| {
                 let mut names: Vec<String> =

@@ -1062,9 +1062,9 @@ fn render_message(
         Err(e) => (String::new(), format!("(template error: {})", e.message)),
     };
     let to = match c.channel {
-        Channel::Email => contact.email.clone().unwrap_or_default(),
+        Channel::Email => contact.email.as_deref().unwrap_or_default().to_string(),
         Channel::Sms => phone_text(schema, contact).unwrap_or_else(|| contact.label()),
-        Channel::Push => contact.external_id.clone().unwrap_or_else(|| format!("#{id}")),
+        Channel::Push => contact.external_id.as_deref().map_or_else(|| format!("#{id}"), str::to_string),
     };
     OutMessage {
         key: key.to_string(),

@@ -88,13 +88,13 @@ pub fn context(schema: &Schema, c: &Contact, campaign: &str) -> Value {
     }
     m.insert("id".into(), Value::from(c.id));
     if let Some(e) = &c.email {
-        m.insert("email".into(), Value::from(e.clone()));
+        m.insert("email".into(), Value::from(e.as_str()));
     }
     if let Some(x) = &c.external_id {
-        m.insert("external_id".into(), Value::from(x.clone()));
+        m.insert("external_id".into(), Value::from(x.as_str()));
     }
     if let Some(z) = &c.timezone {
-        m.insert("timezone".into(), Value::from(z.clone()));
+        m.insert("timezone".into(), Value::from(z.as_str()));
     }
     m.insert("score".into(), Value::from(c.score));
     // a URL we build: not escaped in HTML bodies

@@ -1003,11 +1003,11 @@ impl Gen<'_> {
             attrs.push((a.interests, AttrValue::Set(interests)));
         }
         attrs.sort_by_key(|x| x.0);
-        let timezone = (!self.chance(0.05)).then(|| city.timezone.to_string());
+        let timezone = (!self.chance(0.05)).then(|| compact_str::CompactString::from(city.timezone));
         self.out.contacts.push(Contact {
             id,
-            external_id: Some(format!("C{id:07}")),
-            email,
+            external_id: Some(compact_str::format_compact!("C{id:07}")),
+            email: email.map(Into::into),
             created_at: created,
             timezone,
             score: self.score,

@@ -131,11 +131,11 @@ pub fn contact_json(schema: &Schema, c: &Contact, tags: &[String]) -> serde_json
     use serde_json::{Map, Value as J};
     let mut m = Map::new();
     m.insert("id".into(), J::from(c.id));
-    m.insert("external_id".into(), c.external_id.clone().map(J::String).unwrap_or(J::Null));
-    m.insert("email".into(), c.email.clone().map(J::String).unwrap_or(J::Null));
+    m.insert("external_id".into(), c.external_id.as_deref().map(|s| J::String(s.into())).unwrap_or(J::Null));
+    m.insert("email".into(), c.email.as_deref().map(|s| J::String(s.into())).unwrap_or(J::Null));
     m.insert("created_at".into(), J::String(ts_string(c.created_at)));
     m.insert("score".into(), J::from(c.score));
-    m.insert("timezone".into(), c.timezone.clone().map(J::String).unwrap_or(J::Null));
+    m.insert("timezone".into(), c.timezone.as_deref().map(|s| J::String(s.into())).unwrap_or(J::Null));
     for ch in Channel::ALL {
         m.insert(
             format!("consent_{}", ch.name()),
@@ -181,11 +181,11 @@ pub fn export_contacts(
                 let t = tags.get(&c.id).unwrap_or(&empty);
                 let mut row: Vec<String> = Vec::with_capacity(width);
                 row.push(c.id.to_string());
-                row.push(c.external_id.clone().unwrap_or_default());
-                row.push(c.email.clone().unwrap_or_default());
+                row.push(c.external_id.as_deref().unwrap_or_default().to_string());
+                row.push(c.email.as_deref().unwrap_or_default().to_string());
                 row.push(ts_string(c.created_at));
                 row.push(c.score.to_string());
-                row.push(c.timezone.clone().unwrap_or_default());
+                row.push(c.timezone.as_deref().unwrap_or_default().to_string());
                 for ch in Channel::ALL {
                     row.push(c.consent[ch as usize].map(|x| x.opted_in.to_string()).unwrap_or_default());
                 }

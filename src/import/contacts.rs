@@ -40,11 +40,12 @@ enum Col {
 #[derive(Default)]
 pub(super) struct Row {
     id_hint: Option<u32>,
-    external_id: Option<String>,
-    email: Option<String>,
+    /// inline up to 24 bytes, as `Contact` keeps them
+    external_id: Option<CompactString>,
+    email: Option<CompactString>,
     created_at: Option<i64>,
     score: Option<i64>,
-    timezone: Option<String>,
+    timezone: Option<CompactString>,
     consent: [Option<bool>; 3],
     consent_at: [Option<i64>; 3],
     unsubscribed_at: Option<i64>,
@@ -734,12 +735,12 @@ fn parse_fields(
         match col {
             Col::Ignore => {}
             Col::Id => r.id_hint = Some(v.parse().map_err(|_| Error::input(format!("id `{v}` is not a contact id")))?),
-            Col::ExternalId => r.external_id = Some(shopify_unquote(shopify, rec.get(i).unwrap_or("")).to_string()),
+            Col::ExternalId => r.external_id = Some(shopify_unquote(shopify, rec.get(i).unwrap_or("")).into()),
             Col::Email => {
                 if !looks_like_email(v) {
                     return Err(Error::input(format!("`{v}` is not an email address")));
                 }
-                r.email = Some(v.to_string());
+                r.email = Some(v.into());
             }
             Col::CreatedAt => r.created_at = Some(tf.parse(v).map_err(|e| Error::input(format!("created_at: {e}")))?),
             Col::Score => {
@@ -747,7 +748,7 @@ fn parse_fields(
             }
             Col::Timezone => {
                 tz.check(v)?;
-                r.timezone = Some(v.to_string());
+                r.timezone = Some(v.into());
             }
             Col::Consent(c) => {
                 r.consent[*c as usize] = Some(

@@ -313,6 +313,7 @@ impl<'a, 'w> EventSink<'a, 'w> {
         let created = Action { ts: now, what: ActionKind::Created, detail: detail.clone() };
         let mut actions = Vec::new();
         let mut batch: Vec<Contact> = Vec::with_capacity(CHUNK);
+        let mut batch_keys: Vec<(String, bool)> = Vec::with_capacity(CHUNK);
         // the earliest events of the contacts of numbered keys
         for (id, first) in std::mem::take(&mut self.new_keys) {
             if id != NO_CONTACT {
@@ -328,22 +329,25 @@ impl<'a, 'w> EventSink<'a, 'w> {
         for (n, (id, key, is_email)) in new.into_iter().enumerate() {
             let created_at =
                 (id as u64).checked_sub(self.first_new).and_then(|i| self.created_at.get(i as usize)).copied();
-            let (email, external_id) = if is_email { (Some(key), None) } else { (None, Some(key)) };
+            // the record holds a copy (inline when short); the key itself
+            // goes to the key lists below
+            let copy = Some(compact_str::CompactString::from(key.as_str()));
+            let (email, external_id) = if is_email { (copy, None) } else { (None, copy) };
             let mut c =
                 Contact { id, created_at: created_at.unwrap_or_default(), email, external_id, ..Default::default() };
             apply_effects(&self.effects, &mut c, &mut actions, now, &detail);
             batch.push(c);
+            batch_keys.push((key, is_email));
             if batch.len() == CHUNK || n + 1 == total {
                 self.w.put_new_contact_records(&batch)?;
                 // "created" first, then what their events did
                 self.w.add_action_to_each(batch.iter().map(|c| c.id), &created)?;
                 self.w.add_actions(&actions)?;
-                for c in batch.drain(..) {
-                    if let Some(e) = c.email {
-                        emails.push((email_key_owned(e), c.id));
-                    }
-                    if let Some(x) = c.external_id {
-                        xids.push((x.into_boxed_str(), c.id));
+                for (c, (key, is_email)) in batch.drain(..).zip(batch_keys.drain(..)) {
+                    if is_email {
+                        emails.push((email_key_owned(key), c.id));
+                    } else {
+                        xids.push((key.into_boxed_str(), c.id));
                     }
                 }
                 actions.clear();

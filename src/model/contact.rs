@@ -3,6 +3,7 @@
 
 use super::attribute::AttrValue;
 use super::time::Ts;
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -65,10 +66,12 @@ pub struct Consent {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     pub id: u32,
-    pub external_id: Option<String>,
-    pub email: Option<String>,
+    /// inline up to 24 bytes (most external ids, emails and time zones):
+    /// no allocation each
+    pub external_id: Option<CompactString>,
+    pub email: Option<CompactString>,
     pub created_at: Ts,
-    pub timezone: Option<String>,
+    pub timezone: Option<CompactString>,
     pub score: i64,
     /// indexed by `Channel as usize`
     pub consent: [Option<Consent>; 3],
@@ -104,7 +107,7 @@ impl Contact {
     }
     /// The key shown to people: email, else external id, else `#id`.
     pub fn label(&self) -> String {
-        self.email.clone().or_else(|| self.external_id.clone()).unwrap_or_else(|| format!("#{}", self.id))
+        self.email.as_deref().or(self.external_id.as_deref()).map_or_else(|| format!("#{}", self.id), str::to_string)
     }
 }
 

@@ -732,10 +732,10 @@ mod tests {
             .collect();
         Contact {
             id,
-            external_id: (id % 3 != 0).then(|| format!("C{id:07}")),
-            email: (id % 4 != 0).then(|| format!("p{id}@example.com")),
+            external_id: (id % 3 != 0).then(|| format!("C{id:07}").into()),
+            email: (id % 4 != 0).then(|| format!("p{id}@example.com").into()),
             created_at: 1_700_000_000 + id as i64,
-            timezone: (id % 6 != 0).then(|| ["Europe/Rome", "Europe/Paris"][id as usize % 2].to_string()),
+            timezone: (id % 6 != 0).then(|| ["Europe/Rome", "Europe/Paris"][id as usize % 2].to_string().into()),
             score: id as i64 % 17 - 3,
             consent: [(id % 2 == 0).then_some(Consent { opted_in: id % 4 == 0, at: 5 }), None, None],
             attrs,

@@ -346,7 +346,7 @@ mod tests {
         let record = |id: u32| {
             postcard::to_allocvec(&crate::model::Contact {
                 id,
-                external_id: Some(format!("C{id}")),
+                external_id: Some(format!("C{id}").into()),
                 ..Default::default()
             })
             .unwrap()

@@ -265,10 +265,10 @@ mod tests {
             let x = nums[k % nums.len()];
             let c = Contact {
                 id: (x as u32).wrapping_add(n as u32),
-                external_id: (n % 3 != 0).then(|| text(n)),
-                email: (n % 2 == 0).then(|| format!("{}@example.com", text(n))),
+                external_id: (n % 3 != 0).then(|| text(n).into()),
+                email: (n % 2 == 0).then(|| format!("{}@example.com", text(n)).into()),
                 created_at: x,
-                timezone: (n % 4 != 1).then(|| "Europe/Rome".to_string()),
+                timezone: (n % 4 != 1).then(|| "Europe/Rome".to_string().into()),
                 score: x.wrapping_neg(),
                 consent: [
                     Some(Consent { opted_in: n % 2 == 0, at: x }),

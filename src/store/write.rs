@@ -754,7 +754,7 @@ impl<'s> Writer<'s> {
                         emails.push((normalize_email(e), None));
                     }
                     if let Some(x) = c.external_id {
-                        xids.push((x, None));
+                        xids.push((x.into_string(), None));
                     }
                 }
                 record_rows::apply(&mut t, &removed)?;
@@ -1122,7 +1122,7 @@ mod tests {
         let store = Store::open(&dir.path().join("c.redb"), OpenMode::Create).unwrap();
         let changes = store.subscribe();
         let mut w = store.begin_write().unwrap();
-        let new = |id: u32| Contact { id, email: Some(format!("c{id}@example.com")), ..Default::default() };
+        let new = |id: u32| Contact { id, email: Some(format!("c{id}@example.com").into()), ..Default::default() };
         w.put_contacts(&(1..=6).map(new).collect::<Vec<_>>()).unwrap();
         w.delete_contacts(&RoaringBitmap::from_iter([2u32, 5])).unwrap();
         w.commit().unwrap();
@@ -1138,7 +1138,8 @@ mod tests {
     fn contact_reads_see_rows_changed_since() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("c.redb"), OpenMode::Create).unwrap();
-        let new = |id: u32| Contact { id, email: Some(format!("c{id}@example.com")), score: 1, ..Default::default() };
+        let new =
+            |id: u32| Contact { id, email: Some(format!("c{id}@example.com").into()), score: 1, ..Default::default() };
         let mut w = store.begin_write().unwrap();
         w.put_contacts(&(1..=200).map(new).collect::<Vec<_>>()).unwrap();
         w.commit().unwrap();
@@ -1200,9 +1201,9 @@ mod tests {
                         id,
                         created_at: 1_700_000_000_000 + i as i64 * 1000,
                         score: i as i64 % 97,
-                        timezone: (i % 3 == 0).then(|| "Europe/Rome".to_string()),
-                        email: (i % 5 != 0).then(|| format!("person{i}@example.com")),
-                        external_id: (i % 7 != 0).then(|| format!("C{i:07}")),
+                        timezone: (i % 3 == 0).then(|| "Europe/Rome".to_string().into()),
+                        email: (i % 5 != 0).then(|| format!("person{i}@example.com").into()),
+                        external_id: (i % 7 != 0).then(|| format!("C{i:07}").into()),
                         ..Default::default()
                     };
                     c.consent[0] = (i % 2 == 0).then_some(Consent { opted_in: i % 4 == 0, at: 1_700_000_000_000 });
@@ -1225,7 +1226,8 @@ mod tests {
                 }
                 let emails: Vec<_> =
                     list.iter().filter_map(|c| Some((email_key(c.email.as_deref()?).into_owned(), c.id))).collect();
-                let xids: Vec<_> = list.iter().filter_map(|c| Some((c.external_id.clone()?, c.id))).collect();
+                let xids: Vec<_> =
+                    list.iter().filter_map(|c| Some((c.external_id.as_deref()?.to_string(), c.id))).collect();
                 w.put_new_keys(&emails, &xids).unwrap();
             }
             w.commit().unwrap();
@@ -1293,8 +1295,8 @@ mod tests {
             .map(|i| Contact {
                 id: w.new_contact_id().unwrap(),
                 score: i as i64,
-                email: Some(format!("p{i}@example.com")),
-                external_id: (i % 3 == 0).then(|| format!("C{i}")),
+                email: Some(format!("p{i}@example.com").into()),
+                external_id: (i % 3 == 0).then(|| format!("C{i}").into()),
                 ..Default::default()
             })
             .collect();
@@ -1323,8 +1325,12 @@ mod tests {
             w.commit().unwrap();
             let mut w = store.begin_write().unwrap();
             // records only in the overlay: a new row (300) and an existing one (201, 205 in row 3 with 192..199)
-            let fresh =
-                |id: u32| Contact { id, score: 7, email: Some(format!("f{id}@example.com")), ..Default::default() };
+            let fresh = |id: u32| Contact {
+                id,
+                score: 7,
+                email: Some(format!("f{id}@example.com").into()),
+                ..Default::default()
+            };
             w.put_contacts(&[fresh(201), fresh(205), fresh(300)]).unwrap();
             let mut c10 = w.contact(10).unwrap().unwrap();
             c10.timezone = Some("Europe/Rome".into());

@@ -90,8 +90,8 @@ fn edge_cases(store: &Store) {
         let id = w.alloc_contact_id(None).unwrap();
         Contact {
             id,
-            email: email.map(str::to_string),
-            external_id: Some(format!("EDGE{id}")),
+            email: email.map(Into::into),
+            external_id: Some(format!("EDGE{id}").into()),
             created_at: NOW - 400 * DAY,
             ..Default::default()
         }
