@@ -240,19 +240,30 @@ impl Col {
                     index.push(i as u64);
                 }
                 let dictionary = index.len() == present.len() && order.len() * 2 <= present.len();
-                let values: Vec<&str> = if dictionary {
-                    order.clone()
-                } else {
-                    present.iter().map(|&s| t.get(s).expect("present")).collect()
-                };
                 if dictionary {
                     put_uvarint(&mut out, order.len() as u64);
-                }
-                for v in &values {
-                    put_uvarint(&mut out, v.len() as u64);
-                }
-                for v in &values {
-                    out.extend_from_slice(v.as_bytes());
+                    for v in &order {
+                        put_uvarint(&mut out, v.len() as u64);
+                    }
+                    for v in &order {
+                        out.extend_from_slice(v.as_bytes());
+                    }
+                } else {
+                    out.reserve(present.len() * 2 + t.arena.len());
+                    for &s in &present {
+                        put_uvarint(&mut out, t.len[s] as u64);
+                    }
+                    // texts set once each in slot order (new contacts) lie
+                    // in the arena as they are written: copied in one go
+                    let end = |s: usize| t.start[s] + t.len[s];
+                    if present.windows(2).all(|w| t.start[w[1]] == end(w[0])) {
+                        let (first, last) = (present[0], present[present.len() - 1]);
+                        out.extend_from_slice(&t.arena.as_bytes()[t.start[first] as usize..end(last) as usize]);
+                    } else {
+                        for &s in &present {
+                            out.extend_from_slice(t.get(s).expect("present").as_bytes());
+                        }
+                    }
                 }
                 if dictionary {
                     let width = 64 - (order.len() as u64 - 1).leading_zeros();
@@ -580,7 +591,7 @@ impl Pending {
             let id = list[i].id;
             let chunk = id / CHUNK;
             // ascending ids from the chunk's first to its last: all of it
-            let whole = id % CHUNK == 0
+            let whole = id.is_multiple_of(CHUNK)
                 && list.get(i + SLOTS - 1).is_some_and(|c| c.id == id + (CHUNK - 1))
                 && !self.chunks.contains_key(&chunk);
             if !whole {
@@ -712,7 +723,7 @@ mod tests {
         use crate::model::attribute::AttrValue;
         use crate::model::{Consent, Decimal};
         let attrs = (schema.attributes.iter().enumerate())
-            .filter(|(i, _)| (id as usize + i) % 5 != 0)
+            .filter(|(i, _)| !(id as usize + i).is_multiple_of(5))
             .map(|(i, a)| {
                 let n = id as i64 * 7 + i as i64;
                 let v = match &a.ty {
@@ -732,12 +743,13 @@ mod tests {
             .collect();
         Contact {
             id,
-            external_id: (id % 3 != 0).then(|| format!("C{id:07}").into()),
-            email: (id % 4 != 0).then(|| format!("p{id}@example.com").into()),
+            external_id: (!id.is_multiple_of(3)).then(|| format!("C{id:07}").into()),
+            email: (!id.is_multiple_of(4)).then(|| format!("p{id}@example.com").into()),
             created_at: 1_700_000_000 + id as i64,
-            timezone: (id % 6 != 0).then(|| ["Europe/Rome", "Europe/Paris"][id as usize % 2].to_string().into()),
+            timezone: (!id.is_multiple_of(6))
+                .then(|| ["Europe/Rome", "Europe/Paris"][id as usize % 2].to_string().into()),
             score: id as i64 % 17 - 3,
-            consent: [(id % 2 == 0).then_some(Consent { opted_in: id % 4 == 0, at: 5 }), None, None],
+            consent: [id.is_multiple_of(2).then_some(Consent { opted_in: id.is_multiple_of(4), at: 5 }), None, None],
             attrs,
             ..Default::default()
         }
@@ -794,6 +806,33 @@ mod tests {
         let all = Col::Numbers((0..SLOTS as i64).map(|i| i * 37 - 1000).collect());
         assert_eq!(Col::decode(&all.encode().unwrap()).unwrap(), all);
         assert_eq!(numbers(&[]).encode(), None);
+    }
+
+    /// Texts encode the same whether the arena holds them in slot order
+    /// (copied in one go) or not (copied one by one), with or without a
+    /// dictionary.
+    #[test]
+    fn texts_encode_the_same_in_any_arena_order() {
+        for distinct in [3, SLOTS] {
+            let value = |s: usize| (s % 7 != 3).then(|| format!("v{}-{}", s % distinct, "x".repeat(s % 5)));
+            let (mut in_order, mut reversed, mut rewritten) = (Texts::new(), Texts::new(), Texts::new());
+            for s in 0..SLOTS {
+                in_order.set(s, value(s).as_deref());
+                rewritten.set(s, Some("old"));
+            }
+            for s in (0..SLOTS).rev() {
+                reversed.set(s, value(s).as_deref());
+            }
+            for s in 0..SLOTS {
+                rewritten.set(s, value(s).as_deref());
+            }
+            let want = Col::Texts(in_order).encode().unwrap();
+            assert_eq!(want[0], if distinct == 3 { 4 } else { 2 }, "dictionary only for few values");
+            assert_eq!(Col::Texts(reversed).encode().unwrap(), want);
+            assert_eq!(Col::Texts(rewritten).encode().unwrap(), want);
+            let Col::Texts(back) = Col::decode(&want).unwrap() else { panic!("texts") };
+            assert!((0..SLOTS).all(|s| back.get(s) == value(s).as_deref()), "decoded");
+        }
     }
 
     #[test]
