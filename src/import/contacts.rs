@@ -89,6 +89,10 @@ pub(super) struct ContactSink<'a, 'w> {
     /// end, in one pass each
     new_emails: KeyTable,
     new_xids: KeyTable,
+    /// the tables sized for the whole input (emails, external ids), being
+    /// made on a thread of their own: the keys go to the tables above
+    /// until they come (`take_sized_tables`)
+    sized_tables: Option<std::thread::JoinHandle<(Option<KeyTable>, Option<KeyTable>)>>,
     /// the input's size in bytes, and the bytes of its first rows: the
     /// tables of new keys are sized from them once (`size_key_tables`)
     input_bytes: Option<u64>,
@@ -143,6 +147,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             pending_new: vec![],
             new_emails: KeyTable::default(),
             new_xids: KeyTable::default(),
+            sized_tables: None,
             input_bytes,
             first_rows: (0, 0),
             tags: HashMap::default(),
@@ -288,12 +293,32 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             && let Some(total) = self.input_bytes
         {
             let expected = (total / (*bytes / SIZING_ROWS).max(1)).min(SIZING_MAX) as usize;
-            for t in [&mut self.new_xids, &mut self.new_emails] {
-                // a table the first rows left empty stays small
-                if !t.is_empty() {
-                    t.reserve(expected);
-                }
+            // a table the first rows left empty stays small
+            let wanted = |t: &KeyTable| !t.is_empty() && t.needs_room_for(expected);
+            let (emails, xids) = (wanted(&self.new_emails), wanted(&self.new_xids));
+            if emails || xids {
+                // made aside (the kernel zeroes their fresh pages: 30 to
+                // over 300 ms for a million keys here, while this thread
+                // would wait and the reader with it)
+                let make = move |want: bool| want.then(|| KeyTable::with_capacity(expected));
+                self.sized_tables = Some(std::thread::spawn(move || (make(emails), make(xids))));
             }
+        }
+    }
+
+    /// Moves the keys so far into the tables sized for the whole input once
+    /// they are made (`wait`: waiting for them).
+    fn take_sized_tables(&mut self, wait: bool) {
+        if self.sized_tables.as_ref().is_none_or(|h| !wait && !h.is_finished()) {
+            return;
+        }
+        let Some(h) = self.sized_tables.take() else { return };
+        let (emails, xids) = h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        if let Some(t) = emails {
+            self.new_emails = std::mem::take(&mut self.new_emails).moved_into(t);
+        }
+        if let Some(t) = xids {
+            self.new_xids = std::mem::take(&mut self.new_xids).moved_into(t);
         }
     }
 
@@ -382,6 +407,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
 
     fn write_rest(&mut self) -> Result<()> {
         self.flush_new()?;
+        self.take_sized_tables(true);
         let (emails, xids) = (std::mem::take(&mut self.new_emails), std::mem::take(&mut self.new_xids));
         self.w.put_new_keys(&emails.entries(), &xids.entries())?;
         drop((emails, xids));
@@ -478,6 +504,7 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
             None => self.parse_row(rec)?,
         };
         self.size_key_tables(rec);
+        self.take_sized_tables(false);
         let keyed = self.keyed(&r);
         self.check_seen(&r, keyed)?;
         let target = self.target(&r, keyed)?;

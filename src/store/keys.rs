@@ -296,6 +296,25 @@ impl KeyTable {
         self.used == 0
     }
 
+    /// Whether `reserve(n)` would make a new table.
+    pub fn needs_room_for(&self, n: usize) -> bool {
+        (n + 1) * LOAD_DEN > self.slots.len() * LOAD_NUM
+    }
+
+    /// These keys in `room`, an empty table made for at least as many
+    /// (`with_capacity`, perhaps on another thread: a large table's fresh
+    /// memory takes the kernel a while to hand over).
+    pub fn moved_into(self, mut room: KeyTable) -> KeyTable {
+        debug_assert!(room.used == 0, "an empty table");
+        if room.needs_room_for(self.used) {
+            room = KeyTable::with_capacity(self.used);
+        }
+        for (k, id) in self.entries() {
+            room.insert(k, id);
+        }
+        room
+    }
+
     /// Makes room for `n` keys in all without growing (a load that knows
     /// roughly how many keys it will add).
     pub fn reserve(&mut self, n: usize) {
@@ -578,6 +597,29 @@ mod tests {
         let want: Vec<(String, u32)> = (0..10_000).map(|i| (key(i), i)).collect();
         assert_eq!(e, want);
         assert!(!t.is_empty() && KeyTable::default().is_empty());
+    }
+
+    /// Keys moved into a table made aside keep their ids, inline and long,
+    /// whether it has room for them or not.
+    #[test]
+    fn keys_moved_into_a_table_made_aside() {
+        let key = |i: u32| {
+            if i.is_multiple_of(3) { format!("person.{i}@a-long-domain.example.com") } else { format!("C{i:07}") }
+        };
+        for room in [10_000, 5] {
+            let mut t = KeyTable::default();
+            for i in 0..700 {
+                t.insert(&key(i), i);
+            }
+            assert!(t.needs_room_for(10_000) && !t.needs_room_for(10));
+            let mut t = t.moved_into(KeyTable::with_capacity(room));
+            assert!(!t.needs_room_for(700), "room for the keys moved");
+            for i in 700..1_000 {
+                t.insert(&key(i), i);
+            }
+            assert!((0..1_000).all(|i| t.get(&key(i)) == Some(i)), "room for {room}");
+            assert_eq!(t.entries().len(), 1_000);
+        }
     }
 
     /// The overlay grows without hashing its keys again, and its hashed
