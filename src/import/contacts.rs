@@ -297,9 +297,9 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             let wanted = |t: &KeyTable| !t.is_empty() && t.needs_room_for(expected);
             let (emails, xids) = (wanted(&self.new_emails), wanted(&self.new_xids));
             if emails || xids {
-                // made aside (the kernel zeroes their fresh pages: 30 to
-                // over 300 ms for a million keys here, while this thread
-                // would wait and the reader with it)
+                // made aside (the kernel zeroes their fresh pages: 26 to
+                // 356 ms for a million keys in traced runs here, while this
+                // thread would wait and the reader with it)
                 let make = move |want: bool| want.then(|| KeyTable::with_capacity(expected));
                 self.sized_tables = Some(std::thread::spawn(move || (make(emails), make(xids))));
             }
