@@ -66,8 +66,8 @@ pub struct Consent {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     pub id: u32,
-    /// inline up to 24 bytes (most external ids, emails and time zones):
-    /// no allocation each
+    /// inline up to 24 bytes (most external ids and every time zone name;
+    /// shorter emails): no allocation each
     pub external_id: Option<CompactString>,
     pub email: Option<CompactString>,
     pub created_at: Ts,
