@@ -15,6 +15,7 @@ use crate::model::{Action, ActionKind, Channel, Consent, Contact, Decimal, Param
 use crate::store::codec::ParamVal;
 use crate::store::keys::{KeyTable, email_key_owned};
 use crate::store::{Loader, Writer};
+use compact_str::CompactString;
 use rustc_hash::FxHashMap as HashMap;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -313,7 +314,8 @@ impl<'a, 'w> EventSink<'a, 'w> {
         let created = Action { ts: now, what: ActionKind::Created, detail: detail.clone() };
         let mut actions = Vec::new();
         let mut batch: Vec<Contact> = Vec::with_capacity(CHUNK);
-        let mut batch_keys: Vec<(String, bool)> = Vec::with_capacity(CHUNK);
+        // each contact's key, unless it moved into the record (long keys)
+        let mut batch_keys: Vec<(Option<String>, bool)> = Vec::with_capacity(CHUNK);
         // the earliest events of the contacts of numbered keys
         for (id, first) in std::mem::take(&mut self.new_keys) {
             if id != NO_CONTACT {
@@ -329,21 +331,27 @@ impl<'a, 'w> EventSink<'a, 'w> {
         for (n, (id, key, is_email)) in new.into_iter().enumerate() {
             let created_at =
                 (id as u64).checked_sub(self.first_new).and_then(|i| self.created_at.get(i as usize)).copied();
-            // the record holds a copy (inline when short); the key itself
-            // goes to the key lists below
-            let copy = Some(compact_str::CompactString::from(key.as_str()));
-            let (email, external_id) = if is_email { (copy, None) } else { (None, copy) };
+            // a short key is copied inline into the record and kept for the
+            // key lists below; a long one moves into the record, its
+            // allocation with it, and back out once the record is written
+            let short = key.len() <= std::mem::size_of::<CompactString>();
+            let (in_record, kept) =
+                if short { (CompactString::from(key.as_str()), Some(key)) } else { (CompactString::from(key), None) };
+            let (email, external_id) = if is_email { (Some(in_record), None) } else { (None, Some(in_record)) };
             let mut c =
                 Contact { id, created_at: created_at.unwrap_or_default(), email, external_id, ..Default::default() };
             apply_effects(&self.effects, &mut c, &mut actions, now, &detail);
             batch.push(c);
-            batch_keys.push((key, is_email));
+            batch_keys.push((kept, is_email));
             if batch.len() == CHUNK || n + 1 == total {
                 self.w.put_new_contact_records(&batch)?;
                 // "created" first, then what their events did
                 self.w.add_action_to_each(batch.iter().map(|c| c.id), &created)?;
                 self.w.add_actions(&actions)?;
-                for (c, (key, is_email)) in batch.drain(..).zip(batch_keys.drain(..)) {
+                for (c, (kept, is_email)) in batch.drain(..).zip(batch_keys.drain(..)) {
+                    let in_record = if is_email { c.email } else { c.external_id };
+                    // (a long key is in the record: nothing above clears it)
+                    let Some(key) = kept.or_else(|| in_record.map(CompactString::into_string)) else { continue };
                     if is_email {
                         emails.push((email_key_owned(key), c.id));
                     } else {
