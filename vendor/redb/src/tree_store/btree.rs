@@ -196,6 +196,13 @@ impl UntypedBtreeMut {
 
     fn finalize_dirty_checksums_helper(&mut self, page_number: PageNumber) -> Result<Checksum> {
         assert!(self.page_allocator.uncommitted(page_number));
+        // A leaf written out of the write buffer unchanged since has its checksum noted then
+        if let Some(checksum) =
+            self.page_allocator
+                .evicted_leaf_checksum(page_number, self.key_width, self.value_width)
+        {
+            return Ok(checksum);
+        }
         // A leaf is only read for its checksum: read it, rather than take it for writing, which
         // reads back a page already flushed out of the write buffer and writes it out again.
         {

@@ -73,6 +73,22 @@ pub(super) fn branch_separator<'a, K: Key>(left: &'a [u8], right: &'a [u8]) -> C
     separator
 }
 
+// The checksum `leaf_checksum` gives a leaf holding these bytes, or None where they are not a
+// whole leaf of these widths. (reach's patch: see PATCHED.md)
+pub(crate) fn leaf_checksum_of(
+    memory: &[u8],
+    fixed_key_size: Option<usize>,
+    fixed_value_size: Option<usize>,
+) -> Option<Checksum> {
+    if memory.first() != Some(&LEAF) || memory.len() < 4 {
+        return None;
+    }
+    let accessor = LeafAccessor::new(memory, fixed_key_size, fixed_value_size);
+    let last_pair = accessor.num_pairs().checked_sub(1)?;
+    let end = accessor.value_end(last_pair)?;
+    (end <= memory.len()).then(|| xxh3_checksum(&memory[..end]))
+}
+
 pub(super) fn leaf_checksum<T: Page>(
     page: &T,
     fixed_key_size: Option<usize>,
@@ -948,6 +964,11 @@ impl<'a, 'b> LeafBuilder<'a, 'b> {
         let mut page1 = self
             .page_allocator
             .allocate(required_size, self.allocated_pages)?;
+        self.page_allocator.note_leaf(
+            page1.get_page_number(),
+            self.fixed_key_size,
+            self.fixed_value_size,
+        );
         let mut builder = RawLeafBuilder::new(
             page1.memory_mut(),
             division,
@@ -969,6 +990,11 @@ impl<'a, 'b> LeafBuilder<'a, 'b> {
         let mut page2 = self
             .page_allocator
             .allocate(required_size, self.allocated_pages)?;
+        self.page_allocator.note_leaf(
+            page2.get_page_number(),
+            self.fixed_key_size,
+            self.fixed_value_size,
+        );
         let mut builder = RawLeafBuilder::new(
             page2.memory_mut(),
             self.pairs.len() - division,
@@ -993,6 +1019,11 @@ impl<'a, 'b> LeafBuilder<'a, 'b> {
         let mut page = self
             .page_allocator
             .allocate(required_size, self.allocated_pages)?;
+        self.page_allocator.note_leaf(
+            page.get_page_number(),
+            self.fixed_key_size,
+            self.fixed_value_size,
+        );
         let mut builder = RawLeafBuilder::new(
             page.memory_mut(),
             self.pairs.len(),

@@ -1,7 +1,9 @@
 use crate::db::StorageBackend;
 use crate::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use crate::transaction_tracker::TransactionId;
+use crate::tree_store::btree_base::{Checksum, leaf_checksum_of};
 use crate::tree_store::page_store::base::PageHint;
+use crate::tree_store::page_store::fast_hash::FastHashMapU64;
 use crate::tree_store::page_store::lru_cache::LRUCache;
 use crate::{CacheStats, Result, StorageError};
 use alloc::boxed::Box;
@@ -63,12 +65,28 @@ impl<I: SliceIndex<[u8]>> IndexMut<I> for WritablePage {
 #[derive(Default)]
 struct LRUWriteCache {
     cache: LRUCache<Option<Arc<[u8]>>>,
+    // reach's patch (PATCHED.md): the key and value widths of the tree that built each leaf page
+    // of this stripe since the last flush of the whole buffer, and the checksum of each such leaf
+    // as it was written out of the buffer, by the widths it was computed with. An entry of
+    // `evicted_leaves` is dropped whenever its page is taken for writing again, so it holds the
+    // checksum of the bytes the file has at that offset.
+    leaf_widths: FastHashMapU64<(Option<usize>, Option<usize>)>,
+    evicted_leaves: FastHashMapU64<(Option<usize>, Option<usize>, Checksum)>,
 }
 
 impl LRUWriteCache {
     fn new() -> Self {
-        Self {
-            cache: LRUCache::default(),
+        Self::default()
+    }
+
+    // Notes the checksum of a leaf page being written out of the buffer, when a tree noted the
+    // widths it built it with
+    fn note_evicted(&mut self, key: u64, data: &[u8]) {
+        if let Some(&(key_width, value_width)) = self.leaf_widths.get(&key)
+            && let Some(checksum) = leaf_checksum_of(data, key_width, value_width)
+        {
+            self.evicted_leaves
+                .insert(key, (key_width, value_width, checksum));
         }
     }
 
@@ -118,6 +136,8 @@ impl LRUWriteCache {
 
     fn clear(&mut self) {
         self.cache.clear();
+        self.leaf_widths.clear();
+        self.evicted_leaves.clear();
     }
 }
 
@@ -615,6 +635,9 @@ impl PagedCachedFile {
                         .then_some(*offset)
                 })
                 .collect();
+            // Checksums noted for pages are only an optimization: drop them all
+            write_buffer.leaf_widths.clear();
+            write_buffer.evicted_leaves.clear();
             for offset in stale {
                 let removed = write_buffer.remove(offset).unwrap();
                 self.write_buffer_bytes
@@ -818,12 +841,10 @@ impl PagedCachedFile {
     // Discard pending writes to the given range
     pub(super) fn cancel_pending_write(&self, offset: u64, _len: usize) {
         assert_eq!(0, offset % self.page_size);
-        if let Some(removed) = self
-            .write_buffer_stripe(offset)
-            .lock()
-            .unwrap()
-            .remove(offset)
-        {
+        let mut stripe = self.write_buffer_stripe(offset).lock().unwrap();
+        stripe.leaf_widths.remove(&offset);
+        stripe.evicted_leaves.remove(&offset);
+        if let Some(removed) = stripe.remove(offset) {
             self.write_buffer_bytes
                 .fetch_sub(removed.len(), Ordering::Release);
         }
@@ -858,12 +879,52 @@ impl PagedCachedFile {
     }
 
     pub(super) fn invalidate_cache_all(&self) {
+        for stripe in &self.write_buffer {
+            let mut stripe = stripe.lock().unwrap();
+            stripe.leaf_widths.clear();
+            stripe.evicted_leaves.clear();
+        }
         for cache_slot in 0..self.read_cache.len() {
             let mut lock = self.read_cache[cache_slot].write().unwrap();
             while let Some((_, removed)) = lock.pop_lowest_priority() {
                 self.read_cache_bytes
                     .fetch_sub(removed.len(), Ordering::AcqRel);
             }
+        }
+    }
+
+    // reach's patch (PATCHED.md): notes that a tree with these key and value widths built the page
+    // at `offset` as a leaf, so that its checksum is noted if it leaves the write buffer before
+    // the commit computes it
+    pub(super) fn note_leaf(
+        &self,
+        offset: u64,
+        fixed_key_size: Option<usize>,
+        fixed_value_size: Option<usize>,
+    ) {
+        self.write_buffer_stripe(offset)
+            .lock()
+            .unwrap()
+            .leaf_widths
+            .insert(offset, (fixed_key_size, fixed_value_size));
+    }
+
+    // The checksum of the leaf at `offset` with these widths, noted as it left the write buffer,
+    // if the page has not been taken for writing since
+    pub(super) fn evicted_leaf_checksum(
+        &self,
+        offset: u64,
+        fixed_key_size: Option<usize>,
+        fixed_value_size: Option<usize>,
+    ) -> Option<Checksum> {
+        let stripe = self.write_buffer_stripe(offset).lock().unwrap();
+        match stripe.evicted_leaves.get(&offset) {
+            Some(&(key_width, value_width, checksum))
+                if key_width == fixed_key_size && value_width == fixed_value_size =>
+            {
+                Some(checksum)
+            }
+            _ => None,
         }
     }
 
@@ -886,8 +947,10 @@ impl PagedCachedFile {
                 };
                 if result.is_err() {
                     stripe.insert(offset, buffer);
+                    result?;
+                    unreachable!();
                 }
-                result?;
+                stripe.note_evicted(offset, &buffer);
                 self.write_buffer_bytes
                     .fetch_sub(removed_len, Ordering::Release);
                 #[cfg(feature = "cache_metrics")]
@@ -935,6 +998,8 @@ impl PagedCachedFile {
         self.writes_total.fetch_add(1, Ordering::AcqRel);
         let stripe = self.write_buffer_stripe(offset);
         let mut lock = stripe.lock().unwrap();
+        // The page may change from here, so a checksum noted as it left the buffer is stale
+        lock.evicted_leaves.remove(&offset);
 
         let cache_slot: usize = (offset % Self::lock_stripes()).try_into().unwrap();
         let existing = {

@@ -291,6 +291,28 @@ impl PageAllocator {
         self.mem.get_page_mut(page_number)
     }
 
+    // Notes that a tree of these key and value widths built this page as a leaf
+    pub(crate) fn note_leaf(
+        &self,
+        page_number: PageNumber,
+        fixed_key_size: Option<usize>,
+        fixed_value_size: Option<usize>,
+    ) {
+        self.mem
+            .note_leaf(page_number, fixed_key_size, fixed_value_size);
+    }
+
+    // The checksum of a leaf of these widths noted as it left the write buffer, if unchanged since
+    pub(crate) fn evicted_leaf_checksum(
+        &self,
+        page_number: PageNumber,
+        fixed_key_size: Option<usize>,
+        fixed_value_size: Option<usize>,
+    ) -> Option<Checksum> {
+        self.mem
+            .evicted_leaf_checksum(page_number, fixed_key_size, fixed_value_size)
+    }
+
     pub(crate) fn get_page_size(&self) -> usize {
         self.mem.get_page_size()
     }
@@ -2006,6 +2028,39 @@ impl TransactionalMemory {
     }
 
     // NOTE: the caller must ensure that the read cache has been invalidated or stale reads my occur
+    pub(crate) fn note_leaf(
+        &self,
+        page_number: PageNumber,
+        fixed_key_size: Option<usize>,
+        fixed_value_size: Option<usize>,
+    ) {
+        let offset = self.page_offset(page_number);
+        self.storage
+            .note_leaf(offset, fixed_key_size, fixed_value_size);
+    }
+
+    pub(crate) fn evicted_leaf_checksum(
+        &self,
+        page_number: PageNumber,
+        fixed_key_size: Option<usize>,
+        fixed_value_size: Option<usize>,
+    ) -> Option<Checksum> {
+        let offset = self.page_offset(page_number);
+        self.storage
+            .evicted_leaf_checksum(offset, fixed_key_size, fixed_value_size)
+    }
+
+    fn page_offset(&self, page_number: PageNumber) -> u64 {
+        page_number
+            .address_range(
+                self.page_size.into(),
+                self.region_size,
+                self.region_header_with_padding_size,
+                self.page_size,
+            )
+            .start
+    }
+
     pub(crate) fn get_page_mut<'txn>(&self, page_number: PageNumber) -> Result<PageMut<'txn>> {
         Self::check_page_order(page_number)?;
         #[cfg(debug_assertions)]
