@@ -491,18 +491,17 @@ impl<'s> Writer<'s> {
         let tx = &self.tx;
         let xids_in =
             || key_buckets::insert_sorted(&mut tx.open_table(EXTERNAL_ID_KEYS)?, &key_buckets::by_bucket(xids));
-        // many keys: the emails sorted aside while the external ids are
-        // sorted and written here (sorting the longer emails takes about
-        // as long), then the emails written
-        let emails = if emails.len().min(xids.len()) < PARALLEL_FROM {
+        let emails_in = || key_buckets::insert_sorted(&mut tx.open_table(EMAIL_KEYS)?, &key_buckets::by_bucket(emails));
+        if emails.len().min(xids.len()) < PARALLEL_FROM {
             xids_in()?;
-            key_buckets::by_bucket(emails)
-        } else {
-            let (emails, xids_written) = crate::parallel::both(|| key_buckets::by_bucket(emails), xids_in);
-            xids_written?;
-            emails
-        };
-        key_buckets::insert_sorted(&mut self.tx.open_table(EMAIL_KEYS)?, &emails)
+            return emails_in();
+        }
+        // many keys: the emails sorted and written aside while the external
+        // ids are here (two tables of one transaction, each written from
+        // one thread; redb's write buffer is striped for this)
+        let (emails_written, xids_written) = crate::parallel::both(emails_in, xids_in);
+        emails_written?;
+        xids_written
     }
 
     /// Appends timeline entries.
