@@ -210,10 +210,20 @@ impl AttrDef {
     }
 }
 
+/// The gender a spelling other than the value's own name stands for, in
+/// any case. Called on every row of a contacts import with a gender
+/// column: the value is lowered into a buffer on the stack (the longest
+/// alias has 9 bytes), not a `String` per row.
 fn gender_alias(s: &str) -> Option<&'static str> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "f" | "w" | "woman" | "donna" | "femme" | "kobieta" | "mujer" | "frau" => Some("female"),
-        "m" | "man" | "uomo" | "homme" | "mezczyzna" | "hombre" | "mann" => Some("male"),
+    let s = crate::model::trim_fast(s).as_bytes();
+    let mut low = [0u8; 9];
+    let low = low.get_mut(..s.len())?;
+    for (l, b) in low.iter_mut().zip(s) {
+        *l = b.to_ascii_lowercase();
+    }
+    match &*low {
+        b"f" | b"w" | b"woman" | b"donna" | b"femme" | b"kobieta" | b"mujer" | b"frau" => Some("female"),
+        b"m" | b"man" | b"uomo" | b"homme" | b"mezczyzna" | b"hombre" | b"mann" => Some("male"),
         _ => None,
     }
 }
@@ -221,6 +231,26 @@ fn gender_alias(s: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The aliases in any case and with spaces around; a value longer than
+    /// any alias, or a prefix of one, is none.
+    #[test]
+    fn gender_aliases_in_any_case() {
+        for (s, want) in [
+            ("F", Some("female")),
+            (" Kobieta ", Some("female")),
+            ("MEZCZYZNA", Some("male")),
+            ("mann", Some("male")),
+            ("\tHomme", Some("male")),
+            ("female", None),
+            ("ma", None),
+            ("mezczyznaa", None),
+            ("", None),
+            ("ż", None),
+        ] {
+            assert_eq!(gender_alias(s), want, "{s:?}");
+        }
+    }
 
     #[test]
     fn typed_values_parse_and_format_back() {
