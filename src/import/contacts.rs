@@ -409,7 +409,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
         self.flush_new()?;
         self.take_sized_tables(true);
         let (emails, xids) = (std::mem::take(&mut self.new_emails), std::mem::take(&mut self.new_xids));
-        self.w.put_new_keys(&emails.entries(), &xids.entries())?;
+        self.w.put_new_key_tables(&emails, &xids)?;
         drop((emails, xids));
         self.flush()?;
         let mut tags: Vec<_> = self.tags.drain().collect();

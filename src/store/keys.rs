@@ -291,6 +291,12 @@ impl KeyTable {
         self.with_at > 0
     }
 
+    /// Slots taken: the keys held, and those removed since the table was
+    /// made or grew (a size, for choosing how to sort them).
+    pub fn used_slots(&self) -> usize {
+        self.used
+    }
+
     /// Whether the table holds no key.
     pub fn is_empty(&self) -> bool {
         self.used == 0
@@ -336,6 +342,12 @@ impl KeyTable {
 
     /// The keys held and their ids, in slot order (nearly the order of
     /// their buckets on disk).
+    /// The keys' bytes with their contact ids, in slot order, unlisted:
+    /// what `key_buckets::by_bucket_from` walks to write the keys.
+    pub fn keys(&self) -> impl Iterator<Item = (&[u8], u32)> + '_ {
+        self.slots.iter().filter(|s| s.len != 0 && s.len != GONE).map(|s| (self.slot_key(s), s.id))
+    }
+
     pub fn entries(&self) -> Vec<(&str, u32)> {
         let mut out = Vec::with_capacity(self.used);
         for s in self.slots.iter().filter(|s| s.len != 0 && s.len != GONE) {

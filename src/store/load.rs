@@ -153,6 +153,10 @@ impl<'a, 's> Loader<'a, 's> {
         self.w.put_new_keys(emails, xids)
     }
 
+    pub fn put_new_key_tables(&mut self, emails: &KeyTable, xids: &KeyTable) -> Result<()> {
+        self.w.put_new_key_tables(emails, xids)
+    }
+
     pub fn add_actions(&mut self, actions: &[(u32, Action)]) -> Result<()> {
         self.w.add_actions(actions)
     }

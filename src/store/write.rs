@@ -8,7 +8,7 @@ use super::codec::EventBlock;
 use super::contact_index::{self, BlockKey};
 use super::dict::{chunk_of, decode_chunk, encode_chunk};
 use super::key_buckets;
-use super::keys::{Keys, email_key};
+use super::keys::{KeyTable, Keys, email_key};
 use super::read::{decode_bitmap, encode_bitmap, meta_u64, read_contacts};
 use super::record_rows;
 use super::summaries::Done;
@@ -482,17 +482,44 @@ impl<'s> Writer<'s> {
         self.insert_keys(emails, xids)
     }
 
+    /// `put_new_keys` of the keys two key tables hold (a contacts
+    /// import's new keys), ordered from the tables without listing them.
+    pub fn put_new_key_tables(&mut self, emails: &KeyTable, xids: &KeyTable) -> Result<()> {
+        self.keys_written = true;
+        let (ne, nx) = (emails.used_slots(), xids.used_slots());
+        self.insert_ordered(
+            ne.min(nx),
+            || key_buckets::by_bucket_from(ne, || emails.keys()),
+            || key_buckets::by_bucket_from(nx, || xids.keys()),
+        )
+    }
+
     /// Adds new contacts' keys, each bucket of the key tables written once.
     fn insert_keys<E: AsRef<str> + Sync, X: AsRef<str>>(
         &mut self,
         emails: &[(E, u32)],
         xids: &[(X, u32)],
     ) -> Result<()> {
+        self.insert_ordered(
+            emails.len().min(xids.len()),
+            || key_buckets::by_bucket(emails),
+            || key_buckets::by_bucket(xids),
+        )
+    }
+
+    /// Writes the keys `emails()` and `xids()` put in bucket order, on two
+    /// threads when both have at least `PARALLEL_FROM` (`fewer`: the
+    /// smaller count).
+    fn insert_ordered<'k>(
+        &mut self,
+        fewer: usize,
+        emails: impl FnOnce() -> Vec<(u32, &'k [u8], u32)> + Send,
+        xids: impl FnOnce() -> Vec<(u32, &'k [u8], u32)>,
+    ) -> Result<()> {
         let tx = &self.tx;
-        let xids_in =
-            || key_buckets::insert_sorted(&mut tx.open_table(EXTERNAL_ID_KEYS)?, &key_buckets::by_bucket(xids));
-        let emails_in = || key_buckets::insert_sorted(&mut tx.open_table(EMAIL_KEYS)?, &key_buckets::by_bucket(emails));
-        if emails.len().min(xids.len()) < PARALLEL_FROM {
+        let xids_in = || key_buckets::insert_sorted(&mut tx.open_table(EXTERNAL_ID_KEYS)?, &xids());
+        let emails_in = || key_buckets::insert_sorted(&mut tx.open_table(EMAIL_KEYS)?, &emails());
+        if fewer < PARALLEL_FROM {
             xids_in()?;
             return emails_in();
         }
