@@ -161,11 +161,12 @@ pub fn by_bucket<K: AsRef<str>>(keys: &[(K, u32)]) -> Vec<(u32, &[u8], u32)> {
     by_bucket_from(keys.len(), || keys.iter().map(|(k, id)| (k.as_ref().as_bytes(), *id)))
 }
 
-/// `by_bucket` of the keys `keys()` yields, each time in the same order
-/// (about `n` of them: the count picks the sort) (it is walked twice, so that the keys need not be listed first:
-/// a 1M-key table listed, then its buckets beside the keys, took 56 MB of
-/// fresh memory per table at the end of an import; the buckets alone
-/// take 2 MB).
+/// `by_bucket` of the keys `keys()` yields, about `n` of them (the count
+/// picks the sort). `keys()` is walked twice and must yield the same keys
+/// in the same order each time, so that they need not be listed first: a
+/// 1M-key table listed, then listed again with the keys' buckets, took 56
+/// MB of fresh memory per table at the end of an import; the buckets alone
+/// take 2 MB.
 pub fn by_bucket_from<'k, I: Iterator<Item = (&'k [u8], u32)>>(
     n: usize,
     keys: impl Fn() -> I,

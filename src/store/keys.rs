@@ -340,14 +340,14 @@ impl KeyTable {
         *self = t;
     }
 
-    /// The keys held and their ids, in slot order (nearly the order of
-    /// their buckets on disk).
     /// The keys' bytes with their contact ids, in slot order, unlisted:
     /// what `key_buckets::by_bucket_from` walks to write the keys.
     pub fn keys(&self) -> impl Iterator<Item = (&[u8], u32)> + '_ {
         self.slots.iter().filter(|s| s.len != 0 && s.len != GONE).map(|s| (self.slot_key(s), s.id))
     }
 
+    /// The keys held and their ids, in slot order (nearly the order of
+    /// their buckets on disk).
     pub fn entries(&self) -> Vec<(&str, u32)> {
         let mut out = Vec::with_capacity(self.used);
         for s in self.slots.iter().filter(|s| s.len != 0 && s.len != GONE) {

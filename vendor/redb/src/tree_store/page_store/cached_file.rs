@@ -945,10 +945,9 @@ impl PagedCachedFile {
                     Writeback::Required => self.file.write(offset, &buffer),
                     Writeback::BestEffort => self.file.write_best_effort(offset, &buffer),
                 };
-                if result.is_err() {
+                if let Err(error) = result {
                     stripe.insert(offset, buffer);
-                    result?;
-                    unreachable!();
+                    return Err(error);
                 }
                 stripe.note_evicted(offset, &buffer);
                 self.write_buffer_bytes

@@ -2027,7 +2027,7 @@ impl TransactionalMemory {
         })
     }
 
-    // NOTE: the caller must ensure that the read cache has been invalidated or stale reads my occur
+    // reach's patch (PATCHED.md): see PagedCachedFile::note_leaf
     pub(crate) fn note_leaf(
         &self,
         page_number: PageNumber,
@@ -2061,6 +2061,7 @@ impl TransactionalMemory {
             .start
     }
 
+    // NOTE: the caller must ensure that the read cache has been invalidated or stale reads my occur
     pub(crate) fn get_page_mut<'txn>(&self, page_number: PageNumber) -> Result<PageMut<'txn>> {
         Self::check_page_order(page_number)?;
         #[cfg(debug_assertions)]
