@@ -1205,7 +1205,8 @@ mod tests {
     }
 
     /// Many new contacts at once take the threaded paths (records encoded
-    /// and columns noted beside the inserts, keys sorted side by side); the
+    /// and columns noted beside the inserts, the two key tables sorted and
+    /// written side by side); the
     /// same contacts a few at a time take the one-thread paths; handed over
     /// in batches (`put_new_contact_records_owned`, columns noted on a
     /// thread while the next batch is written, keys at the end), with an
