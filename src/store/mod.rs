@@ -263,6 +263,35 @@ mod tests {
         (0..3000 + i % 500).map(|j| (i.wrapping_mul(31) ^ j ^ round) as u8).collect()
     }
 
+    /// A database file with a 64 KB page cache, so that a transaction of
+    /// a few megabytes sends most of its leaves out of the write buffer
+    /// before the commit checksums them.
+    struct SmallCache {
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+    }
+
+    impl SmallCache {
+        fn new() -> SmallCache {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("small-cache.redb");
+            SmallCache { _dir: dir, path }
+        }
+
+        fn open(&self) -> redb::Database {
+            redb::Builder::new().set_cache_size(64 << 10).create(&self.path).unwrap()
+        }
+
+        /// `db` closed and the file opened again, its checksums checked
+        /// whole.
+        fn reopened_whole(&self, db: redb::Database) -> redb::Database {
+            drop(db);
+            let mut db = self.open();
+            assert!(db.check_integrity().unwrap(), "checksums as written");
+            db
+        }
+    }
+
     /// Transactions far larger than the page cache, so that most leaves
     /// leave the write buffer before the commit checksums them: the file
     /// checks whole and reads back what was written. This is the path the
@@ -270,10 +299,8 @@ mod tests {
     /// from a leaf read rather than rewritten.
     #[test]
     fn large_transactions_over_a_small_cache_check_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("big.redb");
-        let open = || redb::Builder::new().set_cache_size(64 << 10).create(&path).unwrap();
-        let db = open();
+        let file = SmallCache::new();
+        let db = file.open();
         for round in 0..3u32 {
             let tx = db.begin_write().unwrap();
             {
@@ -289,9 +316,7 @@ mod tests {
         let tx = db.begin_write().unwrap();
         tx.open_table(T).unwrap().insert(0, &[1u8; 5000][..]).unwrap();
         tx.abort().unwrap();
-        drop(db);
-        let mut db = open();
-        assert!(db.check_integrity().unwrap(), "checksums as written");
+        let db = file.reopened_whole(db);
         let r = db.begin_read().unwrap();
         let t = r.open_table(T).unwrap();
         let mut n = 0;
@@ -311,14 +336,11 @@ mod tests {
     /// leaves are rewritten after thousands of inserts pushed them out.
     #[test]
     fn leaves_changed_after_leaving_the_buffer_check_whole() {
-        const S: TableDefinition<u32, &[u8]> = TableDefinition::new("s");
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("small.redb");
-        let open = || redb::Builder::new().set_cache_size(64 << 10).create(&path).unwrap();
-        let db = open();
+        let file = SmallCache::new();
+        let db = file.open();
         let tx = db.begin_write().unwrap();
         {
-            let mut t = tx.open_table(S).unwrap();
+            let mut t = tx.open_table(T).unwrap();
             for i in 0..20_000u32 {
                 t.insert(i, &[i as u8; 100][..]).unwrap();
             }
@@ -327,11 +349,9 @@ mod tests {
             }
         }
         tx.commit().unwrap();
-        drop(db);
-        let mut db = open();
-        assert!(db.check_integrity().unwrap(), "checksums of the leaves as committed");
+        let db = file.reopened_whole(db);
         let r = db.begin_read().unwrap();
-        let t = r.open_table(S).unwrap();
+        let t = r.open_table(T).unwrap();
         for i in [0u32, 6, 7, 8, 196, 19_999] {
             let byte = if i < 200 && i % 7 == 0 { !(i as u8) } else { i as u8 };
             assert_eq!(t.get(i).unwrap().unwrap().value(), &[byte; 100][..], "key {i}");
