@@ -15,9 +15,22 @@ use reach::store::{OpenMode, Store};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-/// The allocator the `reach` binary runs with, tuned the same way.
+/// The allocator the `reach` binary runs with, tuned the same way and as
+/// early: from an ELF constructor, before the runtime's first allocation
+/// (tuned later, in `main`, mimalloc's first arena had already been given
+/// transparent huge pages, which the binary's never gets).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static TUNE_AT_LOAD: extern "C" fn() = tune_at_load;
+
+#[cfg(target_os = "linux")]
+extern "C" fn tune_at_load() {
+    reach::allocator::tune();
+}
 
 #[path = "common/status.rs"]
 mod status;
@@ -30,6 +43,7 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn main() {
+    #[cfg(not(target_os = "linux"))]
     reach::allocator::tune();
     let args: Vec<String> = std::env::args().filter(|a| a != "--bench").collect();
     if args.len() < 4 {
