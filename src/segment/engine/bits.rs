@@ -41,7 +41,7 @@ impl Bits {
     /// compiler can read 64 values at a time without a bounds check each,
     /// and so compare with vector instructions.
     #[inline]
-    pub fn from_col<E: Copy>(n: usize, alive: &Bits, col: &[E], f: impl Fn(E) -> bool) -> Bits {
+    pub fn from_col<E: Copy + Sync>(n: usize, alive: &Bits, col: &[E], f: impl Fn(E) -> bool + Sync) -> Bits {
         Bits::from_cols(n, alive, col, col, |x, _| f(x))
     }
 
@@ -49,15 +49,31 @@ impl Bits {
     /// it is present, say). On processors with AVX2 the loop is compiled
     /// for it: `days_since_last(purchase) > 90` at 10 million contacts,
     /// a compare of an instant and a flag per contact, went from 13.8 to
-    /// 4.7 ms (BENCHMARKS.md "Comparisons a word at a time").
+    /// 4.7 ms (BENCHMARKS.md "Comparisons a word at a time"). From
+    /// `SPLIT_COLS` contacts on, two threads take half the words each: the
+    /// loop waits on memory (80 MB of sums at 10 million contacts), and
+    /// two cores read it faster than one.
     #[inline]
-    pub fn from_cols<A: Copy, B: Copy>(n: usize, alive: &Bits, a: &[A], b: &[B], f: impl Fn(A, B) -> bool) -> Bits {
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor has AVX2 (checked just above).
-            return unsafe { from_cols_avx2(n, alive, a, b, f) };
+    pub fn from_cols<A: Copy + Sync, B: Copy + Sync>(
+        n: usize,
+        alive: &Bits,
+        a: &[A],
+        b: &[B],
+        f: impl Fn(A, B) -> bool + Sync,
+    ) -> Bits {
+        let mut out = Bits::new(n);
+        let len = n.min(a.len()).min(b.len());
+        let (a, b) = (&a[..len], &b[..len]);
+        let words = len.div_ceil(64).min(alive.words.len());
+        let fill = |o: &mut [u64], at: usize| fill_cols(o, &alive.words[at..], &a[at * 64..], &b[at * 64..], &f);
+        if len < SPLIT_COLS {
+            fill(&mut out.words[..words], 0);
+        } else {
+            let at = words / 2;
+            let (first, second) = out.words[..words].split_at_mut(at);
+            crate::parallel::both(|| fill(second, at), || fill(first, 0));
         }
-        from_cols_words(n, alive, a, b, f)
+        out
     }
 
     /// The ids below `n` in `alive` set in the words `f(0)`, `f(1)`, …
@@ -195,21 +211,35 @@ impl Bits {
     }
 }
 
-/// `Bits::from_cols` compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn from_cols_avx2<A: Copy, B: Copy>(n: usize, alive: &Bits, a: &[A], b: &[B], f: impl Fn(A, B) -> bool) -> Bits {
-    from_cols_words(n, alive, a, b, f)
+/// Contacts from which `Bits::from_cols` compares on two threads.
+const SPLIT_COLS: usize = 1 << 20;
+
+/// `out[j]` = the bits of ids `64 j ..` from `a[64 j ..]` and `b[64 j ..]`
+/// that pass `f`, within `alive[j]`: the AVX2 build of the loop where the
+/// processor has it.
+fn fill_cols<A: Copy, B: Copy>(out: &mut [u64], alive: &[u64], a: &[A], b: &[B], f: impl Fn(A, B) -> bool) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2 (checked just above).
+        return unsafe { fill_cols_avx2(out, alive, a, b, f) };
+    }
+    fill_cols_words(out, alive, a, b, f)
 }
 
-/// `Bits::from_cols`' loop: whole words from 64-value chunks of both
-/// columns, the rest one by one.
+/// `fill_cols` compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fill_cols_avx2<A: Copy, B: Copy>(out: &mut [u64], alive: &[u64], a: &[A], b: &[B], f: impl Fn(A, B) -> bool) {
+    fill_cols_words(out, alive, a, b, f)
+}
+
+/// `fill_cols`' loop: whole words from 64-value chunks of both columns,
+/// the last one (when the columns end inside it) one by one.
 #[inline(always)]
-fn from_cols_words<A: Copy, B: Copy>(n: usize, alive: &Bits, a: &[A], b: &[B], f: impl Fn(A, B) -> bool) -> Bits {
-    let mut out = Bits::new(n);
-    let len = n.min(a.len()).min(b.len());
-    let whole = len / 64;
-    let words = out.words.iter_mut().zip(&alive.words);
+fn fill_cols_words<A: Copy, B: Copy>(out: &mut [u64], alive: &[u64], a: &[A], b: &[B], f: impl Fn(A, B) -> bool) {
+    let len = a.len().min(b.len());
+    let whole = (len / 64).min(out.len());
+    let words = out.iter_mut().zip(alive);
     for (((o, &live), ca), cb) in words.zip(a.chunks_exact(64)).zip(b.chunks_exact(64)).take(whole) {
         if live == 0 {
             continue;
@@ -221,12 +251,13 @@ fn from_cols_words<A: Copy, B: Copy>(n: usize, alive: &Bits, a: &[A], b: &[B], f
         }
         *o = w & live;
     }
-    for id in whole * 64..len {
-        if alive.get(id) && f(a[id], b[id]) {
-            out.set(id);
+    if let (Some(o), Some(&live)) = (out.get_mut(whole), alive.get(whole)) {
+        let mut w = 0u64;
+        for i in whole * 64..len.min(whole * 64 + 64) {
+            w |= (f(a[i], b[i]) as u64) << (i - whole * 64);
         }
+        *o = w & live;
     }
-    out
 }
 
 #[cfg(test)]
@@ -257,6 +288,27 @@ mod tests {
                 let want = Bits::from_fn(n, &alive, |id| id < len && a[id] <= -3);
                 assert_eq!(Bits::from_col(n, &alive, a, |x| x <= -3), want, "n {n} len {len}");
             }
+        }
+    }
+
+    /// Past `SPLIT_COLS` contacts two threads compare half the words
+    /// each: the same bits, whether the columns end past the contacts,
+    /// inside the second half, inside the first, or inside a word.
+    #[test]
+    fn columns_compared_on_two_threads_like_a_test_per_contact() {
+        let n = SPLIT_COLS + 64 * 3 + 5;
+        let a: Vec<i64> = (0..n + 7).map(|i| (i as i64).wrapping_mul(2_654_435_761) % 1000).collect();
+        let p: Vec<bool> = (0..n + 7).map(|i| i % 7 != 3).collect();
+        let mut alive = Bits::new(n);
+        for id in (0..n).filter(|id| id % 11 != 4) {
+            alive.set(id);
+        }
+        for len in [n + 7, n, n - 30, SPLIT_COLS / 2 + 64 * 5 + 9, SPLIT_COLS / 2 - 100] {
+            let (a, p) = (&a[..len], &p[..len]);
+            let want = Bits::from_fn(n, &alive, |id| id < len && p[id] && a[id] > 400);
+            let got = Bits::from_cols(n, &alive, a, p, |x, q| q && x > 400);
+            assert_eq!(got.count(), want.count(), "len {len}");
+            assert!(got == want, "len {len}");
         }
     }
 

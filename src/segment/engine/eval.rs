@@ -819,13 +819,13 @@ fn count_measure(op: CmpOp, target: i128) -> Measure {
 /// The ids below `n` in `alive` whose value in `col` (through `get`)
 /// `op` `t` holds, the operator chosen once rather than for each contact.
 #[inline]
-fn cmp_col<E: Copy, T: PartialOrd + Copy>(
+fn cmp_col<E: Copy + Sync, T: PartialOrd + Copy + Sync>(
     n: usize,
     alive: &Bits,
     op: CmpOp,
     t: T,
     col: &[E],
-    get: impl Fn(E) -> T,
+    get: impl Fn(E) -> T + Sync,
 ) -> Bits {
     match op {
         CmpOp::Eq => Bits::from_col(n, alive, col, |x| get(x) == t),
