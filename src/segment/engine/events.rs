@@ -708,6 +708,8 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
     let mut sum = if sparse { Vec::new() } else { zeroed::<i64>(n) };
     let mut k = if COUNTS { zeroed::<u32>(n) } else { Vec::new() };
     let mut overflow = false;
+    // a dense block's summed events, reused from block to block
+    let mut kept: Vec<Pair> = Vec::new();
     for_range_in(chunks, lo, hi, |b, from, to| {
         cancelled(cancel)?;
         let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
@@ -719,27 +721,17 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
                 // too many for a sort to pay: the pairs so far go dense
                 sparse = false;
                 sum = zeroed::<i64>(n);
-                for p in std::mem::take(&mut pairs) {
-                    let (s2, o) = sum[p.contact as usize].overflowing_add(p.amount);
-                    sum[p.contact as usize] = s2;
-                    overflow |= o;
-                }
+                overflow |= add_pairs::<false>(&mut sum, &mut [], &std::mem::take(&mut pairs));
             }
             return Ok(());
         }
-        for (j, ((&v, &c), &ok)) in col[from..to].iter().zip(cs).zip(&m).enumerate() {
-            prefetch_for(&sum, cs, j);
-            let c = c as usize;
-            if v == NUM_NONE || !ok || c >= n {
-                continue;
-            }
-            let (s2, o) = sum[c].overflowing_add(v);
-            sum[c] = s2;
-            overflow |= o;
-            if COUNTS {
-                k[c] += 1;
-            }
-        }
+        // the events summed first listed (no branch on the filter's
+        // verdict), then added: only their entries are prefetched, where
+        // prefetching every event's entry also fetched those of the
+        // events the filter drops
+        kept.clear();
+        push_pairs(&mut kept, &col[from..to], cs, &m, n);
+        overflow |= add_pairs::<COUNTS>(&mut sum, &mut k, &kept);
         Ok(())
     })?;
     if sparse {
@@ -796,6 +788,30 @@ fn push_pairs(pairs: &mut Vec<Pair>, amounts: &[i64], contacts: &[u32], mask: &[
     // SAFETY: every slot below `kept` was written (slot i when kept was i,
     // and kept only grows by one after a write)
     unsafe { pairs.set_len(start + kept) };
+}
+
+/// Adds each pair's amount to its contact's total in `sum` (and counts it
+/// in `k` when COUNTS), prefetching the entries of the pair `AHEAD` on;
+/// true when a total wrapped past i64. Every contact is below `sum.len()`
+/// (as `push_pairs` lists them).
+fn add_pairs<const COUNTS: bool>(sum: &mut [i64], k: &mut [u32], pairs: &[Pair]) -> bool {
+    let mut overflow = false;
+    for (j, p) in pairs.iter().enumerate() {
+        if let Some(q) = pairs.get(j + AHEAD) {
+            prefetch(sum, q.contact as usize);
+            if COUNTS {
+                prefetch(k, q.contact as usize);
+            }
+        }
+        let c = p.contact as usize;
+        let (s2, o) = sum[c].overflowing_add(p.amount);
+        sum[c] = s2;
+        overflow |= o;
+        if COUNTS {
+            k[c] += 1;
+        }
+    }
+    overflow
 }
 
 /// Events ahead whose contact's entry is prefetched: the per-contact
