@@ -725,13 +725,29 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
             }
             return Ok(());
         }
-        // the events summed first listed (no branch on the filter's
-        // verdict), then added: only their entries are prefetched, where
-        // prefetching every event's entry also fetched those of the
-        // events the filter drops
-        kept.clear();
-        push_pairs(&mut kept, &col[from..to], cs, &m, n);
-        overflow |= add_pairs::<COUNTS>(&mut sum, &mut k, &kept);
+        if filter.is_some() {
+            // the events the filter keeps first listed (no branch on its
+            // verdict), then added: only their entries are prefetched,
+            // where prefetching every event's entry also fetched those of
+            // the events it drops
+            kept.clear();
+            push_pairs(&mut kept, &col[from..to], cs, &m, n);
+            overflow |= add_pairs::<COUNTS>(&mut sum, &mut k, &kept);
+            return Ok(());
+        }
+        for (j, (&v, &c)) in col[from..to].iter().zip(cs).enumerate() {
+            prefetch_for(&sum, cs, j);
+            let c = c as usize;
+            if v == NUM_NONE || c >= n {
+                continue;
+            }
+            let (s2, o) = sum[c].overflowing_add(v);
+            sum[c] = s2;
+            overflow |= o;
+            if COUNTS {
+                k[c] += 1;
+            }
+        }
         Ok(())
     })?;
     if sparse {
