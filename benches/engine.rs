@@ -22,15 +22,7 @@ use std::time::Instant;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[cfg(target_os = "linux")]
-#[used]
-#[unsafe(link_section = ".init_array")]
-static TUNE_AT_LOAD: extern "C" fn() = tune_at_load;
-
-#[cfg(target_os = "linux")]
-extern "C" fn tune_at_load() {
-    reach::allocator::tune();
-}
+reach::tune_allocator_at_load!();
 
 #[path = "common/status.rs"]
 mod status;

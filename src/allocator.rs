@@ -42,6 +42,30 @@ pub fn tune() {
     }
 }
 
+/// Declares an ELF constructor that calls `tune` as the process loads,
+/// before the standard library's start-up makes the first allocation:
+/// tuned from `main`, mimalloc had already reserved its first arena with
+/// transparent huge pages asked for, and the first touches faulted in two
+/// 2 MiB pages, zeroed whole: a fifth of the CPU of some counts from a
+/// fresh process (BENCHMARKS.md "Allocator tuned as the process loads").
+/// For programs that declare mimalloc their global allocator: the
+/// `reach` binary and the engine benchmark, which must run as it does.
+/// Elsewhere than Linux, call `tune` first thing in `main` instead.
+#[macro_export]
+macro_rules! tune_allocator_at_load {
+    () => {
+        #[cfg(target_os = "linux")]
+        #[used]
+        #[unsafe(link_section = ".init_array")]
+        static TUNE_AT_LOAD: extern "C" fn() = {
+            extern "C" fn tune_at_load() {
+                $crate::allocator::tune();
+            }
+            tune_at_load
+        };
+    };
+}
+
 /// `PR_THP_DISABLE_EXCEPT_ADVISED` of `linux/prctl.h` (Linux 6.18).
 const PR_THP_DISABLE_EXCEPT_ADVISED: libc::c_ulong = 1 << 1;
 

@@ -8,21 +8,8 @@ use clap::Parser;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Tunes the allocator as the process loads (an ELF constructor), before
-/// the standard library's start-up makes the first allocation: tuned from
-/// `main`, mimalloc had already reserved its first arena with transparent
-/// huge pages asked for, and the first touches faulted in two 2 MiB pages,
-/// zeroed whole: a fifth of the CPU of some counts from a fresh process
-/// (BENCHMARKS.md "Allocator tuned as the process loads").
-#[cfg(target_os = "linux")]
-#[used]
-#[unsafe(link_section = ".init_array")]
-static TUNE_AT_LOAD: extern "C" fn() = tune_at_load;
-
-#[cfg(target_os = "linux")]
-extern "C" fn tune_at_load() {
-    reach::allocator::tune();
-}
+// the allocator tuned as the process loads, before the first allocation
+reach::tune_allocator_at_load!();
 
 fn main() {
     #[cfg(not(target_os = "linux"))]
