@@ -435,8 +435,10 @@ fn aggregate_split(chunks: &[Chunk], job: Job, split: usize) -> Result<Values> {
         .map_or(chunks.len(), |i| i + 1)
         .min(chunks.len() - 1);
     let (first, second) = chunks.split_at(at);
-    if let (Measure::Sum(p) | Measure::Total(p), Some(_)) = (job.measure, job.filter) {
-        return filtered_sums_split(chunks, at, job, p);
+    if let (Measure::Sum(p) | Measure::Total(p), Some(_)) = (job.measure, job.filter)
+        && let Some(v) = filtered_sums_split(chunks, at, job, p)?
+    {
+        return Ok(v);
     }
     let (a, b) = std::thread::scope(|s| {
         let helper = s.spawn(|| aggregate_in(second, job));
@@ -724,7 +726,7 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
                 // too many for a sort to pay: the pairs so far go dense
                 sparse = false;
                 sum = zeroed::<i64>(n);
-                overflow |= add_pairs::<false>(&mut sum, &mut [], &std::mem::take(&mut pairs));
+                overflow |= add_pairs::<false>(&mut sum, &mut [], 0, &std::mem::take(&mut pairs));
             }
             return Ok(());
         }
@@ -735,7 +737,7 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
             // the events it drops
             kept.clear();
             push_pairs(&mut kept, &col[from..to], cs, &m, n);
-            overflow |= add_pairs::<COUNTS>(&mut sum, &mut k, &kept);
+            overflow |= add_pairs::<COUNTS>(&mut sum, &mut k, 0, &kept);
             return Ok(());
         }
         for (j, (&v, &c)) in col[from..to].iter().zip(cs).enumerate() {
@@ -780,27 +782,33 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
 /// a sum without a filter does), half the memory is zeroed and there is
 /// no pass to merge them, for a second read of the pairs, which a filter
 /// keeps few of. A sum without counts over few pairs stays a list (see
-/// `SPARSE_SHARE`).
-fn filtered_sums_split(chunks: &[Chunk], split: usize, job: Job, p: u16) -> Result<Values> {
+/// `SPARSE_SHARE`). None when a half's filter keeps more than `n / 2`
+/// pairs: the lists would then take more memory than the two arrays of
+/// the split by events, which the caller goes on with.
+fn filtered_sums_split(chunks: &[Chunk], split: usize, job: Job, p: u16) -> Result<Option<Values>> {
     let Job { n, measure, lo, hi, filter, cancel } = job;
     let (first, second) = chunks.split_at(split);
-    let list = |chunks: &[Chunk]| -> Result<Vec<Pair>> {
+    let list = |chunks: &[Chunk]| -> Result<Option<Vec<Pair>>> {
         let mut pairs = Vec::new();
+        let mut kept_few = true;
         for_range_in(chunks, lo, hi, |b, from, to| {
             cancelled(cancel)?;
             let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
-            let m = mask(filter, b, from, to);
-            push_pairs(&mut pairs, &col[from..to], &b.contact[from..to], &m, n);
+            if kept_few {
+                let m = mask(filter, b, from, to);
+                push_pairs(&mut pairs, &col[from..to], &b.contact[from..to], &m, n);
+                kept_few = pairs.len() <= n / 2;
+            }
             Ok(())
         })?;
-        Ok(pairs)
+        Ok(kept_few.then_some(pairs))
     };
     let (b, a) = crate::parallel::both(|| list(second), || list(first));
-    let (mut a, b) = (a?, b?);
+    let (Some(mut a), Some(b)) = (a?, b?) else { return Ok(None) };
     let counts = matches!(measure, Measure::Sum(_));
     if !counts && a.len() + b.len() <= n / SPARSE_SHARE {
         a.extend(b);
-        return Ok(Values::Sparse(Totals::from_pairs(a, n)));
+        return Ok(Some(Values::Sparse(Totals::from_pairs(a, n))));
     }
     let at = n / 2;
     let mut sum = zeroed_by_halves::<i64>(n, at);
@@ -810,20 +818,16 @@ fn filtered_sums_split(chunks: &[Chunk], split: usize, job: Job, p: u16) -> Resu
     let (k1, k2) = k.split_at_mut(k_at);
     let add = |base: usize, sum: &mut [i64], k: &mut [u32]| {
         let add = |pairs: &[Pair], sum: &mut [i64], k: &mut [u32]| {
-            if counts {
-                add_pairs_in_range::<true>(sum, k, base, pairs)
-            } else {
-                add_pairs_in_range::<false>(sum, k, base, pairs)
-            }
+            if counts { add_pairs::<true>(sum, k, base, pairs) } else { add_pairs::<false>(sum, k, base, pairs) }
         };
         add(&a, sum, k) | add(&b, sum, k)
     };
     let (second, first) = crate::parallel::both(|| add(at, s2, k2), || add(0, s1, k1));
     if !(first | second) {
-        return Ok(Values::Sum64 { sum, n: k });
+        return Ok(Some(Values::Sum64 { sum, n: k }));
     }
     // some contact's total left i64: the one-thread sum adds wide
-    aggregate_in(chunks, job)
+    aggregate_in(chunks, job).map(Some)
 }
 
 /// `n` zeros, the first `at` written by this thread and the rest by a
@@ -841,10 +845,11 @@ fn zeroed_by_halves<T: Copy + Default + Send>(n: usize, at: usize) -> Vec<T> {
 
 /// Adds the amount of each pair whose contact is in `base .. base +
 /// sum.len()` into `sum[contact - base]` (and counts it in `k` when
-/// COUNTS); true when a total wrapped past i64. About half the pairs of
-/// a list fall outside a thread's half, at random: rather than branch on
+/// COUNTS), prefetching the entries of the pair `AHEAD` on; true when a
+/// total wrapped past i64. Split by contacts, about half the pairs of a
+/// list fall outside a thread's half, at random: rather than branch on
 /// it, such a pair adds 0 to the first entry.
-fn add_pairs_in_range<const COUNTS: bool>(sum: &mut [i64], k: &mut [u32], base: usize, pairs: &[Pair]) -> bool {
+fn add_pairs<const COUNTS: bool>(sum: &mut [i64], k: &mut [u32], base: usize, pairs: &[Pair]) -> bool {
     let len = sum.len();
     if len == 0 {
         return false;
@@ -905,30 +910,6 @@ fn push_pairs(pairs: &mut Vec<Pair>, amounts: &[i64], contacts: &[u32], mask: &[
     // SAFETY: every slot below `kept` was written (slot i when kept was i,
     // and kept only grows by one after a write)
     unsafe { pairs.set_len(start + kept) };
-}
-
-/// Adds each pair's amount to its contact's total in `sum` (and counts it
-/// in `k` when COUNTS), prefetching the entries of the pair `AHEAD` on;
-/// true when a total wrapped past i64. Every contact is below `sum.len()`
-/// (as `push_pairs` lists them).
-fn add_pairs<const COUNTS: bool>(sum: &mut [i64], k: &mut [u32], pairs: &[Pair]) -> bool {
-    let mut overflow = false;
-    for (j, p) in pairs.iter().enumerate() {
-        if let Some(q) = pairs.get(j + AHEAD) {
-            prefetch(sum, q.contact as usize);
-            if COUNTS {
-                prefetch(k, q.contact as usize);
-            }
-        }
-        let c = p.contact as usize;
-        let (s2, o) = sum[c].overflowing_add(p.amount);
-        sum[c] = s2;
-        overflow |= o;
-        if COUNTS {
-            k[c] += 1;
-        }
-    }
-    overflow
 }
 
 /// Events ahead whose contact's entry is prefetched: the per-contact
