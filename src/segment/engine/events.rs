@@ -1113,7 +1113,8 @@ mod tests {
 
     /// Through a filter, split sums (each half's pairs listed, then added
     /// by halves of the contacts) equal the one-thread sums, dense or
-    /// sparse, with and without counts, past i64 too.
+    /// sparse, with and without counts, past i64 too; at n = 60 a half
+    /// keeps more than n / 2 pairs, and the sum is split by events.
     #[test]
     fn filtered_split_sums_equal_whole_ones() {
         let never = AtomicBool::new(false);
