@@ -718,9 +718,9 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
     for_range_in(chunks, lo, hi, |b, from, to| {
         cancelled(cancel)?;
         let Some(ParamData::Num(col)) = param(b, p) else { return Ok(()) };
-        let m = mask(filter, b, from, to);
         let cs = &b.contact[from..to];
         if sparse {
+            let m = mask(filter, b, from, to);
             push_pairs(&mut pairs, &col[from..to], cs, &m, n);
             if pairs.len() > cap {
                 // too many for a sort to pay: the pairs so far go dense
@@ -736,7 +736,7 @@ fn sums_from<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16, mut sparse:
             // where prefetching every event's entry also fetched those of
             // the events it drops
             kept.clear();
-            push_pairs(&mut kept, &col[from..to], cs, &m, n);
+            push_pairs(&mut kept, &col[from..to], cs, &mask(filter, b, from, to), n);
             overflow |= add_pairs::<COUNTS>(&mut sum, &mut k, 0, &kept);
             return Ok(());
         }
