@@ -634,6 +634,12 @@ impl Engine {
         };
         let n = self.base()?.n;
         self.events_in(kind, lo, hi, &need)?;
+        if compiled.is_none()
+            && let Some(v) = self.window_as_lifetime_less(kind, measure, (lo, hi), &need, cancel)?
+        {
+            self.cache_values(key, v.clone());
+            return Ok(v);
+        }
         let part = &self.partitions[&kind];
         let v = Arc::new(aggregate(part, n, measure, lo, hi, compiled.as_deref(), cancel)?);
         if lifetime && hi == i64::MAX {

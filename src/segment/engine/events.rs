@@ -198,6 +198,11 @@ impl Partition {
         self.chunks.iter().map(|c| c.block.len()).sum()
     }
 
+    /// Events with lo <= ts <= hi in the chunks read.
+    pub fn events_between(&self, lo: i64, hi: i64) -> usize {
+        events_in_range(&self.chunks, lo, hi)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -216,7 +221,7 @@ fn overlaps(c: &Chunk, lo: i64, hi: i64) -> bool {
 }
 
 /// `Partition::for_range` over some of its chunks.
-fn for_range_in(
+pub(super) fn for_range_in(
     chunks: &[Chunk],
     lo: i64,
     hi: i64,
@@ -566,6 +571,13 @@ fn wide(v: Values, n: usize) -> (Vec<i128>, Vec<u32>) {
     }
 }
 
+/// `aggregate` over `chunks` (in tests: not a whole partition).
+#[cfg(test)]
+pub(super) fn aggregate_chunks(chunks: &[Chunk], n: usize, measure: Measure, lo: i64, hi: i64) -> Result<Values> {
+    let never = AtomicBool::new(false);
+    aggregate_in(chunks, Job { n, measure, lo, hi, filter: None, cancel: &never })
+}
+
 /// `aggregate` over some chunks, on this thread.
 fn aggregate_in(chunks: &[Chunk], job: Job) -> Result<Values> {
     let Job { n, measure, lo, hi, filter, cancel } = job;
@@ -833,12 +845,27 @@ fn filtered_sums_split(chunks: &[Chunk], split: usize, job: Job, p: u16) -> Resu
 /// `n` zeros, the first `at` written by this thread and the rest by a
 /// helper at once (each half's pages faulted in by the thread that will
 /// use them).
-fn zeroed_by_halves<T: Copy + Default + Send>(n: usize, at: usize) -> Vec<T> {
+fn zeroed_by_halves<T: Copy + Default + Send + Sync>(n: usize, at: usize) -> Vec<T> {
+    filled_by_halves(n, at, None)
+}
+
+/// `from[..n]` copied (zeros when None), in halves as `zeroed_by_halves`.
+pub(super) fn filled_by_halves<T: Copy + Default + Send + Sync>(n: usize, at: usize, from: Option<&[T]>) -> Vec<T> {
+    use std::mem::MaybeUninit;
     let mut v: Vec<T> = Vec::with_capacity(n);
     let (a, b) = v.spare_capacity_mut()[..n].split_at_mut(at);
-    let zero = |s: &mut [std::mem::MaybeUninit<T>]| s.fill(std::mem::MaybeUninit::new(T::default()));
-    crate::parallel::both(|| zero(b), || zero(a));
-    // SAFETY: all `n` slots were written just above.
+    let fill = |s: &mut [MaybeUninit<T>], start: usize| match from {
+        None => s.fill(MaybeUninit::new(T::default())),
+        Some(f) => {
+            let len = s.len();
+            for (o, &x) in s.iter_mut().zip(&f[start..start + len]) {
+                *o = MaybeUninit::new(x);
+            }
+        }
+    };
+    crate::parallel::both(|| fill(b, at), || fill(a, 0));
+    // SAFETY: all `n` slots were written just above (a copy from a
+    // slice shorter than `n` panics first, at its indexing).
     unsafe { v.set_len(n) };
     v
 }
@@ -915,7 +942,7 @@ fn push_pairs(pairs: &mut Vec<Pair>, amounts: &[i64], contacts: &[u32], mask: &[
 /// Events ahead whose contact's entry is prefetched: the per-contact
 /// arrays are updated at random places (events come in time order), each
 /// a cache miss the loop would otherwise wait for.
-const AHEAD: usize = 48;
+pub(super) const AHEAD: usize = 48;
 
 /// Hints the CPU to load the entry of `v` that the event `AHEAD` places
 /// after event `j` of `contacts` will update.
@@ -928,7 +955,7 @@ fn prefetch_for<T>(v: &[T], contacts: &[u32], j: usize) {
 
 /// Hints the CPU to load `v[i]` (when i is inside `v`).
 #[inline(always)]
-fn prefetch<T>(v: &[T], i: usize) {
+pub(super) fn prefetch<T>(v: &[T], i: usize) {
     if i < v.len() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: prefetching is a hint; the address is inside `v`.

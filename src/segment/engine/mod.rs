@@ -21,6 +21,7 @@ pub mod events;
 pub mod filter;
 mod lifetime;
 pub mod listing;
+mod recent_sums;
 pub mod sparse;
 mod zeroed;
 
