@@ -58,8 +58,11 @@ pub struct Partition {
     /// columns the criteria of the count under way will read: given to the
     /// blocks when they are first read (or read again anyway)
     plan: Columns,
-    /// changes whenever a chunk is read, replaced or removed (what a
-    /// filter compiled over the blocks' values depends on)
+    /// changes whenever a block is added, replaced or removed: what a
+    /// filter compiled over the blocks' values depends on. A block read
+    /// again with more columns or with its times holds the same values
+    /// in the columns it had (every column a filter reads was read before
+    /// it was compiled, and columns are only added), so that keeps it.
     pub version: u64,
 }
 
@@ -80,7 +83,6 @@ impl Partition {
             if !self.chunks.is_empty() {
                 let blocks: Vec<Listed> = self.chunks.iter().map(|c| (c.id, c.first, c.last)).collect();
                 self.chunks = load_blocks(r, kind, &blocks, &self.cols, (from, to))?;
-                self.version += 1;
             }
         }
         let cut: Vec<Listed> = self
@@ -95,7 +97,6 @@ impl Partition {
                 let at = self.chunks.partition_point(|c| c.id < again.id);
                 self.chunks[at] = again;
             }
-            self.version += 1;
         }
         let missing = self.missing(lo, hi);
         if missing.is_empty() {
@@ -109,9 +110,12 @@ impl Partition {
         for (a, b) in missing {
             self.mark(a, b);
         }
-        self.chunks.extend(new);
-        self.chunks.sort_unstable_by_key(|c| c.id);
-        self.version += 1;
+        if !new.is_empty() {
+            // (spans without blocks, past the last event say, add none)
+            self.chunks.extend(new);
+            self.chunks.sort_unstable_by_key(|c| c.id);
+            self.version += 1;
+        }
         Ok(())
     }
 
