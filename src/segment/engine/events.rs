@@ -991,13 +991,13 @@ pub fn param(b: &EventBlock, p: u16) -> Option<&ParamData> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::store::codec::ParamVal;
 
     /// Three blocks of events over 50 contacts, amounts in parameter 0
     /// (some missing; `big` puts totals past i64 for a few contacts).
-    fn chunks(big: bool) -> Vec<Chunk> {
+    pub(in crate::segment::engine) fn chunks(big: bool) -> Vec<Chunk> {
         let mut seed = 7u64;
         let mut next = move || {
             seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);

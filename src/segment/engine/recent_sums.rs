@@ -131,40 +131,13 @@ fn less_earlier(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::segment::engine::events::aggregate_chunks;
-    use crate::store::codec::{EventBlock, ParamVal};
-
-    /// Four blocks of 500 events over 70 contacts (some past the `n` of
-    /// the sums, some without an amount), or with `big` contact 1's
-    /// amounts near i64's end.
-    fn chunks(big: bool) -> Vec<Chunk> {
-        let mut seed = 5u64;
-        let mut next = move || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            seed >> 33
-        };
-        (0..4u64)
-            .map(|id| {
-                let mut b = EventBlock::new(0);
-                for i in 0..500 {
-                    let c = (next() % 70) as u32;
-                    let amount = match next() % 10 {
-                        0 => None,
-                        _ if big && c == 1 => Some(i64::MAX / 3),
-                        r => Some(r as i64 * 1_000 - 4_000),
-                    };
-                    let params: Vec<(u16, ParamVal)> = amount.map(|a| (0, ParamVal::Num(a))).into_iter().collect();
-                    b.push(c, id as i64 * 10_000 + i * 10, 0, [0; 3], &params);
-                }
-                Chunk::whole(id, b)
-            })
-            .collect()
-    }
+    use crate::segment::engine::events::{aggregate_chunks, tests::chunks};
 
     /// The lifetime less the events before `lo` is the sum from `lo` on,
-    /// every contact's total and count, `lo` inside a block, between
-    /// blocks, before every event and past the last; with `n` odd, even
-    /// and 1. Totals that leave i64 on the way give None.
+    /// every contact's total and count, `lo` inside a block, at a block's
+    /// first event, before every event and past the last; with `n` odd,
+    /// even and 1 (the blocks of `events::tests::chunks`: 50 contacts,
+    /// instants from 0 to 23,990).
     #[test]
     fn lifetime_less_the_earlier_events_is_the_later_sum() {
         let never = AtomicBool::new(false);
@@ -177,7 +150,7 @@ mod tests {
                     assert!(big, "lifetime sums fit i64");
                     continue;
                 };
-                for lo in [15_005, 20_000, -5, 50_000] {
+                for lo in [15_005, 10_000, 20_000, -5, 50_000] {
                     let want = aggregate_chunks(&cs, n, Measure::Sum(0), lo, i64::MAX).unwrap();
                     for counts in [true, false] {
                         let got = less_earlier(&cs, lo, 0, (&life, counts.then_some(&life_k[..])), &never).unwrap();
