@@ -621,12 +621,7 @@ impl Engine {
                             Some((version, c)) if *version == part.version => Some(c.clone()),
                             _ => {
                                 let kd = &self.schema.kinds[kind as usize];
-                                let values = super::ValuesRead {
-                                    part,
-                                    reader: &self.reader,
-                                    kind,
-                                    seen: std::cell::RefCell::new(&mut self.seen_values),
-                                };
+                                let values = super::ValuesRead { part, reader: &self.reader };
                                 let c = Arc::new(BoundFilter::compile(f, kd, &values)?);
                                 self.block_filters.insert(fk, (part.version, c.clone()));
                                 Some(c)

@@ -9,7 +9,7 @@ use crate::store::codec::{Columns, EventBlock, NUM_NONE, ParamData};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Target {
     Source,
     Utm(usize),

@@ -88,9 +88,6 @@ pub struct Engine {
     /// filters compiled over the values of the blocks read (no dictionary
     /// loaded), with the version of the kind's blocks they are right for
     block_filters: HashMap<(u16, String), (u64, Arc<filter::BoundFilter>)>,
-    /// the value ids the blocks read hold, by kind and column (see
-    /// `ValuesRead`)
-    seen_values: HashMap<(u16, filter::Target), SeenValues>,
     dict: Option<ArenaDict>,
     derived: Option<derived::DerivedCols>,
     age: Option<(i64, Vec<i16>)>,
@@ -119,7 +116,6 @@ impl Engine {
             leaves: HashMap::new(),
             filters: HashMap::new(),
             block_filters: HashMap::new(),
-            seen_values: HashMap::new(),
             dict: None,
             derived: None,
             age: None,
@@ -334,7 +330,6 @@ impl Engine {
         self.leaves.clear();
         self.filters.clear();
         self.block_filters.clear();
-        self.seen_values.clear();
         self.derived = None;
         self.age = None;
         self.generation += 1;
@@ -358,49 +353,24 @@ impl Engine {
 /// few chunks holding, say, the manufacturers, not a million order ids).
 /// A filter compiled over it is right for those blocks only (see
 /// `Engine::block_filters`).
-///
-/// The ids each block holds are noted once (`SeenValues`): compiled again
-/// after more blocks were read, a filter walks only those (at 10M
-/// contacts, the first count of a filtered sum after a longer window was
-/// read went from 86 to 69 ms). A filter is compiled after its blocks
-/// were read with the columns it names, so a block is walked with them.
-/// Writes add events in blocks of new ids and rewrite a block only to
-/// take events out (`Change::EventBlocksRewritten`), and ids noted for
-/// a block no longer read only add values the filter tests (a value it
-/// matches is one it matches): the notes stay right, and are dropped at
-/// every applied change all the same (`Engine::apply`).
 pub(crate) struct ValuesRead<'a> {
     part: &'a Partition,
     reader: &'a Reader,
-    kind: u16,
-    seen: std::cell::RefCell<&'a mut HashMap<(u16, filter::Target), SeenValues>>,
-}
-
-/// The value ids of one column of a kind's blocks, as bits, and the
-/// blocks they were noted from.
-#[derive(Default)]
-pub(crate) struct SeenValues {
-    walked: rustc_hash::FxHashSet<u64>,
-    bits: Vec<u64>,
 }
 
 impl filter::Dict for ValuesRead<'_> {
     fn matching(&self, target: filter::Target, pred: &mut dyn FnMut(&str) -> bool) -> Result<Vec<u32>> {
-        let mut notes = self.seen.borrow_mut();
-        let SeenValues { walked, bits } = notes.entry((self.kind, target)).or_default();
+        let mut seen: Vec<u64> = Vec::new();
         let mut mark = |ids: &[u32]| {
             for &id in ids {
                 let w = id as usize >> 6;
-                if w >= bits.len() {
-                    bits.resize(w + 1, 0);
+                if w >= seen.len() {
+                    seen.resize(w + 1, 0);
                 }
-                bits[w] |= 1 << (id & 63);
+                seen[w] |= 1 << (id & 63);
             }
         };
         for c in &self.part.chunks {
-            if !walked.insert(c.id) {
-                continue;
-            }
             let b = &c.block;
             match target {
                 filter::Target::Utm(k) => mark(&b.utm[k]),
@@ -412,7 +382,7 @@ impl filter::Dict for ValuesRead<'_> {
                 filter::Target::Source => {}
             }
         }
-        let ids: std::collections::BTreeSet<u32> = bits
+        let ids: std::collections::BTreeSet<u32> = seen
             .iter()
             .enumerate()
             .flat_map(|(w, &bits)| (0..64).filter(move |i| bits >> i & 1 == 1).map(move |i| (w * 64 + i) as u32))
