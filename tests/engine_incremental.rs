@@ -255,8 +255,7 @@ fn a_filter_follows_the_blocks_read() {
     e.apply(&received, store.begin_read().unwrap()).unwrap();
     assert_eq!(count(&mut e, recent), 1);
     assert_eq!(count(&mut e, since), 2);
-    // a value new to the store, in a block read before (the product ids
-    // of the blocks read are noted once, until blocks change)
+    // a value new to the store, arrived with the change
     assert_eq!(count(&mut e, "count(purchase where product = \"Brandnew\", last 30d) >= 1"), 1);
 }
 
