@@ -116,9 +116,11 @@ if [[ " $SHAPES " == *" log "* ]]; then
 fi
 # The 5M-row log as other tools write it (made once from the log above):
 # times as `2024-11-10 13:15:42` (no zone), as `11/10/2024 13:15` (US, no
-# seconds) and as Unix seconds; contacts named by email (by id where a
-# contact has none); and the whole log as JSON lines. Each into the database
-# holding every contact, then DuckDB loading the same file.
+# seconds), as Unix seconds, with an offset as PostgreSQL and DuckDB write
+# a timestamptz (`2024-11-10 14:15:42+01`) and as Unix milliseconds;
+# contacts named by email (by id where a contact has none); and the whole
+# log as JSON lines. Each into the database holding every contact, then
+# DuckDB loading the same file.
 if [[ " $SHAPES " == *" spellings "* ]]; then
   if [ ! -f "log-5m-$N.jsonl" ]; then
     echo "writing the log's other spellings..." >&2
@@ -150,7 +152,27 @@ for f in outs.values():
     f.close()
 PY
   fi
-  for file in "log-5m-space-$N.csv" "log-5m-us-$N.csv" "log-5m-epoch-$N.csv" "log-5m-email-$N.csv" "log-5m-$N.jsonl"; do
+  if [ ! -f "log-5m-offset-$N.csv" ]; then
+    python3 - "$N" <<'PY'
+import calendar, csv, sys, time
+n = sys.argv[1]
+with open(f"log-5m-{n}.csv", newline="") as f, open(f"log-5m-offset-{n}.csv", "w", newline="") as o, \
+        open(f"log-5m-epochms-{n}.csv", "w", newline="") as m:
+    r = csv.reader(f)
+    wo, wm = csv.writer(o, lineterminator="\n"), csv.writer(m, lineterminator="\n")
+    head = next(r)
+    wo.writerow(head)
+    wm.writerow(head)
+    for i, row in enumerate(r):
+        ts = row[1]
+        secs = calendar.timegm((int(ts[0:4]), int(ts[5:7]), int(ts[8:10]), int(ts[11:13]), int(ts[14:16]), int(ts[17:19])))
+        local = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(secs + 3600))
+        wo.writerow([row[0], local + "+01"] + row[2:])
+        wm.writerow([row[0], str(secs * 1000 + i % 1000)] + row[2:])
+PY
+  fi
+  for file in "log-5m-space-$N.csv" "log-5m-us-$N.csv" "log-5m-epoch-$N.csv" "log-5m-offset-$N.csv" \
+    "log-5m-epochms-$N.csv" "log-5m-email-$N.csv" "log-5m-$N.jsonl"; do
     echo "$file: $(du -m "$file" | cut -f1) MB"
     bench "$file, known contacts" base.redb "$file"
     if [ "$DUCKDB" = 1 ]; then bench "$file, DuckDB" "" "$file" rows; fi

@@ -116,6 +116,47 @@ fn events_create_unknown_contacts_keyed_by_email_or_external_id() {
     assert_eq!(per.iter().filter(|c| *c == "1").count(), 2);
 }
 
+/// One instant as other tools export it: PostgreSQL's and DuckDB's
+/// timestamptz (`+01`), BigQuery's ` UTC`, strftime's `%z`, Unix
+/// milliseconds from a CSV and as a JSON number, microseconds, fractional
+/// seconds; every one is stored as 2024-11-10T13:15:42Z, whatever `--tz`
+/// says of times without an offset. A log with a bad one names its line.
+#[test]
+fn timestamps_as_databases_and_trackers_write_them() {
+    let env = Env::new();
+    let spellings = [
+        "2024-11-10 14:15:42+01",
+        "2024-11-10 08:15:42.250-05",
+        "2024-11-10 13:15:42 UTC",
+        "2024-11-10T14:15:42+0100",
+        "2024-11-10 18:45:42+05:30",
+        "1731244542123",
+        "1731244542123456",
+        "1731244542.5",
+    ];
+    let mut csv = String::from("contact,ts,kind\n");
+    for s in spellings {
+        csv.push_str(&format!("c1,{s},page_view\n"));
+    }
+    let r = report(&env, "events", "e.csv", &csv, &["--tz", "America/New_York"]);
+    assert_eq!(r["events"].as_u64(), Some(spellings.len() as u64));
+    let r =
+        report(&env, "events", "e.jsonl", "{\"contact\":\"c1\",\"ts\":1731244542999,\"kind\":\"page_view\"}\n", &[]);
+    assert_eq!(r["events"].as_u64(), Some(1));
+    let times: Vec<String> = env.event_rows().iter().map(|r| r.split(',').nth(1).unwrap().to_string()).collect();
+    assert_eq!(times.len(), spellings.len() + 1);
+    assert!(times.iter().all(|t| t == "2024-11-10T13:15:42Z"), "{times:?}");
+    let err = env
+        .import(
+            "events",
+            "bad.csv",
+            "contact,ts,kind\nc1,2024-11-10 13:15:42+01,page_view\nc1,2024-11-10 13:15:42+1,page_view\n",
+            &[],
+        )
+        .fails(2);
+    assert!(err.starts_with("error: bad.csv:3: `2024-11-10 13:15:42+1` is not a timestamp"), "{err}");
+}
+
 #[test]
 fn contacts_upsert_on_external_id_then_email() {
     let env = Env::new();

@@ -65,13 +65,17 @@ impl TimeFormat {
     }
 
     /// The usual spellings of other tools' exports, read without chrono's
-    /// format interpreter: `YYYY-MM-DD[ HH:MM[:SS[.f]]]` (space or `T`, no
-    /// offset), `M/D/YYYY[ H:MM[:SS]]` (day first if asked), Unix seconds.
+    /// format interpreter: `YYYY-MM-DD[ HH:MM[:SS[.f]]]` (space or `T`),
+    /// with or without an offset (`split_offset`), `M/D/YYYY[ H:MM[:SS]]`
+    /// (day first if asked), Unix time (`epoch`).
     /// `None` leaves the string to `parse_slow`, which gives the same
     /// answer for everything this accepts (a test compares them); the
     /// chain of formats there costs a microsecond a row for these.
     fn fast_common(&self, t: &str, orig: &str) -> Option<Result<Ts, String>> {
-        let b = t.as_bytes();
+        let (b, offset) = match split_offset(t.as_bytes()) {
+            Some((b, off)) => (b, Some(off)),
+            None => (t.as_bytes(), None),
+        };
         let (date, rest) = if b.len() >= 10 && b[4] == b'-' && b[7] == b'-' {
             let d = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
             match b.get(10) {
@@ -91,8 +95,8 @@ impl TimeFormat {
                 [b' ', rest @ ..] => ((year, m, d), rest),
                 _ => return None,
             }
-        } else if !b.is_empty() && b.len() <= 11 && b.iter().all(u8::is_ascii_digit) {
-            return Some(Ok(digits(b)?));
+        } else if let Some(ts) = epoch(b) {
+            return Some(Ok(ts));
         } else {
             return None;
         };
@@ -116,7 +120,13 @@ impl TimeFormat {
         if se == 60 {
             return None; // a leap second: as chrono reads it
         }
-        Some(self.civil(date.0, date.1, date.2, h, mi, se, orig))
+        match offset {
+            // an offset says the instant: no timezone to read it in
+            Some(off) => Some(
+                Self { tz: None, ..Self::default() }.civil(date.0, date.1, date.2, h, mi, se, orig).map(|t| t - off),
+            ),
+            None => Some(self.civil(date.0, date.1, date.2, h, mi, se, orig)),
+        }
     }
 
     /// A civil date and time read in `self.tz`; `Err` where it does not
@@ -149,6 +159,17 @@ impl TimeFormat {
         if let Ok(d) = DateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f %z") {
             return Ok(d.timestamp());
         }
+        // an ISO date and time with an offset as other tools write them
+        // (`+01`, `+0100`, ` UTC`: PostgreSQL's and DuckDB's CSV, BigQuery's)
+        if let Some((naive, off)) = split_offset(t.as_bytes()) {
+            // (cut at an ASCII byte: still UTF-8)
+            let naive = std::str::from_utf8(naive).unwrap_or_default();
+            for f in NAIVE_FORMATS {
+                if let Ok(n) = NaiveDateTime::parse_from_str(naive, f) {
+                    return Ok(n.and_utc().timestamp() - off);
+                }
+            }
+        }
         for f in NAIVE_FORMATS {
             if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
                 return self.localize(n, s);
@@ -171,9 +192,8 @@ impl TimeFormat {
                 return self.localize(d.and_hms_opt(0, 0, 0).unwrap(), s);
             }
         }
-        if !t.is_empty() && t.len() <= 11 && t.bytes().all(|b| b.is_ascii_digit()) {
-            // Unix seconds
-            return t.parse::<i64>().map_err(|_| format!("`{s}` is not a timestamp"));
+        if let Some(ts) = epoch(t.as_bytes()) {
+            return Ok(ts);
         }
         Err(format!("`{s}` is not a timestamp (expected RFC 3339 such as 2026-01-31T09:30:00Z)"))
     }
@@ -219,6 +239,64 @@ fn fast_rfc3339_utc(s: &str) -> Option<Ts> {
         return None;
     }
     Some(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se)
+}
+
+/// An ISO date and time (`YYYY-MM-DD`, a space or `T`, more) cut from
+/// the offset that ends it, and the offset in seconds east of UTC:
+/// `Z`, `UTC`, `+HH`, `+HHMM` or `+HH:MM` (or `-`), after the time or
+/// after one space. PostgreSQL and DuckDB write `2024-11-10 13:15:42+01`,
+/// BigQuery `2024-11-10 13:15:42 UTC`, strftime's `%z` `+0100`. `None`
+/// when `b` is not such a date or has no offset.
+fn split_offset(b: &[u8]) -> Option<(&[u8], i64)> {
+    if b.len() < 12 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') {
+        return None;
+    }
+    let (rest, off) = if let Some(r) = b.strip_suffix(b"Z").or_else(|| b.strip_suffix(b"UTC")) {
+        (r, 0)
+    } else {
+        // the sign is the last `+` or `-`, past the date
+        let at = 11 + b[11..].iter().rposition(|&c| c == b'+' || c == b'-')?;
+        let (h, m) = match &b[at + 1..] {
+            [h0, h1] => ([*h0, *h1], [b'0', b'0']),
+            [h0, h1, m0, m1] | [h0, h1, b':', m0, m1] => ([*h0, *h1], [*m0, *m1]),
+            _ => return None,
+        };
+        let (h, m) = (digits(&h)?, digits(&m)?);
+        if h > 23 || m > 59 {
+            return None;
+        }
+        let off = h * 3600 + m * 60;
+        (&b[..at], if b[at] == b'-' { -off } else { off })
+    };
+    let rest = rest.strip_suffix(b" ").unwrap_or(rest);
+    (rest.len() > 11).then_some((rest, off))
+}
+
+/// Unix time spelled in digits, read by its length as other tools write
+/// it: seconds (1 to 11 digits, or with a fraction of 1 to 9 digits,
+/// dropped), milliseconds (12 or 13 digits; JavaScript, Segment, Kafka),
+/// microseconds (14 to 16) or nanoseconds (17 to 19), each down to the
+/// second. Eleven digits of seconds reach the year 5138, twelve digits of
+/// milliseconds start in 1973.
+fn epoch(b: &[u8]) -> Option<i64> {
+    let (whole, fraction) = match b.iter().position(|&c| c == b'.') {
+        Some(dot) => (&b[..dot], Some(&b[dot + 1..])),
+        None => (b, None),
+    };
+    if whole.is_empty() || whole.len() > 19 || !whole.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // (19 digits can pass i64: read as u64, which holds them all)
+    let n = whole.iter().fold(0u64, |v, c| v * 10 + (c - b'0') as u64);
+    let per_second = match (whole.len(), fraction) {
+        (1..=11, None) => 1,
+        (1..=11, Some(f)) if (1..=9).contains(&f.len()) && f.iter().all(u8::is_ascii_digit) => 1,
+        (12..=13, None) => 1_000,
+        (14..=16, None) => 1_000_000,
+        (17..=19, None) => 1_000_000_000,
+        _ => return None,
+    };
+    i64::try_from(n / per_second).ok()
 }
 
 /// The number `b` spells in ASCII digits (`None` for anything else).
@@ -370,7 +448,10 @@ mod tests {
             "02:30:00", "02:30", "8:26",
         ];
         let fractions = ["", ".5", ".123456789", ".1234567891", "."];
-        let suffixes = ["", "Z", "+01:00", " +0100"];
+        let suffixes = [
+            "", "Z", "+01:00", " +0100", "+01", "-05", "+0530", "-03:30", " UTC", "UTC", " Z", "+1", "+013", "+24",
+            "+01:60", "+01:", "++01", " -0800", "  +01",
+        ];
         let formats = [
             TimeFormat::default(),
             TimeFormat { day_first: true, ..Default::default() },
@@ -396,10 +477,67 @@ mod tests {
                 }
             }
         }
-        for s in ["0", "1731244542", " 1731244542 ", "99999999999", "999999999999", "-5", "", "+5", "12a"] {
+        for s in [
+            "0",
+            "1731244542",
+            " 1731244542 ",
+            "99999999999",
+            "999999999999",
+            "-5",
+            "",
+            "+5",
+            "12a",
+            "1731244542123",
+            "1731244542123456",
+            "1731244542123456789",
+            "9999999999999999999",
+            "99999999999999999999",
+            "1731244542.5",
+            "1731244542.123456789",
+            "1731244542.1234567891",
+            "1731244542.",
+            ".5",
+            "1731244542123.5",
+            "1.2.3",
+        ] {
             check(s);
         }
         assert!(fast > 1000, "the fast path took only {fast} spellings");
+    }
+
+    /// Offsets as databases and strftime write them, and Unix time in
+    /// its usual units, against instants worked out by hand
+    /// (2024-11-10T13:15:42Z is 1731244542).
+    #[test]
+    fn offsets_and_unix_time_as_other_tools_write_them() {
+        let utc = 1_731_244_542;
+        for tz in [None, Some(chrono_tz::America::New_York)] {
+            let f = TimeFormat { tz, ..Default::default() };
+            for (s, want) in [
+                ("2024-11-10 14:15:42+01", utc),
+                ("2024-11-10 14:15:42.123+01", utc),
+                ("2024-11-10 08:15:42-05", utc),
+                ("2024-11-10T14:15:42+0100", utc),
+                ("2024-11-10 18:45:42+05:30", utc),
+                ("2024-11-10 09:45:42 -0330", utc),
+                ("2024-11-10 13:15:42 UTC", utc),
+                ("2024-11-10 13:15:42.123456 UTC", utc),
+                ("2024-11-10T13:15:42.5Z", utc),
+                ("2024-11-10 14:15+01", utc - 42),
+                ("2024-11-11 00:15:42+11", utc),
+                ("1731244542", utc),
+                ("1731244542.999", utc),
+                ("1731244542123", utc),
+                ("1731244542123456", utc),
+                ("1731244542123456789", utc),
+                ("100000000000", 100_000_000),
+            ] {
+                assert_eq!(f.parse(s), Ok(want), "{s:?} in {tz:?}");
+            }
+            for s in ["2024-11-10 13:15:42+1", "2024-11-10 13:15:42+24", "2024-11-10+01", "99999999999999999999"] {
+                assert!(f.parse(s).is_err(), "{s:?}");
+            }
+        }
     }
 
     #[test]
