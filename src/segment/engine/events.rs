@@ -202,9 +202,15 @@ impl Partition {
         self.chunks.iter().map(|c| c.block.len()).sum()
     }
 
-    /// Events with lo <= ts <= hi in the chunks read.
-    pub fn events_between(&self, lo: i64, hi: i64) -> usize {
-        events_in_range(&self.chunks, lo, hi)
+    /// Events with lo <= ts <= hi in the chunks read; an error where the
+    /// range cuts a block read without its times.
+    pub fn events_between(&self, lo: i64, hi: i64) -> Result<usize> {
+        let mut k = 0;
+        self.for_range(lo, hi, |_, from, to| {
+            k += to - from;
+            Ok(())
+        })?;
+        Ok(k)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -915,7 +921,9 @@ fn add_pairs<const COUNTS: bool>(sum: &mut [i64], k: &mut [u32], base: usize, pa
 /// 34 ms, BENCHMARKS.md "What a console holds".)
 const SPARSE_SHARE: usize = 32;
 
-/// Events of `chunks` with lo <= ts <= hi.
+/// Events of `chunks` with lo <= ts <= hi, for a choice of method only:
+/// a block the range cuts that was read without its times counts none
+/// (the pass that follows the choice says so).
 fn events_in_range(chunks: &[Chunk], lo: i64, hi: i64) -> usize {
     let mut k = 0;
     let _ = for_range_in(chunks, lo, hi, |_, from, to| {

@@ -54,7 +54,7 @@ impl Engine {
         if !part.holds(first, before) || !part.covers(need) {
             return Ok(None);
         }
-        let (earlier, inside) = (part.events_between(i64::MIN + 1, lo - 1), part.events_between(lo, hi));
+        let (earlier, inside) = (part.events_between(i64::MIN + 1, lo - 1)?, part.events_between(lo, hi)?);
         if earlier >= inside {
             return Ok(None);
         }
@@ -62,7 +62,6 @@ impl Engine {
         if ls.len() != n || lk.len() != n {
             return Ok(None);
         }
-        let part = self.events_in(kind, i64::MIN + 1, lo - 1, need)?;
         let counts = matches!(measure, Measure::Sum(_));
         Ok(less_earlier(&part.chunks, lo, p, (ls, counts.then_some(lk)), cancel)?.map(Arc::new))
     }
