@@ -157,6 +157,46 @@ fn timestamps_as_databases_and_trackers_write_them() {
     assert!(err.starts_with("error: bad.csv:3: `2024-11-10 13:15:42+1` is not a timestamp"), "{err}");
 }
 
+/// A tracker's log nests an event's details (Segment's `track` calls:
+/// `properties`, `context`): the nested fields are columns named by their
+/// path, mapped like any other; a list of objects refuses its line.
+#[test]
+fn nested_json_fields_are_columns_named_by_their_path() {
+    let env = Env::new();
+    env.run(&["schema", "add-param", "purchase", "amount", "number"]).ok();
+    let log = "\
+{\"userId\":\"u1\",\"event\":\"purchase\",\"timestamp\":\"2024-11-10T13:15:42.120Z\",\"properties\":{\"revenue\":12.5,\"product\":{\"brand\":\"Acme\"}},\"context\":{\"campaign\":{\"source\":\"news\"}}}
+{\"userId\":\"u2\",\"event\":\"purchase\",\"timestamp\":\"2024-11-10T14:00:00Z\",\"properties\":{\"revenue\":7,\"product\":{\"brand\":\"Nordwind\"}}}
+{\"userId\":\"u1\",\"event\":\"purchase\",\"timestamp\":\"2024-11-11T09:00:00Z\",\"properties\":{\"revenue\":1,\"product\":{}}}
+{\"userId\":\"u3\",\"event\":\"purchase\",\"timestamp\":\"2024-11-11T10:00:00Z\",\"properties\":{\"items\":[{\"sku\":\"x\"}]}}
+";
+    env.write("track.jsonl", log);
+    let maps = [
+        "userId=contact",
+        "event=kind",
+        "timestamp=ts",
+        "properties.revenue=amount",
+        "properties.product.brand=manufacturer",
+        "context.campaign.source=utm_source",
+    ];
+    let mut args = vec!["import", "events", "track.jsonl", "--skip-invalid", "--rejects", "r.csv"];
+    for m in &maps {
+        args.extend(["--map", m]);
+    }
+    env.run(&args).ok();
+    let rejects = csv_records(&env.read("r.csv"));
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert_eq!(
+        (rejects[0]["line"].as_str(), rejects[0]["reason"].as_str()),
+        ("4", "field `properties.items`: lists may hold only strings and numbers")
+    );
+    let count = |q: &str| env.json(&["segment", "count", q])["count"].to_string();
+    assert_eq!(count("sum(purchase.amount) > 13"), "1");
+    assert_eq!(count("count(purchase where manufacturer = \"Acme\") >= 1"), "1");
+    assert_eq!(count("count(purchase where utm_source = \"news\") >= 1"), "1");
+    assert_eq!(count("count(purchase) >= 1"), "2");
+}
+
 #[test]
 fn contacts_upsert_on_external_id_then_email() {
     let env = Env::new();
@@ -810,7 +850,7 @@ fn jsonl_contacts_with_a_late_attribute_and_bad_lines() {
          {\"external_id\":\"a2\",\"first_name\":\"Bo\"}\n\
          {\"external_id\":\"a3\",\"loyalty\":\"gold\",\"city\":\"Rome\"}\n\
          {\"external_id\":\"a4\",\n\
-         {\"external_id\":\"a5\",\"loyalty\":\"silver\",\"nested\":{\"x\":1}}\n\
+         {\"external_id\":\"a5\",\"loyalty\":\"silver\",\"nested\":[{\"x\":1}]}\n\
          {\"external_id\":\"a6\",\"loyalty\":\"bronze\"}\n",
     );
     env.run(&["import", "contacts", "c.jsonl", "--skip-invalid", "--rejects", "r.csv"]).ok();
@@ -824,7 +864,7 @@ fn jsonl_contacts_with_a_late_attribute_and_bad_lines() {
     assert_eq!(rejects[0]["record"], "{\"external_id\":\"a4\",");
     assert!(rejects[0]["reason"].starts_with("invalid JSON object: "), "{rejects:?}");
     assert_eq!(rejects[1]["line"], "5");
-    assert_eq!(rejects[1]["reason"], "field `nested`: nested objects are not supported");
+    assert_eq!(rejects[1]["reason"], "field `nested`: lists may hold only strings and numbers");
     // the same rows as CSV, columns in the order the lines added them (the
     // keys of a line refused for its values still name columns, as a CSV
     // header's do)

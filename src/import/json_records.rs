@@ -1,6 +1,7 @@
 //! Reads JSON Lines into rows of text fields under a header that grows as
-//! new keys appear: one flat object a line, each value as `json_text`
-//! writes it (numbers as written, lists `;`-joined, null empty). Lines
+//! new keys appear: one object a line, a nested object's fields named by
+//! their path (`flatten`), each value as `json_text` writes it (numbers as
+//! written, lists `;`-joined, null empty). Lines
 //! whose keys are all known and whose values are strings, numbers,
 //! booleans, nulls or lists of strings and numbers are read by a small
 //! parser here; any other line (a key seen for the first time, a nested
@@ -33,8 +34,8 @@ pub struct JsonRecords<R> {
     /// per column: its name is written the same in JSON (no escapes), so
     /// a key is that column when its bytes are the name's
     plain: Vec<bool>,
-    /// a decoded key
-    key: Vec<u8>,
+    /// what `read_fast` keeps from line to line
+    scratch: Scratch,
     /// the row of the line that added columns, handed out after them
     pending: Option<(u64, Result<(), String>)>,
     pending_raw: RawFields,
@@ -54,7 +55,7 @@ impl<R: BufRead> JsonRecords<R> {
             index: HashMap::new(),
             guess: Vec::new(),
             plain: Vec::new(),
-            key: Vec::new(),
+            scratch: Scratch::default(),
             pending: None,
             pending_raw: RawFields::default(),
             fast: true,
@@ -88,7 +89,7 @@ impl<R: BufRead> JsonRecords<R> {
                 }
                 let fast = self.fast
                     && std::str::from_utf8(line).is_ok()
-                    && read_fast(line, &self.cols, &self.index, &mut self.guess, &self.plain, &mut self.key, raw)
+                    && read_fast(line, &self.cols, &self.index, &mut self.guess, &self.plain, &mut self.scratch, raw)
                         .is_some();
                 if fast {
                     text.extend_from_slice(line);
@@ -117,7 +118,7 @@ impl<R: BufRead> JsonRecords<R> {
         }
         let fast = self.fast
             && !tried
-            && read_fast(&self.buf, &self.cols, &self.index, &mut self.guess, &self.plain, &mut self.key, raw)
+            && read_fast(&self.buf, &self.cols, &self.index, &mut self.guess, &self.plain, &mut self.scratch, raw)
                 .is_some();
         if fast {
             self.fast_rows += 1;
@@ -139,8 +140,10 @@ impl<R: BufRead> JsonRecords<R> {
             Ok(obj) => obj,
             Err(e) => return JsonRead::Row(line, Err(format!("invalid JSON object: {e}"))),
         };
+        let mut fields = Vec::new();
+        flatten(&obj, "", &mut fields);
         let mut added = Vec::new();
-        for k in obj.keys() {
+        for (k, _) in &fields {
             if !self.index.contains_key(k) {
                 self.index.insert(k.clone(), self.cols.len());
                 self.cols.push(k.clone());
@@ -150,7 +153,7 @@ impl<R: BufRead> JsonRecords<R> {
         }
         raw.reset(self.cols.len());
         let mut bad = None;
-        for (k, v) in &obj {
+        for (k, v) in &fields {
             match json_text(v) {
                 Ok(t) => raw.set_field(self.index[k], t.as_bytes()),
                 Err(m) => bad = Some(format!("field `{k}`: {m}")),
@@ -168,7 +171,7 @@ impl<R: BufRead> JsonRecords<R> {
 }
 
 /// `line` read into `raw` under `cols` (with `JsonRecords`' `index`,
-/// `guess`, `plain` and its scratch `key`), or None to leave it to
+/// `guess`, `plain` and its `scratch`), or None to leave it to
 /// `read_slow`.
 fn read_fast(
     line: &[u8],
@@ -176,74 +179,170 @@ fn read_fast(
     index: &HashMap<String, usize>,
     guess: &mut Vec<usize>,
     plain: &[bool],
-    key: &mut Vec<u8>,
+    scratch: &mut Scratch,
     raw: &mut RawFields,
 ) -> Option<()> {
     let mut p = Cursor { b: line, i: 0 };
     raw.reset(cols.len());
+    let Scratch { key, set, objects, paths } = scratch;
+    key.clear();
+    set.clear();
+    set.resize(cols.len().div_ceil(64), 0);
+    objects.clear();
+    paths.clear();
+    let mut line = Line { cols, index, guess, plain, key, set, objects, paths, raw, place: 0 };
     p.ws();
-    p.eat(b'{')?;
+    line.object(&mut p, 0)?;
     p.ws();
-    if p.eat(b'}').is_none() {
-        let mut place = 0;
+    if p.i != p.b.len() {
+        return None;
+    }
+    line.raw.mark_utf8();
+    Some(())
+}
+
+/// Buffers `read_fast` reuses from line to line.
+#[derive(Default)]
+struct Scratch {
+    /// the path of the object being read (`properties.`), then a key
+    key: Vec<u8>,
+    /// the columns given a value on the line
+    set: Vec<u64>,
+    /// the paths of the objects read on the line, in `paths`
+    objects: Vec<(usize, usize)>,
+    paths: Vec<u8>,
+}
+
+/// What `read_fast` reads a line with (see `Scratch` for the buffers).
+struct Line<'a> {
+    cols: &'a [String],
+    index: &'a HashMap<String, usize>,
+    guess: &'a mut Vec<usize>,
+    plain: &'a [bool],
+    key: &'a mut Vec<u8>,
+    set: &'a mut Vec<u64>,
+    objects: &'a mut Vec<(usize, usize)>,
+    paths: &'a mut Vec<u8>,
+    raw: &'a mut RawFields,
+    /// the fields read so far on this line, nested ones included
+    place: usize,
+}
+
+impl Line<'_> {
+    /// The object at `p`, its fields named after the path `key[..path]`.
+    fn object(&mut self, p: &mut Cursor, path: usize) -> Option<()> {
+        p.eat(b'{')?;
+        p.ws();
+        if p.eat(b'}').is_some() {
+            return Some(());
+        }
         loop {
-            let col = match guess.get(place) {
-                // the key of this place on the last line, written as it was
-                Some(&g) if plain[g] && p.quoted(cols[g].as_bytes()) => g,
-                // lines of a few shapes (a purchase has keys a page view
-                // lacks): the columns in turn, while there are few
-                _ => match (cols.len() <= 64)
-                    .then(|| (0..cols.len()).find(|&c| plain[c] && p.quoted(cols[c].as_bytes())))
-                {
-                    Some(Some(c)) => c,
-                    _ => {
-                        key.clear();
-                        p.string(key)?;
-                        *index.get(std::str::from_utf8(key).ok()?)?
-                    }
-                },
-            };
-            if place < guess.len() {
-                guess[place] = col;
-            } else {
-                guess.push(col);
-            }
-            place += 1;
+            let col = self.column(p, path)?;
             p.ws();
             p.eat(b':')?;
             p.ws();
-            let start = raw.buf().len();
-            match p.peek()? {
-                b'"' => p.string(raw.buf())?,
-                b'[' => p.list(raw.buf())?,
-                b'n' => p.word(b"null")?,
-                b't' => {
-                    p.word(b"true")?;
-                    raw.buf().extend_from_slice(b"true");
+            if p.peek()? == b'{' {
+                // a nested object: its fields are named by their path
+                if let Some(c) = col {
+                    self.key.truncate(path);
+                    self.key.extend_from_slice(&self.cols[c].as_bytes()[path..]);
                 }
-                b'f' => {
-                    p.word(b"false")?;
-                    raw.buf().extend_from_slice(b"false");
+                // its key given before on this line, for an object or a
+                // value: left to `serde_json` (the last one stands whole)
+                let named = &self.key[..];
+                if self.objects.iter().any(|&(a, b)| &self.paths[a..b] == named)
+                    || std::str::from_utf8(named).ok().and_then(|k| self.index.get(k)).is_some_and(|&c| self.is_set(c))
+                {
+                    return None;
                 }
-                _ => p.number(raw.buf())?,
+                let a = self.paths.len();
+                self.paths.extend_from_slice(named);
+                self.objects.push((a, self.paths.len()));
+                self.key.push(b'.');
+                let inner = self.key.len();
+                self.object(p, inner)?;
+                self.key.truncate(path);
+            } else {
+                let col = match col {
+                    Some(c) => c,
+                    None => *self.index.get(std::str::from_utf8(self.key).ok()?)?,
+                };
+                // a column given twice on a line (a key repeated, a path
+                // also written out as a key) is left to `serde_json`, which
+                // says which value stands
+                let name = self.cols[col].as_bytes();
+                if self.is_set(col) || self.objects.iter().any(|&(a, b)| &self.paths[a..b] == name) {
+                    return None;
+                }
+                self.set[col / 64] |= 1 << (col % 64);
+                // the next line's guess for this place
+                match self.guess.get_mut(self.place) {
+                    Some(g) => *g = col,
+                    None => self.guess.push(col),
+                }
+                self.place += 1;
+                self.value(p, col)?;
             }
-            let end = raw.buf().len();
-            raw.set_span(col, start, end);
             p.ws();
             if p.eat(b',').is_some() {
                 p.ws();
                 continue;
             }
-            p.eat(b'}')?;
-            break;
+            return p.eat(b'}');
         }
     }
-    p.ws();
-    if p.i != p.b.len() {
-        return None;
+
+    /// Whether column `col` was given a value on this line.
+    fn is_set(&self, col: usize) -> bool {
+        self.set[col / 64] >> (col % 64) & 1 == 1
     }
-    raw.mark_utf8();
-    Some(())
+
+    /// The key at `p`: Some(the column) whose name is the path
+    /// `key[..path]` and the key, when found without decoding it, else
+    /// Some(None) with the key decoded after the path in `key`; None for
+    /// a bad key.
+    fn column(&mut self, p: &mut Cursor, path: usize) -> Option<Option<usize>> {
+        let (cols, plain, key) = (self.cols, self.plain, &self.key[..path]);
+        let named = |c: usize, p: &mut Cursor| {
+            let name = cols[c].as_bytes();
+            plain[c] && name.len() > path && &name[..path] == key && p.quoted(&name[path..])
+        };
+        let col = match self.guess.get(self.place) {
+            // the key of this place on the last line, written as it was
+            Some(&g) if named(g, p) => Some(g),
+            // lines of a few shapes (a purchase has keys a page view
+            // lacks): the columns in turn, while there are few
+            _ if cols.len() <= 64 => (0..cols.len()).find(|&c| named(c, p)),
+            _ => None,
+        };
+        if col.is_none() {
+            self.key.truncate(path);
+            p.string(self.key)?;
+        }
+        Some(col)
+    }
+
+    /// The value at `p`, as the text of column `col`.
+    fn value(&mut self, p: &mut Cursor, col: usize) -> Option<()> {
+        let start = self.raw.buf().len();
+        match p.peek()? {
+            b'"' => p.string(self.raw.buf())?,
+            b'[' => p.list(self.raw.buf())?,
+            b'n' => p.word(b"null")?,
+            b't' => {
+                p.word(b"true")?;
+                self.raw.buf().extend_from_slice(b"true");
+            }
+            b'f' => {
+                p.word(b"false")?;
+                self.raw.buf().extend_from_slice(b"false");
+            }
+            _ => p.number(self.raw.buf())?,
+        }
+        let end = self.raw.buf().len();
+        self.raw.set_span(col, start, end);
+        Some(())
+    }
 }
 
 /// Where a string's plain text stops: the first `"`, `\\` or control
@@ -424,6 +523,26 @@ impl Cursor<'_> {
     }
 }
 
+/// The fields of `obj` with their keys, a nested object's named by their
+/// path (`{"properties": {"revenue": 12.5}}` gives `properties.revenue`,
+/// as trackers such as Segment nest an event's details), in the order of
+/// the object's keys (sorted: `serde_json` keeps no order). Where a path
+/// is also written out as a key (`"a.b"` beside `"a": {"b": …}`), the key
+/// written out is read: it sorts after `a`, and a later field wins.
+fn flatten<'a>(
+    obj: &'a serde_json::Map<String, serde_json::Value>,
+    prefix: &str,
+    out: &mut Vec<(String, &'a serde_json::Value)>,
+) {
+    for (k, v) in obj {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            serde_json::Value::Object(inner) => flatten(inner, &key, out),
+            _ => out.push((key, v)),
+        }
+    }
+}
+
 /// The text form of a JSON value: numbers verbatim, lists `;`-joined.
 pub fn json_text(v: &serde_json::Value) -> std::result::Result<String, String> {
     use serde_json::Value as J;
@@ -443,7 +562,8 @@ pub fn json_text(v: &serde_json::Value) -> std::result::Result<String, String> {
             }
             parts.join(";")
         }
-        J::Object(_) => return Err("nested objects are not supported".into()),
+        // (`flatten` names a nested object's fields; one left here is in a list)
+        J::Object(_) => return Err("objects inside lists are not supported".into()),
     })
 }
 
@@ -511,6 +631,10 @@ mod tests {
             r#"{"contact": "C4", "ts": "t", "kind": "k", "amount": true, "tags": false}"#,
             r#"{"contact": "C4", "contact": "C5", "ts": "t", "kind": "k"}"#,
             r#"{"contact": "C6", "ts": "t", "kind": "k", "extra": {"nested": 1}}"#,
+            r#"{"contact": "C6", "ts": "t", "kind": "k", "extra": {"nested": 2, "deep": {"er": [1, "x"]}}, "e": {}}"#,
+            r#"{"contact": "C6", "extra.nested": 3, "extra": {"nested": 4}, "ts": "t", "kind": "k"}"#,
+            r#"{"contact": "C6", "ts": "t", "kind": "k", "extra": {"nested": [{"no": 1}]}}"#,
+            r#"{"contact": "C6", "ts": "t", "kind": "k", "extra": {"nested": 5,}}"#,
             r#"{"contact": "C7", "ts": "t", "kind": "k", "tags": [[1]]}"#,
             r#"{"contact": "C8", "ts": "t", "kind": "k",}"#,
             r#"{"contact": "C9" "ts": "t"}"#,
@@ -587,13 +711,22 @@ mod tests {
             Just("{\"a\": 1}".to_string()),
         ];
         let list = proptest::collection::vec(scalar.clone(), 0..3).prop_map(|v| format!("[{}]", v.join(", ")));
-        let value = prop_oneof![4 => scalar, 1 => list];
+        // nested objects whose paths meet keys written out (`"a.b"`) and
+        // each other's fields
+        let inner_key = prop_oneof![Just("\"a\""), Just("\"b\""), Just("\"contact\""), Just("\"a.b\"")];
+        let nested = proptest::collection::vec((inner_key, scalar.clone()), 0..3).prop_map(|m| {
+            let fields: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            format!("{{{}}}", fields.join(", "))
+        });
+        let value = prop_oneof![4 => scalar, 1 => list, 2 => nested];
         let key = prop_oneof![
             Just("\"contact\""),
             Just("\"ts\""),
             Just("\"amount\""),
             Just("\"\\u0063ontact\""),
             Just("\"new\""),
+            Just("\"a\""),
+            Just("\"a.b\""),
         ];
         let space = prop_oneof![Just(""), Just(" "), Just("\t")];
         let member = (key, space.clone(), value).prop_map(|(k, sp, v)| format!("{k}{sp}:{sp}{v}"));
