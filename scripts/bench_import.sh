@@ -44,6 +44,7 @@ if [ ! -f "events-$N.csv" ]; then
   "$BIN" --db base.redb import contacts "contacts-$N.csv" >/dev/null
 fi
 echo "events-$N.csv: $(($(wc -l < "events-$N.csv") - 1)) events, $(du -m "events-$N.csv" | cut -f1) MB; $(nproc) cores"
+EXTRA=() # more arguments of `reach import events` (the nested JSON lines' maps)
 bench() { # $1: label, $2: database to start from ("" for an empty one), $3: the file (events-N.csv), $4: what (events)
   local file=${3:-events-$N.csv} what=${4:-events}
   local rows secs=() s start end median best
@@ -58,7 +59,7 @@ bench() { # $1: label, $2: database to start from ("" for an empty one), $3: the
     cat "$file" > /dev/null
     start=$(date +%s.%N)
     case "$what" in
-      events) "$BIN" --db run.redb import events "$file" --no-score-rules > run.out 2>&1 ;;
+      events) "$BIN" --db run.redb import events "$file" --no-score-rules ${EXTRA[@]+"${EXTRA[@]}"} > run.out 2>&1 ;;
       contacts) "$BIN" --db run.redb import contacts "$file" > run.out 2>&1 ;;
       rows) # DuckDB loading the same file into its own database file
         rm -f run.duckdb run.duckdb.wal
@@ -171,10 +172,35 @@ with open(f"log-5m-{n}.csv", newline="") as f, open(f"log-5m-offset-{n}.csv", "w
         wm.writerow([row[0], str(secs * 1000 + i % 1000)] + row[2:])
 PY
   fi
+  # and the JSON lines as a tracker nests them (Segment's `track` calls:
+  # userId, event, timestamp, the details under `properties`, the traffic
+  # under `context.campaign`), imported with a --map for each field
+  if [ ! -f "log-5m-nested-$N.jsonl" ]; then
+    python3 - "$N" <<'PY'
+import json, sys
+n = sys.argv[1]
+traffic = ("source", "utm_source", "utm_medium", "utm_campaign")
+with open(f"log-5m-{n}.jsonl") as f, open(f"log-5m-nested-{n}.jsonl", "w") as o:
+    for line in f:
+        e = json.loads(line)
+        o.write(json.dumps({
+            "userId": e.pop("contact"), "event": e.pop("kind"), "timestamp": e.pop("ts"),
+            "context": {"campaign": {k: e.pop(k) for k in traffic if k in e}},
+            "properties": e,
+        }) + "\n")
+PY
+  fi
   for file in "log-5m-space-$N.csv" "log-5m-us-$N.csv" "log-5m-epoch-$N.csv" "log-5m-offset-$N.csv" \
-    "log-5m-epochms-$N.csv" "log-5m-email-$N.csv" "log-5m-$N.jsonl"; do
+    "log-5m-epochms-$N.csv" "log-5m-email-$N.csv" "log-5m-$N.jsonl" "log-5m-nested-$N.jsonl"; do
     echo "$file: $(du -m "$file" | cut -f1) MB"
+    EXTRA=()
+    if [ "$file" = "log-5m-nested-$N.jsonl" ]; then
+      EXTRA=(--map userId=contact --map event=kind --map timestamp=ts)
+      for k in source utm_source utm_medium utm_campaign; do EXTRA+=(--map "context.campaign.$k=$k"); done
+      for k in $(head -1 "log-5m-$N.csv" | cut -d, -f8- | tr , ' '); do EXTRA+=(--map "properties.$k=$k"); done
+    fi
     bench "$file, known contacts" base.redb "$file"
+    EXTRA=()
     if [ "$DUCKDB" = 1 ]; then bench "$file, DuckDB" "" "$file" rows; fi
   done
 fi
