@@ -184,13 +184,13 @@ fn read_fast(
 ) -> Option<()> {
     let mut p = Cursor { b: line, i: 0 };
     raw.reset(cols.len());
-    let Scratch { key, set, objects, paths } = scratch;
+    let Scratch { key, set, objects, paths, known } = scratch;
     key.clear();
     set.clear();
     set.resize(cols.len().div_ceil(64), 0);
     objects.clear();
     paths.clear();
-    let mut line = Line { cols, index, guess, plain, key, set, objects, paths, raw, place: 0 };
+    let mut line = Line { cols, index, guess, plain, key, set, objects, paths, known, raw, place: 0 };
     p.ws();
     line.object(&mut p, 0)?;
     p.ws();
@@ -211,6 +211,8 @@ struct Scratch {
     /// the paths of the objects read on the line, in `paths`
     objects: Vec<(usize, usize)>,
     paths: Vec<u8>,
+    /// the paths of objects read on earlier lines (a few)
+    known: Vec<Vec<u8>>,
 }
 
 /// What `read_fast` reads a line with (see `Scratch` for the buffers).
@@ -223,6 +225,7 @@ struct Line<'a> {
     set: &'a mut Vec<u64>,
     objects: &'a mut Vec<(usize, usize)>,
     paths: &'a mut Vec<u8>,
+    known: &'a mut Vec<Vec<u8>>,
     raw: &'a mut RawFields,
     /// the fields read so far on this line, nested ones included
     place: usize,
@@ -258,6 +261,9 @@ impl Line<'_> {
                 let a = self.paths.len();
                 self.paths.extend_from_slice(named);
                 self.objects.push((a, self.paths.len()));
+                if col.is_none() && self.known.len() < 16 && !self.known.iter().any(|o| o[..] == self.paths[a..]) {
+                    self.known.push(self.paths[a..].to_vec());
+                }
                 self.key.push(b'.');
                 let inner = self.key.len();
                 self.object(p, inner)?;
@@ -307,14 +313,23 @@ impl Line<'_> {
             let name = cols[c].as_bytes();
             plain[c] && name.len() > path && &name[..path] == key && p.quoted(&name[path..])
         };
-        let col = match self.guess.get(self.place) {
+        if let Some(&g) = self.guess.get(self.place)
+            && named(g, p)
+        {
             // the key of this place on the last line, written as it was
-            Some(&g) if named(g, p) => Some(g),
-            // lines of a few shapes (a purchase has keys a page view
-            // lacks): the columns in turn, while there are few
-            _ if cols.len() <= 64 => (0..cols.len()).find(|&c| named(c, p)),
-            _ => None,
-        };
+            return Some(Some(g));
+        }
+        // the key of an object met on earlier lines (`properties`): taken
+        // as decoded, before the columns are tried in vain
+        let known = self.known.iter().position(|o| o.len() > path && &o[..path] == key && p.quoted(&o[path..]));
+        if let Some(o) = known {
+            self.key.clear();
+            self.key.extend_from_slice(&self.known[o]);
+            return Some(None);
+        }
+        // lines of a few shapes (a purchase has keys a page view lacks):
+        // the columns in turn, while there are few
+        let col = if cols.len() <= 64 { (0..cols.len()).find(|&c| named(c, p)) } else { None };
         if col.is_none() {
             self.key.truncate(path);
             p.string(self.key)?;
