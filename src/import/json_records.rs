@@ -192,7 +192,7 @@ fn read_fast(
     paths.clear();
     let mut line = Line { cols, index, guess, plain, key, set, objects, paths, known, raw, place: 0 };
     p.ws();
-    line.object(&mut p, 0)?;
+    line.object(&mut p, 0, 0)?;
     p.ws();
     if p.i != p.b.len() {
         return None;
@@ -232,8 +232,13 @@ struct Line<'a> {
 }
 
 impl Line<'_> {
-    /// The object at `p`, its fields named after the path `key[..path]`.
-    fn object(&mut self, p: &mut Cursor, path: usize) -> Option<()> {
+    /// The object at `p`, its fields named after the path `key[..path]`,
+    /// `depth` objects down. Deeper than `serde_json` reads (128) is left
+    /// to it, which refuses the line: the stack stays bounded.
+    fn object(&mut self, p: &mut Cursor, path: usize, depth: usize) -> Option<()> {
+        if depth >= 128 {
+            return None;
+        }
         p.eat(b'{')?;
         p.ws();
         if p.eat(b'}').is_some() {
@@ -266,7 +271,7 @@ impl Line<'_> {
                 }
                 self.key.push(b'.');
                 let inner = self.key.len();
-                self.object(p, inner)?;
+                self.object(p, inner, depth + 1)?;
                 self.key.truncate(path);
             } else {
                 let col = match col {
@@ -631,6 +636,28 @@ mod tests {
             }
         }
         (out, r.fast_rows)
+    }
+
+    /// A line nested past `serde_json`'s limit is refused as it says,
+    /// with the stack intact (the small parser leaves it alone); one
+    /// within it is read, by the small parser too.
+    #[test]
+    fn deep_nesting_is_refused_as_serde_json_refuses_it() {
+        let deep = |n: usize| format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
+        let text = format!("{{\"contact\":\"c\"}}\n{}\n{}\n", deep(100_000), deep(100));
+        for fast in [true, false] {
+            let (rows, _) = rows(&text, fast, 1 << 16);
+            assert!(matches!(&rows[1], (2, Err(m)) if m.contains("recursion limit")), "{:?}", rows[1]);
+            let key = format!("{}a", "a.".repeat(99));
+            assert!(matches!(&rows[2], (3, Ok(f)) if f.iter().any(|(k, v)| *k == key && v == "1")), "{:?}", rows[2]);
+        }
+        // at the limit, as serde_json reads it
+        for n in 126..=130 {
+            let text = format!("{}\n{}\n", deep(n), deep(n));
+            assert_eq!(rows(&text, true, 1 << 16).0, rows(&text, false, 1 << 16).0, "{n} deep");
+        }
+        // (the first line names the column, the second is read fast)
+        assert_eq!(rows(&format!("{}\n{}\n", deep(100), deep(100)), true, 1 << 16).1, 1);
     }
 
     #[test]
