@@ -195,6 +195,19 @@ fn nested_json_fields_are_columns_named_by_their_path() {
     assert_eq!(count("count(purchase where manufacturer = \"Acme\") >= 1"), "1");
     assert_eq!(count("count(purchase where utm_source = \"news\") >= 1"), "1");
     assert_eq!(count("count(purchase) >= 1"), "2");
+    // contacts as a tracker's `identify` calls nest them
+    env.write(
+        "identify.jsonl",
+        "{\"userId\":\"u1\",\"traits\":{\"email\":\"U1@Example.com\",\"address\":{\"city\":\"Rome\"}}}\n",
+    );
+    let maps = ["userId=external_id", "traits.email=email", "traits.address.city=city"];
+    let mut args = vec!["import", "contacts", "identify.jsonl"];
+    for m in &maps {
+        args.extend(["--map", m]);
+    }
+    env.run(&args).ok();
+    let u1 = env.contact("u1");
+    assert_eq!((u1["email"].as_str(), u1["city"].as_str()), ("U1@Example.com", "Rome"), "{u1:?}");
 }
 
 #[test]
