@@ -211,7 +211,8 @@ struct Scratch {
     /// the paths of the objects read on the line, in `paths`
     objects: Vec<(usize, usize)>,
     paths: Vec<u8>,
-    /// the paths of objects read on earlier lines (a few)
+    /// the paths of objects read on earlier lines (a few), each written
+    /// without escapes
     known: Vec<Vec<u8>>,
 }
 
@@ -266,8 +267,15 @@ impl Line<'_> {
                 let a = self.paths.len();
                 self.paths.extend_from_slice(named);
                 self.objects.push((a, self.paths.len()));
-                if col.is_none() && self.known.len() < 16 && !self.known.iter().any(|o| o[..] == self.paths[a..]) {
-                    self.known.push(self.paths[a..].to_vec());
+                // (a name written with escapes is not its bytes in the
+                // line: it is decoded each time, as a column's would be)
+                let name = &self.paths[a..];
+                if col.is_none()
+                    && self.known.len() < 16
+                    && !name.iter().any(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                    && !self.known.iter().any(|o| o[..] == *name)
+                {
+                    self.known.push(name.to_vec());
                 }
                 self.key.push(b'.');
                 let inner = self.key.len();
@@ -677,6 +685,9 @@ mod tests {
             r#"{"contact": "C6", "extra.nested": 3, "extra": {"nested": 4}, "ts": "t", "kind": "k"}"#,
             r#"{"contact": "C6", "ts": "t", "kind": "k", "extra": {"nested": [{"no": 1}]}}"#,
             r#"{"contact": "C6", "ts": "t", "kind": "k", "extra": {"nested": 5,}}"#,
+            r#"{"contact": "C6", "o\"x": {"a": 1}, "b\\n": {"a": 2}}"#,
+            r#"{"contact": "C6", "o"x": {"a": 1}}"#,
+            r#"{"contact": "C6", "b\n": {"a": 3}}"#,
             r#"{"contact": "C7", "ts": "t", "kind": "k", "tags": [[1]]}"#,
             r#"{"contact": "C8", "ts": "t", "kind": "k",}"#,
             r#"{"contact": "C9" "ts": "t"}"#,
@@ -755,7 +766,8 @@ mod tests {
         let list = proptest::collection::vec(scalar.clone(), 0..3).prop_map(|v| format!("[{}]", v.join(", ")));
         // nested objects whose paths meet keys written out (`"a.b"`) and
         // each other's fields
-        let inner_key = prop_oneof![Just("\"a\""), Just("\"b\""), Just("\"contact\""), Just("\"a.b\"")];
+        let inner_key =
+            prop_oneof![Just("\"a\""), Just("\"b\""), Just("\"contact\""), Just("\"a.b\""), Just("\"o\\\"x\"")];
         let nested = proptest::collection::vec((inner_key, scalar.clone()), 0..3).prop_map(|m| {
             let fields: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {v}")).collect();
             format!("{{{}}}", fields.join(", "))
@@ -769,6 +781,7 @@ mod tests {
             Just("\"new\""),
             Just("\"a\""),
             Just("\"a.b\""),
+            Just("\"o\\\"x\""),
         ];
         let space = prop_oneof![Just(""), Just(" "), Just("\t")];
         let member = (key, space.clone(), value).prop_map(|(k, sp, v)| format!("{k}{sp}:{sp}{v}"));
