@@ -210,6 +210,40 @@ fn nested_json_fields_are_columns_named_by_their_path() {
     assert_eq!((u1["email"].as_str(), u1["city"].as_str()), ("U1@Example.com", "Rome"), "{u1:?}");
 }
 
+/// Exports are often downloaded compressed: a gzip file (or stdin) is
+/// read as what it holds, CSV or JSON lines by the name inside or the
+/// content; a cut one is refused as bad input with nothing written.
+#[test]
+fn gzip_files_import_as_their_content() {
+    use std::io::Write;
+    let gz = |text: &str| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(text.as_bytes()).unwrap();
+        e.finish().unwrap()
+    };
+    let env = Env::new();
+    std::fs::write(env.path("e.csv.gz"), gz("contact,ts,kind\nc1,2024-11-10T13:15:42Z,page_view\n")).unwrap();
+    // two members one after the other, as `cat a.gz b.gz` makes
+    let mut two = gz("{\"contact\":\"c2\",\"ts\":\"2024-11-10T13:15:42Z\",\"kind\":\"page_view\"}\n");
+    two.extend(gz("{\"contact\":\"c3\",\"ts\":\"2024-11-10T13:15:42Z\",\"kind\":\"page_view\"}\n"));
+    std::fs::write(env.path("e.jsonl.gz"), &two).unwrap();
+    env.run(&["import", "events", "e.csv.gz"]).ok();
+    env.run(&["import", "events", "e.jsonl.gz"]).ok();
+    let out = env
+        .run_stdin(&["import", "events", "-", "--json"], &gz("contact,ts,kind\nc4,2024-11-10T13:15:42Z,page_view\n"))
+        .ok();
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["events"], 1);
+    assert_eq!(env.event_rows().len(), 4);
+    let mut cut = gz(&"c5,2024-11-10T13:15:42Z,page_view\n".repeat(1000));
+    cut.truncate(cut.len() / 2);
+    let mut bad = gz("contact,ts,kind\n");
+    bad.extend(cut);
+    std::fs::write(env.path("cut.csv.gz"), &bad).unwrap();
+    let err = env.run(&["import", "events", "cut.csv.gz"]).fails(2);
+    assert!(err.starts_with("error: cut.csv.gz") && err.contains("not a whole gzip file"), "{err}");
+    assert_eq!(env.event_rows().len(), 4);
+}
+
 #[test]
 fn contacts_upsert_on_external_id_then_email() {
     let env = Env::new();

@@ -89,6 +89,15 @@ impl Input {
     ) -> Result<Input> {
         // records keep field offsets in 32 bits
         let max_line = max_line.min(u32::MAX as usize);
+        // a gzip file (`events.csv.gz`, as exports are often downloaded)
+        // is read as what it holds; its size then says nothing of the
+        // progress. (Reads of a chunk or more bypass this small buffer.)
+        let mut raw = BufReader::new(raw);
+        let gzip = raw.fill_buf().map_err(|e| io_error(&name, &AtomicU64::new(0), e))?.starts_with(&GZIP_MAGIC);
+        let (raw, total): (Box<dyn Read + Send>, Option<u64>) = match gzip {
+            true => (Box::new(Gunzip(flate2::bufread::MultiGzDecoder::new(raw))), None),
+            false => (Box::new(raw), total),
+        };
         let bytes_read = Arc::new(AtomicU64::new(0));
         let overflow = Arc::new(AtomicU64::new(0));
         let guard = LineGuard {
@@ -101,7 +110,8 @@ impl Input {
             overflow: overflow.clone(),
         };
         let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(CHUNK, guard));
-        let ext = Path::new(&name).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let named = if gzip { name.strip_suffix(".gz").unwrap_or(&name) } else { &name };
+        let ext = Path::new(named).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
         let format = match format.or_else(|| ext.as_deref().and_then(InputFormat::parse)) {
             Some(f) => f,
             None => {
@@ -113,6 +123,22 @@ impl Input {
             }
         };
         Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow })
+    }
+}
+
+/// The first bytes of a gzip member.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The content of gzip members one after another (as `cat a.gz b.gz`
+/// makes them), with a damaged or cut stream said to be bad input.
+struct Gunzip<R: BufRead>(flate2::bufread::MultiGzDecoder<R>);
+
+impl<R: BufRead> Read for Gunzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::Interrupted => e,
+            _ => std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a whole gzip file ({e})")),
+        })
     }
 }
 
