@@ -96,8 +96,12 @@ const REDB_MAGIC: &[u8] = b"redb";
 pub const CACHE_BYTES: usize = 4 << 20;
 
 /// The cache of a process that writes a whole database at once (`reach
-/// demo`): at 4 MB it took 1.09 times as long.
-pub const BULK_CACHE_BYTES: usize = 64 << 20;
+/// demo`): at 4 MB it took 1.09 times as long as at 64 MB, and at 64 MB
+/// 1.3 times as long as at 256 MB (2M contacts, 20M events: 34.6-36.3 s
+/// against 26.8-27.7 s, most of the difference system time re-reading
+/// evicted pages; 1 GB gave 25.6 s for 500 MB more; BENCHMARKS.md "The
+/// demo's page cache").
+pub const BULK_CACHE_BYTES: usize = 256 << 20;
 
 /// A builder with a page cache of `bytes` (or `REACH_CACHE_MB` megabytes).
 fn builder(bytes: usize) -> redb::Builder {
