@@ -99,8 +99,8 @@ pub const CACHE_BYTES: usize = 4 << 20;
 /// demo`): at 4 MB it took 1.09 times as long as at 64 MB, and at 64 MB
 /// 1.3 times as long as at 256 MB (2M contacts, 20M events: 34.6-36.3 s
 /// against 26.8-27.7 s, most of the difference system time re-reading
-/// evicted pages; 1 GB gave 25.6 s for 500 MB more; BENCHMARKS.md "The
-/// demo's page cache").
+/// evicted pages; 1 GB gave 25.6 s for 500 MB more; at 10M contacts
+/// 0.96 of the time; BENCHMARKS.md "The demo's page cache").
 pub const BULK_CACHE_BYTES: usize = 256 << 20;
 
 /// A builder with a page cache of `bytes` (or `REACH_CACHE_MB` megabytes).
