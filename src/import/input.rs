@@ -92,14 +92,14 @@ impl Input {
         // a gzip file (`events.csv.gz`, as exports are often downloaded)
         // is read as what it holds; its size then says nothing of the
         // progress. (Reads of a chunk or more bypass this small buffer.)
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let overflow = Arc::new(AtomicU64::new(0));
         let mut raw = BufReader::new(raw);
-        let gzip = raw.fill_buf().map_err(|e| io_error(&name, &AtomicU64::new(0), e))?.starts_with(&GZIP_MAGIC);
+        let gzip = raw.fill_buf().map_err(|e| io_error(&name, &overflow, e))?.starts_with(&GZIP_MAGIC);
         let (raw, total): (Box<dyn Read + Send>, Option<u64>) = match gzip {
             true => (Box::new(Gunzip(flate2::bufread::MultiGzDecoder::new(raw))), None),
             false => (Box::new(raw), total),
         };
-        let bytes_read = Arc::new(AtomicU64::new(0));
-        let overflow = Arc::new(AtomicU64::new(0));
         let guard = LineGuard {
             inner: raw,
             max: max_line,
