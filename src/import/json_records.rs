@@ -3,10 +3,12 @@
 //! their path (`flatten`), each value as `json_text` writes it (numbers as
 //! written, lists `;`-joined, null empty). Lines
 //! whose keys are all known and whose values are strings, numbers,
-//! booleans, nulls or lists of strings and numbers are read by a small
-//! parser here; any other line (a key seen for the first time, a nested
-//! object, anything malformed) goes through `serde_json`, whose results
-//! and messages are the reference (a test compares the two).
+//! booleans, nulls, lists of strings and numbers or objects of these are
+//! read by a small parser here (`read_flat` for a flat object, else
+//! `Line::object`); any other line (a key seen for the first time, a key
+//! given twice through an object, anything malformed) goes through
+//! `serde_json`, whose results and messages are the reference (a test
+//! compares the two).
 
 use super::records::RawFields;
 use std::collections::HashMap;
@@ -182,9 +184,17 @@ fn read_fast(
     scratch: &mut Scratch,
     raw: &mut RawFields,
 ) -> Option<()> {
+    // (after a line with objects, the next is taken to have them too)
+    if !scratch.nested {
+        match read_flat(line, cols, index, guess, plain, &mut scratch.key, raw) {
+            Flat::Read => return Some(()),
+            Flat::Refused => return None,
+            Flat::Nested => scratch.nested = true,
+        }
+    }
     let mut p = Cursor { b: line, i: 0 };
     raw.reset(cols.len());
-    let Scratch { key, set, objects, paths, known } = scratch;
+    let Scratch { key, set, objects, paths, known, nested } = scratch;
     key.clear();
     set.clear();
     set.resize(cols.len().div_ceil(64), 0);
@@ -198,7 +208,109 @@ fn read_fast(
         return None;
     }
     line.raw.mark_utf8();
+    *nested = !line.objects.is_empty();
     Some(())
+}
+
+/// What `read_flat` made of a line.
+enum Flat {
+    /// read into the row
+    Read,
+    /// not a line the small parser reads
+    Refused,
+    /// a nested object or a key that is no column (perhaps an object's):
+    /// for `Line::object`
+    Nested,
+}
+
+/// A line of one flat object whose keys are all columns, read in one
+/// loop: the shape of most logs, kept apart from `Line::object`, whose
+/// bookkeeping for paths cost flat lines a tenth of their import time.
+/// A key repeated on the line keeps its last value, as `serde_json`'s map
+/// does.
+fn read_flat(
+    line: &[u8],
+    cols: &[String],
+    index: &HashMap<String, usize>,
+    guess: &mut Vec<usize>,
+    plain: &[bool],
+    key: &mut Vec<u8>,
+    raw: &mut RawFields,
+) -> Flat {
+    let mut p = Cursor { b: line, i: 0 };
+    raw.reset(cols.len());
+    p.ws();
+    if p.eat(b'{').is_none() {
+        return Flat::Refused;
+    }
+    p.ws();
+    if p.eat(b'}').is_none() {
+        let mut place = 0;
+        loop {
+            let col = match guess.get(place) {
+                // the key of this place on the last line, written as it was
+                Some(&g) if plain[g] && p.quoted(cols[g].as_bytes()) => g,
+                // lines of a few shapes (a purchase has keys a page view
+                // lacks): the columns in turn, while there are few
+                _ => match (cols.len() <= 64)
+                    .then(|| (0..cols.len()).find(|&c| plain[c] && p.quoted(cols[c].as_bytes())))
+                {
+                    Some(Some(c)) => c,
+                    _ => {
+                        key.clear();
+                        if p.string(key).is_none() {
+                            return Flat::Refused;
+                        }
+                        match std::str::from_utf8(key).ok().and_then(|k| index.get(k)) {
+                            Some(&c) => c,
+                            None => return Flat::Nested,
+                        }
+                    }
+                },
+            };
+            match guess.get_mut(place) {
+                Some(g) => *g = col,
+                None => guess.push(col),
+            }
+            place += 1;
+            p.ws();
+            if p.eat(b':').is_none() {
+                return Flat::Refused;
+            }
+            p.ws();
+            let start = raw.buf().len();
+            let read = match p.peek() {
+                Some(b'{') => return Flat::Nested,
+                Some(b'"') => p.string(raw.buf()),
+                Some(b'[') => p.list(raw.buf()),
+                Some(b'n') => p.word(b"null"),
+                Some(b't') => p.word(b"true").map(|()| raw.buf().extend_from_slice(b"true")),
+                Some(b'f') => p.word(b"false").map(|()| raw.buf().extend_from_slice(b"false")),
+                Some(_) => p.number(raw.buf()),
+                None => None,
+            };
+            if read.is_none() {
+                return Flat::Refused;
+            }
+            let end = raw.buf().len();
+            raw.set_span(col, start, end);
+            p.ws();
+            if p.eat(b',').is_some() {
+                p.ws();
+                continue;
+            }
+            if p.eat(b'}').is_none() {
+                return Flat::Refused;
+            }
+            break;
+        }
+    }
+    p.ws();
+    if p.i != p.b.len() {
+        return Flat::Refused;
+    }
+    raw.mark_utf8();
+    Flat::Read
 }
 
 /// Buffers `read_fast` reuses from line to line.
@@ -214,6 +326,8 @@ struct Scratch {
     /// the paths of objects read on earlier lines (a few), each written
     /// without escapes
     known: Vec<Vec<u8>>,
+    /// the last line read had an object in it
+    nested: bool,
 }
 
 /// What `read_fast` reads a line with (see `Scratch` for the buffers).
