@@ -205,12 +205,7 @@ impl Partition {
     /// Events with lo <= ts <= hi in the chunks read; an error where the
     /// range cuts a block read without its times.
     pub fn events_between(&self, lo: i64, hi: i64) -> Result<usize> {
-        let mut k = 0;
-        self.for_range(lo, hi, |_, from, to| {
-            k += to - from;
-            Ok(())
-        })?;
-        Ok(k)
+        events_in_range(&self.chunks, lo, hi)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -719,7 +714,7 @@ fn sums<const COUNTS: bool>(chunks: &[Chunk], job: Job, p: u16) -> Result<Values
     // a sum without counts lists its (contact, amount) pairs while they
     // stay few next to the contacts (a selective filter, a short window),
     // and sorts them at the end (`sparse`); past that it goes on dense
-    let sparse = !COUNTS && (filter.is_some() || events_in_range(chunks, lo, hi) <= n / SPARSE_SHARE);
+    let sparse = !COUNTS && (filter.is_some() || events_in_range(chunks, lo, hi)? <= n / SPARSE_SHARE);
     sums_from::<COUNTS>(chunks, job, p, sparse)
 }
 
@@ -921,16 +916,15 @@ fn add_pairs<const COUNTS: bool>(sum: &mut [i64], k: &mut [u32], base: usize, pa
 /// 34 ms, BENCHMARKS.md "What a console holds".)
 const SPARSE_SHARE: usize = 32;
 
-/// Events of `chunks` with lo <= ts <= hi, for a choice of method only:
-/// a block the range cuts that was read without its times counts none
-/// (the pass that follows the choice says so).
-fn events_in_range(chunks: &[Chunk], lo: i64, hi: i64) -> usize {
+/// Events of `chunks` with lo <= ts <= hi; an error for a block the
+/// range cuts that was read without its times.
+fn events_in_range(chunks: &[Chunk], lo: i64, hi: i64) -> Result<usize> {
     let mut k = 0;
-    let _ = for_range_in(chunks, lo, hi, |_, from, to| {
+    for_range_in(chunks, lo, hi, |_, from, to| {
         k += to - from;
         Ok(())
-    });
-    k
+    })?;
+    Ok(k)
 }
 
 /// Appends the (contact, amount) of each event that passes `mask`, has
