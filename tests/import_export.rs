@@ -157,6 +157,61 @@ fn timestamps_as_databases_and_trackers_write_them() {
     assert!(err.starts_with("error: bad.csv:3: `2024-11-10 13:15:42+1` is not a timestamp"), "{err}");
 }
 
+/// A database's NULL as its export writes it: `\N` (MySQL, PostgreSQL's
+/// text format, ClickHouse) is empty by default, quoted or not; `--null`
+/// names other spellings (and replaces the default); JSON has its own
+/// null, so a JSON string `\N` is text.
+#[test]
+fn nulls_as_databases_write_them() {
+    let env = Env::new();
+    let r = report(
+        &env,
+        "contacts",
+        "c.csv",
+        "external_id,email,timezone,tags\nk1,\\N,\\N,\\N\nk2,b@x.io,Europe/Warsaw,\"\\N\"\n",
+        &[],
+    );
+    assert_eq!(r["inserted"].as_u64(), Some(2), "{r}");
+    let k1 = env.contact("k1");
+    assert_eq!((k1["email"].as_str(), k1["tags"].as_str()), ("", ""), "{k1:?}");
+    assert_eq!((env.contact("k2")["tags"].as_str(), env.contact("k2")["timezone"].as_str()), ("", "Europe/Warsaw"));
+
+    let csv = "contact,ts,kind,amount,utm_source\n\
+               k1,2024-11-10 14:15:42,purchase,\\N,\\N\n\
+               k2,2024-11-10 14:15:43,purchase,12.5,\"\\N\"\n\
+               k2,2024-11-10 14:15:44,purchase,NULL,NULL\n";
+    let err = env.import("events", "e.csv", csv, &[]).fails(2);
+    assert!(err.starts_with("error: e.csv:4: purchase.amount: `NULL` is not a number"), "{err}");
+    assert!(env.event_rows().is_empty());
+    let r = report(&env, "events", "e.csv", csv, &["--null", "NULL", "--null", "\\N"]);
+    assert_eq!(r["events"].as_u64(), Some(3), "{r}");
+    let events = csv_records(&env.export("events"));
+    let cols: Vec<(&str, &str)> = events.iter().map(|e| (e["amount"].as_str(), e["utm_source"].as_str())).collect();
+    assert_eq!(cols, [("", ""), ("12.5", ""), ("", "")]);
+
+    // `--null NULL` alone leaves `\N` as written; so does `--null ''`;
+    // and so does JSON
+    env.import(
+        "events",
+        "n.csv",
+        "contact,ts,kind,utm_source\nk1,2024-11-11 00:00:00,visit,\\N\n",
+        &["--null", "NULL"],
+    )
+    .ok();
+    env.import("events", "n.csv", "contact,ts,kind,utm_source\nk1,2024-11-12 00:00:00,visit,\\N\n", &["--null", ""])
+        .ok();
+    env.import(
+        "events",
+        "n.jsonl",
+        "{\"contact\":\"k1\",\"ts\":\"2024-11-13 00:00:00\",\"kind\":\"visit\",\"utm_source\":\"\\\\N\"}\n",
+        &[],
+    )
+    .ok();
+    let sources: Vec<String> =
+        csv_records(&env.export("events")).iter().skip(3).map(|e| e["utm_source"].clone()).collect();
+    assert_eq!(sources, ["\\N", "\\N", "\\N"]);
+}
+
 /// A tracker's log nests an event's details (Segment's `track` calls:
 /// `properties`, `context`): the nested fields are columns named by their
 /// path, mapped like any other; a list of objects refuses its line.

@@ -69,6 +69,9 @@ pub struct ImportArgs {
     /// CSV field delimiter (detected: comma, semicolon or tab)
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<char>,
+    /// CSV: read fields of exactly this text as empty (repeatable) [default: \N]; --null '' reads every text as written
+    #[arg(long = "null", value_name = "TEXT")]
+    pub nulls: Option<Vec<String>>,
     /// Longest accepted line in bytes, at most 4 GiB [default: config, 16 MiB]
     #[arg(long, value_name = "BYTES")]
     pub max_line_bytes: Option<usize>,
@@ -177,6 +180,7 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
         tz: a.tz,
         day_first: a.day_first,
         delimiter,
+        nulls: a.nulls.unwrap_or_else(|| vec![crate::import::DEFAULT_NULL.into()]),
         max_line: a.max_line_bytes.unwrap_or(ctx.config.import.max_line_bytes),
         now: ctx.now,
         score_rules: ctx.config.score.clone(),

@@ -34,6 +34,8 @@ pub struct ImportOptions {
     pub tz: Option<String>,
     pub day_first: bool,
     pub delimiter: Option<u8>,
+    /// CSV fields of exactly one of these texts are read as empty
+    pub nulls: Vec<String>,
     pub max_line: usize,
     pub now: i64,
     pub score_rules: ScoreRules,
@@ -75,6 +77,11 @@ impl Default for OptionNames {
     }
 }
 
+/// What a CSV field reads as empty unless told otherwise: `\N`, NULL as
+/// MySQL's `INTO OUTFILE`, PostgreSQL's text `COPY` and ClickHouse's CSV
+/// write it. (Not `NULL`: that is also a word, and a name.)
+pub const DEFAULT_NULL: &str = "\\N";
+
 impl Default for ImportOptions {
     fn default() -> Self {
         ImportOptions {
@@ -88,6 +95,7 @@ impl Default for ImportOptions {
             tz: None,
             day_first: false,
             delimiter: None,
+            nulls: vec![DEFAULT_NULL.into()],
             max_line: input::DEFAULT_MAX_LINE,
             now: crate::model::time::now_ts(),
             score_rules: ScoreRules::default(),
@@ -223,13 +231,15 @@ fn run(
             match what {
                 What::Contacts => {
                     let mut sink = contacts::ContactSink::new(&mut w, &ctx, &mut report, total)?;
-                    let s = rows::drive(&mut input, &mut sink, rejects.as_mut(), opts.delimiter, &mut prog)?;
+                    let s =
+                        rows::drive(&mut input, &mut sink, rejects.as_mut(), opts.delimiter, &opts.nulls, &mut prog)?;
                     sink.finish()?;
                     s
                 }
                 What::Events => {
                     let mut sink = events::EventSink::new(&mut w, &ctx, &mut report, opts.score_rules.clone())?;
-                    let s = rows::drive(&mut input, &mut sink, rejects.as_mut(), opts.delimiter, &mut prog)?;
+                    let s =
+                        rows::drive(&mut input, &mut sink, rejects.as_mut(), opts.delimiter, &opts.nulls, &mut prog)?;
                     sink.finish()?;
                     s
                 }

@@ -169,17 +169,41 @@ pub struct CsvRecords<R> {
     line: u64,
     out: Vec<u8>,
     ends: Vec<usize>,
+    /// fields of exactly these bytes are read as empty (`\N`)
+    nulls: Vec<Vec<u8>>,
 }
 
 impl<R: BufRead> CsvRecords<R> {
     pub fn new(inner: R, delim: u8) -> CsvRecords<R> {
         let core = csv_core::ReaderBuilder::new().delimiter(delim).build();
-        CsvRecords { inner, delim, core, line: 1, out: vec![0; 1024], ends: vec![0; 64] }
+        CsvRecords { inner, delim, core, line: 1, out: vec![0; 1024], ends: vec![0; 64], nulls: Vec::new() }
+    }
+
+    /// From the next record on, fields of exactly one of `nulls` (as
+    /// written or inside quotes) are read as empty: the `\N` that MySQL,
+    /// PostgreSQL's text format and ClickHouse write for NULL.
+    pub fn set_nulls(&mut self, nulls: &[String]) {
+        self.nulls = nulls.iter().filter(|n| !n.is_empty()).map(|n| n.as_bytes().to_vec()).collect();
     }
 
     /// Reads the next record into `rec`; returns the line it starts on, or
     /// None at the end of the input.
     pub fn read(&mut self, rec: &mut RawFields) -> io::Result<Option<u64>> {
+        let got = self.read_record(rec)?;
+        if !self.nulls.is_empty() {
+            let RawFields { bytes, spans, .. } = rec;
+            for span in spans.iter_mut() {
+                let f = &bytes[span.0 as usize..span.1 as usize];
+                if self.nulls.iter().any(|n| n[..] == *f) {
+                    span.1 = span.0;
+                }
+            }
+        }
+        Ok(got)
+    }
+
+    /// `read`, fields as written.
+    fn read_record(&mut self, rec: &mut RawFields) -> io::Result<Option<u64>> {
         loop {
             let buf = self.inner.fill_buf()?;
             match buf.first() {

@@ -376,6 +376,7 @@ pub fn drive<S: RowSink>(
     sink: &mut S,
     mut rejects: Option<&mut Rejects>,
     delimiter: Option<u8>,
+    nulls: &[String],
     progress: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<DriveStats> {
     let name = input.name.clone();
@@ -425,6 +426,7 @@ pub fn drive<S: RowSink>(
         if cols.iter().all(|c| c.is_empty()) {
             return Err(Error::input(format!("{name}:1: empty header line")));
         }
+        rdr.set_nulls(nulls);
         sink.columns(&cols).map_err(|e| locate(&name, 1, e))?;
         sink.header_done().map_err(|e| locate(&name, 1, e))?;
         let prepare = sink.preparer().map(|p| (p, cols.len()));
