@@ -49,7 +49,7 @@ bench() { # $1: label, $2: database to start from ("" for an empty one), $3: the
   local file=${3:-events-$N.csv} what=${4:-events}
   local rows secs=() s start end median best
   rows=$(wc -l < "$file")
-  case "$file" in *.jsonl) ;; *) rows=$((rows - 1)) ;; esac # a CSV header
+  case "$file" in *.jsonl) ;; *.json) rows=$((rows - 2)) ;; *) rows=$((rows - 1)) ;; esac # a CSV header; `[` and `]`
   for i in $(seq "$RUNS"); do
     rm -f run.redb run.redb.lock
     if [ -n "$2" ]; then cp "$2" run.redb; fi
@@ -89,7 +89,7 @@ import sys, duckdb
 c = duckdb.connect(sys.argv[2])
 # JSON lines: keys are inferred from every line (`sample_size=-1`), as
 # DuckDB asks when a key first appears past its sample
-read = "read_json(?, sample_size=-1)" if sys.argv[1].endswith(".jsonl") else "read_csv(?)"
+read = "read_json(?, sample_size=-1)" if sys.argv[1].endswith((".jsonl", ".json")) else "read_csv(?)"
 c.execute(f"CREATE TABLE t AS SELECT * FROM {read}", [sys.argv[1]])
 print(c.execute("SELECT count(*) FROM t").fetchone()[0], "rows loaded by DuckDB", duckdb.__version__)
 c.close()'
@@ -190,8 +190,13 @@ with open(f"log-5m-{n}.jsonl") as f, open(f"log-5m-nested-{n}.jsonl", "w") as o:
         }) + "\n")
 PY
   fi
+  # the same JSON lines as one JSON array, an element a line (as `jq -s`
+  # or `mongoexport --jsonArray` write a file)
+  if [ ! -f "log-5m-array-$N.json" ]; then
+    { echo "["; sed '$!s/$/,/' "log-5m-$N.jsonl"; echo "]"; } > "log-5m-array-$N.json"
+  fi
   for file in "log-5m-space-$N.csv" "log-5m-us-$N.csv" "log-5m-epoch-$N.csv" "log-5m-offset-$N.csv" \
-    "log-5m-epochms-$N.csv" "log-5m-email-$N.csv" "log-5m-$N.jsonl" "log-5m-nested-$N.jsonl"; do
+    "log-5m-epochms-$N.csv" "log-5m-email-$N.csv" "log-5m-$N.jsonl" "log-5m-nested-$N.jsonl" "log-5m-array-$N.json"; do
     echo "$file: $(du -m "$file" | cut -f1) MB"
     EXTRA=()
     if [ "$file" = "log-5m-nested-$N.jsonl" ]; then

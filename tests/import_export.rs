@@ -212,6 +212,30 @@ fn nulls_as_databases_write_them() {
     assert_eq!(sources, ["\\N", "\\N", "\\N"]);
 }
 
+/// A JSON array of objects, as `mongoexport --jsonArray`, `jq -s` and
+/// APIs write a file, imports as JSON lines do; messages name the line an
+/// element starts on; a malformed array is refused whole at its line.
+#[test]
+fn json_arrays_import_as_json_lines() {
+    let env = Env::new();
+    let pretty = "[\n  {\n    \"contact\": \"c1\",\n    \"ts\": \"2024-11-10T13:15:42Z\",\n    \"kind\": \"visit\",\n    \"properties\": {\"url\": \"/a\"}\n  },\n  {\"contact\": \"c2\", \"ts\": \"2024-11-10T13:16:00Z\", \"kind\": \"visit\"}\n]\n";
+    let r = report(&env, "events", "visits.json", pretty, &["--map", "properties.url=url"]);
+    assert_eq!(r["events"].as_u64(), Some(2), "{r}");
+    let one_line = "[{\"contact\":\"c3\",\"ts\":\"2024-11-10T13:17:00Z\",\"kind\":\"visit\"}]";
+    let out = env.run_stdin(&["import", "events", "-", "--json"], one_line.as_bytes()).ok();
+    assert!(out.contains("\"events\": 1") || out.contains("\"events\":1"), "{out}");
+    let events = csv_records(&env.export("events"));
+    let got: Vec<(&str, &str)> = events.iter().map(|e| (e["ts"].as_str(), e["url"].as_str())).collect();
+    assert_eq!(got, [("2024-11-10T13:15:42Z", "/a"), ("2024-11-10T13:16:00Z", ""), ("2024-11-10T13:17:00Z", "")]);
+
+    let bad_ts = pretty.replace("2024-11-10T13:16:00Z", "yesterday");
+    let err = env.import("events", "b.json", &bad_ts, &[]).fails(2);
+    assert!(err.starts_with("error: b.json:8: `yesterday` is not a timestamp"), "{err}");
+    let err = env.import("events", "c.json", &pretty.replace("}\n]", "},\n]"), &[]).fails(2);
+    assert!(err.starts_with("error: c.json:9: a `,` before `]` in the JSON array"), "{err}");
+    assert_eq!(csv_records(&env.export("events")).len(), 3);
+}
+
 /// A tracker's log nests an event's details (Segment's `track` calls:
 /// `properties`, `context`): the nested fields are columns named by their
 /// path, mapped like any other; a list of objects refuses its line.

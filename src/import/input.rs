@@ -3,6 +3,7 @@
 //! buffered (a 2 GB line must not become a 2 GB allocation), and for
 //! files a thread that reads ahead.
 
+use super::json_array;
 use crate::error::{Error, Result};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -41,7 +42,8 @@ pub struct Input {
     pub bytes_read: Arc<AtomicU64>,
     /// total size when known (files)
     pub total_bytes: Option<u64>,
-    /// set by the guard when a line exceeded the limit: (line number, limit)
+    /// the line of an error in the input's shape, set where it is found
+    /// (a line over the limit, a malformed JSON array)
     pub overflow: Arc<AtomicU64>,
 }
 
@@ -96,10 +98,21 @@ impl Input {
         let overflow = Arc::new(AtomicU64::new(0));
         let mut raw = BufReader::new(raw);
         let gzip = raw.fill_buf().map_err(|e| io_error(&name, &overflow, e))?.starts_with(&GZIP_MAGIC);
-        let (raw, total): (Box<dyn Read + Send>, Option<u64>) = match gzip {
-            true => (Box::new(Gunzip(flate2::bufread::MultiGzDecoder::new(raw))), None),
+        let (mut raw, total): (Box<dyn BufRead + Send>, Option<u64>) = match gzip {
+            true => (Box::new(BufReader::new(Gunzip(flate2::bufread::MultiGzDecoder::new(raw)))), None),
             false => (Box::new(raw), total),
         };
+        let named = if gzip { name.strip_suffix(".gz").unwrap_or(&name) } else { &name };
+        let ext = Path::new(named).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        let format = format.or_else(|| ext.as_deref().and_then(InputFormat::parse));
+        // a JSON array of objects is read as JSON lines, an element a line
+        let array = format != Some(InputFormat::Csv)
+            && json_array::starts_array(raw.fill_buf().map_err(|e| io_error(&name, &overflow, e))?);
+        let raw: Box<dyn Read + Send> = match array {
+            true => Box::new(json_array::ArrayLines::new(raw, overflow.clone())),
+            false => raw,
+        };
+        let format = if array { Some(InputFormat::Jsonl) } else { format };
         let guard = LineGuard {
             inner: raw,
             max: max_line,
@@ -110,9 +123,7 @@ impl Input {
             overflow: overflow.clone(),
         };
         let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(CHUNK, guard));
-        let named = if gzip { name.strip_suffix(".gz").unwrap_or(&name) } else { &name };
-        let ext = Path::new(named).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-        let format = match format.or_else(|| ext.as_deref().and_then(InputFormat::parse)) {
+        let format = match format {
             Some(f) => f,
             None => {
                 let buf = reader.fill_buf().map_err(|e| io_error(&name, &overflow, e))?;

@@ -5,6 +5,7 @@
 pub mod contacts;
 pub mod events;
 pub mod input;
+mod json_array;
 pub mod json_records;
 pub mod mapping;
 pub mod records;
