@@ -129,24 +129,19 @@ impl<R: BufRead> Read for ArrayLines<R> {
                             used -= 1;
                             break;
                         }
+                        // (the byte again, as the element's first)
                         self.comma = false;
                         self.state = State::Element;
                         self.element = Element::default();
-                        out[n] = self.element.byte(c);
-                        n += 1;
+                        used -= 1;
                     }
                     State::Element => {
-                        if self.element.at_top() && (c == b',' || c == b']') {
-                            // the element's end
-                            out[n] = b'\n';
-                            n += 1;
-                            self.out_line += 1;
-                            self.state = if c == b',' { State::Between } else { State::After };
-                            self.comma = c == b',';
-                        } else {
-                            out[n] = self.element.byte(c);
-                            n += 1;
-                        }
+                        // the `,` or `]` that `Element::copy` stopped at
+                        out[n] = b'\n';
+                        n += 1;
+                        self.out_line += 1;
+                        self.state = if c == b',' { State::Between } else { State::After };
+                        self.comma = c == b',';
                     }
                 }
             }
@@ -166,10 +161,11 @@ struct Element {
 }
 
 impl Element {
-    /// Copies the element's bytes from `src` to `dst` as `byte` writes
-    /// them, counting line breaks onto `line`, up to the `,` or `]` after
-    /// it (not copied) or the end of either; returns the bytes copied.
-    /// A string's plain text is copied a run at a time.
+    /// Copies the element's bytes from `src` to `dst` (a line break
+    /// outside a string as a space), counting line breaks onto `line`,
+    /// up to the `,` or `]` after it (not copied) or the end of either;
+    /// returns the bytes copied. A string's plain text is copied a run at
+    /// a time.
     fn copy(&mut self, src: &[u8], dst: &mut [u8], line: &mut u64) -> usize {
         let m = src.len().min(dst.len());
         let (src, dst) = (&src[..m], &mut dst[..m]);
@@ -212,33 +208,6 @@ impl Element {
         }
         (self.depth, self.in_string, self.escaped) = (depth, in_string, escaped);
         i
-    }
-
-    /// Outside every string and bracket of the element.
-    fn at_top(&self) -> bool {
-        !self.in_string && self.depth == 0
-    }
-
-    /// Byte `c` of the element as written out (a line break outside a
-    /// string as a space), keeping track of strings and nesting.
-    fn byte(&mut self, c: u8) -> u8 {
-        if self.in_string {
-            match (self.escaped, c) {
-                (true, _) => self.escaped = false,
-                (false, b'\\') => self.escaped = true,
-                (false, b'"') => self.in_string = false,
-                _ => {}
-            }
-            return c;
-        }
-        match c {
-            b'"' => self.in_string = true,
-            b'{' | b'[' => self.depth += 1,
-            b'}' | b']' => self.depth = self.depth.saturating_sub(1),
-            b'\n' | b'\r' => return b' ',
-            _ => {}
-        }
-        c
     }
 }
 
