@@ -91,11 +91,11 @@ impl Input {
     ) -> Result<Input> {
         // records keep field offsets in 32 bits
         let max_line = max_line.min(u32::MAX as usize);
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let overflow = Arc::new(AtomicU64::new(0));
         // a gzip file (`events.csv.gz`, as exports are often downloaded)
         // is read as what it holds; its size then says nothing of the
         // progress. (Reads of a chunk or more bypass this small buffer.)
-        let bytes_read = Arc::new(AtomicU64::new(0));
-        let overflow = Arc::new(AtomicU64::new(0));
         let mut raw = BufReader::new(raw);
         let gzip = raw.fill_buf().map_err(|e| io_error(&name, &overflow, e))?.starts_with(&GZIP_MAGIC);
         let (mut raw, total): (Box<dyn BufRead + Send>, Option<u64>) = match gzip {
