@@ -182,7 +182,24 @@ fn nulls_as_databases_write_them() {
                k2,2024-11-10 14:15:44,purchase,NULL,NULL\n";
     let err = env.import("events", "e.csv", csv, &[]).fails(2);
     assert!(err.starts_with("error: e.csv:4: purchase.amount: `NULL` is not a number"), "{err}");
+    assert!(err.contains("(if `NULL` means no value, `--null NULL` reads it as empty)"), "{err}");
     assert!(env.event_rows().is_empty());
+    // a rejected row is written as it was read, `\N` and all
+    let other = Env::new();
+    other.import("events", "e.csv", csv, &["--skip-invalid", "--rejects", "r.csv"]).ok();
+    assert_eq!(
+        other.read("r.csv"),
+        "contact,ts,kind,amount,utm_source,line,reason\n\
+         k2,2024-11-10 14:15:44,purchase,NULL,NULL,4,purchase.amount: `NULL` is not a number\n"
+    );
+    let bad = csv.replace("NULL,NULL", "\\N,oops").replace("12.5", "twelve");
+    other.import("events", "e.csv", &bad, &["--skip-invalid", "--rejects", "r.csv"]).ok();
+    assert_eq!(
+        other.read("r.csv"),
+        "contact,ts,kind,amount,utm_source,line,reason\n\
+         k2,2024-11-10 14:15:43,purchase,twelve,\\N,3,purchase.amount: `twelve` is not a number\n"
+    );
+    assert_eq!(other.event_rows().len(), 4, "the good rows of both imports");
     let r = report(&env, "events", "e.csv", csv, &["--null", "NULL", "--null", "\\N"]);
     assert_eq!(r["events"].as_u64(), Some(3), "{r}");
     let events = csv_records(&env.export("events"));

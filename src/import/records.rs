@@ -22,6 +22,9 @@ pub struct RawFields {
     /// the bytes are known to be UTF-8 (every byte ASCII, or the text of a
     /// JSON line checked whole)
     utf8: bool,
+    /// fields read as empty for a NULL spelling (`CsvRecords::set_nulls`):
+    /// their index and their span as written, which a rejects file writes
+    nulled: Vec<(u32, Span)>,
 }
 
 impl RawFields {
@@ -37,6 +40,7 @@ impl RawFields {
         self.bytes.clear();
         self.spans.clear();
         self.utf8 = false;
+        self.nulled.clear();
     }
 
     pub fn push_field(&mut self, f: &[u8]) {
@@ -53,6 +57,7 @@ impl RawFields {
         self.spans.clear();
         self.spans.resize(ncols, (0, 0));
         self.utf8 = false;
+        self.nulled.clear();
     }
 
     /// The bytes fields are appended to.
@@ -86,9 +91,21 @@ impl RawFields {
         self.spans.iter().map(|&(a, b)| &self.bytes[a as usize..b as usize])
     }
 
+    /// The fields as written (a NULL spelling read as empty written back).
     pub fn to_byte_record(&self) -> ByteRecord {
-        self.iter().collect()
+        as_written(&self.bytes, &self.spans, &self.nulled)
     }
+}
+
+/// The fields of `bytes` at `spans`, each of `nulled` at its span as written.
+fn as_written(bytes: &[u8], spans: &[Span], nulled: &[(u32, Span)]) -> ByteRecord {
+    let mut spans = spans.to_vec();
+    for &(i, s) in nulled {
+        if let Some(at) = spans.get_mut(i as usize) {
+            *at = s;
+        }
+    }
+    spans.iter().map(|&(a, b)| &bytes[a as usize..b as usize]).collect()
 }
 
 /// The fields of one record, checked to be UTF-8.
@@ -96,31 +113,33 @@ impl RawFields {
 pub struct Fields {
     text: String,
     spans: Vec<Span>,
+    /// as `RawFields::nulled`
+    nulled: Vec<(u32, Span)>,
 }
 
 impl Fields {
     /// Checks the bytes are UTF-8; on failure hands them back with the
     /// index of the first bad field.
     pub fn from_raw(raw: RawFields) -> Result<Fields, (RawFields, usize)> {
-        let RawFields { bytes, spans, utf8 } = raw;
+        let RawFields { bytes, spans, utf8, nulled } = raw;
         if utf8 {
             // SAFETY: the CSV splitter saw every byte and found them all
             // ASCII, or the JSON reader took them from a line checked to be
             // UTF-8 and from `char`s it encoded (`mark_utf8`).
-            return Ok(Fields { text: unsafe { String::from_utf8_unchecked(bytes) }, spans });
+            return Ok(Fields { text: unsafe { String::from_utf8_unchecked(bytes) }, spans, nulled });
         }
         match String::from_utf8(bytes) {
-            Ok(text) => Ok(Fields { text, spans }),
+            Ok(text) => Ok(Fields { text, spans, nulled }),
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
                 let field = spans.iter().position(|&(_, b)| at < b as usize).unwrap_or(0);
-                Err((RawFields { bytes: e.into_bytes(), spans, utf8: false }, field))
+                Err((RawFields { bytes: e.into_bytes(), spans, utf8: false, nulled }, field))
             }
         }
     }
 
     pub fn into_raw(self) -> RawFields {
-        RawFields { bytes: self.text.into_bytes(), spans: self.spans, utf8: false }
+        RawFields { bytes: self.text.into_bytes(), spans: self.spans, utf8: false, nulled: self.nulled }
     }
 
     pub fn from_strs<'a>(fields: impl IntoIterator<Item = &'a str>) -> Fields {
@@ -156,8 +175,9 @@ impl Fields {
         &self.spans
     }
 
+    /// The fields as written (a NULL spelling read as empty written back).
     pub fn to_byte_record(&self) -> ByteRecord {
-        (0..self.len()).map(|i| self.get(i).unwrap_or("")).collect()
+        as_written(self.text.as_bytes(), &self.spans, &self.nulled)
     }
 }
 
@@ -190,11 +210,13 @@ impl<R: BufRead> CsvRecords<R> {
     /// None at the end of the input.
     pub fn read(&mut self, rec: &mut RawFields) -> io::Result<Option<u64>> {
         let got = self.read_record(rec)?;
+        rec.nulled.clear();
         if !self.nulls.is_empty() {
-            let RawFields { bytes, spans, .. } = rec;
-            for span in spans.iter_mut() {
+            let RawFields { bytes, spans, nulled, .. } = rec;
+            for (i, span) in spans.iter_mut().enumerate() {
                 let f = &bytes[span.0 as usize..span.1 as usize];
                 if self.nulls.iter().any(|n| n[..] == *f) {
+                    nulled.push((i as u32, *span));
                     span.1 = span.0;
                 }
             }

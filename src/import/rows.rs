@@ -381,6 +381,7 @@ pub fn drive<S: RowSink>(
 ) -> Result<DriveStats> {
     let name = input.name.clone();
     let mut stats = DriveStats { rows: 0, rejected: 0, columns: vec![] };
+    let json = input.format == InputFormat::Jsonl;
     let handle = |line: u64,
                   cols: &[String],
                   raw: &ByteRecord,
@@ -396,13 +397,13 @@ pub fn drive<S: RowSink>(
                     stats.rejected += 1;
                     r.write(cols, raw, line, &e.message)
                 }
-                None => Err(Error::input(format!("{name}:{line}: {}", e.message))),
+                None if json => Err(Error::input(format!("{name}:{line}: {}", e.message))),
+                None => Err(Error::input(format!("{name}:{line}: {}{}", e.message, null_hint(&e.message, nulls)))),
             },
             Err(e) => Err(e),
         }
     };
     let read_err = |e: std::io::Error| io_error(&input.name, &input.overflow, e);
-    let json = input.format == InputFormat::Jsonl;
     // the source, the columns known before the first row, the preparer
     let (mut src, mut names, prepare) = if json {
         (Source::Json(JsonRecords::new(&mut input.reader)), Vec::new(), None)
@@ -554,6 +555,23 @@ pub fn drive<S: RowSink>(
     stats.columns = if json { reject_cols } else { names };
     progress(input.bytes_read.load(Ordering::Relaxed), stats.rows)?;
     Ok(stats)
+}
+
+/// Spellings of "no value" that tools write into CSV (SQL's `NULL`, R's
+/// `NA`, Python's `None`), matched in any case.
+const NULL_SPELLINGS: [&str; 5] = ["NULL", "NA", "N/A", "None", "nil"];
+
+/// For a CSV row refused over a value spelled as a NULL (the message quotes
+/// it: "`NULL` is not a number"), a hint naming the option that reads it as
+/// empty; otherwise nothing.
+fn null_hint(message: &str, nulls: &[String]) -> String {
+    let quoted = message.split('`').skip(1).step_by(2);
+    for v in quoted {
+        if NULL_SPELLINGS.iter().any(|n| n.eq_ignore_ascii_case(v)) && !nulls.iter().any(|n| n == v) {
+            return format!(" (if `{v}` means no value, `--null {v}` reads it as empty)");
+        }
+    }
+    String::new()
 }
 
 fn locate(name: &str, line: u64, e: Error) -> Error {
