@@ -86,9 +86,9 @@ fn line(data: &[u8]) -> (&[u8], &[u8]) {
 /// the option bytes ask for them):
 ///
 /// - byte 0: bits 0-1 preset (none, mailchimp, shopify, mautic); bits 2-3
-///   format (detected, csv, jsonl, detected); bit 4 skip invalid rows; bit
-///   5 day first; bits 6-7 timezone (none, Europe/Rome, America/New_York,
-///   an unknown one);
+///   format (detected, csv, jsonl, detected with `,` as the decimal
+///   mark); bit 4 skip invalid rows; bit 5 day first; bits 6-7 timezone
+///   (none, Europe/Rome, America/New_York, an unknown one);
 /// - byte 1: bits 0-2 delimiter (sniffed, `,`, `;`, tab, `|`, space, `"`,
 ///   newline); bits 3-4 date format (none, `%d/%m/%Y %H:%M`, `%Y-%m-%d`,
 ///   the next line); bits 5-6 default event kind (none, purchase,
@@ -100,6 +100,8 @@ pub fn import_options(data: &[u8]) -> Option<(ImportOptions, &[u8])> {
     let mut o = ImportOptions { now: NOW, ..ImportOptions::default() };
     o.preset = [None, Some(Preset::Mailchimp), Some(Preset::Shopify), Some(Preset::Mautic)][(b0 & 3) as usize];
     o.format = [None, Some(InputFormat::Csv), Some(InputFormat::Jsonl), None][((b0 >> 2) & 3) as usize];
+    // the fourth format (sniffed, as the first) names the decimal comma
+    o.decimal_mark = ((b0 >> 2) & 3 == 3).then_some(crate::import::DecimalMark::Comma);
     o.skip_invalid = b0 & 16 != 0;
     o.day_first = b0 & 32 != 0;
     o.tz = [None, Some("Europe/Rome"), Some("America/New_York"), Some("Mars/Olympus")][(b0 >> 6) as usize]

@@ -229,6 +229,61 @@ fn nulls_as_databases_write_them() {
     assert_eq!(sources, ["\\N", "\\N", "\\N"]);
 }
 
+/// Amounts and times as shops' and spreadsheets' exports write them: a
+/// `;`-separated file from a decimal-comma locale (`1.234,56`, `12,50 zł`,
+/// `10.11.2024 14:15`), a US one (`$1,234.50`, `11/10/2024 2:15:42 PM`),
+/// the decimal mark named where `1,234` could read either way; what is not
+/// a number is refused at its line, nothing written.
+#[test]
+fn amounts_and_times_as_spreadsheets_write_them() {
+    let env = Env::new();
+    let pl = "contact;ts;kind;amount\n\
+              k1;10.11.2024 14:15;purchase;1.234,56\n\
+              k1;10.11.2024 14:16:30;purchase;12,50 zł\n\
+              k1;10.11.2024;purchase;1,234\n\
+              k1;Sun, 10 Nov 2024 15:00:00 +0100;purchase;1.234\n";
+    assert_eq!(report(&env, "events", "pl.csv", pl, &[])["events"].as_u64(), Some(4));
+    let us = "contact,ts,kind,amount\n\
+              k2,11/10/2024 2:15:42 PM,purchase,\"$1,234.50\"\n\
+              k2,11/10/2024 2:16 PM,purchase,\"1,234\"\n\
+              k2,11/10/2024 2:17 PM,purchase,(5.00)\n";
+    assert_eq!(report(&env, "events", "us.csv", us, &[])["events"].as_u64(), Some(3));
+    let forced = "contact,ts,kind,amount\nk3,2024-11-10 14:15:42,purchase,\"1,234\"\n";
+    assert_eq!(report(&env, "events", "f.csv", forced, &["--decimal-mark", ","])["events"].as_u64(), Some(1));
+    let got: Vec<(String, String)> =
+        csv_records(&env.export("events")).iter().map(|e| (e["ts"].clone(), e["amount"].clone())).collect();
+    let want = [
+        ("2024-11-10T00:00:00Z", "1.234"),
+        ("2024-11-10T14:00:00Z", "1234"),
+        ("2024-11-10T14:15:00Z", "1234.56"),
+        ("2024-11-10T14:16:30Z", "12.5"),
+        ("2024-11-10T14:15:42Z", "1234.5"),
+        ("2024-11-10T14:16:00Z", "1234"),
+        ("2024-11-10T14:17:00Z", "-5"),
+        ("2024-11-10T14:15:42Z", "1.234"),
+    ];
+    let mut got_sorted = got.clone();
+    let mut want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    got_sorted.sort();
+    want.sort();
+    assert_eq!(got_sorted, want, "{got:?}");
+
+    let bad = "contact;ts;kind;amount\nk4;10.11.2024;purchase;1,5\nk4;10.11.2024;purchase;1,2,5\n";
+    let err = env.import("events", "bad.csv", bad, &[]).fails(2);
+    assert!(err.starts_with("error: bad.csv:3: purchase.amount: `1,2,5` is not a number"), "{err}");
+    let err = env.import("events", "y.csv", "contact,ts,kind\nk4,10.11.24 14:15,visit\n", &[]).fails(2);
+    assert!(err.starts_with("error: y.csv:2: `10.11.24 14:15` is not a timestamp"), "{err}");
+    assert_eq!(csv_records(&env.export("events")).len(), 8);
+
+    // contacts: a number attribute and a date written the same ways
+    env.run(&["schema", "add-attribute", "spend", "number"]).ok();
+    let contacts = "external_id;spend;birth_date\nk1;1.234,50 €;03.02.1990\nk2;7,5;\n";
+    assert_eq!(report(&env, "contacts", "c.csv", contacts, &[])["updated"].as_u64(), Some(2));
+    let k1 = env.contact("k1");
+    assert_eq!((k1["spend"].as_str(), k1["birth_date"].as_str()), ("1234.5", "1990-02-03"));
+    assert_eq!(env.contact("k2")["spend"], "7.5");
+}
+
 /// A JSON array of objects, as `mongoexport --jsonArray`, `jq -s` and
 /// APIs write a file, imports as JSON lines do; messages name the line an
 /// element starts on; a malformed array is refused whole at its line.

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::export::ExportFormat;
 use crate::import::input::InputFormat;
 use crate::import::mapping::Preset;
-use crate::import::{ImportOptions, OptionNames, What};
+use crate::import::{DecimalMark, ImportOptions, OptionNames, What};
 use crate::store::OpenMode;
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::{IsTerminal, Write};
@@ -69,6 +69,9 @@ pub struct ImportArgs {
     /// CSV field delimiter (detected: comma, semicolon or tab)
     #[arg(long, value_name = "CHAR")]
     pub delimiter: Option<char>,
+    /// The decimal mark where `1,234` or `1.234` could read either way; the other separates thousands [default: `,` in a `;`-separated file, else `.`]
+    #[arg(long, value_name = "MARK", value_parser = ["," , "."])]
+    pub decimal_mark: Option<String>,
     /// CSV: read fields of exactly this text as empty (repeatable) [default: \N]; --null '' reads every text as written
     #[arg(long = "null", value_name = "TEXT")]
     pub nulls: Option<Vec<String>>,
@@ -180,6 +183,7 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
         tz: a.tz,
         day_first: a.day_first,
         delimiter,
+        decimal_mark: a.decimal_mark.map(|m| if m == "," { DecimalMark::Comma } else { DecimalMark::Point }),
         nulls: a.nulls.unwrap_or_else(|| vec![crate::import::DEFAULT_NULL.into()]),
         max_line: a.max_line_bytes.unwrap_or(ctx.config.import.max_line_bytes),
         now: ctx.now,
@@ -192,6 +196,7 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
             rejects: "--rejects".into(),
             skip_invalid: "--skip-invalid".into(),
             max_line_bytes: "--max-line-bytes".into(),
+            null: "--null".into(),
         },
     };
     // a relative name run by the database's owner: from the caller's directory

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::attribute::{AttrDef, AttrType, AttrValue, parse_bool};
 use crate::model::contact::looks_like_email;
 use crate::model::time::TimeFormat;
+use crate::model::written_number::DecimalMark;
 use crate::model::{Action, ActionKind, Channel, Consent, Contact};
 use crate::model::{push_in_place, trim_fast};
 use crate::store::keys::{KeyTable, email_key, key_hash};
@@ -212,6 +213,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             &self.cols,
             &self.w.schema().attributes,
             &self.ctx.time_format,
+            self.ctx.decimal_mark,
             shopify,
             &mut self.tz_ok,
             rec,
@@ -471,6 +473,7 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
             cols: self.cols.clone(),
             attrs: self.w.schema().attributes.clone(),
             time_format: self.ctx.time_format.clone(),
+            decimal_mark: self.ctx.decimal_mark,
             shopify: self.shopify(),
             tz_ok: TzNames::default(),
         }))
@@ -748,6 +751,7 @@ fn parse_fields(
     cols: &[Col],
     attrs: &[AttrDef],
     tf: &TimeFormat,
+    mark: DecimalMark,
     shopify: bool,
     tz: &mut TzNames,
     rec: &Fields,
@@ -803,7 +807,7 @@ fn parse_fields(
                     // time went to reloading it)
                     push_in_place(&mut r.attrs, (*a, AttrValue::Text(v.into())));
                 } else {
-                    def.parse_into(v, *a, &mut r.attrs).map_err(Error::input)?;
+                    def.parse_into(v, *a, mark, &mut r.attrs).map_err(Error::input)?;
                 }
             }
         }
@@ -856,6 +860,7 @@ struct ContactPreparer {
     cols: Vec<Col>,
     attrs: Vec<AttrDef>,
     time_format: TimeFormat,
+    decimal_mark: DecimalMark,
     shopify: bool,
     tz_ok: TzNames,
 }
@@ -865,7 +870,15 @@ impl super::rows::Prepare<ContactPre> for ContactPreparer {
         // parsed into its place (`Cell::set` would move the row out and in
         // again: a few hundred bytes copied twice per row)
         let slot = pre.row.get_mut();
-        *slot = Some(parse_fields(&self.cols, &self.attrs, &self.time_format, self.shopify, &mut self.tz_ok, rec));
+        *slot = Some(parse_fields(
+            &self.cols,
+            &self.attrs,
+            &self.time_format,
+            self.decimal_mark,
+            self.shopify,
+            &mut self.tz_ok,
+            rec,
+        ));
         let keys = match slot {
             Some(Ok(r)) => (r.external_id.is_some().then_some(r.xid_hash), r.email.is_some().then_some(r.email_hash)),
             _ => (None, None),

@@ -11,7 +11,8 @@ use crate::derived::ScoreRules;
 use crate::error::{Error, Result};
 use crate::model::contact::looks_like_email;
 use crate::model::trim_fast as trim;
-use crate::model::{Action, ActionKind, Channel, Consent, Contact, Decimal, ParamType, Source};
+use crate::model::written_number::parse_written;
+use crate::model::{Action, ActionKind, Channel, Consent, Contact, ParamType, Source};
 use crate::store::codec::ParamVal;
 use crate::store::keys::{KeyTable, email_key_owned};
 use crate::store::{Loader, Writer};
@@ -564,7 +565,7 @@ impl super::rows::RowSink for EventSink<'_, '_> {
             };
             match pt {
                 PType::Num => {
-                    let d = Decimal::parse(v)
+                    let d = parse_written(v, self.ctx.decimal_mark)
                         .map_err(|e| Error::input(format!("{kind_name}.{}: {e}", param_name(&self.cols[i]))))?;
                     self.params.push((pid, ParamVal::Num(d.units())));
                 }

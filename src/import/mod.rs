@@ -14,6 +14,7 @@ pub mod rows;
 use crate::derived::ScoreRules;
 use crate::error::{Error, Result};
 use crate::model::time::TimeFormat;
+pub use crate::model::written_number::DecimalMark;
 use crate::store::Store;
 use input::{Input, InputFormat};
 use mapping::{Mapping, Preset};
@@ -35,6 +36,9 @@ pub struct ImportOptions {
     pub tz: Option<String>,
     pub day_first: bool,
     pub delimiter: Option<u8>,
+    /// which mark a lone `,` or `.` before three digits is in a number
+    /// (`1,234`); None: a comma in a `;`-separated file, else a point
+    pub decimal_mark: Option<DecimalMark>,
     /// CSV fields of exactly one of these texts are read as empty
     pub nulls: Vec<String>,
     pub max_line: usize,
@@ -63,6 +67,8 @@ pub struct OptionNames {
     pub skip_invalid: String,
     /// the longest accepted line
     pub max_line_bytes: String,
+    /// the texts read as NULL ([`ImportOptions::nulls`]), followed by one
+    pub null: String,
 }
 
 impl Default for OptionNames {
@@ -74,6 +80,7 @@ impl Default for OptionNames {
             rejects: "a rejects file".into(),
             skip_invalid: "skipping invalid rows".into(),
             max_line_bytes: input::DEFAULT_LIMIT_NAME.into(),
+            null: "the NULL spellings option".into(),
         }
     }
 }
@@ -96,6 +103,7 @@ impl Default for ImportOptions {
             tz: None,
             day_first: false,
             delimiter: None,
+            decimal_mark: None,
             nulls: vec![DEFAULT_NULL.into()],
             max_line: input::DEFAULT_MAX_LINE,
             now: crate::model::time::now_ts(),
@@ -126,6 +134,8 @@ pub struct ImportReport {
 pub(crate) struct ImportContext {
     pub mapping: Mapping,
     pub time_format: TimeFormat,
+    /// how numbers' separators read (`ImportOptions::decimal_mark`, decided)
+    pub decimal_mark: DecimalMark,
     pub kind: Option<String>,
     pub now: i64,
     pub source_name: String,
@@ -145,6 +155,7 @@ fn context(opts: &ImportOptions, name: &str) -> Result<ImportContext> {
     Ok(ImportContext {
         mapping: Mapping::new(&opts.maps, opts.preset, &opts.names.map)?,
         time_format: TimeFormat { pattern: opts.date_format.clone(), tz, day_first: opts.day_first },
+        decimal_mark: opts.decimal_mark.unwrap_or_default(),
         kind: opts.kind.clone(),
         now: opts.now,
         source_name: name.to_string(),
@@ -208,7 +219,19 @@ fn run(
     commit: bool,
     audit: Option<AuditOf<'_>>,
 ) -> Result<ImportReport> {
-    let ctx = context(opts, &input.name)?;
+    let mut ctx = context(opts, &input.name)?;
+    // a CSV file's delimiter, as given or from its first line: a
+    // `;`-separated file is written where `,` is the decimal mark
+    let delimiter = match (input.format, opts.delimiter) {
+        (InputFormat::Csv, None) => {
+            let first = input.reader.fill_buf().map_err(|e| input::io_error(&input.name, &input.overflow, e))?;
+            Some(rows::sniff_delimiter(first))
+        }
+        (_, d) => d,
+    };
+    if opts.decimal_mark.is_none() && delimiter == Some(b';') {
+        ctx.decimal_mark = DecimalMark::Comma;
+    }
     if let Some(k) = &opts.kind
         && !crate::model::schema::valid_name(k)
     {
@@ -232,15 +255,29 @@ fn run(
             match what {
                 What::Contacts => {
                     let mut sink = contacts::ContactSink::new(&mut w, &ctx, &mut report, total)?;
-                    let s =
-                        rows::drive(&mut input, &mut sink, rejects.as_mut(), opts.delimiter, &opts.nulls, &mut prog)?;
+                    let s = rows::drive(
+                        &mut input,
+                        &mut sink,
+                        rejects.as_mut(),
+                        delimiter,
+                        &opts.nulls,
+                        &opts.names.null,
+                        &mut prog,
+                    )?;
                     sink.finish()?;
                     s
                 }
                 What::Events => {
                     let mut sink = events::EventSink::new(&mut w, &ctx, &mut report, opts.score_rules.clone())?;
-                    let s =
-                        rows::drive(&mut input, &mut sink, rejects.as_mut(), opts.delimiter, &opts.nulls, &mut prog)?;
+                    let s = rows::drive(
+                        &mut input,
+                        &mut sink,
+                        rejects.as_mut(),
+                        delimiter,
+                        &opts.nulls,
+                        &opts.names.null,
+                        &mut prog,
+                    )?;
                     sink.finish()?;
                     s
                 }

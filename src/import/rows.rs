@@ -377,6 +377,7 @@ pub fn drive<S: RowSink>(
     mut rejects: Option<&mut Rejects>,
     delimiter: Option<u8>,
     nulls: &[String],
+    null_option: &str,
     progress: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<DriveStats> {
     let name = input.name.clone();
@@ -398,7 +399,11 @@ pub fn drive<S: RowSink>(
                     r.write(cols, raw, line, &e.message)
                 }
                 None if json => Err(Error::input(format!("{name}:{line}: {}", e.message))),
-                None => Err(Error::input(format!("{name}:{line}: {}{}", e.message, null_hint(&e.message, nulls)))),
+                None => Err(Error::input(format!(
+                    "{name}:{line}: {}{}",
+                    e.message,
+                    null_hint(&e.message, nulls, null_option)
+                ))),
             },
             Err(e) => Err(e),
         }
@@ -563,12 +568,13 @@ const NULL_SPELLINGS: [&str; 5] = ["NULL", "NA", "N/A", "None", "nil"];
 
 /// For a CSV row refused over a value spelled as a NULL (the message quotes
 /// it: "`NULL` is not a number"), a hint naming the option that reads it as
-/// empty; otherwise nothing.
-fn null_hint(message: &str, nulls: &[String]) -> String {
+/// empty (`option`: how the front end names `ImportOptions::nulls`);
+/// otherwise nothing.
+fn null_hint(message: &str, nulls: &[String], option: &str) -> String {
     let quoted = message.split('`').skip(1).step_by(2);
     for v in quoted {
         if NULL_SPELLINGS.iter().any(|n| n.eq_ignore_ascii_case(v)) && !nulls.iter().any(|n| n == v) {
-            return format!(" (if `{v}` means no value, `--null {v}` reads it as empty)");
+            return format!(" (if `{v}` means no value, `{option} {v}` reads it as empty)");
         }
     }
     String::new()
@@ -579,7 +585,7 @@ fn locate(name: &str, line: u64, e: Error) -> Error {
 }
 
 /// `,` unless the first line has no comma but semicolons or tabs.
-fn sniff_delimiter(buf: &[u8]) -> u8 {
+pub(super) fn sniff_delimiter(buf: &[u8]) -> u8 {
     let first = buf.split(|b| *b == b'\n').next().unwrap_or(&[]);
     if first.contains(&b',') {
         b','

@@ -2,6 +2,7 @@
 //! parsing of text into a value of its type.
 
 use super::Decimal;
+use super::written_number::{DecimalMark, parse_written};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -97,26 +98,34 @@ impl AttrDef {
     /// for a caller in a loop, whose reloading of `parse`'s result from
     /// memory stalled on the stores that wrote it.
     #[inline(never)]
-    pub fn parse_into(&self, s: &str, idx: u16, out: &mut Vec<(u16, AttrValue)>) -> Result<(), String> {
-        if let Some(v) = self.parse_value(s)? {
+    pub fn parse_into(
+        &self,
+        s: &str,
+        idx: u16,
+        mark: DecimalMark,
+        out: &mut Vec<(u16, AttrValue)>,
+    ) -> Result<(), String> {
+        if let Some(v) = self.parse_value(s, mark)? {
             super::push_in_place(out, (idx, v));
         }
         Ok(())
     }
 
-    /// Parses the text form of a value (as found in CSV); `None` for empty text.
+    /// Parses the text form of a value (as found in CSV); `None` for empty
+    /// text. A number may be written as exports write amounts
+    /// ([`parse_written`]: `$1,234.50`, `12,50 zł`).
     pub fn parse(&self, s: &str) -> Result<Option<AttrValue>, String> {
-        self.parse_value(s)
+        self.parse_value(s, DecimalMark::Point)
     }
 
     #[inline(always)]
-    fn parse_value(&self, s: &str) -> Result<Option<AttrValue>, String> {
+    fn parse_value(&self, s: &str, mark: DecimalMark) -> Result<Option<AttrValue>, String> {
         if crate::model::trim_fast(s).is_empty() {
             return Ok(None);
         }
         let v = match &self.ty {
             AttrType::Number => {
-                AttrValue::Number(Decimal::parse(s).map_err(|e| format!("attribute `{}`: {e}", self.name))?)
+                AttrValue::Number(parse_written(s, mark).map_err(|e| format!("attribute `{}`: {e}", self.name))?)
             }
             AttrType::Text => AttrValue::Text(s.into()),
             AttrType::Bool => AttrValue::Bool(
@@ -265,7 +274,11 @@ mod tests {
         let d = AttrDef { name: "birth_date".into(), ty: AttrType::Date };
         let v = d.parse("1990-02-03").unwrap().unwrap();
         assert_eq!(d.format(&v), "1990-02-03");
-        assert!(d.parse("03.02.1990").is_err());
+        // day first where written with dots, as German and Polish exports do
+        assert_eq!(d.parse("03.02.1990").unwrap(), Some(v.clone()));
+        assert!(d.parse("03.02.90").is_err());
+        let n = AttrDef { name: "spend".into(), ty: AttrType::Number };
+        assert_eq!(n.format(&n.parse("$1,234.50").unwrap().unwrap()), "1234.5");
         let n = AttrDef { name: "lat".into(), ty: AttrType::Number };
         assert!(n.parse("north").unwrap_err().contains("not a number"));
         assert_eq!(n.parse("").unwrap(), None);

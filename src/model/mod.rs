@@ -8,6 +8,7 @@ pub mod event;
 pub mod schema;
 pub mod segment;
 pub mod time;
+pub mod written_number;
 
 pub use attribute::{AttrDef, AttrType, AttrValue};
 pub use contact::{Action, ActionKind, Channel, Consent, Contact, ContactId};

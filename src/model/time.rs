@@ -178,22 +178,35 @@ impl TimeFormat {
         if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
             return self.localize(d.and_hms_opt(0, 0, 0).unwrap(), s);
         }
-        // US style 12/1/2010 8:26 unless day-first was asked for
+        // US style 12/1/2010 8:26 (or 8:26:00 PM, as spreadsheets write
+        // it) unless day-first was asked for; dots, as in 10.11.2024 14:15,
+        // are written day first
         let slash: &[&str] = if self.day_first {
-            &["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"]
+            &["%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d/%m/%Y %I:%M:%S %p", "%d/%m/%Y %I:%M %p"]
         } else {
-            &["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y"]
+            &["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p"]
         };
+        let slash = slash.iter().chain(&["%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y"]);
+        // (a year of four digits: `%Y` reads `24` as the year 24)
+        let four = |d: NaiveDate| chrono::Datelike::year(&d) >= 1000;
         for f in slash {
-            if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
+            if let Ok(n) = NaiveDateTime::parse_from_str(t, f)
+                && four(n.date())
+            {
                 return self.localize(n, s);
             }
-            if let Ok(d) = NaiveDate::parse_from_str(t, f) {
+            if let Ok(d) = NaiveDate::parse_from_str(t, f)
+                && four(d)
+            {
                 return self.localize(d.and_hms_opt(0, 0, 0).unwrap(), s);
             }
         }
         if let Some(ts) = epoch(t.as_bytes()) {
             return Ok(ts);
+        }
+        // e-mail headers' and some APIs' `Sun, 10 Nov 2024 14:15:42 +0000`
+        if let Ok(d) = DateTime::parse_from_rfc2822(t) {
+            return Ok(d.timestamp());
         }
         Err(format!("`{s}` is not a timestamp (expected RFC 3339 such as 2026-01-31T09:30:00Z)"))
     }
@@ -537,6 +550,35 @@ mod tests {
             for s in ["2024-11-10 13:15:42+1", "2024-11-10 13:15:42+24", "2024-11-10+01", "99999999999999999999"] {
                 assert!(f.parse(s).is_err(), "{s:?}");
             }
+        }
+    }
+
+    /// Spreadsheets' AM/PM, day-first dotted dates (German, Polish,
+    /// Russian exports) and RFC 2822, read in UTC and in a timezone, against
+    /// instants worked out by hand (2024-11-10T13:15:42Z is 1731244542;
+    /// New York is 5 hours behind that day).
+    #[test]
+    fn spreadsheet_and_mail_spellings() {
+        let utc = 1_731_244_542;
+        let ny = TimeFormat { tz: Some(chrono_tz::America::New_York), ..Default::default() };
+        let day_first = TimeFormat { day_first: true, ..Default::default() };
+        for (f, s, want) in [
+            (TimeFormat::default(), "11/10/2024 1:15:42 PM", utc),
+            (TimeFormat::default(), "11/10/2024 1:15 pm", utc - 42),
+            (TimeFormat::default(), "11/10/2024 12:15:42 AM", utc - 13 * 3600),
+            (day_first.clone(), "10/11/2024 1:15:42 PM", utc),
+            (ny.clone(), "11/10/2024 8:15:42 AM", utc),
+            (TimeFormat::default(), "10.11.2024 13:15:42", utc),
+            (TimeFormat::default(), "10.11.2024 13:15", utc - 42),
+            (TimeFormat::default(), "10.11.2024", utc - 13 * 3600 - 15 * 60 - 42),
+            (ny, "10.11.2024 08:15:42", utc),
+            (TimeFormat::default(), "Sun, 10 Nov 2024 14:15:42 +0100", utc),
+            (day_first, "Sun, 10 Nov 2024 13:15:42 GMT", utc),
+        ] {
+            assert_eq!(f.parse(s), Ok(want), "{s:?}");
+        }
+        for s in ["11/10/2024 13:15:42 PM", "31.02.2024", "10.11.24 13:15", "Mon, 10 Nov 2024 13:15:42 +0000"] {
+            assert!(TimeFormat::default().parse(s).is_err(), "{s:?}");
         }
     }
 
