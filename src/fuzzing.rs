@@ -139,7 +139,9 @@ pub fn import(store: &Store, what: What, data: &[u8]) {
     };
     let reader = Box::new(std::io::Cursor::new(file.to_vec()));
     let total = Some(file.len() as u64);
-    let Ok(input) = Input::from_reader(name.into(), reader, total, opts.format, opts.max_line, "the limit") else {
+    let Ok(input) =
+        Input::from_reader(name.into(), reader, total, opts.format, opts.max_line, "the limit", opts.encoding)
+    else {
         return;
     };
     let _ = crate::import::import_rolled_back(store, what, input, &opts);

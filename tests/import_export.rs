@@ -284,6 +284,41 @@ fn amounts_and_times_as_spreadsheets_write_them() {
     assert_eq!(env.contact("k2")["spend"], "7.5");
 }
 
+/// Text in another encoding than UTF-8: UTF-16 with a byte order mark
+/// (Excel's "Unicode text", tab-separated) is read as is; a Windows code
+/// page is named with `--encoding`, and without it the first such byte is
+/// refused at its line with a hint; a gzip of UTF-16 reads too.
+#[test]
+fn files_in_other_encodings() {
+    let env = Env::new();
+    let text = "external_id\tcity\nk1\tKraków\nk2\tŁódź\n";
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    env.write("u16.txt", &utf16);
+    env.run(&["import", "contacts", "u16.txt", "--format", "csv"]).ok();
+    let mut be = vec![0xFE, 0xFF];
+    be.extend("external_id,city\nk3,Gdańsk\n".encode_utf16().flat_map(u16::to_be_bytes));
+    env.write("be.csv", &be);
+    env.run(&["import", "contacts", "be.csv"]).ok();
+    // windows-1250, as Excel in Poland saves a CSV: ó is 0xF3, ś 0x9C
+    let cp1250: &[u8] = b"external_id;city\nk4;Krak\xf3w\nk5;\x8cl\xb9sk\n";
+    env.write("pl.csv", cp1250);
+    let err = env.run(&["import", "contacts", "pl.csv"]).fails(2);
+    assert!(
+        err.starts_with(
+            "error: pl.csv:2: invalid UTF-8 in column `city` (a file in another encoding reads with `--encoding NAME`"
+        ),
+        "{err}"
+    );
+    env.run(&["import", "contacts", "pl.csv", "--encoding", "windows-1250"]).ok();
+    let err = env.run(&["import", "contacts", "pl.csv", "--encoding", "klingon"]).fails(2);
+    assert!(err.starts_with("error: --encoding: unknown encoding `klingon`"), "{err}");
+    let cities: Vec<(String, String)> =
+        env.contacts().iter().map(|c| (c["external_id"].clone(), c["city"].clone())).collect();
+    let want = [("k1", "Kraków"), ("k2", "Łódź"), ("k3", "Gdańsk"), ("k4", "Kraków"), ("k5", "Śląsk")];
+    assert_eq!(cities, want.map(|(a, b)| (a.to_string(), b.to_string())));
+}
+
 /// A JSON array of objects, as `mongoexport --jsonArray`, `jq -s` and
 /// APIs write a file, imports as JSON lines do; messages name the line an
 /// element starts on; a malformed array is refused whole at its line.

@@ -72,6 +72,9 @@ pub struct ImportArgs {
     /// The decimal mark where `1,234` or `1.234` could read either way; the other separates thousands [default: `,` in a `;`-separated file, else `.`]
     #[arg(long, value_name = "MARK", value_parser = ["," , "."])]
     pub decimal_mark: Option<String>,
+    /// The file's text encoding when not UTF-8, e.g. windows-1252, windows-1250, latin2 (UTF-16 is known by its byte order mark)
+    #[arg(long, value_name = "NAME")]
+    pub encoding: Option<String>,
     /// CSV: read fields of exactly this text as empty (repeatable) [default: \N]; --null '' reads every text as written
     #[arg(long = "null", value_name = "TEXT")]
     pub nulls: Option<Vec<String>>,
@@ -183,6 +186,12 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
         tz: a.tz,
         day_first: a.day_first,
         delimiter,
+        encoding: match &a.encoding {
+            None => None,
+            Some(l) => Some(encoding_rs::Encoding::for_label(l.trim().as_bytes()).ok_or_else(|| {
+                Error::input(format!("--encoding: unknown encoding `{l}` (e.g. windows-1252, latin2)"))
+            })?),
+        },
         decimal_mark: a.decimal_mark.map(|m| if m == "," { DecimalMark::Comma } else { DecimalMark::Point }),
         nulls: a.nulls.unwrap_or_else(|| vec![crate::import::DEFAULT_NULL.into()]),
         max_line: a.max_line_bytes.unwrap_or(ctx.config.import.max_line_bytes),
@@ -197,6 +206,7 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
             skip_invalid: "--skip-invalid".into(),
             max_line_bytes: "--max-line-bytes".into(),
             null: "--null".into(),
+            encoding: "--encoding".into(),
         },
     };
     // a relative name run by the database's owner: from the caller's directory

@@ -5,6 +5,8 @@
 
 use super::json_array;
 use crate::error::{Error, Result};
+use encoding_rs::Encoding;
+use encoding_rs_io::DecodeReaderBytesBuilder;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
@@ -51,13 +53,21 @@ impl Input {
     /// Opens `path` (`-` is stdin); `format` overrides detection. A too-long
     /// line names the limit in neutral words ([`DEFAULT_LIMIT_NAME`]).
     pub fn open(path: &str, format: Option<InputFormat>, max_line: usize) -> Result<Input> {
-        Input::open_named(path, format, max_line, DEFAULT_LIMIT_NAME)
+        Input::open_named(path, format, max_line, DEFAULT_LIMIT_NAME, None)
     }
 
     /// [`Input::open`] with the limit named as the front end calls it
     /// (`limit_name`). The name is given here, not set afterwards: sniffing
     /// the format reads the first line already, which may be too long.
-    pub fn open_named(path: &str, format: Option<InputFormat>, max_line: usize, limit_name: &str) -> Result<Input> {
+    /// `encoding`: the file's text encoding, when not UTF-8 (see
+    /// [`Input::from_reader`]).
+    pub fn open_named(
+        path: &str,
+        format: Option<InputFormat>,
+        max_line: usize,
+        limit_name: &str,
+        encoding: Option<&'static Encoding>,
+    ) -> Result<Input> {
         let (name, raw, total): (String, Box<dyn Read + Send>, Option<u64>) = if path == "-" {
             ("stdin".into(), Box::new(std::io::stdin()), None)
         } else {
@@ -68,7 +78,7 @@ impl Input {
             let len = f.metadata().ok().map(|m| m.len());
             (path.to_string(), Box::new(f), len)
         };
-        let mut input = Input::from_reader(name, raw, total, format, max_line, limit_name)?;
+        let mut input = Input::from_reader(name, raw, total, format, max_line, limit_name, encoding)?;
         if path != "-" {
             // a file's reads end: a thread reading ahead never waits on a
             // writer (its chunks are as large as the buffer, which they
@@ -80,7 +90,9 @@ impl Input {
 
     /// An input over any reader: `name` is used in messages and, when
     /// `format` is not given, for detection by its extension (else by the
-    /// content); `total` is its size when known (for progress).
+    /// content); `total` is its size when known (for progress). Text in
+    /// `encoding` (windows-1250, latin1: any WHATWG label), or in UTF-16
+    /// with a byte order mark (Excel's "Unicode text"), is read as UTF-8.
     pub fn from_reader(
         name: String,
         raw: Box<dyn Read + Send>,
@@ -88,6 +100,7 @@ impl Input {
         format: Option<InputFormat>,
         max_line: usize,
         limit_name: &str,
+        encoding: Option<&'static Encoding>,
     ) -> Result<Input> {
         // records keep field offsets in 32 bits
         let max_line = max_line.min(u32::MAX as usize);
@@ -101,6 +114,19 @@ impl Input {
         let (mut raw, total): (Box<dyn BufRead + Send>, Option<u64>) = match gzip {
             true => (Box::new(BufReader::new(Gunzip(flate2::bufread::MultiGzDecoder::new(raw)))), None),
             false => (Box::new(raw), total),
+        };
+        let head = raw.fill_buf().map_err(|e| io_error(&name, &overflow, e))?;
+        let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
+        let (mut raw, total): (Box<dyn BufRead + Send>, Option<u64>) = match utf16
+            || encoding.is_some_and(|e| e != encoding_rs::UTF_8)
+        {
+            true => {
+                // a byte order mark names the encoding whatever was given
+                let decode =
+                    DecodeReaderBytesBuilder::new().encoding(encoding).bom_override(true).strip_bom(true).build(raw);
+                (Box::new(BufReader::new(decode)), None)
+            }
+            false => (raw, total),
         };
         let named = if gzip { name.strip_suffix(".gz").unwrap_or(&name) } else { &name };
         let ext = Path::new(named).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
@@ -307,7 +333,7 @@ mod tests {
         std::fs::write(&p, s).unwrap();
         let p = p.to_str().unwrap();
         let mut inp = match limit_name {
-            Some(n) => Input::open_named(p, None, 1000, n).unwrap(),
+            Some(n) => Input::open_named(p, None, 1000, n, None).unwrap(),
             None => Input::open(p, None, 1000).unwrap(),
         };
         let mut out = Vec::new();
@@ -371,7 +397,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("data");
         std::fs::write(&p, "x".repeat(5000)).unwrap();
-        let e = Input::open_named(p.to_str().unwrap(), None, 1000, "--max-line-bytes").err().unwrap();
+        let e = Input::open_named(p.to_str().unwrap(), None, 1000, "--max-line-bytes", None).err().unwrap();
         assert!(
             e.message.ends_with("data:1: line longer than 1000 bytes (the limit; see --max-line-bytes)"),
             "{}",

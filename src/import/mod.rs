@@ -39,6 +39,9 @@ pub struct ImportOptions {
     /// which mark a lone `,` or `.` before three digits is in a number
     /// (`1,234`); None: a comma in a `;`-separated file, else a point
     pub decimal_mark: Option<DecimalMark>,
+    /// the file's text encoding when it is not UTF-8 (UTF-16 is known by
+    /// its byte order mark)
+    pub encoding: Option<&'static encoding_rs::Encoding>,
     /// CSV fields of exactly one of these texts are read as empty
     pub nulls: Vec<String>,
     pub max_line: usize,
@@ -69,6 +72,8 @@ pub struct OptionNames {
     pub max_line_bytes: String,
     /// the texts read as NULL ([`ImportOptions::nulls`]), followed by one
     pub null: String,
+    /// the file's encoding ([`ImportOptions::encoding`]), followed by one
+    pub encoding: String,
 }
 
 impl Default for OptionNames {
@@ -81,6 +86,7 @@ impl Default for OptionNames {
             skip_invalid: "skipping invalid rows".into(),
             max_line_bytes: input::DEFAULT_LIMIT_NAME.into(),
             null: "the NULL spellings option".into(),
+            encoding: "the encoding option".into(),
         }
     }
 }
@@ -104,6 +110,7 @@ impl Default for ImportOptions {
             day_first: false,
             delimiter: None,
             decimal_mark: None,
+            encoding: None,
             nulls: vec![DEFAULT_NULL.into()],
             max_line: input::DEFAULT_MAX_LINE,
             now: crate::model::time::now_ts(),
@@ -198,7 +205,7 @@ pub fn import_audited(
     progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
     audit: Option<AuditOf<'_>>,
 ) -> Result<ImportReport> {
-    let input = Input::open_named(path, opts.format, opts.max_line, &opts.names.max_line_bytes)?;
+    let input = Input::open_named(path, opts.format, opts.max_line, &opts.names.max_line_bytes, opts.encoding)?;
     run(store, what, input, opts, progress, true, audit)
 }
 
@@ -255,29 +262,13 @@ fn run(
             match what {
                 What::Contacts => {
                     let mut sink = contacts::ContactSink::new(&mut w, &ctx, &mut report, total)?;
-                    let s = rows::drive(
-                        &mut input,
-                        &mut sink,
-                        rejects.as_mut(),
-                        delimiter,
-                        &opts.nulls,
-                        &opts.names.null,
-                        &mut prog,
-                    )?;
+                    let s = rows::drive(&mut input, &mut sink, rejects.as_mut(), delimiter, opts, &mut prog)?;
                     sink.finish()?;
                     s
                 }
                 What::Events => {
                     let mut sink = events::EventSink::new(&mut w, &ctx, &mut report, opts.score_rules.clone())?;
-                    let s = rows::drive(
-                        &mut input,
-                        &mut sink,
-                        rejects.as_mut(),
-                        delimiter,
-                        &opts.nulls,
-                        &opts.names.null,
-                        &mut prog,
-                    )?;
+                    let s = rows::drive(&mut input, &mut sink, rejects.as_mut(), delimiter, opts, &mut prog)?;
                     sink.finish()?;
                     s
                 }

@@ -370,14 +370,14 @@ pub struct DriveStats {
 
 /// Reads every row of `input` into `sink`. With `rejects`, bad rows are
 /// written there and skipped; without, the first bad row fails the run with
-/// `file:line: reason`.
+/// `file:line: reason`. `delimiter`: the CSV delimiter as decided (given or
+/// sniffed); `opts`: the NULL spellings and the options' names for hints.
 pub fn drive<S: RowSink>(
     input: &mut Input,
     sink: &mut S,
     mut rejects: Option<&mut Rejects>,
     delimiter: Option<u8>,
-    nulls: &[String],
-    null_option: &str,
+    opts: &super::ImportOptions,
     progress: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<DriveStats> {
     let name = input.name.clone();
@@ -402,7 +402,7 @@ pub fn drive<S: RowSink>(
                 None => Err(Error::input(format!(
                     "{name}:{line}: {}{}",
                     e.message,
-                    null_hint(&e.message, nulls, null_option)
+                    null_hint(&e.message, &opts.nulls, &opts.names.null)
                 ))),
             },
             Err(e) => Err(e),
@@ -424,15 +424,20 @@ pub fn drive<S: RowSink>(
         }
         let mut cols = Vec::with_capacity(raw.len());
         for (i, f) in raw.iter().enumerate() {
-            let s = std::str::from_utf8(f)
-                .map_err(|_| Error::input(format!("{name}:1: invalid UTF-8 in the header (column {})", i + 1)))?;
+            let s = std::str::from_utf8(f).map_err(|_| {
+                Error::input(format!(
+                    "{name}:1: invalid UTF-8 in the header (column {}){}",
+                    i + 1,
+                    other_encoding(&opts.names.encoding)
+                ))
+            })?;
             let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { s };
             cols.push(s.trim().to_string());
         }
         if cols.iter().all(|c| c.is_empty()) {
             return Err(Error::input(format!("{name}:1: empty header line")));
         }
-        rdr.set_nulls(nulls);
+        rdr.set_nulls(&opts.nulls);
         sink.columns(&cols).map_err(|e| locate(&name, 1, e))?;
         sink.header_done().map_err(|e| locate(&name, 1, e))?;
         let prepare = sink.preparer().map(|p| (p, cols.len()));
@@ -520,8 +525,9 @@ pub fn drive<S: RowSink>(
                             Err(Error::input(format!("expected {} columns as in the header, found {}", ncols, r.len())))
                         }
                         Row::Utf8(_, col) => Err(Error::input(format!(
-                            "invalid UTF-8 in column `{}`",
-                            names.get(*col).map(String::as_str).unwrap_or("?")
+                            "invalid UTF-8 in column `{}`{}",
+                            names.get(*col).map(String::as_str).unwrap_or("?"),
+                            other_encoding(&opts.names.encoding)
                         ))),
                     };
                     if res.is_err() {
@@ -560,6 +566,12 @@ pub fn drive<S: RowSink>(
     stats.columns = if json { reject_cols } else { names };
     progress(input.bytes_read.load(Ordering::Relaxed), stats.rows)?;
     Ok(stats)
+}
+
+/// For text that is not UTF-8, the option that names its encoding
+/// (`option`: how the front end names `ImportOptions::encoding`).
+fn other_encoding(option: &str) -> String {
+    format!(" (a file in another encoding reads with `{option} NAME`, e.g. windows-1252 from Excel on Windows)")
 }
 
 /// Spellings of "no value" that tools write into CSV (SQL's `NULL`, R's
