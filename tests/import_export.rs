@@ -319,6 +319,53 @@ fn files_in_other_encodings() {
     assert_eq!(cities, want.map(|(a, b)| (a.to_string(), b.to_string())));
 }
 
+/// A zip archive with `files` (name, text) in it, deflated.
+fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    for (name, text) in files {
+        z.start_file(*name, deflated).unwrap();
+        z.write_all(text.as_bytes()).unwrap();
+    }
+    z.finish().unwrap().into_inner()
+}
+
+/// A zip archive holding one export (as admin panels hand them out) is
+/// read as that file, named `archive.zip/file` in messages; macOS's
+/// additions are passed over; an archive of several files, a cut or
+/// damaged one, or one on stdin is refused with nothing written.
+#[test]
+fn zip_archives_of_one_file() {
+    let env = Env::new();
+    let rows: String = (0..3000).map(|i| format!("k{},2024-11-10 14:{:02}:00,visit\n", i % 7, i % 60)).collect();
+    let csv = format!("contact,ts,kind\n{rows}");
+    env.write("export.zip", zip_of(&[("orders/export.csv", &csv), ("__MACOSX/orders/._export.csv", "junk")]));
+    let out = env.run(&["import", "events", "export.zip", "--json"]).ok();
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["events"], 3000, "{out}");
+    let jsonl = "{\"contact\":\"k1\",\"ts\":\"2024-11-11T00:00:00Z\",\"kind\":\"visit\"}\n{\"contact\":\"k1\",\"ts\":\"soon\",\"kind\":\"visit\"}\n";
+    env.write("j.zip", zip_of(&[("events.jsonl", jsonl)]));
+    let err = env.run(&["import", "events", "j.zip"]).fails(2);
+    assert!(err.starts_with("error: j.zip/events.jsonl:2: `soon` is not a timestamp"), "{err}");
+
+    env.write("two.zip", zip_of(&[("a.csv", &csv), ("b.csv", &csv)]));
+    let err = env.run(&["import", "events", "two.zip"]).fails(2);
+    assert!(err.starts_with("error: two.zip: the zip archive holds 2 files (a.csv, b.csv); unzip it"), "{err}");
+    let whole = zip_of(&[("export.csv", &csv)]);
+    env.write("cut.zip", &whole[..whole.len() / 2]);
+    let err = env.run(&["import", "events", "cut.zip"]).fails(2);
+    assert!(err.starts_with("error: cut.zip: not a readable zip archive"), "{err}");
+    // a byte of the deflated data changed: the CRC (or the inflater) says so
+    let mut damaged = whole.clone();
+    damaged[200] ^= 0x55;
+    env.write("damaged.zip", &damaged);
+    let err = env.run(&["import", "events", "damaged.zip"]).fails(2);
+    assert!(err.starts_with("error: damaged.zip/export.csv: not a whole zip archive"), "{err}");
+    let err = env.run_stdin(&["import", "events", "-"], &whole).fails(2);
+    assert!(err.starts_with("error: stdin: a zip archive is read from a file, not a stream"), "{err}");
+    assert_eq!(env.event_rows().len(), 3000);
+}
+
 /// A JSON array of objects, as `mongoexport --jsonArray`, `jq -s` and
 /// APIs write a file, imports as JSON lines do; messages name the line an
 /// element starts on; a malformed array is refused whole at its line.

@@ -3,7 +3,7 @@
 //! buffered (a 2 GB line must not become a 2 GB allocation), and for
 //! files a thread that reads ahead.
 
-use super::json_array;
+use super::{json_array, zip_input};
 use crate::error::{Error, Result};
 use encoding_rs::Encoding;
 use encoding_rs_io::DecodeReaderBytesBuilder;
@@ -76,7 +76,14 @@ impl Input {
                 return Err(Error::input(format!("{path}: is a directory")));
             }
             let len = f.metadata().ok().map(|m| m.len());
-            (path.to_string(), Box::new(f), len)
+            let mut f = f;
+            if starts_with_zip(&mut f).map_err(|e| Error::runtime(format!("{path}: read error: {e}")))? {
+                // named as a path into the archive: `export.zip/orders.csv`
+                let (inner, size, raw) = zip_input::open_single(path, f)?;
+                (format!("{path}/{inner}"), raw, Some(size))
+            } else {
+                (path.to_string(), Box::new(f) as Box<dyn Read + Send>, len)
+            }
         };
         let mut input = Input::from_reader(name, raw, total, format, max_line, limit_name, encoding)?;
         if path != "-" {
@@ -116,6 +123,12 @@ impl Input {
             false => (Box::new(raw), total),
         };
         let head = raw.fill_buf().map_err(|e| io_error(&name, &overflow, e))?;
+        if head.starts_with(&zip_input::ZIP_MAGIC) {
+            // its directory is at its end: a zip archive is read from a file
+            return Err(Error::input(format!(
+                "{name}: a zip archive is read from a file, not a stream: give its path"
+            )));
+        }
         let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
         let (mut raw, total): (Box<dyn BufRead + Send>, Option<u64>) = match utf16
             || encoding.is_some_and(|e| e != encoding_rs::UTF_8)
@@ -161,6 +174,24 @@ impl Input {
         };
         Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow })
     }
+}
+
+/// Whether file `f` starts as a zip archive (read from its start, and
+/// left there).
+fn starts_with_zip(f: &mut std::fs::File) -> std::io::Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    let mut head = [0u8; 4];
+    let mut got = 0;
+    while got < head.len() {
+        match f.read(&mut head[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    f.seek(SeekFrom::Start(0))?;
+    Ok(got == head.len() && head == zip_input::ZIP_MAGIC)
 }
 
 /// The first bytes of a gzip member.

@@ -10,6 +10,7 @@ pub mod json_records;
 pub mod mapping;
 pub mod records;
 pub mod rows;
+mod zip_input;
 
 use crate::derived::ScoreRules;
 use crate::error::{Error, Result};
