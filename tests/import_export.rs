@@ -271,9 +271,17 @@ fn amounts_and_times_as_spreadsheets_write_them() {
     let bad = "contact;ts;kind;amount\nk4;10.11.2024;purchase;1,5\nk4;10.11.2024;purchase;1,2,5\n";
     let err = env.import("events", "bad.csv", bad, &[]).fails(2);
     assert!(err.starts_with("error: bad.csv:3: purchase.amount: `1,2,5` is not a number"), "{err}");
+    // Excel's `sep=` line names the delimiter (and so the decimal mark)
+    // and counts as line 1
+    let err = env.import("events", "sep.csv", &format!("sep=;\n{bad}"), &[]).fails(2);
+    assert!(err.starts_with("error: sep.csv:4: purchase.amount: `1,2,5` is not a number"), "{err}");
+    let sep = "sep=;\r\ncontact;ts;kind;amount;utm_source\r\nk5;10.11.2024;purchase;1,234;a,b\r\n";
+    assert_eq!(report(&env, "events", "sep.csv", sep, &[])["events"].as_u64(), Some(1));
+    let k5 = csv_records(&env.export("events")).into_iter().find(|e| e["utm_source"] == "a,b").unwrap();
+    assert_eq!(k5["amount"], "1.234");
     let err = env.import("events", "y.csv", "contact,ts,kind\nk4,10.11.24 14:15,visit\n", &[]).fails(2);
     assert!(err.starts_with("error: y.csv:2: `10.11.24 14:15` is not a timestamp"), "{err}");
-    assert_eq!(csv_records(&env.export("events")).len(), 8);
+    assert_eq!(csv_records(&env.export("events")).len(), 9);
 
     // contacts: a number attribute and a date written the same ways
     env.run(&["schema", "add-attribute", "spend", "number"]).ok();

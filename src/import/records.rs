@@ -199,6 +199,12 @@ impl<R: BufRead> CsvRecords<R> {
         CsvRecords { inner, delim, core, line: 1, out: vec![0; 1024], ends: vec![0; 64], nulls: Vec::new() }
     }
 
+    /// The next record starts on physical line `line` (lines before it
+    /// were read by the caller).
+    pub fn set_line(&mut self, line: u64) {
+        self.line = line;
+    }
+
     /// From the next record on, fields of exactly one of `nulls` (as
     /// written or inside quotes) are read as empty: the `\N` that MySQL,
     /// PostgreSQL's text format and ClickHouse write for NULL.

@@ -413,11 +413,18 @@ pub fn drive<S: RowSink>(
     let (mut src, mut names, prepare) = if json {
         (Source::Json(JsonRecords::new(&mut input.reader)), Vec::new(), None)
     } else {
-        let delim = match delimiter {
-            Some(d) => d,
-            None => sniff_delimiter(input.reader.fill_buf().map_err(read_err)?),
+        let sep = sep_line(input.reader.fill_buf().map_err(read_err)?);
+        let delim = match (delimiter, sep) {
+            (Some(d), _) | (None, Some((d, _))) => d,
+            (None, None) => sniff_delimiter(input.reader.fill_buf().map_err(read_err)?),
         };
+        if let Some((_, len)) = sep {
+            input.reader.consume(len);
+        }
         let mut rdr = CsvRecords::new(&mut input.reader, delim);
+        if sep.is_some() {
+            rdr.set_line(2);
+        }
         let mut raw = RawFields::default();
         if rdr.read(&mut raw).map_err(read_err)?.is_none() {
             return Err(Error::input(format!("{name}: empty file (expected a header line)")));
@@ -596,8 +603,26 @@ fn locate(name: &str, line: u64, e: Error) -> Error {
     if e.kind == ErrorKind::Input { Error::input(format!("{name}:{line}: {}", e.message)) } else { e }
 }
 
-/// `,` unless the first line has no comma but semicolons or tabs.
+/// A first line `sep=;` (as Excel writes and reads it ahead of a CSV
+/// header) in `buf`: the delimiter it names and the line's length with
+/// its line break (and a byte order mark before it).
+pub(super) fn sep_line(buf: &[u8]) -> Option<(u8, usize)> {
+    let bom = if buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let b = &buf[bom..];
+    let end = match (b.get(5)?, b.get(6)) {
+        (b'\n', _) => 6,
+        (b'\r', Some(b'\n')) => 7,
+        _ => return None,
+    };
+    (b[..4].eq_ignore_ascii_case(b"sep=") && b[4] != b'\n').then_some((b[4], bom + end))
+}
+
+/// `,` unless the first line has no comma but semicolons or tabs (after
+/// a `sep=` line, the delimiter it names).
 pub(super) fn sniff_delimiter(buf: &[u8]) -> u8 {
+    if let Some((d, _)) = sep_line(buf) {
+        return d;
+    }
     let first = buf.split(|b| *b == b'\n').next().unwrap_or(&[]);
     if first.contains(&b',') {
         b','
@@ -607,5 +632,22 @@ pub(super) fn sniff_delimiter(buf: &[u8]) -> u8 {
         b'\t'
     } else {
         b','
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excel_sep_lines() {
+        assert_eq!(sep_line(b"sep=;\nid;email\n"), Some((b';', 6)));
+        assert_eq!(sep_line(b"SEP=\t\r\nid\temail\n"), Some((b'\t', 7)));
+        assert_eq!(sep_line(b"\xEF\xBB\xBFsep=,\n"), Some((b',', 9)));
+        assert_eq!(sep_line(b"sep=;\n"), Some((b';', 6)));
+        for no in [&b"sep=;"[..], b"sep=\n\n", b"sep=;;\n", b"separator\n", b"id,sep=;\n", b"sep=;\r"] {
+            assert_eq!(sep_line(no), None, "{:?}", String::from_utf8_lossy(no));
+        }
+        assert_eq!(sniff_delimiter(b"sep=|\na,b|c\n"), b'|');
     }
 }
