@@ -1,7 +1,8 @@
 //! Reads JSON Lines into rows of text fields under a header that grows as
 //! new keys appear: one object a line, a nested object's fields named by
 //! their path (`flatten`), each value as `json_text` writes it (numbers as
-//! written, lists `;`-joined, null empty). Lines
+//! written, lists of strings and numbers `;`-joined, other lists as their
+//! JSON text, null empty). Lines
 //! whose keys are all known and whose values are strings, numbers,
 //! booleans, nulls, lists of strings and numbers or objects of these are
 //! read by a small parser here (`read_flat` for a flat object, else
@@ -154,15 +155,11 @@ impl<R: BufRead> JsonRecords<R> {
             }
         }
         raw.reset(self.cols.len());
-        let mut bad = None;
         for (k, v) in &fields {
-            match json_text(v) {
-                Ok(t) => raw.set_field(self.index[k], t.as_bytes()),
-                Err(m) => bad = Some(format!("field `{k}`: {m}")),
-            }
+            raw.set_field(self.index[k], json_text(v).as_bytes());
         }
         raw.mark_utf8();
-        let res = bad.map_or(Ok(()), Err);
+        let res = Ok(());
         if added.is_empty() {
             return JsonRead::Row(line, res);
         }
@@ -685,28 +682,30 @@ fn flatten<'a>(
     }
 }
 
-/// The text form of a JSON value: numbers verbatim, lists `;`-joined.
-pub fn json_text(v: &serde_json::Value) -> std::result::Result<String, String> {
+/// The text form of a JSON value: numbers verbatim, a list of strings and
+/// numbers `;`-joined, any other list (of objects, as Segment's
+/// `products` and GA4's `items` are) as its JSON text.
+pub fn json_text(v: &serde_json::Value) -> String {
     use serde_json::Value as J;
-    Ok(match v {
+    match v {
         J::Null => String::new(),
         J::Bool(b) => b.to_string(),
         J::Number(n) => n.to_string(),
         J::String(s) => s.clone(),
-        J::Array(items) => {
-            let mut parts = Vec::new();
-            for i in items {
-                match i {
-                    J::String(s) => parts.push(s.clone()),
-                    J::Number(n) => parts.push(n.to_string()),
-                    _ => return Err("lists may hold only strings and numbers".into()),
-                }
-            }
+        J::Array(items) if items.iter().all(|i| matches!(i, J::String(_) | J::Number(_))) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|i| match i {
+                    J::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
             parts.join(";")
         }
-        // (`flatten` names a nested object's fields; one left here is in a list)
-        J::Object(_) => return Err("objects inside lists are not supported".into()),
-    })
+        // (`flatten` names a nested object's fields: an object is here
+        // only inside a list)
+        J::Array(_) | J::Object(_) => v.to_string(),
+    }
 }
 
 #[cfg(test)]
