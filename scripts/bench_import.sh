@@ -49,7 +49,12 @@ bench() { # $1: label, $2: database to start from ("" for an empty one), $3: the
   local file=${3:-events-$N.csv} what=${4:-events}
   local rows secs=() s start end median best
   rows=$(wc -l < "$file")
-  case "$file" in *.jsonl) ;; *.json) rows=$((rows - 2)) ;; *) rows=$((rows - 1)) ;; esac # a CSV header; `[` and `]`
+  case "$file" in
+    *.jsonl) ;;
+    *.json) rows=$((rows - 2)) ;; # `[` and `]`
+    *.zip) rows=$(($(unzip -p "$file" | wc -l) - 1)) ;;
+    *) rows=$((rows - 1)) ;; # a CSV header
+  esac
   for i in $(seq "$RUNS"); do
     rm -f run.redb run.redb.lock
     if [ -n "$2" ]; then cp "$2" run.redb; fi
@@ -119,9 +124,11 @@ fi
 # times as `2024-11-10 13:15:42` (no zone), as `11/10/2024 13:15` (US, no
 # seconds), as Unix seconds, with an offset as PostgreSQL and DuckDB write
 # a timestamptz (`2024-11-10 14:15:42+01`) and as Unix milliseconds;
-# contacts named by email (by id where a contact has none); and the whole
-# log as JSON lines. Each into the database holding every contact, then
-# DuckDB loading the same file.
+# contacts named by email (by id where a contact has none); as a
+# spreadsheet in a decimal-comma locale writes it (`;`-separated, times as
+# `10.11.2024 13:15:42`, amounts as `12,5`); zipped; and the whole log as
+# JSON lines. Each into the database holding every contact, then DuckDB
+# loading the same file (not the zip, which DuckDB does not read).
 if [[ " $SHAPES " == *" spellings "* ]]; then
   if [ ! -f "log-5m-$N.jsonl" ]; then
     echo "writing the log's other spellings..." >&2
@@ -190,13 +197,33 @@ with open(f"log-5m-{n}.jsonl") as f, open(f"log-5m-nested-{n}.jsonl", "w") as o:
         }) + "\n")
 PY
   fi
+  if [ ! -f "log-5m-eu-$N.csv" ]; then
+    python3 - "$N" <<'PY'
+import csv, re, sys
+n = sys.argv[1]
+decimal = re.compile(r"-?[0-9]+\.[0-9]+")
+with open(f"log-5m-{n}.csv", newline="") as f, open(f"log-5m-eu-{n}.csv", "w", newline="") as o:
+    r = csv.reader(f)
+    w = csv.writer(o, delimiter=";", lineterminator="\n")
+    w.writerow(next(r))
+    for row in r:
+        ts = row[1]
+        row[1] = f"{ts[8:10]}.{ts[5:7]}.{ts[0:4]} {ts[11:19]}"
+        w.writerow([v.replace(".", ",") if decimal.fullmatch(v) else v for v in row])
+PY
+  fi
+  if [ ! -f "log-5m-$N.zip" ]; then
+    python3 -c 'import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z: z.write(sys.argv[2])' "log-5m-$N.zip" "log-5m-$N.csv"
+  fi
   # the same JSON lines as one JSON array, an element a line (as `jq -s`
   # or `mongoexport --jsonArray` write a file)
   if [ ! -f "log-5m-array-$N.json" ]; then
     { echo "["; sed '$!s/$/,/' "log-5m-$N.jsonl"; echo "]"; } > "log-5m-array-$N.json"
   fi
   for file in "log-5m-space-$N.csv" "log-5m-us-$N.csv" "log-5m-epoch-$N.csv" "log-5m-offset-$N.csv" \
-    "log-5m-epochms-$N.csv" "log-5m-email-$N.csv" "log-5m-$N.jsonl" "log-5m-nested-$N.jsonl" "log-5m-array-$N.json"; do
+    "log-5m-epochms-$N.csv" "log-5m-email-$N.csv" "log-5m-eu-$N.csv" "log-5m-$N.zip" "log-5m-$N.jsonl" \
+    "log-5m-nested-$N.jsonl" "log-5m-array-$N.json"; do
     echo "$file: $(du -m "$file" | cut -f1) MB"
     EXTRA=()
     if [ "$file" = "log-5m-nested-$N.jsonl" ]; then
@@ -206,7 +233,7 @@ PY
     fi
     bench "$file, known contacts" base.redb "$file"
     EXTRA=()
-    if [ "$DUCKDB" = 1 ]; then bench "$file, DuckDB" "" "$file" rows; fi
+    if [ "$DUCKDB" = 1 ] && [[ $file != *.zip ]]; then bench "$file, DuckDB" "" "$file" rows; fi
   done
 fi
 if [[ " $SHAPES " == *" contacts "* ]]; then
