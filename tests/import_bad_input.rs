@@ -61,7 +61,8 @@ fn bad_utf8_is_refused() {
         "latin1.csv",
         b"external_id,first_name\nx1,Ann\nx2,Jos\xe9\n",
         &[],
-        "latin1.csv:3: invalid UTF-8 in column `first_name`",
+        "latin1.csv:3: invalid UTF-8 in column `first_name` (a file in another encoding reads with `--encoding NAME`, \
+         e.g. windows-1252 from Excel on Windows)",
     );
     refused(
         "events",

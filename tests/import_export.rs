@@ -327,6 +327,54 @@ fn files_in_other_encodings() {
     assert_eq!(cities, want.map(|(a, b)| (a.to_string(), b.to_string())));
 }
 
+/// Logs and contact lists as other tools name their columns import
+/// without `--map`: reach's fields in any case (`Email`, `External_ID`),
+/// and well-known other names where the file has no column named for the
+/// field (REES46's `event_time,event_type,…,user_id`, Segment's `userId`,
+/// `event`, `timestamp`), each said in the report; a file naming the
+/// field itself keeps the other column as a parameter.
+#[test]
+fn columns_under_other_tools_names() {
+    let env = Env::new();
+    let rees = "event_time,event_type,product_id,brand,price,user_id,user_session\n\
+                2019-10-01 00:00:00 UTC,view,44600062,shiseido,35.79,541312140,72d76fde\n\
+                2019-10-01 00:00:04 UTC,purchase,3900821,aqua,33.20,554748717,9333dfbd\n";
+    let out = env.import("events", "rees.csv", rees, &[]).ok();
+    for line in
+        ["read column `user_id` as contact", "read column `event_time` as ts", "read column `event_type` as kind"]
+    {
+        assert!(out.contains(line), "{out}");
+    }
+    let segment = "{\"userId\":\"541312140\",\"event\":\"visit\",\"timestamp\":\"2019-10-02T10:00:00Z\"}\n";
+    env.import("events", "track.jsonl", segment, &[]).ok();
+    let events = csv_records(&env.export("events"));
+    let mut got: Vec<(&str, &str, &str)> =
+        events.iter().map(|e| (e["contact_id"].as_str(), e["ts"].as_str(), e["kind"].as_str())).collect();
+    got.sort_by_key(|e| e.1);
+    assert_eq!(
+        got,
+        [
+            ("1", "2019-10-01T00:00:00Z", "view"),
+            ("2", "2019-10-01T00:00:04Z", "purchase"),
+            ("1", "2019-10-02T10:00:00Z", "visit")
+        ]
+    );
+    // `ts` named: `timestamp` is a parameter like any other column
+    let out = env.import("events", "both.csv", "contact,ts,kind,timestamp\nc9,2024-01-01 00:00:00,visit,x\n", &[]).ok();
+    assert!(!out.contains("read column"), "{out}");
+    assert_eq!(csv_records(&env.export("events")).last().unwrap()["timestamp"], "x");
+
+    let contacts = "External_ID,E-mail,Signup Date,TimeZone\nk1,Ann@x.io,2024-01-02,Europe/Rome\n";
+    let out = env.import("contacts", "c.csv", contacts, &[]).ok();
+    assert!(
+        out.contains("read column `E-mail` as email") && out.contains("read column `Signup Date` as created_at"),
+        "{out}"
+    );
+    let k1 = env.contact("k1");
+    let got = (k1["email"].as_str(), k1["created_at"].as_str(), k1["timezone"].as_str());
+    assert_eq!(got, ("Ann@x.io", "2024-01-02T00:00:00Z", "Europe/Rome"));
+}
+
 /// A zip archive with `files` (name, text) in it, deflated.
 fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
     use std::io::Write;

@@ -274,6 +274,9 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
         for c in &report.created {
             writeln!(out, "declared {c}")?;
         }
+        for r in &report.read_as {
+            writeln!(out, "read {r}")?;
+        }
     }
     Ok(())
 }

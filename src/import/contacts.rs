@@ -2,7 +2,7 @@
 //! then email. Empty cells never erase; tags and categories are added.
 //! Duplicate keys inside one file are refused (the second row is the bad one).
 
-use super::mapping::field_name;
+use super::mapping::{CONTACT_ALIASES, field_name, recognize};
 use super::records::Fields;
 use super::{ImportContext, ImportReport};
 use crate::error::{Error, Result};
@@ -434,11 +434,48 @@ impl<'a, 'w> ContactSink<'a, 'w> {
     }
 }
 
+/// The columns a contacts import reads as a contact's own fields.
+const CONTACT_FIELDS: [&str; 16] = [
+    "id",
+    "external_id",
+    "email",
+    "created_at",
+    "score",
+    "timezone",
+    "consent_email",
+    "consent_sms",
+    "consent_push",
+    "consent_email_at",
+    "consent_sms_at",
+    "consent_push_at",
+    "unsubscribed_at",
+    "bounced_at",
+    "tags",
+    "categories",
+];
+
 impl super::rows::RowSink for ContactSink<'_, '_> {
     fn columns(&mut self, added: &[String]) -> Result<()> {
         let mut targets: Vec<String> = Vec::new();
-        for c in added {
-            let col = match self.ctx.mapping.field_for(c) {
+        // reach's own fields in any case, or under other tools' names
+        let present: Vec<&str> = self
+            .cols
+            .iter()
+            .filter_map(|c| match c {
+                Col::ExternalId => Some("external_id"),
+                Col::Email => Some("email"),
+                Col::CreatedAt => Some("created_at"),
+                Col::Timezone => Some("timezone"),
+                _ => None,
+            })
+            .collect();
+        let fields: Vec<Option<String>> = added.iter().map(|c| self.ctx.mapping.field_for(c)).collect();
+        let (fields, taken) = recognize(&fields, &present, &CONTACT_FIELDS, CONTACT_ALIASES);
+        for (i, field) in taken {
+            self.report.read_as.push(format!("column `{}` as {field}", added[i]));
+        }
+        for (c, field) in added.iter().zip(fields) {
+            let col = match field {
                 Some(f) => {
                     if let Some(prev) = targets.iter().position(|t| *t == f) {
                         return Err(Error::input(format!("columns `{}` and `{c}` both map to `{f}`", added[prev])));

@@ -4,7 +4,7 @@
 //! fly (parameters as text). Score rules, hard bounces and unsubscribes
 //! update the contact once, at the end.
 
-use super::mapping::field_name;
+use super::mapping::{EVENT_ALIASES, field_name, recognize};
 use super::records::Fields;
 use super::{ImportContext, ImportReport};
 use crate::derived::ScoreRules;
@@ -425,6 +425,10 @@ fn apply_effect(e: &Effects, c: &mut Contact, actions: &mut Vec<(u32, Action)>, 
     }
 }
 
+/// The columns an event import reads as its own fields.
+const EVENT_FIELDS: [&str; 8] =
+    ["contact", "contact_id", "ts", "kind", "source", "utm_source", "utm_medium", "utm_campaign"];
+
 impl super::rows::RowSink for EventSink<'_, '_> {
     fn columns(&mut self, added: &[String]) -> Result<()> {
         if !self.kind_by_name.is_empty() {
@@ -433,8 +437,31 @@ impl super::rows::RowSink for EventSink<'_, '_> {
             self.kind_by_name.clear();
             self.last_kind = None;
         }
-        for c in added {
-            let col = match self.ctx.mapping.field_for(c) {
+        // reach's own fields in any case, or under other tools' names
+        let present: Vec<&str> = self
+            .cols
+            .iter()
+            .filter_map(|c| match c {
+                Col::Contact | Col::ContactId => Some("contact"),
+                Col::Ts => Some("ts"),
+                Col::Kind => Some("kind"),
+                _ => None,
+            })
+            .collect();
+        let mut present = present;
+        if self.ctx.kind.is_some() {
+            present.push("kind"); // the kind given for every row
+        }
+        if added.iter().any(|c| self.ctx.mapping.field_for(c).is_some_and(|f| field_name(&f) == "contact_id")) {
+            present.push("contact");
+        }
+        let fields: Vec<Option<String>> = added.iter().map(|c| self.ctx.mapping.field_for(c)).collect();
+        let (fields, taken) = recognize(&fields, &present, &EVENT_FIELDS, EVENT_ALIASES);
+        for (i, field) in taken {
+            self.report.read_as.push(format!("column `{}` as {field}", added[i]));
+        }
+        for (c, field) in added.iter().zip(fields) {
+            let col = match field {
                 None => Col::Ignore,
                 Some(f) => match f.as_str() {
                     "contact" => Col::Contact,

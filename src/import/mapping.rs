@@ -187,6 +187,114 @@ impl Mapping {
     }
 }
 
+/// An event's own fields under the names other tools give them, in order
+/// of preference (as `field_name` writes them): trackers' `userId`,
+/// `event`, `timestamp`; shops' `customer_id`, `event_type`,
+/// `event_time`, `InvoiceDate`.
+pub const EVENT_ALIASES: &[(&str, &[&str])] = &[
+    (
+        "contact",
+        &[
+            "user_id",
+            "userid",
+            "customer_id",
+            "customerid",
+            "client_id",
+            "clientid",
+            "visitor_id",
+            "distinct_id",
+            "person_id",
+            "profile_id",
+            "member_id",
+            "subscriber_id",
+            "external_id",
+            "email",
+            "email_address",
+            "customer",
+            "user",
+        ],
+    ),
+    (
+        "ts",
+        &[
+            "timestamp",
+            "event_time",
+            "event_timestamp",
+            "time",
+            "datetime",
+            "date_time",
+            "occurred_at",
+            "created_at",
+            "event_date",
+            "invoicedate",
+            "invoice_date",
+            "order_date",
+            "sent_at",
+            "date",
+        ],
+    ),
+    ("kind", &["event", "event_type", "event_name", "eventtype", "eventname", "type", "action", "activity"]),
+];
+
+/// A contact's own fields under the names other tools give them.
+pub const CONTACT_ALIASES: &[(&str, &[&str])] = &[
+    (
+        "external_id",
+        &[
+            "customer_id",
+            "customerid",
+            "user_id",
+            "userid",
+            "client_id",
+            "clientid",
+            "member_id",
+            "subscriber_id",
+            "person_id",
+            "profile_id",
+        ],
+    ),
+    ("email", &["email_address", "emailaddress", "e_mail", "mail"]),
+    ("created_at", &["signup_date", "signed_up_at", "registered_at", "registration_date", "date_created"]),
+    ("timezone", &["time_zone", "tz"]),
+];
+
+/// The fields columns read as, given the field each names (`fields`, as
+/// [`Mapping::field_for`] gives them; `None`: dropped) and the fields
+/// earlier columns read as (`present`): a reach field (`builtins`) named
+/// in any case and spelling (`Email`, `External ID`) is that field; a
+/// column named as an alias reads as the field when no column names the
+/// field, the first of the aliases present in the order above; any other
+/// column keeps its name. Also the columns an alias took, by index.
+pub fn recognize(
+    fields: &[Option<String>],
+    present: &[&str],
+    builtins: &[&str],
+    aliases: &[(&'static str, &[&str])],
+) -> (Vec<Option<String>>, Vec<(usize, &'static str)>) {
+    let mut out: Vec<Option<String>> = fields
+        .iter()
+        .map(|f| {
+            f.as_ref().map(|f| {
+                let n = field_name(f);
+                if !builtins.contains(&f.as_str()) && builtins.contains(&n.as_str()) { n } else { f.clone() }
+            })
+        })
+        .collect();
+    let mut taken = Vec::new();
+    for &(field, names) in aliases {
+        if present.contains(&field) || out.iter().flatten().any(|f| f == field) {
+            continue;
+        }
+        let normalized: Vec<Option<String>> = out.iter().map(|f| f.as_deref().map(field_name)).collect();
+        let hit = names.iter().find_map(|a| normalized.iter().position(|n| n.as_deref() == Some(*a)));
+        if let Some(i) = hit.filter(|&i| !builtins.contains(&out[i].as_deref().unwrap_or(""))) {
+            out[i] = Some(field.to_string());
+            taken.push((i, field));
+        }
+    }
+    (out, taken)
+}
+
 /// A column name made into a valid attribute or parameter name:
 /// `Default Address Company` → `default_address_company`.
 pub fn field_name(column: &str) -> String {
@@ -225,5 +333,26 @@ mod tests {
         assert_eq!(e.message, "--map `nofield`: expected SOURCE=FIELD");
         assert_eq!(field_name("Default Address Company"), "default_address_company");
         assert_eq!(field_name("2nd phone"), "_2nd_phone");
+    }
+
+    #[test]
+    fn fields_under_other_names() {
+        let builtins = ["contact", "ts", "kind"];
+        let f = |names: &[&str]| names.iter().map(|n| Some(n.to_string())).collect::<Vec<_>>();
+        // REES46's e-commerce log
+        let (got, taken) =
+            recognize(&f(&["event_time", "event_type", "price", "user_id"]), &[], &builtins, EVENT_ALIASES);
+        assert_eq!(got, f(&["ts", "kind", "price", "contact"]));
+        assert_eq!(taken, [(3, "contact"), (0, "ts"), (1, "kind")]);
+        // a field named in another case; an alias where the field is named is a column as any other
+        let (got, taken) = recognize(&f(&["Contact", "TS", "timestamp", "Event"]), &[], &builtins, EVENT_ALIASES);
+        assert_eq!(got, f(&["contact", "ts", "timestamp", "kind"]));
+        assert_eq!(taken, [(3, "kind")]);
+        // the preferred alias wins; a field present before takes none; a dropped column none
+        let mut cols = f(&["date", "timestamp", "event"]);
+        cols.push(None);
+        let (got, _) = recognize(&cols, &["kind"], &builtins, EVENT_ALIASES);
+        assert_eq!(got[..3], f(&["date", "ts", "event"]));
+        assert_eq!(got[3], None);
     }
 }

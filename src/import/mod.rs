@@ -137,6 +137,9 @@ pub struct ImportReport {
     pub contacts_created: u64,
     /// attributes, kinds and parameters declared on the fly
     pub created: Vec<String>,
+    /// columns read as reach's own fields under another name (`column
+    /// \`event_time\` as ts`)
+    pub read_as: Vec<String>,
 }
 
 pub(crate) struct ImportContext {
