@@ -291,9 +291,12 @@ fn split_offset(b: &[u8]) -> Option<(&[u8], i64)> {
     (rest.len() > 11).then_some((rest, off))
 }
 
+/// A civil date: (year, month, day).
+type Ymd = (i64, i64, i64);
+
 /// `D.M.YYYY` (day and month of one or two digits) at the start of `b`:
 /// (year, month, day) and what follows.
-fn dotted_date(b: &[u8]) -> Option<((i64, i64, i64), &[u8])> {
+fn dotted_date(b: &[u8]) -> Option<(Ymd, &[u8])> {
     let (d, r) = take_digits(b, 1, 2)?;
     let (m, r) = take_digits(r.strip_prefix(b".")?, 1, 2)?;
     let (y, r) = take_digits(r.strip_prefix(b".")?, 4, 4)?;
