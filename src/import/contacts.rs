@@ -434,9 +434,10 @@ impl<'a, 'w> ContactSink<'a, 'w> {
     }
 }
 
-/// The columns a contacts import reads as a contact's own fields.
-const CONTACT_FIELDS: [&str; 16] = [
-    "id",
+/// The columns a contacts import reads as a contact's own fields, in any
+/// case and spelling (`id`, reach's own contact id, only as written: an
+/// `ID` column is another tool's).
+const CONTACT_FIELDS: [&str; 15] = [
     "external_id",
     "email",
     "created_at",
