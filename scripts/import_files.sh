@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Whole-process timing of one build importing several files, run in turn
+# (file A, file B, ... then again), each from a fresh copy of its starting
+# database made outside the timed part: wall and CPU (user + system)
+# seconds from /usr/bin/time, then the median and minimum for each file.
+# The companion of scripts/import_pair.sh, which compares builds on one
+# file; this compares spellings of one log on one build.
+#
+#   scripts/import_files.sh ROUNDS START_DB|"" events|contacts BUILD FILE...
+#
+# Example (the 5M-row log as exported, as a `;` spreadsheet, gzipped and
+# zipped; files from scripts/bench_import.sh):
+#   cd /tmp/reach-bench-import
+#   $REPO/scripts/import_files.sh 5 base.redb events $REPO/target/release/reach \
+#     log-5m-1000000.csv log-5m-eu-1000000.csv log-5m-1000000.csv.gz log-5m-1000000.zip
+set -euo pipefail
+ROUNDS=${1:?rounds}
+START=${2?start database or ""}
+WHAT=${3:?events or contacts}
+BIN=${4:?build}
+shift 4
+[ $# -ge 1 ] || { echo "name at least one file" >&2; exit 2; }
+case "$WHAT" in
+  events) extra=(--no-score-rules) ;;
+  contacts) extra=() ;;
+  *) echo "what to import: events or contacts, not $WHAT" >&2; exit 2 ;;
+esac
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for _ in $(seq "$ROUNDS"); do
+  i=0
+  for f in "$@"; do
+    rm -f "$tmp/run.redb" "$tmp/run.redb.lock"
+    if [ -n "$START" ]; then cp "$START" "$tmp/run.redb"; fi
+    sync
+    cat "$f" > /dev/null
+    /usr/bin/time -f '%e %U %S' -a -o "$tmp/times.$i" "$BIN" --db "$tmp/run.redb" import "$WHAT" "$f" \
+      ${extra[@]+"${extra[@]}"} > /dev/null 2>&1 || { echo "failed: $BIN import $WHAT $f" >&2; exit 1; }
+    i=$((i + 1))
+  done
+done
+i=0
+printf '%-40s %12s %12s %12s\n' file "wall median" "wall min" "cpu median"
+for f in "$@"; do
+  awk -v f="$f" '{ w[NR] = $1; c[NR] = $2 + $3 }
+    function med(a, n,   t, i, j) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    END { n = NR; m = w[1]; for (i = 2; i <= n; i++) if (w[i] < m) m = w[i]
+      printf "%-40s %12.3f %12.3f %12.3f\n", f, med(w, n), m, med(c, n) }' "$tmp/times.$i"
+  i=$((i + 1))
+done
