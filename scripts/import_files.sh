@@ -14,6 +14,7 @@
 #   $REPO/scripts/import_files.sh 5 base.redb events $REPO/target/release/reach \
 #     log-5m-1000000.csv log-5m-eu-1000000.csv log-5m-1000000.csv.gz log-5m-1000000.zip
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 ROUNDS=${1:?rounds}
 START=${2?start database or ""}
 WHAT=${3:?events or contacts}
@@ -42,10 +43,6 @@ done
 i=0
 printf '%-40s %12s %12s %12s\n' file "wall median" "wall min" "cpu median"
 for f in "$@"; do
-  awk -v f="$f" '{ w[NR] = $1; c[NR] = $2 + $3 }
-    function med(a, n,   t, i, j) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-    END { n = NR; m = w[1]; for (i = 2; i <= n; i++) if (w[i] < m) m = w[i]
-      printf "%-40s %12.3f %12.3f %12.3f\n", f, med(w, n), m, med(c, n) }' "$tmp/times.$i"
+  awk -v name="$f" -f "$here/medians.awk" "$tmp/times.$i"
   i=$((i + 1))
 done

@@ -13,6 +13,7 @@
 #   cd /tmp/reach-bench-import
 #   $REPO/scripts/import_pair.sh 5 half.redb log-5m-1000000.csv events /tmp/reach-old $REPO/target/release/reach
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 ROUNDS=${1:?rounds}
 START=${2?start database or ""}
 FILE=${3:?input file}
@@ -41,10 +42,6 @@ done
 i=0
 printf '%-40s %12s %12s %12s\n' build "wall median" "wall min" "cpu median"
 for b in "$@"; do
-  awk -v b="$b" '{ w[NR] = $1; c[NR] = $2 + $3 }
-    function med(a, n,   t, i, j) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-    END { n = NR; m = w[1]; for (i = 2; i <= n; i++) if (w[i] < m) m = w[i]
-      printf "%-40s %12.3f %12.3f %12.3f\n", b, med(w, n), m, med(c, n) }' "$tmp/times.$i"
+  awk -v name="$b" -f "$here/medians.awk" "$tmp/times.$i"
   i=$((i + 1))
 done
