@@ -2,12 +2,13 @@
 //! then email. Empty cells never erase; tags and categories are added.
 //! Duplicate keys inside one file are refused (the second row is the bad one).
 
-use super::mapping::{CONTACT_ALIASES, field_name, recognize};
+use super::mapping::{CONTACT_ALIASES, field_name};
 use super::records::Fields;
 use super::{ImportContext, ImportReport};
 use crate::error::{Error, Result};
 use crate::model::attribute::{AttrDef, AttrType, AttrValue, parse_bool};
 use crate::model::contact::looks_like_email;
+use crate::model::schema::CONTACT_COLUMNS;
 use crate::model::time::TimeFormat;
 use crate::model::written_number::DecimalMark;
 use crate::model::{Action, ActionKind, Channel, Consent, Contact};
@@ -434,27 +435,6 @@ impl<'a, 'w> ContactSink<'a, 'w> {
     }
 }
 
-/// The columns a contacts import reads as a contact's own fields, in any
-/// case and spelling (`id`, reach's own contact id, only as written: an
-/// `ID` column is another tool's).
-const CONTACT_FIELDS: [&str; 15] = [
-    "external_id",
-    "email",
-    "created_at",
-    "score",
-    "timezone",
-    "consent_email",
-    "consent_sms",
-    "consent_push",
-    "consent_email_at",
-    "consent_sms_at",
-    "consent_push_at",
-    "unsubscribed_at",
-    "bounced_at",
-    "tags",
-    "categories",
-];
-
 impl super::rows::RowSink for ContactSink<'_, '_> {
     fn columns(&mut self, added: &[String]) -> Result<()> {
         let mut targets: Vec<String> = Vec::new();
@@ -470,11 +450,10 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
                 _ => None,
             })
             .collect();
-        let fields: Vec<Option<String>> = added.iter().map(|c| self.ctx.mapping.field_for(c)).collect();
-        let (fields, taken) = recognize(&fields, &present, &CONTACT_FIELDS, CONTACT_ALIASES);
-        for (i, field) in taken {
-            self.report.read_as.push(format!("column `{}` as {field}", added[i]));
-        }
+        // (`id`, reach's own contact id, only as written: an `ID` column is
+        // another tool's)
+        let builtins: Vec<&str> = CONTACT_COLUMNS.iter().copied().filter(|c| *c != "id").collect();
+        let fields = self.ctx.mapping.fields_for(added, &present, &builtins, CONTACT_ALIASES, &mut self.report.read_as);
         for (c, field) in added.iter().zip(fields) {
             let col = match field {
                 Some(f) => {

@@ -4,7 +4,7 @@
 //! fly (parameters as text). Score rules, hard bounces and unsubscribes
 //! update the contact once, at the end.
 
-use super::mapping::{EVENT_ALIASES, field_name, recognize};
+use super::mapping::{EVENT_ALIASES, field_name};
 use super::records::Fields;
 use super::{ImportContext, ImportReport};
 use crate::derived::ScoreRules;
@@ -455,11 +455,8 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         if added.iter().any(|c| self.ctx.mapping.field_for(c).is_some_and(|f| field_name(&f) == "contact_id")) {
             present.push("contact");
         }
-        let fields: Vec<Option<String>> = added.iter().map(|c| self.ctx.mapping.field_for(c)).collect();
-        let (fields, taken) = recognize(&fields, &present, &EVENT_FIELDS, EVENT_ALIASES);
-        for (i, field) in taken {
-            self.report.read_as.push(format!("column `{}` as {field}", added[i]));
-        }
+        let fields =
+            self.ctx.mapping.fields_for(added, &present, &EVENT_FIELDS, EVENT_ALIASES, &mut self.report.read_as);
         for (c, field) in added.iter().zip(fields) {
             let col = match field {
                 None => Col::Ignore,

@@ -177,6 +177,24 @@ impl Mapping {
         }
     }
 
+    /// The fields the columns `added` read as ([`Mapping::field_for`],
+    /// then [`recognize`] with the fields earlier columns read as,
+    /// `present`); each column an alias took is noted in `read_as`
+    /// (`column \`event_time\` as ts`).
+    pub fn fields_for(
+        &self,
+        added: &[String],
+        present: &[&str],
+        builtins: &[&str],
+        aliases: &[(&'static str, &[&str])],
+        read_as: &mut Vec<String>,
+    ) -> Vec<Option<String>> {
+        let fields: Vec<Option<String>> = added.iter().map(|c| self.field_for(c)).collect();
+        let (fields, taken) = recognize(&fields, present, builtins, aliases);
+        read_as.extend(taken.iter().map(|&(i, field)| format!("column `{}` as {field}", added[i])));
+        fields
+    }
+
     /// Source names given to --map that the input does not have.
     pub fn unused(&self, columns: &[String]) -> Vec<String> {
         self.maps
