@@ -5,16 +5,16 @@
 //! accounting's parentheses (`-$5`, `(12.50)`).
 //!
 //! Only what [`Decimal::parse`] refuses comes here, so a plain number
-//! (`12.50`, `1.234`, `1e3`) always reads as written. The one spelling
-//! that reads two ways, a single comma followed by three digits (`1,234`),
-//! is read by the mark the caller names: a decimal comma where the file's
-//! numbers use one (a `;`-separated file, as spreadsheets in those
-//! locales write), a thousands separator otherwise.
+//! (`12.50`, `1e3`) reads as written at no cost. The one spelling that
+//! reads two ways, a lone `,` or `.` followed by three digits (`1,234`,
+//! `1.234`), is read by the decimal mark the caller names: the file's
+//! (`,` in a `;`-separated file, as spreadsheets in those locales write
+//! it), the other mark separating thousands.
 
 use super::decimal::{Decimal, DecimalError};
 
-/// Which mark a lone `,` before three digits is: the decimal mark
-/// (`1,234` is 1.234) or a thousands separator (1234).
+/// A file's decimal mark: with `Point`, `1,234` is 1234 and `1.234` is
+/// 1.234; with `Comma`, the other way round.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DecimalMark {
     #[default]
