@@ -420,6 +420,18 @@ fn zip_archives_of_one_file() {
     let err = env.run_stdin(&["import", "events", "-"], &whole).fails(2);
     assert!(err.starts_with("error: stdin: a zip archive is read from a file, not a stream"), "{err}");
     assert_eq!(env.event_rows().len(), 3000);
+
+    // a named pipe (as `<(zcat log.gz)` gives) is read as it comes, not
+    // looked at for a zip first
+    let fifo = env.path("pipe.csv");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, "contact,ts,kind\nk1,2024-11-12 00:00:00,visit\n").unwrap())
+    };
+    env.run(&["import", "events", fifo.to_str().unwrap()]).ok();
+    writer.join().unwrap();
+    assert_eq!(env.event_rows().len(), 3001);
 }
 
 /// A JSON array of objects, as `mongoexport --jsonArray`, `jq -s` and

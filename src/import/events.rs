@@ -438,7 +438,7 @@ impl super::rows::RowSink for EventSink<'_, '_> {
             self.last_kind = None;
         }
         // reach's own fields in any case, or under other tools' names
-        let present: Vec<&str> = self
+        let mut present: Vec<&str> = self
             .cols
             .iter()
             .filter_map(|c| match c {
@@ -448,7 +448,6 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                 _ => None,
             })
             .collect();
-        let mut present = present;
         if self.ctx.kind.is_some() {
             present.push("kind"); // the kind given for every row
         }

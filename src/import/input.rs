@@ -76,8 +76,11 @@ impl Input {
                 return Err(Error::input(format!("{path}: is a directory")));
             }
             let len = f.metadata().ok().map(|m| m.len());
+            // (only a regular file can be looked at and read again from its
+            // start: a pipe, as `<(zcat log.gz)` gives, is read as it comes)
+            let regular = f.metadata().is_ok_and(|m| m.is_file());
             let mut f = f;
-            if starts_with_zip(&mut f).map_err(|e| Error::runtime(format!("{path}: read error: {e}")))? {
+            if regular && starts_with_zip(&mut f).map_err(|e| Error::runtime(format!("{path}: read error: {e}")))? {
                 // named as a path into the archive: `export.zip/orders.csv`
                 let (inner, size, raw) = zip_input::open_single(path, f)?;
                 (format!("{path}/{inner}"), raw, Some(size))
