@@ -373,6 +373,12 @@ fn columns_under_other_tools_names() {
     let k1 = env.contact("k1");
     let got = (k1["email"].as_str(), k1["created_at"].as_str(), k1["timezone"].as_str());
     assert_eq!(got, ("Ann@x.io", "2024-01-02T00:00:00Z", "Europe/Rome"));
+    // an attribute declared under an alias's name keeps its column
+    env.run(&["schema", "add-attribute", "customer_id", "text"]).ok();
+    let out = env.import("contacts", "d.csv", "email,customer_id\nbo@x.io,C-9\n", &[]).ok();
+    assert!(!out.contains("read column"), "{out}");
+    let bo = env.contacts().into_iter().find(|c| c["email"] == "bo@x.io").unwrap();
+    assert_eq!((bo["external_id"].as_str(), bo["customer_id"].as_str()), ("", "C-9"));
 }
 
 /// A zip archive with `files` (name, text) in it, deflated.

@@ -453,7 +453,17 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         // (`id`, reach's own contact id, only as written: an `ID` column is
         // another tool's)
         let builtins: Vec<&str> = CONTACT_COLUMNS.iter().copied().filter(|c| *c != "id").collect();
-        let fields = self.ctx.mapping.fields_for(added, &present, &builtins, CONTACT_ALIASES, &mut self.report.read_as);
+        // (an attribute the user declared under an alias's name keeps its column)
+        let schema = self.w.schema();
+        let declared = |n: &str| schema.attr(n).is_some();
+        let fields = self.ctx.mapping.fields_for(
+            added,
+            &present,
+            &builtins,
+            CONTACT_ALIASES,
+            &declared,
+            &mut self.report.read_as,
+        );
         for (c, field) in added.iter().zip(fields) {
             let col = match field {
                 Some(f) => {

@@ -454,8 +454,14 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         if added.iter().any(|c| self.ctx.mapping.field_for(c).is_some_and(|f| field_name(&f) == "contact_id")) {
             present.push("contact");
         }
-        let fields =
-            self.ctx.mapping.fields_for(added, &present, &EVENT_FIELDS, EVENT_ALIASES, &mut self.report.read_as);
+        let fields = self.ctx.mapping.fields_for(
+            added,
+            &present,
+            &EVENT_FIELDS,
+            EVENT_ALIASES,
+            &|_| false,
+            &mut self.report.read_as,
+        );
         for (c, field) in added.iter().zip(fields) {
             let col = match field {
                 None => Col::Ignore,

@@ -179,7 +179,8 @@ impl Mapping {
 
     /// The fields the columns `added` read as ([`Mapping::field_for`],
     /// then [`recognize`] with the fields earlier columns read as,
-    /// `present`); each column an alias took is noted in `read_as`
+    /// `present`, and what the user declared, `declared`); each column an
+    /// alias took is noted in `read_as`
     /// (`column \`event_time\` as ts`).
     pub fn fields_for(
         &self,
@@ -187,10 +188,11 @@ impl Mapping {
         present: &[&str],
         builtins: &[&str],
         aliases: &[(&'static str, &[&str])],
+        declared: &dyn Fn(&str) -> bool,
         read_as: &mut Vec<String>,
     ) -> Vec<Option<String>> {
         let fields: Vec<Option<String>> = added.iter().map(|c| self.field_for(c)).collect();
-        let (fields, taken) = recognize(&fields, present, builtins, aliases);
+        let (fields, taken) = recognize(&fields, present, builtins, aliases, declared);
         read_as.extend(taken.iter().map(|&(i, field)| format!("column `{}` as {field}", added[i])));
         fields
     }
@@ -281,13 +283,16 @@ pub const CONTACT_ALIASES: &[(&str, &[&str])] = &[
 /// earlier columns read as (`present`): a reach field (`builtins`) named
 /// in any case and spelling (`Email`, `External ID`) is that field; a
 /// column named as an alias reads as the field when no column names the
-/// field, the first of the aliases present in the order above; any other
-/// column keeps its name. Also the columns an alias took, by index.
+/// field, the first of the aliases present in the order above, unless it
+/// names something the user declared (`declared`: an attribute of that
+/// name keeps its column); any other column keeps its name. Also the
+/// columns an alias took, by index.
 pub fn recognize(
     fields: &[Option<String>],
     present: &[&str],
     builtins: &[&str],
     aliases: &[(&'static str, &[&str])],
+    declared: &dyn Fn(&str) -> bool,
 ) -> (Vec<Option<String>>, Vec<(usize, &'static str)>) {
     let mut out: Vec<Option<String>> = fields
         .iter()
@@ -304,7 +309,10 @@ pub fn recognize(
             continue;
         }
         let normalized: Vec<Option<String>> = out.iter().map(|f| f.as_deref().map(field_name)).collect();
-        let hit = names.iter().find_map(|a| normalized.iter().position(|n| n.as_deref() == Some(*a)));
+        let hit = names
+            .iter()
+            .filter(|a| !declared(a))
+            .find_map(|a| normalized.iter().position(|n| n.as_deref() == Some(*a)));
         if let Some(i) = hit.filter(|&i| !builtins.contains(&out[i].as_deref().unwrap_or(""))) {
             out[i] = Some(field.to_string());
             taken.push((i, field));
@@ -359,18 +367,22 @@ mod tests {
         let f = |names: &[&str]| names.iter().map(|n| Some(n.to_string())).collect::<Vec<_>>();
         // REES46's e-commerce log
         let (got, taken) =
-            recognize(&f(&["event_time", "event_type", "price", "user_id"]), &[], &builtins, EVENT_ALIASES);
+            recognize(&f(&["event_time", "event_type", "price", "user_id"]), &[], &builtins, EVENT_ALIASES, &|_| false);
         assert_eq!(got, f(&["ts", "kind", "price", "contact"]));
         assert_eq!(taken, [(3, "contact"), (0, "ts"), (1, "kind")]);
         // a field named in another case; an alias where the field is named is a column as any other
-        let (got, taken) = recognize(&f(&["Contact", "TS", "timestamp", "Event"]), &[], &builtins, EVENT_ALIASES);
+        let (got, taken) =
+            recognize(&f(&["Contact", "TS", "timestamp", "Event"]), &[], &builtins, EVENT_ALIASES, &|_| false);
         assert_eq!(got, f(&["contact", "ts", "timestamp", "kind"]));
         assert_eq!(taken, [(3, "kind")]);
         // the preferred alias wins; a field present before takes none; a dropped column none
         let mut cols = f(&["date", "timestamp", "event"]);
         cols.push(None);
-        let (got, _) = recognize(&cols, &["kind"], &builtins, EVENT_ALIASES);
+        let (got, _) = recognize(&cols, &["kind"], &builtins, EVENT_ALIASES, &|_| false);
         assert_eq!(got[..3], f(&["date", "ts", "event"]));
         assert_eq!(got[3], None);
+        // a declared attribute keeps its column; the next alias present is taken
+        let (got, _) = recognize(&cols, &["kind"], &builtins, EVENT_ALIASES, &|n| n == "timestamp");
+        assert_eq!(got[..3], f(&["ts", "timestamp", "event"]));
     }
 }
