@@ -15,6 +15,8 @@
 #     log-5m-1000000.csv log-5m-eu-1000000.csv log-5m-1000000.csv.gz log-5m-1000000.zip
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/import_timing.sh
+. "$here/import_timing.sh"
 ROUNDS=${1:?rounds}
 START=${2?start database or ""}
 WHAT=${3:?events or contacts}
@@ -31,18 +33,8 @@ trap 'rm -rf "$tmp"' EXIT
 for _ in $(seq "$ROUNDS"); do
   i=0
   for f in "$@"; do
-    rm -f "$tmp/run.redb" "$tmp/run.redb.lock"
-    if [ -n "$START" ]; then cp "$START" "$tmp/run.redb"; fi
-    sync
-    cat "$f" > /dev/null
-    /usr/bin/time -f '%e %U %S' -a -o "$tmp/times.$i" "$BIN" --db "$tmp/run.redb" import "$WHAT" "$f" \
-      ${extra[@]+"${extra[@]}"} > /dev/null 2>&1 || { echo "failed: $BIN import $WHAT $f" >&2; exit 1; }
+    timed_import "$tmp/times.$i" "$START" "$f" "$BIN" import "$WHAT" "$f" ${extra[@]+"${extra[@]}"}
     i=$((i + 1))
   done
 done
-i=0
-printf '%-40s %12s %12s %12s\n' file "wall median" "wall min" "cpu median"
-for f in "$@"; do
-  awk -v name="$f" -f "$here/medians.awk" "$tmp/times.$i"
-  i=$((i + 1))
-done
+report file "$@"

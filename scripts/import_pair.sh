@@ -14,6 +14,8 @@
 #   $REPO/scripts/import_pair.sh 5 half.redb log-5m-1000000.csv events /tmp/reach-old $REPO/target/release/reach
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/import_timing.sh
+. "$here/import_timing.sh"
 ROUNDS=${1:?rounds}
 START=${2?start database or ""}
 FILE=${3:?input file}
@@ -30,18 +32,8 @@ esac
 for _ in $(seq "$ROUNDS"); do
   i=0
   for b in "$@"; do
-    rm -f "$tmp/run.redb" "$tmp/run.redb.lock"
-    if [ -n "$START" ]; then cp "$START" "$tmp/run.redb"; fi
-    sync
-    cat "$FILE" > /dev/null
-    /usr/bin/time -f '%e %U %S' -a -o "$tmp/times.$i" "$b" --db "$tmp/run.redb" "${args[@]}" > /dev/null 2>&1 \
-      || { echo "failed: $b ${args[*]}" >&2; exit 1; }
+    timed_import "$tmp/times.$i" "$START" "$FILE" "$b" "${args[@]}"
     i=$((i + 1))
   done
 done
-i=0
-printf '%-40s %12s %12s %12s\n' build "wall median" "wall min" "cpu median"
-for b in "$@"; do
-  awk -v name="$b" -f "$here/medians.awk" "$tmp/times.$i"
-  i=$((i + 1))
-done
+report build "$@"
