@@ -58,6 +58,15 @@ fn import_events() {
 }
 
 #[test]
+fn import_parquet() {
+    let (_dir, s) = demo_session();
+    replay("import_parquet", |d| {
+        reach::fuzzing::import_parquet(s.store(), What::Events, d);
+        reach::fuzzing::import_parquet(s.store(), What::Contacts, d);
+    });
+}
+
+#[test]
 fn campaign_file() {
     let (_dir, s) = demo_session();
     replay("campaign_file", |d| reach::fuzzing::campaign_file(&s, d));

@@ -3,7 +3,7 @@
 //! buffered (a 2 GB line must not become a 2 GB allocation), and for
 //! files a thread that reads ahead.
 
-use super::{json_array, zip_input};
+use super::{json_array, parquet_input, zip_input};
 use crate::error::{Error, Result};
 use encoding_rs::Encoding;
 use encoding_rs_io::DecodeReaderBytesBuilder;
@@ -47,6 +47,9 @@ pub struct Input {
     /// the line of an error in the input's shape, set where it is found
     /// (a line over the limit, a malformed JSON array)
     pub overflow: Arc<AtomicU64>,
+    /// the CSV header's line number: 1, or 0 for a Parquet file, whose
+    /// rows are numbered from 1 in messages and rejects
+    pub header_line: u64,
 }
 
 impl Input {
@@ -80,10 +83,17 @@ impl Input {
             // start: a pipe, as `<(zcat log.gz)` gives, is read as it comes)
             let regular = f.metadata().is_ok_and(|m| m.is_file());
             let mut f = f;
-            if regular && starts_with_zip(&mut f).map_err(|e| Error::runtime(format!("{path}: read error: {e}")))? {
+            let magic = match regular {
+                true => file_magic(&mut f).map_err(|e| Error::runtime(format!("{path}: read error: {e}")))?,
+                false => [0; 4],
+            };
+            if magic == zip_input::ZIP_MAGIC {
                 // named as a path into the archive: `export.zip/orders.csv`
                 let (inner, size, raw) = zip_input::open_single(path, f)?;
                 (format!("{path}/{inner}"), raw, Some(size))
+            } else if magic == parquet_input::PARQUET_MAGIC {
+                let (raw, _rows) = parquet_input::open(path, f)?;
+                return Input::parquet_rows(path, raw, max_line, limit_name);
             } else {
                 (path.to_string(), Box::new(f) as Box<dyn Read + Send>, len)
             }
@@ -95,6 +105,22 @@ impl Input {
             // bypass once the bytes sniffing read are through)
             input.reader = Box::new(ReadAhead::spawn(input.reader));
         }
+        Ok(input)
+    }
+
+    /// A Parquet file held in memory (`name` in messages), read as
+    /// [`Input::open_named`] reads one from a path.
+    pub fn from_parquet_bytes(name: &str, bytes: Vec<u8>, max_line: usize, limit_name: &str) -> Result<Input> {
+        let (raw, _rows) = parquet_input::open(name, bytes::Bytes::from(bytes))?;
+        Input::parquet_rows(name, raw, max_line, limit_name)
+    }
+
+    /// The CSV text of a Parquet file's rows as an input, a row a line,
+    /// numbered from 1.
+    fn parquet_rows(name: &str, raw: Box<dyn Read + Send>, max_line: usize, limit_name: &str) -> Result<Input> {
+        let mut input =
+            Input::from_reader(name.to_string(), raw, None, Some(InputFormat::Csv), max_line, limit_name, None)?;
+        input.header_line = 0;
         Ok(input)
     }
 
@@ -130,6 +156,12 @@ impl Input {
             // its directory is at its end: a zip archive is read from a file
             return Err(Error::input(format!(
                 "{name}: a zip archive is read from a file, not a stream: give its path"
+            )));
+        }
+        if head.starts_with(&parquet_input::PARQUET_MAGIC) {
+            // and so is a Parquet file, whose schema is in its footer
+            return Err(Error::input(format!(
+                "{name}: a Parquet file is read from a file, not a stream: give its path"
             )));
         }
         let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
@@ -175,13 +207,13 @@ impl Input {
                 }
             }
         };
-        Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow })
+        Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow, header_line: 1 })
     }
 }
 
-/// Whether file `f` starts as a zip archive (read from its start, and
-/// left there).
-fn starts_with_zip(f: &mut std::fs::File) -> std::io::Result<bool> {
+/// The first four bytes of file `f` (zeros past its end), read from its
+/// start, which it is left at.
+fn file_magic(f: &mut std::fs::File) -> std::io::Result<[u8; 4]> {
     use std::io::{Seek, SeekFrom};
     let mut head = [0u8; 4];
     let mut got = 0;
@@ -194,7 +226,7 @@ fn starts_with_zip(f: &mut std::fs::File) -> std::io::Result<bool> {
         }
     }
     f.seek(SeekFrom::Start(0))?;
-    Ok(got == head.len() && head == zip_input::ZIP_MAGIC)
+    Ok(head)
 }
 
 /// The first bytes of a gzip member.

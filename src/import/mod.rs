@@ -8,6 +8,7 @@ pub mod input;
 mod json_array;
 pub mod json_records;
 pub mod mapping;
+mod parquet_input;
 pub mod records;
 pub mod rows;
 mod zip_input;

@@ -421,10 +421,9 @@ pub fn drive<S: RowSink>(
         if let Some((_, len)) = sep {
             input.reader.consume(len);
         }
+        let header_line = input.header_line + u64::from(sep.is_some());
         let mut rdr = CsvRecords::new(&mut input.reader, delim);
-        if sep.is_some() {
-            rdr.set_line(2);
-        }
+        rdr.set_line(header_line);
         let mut raw = RawFields::default();
         if rdr.read(&mut raw).map_err(read_err)?.is_none() {
             return Err(Error::input(format!("{name}: empty file (expected a header line)")));
@@ -433,7 +432,7 @@ pub fn drive<S: RowSink>(
         for (i, f) in raw.iter().enumerate() {
             let s = std::str::from_utf8(f).map_err(|_| {
                 Error::input(format!(
-                    "{name}:1: invalid UTF-8 in the header (column {}){}",
+                    "{name}:{header_line}: invalid UTF-8 in the header (column {}){}",
                     i + 1,
                     other_encoding(&opts.names.encoding)
                 ))
@@ -442,11 +441,11 @@ pub fn drive<S: RowSink>(
             cols.push(s.trim().to_string());
         }
         if cols.iter().all(|c| c.is_empty()) {
-            return Err(Error::input(format!("{name}:1: empty header line")));
+            return Err(Error::input(format!("{name}:{header_line}: empty header line")));
         }
         rdr.set_nulls(&opts.nulls);
-        sink.columns(&cols).map_err(|e| locate(&name, 1, e))?;
-        sink.header_done().map_err(|e| locate(&name, 1, e))?;
+        sink.columns(&cols).map_err(|e| locate(&name, header_line, e))?;
+        sink.header_done().map_err(|e| locate(&name, header_line, e))?;
         let prepare = sink.preparer().map(|p| (p, cols.len()));
         (Source::Csv(rdr), cols, prepare)
     };
@@ -599,8 +598,14 @@ fn null_hint(message: &str, nulls: &[String], option: &str) -> String {
     String::new()
 }
 
+/// `e` at `line` of `name` (line 0, a Parquet file's column names: at
+/// the file).
 fn locate(name: &str, line: u64, e: Error) -> Error {
-    if e.kind == ErrorKind::Input { Error::input(format!("{name}:{line}: {}", e.message)) } else { e }
+    match (e.kind == ErrorKind::Input, line) {
+        (false, _) => e,
+        (true, 0) => Error::input(format!("{name}: {}", e.message)),
+        (true, _) => Error::input(format!("{name}:{line}: {}", e.message)),
+    }
 }
 
 /// A first line `sep=;` (as Excel writes and reads it ahead of a CSV

@@ -1,0 +1,172 @@
+//! Parquet files imported through the real binary: reach's own exports
+//! and files DuckDB writes (the `duckdb` wheel; scripts/test.sh installs
+//! it) with its own types, nested columns, bad rows and damaged files.
+
+mod common;
+
+use common::Env;
+use std::path::Path;
+use std::process::Command;
+
+/// A demo database of `n` contacts in `env`, its tables exported as CSV
+/// and as Parquet (`contacts.csv`, `events.parquet`, …).
+fn demo_exports(env: &Env, n: &str) {
+    env.run(&["demo", "--contacts", n, "--seed", "7"]).ok();
+    for table in ["contacts", "events"] {
+        env.run(&["export", table, "-o", &format!("{table}.csv")]).ok();
+        env.run(&["export", table, "--format", "parquet", "-o", &format!("{table}.parquet")]).ok();
+    }
+}
+
+/// Both tables of a database imported from `contacts` and `events` (in
+/// the test directory), as `reach export` writes them back.
+fn imported(env: &Env, db: &str, contacts: &str, events: &str) -> (String, String) {
+    let db = env.path(db);
+    env.run_db(&db, &["import", "contacts", contacts]).ok();
+    env.run_db(&db, &["import", "events", events]).ok();
+    let export = |t: &str| env.run_db(&db, &["export", t]).ok();
+    (export("contacts"), export("events"))
+}
+
+/// Runs Python with the duckdb wheel in `dir`.
+fn duckdb(dir: &Path, script: &str) {
+    let out = Command::new("python3")
+        .current_dir(dir)
+        .args(["-c", &format!("import duckdb\nc = duckdb.connect()\n{script}")])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "python3 with the duckdb wheel (python3 -m pip install duckdb): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn parquet_exports_import_as_their_csv() {
+    let env = Env::new();
+    demo_exports(&env, "300");
+    let from_csv = imported(&env, "csv.redb", "contacts.csv", "events.csv");
+    let from_parquet = imported(&env, "parquet.redb", "contacts.parquet", "events.parquet");
+    assert!(from_csv.1.lines().count() > 1000, "{}", from_csv.1.len());
+    assert_eq!(from_csv.0, from_parquet.0, "contacts");
+    assert_eq!(from_csv.1, from_parquet.1, "events");
+
+    // a page damaged in the middle of the file: refused, nothing imported
+    let mut damaged = std::fs::read(env.path("events.parquet")).unwrap();
+    let mid = damaged.len() / 2;
+    damaged[mid..mid + 64].fill(0xAA);
+    env.write("damaged.parquet", &damaged);
+    let db = env.path("parquet.redb");
+    let err = env.run_db(&db, &["import", "events", "damaged.parquet"]).fails(2);
+    assert!(err.contains("damaged.parquet: not a whole Parquet file"), "{err}");
+    assert_eq!(env.run_db(&db, &["export", "events"]).ok(), from_parquet.1);
+}
+
+#[test]
+fn parquet_as_duckdb_types_it_imports_as_its_csv() {
+    let env = Env::new();
+    demo_exports(&env, "300");
+    // what a user does with an export: loaded with DuckDB's inference
+    // (BIGINT ids, DOUBLE amounts, TIMESTAMPTZ, DATE, BOOLEAN), saved as Parquet
+    duckdb(
+        env.dir.path(),
+        "for t in ['contacts', 'events']:\n    c.execute(f\"COPY (SELECT * FROM read_csv_auto('{t}.csv')) TO 'duck_{t}.parquet' (FORMAT parquet)\")\n\
+         assert c.execute(\"SELECT typeof(amount) FROM 'duck_events.parquet' LIMIT 1\").fetchone()[0] == 'DOUBLE'",
+    );
+    let from_csv = imported(&env, "csv.redb", "contacts.csv", "events.csv");
+    let from_duck = imported(&env, "duck.redb", "duck_contacts.parquet", "duck_events.parquet");
+    assert_eq!(from_csv.0, from_duck.0, "contacts");
+    assert_eq!(from_csv.1, from_duck.1, "events");
+
+    // every codec Parquet writers offer but LZO (DuckDB's default is Snappy,
+    // Polars' zstd, ClickHouse's lz4)
+    for codec in ["zstd", "gzip", "lz4", "brotli", "uncompressed"] {
+        duckdb(
+            env.dir.path(),
+            &format!(
+                "c.execute(\"COPY (SELECT * FROM 'duck_events.parquet') TO '{codec}.parquet' (FORMAT parquet, COMPRESSION {codec})\")"
+            ),
+        );
+        let again = imported(&env, &format!("{codec}.redb"), "contacts.csv", &format!("{codec}.parquet"));
+        assert_eq!(again.1, from_csv.1, "{codec}");
+    }
+}
+
+#[test]
+fn nested_and_typed_columns_read_as_text() {
+    let env = Env::new();
+    duckdb(
+        env.dir.path(),
+        "c.execute(\"\"\"COPY (SELECT * FROM (VALUES
+ ('c1', TIMESTAMP_NS '2024-11-10 13:15:42.987654321', 'purchase', 12.50::DECIMAL(18,2), 'a, \"b\"' || chr(10) || 'c',
+  [1,2,3], ['x','y'], {'city':'Kraków','zip':'30-001'}, MAP {'k1': 1, 'k2': 2}, '0f8fad5b-d9cb-469f-a165-70867728950e'::UUID,
+  TIME '13:15:42', 18446744073709551615::UBIGINT, DATE '1990-02-03', [{'sku':'A','price':1.5},{'sku':'B','price':2.25}], 0.1::DOUBLE),
+ ('c2', TIMESTAMP_NS '1969-12-31 23:59:59.5', 'purchase', -0.05::DECIMAL(18,2), 'plain',
+  [], NULL, NULL, NULL, NULL, NULL, 0::UBIGINT, NULL, NULL, NULL)
+) t(contact, ts, kind, amount, note, nums, words, address, m, u, t, big, d, items, f)) TO 'nested.parquet' (FORMAT parquet)\"\"\")",
+    );
+    env.run(&["import", "events", "nested.parquet"]).ok();
+    let rows = env.run(&["export", "events", "--format", "jsonl"]).ok();
+    let rows: Vec<serde_json::Value> = rows.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let by = |c: &str| {
+        let id = env.run(&["export", "contacts", "--contact", c]).ok();
+        let id = id.lines().nth(1).unwrap().split(',').next().unwrap().to_string();
+        rows.iter().find(|r| r["contact_id"].as_u64().map(|v| v.to_string()) == Some(id.clone())).unwrap().clone()
+    };
+    let first = by("c1");
+    let text = |k: &str| first[k].as_str().unwrap_or_else(|| panic!("{k}: {first}")).to_string();
+    assert_eq!(first["ts"], "2024-11-10T13:15:42Z");
+    assert_eq!(first["amount"], 12.5);
+    assert_eq!(text("note"), "a, \"b\"\nc");
+    assert_eq!(text("nums"), "[1,2,3]");
+    assert_eq!(text("words"), r#"["x","y"]"#);
+    assert_eq!(text("address_city"), "Kraków");
+    assert_eq!(text("address_zip"), "30-001");
+    assert_eq!(text("m_key"), r#"["k1","k2"]"#);
+    assert_eq!(text("m_value"), "[1,2]");
+    assert_eq!(text("u"), "0f8fad5b-d9cb-469f-a165-70867728950e");
+    assert_eq!(text("t"), "13:15:42");
+    assert_eq!(text("big"), "18446744073709551615");
+    assert_eq!(text("d"), "1990-02-03");
+    assert_eq!(text("items_sku"), r#"["A","B"]"#);
+    assert_eq!(text("items_price"), "[1.50,2.25]");
+    let second = by("c2");
+    assert_eq!(second["ts"], "1969-12-31T23:59:59Z", "{second}");
+    assert_eq!(second["amount"], -0.05);
+    for absent in ["nums", "words", "address_city", "m_key", "u", "t", "d", "items_sku", "f"] {
+        assert!(second.get(absent).is_none(), "{absent}: {second}");
+    }
+}
+
+#[test]
+fn bad_rows_are_numbered_from_one_and_damaged_files_refused() {
+    let env = Env::new();
+    duckdb(
+        env.dir.path(),
+        "c.execute(\"COPY (SELECT * FROM (VALUES ('c1','2024-11-10 13:15:42','visit'),('c2','not a time','visit'),('c3','2024-11-10','visit')) t(contact,ts,kind)) TO 'bad.parquet' (FORMAT parquet)\")\n\
+         c.execute(\"COPY (SELECT 'c1' contact, TIMESTAMP '2024-01-01' ts, 'visit' kind, [[1,2],[3]] grid) TO 'lists.parquet' (FORMAT parquet)\")",
+    );
+    let err = env.run(&["import", "events", "bad.parquet"]).fails(2);
+    assert!(err.contains("bad.parquet:2: `not a time` is not a timestamp"), "{err}");
+    env.run(&["import", "events", "bad.parquet", "--skip-invalid", "--rejects", "rejects.csv"]).ok();
+    assert_eq!(
+        env.read("rejects.csv"),
+        "contact,ts,kind,line,reason\nc2,not a time,visit,2,`not a time` is not a timestamp (expected RFC 3339 such as 2026-01-31T09:30:00Z)\n"
+    );
+    let before = env.export("events");
+    assert_eq!(before.lines().count(), 3, "{before}");
+
+    let err = env.run(&["import", "events", "lists.parquet"]).fails(2);
+    assert!(err.contains("lists.parquet: column `grid`: lists inside lists are not read"), "{err}");
+
+    // reach's own export, cut and damaged
+    env.run(&["export", "events", "--format", "parquet", "-o", "events.parquet"]).ok();
+    let whole = std::fs::read(env.path("events.parquet")).unwrap();
+    env.write("cut.parquet", &whole[..whole.len() - 20]);
+    let err = env.run(&["import", "events", "cut.parquet"]).fails(2);
+    assert!(err.contains("cut.parquet: not a readable Parquet file"), "{err}");
+    let err = env.run_stdin(&["import", "events", "-"], &whole).fails(2);
+    assert!(err.contains("stdin: a Parquet file is read from a file, not a stream"), "{err}");
+    assert_eq!(env.export("events"), before, "nothing half-written");
+}
