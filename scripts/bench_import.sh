@@ -53,6 +53,7 @@ bench() { # $1: label, $2: database to start from ("" for an empty one), $3: the
     *.jsonl) ;;
     *.json) rows=$((rows - 2)) ;; # `[` and `]`
     *.zip) rows=$(($(unzip -p "$file" | wc -l) - 1)) ;;
+    *.parquet) rows=$(($(wc -l < "${file%.parquet}.csv") - 1)) ;; # made from the CSV of its name
     *) rows=$((rows - 1)) ;; # a CSV header
   esac
   for i in $(seq "$RUNS"); do
@@ -95,6 +96,7 @@ c = duckdb.connect(sys.argv[2])
 # JSON lines: keys are inferred from every line (`sample_size=-1`), as
 # DuckDB asks when a key first appears past its sample
 read = "read_json(?, sample_size=-1)" if sys.argv[1].endswith((".jsonl", ".json")) else "read_csv(?)"
+read = "read_parquet(?)" if sys.argv[1].endswith(".parquet") else read
 c.execute(f"CREATE TABLE t AS SELECT * FROM {read}", [sys.argv[1]])
 print(c.execute("SELECT count(*) FROM t").fetchone()[0], "rows loaded by DuckDB", duckdb.__version__)
 c.close()'
@@ -126,7 +128,7 @@ fi
 # a timestamptz (`2024-11-10 14:15:42+01`) and as Unix milliseconds;
 # contacts named by email (by id where a contact has none); as a
 # spreadsheet in a decimal-comma locale writes it (`;`-separated, times as
-# `10.11.2024 13:15:42`, amounts as `12,5`); zipped; and the whole log as
+# `10.11.2024 13:15:42`, amounts as `12,5`); zipped; as Parquet; and the whole log as
 # JSON lines. Each into the database holding every contact, then DuckDB
 # loading the same file (not the zip, which DuckDB does not read).
 if [[ " $SHAPES " == *" spellings "* ]]; then
@@ -216,13 +218,20 @@ PY
     python3 -c 'import sys, zipfile
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z: z.write(sys.argv[2])' "log-5m-$N.zip" "log-5m-$N.csv"
   fi
+  # as Parquet, as DuckDB writes a table loaded from the CSV (its own
+  # types: TIMESTAMPTZ times, DOUBLE amounts, BIGINT quantities; Snappy)
+  if [ ! -f "log-5m-$N.parquet" ]; then
+    python3 -c 'import sys, duckdb
+duckdb.connect().execute(f"COPY (SELECT * FROM read_csv(?)) TO {chr(39)}{sys.argv[1]}{chr(39)} (FORMAT parquet)", [sys.argv[2]])' \
+      "log-5m-$N.parquet" "log-5m-$N.csv"
+  fi
   # the same JSON lines as one JSON array, an element a line (as `jq -s`
   # or `mongoexport --jsonArray` write a file)
   if [ ! -f "log-5m-array-$N.json" ]; then
     { echo "["; sed '$!s/$/,/' "log-5m-$N.jsonl"; echo "]"; } > "log-5m-array-$N.json"
   fi
   for file in "log-5m-space-$N.csv" "log-5m-us-$N.csv" "log-5m-epoch-$N.csv" "log-5m-offset-$N.csv" \
-    "log-5m-epochms-$N.csv" "log-5m-email-$N.csv" "log-5m-eu-$N.csv" "log-5m-$N.zip" "log-5m-$N.jsonl" \
+    "log-5m-epochms-$N.csv" "log-5m-email-$N.csv" "log-5m-eu-$N.csv" "log-5m-$N.zip" "log-5m-$N.parquet" "log-5m-$N.jsonl" \
     "log-5m-nested-$N.jsonl" "log-5m-array-$N.json"; do
     echo "$file: $(du -m "$file" | cut -f1) MB"
     EXTRA=()

@@ -145,7 +145,8 @@ fn bad_rows_are_numbered_from_one_and_damaged_files_refused() {
     duckdb(
         env.dir.path(),
         "c.execute(\"COPY (SELECT * FROM (VALUES ('c1','2024-11-10 13:15:42','visit'),('c2','not a time','visit'),('c3','2024-11-10','visit')) t(contact,ts,kind)) TO 'bad.parquet' (FORMAT parquet)\")\n\
-         c.execute(\"COPY (SELECT 'c1' contact, TIMESTAMP '2024-01-01' ts, 'visit' kind, [[1,2],[3]] grid) TO 'lists.parquet' (FORMAT parquet)\")",
+         c.execute(\"COPY (SELECT 'c1' contact, TIMESTAMP '2024-01-01' ts, 'visit' kind, [[1,2],[3]] grid) TO 'lists.parquet' (FORMAT parquet)\")\n\
+         c.execute(\"COPY (SELECT * FROM (VALUES ('a@x.com'),(NULL),('b@x.com')) t(email)) TO 'emails.parquet' (FORMAT parquet)\")",
     );
     let err = env.run(&["import", "events", "bad.parquet"]).fails(2);
     assert!(err.contains("bad.parquet:2: `not a time` is not a timestamp"), "{err}");
@@ -156,6 +157,10 @@ fn bad_rows_are_numbered_from_one_and_damaged_files_refused() {
     );
     let before = env.export("events");
     assert_eq!(before.lines().count(), 3, "{before}");
+
+    // a one-column file's NULL is a row, refused at its number
+    let err = env.run(&["import", "contacts", "emails.parquet"]).fails(2);
+    assert!(err.contains("emails.parquet:2: the row has neither external_id nor email"), "{err}");
 
     let err = env.run(&["import", "events", "lists.parquet"]).fails(2);
     assert!(err.contains("lists.parquet: column `grid`: lists inside lists are not read"), "{err}");

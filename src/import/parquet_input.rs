@@ -112,7 +112,7 @@ pub fn open<R: ChunkReader + 'static>(path: &str, f: R) -> Result<(Box<dyn Read 
     std::thread::spawn(move || {
         let mut out = Vec::with_capacity(1 << 20);
         let header: Vec<&str> = leaves.iter().map(|l| l.name.as_str()).collect();
-        write_row(&mut out, header.iter().map(|h| Some(h.as_bytes())));
+        write_row(&mut out, header.iter().map(|h| Some(h.as_bytes())), true);
         let result = decode(&reader, &leaves, &mut out, &tx);
         let last = match result {
             Ok(()) if out.is_empty() => Ok(Vec::new()),
@@ -300,7 +300,7 @@ fn decode<R: ChunkReader + 'static>(
                 }
             }
             for row in 0..want {
-                write_row(out, cells.iter().map(|c| c.get(row)));
+                write_row(out, cells.iter().map(|c| c.get(row)), cells.len() == 1);
             }
             if out.len() >= (1 << 20) && tx.send(Ok(std::mem::replace(out, Vec::with_capacity(1 << 20)))).is_err() {
                 return Ok(()); // the import stopped reading
@@ -311,14 +311,19 @@ fn decode<R: ChunkReader + 'static>(
     Ok(())
 }
 
-/// A CSV line of `fields` (quoted where the `csv` crate's rules ask).
-fn write_row<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = Option<&'a [u8]>>) {
+/// A CSV line of `fields`, each quoted where the `csv` crate's rules ask
+/// or, with `quote`, always: the header is, so that the text never starts
+/// as another kind of input would (a column named `PAR1`, `[`, `sep=;`),
+/// and so is the one field of a one-column file, so that an empty one is
+/// not a blank line, which would be passed over.
+fn write_row<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = Option<&'a [u8]>>, quote: bool) {
     for (i, f) in fields.enumerate() {
         if i > 0 {
             out.push(b',');
         }
         let f = f.unwrap_or_default();
-        if f.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+        if quote
+            || f.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
             || f.first().is_some_and(|b| b.is_ascii_whitespace())
         {
             out.push(b'"');
@@ -508,11 +513,13 @@ fn int(v: i128, kind: Kind, out: &mut Vec<u8>, json: bool) {
     match kind {
         Kind::Decimal(scale) => decimal(v, scale, out),
         Kind::Date => quoted(out, json, |out| {
-            match chrono::NaiveDate::from_yo_opt(1970, 1)
-                .and_then(|d| d.checked_add_signed(chrono::Duration::days(v as i64)))
-            {
-                Some(d) => write!(out, "{}", d.format("%Y-%m-%d")).unwrap_or(()),
-                None => write!(out, "{v}").unwrap_or(()),
+            if !write_date(out, v as i64) {
+                match chrono::NaiveDate::from_yo_opt(1970, 1)
+                    .and_then(|d| d.checked_add_signed(chrono::Duration::days(v as i64)))
+                {
+                    Some(d) => write!(out, "{}", d.format("%Y-%m-%d")).unwrap_or(()),
+                    None => write!(out, "{v}").unwrap_or(()),
+                }
             }
         }),
         Kind::Time(per) => quoted(out, json, |out| {
@@ -548,15 +555,56 @@ fn decimal(v: i128, scale: u32, out: &mut Vec<u8>) {
 /// Seconds since 1970 as an ISO time (`Z` when adjusted to UTC).
 fn instant(secs: i64, utc: bool, out: &mut Vec<u8>, json: bool) {
     use std::io::Write;
-    quoted(out, json, |out| match chrono::DateTime::from_timestamp(secs, 0) {
-        Some(t) => {
-            write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S")).unwrap_or(());
-            if utc {
-                out.push(b'Z');
+    quoted(out, json, |out| {
+        let (days, s) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        if write_date(out, days) {
+            out.push(b'T');
+            write_digits(out, s / 3600, 2);
+            out.push(b':');
+            write_digits(out, s / 60 % 60, 2);
+            out.push(b':');
+            write_digits(out, s % 60, 2);
+        } else {
+            match chrono::DateTime::from_timestamp(secs, 0) {
+                Some(t) => write!(out, "{}", t.format("%Y-%m-%dT%H:%M:%S")).unwrap_or(()),
+                None => write!(out, "{secs}").unwrap_or(()),
             }
         }
-        None => write!(out, "{secs}").unwrap_or(()),
+        if utc {
+            out.push(b'Z');
+        }
     });
+}
+
+/// `days` since 1970-01-01 as `YYYY-MM-DD`, for the years 0 to 9999
+/// (false, nothing written, outside them), without a formatter, as every
+/// row of a log has a time (Howard Hinnant's `civil_from_days`; the test
+/// checks it against `chrono` over every year).
+fn write_date(out: &mut Vec<u8>, days: i64) -> bool {
+    let z = days + 719_468;
+    let (era, doe) = (z.div_euclid(146_097), z.rem_euclid(146_097));
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    if !(0..=9999).contains(&y) {
+        return false;
+    }
+    write_digits(out, y, 4);
+    out.push(b'-');
+    write_digits(out, m, 2);
+    out.push(b'-');
+    write_digits(out, d, 2);
+    true
+}
+
+/// `v` (not negative) in exactly `n` digits.
+fn write_digits(out: &mut Vec<u8>, v: i64, n: u32) {
+    for i in (0..n).rev() {
+        out.push(b'0' + (v / 10i64.pow(i) % 10) as u8);
+    }
 }
 
 fn float(v: f64, text: String, out: &mut Vec<u8>, json: bool) {
@@ -651,9 +699,35 @@ mod tests {
     }
 
     #[test]
+    fn dates_as_chrono_writes_them() {
+        for days in (-719_528..2_932_897).step_by(7).chain([-719_529, 2_932_896, 2_932_897, 0, -1, 11_016, 11_017]) {
+            let mut out = Vec::new();
+            let date = chrono::NaiveDate::from_yo_opt(1970, 1).unwrap() + chrono::Duration::days(days);
+            let expected =
+                (0..=9999).contains(&chrono::Datelike::year(&date)).then(|| date.format("%Y-%m-%d").to_string());
+            assert_eq!(write_date(&mut out, days).then(|| String::from_utf8(out).unwrap()), expected, "{days}");
+        }
+        let text = |secs| {
+            let mut out = Vec::new();
+            instant(secs, true, &mut out, false);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(-62_167_219_201), "-0001-12-31T23:59:59Z"); // (chrono's, before the year 0)
+        assert_eq!(text(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(text(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
     fn rows_quoted_as_csv() {
         let mut out = Vec::new();
-        write_row(&mut out, [Some(&b"a,b"[..]), None, Some(b"say \"hi\""), Some(b" x"), Some(b"plain")].into_iter());
+        write_row(
+            &mut out,
+            [Some(&b"a,b"[..]), None, Some(b"say \"hi\""), Some(b" x"), Some(b"plain")].into_iter(),
+            false,
+        );
         assert_eq!(out, b"\"a,b\",,\"say \"\"hi\"\"\",\" x\",plain\n");
+        out.clear();
+        write_row(&mut out, [Some(&b"PAR1"[..]), Some(b"")].into_iter(), true);
+        assert_eq!(out, b"\"PAR1\",\"\"\n");
     }
 }
