@@ -2,7 +2,36 @@
 //! maps it to: bad input (2), database busy (3), not permitted to the
 //! operator's role (4), anything else (1).
 
+use std::cell::Cell;
 use std::fmt;
+
+thread_local! {
+    /// a panic on this thread is being caught ([`catching_panics`])
+    static CATCHING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, a call into a library that may panic on malformed input (the
+/// `parquet` crate asserts on some damaged files' metadata), with a panic
+/// caught and handed back as its message. Meanwhile the process's panic
+/// hooks pass over a panic on this thread ([`panic_is_caught`]): it is the
+/// file's fault, said as an error, not a bug of reach's.
+pub fn catching_panics<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    let before = CATCHING.with(|c| c.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    CATCHING.with(|c| c.set(before));
+    result.map_err(|p| {
+        p.downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into())
+    })
+}
+
+/// Whether a panic now on this thread will be caught by
+/// [`catching_panics`] (a panic hook then stays quiet).
+pub fn panic_is_caught() -> bool {
+    CATCHING.with(Cell::get)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {

@@ -15,6 +15,9 @@ fn main() {
     #[cfg(not(target_os = "linux"))]
     reach::allocator::tune();
     std::panic::set_hook(Box::new(|info| {
+        if reach::error::panic_is_caught() {
+            return; // a library's, on a damaged file: said as an error
+        }
         let p = info.payload();
         let msg =
             p.downcast_ref::<&str>().copied().or(p.downcast_ref::<String>().map(String::as_str)).unwrap_or("panic");

@@ -173,5 +173,16 @@ fn bad_rows_are_numbered_from_one_and_damaged_files_refused() {
     assert!(err.contains("cut.parquet: not a readable Parquet file"), "{err}");
     let err = env.run_stdin(&["import", "events", "-"], &whole).fails(2);
     assert!(err.contains("stdin: a Parquet file is read from a file, not a stream"), "{err}");
+    // a file on which the `parquet` crate panics (found by fuzzing):
+    // refused as damaged, with no panic message
+    let fuzzed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fuzz_regressions/import_parquet/negative_column_start.parquet");
+    let err = env.run(&["import", "events", fuzzed.to_str().unwrap()]).fails(2);
+    assert!(
+        err.ends_with(
+            "negative_column_start.parquet: not a whole Parquet file (column start and length should not be negative)\n"
+        ),
+        "{err}"
+    );
     assert_eq!(env.export("events"), before, "nothing half-written");
 }

@@ -31,3 +31,19 @@ pub fn store() -> &'static Store {
 pub fn session() -> &'static Session {
     &demo().session
 }
+
+/// libFuzzer's panic hook aborts on every panic; a panic reach catches on
+/// purpose (`reach::error::catching_panics`, around the `parquet` crate,
+/// which asserts on some damaged files) is passed over, so that what the
+/// fuzzer reports is what a user would see as a crash.
+pub fn pass_over_caught_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !reach::error::panic_is_caught() {
+                previous(info)
+            }
+        }));
+    });
+}

@@ -188,6 +188,9 @@ pub fn run(session: Arc<Session>, opts: Options) -> Result<()> {
     // (every write is a transaction: nothing is left half-done)
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        if crate::error::panic_is_caught() {
+            return; // a library's, on a damaged file: said as an error
+        }
         restore_terminal();
         release_stderr();
         previous(info);

@@ -29,7 +29,7 @@
 //! Lists inside lists are refused, naming the column.
 
 use super::zip_input::Chunks;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, catching_panics};
 use parquet::basic::{ConvertedType, LogicalType, Repetition, TimeUnit, Type as Physical};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::{ByteArray, DataType, FixedLenByteArray, Int96};
@@ -82,7 +82,37 @@ struct Leaf {
 /// Opens the Parquet file `f` (`path` in messages; a `File`, or its bytes
 /// in memory): its rows as CSV text (a header line of its column names,
 /// then a line a row), read on a thread of its own, and its number of rows.
+/// The `parquet` crate is called through [`catching_panics`]: it asserts
+/// on some damaged files, which are refused as any other.
 pub fn open<R: ChunkReader + 'static>(path: &str, f: R) -> Result<(Box<dyn Read + Send>, u64)> {
+    let (reader, leaves, rows) = catching_panics(|| footer(path, f))
+        .unwrap_or_else(|p| Err(Error::input(format!("{path}: not a readable Parquet file ({p})"))))?;
+    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(AHEAD);
+    std::thread::spawn(move || {
+        let mut out = Vec::with_capacity(1 << 20);
+        let header: Vec<&str> = leaves.iter().map(|l| l.name.as_str()).collect();
+        write_row(&mut out, header.iter().map(|h| Some(h.as_bytes())), true);
+        let result = catching_panics(|| decode(&reader, &leaves, &mut out, &tx)).unwrap_or_else(|p| {
+            Err(io::Error::new(io::ErrorKind::InvalidData, format!("not a whole Parquet file ({p})")))
+        });
+        let last = match result {
+            Ok(()) if out.is_empty() => Ok(Vec::new()),
+            Ok(()) => match tx.send(Ok(std::mem::take(&mut out))) {
+                Ok(()) => Ok(Vec::new()),
+                Err(_) => return,
+            },
+            Err(e) => Err(e),
+        };
+        let _ = tx.send(last); // an empty chunk ends the rows
+    });
+    Ok((Box::new(Chunks::new(rx, "the Parquet file's reader stopped")), rows))
+}
+
+/// The file's footer read: its reader, its leaf columns and its number of
+/// rows.
+type Footer<R> = (SerializedFileReader<R>, Vec<Leaf>, u64);
+
+fn footer<R: ChunkReader + 'static>(path: &str, f: R) -> Result<Footer<R>> {
     let reader =
         SerializedFileReader::new(f).map_err(|e| Error::input(format!("{path}: not a readable Parquet file ({e})")))?;
     let meta = reader.metadata();
@@ -108,23 +138,7 @@ pub fn open<R: ChunkReader + 'static>(path: &str, f: R) -> Result<(Box<dyn Read 
         }
     }
     let rows = meta.file_metadata().num_rows().max(0) as u64;
-    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(AHEAD);
-    std::thread::spawn(move || {
-        let mut out = Vec::with_capacity(1 << 20);
-        let header: Vec<&str> = leaves.iter().map(|l| l.name.as_str()).collect();
-        write_row(&mut out, header.iter().map(|h| Some(h.as_bytes())), true);
-        let result = decode(&reader, &leaves, &mut out, &tx);
-        let last = match result {
-            Ok(()) if out.is_empty() => Ok(Vec::new()),
-            Ok(()) => match tx.send(Ok(std::mem::take(&mut out))) {
-                Ok(()) => Ok(Vec::new()),
-                Err(_) => return,
-            },
-            Err(e) => Err(e),
-        };
-        let _ = tx.send(last); // an empty chunk ends the rows
-    });
-    Ok((Box::new(Chunks::new(rx, "the Parquet file's reader stopped")), rows))
+    Ok((reader, leaves, rows))
 }
 
 /// Whether a leaf's name part is kept (a list's or map's repeated group,
