@@ -101,10 +101,10 @@ fn nested_and_typed_columns_read_as_text() {
         "c.execute(\"\"\"COPY (SELECT * FROM (VALUES
  ('c1', TIMESTAMP_NS '2024-11-10 13:15:42.987654321', 'purchase', 12.50::DECIMAL(18,2), 'a, \"b\"' || chr(10) || 'c',
   [1,2,3], ['x','y'], {'city':'Kraków','zip':'30-001'}, MAP {'k1': 1, 'k2': 2}, '0f8fad5b-d9cb-469f-a165-70867728950e'::UUID,
-  TIME '13:15:42', 18446744073709551615::UBIGINT, DATE '1990-02-03', [{'sku':'A','price':1.5},{'sku':'B','price':2.25}], 0.1::DOUBLE),
+  TIME '13:15:42', 18446744073709551615::UBIGINT, DATE '1990-02-03', [{'sku':'A','price':1.5},{'sku':'B','price':2.25}], 0.1::DOUBLE, '\\\\N'),
  ('c2', TIMESTAMP_NS '1969-12-31 23:59:59.5', 'purchase', -0.05::DECIMAL(18,2), 'plain',
-  [], NULL, NULL, NULL, NULL, NULL, 0::UBIGINT, NULL, NULL, NULL)
-) t(contact, ts, kind, amount, note, nums, words, address, m, u, t, big, d, items, f)) TO 'nested.parquet' (FORMAT parquet)\"\"\")",
+  [], NULL, NULL, NULL, NULL, NULL, 0::UBIGINT, NULL, NULL, NULL, NULL)
+) t(contact, ts, kind, amount, note, nums, words, address, m, u, t, big, d, items, f, bs)) TO 'nested.parquet' (FORMAT parquet)\"\"\")",
     );
     env.run(&["import", "events", "nested.parquet"]).ok();
     let rows = env.run(&["export", "events", "--format", "jsonl"]).ok();
@@ -131,6 +131,9 @@ fn nested_and_typed_columns_read_as_text() {
     assert_eq!(text("d"), "1990-02-03");
     assert_eq!(text("items_sku"), r#"["A","B"]"#);
     assert_eq!(text("items_price"), "[1.50,2.25]");
+    assert_eq!(text("f"), "0.1");
+    // text as stored: a CSV file's NULL spelling is not one here
+    assert_eq!(text("bs"), "\\N");
     let second = by("c2");
     assert_eq!(second["ts"], "1969-12-31T23:59:59Z", "{second}");
     assert_eq!(second["amount"], -0.05);

@@ -47,9 +47,8 @@ pub struct Input {
     /// the line of an error in the input's shape, set where it is found
     /// (a line over the limit, a malformed JSON array)
     pub overflow: Arc<AtomicU64>,
-    /// the CSV header's line number: 1, or 0 for a Parquet file, whose
-    /// rows are numbered from 1 in messages and rejects
-    pub header_line: u64,
+    /// a Parquet file's rows, read instead of `reader` (which is empty)
+    pub parquet: Option<parquet_input::ParquetRows>,
 }
 
 impl Input {
@@ -92,8 +91,8 @@ impl Input {
                 let (inner, size, raw) = zip_input::open_single(path, f)?;
                 (format!("{path}/{inner}"), raw, Some(size))
             } else if magic == parquet_input::PARQUET_MAGIC {
-                let (raw, _rows) = parquet_input::open(path, f)?;
-                return Input::parquet_rows(path, raw, max_line, limit_name);
+                let (rows, count) = parquet_input::open(path, f)?;
+                return Ok(Input::parquet_rows(path, rows, count));
             } else {
                 (path.to_string(), Box::new(f) as Box<dyn Read + Send>, len)
             }
@@ -110,18 +109,23 @@ impl Input {
 
     /// A Parquet file held in memory (`name` in messages), read as
     /// [`Input::open_named`] reads one from a path.
-    pub fn from_parquet_bytes(name: &str, bytes: Vec<u8>, max_line: usize, limit_name: &str) -> Result<Input> {
-        let (raw, _rows) = parquet_input::open(name, bytes::Bytes::from(bytes))?;
-        Input::parquet_rows(name, raw, max_line, limit_name)
+    pub fn from_parquet_bytes(name: &str, bytes: Vec<u8>) -> Result<Input> {
+        let (rows, count) = parquet_input::open(name, bytes::Bytes::from(bytes))?;
+        Ok(Input::parquet_rows(name, rows, count))
     }
 
-    /// The CSV text of a Parquet file's rows as an input, a row a line,
-    /// numbered from 1.
-    fn parquet_rows(name: &str, raw: Box<dyn Read + Send>, max_line: usize, limit_name: &str) -> Result<Input> {
-        let mut input =
-            Input::from_reader(name.to_string(), raw, None, Some(InputFormat::Csv), max_line, limit_name, None)?;
-        input.header_line = 0;
-        Ok(input)
+    /// A Parquet file's rows as an input: `count` rows, the progress
+    /// counted in rows where other inputs count bytes.
+    fn parquet_rows(name: &str, rows: parquet_input::ParquetRows, count: u64) -> Input {
+        Input {
+            name: name.to_string(),
+            format: InputFormat::Csv,
+            reader: Box::new(std::io::empty()),
+            bytes_read: rows.progress(),
+            total_bytes: Some(count),
+            overflow: Arc::new(AtomicU64::new(0)),
+            parquet: Some(rows),
+        }
     }
 
     /// An input over any reader: `name` is used in messages and, when
@@ -207,7 +211,7 @@ impl Input {
                 }
             }
         };
-        Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow, header_line: 1 })
+        Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow, parquet: None })
     }
 }
 

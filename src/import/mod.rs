@@ -235,6 +235,7 @@ fn run(
     // a CSV file's delimiter, as given or from its first line: a
     // `;`-separated file is written where `,` is the decimal mark
     let delimiter = match (input.format, opts.delimiter) {
+        _ if input.parquet.is_some() => None,
         (InputFormat::Csv, None) => {
             let first = input.reader.fill_buf().map_err(|e| input::io_error(&input.name, &input.overflow, e))?;
             Some(rows::sniff_delimiter(first))

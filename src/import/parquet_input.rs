@@ -1,14 +1,16 @@
 //! A Parquet file (as DuckDB, Spark, pandas/pyarrow, BigQuery's exports
-//! and reach's own `export --format parquet` write them) read as the CSV
-//! text of its rows, so that everything an import does with a CSV file
-//! (column names, mapping, types, rejects) applies to it unchanged.
+//! and reach's own `export --format parquet` write them) read as records
+//! of text fields, as a CSV file's rows are, so that everything an import
+//! does with a CSV file (column names, mapping, types, rejects) applies to
+//! it unchanged.
 //!
 //! The file's footer names its columns and their types; that is read
 //! before the import starts, so a file that is not Parquet or holds a
 //! column reach cannot read as text is refused at once. A thread of its
 //! own then decodes the row groups a batch of rows at a time, column by
-//! column (the `parquet` crate's typed column readers), and writes each
-//! row as a CSV line. What a value becomes:
+//! column (the `parquet` crate's typed column readers), each value as
+//! text, and hands the batches to the import's reader. What a value
+//! becomes:
 //!
 //! | Parquet | text |
 //! | --- | --- |
@@ -28,20 +30,22 @@
 //! column per field (`items.price`), a map its `key` and `value` lists.
 //! Lists inside lists are refused, naming the column.
 
-use super::zip_input::Chunks;
+use super::records::RawFields;
 use crate::error::{Error, Result, catching_panics};
 use parquet::basic::{ConvertedType, LogicalType, Repetition, TimeUnit, Type as Physical};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::{ByteArray, DataType, FixedLenByteArray, Int96};
 use parquet::file::reader::{ChunkReader, FileReader, SerializedFileReader};
 use parquet::schema::types::Type;
-use std::io::{self, Read};
-use std::sync::mpsc::sync_channel;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 /// The first (and last) bytes of a Parquet file.
 pub const PARQUET_MAGIC: [u8; 4] = *b"PAR1";
 
-/// Rows decoded at a time, and how many such chunks of CSV wait for the
+/// Rows decoded at a time, and how many such batches wait for the
 /// import's reader.
 const BATCH: usize = 4096;
 const AHEAD: usize = 4;
@@ -80,32 +84,81 @@ struct Leaf {
 }
 
 /// Opens the Parquet file `f` (`path` in messages; a `File`, or its bytes
-/// in memory): its rows as CSV text (a header line of its column names,
-/// then a line a row), read on a thread of its own, and its number of rows.
-/// The `parquet` crate is called through [`catching_panics`]: it asserts
-/// on some damaged files, which are refused as any other.
-pub fn open<R: ChunkReader + 'static>(path: &str, f: R) -> Result<(Box<dyn Read + Send>, u64)> {
+/// in memory): its rows, decoded on a thread of its own, and its number
+/// of rows. The `parquet` crate is called through [`catching_panics`]: it
+/// asserts on some damaged files, which are refused as any other.
+pub fn open<R: ChunkReader + 'static>(path: &str, f: R) -> Result<(ParquetRows, u64)> {
     let (reader, leaves, rows) = catching_panics(|| footer(path, f))
         .unwrap_or_else(|p| Err(Error::input(format!("{path}: not a readable Parquet file ({p})"))))?;
-    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(AHEAD);
+    let columns = leaves.iter().map(|l| l.name.clone()).collect();
+    let (tx, rx) = sync_channel::<io::Result<Vec<Cells>>>(AHEAD);
+    let (recycle, recycled) = channel::<Vec<Cells>>();
     std::thread::spawn(move || {
-        let mut out = Vec::with_capacity(1 << 20);
-        let header: Vec<&str> = leaves.iter().map(|l| l.name.as_str()).collect();
-        write_row(&mut out, header.iter().map(|h| Some(h.as_bytes())), true);
-        let result = catching_panics(|| decode(&reader, &leaves, &mut out, &tx)).unwrap_or_else(|p| {
+        let result = catching_panics(|| decode(&reader, &leaves, &tx, &recycled)).unwrap_or_else(|p| {
             Err(io::Error::new(io::ErrorKind::InvalidData, format!("not a whole Parquet file ({p})")))
         });
-        let last = match result {
-            Ok(()) if out.is_empty() => Ok(Vec::new()),
-            Ok(()) => match tx.send(Ok(std::mem::take(&mut out))) {
-                Ok(()) => Ok(Vec::new()),
-                Err(_) => return,
-            },
-            Err(e) => Err(e),
-        };
-        let _ = tx.send(last); // an empty chunk ends the rows
+        if let Err(e) = result {
+            let _ = tx.send(Err(e));
+        }
+        // (the channel's end ends the rows)
     });
-    Ok((Box::new(Chunks::new(rx, "the Parquet file's reader stopped")), rows))
+    let progress = Arc::new(AtomicU64::new(0));
+    Ok((ParquetRows { columns, rx, recycle, batch: Vec::new(), row: 0, rows: 0, line: 0, progress }, rows))
+}
+
+/// A Parquet file's rows as the import reads them, a record of fields a
+/// row (a NULL an empty field), numbered from 1.
+pub struct ParquetRows {
+    columns: Vec<String>,
+    rx: Receiver<io::Result<Vec<Cells>>>,
+    recycle: Sender<Vec<Cells>>,
+    /// the batch being read, its next row and its number of rows
+    batch: Vec<Cells>,
+    row: usize,
+    rows: usize,
+    /// the last row's number
+    line: u64,
+    /// the rows read, as of the last batch (for progress)
+    progress: Arc<AtomicU64>,
+}
+
+impl ParquetRows {
+    /// The file's column names (a struct's fields by their path).
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The number of rows read, kept as they are.
+    pub fn progress(&self) -> Arc<AtomicU64> {
+        self.progress.clone()
+    }
+
+    /// The next row into `raw`, and its number; `None` at the end.
+    pub fn read(&mut self, raw: &mut RawFields) -> io::Result<Option<u64>> {
+        while self.row == self.rows {
+            match self.rx.recv() {
+                Ok(batch) => {
+                    let done = std::mem::replace(&mut self.batch, batch?);
+                    if done.len() == self.columns.len() {
+                        let _ = self.recycle.send(done); // (not the first, empty)
+                    }
+                    self.rows = self.batch.first().map_or(0, |c| c.spans.len());
+                    self.row = 0;
+                    self.progress.store(self.line, Ordering::Relaxed);
+                }
+                Err(_) => return Ok(None),
+            }
+        }
+        raw.reset(self.columns.len());
+        for (col, cells) in self.batch.iter().enumerate() {
+            if let Some(f) = cells.get(self.row) {
+                raw.set_field(col, f);
+            }
+        }
+        self.row += 1;
+        self.line += 1;
+        Ok(Some(self.line))
+    }
 }
 
 /// The file's footer read: its reader, its leaf columns and its number of
@@ -274,7 +327,7 @@ fn plain(physical: Physical) -> Kind {
 /// One column's cells of a batch: the text of each row's value (`None`
 /// for a NULL), kept in one buffer.
 #[derive(Default)]
-struct Cells {
+pub struct Cells {
     bytes: Vec<u8>,
     spans: Vec<Option<(usize, usize)>>,
 }
@@ -285,18 +338,18 @@ impl Cells {
     }
 }
 
-/// Decodes every row group into CSV lines in `out`, sent on `tx` as they
-/// fill a chunk.
+/// Decodes every row group, sending its rows on `tx` a batch at a time:
+/// a batch is each column's cells of the same rows (`recycled`: batches
+/// read, to be filled again).
 fn decode<R: ChunkReader + 'static>(
     reader: &SerializedFileReader<R>,
     leaves: &[Leaf],
-    out: &mut Vec<u8>,
-    tx: &std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+    tx: &SyncSender<io::Result<Vec<Cells>>>,
+    recycled: &Receiver<Vec<Cells>>,
 ) -> io::Result<()> {
     let broken = |e: &dyn std::fmt::Display| {
         io::Error::new(io::ErrorKind::InvalidData, format!("not a whole Parquet file ({e})"))
     };
-    let mut cells: Vec<Cells> = leaves.iter().map(|_| Cells::default()).collect();
     let mut levels = Levels::default();
     for g in 0..reader.num_row_groups() {
         let group = reader.get_row_group(g).map_err(|e| broken(&e))?;
@@ -307,52 +360,21 @@ fn decode<R: ChunkReader + 'static>(
         }
         while left > 0 {
             let want = left.min(BATCH);
+            let mut cells = recycled.try_recv().unwrap_or_else(|_| leaves.iter().map(|_| Cells::default()).collect());
+            debug_assert_eq!(cells.len(), leaves.len());
             for ((col, leaf), c) in columns.iter_mut().zip(leaves).zip(&mut cells) {
                 let got = read_cells(col, leaf, want, &mut levels, c).map_err(|e| broken(&e))?;
                 if got != want {
                     return Err(broken(&format!("column `{}` ends before its row group", leaf.name)));
                 }
             }
-            for row in 0..want {
-                write_row(out, cells.iter().map(|c| c.get(row)), cells.len() == 1);
-            }
-            if out.len() >= (1 << 20) && tx.send(Ok(std::mem::replace(out, Vec::with_capacity(1 << 20)))).is_err() {
+            if tx.send(Ok(cells)).is_err() {
                 return Ok(()); // the import stopped reading
             }
             left -= want;
         }
     }
     Ok(())
-}
-
-/// A CSV line of `fields`, each quoted where the `csv` crate's rules ask
-/// or, with `quote`, always: the header is, so that the text never starts
-/// as another kind of input would (a column named `PAR1`, `[`, `sep=;`),
-/// and so is the one field of a one-column file, so that an empty one is
-/// not a blank line, which would be passed over.
-fn write_row<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = Option<&'a [u8]>>, quote: bool) {
-    for (i, f) in fields.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        let f = f.unwrap_or_default();
-        if quote
-            || f.iter().any(|&b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
-            || f.first().is_some_and(|b| b.is_ascii_whitespace())
-        {
-            out.push(b'"');
-            for &b in f {
-                if b == b'"' {
-                    out.push(b'"');
-                }
-                out.push(b);
-            }
-            out.push(b'"');
-        } else {
-            out.extend_from_slice(f);
-        }
-    }
-    out.push(b'\n');
 }
 
 /// The levels of the last batch, kept between batches.
@@ -729,19 +751,5 @@ mod tests {
         assert_eq!(text(-62_167_219_201), "-0001-12-31T23:59:59Z"); // (chrono's, before the year 0)
         assert_eq!(text(253_402_300_799), "9999-12-31T23:59:59Z");
         assert_eq!(text(951_782_400), "2000-02-29T00:00:00Z");
-    }
-
-    #[test]
-    fn rows_quoted_as_csv() {
-        let mut out = Vec::new();
-        write_row(
-            &mut out,
-            [Some(&b"a,b"[..]), None, Some(b"say \"hi\""), Some(b" x"), Some(b"plain")].into_iter(),
-            false,
-        );
-        assert_eq!(out, b"\"a,b\",,\"say \"\"hi\"\"\",\" x\",plain\n");
-        out.clear();
-        write_row(&mut out, [Some(&b"PAR1"[..]), Some(b"")].into_iter(), true);
-        assert_eq!(out, b"\"PAR1\",\"\"\n");
     }
 }

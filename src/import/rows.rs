@@ -4,6 +4,7 @@
 
 use super::input::{Input, InputFormat, io_error};
 use super::json_records::{JsonRead, JsonRecords};
+use super::parquet_input::ParquetRows;
 use super::records::CsvRecords;
 use super::records::{Fields, RawFields};
 use crate::error::{Error, ErrorKind, Result};
@@ -62,6 +63,7 @@ impl<P> Default for Batch<P> {
 enum Source<R> {
     Csv(CsvRecords<R>),
     Json(JsonRecords<R>),
+    Parquet(ParquetRows),
 }
 
 /// The next thing a source gives.
@@ -77,6 +79,7 @@ impl<R: BufRead> Source<R> {
     fn read(&mut self, raw: &mut RawFields, text: &mut Vec<u8>) -> std::io::Result<Option<Next>> {
         Ok(match self {
             Source::Csv(r) => r.read(raw)?.map(|line| Next::Row(line, Ok(()))),
+            Source::Parquet(r) => r.read(raw)?.map(|line| Next::Row(line, Ok(()))),
             Source::Json(r) => r.read(raw, text)?.map(|got| match got {
                 JsonRead::Row(line, res) => Next::Row(line, res),
                 JsonRead::Columns(line, added) => Next::Columns(line, added),
@@ -188,7 +191,7 @@ impl<P: PreSlot> Batch<P> {
             };
             self.lines[k] = line;
             self.pre[k].reset();
-            let csv = matches!(src, Source::Csv(_));
+            let csv = !matches!(src, Source::Json(_));
             self.rows[k] = match res {
                 Err(why) => Row::Bad(why),
                 Ok(()) if csv && raw.len() != ncols => {
@@ -412,6 +415,13 @@ pub fn drive<S: RowSink>(
     // the source, the columns known before the first row, the preparer
     let (mut src, mut names, prepare) = if json {
         (Source::Json(JsonRecords::new(&mut input.reader)), Vec::new(), None)
+    } else if let Some(rows) = input.parquet.take() {
+        // a Parquet file: its columns' names are the header
+        let cols = rows.columns().to_vec();
+        sink.columns(&cols).map_err(|e| locate(&name, 0, e))?;
+        sink.header_done().map_err(|e| locate(&name, 0, e))?;
+        let prepare = sink.preparer().map(|p| (p, cols.len()));
+        (Source::Parquet(rows), cols, prepare)
     } else {
         let sep = sep_line(input.reader.fill_buf().map_err(read_err)?);
         let delim = match (delimiter, sep) {
@@ -421,7 +431,7 @@ pub fn drive<S: RowSink>(
         if let Some((_, len)) = sep {
             input.reader.consume(len);
         }
-        let header_line = input.header_line + u64::from(sep.is_some());
+        let header_line = 1 + u64::from(sep.is_some());
         let mut rdr = CsvRecords::new(&mut input.reader, delim);
         rdr.set_line(header_line);
         let mut raw = RawFields::default();
@@ -598,8 +608,8 @@ fn null_hint(message: &str, nulls: &[String], option: &str) -> String {
     String::new()
 }
 
-/// `e` at `line` of `name` (line 0, a Parquet file's column names: at
-/// the file).
+/// `e` at `line` of `name` (line 0: at the file, as a Parquet file's
+/// column names are).
 fn locate(name: &str, line: u64, e: Error) -> Error {
     match (e.kind == ErrorKind::Input, line) {
         (false, _) => e,
