@@ -242,7 +242,10 @@ fn run(
         }
         (_, d) => d,
     };
-    if opts.decimal_mark.is_none() && delimiter == Some(b';') {
+    if input.parquet.is_some() {
+        // its numbers are written with a point, whatever a CSV file's option says
+        ctx.decimal_mark = DecimalMark::Point;
+    } else if opts.decimal_mark.is_none() && delimiter == Some(b';') {
         ctx.decimal_mark = DecimalMark::Comma;
     }
     if let Some(k) = &opts.kind
