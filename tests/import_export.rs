@@ -292,6 +292,45 @@ fn amounts_and_times_as_spreadsheets_write_them() {
     assert_eq!(env.contact("k2")["spend"], "7.5");
 }
 
+/// The currency written beside an amount fills an empty `currency`: a
+/// code as written, a symbol that names one currency; `$` names several
+/// and fills nothing; a `currency` column given wins.
+#[test]
+fn currencies_written_beside_amounts() {
+    let env = Env::new();
+    let log = "contact;ts;kind;amount;currency;order_id\n\
+               k1;2024-11-10 10:00;purchase;12,50 zł;;o1\n\
+               k1;2024-11-10 10:01;purchase;EUR 3;;o2\n\
+               k1;2024-11-10 10:02;purchase;US$4;;o3\n\
+               k1;2024-11-10 10:03;purchase;5 €;CHF;o4\n\
+               k1;2024-11-10 10:04;purchase;$6;;o5\n\
+               k1;2024-11-10 10:05;purchase;7;;o6\n\
+               k1;2024-11-10 10:06;purchase;(£8,00);;o7\n";
+    assert_eq!(report(&env, "events", "log.csv", log, &[])["events"].as_u64(), Some(7));
+    let mut got: Vec<(String, String, String)> = csv_records(&env.export("events"))
+        .iter()
+        .map(|e| (e["order_id"].clone(), e["amount"].clone(), e["currency"].clone()))
+        .collect();
+    got.sort();
+    let want = [
+        ("o1", "12.5", "PLN"),
+        ("o2", "3", "EUR"),
+        ("o3", "4", "USD"),
+        ("o4", "5", "CHF"),
+        ("o5", "6", ""),
+        ("o6", "7", ""),
+        ("o7", "-8", "GBP"),
+    ];
+    let want: Vec<(String, String, String)> =
+        want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
+    assert_eq!(got, want);
+    // without a `currency` column at all
+    let plain = "contact,ts,kind,amount\nk2,2024-11-10 11:00,purchase,9.99 EUR\n";
+    assert_eq!(report(&env, "events", "plain.csv", plain, &[])["events"].as_u64(), Some(1));
+    let k2 = csv_records(&env.export("events")).into_iter().find(|e| e["amount"] == "9.99").unwrap();
+    assert_eq!(k2["currency"], "EUR");
+}
+
 /// Text in another encoding than UTF-8: UTF-16 with a byte order mark
 /// (Excel's "Unicode text", tab-separated) is read as is; a Windows code
 /// page is named with `--encoding`, and without it the first such byte is

@@ -11,7 +11,7 @@ use crate::derived::ScoreRules;
 use crate::error::{Error, Result};
 use crate::model::contact::looks_like_email;
 use crate::model::trim_fast as trim;
-use crate::model::written_number::parse_written;
+use crate::model::written_number::{parse_written, written_currency};
 use crate::model::{Action, ActionKind, Channel, Consent, Contact, ParamType, Source};
 use crate::store::codec::ParamVal;
 use crate::store::keys::{KeyTable, email_key_owned};
@@ -576,6 +576,9 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         let mut text_vals = std::mem::take(&mut self.text_vals);
         text_vals.clear();
         let mut bounce_type: Option<&str> = None;
+        // a currency written beside an amount (`12,50 zł`), for a row
+        // whose `currency` column is empty
+        let mut written: Option<&str> = None;
         for j in 0..self.kind_cols[kind as usize].len() {
             let (i, feeds) = self.kind_cols[kind as usize][j];
             let v = trim(rec.get(i).unwrap_or(""));
@@ -597,6 +600,11 @@ impl super::rows::RowSink for EventSink<'_, '_> {
                     let d = parse_written(v, self.ctx.decimal_mark)
                         .map_err(|e| Error::input(format!("{kind_name}.{}: {e}", param_name(&self.cols[i]))))?;
                     self.params.push((pid, ParamVal::Num(d.units())));
+                    // (a currency is at an end: a plain number looks no further)
+                    let b = v.as_bytes();
+                    if written.is_none() && !(b[0].is_ascii_digit() && b[b.len() - 1].is_ascii_digit()) {
+                        written = written_currency(v);
+                    }
                 }
                 PType::Text => text_vals.push((pid, i)),
                 PType::Enum => {
@@ -649,6 +657,16 @@ impl super::rows::RowSink for EventSink<'_, '_> {
         for &(pid, i) in &text_vals {
             let d = self.intern_col(i, trim(rec.get(i).unwrap_or("")))?;
             self.params.push((pid, ParamVal::Text(d)));
+        }
+        if let Some(code) = written {
+            let params = &self.w.schema().kinds[kind as usize].params;
+            let currency = params.iter().position(|p| p.name == "currency" && p.ty == ParamType::Text);
+            if let Some(pid) = currency.map(|p| p as u16)
+                && !text_vals.iter().any(|&(p, _)| p == pid)
+            {
+                let d = self.w.intern(code)?;
+                self.params.push((pid, ParamVal::Text(d)));
+            }
         }
         let mut utm = [0u32; 3];
         for (j, u) in utm_s.iter().enumerate() {

@@ -51,6 +51,69 @@ const SYMBOLS: [char; 20] =
 /// Local currency names written beside an amount (besides ISO codes).
 const NAMES: [&str; 10] = ["zł", "kr", "Kč", "Ft", "lei", "лв", "руб", "Rs", "Rp", "RM"];
 
+/// The ISO 4217 code of the currency written beside an amount that
+/// [`parse_written`] reads: a code as written (`EUR`, `PLN`), or a symbol
+/// or local name that names one currency (`€`, `£`, `zł`, `R$`, `US$`).
+/// `None` for no currency, and for the ones several currencies write
+/// (`$`, `¥`, `kr`, `Rs`, `¢`): which one is the shop's to say, in its
+/// `currency` column.
+pub fn written_currency(s: &str) -> Option<&str> {
+    let mut t = s.trim();
+    if let Some(inner) = t.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        t = inner.trim();
+    }
+    let t = t.strip_prefix('-').or_else(|| t.strip_prefix('\u{2212}')).unwrap_or(t).trim_start();
+    let mut rest = t;
+    if !strip_currency(&mut rest) {
+        return None;
+    }
+    // what `strip_currency` took: the text before or after what it left
+    // (a slice of `t`)
+    let at = rest.as_ptr() as usize - t.as_ptr() as usize;
+    let word = if at == 0 { t[rest.len()..].trim() } else { t[..at].trim() };
+    let is_code = word.len() == 3 && word.bytes().all(|b| b.is_ascii_uppercase());
+    if is_code {
+        return Some(word);
+    }
+    CURRENCY_WORDS.iter().find(|(w, _)| *w == word).map(|(_, code)| *code)
+}
+
+/// Symbols and local names that name one currency, with its code.
+const CURRENCY_WORDS: [(&str, &str); 32] = [
+    ("€", "EUR"),
+    ("£", "GBP"),
+    ("₹", "INR"),
+    ("₽", "RUB"),
+    ("₩", "KRW"),
+    ("₺", "TRY"),
+    ("₪", "ILS"),
+    ("₫", "VND"),
+    ("₴", "UAH"),
+    ("₦", "NGN"),
+    ("₱", "PHP"),
+    ("฿", "THB"),
+    ("₡", "CRC"),
+    ("₲", "PYG"),
+    ("₵", "GHS"),
+    ("₸", "KZT"),
+    ("₼", "AZN"),
+    ("US$", "USD"),
+    ("C$", "CAD"),
+    ("A$", "AUD"),
+    ("NZ$", "NZD"),
+    ("HK$", "HKD"),
+    ("S$", "SGD"),
+    ("R$", "BRL"),
+    ("zł", "PLN"),
+    ("Kč", "CZK"),
+    ("Ft", "HUF"),
+    ("lei", "RON"),
+    ("лв", "BGN"),
+    ("руб", "RUB"),
+    ("RM", "MYR"),
+    ("Rp", "IDR"),
+];
+
 /// `s` as `Decimal::parse` reads it (`-1234.56`), or `None` when it is not
 /// a number spelled in one of the ways above.
 fn plain(s: &str, mark: DecimalMark) -> Option<String> {
@@ -213,6 +276,34 @@ mod tests {
         ];
         for &(s, mark, want) in table {
             assert_eq!(read(s, mark).as_deref(), Some(want), "{s} ({mark:?})");
+        }
+    }
+
+    #[test]
+    fn currencies_beside_amounts() {
+        let table: &[(&str, Option<&str>)] = &[
+            ("12.50", None),
+            ("$12.50", None),
+            ("¥500", None),
+            ("12 kr", None),
+            ("US$ 12.50", Some("USD")),
+            ("12.50 €", Some("EUR")),
+            ("€12,50", Some("EUR")),
+            ("12,50 zł", Some("PLN")),
+            ("PLN 1 234,56", Some("PLN")),
+            ("1.234,56 EUR", Some("EUR")),
+            ("-€5", Some("EUR")),
+            ("(£1,000.00)", Some("GBP")),
+            ("R$ 10,00", Some("BRL")),
+            ("CHF 5", Some("CHF")),
+            ("5 Kč", Some("CZK")),
+        ];
+        for &(s, want) in table {
+            assert!(
+                parse_written(s, DecimalMark::Point).is_ok() || parse_written(s, DecimalMark::Comma).is_ok(),
+                "{s}"
+            );
+            assert_eq!(written_currency(s), want, "{s}");
         }
     }
 
