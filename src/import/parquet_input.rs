@@ -128,7 +128,8 @@ impl ParquetRows {
         &self.columns
     }
 
-    /// The number of rows read, kept as they are.
+    /// The count of rows handed out, updated at each batch (an input's
+    /// progress, where other inputs count bytes).
     pub fn progress(&self) -> Arc<AtomicU64> {
         self.progress.clone()
     }

@@ -76,7 +76,7 @@ pub fn open_single(path: &str, f: File) -> Result<(String, u64, Box<dyn Read + S
             }
         }
     });
-    Ok((name, size, Box::new(Chunks::new(rx, "the zip archive's reader stopped"))))
+    Ok((name, size, Box::new(Chunks { rx, cur: Vec::new(), pos: 0, done: false })))
 }
 
 /// Whether an archive's entry is one macOS's Finder adds beside the files.
@@ -85,21 +85,13 @@ fn added_by_macos(name: &str) -> bool {
     name.starts_with("__MACOSX/") || base == ".DS_Store" || base.starts_with("._")
 }
 
-/// The chunks a thread sends (inflating a zip archive, decoding a Parquet
-/// file), read in turn (an empty one ends them).
-pub(super) struct Chunks {
+/// The chunks the inflating thread sends, read in turn (an empty one
+/// ends them).
+struct Chunks {
     rx: Receiver<io::Result<Vec<u8>>>,
     cur: Vec<u8>,
     pos: usize,
     done: bool,
-    /// what an ended thread is said to be
-    stopped: &'static str,
-}
-
-impl Chunks {
-    pub(super) fn new(rx: Receiver<io::Result<Vec<u8>>>, stopped: &'static str) -> Chunks {
-        Chunks { rx, cur: Vec::new(), pos: 0, done: false, stopped }
-    }
 }
 
 impl Read for Chunks {
@@ -113,7 +105,7 @@ impl Read for Chunks {
                     (self.cur, self.pos) = (chunk?, 0);
                     self.done = self.cur.is_empty();
                 }
-                Err(_) => return Err(io::Error::other(self.stopped)),
+                Err(_) => return Err(io::Error::other("the zip archive's reader stopped")),
             }
         }
         let n = buf.len().min(self.cur.len() - self.pos);
