@@ -422,12 +422,17 @@ fn columns_under_other_tools_names() {
 
 /// A zip archive with `files` (name, text) in it, deflated.
 fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+    zip_of_bytes(&files.iter().map(|(name, text)| (*name, text.as_bytes())).collect::<Vec<_>>())
+}
+
+/// A zip archive with `files` (name, bytes) in it, deflated.
+fn zip_of_bytes(files: &[(&str, &[u8])]) -> Vec<u8> {
     use std::io::Write;
     let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let deflated = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for (name, text) in files {
+    for (name, bytes) in files {
         z.start_file(*name, deflated).unwrap();
-        z.write_all(text.as_bytes()).unwrap();
+        z.write_all(bytes).unwrap();
     }
     z.finish().unwrap().into_inner()
 }
@@ -435,7 +440,8 @@ fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
 /// A zip archive holding one export (as admin panels hand them out) is
 /// read as that file, named `archive.zip/file` in messages; macOS's
 /// additions are passed over; an archive of several files, a cut or
-/// damaged one, or one on stdin is refused with nothing written.
+/// damaged one, or one inside another is refused with nothing written;
+/// one on stdin is read whole, then as from a file.
 #[test]
 fn zip_archives_of_one_file() {
     let env = Env::new();
@@ -462,9 +468,20 @@ fn zip_archives_of_one_file() {
     env.write("damaged.zip", &damaged);
     let err = env.run(&["import", "events", "damaged.zip"]).fails(2);
     assert!(err.starts_with("error: damaged.zip/export.csv: not a whole zip archive"), "{err}");
-    let err = env.run_stdin(&["import", "events", "-"], &whole).fails(2);
-    assert!(err.starts_with("error: stdin: a zip archive is read from a file, not a stream"), "{err}");
+    // an archive inside an archive is not opened (an archive can hold
+    // itself)
+    env.write("nested.zip", zip_of_bytes(&[("inner.zip", &whole)]));
+    let err = env.run(&["import", "events", "nested.zip"]).fails(2);
+    assert!(err.starts_with("error: nested.zip/inner.zip: a zip archive inside a zip archive is not read"), "{err}");
     assert_eq!(env.event_rows().len(), 3000);
+    // on stdin, the archive is read whole first, then as from a file
+    let more = zip_of(&[("more.csv", "contact,ts,kind\nk1,2024-11-13 00:00:00,visit\nk1,later,visit\n")]);
+    let err = env.run_stdin(&["import", "events", "-"], &more).fails(2);
+    assert!(err.starts_with("error: stdin/more.csv:3: `later` is not a timestamp"), "{err}");
+    assert_eq!(env.event_rows().len(), 3000);
+    let more = zip_of(&[("more.csv", "contact,ts,kind\nk1,2024-11-13 00:00:00,visit\n")]);
+    env.run_stdin(&["import", "events", "-"], &more).ok();
+    assert_eq!(env.event_rows().len(), 3001);
 
     // a named pipe (as `<(zcat log.gz)` gives) is read as it comes, not
     // looked at for a zip first
@@ -476,7 +493,7 @@ fn zip_archives_of_one_file() {
     };
     env.run(&["import", "events", fifo.to_str().unwrap()]).ok();
     writer.join().unwrap();
-    assert_eq!(env.event_rows().len(), 3001);
+    assert_eq!(env.event_rows().len(), 3002);
 }
 
 /// A JSON array of objects, as `mongoexport --jsonArray`, `jq -s` and

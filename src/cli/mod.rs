@@ -52,10 +52,10 @@ pub struct Global {
 pub enum Command {
     /// Build a realistic demo database (deterministic for a seed)
     Demo(demo::DemoArgs),
-    /// Import contacts or events from CSV or JSONL
+    /// Import contacts or events from CSV, JSONL or Parquet (also gzip or zip)
     #[command(subcommand)]
     Import(data::ImportCmd),
-    /// Export contacts or events as CSV or JSONL
+    /// Export contacts or events as CSV, JSONL or Parquet
     #[command(subcommand)]
     Export(data::ExportCmd),
     /// List, show and delete contacts

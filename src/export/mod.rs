@@ -1,4 +1,4 @@
-//! Exporting contacts and events as CSV or JSONL in the documented table
+//! Exporting contacts and events as CSV, JSONL or Parquet in the documented table
 //! shapes (spec/product.md), which `segment sql` queries:
 //! `contacts(id, external_id, email, created_at, score, timezone,
 //! consent_email, consent_sms, consent_push, tags, categories,

@@ -70,6 +70,7 @@ impl Input {
         limit_name: &str,
         encoding: Option<&'static Encoding>,
     ) -> Result<Input> {
+        let mut in_archive = false;
         let (name, raw, total): (String, Box<dyn Read + Send>, Option<u64>) = if path == "-" {
             ("stdin".into(), Box::new(std::io::stdin()), None)
         } else {
@@ -89,6 +90,7 @@ impl Input {
             if magic == zip_input::ZIP_MAGIC {
                 // named as a path into the archive: `export.zip/orders.csv`
                 let (inner, size, raw) = zip_input::open_single(path, f)?;
+                in_archive = true;
                 (format!("{path}/{inner}"), raw, Some(size))
             } else if magic == parquet_input::PARQUET_MAGIC {
                 let (rows, count) = parquet_input::open(path, f)?;
@@ -97,7 +99,8 @@ impl Input {
                 (path.to_string(), Box::new(f) as Box<dyn Read + Send>, len)
             }
         };
-        let mut input = Input::from_reader(name, raw, total, format, max_line, limit_name, encoding)?;
+        let how = Reading { format, max_line, limit_name, encoding, in_archive };
+        let mut input = Input::from_stream(name, raw, total, &how)?;
         if path != "-" {
             // a file's reads end: a thread reading ahead never waits on a
             // writer (its chunks are as large as the buffer, which they
@@ -142,6 +145,12 @@ impl Input {
         limit_name: &str,
         encoding: Option<&'static Encoding>,
     ) -> Result<Input> {
+        let how = Reading { format, max_line, limit_name, encoding, in_archive: false };
+        Input::from_stream(name, raw, total, &how)
+    }
+
+    fn from_stream(name: String, raw: Box<dyn Read + Send>, total: Option<u64>, how: &Reading) -> Result<Input> {
+        let Reading { format, max_line, limit_name, encoding, .. } = *how;
         // records keep field offsets in 32 bits
         let max_line = max_line.min(u32::MAX as usize);
         let bytes_read = Arc::new(AtomicU64::new(0));
@@ -156,17 +165,28 @@ impl Input {
             false => (Box::new(raw), total),
         };
         let head = raw.fill_buf().map_err(|e| io_error(&name, &overflow, e))?;
-        if head.starts_with(&zip_input::ZIP_MAGIC) {
-            // its directory is at its end: a zip archive is read from a file
+        let zip = head.starts_with(&zip_input::ZIP_MAGIC);
+        if zip && how.in_archive {
             return Err(Error::input(format!(
-                "{name}: a zip archive is read from a file, not a stream: give its path"
+                "{name}: a zip archive inside a zip archive is not read: unzip it first"
             )));
         }
-        if head.starts_with(&parquet_input::PARQUET_MAGIC) {
-            // and so is a Parquet file, whose schema is in its footer
-            return Err(Error::input(format!(
-                "{name}: a Parquet file is read from a file, not a stream: give its path"
-            )));
+        if zip || head.starts_with(&parquet_input::PARQUET_MAGIC) {
+            // A zip archive's directory and a Parquet file's schema are at
+            // their end: given as a stream (stdin, a pipe, inside a gzip
+            // file or an archive), the file is read whole into memory.
+            let mut bytes = Vec::new();
+            raw.read_to_end(&mut bytes).map_err(|e| io_error(&name, &overflow, e))?;
+            if !zip {
+                return Input::from_parquet_bytes(&name, bytes);
+            }
+            let (inner, size, raw) = zip_input::open_single(&name, std::io::Cursor::new(bytes))?;
+            return Input::from_stream(
+                format!("{name}/{inner}"),
+                raw,
+                Some(size),
+                &Reading { in_archive: true, ..*how },
+            );
         }
         let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
         let (mut raw, total): (Box<dyn BufRead + Send>, Option<u64>) = match utf16
@@ -213,6 +233,18 @@ impl Input {
         };
         Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow, parquet: None })
     }
+}
+
+/// How a stream is read: the options of [`Input::from_reader`], and
+/// whether the stream is a file inside a zip archive (whose own archives
+/// are not opened: an archive can hold itself).
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    format: Option<InputFormat>,
+    max_line: usize,
+    limit_name: &'a str,
+    encoding: Option<&'static Encoding>,
+    in_archive: bool,
 }
 
 /// The first four bytes of file `f` (zeros past its end), read from its

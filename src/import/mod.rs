@@ -1,4 +1,4 @@
-//! Importing contacts and events from CSV or JSONL files (or stdin): column
+//! Importing contacts and events from CSV, JSONL or Parquet files (or stdin): column
 //! mapping and presets, validation with located errors, atomic commits or
 //! skip-invalid with a rejects file.
 
@@ -9,6 +9,7 @@ mod json_array;
 pub mod json_records;
 pub mod mapping;
 mod parquet_input;
+mod parquet_pages;
 pub mod records;
 pub mod rows;
 mod zip_input;

@@ -30,12 +30,13 @@
 //! column per field (`items.price`), a map its `key` and `value` lists.
 //! Lists inside lists are refused, naming the column.
 
+use super::parquet_pages;
 use super::records::RawFields;
 use crate::error::{Error, Result, catching_panics};
 use parquet::basic::{ConvertedType, LogicalType, Repetition, TimeUnit, Type as Physical};
 use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::{ByteArray, DataType, FixedLenByteArray, Int96};
-use parquet::file::reader::{ChunkReader, FileReader, SerializedFileReader};
+use parquet::file::reader::{ChunkReader, FileReader, Length, SerializedFileReader};
 use parquet::schema::types::Type;
 use std::io;
 use std::sync::Arc;
@@ -88,13 +89,14 @@ struct Leaf {
 /// of rows. The `parquet` crate is called through [`catching_panics`]: it
 /// asserts on some damaged files, which are refused as any other.
 pub fn open<R: ChunkReader + 'static>(path: &str, f: R) -> Result<(ParquetRows, u64)> {
-    let (reader, leaves, rows) = catching_panics(|| footer(path, f))
+    let file = Shared(Arc::new(f));
+    let (reader, leaves, rows) = catching_panics(|| footer(path, file.clone()))
         .unwrap_or_else(|p| Err(Error::input(format!("{path}: not a readable Parquet file ({p})"))))?;
     let columns = leaves.iter().map(|l| l.name.clone()).collect();
     let (tx, rx) = sync_channel::<io::Result<Vec<Cells>>>(AHEAD);
     let (recycle, recycled) = channel::<Vec<Cells>>();
     std::thread::spawn(move || {
-        let result = catching_panics(|| decode(&reader, &leaves, &tx, &recycled)).unwrap_or_else(|p| {
+        let result = catching_panics(|| decode(&reader, &file, &leaves, &tx, &recycled)).unwrap_or_else(|p| {
             Err(io::Error::new(io::ErrorKind::InvalidData, format!("not a whole Parquet file ({p})")))
         });
         if let Err(e) = result {
@@ -162,11 +164,39 @@ impl ParquetRows {
     }
 }
 
+/// The file, shared by the `parquet` crate's reader and the page checks
+/// made before it reads a column chunk.
+struct Shared<R>(Arc<R>);
+
+impl<R> Clone for Shared<R> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<R: ChunkReader> Length for Shared<R> {
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+}
+
+impl<R: ChunkReader> ChunkReader for Shared<R> {
+    type T = R::T;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<R::T> {
+        self.0.get_read(start)
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
+        self.0.get_bytes(start, length)
+    }
+}
+
 /// The file's footer read: its reader, its leaf columns and its number of
 /// rows.
-type Footer<R> = (SerializedFileReader<R>, Vec<Leaf>, u64);
+type Footer<R> = (SerializedFileReader<Shared<R>>, Vec<Leaf>, u64);
 
-fn footer<R: ChunkReader + 'static>(path: &str, f: R) -> Result<Footer<R>> {
+fn footer<R: ChunkReader + 'static>(path: &str, f: Shared<R>) -> Result<Footer<R>> {
     let reader =
         SerializedFileReader::new(f).map_err(|e| Error::input(format!("{path}: not a readable Parquet file ({e})")))?;
     let meta = reader.metadata();
@@ -343,7 +373,8 @@ impl Cells {
 /// a batch is each column's cells of the same rows (`recycled`: batches
 /// read, to be filled again).
 fn decode<R: ChunkReader + 'static>(
-    reader: &SerializedFileReader<R>,
+    reader: &SerializedFileReader<Shared<R>>,
+    file: &Shared<R>,
     leaves: &[Leaf],
     tx: &SyncSender<io::Result<Vec<Cells>>>,
     recycled: &Receiver<Vec<Cells>>,
@@ -356,7 +387,9 @@ fn decode<R: ChunkReader + 'static>(
         let group = reader.get_row_group(g).map_err(|e| broken(&e))?;
         let mut left = group.metadata().num_rows().max(0) as usize;
         let mut columns = Vec::with_capacity(leaves.len());
-        for i in 0..leaves.len() {
+        for (i, leaf) in leaves.iter().enumerate() {
+            parquet_pages::check_chunk(file, group.metadata().column(i))
+                .map_err(|e| broken(&format!("column `{}`: {e}", leaf.name)))?;
             columns.push(group.get_column_reader(i).map_err(|e| broken(&e))?);
         }
         while left > 0 {

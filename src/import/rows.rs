@@ -1,4 +1,4 @@
-//! Turns CSV or JSONL input into rows of text fields under one header, and
+//! Turns CSV, JSONL or Parquet input into rows of text fields under one header, and
 //! drives a sink over them: located errors (`file:line: reason`), atomic or
 //! skip-invalid handling, and the rejects file.
 

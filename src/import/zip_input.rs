@@ -5,8 +5,7 @@
 //! part.
 
 use crate::error::{Error, Result};
-use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
 use std::sync::mpsc::{Receiver, sync_channel};
 
 /// The first bytes of a zip archive (its first file's local header).
@@ -20,7 +19,7 @@ const AHEAD: usize = 4;
 /// the archive, its size, and a reader of its bytes. Directories and the
 /// files macOS adds (`__MACOSX/`, `.DS_Store`) are passed over; an archive
 /// holding no file or several is refused, naming them.
-pub fn open_single(path: &str, f: File) -> Result<(String, u64, Box<dyn Read + Send>)> {
+pub fn open_single<R: Read + Seek + Send + 'static>(path: &str, f: R) -> Result<(String, u64, Box<dyn Read + Send>)> {
     let bad = |e: zip::result::ZipError| Error::input(format!("{path}: not a readable zip archive ({e})"));
     let mut archive = zip::ZipArchive::new(f).map_err(bad)?;
     let mut files = Vec::new();

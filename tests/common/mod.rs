@@ -113,9 +113,19 @@ impl Env {
 
     /// Runs with `input` on stdin.
     pub fn run_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        self.run_db_stdin(&self.db, args, input)
+    }
+
+    /// Runs on `db` with `input` on stdin.
+    pub fn run_db_stdin(&self, db: &Path, args: &[&str], input: &[u8]) -> Run {
         use std::io::Write;
-        let mut child =
-            self.cmd(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+        let mut child = self
+            .cmd_db(db, args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
         let mut stdin = child.stdin.take().expect("stdin");
         stdin.write_all(input).expect("write stdin");
         drop(stdin);
