@@ -93,6 +93,8 @@ impl Input {
                 in_archive = true;
                 (format!("{path}/{inner}"), raw, Some(size))
             } else if magic == parquet_input::PARQUET_MAGIC {
+                let f =
+                    parquet_input::FileAt::new(f).map_err(|e| Error::runtime(format!("{path}: read error: {e}")))?;
                 let (rows, count) = parquet_input::open(path, f)?;
                 return Ok(Input::parquet_rows(path, rows, count));
             } else {

@@ -38,7 +38,9 @@ use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
 use parquet::data_type::{ByteArray, DataType, FixedLenByteArray, Int96};
 use parquet::file::reader::{ChunkReader, FileReader, Length, SerializedFileReader};
 use parquet::schema::types::Type;
+use std::fs::File;
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
@@ -88,9 +90,9 @@ struct Leaf {
 /// in memory): its rows, decoded on a thread of its own, and its number
 /// of rows. The `parquet` crate is called through [`catching_panics`]: it
 /// asserts on some damaged files, which are refused as any other.
-pub fn open<R: ChunkReader + 'static>(path: &str, f: R) -> Result<(ParquetRows, u64)> {
-    let file = Shared(Arc::new(f));
-    let (reader, leaves, rows) = catching_panics(|| footer(path, file.clone()))
+pub fn open<R: ChunkReader + Clone + 'static>(path: &str, f: R) -> Result<(ParquetRows, u64)> {
+    let file = f.clone();
+    let (reader, leaves, rows) = catching_panics(|| footer(path, f))
         .unwrap_or_else(|p| Err(Error::input(format!("{path}: not a readable Parquet file ({p})"))))?;
     let columns = leaves.iter().map(|l| l.name.clone()).collect();
     let (tx, rx) = sync_channel::<io::Result<Vec<Cells>>>(AHEAD);
@@ -164,39 +166,68 @@ impl ParquetRows {
     }
 }
 
-/// The file, shared by the `parquet` crate's reader and the page checks
-/// made before it reads a column chunk.
-struct Shared<R>(Arc<R>);
+/// A Parquet file read at offsets: one `pread` a read, where the crate's
+/// reader of a `File` duplicates the descriptor, seeks, reads and closes
+/// it each time (twice a page). Cloned for the page checks made before
+/// the crate reads a column chunk.
+#[derive(Clone)]
+pub struct FileAt {
+    file: Arc<File>,
+    len: u64,
+}
 
-impl<R> Clone for Shared<R> {
-    fn clone(&self) -> Self {
-        Shared(self.0.clone())
+impl FileAt {
+    pub fn new(file: File) -> io::Result<FileAt> {
+        let len = file.metadata()?.len();
+        Ok(FileAt { file: Arc::new(file), len })
     }
 }
 
-impl<R: ChunkReader> Length for Shared<R> {
+impl Length for FileAt {
     fn len(&self) -> u64 {
-        self.0.len()
+        self.len
     }
 }
 
-impl<R: ChunkReader> ChunkReader for Shared<R> {
-    type T = R::T;
+impl ChunkReader for FileAt {
+    type T = io::BufReader<ReadAt>;
 
-    fn get_read(&self, start: u64) -> parquet::errors::Result<R::T> {
-        self.0.get_read(start)
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(io::BufReader::new(ReadAt { file: self.file.clone(), at: start }))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
-        self.0.get_bytes(start, length)
+        if start.checked_add(length as u64).is_none_or(|end| end > self.len) {
+            return Err(parquet::errors::ParquetError::EOF(format!(
+                "{length} bytes at byte {start} of a file of {}",
+                self.len
+            )));
+        }
+        let mut buf = vec![0; length];
+        self.file.read_exact_at(&mut buf, start)?;
+        Ok(buf.into())
+    }
+}
+
+/// Reads a file onwards from an offset, without moving the file's own.
+pub struct ReadAt {
+    file: Arc<File>,
+    at: u64,
+}
+
+impl io::Read for ReadAt {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
     }
 }
 
 /// The file's footer read: its reader, its leaf columns and its number of
 /// rows.
-type Footer<R> = (SerializedFileReader<Shared<R>>, Vec<Leaf>, u64);
+type Footer<R> = (SerializedFileReader<R>, Vec<Leaf>, u64);
 
-fn footer<R: ChunkReader + 'static>(path: &str, f: Shared<R>) -> Result<Footer<R>> {
+fn footer<R: ChunkReader + 'static>(path: &str, f: R) -> Result<Footer<R>> {
     let reader =
         SerializedFileReader::new(f).map_err(|e| Error::input(format!("{path}: not a readable Parquet file ({e})")))?;
     let meta = reader.metadata();
@@ -373,8 +404,8 @@ impl Cells {
 /// a batch is each column's cells of the same rows (`recycled`: batches
 /// read, to be filled again).
 fn decode<R: ChunkReader + 'static>(
-    reader: &SerializedFileReader<Shared<R>>,
-    file: &Shared<R>,
+    reader: &SerializedFileReader<R>,
+    file: &R,
     leaves: &[Leaf],
     tx: &SyncSender<io::Result<Vec<Cells>>>,
     recycled: &Receiver<Vec<Cells>>,

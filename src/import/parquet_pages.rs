@@ -10,6 +10,7 @@
 //! The headers are read as the format writes them (Thrift's compact
 //! encoding); only the sizes are kept, every other field is skipped.
 
+use bytes::Bytes;
 use parquet::basic::Compression;
 use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::reader::ChunkReader;
@@ -28,12 +29,14 @@ pub(super) fn check_chunk<R: ChunkReader>(file: &R, chunk: &ColumnChunkMetaData)
     let codec = chunk.compression();
     let mut at = start;
     while at < end {
-        let (header_len, page) = read_header(file, at, end)?;
+        let (read, header_len, page) = read_header(file, at, end)?;
         let body = at + header_len as u64;
         let Some(page_end) = body.checked_add(page.compressed as u64).filter(|&e| e <= end) else {
             return Err(format!("the page at byte {at} runs past its column chunk"));
         };
-        check_size(file, codec, &page, body).map_err(|e| format!("the page at byte {at} {e}"))?;
+        // (the bytes read past the header are the page's first bytes)
+        let first = read.get(header_len..).unwrap_or_default();
+        check_size(file, codec, &page, body, first).map_err(|e| format!("the page at byte {at} {e}"))?;
         at = page_end;
     }
     Ok(())
@@ -50,8 +53,15 @@ struct PageSizes {
     compressed_body: bool,
 }
 
-/// Whether `codec` can make the page's declared size out of its bytes.
-fn check_size<R: ChunkReader>(file: &R, codec: Compression, page: &PageSizes, body: u64) -> Result<(), String> {
+/// Whether `codec` can make the page's declared size out of its bytes
+/// (at `body`; `first`: some of them, read with the header).
+fn check_size<R: ChunkReader>(
+    file: &R,
+    codec: Compression,
+    page: &PageSizes,
+    body: u64,
+    first: &[u8],
+) -> Result<(), String> {
     if page.levels > page.compressed || page.levels > page.uncompressed {
         return Err("declares more level bytes than the page has".into());
     }
@@ -75,10 +85,18 @@ fn check_size<R: ChunkReader>(file: &R, codec: Compression, page: &PageSizes, bo
         return Err(format!("declares {output} bytes, more than its {input} compressed bytes can hold"));
     }
     if codec == Compression::SNAPPY {
-        let head = file
-            .get_bytes(body + u64::from(page.levels), (input as usize).min(10))
-            .map_err(|e| format!("cannot be read ({e})"))?;
-        let said = Compact { bytes: &head, at: 0 }.varint().ok();
+        // the stream starts with its size (a varint of up to 10 bytes)
+        let want = (input as usize).min(10);
+        let levels = page.levels as usize;
+        let read;
+        let head = match first.get(levels..levels + want) {
+            Some(head) => head,
+            None => {
+                read = file.get_bytes(body + levels as u64, want).map_err(|e| format!("cannot be read ({e})"))?;
+                &read[..]
+            }
+        };
+        let said = Compact { bytes: head, at: 0 }.varint().ok();
         if said != Some(output) {
             return Err(format!(
                 "declares {output} bytes where its Snappy stream says {}",
@@ -89,8 +107,9 @@ fn check_size<R: ChunkReader>(file: &R, codec: Compression, page: &PageSizes, bo
     Ok(())
 }
 
-/// Reads the page header at `at` (before `end`): its length and sizes.
-fn read_header<R: ChunkReader>(file: &R, at: u64, end: u64) -> Result<(usize, PageSizes), String> {
+/// Reads the page header at `at` (before `end`): the bytes read (the
+/// header and what follows it), the header's length and its sizes.
+fn read_header<R: ChunkReader>(file: &R, at: u64, end: u64) -> Result<(Bytes, usize, PageSizes), String> {
     // Headers are small, but statistics can make one long: read more
     // until it is whole or the chunk ends.
     let mut want = 256u64.min(end - at);
@@ -99,7 +118,7 @@ fn read_header<R: ChunkReader>(file: &R, at: u64, end: u64) -> Result<(usize, Pa
             file.get_bytes(at, want as usize).map_err(|e| format!("the page at byte {at} cannot be read ({e})"))?;
         let mut c = Compact { bytes: &bytes, at: 0 };
         match page_header(&mut c) {
-            Ok(sizes) => return Ok((c.at, sizes)),
+            Ok(sizes) => return Ok((bytes.clone(), c.at, sizes)),
             Err(Short::Ends) if want < end - at => want = (want * 4).min(end - at),
             Err(e) => return Err(format!("the page header at byte {at} {}", e.reason())),
         }
