@@ -106,6 +106,27 @@ fn parquet_streams_import_as_their_file() {
     assert_eq!(export(&db, "events"), from_file.1, "nothing half-written");
 }
 
+/// A pandas DataFrame's unnamed index, which `to_parquet` writes as a
+/// column `__index_level_0__` named in the footer's `pandas` metadata, is
+/// row numbers, not an attribute; a column of that name the metadata
+/// does not name is data.
+#[test]
+fn pandas_index_columns_are_passed_over() {
+    let env = Env::new();
+    duckdb(
+        env.dir.path(),
+        "rows = \"SELECT * FROM (VALUES ('a@x.com','Rome',3),('b@x.com','Milan',7)) t(email,city,__index_level_0__)\"\n\
+         c.execute(f\"COPY ({rows}) TO 'pandas.parquet' (FORMAT parquet, KV_METADATA {{pandas: '{{\\\"index_columns\\\": [\\\"__index_level_0__\\\"]}}'}})\")\n\
+         c.execute(f\"COPY ({rows}) TO 'plain.parquet' (FORMAT parquet)\")",
+    );
+    env.run(&["import", "contacts", "pandas.parquet"]).ok();
+    let schema = env.run(&["schema", "show"]).ok();
+    assert!(!schema.contains("index_level"), "{schema}");
+    assert!(env.run(&["export", "contacts"]).ok().contains("\"Milan\""));
+    let out = env.run(&["import", "contacts", "plain.parquet"]).ok();
+    assert!(out.contains("declared attribute index_level_0"), "{out}");
+}
+
 #[test]
 fn parquet_as_duckdb_types_it_imports_as_its_csv() {
     let env = Env::new();

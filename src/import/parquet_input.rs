@@ -84,6 +84,8 @@ struct Leaf {
     max_rep: i16,
     /// in a list, the definition level at which an element exists
     elem_def: i16,
+    /// its index among the file's leaf columns
+    column: usize,
 }
 
 /// Opens the Parquet file `f` (`path` in messages; a `File`, or its bytes
@@ -252,8 +254,23 @@ fn footer<R: ChunkReader + 'static>(path: &str, f: R) -> Result<Footer<R>> {
             )));
         }
     }
+    let index = pandas_index(meta.file_metadata().key_value_metadata());
+    leaves.retain(|leaf| !index.contains(&leaf.name));
     let rows = meta.file_metadata().num_rows().max(0) as u64;
     Ok((reader, leaves, rows))
+}
+
+/// The columns holding a pandas DataFrame's unnamed index
+/// (`__index_level_0__`, written by `DataFrame.to_parquet` when the index
+/// is not a plain range, as after filtering or sorting), which are row
+/// numbers, not data: named in the footer's `pandas` metadata.
+fn pandas_index(meta: Option<&Vec<parquet::file::metadata::KeyValue>>) -> Vec<String> {
+    let Some(json) = meta.into_iter().flatten().find(|kv| kv.key == "pandas").and_then(|kv| kv.value.as_deref()) else {
+        return Vec::new();
+    };
+    let Ok(pandas) = serde_json::from_str::<serde_json::Value>(json) else { return Vec::new() };
+    let names = pandas["index_columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str());
+    names.filter(|name| name.starts_with("__index_level_")).map(String::from).collect()
 }
 
 /// Whether a leaf's name part is kept (a list's or map's repeated group,
@@ -318,7 +335,8 @@ fn walk(
         if rep > 1 {
             Err(format!("column `{name}`: lists inside lists are not read (flatten it before the import)"))
         } else {
-            kind_of(t).map(|kind| out.push(Leaf { name, kind, max_def: def, max_rep: rep, elem_def }))
+            kind_of(t)
+                .map(|kind| out.push(Leaf { name, kind, max_def: def, max_rep: rep, elem_def, column: out.len() }))
         }
     };
     if named {
@@ -418,10 +436,10 @@ fn decode<R: ChunkReader + 'static>(
         let group = reader.get_row_group(g).map_err(|e| broken(&e))?;
         let mut left = group.metadata().num_rows().max(0) as usize;
         let mut columns = Vec::with_capacity(leaves.len());
-        for (i, leaf) in leaves.iter().enumerate() {
-            parquet_pages::check_chunk(file, group.metadata().column(i))
+        for leaf in leaves {
+            parquet_pages::check_chunk(file, group.metadata().column(leaf.column))
                 .map_err(|e| broken(&format!("column `{}`: {e}", leaf.name)))?;
-            columns.push(group.get_column_reader(i).map_err(|e| broken(&e))?);
+            columns.push(group.get_column_reader(leaf.column).map_err(|e| broken(&e))?);
         }
         while left > 0 {
             let want = left.min(BATCH);
