@@ -603,13 +603,13 @@ impl Render for Int96 {
 
 impl Render for f32 {
     fn render(&self, _: Kind, out: &mut Vec<u8>, json: bool) {
-        float(*self as f64, format!("{self}"), out, json);
+        float(*self as f64, format_args!("{self}"), out, json);
     }
 }
 
 impl Render for f64 {
     fn render(&self, _: Kind, out: &mut Vec<u8>, json: bool) {
-        float(*self, format!("{self}"), out, json);
+        float(*self, format_args!("{self}"), out, json);
     }
 }
 
@@ -726,12 +726,15 @@ fn write_digits(out: &mut Vec<u8>, v: i64, n: u32) {
     }
 }
 
-fn float(v: f64, text: String, out: &mut Vec<u8>, json: bool) {
+/// A float as its shortest round-trip text (`text`: its own type's
+/// `Display`, written without a `String` between).
+fn float(v: f64, text: std::fmt::Arguments, out: &mut Vec<u8>, json: bool) {
     // JSON has no NaN or infinity: in a list they are its null
     if json && !v.is_finite() {
         out.extend_from_slice(b"null");
     } else {
-        out.extend_from_slice(text.as_bytes());
+        // (writing to a Vec cannot fail)
+        let _ = io::Write::write_fmt(out, text);
     }
 }
 
