@@ -178,7 +178,14 @@ impl Input {
             // their end: given as a stream (stdin, a pipe, inside a gzip
             // file or an archive), the file is read whole into memory.
             let mut bytes = Vec::new();
-            raw.read_to_end(&mut bytes).map_err(|e| io_error(&name, &overflow, e))?;
+            raw.take(STREAM_HELD + 1).read_to_end(&mut bytes).map_err(|e| io_error(&name, &overflow, e))?;
+            if bytes.len() as u64 > STREAM_HELD {
+                let what = if zip { "zip archive" } else { "Parquet file" };
+                return Err(Error::input(format!(
+                    "{name}: a {what} given as a stream is read into memory, up to {} GiB, and this one is larger: give its path",
+                    STREAM_HELD >> 30
+                )));
+            }
             if !zip {
                 return Input::from_parquet_bytes(&name, bytes);
             }
@@ -236,6 +243,10 @@ impl Input {
         Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow, parquet: None })
     }
 }
+
+/// The most of a zip archive or Parquet file given as a stream that is
+/// read into memory (a gzip stream of a few megabytes can hold more).
+const STREAM_HELD: u64 = 1 << 30;
 
 /// How a stream is read: the options of [`Input::from_reader`], and
 /// whether the stream is a file inside a zip archive (whose own archives

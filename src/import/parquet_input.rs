@@ -354,6 +354,9 @@ fn kind_of(t: &Type) -> std::result::Result<Kind, String> {
         TimeUnit::MICROS => 1_000_000,
         TimeUnit::NANOS => 1_000_000_000,
     };
+    if let Type::PrimitiveType { physical_type: Physical::FIXED_LEN_BYTE_ARRAY, type_length: ..=0, .. } = t {
+        return Err(format!("not a readable Parquet file (column `{}` has values of no length)", t.name()));
+    }
     let kind = match (physical, info.logical_type_ref()) {
         (_, Some(LogicalType::Decimal(d))) => Kind::Decimal(d.scale.max(0) as u32),
         (Physical::INT32, Some(LogicalType::Date)) => Kind::Date,

@@ -4,14 +4,20 @@
 //! declares before it finds that the page's bytes do not make it (a
 //! 7 KB file could take 1.4 GB that way). A page's declared size must be
 //! one its codec can make from the bytes the page has: for Snappy, the
-//! size its own stream starts with; for the others, at most the most the
-//! codec's format can expand that many bytes to.
+//! size its own stream starts with; for gzip and Brotli, which the crate
+//! decodes to their end, what the page decodes to here; for the others,
+//! at most the most the codec's format can expand that many bytes to.
+//! A dictionary page may declare no more values than its bytes hold, and
+//! a delta-encoded page of texts no more lengths than it has values: the
+//! crate makes room for those counts too.
 //!
 //! The headers are read as the format writes them (Thrift's compact
-//! encoding); only the sizes are kept, every other field is skipped.
+//! encoding) and as the crate reads them: the fields it reads by id must
+//! have their types and come once, and a list of booleans (which it
+//! skips as no bytes) refuses the page; other fields are skipped.
 
 use bytes::Bytes;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Type as Physical};
 use parquet::file::metadata::ColumnChunkMetaData;
 use parquet::file::reader::ChunkReader;
 
@@ -27,6 +33,14 @@ pub(super) fn check_chunk<R: ChunkReader>(file: &R, chunk: &ColumnChunkMetaData)
         return Err(format!("a column chunk runs past the end of the file (bytes {start} and {len} more)"));
     };
     let codec = chunk.compression();
+    // the fewest bits a dictionary value takes (a text its 4-byte length)
+    let bits = match chunk.column_type() {
+        Physical::BOOLEAN => 1,
+        Physical::INT32 | Physical::FLOAT | Physical::BYTE_ARRAY => 32,
+        Physical::INT64 | Physical::DOUBLE => 64,
+        Physical::INT96 => 96,
+        Physical::FIXED_LEN_BYTE_ARRAY => 8 * u64::try_from(chunk.column_descr().type_length()).unwrap_or(0).max(1),
+    };
     let mut at = start;
     while at < end {
         let (read, header_len, page) = read_header(file, at, end)?;
@@ -37,10 +51,26 @@ pub(super) fn check_chunk<R: ChunkReader>(file: &R, chunk: &ColumnChunkMetaData)
         // (the bytes read past the header are the page's first bytes)
         let first = read.get(header_len..).unwrap_or_default();
         check_size(file, codec, &page, body, first).map_err(|e| format!("the page at byte {at} {e}"))?;
+        if matches!(page.encoding, Some(DELTA_LENGTH_BYTE_ARRAY | DELTA_BYTE_ARRAY)) && page.kind != DICTIONARY {
+            let levels = [chunk.column_descr().max_rep_level(), chunk.column_descr().max_def_level()];
+            delta_lengths(file, codec, &page, body, levels).map_err(|e| format!("the page at byte {at} {e}"))?;
+        }
+        // the crate makes room for a dictionary's values as it declares them
+        if let Some(n) = page.values.filter(|_| page.kind == DICTIONARY)
+            && u64::from(n) * bits > u64::from(page.uncompressed) * 8
+        {
+            return Err(format!(
+                "the dictionary page at byte {at} declares {n} values, more than its {} bytes hold",
+                page.uncompressed
+            ));
+        }
         at = page_end;
     }
     Ok(())
 }
+
+/// A dictionary page's type.
+const DICTIONARY: u8 = 2;
 
 /// What a page header says of the page's size.
 #[derive(Debug, Default, PartialEq)]
@@ -51,6 +81,16 @@ struct PageSizes {
     levels: u32,
     /// false when a version 2 data page is written uncompressed
     compressed_body: bool,
+    /// 0 a data page, 1 an index page, 2 a dictionary page, 3 a version 2
+    /// data page
+    kind: u8,
+    /// a dictionary page's number of values, or a data page's (nulls
+    /// included)
+    values: Option<u32>,
+    /// a data page's values' encoding, and (version 1) its levels'
+    /// encodings, repetition then definition
+    encoding: Option<u8>,
+    level_encodings: [u8; 2],
 }
 
 /// Whether `codec` can make the page's declared size out of its bytes
@@ -70,14 +110,13 @@ fn check_size<R: ChunkReader>(
         return Ok(());
     }
     // The most each codec's format expands its input: a Snappy copy of 64
-    // bytes takes 3; an LZ4 sequence gains 255 bytes a byte; deflate's
-    // longest match of 258 bytes takes a quarter of a byte; a zstd RLE
-    // block of 128 KiB takes 4 bytes. Brotli streams what it decodes
-    // rather than filling the size first, so it is not bounded here.
+    // bytes takes 3; an LZ4 sequence gains 255 bytes a byte; a zstd RLE
+    // block of 128 KiB takes 4 bytes. (The crate fills the declared size
+    // for these, or reserves it for zstd, before decoding.)
     let most = match codec {
         Compression::SNAPPY => 22,
         Compression::LZ4 | Compression::LZ4_RAW => 256,
-        Compression::GZIP(_) => 1040,
+        Compression::GZIP(_) | Compression::BROTLI(_) => return streamed(file, codec, page, body, output),
         Compression::ZSTD(_) => 32768,
         _ => return Ok(()),
     };
@@ -105,6 +144,169 @@ fn check_size<R: ChunkReader>(
         }
     }
     Ok(())
+}
+
+/// For gzip and Brotli, which the crate decodes to their end whatever the
+/// page declares (a Brotli page of a kilobyte can hold gigabytes): the
+/// page decoded here, stopping one byte past its declared size, must make
+/// exactly that size.
+fn streamed<R: ChunkReader>(
+    file: &R,
+    codec: Compression,
+    page: &PageSizes,
+    body: u64,
+    output: u64,
+) -> Result<(), String> {
+    let bytes = file.get_bytes(body, page.compressed as usize).map_err(|e| format!("cannot be read ({e})"))?;
+    let input = &bytes[page.levels as usize..];
+    let made = std::io::copy(&mut std::io::Read::take(decoder(codec, input), output + 1), &mut std::io::sink());
+    match made {
+        Ok(n) if n == output => Ok(()),
+        Ok(n) => Err(format!(
+            "declares {output} bytes where its {} stream holds {}",
+            name(codec),
+            if n > output { "more" } else { "fewer" }
+        )),
+        Err(e) => Err(format!("is not a whole {} stream ({e})", name(codec))),
+    }
+}
+
+/// The encodings whose counts of values the crate makes room for before
+/// decoding them.
+const DELTA_LENGTH_BYTE_ARRAY: u8 = 6;
+const DELTA_BYTE_ARRAY: u8 = 7;
+
+/// For a page of texts in a delta encoding: the crate makes room for as
+/// many lengths as the encoding's header says, so each count there must be
+/// at most the page's values. The page is decoded here to find them (the
+/// codecs are the crate's own; a legacy LZ4 page is not looked into).
+/// `levels`: the column's highest repetition and definition levels (a
+/// version 1 page starts with those above 0).
+fn delta_lengths<R: ChunkReader>(
+    file: &R,
+    codec: Compression,
+    page: &PageSizes,
+    body: u64,
+    levels: [i16; 2],
+) -> Result<(), String> {
+    let bytes = file.get_bytes(body, page.compressed as usize).map_err(|e| format!("cannot be read ({e})"))?;
+    let packed = bytes.get(page.levels as usize..).unwrap_or_default();
+    let output = (page.uncompressed - page.levels) as usize;
+    let unreadable = |e: &dyn std::fmt::Display| format!("is not a whole {} stream ({e})", name(codec));
+    let data: Vec<u8> = match codec {
+        _ if !page.compressed_body => packed.to_vec(),
+        Compression::UNCOMPRESSED => packed.to_vec(),
+        // (its size checked against the stream's own above)
+        Compression::SNAPPY => snap::raw::Decoder::new().decompress_vec(packed).map_err(|e| unreadable(&e))?,
+        Compression::ZSTD(_) => zstd::bulk::decompress(packed, output).map_err(|e| unreadable(&e))?,
+        Compression::LZ4_RAW => lz4_flex::block::decompress(packed, output).map_err(|e| unreadable(&e))?,
+        Compression::GZIP(_) | Compression::BROTLI(_) => {
+            let mut out = Vec::new();
+            let _ =
+                std::io::Read::read_to_end(&mut std::io::Read::take(decoder(codec, packed), output as u64), &mut out);
+            out
+        }
+        _ => return Ok(()),
+    };
+    let n = u64::from(page.values.unwrap_or(0));
+    let mut c = Compact { bytes: &data, at: 0 };
+    if page.kind != 3 {
+        // a version 1 page's levels come first, inside its compressed bytes
+        for (max, encoding) in levels.into_iter().zip(page.level_encodings) {
+            if max <= 0 {
+                continue;
+            }
+            let skip = match encoding {
+                // RLE, after its length
+                3 => match data.get(c.at..c.at + 4) {
+                    Some(b) => 4 + u64::from(u32::from_le_bytes(b.try_into().unwrap_or_default())),
+                    None => return Ok(()),
+                },
+                // BIT_PACKED, each level in the bits its highest needs
+                4 => (n * u64::from(16 - max.leading_zeros())).div_ceil(8),
+                _ => return Ok(()), // the crate refuses it
+            };
+            if c.advance(skip).is_err() {
+                return Ok(()); // the crate finds it cut
+            }
+        }
+    }
+    let check = |c: &mut Compact, what: &str| -> Result<(), String> {
+        let count = delta_count(c);
+        match count {
+            Some(count) if count > n => Err(format!("declares {count} {what} in a page of {n} values")),
+            _ => Ok(()),
+        }
+    };
+    let start = c.at;
+    check(&mut c, "lengths")?;
+    if page.encoding == Some(DELTA_BYTE_ARRAY) {
+        c.at = start;
+        if let Some(end) = delta_end(&mut c) {
+            c.at = end;
+            check(&mut c, "suffixes")?;
+        }
+    }
+    Ok(())
+}
+
+/// A codec's name in messages.
+fn name(codec: Compression) -> &'static str {
+    match codec {
+        Compression::SNAPPY => "Snappy",
+        Compression::GZIP(_) => "gzip",
+        Compression::BROTLI(_) => "Brotli",
+        Compression::ZSTD(_) => "zstd",
+        Compression::LZ4 | Compression::LZ4_RAW => "LZ4",
+        _ => "compressed",
+    }
+}
+
+/// A gzip or Brotli stream's decoder.
+fn decoder<'a>(codec: Compression, input: &'a [u8]) -> Box<dyn std::io::Read + 'a> {
+    match codec {
+        Compression::BROTLI(_) => Box::new(brotli::Decompressor::new(input, 4096)),
+        _ => Box::new(flate2::read::MultiGzDecoder::new(input)),
+    }
+}
+
+/// The count of values a DELTA_BINARY_PACKED header declares (block
+/// size, miniblocks a block, count, first value), leaving `c` after it.
+fn delta_count(c: &mut Compact) -> Option<u64> {
+    c.varint().ok()?;
+    c.varint().ok()?;
+    let count = c.varint().ok()?;
+    c.varint().ok()?;
+    Some(count)
+}
+
+/// Where a DELTA_BINARY_PACKED stream at `c` ends, as the crate finds it
+/// (the end of the last block holding a value; a miniblock after the last
+/// value takes no bytes whatever its width): where a DELTA_BYTE_ARRAY
+/// page's suffixes start. None when the stream is cut or damaged (the
+/// crate refuses it).
+fn delta_end(c: &mut Compact) -> Option<usize> {
+    let block = c.varint().ok()?;
+    let miniblocks = c.varint().ok()?;
+    let count = c.varint().ok()?;
+    c.varint().ok()?;
+    if miniblocks == 0 || block % 128 != 0 {
+        return None;
+    }
+    let per_miniblock = block / miniblocks;
+    let mut left = count.saturating_sub(1);
+    while left > 0 {
+        c.varint().ok()?; // the block's least delta
+        let widths = c.bytes.get(c.at..c.at + usize::try_from(miniblocks).ok()?)?.to_vec();
+        c.at += widths.len();
+        for width in widths {
+            if left > 0 {
+                c.advance(u64::from(width) * per_miniblock / 8).ok()?;
+            }
+            left = left.saturating_sub(per_miniblock);
+        }
+    }
+    Some(c.at)
 }
 
 /// Reads the page header at `at` (before `end`): the bytes read (the
@@ -142,29 +344,68 @@ impl Short {
     }
 }
 
-/// Parquet's `PageHeader`: 2 the uncompressed size, 3 the compressed
-/// size, 8 a version 2 data page's header (5 and 6 its level bytes, 7
-/// whether its values are compressed).
+/// The fields of each header struct the `parquet` crate reads by id
+/// whatever type the bytes give them (ids 1, 2, …): each must have that
+/// type and come once, or the crate would read the header otherwise than
+/// this check. Other fields it skips by their type, as this check does.
+const PAGE_HEADER: &[u8] = &[I32, I32, I32, I32, STRUCT, STRUCT, STRUCT, STRUCT];
+const DATA_PAGE: &[u8] = &[I32, I32, I32, I32];
+const DICTIONARY_PAGE: &[u8] = &[I32, I32, TRUE];
+const DATA_PAGE_V2: &[u8] = &[I32, I32, I32, I32, I32, I32, TRUE];
+
+/// Parquet's `PageHeader`: 1 the page's type, 2 the uncompressed size, 3
+/// the compressed size, 5 a data page's header, 7 a dictionary page's (1
+/// its number of values), 8 a version 2 data page's (5 and 6 its level
+/// bytes, 7 whether its values are compressed).
 fn page_header(c: &mut Compact) -> Result<PageSizes, Short> {
     let mut sizes = PageSizes { compressed_body: true, ..PageSizes::default() };
     let (mut has_uncompressed, mut has_compressed) = (false, false);
-    c.fields(0, |c, id, kind| match (id, kind) {
-        (2, I32) => {
+    c.known_fields(0, PAGE_HEADER, |c, id, kind| match id {
+        1 => {
+            sizes.kind = u8::try_from(c.int()?).ok().filter(|&k| k <= 3).ok_or(Short::Damaged("has no known type"))?;
+            Ok(())
+        }
+        2 => {
             sizes.uncompressed = size(c.int()?)?;
             has_uncompressed = true;
             Ok(())
         }
-        (3, I32) => {
+        3 => {
             sizes.compressed = size(c.int()?)?;
             has_compressed = true;
             Ok(())
         }
-        (8, STRUCT) => c.fields(1, |c, id, kind| match (id, kind) {
-            (5 | 6, I32) => {
+        5 => c.known_fields(1, DATA_PAGE, |c, id, _| {
+            let v = c.int()?;
+            match id {
+                1 => sizes.values = Some(size(v)?),
+                2 => sizes.encoding = u8::try_from(v).ok(),
+                3 => sizes.level_encodings[1] = u8::try_from(v).unwrap_or(u8::MAX),
+                _ => sizes.level_encodings[0] = u8::try_from(v).unwrap_or(u8::MAX),
+            }
+            Ok(())
+        }),
+        7 => c.known_fields(1, DICTIONARY_PAGE, |c, id, kind| match id {
+            1 => {
+                sizes.values = Some(size(c.int()?)?);
+                Ok(())
+            }
+            _ => c.skip(kind, 1),
+        }),
+        8 => c.known_fields(1, DATA_PAGE_V2, |c, id, kind| match id {
+            1 => {
+                sizes.values = Some(size(c.int()?)?);
+                Ok(())
+            }
+            4 => {
+                sizes.encoding = u8::try_from(c.int()?).ok();
+                Ok(())
+            }
+            5 | 6 => {
                 sizes.levels = sizes.levels.saturating_add(size(c.int()?)?);
                 Ok(())
             }
-            (7, TRUE | FALSE) => {
+            7 => {
                 sizes.compressed_body = kind == TRUE;
                 Ok(())
             }
@@ -195,7 +436,6 @@ const LIST: u8 = 9;
 const SET: u8 = 10;
 const MAP: u8 = 11;
 const STRUCT: u8 = 12;
-const UUID: u8 = 13;
 
 /// Nesting deeper than this is damage (a page header nests three deep).
 const DEEPEST: u32 = 32;
@@ -262,6 +502,32 @@ impl Compact<'_> {
         }
     }
 
+    /// [`Compact::fields`] of a struct whose fields `1..=known.len()` the
+    /// crate reads by id: each must have its type (`TRUE` for a boolean)
+    /// and come at most once.
+    fn known_fields(
+        &mut self,
+        depth: u32,
+        known: &[u8],
+        mut field: impl FnMut(&mut Self, i64, u8) -> Result<(), Short>,
+    ) -> Result<(), Short> {
+        let mut seen = 0u64;
+        self.fields(depth, |c, id, kind| {
+            let Some(&want) = usize::try_from(id).ok().filter(|&i| i >= 1).and_then(|i| known.get(i - 1)) else {
+                return c.skip(kind, depth);
+            };
+            let kind_of = if kind == FALSE { TRUE } else { kind };
+            if kind_of != want {
+                return Err(Short::Damaged("holds a field of another type than its own"));
+            }
+            if seen & (1 << id) != 0 {
+                return Err(Short::Damaged("holds a field twice"));
+            }
+            seen |= 1 << id;
+            field(c, id, kind)
+        })
+    }
+
     /// Skips a value of type `kind`.
     fn skip(&mut self, kind: u8, depth: u32) -> Result<(), Short> {
         if depth > DEEPEST {
@@ -272,7 +538,6 @@ impl Compact<'_> {
             BYTE => self.advance(1),
             I16 | I32 | I64 => self.varint().map(drop),
             DOUBLE => self.advance(8),
-            UUID => self.advance(16),
             BINARY => {
                 let n = self.varint()?;
                 self.advance(n)
@@ -299,14 +564,15 @@ impl Compact<'_> {
     }
 
     /// Skips `n` items, each of the types in `kinds` (a list's element, a
-    /// map's key and value); a boolean in a list takes a byte.
+    /// map's key and value). Booleans in a list take a byte each, which
+    /// the `parquet` crate skips as none: such a list is refused.
     fn items(&mut self, n: u64, kinds: &[u8], depth: u32) -> Result<(), Short> {
+        if kinds.iter().any(|&k| k == TRUE || k == FALSE) {
+            return Err(Short::Damaged("holds a list of booleans"));
+        }
         for _ in 0..n {
             for &kind in kinds {
-                match kind {
-                    TRUE | FALSE => self.advance(1)?,
-                    kind => self.skip(kind, depth + 1)?,
-                }
+                self.skip(kind, depth + 1)?;
             }
         }
         Ok(())
@@ -322,7 +588,11 @@ mod tests {
         let mut out = Vec::new();
         let mut last = 0;
         for (id, kind, value) in fields {
-            out.push(((id - last) << 4) | kind);
+            match id.checked_sub(last).filter(|d| (1..16).contains(d)) {
+                Some(delta) => out.push((delta << 4) | kind),
+                // the long form: the type, then the id
+                None => out.extend([vec![*kind], zigzag(i64::from(*id))].concat()),
+            }
             out.extend(value);
             last = *id;
         }
@@ -345,40 +615,105 @@ mod tests {
 
     #[test]
     fn sizes_read_and_other_fields_skipped() {
-        let v2 = header(&[(1, I32, zigzag(10)), (5, I32, zigzag(3)), (6, I32, zigzag(4)), (7, FALSE, vec![])]);
         let stats = header(&[(1, BINARY, [vec![5], b"hello".to_vec()].concat()), (3, I64, zigzag(-9))]);
+        let v2 = header(&[
+            (1, I32, zigzag(10)),
+            (5, I32, zigzag(3)),
+            (6, I32, zigzag(4)),
+            (7, FALSE, vec![]),
+            (8, STRUCT, stats.clone()),
+        ]);
+        let v1 = header(&[(1, I32, zigzag(10)), (2, I32, zigzag(0)), (5, STRUCT, stats)]);
         let bytes = header(&[
             (1, I32, zigzag(3)),
             (2, I32, zigzag(1_000_000)),
             (3, I32, zigzag(1234)),
             (4, I32, zigzag(-77)),
-            (5, STRUCT, stats),
+            (5, STRUCT, v1),
             (8, STRUCT, v2),
+            // a field no version knows, a list of numbers
+            (20, LIST, [vec![0x35], zigzag(1), zigzag(2), zigzag(3)].concat()),
         ]);
         let mut c = Compact { bytes: &bytes, at: 0 };
         let sizes = page_header(&mut c).unwrap();
-        assert_eq!(sizes, PageSizes { uncompressed: 1_000_000, compressed: 1234, levels: 7, compressed_body: false });
+        let want = PageSizes {
+            uncompressed: 1_000_000,
+            compressed: 1234,
+            levels: 7,
+            compressed_body: false,
+            kind: 3,
+            values: Some(10),
+            encoding: Some(0),
+            level_encodings: [0, 0],
+        };
+        assert_eq!(sizes, want);
         assert_eq!(c.at, bytes.len());
         for cut in 0..bytes.len() {
             assert_eq!(page_header(&mut Compact { bytes: &bytes[..cut], at: 0 }), Err(Short::Ends), "cut at {cut}");
         }
+        let dictionary = header(&[
+            (1, I32, zigzag(2)),
+            (2, I32, zigzag(40)),
+            (3, I32, zigzag(20)),
+            (7, STRUCT, header(&[(1, I32, zigzag(10)), (2, I32, zigzag(0)), (3, TRUE, vec![])])),
+        ]);
+        let sizes = page_header(&mut Compact { bytes: &dictionary, at: 0 }).unwrap();
+        assert_eq!((sizes.kind, sizes.values), (DICTIONARY, Some(10)));
+    }
+
+    fn read(bytes: &[u8]) -> Result<PageSizes, Short> {
+        page_header(&mut Compact { bytes, at: 0 })
     }
 
     #[test]
     fn damage_is_named() {
-        let negative = header(&[(2, I32, zigzag(-1)), (3, I32, zigzag(5))]);
+        let sizes = [(2, I32, zigzag(50)), (3, I32, zigzag(5))];
+        let with = |more: &[(u8, u8, Vec<u8>)]| header(&[&sizes[..], more].concat());
         assert_eq!(
-            page_header(&mut Compact { bytes: &negative, at: 0 }),
+            read(&header(&[(2, I32, zigzag(-1)), (3, I32, zigzag(5))])),
             Err(Short::Damaged("declares a size out of range"))
         );
-        let missing = header(&[(2, I32, zigzag(5))]);
-        assert_eq!(page_header(&mut Compact { bytes: &missing, at: 0 }), Err(Short::Damaged("has no page sizes")));
-        let deep = [vec![0x1c; 100], vec![0; 100]].concat();
-        assert_eq!(page_header(&mut Compact { bytes: &deep, at: 0 }), Err(Short::Damaged("nests too deep")));
-        let unknown = header(&[(9, 14, vec![])]);
         assert_eq!(
-            page_header(&mut Compact { bytes: &unknown, at: 0 }),
-            Err(Short::Damaged("holds a field of no known type"))
+            read(&header(&[(2, I32, zigzag(1 << 31)), (3, I32, zigzag(5))])),
+            Err(Short::Damaged("declares a size out of range"))
         );
+        assert_eq!(read(&header(&[(2, I32, zigzag(5))])), Err(Short::Damaged("has no page sizes")));
+        let deep = [vec![0x9c], vec![0x1c; 100], vec![0; 101]].concat();
+        assert_eq!(read(&deep), Err(Short::Damaged("nests too deep")));
+        assert_eq!(read(&with(&[(9, 14, vec![])])), Err(Short::Damaged("holds a field of no known type")));
+        assert_eq!(read(&with(&[(9, 13, vec![0; 16])])), Err(Short::Damaged("holds a field of no known type")));
+        let kind = header(&[(1, I32, zigzag(7)), (2, I32, zigzag(50)), (3, I32, zigzag(5))]);
+        assert_eq!(read(&kind), Err(Short::Damaged("has no known type")));
+    }
+
+    /// Headers the `parquet` crate would read otherwise than this check
+    /// (found by a review: each made it take 2 GB): refused.
+    #[test]
+    fn headers_read_two_ways_are_refused() {
+        let small = [(1, I32, zigzag(0)), (2, I32, zigzag(50)), (3, I32, zigzag(5))];
+        let with = |more: &[(u8, u8, Vec<u8>)]| header(&[&small[..], more].concat());
+        // the crate reads a field by its id whatever its type, and the last
+        // of a field given twice
+        let size_as_i16 =
+            [header(&small).split_last().unwrap().1, &[0x04, zigzag(2)[0]], &zigzag(2_000_000_000), &[0]].concat();
+        assert_eq!(read(&size_as_i16), Err(Short::Damaged("holds a field of another type than its own")));
+        let twice =
+            [header(&small).split_last().unwrap().1, &[0x05, zigzag(2)[0]], &zigzag(2_000_000_000), &[0]].concat();
+        assert_eq!(read(&twice), Err(Short::Damaged("holds a field twice")));
+        let v2 = header(&[(7, FALSE, vec![])]);
+        assert_eq!(
+            read(&with(&[(8, STRUCT, v2.clone()), (8, STRUCT, v2)])),
+            Err(Short::Damaged("holds a field twice"))
+        );
+        let compressed_as_i32 = header(&[(7, I32, zigzag(0))]);
+        assert_eq!(
+            read(&with(&[(8, STRUCT, compressed_as_i32)])),
+            Err(Short::Damaged("holds a field of another type than its own"))
+        );
+        // it skips a boolean in a list as no byte, where the format gives one
+        let bools = [vec![0x31], vec![1, 1, 1]].concat();
+        assert_eq!(read(&with(&[(20, LIST, bools)])), Err(Short::Damaged("holds a list of booleans")));
+        let map = [zigzag(1), vec![0x81], vec![1, 1]].concat();
+        assert_eq!(read(&with(&[(20, MAP, map)])), Err(Short::Damaged("holds a list of booleans")));
     }
 }
