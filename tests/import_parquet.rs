@@ -158,6 +158,16 @@ fn parquet_as_duckdb_types_it_imports_as_its_csv() {
         let again = imported(&env, &format!("{codec}.redb"), "contacts.csv", &format!("{codec}.parquet"));
         assert_eq!(again.1, from_csv.1, "{codec}");
     }
+    // format version 2: pages v2, texts DELTA_LENGTH_BYTE_ARRAY, numbers
+    // DELTA_BINARY_PACKED (what the page checks decode to look into)
+    duckdb(
+        env.dir.path(),
+        "for t in ['contacts', 'events']:\n    c.execute(f\"COPY (SELECT * FROM 'duck_{t}.parquet') TO 'v2_{t}.parquet' (FORMAT parquet, PARQUET_VERSION V2, COMPRESSION zstd)\")\n\
+         e = [r[0] for r in c.execute(\"SELECT DISTINCT unnest(string_split(encodings, ', ')) FROM parquet_metadata('v2_contacts.parquet')\").fetchall()]\n\
+         assert 'DELTA_LENGTH_BYTE_ARRAY' in e, e",
+    );
+    let v2 = imported(&env, "v2.redb", "v2_contacts.parquet", "v2_events.parquet");
+    assert_eq!(v2, from_csv, "format version 2");
 }
 
 #[test]
