@@ -482,6 +482,20 @@ fn zip_archives_of_one_file() {
     let more = zip_of(&[("more.csv", "contact,ts,kind\nk1,2024-11-13 00:00:00,visit\n")]);
     env.run_stdin(&["import", "events", "-"], &more).ok();
     assert_eq!(env.event_rows().len(), 3001);
+    // a stream over 64 MiB is held in a temporary file rather than memory
+    // (here refused at its long second line, read through that file)
+    let long = format!("contact,ts,kind\nk1,{},visit\n", "x".repeat(70 << 20));
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    z.start_file(
+        "long.csv",
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored),
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut z, long.as_bytes()).unwrap();
+    let err = env
+        .run_stdin(&["import", "events", "-", "--max-line-bytes", "1000"], &z.finish().unwrap().into_inner())
+        .fails(2);
+    assert!(err.starts_with("error: stdin/long.csv:2: line longer than 1000 bytes"), "{err}");
 
     // a named pipe (as `<(zcat log.gz)` gives) is read as it comes, not
     // looked at for a zip first

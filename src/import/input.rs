@@ -176,20 +176,22 @@ impl Input {
         if zip || head.starts_with(&parquet_input::PARQUET_MAGIC) {
             // A zip archive's directory and a Parquet file's schema are at
             // their end: given as a stream (stdin, a pipe, inside a gzip
-            // file or an archive), the file is read whole into memory.
-            let mut bytes = Vec::new();
-            raw.take(STREAM_HELD + 1).read_to_end(&mut bytes).map_err(|e| io_error(&name, &overflow, e))?;
-            if bytes.len() as u64 > STREAM_HELD {
-                let what = if zip { "zip archive" } else { "Parquet file" };
-                return Err(Error::input(format!(
-                    "{name}: a {what} given as a stream is read into memory, up to {} GiB, and this one is larger: give its path",
-                    STREAM_HELD >> 30
-                )));
-            }
-            if !zip {
-                return Input::from_parquet_bytes(&name, bytes);
-            }
-            let (inner, size, raw) = zip_input::open_single(&name, std::io::Cursor::new(bytes))?;
+            // file or an archive), the file is read whole first.
+            let held = hold(&name, raw, zip).map_err(|e| match e {
+                Held::Read(e) => io_error(&name, &overflow, e),
+                Held::Error(e) => e,
+            })?;
+            let (inner, size, raw) = match (held, zip) {
+                (Kept::Memory(bytes), false) => return Input::from_parquet_bytes(&name, bytes),
+                (Kept::File(f), false) => {
+                    let f = parquet_input::FileAt::new(f)
+                        .map_err(|e| Error::runtime(format!("{name}: its temporary copy cannot be read: {e}")))?;
+                    let (rows, count) = parquet_input::open(&name, f)?;
+                    return Ok(Input::parquet_rows(&name, rows, count));
+                }
+                (Kept::Memory(bytes), true) => zip_input::open_single(&name, std::io::Cursor::new(bytes))?,
+                (Kept::File(f), true) => zip_input::open_single(&name, f)?,
+            };
             return Input::from_stream(
                 format!("{name}/{inner}"),
                 raw,
@@ -244,9 +246,56 @@ impl Input {
     }
 }
 
-/// The most of a zip archive or Parquet file given as a stream that is
-/// read into memory (a gzip stream of a few megabytes can hold more).
-const STREAM_HELD: u64 = 1 << 30;
+/// A zip archive or Parquet file given as a stream is held in memory up
+/// to this size, in an unnamed temporary file beyond it, and refused
+/// beyond the most (a gzip stream of a few megabytes can hold gigabytes).
+const IN_MEMORY: u64 = 64 << 20;
+const STREAM_MOST: u64 = 16 << 30;
+
+/// A stream read whole.
+enum Kept {
+    Memory(Vec<u8>),
+    File(std::fs::File),
+}
+
+/// Why a stream could not be held: its own read failed, or the rest.
+enum Held {
+    Read(std::io::Error),
+    Error(Error),
+}
+
+/// Reads the stream `raw` (`name` in messages; a zip archive or not, a
+/// Parquet file) whole, into memory or a temporary file.
+fn hold(name: &str, mut raw: Box<dyn BufRead + Send>, zip: bool) -> std::result::Result<Kept, Held> {
+    use std::io::{Seek, Write};
+    let mut bytes = Vec::new();
+    raw.by_ref().take(IN_MEMORY + 1).read_to_end(&mut bytes).map_err(Held::Read)?;
+    if bytes.len() as u64 <= IN_MEMORY {
+        return Ok(Kept::Memory(bytes));
+    }
+    let spool = |e: std::io::Error| {
+        Held::Error(Error::runtime(format!(
+            "{name}: the stream cannot be held in a temporary file ({e}); give its path"
+        )))
+    };
+    let mut f = tempfile::tempfile().map_err(spool)?;
+    f.write_all(&bytes).map_err(spool)?;
+    drop(bytes);
+    let mut rest = raw.take(STREAM_MOST - IN_MEMORY);
+    let copied = std::io::copy(&mut rest, &mut f).map_err(|e| match e.kind() {
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => Held::Read(e),
+        _ => spool(e),
+    })?;
+    if IN_MEMORY + 1 + copied > STREAM_MOST {
+        let what = if zip { "zip archive" } else { "Parquet file" };
+        return Err(Held::Error(Error::input(format!(
+            "{name}: a {what} given as a stream is read whole first, up to {} GiB, and this one is larger: give its path",
+            STREAM_MOST >> 30
+        ))));
+    }
+    f.rewind().map_err(spool)?;
+    Ok(Kept::File(f))
+}
 
 /// How a stream is read: the options of [`Input::from_reader`], and
 /// whether the stream is a file inside a zip archive (whose own archives
