@@ -93,10 +93,7 @@ impl Input {
                 in_archive = true;
                 (format!("{path}/{inner}"), raw, Some(size))
             } else if magic == parquet_input::PARQUET_MAGIC {
-                let f =
-                    parquet_input::FileAt::new(f).map_err(|e| Error::runtime(format!("{path}: read error: {e}")))?;
-                let (rows, count) = parquet_input::open(path, f)?;
-                return Ok(Input::parquet_rows(path, rows, count));
+                return Input::from_parquet_file(path, f);
             } else {
                 (path.to_string(), Box::new(f) as Box<dyn Read + Send>, len)
             }
@@ -110,6 +107,13 @@ impl Input {
             input.reader = Box::new(ReadAhead::spawn(input.reader));
         }
         Ok(input)
+    }
+
+    /// The Parquet file `f` (`name` in messages).
+    fn from_parquet_file(name: &str, f: std::fs::File) -> Result<Input> {
+        let f = parquet_input::FileAt::new(f).map_err(|e| Error::runtime(format!("{name}: read error: {e}")))?;
+        let (rows, count) = parquet_input::open(name, f)?;
+        Ok(Input::parquet_rows(name, rows, count))
     }
 
     /// A Parquet file held in memory (`name` in messages), read as
@@ -183,12 +187,7 @@ impl Input {
             })?;
             let (inner, size, raw) = match (held, zip) {
                 (Kept::Memory(bytes), false) => return Input::from_parquet_bytes(&name, bytes),
-                (Kept::File(f), false) => {
-                    let f = parquet_input::FileAt::new(f)
-                        .map_err(|e| Error::runtime(format!("{name}: its temporary copy cannot be read: {e}")))?;
-                    let (rows, count) = parquet_input::open(&name, f)?;
-                    return Ok(Input::parquet_rows(&name, rows, count));
-                }
+                (Kept::File(f), false) => return Input::from_parquet_file(&name, f),
                 (Kept::Memory(bytes), true) => zip_input::open_single(&name, std::io::Cursor::new(bytes))?,
                 (Kept::File(f), true) => zip_input::open_single(&name, f)?,
             };

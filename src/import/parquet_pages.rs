@@ -51,12 +51,12 @@ pub(super) fn check_chunk<R: ChunkReader>(file: &R, chunk: &ColumnChunkMetaData)
         // (the bytes read past the header are the page's first bytes)
         let first = read.get(header_len..).unwrap_or_default();
         check_size(file, codec, &page, body, first).map_err(|e| format!("the page at byte {at} {e}"))?;
-        if matches!(page.encoding, Some(DELTA_LENGTH_BYTE_ARRAY | DELTA_BYTE_ARRAY)) && page.kind != DICTIONARY {
+        if matches!(page.encoding(), Some(DELTA_LENGTH_BYTE_ARRAY | DELTA_BYTE_ARRAY)) {
             let levels = [chunk.column_descr().max_rep_level(), chunk.column_descr().max_def_level()];
             delta_lengths(file, codec, &page, body, levels).map_err(|e| format!("the page at byte {at} {e}"))?;
         }
         // the crate makes room for a dictionary's values as it declares them
-        if let Some(n) = page.values.filter(|_| page.kind == DICTIONARY)
+        if let Some(n) = page.values().filter(|_| page.kind == DICTIONARY)
             && u64::from(n) * bits > u64::from(page.uncompressed) * 8
         {
             return Err(format!(
@@ -84,13 +84,23 @@ struct PageSizes {
     /// 0 a data page, 1 an index page, 2 a dictionary page, 3 a version 2
     /// data page
     kind: u8,
-    /// a dictionary page's number of values, or a data page's (nulls
-    /// included)
-    values: Option<u32>,
-    /// a data page's values' encoding, and (version 1) its levels'
-    /// encodings, repetition then definition
-    encoding: Option<u8>,
+    /// the number of values (nulls included) and their encoding, as the
+    /// header of each kind of page says (the crate reads the one of the
+    /// page's kind), and a version 1 data page's levels' encodings,
+    /// repetition then definition
+    values: [Option<u32>; 4],
+    encoding: [Option<u8>; 4],
     level_encodings: [u8; 2],
+}
+
+impl PageSizes {
+    fn values(&self) -> Option<u32> {
+        self.values[usize::from(self.kind)]
+    }
+
+    fn encoding(&self) -> Option<u8> {
+        self.encoding[usize::from(self.kind)]
+    }
 }
 
 /// Whether `codec` can make the page's declared size out of its bytes
@@ -208,7 +218,7 @@ fn delta_lengths<R: ChunkReader>(
         }
         _ => return Ok(()),
     };
-    let n = u64::from(page.values.unwrap_or(0));
+    let n = u64::from(page.values().unwrap_or(0));
     let mut c = Compact { bytes: &data, at: 0 };
     if page.kind != 3 {
         // a version 1 page's levels come first, inside its compressed bytes
@@ -240,7 +250,7 @@ fn delta_lengths<R: ChunkReader>(
     };
     let start = c.at;
     check(&mut c, "lengths")?;
-    if page.encoding == Some(DELTA_BYTE_ARRAY) {
+    if page.encoding() == Some(DELTA_BYTE_ARRAY) {
         c.at = start;
         if let Some(end) = delta_end(&mut c) {
             c.at = end;
@@ -378,8 +388,8 @@ fn page_header(c: &mut Compact) -> Result<PageSizes, Short> {
         5 => c.known_fields(1, DATA_PAGE, |c, id, _| {
             let v = c.int()?;
             match id {
-                1 => sizes.values = Some(size(v)?),
-                2 => sizes.encoding = u8::try_from(v).ok(),
+                1 => sizes.values[0] = Some(size(v)?),
+                2 => sizes.encoding[0] = u8::try_from(v).ok(),
                 3 => sizes.level_encodings[1] = u8::try_from(v).unwrap_or(u8::MAX),
                 _ => sizes.level_encodings[0] = u8::try_from(v).unwrap_or(u8::MAX),
             }
@@ -387,18 +397,18 @@ fn page_header(c: &mut Compact) -> Result<PageSizes, Short> {
         }),
         7 => c.known_fields(1, DICTIONARY_PAGE, |c, id, kind| match id {
             1 => {
-                sizes.values = Some(size(c.int()?)?);
+                sizes.values[usize::from(DICTIONARY)] = Some(size(c.int()?)?);
                 Ok(())
             }
             _ => c.skip(kind, 1),
         }),
         8 => c.known_fields(1, DATA_PAGE_V2, |c, id, kind| match id {
             1 => {
-                sizes.values = Some(size(c.int()?)?);
+                sizes.values[3] = Some(size(c.int()?)?);
                 Ok(())
             }
             4 => {
-                sizes.encoding = u8::try_from(c.int()?).ok();
+                sizes.encoding[3] = u8::try_from(c.int()?).ok();
                 Ok(())
             }
             5 | 6 => {
@@ -642,8 +652,8 @@ mod tests {
             levels: 7,
             compressed_body: false,
             kind: 3,
-            values: Some(10),
-            encoding: Some(0),
+            values: [Some(10), None, None, Some(10)],
+            encoding: [Some(0), None, None, None],
             level_encodings: [0, 0],
         };
         assert_eq!(sizes, want);
@@ -658,7 +668,23 @@ mod tests {
             (7, STRUCT, header(&[(1, I32, zigzag(10)), (2, I32, zigzag(0)), (3, TRUE, vec![])])),
         ]);
         let sizes = page_header(&mut Compact { bytes: &dictionary, at: 0 }).unwrap();
-        assert_eq!((sizes.kind, sizes.values), (DICTIONARY, Some(10)));
+        assert_eq!((sizes.kind, sizes.values()), (DICTIONARY, Some(10)));
+        // the count is the one of the page's own kind, as the crate reads it,
+        // whatever other headers the page holds
+        let both = header(&[
+            (1, I32, zigzag(2)),
+            (2, I32, zigzag(40)),
+            (3, I32, zigzag(20)),
+            (5, STRUCT, header(&[(1, I32, zigzag(1)), (2, I32, zigzag(6))])),
+            (7, STRUCT, header(&[(1, I32, zigzag(2_000_000_000))])),
+            (8, STRUCT, header(&[(1, I32, zigzag(3)), (4, I32, zigzag(7))])),
+        ]);
+        let sizes = read(&both).unwrap();
+        assert_eq!((sizes.values(), sizes.encoding()), (Some(2_000_000_000), None));
+        let v1 = PageSizes { kind: 0, ..read(&both).unwrap() };
+        assert_eq!((v1.values(), v1.encoding()), (Some(1), Some(6)));
+        let v2 = PageSizes { kind: 3, ..read(&both).unwrap() };
+        assert_eq!((v2.values(), v2.encoding()), (Some(3), Some(7)));
     }
 
     fn read(bytes: &[u8]) -> Result<PageSizes, Short> {
