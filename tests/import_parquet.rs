@@ -158,6 +158,14 @@ fn parquet_as_duckdb_types_it_imports_as_its_csv() {
         let again = imported(&env, &format!("{codec}.redb"), "contacts.csv", &format!("{codec}.parquet"));
         assert_eq!(again.1, from_csv.1, "{codec}");
     }
+    // a page declaring more than its bytes make, in the codecs the crate
+    // sizes or decodes to the end: refused, naming the codec
+    for (codec, says) in [("zstd", "its zstd stream holds fewer"), ("gzip", "its gzip stream holds fewer")] {
+        let whole = std::fs::read(env.path(&format!("{codec}.parquet"))).unwrap();
+        env.write("inflated.parquet", inflated_first_page(&whole));
+        let err = env.run(&["import", "events", "inflated.parquet"]).fails(2);
+        assert!(err.contains("inflated.parquet: not a whole Parquet file (column `") && err.contains(says), "{err}");
+    }
     // format version 2: pages v2, texts DELTA_LENGTH_BYTE_ARRAY, numbers
     // DELTA_BINARY_PACKED (what the page checks decode to look into)
     duckdb(

@@ -120,14 +120,13 @@ fn check_size<R: ChunkReader>(
         return Ok(());
     }
     // The most each codec's format expands its input: a Snappy copy of 64
-    // bytes takes 3; an LZ4 sequence gains 255 bytes a byte; a zstd RLE
-    // block of 128 KiB takes 4 bytes. (The crate fills the declared size
-    // for these, or reserves it for zstd, before decoding.)
+    // bytes takes 3; an LZ4 sequence gains 255 bytes a byte. (The crate
+    // fills the declared size for these before decoding.)
     let most = match codec {
         Compression::SNAPPY => 22,
         Compression::LZ4 | Compression::LZ4_RAW => 256,
         Compression::GZIP(_) | Compression::BROTLI(_) => return streamed(file, codec, page, body, output),
-        Compression::ZSTD(_) => 32768,
+        Compression::ZSTD(_) => return zstd_size(file, page, body, first, input, output),
         _ => return Ok(()),
     };
     if output > input * most + 64 {
@@ -154,6 +153,28 @@ fn check_size<R: ChunkReader>(
         }
     }
     Ok(())
+}
+
+/// For zstd, whose declared size the crate reserves before decoding: the
+/// size the frame's header gives, or (when it gives none or another, as
+/// several frames may) the page decoded here, as [`streamed`].
+fn zstd_size<R: ChunkReader>(
+    file: &R,
+    page: &PageSizes,
+    body: u64,
+    first: &[u8],
+    input: u64,
+    output: u64,
+) -> Result<(), String> {
+    // a frame's header is at most 18 bytes
+    let levels = page.levels as usize;
+    let head = first.get(levels..levels + (input as usize).min(18));
+    if let Some(head) = head
+        && matches!(zstd::zstd_safe::get_frame_content_size(head), Ok(Some(n)) if n == output)
+    {
+        return Ok(());
+    }
+    streamed(file, Compression::ZSTD(Default::default()), page, body, output)
 }
 
 /// For gzip and Brotli, which the crate decodes to their end whatever the
@@ -208,9 +229,9 @@ fn delta_lengths<R: ChunkReader>(
         Compression::UNCOMPRESSED => packed.to_vec(),
         // (its size checked against the stream's own above)
         Compression::SNAPPY => snap::raw::Decoder::new().decompress_vec(packed).map_err(|e| unreadable(&e))?,
-        Compression::ZSTD(_) => zstd::bulk::decompress(packed, output).map_err(|e| unreadable(&e))?,
         Compression::LZ4_RAW => lz4_flex::block::decompress(packed, output).map_err(|e| unreadable(&e))?,
-        Compression::GZIP(_) | Compression::BROTLI(_) => {
+        // (each checked above to make its declared size)
+        Compression::GZIP(_) | Compression::BROTLI(_) | Compression::ZSTD(_) => {
             let mut out = Vec::new();
             let _ =
                 std::io::Read::read_to_end(&mut std::io::Read::take(decoder(codec, packed), output as u64), &mut out);
@@ -272,11 +293,24 @@ fn name(codec: Compression) -> &'static str {
     }
 }
 
-/// A gzip or Brotli stream's decoder.
+/// A gzip, Brotli or zstd stream's decoder.
 fn decoder<'a>(codec: Compression, input: &'a [u8]) -> Box<dyn std::io::Read + 'a> {
     match codec {
         Compression::BROTLI(_) => Box::new(brotli::Decompressor::new(input, 4096)),
+        Compression::ZSTD(_) => match zstd::stream::read::Decoder::with_buffer(input) {
+            Ok(d) => Box::new(d),
+            Err(e) => Box::new(Failing(Some(e))),
+        },
         _ => Box::new(flate2::read::MultiGzDecoder::new(input)),
+    }
+}
+
+/// A reader that fails with its error (a decoder that could not start).
+struct Failing(Option<std::io::Error>);
+
+impl std::io::Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(self.0.take().unwrap_or_else(|| std::io::Error::other("a decoder failed")))
     }
 }
 
@@ -307,11 +341,11 @@ fn delta_end(c: &mut Compact) -> Option<usize> {
     let mut left = count.saturating_sub(1);
     while left > 0 {
         c.varint().ok()?; // the block's least delta
-        let widths = c.bytes.get(c.at..c.at + usize::try_from(miniblocks).ok()?)?.to_vec();
+        let widths = c.bytes.get(c.at..c.at.checked_add(usize::try_from(miniblocks).ok()?)?)?.to_vec();
         c.at += widths.len();
         for width in widths {
             if left > 0 {
-                c.advance(u64::from(width) * per_miniblock / 8).ok()?;
+                c.advance(u64::from(width).saturating_mul(per_miniblock) / 8).ok()?;
             }
             left = left.saturating_sub(per_miniblock);
         }
