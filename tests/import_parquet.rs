@@ -304,11 +304,14 @@ fn pages_declaring_more_than_they_hold_are_refused() {
             "the dictionary page at byte 4 declares 2000000000 values, more than its 11 bytes hold",
         ),
         ("delta_2e33_lengths", "the page at byte 4 declares 8589934592 lengths in a page of 1 values"),
+        // (found by fuzzing: the crate spent 0.45 s on the footer's list
+        // of 4e9 booleans, minutes for a file holding many)
+        ("footer_bool_list_slow", "not a readable Parquet file (its footer holds a list of booleans)"),
     ];
     for (file, reason) in cases {
         let path = dir.join(format!("{file}.parquet"));
         let err = env.run(&["import", "contacts", path.to_str().unwrap()]).fails(2);
-        assert!(err.contains(&format!("{file}.parquet: not a whole Parquet file (")), "{err}");
+        assert!(err.contains(&format!("{file}.parquet: not a ")), "{err}");
         assert!(err.contains(reason), "{file}: {err}");
         assert_eq!(err.lines().count(), 1, "{err}");
     }

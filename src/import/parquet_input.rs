@@ -230,6 +230,19 @@ impl io::Read for ReadAt {
 type Footer<R> = (SerializedFileReader<R>, Vec<Leaf>, u64);
 
 fn footer<R: ChunkReader + 'static>(path: &str, f: R) -> Result<Footer<R>> {
+    // (a file too short for a footer is left to the crate to name)
+    let len = f.len();
+    if len >= 12
+        && let Ok(tail) = f.get_bytes(len - 8, 8)
+    {
+        let size = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
+        if let Some(start) = (len - 8).checked_sub(size)
+            && let Ok(meta) = f.get_bytes(start, size as usize)
+        {
+            parquet_pages::check_footer(&meta)
+                .map_err(|e| Error::input(format!("{path}: not a readable Parquet file ({e})")))?;
+        }
+    }
     let reader =
         SerializedFileReader::new(f).map_err(|e| Error::input(format!("{path}: not a readable Parquet file ({e})")))?;
     let meta = reader.metadata();
