@@ -14,7 +14,8 @@
 //! The headers are read as the format writes them (Thrift's compact
 //! encoding) and as the crate reads them: the fields it reads by id must
 //! have their types and come once, and a list of booleans (which it
-//! skips as no bytes) refuses the page; other fields are skipped.
+//! skips as no bytes) refuses the page; other fields are skipped. The
+//! file's footer is walked the same way before the crate reads it.
 
 use bytes::Bytes;
 use parquet::basic::{Compression, Type as Physical};
