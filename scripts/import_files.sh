@@ -8,11 +8,17 @@
 #
 #   scripts/import_files.sh ROUNDS START_DB|"" events|contacts BUILD FILE...
 #
+# A FILE naming several files separated by spaces is one import of them
+# all (`reach import events A B ...`, the shards of one log).
+#
 # Example (the 5M-row log as exported, as a `;` spreadsheet, gzipped and
 # zipped; files from scripts/bench_import.sh):
 #   cd /tmp/reach-bench-import
 #   $REPO/scripts/import_files.sh 5 base.redb events $REPO/target/release/reach \
 #     log-5m-1000000.csv log-5m-eu-1000000.csv log-5m-1000000.csv.gz log-5m-1000000.zip
+# or the log against its four shards (made by scripts/shard_csv.py):
+#   $REPO/scripts/import_files.sh 5 half.redb events $REPO/target/release/reach \
+#     log-5m-1000000.csv "$(echo shards/part-*.csv)"
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/import_timing.sh
@@ -33,7 +39,9 @@ trap 'rm -rf "$tmp"' EXIT
 for _ in $(seq "$ROUNDS"); do
   i=0
   for f in "$@"; do
-    timed_import "$tmp/times.$i" "$START" "$f" "$BIN" import "$WHAT" "$f" ${extra[@]+"${extra[@]}"}
+    read -ra files <<< "$f"
+    cat "${files[@]}" > /dev/null
+    timed_import "$tmp/times.$i" "$START" "${files[0]}" "$BIN" import "$WHAT" "${files[@]}" ${extra[@]+"${extra[@]}"}
     i=$((i + 1))
   done
 done

@@ -128,8 +128,13 @@ pub fn import_options(data: &[u8]) -> Option<(ImportOptions, &[u8])> {
     Some((o, rest))
 }
 
+/// Where the file of [`import`] is cut into the files of one import of
+/// several (at most four).
+pub const NEXT_FILE: &[u8] = b"\n--8<--\n";
+
 /// A contacts or events import of `data` (options first, see
-/// [`import_options`]) into `store`, rolled back.
+/// [`import_options`]) into `store`, rolled back. A file holding
+/// [`NEXT_FILE`] is cut there into the files of one import of several.
 pub fn import(store: &Store, what: What, data: &[u8]) {
     let Some((opts, file)) = import_options(data) else { return };
     let name = match opts.format {
@@ -137,14 +142,27 @@ pub fn import(store: &Store, what: What, data: &[u8]) {
         Some(InputFormat::Csv) => "fuzz.csv",
         None => "fuzz",
     };
-    let reader = Box::new(std::io::Cursor::new(file.to_vec()));
-    let total = Some(file.len() as u64);
-    let Ok(input) =
-        Input::from_reader(name.into(), reader, total, opts.format, opts.max_line, "the limit", opts.encoding)
-    else {
-        return;
-    };
-    let _ = crate::import::import_rolled_back(store, what, input, &opts);
+    let mut inputs = Vec::new();
+    let mut rest = file;
+    while !rest.is_empty() || inputs.is_empty() {
+        let (part, after) = match rest.windows(NEXT_FILE.len()).position(|w| w == NEXT_FILE) {
+            Some(at) if inputs.len() < 3 => (&rest[..at + 1], &rest[at + NEXT_FILE.len()..]),
+            _ => (rest, &[][..]),
+        };
+        rest = after;
+        let reader = Box::new(std::io::Cursor::new(part.to_vec()));
+        let total = Some(part.len() as u64);
+        // (`fuzz.csv`, then `fuzz2.csv`: the extension still names the format)
+        let name = match inputs.len() {
+            0 => name.to_string(),
+            n => name.replacen("fuzz", &format!("fuzz{}", n + 1), 1),
+        };
+        match Input::from_reader(name, reader, total, opts.format, opts.max_line, "the limit", opts.encoding) {
+            Ok(input) => inputs.push(input),
+            Err(_) => return,
+        }
+    }
+    let _ = crate::import::import_files_rolled_back(store, what, inputs, &opts);
 }
 
 /// Any bytes as a Parquet file imported as contacts or events (with

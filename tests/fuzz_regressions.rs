@@ -57,6 +57,52 @@ fn import_events() {
     replay("import_events", |d| reach::fuzzing::import(s.store(), What::Events, d));
 }
 
+/// The targets' inputs holding `reach::fuzzing::NEXT_FILE` are read as
+/// several files of one import (each target has such a seed): every
+/// file's rows are imported, an empty file passed over, and a later file
+/// that does not match the first is refused by its name.
+#[test]
+fn fuzz_inputs_of_several_files() {
+    use reach::import::{ImportOptions, input::Input};
+    let (_dir, s) = demo_session();
+    let inputs = |files: &[&str]| -> Vec<Input> {
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let reader = Box::new(std::io::Cursor::new(f.as_bytes().to_vec()));
+                Input::from_reader(format!("f{i}.csv"), reader, Some(f.len() as u64), None, 1 << 20, "the limit", None)
+                    .unwrap()
+            })
+            .collect()
+    };
+    let opts = ImportOptions { now: reach::fuzzing::NOW, ..ImportOptions::default() };
+    let a = "contact,ts,kind\nk1,2024-11-10T10:00:00Z,visit\n";
+    let b = "contact,ts,kind\nk2,2024-11-10T11:00:00Z,visit\nk1,2024-11-10T12:00:00Z,visit\n";
+    let r = reach::import::import_files_rolled_back(s.store(), What::Events, inputs(&[a, "", b]), &opts).unwrap();
+    assert_eq!((r.rows, r.events, r.contacts_created), (3, 3, 2));
+    let c = "contact,kind,ts\nk2,visit,2024-11-10T11:00:00Z\n";
+    let e = reach::import::import_files_rolled_back(s.store(), What::Events, inputs(&[a, c]), &opts).unwrap_err();
+    assert!(e.message.starts_with("f1.csv: its columns differ from f0.csv's: column 2 is `kind`"), "{}", e.message);
+    for target in ["import_events", "import_contacts"] {
+        let several = inputs_named(target, "several");
+        assert!(
+            several.iter().all(|d| d.windows(reach::fuzzing::NEXT_FILE.len()).any(|w| w == reach::fuzzing::NEXT_FILE)),
+            "{target}"
+        );
+        assert!(!several.is_empty(), "{target}: a seed of several files");
+    }
+}
+
+/// The seeds of `target` whose name starts with `prefix`.
+fn inputs_named(target: &str, prefix: &str) -> Vec<Vec<u8>> {
+    inputs(target)
+        .into_iter()
+        .filter(|(p, _)| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+        .map(|(_, d)| d)
+        .collect()
+}
+
 #[test]
 fn import_parquet() {
     let (_dir, s) = demo_session();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Env, csv_records};
+use common::{Env, NOW, csv_records};
 use serde_json::Value;
 
 fn report(env: &Env, what: &str, name: &str, contents: &str, extra: &[&str]) -> Value {
@@ -439,9 +439,9 @@ fn zip_of_bytes(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 /// A zip archive holding one export (as admin panels hand them out) is
 /// read as that file, named `archive.zip/file` in messages; macOS's
-/// additions are passed over; an archive of several files, a cut or
-/// damaged one, or one inside another is refused with nothing written;
-/// one on stdin is read whole, then as from a file.
+/// additions are passed over; a cut or damaged archive, one inside
+/// another, or one of several files on stdin is refused with nothing
+/// written; one on stdin is read whole, then as from a file.
 #[test]
 fn zip_archives_of_one_file() {
     let env = Env::new();
@@ -455,9 +455,14 @@ fn zip_archives_of_one_file() {
     let err = env.run(&["import", "events", "j.zip"]).fails(2);
     assert!(err.starts_with("error: j.zip/events.jsonl:2: `soon` is not a timestamp"), "{err}");
 
-    env.write("two.zip", zip_of(&[("a.csv", &csv), ("b.csv", &csv)]));
-    let err = env.run(&["import", "events", "two.zip"]).fails(2);
-    assert!(err.starts_with("error: two.zip: the zip archive holds 2 files (a.csv, b.csv); unzip it"), "{err}");
+    // (an archive of several files is read from its path: see
+    // `several_files_import_as_one`)
+    let two = zip_of(&[("a.csv", &csv), ("b.csv", &csv)]);
+    let err = env.run_stdin(&["import", "events", "-"], &two).fails(2);
+    assert!(
+        err.starts_with("error: stdin: the zip archive holds 2 files (a.csv, b.csv); an archive of several files is read from its path"),
+        "{err}"
+    );
     let whole = zip_of(&[("export.csv", &csv)]);
     env.write("cut.zip", &whole[..whole.len() / 2]);
     let err = env.run(&["import", "events", "cut.zip"]).fails(2);
@@ -508,6 +513,119 @@ fn zip_archives_of_one_file() {
     env.run(&["import", "events", fifo.to_str().unwrap()]).ok();
     writer.join().unwrap();
     assert_eq!(env.event_rows().len(), 3002);
+}
+
+/// `lines`' header and its rows cut into `n` files of about equal size,
+/// the header on each (as BigQuery and Spark write a large export).
+fn shards(text: &str, n: usize) -> Vec<String> {
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.iter().all(|r| r.matches('"').count() % 2 == 0), "a field over two lines");
+    rows.chunks(rows.len().div_ceil(n)).map(|c| format!("{header}\n{}\n", c.join("\n"))).collect()
+}
+
+/// Several files (the shards of one export, as BigQuery and Spark write
+/// it, or a zip archive of several) import as one input in one
+/// transaction, giving the database the whole file gives: CSV, gzip,
+/// Parquet and JSON lines, empty shards passed over. Each file's columns
+/// are checked against the first's; messages and the rejects file name
+/// each row's file; a bad row in any file leaves nothing written.
+#[test]
+fn several_files_import_as_one() {
+    use std::io::Write;
+    let env = Env::new();
+    env.run(&["--now", NOW, "demo", "--contacts", "300", "--seed", "7"]).ok();
+    let (contacts, events, whole) = restore(&env, &["--no-score-rules"]);
+    let (whole_contacts, whole_events) =
+        (env.run_db(&whole, &["export", "contacts"]).ok(), env.run_db(&whole, &["export", "events"]).ok());
+
+    // contacts: a file, a gzip file, a zip archive of two and an empty file
+    let c = shards(&contacts, 4);
+    env.write("c0.csv", &c[0]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(c[1].as_bytes()).unwrap();
+    env.write("c1.csv.gz", gz.finish().unwrap());
+    env.write("c23.zip", zip_of(&[("part-2.csv", &c[2]), ("part-3.csv", &c[3])]));
+    env.write("empty.csv", "");
+    // events: CSV shards and one as Parquet (exported by a database holding just its rows)
+    let e = shards(&events, 3);
+    for (i, part) in e.iter().enumerate() {
+        env.write(&format!("e{i}.csv"), part);
+    }
+    let side = env.path("side.redb");
+    env.run_db(&side, &["import", "contacts", "contacts.csv"]).ok();
+    env.run_db(&side, &["import", "events", "e1.csv", "--no-score-rules"]).ok();
+    let e1 = env.path("e1.parquet");
+    env.run_db(&side, &["export", "events", "--format", "parquet", "--output", e1.to_str().unwrap()]).ok();
+
+    let db = env.path("shards.redb");
+    let out = env.run_db(&db, &["import", "contacts", "c0.csv", "c1.csv.gz", "empty.csv", "c23.zip", "--json"]).ok();
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["inserted"], 300, "{out}");
+    let out =
+        env.run_db(&db, &["import", "events", "e0.csv", "e1.parquet", "e2.csv", "--no-score-rules", "--json"]).ok();
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["events"].as_u64(), Some(events.lines().count() as u64 - 1), "{out}");
+    assert_eq!(env.run_db(&db, &["export", "contacts"]).ok(), whole_contacts);
+    assert_eq!(env.run_db(&db, &["export", "events"]).ok(), whole_events);
+    // the import names its files in the timeline and the audit log
+    let log = env.run_db(&db, &["audit"]).ok();
+    assert!(log.contains("imported contacts from c0.csv, c1.csv.gz, empty.csv, c23.zip"), "{log}");
+
+    // JSON lines in two files: one set of columns, lines counted per file
+    let jsonl = env.run_db(&whole, &["export", "events", "--format", "jsonl"]).ok();
+    let lines: Vec<&str> = jsonl.lines().collect();
+    let half = lines.len() / 2;
+    env.write("j0.jsonl", lines[..half].join("\n") + "\n");
+    env.write("j1.jsonl", lines[half..].join("\n") + "\n");
+    let jdb = env.path("jsonl.redb");
+    env.run_db(&jdb, &["import", "contacts", "contacts.csv"]).ok();
+    env.run_db(&jdb, &["import", "events", "j0.jsonl", "j1.jsonl", "--no-score-rules"]).ok();
+    assert_eq!(env.run_db(&jdb, &["export", "events"]).ok(), whole_events);
+
+    // refused whole, naming the file: other columns, a bad row, another
+    // delimiter, JSON among CSV, a duplicate key across files
+    let bad = env.path("bad.redb");
+    env.run_db(&bad, &["import", "contacts", "contacts.csv"]).ok();
+    let before = env.run_db(&bad, &["export", "events"]).ok();
+    let other = e[2].replacen("contact_id,ts,kind", "contact_id,time,kind", 1);
+    env.write("other.csv", other);
+    let err = env.run_db(&bad, &["import", "events", "e0.csv", "other.csv"]).fails(2);
+    assert!(
+        err.starts_with("error: other.csv: its columns differ from e0.csv's: column 2 is `time` where e0.csv has `ts`"),
+        "{err}"
+    );
+    let broken = e[2].replacen("\n", "\n1,soon,purchase\n", 1);
+    let width = e[2].lines().next().unwrap().split(',').count();
+    let broken = broken.replacen("1,soon,purchase\n", &format!("1,soon,purchase{}\n", ",".repeat(width - 3)), 1);
+    env.write("broken.csv", &broken);
+    let err = env.run_db(&bad, &["import", "events", "e0.csv", "e1.csv", "broken.csv"]).fails(2);
+    assert!(err.starts_with("error: broken.csv:2: `soon` is not a timestamp"), "{err}");
+    env.write("semi.csv", e[1].replace(',', ";"));
+    let err = env.run_db(&bad, &["import", "events", "e0.csv", "semi.csv"]).fails(2);
+    assert!(err.starts_with("error: semi.csv: its fields are separated by `;` where e0.csv's are by `,`"), "{err}");
+    let err = env.run_db(&bad, &["import", "events", "e0.csv", "j1.jsonl"]).fails(2);
+    assert!(err.starts_with("error: j1.jsonl: holds JSON lines where e0.csv holds rows with a header"), "{err}");
+    assert_eq!(env.run_db(&bad, &["export", "events"]).ok(), before);
+    let err = env.run(&["import", "contacts", "c0.csv", "c0.csv"]).fails(2);
+    assert!(err.starts_with("error: c0.csv:2: duplicate external_id"), "{err}");
+    assert!(err.contains("(first on line 2 of c0.csv)"), "{err}");
+    let err = env.run(&["import", "events", "e0.csv", "-"]).fails(2);
+    assert!(err.starts_with("error: `-` (stdin) is read alone"), "{err}");
+    let err = env.run(&["import", "events", "empty.csv", "empty.csv"]).fails(2);
+    assert!(err.starts_with("error: empty.csv, empty.csv: no rows to import in any of the files"), "{err}");
+
+    // skipped rows go to one rejects file, with each row's file
+    let rejects = env.path("rejects.csv");
+    env.run_db(
+        &bad,
+        &["import", "events", "e0.csv", "broken.csv", "--skip-invalid", "--rejects", rejects.to_str().unwrap()],
+    )
+    .ok();
+    let rows = csv_records(&std::fs::read_to_string(&rejects).unwrap());
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0]["file"].as_str(), rows[0]["line"].as_str()), ("broken.csv", "2"));
 }
 
 /// A JSON array of objects, as `mongoexport --jsonArray`, `jq -s` and

@@ -23,8 +23,25 @@ impl Session {
         progress: &mut dyn FnMut(ImportProgress),
         cancel: &AtomicBool,
     ) -> AppResult<ImportReport> {
+        self.import_files(what, &[path.to_string()], opts, progress, cancel)
+    }
+
+    /// [`Session::import`] of several files (or of a zip archive of
+    /// several) as one input, in one transaction.
+    pub fn import_files(
+        &self,
+        what: What,
+        paths: &[String],
+        opts: &ImportOptions,
+        progress: &mut dyn FnMut(ImportProgress),
+        cancel: &AtomicBool,
+    ) -> AppResult<ImportReport> {
         // the audit entry is written in the import's own transaction
-        let file = std::path::Path::new(path).file_name().map_or(path.into(), |f| f.to_string_lossy());
+        let file = paths
+            .iter()
+            .map(|p| std::path::Path::new(p).file_name().map_or(p.into(), |f| f.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(", ");
         let audit = |report: &crate::import::ImportReport| {
             self.audit_entry(match what {
                 What::Contacts => {
@@ -36,10 +53,10 @@ impl Session {
                 ),
             })
         };
-        let r = crate::import::import_audited(
+        let r = crate::import::import_files_audited(
             &self.store,
             what,
-            path,
+            paths,
             opts,
             &mut |bytes_read, total_bytes, rows| {
                 if cancel.load(Ordering::Relaxed) {

@@ -37,8 +37,10 @@ pub enum PresetArg {
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// Input file, or - for stdin
-    pub file: String,
+    /// Input file, or - for stdin; several files (or a zip archive of
+    /// several) are read one after another as one input, in one transaction
+    #[arg(required = true, num_args = 1..)]
+    pub file: Vec<String>,
     /// Input format (detected from the extension or content)
     #[arg(long, value_enum)]
     pub format: Option<InFormat>,
@@ -209,11 +211,18 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
             encoding: "--encoding".into(),
         },
     };
-    // a relative name run by the database's owner: from the caller's directory
-    let file = if a.file == "-" { a.file.clone() } else { ctx.path(&a.file).to_string_lossy().into_owned() };
-    // refuse a missing input before a database file is created
-    if a.file != "-" && !std::path::Path::new(&file).exists() {
-        return Err(Error::input(format!("{}: no such file", a.file)));
+    if a.file.len() > 1 && a.file.iter().any(|f| f == "-") {
+        return Err(Error::input("`-` (stdin) is read alone, not among other files".to_string()));
+    }
+    let mut files = Vec::with_capacity(a.file.len());
+    for f in &a.file {
+        // a relative name run by the database's owner: from the caller's directory
+        let file = if f == "-" { f.clone() } else { ctx.path(f).to_string_lossy().into_owned() };
+        // refuse a missing input before a database file is created
+        if f != "-" && !std::path::Path::new(&file).exists() {
+            return Err(Error::input(format!("{f}: no such file")));
+        }
+        files.push(file);
     }
     let existed = ctx.db.exists();
     let store = ctx.open(OpenMode::Create)?;
@@ -223,9 +232,9 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
     let never = std::sync::atomic::AtomicBool::new(false);
     let cancel = ctx.hooks.as_ref().map(|h| &*h.cancel).unwrap_or(&never);
     let res = session
-        .import(
+        .import_files(
             what,
-            &file,
+            &files,
             &opts,
             &mut |p| {
                 bar.set(&format!("{} rows", p.rows), p.bytes_read, p.total_bytes);

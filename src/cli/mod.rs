@@ -395,7 +395,7 @@ pub fn run_for_client(
         )));
     }
     if let Command::Import(data::ImportCmd::Contacts(a) | data::ImportCmd::Events(a)) = command
-        && a.file == "-"
+        && a.file.iter().any(|f| f == "-")
     {
         return Err(Error::input(format!(
             "{}: database in use (pid {}): its owner does not read your stdin; give the file's name",

@@ -113,7 +113,13 @@ pub(super) struct ContactSink<'a, 'w> {
     has_consent_col: [bool; 3],
     /// timezones found valid (rows parsed here: JSONL)
     tz_ok: TzNames,
+    /// the files of an import of several, in turn (`RowSink::next_file`):
+    /// the lines noted above hold the file's index from `FILE_SHIFT` up
+    files: Vec<String>,
 }
+
+/// Where a noted line holds its file's index in an import of several.
+const FILE_SHIFT: u32 = 40;
 
 /// Rows whose size estimates the input's count of rows.
 const SIZING_ROWS: u64 = 256;
@@ -160,6 +166,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
             row_leaves: Vec::new(),
             has_consent_col: [false; 3],
             tz_ok: TzNames::default(),
+            files: Vec::new(),
         })
     }
 
@@ -247,7 +254,7 @@ impl<'a, 'w> ContactSink<'a, 'w> {
                 .flatten()
                 .or_else(|| by_x.and_then(|id| self.seen_ids.created(id)))
         {
-            return Err(Error::input(format!("duplicate external_id `{x}` (first on line {first})")));
+            return Err(Error::input(format!("duplicate external_id `{x}` (first on {})", self.place(first))));
         }
         if let Some(e) = &r.email
             && let Some(first) = (!self.seen_email.is_empty())
@@ -255,9 +262,19 @@ impl<'a, 'w> ContactSink<'a, 'w> {
                 .flatten()
                 .or_else(|| by_e.and_then(|id| self.seen_ids.created(id)))
         {
-            return Err(Error::input(format!("duplicate email `{e}` (first on line {first})")));
+            return Err(Error::input(format!("duplicate email `{e}` (first on {})", self.place(first))));
         }
         Ok(())
+    }
+
+    /// An earlier row's place as noted (`row`): "line 12", or of an
+    /// import of several files "line 12 of a.csv".
+    fn place(&self, noted: u64) -> String {
+        let line = noted & ((1 << FILE_SHIFT) - 1);
+        match self.files.get((noted >> FILE_SHIFT) as usize) {
+            Some(name) if self.files.len() > 1 => format!("line {line} of {name}"),
+            _ => format!("line {line}"),
+        }
     }
 
     fn shopify(&self) -> bool {
@@ -486,6 +503,10 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         Ok(())
     }
 
+    fn next_file(&mut self, name: &str) {
+        self.files.push(name.to_string());
+    }
+
     type Pre = ContactPre;
     /// A parsed contact takes a few hundred bytes beside its fields, and
     /// 4096 of them (over 1.5 MB, with their fields) spill out of a core's
@@ -535,13 +556,16 @@ impl super::rows::RowSink for ContactSink<'_, '_> {
         };
         self.size_key_tables(rec);
         self.take_sized_tables(false);
+        // noted with its file, of several
+        let line = line | ((self.files.len().saturating_sub(1) as u64) << FILE_SHIFT);
         let keyed = self.keyed(&r);
         self.check_seen(&r, keyed)?;
         let target = self.target(&r, keyed)?;
         if let Some(first) = target.and_then(|id| self.seen_ids.get(id)) {
             return Err(Error::input(format!(
-                "this row is for contact {} which line {first} already imported",
-                target.unwrap_or(0)
+                "this row is for contact {} which {} already imported",
+                target.unwrap_or(0),
+                self.place(first)
             )));
         }
         let old = match target {

@@ -89,7 +89,7 @@ impl Input {
             };
             if magic == zip_input::ZIP_MAGIC {
                 // named as a path into the archive: `export.zip/orders.csv`
-                let (inner, size, raw) = zip_input::open_single(path, f)?;
+                let (inner, size, raw) = zip_input::open_single(path, f, "; unzip it and import them one at a time")?;
                 in_archive = true;
                 (format!("{path}/{inner}"), raw, Some(size))
             } else if magic == parquet_input::PARQUET_MAGIC {
@@ -106,6 +106,28 @@ impl Input {
             // bypass once the bytes sniffing read are through)
             input.reader = Box::new(ReadAhead::spawn(input.reader));
         }
+        Ok(input)
+    }
+
+    /// Opens `part` as [`Input::open_named`] opens a path: a file of a zip
+    /// archive is named `export.zip/orders.csv` and read as that file.
+    pub fn open_part(
+        part: &Part,
+        format: Option<InputFormat>,
+        max_line: usize,
+        limit_name: &str,
+        encoding: Option<&'static Encoding>,
+    ) -> Result<Input> {
+        let Some((index, _, size)) = &part.entry else {
+            return Input::open_named(&part.path, format, max_line, limit_name, encoding);
+        };
+        let path = &part.path;
+        let f = std::fs::File::open(path).map_err(|e| Error::input(format!("{path}: cannot open: {e}")))?;
+        let (archive, _) = zip_input::files(path, f)?;
+        let raw = zip_input::open_index(archive, *index);
+        let how = Reading { format, max_line, limit_name, encoding, in_archive: true };
+        let mut input = Input::from_stream(part.name(), raw, Some(*size), &how)?;
+        input.reader = Box::new(ReadAhead::spawn(input.reader));
         Ok(input)
     }
 
@@ -188,8 +210,8 @@ impl Input {
             let (inner, size, raw) = match (held, zip) {
                 (Kept::Memory(bytes), false) => return Input::from_parquet_bytes(&name, bytes),
                 (Kept::File(f), false) => return Input::from_parquet_file(&name, f),
-                (Kept::Memory(bytes), true) => zip_input::open_single(&name, std::io::Cursor::new(bytes))?,
-                (Kept::File(f), true) => zip_input::open_single(&name, f)?,
+                (Kept::Memory(bytes), true) => zip_input::open_single(&name, std::io::Cursor::new(bytes), STREAMED)?,
+                (Kept::File(f), true) => zip_input::open_single(&name, f, STREAMED)?,
             };
             return Input::from_stream(
                 format!("{name}/{inner}"),
@@ -243,6 +265,62 @@ impl Input {
         };
         Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow, parquet: None })
     }
+}
+
+/// What the refusal of a zip archive of several files given as a stream adds.
+const STREAMED: &str = "; an archive of several files is read from its path, not as a stream";
+
+/// One file an import reads: a path (`-`: stdin), or one file of the zip
+/// archive at a path (its index, name and size in the archive).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    pub path: String,
+    pub entry: Option<zip_input::Entry>,
+}
+
+impl Part {
+    /// The name messages give it: the path, or `export.zip/orders.csv`.
+    pub fn name(&self) -> String {
+        match &self.entry {
+            Some((_, file, _)) => format!("{}/{file}", self.path),
+            None => self.path.clone(),
+        }
+    }
+
+    /// Its size where known without reading it (the file's, or the
+    /// archive's for its file), for the progress of an import of several.
+    pub fn size(&self) -> u64 {
+        match &self.entry {
+            Some((_, _, size)) => *size,
+            None => std::fs::metadata(&self.path).map_or(0, |m| m.len()),
+        }
+    }
+}
+
+/// The files `paths` name, in order: a zip archive holding several files
+/// stands for each of them, in the archive's order. A path that cannot be
+/// opened is kept as it is: opening it says why.
+pub fn parts(paths: &[String]) -> Result<Vec<Part>> {
+    let mut out = Vec::new();
+    for path in paths {
+        let whole = Part { path: path.clone(), entry: None };
+        // (a named pipe is not opened here: its bytes would go with it)
+        let zip = path != "-"
+            && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+            && std::fs::File::open(path).is_ok_and(|mut f| file_magic(&mut f).is_ok_and(|m| m == zip_input::ZIP_MAGIC));
+        if !zip {
+            out.push(whole);
+            continue;
+        }
+        let f = std::fs::File::open(path).map_err(|e| Error::input(format!("{path}: cannot open: {e}")))?;
+        let (_, files) = zip_input::files(path, f)?;
+        if files.len() < 2 {
+            out.push(whole);
+            continue;
+        }
+        out.extend(files.into_iter().map(|e| Part { path: path.clone(), entry: Some(e) }));
+    }
+    Ok(out)
 }
 
 /// A zip archive or Parquet file given as a stream is held in memory up

@@ -49,6 +49,19 @@ pub struct JsonRecords<R> {
 }
 
 impl<R: BufRead> JsonRecords<R> {
+    /// Reads on from `inner`, a file after the one before (lines counted
+    /// from its start), keeping the columns the keys so far were given.
+    pub fn next_file(&mut self, inner: R) {
+        self.inner = inner;
+        self.line = 0;
+        self.pending = None;
+    }
+
+    /// The reader lines are read from.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
     pub fn new(inner: R) -> JsonRecords<R> {
         JsonRecords {
             inner,

@@ -211,8 +211,53 @@ pub fn import_audited(
     progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
     audit: Option<AuditOf<'_>>,
 ) -> Result<ImportReport> {
-    let input = Input::open_named(path, opts.format, opts.max_line, &opts.names.max_line_bytes, opts.encoding)?;
-    run(store, what, input, opts, progress, true, audit)
+    import_files_audited(store, what, &[path.to_string()], opts, progress, audit)
+}
+
+/// [`import_audited`] of several files, or of a zip archive of several
+/// files, in one transaction: read one after another as one input, each
+/// CSV or Parquet file with the same columns in the same order (a CSV
+/// file's own header line read and checked), or all JSON lines; an empty
+/// CSV file among them is passed over. Messages name each row's file.
+pub fn import_files_audited(
+    store: &Store,
+    what: What,
+    paths: &[String],
+    opts: &ImportOptions,
+    progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
+    audit: Option<AuditOf<'_>>,
+) -> Result<ImportReport> {
+    let parts = input::parts(paths)?;
+    let open = {
+        let (format, max_line, limit, encoding) =
+            (opts.format, opts.max_line, opts.names.max_line_bytes.clone(), opts.encoding);
+        move |part: &input::Part| Input::open_part(part, format, max_line, &limit, encoding)
+    };
+    let Some(first) = parts.first() else {
+        return Err(Error::input("no file to import".to_string()));
+    };
+    let input = open(first)?;
+    if parts.len() == 1 {
+        return run(store, what, input, None, None, opts, progress, true, audit);
+    }
+    let weights: Vec<u64> = parts.iter().map(|p| p.size().max(1)).collect();
+    let name = several_name(&parts);
+    // (the decimal mark, decided on the first file, is set in `run`)
+    let rest = rows::Rest { open: Box::new(move |k| open(&parts[k])), weights, mark: DecimalMark::Point };
+    run(store, what, input, Some(rest), Some(name), opts, progress, true, audit)
+}
+
+/// How the timeline and the audit log name an import of several files:
+/// the zip archive holding them all, else the first few files.
+fn several_name(parts: &[input::Part]) -> String {
+    if parts.iter().all(|p| p.entry.is_some() && p.path == parts[0].path) {
+        return parts[0].path.clone();
+    }
+    let mut names: Vec<String> = parts.iter().take(3).map(input::Part::name).collect();
+    if parts.len() > 3 {
+        names.push(format!("{} more", parts.len() - 3));
+    }
+    names.join(", ")
 }
 
 /// Runs an import of `input` to the end and rolls it back: the report of
@@ -220,19 +265,47 @@ pub fn import_audited(
 /// nothing written. The fuzz targets drive imports through this.
 #[doc(hidden)]
 pub fn import_rolled_back(store: &Store, what: What, input: Input, opts: &ImportOptions) -> Result<ImportReport> {
-    run(store, what, input, opts, &mut |_, _, _| Ok(()), false, None)
+    run(store, what, input, None, None, opts, &mut |_, _, _| Ok(()), false, None)
 }
 
+/// [`import_rolled_back`] of several inputs read as one, as
+/// [`import_files_audited`] reads several files.
+#[doc(hidden)]
+pub fn import_files_rolled_back(
+    store: &Store,
+    what: What,
+    mut inputs: Vec<Input>,
+    opts: &ImportOptions,
+) -> Result<ImportReport> {
+    if inputs.len() < 2 {
+        let input = inputs.pop().ok_or_else(|| Error::input("no file to import".to_string()))?;
+        return import_rolled_back(store, what, input, opts);
+    }
+    let weights = inputs.iter().map(|i| i.total_bytes.unwrap_or(0).max(1)).collect();
+    let name = inputs.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ");
+    let first = inputs.remove(0);
+    let mut later: Vec<Option<Input>> = inputs.into_iter().map(Some).collect();
+    let open = move |k: usize| {
+        later.get_mut(k - 1).and_then(Option::take).ok_or_else(|| Error::runtime(format!("input {k} opened twice")))
+    };
+    let rest = rows::Rest { open: Box::new(open), weights, mark: DecimalMark::Point };
+    run(store, what, first, Some(rest), Some(name), opts, &mut |_, _, _| Ok(()), false, None)
+}
+
+/// Imports `input` (and the files of `rest` after it, under `name`).
+#[allow(clippy::too_many_arguments)]
 fn run(
     store: &Store,
     what: What,
     mut input: Input,
+    mut rest: Option<rows::Rest>,
+    name: Option<String>,
     opts: &ImportOptions,
     progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
     commit: bool,
     audit: Option<AuditOf<'_>>,
 ) -> Result<ImportReport> {
-    let mut ctx = context(opts, &input.name)?;
+    let mut ctx = context(opts, name.as_deref().unwrap_or(&input.name))?;
     // a CSV file's delimiter, as given or from its first line: a
     // `;`-separated file is written where `,` is the decimal mark
     let delimiter = match (input.format, opts.delimiter) {
@@ -243,11 +316,10 @@ fn run(
         }
         (_, d) => d,
     };
-    if input.parquet.is_some() {
-        // its numbers are written with a point, whatever a CSV file's option says
-        ctx.decimal_mark = DecimalMark::Point;
-    } else if opts.decimal_mark.is_none() && delimiter == Some(b';') {
-        ctx.decimal_mark = DecimalMark::Comma;
+    // a Parquet file's numbers are written with a point, whatever a CSV file's option says
+    ctx.decimal_mark = rows::decimal_mark_of(input.parquet.is_some(), delimiter, opts);
+    if let Some(r) = rest.as_mut() {
+        r.mark = ctx.decimal_mark;
     }
     if let Some(k) = &opts.kind
         && !crate::model::schema::valid_name(k)
@@ -262,7 +334,16 @@ fn run(
         }
         (None, false) => None,
     };
-    let total = input.total_bytes;
+    let total = match &rest {
+        Some(r) => Some(r.weights.iter().sum()),
+        None => input.total_bytes,
+    };
+    if rest.is_some()
+        && let Some(r) = rejects.as_mut()
+    {
+        r.name_files();
+    }
+    let (input_name, input_format) = (input.name.clone(), input.format);
     let mut report = ImportReport::default();
     let result = (|| -> Result<Vec<String>> {
         let _writeback = store.writeback();
@@ -272,25 +353,28 @@ fn run(
             match what {
                 What::Contacts => {
                     let mut sink = contacts::ContactSink::new(&mut w, &ctx, &mut report, total)?;
-                    let s = rows::drive(&mut input, &mut sink, rejects.as_mut(), delimiter, opts, &mut prog)?;
+                    let s = rows::drive(input, rest, &mut sink, rejects.as_mut(), opts.delimiter, opts, &mut prog)?;
                     sink.finish()?;
                     s
                 }
                 What::Events => {
                     let mut sink = events::EventSink::new(&mut w, &ctx, &mut report, opts.score_rules.clone())?;
-                    let s = rows::drive(&mut input, &mut sink, rejects.as_mut(), delimiter, opts, &mut prog)?;
+                    let s = rows::drive(input, rest, &mut sink, rejects.as_mut(), opts.delimiter, opts, &mut prog)?;
                     sink.finish()?;
                     s
                 }
             }
         };
+        if stats.rows == 0 {
+            return Err(Error::input(format!("{}: no rows to import in any of the files", ctx.source_name)));
+        }
         report.rows = stats.rows;
         report.rejected = stats.rejected;
         let unused = ctx.mapping.unused(&stats.columns);
-        if !unused.is_empty() && input.format == InputFormat::Csv {
+        if !unused.is_empty() && input_format == InputFormat::Csv {
             return Err(Error::input(format!(
                 "{}: {} names columns the file does not have: {}",
-                input.name,
+                input_name,
                 opts.names.map,
                 unused.join(", ")
             )));

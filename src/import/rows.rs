@@ -105,6 +105,8 @@ enum Msg<P> {
     /// new preparer is asked for (sent back once the sink has the columns)
     Columns(u64, Vec<String>, bool),
     Failed(Error),
+    /// the rows from here on are of the next file of several, so named
+    File(String),
 }
 
 /// Rows per batch unless the sink says otherwise (`RowSink::BATCH_ROWS`).
@@ -288,20 +290,26 @@ pub trait RowSink {
     fn header_done(&mut self) -> Result<()> {
         Ok(())
     }
+    /// In an import of several files, called as each begins (the first
+    /// too), with the name messages give it: the rows after are its.
+    fn next_file(&mut self, _name: &str) {}
 }
 
-/// The rejects file: the input's columns plus `line` and `reason`, written
-/// to a temporary name and moved into place only when the import commits.
+/// The rejects file: the input's columns plus `line` and `reason` (and
+/// before them `file`, for an import of several files), written to a
+/// temporary name and moved into place only when the import commits.
 /// Without a path, bad rows are only counted.
 pub struct Rejects {
     out: Option<(PathBuf, PathBuf, csv::Writer<std::fs::File>)>,
     header_written: bool,
+    /// a `file` column names each row's file
+    files: bool,
     pub count: u64,
 }
 
 impl Rejects {
     pub fn counting() -> Rejects {
-        Rejects { out: None, header_written: false, count: 0 }
+        Rejects { out: None, header_written: false, files: false, count: 0 }
     }
 
     pub fn create(path: &Path) -> Result<Rejects> {
@@ -311,7 +319,12 @@ impl Rejects {
         let f =
             std::fs::File::create(&tmp).map_err(|e| Error::input(format!("{}: cannot create: {e}", path.display())))?;
         let w = csv::WriterBuilder::new().flexible(true).from_writer(f);
-        Ok(Rejects { out: Some((path.to_path_buf(), tmp, w)), header_written: false, count: 0 })
+        Ok(Rejects { out: Some((path.to_path_buf(), tmp, w)), header_written: false, files: false, count: 0 })
+    }
+
+    /// Each row's file is written beside its line (an import of several files).
+    pub fn name_files(&mut self) {
+        self.files = true;
     }
 
     fn header(&mut self, cols: &[String]) -> Result<()> {
@@ -319,6 +332,9 @@ impl Rejects {
             && !self.header_written
         {
             let mut h: Vec<&str> = cols.iter().map(String::as_str).collect();
+            if self.files {
+                h.push("file");
+            }
             h.push("line");
             h.push("reason");
             w.write_record(&h).map_err(csv_io)?;
@@ -327,13 +343,16 @@ impl Rejects {
         Ok(())
     }
 
-    fn write(&mut self, cols: &[String], fields: &ByteRecord, line: u64, reason: &str) -> Result<()> {
+    fn write(&mut self, cols: &[String], fields: &ByteRecord, file: &str, line: u64, reason: &str) -> Result<()> {
         self.count += 1;
         self.header(cols)?;
         if let Some((_, _, w)) = &mut self.out {
             let mut r = fields.clone();
             while r.len() < cols.len() {
                 r.push_field(b"");
+            }
+            if self.files {
+                r.push_field(file.as_bytes());
             }
             r.push_field(line.to_string().as_bytes());
             r.push_field(reason.as_bytes());
@@ -371,22 +390,200 @@ pub struct DriveStats {
     pub columns: Vec<String>,
 }
 
-/// Reads every row of `input` into `sink`. With `rejects`, bad rows are
-/// written there and skipped; without, the first bad row fails the run with
-/// `file:line: reason`. `delimiter`: the CSV delimiter as decided (given or
-/// sniffed); `opts`: the NULL spellings and the options' names for hints.
+/// The files after the first of an import of several, read one after
+/// another as one input: each CSV file or Parquet file with the first's
+/// columns in the first's order (each CSV file's own header line read
+/// and checked), or all JSON lines.
+pub struct Rest {
+    /// opens file `k` of the import (from 1)
+    pub open: Box<dyn FnMut(usize) -> Result<Input> + Send>,
+    /// each file's share of the progress (its size), the first's included
+    pub weights: Vec<u64>,
+    /// the decimal mark the sink reads numbers with (decided on the
+    /// first file), which each file must have
+    pub mark: super::DecimalMark,
+}
+
+/// An input opened for its rows: the source, the columns known before
+/// its first row (a CSV header, a Parquet file's columns; none for JSON
+/// lines) and the CSV delimiter; or nothing for an empty CSV file of an
+/// import of several.
+type Opened = Option<(RowsSource, Vec<String>, Option<u8>, u64)>;
+
+/// A source over an input's own reader.
+type RowsSource = Source<Box<dyn BufRead + Send>>;
+
+/// The first file of several with rows: what each file after it must match.
+struct First {
+    name: String,
+    cols: Vec<String>,
+    delim: Option<u8>,
+    json: bool,
+}
+
+/// Opens `input`'s rows: its reader is taken into the source. `delimiter`:
+/// the CSV delimiter as given (else the file's own `sep=` line, else
+/// sniffed); `empty_ok`: an empty CSV file gives `None` (a file of
+/// several) rather than an error.
+fn open_rows(input: &mut Input, delimiter: Option<u8>, opts: &super::ImportOptions, empty_ok: bool) -> Result<Opened> {
+    let name = input.name.clone();
+    let read_err = |e: std::io::Error| io_error(&input.name, &input.overflow, e);
+    if let Some(rows) = input.parquet.take() {
+        // a Parquet file: its columns' names are the header
+        let cols = rows.columns().to_vec();
+        return Ok(Some((Source::Parquet(rows), cols, None, 0)));
+    }
+    let mut reader = std::mem::replace(&mut input.reader, Box::new(std::io::empty()));
+    if input.format == InputFormat::Jsonl {
+        return Ok(Some((Source::Json(JsonRecords::new(reader)), Vec::new(), None, 0)));
+    }
+    let sep = sep_line(reader.fill_buf().map_err(read_err)?);
+    let delim = match (delimiter, sep) {
+        (Some(d), _) | (None, Some((d, _))) => d,
+        (None, None) => sniff_delimiter(reader.fill_buf().map_err(read_err)?),
+    };
+    if let Some((_, len)) = sep {
+        reader.consume(len);
+    }
+    let header_line = 1 + u64::from(sep.is_some());
+    let mut rdr = CsvRecords::new(reader, delim);
+    rdr.set_line(header_line);
+    let mut raw = RawFields::default();
+    if rdr.read(&mut raw).map_err(read_err)?.is_none() {
+        if empty_ok {
+            return Ok(None);
+        }
+        return Err(Error::input(format!("{name}: empty file (expected a header line)")));
+    }
+    let mut cols = Vec::with_capacity(raw.len());
+    for (i, f) in raw.iter().enumerate() {
+        let s = std::str::from_utf8(f).map_err(|_| {
+            Error::input(format!(
+                "{name}:{header_line}: invalid UTF-8 in the header (column {}){}",
+                i + 1,
+                other_encoding(&opts.names.encoding)
+            ))
+        })?;
+        let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { s };
+        cols.push(s.trim().to_string());
+    }
+    if cols.iter().all(|c| c.is_empty()) {
+        return Err(Error::input(format!("{name}:{header_line}: empty header line")));
+    }
+    rdr.set_nulls(&opts.nulls);
+    Ok(Some((Source::Csv(rdr), cols, Some(delim), header_line)))
+}
+
+/// How numbers' separators read in a file: a Parquet file's and JSON's
+/// with a point, a CSV file's as given, else with a comma where `;`
+/// separates the fields (`delim`).
+pub(super) fn decimal_mark_of(parquet: bool, delim: Option<u8>, opts: &super::ImportOptions) -> super::DecimalMark {
+    match (parquet, opts.decimal_mark) {
+        (true, _) => super::DecimalMark::Point,
+        (false, Some(m)) => m,
+        (false, None) if delim == Some(b';') => super::DecimalMark::Comma,
+        (false, None) => super::DecimalMark::Point,
+    }
+}
+
+/// The next file of an import of several (`k`, from 1) opened for its
+/// rows, checked against the first (`first`: its name, its columns, and
+/// how its numbers and fields are written): none when it is an empty
+/// CSV file.
+fn open_next(
+    rest: &mut Rest,
+    k: usize,
+    first: &First,
+    delimiter: Option<u8>,
+    opts: &super::ImportOptions,
+) -> Result<Option<(Input, RowsSource)>> {
+    let First { name: first_name, cols: first_cols, delim: first_delim, json: first_json } = first;
+    let mut input = (rest.open)(k)?;
+    let parquet = input.parquet.is_some();
+    let json = input.format == InputFormat::Jsonl && !parquet;
+    let name = input.name.clone();
+    if json != *first_json {
+        let (this, that) =
+            if json { ("JSON lines", "rows with a header") } else { ("rows with a header", "JSON lines") };
+        return Err(Error::input(format!(
+            "{name}: holds {this} where {first_name} holds {that}: the files of one import are all JSON lines, or all CSV or Parquet with the same columns"
+        )));
+    }
+    let Some((src, cols, delim, _)) = open_rows(&mut input, delimiter, opts, true)? else {
+        return Ok(None);
+    };
+    if !json {
+        if let (Some(d), Some(f)) = (delim, first_delim)
+            && d != *f
+        {
+            return Err(Error::input(format!(
+                "{name}: its fields are separated by `{}` where {first_name}'s are by `{}`: import it on its own",
+                d as char, *f as char
+            )));
+        }
+        if decimal_mark_of(parquet, delim, opts) != rest.mark {
+            return Err(Error::input(format!(
+                "{name}: its numbers are written with another decimal mark than {first_name}'s: import it on its own"
+            )));
+        }
+        if cols != *first_cols {
+            let at = cols.iter().zip(first_cols).position(|(a, b)| a != b).unwrap_or(cols.len().min(first_cols.len()));
+            let which = |c: &[String]| c.get(at).map_or("no column".to_string(), |n| format!("`{n}`"));
+            return Err(Error::input(format!(
+                "{name}: its columns differ from {first_name}'s: column {} is {} where {first_name} has {} (the files of one import have the same columns, in the same order)",
+                at + 1,
+                which(&cols),
+                which(first_cols)
+            )));
+        }
+    }
+    Ok(Some((input, src)))
+}
+
+/// Reads every row of `input` (and of `rest`'s files after it) into
+/// `sink`. With `rejects`, bad rows are written there and skipped;
+/// without, the first bad row fails the run with `file:line: reason`.
+/// `delimiter`: the CSV delimiter as given (else each file's own); `opts`:
+/// the NULL spellings and the options' names for hints.
 pub fn drive<S: RowSink>(
-    input: &mut Input,
+    mut input: Input,
+    mut rest: Option<Rest>,
     sink: &mut S,
     mut rejects: Option<&mut Rejects>,
     delimiter: Option<u8>,
     opts: &super::ImportOptions,
     progress: &mut dyn FnMut(u64, u64) -> Result<()>,
 ) -> Result<DriveStats> {
-    let name = input.name.clone();
+    let several = rest.is_some();
+    let count = rest.as_ref().map_or(1, |r| r.weights.len());
     let mut stats = DriveStats { rows: 0, rejected: 0, columns: vec![] };
-    let json = input.format == InputFormat::Jsonl;
-    let handle = |line: u64,
+    // the first file with rows (of several, an empty CSV file is passed over)
+    let mut file = 0;
+    let (mut src, mut names, delim, header_line) = loop {
+        match (open_rows(&mut input, delimiter, opts, several)?, rest.as_mut()) {
+            (Some(opened), _) => break opened,
+            (None, Some(rest)) if file + 1 < count => {
+                file += 1;
+                input = (rest.open)(file)?;
+            }
+            // every file empty (an import of several says so)
+            (None, _) => return Ok(stats),
+        }
+    };
+    let json = matches!(src, Source::Json(_));
+    let mut name = input.name.clone();
+    if let Some(r) = &rest
+        && !json
+        && decimal_mark_of(matches!(src, Source::Parquet(_)), delim, opts) != r.mark
+    {
+        // (a file of several after empty ones: the mark was decided on the first)
+        return Err(Error::input(format!(
+            "{name}: its numbers are written with another decimal mark than the files before it: import it on its own"
+        )));
+    }
+    let first = First { name: name.clone(), cols: names.clone(), delim, json };
+    let handle = |name: &str,
+                  line: u64,
                   cols: &[String],
                   raw: &ByteRecord,
                   res: Result<()>,
@@ -399,7 +596,7 @@ pub fn drive<S: RowSink>(
             Err(e) if e.kind == ErrorKind::Input => match rejects {
                 Some(r) => {
                     stats.rejected += 1;
-                    r.write(cols, raw, line, &e.message)
+                    r.write(cols, raw, name, line, &e.message)
                 }
                 None if json => Err(Error::input(format!("{name}:{line}: {}", e.message))),
                 None => Err(Error::input(format!(
@@ -411,58 +608,32 @@ pub fn drive<S: RowSink>(
             Err(e) => Err(e),
         }
     };
-    let read_err = |e: std::io::Error| io_error(&input.name, &input.overflow, e);
-    // the source, the columns known before the first row, the preparer
-    let (mut src, mut names, prepare) = if json {
-        (Source::Json(JsonRecords::new(&mut input.reader)), Vec::new(), None)
-    } else if let Some(rows) = input.parquet.take() {
-        // a Parquet file: its columns' names are the header
-        let cols = rows.columns().to_vec();
-        sink.columns(&cols).map_err(|e| locate(&name, 0, e))?;
-        sink.header_done().map_err(|e| locate(&name, 0, e))?;
-        let prepare = sink.preparer().map(|p| (p, cols.len()));
-        (Source::Parquet(rows), cols, prepare)
+    if several {
+        sink.next_file(&name);
+    }
+    let prepare = if json {
+        None
     } else {
-        let sep = sep_line(input.reader.fill_buf().map_err(read_err)?);
-        let delim = match (delimiter, sep) {
-            (Some(d), _) | (None, Some((d, _))) => d,
-            (None, None) => sniff_delimiter(input.reader.fill_buf().map_err(read_err)?),
-        };
-        if let Some((_, len)) = sep {
-            input.reader.consume(len);
-        }
-        let header_line = 1 + u64::from(sep.is_some());
-        let mut rdr = CsvRecords::new(&mut input.reader, delim);
-        rdr.set_line(header_line);
-        let mut raw = RawFields::default();
-        if rdr.read(&mut raw).map_err(read_err)?.is_none() {
-            return Err(Error::input(format!("{name}: empty file (expected a header line)")));
-        }
-        let mut cols = Vec::with_capacity(raw.len());
-        for (i, f) in raw.iter().enumerate() {
-            let s = std::str::from_utf8(f).map_err(|_| {
-                Error::input(format!(
-                    "{name}:{header_line}: invalid UTF-8 in the header (column {}){}",
-                    i + 1,
-                    other_encoding(&opts.names.encoding)
-                ))
-            })?;
-            let s = if i == 0 { s.trim_start_matches('\u{feff}') } else { s };
-            cols.push(s.trim().to_string());
-        }
-        if cols.iter().all(|c| c.is_empty()) {
-            return Err(Error::input(format!("{name}:{header_line}: empty header line")));
-        }
-        rdr.set_nulls(&opts.nulls);
-        sink.columns(&cols).map_err(|e| locate(&name, header_line, e))?;
+        sink.columns(&names).map_err(|e| locate(&name, header_line, e))?;
         sink.header_done().map_err(|e| locate(&name, header_line, e))?;
-        let prepare = sink.preparer().map(|p| (p, cols.len()));
-        (Source::Csv(rdr), cols, prepare)
+        sink.preparer().map(|p| (p, names.len()))
     };
     // a rejected JSON line is written whole, under one column
     let reject_cols = if json { vec!["record".to_string()] } else { names.clone() };
     let ncols = names.len();
-    let bytes_read = input.bytes_read.clone();
+    // the bytes read so far: the input's own count, or for several files
+    // each finished file's weight and the share read of the current one
+    let weights: Vec<u64> = rest.as_ref().map_or_else(Vec::new, |r| r.weights.clone());
+    let before: Vec<u64> = weights
+        .iter()
+        .scan(0u64, |sum, w| {
+            let b = *sum;
+            *sum += w;
+            Some(b)
+        })
+        .collect();
+    let several_read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let bytes_read = if several { several_read.clone() } else { input.bytes_read.clone() };
     // a reader thread parses batches of rows (and does the sink's stateless
     // per-row work) while this thread feeds the sink
     let (to_sink, batches) = std::sync::mpsc::sync_channel::<Msg<S::Pre>>(3);
@@ -470,20 +641,65 @@ pub fn drive<S: RowSink>(
     // preparers for the columns a JSON line added, when asked for
     let (send_preparer, preparers) = std::sync::mpsc::channel::<Option<Preparer<S::Pre>>>();
     std::thread::scope(|scope| -> Result<()> {
+        let first = &first;
         scope.spawn(move || {
             let mut prepare = prepare;
             let mut width = ncols;
+            let mut input = input;
+            let mut file = file;
+            let note_progress = |file: usize, input: &Input| {
+                if let (Some(w), Some(b)) = (weights.get(file), before.get(file)) {
+                    let share = match input.total_bytes {
+                        Some(t) if t > 0 => {
+                            let read = input.bytes_read.load(Ordering::Relaxed).min(t);
+                            (*w as u128 * read as u128 / t as u128) as u64
+                        }
+                        _ => 0,
+                    };
+                    several_read.store(b + share, Ordering::Relaxed);
+                }
+            };
             loop {
                 let mut b = recycled.try_recv().unwrap_or_default();
                 match b.fill(&mut src, ncols, S::BATCH_ROWS, &mut prepare) {
                     Ok(Filled::More) => {
+                        note_progress(file, &input);
                         if to_sink.send(Msg::Batch(b)).is_err() {
                             return;
                         }
                     }
                     Ok(Filled::End) => {
-                        let _ = to_sink.send(Msg::Batch(b));
-                        return;
+                        if file + 1 >= count {
+                            let _ = to_sink.send(Msg::Batch(b));
+                            return;
+                        }
+                        if b.len > 0 && to_sink.send(Msg::Batch(b)).is_err() {
+                            return;
+                        }
+                        // the next file with rows, read on as the same input
+                        let Some(rest) = rest.as_mut() else { return };
+                        let next = loop {
+                            file += 1;
+                            match open_next(rest, file, first, delimiter, opts) {
+                                Ok(Some(next)) => break Some(next),
+                                Ok(None) if file + 1 < count => continue,
+                                Ok(None) => break None,
+                                Err(e) => {
+                                    let _ = to_sink.send(Msg::Failed(e));
+                                    return;
+                                }
+                            }
+                        };
+                        let Some((next, next_src)) = next else { return };
+                        match (&mut src, next_src) {
+                            // JSON lines keep the columns their keys were given
+                            (Source::Json(j), Source::Json(n)) => j.next_file(n.into_inner()),
+                            (s, n) => *s = n,
+                        }
+                        input = next;
+                        if to_sink.send(Msg::File(input.name.clone())).is_err() {
+                            return;
+                        }
                     }
                     Ok(Filled::Columns(line, added)) => {
                         width += added.len();
@@ -505,7 +721,7 @@ pub fn drive<S: RowSink>(
                     Err(e) => {
                         // the rows before the error first
                         let _ = to_sink.send(Msg::Batch(b));
-                        let _ = to_sink.send(Msg::Failed(read_err(e)));
+                        let _ = to_sink.send(Msg::Failed(io_error(&input.name, &input.overflow, e)));
                         return;
                     }
                 }
@@ -517,6 +733,11 @@ pub fn drive<S: RowSink>(
                 let mut b = match msg {
                     Msg::Batch(b) => b,
                     Msg::Failed(e) => return Err(e),
+                    Msg::File(next) => {
+                        sink.next_file(&next);
+                        name = next;
+                        continue;
+                    }
                     Msg::Columns(line, added, ask) => {
                         sink.columns(&added).map_err(|e| locate(&name, line, e))?;
                         names.extend(added);
@@ -554,7 +775,7 @@ pub fn drive<S: RowSink>(
                         } else {
                             b.rows[k].bytes()
                         };
-                        handle(line, &reject_cols, &raw, res, &mut stats, &mut rejects)?;
+                        handle(&name, line, &reject_cols, &raw, res, &mut stats, &mut rejects)?;
                     } else {
                         stats.rows += 1;
                     }
@@ -572,7 +793,8 @@ pub fn drive<S: RowSink>(
         drop(send_preparer); // and a reader waiting for a preparer
         result
     })?;
-    if stats.rows == 0 {
+    // (an import of several files says so naming them all)
+    if stats.rows == 0 && !several {
         return Err(Error::input(if json {
             format!("{name}: empty file (no JSON lines)")
         } else {
@@ -580,7 +802,7 @@ pub fn drive<S: RowSink>(
         }));
     }
     stats.columns = if json { reject_cols } else { names };
-    progress(input.bytes_read.load(Ordering::Relaxed), stats.rows)?;
+    progress(bytes_read.load(Ordering::Relaxed), stats.rows)?;
     Ok(stats)
 }
 

@@ -1,8 +1,9 @@
-//! A zip archive holding one file, as shops and admin panels hand out
-//! their exports, read as that file. The archive's directory (at its end)
-//! names the file; a thread of its own inflates it, and the `zip` crate
-//! checks its CRC at the end, so a damaged archive is refused, not read in
-//! part.
+//! Zip archives, as shops and admin panels hand out their exports: one
+//! holding one file is read as that file; the files of one holding
+//! several are listed, to be read in turn (`input::parts`). The archive's
+//! directory (at its end) names the files; a thread of its own inflates
+//! the one being read, and the `zip` crate checks its CRC at the end, so
+//! a damaged archive is refused, not read in part.
 
 use crate::error::{Error, Result};
 use std::io::{self, Read, Seek};
@@ -15,21 +16,39 @@ pub const ZIP_MAGIC: [u8; 4] = *b"PK\x03\x04";
 const CHUNK: usize = 256 << 10;
 const AHEAD: usize = 4;
 
-/// The one file of the zip archive `f` (`path` in messages): its name in
-/// the archive, its size, and a reader of its bytes. Directories and the
-/// files macOS adds (`__MACOSX/`, `.DS_Store`) are passed over; an archive
-/// holding no file or several is refused, naming them.
-pub fn open_single<R: Read + Seek + Send + 'static>(path: &str, f: R) -> Result<(String, u64, Box<dyn Read + Send>)> {
-    let bad = |e: zip::result::ZipError| Error::input(format!("{path}: not a readable zip archive ({e})"));
-    let mut archive = zip::ZipArchive::new(f).map_err(bad)?;
+/// A file of a zip archive: its index, name and size.
+pub type Entry = (usize, String, u64);
+
+/// The files of the zip archive `f` (`path` in messages), in the
+/// archive's order: their index, name and size. Directories and the files
+/// macOS adds (`__MACOSX/`, `.DS_Store`) are passed over.
+pub fn files<R: Read + Seek>(path: &str, f: R) -> Result<(zip::ZipArchive<R>, Vec<Entry>)> {
+    let archive = zip::ZipArchive::new(f).map_err(|e| bad(path, e))?;
     let mut files = Vec::new();
     for i in 0..archive.len() {
-        let entry = archive.by_index_data(i).map_err(bad)?;
-        let name = entry.name().map_err(bad)?.into_owned();
+        let entry = archive.by_index_data(i).map_err(|e| bad(path, e))?;
+        let name = entry.name().map_err(|e| bad(path, e))?.into_owned();
         if !entry.is_dir() && !added_by_macos(&name) {
             files.push((i, name, entry.size()));
         }
     }
+    Ok((archive, files))
+}
+
+fn bad(path: &str, e: zip::result::ZipError) -> Error {
+    Error::input(format!("{path}: not a readable zip archive ({e})"))
+}
+
+/// The one file of the zip archive `f` (`path` in messages): its name in
+/// the archive, its size, and a reader of its bytes. An archive holding
+/// no file is refused, and so is one of several (`several`: what the
+/// message adds about them).
+pub fn open_single<R: Read + Seek + Send + 'static>(
+    path: &str,
+    f: R,
+    several: &str,
+) -> Result<(String, u64, Box<dyn Read + Send>)> {
+    let (archive, mut files) = files(path, f)?;
     let (index, name, size) = match files.len() {
         1 => files.remove(0),
         0 => return Err(Error::input(format!("{path}: the zip archive holds no file"))),
@@ -37,11 +56,19 @@ pub fn open_single<R: Read + Seek + Send + 'static>(path: &str, f: R) -> Result<
             let names: Vec<&str> = files.iter().take(5).map(|(_, name, _)| name.as_str()).collect();
             let more = if n > 5 { ", …" } else { "" };
             return Err(Error::input(format!(
-                "{path}: the zip archive holds {n} files ({}{more}); unzip it and import them one at a time",
+                "{path}: the zip archive holds {n} files ({}{more}){several}",
                 names.join(", ")
             )));
         }
     };
+    Ok((name, size, open_index(archive, index)))
+}
+
+/// A reader of file `index` of `archive`, inflated on a thread of its own.
+pub fn open_index<R: Read + Seek + Send + 'static>(
+    mut archive: zip::ZipArchive<R>,
+    index: usize,
+) -> Box<dyn Read + Send> {
     let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(AHEAD);
     std::thread::spawn(move || {
         let broken = |e: &dyn std::fmt::Display| {
@@ -75,7 +102,7 @@ pub fn open_single<R: Read + Seek + Send + 'static>(path: &str, f: R) -> Result<
             }
         }
     });
-    Ok((name, size, Box::new(Chunks { rx, cur: Vec::new(), pos: 0, done: false })))
+    Box::new(Chunks { rx, cur: Vec::new(), pos: 0, done: false })
 }
 
 /// Whether an archive's entry is one macOS's Finder adds beside the files.
