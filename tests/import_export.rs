@@ -571,7 +571,8 @@ fn several_files_import_as_one() {
     assert_eq!(env.run_db(&db, &["export", "events"]).ok(), whole_events);
     // the import names its files in the timeline and the audit log
     let log = env.run_db(&db, &["audit"]).ok();
-    assert!(log.contains("imported contacts from c0.csv, c1.csv.gz, empty.csv, c23.zip"), "{log}");
+    assert!(log.contains("imported contacts from c0.csv, c1.csv.gz, empty.csv, 1 more: 300 new"), "{log}");
+    assert!(log.contains("imported events from e0.csv, e1.parquet, e2.csv: "), "{log}");
 
     // JSON lines in two files: one set of columns, lines counted per file
     let jsonl = env.run_db(&whole, &["export", "events", "--format", "jsonl"]).ok();

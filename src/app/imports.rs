@@ -37,11 +37,10 @@ impl Session {
         cancel: &AtomicBool,
     ) -> AppResult<ImportReport> {
         // the audit entry is written in the import's own transaction
-        let file = paths
-            .iter()
-            .map(|p| std::path::Path::new(p).file_name().map_or(p.into(), |f| f.to_string_lossy()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let file = crate::import::few_names(
+            paths.iter().map(|p| std::path::Path::new(p).file_name().map_or(p.into(), |f| f.to_string_lossy()).into()),
+            paths.len(),
+        );
         let audit = |report: &crate::import::ImportReport| {
             self.audit_entry(match what {
                 What::Contacts => {

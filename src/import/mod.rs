@@ -247,17 +247,22 @@ pub fn import_files_audited(
     run(store, what, input, Some(rest), Some(name), opts, progress, true, audit)
 }
 
-/// How the timeline and the audit log name an import of several files:
-/// the zip archive holding them all, else the first few files.
+/// How the timeline names an import of several files: the zip archive
+/// holding them all, else the first few files.
 fn several_name(parts: &[input::Part]) -> String {
     if parts.iter().all(|p| p.entry.is_some() && p.path == parts[0].path) {
         return parts[0].path.clone();
     }
-    let mut names: Vec<String> = parts.iter().take(3).map(input::Part::name).collect();
-    if parts.len() > 3 {
-        names.push(format!("{} more", parts.len() - 3));
+    few_names(parts.iter().map(input::Part::name), parts.len())
+}
+
+/// `count` names (of files) in a line: the first three, then how many more.
+pub fn few_names(names: impl Iterator<Item = String>, count: usize) -> String {
+    let mut out: Vec<String> = names.take(3).collect();
+    if count > 3 {
+        out.push(format!("{} more", count - 3));
     }
-    names.join(", ")
+    out.join(", ")
 }
 
 /// Runs an import of `input` to the end and rolls it back: the report of
