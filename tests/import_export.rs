@@ -526,7 +526,7 @@ fn shards(text: &str, n: usize) -> Vec<String> {
 }
 
 /// Several files (the shards of one export, as BigQuery and Spark write
-/// it, or a zip archive of several) import as one input in one
+/// it, or a zip archive or a directory of several) import as one input in one
 /// transaction, giving the database the whole file gives: CSV, gzip,
 /// Parquet and JSON lines, empty shards passed over. Each file's columns
 /// are checked against the first's; messages and the rejects file name
@@ -573,6 +573,26 @@ fn several_files_import_as_one() {
     let log = env.run_db(&db, &["audit"]).ok();
     assert!(log.contains("imported contacts from c0.csv, c1.csv.gz, empty.csv, 1 more: 300 new"), "{log}");
     assert!(log.contains("imported events from e0.csv, e1.parquet, e2.csv: "), "{log}");
+
+    // a directory as Spark writes a table: its files by name, `_SUCCESS`
+    // and checksums passed over
+    std::fs::create_dir(env.path("table")).unwrap();
+    for (i, part) in e.iter().enumerate() {
+        env.write(&format!("table/part-{i:05}-a1b2.csv"), part);
+    }
+    env.write("table/_SUCCESS", "");
+    env.write("table/.part-00000-a1b2.csv.crc", "junk");
+    let tdb = env.path("table.redb");
+    env.run_db(&tdb, &["import", "contacts", "contacts.csv"]).ok();
+    env.run_db(&tdb, &["import", "events", "table", "--no-score-rules"]).ok();
+    assert_eq!(env.run_db(&tdb, &["export", "events"]).ok(), whole_events);
+    assert!(env.run_db(&tdb, &["audit"]).ok().contains("imported events from table: "));
+    std::fs::create_dir(env.path("table/date=2024-11-10")).unwrap();
+    let err = env.run_db(&tdb, &["import", "events", "table"]).fails(2);
+    assert!(err.contains("table/date=2024-11-10: a directory inside"), "{err}");
+    std::fs::create_dir(env.path("nothing")).unwrap();
+    let err = env.run_db(&tdb, &["import", "events", "nothing"]).fails(2);
+    assert!(err.contains("nothing: the directory holds no file to import"), "{err}");
 
     // JSON lines in two files: one set of columns, lines counted per file
     let jsonl = env.run_db(&whole, &["export", "events", "--format", "jsonl"]).ok();

@@ -37,8 +37,9 @@ pub enum PresetArg {
 
 #[derive(Args, Debug)]
 pub struct ImportArgs {
-    /// Input file, or - for stdin; several files (or a zip archive of
-    /// several) are read one after another as one input, in one transaction
+    /// Input file, or - for stdin; several files (or a zip archive or a
+    /// directory of several) are read one after another as one input, in
+    /// one transaction
     #[arg(required = true, num_args = 1..)]
     pub file: Vec<String>,
     /// Input format (detected from the extension or content)

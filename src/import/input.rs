@@ -298,11 +298,22 @@ impl Part {
 }
 
 /// The files `paths` name, in order: a zip archive holding several files
-/// stands for each of them, in the archive's order. A path that cannot be
-/// opened is kept as it is: opening it says why.
+/// stands for each of them, in the archive's order, and a directory (as
+/// Spark and Hadoop write a table: `part-00000-….csv`, `_SUCCESS`, `.crc`
+/// files) for its files in name order, those whose name starts with `.`
+/// or `_` passed over. A path that cannot be opened is kept as it is:
+/// opening it says why.
 pub fn parts(paths: &[String]) -> Result<Vec<Part>> {
     let mut out = Vec::new();
+    let mut listed = Vec::new();
     for path in paths {
+        if path != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            listed.extend(directory_files(path)?);
+        } else {
+            listed.push(path.clone());
+        }
+    }
+    for path in &listed {
         let whole = Part { path: path.clone(), entry: None };
         // (a named pipe is not opened here: its bytes would go with it)
         let zip = path != "-"
@@ -321,6 +332,34 @@ pub fn parts(paths: &[String]) -> Result<Vec<Part>> {
         out.extend(files.into_iter().map(|e| Part { path: path.clone(), entry: Some(e) }));
     }
     Ok(out)
+}
+
+/// The files of directory `dir` to import, by name: not those whose name
+/// starts with `.` or `_` (Spark's `_SUCCESS` and checksums); a directory
+/// inside (Hive's partitions, `date=2024-11-10/`, whose name holds a
+/// column's value) is refused, as is a directory with no file.
+fn directory_files(dir: &str) -> Result<Vec<String>> {
+    let bad = |e: std::io::Error| Error::input(format!("{dir}: cannot list: {e}"));
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(bad)? {
+        let entry = entry.map_err(bad)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let path = Path::new(dir).join(&name).to_string_lossy().into_owned();
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+            return Err(Error::input(format!(
+                "{path}: a directory inside {dir} (partitions named by a column's value are not read): name the files to import"
+            )));
+        }
+        files.push(path);
+    }
+    if files.is_empty() {
+        return Err(Error::input(format!("{dir}: the directory holds no file to import")));
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// A zip archive or Parquet file given as a stream is held in memory up

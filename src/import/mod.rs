@@ -214,8 +214,9 @@ pub fn import_audited(
     import_files_audited(store, what, &[path.to_string()], opts, progress, audit)
 }
 
-/// [`import_audited`] of several files, or of a zip archive of several
-/// files, in one transaction: read one after another as one input, each
+/// [`import_audited`] of several files (or of a zip archive or a
+/// directory of several, see [`input::parts`]) in one transaction: read
+/// one after another as one input, each
 /// CSV or Parquet file with the same columns in the same order (a CSV
 /// file's own header line read and checked), or all JSON lines; an empty
 /// CSV file among them is passed over. Messages name each row's file.
@@ -241,19 +242,19 @@ pub fn import_files_audited(
         return run(store, what, input, None, None, opts, progress, true, audit);
     }
     let weights: Vec<u64> = parts.iter().map(|p| p.size().max(1)).collect();
-    let name = several_name(&parts);
+    let name = several_name(paths, &parts);
     // (the decimal mark, decided on the first file, is set in `run`)
     let rest = rows::Rest { open: Box::new(move |k| open(&parts[k])), weights, mark: DecimalMark::Point };
     run(store, what, input, Some(rest), Some(name), opts, progress, true, audit)
 }
 
-/// How the timeline names an import of several files: the zip archive
-/// holding them all, else the first few files.
-fn several_name(parts: &[input::Part]) -> String {
-    if parts.iter().all(|p| p.entry.is_some() && p.path == parts[0].path) {
-        return parts[0].path.clone();
+/// How the timeline names an import of several files: the one path given
+/// (a zip archive or a directory), else the first few files.
+fn several_name(paths: &[String], parts: &[input::Part]) -> String {
+    match paths {
+        [one] => one.clone(),
+        _ => few_names(parts.iter().map(input::Part::name), parts.len()),
     }
-    few_names(parts.iter().map(input::Part::name), parts.len())
 }
 
 /// `count` names (of files) in a line: the first three, then how many more.
