@@ -109,28 +109,6 @@ impl Input {
         Ok(input)
     }
 
-    /// Opens `part` as [`Input::open_named`] opens a path: a file of a zip
-    /// archive is named `export.zip/orders.csv` and read as that file.
-    pub fn open_part(
-        part: &Part,
-        format: Option<InputFormat>,
-        max_line: usize,
-        limit_name: &str,
-        encoding: Option<&'static Encoding>,
-    ) -> Result<Input> {
-        let Some((index, _, size)) = &part.entry else {
-            return Input::open_named(&part.path, format, max_line, limit_name, encoding);
-        };
-        let path = &part.path;
-        let f = std::fs::File::open(path).map_err(|e| Error::input(format!("{path}: cannot open: {e}")))?;
-        let (archive, _) = zip_input::files(path, f)?;
-        let raw = zip_input::open_index(archive, *index);
-        let how = Reading { format, max_line, limit_name, encoding, in_archive: true };
-        let mut input = Input::from_stream(part.name(), raw, Some(*size), &how)?;
-        input.reader = Box::new(ReadAhead::spawn(input.reader));
-        Ok(input)
-    }
-
     /// The Parquet file `f` (`name` in messages).
     fn from_parquet_file(name: &str, f: std::fs::File) -> Result<Input> {
         let f = parquet_input::FileAt::new(f).map_err(|e| Error::runtime(format!("{name}: read error: {e}")))?;
@@ -264,6 +242,57 @@ impl Input {
             }
         };
         Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow, parquet: None })
+    }
+}
+
+/// Opens the parts of an import ([`parts`]) as [`Input::open_named`]
+/// opens a path; a file of a zip archive is named `export.zip/orders.csv`
+/// and read as that file, the archive's directory parsed once for all of
+/// its files.
+pub struct Opener {
+    format: Option<InputFormat>,
+    max_line: usize,
+    limit_name: String,
+    encoding: Option<&'static Encoding>,
+    /// the archive of the last part opened, by path
+    archive: Option<(String, zip::ZipArchive<zip_input::SharedFile>)>,
+}
+
+impl Opener {
+    pub fn new(
+        format: Option<InputFormat>,
+        max_line: usize,
+        limit_name: &str,
+        encoding: Option<&'static Encoding>,
+    ) -> Opener {
+        Opener { format, max_line, limit_name: limit_name.to_string(), encoding, archive: None }
+    }
+
+    pub fn open(&mut self, part: &Part) -> Result<Input> {
+        let Some((index, _, size)) = &part.entry else {
+            return Input::open_named(&part.path, self.format, self.max_line, &self.limit_name, self.encoding);
+        };
+        let path = &part.path;
+        let archive = match &self.archive {
+            Some((p, a)) if p == path => a.clone(),
+            _ => {
+                let f = std::fs::File::open(path).map_err(|e| Error::input(format!("{path}: cannot open: {e}")))?;
+                let (a, _) = zip_input::files(path, zip_input::SharedFile::new(f))?;
+                self.archive = Some((path.clone(), a.clone()));
+                a
+            }
+        };
+        let raw = zip_input::open_index(archive, *index);
+        let how = Reading {
+            format: self.format,
+            max_line: self.max_line,
+            limit_name: &self.limit_name,
+            encoding: self.encoding,
+            in_archive: true,
+        };
+        let mut input = Input::from_stream(part.name(), raw, Some(*size), &how)?;
+        input.reader = Box::new(ReadAhead::spawn(input.reader));
+        Ok(input)
     }
 }
 

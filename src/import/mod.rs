@@ -229,22 +229,18 @@ pub fn import_files_audited(
     audit: Option<AuditOf<'_>>,
 ) -> Result<ImportReport> {
     let parts = input::parts(paths)?;
-    let open = {
-        let (format, max_line, limit, encoding) =
-            (opts.format, opts.max_line, opts.names.max_line_bytes.clone(), opts.encoding);
-        move |part: &input::Part| Input::open_part(part, format, max_line, &limit, encoding)
-    };
+    let mut opener = input::Opener::new(opts.format, opts.max_line, &opts.names.max_line_bytes, opts.encoding);
     let Some(first) = parts.first() else {
         return Err(Error::input("no file to import".to_string()));
     };
-    let input = open(first)?;
+    let input = opener.open(first)?;
     if parts.len() == 1 {
         return run(store, what, input, None, None, opts, progress, true, audit);
     }
     let weights: Vec<u64> = parts.iter().map(|p| p.size().max(1)).collect();
     let name = several_name(paths, &parts);
     // (the decimal mark, decided on the first file, is set in `run`)
-    let rest = rows::Rest { open: Box::new(move |k| open(&parts[k])), weights, mark: DecimalMark::Point };
+    let rest = rows::Rest { open: Box::new(move |k| opener.open(&parts[k])), weights, mark: DecimalMark::Point };
     run(store, what, input, Some(rest), Some(name), opts, progress, true, audit)
 }
 

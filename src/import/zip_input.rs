@@ -105,6 +105,45 @@ pub fn open_index<R: Read + Seek + Send + 'static>(
     Box::new(Chunks { rx, cur: Vec::new(), pos: 0, done: false })
 }
 
+/// A file read at an offset of its own (`pread`), so that clones of one
+/// parsed archive (which share its directory) read its files in turn
+/// without parsing the directory again for each.
+#[derive(Clone)]
+pub struct SharedFile {
+    file: std::sync::Arc<std::fs::File>,
+    pos: u64,
+}
+
+impl SharedFile {
+    pub fn new(file: std::fs::File) -> SharedFile {
+        SharedFile { file: std::sync::Arc::new(file), pos: 0 }
+    }
+}
+
+impl Read for SharedFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = std::os::unix::fs::FileExt::read_at(&*self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for SharedFile {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let (base, off) = match to {
+            io::SeekFrom::Start(n) => (0, n as i128),
+            io::SeekFrom::End(n) => (self.file.metadata()?.len(), n as i128),
+            io::SeekFrom::Current(n) => (self.pos, n as i128),
+        };
+        let at = base as i128 + off;
+        if at < 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"));
+        }
+        self.pos = at as u64;
+        Ok(self.pos)
+    }
+}
+
 /// Whether an archive's entry is one macOS's Finder adds beside the files.
 fn added_by_macos(name: &str) -> bool {
     let base = name.rsplit('/').next().unwrap_or(name);
