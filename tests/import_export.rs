@@ -589,7 +589,7 @@ fn several_files_import_as_one() {
     assert!(env.run_db(&tdb, &["audit"]).ok().contains("imported events from table: "));
     std::fs::create_dir(env.path("table/date=2024-11-10")).unwrap();
     let err = env.run_db(&tdb, &["import", "events", "table"]).fails(2);
-    assert!(err.contains("table/date=2024-11-10: a directory inside"), "{err}");
+    assert!(err.contains("table: holds files (part-00000-a1b2.csv) beside directories (date=2024-11-10)"), "{err}");
     std::fs::create_dir(env.path("nothing")).unwrap();
     let err = env.run_db(&tdb, &["import", "events", "nothing"]).fails(2);
     assert!(err.contains("nothing: the directory holds no file to import"), "{err}");
@@ -647,6 +647,96 @@ fn several_files_import_as_one() {
     let rows = csv_records(&std::fs::read_to_string(&rejects).unwrap());
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0]["file"].as_str(), rows[0]["line"].as_str()), ("broken.csv", "2"));
+}
+
+/// The rows of CSV `text` filed by the value of its column `by`, that
+/// column taken out: value -> the file's text.
+fn partitioned(text: &str, by: &str) -> std::collections::BTreeMap<String, String> {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let at = header.iter().position(|h| h == by).unwrap();
+    let keep = |rec: &csv::StringRecord| -> csv::StringRecord {
+        rec.iter().enumerate().filter(|(i, _)| *i != at).map(|(_, f)| f).collect()
+    };
+    let mut files: std::collections::BTreeMap<String, csv::Writer<Vec<u8>>> = Default::default();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let w = files.entry(rec[at].to_string()).or_insert_with(|| {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(&keep(&header)).unwrap();
+            w
+        });
+        w.write_record(&keep(&rec)).unwrap();
+    }
+    files.into_iter().map(|(k, w)| (k, String::from_utf8(w.into_inner().unwrap()).unwrap())).collect()
+}
+
+/// A directory partitioned as Hive, Spark and DuckDB write a table
+/// (`kind=purchase/part-0.csv`: the column's value in the directory's
+/// name, not in the files) imports with each partition's value as a
+/// column of its rows: the same database as the whole export. Escapes
+/// are decoded, Hive's default partition is an empty value, a file's own
+/// column stands; mixed or unnamed directories and JSON lines under a
+/// partition are refused, naming the path, with nothing written.
+#[test]
+fn partitioned_directories_import_their_values_as_columns() {
+    let env = Env::new();
+    env.run(&["--now", NOW, "demo", "--contacts", "300", "--seed", "7"]).ok();
+    let (_, events, whole) = restore(&env, &["--no-score-rules"]);
+    let whole_events = env.run_db(&whole, &["export", "events"]).ok();
+
+    // by kind, one level (as `COPY … (PARTITION_BY (kind))` writes it)
+    let by_kind = partitioned(&events, "kind");
+    assert!(by_kind.len() >= 5, "{:?}", by_kind.keys());
+    for (kind, text) in &by_kind {
+        env.write(&format!("hive/kind={kind}/data_0.csv"), text);
+    }
+    env.write("hive/_SUCCESS", "");
+    let db = env.path("hive.redb");
+    env.run_db(&db, &["import", "contacts", "contacts.csv"]).ok();
+    let out = env.run_db(&db, &["import", "events", "hive", "--no-score-rules", "--json"]).ok();
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["events"].as_u64(), Some(events.lines().count() as u64 - 1), "{out}");
+    assert_eq!(env.run_db(&db, &["export", "events"]).ok(), whole_events);
+
+    // two levels, an escaped value, Hive's default partition, a file
+    // keeping its own `kind` column, one partition in a single file
+    env.write("two/kind=purchase/product=Swift%203%2FX/a.csv", "contact_id,ts,amount\n1,2024-11-10T10:00:00Z,5\n");
+    env.write(
+        "two/kind=purchase/product=__HIVE_DEFAULT_PARTITION__/b.csv",
+        "contact_id,ts,amount\n2,2024-11-10T11:00:00Z,7\n",
+    );
+    let tdb = env.path("two.redb");
+    env.run_db(&tdb, &["import", "contacts", "contacts.csv"]).ok();
+    env.run_db(&tdb, &["import", "events", "two", "--no-score-rules"]).ok();
+    let rows = csv_records(&env.run_db(&tdb, &["export", "events"]).ok());
+    let got: Vec<(&str, &str, &str)> =
+        rows.iter().map(|r| (r["kind"].as_str(), r["product"].as_str(), r["amount"].as_str())).collect();
+    assert_eq!(got, [("purchase", "Swift 3/X", "5"), ("purchase", "", "7")]);
+    env.write("own/kind=wrong/a.csv", "contact_id,ts,kind\n1,2024-11-10T10:00:00Z,page_view\n");
+    env.run_db(&tdb, &["import", "events", "own/kind=wrong", "--no-score-rules"]).ok();
+    env.run_db(&tdb, &["import", "events", "own", "--no-score-rules"]).ok();
+    let kinds = csv_records(&env.run_db(&tdb, &["export", "events"]).ok());
+    assert_eq!(kinds.iter().filter(|r| r["kind"] == "page_view").count(), 2);
+    assert!(kinds.iter().all(|r| r["kind"] != "wrong"));
+
+    // refused whole, naming the path
+    let before = env.run_db(&tdb, &["export", "events"]).ok();
+    let refused = |dir: &str, want: &str| {
+        let err = env.run_db(&tdb, &["import", "events", dir]).fails(2);
+        assert!(err.starts_with("error: ") && err.contains(want), "{err}");
+    };
+    env.write("mixed/kind=purchase/a.csv", "contact_id,ts\n1,2024-11-10T10:00:00Z\n");
+    env.write("mixed/loose.csv", "contact_id,ts,kind\n1,2024-11-10T10:00:00Z,purchase\n");
+    refused("mixed", "holds files (loose.csv) beside directories (kind=purchase)");
+    env.write("unnamed/2024/a.csv", "contact_id,ts,kind\n1,2024-11-10T10:00:00Z,purchase\n");
+    refused("unnamed", "2024: a directory inside");
+    env.write("uneven/kind=purchase/a.csv", "contact_id,ts\n1,2024-11-10T10:00:00Z\n");
+    env.write("uneven/kind=page_view/day=1/b.csv", "contact_id,ts\n1,2024-11-10T10:00:00Z\n");
+    refused("uneven", "uneven/kind=purchase/a.csv: its partition columns (kind) differ from");
+    env.write("json/kind=purchase/a.jsonl", "{\"contact_id\":1,\"ts\":\"2024-11-10T10:00:00Z\"}\n");
+    refused("json", "JSON lines under a partition directory (`kind=purchase`)");
+    assert_eq!(env.run_db(&tdb, &["export", "events"]).ok(), before);
 }
 
 /// A JSON array of objects, as `mongoexport --jsonArray`, `jq -s` and

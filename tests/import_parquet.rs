@@ -178,6 +178,35 @@ fn parquet_as_duckdb_types_it_imports_as_its_csv() {
     assert_eq!(v2, from_csv, "format version 2");
 }
 
+/// A table DuckDB writes partitioned (`PARTITION_BY (kind)`: the kind
+/// in each directory's name, `kind=purchase/data_0.parquet`, not in the
+/// files) imports as the whole file does; so does one partitioned by
+/// kind and month, each event gaining its `month` as a parameter.
+#[test]
+fn tables_duckdb_writes_partitioned_import_as_the_whole() {
+    let env = Env::new();
+    demo_exports(&env, "300");
+    duckdb(
+        env.dir.path(),
+        "c.execute(\"COPY (SELECT * FROM read_csv_auto('events.csv')) TO 'by_kind' (FORMAT parquet, PARTITION_BY (kind))\")\n\
+         c.execute(\"COPY (SELECT *, strftime(ts, '%Y-%m') AS month FROM read_csv_auto('events.csv')) TO 'by_month' (FORMAT csv, PARTITION_BY (kind, month))\")",
+    );
+    assert!(env.path("by_kind/kind=purchase").is_dir());
+    let whole = imported(&env, "whole.redb", "contacts.csv", "events.csv");
+    let by_kind = imported(&env, "by_kind.redb", "contacts.csv", "by_kind");
+    assert_eq!(by_kind, whole);
+    let (_, by_month) = imported(&env, "by_month.redb", "contacts.csv", "by_month");
+    let (whole_rows, month_rows) = (common::csv_records(&whole.1), common::csv_records(&by_month));
+    assert_eq!(month_rows.len(), whole_rows.len());
+    let mut months: Vec<(String, String, String)> =
+        month_rows.iter().map(|r| (r["ts"].clone(), r["kind"].clone(), r["month"].clone())).collect();
+    months.sort();
+    let mut want: Vec<(String, String, String)> =
+        whole_rows.iter().map(|r| (r["ts"].clone(), r["kind"].clone(), r["ts"][..7].to_string())).collect();
+    want.sort();
+    assert_eq!(months, want);
+}
+
 #[test]
 fn nested_and_typed_columns_read_as_text() {
     let env = Env::new();

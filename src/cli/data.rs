@@ -39,7 +39,8 @@ pub enum PresetArg {
 pub struct ImportArgs {
     /// Input file, or - for stdin; several files (or a zip archive or a
     /// directory of several) are read one after another as one input, in
-    /// one transaction
+    /// one transaction; a directory's `column=value` subdirectories (Hive
+    /// partitions) add those columns to their files' rows
     #[arg(required = true, num_args = 1..)]
     pub file: Vec<String>,
     /// Input format (detected from the extension or content)

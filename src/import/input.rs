@@ -49,6 +49,9 @@ pub struct Input {
     pub overflow: Arc<AtomicU64>,
     /// a Parquet file's rows, read instead of `reader` (which is empty)
     pub parquet: Option<parquet_input::ParquetRows>,
+    /// the columns its directories' names give, as Hive partitions a
+    /// table (`event=purchase/part-0.csv`): added to each of its rows
+    pub partition: Vec<(String, String)>,
 }
 
 impl Input {
@@ -134,6 +137,7 @@ impl Input {
             total_bytes: Some(count),
             overflow: Arc::new(AtomicU64::new(0)),
             parquet: Some(rows),
+            partition: Vec::new(),
         }
     }
 
@@ -241,7 +245,16 @@ impl Input {
                 }
             }
         };
-        Ok(Input { name, format, reader, bytes_read, total_bytes: total, overflow, parquet: None })
+        Ok(Input {
+            name,
+            format,
+            reader,
+            bytes_read,
+            total_bytes: total,
+            overflow,
+            parquet: None,
+            partition: Vec::new(),
+        })
     }
 }
 
@@ -269,6 +282,12 @@ impl Opener {
     }
 
     pub fn open(&mut self, part: &Part) -> Result<Input> {
+        let mut input = self.open_file(part)?;
+        input.partition = part.partition.clone();
+        Ok(input)
+    }
+
+    fn open_file(&mut self, part: &Part) -> Result<Input> {
         let Some((index, _, size)) = &part.entry else {
             return Input::open_named(&part.path, self.format, self.max_line, &self.limit_name, self.encoding);
         };
@@ -305,6 +324,8 @@ const STREAMED: &str = "; an archive of several files is read from its path, not
 pub struct Part {
     pub path: String,
     pub entry: Option<zip_input::Entry>,
+    /// the partition columns its directories' names give (`Input::partition`)
+    pub partition: Vec<(String, String)>,
 }
 
 impl Part {
@@ -330,8 +351,10 @@ impl Part {
 /// stands for each of them, in the archive's order, and a directory (as
 /// Spark and Hadoop write a table: `part-00000-….csv`, `_SUCCESS`, `.crc`
 /// files) for its files in name order, those whose name starts with `.`
-/// or `_` passed over. A path that cannot be opened is kept as it is:
-/// opening it says why.
+/// or `_` passed over. Directories inside named `column=value` are Hive's
+/// partitions (`event=purchase/date=2024-11-10/part-0.csv`): read in name
+/// order, each file with those columns (`Part::partition`). A path that
+/// cannot be opened is kept as it is: opening it says why.
 pub fn parts(paths: &[String]) -> Result<Vec<Part>> {
     let mut out = Vec::new();
     let mut listed = Vec::new();
@@ -339,56 +362,136 @@ pub fn parts(paths: &[String]) -> Result<Vec<Part>> {
         if path != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
             listed.extend(directory_files(path)?);
         } else {
-            listed.push(path.clone());
+            listed.push((path.clone(), Vec::new()));
         }
     }
-    for path in &listed {
-        let whole = Part { path: path.clone(), entry: None };
+    for (path, partition) in listed {
         // (a named pipe is not opened here: its bytes would go with it)
         let zip = path != "-"
-            && std::fs::metadata(path).is_ok_and(|m| m.is_file())
-            && std::fs::File::open(path).is_ok_and(|mut f| file_magic(&mut f).is_ok_and(|m| m == zip_input::ZIP_MAGIC));
-        if !zip {
-            out.push(whole);
-            continue;
-        }
-        let f = std::fs::File::open(path).map_err(|e| Error::input(format!("{path}: cannot open: {e}")))?;
-        let (_, files) = zip_input::files(path, f)?;
+            && std::fs::metadata(&path).is_ok_and(|m| m.is_file())
+            && std::fs::File::open(&path)
+                .is_ok_and(|mut f| file_magic(&mut f).is_ok_and(|m| m == zip_input::ZIP_MAGIC));
+        let files = if zip {
+            let f = std::fs::File::open(&path).map_err(|e| Error::input(format!("{path}: cannot open: {e}")))?;
+            zip_input::files(&path, f)?.1
+        } else {
+            Vec::new()
+        };
         if files.len() < 2 {
-            out.push(whole);
+            out.push(Part { path, entry: None, partition });
             continue;
         }
-        out.extend(files.into_iter().map(|e| Part { path: path.clone(), entry: Some(e) }));
+        out.extend(files.into_iter().map(|e| Part {
+            path: path.clone(),
+            entry: Some(e),
+            partition: partition.clone(),
+        }));
     }
     Ok(out)
 }
 
-/// The files of directory `dir` to import, by name: not those whose name
-/// starts with `.` or `_` (Spark's `_SUCCESS` and checksums); a directory
-/// inside (Hive's partitions, `date=2024-11-10/`, whose name holds a
-/// column's value) is refused, as is a directory with no file.
-fn directory_files(dir: &str) -> Result<Vec<String>> {
-    let bad = |e: std::io::Error| Error::input(format!("{dir}: cannot list: {e}"));
+/// A file to import with its partition columns.
+type Listed = (String, Vec<(String, String)>);
+
+/// The files of directory `dir` to import, by name, with the partition
+/// columns of the directories they are in: not those whose name starts
+/// with `.` or `_` (Spark's `_SUCCESS` and checksums). Refused: a
+/// directory inside not named `column=value`, files beside partitions,
+/// files under different partition columns, and no file at all.
+fn directory_files(dir: &str) -> Result<Vec<Listed>> {
     let mut files = Vec::new();
+    walk_partitions(dir, Path::new(dir), &mut Vec::new(), &mut files)?;
+    let Some((first, columns)) = files.first() else {
+        return Err(Error::input(format!("{dir}: the directory holds no file to import")));
+    };
+    let keys = |p: &[(String, String)]| p.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+    if let Some((other, theirs)) = files.iter().find(|(_, p)| keys(p) != keys(columns)) {
+        let list = |p: &[(String, String)]| match keys(p).join(", ") {
+            k if k.is_empty() => "none".to_string(),
+            k => k,
+        };
+        return Err(Error::input(format!(
+            "{other}: its partition columns ({}) differ from {first}'s ({}): a table's files are partitioned alike",
+            list(theirs),
+            list(columns)
+        )));
+    }
+    Ok(files)
+}
+
+/// Lists the files under `dir` (inside `top`, the directory named) into
+/// `out`, each with `partition` and the columns of the directories below.
+fn walk_partitions(top: &str, dir: &Path, partition: &mut Vec<(String, String)>, out: &mut Vec<Listed>) -> Result<()> {
+    let shown = dir.to_string_lossy();
+    let bad = |e: std::io::Error| Error::input(format!("{shown}: cannot list: {e}"));
+    let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(bad)? {
         let entry = entry.map_err(bad)?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') || name.starts_with('_') {
             continue;
         }
-        let path = Path::new(dir).join(&name).to_string_lossy().into_owned();
-        if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-            return Err(Error::input(format!(
-                "{path}: a directory inside {dir} (partitions named by a column's value are not read): name the files to import"
-            )));
+        let path = dir.join(&name);
+        let is_dir = std::fs::metadata(&path).is_ok_and(|m| m.is_dir());
+        entries.push((name, path.to_string_lossy().into_owned(), is_dir));
+    }
+    entries.sort();
+    let dirs = entries.iter().filter(|e| e.2).count();
+    if dirs > 0 && dirs < entries.len() {
+        let (file, sub) = (entries.iter().find(|e| !e.2), entries.iter().find(|e| e.2));
+        return Err(Error::input(format!(
+            "{shown}: holds files ({}) beside directories ({}): name the files to import",
+            file.map_or("", |e| e.0.as_str()),
+            sub.map_or("", |e| e.0.as_str())
+        )));
+    }
+    for (name, path, is_dir) in entries {
+        if !is_dir {
+            out.push((path, partition.clone()));
+            continue;
         }
-        files.push(path);
+        let Some((column, value)) = hive_partition(&name) else {
+            return Err(Error::input(format!(
+                "{path}: a directory inside {top} not named as a partition (`column=value`): name the files to import"
+            )));
+        };
+        if partition.iter().any(|(k, _)| *k == column) {
+            return Err(Error::input(format!("{path}: partitions {top} by `{column}` a second time")));
+        }
+        partition.push((column, value));
+        walk_partitions(top, Path::new(&path), partition, out)?;
+        partition.pop();
     }
-    if files.is_empty() {
-        return Err(Error::input(format!("{dir}: the directory holds no file to import")));
-    }
-    files.sort();
-    Ok(files)
+    Ok(())
+}
+
+/// A partition directory's column and value (`date=2024-11-10`), with
+/// Hive's escapes (`%3A`) decoded and its default partition
+/// (`__HIVE_DEFAULT_PARTITION__`, a NULL) read as an empty value.
+fn hive_partition(name: &str) -> Option<(String, String)> {
+    let (column, value) = name.split_once('=')?;
+    let decode = |s: &str| -> Option<String> {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%'
+                && let Some(h) = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok())
+                && let Ok(v) = u8::from_str_radix(h, 16)
+            {
+                out.push(v);
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).ok()
+    };
+    let column = decode(column).filter(|c| !c.trim().is_empty())?;
+    let value = decode(value)?;
+    let value = if value == "__HIVE_DEFAULT_PARTITION__" { String::new() } else { value };
+    Some((column, value))
 }
 
 /// A zip archive or Parquet file given as a stream is held in memory up
@@ -632,6 +735,22 @@ impl Read for LineGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Partition directories' names as Hive, Spark and DuckDB write them.
+    #[test]
+    fn hive_partition_names() {
+        let p = |n: &str| hive_partition(n).map(|(k, v)| format!("{k}|{v}"));
+        assert_eq!(p("kind=purchase").as_deref(), Some("kind|purchase"));
+        assert_eq!(p("ts=2024-11-10 13%3A15%3A00").as_deref(), Some("ts|2024-11-10 13:15:00"));
+        assert_eq!(p("a%3Db=x=y").as_deref(), Some("a=b|x=y"));
+        assert_eq!(p("city=__HIVE_DEFAULT_PARTITION__").as_deref(), Some("city|"));
+        assert_eq!(p("city=").as_deref(), Some("city|"));
+        assert_eq!(p("month=10%").as_deref(), Some("month|10%"));
+        assert_eq!(p("name=Z%C3%BCrich").as_deref(), Some("name|Zürich"));
+        assert_eq!(p("2024"), None);
+        assert_eq!(p("=x"), None);
+        assert_eq!(p("bad=%FF"), None);
+    }
 
     /// The message `Input` gives for `x.csv` whose third line is too long.
     fn too_long_message(dir: &Path, limit_name: Option<&str>) -> String {

@@ -45,6 +45,16 @@ impl RawFields {
 
     pub fn push_field(&mut self, f: &[u8]) {
         self.utf8 = false;
+        self.push_bytes(f);
+    }
+
+    /// A field of text after the others, keeping what is known of the
+    /// bytes before (a partition column's value, added to each row).
+    pub fn push_text(&mut self, f: &str) {
+        self.push_bytes(f.as_bytes());
+    }
+
+    fn push_bytes(&mut self, f: &[u8]) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(f);
         self.spans.push((start as u32, self.bytes.len() as u32));

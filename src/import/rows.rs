@@ -165,10 +165,13 @@ impl<P: PreSlot> Batch<P> {
     /// Reads up to `batch_rows` rows, CSV rows checked to have `ncols`
     /// fields; stops early before a row that adds columns. `prepare` is the
     /// preparer with the number of columns it knows.
+    /// `extra`: the values of the partition columns, added after each
+    /// row's own fields (when it has as many as the file's own columns).
     fn fill<R: BufRead>(
         &mut self,
         src: &mut Source<R>,
         ncols: usize,
+        extra: &[String],
         batch_rows: usize,
         prepare: &mut Option<(Preparer<P>, usize)>,
     ) -> std::io::Result<Filled> {
@@ -194,6 +197,11 @@ impl<P: PreSlot> Batch<P> {
             self.lines[k] = line;
             self.pre[k].reset();
             let csv = !matches!(src, Source::Json(_));
+            if !extra.is_empty() && raw.len() + extra.len() == ncols {
+                for v in extra {
+                    raw.push_text(v);
+                }
+            }
             self.rows[k] = match res {
                 Err(why) => Row::Bad(why),
                 Ok(()) if csv && raw.len() != ncols => {
@@ -416,9 +424,30 @@ type RowsSource = Source<Box<dyn BufRead + Send>>;
 /// The first file of several with rows: what each file after it must match.
 struct First {
     name: String,
+    /// its own columns (without the partition columns added)
     cols: Vec<String>,
+    /// the partition columns added to its rows
+    partition: Vec<String>,
     delim: Option<u8>,
     json: bool,
+}
+
+/// The partition columns of `input` (`Input::partition`) that its own
+/// columns `cols` lack, and their values: added after each row's own
+/// fields. A file's own column of the same name stands (a table written
+/// with its partition columns kept in the files).
+fn partition_columns(input: &Input, cols: &[String], json: bool) -> Result<(Vec<String>, Vec<String>)> {
+    if input.partition.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    if json {
+        let (k, v) = &input.partition[0];
+        return Err(Error::input(format!(
+            "{}: JSON lines under a partition directory (`{k}={v}`): partition columns are read with CSV and Parquet files",
+            input.name
+        )));
+    }
+    Ok(input.partition.iter().filter(|(k, _)| !cols.iter().any(|c| c.eq_ignore_ascii_case(k))).cloned().unzip())
 }
 
 /// Opens `input`'s rows: its reader is taken into the source. `delimiter`:
@@ -489,15 +518,16 @@ pub(super) fn decimal_mark_of(parquet: bool, delim: Option<u8>, opts: &super::Im
 /// The next file of an import of several (`k`, from 1) opened for its
 /// rows, checked against the first (`first`: its name, its columns, and
 /// how its numbers and fields are written): none when it is an empty
-/// CSV file.
+/// CSV file; with it, the values of its partition columns.
 fn open_next(
     rest: &mut Rest,
     k: usize,
     first: &First,
     delimiter: Option<u8>,
     opts: &super::ImportOptions,
-) -> Result<Option<(Input, RowsSource)>> {
-    let First { name: first_name, cols: first_cols, delim: first_delim, json: first_json } = first;
+) -> Result<Option<(Input, RowsSource, Vec<String>)>> {
+    let First { name: first_name, cols: first_cols, partition: first_partition, delim: first_delim, json: first_json } =
+        first;
     let mut input = (rest.open)(k)?;
     let parquet = input.parquet.is_some();
     let json = input.format == InputFormat::Jsonl && !parquet;
@@ -537,7 +567,15 @@ fn open_next(
             )));
         }
     }
-    Ok(Some((input, src)))
+    let (partition, values) = partition_columns(&input, &cols, json)?;
+    if partition != *first_partition {
+        return Err(Error::input(format!(
+            "{name}: its partition columns ({}) differ from {first_name}'s ({}): a table's files are partitioned alike",
+            partition.join(", "),
+            first_partition.join(", ")
+        )));
+    }
+    Ok(Some((input, src, values)))
 }
 
 /// Reads every row of `input` (and of `rest`'s files after it) into
@@ -581,7 +619,11 @@ pub fn drive<S: RowSink>(
             "{name}: its numbers are written with another decimal mark than the files before it: import it on its own"
         )));
     }
-    let first = First { name: name.clone(), cols: names.clone(), delim, json };
+    let (partition, extra) = partition_columns(&input, &names, json)?;
+    let first = First { name: name.clone(), cols: names.clone(), partition: partition.clone(), delim, json };
+    // the rows' own columns, then the partition columns added to each
+    let own_cols = names.len();
+    names.extend(partition);
     let handle = |name: &str,
                   line: u64,
                   cols: &[String],
@@ -647,6 +689,7 @@ pub fn drive<S: RowSink>(
             let mut width = ncols;
             let mut input = input;
             let mut file = file;
+            let mut extra = extra;
             let note_progress = |file: usize, input: &Input| {
                 if let (Some(w), Some(b)) = (weights.get(file), before.get(file)) {
                     let share = match input.total_bytes {
@@ -661,7 +704,7 @@ pub fn drive<S: RowSink>(
             };
             loop {
                 let mut b = recycled.try_recv().unwrap_or_default();
-                match b.fill(&mut src, ncols, S::BATCH_ROWS, &mut prepare) {
+                match b.fill(&mut src, ncols, &extra, S::BATCH_ROWS, &mut prepare) {
                     Ok(Filled::More) => {
                         note_progress(file, &input);
                         if to_sink.send(Msg::Batch(b)).is_err() {
@@ -690,7 +733,8 @@ pub fn drive<S: RowSink>(
                                 }
                             }
                         };
-                        let Some((next, next_src)) = next else { return };
+                        let Some((next, next_src, values)) = next else { return };
+                        extra = values;
                         match (&mut src, next_src) {
                             // JSON lines keep the columns their keys were given
                             (Source::Json(j), Source::Json(n)) => j.next_file(n.into_inner()),
@@ -758,9 +802,10 @@ pub fn drive<S: RowSink>(
                         Row::Blank => continue,
                         Row::Ok(rec) => sink.row(line, rec, &b.pre[k]),
                         Row::Bad(why) => Err(Error::input(why.clone())),
-                        Row::Columns(r) => {
-                            Err(Error::input(format!("expected {} columns as in the header, found {}", ncols, r.len())))
-                        }
+                        Row::Columns(r) => Err(Error::input(format!(
+                            "expected {own_cols} columns as in the header, found {}",
+                            r.len()
+                        ))),
                         Row::Utf8(_, col) => Err(Error::input(format!(
                             "invalid UTF-8 in column `{}`{}",
                             names.get(*col).map(String::as_str).unwrap_or("?"),

@@ -72,6 +72,9 @@ impl Env {
     /// Writes a file in the test directory and returns its path.
     pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
         let p = self.path(name);
+        if let Some(dir) = p.parent() {
+            std::fs::create_dir_all(dir).expect("make the test file's directory");
+        }
         std::fs::write(&p, contents).expect("write test file");
         p
     }
