@@ -849,6 +849,34 @@ fn gzip_files_import_as_their_content() {
     assert_eq!(env.event_rows().len(), 4);
 }
 
+/// A zstd file (`events.csv.zst`, as DuckDB, ClickHouse and Snowflake
+/// compress exports) is read as what it holds, as a gzip file is: by the
+/// name inside or the content, frames one after another, from stdin too;
+/// a cut one is refused as bad input with nothing written.
+#[test]
+fn zstd_files_import_as_their_content() {
+    let zst = |text: &str| zstd::encode_all(text.as_bytes(), 3).unwrap();
+    let env = Env::new();
+    env.write("e.csv.zst", zst("contact,ts,kind\nc1,2024-11-10T13:15:42Z,page_view\n"));
+    // two frames one after the other, as `cat a.zst b.zst` makes
+    let mut two = zst("{\"contact\":\"c2\",\"ts\":\"2024-11-10T13:15:42Z\",\"kind\":\"page_view\"}\n");
+    two.extend(zst("{\"contact\":\"c3\",\"ts\":\"2024-11-10T13:15:42Z\",\"kind\":\"page_view\"}\n"));
+    env.write("e.jsonl.zst", &two);
+    env.run(&["import", "events", "e.csv.zst"]).ok();
+    env.run(&["import", "events", "e.jsonl.zst"]).ok();
+    let out = env
+        .run_stdin(&["import", "events", "-", "--json"], &zst("contact,ts,kind\nc4,2024-11-10T13:15:42Z,page_view\n"))
+        .ok();
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["events"], 1);
+    assert_eq!(env.event_rows().len(), 4);
+    let mut cut = zst(&format!("contact,ts,kind\n{}", "c5,2024-11-10T13:15:42Z,page_view\n".repeat(5000)));
+    cut.truncate(cut.len() / 2);
+    env.write("cut.csv.zst", &cut);
+    let err = env.run(&["import", "events", "cut.csv.zst"]).fails(2);
+    assert!(err.starts_with("error: cut.csv.zst") && err.contains("not a whole zstd file"), "{err}");
+    assert_eq!(env.event_rows().len(), 4);
+}
+
 #[test]
 fn contacts_upsert_on_external_id_then_email() {
     let env = Env::new();

@@ -166,13 +166,21 @@ impl Input {
         let bytes_read = Arc::new(AtomicU64::new(0));
         let overflow = Arc::new(AtomicU64::new(0));
         // a gzip file (`events.csv.gz`, as exports are often downloaded)
-        // is read as what it holds; its size then says nothing of the
-        // progress. (Reads of a chunk or more bypass this small buffer.)
+        // or a zstd file (`events.csv.zst`, as DuckDB, ClickHouse and
+        // Snowflake compress them) is read as what it holds; its size then
+        // says nothing of the progress. (Reads of a chunk or more bypass
+        // this small buffer.)
         let mut raw = BufReader::new(raw);
-        let gzip = raw.fill_buf().map_err(|e| io_error(&name, &overflow, e))?.starts_with(&GZIP_MAGIC);
-        let (mut raw, total): (Box<dyn BufRead + Send>, Option<u64>) = match gzip {
-            true => (Box::new(BufReader::new(Gunzip(flate2::bufread::MultiGzDecoder::new(raw)))), None),
-            false => (Box::new(raw), total),
+        let head = raw.fill_buf().map_err(|e| io_error(&name, &overflow, e))?;
+        let (gzip, zstd) = (head.starts_with(&GZIP_MAGIC), head.starts_with(&ZSTD_MAGIC));
+        let (mut raw, total): (Box<dyn BufRead + Send>, Option<u64>) = if gzip {
+            (Box::new(BufReader::new(Gunzip(flate2::bufread::MultiGzDecoder::new(raw)))), None)
+        } else if zstd {
+            let frames = zstd::stream::read::Decoder::with_buffer(raw)
+                .map_err(|e| Error::runtime(format!("{name}: cannot start reading zstd: {e}")))?;
+            (Box::new(BufReader::new(Unzstd(frames))), None)
+        } else {
+            (Box::new(raw), total)
         };
         let head = raw.fill_buf().map_err(|e| io_error(&name, &overflow, e))?;
         let zip = head.starts_with(&zip_input::ZIP_MAGIC);
@@ -214,7 +222,11 @@ impl Input {
             }
             false => (raw, total),
         };
-        let named = if gzip { name.strip_suffix(".gz").unwrap_or(&name) } else { &name };
+        let named = match (gzip, zstd) {
+            (true, _) => name.strip_suffix(".gz").unwrap_or(&name),
+            (_, true) => name.strip_suffix(".zst").or_else(|| name.strip_suffix(".zstd")).unwrap_or(&name),
+            _ => &name,
+        };
         let ext = Path::new(named).extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
         let format = format.or_else(|| ext.as_deref().and_then(InputFormat::parse));
         // a JSON array of objects is read as JSON lines, an element a line
@@ -587,6 +599,22 @@ impl<R: BufRead> Read for Gunzip<R> {
         self.0.read(buf).map_err(|e| match e.kind() {
             std::io::ErrorKind::Interrupted => e,
             _ => std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a whole gzip file ({e})")),
+        })
+    }
+}
+
+/// The first bytes of a zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// The content of zstd frames one after another, with a damaged or cut
+/// stream said to be bad input.
+struct Unzstd<R: BufRead>(zstd::stream::read::Decoder<'static, R>);
+
+impl<R: BufRead> Read for Unzstd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::Interrupted => e,
+            _ => std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a whole zstd file ({e})")),
         })
     }
 }
