@@ -877,6 +877,52 @@ fn zstd_files_import_as_their_content() {
     assert_eq!(env.event_rows().len(), 4);
 }
 
+/// A CSV file without a header line (as PostgreSQL's `COPY`, MySQL's
+/// `INTO OUTFILE`, Snowflake's and Redshift's unloads write one by
+/// default) imports with its columns given (`--columns`), its first line
+/// a row: the same database as the export with its header, also as
+/// several files; a row of another width names `--columns`; Parquet and
+/// JSON, which name their own columns, are refused.
+#[test]
+fn headerless_csv_imports_with_its_columns_given() {
+    let env = Env::new();
+    env.run(&["--now", NOW, "demo", "--contacts", "300", "--seed", "7"]).ok();
+    let (contacts, events, whole) = restore(&env, &["--no-score-rules"]);
+    let whole_events = env.run_db(&whole, &["export", "events"]).ok();
+    let whole_contacts = env.run_db(&whole, &["export", "contacts"]).ok();
+    let headless = |text: &str| -> (String, String) {
+        let (head, rows) = text.split_once('\n').unwrap();
+        (head.to_string(), rows.to_string())
+    };
+    let (chead, crows) = headless(&contacts);
+    let (ehead, erows) = headless(&events);
+    // a byte order mark before the first row, as Excel saves
+    env.write("c.csv", format!("\u{feff}{crows}"));
+    let half = erows.len() / 2;
+    let cut = half + erows[half..].find('\n').unwrap() + 1;
+    env.write("e0.csv", &erows[..cut]);
+    env.write("e1.csv", &erows[cut..]);
+    let db = env.path("headless.redb");
+    let out = env.run_db(&db, &["import", "contacts", "c.csv", "--columns", &chead, "--json"]).ok();
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["inserted"], 300, "{out}");
+    env.run_db(&db, &["import", "events", "e0.csv", "e1.csv", "--columns", &ehead, "--no-score-rules"]).ok();
+    assert_eq!(env.run_db(&db, &["export", "contacts"]).ok(), whole_contacts);
+    assert_eq!(env.run_db(&db, &["export", "events"]).ok(), whole_events);
+
+    // refused, nothing written
+    let before = env.run_db(&db, &["export", "events"]).ok();
+    env.write("short.csv", "1,2024-11-10T10:00:00Z,purchase,5\n2,2024-11-10T11:00:00Z\n");
+    let err = env.run_db(&db, &["import", "events", "short.csv", "--columns", "contact_id,ts,kind,amount"]).fails(2);
+    assert!(err.starts_with("error: short.csv:2: expected 4 columns as --columns names, found 2"), "{err}");
+    env.run_db(&whole, &["export", "events", "--format", "parquet", "-o", "e.parquet"]).ok();
+    let err = env.run_db(&db, &["import", "events", "e.parquet", "--columns", &ehead]).fails(2);
+    assert!(err.contains("e.parquet: --columns names the columns of CSV files without a header line"), "{err}");
+    env.write("e.jsonl", "{\"contact_id\":1,\"ts\":\"2024-11-10T10:00:00Z\",\"kind\":\"purchase\"}\n");
+    let err = env.run_db(&db, &["import", "events", "e.jsonl", "--columns", &ehead]).fails(2);
+    assert!(err.contains("e.jsonl: --columns names the columns of CSV files"), "{err}");
+    assert_eq!(env.run_db(&db, &["export", "events"]).ok(), before);
+}
+
 #[test]
 fn contacts_upsert_on_external_id_then_email() {
     let env = Env::new();

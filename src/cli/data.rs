@@ -82,6 +82,9 @@ pub struct ImportArgs {
     /// CSV: read fields of exactly this text as empty (repeatable) [default: \N]; --null '' reads every text as written
     #[arg(long = "null", value_name = "TEXT")]
     pub nulls: Option<Vec<String>>,
+    /// CSV without a header line (as PostgreSQL's COPY, MySQL's INTO OUTFILE, Snowflake's and Redshift's unloads write it): its columns in order, e.g. contact,ts,kind,amount; the first line is then a row
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
     /// Longest accepted line in bytes, at most 4 GiB [default: config, 16 MiB]
     #[arg(long, value_name = "BYTES")]
     pub max_line_bytes: Option<usize>,
@@ -198,6 +201,7 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
         },
         decimal_mark: a.decimal_mark.map(|m| if m == "," { DecimalMark::Comma } else { DecimalMark::Point }),
         nulls: a.nulls.unwrap_or_else(|| vec![crate::import::DEFAULT_NULL.into()]),
+        columns: a.columns,
         max_line: a.max_line_bytes.unwrap_or(ctx.config.import.max_line_bytes),
         now: ctx.now,
         score_rules: ctx.config.score.clone(),
@@ -211,6 +215,7 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
             max_line_bytes: "--max-line-bytes".into(),
             null: "--null".into(),
             encoding: "--encoding".into(),
+            columns: "--columns".into(),
         },
     };
     if a.file.len() > 1 && a.file.iter().any(|f| f == "-") {

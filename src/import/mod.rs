@@ -47,6 +47,10 @@ pub struct ImportOptions {
     pub encoding: Option<&'static encoding_rs::Encoding>,
     /// CSV fields of exactly one of these texts are read as empty
     pub nulls: Vec<String>,
+    /// a CSV file's columns when it has no header line (as PostgreSQL's
+    /// `COPY`, MySQL's `INTO OUTFILE`, Snowflake's and Redshift's unloads
+    /// and ClickHouse's `CSV` write one by default): its first line is a row
+    pub columns: Option<Vec<String>>,
     pub max_line: usize,
     pub now: i64,
     pub score_rules: ScoreRules,
@@ -77,6 +81,8 @@ pub struct OptionNames {
     pub null: String,
     /// the file's encoding ([`ImportOptions::encoding`]), followed by one
     pub encoding: String,
+    /// the columns of a file without a header ([`ImportOptions::columns`])
+    pub columns: String,
 }
 
 impl Default for OptionNames {
@@ -90,6 +96,7 @@ impl Default for OptionNames {
             max_line_bytes: input::DEFAULT_LIMIT_NAME.into(),
             null: "the NULL spellings option".into(),
             encoding: "the encoding option".into(),
+            columns: "the columns option".into(),
         }
     }
 }
@@ -115,6 +122,7 @@ impl Default for ImportOptions {
             decimal_mark: None,
             encoding: None,
             nulls: vec![DEFAULT_NULL.into()],
+            columns: None,
             max_line: input::DEFAULT_MAX_LINE,
             now: crate::model::time::now_ts(),
             score_rules: ScoreRules::default(),

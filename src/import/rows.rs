@@ -457,13 +457,24 @@ fn partition_columns(input: &Input, cols: &[String], json: bool) -> Result<(Vec<
 fn open_rows(input: &mut Input, delimiter: Option<u8>, opts: &super::ImportOptions, empty_ok: bool) -> Result<Opened> {
     let name = input.name.clone();
     let read_err = |e: std::io::Error| io_error(&input.name, &input.overflow, e);
+    let given = |what: &str| -> Result<()> {
+        match &opts.columns {
+            Some(_) => Err(Error::input(format!(
+                "{name}: {} names the columns of CSV files without a header line; {what} names its own",
+                opts.names.columns
+            ))),
+            None => Ok(()),
+        }
+    };
     if let Some(rows) = input.parquet.take() {
         // a Parquet file: its columns' names are the header
+        given("a Parquet file")?;
         let cols = rows.columns().to_vec();
         return Ok(Some((Source::Parquet(rows), cols, None, 0)));
     }
     let mut reader = std::mem::replace(&mut input.reader, Box::new(std::io::empty()));
     if input.format == InputFormat::Jsonl {
+        given("JSON")?;
         return Ok(Some((Source::Json(JsonRecords::new(reader)), Vec::new(), None, 0)));
     }
     let sep = sep_line(reader.fill_buf().map_err(read_err)?);
@@ -475,6 +486,20 @@ fn open_rows(input: &mut Input, delimiter: Option<u8>, opts: &super::ImportOptio
         reader.consume(len);
     }
     let header_line = 1 + u64::from(sep.is_some());
+    if let Some(given) = &opts.columns {
+        // no header line: the columns as given, the first line a row
+        if reader.fill_buf().map_err(read_err)?.starts_with(b"\xEF\xBB\xBF") {
+            reader.consume(3);
+        }
+        let cols: Vec<String> = given.iter().map(|c| c.trim().to_string()).collect();
+        if cols.iter().all(String::is_empty) {
+            return Err(Error::input(format!("{}: no column named", opts.names.columns)));
+        }
+        let mut rdr = CsvRecords::new(reader, delim);
+        rdr.set_line(header_line);
+        rdr.set_nulls(&opts.nulls);
+        return Ok(Some((Source::Csv(rdr), cols, Some(delim), 0)));
+    }
     let mut rdr = CsvRecords::new(reader, delim);
     rdr.set_line(header_line);
     let mut raw = RawFields::default();
@@ -623,6 +648,10 @@ pub fn drive<S: RowSink>(
     let first = First { name: name.clone(), cols: names.clone(), partition: partition.clone(), delim, json };
     // the rows' own columns, then the partition columns added to each
     let own_cols = names.len();
+    let header_says = match opts.columns {
+        Some(_) => format!("as {} names", opts.names.columns),
+        None => "as in the header".to_string(),
+    };
     names.extend(partition);
     let handle = |name: &str,
                   line: u64,
@@ -802,10 +831,9 @@ pub fn drive<S: RowSink>(
                         Row::Blank => continue,
                         Row::Ok(rec) => sink.row(line, rec, &b.pre[k]),
                         Row::Bad(why) => Err(Error::input(why.clone())),
-                        Row::Columns(r) => Err(Error::input(format!(
-                            "expected {own_cols} columns as in the header, found {}",
-                            r.len()
-                        ))),
+                        Row::Columns(r) => {
+                            Err(Error::input(format!("expected {own_cols} columns {header_says}, found {}", r.len())))
+                        }
                         Row::Utf8(_, col) => Err(Error::input(format!(
                             "invalid UTF-8 in column `{}`{}",
                             names.get(*col).map(String::as_str).unwrap_or("?"),
