@@ -93,7 +93,9 @@ fn line(data: &[u8]) -> (&[u8], &[u8]) {
 ///   newline); bits 3-4 date format (none, `%d/%m/%Y %H:%M`, `%Y-%m-%d`,
 ///   the next line); bits 5-6 default event kind (none, purchase,
 ///   page_view, the invalid `bad kind`); bit 7 a 300-byte line limit and
-///   `SRC=FIELD` renames from the next line (comma separated).
+///   `SRC=FIELD` renames from the next line (comma separated), or when
+///   that line starts `columns=`, the columns of a CSV file without a
+///   header (comma separated).
 pub fn import_options(data: &[u8]) -> Option<(ImportOptions, &[u8])> {
     let (&b0, rest) = data.split_first()?;
     let (&b1, mut rest) = rest.split_first()?;
@@ -123,7 +125,11 @@ pub fn import_options(data: &[u8]) -> Option<(ImportOptions, &[u8])> {
         o.max_line = 300;
         let (m, r) = line(rest);
         rest = r;
-        o.maps = String::from_utf8_lossy(m).split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+        let list = |m: &[u8]| String::from_utf8_lossy(m).split(',').map(String::from).collect::<Vec<_>>();
+        match m.strip_prefix(b"columns=") {
+            Some(cols) => o.columns = Some(list(cols)),
+            None => o.maps = list(m).into_iter().filter(|s| !s.is_empty()).collect(),
+        }
     }
     Some((o, rest))
 }

@@ -94,6 +94,33 @@ fn fuzz_inputs_of_several_files() {
     }
 }
 
+/// The harness reads a renames line starting `columns=` as the columns
+/// of a CSV file without a header, and each import target has such a
+/// seed: its first line is a row.
+#[test]
+fn fuzz_inputs_without_a_header() {
+    let (_dir, s) = demo_session();
+    for (target, what, rows) in [("import_events", What::Events, 3), ("import_contacts", What::Contacts, 3)] {
+        let seeds = inputs_named(target, "headerless");
+        assert_eq!(seeds.len(), 1, "{target}: a seed without a header");
+        let (opts, file) = reach::fuzzing::import_options(&seeds[0]).unwrap();
+        assert!(opts.columns.is_some() && opts.maps.is_empty(), "{target}");
+        let reader = Box::new(std::io::Cursor::new(file.to_vec()));
+        let input = reach::import::input::Input::from_reader(
+            "f.csv".into(),
+            reader,
+            None,
+            opts.format,
+            1 << 20,
+            "the limit",
+            None,
+        )
+        .unwrap();
+        let r = reach::import::import_rolled_back(s.store(), what, input, &opts).unwrap();
+        assert_eq!((r.rows, r.rejected), (rows, 1), "{target}: {r:?}");
+    }
+}
+
 /// The seeds of `target` whose name starts with `prefix`.
 fn inputs_named(target: &str, prefix: &str) -> Vec<Vec<u8>> {
     inputs(target)
