@@ -166,8 +166,10 @@ impl<P: PreSlot> Batch<P> {
     /// fields; stops early before a row that adds columns. `prepare` is the
     /// preparer with the number of columns it knows.
     /// `extra`: the values of the partition columns, added after each
-    /// row's own fields (when it has as many as the file's own columns).
-    fn fill<R: BufRead>(
+    /// row's own fields (when it has as many as the file's own columns);
+    /// `PARTS`: whether there are any (a read without them has no test
+    /// for them per row).
+    fn fill<R: BufRead, const PARTS: bool>(
         &mut self,
         src: &mut Source<R>,
         ncols: usize,
@@ -197,7 +199,7 @@ impl<P: PreSlot> Batch<P> {
             self.lines[k] = line;
             self.pre[k].reset();
             let csv = !matches!(src, Source::Json(_));
-            if !extra.is_empty() && raw.len() + extra.len() == ncols {
+            if PARTS && raw.len() + extra.len() == ncols {
                 for v in extra {
                     raw.push_text(v);
                 }
@@ -733,7 +735,11 @@ pub fn drive<S: RowSink>(
             };
             loop {
                 let mut b = recycled.try_recv().unwrap_or_default();
-                match b.fill(&mut src, ncols, &extra, S::BATCH_ROWS, &mut prepare) {
+                let filled = match extra.is_empty() {
+                    true => b.fill::<_, false>(&mut src, ncols, &extra, S::BATCH_ROWS, &mut prepare),
+                    false => b.fill::<_, true>(&mut src, ncols, &extra, S::BATCH_ROWS, &mut prepare),
+                };
+                match filled {
                     Ok(Filled::More) => {
                         note_progress(file, &input);
                         if to_sink.send(Msg::Batch(b)).is_err() {
