@@ -16,9 +16,11 @@
 #   cd /tmp/reach-bench-import
 #   $REPO/scripts/import_files.sh 5 base.redb events $REPO/target/release/reach \
 #     log-5m-1000000.csv log-5m-eu-1000000.csv log-5m-1000000.csv.gz log-5m-1000000.zip
-# or the log against its four shards (made by scripts/shard_csv.py):
+# or the log against its four shards (made by scripts/shard_csv.py) and
+# against a directory partitioned by kind (DuckDB's `COPY … TO 'hive-5m'
+# (FORMAT CSV, PARTITION_BY (kind))`):
 #   $REPO/scripts/import_files.sh 5 half.redb events $REPO/target/release/reach \
-#     log-5m-1000000.csv "$(echo shards/part-*.csv)"
+#     log-5m-1000000.csv "$(echo shards/part-*.csv)" hive-5m
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/import_timing.sh
@@ -40,7 +42,7 @@ for _ in $(seq "$ROUNDS"); do
   i=0
   for f in "$@"; do
     read -ra files <<< "$f"
-    cat "${files[@]}" > /dev/null
+    warm "${files[@]}"
     timed_import "$tmp/times.$i" "$START" "${files[0]}" "$BIN" import "$WHAT" "${files[@]}" ${extra[@]+"${extra[@]}"}
     i=$((i + 1))
   done

@@ -1,6 +1,19 @@
 # What scripts/import_pair.sh and scripts/import_files.sh share (sourced):
 # one timed import from a fresh start, and the figures of each series.
 
+# warm PATH...: each file read once into the page cache (a directory's
+# files, for an import of a directory).
+warm() {
+  local p
+  for p in "$@"; do
+    if [ -d "$p" ]; then
+      find "$p" -type f -exec cat {} + > /dev/null
+    else
+      cat "$p" > /dev/null
+    fi
+  done
+}
+
 # timed_import TIMES START INPUT BUILD ARGS...: a fresh copy of START in
 # $tmp/run.redb ("" for an empty database) and INPUT read once into the
 # page cache, both untimed; then `BUILD --db $tmp/run.redb ARGS...`, its
@@ -11,7 +24,7 @@ timed_import() {
   rm -f "$tmp/run.redb" "$tmp/run.redb.lock"
   if [ -n "$start" ]; then cp "$start" "$tmp/run.redb"; fi
   sync
-  cat "$input" > /dev/null
+  warm "$input"
   /usr/bin/time -f '%e %U %S' -a -o "$times" "$build" --db "$tmp/run.redb" "$@" > /dev/null 2>&1 \
     || { echo "failed: $build $*" >&2; exit 1; }
 }
