@@ -439,9 +439,9 @@ fn zip_of_bytes(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 /// A zip archive holding one export (as admin panels hand them out) is
 /// read as that file, named `archive.zip/file` in messages; macOS's
-/// additions are passed over; a cut or damaged archive, one inside
-/// another, or one of several files on stdin is refused with nothing
-/// written; one on stdin is read whole, then as from a file.
+/// additions are passed over; a cut or damaged archive or one inside
+/// another is refused with nothing written; one on stdin is read whole,
+/// then as from a file, its files (when several) as one import.
 #[test]
 fn zip_archives_of_one_file() {
     let env = Env::new();
@@ -455,14 +455,12 @@ fn zip_archives_of_one_file() {
     let err = env.run(&["import", "events", "j.zip"]).fails(2);
     assert!(err.starts_with("error: j.zip/events.jsonl:2: `soon` is not a timestamp"), "{err}");
 
-    // (an archive of several files is read from its path: see
-    // `several_files_import_as_one`)
-    let two = zip_of(&[("a.csv", &csv), ("b.csv", &csv)]);
+    // an archive of several files on stdin is one import of them (see
+    // `several_files_import_as_one` for one read from its path): a bad
+    // row in the second refuses the whole, naming it
+    let two = zip_of(&[("a.csv", &csv), ("b.csv", &format!("{csv}k1,later,visit\n"))]);
     let err = env.run_stdin(&["import", "events", "-"], &two).fails(2);
-    assert!(
-        err.starts_with("error: stdin: the zip archive holds 2 files (a.csv, b.csv); an archive of several files is read from its path"),
-        "{err}"
-    );
+    assert!(err.starts_with("error: stdin/b.csv:3002: `later` is not a timestamp"), "{err}");
     let whole = zip_of(&[("export.csv", &csv)]);
     env.write("cut.zip", &whole[..whole.len() / 2]);
     let err = env.run(&["import", "events", "cut.zip"]).fails(2);
@@ -513,6 +511,32 @@ fn zip_archives_of_one_file() {
     env.run(&["import", "events", fifo.to_str().unwrap()]).ok();
     writer.join().unwrap();
     assert_eq!(env.event_rows().len(), 3002);
+
+    // an archive of several on stdin, plain and gzipped: each file's rows
+    let two = zip_of(&[
+        ("a.csv", "contact,ts,kind\nk1,2024-11-14 00:00:00,visit\n"),
+        ("b.csv", "contact,ts,kind\nk2,2024-11-14 00:00:00,visit\nk3,2024-11-14 00:00:00,visit\n"),
+    ]);
+    let out = env.run_stdin(&["import", "events", "-", "--json"], &two).ok();
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["events"], 3, "{out}");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &two).unwrap();
+    let gz = gz.finish().unwrap();
+    env.run_stdin(&["import", "events", "-"], &gz).ok();
+    assert_eq!(env.event_rows().len(), 3008);
+    // a gzip file holding such an archive is read alone, not among other files
+    env.write("two.zip.gz", &gz);
+    env.write("one.csv", "contact,ts,kind\nk4,2024-11-14 00:00:00,visit\n");
+    for args in [["two.zip.gz", "one.csv"], ["one.csv", "two.zip.gz"]] {
+        let err = env.run(&["import", "events", args[0], args[1]]).fails(2);
+        assert!(
+            err.starts_with("error: two.zip.gz: a zip archive of 2 files given as a stream is imported alone"),
+            "{err}"
+        );
+    }
+    env.run(&["import", "events", "two.zip.gz"]).ok();
+    assert_eq!(env.event_rows().len(), 3011);
+    assert!(env.run(&["audit"]).ok().contains("imported events from -: 3 events"));
 }
 
 /// `lines`' header and its rows cut into `n` files of about equal size,

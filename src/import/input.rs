@@ -52,6 +52,36 @@ pub struct Input {
     /// the columns its directories' names give, as Hive partitions a
     /// table (`event=purchase/part-0.csv`): added to each of its rows
     pub partition: Vec<(String, String)>,
+    /// the files after this one of a zip archive of several given as a
+    /// stream, which this input's first file is of: read after it, as
+    /// one import
+    pub held_rest: Option<HeldRest>,
+}
+
+impl Input {
+    /// Refuses an input holding the later files of an archive
+    /// (`held_rest`) where they cannot be read: among other files.
+    pub fn alone(&self) -> Result<()> {
+        match &self.held_rest {
+            Some(held) => Err(Error::input(format!(
+                "{}: a zip archive of {} files given as a stream is imported alone, not among other files",
+                held.name,
+                held.sizes.len()
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The later files of a zip archive of several given as a stream (stdin,
+/// a pipe, a gzip file), held whole (`Input::held_rest`).
+pub struct HeldRest {
+    /// the stream's name (`stdin`), which names the import
+    pub name: String,
+    /// opens the archive's file `k` (from 1; 0 is the input holding this)
+    pub open: Box<dyn FnMut(usize) -> Result<Input> + Send>,
+    /// each file's size, the first's included
+    pub sizes: Vec<u64>,
 }
 
 impl Input {
@@ -138,7 +168,38 @@ impl Input {
             overflow: Arc::new(AtomicU64::new(0)),
             parquet: Some(rows),
             partition: Vec::new(),
+            held_rest: None,
         }
+    }
+
+    /// The first file of the zip archive `f`, a stream held whole (`name`
+    /// in messages, its files `name/orders.csv`), with the archive's later
+    /// files to open in turn (`Input::held_rest`) when it holds several.
+    fn from_held_zip<R>(name: String, f: R, how: &Reading) -> Result<Input>
+    where
+        R: Read + std::io::Seek + Clone + Send + 'static,
+    {
+        let (archive, files) = zip_input::files(&name, f)?;
+        if files.is_empty() {
+            return Err(Error::input(format!("{name}: the zip archive holds no file")));
+        }
+        let (format, max_line, encoding) = (how.format, how.max_line, how.encoding);
+        let (limit_name, outer) = (how.limit_name.to_string(), name.clone());
+        let open_file = move |archive: &zip::ZipArchive<R>, (index, inner, size): &zip_input::Entry| {
+            let how = Reading { format, max_line, limit_name: &limit_name, encoding, in_archive: true };
+            let raw = zip_input::open_index(archive.clone(), *index);
+            Input::from_stream(format!("{outer}/{inner}"), raw, Some(*size), &how)
+        };
+        let mut first = open_file(&archive, &files[0])?;
+        if files.len() > 1 {
+            let sizes = files.iter().map(|(_, _, size)| *size).collect();
+            let open = move |k: usize| match files.get(k) {
+                Some(entry) => open_file(&archive, entry),
+                None => Err(Error::runtime(format!("the archive has no file {k}"))),
+            };
+            first.held_rest = Some(HeldRest { name, open: Box::new(open), sizes });
+        }
+        Ok(first)
     }
 
     /// An input over any reader: `name` is used in messages and, when
@@ -197,18 +258,14 @@ impl Input {
                 Held::Read(e) => io_error(&name, &overflow, e),
                 Held::Error(e) => e,
             })?;
-            let (inner, size, raw) = match (held, zip) {
-                (Kept::Memory(bytes), false) => return Input::from_parquet_bytes(&name, bytes),
-                (Kept::File(f), false) => return Input::from_parquet_file(&name, f),
-                (Kept::Memory(bytes), true) => zip_input::open_single(&name, std::io::Cursor::new(bytes), STREAMED)?,
-                (Kept::File(f), true) => zip_input::open_single(&name, f, STREAMED)?,
+            return match (held, zip) {
+                (Kept::Memory(bytes), false) => Input::from_parquet_bytes(&name, bytes),
+                (Kept::File(f), false) => Input::from_parquet_file(&name, f),
+                (Kept::Memory(bytes), true) => {
+                    Input::from_held_zip(name, std::io::Cursor::new(bytes::Bytes::from(bytes)), how)
+                }
+                (Kept::File(f), true) => Input::from_held_zip(name, zip_input::SharedFile::new(f), how),
             };
-            return Input::from_stream(
-                format!("{name}/{inner}"),
-                raw,
-                Some(size),
-                &Reading { in_archive: true, ..*how },
-            );
         }
         let utf16 = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
         let (mut raw, total): (Box<dyn BufRead + Send>, Option<u64>) = match utf16
@@ -266,6 +323,7 @@ impl Input {
             overflow,
             parquet: None,
             partition: Vec::new(),
+            held_rest: None,
         })
     }
 }
@@ -326,9 +384,6 @@ impl Opener {
         Ok(input)
     }
 }
-
-/// What the refusal of a zip archive of several files given as a stream adds.
-const STREAMED: &str = "; an archive of several files is read from its path, not as a stream";
 
 /// One file an import reads: a path (`-`: stdin), or one file of the zip
 /// archive at a path (its index, name and size in the archive).

@@ -308,13 +308,26 @@ fn run(
     store: &Store,
     what: What,
     mut input: Input,
-    mut rest: Option<rows::Rest>,
+    rest: Option<rows::Rest>,
     name: Option<String>,
     opts: &ImportOptions,
     progress: &mut dyn FnMut(u64, Option<u64>, u64) -> Result<()>,
     commit: bool,
     audit: Option<AuditOf<'_>>,
 ) -> Result<ImportReport> {
+    // a zip archive of several given as a stream: its later files after
+    // the first, as one import named by the stream
+    if rest.is_some() {
+        input.alone()?;
+    }
+    let (mut rest, name) = match (rest, input.held_rest.take()) {
+        (None, Some(held)) => {
+            let weights = held.sizes.iter().map(|s| (*s).max(1)).collect();
+            let rest = rows::Rest { open: held.open, weights, mark: DecimalMark::Point };
+            (Some(rest), name.or(Some(held.name)))
+        }
+        (rest, _) => (rest, name),
+    };
     let mut ctx = context(opts, name.as_deref().unwrap_or(&input.name))?;
     // a CSV file's delimiter, as given or from its first line: a
     // `;`-separated file is written where `,` is the decimal mark

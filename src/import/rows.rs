@@ -556,6 +556,7 @@ fn open_next(
     let First { name: first_name, cols: first_cols, partition: first_partition, delim: first_delim, json: first_json } =
         first;
     let mut input = (rest.open)(k)?;
+    input.alone()?;
     let parquet = input.parquet.is_some();
     let json = input.format == InputFormat::Jsonl && !parquet;
     let name = input.name.clone();
