@@ -944,6 +944,9 @@ fn headerless_csv_imports_with_its_columns_given() {
     env.write("e.jsonl", "{\"contact_id\":1,\"ts\":\"2024-11-10T10:00:00Z\",\"kind\":\"purchase\"}\n");
     let err = env.run_db(&db, &["import", "events", "e.jsonl", "--columns", &ehead]).fails(2);
     assert!(err.contains("e.jsonl: --columns names the columns of CSV files"), "{err}");
+    env.write("blank.csv", "\n\n");
+    let err = env.run_db(&db, &["import", "events", "blank.csv", "--columns", &ehead]).fails(2);
+    assert!(err.starts_with("error: blank.csv: no rows to import"), "{err}");
     assert_eq!(env.run_db(&db, &["export", "events"]).ok(), before);
 }
 

@@ -235,11 +235,11 @@ impl Input {
         let head = raw.fill_buf().map_err(|e| io_error(&name, &overflow, e))?;
         let (gzip, zstd) = (head.starts_with(&GZIP_MAGIC), head.starts_with(&ZSTD_MAGIC));
         let (mut raw, total): (Box<dyn BufRead + Send>, Option<u64>) = if gzip {
-            (Box::new(BufReader::new(Gunzip(flate2::bufread::MultiGzDecoder::new(raw)))), None)
+            (Box::new(BufReader::new(Unpacked(flate2::bufread::MultiGzDecoder::new(raw), "gzip"))), None)
         } else if zstd {
             let frames = zstd::stream::read::Decoder::with_buffer(raw)
                 .map_err(|e| Error::runtime(format!("{name}: cannot start reading zstd: {e}")))?;
-            (Box::new(BufReader::new(Unzstd(frames))), None)
+            (Box::new(BufReader::new(Unpacked(frames, "zstd"))), None)
         } else {
             (Box::new(raw), total)
         };
@@ -543,8 +543,8 @@ fn hive_partition(name: &str) -> Option<(String, String)> {
         let mut i = 0;
         while i < b.len() {
             if b[i] == b'%'
-                && let Some(h) = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok())
-                && let Ok(v) = u8::from_str_radix(h, 16)
+                && let Some(h) = b.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                && let Ok(v) = u8::from_str_radix(std::str::from_utf8(h).unwrap_or_default(), 16)
             {
                 out.push(v);
                 i += 3;
@@ -645,31 +645,19 @@ fn file_magic(f: &mut std::fs::File) -> std::io::Result<[u8; 4]> {
 /// The first bytes of a gzip member.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
-/// The content of gzip members one after another (as `cat a.gz b.gz`
-/// makes them), with a damaged or cut stream said to be bad input.
-struct Gunzip<R: BufRead>(flate2::bufread::MultiGzDecoder<R>);
-
-impl<R: BufRead> Read for Gunzip<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf).map_err(|e| match e.kind() {
-            std::io::ErrorKind::Interrupted => e,
-            _ => std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a whole gzip file ({e})")),
-        })
-    }
-}
-
 /// The first bytes of a zstd frame.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
-/// The content of zstd frames one after another, with a damaged or cut
-/// stream said to be bad input.
-struct Unzstd<R: BufRead>(zstd::stream::read::Decoder<'static, R>);
+/// The content of a compressed stream (gzip members or zstd frames one
+/// after another, as `cat a.gz b.gz` makes them), with a damaged or cut
+/// stream said to be bad input naming its compression (`.1`).
+struct Unpacked<D: Read>(D, &'static str);
 
-impl<R: BufRead> Read for Unzstd<R> {
+impl<D: Read> Read for Unpacked<D> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.0.read(buf).map_err(|e| match e.kind() {
             std::io::ErrorKind::Interrupted => e,
-            _ => std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a whole zstd file ({e})")),
+            _ => std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a whole {} file ({e})", self.1)),
         })
     }
 }
@@ -829,6 +817,7 @@ mod tests {
         assert_eq!(p("city=__HIVE_DEFAULT_PARTITION__").as_deref(), Some("city|"));
         assert_eq!(p("city=").as_deref(), Some("city|"));
         assert_eq!(p("month=10%").as_deref(), Some("month|10%"));
+        assert_eq!(p("sign=%+1").as_deref(), Some("sign|%+1"));
         assert_eq!(p("name=Z%C3%BCrich").as_deref(), Some("name|Zürich"));
         assert_eq!(p("2024"), None);
         assert_eq!(p("=x"), None);

@@ -875,10 +875,10 @@ pub fn drive<S: RowSink>(
     })?;
     // (an import of several files says so naming them all)
     if stats.rows == 0 && !several {
-        return Err(Error::input(if json {
-            format!("{name}: empty file (no JSON lines)")
-        } else {
-            format!("{name}: header only, no rows to import")
+        return Err(Error::input(match (json, &opts.columns) {
+            (true, _) => format!("{name}: empty file (no JSON lines)"),
+            (false, Some(_)) => format!("{name}: no rows to import"),
+            (false, None) => format!("{name}: header only, no rows to import"),
         }));
     }
     stats.columns = if json { reject_cols } else { names };
