@@ -839,66 +839,45 @@ fn nested_json_fields_are_columns_named_by_their_path() {
     assert_eq!((u1["email"].as_str(), u1["city"].as_str()), ("U1@Example.com", "Rome"), "{u1:?}");
 }
 
-/// Exports are often downloaded compressed: a gzip file (or stdin) is
-/// read as what it holds, CSV or JSON lines by the name inside or the
-/// content; a cut one is refused as bad input with nothing written.
+/// Exports are often downloaded compressed: a gzip file, or a zstd file
+/// (`events.csv.zst`, as DuckDB, ClickHouse and Snowflake compress
+/// them), or either on stdin, is read as what it holds, CSV or JSON lines
+/// by the name inside or the content, members or frames one after
+/// another; a cut one is refused as bad input with nothing written.
 #[test]
-fn gzip_files_import_as_their_content() {
+fn compressed_files_import_as_their_content() {
     use std::io::Write;
     let gz = |text: &str| {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         e.write_all(text.as_bytes()).unwrap();
         e.finish().unwrap()
     };
-    let env = Env::new();
-    std::fs::write(env.path("e.csv.gz"), gz("contact,ts,kind\nc1,2024-11-10T13:15:42Z,page_view\n")).unwrap();
-    // two members one after the other, as `cat a.gz b.gz` makes
-    let mut two = gz("{\"contact\":\"c2\",\"ts\":\"2024-11-10T13:15:42Z\",\"kind\":\"page_view\"}\n");
-    two.extend(gz("{\"contact\":\"c3\",\"ts\":\"2024-11-10T13:15:42Z\",\"kind\":\"page_view\"}\n"));
-    std::fs::write(env.path("e.jsonl.gz"), &two).unwrap();
-    env.run(&["import", "events", "e.csv.gz"]).ok();
-    env.run(&["import", "events", "e.jsonl.gz"]).ok();
-    let out = env
-        .run_stdin(&["import", "events", "-", "--json"], &gz("contact,ts,kind\nc4,2024-11-10T13:15:42Z,page_view\n"))
-        .ok();
-    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["events"], 1);
-    assert_eq!(env.event_rows().len(), 4);
-    let mut cut = gz(&"c5,2024-11-10T13:15:42Z,page_view\n".repeat(1000));
-    cut.truncate(cut.len() / 2);
-    let mut bad = gz("contact,ts,kind\n");
-    bad.extend(cut);
-    std::fs::write(env.path("cut.csv.gz"), &bad).unwrap();
-    let err = env.run(&["import", "events", "cut.csv.gz"]).fails(2);
-    assert!(err.starts_with("error: cut.csv.gz") && err.contains("not a whole gzip file"), "{err}");
-    assert_eq!(env.event_rows().len(), 4);
-}
-
-/// A zstd file (`events.csv.zst`, as DuckDB, ClickHouse and Snowflake
-/// compress exports) is read as what it holds, as a gzip file is: by the
-/// name inside or the content, frames one after another, from stdin too;
-/// a cut one is refused as bad input with nothing written.
-#[test]
-fn zstd_files_import_as_their_content() {
     let zst = |text: &str| zstd::encode_all(text.as_bytes(), 3).unwrap();
-    let env = Env::new();
-    env.write("e.csv.zst", zst("contact,ts,kind\nc1,2024-11-10T13:15:42Z,page_view\n"));
-    // two frames one after the other, as `cat a.zst b.zst` makes
-    let mut two = zst("{\"contact\":\"c2\",\"ts\":\"2024-11-10T13:15:42Z\",\"kind\":\"page_view\"}\n");
-    two.extend(zst("{\"contact\":\"c3\",\"ts\":\"2024-11-10T13:15:42Z\",\"kind\":\"page_view\"}\n"));
-    env.write("e.jsonl.zst", &two);
-    env.run(&["import", "events", "e.csv.zst"]).ok();
-    env.run(&["import", "events", "e.jsonl.zst"]).ok();
-    let out = env
-        .run_stdin(&["import", "events", "-", "--json"], &zst("contact,ts,kind\nc4,2024-11-10T13:15:42Z,page_view\n"))
-        .ok();
-    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["events"], 1);
-    assert_eq!(env.event_rows().len(), 4);
-    let mut cut = zst(&format!("contact,ts,kind\n{}", "c5,2024-11-10T13:15:42Z,page_view\n".repeat(5000)));
-    cut.truncate(cut.len() / 2);
-    env.write("cut.csv.zst", &cut);
-    let err = env.run(&["import", "events", "cut.csv.zst"]).fails(2);
-    assert!(err.starts_with("error: cut.csv.zst") && err.contains("not a whole zstd file"), "{err}");
-    assert_eq!(env.event_rows().len(), 4);
+    type Pack<'a> = &'a dyn Fn(&str) -> Vec<u8>;
+    let packers: [(&str, &str, Pack); 2] = [("gz", "gzip", &gz), ("zst", "zstd", &zst)];
+    for (ext, what, pack) in packers {
+        let env = Env::new();
+        env.write(&format!("e.csv.{ext}"), pack("contact,ts,kind\nc1,2024-11-10T13:15:42Z,page_view\n"));
+        // two members one after the other, as `cat a.gz b.gz` makes
+        let mut two = pack("{\"contact\":\"c2\",\"ts\":\"2024-11-10T13:15:42Z\",\"kind\":\"page_view\"}\n");
+        two.extend(pack("{\"contact\":\"c3\",\"ts\":\"2024-11-10T13:15:42Z\",\"kind\":\"page_view\"}\n"));
+        env.write(&format!("e.jsonl.{ext}"), &two);
+        env.run(&["import", "events", &format!("e.csv.{ext}")]).ok();
+        env.run(&["import", "events", &format!("e.jsonl.{ext}")]).ok();
+        let one = pack("contact,ts,kind\nc4,2024-11-10T13:15:42Z,page_view\n");
+        let out = env.run_stdin(&["import", "events", "-", "--json"], &one).ok();
+        assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["events"], 1, "{what}");
+        assert_eq!(env.event_rows().len(), 4, "{what}");
+        let mut cut = pack(&format!("contact,ts,kind\n{}", "c5,2024-11-10T13:15:42Z,page_view\n".repeat(5000)));
+        cut.truncate(cut.len() / 2);
+        env.write(&format!("cut.csv.{ext}"), &cut);
+        let err = env.run(&["import", "events", &format!("cut.csv.{ext}")]).fails(2);
+        assert!(
+            err.starts_with(&format!("error: cut.csv.{ext}")) && err.contains(&format!("not a whole {what} file")),
+            "{err}"
+        );
+        assert_eq!(env.event_rows().len(), 4, "{what}");
+    }
 }
 
 /// A CSV file without a header line (as PostgreSQL's `COPY`, MySQL's
