@@ -95,7 +95,8 @@ fn line(data: &[u8]) -> (&[u8], &[u8]) {
 ///   page_view, the invalid `bad kind`); bit 7 a 300-byte line limit and
 ///   `SRC=FIELD` renames from the next line (comma separated), or when
 ///   that line starts `columns=`, the columns of a CSV file without a
-///   header (comma separated).
+///   header (comma separated); either after `text:`, which reads the
+///   file as text with backslash escapes (`--format text`).
 pub fn import_options(data: &[u8]) -> Option<(ImportOptions, &[u8])> {
     let (&b0, rest) = data.split_first()?;
     let (&b1, mut rest) = rest.split_first()?;
@@ -125,6 +126,13 @@ pub fn import_options(data: &[u8]) -> Option<(ImportOptions, &[u8])> {
         o.max_line = 300;
         let (m, r) = line(rest);
         rest = r;
+        let m = match m.strip_prefix(b"text:") {
+            Some(m) => {
+                o.text_format = true;
+                m
+            }
+            None => m,
+        };
         let list = |m: &[u8]| String::from_utf8_lossy(m).split(',').map(String::from).collect::<Vec<_>>();
         match m.strip_prefix(b"columns=") {
             Some(cols) => o.columns = Some(list(cols)),

@@ -95,16 +95,22 @@ fn fuzz_inputs_of_several_files() {
 }
 
 /// The harness reads a renames line starting `columns=` as the columns
-/// of a CSV file without a header, and each import target has such a
-/// seed: its first line is a row.
+/// of a CSV file without a header (after `text:`, of text with backslash
+/// escapes), and each import target has such a seed: its first line is a
+/// row.
 #[test]
 fn fuzz_inputs_without_a_header() {
     let (_dir, s) = demo_session();
-    for (target, what, rows) in [("import_events", What::Events, 3), ("import_contacts", What::Contacts, 3)] {
-        let seeds = inputs_named(target, "headerless");
+    let cases = [
+        ("import_events", "headerless", What::Events, 3, false),
+        ("import_contacts", "headerless", What::Contacts, 3, false),
+        ("import_events", "text", What::Events, 4, true),
+    ];
+    for (target, prefix, what, rows, text) in cases {
+        let seeds = inputs_named(target, prefix);
         assert_eq!(seeds.len(), 1, "{target}: a seed without a header");
         let (opts, file) = reach::fuzzing::import_options(&seeds[0]).unwrap();
-        assert!(opts.columns.is_some() && opts.maps.is_empty(), "{target}");
+        assert!(opts.columns.is_some() && opts.maps.is_empty() && opts.text_format == text, "{target}");
         let reader = Box::new(std::io::Cursor::new(file.to_vec()));
         let input = reach::import::input::Input::from_reader(
             "f.csv".into(),

@@ -929,6 +929,64 @@ fn headerless_csv_imports_with_its_columns_given() {
     assert_eq!(env.run_db(&db, &["export", "events"]).ok(), before);
 }
 
+/// Text as PostgreSQL's `COPY … TO` (text format), MySQL's `INTO
+/// OUTFILE` and ClickHouse's `TabSeparated` write it (`--format text`):
+/// tab-separated, no quoting (a `"` is a character), backslash escapes,
+/// `\N` for NULL, no header unless the tool adds one. The demo's export
+/// written so imports as its CSV does; escapes, MySQL's escaped line
+/// break and the lines after it are read as those tools mean them.
+#[test]
+fn text_as_databases_dump_it_imports_with_its_escapes() {
+    let env = Env::new();
+    env.run(&["--now", NOW, "demo", "--contacts", "300", "--seed", "7"]).ok();
+    let (contacts, events, whole) = restore(&env, &["--no-score-rules"]);
+    let whole_events = env.run_db(&whole, &["export", "events"]).ok();
+    let escape = |f: &str| -> String {
+        if f.is_empty() {
+            return "\\N".into();
+        }
+        f.replace('\\', "\\\\").replace('\t', "\\t").replace('\n', "\\n").replace('\r', "\\r")
+    };
+    let dump = |csv: &str| -> (String, String) {
+        let mut r = csv::Reader::from_reader(csv.as_bytes());
+        let head = r.headers().unwrap().iter().collect::<Vec<_>>().join(",");
+        let rows: String =
+            r.records().map(|rec| rec.unwrap().iter().map(escape).collect::<Vec<_>>().join("\t") + "\n").collect();
+        (head, rows)
+    };
+    let (chead, crows) = dump(&contacts);
+    let (ehead, erows) = dump(&events);
+    env.write("contacts.txt", &crows);
+    env.write("events.txt", &erows);
+    let db = env.path("text.redb");
+    env.run_db(&db, &["import", "contacts", "contacts.txt", "--format", "text", "--columns", &chead]).ok();
+    env.run_db(&db, &["import", "events", "events.txt", "--format", "text", "--columns", &ehead, "--no-score-rules"])
+        .ok();
+    assert_eq!(env.run_db(&db, &["export", "events"]).ok(), whole_events);
+    assert_eq!(env.run_db(&db, &["export", "contacts"]).ok(), env.run_db(&whole, &["export", "contacts"]).ok());
+
+    // escapes; a header line (ClickHouse's TabSeparatedWithNames); a
+    // quote as a character; MySQL's line break as `\` and the break
+    let text = "contact\tts\tkind\tproduct\tamount\n\
+                k1\t2024-11-10 10:00:00\tpurchase\t\"Best\" shoe\\twith tab\t5\n\
+                k2\t2024-11-10 11:00:00\tpurchase\tLine1\\nLine2 \\\\ back\t\\N\n\
+                k3\t2024-11-10 12:00:00\tpurchase\tmysql\\\nbreak\t7\n\
+                k4\t2024-11-10 13:00:00\tpurchase\tZ\\303\\274rich \\x41\t8\n";
+    env.write("dump.txt", text);
+    let tdb = env.path("dump.redb");
+    env.run_db(&tdb, &["import", "events", "dump.txt", "--format", "text"]).ok();
+    let rows = csv_records(&env.run_db(&tdb, &["export", "events"]).ok());
+    let got: Vec<(&str, &str)> = rows.iter().map(|r| (r["product"].as_str(), r["amount"].as_str())).collect();
+    assert_eq!(
+        got,
+        [("\"Best\" shoe\twith tab", "5"), ("Line1\nLine2 \\ back", ""), ("mysql\nbreak", "7"), ("Zürich A", "8")]
+    );
+    // lines counted as written: the row after a two-line one is on line 6
+    env.write("late.txt", text.replace("2024-11-10 13:00:00", "soon"));
+    let err = env.run_db(&tdb, &["import", "events", "late.txt", "--format", "text"]).fails(2);
+    assert!(err.starts_with("error: late.txt:6: `soon` is not a timestamp"), "{err}");
+}
+
 #[test]
 fn contacts_upsert_on_external_id_then_email() {
     let env = Env::new();

@@ -26,6 +26,8 @@ pub enum ImportCmd {
 pub enum InFormat {
     Csv,
     Jsonl,
+    /// Tab-separated text with backslash escapes and no quoting, as PostgreSQL's COPY (text), MySQL's INTO OUTFILE and ClickHouse's TabSeparated write it
+    Text,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -177,9 +179,10 @@ pub fn import(ctx: &Ctx, cmd: ImportCmd, out: &mut dyn Write) -> Result<()> {
     };
     let opts = ImportOptions {
         format: a.format.map(|f| match f {
-            InFormat::Csv => InputFormat::Csv,
+            InFormat::Csv | InFormat::Text => InputFormat::Csv,
             InFormat::Jsonl => InputFormat::Jsonl,
         }),
+        text_format: matches!(a.format, Some(InFormat::Text)),
         maps: a.maps,
         preset: a.preset.map(|p| match p {
             PresetArg::Mailchimp => Preset::Mailchimp,

@@ -47,6 +47,11 @@ pub struct ImportOptions {
     pub encoding: Option<&'static encoding_rs::Encoding>,
     /// CSV fields of exactly one of these texts are read as empty
     pub nulls: Vec<String>,
+    /// the rows are text with backslash escapes and no quoting, a tab
+    /// between fields unless told otherwise, as PostgreSQL's `COPY` (text
+    /// format), MySQL's `INTO OUTFILE` and ClickHouse's `TabSeparated`
+    /// write them (`CsvRecords::set_text`)
+    pub text_format: bool,
     /// a CSV file's columns when it has no header line (as PostgreSQL's
     /// `COPY`, MySQL's `INTO OUTFILE`, Snowflake's and Redshift's unloads
     /// and ClickHouse's `CSV` write one by default): its first line is a row
@@ -123,6 +128,7 @@ impl Default for ImportOptions {
             encoding: None,
             nulls: vec![DEFAULT_NULL.into()],
             columns: None,
+            text_format: false,
             max_line: input::DEFAULT_MAX_LINE,
             now: crate::model::time::now_ts(),
             score_rules: ScoreRules::default(),
@@ -333,6 +339,7 @@ fn run(
     // `;`-separated file is written where `,` is the decimal mark
     let delimiter = match (input.format, opts.delimiter) {
         _ if input.parquet.is_some() => None,
+        (InputFormat::Csv, None) if opts.text_format => Some(b'\t'),
         (InputFormat::Csv, None) => {
             let first = input.reader.fill_buf().map_err(|e| input::io_error(&input.name, &input.overflow, e))?;
             Some(rows::sniff_delimiter(first))

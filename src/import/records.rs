@@ -194,6 +194,8 @@ impl Fields {
 pub struct CsvRecords<R> {
     inner: R,
     delim: u8,
+    /// text with backslash escapes and no quoting (`set_text`)
+    text: bool,
     core: csv_core::Reader,
     /// the physical line the next record starts on (1-based)
     line: u64,
@@ -206,13 +208,32 @@ pub struct CsvRecords<R> {
 impl<R: BufRead> CsvRecords<R> {
     pub fn new(inner: R, delim: u8) -> CsvRecords<R> {
         let core = csv_core::ReaderBuilder::new().delimiter(delim).build();
-        CsvRecords { inner, delim, core, line: 1, out: vec![0; 1024], ends: vec![0; 64], nulls: Vec::new() }
+        CsvRecords {
+            inner,
+            delim,
+            text: false,
+            core,
+            line: 1,
+            out: vec![0; 1024],
+            ends: vec![0; 64],
+            nulls: Vec::new(),
+        }
     }
 
     /// The next record starts on physical line `line` (lines before it
     /// were read by the caller).
     pub fn set_line(&mut self, line: u64) {
         self.line = line;
+    }
+
+    /// Reads text as PostgreSQL's `COPY` (its text format), MySQL's `INTO
+    /// OUTFILE` and ClickHouse's `TabSeparated` write it: no quoting (a
+    /// `"` is a character), a line a record, and backslash escapes (`\t`,
+    /// `\n`, `\\`, octal `\101`, `\x41`; a backslash before a line break
+    /// or the delimiter keeps it in the field). `\N` is left for the NULL
+    /// spellings (`set_nulls`).
+    pub fn set_text(&mut self) {
+        self.text = true;
     }
 
     /// From the next record on, fields of exactly one of `nulls` (as
@@ -242,6 +263,9 @@ impl<R: BufRead> CsvRecords<R> {
 
     /// `read`, fields as written.
     fn read_record(&mut self, rec: &mut RawFields) -> io::Result<Option<u64>> {
+        if self.text {
+            return self.read_text(rec);
+        }
         loop {
             let buf = self.inner.fill_buf()?;
             match buf.first() {
@@ -282,6 +306,64 @@ impl<R: BufRead> CsvRecords<R> {
         }
     }
 
+    /// One record of text with backslash escapes (`set_text`).
+    fn read_text(&mut self, rec: &mut RawFields) -> io::Result<Option<u64>> {
+        // the record's bytes as written: up to a line break that no
+        // backslash escapes (MySQL writes a line break in a value as `\`
+        // and the break)
+        let mut line = std::mem::take(&mut self.out);
+        line.clear();
+        let at = self.line;
+        loop {
+            let got = self.inner.read_until(b'\n', &mut line)?;
+            if got == 0 {
+                break;
+            }
+            self.line += 1;
+            if !line.ends_with(b"\n") {
+                break;
+            }
+            let body = &line[..line.len() - 1];
+            let slashes = body.iter().rev().take_while(|&&b| b == b'\\').count();
+            if slashes % 2 == 0 {
+                line.pop();
+                if line.ends_with(b"\r") {
+                    line.pop();
+                }
+                break;
+            }
+        }
+        if line.is_empty() && self.line == at {
+            self.out = line;
+            return Ok(None);
+        }
+        rec.bytes.clear();
+        rec.spans.clear();
+        let mut start = 0;
+        let mut i = 0;
+        while i <= line.len() {
+            if i == line.len() || line[i] == self.delim {
+                let field = &line[start..i];
+                let from = rec.bytes.len();
+                if field == b"\\N" {
+                    // NULL as these tools write it, for the NULL spellings
+                    rec.bytes.extend_from_slice(field);
+                } else {
+                    unescape(field, &mut rec.bytes);
+                }
+                rec.spans.push((from as u32, rec.bytes.len() as u32));
+                start = i + 1;
+            } else if line[i] == b'\\' {
+                i += 1; // the escaped byte is never a delimiter
+            }
+            i += 1;
+        }
+        // (an escape can make any byte)
+        rec.utf8 = rec.bytes.is_ascii();
+        self.out = line;
+        Ok(Some(at))
+    }
+
     /// One record through `csv_core` (quotes, line breaks inside fields, a
     /// last line without a newline).
     fn read_slow(&mut self, rec: &mut RawFields) -> io::Result<Option<u64>> {
@@ -314,6 +396,44 @@ impl<R: BufRead> CsvRecords<R> {
                 }
                 R::End => return Ok(None),
             }
+        }
+    }
+}
+
+/// A field of text with backslash escapes, decoded onto `out`.
+fn unescape(field: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < field.len() {
+        let b = field[i];
+        i += 1;
+        if b != b'\\' || i == field.len() {
+            out.push(b);
+            continue;
+        }
+        let e = field[i];
+        i += 1;
+        let octal = |b: &u8| (b'0'..=b'7').contains(b);
+        match e {
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0c),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'v' => out.push(0x0b),
+            b'Z' => out.push(0x1a),
+            b'x' if field.get(i).is_some_and(u8::is_ascii_hexdigit) => {
+                let n = field[i..].iter().take(2).take_while(|b| b.is_ascii_hexdigit()).count();
+                let hex = std::str::from_utf8(&field[i..i + n]).unwrap_or("0");
+                out.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+                i += n;
+            }
+            b'0'..=b'7' => {
+                let n = 1 + field[i..].iter().take(2).take_while(|b| octal(b)).count();
+                let digits = std::str::from_utf8(&field[i - 1..i - 1 + n]).unwrap_or("0");
+                out.push(u16::from_str_radix(digits, 8).unwrap_or(0) as u8);
+                i += n - 1;
+            }
+            other => out.push(other),
         }
     }
 }
@@ -469,6 +589,45 @@ impl Quoted {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Backslash escapes as PostgreSQL, MySQL and ClickHouse write them.
+    #[test]
+    fn text_escapes() {
+        let un = |f: &[u8]| {
+            let mut out = Vec::new();
+            unescape(f, &mut out);
+            out
+        };
+        assert_eq!(un(br"a\tb\nc\\d\re"), b"a\tb\nc\\d\re");
+        assert_eq!(un(br"\b\f\v\Z\0"), b"\x08\x0c\x0b\x1a\x00");
+        assert_eq!(un(br"\101\1012\7"), b"AA2\x07");
+        assert_eq!(un(br"\x41\x4\xg"), b"A\x04xg");
+        assert_eq!(un(br#"\'\"\,q"#), br#"'",q"#);
+        assert_eq!(un(b"end\\"), b"end\\");
+        assert_eq!(un(b"no escapes"), b"no escapes");
+    }
+
+    /// Records of text: fields split at the delimiter (not at an escaped
+    /// one), a `\` before a line break continuing the record, lines
+    /// counted as written, `\N` kept for the NULL spellings.
+    #[test]
+    fn text_records() {
+        let data = b"a\\\tb\tc\\\nd\t\\N\n\ne\tf";
+        let mut r = CsvRecords::new(std::io::Cursor::new(&data[..]), b'\t');
+        r.set_text();
+        r.set_nulls(&["\\N".to_string()]);
+        let mut rec = RawFields::default();
+        let mut got = Vec::new();
+        while let Some(line) = r.read(&mut rec).unwrap() {
+            got.push((line, rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect::<Vec<_>>()));
+        }
+        let want: Vec<(u64, Vec<String>)> = vec![
+            (1, vec!["a\tb".into(), "c\nd".into(), "".into()]),
+            (3, vec!["".into()]),
+            (4, vec!["e".into(), "f".into()]),
+        ];
+        assert_eq!(got, want);
+    }
 
     fn all(data: &[u8], buf: usize) -> Vec<(u64, Vec<String>)> {
         let mut r = CsvRecords::new(std::io::BufReader::with_capacity(buf, data), b',');

@@ -482,6 +482,7 @@ fn open_rows(input: &mut Input, delimiter: Option<u8>, opts: &super::ImportOptio
     let sep = sep_line(reader.fill_buf().map_err(read_err)?);
     let delim = match (delimiter, sep) {
         (Some(d), _) | (None, Some((d, _))) => d,
+        (None, None) if opts.text_format => b'\t',
         (None, None) => sniff_delimiter(reader.fill_buf().map_err(read_err)?),
     };
     if let Some((_, len)) = sep {
@@ -500,10 +501,16 @@ fn open_rows(input: &mut Input, delimiter: Option<u8>, opts: &super::ImportOptio
         let mut rdr = CsvRecords::new(reader, delim);
         rdr.set_line(header_line);
         rdr.set_nulls(&opts.nulls);
+        if opts.text_format {
+            rdr.set_text();
+        }
         return Ok(Some((Source::Csv(rdr), cols, Some(delim), 0)));
     }
     let mut rdr = CsvRecords::new(reader, delim);
     rdr.set_line(header_line);
+    if opts.text_format {
+        rdr.set_text();
+    }
     let mut raw = RawFields::default();
     if rdr.read(&mut raw).map_err(read_err)?.is_none() {
         if empty_ok {
