@@ -9,7 +9,9 @@
 #   scripts/import_files.sh ROUNDS START_DB|"" events|contacts BUILD FILE...
 #
 # A FILE naming several files separated by spaces is one import of them
-# all (`reach import events A B ...`, the shards of one log).
+# all (`reach import events A B ...`, the shards of one log); a word of it
+# starting `--` is an option of that import, in its `--name=value` form
+# (`"log.txt --format=text"`).
 #
 # Example (the 5M-row log as exported, as a `;` spreadsheet, gzipped and
 # zipped; files from scripts/bench_import.sh):
@@ -41,9 +43,18 @@ trap 'rm -rf "$tmp"' EXIT
 for _ in $(seq "$ROUNDS"); do
   i=0
   for f in "$@"; do
-    read -ra files <<< "$f"
+    read -ra words <<< "$f"
+    files=()
+    opts=()
+    for w in "${words[@]}"; do
+      case "$w" in
+        --*) opts+=("$w") ;;
+        *) files+=("$w") ;;
+      esac
+    done
     warm "${files[@]}"
-    timed_import "$tmp/times.$i" "$START" "${files[0]}" "$BIN" import "$WHAT" "${files[@]}" ${extra[@]+"${extra[@]}"}
+    timed_import "$tmp/times.$i" "$START" "${files[0]}" "$BIN" import "$WHAT" "${files[@]}" \
+      ${opts[@]+"${opts[@]}"} ${extra[@]+"${extra[@]}"}
     i=$((i + 1))
   done
 done
