@@ -341,9 +341,11 @@ impl<R: BufRead> CsvRecords<R> {
         rec.spans.clear();
         let mut start = 0;
         let mut i = 0;
-        while i <= line.len() {
-            if i == line.len() || line[i] == self.delim {
-                let field = &line[start..i];
+        loop {
+            // (past the end after a last `\`)
+            let end = i >= line.len();
+            if end || line[i] == self.delim {
+                let field = &line[start..i.min(line.len())];
                 let from = rec.bytes.len();
                 if field == b"\\N" {
                     // NULL as these tools write it, for the NULL spellings
@@ -352,6 +354,9 @@ impl<R: BufRead> CsvRecords<R> {
                     unescape(field, &mut rec.bytes);
                 }
                 rec.spans.push((from as u32, rec.bytes.len() as u32));
+                if end {
+                    break;
+                }
                 start = i + 1;
             } else if line[i] == b'\\' {
                 i += 1; // the escaped byte is never a delimiter
@@ -612,7 +617,7 @@ mod tests {
     /// counted as written, `\N` kept for the NULL spellings.
     #[test]
     fn text_records() {
-        let data = b"a\\\tb\tc\\\nd\t\\N\n\ne\tf";
+        let data = b"a\\\tb\tc\\\nd\t\\N\n\ne\tf\ng\th\\\r\ni\\";
         let mut r = CsvRecords::new(std::io::Cursor::new(&data[..]), b'\t');
         r.set_text();
         r.set_nulls(&["\\N".to_string()]);
@@ -625,6 +630,9 @@ mod tests {
             (1, vec!["a\tb".into(), "c\nd".into(), "".into()]),
             (3, vec!["".into()]),
             (4, vec!["e".into(), "f".into()]),
+            // a `\` last on its line (before `\r\n`, or the input's end) is kept
+            (5, vec!["g".into(), "h\\".into()]),
+            (6, vec!["i\\".into()]),
         ];
         assert_eq!(got, want);
     }
